@@ -1,0 +1,211 @@
+// Package appspec defines the normalised application description that the CLI
+// sends to the platform on deploy. The manifest package produces it from a
+// serverless.yml; the platform validates it again (a request is never trusted)
+// and applies it.
+package appspec
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Limits taken from AWS Lambda.
+const (
+	MinMemoryMB          = 128
+	MaxMemoryMB          = 10240
+	DefaultMemoryMB      = 1024 // Serverless Framework default
+	MinTimeoutSeconds    = 1
+	MaxTimeoutSeconds    = 900
+	DefaultTimeout       = 6 // Serverless Framework default, in seconds
+	MaxEnvironmentBytes  = 4 * 1024
+	MaxUnzippedCodeBytes = 250 * 1024 * 1024
+	MaxZippedCodeBytes   = 250 * 1024 * 1024
+	MaxFunctionNameLen   = 64
+	MaxDescriptionLen    = 256
+)
+
+// Application is one deployed service: what `nimbus deploy` sends.
+type Application struct {
+	Service   string     `json:"service"`
+	Stage     string     `json:"stage"`
+	Region    string     `json:"region"`
+	Functions []Function `json:"functions"`
+	// Resources carries the manifest's `resources` section verbatim (CloudFormation
+	// shaped) for the event sources that read it.
+	Resources json.RawMessage `json:"resources,omitempty"`
+}
+
+// Function is one function of an application, fully resolved: defaults from the
+// provider are already applied.
+type Function struct {
+	Key                 string            `json:"key"`  // key under `functions:` in the manifest
+	Name                string            `json:"name"` // deployed name, service-stage-key unless set
+	Handler             string            `json:"handler"`
+	Runtime             string            `json:"runtime"`
+	MemorySize          int               `json:"memorySize"` // MB
+	Timeout             int               `json:"timeout"`    // seconds
+	Architecture        string            `json:"architecture"`
+	Description         string            `json:"description,omitempty"`
+	Environment         map[string]string `json:"environment,omitempty"`
+	ReservedConcurrency *int              `json:"reservedConcurrency,omitempty"`
+	Code                CodeRef           `json:"code"`
+	Events              []Event           `json:"events,omitempty"`
+}
+
+// CodeRef names an uploaded code package by content.
+type CodeRef struct {
+	SHA256 string `json:"sha256"` // hex digest of the zip
+	Size   int64  `json:"size"`   // bytes of the zip
+}
+
+// Event is one entry of a function's `events:` list, kept as the manifest gave
+// it: Type is the single key (http, httpApi, schedule, sqs ...), Properties its
+// value with variables resolved.
+type Event struct {
+	Type       string          `json:"type"`
+	Properties json.RawMessage `json:"properties"`
+}
+
+// Runtime families decide how an instance is started.
+const (
+	FamilyProvided = "provided" // run ./bootstrap
+	FamilyGo       = "go"       // run the executable named by the handler
+	FamilyNode     = "nodejs"
+	FamilyPython   = "python"
+)
+
+var runtimes = map[string]string{
+	"provided":        FamilyProvided,
+	"provided.al2":    FamilyProvided,
+	"provided.al2023": FamilyProvided,
+	"go1.x":           FamilyGo,
+	"nodejs18.x":      FamilyNode,
+	"nodejs20.x":      FamilyNode,
+	"nodejs22.x":      FamilyNode,
+	"python3.9":       FamilyPython,
+	"python3.10":      FamilyPython,
+	"python3.11":      FamilyPython,
+	"python3.12":      FamilyPython,
+	"python3.13":      FamilyPython,
+}
+
+// RuntimeFamily returns the family of a runtime identifier and whether it is supported.
+func RuntimeFamily(runtime string) (string, bool) {
+	f, ok := runtimes[runtime]
+	return f, ok
+}
+
+// Runtimes lists the supported runtime identifiers, sorted.
+func Runtimes() []string {
+	out := make([]string, 0, len(runtimes))
+	for r := range runtimes {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var (
+	functionNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+	serviceNameRE  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,127}$`)
+	stageRE        = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+	envKeyRE       = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9_])*$`)
+	sha256RE       = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// reservedEnv are variables Lambda sets itself and refuses from users.
+var reservedEnv = map[string]bool{
+	"_HANDLER": true, "_X_AMZN_TRACE_ID": true, "AWS_DEFAULT_REGION": true, "AWS_REGION": true,
+	"AWS_EXECUTION_ENV": true, "AWS_LAMBDA_FUNCTION_NAME": true, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": true,
+	"AWS_LAMBDA_FUNCTION_VERSION": true, "AWS_LAMBDA_INITIALIZATION_TYPE": true, "AWS_LAMBDA_LOG_GROUP_NAME": true,
+	"AWS_LAMBDA_LOG_STREAM_NAME": true, "AWS_ACCESS_KEY": true, "AWS_ACCESS_KEY_ID": true,
+	"AWS_SECRET_ACCESS_KEY": true, "AWS_SESSION_TOKEN": true, "AWS_LAMBDA_RUNTIME_API": true,
+	"LAMBDA_TASK_ROOT": true, "LAMBDA_RUNTIME_DIR": true,
+}
+
+// Validate checks everything the platform relies on. It is run by the CLI for
+// early errors and again by the platform, which never trusts a request.
+func (a *Application) Validate() error {
+	var errs []string
+	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if !serviceNameRE.MatchString(a.Service) {
+		add("service name %q must start with a letter and contain only letters, digits and hyphens (at most 128)", a.Service)
+	}
+	if !stageRE.MatchString(a.Stage) {
+		add("stage %q must contain only letters, digits, hyphens and underscores (at most 64)", a.Stage)
+	}
+	if a.Region == "" {
+		add("region is empty")
+	}
+	seenKey := map[string]bool{}
+	seenName := map[string]bool{}
+	for i := range a.Functions {
+		f := &a.Functions[i]
+		where := fmt.Sprintf("function %q", f.Key)
+		if f.Key == "" {
+			add("function #%d has no key", i+1)
+		}
+		if seenKey[f.Key] {
+			add("%s is declared twice", where)
+		}
+		seenKey[f.Key] = true
+		if !functionNameRE.MatchString(f.Name) {
+			add("%s: name %q must be 1 to 64 letters, digits, hyphens or underscores", where, f.Name)
+		}
+		if seenName[f.Name] {
+			add("%s: deployed name %q is used by another function", where, f.Name)
+		}
+		seenName[f.Name] = true
+		family, ok := RuntimeFamily(f.Runtime)
+		if !ok {
+			add("%s: unknown runtime %q (supported: %s)", where, f.Runtime, strings.Join(Runtimes(), ", "))
+		}
+		if f.Handler == "" && family != FamilyProvided {
+			add("%s: handler is empty", where)
+		}
+		if len(f.Handler) > 128 {
+			add("%s: handler is longer than 128 characters", where)
+		}
+		if f.MemorySize < MinMemoryMB || f.MemorySize > MaxMemoryMB {
+			add("%s: memorySize %d must be between %d and %d MB", where, f.MemorySize, MinMemoryMB, MaxMemoryMB)
+		}
+		if f.Timeout < MinTimeoutSeconds || f.Timeout > MaxTimeoutSeconds {
+			add("%s: timeout %d must be between %d and %d seconds", where, f.Timeout, MinTimeoutSeconds, MaxTimeoutSeconds)
+		}
+		if f.Architecture != "x86_64" && f.Architecture != "arm64" {
+			add("%s: architecture %q must be x86_64 or arm64", where, f.Architecture)
+		}
+		if len(f.Description) > MaxDescriptionLen {
+			add("%s: description is longer than %d characters", where, MaxDescriptionLen)
+		}
+		if f.ReservedConcurrency != nil && *f.ReservedConcurrency < 0 {
+			add("%s: reservedConcurrency must not be negative", where)
+		}
+		envBytes := 0
+		for k, v := range f.Environment {
+			envBytes += len(k) + len(v)
+			if !envKeyRE.MatchString(k) {
+				add("%s: environment variable name %q must start with a letter and contain only letters, digits and underscores", where, k)
+			}
+			if reservedEnv[k] {
+				add("%s: environment variable %q is reserved by the runtime", where, k)
+			}
+		}
+		if envBytes > MaxEnvironmentBytes {
+			add("%s: environment variables take %d bytes, over the 4 KB limit", where, envBytes)
+		}
+		if !sha256RE.MatchString(f.Code.SHA256) {
+			add("%s: code sha256 %q is not a lower-case hex SHA-256", where, f.Code.SHA256)
+		}
+		if f.Code.Size <= 0 || f.Code.Size > MaxZippedCodeBytes {
+			add("%s: code size %d is out of range", where, f.Code.Size)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid application %q: %s", a.Service, strings.Join(errs, "; "))
+	}
+	return nil
+}
