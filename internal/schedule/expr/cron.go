@@ -267,7 +267,8 @@ func parseItem(fi int, item string) (lo, hi, step int, reason string) {
 			return 0, 0, 0, reason
 		}
 		if hi < lo {
-			return 0, 0, 0, fmt.Sprintf("%s range %q runs backwards: ranges do not wrap around, write %s-%s,%s-%s", fd.name, rng, a, fd.valueName(fd.max), fd.valueName(fd.min), b)
+			return 0, 0, 0, fmt.Sprintf("%s range %q runs backwards: ranges do not wrap around, write %s,%s", fd.name, rng,
+				fd.rangeText(a, lo, fd.max), fd.rangeText(b, fd.min, hi))
 		}
 	case hasStep:
 		hi = fd.max // a/n runs to the end of the range
@@ -277,11 +278,18 @@ func parseItem(fi int, item string) (lo, hi, step int, reason string) {
 	return lo, hi, step, ""
 }
 
-func (fd *field) valueName(v int) string {
-	if fd.names != nil {
-		return fd.names[v-fd.min]
+// rangeText writes lo-hi in the style of like (a name or a number).
+func (fd *field) rangeText(like string, lo, hi int) string {
+	text := func(v int) string {
+		if fd.names != nil && like[0] >= 'A' {
+			return fd.names[v-fd.min]
+		}
+		return strconv.Itoa(v)
 	}
-	return strconv.Itoa(v)
+	if lo == hi {
+		return text(lo)
+	}
+	return text(lo) + "-" + text(hi)
 }
 
 // parseValue parses a number or a name.
