@@ -1,0 +1,82 @@
+package appspec
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+)
+
+// CheckHandler verifies that a function's code package (a directory through
+// os.DirFS, or a zip through zip.Reader) holds what its runtime will start:
+// the handler file for Node.js and Python, the executable for go1.x, and
+// bootstrap for provided runtimes.
+func CheckHandler(code fs.FS, runtime, handler string) error {
+	family, ok := RuntimeFamily(runtime)
+	if !ok {
+		return fmt.Errorf("unknown runtime %q", runtime)
+	}
+	switch family {
+	case FamilyProvided:
+		return checkExecutable(code, "bootstrap", "provided runtimes start an executable named bootstrap at the package root")
+	case FamilyGo:
+		name := path.Clean(handler)
+		if !fs.ValidPath(name) {
+			return fmt.Errorf("handler %q must be a path inside the package", handler)
+		}
+		return checkExecutable(code, name, "go1.x starts the executable the handler names")
+	case FamilyNode:
+		file, export, ok := splitHandler(handler)
+		if !ok {
+			return fmt.Errorf("handler %q must look like path/file.export", handler)
+		}
+		for _, ext := range []string{".js", ".mjs", ".cjs"} {
+			if isFile(code, file+ext) {
+				return nil
+			}
+		}
+		return fmt.Errorf("handler %q: none of %s.js, %s.mjs or %s.cjs is in the package (export %q)", handler, file, file, file, export)
+	case FamilyPython:
+		module, fn, ok := splitHandler(handler)
+		if !ok {
+			return fmt.Errorf("handler %q must look like path/module.function", handler)
+		}
+		dir, base := path.Split(module)
+		file := dir + strings.ReplaceAll(base, ".", "/") + ".py"
+		if isFile(code, file) {
+			return nil
+		}
+		return fmt.Errorf("handler %q: %s is not in the package (function %q)", handler, file, fn)
+	}
+	return nil
+}
+
+// splitHandler splits "dir/file.export" at the first dot after the last slash.
+func splitHandler(handler string) (file, export string, ok bool) {
+	dir, base := path.Split(handler)
+	i := strings.Index(base, ".")
+	if i <= 0 || i == len(base)-1 {
+		return "", "", false
+	}
+	file = path.Clean(dir + base[:i])
+	if !fs.ValidPath(file) {
+		return "", "", false
+	}
+	return file, base[i+1:], true
+}
+
+func isFile(code fs.FS, name string) bool {
+	st, err := fs.Stat(code, name)
+	return err == nil && !st.IsDir()
+}
+
+func checkExecutable(code fs.FS, name, why string) error {
+	st, err := fs.Stat(code, name)
+	if err != nil || st.IsDir() {
+		return fmt.Errorf("%s is not in the package (%s)", name, why)
+	}
+	if st.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%s is not executable (chmod +x it before packaging)", name)
+	}
+	return nil
+}
