@@ -37,15 +37,21 @@ func CheckHandler(code fs.FS, runtime, handler string) error {
 		}
 		return fmt.Errorf("handler %q: none of %s.js, %s.mjs or %s.cjs is in the package (export %q)", handler, file, file, file, export)
 	case FamilyPython:
-		module, fn, ok := splitHandler(handler)
-		if !ok {
+		// Python splits at the last dot: "pkg.mod.handler" is pkg/mod.py's handler.
+		i := strings.LastIndex(handler, ".")
+		if i <= 0 || i == len(handler)-1 || strings.Contains(handler[i:], "/") {
 			return fmt.Errorf("handler %q must look like path/module.function", handler)
 		}
+		module, fn := handler[:i], handler[i+1:]
 		dir, base := path.Split(module)
-		file := dir + strings.ReplaceAll(base, ".", "/") + ".py"
-		if isFile(code, file) {
+		file := path.Clean(dir + strings.ReplaceAll(base, ".", "/"))
+		if !fs.ValidPath(file) {
+			return fmt.Errorf("handler %q must be a path inside the package", handler)
+		}
+		if isFile(code, file+".py") || isFile(code, file+"/__init__.py") {
 			return nil
 		}
+		file += ".py"
 		return fmt.Errorf("handler %q: %s is not in the package (function %q)", handler, file, fn)
 	}
 	return nil
