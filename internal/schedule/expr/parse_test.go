@@ -59,6 +59,7 @@ func TestParseInvalid(t *testing.T) {
 		{"rate()", "rate takes a value and a unit"},
 		{"rate(5 minutes now)", "rate takes a value and a unit"},
 		{"rate(99999999999999999999 days)", "is too large"},
+		{"rate(100001 days)", "rate value 100001 is too large (at most 100000)"},
 
 		// at
 		{"at(2030-01-31 15:04:05)", "yyyy-mm-ddThh:mm:ss"},

@@ -26,8 +26,9 @@ var rateUnits = [...]struct {
 	{"day", "days", 24 * time.Hour},
 }
 
-// maxRateValue keeps value*24h well inside time.Duration.
-const maxRateValue = 1_000_000
+// maxRateValue keeps value*24h inside time.Duration (about 292 years);
+// 100000 days is past the last year a cron expression may name.
+const maxRateValue = 100_000
 
 func parseRate(expr, body string, loc *time.Location, now time.Time) (*Rate, string) {
 	f := strings.Fields(body)
