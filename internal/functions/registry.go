@@ -1,0 +1,412 @@
+// Package functions is the registry of deployed services and their
+// functions: it validates and applies deploys, keeps them in a JetStream KV
+// bucket (so a restart or another node sees the same), and answers lookups
+// for the invoke path from an in-memory index.
+package functions
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/blobs"
+	"github.com/nimbus-platform/nimbus/internal/runtime"
+	"github.com/nimbus-platform/nimbus/internal/store"
+)
+
+// ErrNotFound means no function or service has that name.
+var ErrNotFound = errors.New("not found")
+
+// ConflictError means a deploy would take a name another service owns.
+type ConflictError struct{ Function, Service, Owner string }
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("function name %q of service %q is already used by service %q", e.Function, e.Service, e.Owner)
+}
+
+// InvalidError wraps a deploy that was refused for its content.
+type InvalidError struct{ Err error }
+
+func (e *InvalidError) Error() string { return e.Err.Error() }
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+// Function is one deployed function version ($LATEST).
+type Function struct {
+	Config       appspec.Function
+	Service      string
+	Stage        string
+	Region       string
+	ARN          string
+	LastModified time.Time
+	// CodeSha256 is base64 of the package's SHA-256, as Lambda reports it.
+	CodeSha256 string
+	RevisionID string
+	// Spec is what the runtime needs to start instances.
+	Spec *runtime.Spec
+}
+
+// service is the stored form of a deployed application.
+type service struct {
+	App        appspec.Application `json:"app"`
+	DeployedAt time.Time           `json:"deployedAt"`
+	Revision   string              `json:"revision"`
+}
+
+type index struct {
+	services map[string]*service
+	byName   map[string]*Function
+}
+
+// Config sets up a Registry.
+type Config struct {
+	Store     *store.Store
+	Blobs     *blobs.Store
+	CodeDir   string // where packages are unpacked, one directory per SHA-256
+	AccountID string
+	Logger    *slog.Logger
+	// Retired is called with each function whose version was replaced or
+	// removed, so its instances can stop.
+	Retired func(function string)
+}
+
+// Registry holds every deployed service.
+type Registry struct {
+	cfg     Config
+	kv      jetstream.KeyValue
+	deploys sync.Mutex // one deploy at a time keeps diffs and conflict checks simple
+	mu      sync.Mutex // guards rebuilding the index
+	current atomic.Pointer[index]
+	log     *slog.Logger
+}
+
+const bucket = "nimbus_services"
+
+// Open loads every stored service and starts following changes (from other
+// nodes) until ctx ends.
+func Open(ctx context.Context, cfg Config) (*Registry, error) {
+	if cfg.AccountID == "" {
+		cfg.AccountID = "000000000000"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	kv, err := cfg.Store.KeyValue(ctx, bucket, 5)
+	if err != nil {
+		return nil, err
+	}
+	r := &Registry{cfg: cfg, kv: kv, log: cfg.Logger}
+	r.current.Store(&index{services: map[string]*service{}, byName: map[string]*Function{}})
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch services: %w", err)
+	}
+	// The watcher first replays every stored service, then a nil entry.
+	for e := range w.Updates() {
+		if e == nil {
+			break
+		}
+		r.applyEntry(e)
+	}
+	go func() {
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e != nil {
+					r.applyEntry(e)
+				}
+			}
+		}
+	}()
+	return r, nil
+}
+
+func (r *Registry) applyEntry(e jetstream.KeyValueEntry) {
+	name := e.Key()
+	if e.Operation() != jetstream.KeyValuePut {
+		r.setService(name, nil)
+		return
+	}
+	var svc service
+	if err := json.Unmarshal(e.Value(), &svc); err != nil {
+		r.log.Error("stored service is unreadable; skipped", "service", name, "err", err)
+		return
+	}
+	for _, f := range svc.App.Functions {
+		if err := r.unpack(f.Code); err != nil {
+			r.log.Error("code package of a stored function cannot be unpacked", "function", f.Name, "err", err)
+		}
+	}
+	r.setService(name, &svc)
+}
+
+// setService installs (or with nil removes) one service in a new index.
+func (r *Registry) setService(name string, svc *service) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.current.Load()
+	if prev := old.services[name]; prev != nil && svc != nil && prev.Revision == svc.Revision {
+		return
+	}
+	next := &index{services: make(map[string]*service, len(old.services)+1), byName: make(map[string]*Function, len(old.byName)+4)}
+	for n, s := range old.services {
+		if n != name {
+			next.services[n] = s
+		}
+	}
+	if svc != nil {
+		next.services[name] = svc
+	}
+	for n, f := range old.byName {
+		if f.Service != name {
+			next.byName[n] = f
+		}
+	}
+	if svc != nil {
+		for _, fc := range svc.App.Functions {
+			next.byName[fc.Name] = r.buildFunction(svc, fc)
+		}
+	}
+	r.current.Store(next)
+	if r.cfg.Retired != nil {
+		for n, f := range old.byName {
+			if nf, ok := next.byName[n]; !ok || nf.Spec.Key != f.Spec.Key {
+				r.cfg.Retired(n)
+			}
+		}
+	}
+}
+
+func (r *Registry) buildFunction(svc *service, fc appspec.Function) *Function {
+	app := svc.App
+	arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", app.Region, r.cfg.AccountID, fc.Name)
+	digest, _ := hex.DecodeString(fc.Code.SHA256)
+	cfgJSON, _ := json.Marshal(fc)
+	sum := sha256.Sum256(append(cfgJSON, app.Region...))
+	key := fc.Name + "@" + hex.EncodeToString(sum[:8])
+	reserved := -1
+	if fc.ReservedConcurrency != nil {
+		reserved = *fc.ReservedConcurrency
+	}
+	return &Function{
+		Config:       fc,
+		Service:      app.Service,
+		Stage:        app.Stage,
+		Region:       app.Region,
+		ARN:          arn,
+		LastModified: svc.DeployedAt,
+		CodeSha256:   base64.StdEncoding.EncodeToString(digest),
+		RevisionID:   hex.EncodeToString(sum[8:24]),
+		Spec: &runtime.Spec{
+			Key:                 key,
+			FunctionName:        fc.Name,
+			Version:             "$LATEST",
+			ARN:                 arn,
+			Runtime:             fc.Runtime,
+			Handler:             fc.Handler,
+			MemoryMB:            fc.MemorySize,
+			Timeout:             time.Duration(fc.Timeout) * time.Second,
+			Environment:         fc.Environment,
+			CodeDir:             r.codeDir(fc.Code.SHA256),
+			Region:              app.Region,
+			ReservedConcurrency: reserved,
+		},
+	}
+}
+
+func (r *Registry) codeDir(digest string) string { return filepath.Join(r.cfg.CodeDir, digest) }
+
+func (r *Registry) unpack(code appspec.CodeRef) error {
+	if !r.cfg.Blobs.Has(code.SHA256) {
+		return fmt.Errorf("code package %s was never uploaded", code.SHA256)
+	}
+	return extract(r.cfg.Blobs.Path(code.SHA256), r.codeDir(code.SHA256), appspec.MaxUnzippedCodeBytes)
+}
+
+// Get returns the function with that name.
+func (r *Registry) Get(name string) (*Function, bool) {
+	f, ok := r.current.Load().byName[name]
+	return f, ok
+}
+
+// List returns every function, sorted by name.
+func (r *Registry) List() []*Function {
+	idx := r.current.Load()
+	out := make([]*Function, 0, len(idx.byName))
+	for _, f := range idx.byName {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Config.Name < out[j].Config.Name })
+	return out
+}
+
+// Service returns a deployed application.
+func (r *Registry) Service(name string) (*appspec.Application, bool) {
+	svc, ok := r.current.Load().services[name]
+	if !ok {
+		return nil, false
+	}
+	app := svc.App
+	return &app, true
+}
+
+// Change is one line of a deploy's outcome.
+type Change struct {
+	Function string `json:"function"`
+	Action   string `json:"action"` // created, updated, unchanged, removed
+}
+
+// DeployResult says what a deploy changed.
+type DeployResult struct {
+	Service  string   `json:"service"`
+	Changed  bool     `json:"changed"`
+	Changes  []Change `json:"changes"`
+	Revision string   `json:"revision"`
+}
+
+// Deploy validates app and, if it differs from what runs, makes it current in
+// one step. Nothing changes when it fails.
+func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*DeployResult, error) {
+	if err := app.Validate(); err != nil {
+		return nil, &InvalidError{err}
+	}
+	r.deploys.Lock()
+	defer r.deploys.Unlock()
+	idx := r.current.Load()
+	for _, f := range app.Functions {
+		if owner, ok := idx.byName[f.Name]; ok && owner.Service != app.Service {
+			return nil, &ConflictError{Function: f.Name, Service: app.Service, Owner: owner.Service}
+		}
+		if !r.cfg.Blobs.Has(f.Code.SHA256) {
+			return nil, &InvalidError{fmt.Errorf("function %q: code package %s was not uploaded", f.Key, f.Code.SHA256)}
+		}
+		if err := r.unpack(f.Code); err != nil {
+			return nil, &InvalidError{fmt.Errorf("function %q: %w", f.Key, err)}
+		}
+		if err := appspec.CheckHandler(os.DirFS(r.codeDir(f.Code.SHA256)), f.Runtime, f.Handler); err != nil {
+			return nil, &InvalidError{fmt.Errorf("function %q: %w", f.Key, err)}
+		}
+	}
+	sort.Slice(app.Functions, func(i, j int) bool { return app.Functions[i].Key < app.Functions[j].Key })
+	appJSON, err := json.Marshal(app)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(appJSON)
+	revision := hex.EncodeToString(sum[:12])
+	res := &DeployResult{Service: app.Service, Revision: revision}
+
+	prev := idx.services[app.Service]
+	prevFns := map[string]appspec.Function{}
+	if prev != nil {
+		for _, f := range prev.App.Functions {
+			prevFns[f.Name] = f
+		}
+	}
+	for _, f := range app.Functions {
+		old, existed := prevFns[f.Name]
+		delete(prevFns, f.Name)
+		action := "created"
+		if existed {
+			action = "updated"
+			a, _ := json.Marshal(old)
+			b, _ := json.Marshal(f)
+			if string(a) == string(b) {
+				action = "unchanged"
+			}
+		}
+		res.Changes = append(res.Changes, Change{Function: f.Name, Action: action})
+	}
+	for name := range prevFns {
+		res.Changes = append(res.Changes, Change{Function: name, Action: "removed"})
+	}
+	sort.Slice(res.Changes, func(i, j int) bool { return res.Changes[i].Function < res.Changes[j].Function })
+	if prev != nil && prev.Revision == revision {
+		return res, nil
+	}
+	res.Changed = true
+	svc := &service{App: *app, DeployedAt: time.Now().UTC(), Revision: revision}
+	data, err := json.Marshal(svc)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.kv.Put(ctx, app.Service, data); err != nil {
+		return nil, fmt.Errorf("store service %s: %w", app.Service, err)
+	}
+	r.setService(app.Service, svc)
+	return res, nil
+}
+
+// Remove deletes a service and its functions.
+func (r *Registry) Remove(ctx context.Context, name string) (*DeployResult, error) {
+	r.deploys.Lock()
+	defer r.deploys.Unlock()
+	svc, ok := r.current.Load().services[name]
+	if !ok {
+		return nil, fmt.Errorf("service %q: %w", name, ErrNotFound)
+	}
+	if err := r.kv.Delete(ctx, name); err != nil {
+		return nil, fmt.Errorf("remove service %s: %w", name, err)
+	}
+	r.setService(name, nil)
+	res := &DeployResult{Service: name, Changed: true}
+	for _, f := range svc.App.Functions {
+		res.Changes = append(res.Changes, Change{Function: f.Name, Action: "removed"})
+	}
+	return res, nil
+}
+
+// DeleteFunction removes one function from its service (Lambda's DeleteFunction).
+func (r *Registry) DeleteFunction(ctx context.Context, name string) error {
+	r.deploys.Lock()
+	defer r.deploys.Unlock()
+	f, ok := r.current.Load().byName[name]
+	if !ok {
+		return fmt.Errorf("function %q: %w", name, ErrNotFound)
+	}
+	svc := r.current.Load().services[f.Service]
+	next := *svc
+	next.App.Functions = nil
+	for _, fc := range svc.App.Functions {
+		if fc.Name != name {
+			next.App.Functions = append(next.App.Functions, fc)
+		}
+	}
+	next.DeployedAt = time.Now().UTC()
+	next.Revision = next.Revision + "-" + name
+	if len(next.App.Functions) == 0 {
+		if err := r.kv.Delete(ctx, f.Service); err != nil {
+			return fmt.Errorf("remove service %s: %w", f.Service, err)
+		}
+		r.setService(f.Service, nil)
+		return nil
+	}
+	data, err := json.Marshal(&next)
+	if err != nil {
+		return err
+	}
+	if _, err := r.kv.Put(ctx, f.Service, data); err != nil {
+		return fmt.Errorf("store service %s: %w", f.Service, err)
+	}
+	r.setService(f.Service, &next)
+	return nil
+}

@@ -1,0 +1,175 @@
+// Package invoke is the one call every edge and event source ends in: invoke
+// a function with an event. It resolves names, ARNs and qualifiers, enforces
+// payload limits, and hands the invocation to the runtime.
+package invoke
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nimbus-platform/nimbus/internal/functions"
+	"github.com/nimbus-platform/nimbus/internal/runtime"
+)
+
+// Limits from Lambda.
+const (
+	MaxSyncPayloadBytes = 6 * 1024 * 1024
+)
+
+// NotFoundError means the function (or the qualifier) does not exist.
+type NotFoundError struct{ Name, Qualifier string }
+
+func (e *NotFoundError) Error() string {
+	if e.Qualifier != "" && e.Qualifier != "$LATEST" {
+		return fmt.Sprintf("Function not found: %s:%s", e.Name, e.Qualifier)
+	}
+	return "Function not found: " + e.Name
+}
+
+// InvalidParameterError means a parameter of the request is wrong.
+type InvalidParameterError struct{ Message string }
+
+func (e *InvalidParameterError) Error() string { return e.Message }
+
+// PayloadTooLargeError means the request payload is over the limit.
+type PayloadTooLargeError struct{ Size, Limit int }
+
+func (e *PayloadTooLargeError) Error() string {
+	return fmt.Sprintf("%d byte payload is too large for the RequestResponse invocation type (%d byte maximum)", e.Size, e.Limit)
+}
+
+// Request is a synchronous invocation.
+type Request struct {
+	// Function is a name, a full or partial ARN, optionally with ":qualifier".
+	Function      string
+	Qualifier     string
+	Payload       []byte
+	ClientContext string // decoded JSON
+	TraceID       string
+	LogTail       bool
+}
+
+// Response is the outcome of an invocation.
+type Response struct {
+	runtime.Result
+	RequestID       string
+	ExecutedVersion string
+	Function        *functions.Function
+}
+
+// Service invokes functions.
+type Service struct {
+	registry *functions.Registry
+	runtime  *runtime.Manager
+}
+
+// New returns a Service.
+func New(registry *functions.Registry, rt *runtime.Manager) *Service {
+	uuid.EnableRandPool() // request ids are made on the hot path
+	return &Service{registry: registry, runtime: rt}
+}
+
+// Resolve finds the function version a name and qualifier designate.
+func (s *Service) Resolve(name, qualifier string) (*functions.Function, string, error) {
+	fn, q, err := ParseName(name)
+	if err != nil {
+		return nil, "", err
+	}
+	if q != "" && qualifier != "" && q != qualifier {
+		return nil, "", &InvalidParameterError{Message: fmt.Sprintf("The derived qualifier from the function name (%s) does not match the specified qualifier (%s).", q, qualifier)}
+	}
+	if qualifier == "" {
+		qualifier = q
+	}
+	f, ok := s.registry.Get(fn)
+	if !ok {
+		return nil, "", &NotFoundError{Name: fn, Qualifier: qualifier}
+	}
+	if qualifier != "" && qualifier != "$LATEST" {
+		return nil, "", &NotFoundError{Name: fn, Qualifier: qualifier}
+	}
+	return f, "$LATEST", nil
+}
+
+// Invoke runs a synchronous invocation. Function errors are in the Response;
+// a Go error means the invoke itself failed (not found, throttled, too large).
+func (s *Service) Invoke(ctx context.Context, req *Request) (*Response, error) {
+	f, version, err := s.Resolve(req.Function, req.Qualifier)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Payload) > MaxSyncPayloadBytes {
+		return nil, &PayloadTooLargeError{Size: len(req.Payload), Limit: MaxSyncPayloadBytes}
+	}
+	payload := req.Payload
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	id := NewRequestID()
+	inv := &runtime.Invocation{RequestID: id, Payload: payload, ClientContext: req.ClientContext, TraceID: req.TraceID, TailLog: req.LogTail}
+	if inv.TraceID == "" {
+		inv.TraceID = traceID()
+	}
+	res, err := s.runtime.Invoke(ctx, f.Spec, inv)
+	if err != nil {
+		return nil, err
+	}
+	return &Response{Result: *res, RequestID: id, ExecutedVersion: version, Function: f}, nil
+}
+
+// NewRequestID makes a Lambda-style request id (a random UUID).
+func NewRequestID() string { return uuid.NewString() }
+
+func traceID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("Root=1-%08x-%x;Parent=%x;Sampled=0", uint32(time.Now().Unix()), b[:], b[:8])
+}
+
+var (
+	nameRE = regexp.MustCompile(`^(arn:(aws[a-zA-Z-]*):lambda:([a-z]{2}(-gov)?-[a-z]+-\d{1}):(\d{12}):function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?$`)
+	partRE = regexp.MustCompile(`^(\d{12}):function:([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?$`)
+)
+
+// ParseName accepts a function name, a partial ARN (123456789012:function:name)
+// or a full ARN, each optionally with a qualifier suffix.
+func ParseName(s string) (name, qualifier string, err error) {
+	if len(s) == 0 || len(s) > 170 {
+		return "", "", &InvalidParameterError{Message: "1 validation error detected: Value at 'functionName' failed to satisfy constraint: Member must have length between 1 and 170"}
+	}
+	if m := partRE.FindStringSubmatch(s); m != nil {
+		return m[2], m[4], nil
+	}
+	m := nameRE.FindStringSubmatch(s)
+	if m == nil {
+		return "", "", &InvalidParameterError{Message: fmt.Sprintf("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?", s)}
+	}
+	if len(m[6]) > 64 {
+		return "", "", &InvalidParameterError{Message: "function name is longer than 64 characters"}
+	}
+	return m[6], m[8], nil
+}
+
+// IsThrottle reports whether err is a throttle.
+func IsThrottle(err error) bool {
+	var te *runtime.ThrottleError
+	return errors.As(err, &te)
+}
+
+// ValidQualifier reports whether q has the shape of a version or alias.
+func ValidQualifier(q string) bool {
+	if q == "$LATEST" {
+		return true
+	}
+	if q == "" || len(q) > 128 {
+		return false
+	}
+	return !strings.ContainsAny(q, ":/ ")
+}

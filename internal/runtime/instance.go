@@ -1,0 +1,615 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/sandbox"
+	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
+)
+
+// call is one invocation handed to an instance.
+type call struct {
+	inv      *Invocation
+	started  time.Time // when the runtime took it; written by the invoking goroutine only
+	done     chan outcome // buffered: the runtime API never blocks on it
+	tail     *tailBuffer  // nil unless the caller asked for the log
+}
+
+type outcome struct {
+	payload   []byte
+	errorType string // "" on success
+	isError   bool
+}
+
+// instance is one function process and its Runtime API endpoint.
+type instance struct {
+	pool     *Pool
+	id       string // 32 hex digits, as in Lambda's log stream names
+	stream   string // log stream name
+	ln       net.Listener
+	srv      *http.Server
+	cmd      *exec.Cmd
+	tmpDir   string
+	spawned  time.Time
+	initDone chan struct{} // closed at the first next
+	initDur  time.Duration
+	initErr  atomic.Pointer[outcome]
+
+	work    chan *call    // handed to the runtime's waiting next
+	exited  chan struct{} // closed when the process has exited
+	exitErr error         // set before exited is closed
+	current atomic.Pointer[call]
+
+	stopOnce sync.Once
+	lastUsed time.Time // guarded by pool.mu
+
+	logWG   sync.WaitGroup
+	stdout  *os.File // read ends, for draining before a log tail is cut
+	stderr  *os.File
+	reading atomic.Int32 // readers busy with a chunk
+	peakMB  atomic.Int64 // last peak memory read, for after the process is gone
+}
+
+func newInstanceID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// start launches the process. The instance is usable once its runtime calls next.
+func (p *Pool) startInstance() (*instance, error) {
+	m := p.m
+	spec := p.spec
+	inst := &instance{
+		pool:     p,
+		id:       newInstanceID(),
+		initDone: make(chan struct{}),
+		work:     make(chan *call),
+		exited:   make(chan struct{}),
+	}
+	now := time.Now().UTC()
+	inst.stream = fmt.Sprintf("%s/[%s]%s", now.Format("2006/01/02"), spec.Version, inst.id)
+
+	argv, err := m.command(spec)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen for the runtime API: %w", err)
+	}
+	inst.ln = ln
+	inst.srv = &http.Server{
+		Handler:           inst,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          nil,
+	}
+	go func() { _ = inst.srv.Serve(ln) }()
+
+	inst.tmpDir = filepath.Join(m.cfg.RunDir, "tmp", inst.id)
+	if err := os.MkdirAll(inst.tmpDir, 0o700); err != nil {
+		inst.closeListener()
+		return nil, fmt.Errorf("create instance /tmp: %w", err)
+	}
+	if err := m.sandbox.Chown(inst.tmpDir, spec.FunctionName); err != nil {
+		inst.cleanup()
+		return nil, err
+	}
+
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = spec.CodeDir
+	cmd.Env = m.environment(spec, inst)
+	m.sandbox.Prepare(cmd, spec.FunctionName)
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inst.cleanup()
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		inst.cleanup()
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	inst.stdout, inst.stderr = outR, errR
+	inst.spawned = time.Now()
+	if err := cmd.Start(); err != nil {
+		outR.Close()
+		outW.Close()
+		errR.Close()
+		errW.Close()
+		inst.cleanup()
+		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	outW.Close()
+	errW.Close()
+	inst.cmd = cmd
+	if err := m.sandbox.Started(cmd.Process.Pid); err != nil {
+		m.log.Debug("process limits not applied", "err", err)
+	}
+	inst.logWG.Add(2)
+	go inst.readLog(outR)
+	go inst.readLog(errR)
+	go inst.wait()
+	return inst, nil
+}
+
+// command is the argv that starts spec's runtime.
+func (m *Manager) command(spec *Spec) ([]string, error) {
+	family, ok := appspec.RuntimeFamily(spec.Runtime)
+	if !ok {
+		return nil, fmt.Errorf("unknown runtime %q", spec.Runtime)
+	}
+	switch family {
+	case appspec.FamilyProvided:
+		return []string{filepath.Join(spec.CodeDir, "bootstrap")}, nil
+	case appspec.FamilyGo:
+		h := filepath.Clean(spec.Handler)
+		if filepath.IsAbs(h) || strings.HasPrefix(h, "..") {
+			return nil, fmt.Errorf("handler %q must name an executable inside the package", spec.Handler)
+		}
+		return []string{filepath.Join(spec.CodeDir, h)}, nil
+	case appspec.FamilyNode:
+		if m.cfg.NodePath == "" {
+			return nil, errors.New("no node executable found for " + spec.Runtime)
+		}
+		return []string{m.cfg.NodePath, m.cfg.NodeEntry}, nil
+	case appspec.FamilyPython:
+		if m.cfg.PythonPath == "" {
+			return nil, errors.New("no python3 executable found for " + spec.Runtime)
+		}
+		return []string{m.cfg.PythonPath, m.cfg.PythonEntry}, nil
+	}
+	return nil, fmt.Errorf("runtime %q has no launcher", spec.Runtime)
+}
+
+// environment is what Lambda sets, plus the function's own variables (which
+// cannot override the reserved ones: the manifest validation refuses them).
+func (m *Manager) environment(spec *Spec, inst *instance) []string {
+	env := make([]string, 0, len(spec.Environment)+24)
+	for k, v := range spec.Environment {
+		env = append(env, k+"="+v)
+	}
+	region := spec.Region
+	env = append(env,
+		"PATH=/usr/local/bin:/usr/bin:/bin",
+		"LANG=en_US.UTF-8",
+		"TZ=:UTC",
+		"HOME="+inst.tmpDir,
+		"TMPDIR="+inst.tmpDir,
+		"AWS_LAMBDA_RUNTIME_API="+inst.ln.Addr().String(),
+		"_HANDLER="+spec.Handler,
+		"LAMBDA_TASK_ROOT="+spec.CodeDir,
+		"LAMBDA_RUNTIME_DIR="+m.cfg.RuntimeDir,
+		"AWS_EXECUTION_ENV=AWS_Lambda_"+spec.Runtime,
+		"AWS_LAMBDA_FUNCTION_NAME="+spec.FunctionName,
+		"AWS_LAMBDA_FUNCTION_VERSION="+spec.Version,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(spec.MemoryMB),
+		"AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/"+spec.FunctionName,
+		"AWS_LAMBDA_LOG_STREAM_NAME="+inst.stream,
+		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+		"AWS_REGION="+region,
+		"AWS_DEFAULT_REGION="+region,
+		"PYTHONUNBUFFERED=1",
+		"PYTHONDONTWRITEBYTECODE=1",
+	)
+	if family, _ := appspec.RuntimeFamily(spec.Runtime); family == appspec.FamilyNode {
+		env = append(env, "NODE_PATH="+spec.CodeDir+"/node_modules")
+	}
+	return env
+}
+
+// wait reaps the process and fails whatever it was running.
+func (inst *instance) wait() {
+	err := inst.cmd.Wait()
+	if err == nil {
+		err = errors.New("exit status 0")
+	}
+	inst.exitErr = err
+	close(inst.exited)
+	sandbox.Kill(inst.cmd.Process.Pid) // leftovers of its process group
+	inst.pool.instanceExited(inst)
+	inst.cleanup()
+}
+
+// stop kills the process; wait does the rest.
+func (inst *instance) stop() {
+	inst.stopOnce.Do(func() {
+		if inst.cmd != nil && inst.cmd.Process != nil {
+			sandbox.Kill(inst.cmd.Process.Pid)
+		}
+	})
+}
+
+func (inst *instance) closeListener() {
+	if inst.srv != nil {
+		_ = inst.srv.Close()
+	} else if inst.ln != nil {
+		_ = inst.ln.Close()
+	}
+}
+
+func (inst *instance) cleanup() {
+	inst.closeListener()
+	if inst.tmpDir != "" {
+		_ = os.RemoveAll(inst.tmpDir)
+	}
+}
+
+// invoke runs one invocation on the instance and waits for its end.
+// dispatched is false when the runtime never received the call.
+func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool) (res *Result, dispatched bool) {
+	spec := inst.pool.spec
+	c := &call{inv: inv, done: make(chan outcome, 1)}
+	if inv.TailLog {
+		c.tail = &tailBuffer{}
+	}
+	res = &Result{ColdStart: cold}
+
+	// Phase 1: hand the call to the runtime. A cold instance first initialises,
+	// bounded like Lambda's init phase.
+	initTimer := time.NewTimer(inst.pool.m.cfg.InitTimeout)
+	select {
+	case inst.work <- c:
+		c.started = time.Now()
+		initTimer.Stop()
+	case <-inst.exited:
+		initTimer.Stop()
+		return inst.failed(res, c, false), false
+	case <-initTimer.C:
+		inst.stop()
+		res.FunctionError = "Unhandled"
+		res.ErrorType = "Runtime.InitTimeout"
+		res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: the runtime did not initialise within %s", inv.RequestID, inst.pool.m.cfg.InitTimeout)
+		inst.logSystem(c, "INIT_REPORT Init Duration: %s Phase: init Status: timeout", fmtMS(time.Since(inst.spawned)))
+		return res, false
+	case <-ctx.Done():
+		initTimer.Stop()
+		res.FunctionError = "Unhandled"
+		res.ErrorType = "Runtime.Cancelled"
+		res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: the caller went away before the function started", inv.RequestID)
+		return res, false
+	}
+	if cold {
+		res.InitDuration = inst.initDur
+	}
+
+	// Phase 2: the runtime works on it until it answers, dies or times out.
+	// A caller that goes away does not stop the function, as in Lambda.
+	timer := time.NewTimer(spec.Timeout)
+	defer timer.Stop()
+	var out outcome
+	select {
+	case out = <-c.done:
+	case <-inst.exited:
+		select {
+		case out = <-c.done: // answered just before exiting
+		default:
+			return inst.failed(res, c, true), true
+		}
+	case <-timer.C:
+		inst.stop()
+		res.Duration = time.Since(c.started)
+		res.FunctionError = "Unhandled"
+		res.ErrorType = "Sandbox.Timedout"
+		res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: Task timed out after %.2f seconds", inv.RequestID, spec.Timeout.Seconds())
+		inst.logSystem(c, "%s Task timed out after %.2f seconds", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), spec.Timeout.Seconds())
+		inst.pool.m.report(inst, c, res)
+		return res, true
+	}
+	res.Duration = time.Since(c.started)
+	res.Payload = out.payload
+	if out.isError {
+		res.FunctionError = "Unhandled"
+		res.ErrorType = out.errorType
+	}
+	inst.pool.m.report(inst, c, res)
+	return res, true
+}
+
+// failed builds the result of an invocation whose process died or never
+// initialised.
+func (inst *instance) failed(res *Result, c *call, dispatched bool) *Result {
+	res.FunctionError = "Unhandled"
+	if !dispatched {
+		if ie := inst.initErr.Load(); ie != nil {
+			res.ErrorType = ie.errorType
+			res.Payload = ie.payload
+		} else {
+			res.ErrorType = "Runtime.ExitError"
+			res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: Runtime exited without providing a reason (%v)", c.inv.RequestID, inst.exitErr)
+		}
+		inst.logSystem(c, "INIT_REPORT Init Duration: %s Phase: init Status: error Error Type: %s", fmtMS(time.Since(inst.spawned)), res.ErrorType)
+		return res
+	}
+	res.Duration = time.Since(c.started)
+	res.ErrorType = "Runtime.ExitError"
+	res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: Runtime exited with error: %v", c.inv.RequestID, inst.exitErr)
+	inst.logSystem(c, "RequestId: %s Error: Runtime exited with error: %v\nRuntime.ExitError", c.inv.RequestID, inst.exitErr)
+	inst.pool.m.report(inst, c, res)
+	return res
+}
+
+// ServeHTTP is the instance's Runtime API.
+func (inst *instance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path, ok := strings.CutPrefix(r.URL.Path, "/2018-06-01/runtime/")
+	if !ok {
+		apiError(w, http.StatusNotFound, "InvalidRequest", "unknown path "+r.URL.Path)
+		return
+	}
+	switch {
+	case path == "invocation/next":
+		if r.Method != http.MethodGet {
+			apiError(w, http.StatusMethodNotAllowed, "InvalidRequest", "next takes GET")
+			return
+		}
+		inst.next(w, r)
+	case path == "init/error":
+		if r.Method != http.MethodPost {
+			apiError(w, http.StatusMethodNotAllowed, "InvalidRequest", "init/error takes POST")
+			return
+		}
+		inst.initError(w, r)
+	case strings.HasPrefix(path, "invocation/"):
+		rest := path[len("invocation/"):]
+		id, kind, ok := strings.Cut(rest, "/")
+		if !ok || (kind != "response" && kind != "error") || r.Method != http.MethodPost {
+			apiError(w, http.StatusNotFound, "InvalidRequest", "unknown path "+r.URL.Path)
+			return
+		}
+		inst.answer(w, r, id, kind == "error")
+	default:
+		apiError(w, http.StatusNotFound, "InvalidRequest", "unknown path "+r.URL.Path)
+	}
+}
+
+func (inst *instance) next(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-inst.initDone:
+	default:
+		inst.initDur = time.Since(inst.spawned)
+		close(inst.initDone)
+	}
+	if prev := inst.current.Load(); prev != nil {
+		// The runtime asked for more work without answering: fail that call.
+		inst.current.Store(nil)
+		prev.done <- outcome{isError: true, errorType: "Runtime.InvalidResponse",
+			payload: errorPayload("Runtime.InvalidResponse", "RequestId: %s Error: the runtime asked for the next invocation without answering this one", prev.inv.RequestID)}
+	}
+	var c *call
+	select {
+	case c = <-inst.work:
+	case <-r.Context().Done():
+		return
+	}
+	spec := inst.pool.spec
+	deadline := time.Now().Add(spec.Timeout)
+	inst.current.Store(c)
+	inst.logSystem(c, "START RequestId: %s Version: %s", c.inv.RequestID, spec.Version)
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Lambda-Runtime-Aws-Request-Id"] = []string{c.inv.RequestID}
+	h["Lambda-Runtime-Deadline-Ms"] = []string{strconv.FormatInt(deadline.UnixMilli(), 10)}
+	h["Lambda-Runtime-Invoked-Function-Arn"] = []string{spec.ARN}
+	if c.inv.TraceID != "" {
+		h["Lambda-Runtime-Trace-Id"] = []string{c.inv.TraceID}
+	}
+	if c.inv.ClientContext != "" {
+		h["Lambda-Runtime-Client-Context"] = []string{c.inv.ClientContext}
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(c.inv.Payload))}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(c.inv.Payload)
+}
+
+func (inst *instance) answer(w http.ResponseWriter, r *http.Request, id string, isError bool) {
+	c := inst.current.Load()
+	if c == nil || c.inv.RequestID != id {
+		apiError(w, http.StatusBadRequest, "InvalidRequestID", "no invocation "+id+" is in progress on this instance")
+		return
+	}
+	body, tooLarge, err := readBody(r, MaxResponseBytes)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "InvalidRequest", "reading the body: "+err.Error())
+		return
+	}
+	if !inst.current.CompareAndSwap(c, nil) {
+		apiError(w, http.StatusBadRequest, "InvalidRequestID", "invocation "+id+" was already answered")
+		return
+	}
+	var out outcome
+	switch {
+	case tooLarge:
+		out = outcome{isError: true, errorType: "Function.ResponseSizeTooLarge",
+			payload: errorPayload("Function.ResponseSizeTooLarge", "Response payload size exceeded maximum allowed payload size (%d bytes).", MaxResponseBytes)}
+	case isError:
+		out = outcome{isError: true, payload: body, errorType: errorTypeOf(r, body)}
+	default:
+		out = outcome{payload: body}
+	}
+	c.done <- out
+	if tooLarge {
+		apiError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "response is over the 6 MB limit")
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = io.WriteString(w, `{"status":"OK"}`)
+}
+
+func (inst *instance) initError(w http.ResponseWriter, r *http.Request) {
+	body, _, err := readBody(r, 1<<20)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, "InvalidRequest", "reading the body: "+err.Error())
+		return
+	}
+	errType := errorTypeOf(r, body)
+	if errType == "" {
+		errType = "Runtime.InitError"
+	}
+	if len(body) == 0 || !looksLikeJSONObject(body) {
+		body = errorPayload(errType, "the runtime failed to initialise")
+	}
+	inst.initErr.Store(&outcome{isError: true, errorType: errType, payload: body})
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = io.WriteString(w, `{"status":"OK"}`)
+	// Lambda stops an instance whose init failed; the runtime usually exits itself.
+	go func() {
+		select {
+		case <-inst.exited:
+		case <-time.After(500 * time.Millisecond):
+			inst.stop()
+		}
+	}()
+}
+
+// errorTypeOf reads the error type from the body, or from the
+// Lambda-Runtime-Function-Error-Type header when the body has none.
+func errorTypeOf(r *http.Request, body []byte) string {
+	if t := jsonStringField(body, "errorType"); t != "" {
+		return t
+	}
+	return r.Header.Get("Lambda-Runtime-Function-Error-Type")
+}
+
+func readBody(r *http.Request, limit int64) (body []byte, tooLarge bool, err error) {
+	if r.ContentLength > limit {
+		return nil, true, nil
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
+		return nil, false, err
+	}
+	if int64(buf.Len()) > limit {
+		return nil, true, nil
+	}
+	return buf.Bytes(), false, nil
+}
+
+func apiError(w http.ResponseWriter, status int, errType, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(appendJSONError(nil, errType, msg))
+}
+
+// readLog turns the process's output into log records tagged with the
+// invocation in progress.
+func (inst *instance) readLog(f *os.File) {
+	defer inst.logWG.Done()
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 64*1024)
+	for {
+		line, err := r.ReadSlice('\n')
+		if len(line) > 0 {
+			inst.reading.Add(1)
+			full := line
+			if err == bufio.ErrBufferFull {
+				// An overlong line is split: 64 KiB per record.
+				err = nil
+			}
+			msg := strings.TrimRight(string(full), "\r\n")
+			inst.emit(inst.current.Load(), msg)
+			inst.reading.Add(-1)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// emit stores one line; c is the invocation it belongs to, if any.
+func (inst *instance) emit(c *call, msg string) {
+	rec := logs.Record{Time: time.Now(), Function: inst.pool.spec.FunctionName, Stream: inst.stream, Message: msg}
+	if c != nil {
+		rec.RequestID = c.inv.RequestID
+		if c.tail != nil {
+			c.tail.add(msg)
+		}
+	}
+	inst.pool.m.cfg.Logs.Append(rec)
+}
+
+func (inst *instance) logSystem(c *call, format string, args ...any) {
+	inst.emit(c, fmt.Sprintf(format, args...))
+}
+
+// drainLogs waits until the process's output written so far has been read,
+// so a log tail includes every line printed before the answer.
+func (inst *instance) drainLogs() {
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if pending(inst.stdout) == 0 && pending(inst.stderr) == 0 && inst.reading.Load() == 0 {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// pending is how many bytes wait unread in the pipe.
+func pending(f *os.File) int {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) {
+		n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ)
+	})
+	return n
+}
+
+// tailBuffer keeps an invocation's log for X-Amz-Log-Type: Tail.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const tailLimit = 4096
+
+func (t *tailBuffer) add(line string) {
+	t.mu.Lock()
+	t.buf = append(t.buf, line...)
+	t.buf = append(t.buf, '\n')
+	if len(t.buf) > 4*tailLimit {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailLimit:]...)
+	}
+	t.mu.Unlock()
+}
+
+func (t *tailBuffer) last() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.buf
+	if len(b) > tailLimit {
+		b = b[len(b)-tailLimit:]
+	}
+	return append([]byte(nil), b...)
+}
+
+func fmtMS(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) + " ms"
+}
