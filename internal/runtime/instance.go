@@ -29,10 +29,10 @@ import (
 
 // call is one invocation handed to an instance.
 type call struct {
-	inv      *Invocation
-	started  time.Time // when the runtime took it; written by the invoking goroutine only
-	done     chan outcome // buffered: the runtime API never blocks on it
-	tail     *tailBuffer  // nil unless the caller asked for the log
+	inv     *Invocation
+	started time.Time    // when the runtime took it; written by the invoking goroutine only
+	done    chan outcome // buffered: the runtime API never blocks on it
+	tail    *tailBuffer  // nil unless the caller asked for the log
 }
 
 type outcome struct {

@@ -375,7 +375,7 @@ func (inst *instance) maxMemoryMB() int {
 
 type nopObserver struct{}
 
-func (nopObserver) Invoked(*Spec, *Result, int)   {}
-func (nopObserver) Throttled(*Spec, string)       {}
-func (nopObserver) InstanceStarted(*Spec)         {}
-func (nopObserver) InstanceStopped(*Spec)         {}
+func (nopObserver) Invoked(*Spec, *Result, int) {}
+func (nopObserver) Throttled(*Spec, string)     {}
+func (nopObserver) InstanceStarted(*Spec)       {}
+func (nopObserver) InstanceStopped(*Spec)       {}
