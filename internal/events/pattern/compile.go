@@ -35,10 +35,10 @@ const numericLimit = 5e9
 type matchKind uint8
 
 const (
-	matchExactString matchKind = iota // string equal to text
-	matchExactLiteral                 // number literal, true, false or null written exactly as text
-	matchNumericEquals                // number equal to num
-	matchRange                        // number inside rng
+	matchExactString   matchKind = iota // string equal to text
+	matchExactLiteral                   // number literal, true, false or null written exactly as text
+	matchNumericEquals                  // number equal to num
+	matchRange                          // number inside rng
 	matchPrefix
 	matchSuffix
 	matchEqualsIgnoreCase
