@@ -61,7 +61,7 @@ func parseJSONTree(doc []byte) (*jsonNode, error) {
 		return nil, err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("unexpected data after the end of the pattern")
+		return nil, errors.New("pattern is not valid JSON: unexpected data after the end of the pattern")
 	}
 	return root, nil
 }
