@@ -25,7 +25,7 @@ func (d *decoder) checkCode(p *Project, fnEntries []*entry, pcs []packageConfig,
 	dirFS := os.DirFS(d.dir)
 	for i, fn := range p.App.Functions {
 		family, ok := appspec.RuntimeFamily(fn.Runtime)
-		if !ok {
+		if !ok || (fn.Handler == "" && family != appspec.FamilyProvided) {
 			continue // already reported
 		}
 		e := fnEntries[i]

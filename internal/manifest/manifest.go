@@ -152,6 +152,9 @@ type decoder struct {
 	// or off), as Serverless does.
 	lenientKeys bool
 	quietKeys   bool
+	// providerRuntimeReported avoids one error per function for a bad
+	// provider.runtime.
+	providerRuntimeReported bool
 }
 
 // fields checks that n is a map with only known keys and returns its entries
@@ -558,7 +561,15 @@ func (d *decoder) function(e *entry, service, stage string, defaults providerDef
 		if s := suggest(fn.Runtime, appspec.Runtimes()); s != "" {
 			hint = fmt.Sprintf("did you mean %q? ", s) + hint
 		}
-		d.errorf(runtimePos, hint, "%s: runtime %q is not supported", where, fn.Runtime)
+		if runtimePos == defaults.runtime.pos {
+			// Inherited from the provider: say it once, where it is written.
+			if !d.providerRuntimeReported {
+				d.providerRuntimeReported = true
+				d.errorf(runtimePos, hint, "provider.runtime %q is not supported", fn.Runtime)
+			}
+		} else {
+			d.errorf(runtimePos, hint, "%s: runtime %q is not supported", where, fn.Runtime)
+		}
 	}
 
 	if h := d.placedString(val(f, "handler"), where+" handler"); h.set {

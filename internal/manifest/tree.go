@@ -236,7 +236,7 @@ type converter struct {
 
 func (c *converter) pos(n ast.Node) position {
 	tk := n.GetToken()
-	if m, ok := n.(*ast.MappingNode); ok && len(m.Values) > 0 {
+	if m, ok := n.(*ast.MappingNode); ok && !m.IsFlowStyle && len(m.Values) > 0 {
 		tk = m.Values[0].Key.GetToken()
 	}
 	if mv, ok := n.(*ast.MappingValueNode); ok {

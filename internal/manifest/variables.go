@@ -54,7 +54,7 @@ func parseTemplate(s string) ([]segment, error) {
 		return nil, err
 	}
 	for _, sg := range segs {
-		if sg.v != nil {
+		if sg.v != nil || sg.text != s { // a variable, or an escaped one
 			return segs, nil
 		}
 	}
@@ -378,10 +378,14 @@ func (r *resolver) resolveNode(n *node) {
 		n.state = resolved
 		return
 	}
+	if errors.Is(err, errReported) {
+		*n = node{kind: kindNull, pos: n.pos, failed: true, state: resolved}
+		return
+	}
 	if err != nil {
 		var verr *varError
 		pos := n.pos
-		if errors.As(err, &verr) && n.contentCol > 0 {
+		if errors.As(err, &verr) && n.contentCol > 0 && verr.offset >= 0 {
 			pos.col = n.contentCol + utf8.RuneCountInString(n.str[:verr.offset])
 		}
 		hint := ""
@@ -399,10 +403,14 @@ func (r *resolver) resolveNode(n *node) {
 
 // varError places a failure on the variable inside the string.
 type varError struct {
-	offset int
+	offset int // byte offset of the variable in the string; -1 until known
 	hint   string
 	err    error
 }
+
+// errReported stands for a failure that has already been reported where it
+// happened, so values depending on it stay quiet.
+var errReported = errors.New("already reported")
 
 func (e *varError) Error() string { return e.err.Error() }
 func (e *varError) Unwrap() error { return e.err }
@@ -440,6 +448,12 @@ func (r *resolver) evalTemplate(owner *node, segs []segment) (*node, error) {
 func wrapVarError(err error, offset int) error {
 	var verr *varError
 	if errors.As(err, &verr) {
+		if verr.offset < 0 {
+			verr.offset = offset
+		}
+		return err
+	}
+	if errors.Is(err, errReported) {
 		return err
 	}
 	return &varError{offset: offset, err: err}
@@ -480,7 +494,7 @@ func (r *resolver) evalVariable(owner *node, v *variable) (*node, error) {
 	if len(v.sources) > 0 && v.sources[len(v.sources)-1].literal != nil {
 		return &node{kind: kindNull}, nil // an explicit null default
 	}
-	return nil, &varError{err: fmt.Errorf("cannot resolve variable %s: %s", v.raw, strings.Join(notFound, "; ")),
+	return nil, &varError{offset: -1, err: fmt.Errorf("cannot resolve variable %s: %s", v.raw, strings.Join(notFound, "; ")),
 		hint: "set the value, or give a default: ${source:address, 'default'}"}
 }
 
@@ -612,10 +626,27 @@ func (r *resolver) lookupPath(root *node, path, what string) (*node, error) {
 		}
 	}
 	r.resolveAll(cur)
-	if cur.failed {
-		return nil, fmt.Errorf("%s could not be resolved", what)
+	if cur.failed || hasFailed(cur) {
+		return nil, errReported
 	}
 	return cur, nil
+}
+
+func hasFailed(n *node) bool {
+	if n.failed {
+		return true
+	}
+	for _, e := range n.entries {
+		if hasFailed(e.val) {
+			return true
+		}
+	}
+	for _, it := range n.items {
+		if hasFailed(it) {
+			return true
+		}
+	}
+	return false
 }
 
 // currentStage is --stage, else provider.stage, else dev.
