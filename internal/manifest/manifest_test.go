@@ -566,3 +566,27 @@ func TestServerlessYAMLName(t *testing.T) {
 		t.Errorf("project = %+v", p)
 	}
 }
+
+func TestVariablesFeedTypedFields(t *testing.T) {
+	p := mustLoad(t, map[string]string{
+		"serverless.yml": `service: shop
+custom:
+  mem: 2048
+  prefix: app-${sls:stage}
+provider:
+  name: aws
+  runtime: nodejs20.x
+  memorySize: ${self:custom.mem}
+  timeout: ${env:TIMEOUT}
+functions:
+  hello:
+    handler: handler.hello
+    name: ${self:custom.prefix}-hello
+`,
+		"handler.js": handlerJS,
+	}, Options{Stage: "qa", LookupEnv: envOf(map[string]string{"TIMEOUT": "30"})})
+	fn := p.App.Functions[0]
+	if fn.MemorySize != 2048 || fn.Timeout != 30 || fn.Name != "app-qa-hello" {
+		t.Errorf("function = %+v", fn)
+	}
+}
