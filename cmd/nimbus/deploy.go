@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-platform/nimbus/internal/client"
+	"github.com/nimbus-platform/nimbus/internal/manifest"
+)
+
+func dirArg(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return "."
+}
+
+func newDeployCommand(g *globals) *cobra.Command {
+	var opts manifest.Options
+	cmd := &cobra.Command{
+		Use:   "deploy [DIR]",
+		Short: "Deploy the service described by DIR/serverless.yml",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := deploy(cmd, g.client(), dirArg(args), opts)
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&opts.Stage, "stage", "s", "", "stage (overrides provider.stage)")
+	cmd.Flags().StringVarP(&opts.Region, "region", "r", "", "region (overrides provider.region)")
+	return cmd
+}
+
+func deploy(cmd *cobra.Command, c *client.Client, dir string, opts manifest.Options) (*client.DeployOutcome, error) {
+	start := time.Now()
+	progress := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "  "+format+"\n", args...) }
+	out, err := c.Deploy(cmd.Context(), dir, opts, progress)
+	if err != nil {
+		return nil, err
+	}
+	res := out.Response
+	if !res.Changed {
+		fmt.Printf("No changes: service %s is already deployed as it is (%.1fs)\n", res.Service, time.Since(start).Seconds())
+	} else {
+		fmt.Printf("Deployed service %s (%.1fs)\n", res.Service, time.Since(start).Seconds())
+		for _, ch := range res.Changes {
+			fmt.Printf("  %-9s %s\n", ch.Action, ch.Function)
+		}
+	}
+	fmt.Println("functions:")
+	for _, f := range res.Functions {
+		fmt.Printf("  %s: %s\n", f.Key, f.Name)
+		fmt.Printf("    nimbus invoke %s -d '{}'\n", f.Name)
+		fmt.Printf("    aws lambda invoke --endpoint-url %s --function-name %s out.json\n", c.Endpoint, f.Name)
+	}
+	return out, nil
+}
+
+func newRemoveCommand(g *globals) *cobra.Command {
+	var opts manifest.Options
+	var service string
+	cmd := &cobra.Command{
+		Use:   "remove [DIR]",
+		Short: "Remove the service described by DIR/serverless.yml (or --service)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if service == "" {
+				p, err := manifest.Load(dirArg(args), opts)
+				if err != nil {
+					return err
+				}
+				service = p.App.Service
+			}
+			res, err := g.client().Remove(cmd.Context(), service)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("Removed service %s\n", res.Service)
+			for _, ch := range res.Changes {
+				fmt.Printf("  removed %s\n", ch.Function)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&service, "service", "", "name of the service to remove")
+	cmd.Flags().StringVarP(&opts.Stage, "stage", "s", "", "stage")
+	cmd.Flags().StringVarP(&opts.Region, "region", "r", "", "region")
+	return cmd
+}
+
+func newInfoCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "info",
+		Short: "List deployed services, their functions and endpoints",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			services, err := g.client().Services(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if len(services) == 0 {
+				fmt.Println("No services deployed.")
+				return nil
+			}
+			for _, s := range services {
+				fmt.Printf("service: %s  stage: %s  region: %s\n", s.Service, s.Stage, s.Region)
+				for _, f := range s.Functions {
+					fmt.Printf("  %s: %s\n    invoke: POST %s\n", f.Key, f.Name, f.InvokeURL)
+				}
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-platform/nimbus/internal/manifest"
+)
+
+func newInvokeCommand(g *globals) *cobra.Command {
+	var data, path, qualifier string
+	var showLog bool
+	cmd := &cobra.Command{
+		Use:   "invoke NAME",
+		Short: "Invoke a function synchronously and print its result",
+		Long: "Invoke a function through the Lambda API, as an SDK would. NAME is the deployed name,\n" +
+			"an ARN, or a function key of the serverless.yml in the current directory.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if data != "" && path != "" {
+				return errors.New("give the event with -d or -p, not both")
+			}
+			payload := []byte(data)
+			if path != "" {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					return err
+				}
+				payload = b
+			}
+			if len(payload) > 0 && !json.Valid(payload) {
+				return errors.New("the event is not valid JSON")
+			}
+			name := resolveFunctionName(args[0])
+			res, err := g.client().Invoke(cmd.Context(), name, qualifier, payload, showLog)
+			if err != nil {
+				return err
+			}
+			fmt.Println(string(res.Payload))
+			if showLog {
+				fmt.Fprintln(os.Stderr, "--- log tail ---")
+				fmt.Fprint(os.Stderr, res.LogTail)
+			}
+			if res.FunctionError != "" {
+				return fmt.Errorf("the function failed (%s)", res.FunctionError)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&data, "data", "d", "", "event JSON")
+	cmd.Flags().StringVarP(&path, "path", "p", "", "file holding the event JSON")
+	cmd.Flags().StringVarP(&qualifier, "qualifier", "q", "", "version or alias")
+	cmd.Flags().BoolVarP(&showLog, "log", "l", false, "print the invocation's log tail")
+	return cmd
+}
+
+// resolveFunctionName maps a function key of ./serverless.yml to its
+// deployed name, as `serverless invoke -f KEY` does; other names pass through.
+func resolveFunctionName(name string) string {
+	if _, err := os.Stat("serverless.yml"); err != nil {
+		return name
+	}
+	p, err := manifest.Load(".", manifest.Options{})
+	if err != nil {
+		return name
+	}
+	if f := p.Function(name); f != nil {
+		return f.Name
+	}
+	return name
+}

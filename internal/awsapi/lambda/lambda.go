@@ -1,0 +1,366 @@
+// Package lambda serves the AWS Lambda API (REST-JSON, 2015-03-31) so the
+// AWS SDKs and CLI work against nimbus with --endpoint-url. It maps the core's
+// typed errors to Lambda's error codes.
+package lambda
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nimbus-platform/nimbus/internal/functions"
+	"github.com/nimbus-platform/nimbus/internal/invoke"
+	"github.com/nimbus-platform/nimbus/internal/runtime"
+)
+
+// API is the Lambda API edge.
+type API struct {
+	Invoker  *invoke.Service
+	Registry *functions.Registry
+	// CodeURL returns where a code package can be downloaded (GetFunction's Code.Location).
+	CodeURL func(r *http.Request, sha256hex string) string
+}
+
+// Register adds the Lambda routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", a.invoke)
+	mux.HandleFunc("POST /2015-03-31/functions/{name}/invoke-async", a.invokeAsync)
+	mux.HandleFunc("GET /2015-03-31/functions", a.listFunctions)
+	mux.HandleFunc("GET /2015-03-31/functions/", a.listFunctions)
+	mux.HandleFunc("GET /2015-03-31/functions/{name}", a.getFunction)
+	mux.HandleFunc("GET /2015-03-31/functions/{name}/configuration", a.getFunctionConfiguration)
+	mux.HandleFunc("DELETE /2015-03-31/functions/{name}", a.deleteFunction)
+}
+
+const maxClientContextBytes = 3583
+
+func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	qualifier := r.URL.Query().Get("Qualifier")
+	if qualifier != "" && !invoke.ValidQualifier(qualifier) {
+		writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "Invalid Qualifier: "+qualifier)
+		return
+	}
+	invType := r.Header.Get("X-Amz-Invocation-Type")
+	switch invType {
+	case "", "RequestResponse":
+	case "DryRun":
+		if _, _, err := a.Invoker.Resolve(name, qualifier); err != nil {
+			writeCoreError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case "Event":
+		writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
+			"InvocationType Event (asynchronous invoke) is not supported by this nimbus version yet; use RequestResponse")
+		return
+	default:
+		writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
+			fmt.Sprintf("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", invType))
+		return
+	}
+	logType := r.Header.Get("X-Amz-Log-Type")
+	if logType != "" && logType != "None" && logType != "Tail" {
+		writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
+			fmt.Sprintf("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]", logType))
+		return
+	}
+	var clientContext string
+	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
+		if len(cc) > maxClientContextBytes {
+			writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "Client context must be 3583 bytes or fewer once base64-encoded")
+			return
+		}
+		raw, err := base64.StdEncoding.DecodeString(cc)
+		if err != nil || !json.Valid(raw) {
+			writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Client context must be base64-encoded JSON")
+			return
+		}
+		clientContext = string(raw)
+	}
+	payload, err := readPayload(r, invoke.MaxSyncPayloadBytes)
+	if err != nil {
+		writeCoreError(w, err)
+		return
+	}
+	if len(payload) > 0 && !json.Valid(payload) {
+		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: the payload is not valid JSON")
+		return
+	}
+	resp, err := a.Invoker.Invoke(r.Context(), &invoke.Request{
+		Function:      name,
+		Qualifier:     qualifier,
+		Payload:       payload,
+		ClientContext: clientContext,
+		TraceID:       r.Header.Get("X-Amzn-Trace-Id"),
+		LogTail:       logType == "Tail",
+	})
+	if err != nil {
+		writeCoreError(w, err)
+		return
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["X-Amz-Executed-Version"] = []string{resp.ExecutedVersion}
+	h["X-Amzn-Requestid"] = []string{resp.RequestID}
+	if resp.FunctionError != "" {
+		h["X-Amz-Function-Error"] = []string{resp.FunctionError}
+	}
+	if logType == "Tail" {
+		h["X-Amz-Log-Result"] = []string{base64.StdEncoding.EncodeToString(resp.LogTail)}
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(resp.Payload))}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(resp.Payload)
+}
+
+func (a *API) invokeAsync(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
+		"InvokeAsync (asynchronous invoke) is not supported by this nimbus version yet")
+}
+
+// readPayload reads at most limit bytes, answering too-large bodies with
+// Lambda's error.
+func readPayload(r *http.Request, limit int) ([]byte, error) {
+	if r.ContentLength > int64(limit) {
+		return nil, &invoke.PayloadTooLargeError{Size: int(r.ContentLength), Limit: limit}
+	}
+	size := int(r.ContentLength)
+	if size < 0 {
+		size = 512
+	}
+	buf := make([]byte, 0, size+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > limit {
+			return nil, &invoke.PayloadTooLargeError{Size: len(buf), Limit: limit}
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, &invoke.InvalidParameterError{Message: "reading the request body: " + err.Error()}
+		}
+	}
+}
+
+// FunctionConfiguration is Lambda's description of a function version.
+type FunctionConfiguration struct {
+	FunctionName     string            `json:"FunctionName"`
+	FunctionArn      string            `json:"FunctionArn"`
+	Runtime          string            `json:"Runtime"`
+	Role             string            `json:"Role"`
+	Handler          string            `json:"Handler"`
+	CodeSize         int64             `json:"CodeSize"`
+	Description      string            `json:"Description"`
+	Timeout          int               `json:"Timeout"`
+	MemorySize       int               `json:"MemorySize"`
+	LastModified     string            `json:"LastModified"`
+	CodeSha256       string            `json:"CodeSha256"`
+	Version          string            `json:"Version"`
+	Environment      *environment      `json:"Environment,omitempty"`
+	TracingConfig    map[string]string `json:"TracingConfig"`
+	RevisionID       string            `json:"RevisionId"`
+	State            string            `json:"State"`
+	LastUpdateStatus string            `json:"LastUpdateStatus"`
+	PackageType      string            `json:"PackageType"`
+	Architectures    []string          `json:"Architectures"`
+	EphemeralStorage map[string]int    `json:"EphemeralStorage"`
+	LoggingConfig    map[string]string `json:"LoggingConfig"`
+}
+
+type environment struct {
+	Variables map[string]string `json:"Variables"`
+}
+
+func configuration(f *functions.Function) FunctionConfiguration {
+	c := f.Config
+	out := FunctionConfiguration{
+		FunctionName:     c.Name,
+		FunctionArn:      f.ARN,
+		Runtime:          c.Runtime,
+		Role:             fmt.Sprintf("arn:aws:iam::%s:role/%s-%s-%s-lambdaRole", accountOf(f.ARN), f.Service, f.Stage, f.Region),
+		Handler:          c.Handler,
+		CodeSize:         c.Code.Size,
+		Description:      c.Description,
+		Timeout:          c.Timeout,
+		MemorySize:       c.MemorySize,
+		LastModified:     f.LastModified.UTC().Format("2006-01-02T15:04:05.000-0700"),
+		CodeSha256:       f.CodeSha256,
+		Version:          "$LATEST",
+		TracingConfig:    map[string]string{"Mode": "PassThrough"},
+		RevisionID:       f.RevisionID,
+		State:            "Active",
+		LastUpdateStatus: "Successful",
+		PackageType:      "Zip",
+		Architectures:    []string{c.Architecture},
+		EphemeralStorage: map[string]int{"Size": 512},
+		LoggingConfig:    map[string]string{"LogFormat": "Text", "LogGroup": "/aws/lambda/" + c.Name},
+	}
+	if len(c.Environment) > 0 {
+		out.Environment = &environment{Variables: c.Environment}
+	}
+	return out
+}
+
+func accountOf(arn string) string {
+	parts := strings.Split(arn, ":")
+	if len(parts) > 4 {
+		return parts[4]
+	}
+	return ""
+}
+
+func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	maxItems := 50
+	if s := q.Get("MaxItems"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "MaxItems must be between 1 and 10000")
+			return
+		}
+		maxItems = n
+	}
+	all := a.Registry.List()
+	start := 0
+	if marker := q.Get("Marker"); marker != "" {
+		start = len(all)
+		for i, f := range all {
+			if f.Config.Name > marker {
+				start = i
+				break
+			}
+		}
+	}
+	end := min(start+maxItems, len(all))
+	out := struct {
+		Functions  []FunctionConfiguration `json:"Functions"`
+		NextMarker *string                 `json:"NextMarker,omitempty"`
+	}{Functions: []FunctionConfiguration{}}
+	for _, f := range all[start:end] {
+		out.Functions = append(out.Functions, configuration(f))
+	}
+	if end < len(all) {
+		next := all[end-1].Config.Name
+		out.NextMarker = &next
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) resolve(w http.ResponseWriter, r *http.Request) (*functions.Function, bool) {
+	f, _, err := a.Invoker.Resolve(r.PathValue("name"), r.URL.Query().Get("Qualifier"))
+	if err != nil {
+		writeCoreError(w, err)
+		return nil, false
+	}
+	return f, true
+}
+
+func (a *API) getFunction(w http.ResponseWriter, r *http.Request) {
+	f, ok := a.resolve(w, r)
+	if !ok {
+		return
+	}
+	out := map[string]any{
+		"Configuration": configuration(f),
+		"Code": map[string]string{
+			"RepositoryType": "S3",
+			"Location":       a.CodeURL(r, f.Config.Code.SHA256),
+		},
+		"Tags": map[string]string{"service": f.Service, "stage": f.Stage},
+	}
+	if f.Config.ReservedConcurrency != nil {
+		out["Concurrency"] = map[string]int{"ReservedConcurrentExecutions": *f.Config.ReservedConcurrency}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) getFunctionConfiguration(w http.ResponseWriter, r *http.Request) {
+	if f, ok := a.resolve(w, r); ok {
+		writeJSON(w, http.StatusOK, configuration(f))
+	}
+}
+
+func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query().Get("Qualifier")
+	if q != "" && q != "$LATEST" {
+		writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "Deleting a version or alias is not supported; delete the function without Qualifier")
+		return
+	}
+	f, ok := a.resolve(w, r)
+	if !ok {
+		return
+	}
+	if err := a.Registry.DeleteFunction(r.Context(), f.Config.Name); err != nil {
+		writeCoreError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// writeCoreError maps the core's typed errors to Lambda's error codes.
+func writeCoreError(w http.ResponseWriter, err error) {
+	var (
+		notFound *invoke.NotFoundError
+		invalid  *invoke.InvalidParameterError
+		tooLarge *invoke.PayloadTooLargeError
+		throttle *runtime.ThrottleError
+	)
+	switch {
+	case errors.As(err, &notFound):
+		writeError(w, http.StatusNotFound, "ResourceNotFoundException", notFound.Error())
+	case errors.Is(err, functions.ErrNotFound):
+		writeError(w, http.StatusNotFound, "ResourceNotFoundException", err.Error())
+	case errors.As(err, &invalid):
+		writeError(w, http.StatusBadRequest, "InvalidParameterValueException", invalid.Message)
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException",
+			fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", tooLarge.Limit))
+	case errors.As(err, &throttle):
+		w.Header().Set("Retry-After", "1")
+		writeJSONError(w, http.StatusTooManyRequests, "TooManyRequestsException", map[string]any{
+			"Type": "User", "message": throttle.Error(), "Reason": throttle.Reason, "retryAfterSeconds": "1",
+		})
+	case errors.Is(err, runtime.ErrClosed):
+		writeError(w, http.StatusServiceUnavailable, "ServiceException", err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, "ServiceException", err.Error())
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSONError(w, status, code, map[string]any{"Type": "User", "message": msg})
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code string, body map[string]any) {
+	if status >= 500 {
+		body["Type"] = "Service"
+	}
+	w.Header().Set("X-Amzn-ErrorType", code)
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-Requestid", invoke.NewRequestID())
+	w.Header().Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+}

@@ -1,0 +1,295 @@
+// Package deployapi is the platform's own API for the nimbus CLI: code
+// uploads, deploys, removal, logs and status. Requests are validated again
+// here; the CLI is a client like any other.
+package deployapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/blobs"
+	"github.com/nimbus-platform/nimbus/internal/functions"
+	"github.com/nimbus-platform/nimbus/internal/runtime"
+	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
+)
+
+// API serves /nimbus/v1.
+type API struct {
+	Blobs    *blobs.Store
+	Registry *functions.Registry
+	Logs     *logs.Store
+	Runtime  *runtime.Manager
+	Version  string
+	// Endpoint is the base URL clients reach this API on.
+	Endpoint func(r *http.Request) string
+}
+
+// Prefix is the path all routes live under.
+const Prefix = "/nimbus/v1"
+
+// Register adds the routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("HEAD "+Prefix+"/code/{sha}", a.headCode)
+	mux.HandleFunc("GET "+Prefix+"/code/{sha}", a.getCode)
+	mux.HandleFunc("PUT "+Prefix+"/code/{sha}", a.putCode)
+	mux.HandleFunc("POST "+Prefix+"/services", a.deploy)
+	mux.HandleFunc("GET "+Prefix+"/services", a.listServices)
+	mux.HandleFunc("GET "+Prefix+"/services/{name}", a.getService)
+	mux.HandleFunc("DELETE "+Prefix+"/services/{name}", a.removeService)
+	mux.HandleFunc("GET "+Prefix+"/functions/{name}/logs", a.readLogs)
+	mux.HandleFunc("GET "+Prefix+"/status", a.status)
+}
+
+// Error is the body of every error answer.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, Error{Code: code, Message: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (a *API) headCode(w http.ResponseWriter, r *http.Request) {
+	if a.Blobs.Has(r.PathValue("sha")) {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.WriteHeader(http.StatusNotFound)
+}
+
+func (a *API) getCode(w http.ResponseWriter, r *http.Request) {
+	sha := r.PathValue("sha")
+	if !a.Blobs.Has(sha) {
+		writeError(w, http.StatusNotFound, "NotFound", "no code package "+sha)
+		return
+	}
+	f, err := os.Open(a.Blobs.Path(sha))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "Internal", err.Error())
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/zip")
+	http.ServeContent(w, r, sha+".zip", time.Time{}, f)
+}
+
+func (a *API) putCode(w http.ResponseWriter, r *http.Request) {
+	sha := r.PathValue("sha")
+	if !blobs.ValidDigest(sha) {
+		writeError(w, http.StatusBadRequest, "InvalidDigest", "the code package must be named by its lower-case hex SHA-256")
+		return
+	}
+	if a.Blobs.Has(sha) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	n, err := a.Blobs.Put(sha, r.Body, appspec.MaxZippedCodeBytes)
+	switch {
+	case errors.Is(err, blobs.ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "CodeTooLarge", fmt.Sprintf("the code package is over the %d MB limit", appspec.MaxZippedCodeBytes>>20))
+	case errors.Is(err, blobs.ErrDigestMismatch):
+		writeError(w, http.StatusBadRequest, "InvalidDigest", err.Error())
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "Internal", err.Error())
+	default:
+		writeJSON(w, http.StatusCreated, map[string]any{"sha256": sha, "size": n})
+	}
+}
+
+// DeployResponse is what a deploy answers.
+type DeployResponse struct {
+	functions.DeployResult
+	Functions []FunctionInfo `json:"functions"`
+}
+
+// FunctionInfo tells a client how to reach a function.
+type FunctionInfo struct {
+	Key  string `json:"key"`
+	Name string `json:"name"`
+	ARN  string `json:"arn"`
+	// InvokeURL is the Lambda API URL of the function's invocations.
+	InvokeURL string `json:"invokeUrl"`
+}
+
+const maxDeployBody = 16 << 20
+
+func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
+	var app appspec.Application
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxDeployBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&app); err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidApplication", "the application description is not valid JSON: "+err.Error())
+		return
+	}
+	res, err := a.Registry.Deploy(r.Context(), &app)
+	var (
+		invalid  *functions.InvalidError
+		conflict *functions.ConflictError
+	)
+	switch {
+	case errors.As(err, &invalid):
+		writeError(w, http.StatusBadRequest, "InvalidApplication", err.Error())
+		return
+	case errors.As(err, &conflict):
+		writeError(w, http.StatusConflict, "Conflict", err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "Internal", err.Error())
+		return
+	}
+	out := DeployResponse{DeployResult: *res, Functions: []FunctionInfo{}}
+	for _, fc := range app.Functions {
+		if f, ok := a.Registry.Get(fc.Name); ok {
+			out.Functions = append(out.Functions, a.info(r, f))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) info(r *http.Request, f *functions.Function) FunctionInfo {
+	return FunctionInfo{
+		Key:       f.Config.Key,
+		Name:      f.Config.Name,
+		ARN:       f.ARN,
+		InvokeURL: a.Endpoint(r) + "/2015-03-31/functions/" + f.Config.Name + "/invocations",
+	}
+}
+
+// ServiceInfo describes a deployed service.
+type ServiceInfo struct {
+	Service   string         `json:"service"`
+	Stage     string         `json:"stage"`
+	Region    string         `json:"region"`
+	Functions []FunctionInfo `json:"functions"`
+}
+
+func (a *API) serviceInfo(r *http.Request, name string) (ServiceInfo, bool) {
+	app, ok := a.Registry.Service(name)
+	if !ok {
+		return ServiceInfo{}, false
+	}
+	si := ServiceInfo{Service: app.Service, Stage: app.Stage, Region: app.Region, Functions: []FunctionInfo{}}
+	for _, fc := range app.Functions {
+		if f, ok := a.Registry.Get(fc.Name); ok {
+			si.Functions = append(si.Functions, a.info(r, f))
+		}
+	}
+	return si, true
+}
+
+func (a *API) listServices(w http.ResponseWriter, r *http.Request) {
+	seen := map[string]bool{}
+	out := []ServiceInfo{}
+	for _, f := range a.Registry.List() {
+		if seen[f.Service] {
+			continue
+		}
+		seen[f.Service] = true
+		if si, ok := a.serviceInfo(r, f.Service); ok {
+			out = append(out, si)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) getService(w http.ResponseWriter, r *http.Request) {
+	si, ok := a.serviceInfo(r, r.PathValue("name"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("service %q is not deployed", r.PathValue("name")))
+		return
+	}
+	writeJSON(w, http.StatusOK, si)
+}
+
+func (a *API) removeService(w http.ResponseWriter, r *http.Request) {
+	res, err := a.Registry.Remove(r.Context(), r.PathValue("name"))
+	if errors.Is(err, functions.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("service %q is not deployed", r.PathValue("name")))
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "Internal", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// readLogs streams a function's log records as JSON lines.
+func (a *API) readLogs(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if _, ok := a.Registry.Get(name); !ok {
+		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("function %q is not deployed", name))
+		return
+	}
+	q := logs.Query{Function: name, Filter: r.URL.Query().Get("filter"), Follow: r.URL.Query().Get("follow") == "true"}
+	if s := r.URL.Query().Get("since"); s != "" {
+		since, err := ParseSince(s, time.Now())
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "InvalidParameter", err.Error())
+			return
+		}
+		q.Since = since
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	err := a.Logs.Read(r.Context(), q, func(rec logs.Record) error {
+		if err := enc.Encode(rec); err != nil {
+			return err
+		}
+		if q.Follow && flusher != nil {
+			flusher.Flush()
+		}
+		return nil
+	})
+	if err != nil && r.Context().Err() == nil {
+		_ = enc.Encode(map[string]string{"error": err.Error()})
+	}
+}
+
+// ParseSince accepts a duration before now ("10m", "2h") or an RFC 3339 time.
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("since %q must not be negative", s)
+		}
+		return now.Add(-d), nil
+	}
+	if strings.HasSuffix(s, "d") {
+		if d, err := time.ParseDuration(strings.TrimSuffix(s, "d") + "h"); err == nil && d >= 0 {
+			return now.Add(-24 * d), nil
+		}
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("since %q is neither a duration (10m, 2h, 1d) nor an RFC 3339 time", s)
+	}
+	return t, nil
+}
+
+func (a *API) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"version":         a.Version,
+		"functions":       len(a.Registry.List()),
+		"instances":       a.Runtime.Stats(),
+		"droppedLogLines": a.Logs.Dropped(),
+	})
+}

@@ -1,0 +1,261 @@
+// Package server assembles a nimbus node: the store, the registry, the
+// runtime, telemetry and the HTTP edges on one listener.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/nimbus-platform/nimbus/internal/awsapi/lambda"
+	"github.com/nimbus-platform/nimbus/internal/blobs"
+	"github.com/nimbus-platform/nimbus/internal/deployapi"
+	"github.com/nimbus-platform/nimbus/internal/functions"
+	"github.com/nimbus-platform/nimbus/internal/invoke"
+	"github.com/nimbus-platform/nimbus/internal/runtime"
+	"github.com/nimbus-platform/nimbus/internal/sandbox"
+	"github.com/nimbus-platform/nimbus/internal/store"
+	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
+	"github.com/nimbus-platform/nimbus/internal/telemetry/metrics"
+	"github.com/nimbus-platform/nimbus/runtimes"
+)
+
+// Version is the platform version reported by the status API.
+const Version = "0.1.0"
+
+// Config is everything `nimbus up` can set.
+type Config struct {
+	DataDir        string        // default ./.nimbus
+	Addr           string        // API listener, default 127.0.0.1:9000 ("127.0.0.1:0" picks a free port)
+	NATSURL        string        // external NATS cluster; empty runs the embedded one
+	MaxConcurrency int           // platform-wide concurrent executions, default 1000
+	IdleTimeout    time.Duration // default 5m
+	LogRetention   time.Duration // default 7 days
+	// RunDir holds unpacked code and instance temp dirs; default a directory
+	// under the system temp dir derived from DataDir.
+	RunDir string
+	// NoSandbox keeps function processes under the platform's own uid.
+	NoSandbox bool
+	// InitFailureCooldown: see runtime.Config; negative disables.
+	InitFailureCooldown time.Duration
+	Logger              *slog.Logger
+}
+
+// Server is a running node.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *store.Store
+	logs     *logs.Store
+	runtime  *runtime.Manager
+	Registry *functions.Registry
+	Invoker  *invoke.Service
+	Metrics  *metrics.Metrics
+	http     *http.Server
+	ln       net.Listener
+	cancel   context.CancelFunc
+	served   chan error
+}
+
+// Start brings a node up and serves until Close.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".nimbus"
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:9000"
+	}
+	if cfg.MaxConcurrency == 0 {
+		cfg.MaxConcurrency = 1000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DataDir = dataDir
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if cfg.RunDir == "" {
+		sum := sha256.Sum256([]byte(dataDir))
+		cfg.RunDir = filepath.Join(os.TempDir(), "nimbus-"+hex.EncodeToString(sum[:6]))
+	}
+	// The run directory must be traversable by function users, but not listable.
+	if err := os.MkdirAll(cfg.RunDir, 0o711); err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+	_ = os.Chmod(cfg.RunDir, 0o711)
+	_ = os.RemoveAll(filepath.Join(cfg.RunDir, "tmp")) // instance dirs of a previous run
+
+	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1)}
+	bg, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	ok := false
+	defer func() {
+		if !ok {
+			s.shutdown(context.Background())
+		}
+	}()
+
+	s.store, err = store.Open(ctx, store.Config{DataDir: dataDir, URL: cfg.NATSURL, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s.logs, err = logs.Open(ctx, s.store, logs.Config{Retention: cfg.LogRetention, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	blobStore, err := blobs.Open(filepath.Join(dataDir, "blobs"))
+	if err != nil {
+		return nil, err
+	}
+	runtimeDir := filepath.Join(cfg.RunDir, "runtimes")
+	nodeEntry, pythonEntry, err := runtimes.Install(runtimeDir)
+	if err != nil {
+		return nil, err
+	}
+	s.Metrics = metrics.New()
+	s.runtime, err = runtime.NewManager(runtime.Config{
+		MaxConcurrency:      cfg.MaxConcurrency,
+		IdleTimeout:         cfg.IdleTimeout,
+		InitFailureCooldown: cfg.InitFailureCooldown,
+		RunDir:              cfg.RunDir,
+		RuntimeDir:          runtimeDir,
+		NodePath:            findNode(),
+		NodeEntry:           nodeEntry,
+		PythonPath:          findPython(),
+		PythonEntry:         pythonEntry,
+		Sandbox:             sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox}),
+		Logs:                s.logs,
+		Observer:            s.Metrics,
+		Logger:              cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Registry, err = functions.Open(bg, functions.Config{
+		Store:   s.store,
+		Blobs:   blobStore,
+		CodeDir: filepath.Join(cfg.RunDir, "code"),
+		Logger:  cfg.Logger,
+		Retired: s.runtime.Retire,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Invoker = invoke.New(s.Registry, s.runtime)
+
+	s.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	mux := http.NewServeMux()
+	endpoint := func(r *http.Request) string { return "http://" + r.Host }
+	(&lambda.API{Invoker: s.Invoker, Registry: s.Registry, CodeURL: func(r *http.Request, sha string) string {
+		return endpoint(r) + deployapi.Prefix + "/code/" + sha
+	}}).Register(mux)
+	(&deployapi.API{Blobs: blobStore, Registry: s.Registry, Logs: s.logs, Runtime: s.runtime, Version: Version, Endpoint: endpoint}).Register(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
+	go func() { s.served <- s.http.Serve(s.ln) }()
+	ok = true
+	s.log.Info("nimbus is up", "addr", s.Addr(), "data", dataDir, "functions", len(s.Registry.List()))
+	return s, nil
+}
+
+// Addr is the API listener's address.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the API's base URL.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Runtime exposes the instance manager (for status and tests).
+func (s *Server) Runtime() *runtime.Manager { return s.runtime }
+
+// Close stops accepting requests, lets running invocations finish until ctx
+// ends, then stops every instance and the store.
+func (s *Server) Close(ctx context.Context) error {
+	return s.shutdown(ctx)
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		// Stop taking new requests; running invocations hold their handlers.
+		done := make(chan struct{})
+		go func() {
+			if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				errs = append(errs, err)
+			}
+			close(done)
+		}()
+		if s.runtime != nil {
+			if err := s.runtime.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		<-done
+		_ = s.http.Close()
+	} else if s.runtime != nil {
+		if err := s.runtime.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.logs != nil {
+		s.logs.Close()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+	return errors.Join(errs...)
+}
+
+func findNode() string {
+	if p := os.Getenv("NIMBUS_NODE"); p != "" {
+		return p
+	}
+	p, _ := exec.LookPath("node")
+	return p
+}
+
+// findPython prefers the system interpreter: version managers put slow shims
+// first on PATH (and under home directories function users cannot reach).
+func findPython() string {
+	if p := os.Getenv("NIMBUS_PYTHON"); p != "" {
+		return p
+	}
+	for _, p := range []string{"/usr/bin/python3", "/usr/local/bin/python3"} {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		return ""
+	}
+	if strings.Contains(p, "/shims/") {
+		if out, err := exec.Command(p, "-c", "import sys; print(sys.executable)").Output(); err == nil {
+			return strings.TrimSpace(string(out))
+		}
+	}
+	return p
+}
