@@ -92,7 +92,11 @@ func (m *Metrics) Throttled(spec *runtime.Spec, reason string) {
 }
 
 // InstanceStarted counts a new instance.
-func (m *Metrics) InstanceStarted(spec *runtime.Spec) { m.instances.WithLabelValues(spec.FunctionName).Inc() }
+func (m *Metrics) InstanceStarted(spec *runtime.Spec) {
+	m.instances.WithLabelValues(spec.FunctionName).Inc()
+}
 
 // InstanceStopped counts an instance gone.
-func (m *Metrics) InstanceStopped(spec *runtime.Spec) { m.instances.WithLabelValues(spec.FunctionName).Dec() }
+func (m *Metrics) InstanceStopped(spec *runtime.Spec) {
+	m.instances.WithLabelValues(spec.FunctionName).Dec()
+}
