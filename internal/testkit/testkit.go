@@ -1,0 +1,147 @@
+// Package testkit starts real platforms for integration tests: an in-process
+// server on a free port with a temporary data directory, real function
+// processes, and real clients (the CLI's client and aws-sdk-go-v2).
+package testkit
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/nimbus-platform/nimbus/internal/client"
+	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/internal/server"
+)
+
+// Platform is a running platform for one test.
+type Platform struct {
+	*server.Server
+	Config server.Config
+	Client *client.Client
+	t      testing.TB
+	closed bool
+}
+
+// Start runs a platform until the test ends. mutate may adjust the config.
+func Start(t testing.TB, mutate func(*server.Config)) *Platform {
+	t.Helper()
+	cfg := server.Config{
+		DataDir:     filepath.Join(t.TempDir(), "data"),
+		Addr:        "127.0.0.1:0",
+		RunDir:      filepath.Join(t.TempDir(), "run"),
+		IdleTimeout: time.Minute,
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if os.Getenv("NIMBUS_TEST_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	return start(t, cfg)
+}
+
+func start(t testing.TB, cfg server.Config) *Platform {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv, err := server.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("start platform: %v", err)
+	}
+	p := &Platform{Server: srv, Config: cfg, Client: client.New(srv.URL()), t: t}
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// Stop shuts the platform down (idempotent).
+func (p *Platform) Stop() {
+	if p.closed {
+		return
+	}
+	p.closed = true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		p.t.Logf("platform stop: %v", err)
+	}
+}
+
+// Restart stops the platform and starts a new one on the same data
+// directory (and the same address if it was fixed).
+func (p *Platform) Restart() *Platform {
+	p.t.Helper()
+	p.Stop()
+	return start(p.t, p.Config)
+}
+
+// Deploy deploys the service in dir (a path relative to the repository root
+// or absolute) and fails the test on error.
+func (p *Platform) Deploy(dir string) *client.DeployOutcome {
+	p.t.Helper()
+	out, err := p.Client.Deploy(context.Background(), Path(p.t, dir), manifest.Options{}, nil)
+	if err != nil {
+		p.t.Fatalf("deploy %s: %v", dir, err)
+	}
+	return out
+}
+
+// Lambda is an aws-sdk-go-v2 Lambda client pointed at the platform.
+func (p *Platform) Lambda() *lambda.Client {
+	return lambda.New(lambda.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(p.URL()),
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		Retryer:      aws.NopRetryer{},
+	})
+}
+
+// Root is the repository root.
+func Root(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the repository")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Path resolves a repository-relative path.
+func Path(t testing.TB, rel string) string {
+	if filepath.IsAbs(rel) {
+		return rel
+	}
+	return filepath.Join(Root(t), rel)
+}
+
+// Shared is the ../shared directory beside the repository.
+func Shared(t testing.TB) string {
+	dir := filepath.Join(Root(t), "..", "shared")
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("../shared (conformance data) is missing beside the repository: %v", err)
+	}
+	return dir
+}
+
+// BuildGo compiles the Go package at pkg (repository-relative) for Lambda into
+// out (the file name is the executable's), statically, as users do for
+// provided.al2 and go1.x.
+func BuildGo(t testing.TB, pkg, out string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", out, "./"+pkg)
+	cmd.Dir = Root(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+}
