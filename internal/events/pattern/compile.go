@@ -127,7 +127,7 @@ func (s *step) hasAbsence() bool {
 	return false
 }
 
-// subRule is one conjunction of a pattern after $or was expanded: its steps sorted by path.
+// subRule is one conjunction of a pattern after $or was expanded, its steps in orderSteps order.
 type subRule []step
 
 // compilePattern validates a pattern and expands it into the conjunctions whose union it means.
@@ -150,10 +150,45 @@ func compilePattern(patternJSON []byte) ([]subRule, error) {
 		for path, conds := range fields {
 			rule = append(rule, newStep(path, conds))
 		}
-		slices.SortFunc(rule, func(a, b step) int { return strings.Compare(a.path, b.path) })
+		orderSteps(rule)
 		rules = append(rules, rule)
 	}
 	return rules, nil
+}
+
+// orderSteps puts the steps in the order the automaton tests them. Steps checked by hash lookup come
+// first, so a rule's most selective fields (source, detail-type) prune the automaton before its costly
+// ones (anything-but, exists) are looked at. The order is a function of each step alone, so rules
+// with equal steps still share states. Without exists:false the result does not depend on the order;
+// with it, event-ruler's path order decides which array elements the absence is checked against, so
+// such sub-rules keep plain path order.
+func orderSteps(rule subRule) {
+	byPath := func(a, b step) int { return strings.Compare(a.path, b.path) }
+	if slices.ContainsFunc(rule, func(s step) bool { return s.hasAbsence() }) {
+		slices.SortFunc(rule, byPath)
+		return
+	}
+	slices.SortFunc(rule, func(a, b step) int {
+		if ca, cb := a.costClass(), b.costClass(); ca != cb {
+			return ca - cb
+		}
+		return byPath(a, b)
+	})
+}
+
+// costClass ranks a step by how it is looked up: 0 hash only, 1 indexed, 2 scanned or always true.
+func (s *step) costClass() int {
+	class := 0
+	for i := range s.conditions {
+		switch s.conditions[i].kind {
+		case matchExactString, matchExactLiteral, matchNumericEquals, matchEqualsIgnoreCase:
+		case matchPrefix, matchSuffix, matchPrefixIgnoreCase, matchSuffixIgnoreCase, matchRange, matchCIDR, matchWildcard:
+			class = max(class, 1)
+		default:
+			class = 2
+		}
+	}
+	return class
 }
 
 func newStep(path string, conds []condition) step {

@@ -1,8 +1,9 @@
 // Package pattern matches JSON events against EventBridge event patterns (also SNS filter policies).
 //
 // All rules live in one automaton, as in aws/event-ruler: a rule is expanded into conjunctions
-// ("sub-rules", one per $or combination), each a list of (field path, alternatives) steps sorted by
-// path. Sub-rules sharing leading steps share states. An event is flattened once into its leaves; from
+// ("sub-rules", one per $or combination), each a list of (field path, alternatives) steps in a
+// canonical order (hash-matched fields first, see orderSteps). Sub-rules sharing leading steps share
+// states. An event is flattened once into its leaves; from
 // each state only the fields the state has transitions for are looked up, and each field's conditions
 // are found through hash and interval indexes, so the cost of matching follows the event and the
 // rules that (nearly) match it, not the number of rules.
