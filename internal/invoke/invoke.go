@@ -54,6 +54,9 @@ type Request struct {
 	ClientContext string // decoded JSON
 	TraceID       string
 	LogTail       bool
+	// RequestID is kept when set (an asynchronous invocation keeps its id
+	// across retries); otherwise a new one is made.
+	RequestID string
 }
 
 // Response is the outcome of an invocation.
@@ -112,7 +115,10 @@ func (s *Service) Invoke(ctx context.Context, req *Request) (*Response, error) {
 	if len(payload) == 0 {
 		payload = []byte("{}")
 	}
-	id := NewRequestID()
+	id := req.RequestID
+	if id == "" {
+		id = NewRequestID()
+	}
 	inv := &runtime.Invocation{RequestID: id, Payload: payload, ClientContext: req.ClientContext, TraceID: req.TraceID, TailLog: req.LogTail}
 	if inv.TraceID == "" {
 		inv.TraceID = traceID()
