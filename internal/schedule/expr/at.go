@@ -15,7 +15,7 @@ const atLayout = "2006-01-02T15:04:05"
 
 func parseAt(expr, body string, loc *time.Location, now time.Time) (*At, string, bool) {
 	c, err := time.Parse(atLayout, body)
-	if err != nil {
+	if err != nil || len(body) != len(atLayout) { // Parse would accept fractional seconds
 		return nil, fmt.Sprintf("at takes a local date and time as yyyy-mm-ddThh:mm:ss, e.g. at(2030-01-31T15:04:00); %q is not one", body), false
 	}
 	y, mo, d := c.Date()

@@ -94,20 +94,20 @@ type dowSpec struct {
 type field struct {
 	name     string
 	min, max int
-	names    *[12]string // names[i] is value min+i; nil if none
-	hint     string      // appended to range errors
+	names    []string // names[i] is value min+i; nil if none
+	hint     string   // appended to range errors
 }
 
-var monthNames = [12]string{"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}
+var monthNames = []string{"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}
 
-var dayNames = [12]string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
+var dayNames = []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
 
 var fields = [6]field{
 	{name: "minutes", min: 0, max: 59},
 	{name: "hours", min: 0, max: 23},
 	{name: "day-of-month", min: 1, max: 31},
-	{name: "month", min: 1, max: 12, names: &monthNames, hint: " (JAN-DEC)"},
-	{name: "day-of-week", min: 1, max: 7, names: &dayNames, hint: " (SUN-SAT)"},
+	{name: "month", min: 1, max: 12, names: monthNames, hint: " (JAN-DEC)"},
+	{name: "day-of-week", min: 1, max: 7, names: dayNames, hint: " (SUN-SAT)"},
 	{name: "year", min: minYear, max: maxYear},
 }
 
@@ -300,7 +300,7 @@ func parseValue(fi int, s, item string) (int, string) {
 	}
 	if fd.names != nil {
 		for i, n := range fd.names {
-			if n != "" && s == n {
+			if s == n {
 				return fd.min + i, ""
 			}
 		}

@@ -230,3 +230,26 @@ func TestCronNextIsFast(t *testing.T) {
 		t.Errorf("Next(1900) = %s, %v", got, ok)
 	}
 }
+
+func BenchmarkCronNext(b *testing.B) {
+	ny := mustLoc(b, "America/New_York")
+	for _, e := range []string{"cron(0/5 * * * ? *)", "cron(15 10 ? * 6L *)", "cron(0 0 29 2 ? *)"} {
+		s, err := ParseAt(e, ny, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(e, func(b *testing.B) {
+			from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			for b.Loop() {
+				next, ok := s.Next(from)
+				if !ok {
+					b.Fatal("never")
+				}
+				from = next
+				if from.Year() > 2190 {
+					from = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+				}
+			}
+		})
+	}
+}

@@ -67,6 +67,8 @@ func TestParseInvalid(t *testing.T) {
 		{"at(2030-02-30T00:00:00)", "yyyy-mm-ddThh:mm:ss"},
 		{"at(2025-12-31T23:59:59)", "is not after now"},
 		{"at()", "yyyy-mm-ddThh:mm:ss"},
+		{"at(2030-01-31T15:04:05.5)", "yyyy-mm-ddThh:mm:ss"},
+		{"at(2030-01-31T15:04:05Z)", "yyyy-mm-ddThh:mm:ss"},
 
 		// cron shape
 		{"cron(0 12 * * ?)", "got 5: add a year field"},
