@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -88,6 +87,8 @@ type flatEvent struct {
 	fields      []eventField
 	groups      []pathGroup
 	memberships []arrayPos // backing store for the fields' membership slices
+	path        []byte     // scratch: the dotted path being scanned
+	open        []arrayPos // scratch: the array elements being scanned
 }
 
 func (e *flatEvent) reset() {
@@ -115,12 +116,13 @@ type flattener struct {
 var errNotObject = errors.New("event must be a JSON object")
 
 func flattenEvent(src string, paths *pathTable, into *flatEvent) error {
-	f := flattener{src: src, paths: paths, event: into}
+	f := flattener{src: src, paths: paths, event: into, path: into.path[:0], membership: into.open[:0]}
+	defer func() { into.path, into.open = f.path[:0], f.membership[:0] }()
 	f.skipSpace()
 	if f.pos >= len(src) || src[f.pos] != '{' {
 		return errNotObject
 	}
-	if err := f.value(true, 0); err != nil {
+	if err := f.value(true, -1, 0); err != nil {
 		return err
 	}
 	f.skipSpace()
@@ -128,7 +130,13 @@ func flattenEvent(src string, paths *pathTable, into *flatEvent) error {
 		return f.syntaxError("unexpected data after the top-level object")
 	}
 	fields := into.fields
-	slices.SortStableFunc(fields, func(a, b eventField) int { return int(a.pathID - b.pathID) })
+	// Insertion sort: events have tens of used leaves, often already in order, and it keeps
+	// document order within a path without the cost of a generic stable sort.
+	for i := 1; i < len(fields); i++ {
+		for j := i; j > 0 && fields[j].pathID < fields[j-1].pathID; j-- {
+			fields[j], fields[j-1] = fields[j-1], fields[j]
+		}
+	}
 	for i := 0; i < len(fields); {
 		j := i + 1
 		for j < len(fields) && fields[j].pathID == fields[i].pathID {
@@ -155,8 +163,9 @@ func (f *flattener) skipSpace() {
 	}
 }
 
-// value scans one JSON value at the current path; used says whether a rule uses this path or one below.
-func (f *flattener) value(used bool, depth int) error {
+// value scans one JSON value at the current path; used says whether a rule uses this path or one
+// below it, and leafID >= 0 that rules match leaves at this very path.
+func (f *flattener) value(used bool, leafID int32, depth int) error {
 	if depth > maxEventDepth {
 		return f.syntaxError("nesting too deep")
 	}
@@ -168,14 +177,14 @@ func (f *flattener) value(used bool, depth int) error {
 	case c == '{':
 		return f.object(used, depth)
 	case c == '[':
-		return f.array(used, depth)
+		return f.array(used, leafID, depth)
 	case c == '"':
 		s, err := f.stringToken()
 		if err != nil {
 			return err
 		}
-		if used {
-			f.leaf(valueString, s)
+		if leafID >= 0 {
+			f.leaf(leafID, valueString, s)
 		}
 		return nil
 	case c == '-' || ('0' <= c && c <= '9'):
@@ -183,16 +192,16 @@ func (f *flattener) value(used bool, depth int) error {
 		if err := f.numberToken(); err != nil {
 			return err
 		}
-		if used {
-			f.leaf(valueNumber, f.src[start:f.pos])
+		if leafID >= 0 {
+			f.leaf(leafID, valueNumber, f.src[start:f.pos])
 		}
 		return nil
 	default:
 		for _, lit := range [...]string{"true", "false", "null"} {
 			if strings.HasPrefix(f.src[f.pos:], lit) {
 				f.pos += len(lit)
-				if used {
-					f.leaf(valueLiteral, lit)
+				if leafID >= 0 {
+					f.leaf(leafID, valueLiteral, lit)
 				}
 				return nil
 			}
@@ -201,11 +210,7 @@ func (f *flattener) value(used bool, depth int) error {
 	}
 }
 
-func (f *flattener) leaf(kind valueKind, text string) {
-	id, ok := f.paths.ids[string(f.path)]
-	if !ok {
-		return
-	}
+func (f *flattener) leaf(id int32, kind valueKind, text string) {
 	var membership []arrayPos
 	if len(f.membership) > 0 {
 		start := len(f.event.memberships)
@@ -237,15 +242,19 @@ func (f *flattener) object(used bool, depth int) error {
 			return f.syntaxError("expected ':' after a field name")
 		}
 		f.pos++
-		childUsed := false
+		childUsed, childLeaf := false, int32(-1)
 		if used {
 			if parentLen > 0 {
 				f.path = append(f.path, '.')
 			}
 			f.path = append(f.path, key...)
-			_, childUsed = f.paths.prefixes[string(f.path)]
+			var e pathEntry
+			e, childUsed = f.paths.entries[string(f.path)]
+			if e.fullUses > 0 {
+				childLeaf = e.id
+			}
 		}
-		if err := f.value(childUsed, depth+1); err != nil {
+		if err := f.value(childUsed, childLeaf, depth+1); err != nil {
 			return err
 		}
 		f.path = f.path[:parentLen]
@@ -265,7 +274,7 @@ func (f *flattener) object(used bool, depth int) error {
 	}
 }
 
-func (f *flattener) array(used bool, depth int) error {
+func (f *flattener) array(used bool, leafID int32, depth int) error {
 	f.pos++ // '['
 	f.skipSpace()
 	if f.pos < len(f.src) && f.src[f.pos] == ']' {
@@ -284,7 +293,7 @@ func (f *flattener) array(used bool, depth int) error {
 		if nested && used {
 			f.membership = append(f.membership, arrayPos{array: arrayID, index: index})
 		}
-		if err := f.value(used, depth+1); err != nil {
+		if err := f.value(used, leafID, depth+1); err != nil {
 			return err
 		}
 		if nested && used {
@@ -312,7 +321,11 @@ func (f *flattener) stringToken() (string, error) {
 	start := f.pos + 1
 	escaped := false
 	for i := start; i < len(f.src); i++ {
-		switch c := f.src[i]; {
+		c := f.src[i]
+		if c > '\\' || (c != '"' && c != '\\' && c >= 0x20) {
+			continue // the common case: one comparison for letters and most punctuation
+		}
+		switch {
 		case c == '"':
 			f.pos = i + 1
 			body := f.src[start:i]
@@ -327,7 +340,7 @@ func (f *flattener) stringToken() (string, error) {
 		case c == '\\':
 			escaped = true
 			i++ // the escaped character cannot end the string
-		case c < 0x20:
+		default:
 			f.pos = i
 			return "", f.syntaxError("control character in a string")
 		}
@@ -372,54 +385,66 @@ func (f *flattener) numberToken() error {
 	return nil
 }
 
-// pathTable interns the field paths rules use and every prefix of them, so the flattener can skip
-// subtrees no rule reaches and label leaves with small integers.
+// pathTable interns the field paths rules use and every dotted prefix of them, so the flattener can
+// skip subtrees no rule reaches and label leaves with small integers, with one lookup per key.
 type pathTable struct {
-	ids      map[string]int32
-	refs     map[string]int // rule steps using each full path
-	prefixes map[string]int // full paths and their dotted prefixes, with use counts
-	nextID   int32
+	entries map[string]pathEntry
+	nextID  int32
+}
+
+type pathEntry struct {
+	uses     int   // rule steps whose path is this one or starts with it
+	fullUses int   // rule steps whose path is exactly this one
+	id       int32 // valid while fullUses > 0
 }
 
 func newPathTable() pathTable {
-	return pathTable{ids: map[string]int32{}, refs: map[string]int{}, prefixes: map[string]int{}}
+	return pathTable{entries: map[string]pathEntry{}}
+}
+
+// leafID returns the id of a path rules match on, if any.
+func (t *pathTable) leafID(path string) (int32, bool) {
+	e, ok := t.entries[path]
+	return e.id, ok && e.fullUses > 0
 }
 
 func (t *pathTable) acquire(path string) int32 {
-	t.refs[path]++
-	if id, ok := t.ids[path]; ok {
-		return id
-	}
-	id := t.nextID
-	t.nextID++
-	t.ids[path] = id
 	for i := 0; i < len(path); i++ {
 		if path[i] == '.' {
-			t.prefixes[path[:i]]++
+			e := t.entries[path[:i]]
+			e.uses++
+			t.entries[path[:i]] = e
 		}
 	}
-	t.prefixes[path]++
-	return id
+	e := t.entries[path]
+	e.uses++
+	if e.fullUses == 0 {
+		e.id = t.nextID
+		t.nextID++
+	}
+	e.fullUses++
+	t.entries[path] = e
+	return e.id
 }
 
 func (t *pathTable) release(path string) {
-	t.refs[path]--
-	if t.refs[path] > 0 {
-		return
-	}
-	delete(t.refs, path)
-	delete(t.ids, path)
 	for i := 0; i < len(path); i++ {
 		if path[i] == '.' {
-			t.decrementPrefix(path[:i])
+			t.decrement(path[:i], false)
 		}
 	}
-	t.decrementPrefix(path)
+	t.decrement(path, true)
 }
 
-func (t *pathTable) decrementPrefix(p string) {
-	t.prefixes[p]--
-	if t.prefixes[p] <= 0 {
-		delete(t.prefixes, p)
+func (t *pathTable) decrement(path string, full bool) {
+	e := t.entries[path]
+	e.uses--
+	if full {
+		e.fullUses--
 	}
+	if e.uses <= 0 {
+		delete(t.entries, path)
+		return
+	}
+	t.entries[path] = e
 }

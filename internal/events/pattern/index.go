@@ -13,7 +13,8 @@ import (
 // prefix/suffix lengths, or by an interval tree, so their cost does not grow with the number of rules;
 // only anything-but conditions are scanned, and those usually match, so they cost what they produce.
 type fieldIndex struct {
-	conditions int // number of (condition, target) links, to know when the index is empty
+	conditions int       // number of (condition, target) links, to know when the index is empty
+	present    indexKind // which of the structures below are non-empty, to skip the rest cheaply
 
 	exactStrings  map[string][]*state
 	exactLiterals map[string][]*state
@@ -38,6 +39,40 @@ type fieldIndex struct {
 
 	exists    []*state
 	negations []negationTarget
+}
+
+// indexKind flags the non-empty parts of a fieldIndex.
+type indexKind uint16
+
+const (
+	hasExists indexKind = 1 << iota
+	hasExactString
+	hasExactLiteral
+	hasAffix
+	hasFolded
+	hasWildcard
+	hasCIDR
+	hasNumeric
+	hasNegation
+)
+
+func (fi *fieldIndex) refreshPresent() {
+	var k indexKind
+	set := func(flag indexKind, nonEmpty bool) {
+		if nonEmpty {
+			k |= flag
+		}
+	}
+	set(hasExists, len(fi.exists) > 0)
+	set(hasExactString, len(fi.exactStrings) > 0)
+	set(hasExactLiteral, len(fi.exactLiterals) > 0)
+	set(hasAffix, len(fi.prefixes.targets)+len(fi.suffixes.targets) > 0)
+	set(hasFolded, len(fi.foldedEquals)+len(fi.foldedPrefixes.targets)+len(fi.foldedSuffixes.targets) > 0)
+	set(hasWildcard, len(fi.wildcardsByPrefix) > 0)
+	set(hasCIDR, len(fi.cidrs) > 0)
+	set(hasNumeric, len(fi.numericEquals)+len(fi.ranges) > 0)
+	set(hasNegation, len(fi.negations) > 0)
+	fi.present = k
 }
 
 type wildcardTarget struct {
@@ -169,6 +204,7 @@ func removeFrom[K comparable](m map[K][]*state, k K, next *state) {
 
 func (fi *fieldIndex) add(c *condition, next *state) {
 	fi.conditions++
+	defer fi.refreshPresent()
 	switch c.kind {
 	case matchExactString:
 		addTo(&fi.exactStrings, c.text, next)
@@ -212,6 +248,7 @@ func (fi *fieldIndex) add(c *condition, next *state) {
 
 func (fi *fieldIndex) remove(c *condition, next *state) {
 	fi.conditions--
+	defer fi.refreshPresent()
 	switch c.kind {
 	case matchExactString:
 		removeFrom(fi.exactStrings, c.text, next)
@@ -274,44 +311,34 @@ func (fi *fieldIndex) cidrBitsFor(p netip.Prefix) *lengthSet {
 
 // collect appends to out the states that value v of this field leads to.
 func (fi *fieldIndex) collect(v *eventField, out []*state) []*state {
-	out = appendStates(out, fi.exists)
+	present := fi.present
+	if present&hasExists != 0 {
+		out = appendStates(out, fi.exists)
+	}
 	if v.kind == valueString {
-		out = appendStates(out, fi.exactStrings[v.text])
-		out = fi.prefixes.collectPrefixes(v.text, out)
-		out = fi.suffixes.collectSuffixes(v.text, out)
-		if len(fi.foldedEquals) > 0 || len(fi.foldedPrefixes.targets) > 0 || len(fi.foldedSuffixes.targets) > 0 {
+		if present&hasExactString != 0 {
+			out = appendStates(out, fi.exactStrings[v.text])
+		}
+		if present&hasAffix != 0 {
+			out = fi.prefixes.collectPrefixes(v.text, out)
+			out = fi.suffixes.collectSuffixes(v.text, out)
+		}
+		if present&hasFolded != 0 {
 			folded := v.foldedText()
 			out = appendStates(out, fi.foldedEquals[folded])
 			out = fi.foldedPrefixes.collectPrefixes(folded, out)
 			out = fi.foldedSuffixes.collectSuffixes(folded, out)
 		}
-		for _, n := range fi.wildcardPrefixLen.sorted {
-			if n > len(v.text) {
-				break
-			}
-			for _, w := range fi.wildcardsByPrefix[v.text[:n]] {
-				if w.glob.match(v.text) {
-					out = appendState(out, w.next)
-				}
-			}
+		if present&hasWildcard != 0 {
+			out = fi.collectWildcards(v.text, out)
 		}
-		if len(fi.cidrs) > 0 {
-			if addr, ok := v.ipAddr(); ok {
-				bits := &fi.cidrBits6
-				if addr.Is4() {
-					bits = &fi.cidrBits4
-				}
-				for _, n := range bits.sorted {
-					if p, err := addr.Prefix(n); err == nil {
-						out = appendStates(out, fi.cidrs[p])
-					}
-				}
-			}
+		if present&hasCIDR != 0 {
+			out = fi.collectCIDRs(v, out)
 		}
-	} else {
+	} else if present&hasExactLiteral != 0 {
 		out = appendStates(out, fi.exactLiterals[v.text])
 	}
-	if v.kind == valueNumber && (len(fi.numericEquals) > 0 || len(fi.ranges) > 0) {
+	if v.kind == valueNumber && present&hasNumeric != 0 {
 		if x, ok := v.number(); ok {
 			out = appendStates(out, fi.numericEquals[x])
 			if len(fi.ranges) > 0 {
@@ -319,10 +346,43 @@ func (fi *fieldIndex) collect(v *eventField, out []*state) []*state {
 			}
 		}
 	}
-	for i := range fi.negations {
-		n := &fi.negations[i]
-		if negationMatches(n.cond, v) {
-			out = appendState(out, n.next)
+	if present&hasNegation != 0 {
+		for i := range fi.negations {
+			n := &fi.negations[i]
+			if negationMatches(n.cond, v) {
+				out = appendState(out, n.next)
+			}
+		}
+	}
+	return out
+}
+
+func (fi *fieldIndex) collectWildcards(value string, out []*state) []*state {
+	for _, n := range fi.wildcardPrefixLen.sorted {
+		if n > len(value) {
+			break
+		}
+		for _, w := range fi.wildcardsByPrefix[value[:n]] {
+			if w.glob.match(value) {
+				out = appendState(out, w.next)
+			}
+		}
+	}
+	return out
+}
+
+func (fi *fieldIndex) collectCIDRs(v *eventField, out []*state) []*state {
+	addr, ok := v.ipAddr()
+	if !ok {
+		return out
+	}
+	bits := &fi.cidrBits6
+	if addr.Is4() {
+		bits = &fi.cidrBits4
+	}
+	for _, n := range bits.sorted {
+		if p, err := addr.Prefix(n); err == nil {
+			out = appendStates(out, fi.cidrs[p])
 		}
 	}
 	return out

@@ -17,6 +17,7 @@ package pattern
 import (
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // Matcher holds compiled rules. Match may be called from many goroutines at once; Add and Delete
@@ -46,10 +47,18 @@ type state struct {
 	terminals   map[string]int // rule id -> sub-rules of it ending here
 	ruleIDs     []string       // keys of terminals, for allocation-free iteration
 	children    map[string]*state
-	fields      map[int32]*fieldIndex
-	fieldOrder  []int32 // keys of fields, sorted, merged against the event's sorted paths
+	fields      []fieldSlot // sorted by path id, merged against the event's sorted paths
 	absent      map[int32][]*state
 	absentOrder []int32
+}
+
+type fieldSlot struct {
+	pathID int32
+	index  *fieldIndex
+}
+
+func (s *state) fieldPosition(pathID int32) (int, bool) {
+	return slices.BinarySearchFunc(s.fields, pathID, func(f fieldSlot, id int32) int { return int(f.pathID - id) })
 }
 
 func newState() *state {
@@ -146,7 +155,7 @@ func (m *Matcher) remove(ruleID string, sr subRule) {
 	}
 	for i := len(sr) - 1; i >= 0; i-- {
 		parent, child, st := trail[i], trail[i+1], &sr[i]
-		pathID := m.paths.ids[st.path]
+		pathID, _ := m.paths.leafID(st.path)
 		child.refs--
 		if child.refs == 0 {
 			delete(parent.children, st.key)
@@ -170,16 +179,11 @@ func (s *state) link(pathID int32, st *step, next *state) {
 			s.absent[pathID] = append(s.absent[pathID], next)
 			continue
 		}
-		if s.fields == nil {
-			s.fields = map[int32]*fieldIndex{}
+		at, found := s.fieldPosition(pathID)
+		if !found {
+			s.fields = slices.Insert(s.fields, at, fieldSlot{pathID: pathID, index: &fieldIndex{}})
 		}
-		fi := s.fields[pathID]
-		if fi == nil {
-			fi = &fieldIndex{}
-			s.fields[pathID] = fi
-			s.fieldOrder = insertSorted(s.fieldOrder, pathID)
-		}
-		fi.add(c, next)
+		s.fields[at].index.add(c, next)
 	}
 }
 
@@ -194,11 +198,13 @@ func (s *state) unlink(pathID int32, st *step, next *state) {
 			}
 			continue
 		}
-		fi := s.fields[pathID]
-		fi.remove(c, next)
-		if fi.conditions == 0 {
-			delete(s.fields, pathID)
-			s.fieldOrder = deleteSorted(s.fieldOrder, pathID)
+		at, found := s.fieldPosition(pathID)
+		if !found {
+			continue
+		}
+		s.fields[at].index.remove(c, next)
+		if s.fields[at].index.conditions == 0 {
+			s.fields = slices.Delete(s.fields, at, at+1)
 		}
 	}
 }
@@ -228,10 +234,11 @@ func (m *Matcher) Match(eventJSON []byte) ([]string, error) {
 	}()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if err := flattenEvent(string(eventJSON), &m.paths, &run.event); err != nil {
+	// The event is read in place: no leaf outlives this call (rule ids are returned, not event text).
+	if err := flattenEvent(unsafe.String(unsafe.SliceData(eventJSON), len(eventJSON)), &m.paths, &run.event); err != nil {
 		return nil, err
 	}
-	run.visit(m.root, nil)
+	run.visit(m.root, nil, false)
 	if len(run.matched) == 0 {
 		return nil, nil
 	}
@@ -309,8 +316,11 @@ func (r *matchRun) firstVisit(s *state) bool {
 
 // visit enters state s having chosen array elements membership, and follows every transition the
 // event allows from it.
-func (r *matchRun) visit(s *state, membership []arrayPos) {
-	if len(membership) == 0 && !r.firstVisit(s) {
+//
+// The automaton is a tree, so a state can only be re-entered when a field had several leaves (an
+// array) on the way; only then, and without array constraints, is it worth remembering the visit.
+func (r *matchRun) visit(s *state, membership []arrayPos, mayRepeat bool) {
+	if mayRepeat && len(membership) == 0 && !r.firstVisit(s) {
 		return
 	}
 	for _, id := range s.ruleIDs {
@@ -319,17 +329,17 @@ func (r *matchRun) visit(s *state, membership []arrayPos) {
 	groups := r.event.groups
 	// Merge the state's sorted field paths with the event's sorted field paths.
 	gi := 0
-	for _, pathID := range s.fieldOrder {
-		for gi < len(groups) && groups[gi].pathID < pathID {
+	for _, slot := range s.fields {
+		for gi < len(groups) && groups[gi].pathID < slot.pathID {
 			gi++
 		}
 		if gi == len(groups) {
 			break
 		}
-		if groups[gi].pathID != pathID {
+		if groups[gi].pathID != slot.pathID {
 			continue
 		}
-		fi := s.fields[pathID]
+		fi := slot.index
 		for fieldAt := groups[gi].start; fieldAt < groups[gi].end; fieldAt++ {
 			field := &r.event.fields[fieldAt]
 			merged, ok := r.mergeMembership(membership, field.membership)
@@ -340,8 +350,9 @@ func (r *matchRun) visit(s *state, membership []arrayPos) {
 			// collect deduplicates within its own segment only, then the segment joins the stack.
 			r.targets = append(r.targets[:start], fi.collect(field, r.targets[start:start])...)
 			end := len(r.targets)
+			several := mayRepeat || groups[gi].end-groups[gi].start > 1
 			for i := start; i < end; i++ {
-				r.visit(r.targets[i], merged)
+				r.visit(r.targets[i], merged, several)
 			}
 			clear(r.targets[start:end])
 			r.targets = r.targets[:start]
@@ -352,7 +363,7 @@ func (r *matchRun) visit(s *state, membership []arrayPos) {
 			continue
 		}
 		for _, next := range s.absent[pathID] {
-			r.visit(next, membership)
+			r.visit(next, membership, mayRepeat)
 		}
 	}
 }
