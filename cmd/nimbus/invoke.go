@@ -13,7 +13,7 @@ import (
 
 func newInvokeCommand(g *globals) *cobra.Command {
 	var data, path, qualifier string
-	var showLog bool
+	var showLog, async bool
 	cmd := &cobra.Command{
 		Use:   "invoke NAME",
 		Short: "Invoke a function synchronously and print its result",
@@ -36,6 +36,17 @@ func newInvokeCommand(g *globals) *cobra.Command {
 				return errors.New("the event is not valid JSON")
 			}
 			name := resolveFunctionName(args[0])
+			if async {
+				if showLog {
+					return errors.New("--log needs a synchronous invoke; drop --async")
+				}
+				id, err := g.client().InvokeAsync(cmd.Context(), name, qualifier, payload)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "accepted (stored durably); request id %s\n", id)
+				return nil
+			}
 			res, err := g.client().Invoke(cmd.Context(), name, qualifier, payload, showLog)
 			if err != nil {
 				return err
@@ -55,6 +66,7 @@ func newInvokeCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVarP(&path, "path", "p", "", "file holding the event JSON")
 	cmd.Flags().StringVarP(&qualifier, "qualifier", "q", "", "version or alias")
 	cmd.Flags().BoolVarP(&showLog, "log", "l", false, "print the invocation's log tail")
+	cmd.Flags().BoolVar(&async, "async", false, "invoke asynchronously (InvocationType Event): return once the event is stored")
 	return cmd
 }
 

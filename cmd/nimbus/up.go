@@ -31,6 +31,9 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.cfg.NoSandbox, "no-sandbox", false, "run functions under the platform's own uid instead of one per function")
 	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "on stop, let running invocations finish for this long")
 	fl.StringVar(&f.logLevel, "log-level", "info", "server log level: debug, info, warn, error")
+	fl.DurationSliceVar(&f.cfg.Async.RetryDelays, "async-retry-delays", []time.Duration{time.Minute, 2 * time.Minute}, "waits before the first and second retry of a failed asynchronous event")
+	fl.DurationVar(&f.cfg.Async.AckWait, "async-ack-wait", 30*time.Second, "after a crash, events that were running are redelivered after this long")
+	fl.IntVar(&f.cfg.Async.Workers, "async-workers", 64, "asynchronous invocations run at once")
 }
 
 func (f *upFlags) start(ctx context.Context) (*server.Server, error) {

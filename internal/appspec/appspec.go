@@ -53,7 +53,46 @@ type Function struct {
 	ReservedConcurrency *int              `json:"reservedConcurrency,omitempty"`
 	Code                CodeRef           `json:"code"`
 	Events              []Event           `json:"events,omitempty"`
+	// Asynchronous invocation settings (Lambda's EventInvokeConfig and DLQ).
+	// MaximumRetryAttempts is 0 to 2 (nil: Lambda's default, 2); MaximumEventAge
+	// is in seconds, 60 to 21600 (nil: 6 hours).
+	MaximumRetryAttempts *int         `json:"maximumRetryAttempts,omitempty"`
+	MaximumEventAge      *int         `json:"maximumEventAge,omitempty"`
+	Destinations         Destinations `json:"destinations,omitzero"`
+	// OnError is the dead-letter target (an SQS queue or SNS topic ARN).
+	OnError string `json:"onError,omitempty"`
 }
+
+// Destinations are where the outcome of an asynchronous invocation goes: an
+// ARN (SQS queue, SNS topic, Lambda function, EventBridge bus) or the name of a
+// function.
+type Destinations struct {
+	OnSuccess string `json:"onSuccess,omitempty"`
+	OnFailure string `json:"onFailure,omitempty"`
+}
+
+// Async limits from Lambda.
+const (
+	MaxRetryAttempts       = 2
+	DefaultRetryAttempts   = 2
+	MinEventAgeSeconds     = 60
+	MaxEventAgeSeconds     = 21600
+	DefaultEventAgeSeconds = 21600
+)
+
+var (
+	destinationARNRE = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:(sqs|sns|lambda|events):[a-z0-9-]*:\d{12}:.+$`)
+	dlqARNRE         = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:(sqs|sns):[a-z0-9-]*:\d{12}:.+$`)
+)
+
+// ValidDestination reports whether s can be an async destination: an ARN of a
+// queue, topic, function or event bus, or a function name.
+func ValidDestination(s string) bool {
+	return destinationARNRE.MatchString(s) || functionNameRE.MatchString(s)
+}
+
+// ValidDeadLetterTarget reports whether s is an SQS queue or SNS topic ARN.
+func ValidDeadLetterTarget(s string) bool { return dlqARNRE.MatchString(s) }
 
 // CodeRef names an uploaded code package by content.
 type CodeRef struct {
@@ -196,6 +235,21 @@ func (a *Application) Validate() error {
 		}
 		if envBytes > MaxEnvironmentBytes {
 			add("%s: environment variables take %d bytes, over the 4 KB limit", where, envBytes)
+		}
+		if r := f.MaximumRetryAttempts; r != nil && (*r < 0 || *r > MaxRetryAttempts) {
+			add("%s: maximumRetryAttempts %d must be between 0 and %d", where, *r, MaxRetryAttempts)
+		}
+		if a := f.MaximumEventAge; a != nil && (*a < MinEventAgeSeconds || *a > MaxEventAgeSeconds) {
+			add("%s: maximumEventAge %d must be between %d and %d seconds", where, *a, MinEventAgeSeconds, MaxEventAgeSeconds)
+		}
+		if d := f.Destinations.OnSuccess; d != "" && !ValidDestination(d) {
+			add("%s: destinations.onSuccess %q must be a function name or the ARN of a queue, topic, function or event bus", where, d)
+		}
+		if d := f.Destinations.OnFailure; d != "" && !ValidDestination(d) {
+			add("%s: destinations.onFailure %q must be a function name or the ARN of a queue, topic, function or event bus", where, d)
+		}
+		if f.OnError != "" && !ValidDeadLetterTarget(f.OnError) {
+			add("%s: onError %q must be the ARN of an SQS queue or SNS topic", where, f.OnError)
 		}
 		if !sha256RE.MatchString(f.Code.SHA256) {
 			add("%s: code sha256 %q is not a lower-case hex SHA-256", where, f.Code.SHA256)

@@ -155,6 +155,8 @@ type decoder struct {
 	// providerRuntimeReported avoids one error per function for a bad
 	// provider.runtime.
 	providerRuntimeReported bool
+	// app is the application being decoded (for resource references).
+	app *appspec.Application
 }
 
 // fields checks that n is a map with only known keys and returns its entries
@@ -361,6 +363,7 @@ type providerDefaults struct {
 
 func (d *decoder) project(root *node, r *resolver) *Project {
 	p := &Project{Dir: d.dir, File: d.file}
+	d.app = &p.App
 	// configValidationMode decides how unknown keys are reported, so it is read first.
 	if m := root.get("configValidationMode"); m != nil && !m.failed {
 		mode, _ := d.str(m, "configValidationMode")
@@ -622,6 +625,7 @@ func (d *decoder) function(e *entry, service, stage string, defaults providerDef
 	}
 
 	fn.Events = d.events(val(f, "events"), where)
+	d.asyncSettings(f, where, &fn)
 	if n := val(f, "layers"); n != nil {
 		d.warnf(n.pos, "", "%s: layers are not supported by nimbus yet and are ignored", where)
 	}

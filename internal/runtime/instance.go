@@ -59,6 +59,9 @@ type instance struct {
 	exited  chan struct{} // closed when the process has exited
 	exitErr error         // set before exited is closed
 	current atomic.Pointer[call]
+	// initCall is the call that started this instance, while it initialises:
+	// init output belongs to its log.
+	initCall atomic.Pointer[call]
 
 	stopOnce sync.Once
 	lastUsed time.Time // guarded by pool.mu
@@ -92,7 +95,7 @@ func (p *Pool) startInstance() (*instance, error) {
 
 	argv, err := m.command(spec)
 	if err != nil {
-		return nil, err
+		return nil, &startError{err}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -141,7 +144,7 @@ func (p *Pool) startInstance() (*instance, error) {
 		errR.Close()
 		errW.Close()
 		inst.cleanup()
-		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+		return nil, &startError{fmt.Errorf("start %s: %w", argv[0], err)}
 	}
 	outW.Close()
 	errW.Close()
@@ -155,6 +158,12 @@ func (p *Pool) startInstance() (*instance, error) {
 	go inst.wait()
 	return inst, nil
 }
+
+// startError means the function's process could not be started.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
 
 // command is the argv that starts spec's runtime.
 func (m *Manager) command(spec *Spec) ([]string, error) {
@@ -267,6 +276,10 @@ func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool) (r
 		c.tail = &tailBuffer{}
 	}
 	res = &Result{ColdStart: cold}
+	if cold {
+		inst.initCall.Store(c)
+		defer inst.initCall.Store(nil)
+	}
 
 	// Phase 1: hand the call to the runtime. A cold instance first initialises,
 	// bounded like Lambda's init phase.
@@ -284,6 +297,7 @@ func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool) (r
 		res.ErrorType = "Runtime.InitTimeout"
 		res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: the runtime did not initialise within %s", inv.RequestID, inst.pool.m.cfg.InitTimeout)
 		inst.logSystem(c, "INIT_REPORT Init Duration: %s Phase: init Status: timeout", fmtMS(time.Since(inst.spawned)))
+		inst.finishTail(c, res)
 		return res, false
 	case <-ctx.Done():
 		initTimer.Stop()
@@ -342,6 +356,7 @@ func (inst *instance) failed(res *Result, c *call, dispatched bool) *Result {
 			res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: Runtime exited without providing a reason (%v)", c.inv.RequestID, inst.exitErr)
 		}
 		inst.logSystem(c, "INIT_REPORT Init Duration: %s Phase: init Status: error Error Type: %s", fmtMS(time.Since(inst.spawned)), res.ErrorType)
+		inst.finishTail(c, res)
 		return res
 	}
 	res.Duration = time.Since(c.started)
@@ -532,7 +547,11 @@ func (inst *instance) readLog(f *os.File) {
 				err = nil
 			}
 			msg := strings.TrimRight(string(full), "\r\n")
-			inst.emit(inst.current.Load(), msg)
+			c := inst.current.Load()
+			if c == nil {
+				c = inst.initCall.Load()
+			}
+			inst.emit(c, msg)
 			inst.reading.Add(-1)
 		}
 		if err != nil {
@@ -555,6 +574,14 @@ func (inst *instance) emit(c *call, msg string) {
 
 func (inst *instance) logSystem(c *call, format string, args ...any) {
 	inst.emit(c, fmt.Sprintf(format, args...))
+}
+
+// finishTail completes the log tail of a call that ends without a report.
+func (inst *instance) finishTail(c *call, res *Result) {
+	if c.tail != nil {
+		inst.drainLogs()
+		res.LogTail = c.tail.last()
+	}
 }
 
 // drainLogs waits until the process's output written so far has been read,

@@ -138,6 +138,15 @@ func (m *Manager) Invoke(ctx context.Context, spec *Spec, inv *Invocation) (*Res
 			var te *ThrottleError
 			if errors.As(err, &te) {
 				m.cfg.Observer.Throttled(spec, te.Reason)
+				return nil, err
+			}
+			var se *startError
+			if errors.As(err, &se) {
+				// The function's entry point cannot run: the caller's problem, as in Lambda.
+				res := &Result{FunctionError: "Unhandled", ErrorType: "Runtime.InvalidEntrypoint", ColdStart: true,
+					Payload: errorPayload("Runtime.InvalidEntrypoint", "RequestId: %s Error: %v", inv.RequestID, se.err)}
+				p.rememberInitFailure(res)
+				return res, nil
 			}
 			return nil, err
 		}

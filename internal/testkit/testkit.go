@@ -4,6 +4,7 @@
 package testkit
 
 import (
+	"archive/zip"
 	"context"
 	"io"
 	"log/slog"
@@ -38,7 +39,7 @@ func Start(t testing.TB, mutate func(*server.Config)) *Platform {
 	cfg := server.Config{
 		DataDir:     filepath.Join(t.TempDir(), "data"),
 		Addr:        "127.0.0.1:0",
-		RunDir:      filepath.Join(t.TempDir(), "run"),
+		RunDir:      runDir(t),
 		IdleTimeout: time.Minute,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -49,6 +50,21 @@ func Start(t testing.TB, mutate func(*server.Config)) *Platform {
 		mutate(&cfg)
 	}
 	return start(t, cfg)
+}
+
+// runDir is a run directory function users can reach (t.TempDir's are
+// private to the test's user).
+func runDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "nimbus-test-run-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
 }
 
 func start(t testing.TB, cfg server.Config) *Platform {
@@ -143,5 +159,38 @@ func BuildGo(t testing.TB, pkg, out string) {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+}
+
+// BuildGoZip compiles pkg and writes a zip at zipPath holding the executable
+// as entry (mode 0755), like `zip` after `go build` in a Makefile.
+func BuildGoZip(t testing.TB, pkg, zipPath, entry string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "bin")
+	BuildGo(t, pkg, bin)
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(Path(t, zipPath)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(Path(t, zipPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	hdr := &zip.FileHeader{Name: entry, Method: zip.Deflate}
+	hdr.SetMode(0o755)
+	w, err := zw.CreateHeader(hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-platform/nimbus/internal/async"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/invoke"
 	"github.com/nimbus-platform/nimbus/internal/runtime"
@@ -25,6 +26,8 @@ type API struct {
 	Registry *functions.Registry
 	// CodeURL returns where a code package can be downloaded (GetFunction's Code.Location).
 	CodeURL func(r *http.Request, sha256hex string) string
+	// Async stores asynchronous invocations; nil refuses them.
+	Async *async.Service
 }
 
 // Register adds the Lambda routes to mux.
@@ -58,8 +61,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	case "Event":
-		writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
-			"InvocationType Event (asynchronous invoke) is not supported by this nimbus version yet; use RequestResponse")
+		a.invokeEvent(w, r, name, qualifier, false)
 		return
 	default:
 		writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
@@ -121,9 +123,54 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(resp.Payload)
 }
 
+// invokeAsync is the deprecated InvokeAsync operation.
 func (a *API) invokeAsync(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusBadRequest, "InvalidParameterValueException",
-		"InvokeAsync (asynchronous invoke) is not supported by this nimbus version yet")
+	a.invokeEvent(w, r, r.PathValue("name"), "", true)
+}
+
+// invokeEvent stores an asynchronous invocation and answers 202 only once
+// JetStream has acknowledged it (fsync'd).
+func (a *API) invokeEvent(w http.ResponseWriter, r *http.Request, name, qualifier string, legacy bool) {
+	if a.Async == nil {
+		writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "asynchronous invocation is not enabled on this node")
+		return
+	}
+	payload, err := readPayload(r, async.MaxPayloadBytes)
+	if err != nil {
+		writeCoreError(w, err)
+		return
+	}
+	if len(payload) > 0 && !json.Valid(payload) {
+		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: the payload is not valid JSON")
+		return
+	}
+	var clientContext string
+	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
+		raw, err := base64.StdEncoding.DecodeString(cc)
+		if err != nil || !json.Valid(raw) || len(cc) > maxClientContextBytes {
+			writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Client context must be base64-encoded JSON of 3583 bytes or fewer")
+			return
+		}
+		clientContext = string(raw)
+	}
+	id, err := a.Async.Enqueue(r.Context(), &async.Request{
+		Function: name, Qualifier: qualifier, Payload: payload,
+		ClientContext: clientContext, TraceID: r.Header.Get("X-Amzn-Trace-Id"),
+	})
+	if err != nil {
+		writeCoreError(w, err)
+		return
+	}
+	h := w.Header()
+	h["X-Amzn-Requestid"] = []string{id}
+	if legacy {
+		h["Content-Type"] = []string{"application/json"}
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"Status":202}`))
+		return
+	}
+	h["Content-Length"] = []string{"0"}
+	w.WriteHeader(http.StatusAccepted)
 }
 
 // readPayload reads at most limit bytes, answering too-large bodies with
@@ -316,6 +363,7 @@ func writeCoreError(w http.ResponseWriter, err error) {
 		notFound *invoke.NotFoundError
 		invalid  *invoke.InvalidParameterError
 		tooLarge *invoke.PayloadTooLargeError
+		asyncBig *async.PayloadTooLargeError
 		throttle *runtime.ThrottleError
 	)
 	switch {
@@ -328,6 +376,9 @@ func writeCoreError(w http.ResponseWriter, err error) {
 	case errors.As(err, &tooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException",
 			fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", tooLarge.Limit))
+	case errors.As(err, &asyncBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException",
+			fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", async.MaxPayloadBytes))
 	case errors.As(err, &throttle):
 		w.Header().Set("Retry-After", "1")
 		writeJSONError(w, http.StatusTooManyRequests, "TooManyRequestsException", map[string]any{

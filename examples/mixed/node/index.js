@@ -1,0 +1,1 @@
+exports.handler = async (event) => ({ runtime: 'node', version: process.version, input: event });
