@@ -1,0 +1,934 @@
+package runtimes
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const waitFor = 20 * time.Second
+
+// ---------------------------------------------------------------- a scripted Runtime API
+
+type invocation struct {
+	ID      string
+	Event   string
+	Headers map[string]string // extra or overriding next-response headers
+	Chunked bool              // send the event with chunked transfer encoding
+}
+
+type call struct {
+	Kind   string // "response", "error" or "init-error"
+	ID     string
+	Header http.Header
+	Body   string
+}
+
+type fakeAPI struct {
+	t      *testing.T
+	srv    *httptest.Server
+	prefix string
+	next   chan invocation
+	calls  chan call
+	conns  atomic.Int32
+	died   chan struct{} // closed when the runtime process has exited
+}
+
+func newFakeAPI(t *testing.T, prefix string) *fakeAPI {
+	f := &fakeAPI{t: t, prefix: prefix, next: make(chan invocation, 16), calls: make(chan call, 16)}
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	f.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			f.conns.Add(1)
+		}
+	}
+	f.srv.Start()
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// addr is the value for AWS_LAMBDA_RUNTIME_API.
+func (f *fakeAPI) addr() string { return f.srv.Listener.Addr().String() + f.prefix }
+
+func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
+	p, ok := strings.CutPrefix(r.URL.Path, f.prefix+"/2018-06-01/runtime/")
+	if !ok {
+		f.t.Errorf("unexpected request %s %s", r.Method, r.URL.Path)
+		http.NotFound(w, r)
+		return
+	}
+	switch {
+	case r.Method == http.MethodGet && p == "invocation/next":
+		var inv invocation
+		select {
+		case inv = <-f.next:
+		case <-r.Context().Done():
+			return
+		}
+		h := w.Header()
+		h.Set("Lambda-Runtime-Aws-Request-Id", inv.ID)
+		h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(time.Now().Add(30*time.Second).UnixMilli(), 10))
+		h.Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:fn")
+		h.Set("Lambda-Runtime-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+		h.Set("Content-Type", "application/json")
+		for k, v := range inv.Headers {
+			if v == "" {
+				h.Del(k)
+			} else {
+				h.Set(k, v)
+			}
+		}
+		if inv.Chunked {
+			half := len(inv.Event) / 2
+			_, _ = w.Write([]byte(inv.Event[:half]))
+			w.(http.Flusher).Flush()
+			_, _ = w.Write([]byte(inv.Event[half:]))
+			return
+		}
+		h.Set("Content-Length", strconv.Itoa(len(inv.Event)))
+		_, _ = w.Write([]byte(inv.Event))
+	case r.Method == http.MethodPost && p == "init/error":
+		f.record(w, r, "init-error", "")
+	case r.Method == http.MethodPost && strings.HasPrefix(p, "invocation/"):
+		rest := strings.TrimPrefix(p, "invocation/")
+		i := strings.LastIndex(rest, "/")
+		if i < 0 || (rest[i+1:] != "response" && rest[i+1:] != "error") {
+			f.t.Errorf("unexpected POST %s", r.URL.Path)
+			http.NotFound(w, r)
+			return
+		}
+		f.record(w, r, rest[i+1:], rest[:i])
+	default:
+		f.t.Errorf("unexpected request %s %s", r.Method, r.URL.Path)
+		http.NotFound(w, r)
+	}
+}
+
+func (f *fakeAPI) record(w http.ResponseWriter, r *http.Request, kind, id string) {
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		f.t.Errorf("reading %s body: %v", kind, err)
+	}
+	f.calls <- call{Kind: kind, ID: id, Header: r.Header.Clone(), Body: buf.String()}
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write([]byte(`{"status":"OK"}`))
+}
+
+// invoke queues an invocation and returns the runtime's answer to it.
+func (f *fakeAPI) invoke(t *testing.T, inv invocation) call {
+	t.Helper()
+	if inv.Event == "" {
+		inv.Event = "{}"
+	}
+	f.next <- inv
+	return f.wait(t)
+}
+
+func (f *fakeAPI) wait(t *testing.T) call {
+	t.Helper()
+	select {
+	case c := <-f.calls:
+		return c
+	case <-f.died:
+		select {
+		case c := <-f.calls:
+			return c
+		case <-time.After(100 * time.Millisecond):
+			t.Fatalf("the runtime exited without answering")
+		}
+	case <-time.After(waitFor):
+		t.Fatalf("no answer from the runtime within %s", waitFor)
+	}
+	return call{}
+}
+
+// ---------------------------------------------------------------- runtime processes
+
+var (
+	installOnce sync.Once
+	installDir  string
+	nodeEntry   string
+	pyEntry     string
+	installErr  error
+)
+
+func installed(t *testing.T) (node, python string) {
+	t.Helper()
+	installOnce.Do(func() {
+		installDir, installErr = os.MkdirTemp("", "nimbus-runtimes-test-")
+		if installErr == nil {
+			nodeEntry, pyEntry, installErr = Install(installDir)
+		}
+	})
+	if installErr != nil {
+		t.Fatalf("Install: %v", installErr)
+	}
+	return nodeEntry, pyEntry
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if installDir != "" {
+		os.RemoveAll(installDir)
+	}
+	os.Exit(code)
+}
+
+func interpreter(t *testing.T, lang string) string {
+	t.Helper()
+	candidates := map[string][]string{"node": {"/usr/bin/node", "node"}, "python": {"/usr/bin/python3", "python3"}}[lang]
+	for _, c := range candidates {
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	t.Fatalf("%s interpreter not found (tried %v): the runtime client tests need it installed", lang, candidates)
+	return ""
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{}
+}
+
+type runtimeOpts struct {
+	lang    string // "node" or "python"
+	handler string
+	files   map[string]string // task root content
+	env     []string
+	prefix  string // Runtime API path prefix
+}
+
+// start writes the task root, starts a fake Runtime API and the runtime process.
+func start(t *testing.T, o runtimeOpts) (*fakeAPI, *proc, string) {
+	t.Helper()
+	node, python := installed(t)
+	root := t.TempDir()
+	for name, content := range o.files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api := newFakeAPI(t, o.prefix)
+	var cmd *exec.Cmd
+	var entry string
+	switch o.lang {
+	case "node":
+		entry = node
+		cmd = exec.Command(interpreter(t, "node"), entry)
+	case "python":
+		entry = python
+		cmd = exec.Command(interpreter(t, "python"), "-u", entry)
+	default:
+		t.Fatalf("unknown language %q", o.lang)
+	}
+	cmd.Dir = root
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+		"AWS_LAMBDA_RUNTIME_API=" + api.addr(),
+		"_HANDLER=" + o.handler,
+		"LAMBDA_TASK_ROOT=" + root,
+		"LAMBDA_RUNTIME_DIR=" + filepath.Dir(entry),
+		"AWS_LAMBDA_FUNCTION_NAME=fn",
+		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+		"AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/fn",
+		"AWS_LAMBDA_LOG_STREAM_NAME=2024/01/01/[$LATEST]0123456789abcdef",
+		"AWS_REGION=us-east-1",
+		"AWS_DEFAULT_REGION=us-east-1",
+		"TZ=:UTC",
+	}, o.env...)
+	p := &proc{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	api.died = p.done
+	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", o.lang, err)
+	}
+	go func() {
+		_ = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("%s stdout:\n%s\nstderr:\n%s", o.lang, p.stdout, p.stderr)
+		}
+	})
+	return api, p, root
+}
+
+// exitCode waits for the process to end.
+func (p *proc) exitCode(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(waitFor):
+		t.Fatalf("runtime did not exit within %s", waitFor)
+		return 0
+	}
+}
+
+// line waits until stdout has a line matching re and returns it.
+func (p *proc) line(t *testing.T, re string) string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(waitFor)
+	for {
+		for _, l := range strings.Split(p.stdout.String(), "\n") {
+			if rx.MatchString(l) {
+				return l
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no stdout line matches %q; stdout:\n%s", re, p.stdout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func expectResponse(t *testing.T, c call, id, body string) {
+	t.Helper()
+	if c.Kind != "response" || c.ID != id || c.Body != body {
+		t.Fatalf("got %s for %q with body %s\nwant response for %q with body %s", c.Kind, c.ID, c.Body, id, body)
+	}
+}
+
+func expectError(t *testing.T, c call, kind, id, errorType string) map[string]any {
+	t.Helper()
+	if c.Kind != kind || c.ID != id {
+		t.Fatalf("got %s for %q (%s), want %s for %q", c.Kind, c.ID, c.Body, kind, id)
+	}
+	if got := c.Header.Get("Lambda-Runtime-Function-Error-Type"); got != errorType {
+		t.Errorf("Lambda-Runtime-Function-Error-Type = %q, want %q", got, errorType)
+	}
+	if got := c.Header.Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", got)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(c.Body), &m); err != nil {
+		t.Fatalf("error body %q is not JSON: %v", c.Body, err)
+	}
+	if m["errorType"] != errorType {
+		t.Errorf("errorType = %v, want %q (body %s)", m["errorType"], errorType, c.Body)
+	}
+	return m
+}
+
+func keys(m map[string]any) string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	// small maps: sort by insertion-independent order
+	for i := range ks {
+		for j := i + 1; j < len(ks); j++ {
+			if ks[j] < ks[i] {
+				ks[i], ks[j] = ks[j], ks[i]
+			}
+		}
+	}
+	return strings.Join(ks, ",")
+}
+
+func strs(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+// ---------------------------------------------------------------- install
+
+func TestInstall(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "rt")
+	n1, p1, err := Install(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n1 != filepath.Join(dir, "node", "bootstrap.js") || p1 != filepath.Join(dir, "python", "bootstrap.py") {
+		t.Fatalf("entries %s %s", n1, p1)
+	}
+	st1, _ := os.Stat(n1)
+	if st1.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v", st1.Mode())
+	}
+	for _, d := range []string{dir, filepath.Dir(n1), filepath.Dir(p1)} {
+		st, err := os.Stat(d)
+		if err != nil || st.Mode().Perm() != 0o755 {
+			t.Errorf("dir %s: %v %v", d, st.Mode(), err)
+		}
+	}
+	want, _ := files.ReadFile(NodeEntry)
+	if got, _ := os.ReadFile(n1); !bytes.Equal(got, want) {
+		t.Error("node entry content differs from the embedded file")
+	}
+	// Idempotent: unchanged files are not rewritten; damaged ones are repaired.
+	time.Sleep(10 * time.Millisecond)
+	if _, _, err := Install(dir); err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := os.Stat(n1)
+	if !st2.ModTime().Equal(st1.ModTime()) {
+		t.Error("second Install rewrote an unchanged file")
+	}
+	if err := os.WriteFile(p1, []byte("broken"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Install(dir); err != nil {
+		t.Fatal(err)
+	}
+	want, _ = files.ReadFile(PythonEntry)
+	if got, _ := os.ReadFile(p1); !bytes.Equal(got, want) {
+		t.Error("Install did not repair a damaged file")
+	}
+	if st, _ := os.Stat(p1); st.Mode().Perm() != 0o644 {
+		t.Errorf("repaired file mode %v", st.Mode())
+	}
+	entries, _ := os.ReadDir(filepath.Dir(p1))
+	if len(entries) != 1 {
+		t.Errorf("leftover files in %s: %v", filepath.Dir(p1), entries)
+	}
+}
+
+// ---------------------------------------------------------------- Node.js
+
+func TestNodeHandlers(t *testing.T) {
+	api, p, _ := start(t, runtimeOpts{lang: "node", handler: "index.handler", prefix: "/rapid", files: map[string]string{
+		"index.js": `
+console.log('init');
+exports.handler = async (event, context) => {
+  if (event.undef) return undefined;
+  return { ok: true, got: event, trace: process.env._X_AMZN_TRACE_ID };
+};`,
+	}})
+	expectResponse(t, api.invoke(t, invocation{ID: "r1", Event: `{"a":1}`}), "r1",
+		`{"ok":true,"got":{"a":1},"trace":"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}`)
+	expectResponse(t, api.invoke(t, invocation{ID: "r2", Event: `{"undef":true}`}), "r2", `null`)
+	expectResponse(t, api.invoke(t, invocation{ID: "r3", Event: `{"big":"` + strings.Repeat("x", 100000) + `"}`, Chunked: true,
+		Headers: map[string]string{"Lambda-Runtime-Trace-Id": ""}}), "r3",
+		`{"ok":true,"got":{"big":"`+strings.Repeat("x", 100000)+`"}}`)
+	if c := api.conns.Load(); c != 1 {
+		t.Errorf("runtime used %d connections, want 1 keep-alive connection", c)
+	}
+	p.line(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\tundefined\tINFO\tinit$`)
+}
+
+func TestNodeHandlerStyles(t *testing.T) {
+	api, _, _ := start(t, runtimeOpts{lang: "node", handler: "styles.promise", files: map[string]string{
+		"styles.js": `
+exports.promise = (event) => new Promise((resolve) => setTimeout(() => resolve({ promised: event.n }), 5));`,
+	}})
+	expectResponse(t, api.invoke(t, invocation{ID: "p1", Event: `{"n":7}`}), "p1", `{"promised":7}`)
+
+	// Callback style: with callbackWaitsForEmptyEventLoop (the default) the result is serialised only
+	// when the event loop is empty, so the timer's change is in the response; without it, it is not.
+	files := map[string]string{"cb.js": `
+exports.handler = (event, context, callback) => {
+  if (event.nowait) context.callbackWaitsForEmptyEventLoop = false;
+  const res = { n: 0 };
+  setTimeout(() => { res.n = 1; }, 100);
+  if (event.err) return callback(new Error('callback error'));
+  callback(null, res);
+};
+exports.never = (event, context, callback) => {};
+exports.legacy = (event, context) => { if (event.fail) context.fail(new Error('failed')); else context.succeed({ legacy: true }); };`}
+	api, _, _ = start(t, runtimeOpts{lang: "node", handler: "cb.handler", files: files})
+	expectResponse(t, api.invoke(t, invocation{ID: "c1"}), "c1", `{"n":1}`)
+	expectResponse(t, api.invoke(t, invocation{ID: "c2", Event: `{"nowait":true}`}), "c2", `{"n":0}`)
+	m := expectError(t, api.invoke(t, invocation{ID: "c3", Event: `{"err":true}`}), "error", "c3", "Error")
+	if m["errorMessage"] != "callback error" {
+		t.Errorf("errorMessage %v", m["errorMessage"])
+	}
+	expectResponse(t, api.invoke(t, invocation{ID: "c4"}), "c4", `{"n":1}`)
+
+	api, _, _ = start(t, runtimeOpts{lang: "node", handler: "cb.never", files: files})
+	expectResponse(t, api.invoke(t, invocation{ID: "n1"}), "n1", `null`)
+
+	api, _, _ = start(t, runtimeOpts{lang: "node", handler: "cb.legacy", files: files})
+	expectResponse(t, api.invoke(t, invocation{ID: "l1"}), "l1", `{"legacy":true}`)
+	m = expectError(t, api.invoke(t, invocation{ID: "l2", Event: `{"fail":true}`}), "error", "l2", "Error")
+	if m["errorMessage"] != "failed" {
+		t.Errorf("errorMessage %v", m["errorMessage"])
+	}
+}
+
+func TestNodeModules(t *testing.T) {
+	cases := []struct {
+		name    string
+		handler string
+		files   map[string]string
+		want    string
+	}{
+		{"mjs", "app.handler", map[string]string{
+			"app.mjs": `export const handler = async (event) => ({ esm: import.meta.url.startsWith('file://'), n: event.n });`,
+		}, `{"esm":true,"n":1}`},
+		{"type-module", "src/index.handler", map[string]string{
+			"package.json":  `{"name":"x","type":"module"}`,
+			"src/index.js":  `import { greet } from './lib.js'; export async function handler(event) { return greet(event.n); }`,
+			"src/lib.js":    `export const greet = (n) => ({ module: typeof require === 'undefined', n });`,
+			"src/other.cjs": `module.exports = 1;`,
+		}, `{"module":true,"n":1}`},
+		{"cjs-extension", "lib.handler", map[string]string{
+			"lib.cjs": `exports.handler = async () => 'cjs';`,
+		}, `"cjs"`},
+		{"node_modules-and-nested-export", "src/app.nested.fn", map[string]string{
+			"node_modules/greet/package.json": `{"name":"greet","main":"main.js"}`,
+			"node_modules/greet/main.js":      `module.exports = (n) => 'hello ' + n;`,
+			"helpers/util.js":                 `module.exports = { two: 2 };`,
+			"src/app.js": `const greet = require('greet'); const util = require('helpers/util');
+exports.nested = { fn: async (event) => greet(event.n) + ' ' + util.two };`,
+		}, `"hello 1 2"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			api, _, _ := start(t, runtimeOpts{lang: "node", handler: tc.handler, files: tc.files})
+			expectResponse(t, api.invoke(t, invocation{ID: "m1", Event: `{"n":1}`}), "m1", tc.want)
+		})
+	}
+}
+
+func TestNodeContext(t *testing.T) {
+	api, _, _ := start(t, runtimeOpts{lang: "node", handler: "ctx.handler", files: map[string]string{
+		"ctx.js": `exports.handler = async (event, context) => {
+  const remaining = context.getRemainingTimeInMillis();
+  return {
+    awsRequestId: context.awsRequestId, functionName: context.functionName, functionVersion: context.functionVersion,
+    invokedFunctionArn: context.invokedFunctionArn, memoryLimitInMB: context.memoryLimitInMB,
+    logGroupName: context.logGroupName, logStreamName: context.logStreamName,
+    remainingOK: remaining > 20000 && remaining <= 30000, callbackWaitsForEmptyEventLoop: context.callbackWaitsForEmptyEventLoop,
+    clientContext: context.clientContext, identity: context.identity,
+  };
+};`,
+	}})
+	c := api.invoke(t, invocation{ID: "ctx-1", Headers: map[string]string{
+		"Lambda-Runtime-Client-Context":   `{"client":{"installation_id":"i"},"custom":{"k":"v"},"env":{}}`,
+		"Lambda-Runtime-Cognito-Identity": `{"cognitoIdentityId":"id","cognitoIdentityPoolId":"pool"}`,
+	}})
+	expectResponse(t, c, "ctx-1", `{"awsRequestId":"ctx-1","functionName":"fn","functionVersion":"$LATEST",`+
+		`"invokedFunctionArn":"arn:aws:lambda:us-east-1:000000000000:function:fn","memoryLimitInMB":"128",`+
+		`"logGroupName":"/aws/lambda/fn","logStreamName":"2024/01/01/[$LATEST]0123456789abcdef","remainingOK":true,`+
+		`"callbackWaitsForEmptyEventLoop":true,"clientContext":{"client":{"installation_id":"i"},"custom":{"k":"v"},"env":{}},`+
+		`"identity":{"cognitoIdentityId":"id","cognitoIdentityPoolId":"pool"}}`)
+	m := expectError(t, api.invoke(t, invocation{ID: "ctx-2", Headers: map[string]string{"Lambda-Runtime-Client-Context": "{bad"}}), "error", "ctx-2", "Error")
+	if msg, _ := m["errorMessage"].(string); !strings.HasPrefix(msg, "Cannot parse ClientContext as json: SyntaxError: ") {
+		t.Errorf("errorMessage %q", msg)
+	}
+}
+
+func TestNodeErrors(t *testing.T) {
+	api, p, _ := start(t, runtimeOpts{lang: "node", handler: "err.handler", files: map[string]string{
+		"err.js": `exports.handler = async (event) => {
+  if (event.kind === 'type') throw new TypeError('bad thing');
+  if (event.kind === 'string') throw 'oops';
+  if (event.kind === 'custom') { const e = new Error('custom'); e.name = 'MyError'; e.code = 42; throw e; }
+  if (event.kind === 'circular') { const o = {}; o.o = o; return o; }
+  return 'ok';
+};`,
+	}})
+	c := api.invoke(t, invocation{ID: "e1", Event: `{"kind":"type"}`})
+	m := expectError(t, c, "error", "e1", "TypeError")
+	if keys(m) != "errorMessage,errorType,trace" || m["errorMessage"] != "bad thing" {
+		t.Errorf("body %s", c.Body)
+	}
+	trace := strs(m["trace"])
+	if len(trace) < 2 || trace[0] != "TypeError: bad thing" || !strings.HasPrefix(trace[1], "    at ") || !strings.Contains(trace[1], "err.js:2") {
+		t.Errorf("trace %q", trace)
+	}
+	c = api.invoke(t, invocation{ID: "e2", Event: `{"kind":"string"}`})
+	expectError(t, c, "error", "e2", "string")
+	if c.Body != `{"errorType":"string","errorMessage":"oops","trace":[]}` {
+		t.Errorf("body %s", c.Body)
+	}
+	c = api.invoke(t, invocation{ID: "e3", Event: `{"kind":"custom"}`})
+	m = expectError(t, c, "error", "e3", "MyError")
+	if strs(m["trace"])[0] != "MyError: custom" {
+		t.Errorf("trace %v", m["trace"])
+	}
+	c = api.invoke(t, invocation{ID: "e4", Event: `{"kind":"circular"}`})
+	m = expectError(t, c, "error", "e4", "Error")
+	if m["errorMessage"] != "Unable to stringify response body" {
+		t.Errorf("body %s", c.Body)
+	}
+	expectResponse(t, api.invoke(t, invocation{ID: "e5", Event: `{}`}), "e5", `"ok"`)
+	// The error is logged as AWS logs it, on one line.
+	l := p.line(t, `\te1\tERROR\tInvoke Error `)
+	if !strings.HasSuffix(l, "\tERROR\tInvoke Error \t"+`{"errorType":"TypeError","errorMessage":"bad thing","stack":["TypeError: bad thing",`+l[strings.Index(l, `"    at `):]) {
+		t.Errorf("log line %q", l)
+	}
+	l = p.line(t, `\te3\tERROR\tInvoke Error `)
+	if !strings.Contains(l, `{"errorType":"MyError","errorMessage":"custom","code":42,"name":"MyError","stack":["MyError: custom",`) {
+		t.Errorf("log line %q", l)
+	}
+}
+
+func TestNodeUncaught(t *testing.T) {
+	files := map[string]string{"u.js": `
+exports.throws = (event, context, callback) => { setTimeout(() => { throw new Error('async boom'); }, 5); };
+exports.rejects = async (event) => { Promise.reject(new Error('rejected')); await new Promise((r) => setTimeout(r, 50)); return 'late'; };
+exports.hangs = async () => new Promise(() => {});`}
+	api, p, _ := start(t, runtimeOpts{lang: "node", handler: "u.throws", files: files})
+	m := expectError(t, api.invoke(t, invocation{ID: "u1"}), "error", "u1", "Error")
+	if m["errorMessage"] != "async boom" {
+		t.Errorf("errorMessage %v", m["errorMessage"])
+	}
+	if code := p.exitCode(t); code != 129 {
+		t.Errorf("exit code %d, want 129", code)
+	}
+	p.line(t, `\tu1\tERROR\tUncaught Exception \t\{"errorType":"Error","errorMessage":"async boom"`)
+
+	api, p, _ = start(t, runtimeOpts{lang: "node", handler: "u.rejects", files: files})
+	c := api.invoke(t, invocation{ID: "u2"})
+	m = expectError(t, c, "error", "u2", "Runtime.UnhandledPromiseRejection")
+	if m["errorMessage"] != "Error: rejected" || strs(m["trace"])[0] != "Runtime.UnhandledPromiseRejection: Error: rejected" {
+		t.Errorf("body %s", c.Body)
+	}
+	if code := p.exitCode(t); code != 128 {
+		t.Errorf("exit code %d, want 128", code)
+	}
+
+	api, _, _ = start(t, runtimeOpts{lang: "node", handler: "u.hangs", files: files})
+	m = expectError(t, api.invoke(t, invocation{ID: "u3"}), "error", "u3", "Runtime.NodeJsExit")
+	if msg, _ := m["errorMessage"].(string); !strings.Contains(msg, "Promise that was never settled") {
+		t.Errorf("errorMessage %q", msg)
+	}
+}
+
+func TestNodeInitErrors(t *testing.T) {
+	node, _ := installed(t)
+	cases := []struct {
+		name, handler, errorType, message string
+		files                             map[string]string
+	}{
+		{"missing-module", "nope.handler", "Runtime.ImportModuleError",
+			"Error: Cannot find module 'nope'\nRequire stack:\n- " + node, nil},
+		{"missing-dependency", "app.handler", "Runtime.ImportModuleError",
+			"Error: Cannot find module 'left-pad'\nRequire stack:\n- {root}/app.js\n- " + node,
+			map[string]string{"app.js": `require('left-pad'); exports.handler = async () => 1;`}},
+		{"missing-handler", "app.missing", "Runtime.HandlerNotFound", "app.missing is undefined or not exported",
+			map[string]string{"app.js": `exports.handler = async () => 1; exports.notfn = 1;`}},
+		{"not-a-function", "app.notfn", "Runtime.HandlerNotFound", "app.notfn is not a function",
+			map[string]string{"app.js": `exports.handler = async () => 1; exports.notfn = 1;`}},
+		{"malformed", "app", "Runtime.MalformedHandlerName", "Bad handler",
+			map[string]string{"app.js": `exports.handler = async () => 1;`}},
+		{"syntax", "bad.handler", "Runtime.UserCodeSyntaxError", "SyntaxError: Unexpected token ';'",
+			map[string]string{"bad.js": "exports.handler = async () => {\n  return 1 +;\n}\n"}},
+		{"throws-at-init", "boom.handler", "Error", "init boom",
+			map[string]string{"boom.js": "throw new Error('init boom');\n"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			api, p, root := start(t, runtimeOpts{lang: "node", handler: tc.handler, files: tc.files})
+			c := api.wait(t)
+			m := expectError(t, c, "init-error", "", tc.errorType)
+			want := strings.ReplaceAll(tc.message, "{root}", root)
+			if m["errorMessage"] != want {
+				t.Errorf("errorMessage %q, want %q", m["errorMessage"], want)
+			}
+			if keys(m) != "errorMessage,errorType,trace" {
+				t.Errorf("body %s", c.Body)
+			}
+			if code := p.exitCode(t); code != 129 {
+				t.Errorf("exit code %d, want 129", code)
+			}
+			p.line(t, `\tundefined\tERROR\tUncaught Exception \t\{"errorType":"`+regexp.QuoteMeta(tc.errorType)+`"`)
+		})
+	}
+}
+
+func TestNodeConsole(t *testing.T) {
+	api, p, _ := start(t, runtimeOpts{lang: "node", handler: "log.handler", env: []string{"AWS_LAMBDA_LOG_LEVEL=DEBUG"}, files: map[string]string{
+		"log.js": `exports.handler = async () => {
+  console.log('hello %s', 'world', { a: 1 });
+  console.log('multi\nline');
+  console.info('info'); console.warn('warn'); console.error('error'); console.debug('debug'); console.trace('trace');
+  process.stdout.write('raw\n');
+  return 1;
+};`,
+	}})
+	expectResponse(t, api.invoke(t, invocation{ID: "log-1"}), "log-1", `1`)
+	ts := `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`
+	p.line(t, `^`+ts+`\tlog-1\tINFO\thello world \{ a: 1 \}$`)
+	p.line(t, `^`+ts+`\tlog-1\tINFO\tmulti\rline$`)
+	p.line(t, `^`+ts+`\tlog-1\tINFO\tinfo$`)
+	p.line(t, `^`+ts+`\tlog-1\tWARN\twarn$`)
+	p.line(t, `^`+ts+`\tlog-1\tERROR\terror$`)
+	p.line(t, `^`+ts+`\tlog-1\tDEBUG\tdebug$`)
+	p.line(t, `^raw$`)
+	if strings.Contains(p.stdout.String(), "\tTRACE\t") {
+		t.Error("console.trace logged below AWS_LAMBDA_LOG_LEVEL=DEBUG")
+	}
+}
+
+// ---------------------------------------------------------------- Python
+
+func TestPythonHandlers(t *testing.T) {
+	api, p, root := start(t, runtimeOpts{lang: "python", handler: "app.handler", prefix: "/rapid", files: map[string]string{
+		"app.py": `import os
+from decimal import Decimal
+print("init print")
+
+def handler(event, context):
+    kind = event.get("kind")
+    if kind == "none":
+        return None
+    if kind == "decimal":
+        return {"price": Decimal("1.10"), "n": [1, 2.5, None, True, "\u00e9"]}
+    if kind == "bytes":
+        return b"raw bytes"
+    if kind == "set":
+        return {1, 2}
+    if kind == "raise":
+        return helper()
+    return {"ok": True, "event": event, "trace": os.environ.get("_X_AMZN_TRACE_ID")}
+
+def helper():
+    raise ValueError("boom")
+`,
+	}})
+	expectResponse(t, api.invoke(t, invocation{ID: "r1", Event: `{"a": 1}`}), "r1",
+		`{"ok": true, "event": {"a": 1}, "trace": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}`)
+	expectResponse(t, api.invoke(t, invocation{ID: "r2", Event: `{"kind":"none"}`}), "r2", `null`)
+	c := api.invoke(t, invocation{ID: "r3", Event: `{"kind":"decimal"}`})
+	expectResponse(t, c, "r3", `{"price": 1.10, "n": [1, 2.5, null, true, "\u00e9"]}`)
+	if ct := c.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	c = api.invoke(t, invocation{ID: "r4", Event: `{"kind":"bytes"}`})
+	expectResponse(t, c, "r4", `raw bytes`)
+	if ct := c.Header.Get("Content-Type"); ct != "application/unknown" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	c = api.invoke(t, invocation{ID: "r5", Event: `{"kind":"set"}`})
+	expectError(t, c, "error", "r5", "Runtime.MarshalError")
+	if c.Body != `{"errorMessage": "Unable to marshal response: Object of type set is not JSON serializable", "errorType": "Runtime.MarshalError", "requestId": "r5", "stackTrace": []}` {
+		t.Errorf("body %s", c.Body)
+	}
+	c = api.invoke(t, invocation{ID: "r6", Event: `{"kind":"raise"}`})
+	expectError(t, c, "error", "r6", "ValueError")
+	app := filepath.Join(root, "app.py")
+	want := `{"errorMessage": "boom", "errorType": "ValueError", "requestId": "r6", "stackTrace": [` +
+		`"  File \"` + app + `\", line 16, in handler\n    return helper()\n", ` +
+		`"  File \"` + app + `\", line 20, in helper\n    raise ValueError(\"boom\")\n"]}`
+	if c.Body != want {
+		t.Errorf("body\n%s\nwant\n%s", c.Body, want)
+	}
+	l := p.line(t, `^\[ERROR\] ValueError: boom\r`)
+	wantLog := "[ERROR] ValueError: boom\rTraceback (most recent call last):\r\u00a0\u00a0File \"" + app +
+		"\", line 16, in handler\r\u00a0\u00a0\u00a0\u00a0return helper()\r\u00a0\u00a0File \"" + app +
+		"\", line 20, in helper\r\u00a0\u00a0\u00a0\u00a0raise ValueError(\"boom\")"
+	if l != wantLog {
+		t.Errorf("error log\n%q\nwant\n%q", l, wantLog)
+	}
+	c = api.invoke(t, invocation{ID: "r7", Event: `{"kind"`})
+	expectError(t, c, "error", "r7", "Runtime.UnmarshalError")
+	if c.Body != `{"errorMessage": "Unable to unmarshal input: Expecting ':' delimiter: line 1 column 8 (char 7)", "errorType": "Runtime.UnmarshalError", "requestId": "r7", "stackTrace": []}` {
+		t.Errorf("body %s", c.Body)
+	}
+	expectResponse(t, api.invoke(t, invocation{ID: "r8", Event: `{"big": "` + strings.Repeat("y", 100000) + `"}`, Chunked: true,
+		Headers: map[string]string{"Lambda-Runtime-Trace-Id": ""}}), "r8",
+		`{"ok": true, "event": {"big": "`+strings.Repeat("y", 100000)+`"}, "trace": null}`)
+	if n := api.conns.Load(); n != 1 {
+		t.Errorf("runtime used %d connections, want 1 keep-alive connection", n)
+	}
+	p.line(t, `^init print$`)
+}
+
+func TestPythonContext(t *testing.T) {
+	api, _, _ := start(t, runtimeOpts{lang: "python", handler: "pkg/sub/ctx.handler", files: map[string]string{
+		"pkg/sub/ctx.py": `def handler(event, context):
+    r = context.get_remaining_time_in_millis()
+    cc = context.client_context
+    return {
+        "aws_request_id": context.aws_request_id, "function_name": context.function_name,
+        "function_version": context.function_version, "invoked_function_arn": context.invoked_function_arn,
+        "memory_limit_in_mb": context.memory_limit_in_mb, "log_group_name": context.log_group_name,
+        "log_stream_name": context.log_stream_name, "remaining_ok": 20000 < r <= 30000,
+        "client": cc and cc.client.installation_id, "custom": cc and cc.custom,
+        "identity": [context.identity.cognito_identity_id, context.identity.cognito_identity_pool_id],
+    }
+`,
+	}})
+	c := api.invoke(t, invocation{ID: "ctx-1", Headers: map[string]string{
+		"Lambda-Runtime-Client-Context":   `{"client":{"installation_id":"i"},"custom":{"k":"v"},"env":{}}`,
+		"Lambda-Runtime-Cognito-Identity": `{"cognitoIdentityId":"id","cognitoIdentityPoolId":"pool"}`,
+	}})
+	expectResponse(t, c, "ctx-1", `{"aws_request_id": "ctx-1", "function_name": "fn", "function_version": "$LATEST", `+
+		`"invoked_function_arn": "arn:aws:lambda:us-east-1:000000000000:function:fn", "memory_limit_in_mb": "128", `+
+		`"log_group_name": "/aws/lambda/fn", "log_stream_name": "2024/01/01/[$LATEST]0123456789abcdef", "remaining_ok": true, `+
+		`"client": "i", "custom": {"k": "v"}, "identity": ["id", "pool"]}`)
+	expectResponse(t, api.invoke(t, invocation{ID: "ctx-2"}), "ctx-2", `{"aws_request_id": "ctx-2", "function_name": "fn", "function_version": "$LATEST", `+
+		`"invoked_function_arn": "arn:aws:lambda:us-east-1:000000000000:function:fn", "memory_limit_in_mb": "128", `+
+		`"log_group_name": "/aws/lambda/fn", "log_stream_name": "2024/01/01/[$LATEST]0123456789abcdef", "remaining_ok": true, `+
+		`"client": null, "custom": null, "identity": [null, null]}`)
+	c = api.invoke(t, invocation{ID: "ctx-3", Headers: map[string]string{"Lambda-Runtime-Cognito-Identity": "{bad"}})
+	expectError(t, c, "error", "ctx-3", "Runtime.LambdaContextUnmarshalError")
+	if !strings.HasPrefix(c.Body, `{"errorMessage": "Unable to parse Cognito Identity JSON: Expecting property name enclosed in double quotes`) {
+		t.Errorf("body %s", c.Body)
+	}
+}
+
+func TestPythonInitErrors(t *testing.T) {
+	cases := []struct {
+		name, handler, errorType, body string
+		files                          map[string]string
+	}{
+		{"missing-module", "nope.handler", "Runtime.ImportModuleError",
+			`{"errorMessage": "Unable to import module 'nope': No module named 'nope'", "errorType": "Runtime.ImportModuleError", "requestId": "", "stackTrace": []}`, nil},
+		{"missing-dependency", "app.handler", "Runtime.ImportModuleError",
+			`{"errorMessage": "Unable to import module 'app': No module named 'requests_nope'", "errorType": "Runtime.ImportModuleError", "requestId": "", "stackTrace": []}`,
+			map[string]string{"app.py": "import requests_nope\n"}},
+		{"missing-handler", "app.missing", "Runtime.HandlerNotFound",
+			`{"errorMessage": "Handler 'missing' missing on module 'app'", "errorType": "Runtime.HandlerNotFound", "requestId": "", "stackTrace": []}`,
+			map[string]string{"app.py": "def handler(e, c):\n    return 1\n"}},
+		{"malformed", "app", "Runtime.MalformedHandlerName",
+			`{"errorMessage": "Bad handler 'app': not enough values to unpack (expected 2, got 1)", "errorType": "Runtime.MalformedHandlerName", "requestId": "", "stackTrace": []}`,
+			map[string]string{"app.py": "def handler(e, c):\n    return 1\n"}},
+		{"builtin", "sys.handler", "Runtime.BuiltInModuleConflict",
+			`{"errorMessage": "Cannot use built-in module sys as a handler module", "errorType": "Runtime.BuiltInModuleConflict", "requestId": "", "stackTrace": []}`, nil},
+		{"syntax", "bad.handler", "Runtime.UserCodeSyntaxError", "", map[string]string{"bad.py": "def handler(e, c)\n    return 1\n"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			api, p, root := start(t, runtimeOpts{lang: "python", handler: tc.handler, files: tc.files})
+			c := api.wait(t)
+			m := expectError(t, c, "init-error", "", tc.errorType)
+			if tc.body != "" && c.Body != tc.body {
+				t.Errorf("body\n%s\nwant\n%s", c.Body, tc.body)
+			}
+			if tc.name == "syntax" {
+				msg, _ := m["errorMessage"].(string)
+				trace := strs(m["stackTrace"])
+				if !strings.HasPrefix(msg, "Syntax error in module 'bad': ") || !strings.HasSuffix(msg, "(bad.py, line 1)") ||
+					len(trace) != 1 || trace[0] != `  File "`+filepath.Join(root, "bad.py")+`" Line 1`+"\n    def handler(e, c)\n" {
+					t.Errorf("body %s", c.Body)
+				}
+			}
+			if code := p.exitCode(t); code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			p.line(t, `^\[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t\tLAMBDA_WARNING: Unhandled exception\. `)
+			p.line(t, `^\[ERROR\] `+regexp.QuoteMeta(tc.errorType)+`: `)
+		})
+	}
+	// An exception raised while importing the module is reported with its own type and trace.
+	api, p, root := start(t, runtimeOpts{lang: "python", handler: "boom.handler", files: map[string]string{"boom.py": "x = 1\nraise KeyError('init')\n"}})
+	c := api.wait(t)
+	m := expectError(t, c, "init-error", "", "KeyError")
+	trace := strs(m["stackTrace"])
+	if m["errorMessage"] != "'init'" || len(trace) == 0 || trace[len(trace)-1] != `  File "`+filepath.Join(root, "boom.py")+`", line 2, in <module>`+"\n    raise KeyError('init')\n" {
+		t.Errorf("body %s", c.Body)
+	}
+	if code := p.exitCode(t); code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+}
+
+func TestPythonLogging(t *testing.T) {
+	files := map[string]string{"lg.py": `import logging
+logging.getLogger().warning("at init")
+log = logging.getLogger("app")
+
+def handler(event, context):
+    print("hello from print")
+    print("two", "words", end="!\n")
+    log.info("hidden at the default level")
+    log.warning("warned %s", "x")
+    log.error("multi\nline")
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        log.exception("caught")
+    context.log("via context\n")
+    return "done"
+
+def lazy(event, context):
+    import logging
+    logging.info("info %d", 1)
+    logging.debug("debug")
+    return "lazy"
+`}
+	ts := `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`
+	api, p, _ := start(t, runtimeOpts{lang: "python", handler: "lg.handler", files: files})
+	expectResponse(t, api.invoke(t, invocation{ID: "lg-1"}), "lg-1", `"done"`)
+	p.line(t, `^\[WARNING\]\t`+ts+`\t\tat init$`)
+	p.line(t, `^hello from print$`)
+	p.line(t, `^two words!$`)
+	p.line(t, `^\[WARNING\]\t`+ts+`\tlg-1\twarned x$`)
+	p.line(t, `^\[ERROR\]\t`+ts+`\tlg-1\tmulti\rline$`)
+	p.line(t, `^\[ERROR\]\t`+ts+`\tlg-1\tcaught\rTraceback \(most recent call last\):\r  File .*\rZeroDivisionError: division by zero$`)
+	p.line(t, `^via context$`)
+	if strings.Contains(p.stdout.String(), "hidden at the default level") {
+		t.Error("INFO record logged although the root logger defaults to WARNING as in AWS")
+	}
+
+	// logging first imported inside the handler, AWS_LAMBDA_LOG_LEVEL=INFO.
+	api, p, _ = start(t, runtimeOpts{lang: "python", handler: "lg.lazy", files: files, env: []string{"AWS_LAMBDA_LOG_LEVEL=INFO"}})
+	expectResponse(t, api.invoke(t, invocation{ID: "lg-2"}), "lg-2", `"lazy"`)
+	p.line(t, `^\[INFO\]\t`+ts+`\tlg-2\tinfo 1$`)
+	if strings.Contains(p.stdout.String(), "debug") {
+		t.Error("DEBUG record logged at AWS_LAMBDA_LOG_LEVEL=INFO")
+	}
+}
+
+// TestStartTimes reports how long each runtime takes from process start to its first GET next
+// (informational; it asserts only that the first request arrives).
+func TestStartTimes(t *testing.T) {
+	for _, lang := range []string{"node", "python"} {
+		var best time.Duration
+		for i := 0; i < 3; i++ {
+			files := map[string]string{"index.js": "exports.handler = async () => 1;", "app.py": "def handler(e, c):\n    return 1\n"}
+			handler := map[string]string{"node": "index.handler", "python": "app.handler"}[lang]
+			t0 := time.Now()
+			api, _, _ := start(t, runtimeOpts{lang: lang, handler: handler, files: files})
+			_ = api.invoke(t, invocation{ID: "s"})
+			d := time.Since(t0)
+			if best == 0 || d < best {
+				best = d
+			}
+		}
+		t.Logf("%s: process start to first response, best of 3: %s", lang, best)
+	}
+}
