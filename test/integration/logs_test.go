@@ -1,0 +1,5 @@
+package integration
+
+import "github.com/nimbus-platform/nimbus/internal/telemetry/logs"
+
+type logsRecord = logs.Record
