@@ -544,8 +544,9 @@ async function main() {
 
   const appRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
   // Like Lambda's NODE_PATH (which ends in /var/task): bare requires also resolve in the task root.
-  if (!process.env.NODE_PATH) {
-    process.env.NODE_PATH = appRoot;
+  const nodePath = process.env.NODE_PATH ? process.env.NODE_PATH.split(path.delimiter) : [];
+  if (!nodePath.includes(appRoot)) {
+    process.env.NODE_PATH = nodePath.concat(appRoot).join(path.delimiter);
     require('module')._initPaths();
   }
 
