@@ -66,9 +66,7 @@ type instance struct {
 	stopOnce sync.Once
 	lastUsed time.Time // guarded by pool.mu
 
-	logWG   sync.WaitGroup
-	stdout  *os.File // read ends, for draining before a log tail is cut
-	stderr  *os.File
+	output  *os.File // read end of the process's stdout and stderr
 	reading atomic.Int32 // readers busy with a chunk
 	peakMB  atomic.Int64 // last peak memory read, for after the process is gone
 }
@@ -123,38 +121,27 @@ func (p *Pool) startInstance() (*instance, error) {
 	cmd.Dir = spec.CodeDir
 	cmd.Env = m.environment(spec, inst)
 	m.sandbox.Prepare(cmd, spec.FunctionName)
+	// stdout and stderr share one pipe, as in Lambda, where both are the log.
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		inst.cleanup()
 		return nil, err
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		inst.cleanup()
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = outW, errW
-	inst.stdout, inst.stderr = outR, errR
+	cmd.Stdout, cmd.Stderr = outW, outW
+	inst.output = outR
 	inst.spawned = time.Now()
 	if err := cmd.Start(); err != nil {
 		outR.Close()
 		outW.Close()
-		errR.Close()
-		errW.Close()
 		inst.cleanup()
 		return nil, &startError{fmt.Errorf("start %s: %w", argv[0], err)}
 	}
 	outW.Close()
-	errW.Close()
 	inst.cmd = cmd
 	if err := m.sandbox.Started(cmd.Process.Pid); err != nil {
 		m.log.Debug("process limits not applied", "err", err)
 	}
-	inst.logWG.Add(2)
 	go inst.readLog(outR)
-	go inst.readLog(errR)
 	go inst.wait()
 	return inst, nil
 }
@@ -531,19 +518,21 @@ func apiError(w http.ResponseWriter, status int, errType, msg string) {
 	_, _ = w.Write(appendJSONError(nil, errType, msg))
 }
 
+// logLineLimit bounds one log record; longer lines are split.
+const logLineLimit = 16 * 1024
+
 // readLog turns the process's output into log records tagged with the
 // invocation in progress.
 func (inst *instance) readLog(f *os.File) {
-	defer inst.logWG.Done()
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 64*1024)
+	r := bufio.NewReaderSize(f, logLineLimit)
 	for {
 		line, err := r.ReadSlice('\n')
 		if len(line) > 0 {
 			inst.reading.Add(1)
 			full := line
 			if err == bufio.ErrBufferFull {
-				// An overlong line is split: 64 KiB per record.
+				// An overlong line is split into records of logLineLimit bytes.
 				err = nil
 			}
 			msg := strings.TrimRight(string(full), "\r\n")
@@ -589,7 +578,7 @@ func (inst *instance) finishTail(c *call, res *Result) {
 func (inst *instance) drainLogs() {
 	deadline := time.Now().Add(50 * time.Millisecond)
 	for time.Now().Before(deadline) {
-		if pending(inst.stdout) == 0 && pending(inst.stderr) == 0 && inst.reading.Load() == 0 {
+		if pending(inst.output) == 0 && inst.reading.Load() == 0 {
 			return
 		}
 		time.Sleep(100 * time.Microsecond)

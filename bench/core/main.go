@@ -1,0 +1,423 @@
+// Command core measures the invoke path: warm latency and throughput through
+// the Lambda API, cold starts beside the bare start of each runtime, and memory
+// per warm idle instance. It prints a table and writes it into BENCHMARKS.md.
+//
+//	go run ./bench/core [-out BENCHMARKS.md]
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nimbus-platform/nimbus/internal/client"
+	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/internal/server"
+)
+
+func main() {
+	out := flag.String("out", "BENCHMARKS.md", "file to write the results section into (empty: print only)")
+	warmN := flag.Int("warm", 3000, "sequential warm invokes per runtime")
+	dur := flag.Duration("duration", 3*time.Second, "duration of the 8-client throughput run")
+	coldN := flag.Int("cold", 25, "cold starts per runtime")
+	idleN := flag.Int("idle", 40, "idle instances for the memory measurement")
+	flag.Parse()
+	if err := run(*out, *warmN, *dur, *coldN, *idleN); err != nil {
+		log.Fatal(err)
+	}
+}
+
+type runtimeCase struct {
+	key, runtime, handler string
+	bare                  []string // command for the bare process start
+}
+
+func run(outFile string, warmN int, dur time.Duration, coldN, idleN int) error {
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "nimbus-bench-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	_ = os.Chmod(work, 0o711)
+
+	// The service: one no-op function per runtime.
+	app := filepath.Join(work, "app")
+	if err := os.MkdirAll(app, 0o755); err != nil {
+		return err
+	}
+	goBin := filepath.Join(work, "noop-go")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", goBin, "./bench/core/noop-go")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build the Go function: %w", err)
+	}
+	if err := zipFile(goBin, filepath.Join(app, "go.zip"), "bootstrap"); err != nil {
+		return err
+	}
+	for _, f := range []string{"noop-node/index.js", "noop-python/main.py"} {
+		data, err := os.ReadFile(filepath.Join(root, "bench/core", f))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(app, filepath.Base(f)), data, 0o644); err != nil {
+			return err
+		}
+	}
+	manifestYAML := `service: bench
+provider:
+  name: aws
+  memorySize: 128
+functions:
+  go:
+    runtime: provided.al2023
+    handler: bootstrap
+    package:
+      artifact: go.zip
+  node:
+    runtime: nodejs20.x
+    handler: index.handler
+  python:
+    runtime: python3.11
+    handler: main.handler
+`
+	if err := os.WriteFile(filepath.Join(app, "serverless.yml"), []byte(manifestYAML), 0o644); err != nil {
+		return err
+	}
+
+	srv, err := server.Start(context.Background(), server.Config{
+		DataDir:        filepath.Join(work, "data"),
+		Addr:           "127.0.0.1:0",
+		RunDir:         filepath.Join(work, "run"),
+		MaxConcurrency: 1000,
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close(context.Background())
+	c := client.New(srv.URL())
+	if _, err := c.Deploy(context.Background(), app, manifest.Options{}, nil); err != nil {
+		return err
+	}
+	python := pythonPath()
+	cases := []runtimeCase{
+		{key: "go", runtime: "Go (provided.al2023, aws-lambda-go)", bare: []string{goBin}},
+		{key: "node", runtime: "Node.js 20", bare: []string{"node", "-e", "0"}},
+		{key: "python", runtime: "Python 3.11", bare: []string{python, "-c", "0"}},
+	}
+
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64}}
+	var rows []string
+	for _, rc := range cases {
+		name := "bench-dev-" + rc.key
+		url := srv.URL() + "/2015-03-31/functions/" + name + "/invocations"
+		for range 200 { // warm up
+			if _, err := invokeOnce(httpc, url); err != nil {
+				return err
+			}
+		}
+		lat := make([]time.Duration, 0, warmN)
+		for range warmN {
+			d, err := invokeOnce(httpc, url)
+			if err != nil {
+				return err
+			}
+			lat = append(lat, d)
+		}
+		p50, p99 := percentile(lat, 50), percentile(lat, 99)
+		rps, err := throughput(httpc, url, 8, dur)
+		if err != nil {
+			return err
+		}
+
+		cold := make([]time.Duration, 0, coldN)
+		for range coldN {
+			srv.Runtime().Retire(name)
+			time.Sleep(20 * time.Millisecond) // let the old instances exit
+			d, err := invokeOnce(httpc, url)
+			if err != nil {
+				return err
+			}
+			cold = append(cold, d)
+		}
+		bare := make([]time.Duration, 0, coldN)
+		for range coldN {
+			start := time.Now()
+			cmd := exec.Command(rc.bare[0], rc.bare[1:]...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // the Go binary exits at once without the Runtime API
+			_ = cmd.Run()
+			bare = append(bare, time.Since(start))
+		}
+		platMem, instMem, err := idleMemory(srv, httpc, url, name, idleN)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %.0f | %s | %s | %s | %s | %.1f KiB | %.1f MiB |",
+			rc.runtime, us(p50), us(p99), rps, ms(percentile(cold, 50)), ms(percentile(cold, 99)),
+			ms(percentile(bare, 50)), ms(percentile(bare, 99)), platMem/1024, instMem/(1<<20)))
+		srv.Runtime().Retire(name)
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "No-op functions (128 MB) in Go, Node.js and Python, invoked through the Lambda API over HTTP on\n")
+	fmt.Fprintf(&b, "loopback with a keep-alive client (plain net/http, no SigV4 signing). Warm: %d sequential invokes after\n", warmN)
+	fmt.Fprintf(&b, "200 warm-up ones; throughput: 8 concurrent clients for %s. Cold: %d invokes each after retiring every\n", dur, coldN)
+	fmt.Fprintf(&b, "instance, measured at the client from request to response (process start, runtime init, first\n")
+	fmt.Fprintf(&b, "invocation), beside the bare start of the same runtime to exit in the same run (`node -e 0`,\n")
+	fmt.Fprintf(&b, "`%s -c 0`, the Go binary). Memory: %d warm idle instances; the platform's share is the growth of\n", python, idleN)
+	fmt.Fprintf(&b, "its live Go memory (heap in use + stacks, after GC) divided by the instances, the instance's is one process's RSS.\n\n")
+	fmt.Fprintf(&b, "Machine: %s. Command: `go run ./bench/core`.\n\n", machine())
+	b.WriteString("| runtime | warm p50 | warm p99 | invokes/s (8 clients) | cold p50 | cold p99 | bare start p50 | bare start p99 | platform memory per idle instance | instance RSS |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		b.WriteString(r + "\n")
+	}
+	fmt.Print(b.String())
+	if outFile == "" {
+		return nil
+	}
+	return writeSection(outFile, "Core invoke path", b.String())
+}
+
+func invokeOnce(c *http.Client, url string) (time.Duration, error) {
+	start := time.Now()
+	resp, err := c.Post(url, "application/json", strings.NewReader(`{"k":1}`))
+	if err != nil {
+		return 0, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	d := time.Since(start)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Amz-Function-Error") != "" {
+		return 0, fmt.Errorf("invoke %s: %d %s", url, resp.StatusCode, body)
+	}
+	return d, nil
+}
+
+func throughput(c *http.Client, url string, clients int, dur time.Duration) (float64, error) {
+	var n atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(dur)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if _, err := invokeOnce(c, url); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return 0, err
+	}
+	return float64(n.Load()) / time.Since(start).Seconds(), nil
+}
+
+// idleMemory starts n instances with n concurrent invokes and leaves them idle.
+func idleMemory(srv *server.Server, c *http.Client, url, name string, n int) (platformPerInstance, instanceRSS float64, err error) {
+	srv.Runtime().Retire(name)
+	time.Sleep(100 * time.Millisecond)
+	before := goMemory()
+	// A sleeping payload is not available in the no-op; concurrent cold starts
+	// still need one instance each because every instance is busy initialising.
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := invokeOnce(c, url); err != nil {
+				firstErr.CompareAndSwap(nil, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return 0, 0, err
+	}
+	time.Sleep(200 * time.Millisecond)
+	after := goMemory()
+	instances := 0
+	for _, s := range srv.Runtime().Stats() {
+		if s.Function == name {
+			instances += s.Instances
+		}
+	}
+	if instances == 0 {
+		return 0, 0, fmt.Errorf("no idle instances of %s", name)
+	}
+	var total float64
+	kids := childPIDs(os.Getpid())
+	for _, pid := range kids {
+		total += rss(pid)
+	}
+	if len(kids) > 0 {
+		instanceRSS = total / float64(len(kids))
+	}
+	return (after - before) / float64(instances), instanceRSS, nil
+}
+
+// goMemory is the platform's live Go memory: heap in use and goroutine stacks.
+func goMemory() float64 {
+	goruntime.GC()
+	var ms goruntime.MemStats
+	goruntime.ReadMemStats(&ms)
+	return float64(ms.HeapInuse + ms.StackInuse)
+}
+
+func rss(pid int) float64 {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) * 1024
+		}
+	}
+	return 0
+}
+
+func childPIDs(parent int) []int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", parent, parent))
+	var out []int
+	if err == nil {
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				out = append(out, pid)
+			}
+		}
+	}
+	// Children may hang off other threads of this process.
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", parent))
+	for _, t := range tasks {
+		if t.Name() == strconv.Itoa(parent) {
+			continue
+		}
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", parent, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil && !slices.Contains(out, pid) {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+func percentile(d []time.Duration, p int) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return s[min(i, len(s)-1)]
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%d µs", d.Microseconds()) }
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func pythonPath() string {
+	if p := os.Getenv("NIMBUS_PYTHON"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		return "/usr/bin/python3"
+	}
+	return "python3"
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	load := ""
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = ", load average at start " + strings.Join(strings.Fields(string(data))[:3], " ")
+	}
+	return fmt.Sprintf("%d cores (%s), %s, %s%s", goruntime.NumCPU(), model, goruntime.Version(), time.Now().UTC().Format("2006-01-02"), load)
+}
+
+func zipFile(src, dst, entry string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: entry, Method: zip.Deflate}
+	h.SetMode(0o755)
+	w, err := zw.CreateHeader(h)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, buf.Bytes(), 0o644)
+}
+
+// writeSection replaces (or appends) the "## title" section of a Markdown file.
+func writeSection(path, title, body string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	text := string(old)
+	if text == "" {
+		text = "# Benchmarks\n"
+	}
+	head := "## " + title + "\n"
+	section := head + "\n" + body
+	if i := strings.Index(text, head); i >= 0 {
+		end := len(text)
+		if j := strings.Index(text[i+len(head):], "\n## "); j >= 0 {
+			end = i + len(head) + j + 1
+		}
+		text = text[:i] + section + "\n" + text[end:]
+	} else {
+		text = strings.TrimRight(text, "\n") + "\n\n" + section
+	}
+	return os.WriteFile(path, []byte(text), 0o644)
+}
