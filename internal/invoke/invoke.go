@@ -150,6 +150,9 @@ func ParseName(s string) (name, qualifier string, err error) {
 	if len(s) == 0 || len(s) > 170 {
 		return "", "", &InvalidParameterError{Message: "1 validation error detected: Value at 'functionName' failed to satisfy constraint: Member must have length between 1 and 170"}
 	}
+	if plainName(s) {
+		return s, "", nil // the common case, without the regular expressions
+	}
 	if m := partRE.FindStringSubmatch(s); m != nil {
 		return m[2], m[4], nil
 	}
@@ -161,6 +164,20 @@ func ParseName(s string) (name, qualifier string, err error) {
 		return "", "", &InvalidParameterError{Message: "function name is longer than 64 characters"}
 	}
 	return m[6], m[8], nil
+}
+
+// plainName reports whether s is a bare function name of at most 64 characters.
+func plainName(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // IsThrottle reports whether err is a throttle.

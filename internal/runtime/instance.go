@@ -66,9 +66,10 @@ type instance struct {
 	stopOnce sync.Once
 	lastUsed time.Time // guarded by pool.mu
 
-	output  *os.File // read end of the process's stdout and stderr
-	reading atomic.Int32 // readers busy with a chunk
-	peakMB  atomic.Int64 // last peak memory read, for after the process is gone
+	output    *os.File     // read end of the process's stdout and stderr
+	reading   atomic.Int32 // readers busy with a chunk
+	peakMB    atomic.Int64 // last peak memory read, for after the process is gone
+	memReadAt atomic.Int64 // unix nanoseconds of the last read
 }
 
 func newInstanceID() string {
