@@ -2,6 +2,7 @@ package runtimes
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -441,6 +442,20 @@ func TestInstall(t *testing.T) {
 	}
 }
 
+func TestPrecompilePython(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := Install(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := PrecompilePython(context.Background(), interpreter(t, "python"), dir); err != nil {
+		t.Fatal(err)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "python", "__pycache__", "nimbus_runtime.*.pyc"))
+	if len(matches) != 1 {
+		t.Fatalf("no cached bytecode: %v", matches)
+	}
+}
+
 // ---------------------------------------------------------------- Node.js
 
 func TestNodeHandlers(t *testing.T) {
@@ -462,6 +477,12 @@ exports.handler = async (event, context) => {
 		t.Errorf("runtime used %d connections, want 1 keep-alive connection", c)
 	}
 	p.line(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\tundefined\tINFO\tinit$`)
+
+	// The server drops the keep-alive connection while the runtime waits in GET next: it reconnects.
+	time.Sleep(100 * time.Millisecond)
+	api.srv.CloseClientConnections()
+	expectResponse(t, api.invoke(t, invocation{ID: "r4", Event: `{"a":4}`}), "r4",
+		`{"ok":true,"got":{"a":4},"trace":"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}`)
 }
 
 func TestNodeHandlerStyles(t *testing.T) {
@@ -712,6 +733,20 @@ func TestNodeConsole(t *testing.T) {
 	}
 }
 
+func TestNodeJSONLogs(t *testing.T) {
+	api, p, _ := start(t, runtimeOpts{lang: "node", handler: "j.handler", env: []string{"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_LOG_LEVEL=info"}, files: map[string]string{
+		"j.js": `exports.handler = async () => { console.log({ a: 1 }); console.info('n=%d', 2); console.debug('hidden'); throw new RangeError('r'); };`,
+	}})
+	expectError(t, api.invoke(t, invocation{ID: "j1"}), "error", "j1", "RangeError")
+	ts := `"timestamp":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"`
+	p.line(t, `^\{`+ts+`,"level":"INFO","requestId":"j1","message":\{"a":1\}\}$`)
+	p.line(t, `^\{`+ts+`,"level":"INFO","requestId":"j1","message":"n=2"\}$`)
+	p.line(t, `^\{`+ts+`,"level":"ERROR","requestId":"j1","message":\{"errorType":"RangeError","errorMessage":"r","stackTrace":\["RangeError: r",`)
+	if strings.Contains(p.stdout.String(), "hidden") {
+		t.Error("DEBUG logged at AWS_LAMBDA_LOG_LEVEL=info")
+	}
+}
+
 // ---------------------------------------------------------------- Python
 
 func TestPythonHandlers(t *testing.T) {
@@ -784,6 +819,11 @@ def helper():
 		t.Errorf("runtime used %d connections, want 1 keep-alive connection", n)
 	}
 	p.line(t, `^init print$`)
+
+	// The server drops the keep-alive connection while the runtime waits in GET next: it reconnects.
+	time.Sleep(100 * time.Millisecond)
+	api.srv.CloseClientConnections()
+	expectResponse(t, api.invoke(t, invocation{ID: "r9", Event: `{"kind":"none"}`}), "r9", `null`)
 
 	// From python3.12 on, AWS's marshaller no longer escapes non-ASCII characters.
 	api, _, _ = start(t, runtimeOpts{lang: "python", handler: "app.handler", files: map[string]string{"app.py": "def handler(e, c):\n    return e\n"},
@@ -926,6 +966,20 @@ def lazy(event, context):
 	if strings.Contains(p.stdout.String(), "debug") {
 		t.Error("DEBUG record logged at AWS_LAMBDA_LOG_LEVEL=INFO")
 	}
+}
+
+func TestPythonJSONLogs(t *testing.T) {
+	api, p, _ := start(t, runtimeOpts{lang: "python", handler: "j.handler", env: []string{"AWS_LAMBDA_LOG_FORMAT=JSON"}, files: map[string]string{
+		"j.py": `import logging
+def handler(event, context):
+    logging.getLogger("app").warning("w %s", 1, extra={"k": "v"})
+    raise KeyError("x")
+`,
+	}})
+	expectError(t, api.invoke(t, invocation{ID: "j1"}), "error", "j1", "KeyError")
+	ts := `"timestamp": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"`
+	p.line(t, `^\{`+ts+`, "level": "WARNING", "message": "w 1", "logger": "app", "requestId": "j1", "k": "v"\}$`)
+	p.line(t, `^\{"timestamp": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", "level": "ERROR", "errorMessage": "'x'", "errorType": "KeyError", "requestId": "j1", "stackTrace": \[`)
 }
 
 // TestStartTimes logs how long each runtime takes from process start to its first GET next, next to
