@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/nimbus-platform/nimbus/internal/async"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/lambda"
 	"github.com/nimbus-platform/nimbus/internal/blobs"
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
@@ -51,6 +52,16 @@ type Config struct {
 	// InitFailureCooldown: see runtime.Config; negative disables.
 	InitFailureCooldown time.Duration
 	Logger              *slog.Logger
+	// Async tunes asynchronous invocations (zero values: Lambda's behaviour).
+	Async AsyncConfig
+}
+
+// AsyncConfig tunes asynchronous invocations; tests shorten the delays.
+type AsyncConfig struct {
+	Workers       int
+	RetryDelays   []time.Duration // default 1m, 2m
+	ThrottleDelay time.Duration
+	AckWait       time.Duration // redelivery after a crash; default 30s
 }
 
 // Server is a running node.
@@ -62,10 +73,14 @@ type Server struct {
 	runtime  *runtime.Manager
 	Registry *functions.Registry
 	Invoker  *invoke.Service
+	Async    *async.Service
 	Metrics  *metrics.Metrics
 	http     *http.Server
 	ln       net.Listener
 	cancel   context.CancelFunc
+	// stopEvents stops the event consumers (async, pollers) first on shutdown.
+	stopEvents context.CancelFunc
+	events     eventParts
 	served   chan error
 }
 
@@ -159,6 +174,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Invoker = invoke.New(s.Registry, s.runtime)
+	if err := s.startEvents(ctx); err != nil {
+		return nil, err
+	}
 
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -166,10 +184,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	endpoint := func(r *http.Request) string { return "http://" + r.Host }
-	(&lambda.API{Invoker: s.Invoker, Registry: s.Registry, CodeURL: func(r *http.Request, sha string) string {
+	(&lambda.API{Invoker: s.Invoker, Registry: s.Registry, Async: s.Async, CodeURL: func(r *http.Request, sha string) string {
 		return endpoint(r) + deployapi.Prefix + "/code/" + sha
 	}}).Register(mux)
 	(&deployapi.API{Blobs: blobStore, Registry: s.Registry, Logs: s.logs, Runtime: s.runtime, Version: Version, Endpoint: endpoint}).Register(mux)
+	s.registerEventAPIs(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
@@ -196,6 +215,9 @@ func (s *Server) Close(ctx context.Context) error {
 
 func (s *Server) shutdown(ctx context.Context) error {
 	var errs []error
+	if s.stopEvents != nil {
+		s.stopEvents()
+	}
 	if s.http != nil {
 		// Stop taking new requests; running invocations hold their handlers.
 		done := make(chan struct{})

@@ -1,0 +1,67 @@
+// Package dispatch routes the AWS APIs that share the endpoint's POST /:
+// JSON-protocol services by X-Amz-Target, query-protocol services by the
+// form's Action.
+package dispatch
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/sqs"
+)
+
+// QueryService answers query-protocol (form-encoded) actions.
+type QueryService interface {
+	IsAction(action string) bool
+	ServeQuery(w http.ResponseWriter, r *http.Request, form url.Values)
+}
+
+// Dispatcher routes POST / to the services.
+type Dispatcher struct {
+	SQS *sqs.API
+	// Query services besides SQS (SNS ...), tried in order.
+	Query []QueryService
+}
+
+// Register adds POST / and POST /{account}/{queue} (the SQS query protocol's
+// queue URLs) to mux.
+func (d *Dispatcher) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /{$}", d.serve)
+	mux.HandleFunc("POST /"+appspec.AccountID+"/{queue}", d.serve)
+}
+
+type sqsQuery struct{ *sqs.API }
+
+func (s sqsQuery) IsAction(a string) bool { return sqs.IsAction(a) }
+
+func (d *Dispatcher) serve(w http.ResponseWriter, r *http.Request) {
+	target := r.Header.Get("X-Amz-Target")
+	if strings.HasPrefix(target, "AmazonSQS.") && d.SQS != nil {
+		d.SQS.ServeJSON(w, r)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, sqs.MaxRequestBytes)
+	if err := r.ParseForm(); err != nil {
+		sqs.WriteQueryError(w, http.StatusBadRequest, "MalformedQueryString", "The request body could not be parsed: "+err.Error())
+		return
+	}
+	form := r.Form
+	action := form.Get("Action")
+	if action == "" {
+		sqs.WriteQueryError(w, http.StatusBadRequest, "MissingAction", "The request must contain the parameter Action (or the header X-Amz-Target).")
+		return
+	}
+	services := d.Query
+	if d.SQS != nil {
+		services = append([]QueryService{sqsQuery{d.SQS}}, services...)
+	}
+	for _, s := range services {
+		if s.IsAction(action) {
+			s.ServeQuery(w, r, form)
+			return
+		}
+	}
+	sqs.WriteQueryError(w, http.StatusBadRequest, "InvalidAction", "The action "+action+" is not valid for this endpoint.")
+}
