@@ -368,14 +368,7 @@ func keys(m map[string]any) string {
 	for k := range m {
 		ks = append(ks, k)
 	}
-	// small maps: sort by insertion-independent order
-	for i := range ks {
-		for j := i + 1; j < len(ks); j++ {
-			if ks[j] < ks[i] {
-				ks[i], ks[j] = ks[j], ks[i]
-			}
-		}
-	}
+	sort.Strings(ks)
 	return strings.Join(ks, ",")
 }
 
