@@ -50,8 +50,8 @@ type instance struct {
 	srv      *http.Server
 	cmd      *exec.Cmd
 	tmpDir   string
-	spawned  time.Time
-	initDone chan struct{} // closed at the first next
+	spawned  atomic.Int64 // unix nanoseconds; read by the Runtime API goroutines
+	initOnce sync.Once    // the first next ends initialisation
 	initDur  time.Duration
 	initErr  atomic.Pointer[outcome]
 
@@ -85,7 +85,6 @@ func (p *Pool) startInstance() (*instance, error) {
 	inst := &instance{
 		pool:     p,
 		id:       newInstanceID(),
-		initDone: make(chan struct{}),
 		work:     make(chan *call),
 		exited:   make(chan struct{}),
 	}
@@ -130,7 +129,7 @@ func (p *Pool) startInstance() (*instance, error) {
 	}
 	cmd.Stdout, cmd.Stderr = outW, outW
 	inst.output = outR
-	inst.spawned = time.Now()
+	inst.spawned.Store(time.Now().UnixNano())
 	if err := cmd.Start(); err != nil {
 		outR.Close()
 		outW.Close()
@@ -145,6 +144,10 @@ func (p *Pool) startInstance() (*instance, error) {
 	go inst.readLog(outR)
 	go inst.wait()
 	return inst, nil
+}
+
+func (inst *instance) sinceSpawn() time.Duration {
+	return time.Duration(time.Now().UnixNano() - inst.spawned.Load())
 }
 
 // startError means the function's process could not be started.
@@ -284,7 +287,7 @@ func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool) (r
 		res.FunctionError = "Unhandled"
 		res.ErrorType = "Runtime.InitTimeout"
 		res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: the runtime did not initialise within %s", inv.RequestID, inst.pool.m.cfg.InitTimeout)
-		inst.logSystem(c, "INIT_REPORT Init Duration: %s Phase: init Status: timeout", fmtMS(time.Since(inst.spawned)))
+		inst.logSystem(c, "INIT_REPORT Init Duration: %s Phase: init Status: timeout", fmtMS(inst.sinceSpawn()))
 		inst.finishTail(c, res)
 		return res, false
 	case <-ctx.Done():
@@ -343,7 +346,7 @@ func (inst *instance) failed(res *Result, c *call, dispatched bool) *Result {
 			res.ErrorType = "Runtime.ExitError"
 			res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: Runtime exited without providing a reason (%v)", c.inv.RequestID, inst.exitErr)
 		}
-		inst.logSystem(c, "INIT_REPORT Init Duration: %s Phase: init Status: error Error Type: %s", fmtMS(time.Since(inst.spawned)), res.ErrorType)
+		inst.logSystem(c, "INIT_REPORT Init Duration: %s Phase: init Status: error Error Type: %s", fmtMS(inst.sinceSpawn()), res.ErrorType)
 		inst.finishTail(c, res)
 		return res
 	}
@@ -389,12 +392,7 @@ func (inst *instance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (inst *instance) next(w http.ResponseWriter, r *http.Request) {
-	select {
-	case <-inst.initDone:
-	default:
-		inst.initDur = time.Since(inst.spawned)
-		close(inst.initDone)
-	}
+	inst.initOnce.Do(func() { inst.initDur = inst.sinceSpawn() })
 	if prev := inst.current.Load(); prev != nil {
 		// The runtime asked for more work without answering: fail that call.
 		inst.current.Store(nil)
