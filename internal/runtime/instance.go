@@ -83,10 +83,10 @@ func (p *Pool) startInstance() (*instance, error) {
 	m := p.m
 	spec := p.spec
 	inst := &instance{
-		pool:     p,
-		id:       newInstanceID(),
-		work:     make(chan *call),
-		exited:   make(chan struct{}),
+		pool:   p,
+		id:     newInstanceID(),
+		work:   make(chan *call),
+		exited: make(chan struct{}),
 	}
 	now := time.Now().UTC()
 	inst.stream = fmt.Sprintf("%s/[%s]%s", now.Format("2006/01/02"), spec.Version, inst.id)

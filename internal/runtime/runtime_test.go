@@ -295,7 +295,9 @@ func TestExitMidInvocationAndTimeout(t *testing.T) {
 func TestThrottles(t *testing.T) {
 	m, _ := newManager(t, func(c *Config) { c.MaxConcurrency = 1 })
 	spec := fakeSpec(t, "hang", 2*time.Second)
-	go func() { _, _ = m.Invoke(context.Background(), spec, &Invocation{RequestID: "a", Payload: []byte(`{}`)}) }()
+	go func() {
+		_, _ = m.Invoke(context.Background(), spec, &Invocation{RequestID: "a", Payload: []byte(`{}`)})
+	}()
 	time.Sleep(200 * time.Millisecond)
 	_, err := m.Invoke(context.Background(), spec, &Invocation{RequestID: "b", Payload: []byte(`{}`)})
 	var te *ThrottleError
