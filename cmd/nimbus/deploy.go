@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -109,6 +111,16 @@ func newInfoCommand(g *globals) *cobra.Command {
 				fmt.Printf("service: %s  stage: %s  region: %s\n", s.Service, s.Stage, s.Region)
 				for _, f := range s.Functions {
 					fmt.Printf("  %s: %s\n    invoke: POST %s\n", f.Key, f.Name, f.InvokeURL)
+				}
+				if len(s.Endpoints) > 0 {
+					fmt.Println("  endpoints:")
+					for _, e := range s.Endpoints {
+						fmt.Printf("    %s\n", e)
+					}
+					fmt.Printf("  access logs: nimbus logs %s.access\n", s.Service)
+				}
+				for _, name := range slices.Sorted(maps.Keys(s.APIKeys)) {
+					fmt.Printf("  api key %s: %s\n", name, s.APIKeys[name])
 				}
 			}
 			return nil

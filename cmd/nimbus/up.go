@@ -23,6 +23,7 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.cfg.DataDir, "data", ".nimbus", "data directory (metadata, queues, code, logs)")
 	fl.StringVar(&f.cfg.Addr, "addr", "127.0.0.1:9000", "address of the API listener")
+	fl.StringVar(&f.cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP gateway (API Gateway compatible endpoints); empty disables it")
 	fl.StringVar(&f.cfg.NATSURL, "nats-url", "", "external NATS cluster URL (default: run NATS JetStream embedded)")
 	fl.IntVar(&f.cfg.MaxConcurrency, "max-concurrency", 1000, "platform-wide limit of concurrent executions")
 	fl.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", 5*time.Minute, "stop an instance after it is idle this long")
@@ -63,8 +64,12 @@ func newUpCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("nimbus %s is up\n  API:  %s  (AWS SDK/CLI: --endpoint-url %s)\n  data: %s\nPress Ctrl-C to stop.\n",
+			fmt.Printf("nimbus %s is up\n  API:  %s  (AWS SDK/CLI: --endpoint-url %s)\n  data: %s\n",
 				server.Version, srv.URL(), srv.URL(), f.cfg.DataDir)
+			if u := srv.Gateway.URL(); u != "" {
+				fmt.Printf("  HTTP: %s  (http and httpApi events, function URLs)\n", u)
+			}
+			fmt.Println("Press Ctrl-C to stop.")
 			<-cmd.Context().Done()
 			return f.stop(srv)
 		},

@@ -36,6 +36,15 @@ type Application struct {
 	// Resources carries the manifest's `resources` section verbatim (CloudFormation
 	// shaped) for the event sources that read it.
 	Resources json.RawMessage `json:"resources,omitempty"`
+	// HTTP carries the provider-level API Gateway settings for the gateway.
+	HTTP *HTTPSettings `json:"http,omitempty"`
+}
+
+// HTTPSettings are the provider sections the HTTP gateway reads, kept as the
+// manifest gave them (variables resolved); the gateway interprets and checks them.
+type HTTPSettings struct {
+	APIGateway json.RawMessage `json:"apiGateway,omitempty"` // provider.apiGateway (apiKeys, binaryMediaTypes ...)
+	HTTPAPI    json.RawMessage `json:"httpApi,omitempty"`    // provider.httpApi (cors, authorizers ...)
 }
 
 // Function is one function of an application, fully resolved: defaults from the
@@ -53,6 +62,9 @@ type Function struct {
 	ReservedConcurrency *int              `json:"reservedConcurrency,omitempty"`
 	Code                CodeRef           `json:"code"`
 	Events              []Event           `json:"events,omitempty"`
+	// URL is the function's `url:` as written (true or {cors, authorizer});
+	// empty when the function has no function URL.
+	URL json.RawMessage `json:"url,omitempty"`
 	// Asynchronous invocation settings (Lambda's EventInvokeConfig and DLQ).
 	// MaximumRetryAttempts is 0 to 2 (nil: Lambda's default, 2); MaximumEventAge
 	// is in seconds, 60 to 21600 (nil: 6 hours).
@@ -256,6 +268,17 @@ func (a *Application) Validate() error {
 		}
 		if f.Code.Size <= 0 || f.Code.Size > MaxZippedCodeBytes {
 			add("%s: code size %d is out of range", where, f.Code.Size)
+		}
+		if len(f.URL) > 0 && !json.Valid(f.URL) {
+			add("%s: url is not valid JSON", where)
+		}
+	}
+	if a.HTTP != nil {
+		if len(a.HTTP.APIGateway) > 0 && !json.Valid(a.HTTP.APIGateway) {
+			add("http.apiGateway is not valid JSON")
+		}
+		if len(a.HTTP.HTTPAPI) > 0 && !json.Valid(a.HTTP.HTTPAPI) {
+			add("http.httpApi is not valid JSON")
 		}
 	}
 	if len(errs) > 0 {

@@ -29,6 +29,16 @@ type API struct {
 	Version  string
 	// Endpoint is the base URL clients reach this API on.
 	Endpoint func(r *http.Request) string
+	// HTTPInfo lists a service's HTTP endpoints (the gateway's); nil: none.
+	HTTPInfo func(app *appspec.Application) HTTPEndpoints
+	// ExtraLogs reports log names readable besides functions' (access logs).
+	ExtraLogs func(name string) bool
+}
+
+// HTTPEndpoints are a service's HTTP endpoints and API keys.
+type HTTPEndpoints struct {
+	Endpoints []string          `json:"endpoints,omitempty"` // "METHOD URL"
+	APIKeys   map[string]string `json:"apiKeys,omitempty"`   // name: value
 }
 
 // Prefix is the path all routes live under.
@@ -178,6 +188,7 @@ type ServiceInfo struct {
 	Stage     string         `json:"stage"`
 	Region    string         `json:"region"`
 	Functions []FunctionInfo `json:"functions"`
+	HTTPEndpoints
 }
 
 func (a *API) serviceInfo(r *http.Request, name string) (ServiceInfo, bool) {
@@ -186,6 +197,9 @@ func (a *API) serviceInfo(r *http.Request, name string) (ServiceInfo, bool) {
 		return ServiceInfo{}, false
 	}
 	si := ServiceInfo{Service: app.Service, Stage: app.Stage, Region: app.Region, Functions: []FunctionInfo{}}
+	if a.HTTPInfo != nil {
+		si.HTTPEndpoints = a.HTTPInfo(app)
+	}
 	for _, fc := range app.Functions {
 		if f, ok := a.Registry.Get(fc.Name); ok {
 			si.Functions = append(si.Functions, a.info(r, f))
@@ -234,7 +248,7 @@ func (a *API) removeService(w http.ResponseWriter, r *http.Request) {
 // readLogs streams a function's log records as JSON lines.
 func (a *API) readLogs(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if _, ok := a.Registry.Get(name); !ok {
+	if _, ok := a.Registry.Get(name); !ok && (a.ExtraLogs == nil || !a.ExtraLogs(name)) {
 		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("function %q is not deployed", name))
 		return
 	}

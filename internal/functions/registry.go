@@ -81,7 +81,13 @@ type Config struct {
 	// Retired is called with each function whose version was replaced or
 	// removed, so its instances can stop.
 	Retired func(function string)
+	// Checks run on every deploy after validation, with the other services
+	// deployed; an error refuses the deploy (e.g. the gateway's route conflicts).
+	Checks []DeployCheck
 }
+
+// DeployCheck judges an application against the other deployed services.
+type DeployCheck func(app *appspec.Application, others []appspec.Application) error
 
 // Registry holds every deployed service.
 type Registry struct {
@@ -90,7 +96,9 @@ type Registry struct {
 	deploys sync.Mutex // one deploy at a time keeps diffs and conflict checks simple
 	mu      sync.Mutex // guards rebuilding the index
 	current atomic.Pointer[index]
-	log     *slog.Logger
+	// generation counts index changes so edges can rebuild derived tables lazily.
+	generation atomic.Uint64
+	log        *slog.Logger
 }
 
 const bucket = "nimbus_services"
@@ -187,6 +195,7 @@ func (r *Registry) setService(name string, svc *service) {
 		}
 	}
 	r.current.Store(next)
+	r.generation.Add(1)
 	if r.cfg.Retired != nil {
 		for n, f := range old.byName {
 			if nf, ok := next.byName[n]; !ok || nf.Spec.Key != f.Spec.Key {
@@ -259,6 +268,20 @@ func (r *Registry) List() []*Function {
 	return out
 }
 
+// Generation changes whenever the deployed services change.
+func (r *Registry) Generation() uint64 { return r.generation.Load() }
+
+// Services returns every deployed application, sorted by service name.
+func (r *Registry) Services() []appspec.Application {
+	idx := r.current.Load()
+	out := make([]appspec.Application, 0, len(idx.services))
+	for _, svc := range idx.services {
+		out = append(out, svc.App)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out
+}
+
 // Service returns a deployed application.
 func (r *Registry) Service(name string) (*appspec.Application, bool) {
 	svc, ok := r.current.Load().services[name]
@@ -292,6 +315,20 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	r.deploys.Lock()
 	defer r.deploys.Unlock()
 	idx := r.current.Load()
+	if len(r.cfg.Checks) > 0 {
+		others := make([]appspec.Application, 0, len(idx.services))
+		for name, svc := range idx.services {
+			if name != app.Service {
+				others = append(others, svc.App)
+			}
+		}
+		sort.Slice(others, func(i, j int) bool { return others[i].Service < others[j].Service })
+		for _, check := range r.cfg.Checks {
+			if err := check(app, others); err != nil {
+				return nil, &InvalidError{err}
+			}
+		}
+	}
 	for _, f := range app.Functions {
 		if owner, ok := idx.byName[f.Name]; ok && owner.Service != app.Service {
 			return nil, &ConflictError{Function: f.Name, Service: app.Service, Owner: owner.Service}

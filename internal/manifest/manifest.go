@@ -440,6 +440,16 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 	if n := val(top, "resources"); n != nil {
 		p.App.Resources = n.toJSON()
 	}
+	// The HTTP gateway interprets these; they travel as written.
+	if gw, api := val(provider, "apiGateway"), val(provider, "httpApi"); gw != nil || api != nil {
+		p.App.HTTP = &appspec.HTTPSettings{}
+		if gw != nil {
+			p.App.HTTP.APIGateway = gw.toJSON()
+		}
+		if api != nil {
+			p.App.HTTP.HTTPAPI = api.toJSON()
+		}
+	}
 
 	functions := val(top, "functions")
 	var fnPackages []packageConfig
@@ -625,6 +635,9 @@ func (d *decoder) function(e *entry, service, stage string, defaults providerDef
 	}
 
 	fn.Events = d.events(val(f, "events"), where)
+	if n := val(f, "url"); n != nil && !(n.kind == kindBool && !n.boolean) && n.kind != kindNull {
+		fn.URL = n.toJSON()
+	}
 	d.asyncSettings(f, where, &fn)
 	if n := val(f, "layers"); n != nil {
 		d.warnf(n.pos, "", "%s: layers are not supported by nimbus yet and are ignored", where)

@@ -19,11 +19,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/async"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/lambda"
 	"github.com/nimbus-platform/nimbus/internal/blobs"
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
 	"github.com/nimbus-platform/nimbus/internal/functions"
+	"github.com/nimbus-platform/nimbus/internal/gateway"
 	"github.com/nimbus-platform/nimbus/internal/invoke"
 	"github.com/nimbus-platform/nimbus/internal/runtime"
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
@@ -51,7 +53,10 @@ type Config struct {
 	NoSandbox bool
 	// InitFailureCooldown: see runtime.Config; negative disables.
 	InitFailureCooldown time.Duration
-	Logger              *slog.Logger
+	// HTTPAddr is the HTTP gateway's listener (API Gateway compatible); empty
+	// serves no gateway listener ("127.0.0.1:0" picks a free port).
+	HTTPAddr string
+	Logger   *slog.Logger
 	// Async tunes asynchronous invocations (zero values: Lambda's behaviour).
 	Async AsyncConfig
 }
@@ -73,6 +78,7 @@ type Server struct {
 	runtime  *runtime.Manager
 	Registry *functions.Registry
 	Invoker  *invoke.Service
+	Gateway  *gateway.Gateway
 	Async    *async.Service
 	Metrics  *metrics.Metrics
 	http     *http.Server
@@ -81,7 +87,7 @@ type Server struct {
 	// stopEvents stops the event consumers (async, pollers) first on shutdown.
 	stopEvents context.CancelFunc
 	events     eventParts
-	served   chan error
+	served     chan error
 }
 
 // Start brings a node up and serves until Close.
@@ -169,11 +175,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		CodeDir: filepath.Join(cfg.RunDir, "code"),
 		Logger:  cfg.Logger,
 		Retired: s.runtime.Retire,
+		Checks:  []functions.DeployCheck{gateway.CheckDeploy},
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.Invoker = invoke.New(s.Registry, s.runtime)
+	s.Gateway = gateway.New(gateway.Config{Registry: s.Registry, Invoker: s.Invoker, Logs: s.logs, Logger: cfg.Logger})
+	if cfg.HTTPAddr != "" {
+		if err := s.Gateway.Listen(cfg.HTTPAddr); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.startEvents(ctx); err != nil {
 		return nil, err
 	}
@@ -187,7 +200,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	(&lambda.API{Invoker: s.Invoker, Registry: s.Registry, Async: s.Async, CodeURL: func(r *http.Request, sha string) string {
 		return endpoint(r) + deployapi.Prefix + "/code/" + sha
 	}}).Register(mux)
-	(&deployapi.API{Blobs: blobStore, Registry: s.Registry, Logs: s.logs, Runtime: s.runtime, Version: Version, Endpoint: endpoint}).Register(mux)
+	(&deployapi.API{Blobs: blobStore, Registry: s.Registry, Logs: s.logs, Runtime: s.runtime, Version: Version, Endpoint: endpoint,
+		HTTPInfo: func(app *appspec.Application) deployapi.HTTPEndpoints {
+			endpoints, keys := s.Gateway.Endpoints(app)
+			return deployapi.HTTPEndpoints{Endpoints: endpoints, APIKeys: keys}
+		},
+		ExtraLogs: s.Gateway.IsAccessLog,
+	}).Register(mux)
 	s.registerEventAPIs(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -215,6 +234,11 @@ func (s *Server) Close(ctx context.Context) error {
 
 func (s *Server) shutdown(ctx context.Context) error {
 	var errs []error
+	if s.Gateway != nil {
+		if err := s.Gateway.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if s.stopEvents != nil {
 		s.stopEvents()
 	}

@@ -1,0 +1,633 @@
+// Package gateway serves functions over HTTP as API Gateway does: REST APIs
+// (`http` events, payload 1.0, under the stage), HTTP APIs (`httpApi` events,
+// payload 2.0) and function URLs. It turns requests into events, invokes the
+// function synchronously and maps its answer back to HTTP, with CORS,
+// compression, API keys, JWT and Lambda authorizers, and access logs.
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/functions"
+	"github.com/nimbus-platform/nimbus/internal/invoke"
+	"github.com/nimbus-platform/nimbus/internal/runtime"
+	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
+)
+
+// Limits from API Gateway.
+const (
+	MaxBodyBytes        = 10 << 20
+	DefaultCompressMin  = 1024
+	DefaultDomain       = "localhost"
+	unmatchedAccessLogs = "_gateway"
+)
+
+// Config sets up a Gateway.
+type Config struct {
+	Registry *functions.Registry
+	Invoker  *invoke.Service
+	// Logs receives access logs (nil: none).
+	Logs   *logs.Store
+	Logger *slog.Logger
+	// AccountID appears in events and ARNs; default 000000000000.
+	AccountID string
+	// MaxBodyBytes bounds request bodies (413 above); default 10 MB.
+	MaxBodyBytes int64
+	// CompressMinBytes is the smallest response body compressed when the
+	// client accepts it; 0 means the default (1 KB), negative disables.
+	CompressMinBytes int
+	// Timeout is the default integration timeout; default 29 s.
+	Timeout time.Duration
+	// Domain: services are also served on <service>.<Domain> and function
+	// URLs on <function>.lambda-url.<Domain>; default "localhost".
+	Domain string
+	// HTTPClient fetches JWKS; default a client with a 5 s timeout.
+	HTTPClient *http.Client
+}
+
+// Gateway is an http.Handler serving every deployed API.
+type Gateway struct {
+	cfg       Config
+	log       *slog.Logger
+	invoker   *invoke.Service
+	table     atomic.Pointer[table]
+	buildMu   sync.Mutex
+	scratch   sync.Pool
+	comp      compressors
+	jwks      jwksCache
+	authCache authCache
+	baseURL   atomic.Pointer[string]
+	server    *http.Server
+	ln        net.Listener
+	served    chan error
+}
+
+// New returns a Gateway; it serves nothing until it is given a listener.
+func New(cfg Config) *Gateway {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = "000000000000"
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = MaxBodyBytes
+	}
+	if cfg.CompressMinBytes == 0 {
+		cfg.CompressMinBytes = DefaultCompressMin
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultIntegrationTimeout
+	}
+	if cfg.Domain == "" {
+		cfg.Domain = DefaultDomain
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
+	}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, invoker: cfg.Invoker}
+	g.jwks.client = cfg.HTTPClient
+	g.authCache.max = 10000
+	g.scratch.New = func() any { return &scratch{} }
+	return g
+}
+
+// Listen starts serving on addr until Close.
+func (g *Gateway) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("gateway: listen on %s: %w", addr, err)
+	}
+	g.ln = ln
+	base := "http://" + ln.Addr().String()
+	g.baseURL.Store(&base)
+	g.server = &http.Server{Handler: g, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	g.served = make(chan error, 1)
+	go func() { g.served <- g.server.Serve(ln) }()
+	return nil
+}
+
+// Addr is the listener's address ("" before Listen).
+func (g *Gateway) Addr() string {
+	if g.ln == nil {
+		return ""
+	}
+	return g.ln.Addr().String()
+}
+
+// URL is the listener's base URL ("" before Listen).
+func (g *Gateway) URL() string {
+	if p := g.baseURL.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Close stops taking requests and waits for running ones until ctx ends.
+func (g *Gateway) Close(ctx context.Context) error {
+	if g.server == nil {
+		return nil
+	}
+	err := g.server.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		_ = g.server.Close()
+		err = nil
+	}
+	<-g.served
+	return err
+}
+
+// table is the routing state derived from the deployed services.
+type table struct {
+	generation uint64
+	all        *router
+	byService  map[string]*router
+	urls       map[string]*route // function URLs by deployed function name
+	restStages map[string]bool   // first path segments that are REST stages
+}
+
+// current returns the table for the registry's present generation,
+// rebuilding it after a deploy.
+func (g *Gateway) current() *table {
+	gen := g.cfg.Registry.Generation()
+	if t := g.table.Load(); t != nil && t.generation == gen {
+		return t
+	}
+	g.buildMu.Lock()
+	defer g.buildMu.Unlock()
+	if t := g.table.Load(); t != nil && t.generation == gen {
+		return t
+	}
+	t := g.build(gen, g.cfg.Registry.Services())
+	g.table.Store(t)
+	return t
+}
+
+func (g *Gateway) build(gen uint64, apps []appspec.Application) *table {
+	t := &table{generation: gen, all: &router{}, byService: map[string]*router{}, urls: map[string]*route{}, restStages: map[string]bool{}}
+	for i := range apps {
+		p, err := parseApp(&apps[i])
+		if err != nil {
+			// Deploys are checked, so this is a service stored by an older version.
+			g.log.Warn("gateway: service routes skipped", "service", apps[i].Service, "err", err)
+			continue
+		}
+		own := &router{}
+		t.byService[apps[i].Service] = own
+		for _, r := range p.routes {
+			if prev := t.all.add(r); prev != nil {
+				g.log.Warn("gateway: route served by two services; the first wins", "route", r.describe(), "service", r.api.service, "first", prev.api.service)
+			}
+			own.add(r)
+			if r.kind == kindREST {
+				t.restStages[r.api.stage] = true
+			}
+		}
+		for _, u := range p.urls {
+			t.urls[u.function] = u
+		}
+	}
+	return t
+}
+
+// CheckDeploy is a functions.DeployCheck: the application's HTTP events must
+// be valid and claim no route another service serves.
+func CheckDeploy(app *appspec.Application, others []appspec.Application) error {
+	p, err := parseApp(app)
+	if err != nil {
+		return err
+	}
+	all := &router{}
+	owner := map[*route]string{}
+	for i := range others {
+		op, err := parseApp(&others[i])
+		if err != nil {
+			continue
+		}
+		for _, r := range op.routes {
+			all.add(r)
+			owner[r] = others[i].Service
+		}
+	}
+	var errs []error
+	for _, r := range p.routes {
+		if prev := all.add(r); prev != nil {
+			errs = append(errs, fmt.Errorf("route %s of function %q conflicts with service %q (function %q), which already serves it",
+				r.describe(), r.key, prev.api.service, prev.key))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// scratch is per-request memory, reused across requests.
+type scratch struct {
+	body   []byte
+	event  []byte
+	out    bytes.Buffer
+	query  []queryPair
+	params params
+	req    request
+}
+
+// errorResponse is a gateway-made answer.
+type errorResponse struct {
+	status int
+	body   string
+	kind   string // x-amzn-ErrorType
+}
+
+var (
+	errNotFound        = &errorResponse{http.StatusNotFound, `{"message":"Not Found"}`, "NotFoundException"}
+	errMissingToken    = &errorResponse{http.StatusForbidden, `{"message":"Missing Authentication Token"}`, "MissingAuthenticationTokenException"}
+	errForbiddenKey    = &errorResponse{http.StatusForbidden, `{"message":"Forbidden"}`, "ForbiddenException"}
+	errTooLarge        = &errorResponse{http.StatusRequestEntityTooLarge, `{"message":"Request Entity Too Large"}`, "RequestEntityTooLargeException"}
+	errBadGateway      = &errorResponse{http.StatusBadGateway, `{"message":"Internal server error"}`, "InternalServerErrorException"}
+	errTimeout         = &errorResponse{http.StatusGatewayTimeout, `{"message":"Endpoint request timed out"}`, "IntegrationTimeout"}
+	errThrottled       = &errorResponse{http.StatusTooManyRequests, `{"message":"Too Many Requests"}`, "ThrottlingException"}
+	errInternal        = &errorResponse{http.StatusInternalServerError, `{"message":"Internal server error"}`, "InternalServerErrorException"}
+	errBadRequestInput = &errorResponse{http.StatusBadRequest, `{"message":"Bad Request"}`, "BadRequestException"}
+)
+
+// ServeHTTP answers one request.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	requestID := uuid.NewString()
+	h := w.Header()
+	h["X-Amzn-Requestid"] = []string{requestID}
+	t := g.current()
+
+	sc := g.scratch.Get().(*scratch)
+	rt, path, pathSet := g.route(t, r, &sc.params)
+	var service string
+	if rt != nil {
+		service = rt.api.service
+		if rt.kind == kindHTTP {
+			h["Apigw-Requestid"] = h["X-Amzn-Requestid"]
+		}
+	}
+	status, size, reuse := g.serve(w, r, t, sc, rt, path, pathSet, requestID, start)
+	g.accessLog(service, rt, r, status, size, requestID, start)
+	if reuse {
+		*sc = scratch{body: sc.body[:0], event: sc.event[:0], out: sc.out, query: sc.query[:0]}
+		sc.out.Reset()
+		g.scratch.Put(sc)
+	}
+}
+
+// route finds the route of a request and the path its function sees.
+func (g *Gateway) route(t *table, r *http.Request, ps *params) (*route, string, *methodSet) {
+	ps.n = 0
+	host := r.Host
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		host = host[:i]
+	}
+	path := r.URL.Path
+	if path == "" {
+		path = "/"
+	}
+	// Function URLs: <function>.lambda-url.<domain>, or /lambda-url/<function>/...
+	if name, ok := strings.CutSuffix(host, ".lambda-url."+g.cfg.Domain); ok {
+		return t.urls[name], path, nil
+	}
+	if rest, ok := strings.CutPrefix(path, urlPathPrefix); ok {
+		name, tail, _ := strings.Cut(rest, "/")
+		if u := t.urls[name]; u != nil {
+			return u, "/" + tail, nil
+		}
+		return nil, path, nil
+	}
+	if rest, ok := strings.CutPrefix(path, strings.TrimSuffix(urlPathPrefix, "/")); ok && rest == "" {
+		return nil, path, nil
+	}
+	tree := t.all
+	if label, ok := strings.CutSuffix(host, "."+g.cfg.Domain); ok {
+		if own := t.byService[label]; own != nil {
+			tree = own
+		}
+	}
+	// Match on the escaped path, so an encoded slash stays inside its segment.
+	match := r.URL.EscapedPath()
+	if match == "" {
+		match = "/"
+	}
+	if len(match) > 1 && match[len(match)-1] == '/' {
+		match = match[:len(match)-1] // API Gateway ignores one trailing slash
+	}
+	// Under a REST stage the REST API answers; HTTP API catch-alls stay out.
+	seg, _, _ := strings.Cut(match[1:], "/")
+	useDefault := !t.restStages[seg]
+	if r.Method == http.MethodOptions {
+		if m := r.Header.Get("Access-Control-Request-Method"); m != "" {
+			if own, _ := tree.match(http.MethodOptions, match, ps, false); own != nil && own.method == http.MethodOptions {
+				return own, path, nil // an explicit OPTIONS route answers its own preflights
+			}
+			// A preflight is answered for the route of the method it asks about.
+			if rt, set := tree.match(strings.ToUpper(m), match, ps, false); rt != nil && rt.cors != nil {
+				return &route{kind: rt.kind, api: rt.api, method: http.MethodOptions, cors: rt.cors, pattern: rt.pattern}, path, set
+			}
+		}
+	}
+	rt, set := tree.match(r.Method, match, ps, useDefault)
+	return rt, path, set
+}
+
+// serve handles a routed request and returns the status and body size
+// written, and whether sc can be reused.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *scratch, rt *route, path string, pathSet *methodSet, requestID string, start time.Time) (status, size int, reuse bool) {
+	reuse = true
+	origin := r.Header.Get("Origin")
+	if rt == nil {
+		if seg, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/"); t.restStages[seg] {
+			status, size = g.writeError(w, nil, origin, errMissingToken)
+			return
+		}
+		status, size = g.writeError(w, nil, origin, errNotFound)
+		return
+	}
+	// CORS preflight: answered by the gateway unless the route is an explicit OPTIONS route.
+	if rt.function == "" || r.Method == http.MethodOptions && rt.method == "ANY" {
+		if rt.cors != nil && r.Header.Get("Access-Control-Request-Method") != "" {
+			methods := "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT"
+			if pathSet != nil {
+				methods = pathSet.methods()
+			}
+			status := http.StatusNoContent
+			if rt.kind == kindREST {
+				status = http.StatusOK
+			}
+			rt.cors.writePreflight(w, origin, methods, status)
+			return status, 0, true
+		}
+		if rt.function == "" {
+			status, size = g.writeError(w, rt, origin, errNotFound)
+			return
+		}
+	}
+
+	q := &sc.req
+	*q = request{r: r, rt: rt, requestID: requestID, now: start, accountID: g.cfg.AccountID}
+	q.sourceIP = remoteIP(r.RemoteAddr)
+	q.port = "80"
+	if i := strings.LastIndexByte(r.Host, ':'); i >= 0 && !strings.Contains(r.Host[i:], "]") {
+		q.port = r.Host[i+1:]
+	}
+
+	// The path the function sees: without the stage (REST) or the URL prefix.
+	q.path = path
+	if len(q.path) > 1 && q.path[len(q.path)-1] == '/' && rt.kind != kindURL {
+		q.path = q.path[:len(q.path)-1]
+	}
+	if rt.kind == kindREST {
+		q.path = strings.TrimPrefix(path, "/"+rt.api.stage)
+		if q.path == "" {
+			q.path = "/"
+		}
+	}
+	q.rawPath = r.URL.EscapedPath()
+	if rt.kind == kindURL && strings.HasPrefix(q.rawPath, urlPathPrefix) {
+		q.rawPath = "/" + strings.TrimPrefix(strings.TrimPrefix(q.rawPath, urlPathPrefix), rt.function+"/")
+		if strings.TrimPrefix(r.URL.EscapedPath(), urlPathPrefix) == rt.function {
+			q.rawPath = "/"
+		}
+	}
+	q.params = sc.params.slice()
+
+	if rt.private {
+		k, ok := rt.api.apiKeys[r.Header.Get("X-Api-Key")]
+		if !ok {
+			status, size = g.writeError(w, rt, origin, errForbiddenKey)
+			return
+		}
+		q.apiKey = &k
+	}
+
+	// The body: at most MaxBodyBytes.
+	if r.ContentLength > g.cfg.MaxBodyBytes {
+		status, size = g.writeError(w, rt, origin, errTooLarge)
+		return
+	}
+	body, err := readBody(r.Body, sc.body[:0], r.ContentLength, g.cfg.MaxBodyBytes)
+	sc.body = body
+	if err != nil {
+		if errors.Is(err, errBodyTooLarge) {
+			status, size = g.writeError(w, rt, origin, errTooLarge)
+			return
+		}
+		status, size = g.writeError(w, rt, origin, errBadRequestInput)
+		return
+	}
+	q.body = body
+	sc.query = parseQuery(sc.query, r.URL.RawQuery)
+	q.query = sc.query
+	q.decideBase64()
+
+	if rt.auth != nil {
+		if fail := g.authorize(r.Context(), q); fail != nil {
+			status, size = g.writeError(w, rt, origin, &errorResponse{status: fail.status, body: fail.body})
+			return
+		}
+	}
+
+	if rt.payloadV1 {
+		sc.event = q.appendEventV1(sc.event[:0])
+	} else {
+		sc.event = q.appendEventV2(sc.event[:0])
+	}
+
+	res, eresp, done := g.invoke(r.Context(), rt, sc.event)
+	if !done {
+		reuse = false // the invocation still holds the event
+	}
+	if eresp != nil {
+		status, size = g.writeError(w, rt, origin, eresp)
+		return
+	}
+	resp, err := mapResponse(res.Payload, rt.payloadV1, w.Header())
+	if err != nil {
+		g.log.Debug("gateway: malformed proxy response", "function", rt.function, "err", err)
+		clear(w.Header())
+		w.Header()["X-Amzn-Requestid"] = []string{requestID}
+		status, size = g.writeError(w, rt, origin, errBadGateway)
+		return
+	}
+	if rt.cors != nil && origin != "" {
+		rt.cors.applyResponse(resp.header, origin)
+	}
+	min := g.cfg.CompressMinBytes
+	if rt.kind == kindREST && rt.api.compressMin >= 0 {
+		min = rt.api.compressMin
+	}
+	g.comp.compress(r, resp, min, &sc.out)
+	resp.header["Content-Length"] = []string{strconv.Itoa(len(resp.body))}
+	w.WriteHeader(resp.status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(resp.body)
+	}
+	return resp.status, len(resp.body), reuse
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+// readBody reads at most limit bytes into dst.
+func readBody(body io.Reader, dst []byte, contentLength, limit int64) ([]byte, error) {
+	if body == nil || body == http.NoBody {
+		return dst, nil
+	}
+	if contentLength > 0 && int64(cap(dst)) < contentLength {
+		dst = make([]byte, 0, contentLength)
+	}
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := body.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if int64(len(dst)) > limit {
+			return dst, errBodyTooLarge
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+// invoke runs the function within the route's integration timeout. done is
+// false when the gateway stopped waiting while the invocation still runs.
+func (g *Gateway) invoke(ctx context.Context, rt *route, event []byte) (res *invoke.Response, eresp *errorResponse, done bool) {
+	timeout := rt.timeout
+	if timeout == 0 {
+		timeout = g.cfg.Timeout
+	}
+	f, ok := g.cfg.Registry.Get(rt.function)
+	if !ok {
+		g.log.Warn("gateway: route's function is not deployed", "function", rt.function)
+		return nil, errInternal, true
+	}
+	req := &invoke.Request{Function: rt.function, Payload: event}
+	start := time.Now()
+	if f.Spec.Timeout < timeout {
+		// The function's own timeout ends it first once it runs; the deadline
+		// bounds the wait for an instance. No goroutine on the hot path.
+		ictx, cancel := context.WithTimeout(ctx, timeout)
+		res, err := g.invoker.Invoke(ictx, req)
+		cancel()
+		if err == nil && (res.ErrorType == "Runtime.Cancelled" && ctx.Err() == nil || time.Since(start) > timeout) {
+			return nil, errTimeout, true
+		}
+		return g.outcome(rt, res, err)
+	}
+	type outcome struct {
+		res *invoke.Response
+		err error
+	}
+	ch := make(chan outcome, 1)
+	go func() {
+		// A caller that goes away does not stop the function, as in Lambda.
+		res, err := g.invoker.Invoke(context.WithoutCancel(ctx), req)
+		ch <- outcome{res, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case o := <-ch:
+		res, eresp, _ := g.outcome(rt, o.res, o.err)
+		return res, eresp, true
+	case <-timer.C:
+		return nil, errTimeout, false
+	case <-ctx.Done():
+		return nil, errTimeout, false
+	}
+}
+
+func (g *Gateway) outcome(rt *route, res *invoke.Response, err error) (*invoke.Response, *errorResponse, bool) {
+	if err != nil {
+		var throttle *runtime.ThrottleError
+		var tooLarge *invoke.PayloadTooLargeError
+		switch {
+		case errors.As(err, &throttle):
+			return nil, errThrottled, true
+		case errors.As(err, &tooLarge):
+			return nil, errTooLarge, true
+		}
+		g.log.Warn("gateway: invoke failed", "function", rt.function, "err", err)
+		return nil, errInternal, true
+	}
+	if res.FunctionError != "" {
+		g.log.Debug("gateway: function error", "function", rt.function, "type", res.ErrorType)
+		return nil, errBadGateway, true
+	}
+	return res, nil, true
+}
+
+// writeError writes a gateway-made answer.
+func (g *Gateway) writeError(w http.ResponseWriter, rt *route, origin string, e *errorResponse) (int, int) {
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	if e.kind != "" {
+		h["X-Amzn-Errortype"] = []string{e.kind}
+	}
+	if rt != nil && rt.cors != nil && rt.cors.overrides && origin != "" {
+		rt.cors.applyResponse(h, origin)
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(e.body))}
+	w.WriteHeader(e.status)
+	_, _ = io.WriteString(w, e.body)
+	return e.status, len(e.body)
+}
+
+// AccessLogName is the log name of a service's access logs, for `nimbus logs`.
+func AccessLogName(service string) string {
+	if service == "" {
+		service = unmatchedAccessLogs
+	}
+	return service + ".access"
+}
+
+func (g *Gateway) accessLog(service string, rt *route, r *http.Request, status, size int, requestID string, start time.Time) {
+	if g.cfg.Logs == nil {
+		return
+	}
+	latency := time.Since(start)
+	b := make([]byte, 0, 192)
+	b = append(b, remoteIP(r.RemoteAddr)...)
+	b = append(b, ` "`...)
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	b = append(b, r.URL.RequestURI()...)
+	b = append(b, ' ')
+	b = append(b, r.Proto...)
+	b = append(b, `" `...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(size), 10)
+	b = append(b, ' ')
+	b = strconv.AppendFloat(b, float64(latency.Microseconds())/1000, 'f', 2, 64)
+	b = append(b, "ms requestId="...)
+	b = append(b, requestID...)
+	if rt != nil && rt.function != "" {
+		b = append(b, " function="...)
+		b = append(b, rt.function...)
+		b = append(b, ` route="`...)
+		b = append(b, rt.routeKey...)
+		b = append(b, '"')
+	}
+	g.cfg.Logs.Append(logs.Record{Time: start, Function: AccessLogName(service), RequestID: requestID, Message: string(b)})
+}
