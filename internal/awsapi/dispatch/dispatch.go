@@ -23,6 +23,9 @@ type Dispatcher struct {
 	SQS *sqs.API
 	// Query services besides SQS (SNS ...), tried in order.
 	Query []QueryService
+	// JSON routes other JSON-protocol services by X-Amz-Target prefix
+	// (e.g. "AWSEvents." for EventBridge).
+	JSON map[string]http.Handler
 }
 
 // Register adds POST / and POST /{account}/{queue} (the SQS query protocol's
@@ -41,6 +44,14 @@ func (d *Dispatcher) serve(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(target, "AmazonSQS.") && d.SQS != nil {
 		d.SQS.ServeJSON(w, r)
 		return
+	}
+	if target != "" {
+		if i := strings.IndexByte(target, '.'); i > 0 {
+			if h := d.JSON[target[:i+1]]; h != nil {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, sqs.MaxRequestBytes)
 	if err := r.ParseForm(); err != nil {
