@@ -93,6 +93,7 @@ type DeployCheck func(app *appspec.Application, others []appspec.Application) er
 type Registry struct {
 	cfg     Config
 	kv      jetstream.KeyValue
+	prepare []PrepareHook
 	deploys sync.Mutex // one deploy at a time keeps diffs and conflict checks simple
 	mu      sync.Mutex // guards rebuilding the index
 	current atomic.Pointer[index]
@@ -341,6 +342,11 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 		}
 		if err := appspec.CheckHandler(os.DirFS(r.codeDir(f.Code.SHA256)), f.Runtime, f.Handler); err != nil {
 			return nil, &InvalidError{fmt.Errorf("function %q: %w", f.Key, err)}
+		}
+	}
+	for _, prepare := range r.prepare {
+		if err := prepare(ctx, app); err != nil {
+			return nil, err
 		}
 	}
 	sort.Slice(app.Functions, func(i, j int) bool { return app.Functions[i].Key < app.Functions[j].Key })

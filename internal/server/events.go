@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/nimbus-platform/nimbus/internal/async"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dispatch"
@@ -37,11 +38,14 @@ func (s *Server) startEvents(ctx context.Context) error {
 		return err
 	}
 	s.Async.SetSink("sqs", s.events.queues.Sink)
+	s.Registry.OnDeploy(s.events.queues.PrepareDeploy)
+	pollers := queues.NewPollers(s.events.queues, s.Invoker, s.Registry, s.log.With("part", "sqs-triggers"))
 	ectx, stop := context.WithCancel(context.Background())
 	s.stopEvents = stop
 	if err := s.events.queues.Start(ectx); err != nil {
 		return err
 	}
+	go pollers.Run(ectx, time.Second)
 	return s.Async.Start(ectx)
 }
 
