@@ -60,6 +60,7 @@ func (s *Service) PutEvents(ctx context.Context, entries []Entry) ([]EntryResult
 	if total > MaxPutEventsBytes {
 		return nil, errorf(CodeValidation, "Total size of the entries in the request is over the limit.")
 	}
+	s.syncManaged()
 	now := time.Now()
 	results := make([]EntryResult, len(entries))
 	groups := map[string]*batch{}

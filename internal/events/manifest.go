@@ -494,6 +494,22 @@ func (s *Service) syncManaged() {
 	if s.cfg.Registry == nil {
 		return
 	}
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	// Registries that count their changes let the common case cost one load.
+	gen, counted := any(s.cfg.Registry).(interface{ Generation() uint64 })
+	if counted && s.managedGen.Load() == gen.Generation()+1 {
+		return
+	}
+	var current uint64
+	if counted {
+		current = gen.Generation()
+	}
+	defer func() {
+		if counted {
+			s.managedGen.Store(current + 1)
+		}
+	}()
 	fns := s.cfg.Registry.List()
 	var fp strings.Builder
 	seen := map[string]bool{}

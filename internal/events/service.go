@@ -37,6 +37,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -95,6 +96,8 @@ type Service struct {
 	// api holds what the API created, by KV key; managed what manifests declare.
 	api        map[string]uint64 // applied KV revision per key
 	managedFP  string
+	managedGen atomic.Uint64 // registry generation + 1 last synced
+	syncMu     sync.Mutex
 	writes     sync.Mutex // one API change at a time
 	wg         sync.WaitGroup
 	syncNotify chan struct{}
@@ -374,6 +377,7 @@ func (s *Service) DeleteBus(ctx context.Context, name string) error {
 // DescribeBus returns a bus.
 func (s *Service) DescribeBus(name string) (BusInfo, error) {
 	name = BusName(name)
+	s.syncManaged()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	b := s.buses[name]
@@ -385,6 +389,7 @@ func (s *Service) DescribeBus(name string) (BusInfo, error) {
 
 // ListBuses returns the buses whose names start with prefix, sorted.
 func (s *Service) ListBuses(prefix string) []BusInfo {
+	s.syncManaged()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []BusInfo
@@ -433,6 +438,7 @@ func (s *Service) del(ctx context.Context, key string) error {
 
 // lookupRule finds a rule (a copy) on a bus.
 func (s *Service) lookupRule(bus, name string) (*Rule, error) {
+	s.syncManaged()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	b := s.buses[bus]
@@ -529,6 +535,7 @@ func (s *Service) DeleteRule(ctx context.Context, bus, name string, force bool) 
 // ListRules returns the rules of a bus whose names start with prefix, sorted.
 func (s *Service) ListRules(bus, prefix string) ([]*Rule, error) {
 	bus = BusName(bus)
+	s.syncManaged()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	b := s.buses[bus]
