@@ -113,3 +113,81 @@ func TestCLI(t *testing.T) {
 		t.Errorf("unreachable platform: %v %s", err, errOut)
 	}
 }
+
+func TestDevRedeploysOnChange(t *testing.T) {
+	t.Parallel()
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("serverless.yml", "service: devsvc\nprovider:\n  name: aws\n  runtime: nodejs20.x\nfunctions:\n  f:\n    handler: h.f\n")
+	write("h.js", "exports.f = async () => 'one';")
+
+	run := exec.Command(bin, "dev", dir, "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "data"), "--no-sandbox", "--shutdown-grace", "2s")
+	stdout, err := run.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Stderr = os.Stderr
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = run.Process.Signal(os.Interrupt)
+		_ = run.Wait()
+	})
+	lines := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 4096)
+		var acc string
+		for {
+			n, err := stdout.Read(buf)
+			acc += string(buf[:n])
+			for {
+				i := strings.IndexByte(acc, '\n')
+				if i < 0 {
+					break
+				}
+				lines <- acc[:i]
+				acc = acc[i+1:]
+			}
+			if err != nil {
+				close(lines)
+				return
+			}
+		}
+	}()
+	var endpoint string
+	deadline := time.After(30 * time.Second)
+	for endpoint == "" || !strings.HasPrefix(endpoint, "http") {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("nimbus dev exited")
+			}
+			if rest, found := strings.CutPrefix(l, "nimbus "); found && strings.Contains(rest, " is up at ") {
+				endpoint = strings.Fields(strings.SplitN(rest, " is up at ", 2)[1])[0]
+			}
+		case <-deadline:
+			t.Fatal("nimbus dev did not come up")
+		}
+	}
+	waitFor := func(want string) {
+		t.Helper()
+		var got string
+		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			out, _, err := runCLI(t, bin, endpoint, dir, "invoke", "devsvc-dev-f")
+			if err == nil && strings.TrimSpace(out) == want {
+				return
+			}
+			got = out
+		}
+		t.Fatalf("invoke answered %q, want %q", got, want)
+	}
+	waitFor(`"one"`)
+	write("h.js", "exports.f = async () => 'two';")
+	waitFor(`"two"`)
+}
