@@ -5,15 +5,40 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/async"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dispatch"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/eventbridge"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/sqs"
+	"github.com/nimbus-platform/nimbus/internal/events"
 	"github.com/nimbus-platform/nimbus/internal/queues"
+	"github.com/nimbus-platform/nimbus/internal/schedule"
 )
 
 // eventParts are the durable event paths of a node.
 type eventParts struct {
 	queues *queues.Service
+	bus    *events.Service
+}
+
+// EventsConfig tunes the event bus and schedules; tests shorten the delays.
+type EventsConfig struct {
+	// Clock drives schedules (default the wall clock; schedule.ScaledClock runs faster).
+	Clock schedule.Clock
+	// RetryDelay is the first retry delay of a failed delivery (default 1s).
+	RetryDelay time.Duration
+	Workers    int
+}
+
+// Bus is the node's event bus (EventBridge).
+func (s *Server) Bus() *events.Service { return s.events.bus }
+
+// checkEvents refuses deploys whose schedules or event rules are invalid.
+func (s *Server) checkEvents(app *appspec.Application, others []appspec.Application) error {
+	if s.events.bus == nil {
+		return nil
+	}
+	return s.events.bus.CheckDeploy(app, others)
 }
 
 // startEvents wires the durable event paths: asynchronous invocations,
@@ -40,9 +65,25 @@ func (s *Server) startEvents(ctx context.Context) error {
 	s.Async.SetSink("sqs", s.events.queues.Sink)
 	s.Registry.OnDeploy(s.events.queues.PrepareDeploy)
 	pollers := queues.NewPollers(s.events.queues, s.Invoker, s.Registry, s.log.With("part", "sqs-triggers"))
+	s.events.bus, err = events.Open(ctx, events.Config{
+		Store:      s.store,
+		Invoker:    s.Invoker,
+		Registry:   s.Registry,
+		Sinks:      map[string]events.Sink{"sqs": s.events.queues.Sink},
+		Workers:    s.cfg.Events.Workers,
+		RetryDelay: s.cfg.Events.RetryDelay,
+		Clock:      s.cfg.Events.Clock,
+		Logger:     s.log.With("part", "events"),
+	})
+	if err != nil {
+		return err
+	}
 	ectx, stop := context.WithCancel(context.Background())
 	s.stopEvents = stop
 	if err := s.events.queues.Start(ectx); err != nil {
+		return err
+	}
+	if err := s.events.bus.Start(ectx); err != nil {
 		return err
 	}
 	go pollers.Run(ectx, time.Second)
@@ -51,5 +92,8 @@ func (s *Server) startEvents(ctx context.Context) error {
 
 // registerEventAPIs serves SQS (and SNS) on the API listener.
 func (s *Server) registerEventAPIs(mux *http.ServeMux) {
-	(&dispatch.Dispatcher{SQS: &sqs.API{Queues: s.events.queues}}).Register(mux)
+	(&dispatch.Dispatcher{
+		SQS:  &sqs.API{Queues: s.events.queues},
+		JSON: map[string]http.Handler{eventbridge.TargetPrefix: &eventbridge.API{Bus: s.events.bus}},
+	}).Register(mux)
 }

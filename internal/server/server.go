@@ -59,6 +59,8 @@ type Config struct {
 	Logger   *slog.Logger
 	// Async tunes asynchronous invocations (zero values: Lambda's behaviour).
 	Async AsyncConfig
+	// Events tunes the event bus and schedules.
+	Events EventsConfig
 }
 
 // AsyncConfig tunes asynchronous invocations; tests shorten the delays.
@@ -175,7 +177,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		CodeDir: filepath.Join(cfg.RunDir, "code"),
 		Logger:  cfg.Logger,
 		Retired: s.runtime.Retire,
-		Checks:  []functions.DeployCheck{gateway.CheckDeploy},
+		Checks:  []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
 	})
 	if err != nil {
 		return nil, err
