@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,11 +38,28 @@ func main() {
 	dur := flag.Duration("duration", 3*time.Second, "duration of the 8-client throughput run")
 	coldN := flag.Int("cold", 25, "cold starts per runtime")
 	idleN := flag.Int("idle", 40, "idle instances for the memory measurement")
+	only := flag.String("only", "", "measure one runtime only: go, node or python")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the platform to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	onlyRuntime = *only
 	if err := run(*out, *warmN, *dur, *coldN, *idleN); err != nil {
+		pprof.StopCPUProfile()
 		log.Fatal(err)
 	}
 }
+
+// onlyRuntime restricts the run to one runtime (the -only flag).
+var onlyRuntime string
 
 type runtimeCase struct {
 	key, runtime, handler string
@@ -130,6 +148,9 @@ functions:
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64}}
 	var rows []string
 	for _, rc := range cases {
+		if onlyRuntime != "" && rc.key != onlyRuntime {
+			continue
+		}
 		name := "bench-dev-" + rc.key
 		url := srv.URL() + "/2015-03-31/functions/" + name + "/invocations"
 		for range 200 { // warm up
