@@ -2,26 +2,52 @@ package integration
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
 
-// buildCLI compiles cmd/nimbus for the test.
+var (
+	cliOnce sync.Once
+	cliBin  string
+	cliErr  error
+)
+
+// buildCLI compiles cmd/nimbus once for all tests.
 func buildCLI(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "nimbus")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/nimbus")
-	cmd.Dir = testkit.Root(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the CLI: %v\n%s", err, out)
+	cliOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "nimbus-cli-*")
+		if err != nil {
+			cliErr = err
+			return
+		}
+		cliBin = filepath.Join(dir, "nimbus")
+		cmd := exec.Command("go", "build", "-o", cliBin, "./cmd/nimbus")
+		cmd.Dir = testkit.Root(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			cliErr = fmt.Errorf("build the CLI: %v\n%s", err, out)
+		}
+	})
+	if cliErr != nil {
+		t.Fatal(cliErr)
 	}
-	return bin
+	return cliBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cliBin != "" {
+		_ = os.RemoveAll(filepath.Dir(cliBin))
+	}
+	os.Exit(code)
 }
 
 func runCLI(t *testing.T, bin, endpoint, dir string, args ...string) (string, string, error) {
