@@ -123,6 +123,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
 	_ = os.Chmod(cfg.RunDir, 0o711)
+	if !cfg.NoSandbox && os.Geteuid() == 0 {
+		if dir := unreachableAncestor(cfg.RunDir); dir != "" {
+			return nil, fmt.Errorf("function users cannot reach the run directory %s: %s is not searchable by others (chmod o+x it, choose --run-dir elsewhere, or use --no-sandbox)", cfg.RunDir, dir)
+		}
+	}
 	_ = os.RemoveAll(filepath.Join(cfg.RunDir, "tmp")) // instance dirs of a previous run
 
 	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1)}
@@ -152,6 +157,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	python := findPython()
+	if python != "" {
+		// Function users cannot write the client's bytecode cache: write it once here.
+		if err := runtimes.PrecompilePython(ctx, python, runtimeDir); err != nil {
+			s.log.Warn("python runtime client not precompiled; cold starts pay for compiling it", "err", err)
+		}
+	}
 	s.Metrics = metrics.New()
 	s.runtime, err = runtime.NewManager(runtime.Config{
 		MaxConcurrency:      cfg.MaxConcurrency,
@@ -161,7 +173,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		RuntimeDir:          runtimeDir,
 		NodePath:            findNode(),
 		NodeEntry:           nodeEntry,
-		PythonPath:          findPython(),
+		PythonPath:          python,
 		PythonEntry:         pythonEntry,
 		Sandbox:             sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox}),
 		Logs:                s.logs,
@@ -275,6 +287,19 @@ func (s *Server) shutdown(ctx context.Context) error {
 		s.store.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// unreachableAncestor returns the first directory on the way to dir that
+// other users cannot search, or "".
+func unreachableAncestor(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o001 == 0 {
+			return d
+		}
+		if d == filepath.Dir(d) {
+			return ""
+		}
+	}
 }
 
 func findNode() string {
