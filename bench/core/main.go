@@ -62,7 +62,7 @@ func main() {
 var onlyRuntime string
 
 type runtimeCase struct {
-	key, runtime, handler string
+	key, runtime string
 	bare                  []string // command for the bare process start
 }
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/nimbus-platform/nimbus/internal/runtime"
 )
@@ -64,7 +65,7 @@ func New() *Metrics {
 	}
 	m.Registry.MustRegister(m.invocations, m.errors, m.duration, m.coldStarts, m.initDur, m.throttles,
 		m.instances, m.billedMS, m.gbSeconds, m.maxMemory,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
