@@ -63,7 +63,8 @@ type Config struct {
 	// Sinks deliver to other services' resources by ARN service ("sqs", "sns").
 	// Without a sink, targets of that kind are refused at PutTargets.
 	Sinks map[string]Sink
-	// Workers is how many event batches are delivered at once (default 32).
+	// Workers is how many event batches (up to 10 events each) are delivered
+	// at once (default 8: more only starts more instances on a small machine).
 	Workers int
 	// RetryDelay is the first retry's delay, doubled per attempt up to
 	// RetryMaxDelay (defaults 1s and 3 minutes).
@@ -119,7 +120,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.AccountID = "000000000000"
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 32
+		cfg.Workers = 8
 	}
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = time.Second

@@ -1,0 +1,196 @@
+// Command events measures the event bus end to end: PutEvents (10 entries a
+// call, through the EventBridge JSON API on the platform's listener) to a rule
+// whose target is a no-op Go function, counting completed invocations.
+//
+//	go run ./bench/events [-n 20000] [-clients 16]
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nimbus-platform/nimbus/internal/client"
+	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/internal/server"
+)
+
+func main() {
+	n := flag.Int("n", 20000, "events to put")
+	clients := flag.Int("clients", 16, "concurrent PutEvents callers")
+	workers := flag.Int("workers", 8, "event batches delivered at once")
+	flag.Parse()
+	if err := run(*n, *clients, *workers); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(n, clients, workers int) error {
+	work, err := os.MkdirTemp("", "nimbus-bench-events-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	_ = os.Chmod(work, 0o711)
+	app := filepath.Join(work, "app")
+	if err := os.MkdirAll(app, 0o755); err != nil {
+		return err
+	}
+	bin := filepath.Join(work, "noop")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./bench/core/noop-go")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build the Go function: %w", err)
+	}
+	if err := zipFile(bin, filepath.Join(app, "fn.zip"), "bootstrap"); err != nil {
+		return err
+	}
+	yml := `service: ebench
+provider:
+  name: aws
+  memorySize: 128
+functions:
+  noop:
+    runtime: provided.al2023
+    handler: bootstrap
+    package:
+      artifact: fn.zip
+    events:
+      - eventBridge:
+          pattern:
+            source: [bench]
+            detail-type: [tick]
+`
+	if err := os.WriteFile(filepath.Join(app, "serverless.yml"), []byte(yml), 0o644); err != nil {
+		return err
+	}
+	srv, err := server.Start(context.Background(), server.Config{
+		DataDir: filepath.Join(work, "data"), Addr: "127.0.0.1:0", RunDir: filepath.Join(work, "run"),
+		MaxConcurrency: 1000, NoSandbox: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Events: server.EventsConfig{Workers: workers},
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close(context.Background())
+	if _, err := client.New(srv.URL()).Deploy(context.Background(), app, manifest.Options{}, nil); err != nil {
+		return err
+	}
+	type entry struct{ Source, DetailType, Detail string }
+	entries := make([]entry, 10)
+	for i := range entries {
+		entries[i] = entry{"bench", "tick", fmt.Sprintf(`{"i":%d,"payload":"some text of an ordinary event"}`, i)}
+	}
+	body, _ := json.Marshal(map[string]any{"Entries": entries})
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: clients}}
+	put := func() error {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL()+"/", bytes.NewReader(body))
+		req.Header.Set("X-Amz-Target", "AWSEvents.PutEvents")
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		resp, err := httpc.Do(req)
+		if err != nil {
+			return err
+		}
+		var out struct{ FailedEntryCount int }
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || out.FailedEntryCount != 0 {
+			return fmt.Errorf("status %d, %d failed entries, %v", resp.StatusCode, out.FailedEntryCount, err)
+		}
+		return nil
+	}
+	// Warm up: instances started, consumers running.
+	for range 20 {
+		if err := put(); err != nil {
+			return err
+		}
+	}
+	for invocations(srv) < 200 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	base := invocations(srv)
+	calls := n / 10
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(calls) {
+				if err := put(); err != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	accepted := time.Since(start)
+	want := base + float64(calls-int(failed.Load()))*10
+	deadline := time.Now().Add(5 * time.Minute)
+	for invocations(srv) < want && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	delivered := time.Since(start)
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), load average %s", runtime.NumCPU(), runtime.GOMAXPROCS(0), load)
+	fmt.Printf("events: %d in %d PutEvents calls of 10 by %d clients, %d calls failed, %d delivery workers\n", calls*10, calls, clients, failed.Load(), workers)
+	fmt.Printf("accepted (after the fsync'd JetStream ack): %.0f events/s (%v)\n", float64(calls*10)/accepted.Seconds(), accepted.Round(time.Millisecond))
+	fmt.Printf("delivered end to end to the no-op Go function: %.0f events/s (%v from the first put to the last completed invocation; %.0f of %.0f)\n",
+		(invocations(srv)-base)/delivered.Seconds(), delivered.Round(time.Millisecond), invocations(srv)-base, want-base)
+	return nil
+}
+
+func invocations(srv *server.Server) float64 {
+	mfs, err := srv.Metrics.Registry.Gather()
+	if err != nil {
+		return 0
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != "nimbus_invocations_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			total += m.GetCounter().GetValue()
+		}
+	}
+	return total
+}
+
+func zipFile(src, dst, entry string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: entry, Method: zip.Deflate}
+	h.SetMode(0o755)
+	w, err := zw.CreateHeader(h)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, buf.Bytes(), 0o644)
+}
