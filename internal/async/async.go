@@ -87,6 +87,10 @@ type Service struct {
 	js    jetstream.JetStream
 	sinks map[string]Sink
 	wg    sync.WaitGroup
+	// in feeds the group-commit batchers once Start has run.
+	in      chan *pending
+	started bool
+	sem     chan struct{}
 }
 
 // New opens the stream. Add sinks with SetSink, then Start.
@@ -116,7 +120,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, js: cfg.Store.JS, sinks: map[string]Sink{}}, nil
+	return &Service{cfg: cfg, log: cfg.Logger, js: cfg.Store.JS, sinks: map[string]Sink{},
+		in: make(chan *pending, 4096), sem: make(chan struct{}, cfg.Workers)}, nil
 }
 
 // SetSink routes destinations of one service ("sqs", "sns", "events") to fn.
@@ -154,7 +159,7 @@ func (s *Service) Enqueue(ctx context.Context, req *Request) (string, error) {
 	if req.ClientContext != "" {
 		msg.Header.Set(hClientCtx, req.ClientContext)
 	}
-	if _, err := s.js.PublishMsg(ctx, msg); err != nil {
+	if err := s.store(ctx, msg); err != nil {
 		return "", fmt.Errorf("store async invocation: %w", err)
 	}
 	return id, nil
@@ -176,6 +181,14 @@ func (s *Service) Start(ctx context.Context) error {
 	iter, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.Workers * 2))
 	if err != nil {
 		return fmt.Errorf("async consumer: %w", err)
+	}
+	s.started = true
+	for range batchers {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.batch(ctx)
+		}()
 	}
 	work := make(chan jetstream.Msg)
 	s.wg.Add(1)
@@ -207,7 +220,11 @@ func (s *Service) Start(ctx context.Context) error {
 		go func() {
 			defer s.wg.Done()
 			for m := range work {
-				s.handle(ctx, m)
+				if m.Subject() == batchSubject {
+					s.handleBatch(ctx, m)
+				} else {
+					s.handle(ctx, m)
+				}
 			}
 		}()
 	}
@@ -217,12 +234,24 @@ func (s *Service) Start(ctx context.Context) error {
 // Wait blocks until the workers stopped (after Start's ctx ended).
 func (s *Service) Wait() { s.wg.Wait() }
 
-func headerInt(m jetstream.Msg, key string) int64 {
+// eventMsg is one event to run: a stream message, or a member of a batch.
+type eventMsg interface {
+	Headers() nats.Header
+	Data() []byte
+	Subject() string
+	Ack() error
+	Nak() error
+	NakWithDelay(time.Duration) error
+	InProgress() error
+	Metadata() (*jetstream.MsgMetadata, error)
+}
+
+func headerInt(m eventMsg, key string) int64 {
 	v, _ := strconv.ParseInt(m.Headers().Get(key), 10, 64)
 	return v
 }
 
-func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
+func (s *Service) handle(ctx context.Context, m eventMsg) {
 	h := m.Headers()
 	name := h.Get(hFunction)
 	now := time.Now()
@@ -385,7 +414,7 @@ func asJSON(b []byte) json.RawMessage {
 
 // finish sends the outcome to the function's destinations (and, on failure,
 // its dead-letter target).
-func (s *Service) finish(ctx context.Context, f *functions.Function, m jetstream.Msg, condition string, attempts int, out *outcome) {
+func (s *Service) finish(ctx context.Context, f *functions.Function, m eventMsg, condition string, attempts int, out *outcome) {
 	success := condition == "Success"
 	target := f.Config.Destinations.OnFailure
 	if success {
