@@ -9,15 +9,18 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/async"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dispatch"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/eventbridge"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/sns"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/sqs"
 	"github.com/nimbus-platform/nimbus/internal/events"
 	"github.com/nimbus-platform/nimbus/internal/queues"
 	"github.com/nimbus-platform/nimbus/internal/schedule"
+	"github.com/nimbus-platform/nimbus/internal/topics"
 )
 
 // eventParts are the durable event paths of a node.
 type eventParts struct {
 	queues *queues.Service
+	topics *topics.Service
 	bus    *events.Service
 }
 
@@ -64,6 +67,12 @@ func (s *Server) startEvents(ctx context.Context) error {
 	}
 	s.Async.SetSink("sqs", s.events.queues.Sink)
 	s.Registry.OnDeploy(s.events.queues.PrepareDeploy)
+	s.events.topics, err = topics.New(ctx, topics.Config{Store: s.store, Async: s.Async, Queues: s.events.queues, Logger: s.log.With("part", "topics")})
+	if err != nil {
+		return err
+	}
+	s.Async.SetSink("sns", s.events.topics.Sink)
+	s.Registry.OnDeploy(s.events.topics.PrepareDeploy)
 	pollers := queues.NewPollers(s.events.queues, s.Invoker, s.Registry, s.log.With("part", "sqs-triggers"))
 	s.events.bus, err = events.Open(ctx, events.Config{
 		Store:      s.store,
@@ -93,7 +102,8 @@ func (s *Server) startEvents(ctx context.Context) error {
 // registerEventAPIs serves SQS (and SNS) on the API listener.
 func (s *Server) registerEventAPIs(mux *http.ServeMux) {
 	(&dispatch.Dispatcher{
-		SQS:  &sqs.API{Queues: s.events.queues},
-		JSON: map[string]http.Handler{eventbridge.TargetPrefix: &eventbridge.API{Bus: s.events.bus}},
+		SQS:   &sqs.API{Queues: s.events.queues},
+		Query: []dispatch.QueryService{&sns.API{Topics: s.events.topics}},
+		JSON:  map[string]http.Handler{eventbridge.TargetPrefix: &eventbridge.API{Bus: s.events.bus}},
 	}).Register(mux)
 }
