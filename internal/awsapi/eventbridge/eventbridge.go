@@ -304,7 +304,11 @@ func (a *API) ops() map[string]handler {
 			if err != nil {
 				return nil, err
 			}
-			return map[string]string{"EventBusArn": info.ARN, "Description": info.Description}, nil
+			out := map[string]string{"EventBusArn": info.ARN}
+			if info.Description != "" {
+				out["Description"] = info.Description
+			}
+			return out, nil
 		},
 		"DeleteEventBus": func(r *http.Request, body []byte) (any, error) {
 			in, err := decode[struct{ Name string }](body)
