@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,10 @@ type Store struct {
 	in      chan Record
 	dropped atomic.Uint64
 	done    chan struct{}
+	// closeMu lets Append run concurrently while making Close exclusive:
+	// instances may still print while the platform shuts down.
+	closeMu sync.RWMutex
+	closed  bool
 }
 
 // Open creates the stream if needed and starts the writer. Close stops it.
@@ -91,8 +96,14 @@ func Open(ctx context.Context, st *store.Store, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Append queues a record; it never blocks.
+// Append queues a record; it never blocks. After Close it drops the record.
 func (s *Store) Append(r Record) {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		s.dropped.Add(1)
+		return
+	}
 	select {
 	case s.in <- r:
 	default:
@@ -105,7 +116,14 @@ func (s *Store) Dropped() uint64 { return s.dropped.Load() }
 
 // Close flushes what is queued and stops the writer.
 func (s *Store) Close() {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return
+	}
+	s.closed = true
 	close(s.in)
+	s.closeMu.Unlock()
 	<-s.done
 }
 
