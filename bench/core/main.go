@@ -41,25 +41,16 @@ func main() {
 	only := flag.String("only", "", "measure one runtime only: go, node or python")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the platform to this file")
 	flag.Parse()
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
 	onlyRuntime = *only
+	profilePath = *cpuProfile
 	if err := run(*out, *warmN, *dur, *coldN, *idleN); err != nil {
-		pprof.StopCPUProfile()
 		log.Fatal(err)
 	}
 }
 
-// onlyRuntime restricts the run to one runtime (the -only flag).
-var onlyRuntime string
+// onlyRuntime restricts the run to one runtime (the -only flag); profilePath
+// receives a CPU profile of the throughput runs (the -cpuprofile flag).
+var onlyRuntime, profilePath string
 
 type runtimeCase struct {
 	key, runtime string
@@ -167,7 +158,9 @@ functions:
 			lat = append(lat, d)
 		}
 		p50, p99 := percentile(lat, 50), percentile(lat, 99)
+		stopProfile := startProfile(rc.key)
 		rps, err := throughput(httpc, url, 8, dur)
+		stopProfile()
 		if err != nil {
 			return err
 		}
@@ -219,6 +212,20 @@ functions:
 		return nil
 	}
 	return writeSection(outFile, "Core invoke path", b.String())
+}
+
+func startProfile(key string) func() {
+	if profilePath == "" {
+		return func() {}
+	}
+	f, err := os.Create(profilePath + "." + key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 func invokeOnce(c *http.Client, url string) (time.Duration, error) {

@@ -43,6 +43,7 @@ func fakeRuntime(mode string) {
 			fmt.Println("post failed:", err)
 			os.Exit(9)
 		}
+		_, _ = io.Copy(io.Discard, resp.Body) // as aws-lambda-go does, so the connection is reused
 		resp.Body.Close()
 		return resp.StatusCode
 	}
@@ -84,6 +85,8 @@ func fakeRuntime(mode string) {
 		case "exit":
 			fmt.Println("leaving mid-invocation")
 			os.Exit(2)
+		case "quiet":
+			post("invocation/"+id+"/response", "application/json", event, nil)
 		case "next-twice":
 			// Asks for more work without answering: the call fails, the next one works.
 			mode = "echo"
@@ -338,3 +341,36 @@ func TestBilledMS(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWarmInvoke measures the Manager's round trip to a warm custom
+// runtime (raw net/http client, like aws-lambda-go's).
+func BenchmarkWarmInvoke(b *testing.B) {
+	m, err := NewManager(Config{RunDir: b.TempDir(), Sandbox: sandbox.New(sandbox.Config{}), Logs: discardSink{}, IdleTimeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	dir := b.TempDir()
+	self, _ := os.Executable()
+	script := fmt.Sprintf("#!/bin/sh\nNIMBUS_FAKE_RUNTIME=quiet exec %q\n", self)
+	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte(script), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	spec := &Spec{Key: "bench", FunctionName: "bench", Version: "$LATEST", Runtime: "provided.al2023", MemoryMB: 128, Timeout: 3 * time.Second, CodeDir: dir, Region: "us-east-1", ReservedConcurrency: -1}
+	inv := &Invocation{RequestID: "r", Payload: []byte(`{}`)}
+	if _, err := m.Invoke(context.Background(), spec, inv); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		inv := &Invocation{RequestID: fmt.Sprint("r", i), Payload: []byte(`{}`)}
+		res, err := m.Invoke(context.Background(), spec, inv)
+		if err != nil || res.FunctionError != "" {
+			b.Fatal(err, res)
+		}
+	}
+}
+
+type discardSink struct{}
+
+func (discardSink) Append(logs.Record) {}
