@@ -7,6 +7,7 @@ package main
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"context"
 	"flag"
@@ -14,7 +15,10 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +37,10 @@ import (
 )
 
 func main() {
+	if os.Getenv("NIMBUS_BENCH_ECHO") != "" {
+		serveEcho()
+		return
+	}
 	out := flag.String("out", "BENCHMARKS.md", "file to write the results section into (empty: print only)")
 	warmN := flag.Int("warm", 3000, "sequential warm invokes per runtime")
 	dur := flag.Duration("duration", 3*time.Second, "duration of the 8-client throughput run")
@@ -138,6 +146,34 @@ functions:
 
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64}}
 	var rows []string
+
+	// The floor: the same two hops with nothing but net/http on them (client →
+	// reverse proxy in this process → echo server in another process).
+	proxyURL, stopBaseline, err := startBaseline()
+	if err != nil {
+		return err
+	}
+	for range 200 {
+		if _, err := invokeOnce(httpc, proxyURL); err != nil {
+			return err
+		}
+	}
+	base := make([]time.Duration, 0, warmN)
+	for range warmN {
+		d, err := invokeOnce(httpc, proxyURL)
+		if err != nil {
+			return err
+		}
+		base = append(base, d)
+	}
+	baseRPS, err := throughput(httpc, proxyURL, 8, dur)
+	if err != nil {
+		return err
+	}
+	stopBaseline()
+	rows = append(rows, fmt.Sprintf("| baseline: net/http proxy → echo process | %s | %s | %.0f | | | | | | |",
+		us(percentile(base, 50)), us(percentile(base, 99)), baseRPS))
+
 	for _, rc := range cases {
 		if onlyRuntime != "" && rc.key != onlyRuntime {
 			continue
@@ -207,11 +243,66 @@ functions:
 	for _, r := range rows {
 		b.WriteString(r + "\n")
 	}
+	b.WriteString("\nThe baseline row is the floor of this path on this machine: the same two HTTP hops (the caller to a\n" +
+		"process, that process to another) with plain net/http and nothing else, measured in the same run. An invoke\n" +
+		"adds a third exchange, the runtime's answer and its 202, before the next `next`.\n")
 	fmt.Print(b.String())
 	if outFile == "" {
 		return nil
 	}
 	return writeSection(outFile, "Core invoke path", b.String())
+}
+
+// serveEcho is the baseline's server process: it answers every request
+// with its body.
+func serveEcho() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ln.Addr().String())
+	log.Fatal(http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})))
+}
+
+// startBaseline runs the echo server process and a reverse proxy to it.
+func startBaseline() (string, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), "NIMBUS_BENCH_ECHO=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return "", nil, err
+	}
+	target, _ := url.Parse("http://" + strings.TrimSpace(line))
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: proxy}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String() + "/", func() {
+		_ = srv.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}, nil
 }
 
 func startProfile(key string) func() {
