@@ -78,7 +78,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 		Store:      s.store,
 		Invoker:    s.Invoker,
 		Registry:   s.Registry,
-		Sinks:      map[string]events.Sink{"sqs": s.events.queues.Sink},
+		Sinks:      map[string]events.Sink{"sqs": s.events.queues.Sink, "sns": s.events.topics.Sink},
 		Workers:    s.cfg.Events.Workers,
 		RetryDelay: s.cfg.Events.RetryDelay,
 		Clock:      s.cfg.Events.Clock,

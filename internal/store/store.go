@@ -28,6 +28,9 @@ type Config struct {
 	Logger   *slog.Logger
 }
 
+// maxPayload bounds one NATS message.
+const maxPayload = 8 << 20
+
 // Store is an open connection to JetStream.
 type Store struct {
 	srv      *server.Server
@@ -54,6 +57,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			NoLog:      true,
 			// Durable before acknowledged: every write is fsync'd before JetStream acks it.
 			SyncAlways: true,
+			// Room for Lambda's largest payloads (6 MB sync, 1 MB async) plus their envelopes.
+			MaxPayload: maxPayload,
 		}
 		srv, err := server.NewServer(opts)
 		if err != nil {
