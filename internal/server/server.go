@@ -258,19 +258,16 @@ func (s *Server) shutdown(ctx context.Context) error {
 	}
 	if s.http != nil {
 		// Stop taking new requests; running invocations hold their handlers.
-		done := make(chan struct{})
-		go func() {
-			if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				errs = append(errs, err)
-			}
-			close(done)
-		}()
+		shutdownErr := make(chan error, 1)
+		go func() { shutdownErr <- s.http.Shutdown(ctx) }()
 		if s.runtime != nil {
 			if err := s.runtime.Close(ctx); err != nil {
 				errs = append(errs, err)
 			}
 		}
-		<-done
+		if err := <-shutdownErr; err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			errs = append(errs, err)
+		}
 		_ = s.http.Close()
 	} else if s.runtime != nil {
 		if err := s.runtime.Close(ctx); err != nil {
