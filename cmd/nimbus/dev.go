@@ -31,6 +31,9 @@ func newDevCommand() *cobra.Command {
 			}
 			c := client.New(srv.URL())
 			fmt.Printf("nimbus %s is up at %s (data: %s)\n", server.Version, srv.URL(), f.cfg.DataDir)
+			if u := srv.Gateway.URL(); u != "" {
+				fmt.Printf("HTTP endpoints (http, httpApi, function URLs) are served at %s\n", u)
+			}
 			if _, err := deploy(cmd, c, dir, opts); err != nil {
 				printError(err)
 				fmt.Fprintln(os.Stderr, "fix the problem and save: nimbus redeploys on every change")
