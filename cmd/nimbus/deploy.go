@@ -58,6 +58,12 @@ func deploy(cmd *cobra.Command, c *client.Client, dir string, opts manifest.Opti
 		fmt.Printf("    nimbus invoke %s -d '{}'\n", f.Name)
 		fmt.Printf("    aws lambda invoke --endpoint-url %s --function-name %s out.json\n", c.Endpoint, f.Name)
 	}
+	if len(res.Endpoints) > 0 {
+		fmt.Println("endpoints:")
+		for _, e := range res.Endpoints {
+			fmt.Printf("  %s\n", e)
+		}
+	}
 	return out, nil
 }
 

@@ -127,6 +127,7 @@ func (a *API) putCode(w http.ResponseWriter, r *http.Request) {
 type DeployResponse struct {
 	functions.DeployResult
 	Functions []FunctionInfo `json:"functions"`
+	HTTPEndpoints
 }
 
 // FunctionInfo tells a client how to reach a function.
@@ -165,6 +166,9 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := DeployResponse{DeployResult: *res, Functions: []FunctionInfo{}}
+	if a.HTTPInfo != nil {
+		out.HTTPEndpoints = a.HTTPInfo(&app)
+	}
 	for _, fc := range app.Functions {
 		if f, ok := a.Registry.Get(fc.Name); ok {
 			out.Functions = append(out.Functions, a.info(r, f))
