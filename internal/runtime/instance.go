@@ -99,6 +99,10 @@ func (p *Pool) startInstance() (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen for the runtime API: %w", err)
 	}
+	if uid, _, ok := m.sandbox.Identity(spec.FunctionName); ok {
+		// Only the function's own processes may take its invocations.
+		ln = &sandbox.OwnerListener{Listener: ln, UID: uid}
+	}
 	inst.ln = ln
 	inst.srv = &http.Server{
 		Handler:           inst,

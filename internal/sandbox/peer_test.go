@@ -1,0 +1,91 @@
+package sandbox
+
+import (
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestPeerUIDAndOwnerListener(t *testing.T) {
+	for _, network := range []string{"tcp4", "tcp6"} {
+		addr := "127.0.0.1:0"
+		if network == "tcp6" {
+			addr = "[::1]:0"
+		}
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			t.Logf("%s unavailable: %v", network, err)
+			continue
+		}
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err == nil {
+				accepted <- c
+			}
+		}()
+		client, err := net.Dial(network, ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		server := <-accepted
+		uid, err := PeerUID(server)
+		if err != nil || uid != os.Getuid() {
+			t.Errorf("%s: PeerUID = %d, %v; want %d", network, uid, err, os.Getuid())
+		}
+		client.Close()
+		server.Close()
+		ln.Close()
+	}
+
+	// A listener owned by another uid closes our connection unread.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned := &OwnerListener{Listener: ln, UID: os.Getuid() + 1}
+	defer owned.Close()
+	go func() {
+		if c, err := owned.Accept(); err == nil {
+			c.Close()
+			t.Error("a connection from a foreign uid was accepted")
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err == nil || n != 0 {
+		t.Errorf("read from a refused connection: %d bytes, %v", n, err)
+	}
+	c.Close()
+
+	mine := &OwnerListener{Listener: mustListen(t), UID: os.Getuid()}
+	defer mine.Close()
+	got := make(chan error, 1)
+	go func() {
+		c, err := mine.Accept()
+		if err == nil {
+			c.Close()
+		}
+		got <- err
+	}()
+	c2, err := net.Dial("tcp", mine.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := <-got; err != nil {
+		t.Errorf("the owner's connection was refused: %v", err)
+	}
+}
+
+func mustListen(t *testing.T) net.Listener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
