@@ -470,17 +470,25 @@ func (s *Service) receiveOnce(ctx context.Context, q *queue, in ReceiveInput, de
 				continue
 			}
 		}
+		vt := q.cfg.VisibilityTimeout
 		if in.VisibilityTimeout != nil && *in.VisibilityTimeout != q.cfg.VisibilityTimeout {
-			if *in.VisibilityTimeout == 0 {
-				_ = m.Nak()
-			} else {
-				_ = m.NakWithDelay(time.Duration(*in.VisibilityTimeout) * time.Second)
+			vt = *in.VisibilityTimeout
+			body := []byte("-NAK")
+			if vt > 0 {
+				body = fmt.Appendf(nil, "-NAK {\"delay\": %d}", (time.Duration(vt) * time.Second).Nanoseconds())
+			}
+			// Confirmed, so the message's own visibility is set before it is handed out.
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := s.nc.RequestWithContext(rctx, m.Reply(), body)
+			cancel()
+			if err != nil {
+				return out, fmt.Errorf("receive: set visibility: %w", err)
 			}
 		}
 		h := m.Headers()
 		msg := Message{
 			ID:            h.Get(hID),
-			ReceiptHandle: encodeHandle(q.cfg.Name, m.Reply()),
+			ReceiptHandle: encodeHandle(q.cfg.Name, m.Reply(), now.Add(time.Duration(vt)*time.Second)),
 			Body:          string(m.Data()),
 			System: map[string]string{
 				"SentTimestamp":           h.Get(hSent),

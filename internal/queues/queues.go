@@ -125,6 +125,7 @@ type Service struct {
 	js  jetstream.JetStream
 	nc  *nats.Conn
 	kv  jetstream.KeyValue
+	vis jetstream.KeyValue // visibility changes by queue and message: "dseq deadline"
 	log *slog.Logger
 
 	mu     sync.Mutex
@@ -141,6 +142,7 @@ type queue struct {
 
 const (
 	bucket      = "nimbus_queues"
+	visBucket   = "nimbus_sqs_visibility"
 	delayStream = "NIMBUS_SQS_DELAY"
 	delayPrefix = "nimbus.sqsdelay."
 	subjPrefix  = "nimbus.sqs."
@@ -177,7 +179,15 @@ func New(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 	}); err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, js: cfg.Store.JS, nc: cfg.Store.NC, kv: kv, log: cfg.Logger, queues: map[string]*queue{}}, nil
+	vis, err := cfg.Store.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: visBucket, Storage: jetstream.FileStorage, Replicas: max(cfg.Store.Replicas(), 1),
+		// A change outlives no receive: visibility is at most 12 hours.
+		TTL: time.Duration(MaxVisibilityTimeout)*time.Second + time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", visBucket, err)
+	}
+	return &Service{cfg: cfg, js: cfg.Store.JS, nc: cfg.Store.NC, kv: kv, vis: vis, log: cfg.Logger, queues: map[string]*queue{}}, nil
 }
 
 // Start moves due delayed messages into their queues until ctx ends.
@@ -608,21 +618,64 @@ func (s *Service) Count(ctx context.Context, name string) (Counts, error) {
 	return c, nil
 }
 
-// encodeHandle makes a receipt handle from the queue name and ack subject.
-func encodeHandle(queue, reply string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(queue + "\n" + reply))
+// A receipt handle names one delivery of a message: the queue, JetStream's
+// ack subject of that delivery (stream sequence, delivery sequence) and the
+// visibility deadline the receive set (unix milliseconds).
+type handle struct {
+	reply    string
+	sseq     uint64 // stream sequence: the message
+	dseq     uint64 // consumer delivery sequence: this receive of it
+	deadline int64  // unix ms; 0 when unknown
 }
 
-func decodeHandle(queue, handle string) (string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(handle)
+// encodeHandle makes a receipt handle from the queue name, ack subject and
+// visibility deadline.
+func encodeHandle(queue, reply string, deadline time.Time) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(queue + "\n" + reply + "\n" + strconv.FormatInt(deadline.UnixMilli(), 10)))
+}
+
+func invalidHandle(h string) error {
+	return errorf(ReceiptHandleIsInvalid, "The input receipt handle \"%s\" is not a valid receipt handle.", h)
+}
+
+func decodeHandle(queue, h string) (handle, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(h)
 	if err != nil {
-		return "", errorf(ReceiptHandleIsInvalid, "The input receipt handle \"%s\" is not a valid receipt handle.", handle)
+		return handle{}, invalidHandle(h)
 	}
-	q, reply, ok := strings.Cut(string(raw), "\n")
-	if !ok || q != queue || !strings.HasPrefix(reply, "$JS.ACK."+streamOf(queue)+"."+consName+".") {
-		return "", errorf(ReceiptHandleIsInvalid, "The input receipt handle \"%s\" is not a valid receipt handle.", handle)
+	parts := strings.Split(string(raw), "\n")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] != queue {
+		return handle{}, invalidHandle(h)
 	}
-	return reply, nil
+	out := handle{reply: parts[1]}
+	if len(parts) == 3 {
+		if out.deadline, err = strconv.ParseInt(parts[2], 10, 64); err != nil {
+			return handle{}, invalidHandle(h)
+		}
+	}
+	// $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>, or
+	// the v2 form with domain and account hash after ACK (and a token more).
+	tok := strings.Split(out.reply, ".")
+	var rest []string
+	switch {
+	case len(tok) == 9:
+		rest = tok[2:]
+	case len(tok) >= 11:
+		rest = tok[4:]
+	default:
+		return handle{}, invalidHandle(h)
+	}
+	if tok[0] != "$JS" || tok[1] != "ACK" || rest[0] != streamOf(queue) || rest[1] != consName {
+		return handle{}, invalidHandle(h)
+	}
+	for _, t := range rest[2:7] {
+		if _, err := strconv.ParseUint(t, 10, 64); err != nil {
+			return handle{}, invalidHandle(h)
+		}
+	}
+	out.sseq, _ = strconv.ParseUint(rest[3], 10, 64)
+	out.dseq, _ = strconv.ParseUint(rest[4], 10, 64)
+	return out, nil
 }
 
 // CheckHandle validates a receipt handle for a queue without using it.
@@ -636,35 +689,89 @@ func (s *Service) DeleteMessage(ctx context.Context, queue, handle string) error
 	if _, err := s.open(ctx, queue); err != nil {
 		return err
 	}
-	reply, err := decodeHandle(queue, handle)
+	h, err := decodeHandle(queue, handle)
 	if err != nil {
 		return err
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := s.nc.RequestWithContext(rctx, reply, []byte("+ACK")); err != nil {
+	if _, err := s.nc.RequestWithContext(rctx, h.reply, []byte("+ACK")); err != nil {
 		return fmt.Errorf("delete message: %w", err)
 	}
 	return nil
 }
 
+// visibilityMargin is how close to its deadline a receipt counts as expired:
+// JetStream may redeliver the message at the deadline, and a change sent on
+// an expired receipt must never touch the next receive of the message.
+const visibilityMargin = 250 * time.Millisecond
+
+func visKey(queue string, sseq uint64) string {
+	return token(queue) + "." + strconv.FormatUint(sseq, 10)
+}
+
 // ChangeVisibility makes a received message visible again after seconds.
+// Like SQS, a receipt whose visibility timeout has passed (or that a later
+// receive of the message replaced) changes nothing and is not an error; a
+// message that was deleted is InvalidParameterValue.
 func (s *Service) ChangeVisibility(ctx context.Context, queue, handle string, seconds int) error {
-	if _, err := s.open(ctx, queue); err != nil {
+	q, err := s.open(ctx, queue)
+	if err != nil {
 		return err
 	}
 	if seconds < 0 || seconds > MaxVisibilityTimeout {
 		return errorf(InvalidParameterValue, "Value %d for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200.", seconds)
 	}
-	reply, err := decodeHandle(queue, handle)
+	h, err := decodeHandle(queue, handle)
 	if err != nil {
 		return err
+	}
+	st, err := s.js.Stream(ctx, q.stream)
+	if err != nil {
+		return fmt.Errorf("change visibility: %w", err)
+	}
+	if _, err := st.GetMsg(ctx, h.sseq); err != nil {
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return errorf(InvalidParameterValue, "Value %s for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.", handle)
+		}
+		return fmt.Errorf("change visibility: %w", err)
+	}
+	// The latest change of this delivery's visibility overrides the deadline
+	// the receive put in the handle; a later delivery makes the handle stale.
+	deadline := h.deadline
+	key := visKey(queue, h.sseq)
+	if e, err := s.vis.Get(ctx, key); err == nil {
+		var dseq uint64
+		var dl int64
+		if _, err := fmt.Sscanf(string(e.Value()), "%d %d", &dseq, &dl); err == nil {
+			switch {
+			case dseq > h.dseq:
+				return nil // a later receive holds the message
+			case dseq == h.dseq:
+				deadline = dl
+			}
+		}
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("change visibility: %w", err)
+	}
+	now := time.Now()
+	if deadline == 0 || !now.Add(visibilityMargin).Before(time.UnixMilli(deadline)) {
+		return nil // expired: the message is (or will be) visible to others already
+	}
+	next := now.Add(time.Duration(seconds) * time.Second)
+	if _, err := s.vis.Put(ctx, key, fmt.Appendf(nil, "%d %d", h.dseq, next.UnixMilli())); err != nil {
+		return fmt.Errorf("change visibility: %w", err)
 	}
 	body := []byte("-NAK")
 	if seconds > 0 {
 		body = fmt.Appendf(nil, "-NAK {\"delay\": %d}", (time.Duration(seconds) * time.Second).Nanoseconds())
 	}
-	return s.nc.Publish(reply, body)
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := s.nc.RequestWithContext(rctx, h.reply, body); err != nil {
+		return fmt.Errorf("change visibility: %w", err)
+	}
+	return nil
 }
 
 // Sink sends body to the queue named by an SQS ARN, with string attributes
