@@ -76,7 +76,7 @@ func (f *eventField) ipAddr() (netip.Addr, bool) {
 	return f.addr, f.addrState == lazyValid
 }
 
-// pathGroup is the run of fields sharing one path in the sorted field list.
+// pathGroup is the run of order entries whose fields share one path.
 type pathGroup struct {
 	pathID     int32
 	start, end int32
@@ -84,16 +84,22 @@ type pathGroup struct {
 
 // flatEvent is an event flattened to the leaves that some rule looks at, grouped by path.
 type flatEvent struct {
-	fields      []eventField
-	groups      []pathGroup
-	memberships []arrayPos // backing store for the fields' membership slices
-	path        []byte     // scratch: the dotted path being scanned
-	open        []arrayPos // scratch: the array elements being scanned
+	fields      []eventField // in document order
+	order       []int32      // indexes into fields, sorted by path id (document order within a path)
+	groups      []pathGroup  // runs of order with one path id, sorted by path id
+	memberships []arrayPos   // backing store for the fields' membership slices
+	open        []arrayPos   // scratch: the array elements being scanned
+}
+
+// field returns the field at position at of the path-sorted order.
+func (e *flatEvent) field(at int32) *eventField {
+	return &e.fields[e.order[at]]
 }
 
 func (e *flatEvent) reset() {
 	clear(e.fields) // drop string references so pooled events do not pin old payloads
 	e.fields = e.fields[:0]
+	e.order = e.order[:0]
 	e.groups = e.groups[:0]
 	e.memberships = e.memberships[:0]
 }
@@ -107,7 +113,6 @@ type flattener struct {
 	src        string
 	pos        int
 	paths      *pathTable
-	path       []byte
 	membership []arrayPos
 	arrays     int32
 	event      *flatEvent
@@ -116,13 +121,13 @@ type flattener struct {
 var errNotObject = errors.New("event must be a JSON object")
 
 func flattenEvent(src string, paths *pathTable, into *flatEvent) error {
-	f := flattener{src: src, paths: paths, event: into, path: into.path[:0], membership: into.open[:0]}
-	defer func() { into.path, into.open = f.path[:0], f.membership[:0] }()
+	f := flattener{src: src, paths: paths, event: into, membership: into.open[:0]}
+	defer func() { into.open = f.membership[:0] }()
 	f.skipSpace()
 	if f.pos >= len(src) || src[f.pos] != '{' {
 		return errNotObject
 	}
-	if err := f.value(true, -1, 0); err != nil {
+	if err := f.value(paths.root, -1, 0); err != nil {
 		return err
 	}
 	f.skipSpace()
@@ -130,19 +135,26 @@ func flattenEvent(src string, paths *pathTable, into *flatEvent) error {
 		return f.syntaxError("unexpected data after the top-level object")
 	}
 	fields := into.fields
-	// Insertion sort: events have tens of used leaves, often already in order, and it keeps
-	// document order within a path without the cost of a generic stable sort.
-	for i := 1; i < len(fields); i++ {
-		for j := i; j > 0 && fields[j].pathID < fields[j-1].pathID; j-- {
-			fields[j], fields[j-1] = fields[j-1], fields[j]
+	// Insertion sort of small indexes: events have tens of used leaves, and it keeps document order
+	// within a path without the cost of a generic stable sort or of moving the fields themselves.
+	order := into.order[:0]
+	for i := range fields {
+		j := len(order)
+		order = append(order, int32(i))
+		id := fields[i].pathID
+		for ; j > 0 && id < fields[order[j-1]].pathID; j-- {
+			order[j] = order[j-1]
 		}
+		order[j] = int32(i)
 	}
-	for i := 0; i < len(fields); {
+	into.order = order
+	for i := 0; i < len(order); {
+		id := fields[order[i]].pathID
 		j := i + 1
-		for j < len(fields) && fields[j].pathID == fields[i].pathID {
+		for j < len(order) && fields[order[j]].pathID == id {
 			j++
 		}
-		into.groups = append(into.groups, pathGroup{pathID: fields[i].pathID, start: int32(i), end: int32(j)})
+		into.groups = append(into.groups, pathGroup{pathID: id, start: int32(i), end: int32(j)})
 		i = j
 	}
 	return nil
@@ -163,9 +175,9 @@ func (f *flattener) skipSpace() {
 	}
 }
 
-// value scans one JSON value at the current path; used says whether a rule uses this path or one
-// below it, and leafID >= 0 that rules match leaves at this very path.
-func (f *flattener) value(used bool, leafID int32, depth int) error {
+// value scans one JSON value at the current path; node is the path's node when a rule uses this path
+// or one below it (nil otherwise), and leafID >= 0 says that rules match leaves at this very path.
+func (f *flattener) value(node *pathNode, leafID int32, depth int) error {
 	if depth > maxEventDepth {
 		return f.syntaxError("nesting too deep")
 	}
@@ -175,9 +187,9 @@ func (f *flattener) value(used bool, leafID int32, depth int) error {
 	}
 	switch c := f.src[f.pos]; {
 	case c == '{':
-		return f.object(used, depth)
+		return f.object(node, depth)
 	case c == '[':
-		return f.array(used, leafID, depth)
+		return f.array(node, leafID, depth)
 	case c == '"':
 		s, err := f.stringToken()
 		if err != nil {
@@ -220,14 +232,13 @@ func (f *flattener) leaf(id int32, kind valueKind, text string) {
 	f.event.fields = append(f.event.fields, eventField{pathID: id, kind: kind, text: text, membership: membership})
 }
 
-func (f *flattener) object(used bool, depth int) error {
+func (f *flattener) object(node *pathNode, depth int) error {
 	f.pos++ // '{'
 	f.skipSpace()
 	if f.pos < len(f.src) && f.src[f.pos] == '}' {
 		f.pos++
 		return nil
 	}
-	parentLen := len(f.path)
 	for {
 		f.skipSpace()
 		if f.pos >= len(f.src) || f.src[f.pos] != '"' {
@@ -242,22 +253,16 @@ func (f *flattener) object(used bool, depth int) error {
 			return f.syntaxError("expected ':' after a field name")
 		}
 		f.pos++
-		childUsed, childLeaf := false, int32(-1)
-		if used {
-			if parentLen > 0 {
-				f.path = append(f.path, '.')
-			}
-			f.path = append(f.path, key...)
-			var e pathEntry
-			e, childUsed = f.paths.entries[string(f.path)]
-			if e.fullUses > 0 {
-				childLeaf = e.id
+		var child *pathNode
+		childLeaf := int32(-1)
+		if node != nil {
+			if child = f.paths.lookupKey(node, key); child != nil && child.fullUses > 0 {
+				childLeaf = child.id
 			}
 		}
-		if err := f.value(childUsed, childLeaf, depth+1); err != nil {
+		if err := f.value(child, childLeaf, depth+1); err != nil {
 			return err
 		}
-		f.path = f.path[:parentLen]
 		f.skipSpace()
 		if f.pos >= len(f.src) {
 			return f.syntaxError("unexpected end of input in an object")
@@ -274,7 +279,7 @@ func (f *flattener) object(used bool, depth int) error {
 	}
 }
 
-func (f *flattener) array(used bool, leafID int32, depth int) error {
+func (f *flattener) array(node *pathNode, leafID int32, depth int) error {
 	f.pos++ // '['
 	f.skipSpace()
 	if f.pos < len(f.src) && f.src[f.pos] == ']' {
@@ -289,14 +294,14 @@ func (f *flattener) array(used bool, leafID int32, depth int) error {
 			return f.syntaxError("unexpected end of input in an array")
 		}
 		// Only objects and arrays inside an array get a position: scalars of one array never conflict.
-		nested := f.src[f.pos] == '{' || f.src[f.pos] == '['
-		if nested && used {
+		nested := node != nil && (f.src[f.pos] == '{' || f.src[f.pos] == '[')
+		if nested {
 			f.membership = append(f.membership, arrayPos{array: arrayID, index: index})
 		}
-		if err := f.value(used, leafID, depth+1); err != nil {
+		if err := f.value(node, leafID, depth+1); err != nil {
 			return err
 		}
-		if nested && used {
+		if nested {
 			f.membership = f.membership[:len(f.membership)-1]
 		}
 		f.skipSpace()
@@ -321,6 +326,13 @@ func (f *flattener) stringToken() (string, error) {
 	start := f.pos + 1
 	escaped := false
 	for i := start; i < len(f.src); i++ {
+		// Skip eight plain bytes at a time: no quote, no backslash, no control character.
+		for i+8 <= len(f.src) && plainWord(load64(f.src, i)) {
+			i += 8
+		}
+		if i >= len(f.src) {
+			break
+		}
 		c := f.src[i]
 		if c > '\\' || (c != '"' && c != '\\' && c >= 0x20) {
 			continue // the common case: one comparison for letters and most punctuation
@@ -347,6 +359,30 @@ func (f *flattener) stringToken() (string, error) {
 	}
 	f.pos = len(f.src)
 	return "", f.syntaxError("unterminated string")
+}
+
+// load64 reads eight bytes of s from i as a little-endian word (the compiler makes it one load).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+const (
+	lowBits  = 0x0101010101010101
+	highBits = 0x8080808080808080
+)
+
+// plainWord reports whether none of the eight bytes in w is '"', '\\' or below 0x20, the bytes that
+// end or complicate a JSON string. Bytes of 0x80 and above are plain; a false "no" only costs the
+// byte-by-byte path.
+func plainWord(w uint64) bool {
+	quote := w ^ (lowBits * '"')
+	backslash := w ^ (lowBits * '\\')
+	control := (w - lowBits*0x20) & ^w
+	zeroQuote := (quote - lowBits) & ^quote
+	zeroBackslash := (backslash - lowBits) & ^backslash
+	return (control|zeroQuote|zeroBackslash)&highBits == 0
 }
 
 func (f *flattener) digits() int {
@@ -383,68 +419,4 @@ func (f *flattener) numberToken() error {
 		}
 	}
 	return nil
-}
-
-// pathTable interns the field paths rules use and every dotted prefix of them, so the flattener can
-// skip subtrees no rule reaches and label leaves with small integers, with one lookup per key.
-type pathTable struct {
-	entries map[string]pathEntry
-	nextID  int32
-}
-
-type pathEntry struct {
-	uses     int   // rule steps whose path is this one or starts with it
-	fullUses int   // rule steps whose path is exactly this one
-	id       int32 // valid while fullUses > 0
-}
-
-func newPathTable() pathTable {
-	return pathTable{entries: map[string]pathEntry{}}
-}
-
-// leafID returns the id of a path rules match on, if any.
-func (t *pathTable) leafID(path string) (int32, bool) {
-	e, ok := t.entries[path]
-	return e.id, ok && e.fullUses > 0
-}
-
-func (t *pathTable) acquire(path string) int32 {
-	for i := 0; i < len(path); i++ {
-		if path[i] == '.' {
-			e := t.entries[path[:i]]
-			e.uses++
-			t.entries[path[:i]] = e
-		}
-	}
-	e := t.entries[path]
-	e.uses++
-	if e.fullUses == 0 {
-		e.id = t.nextID
-		t.nextID++
-	}
-	e.fullUses++
-	t.entries[path] = e
-	return e.id
-}
-
-func (t *pathTable) release(path string) {
-	for i := 0; i < len(path); i++ {
-		if path[i] == '.' {
-			t.decrement(path[:i], false)
-		}
-	}
-	t.decrement(path, true)
-}
-
-func (t *pathTable) decrement(path string, full bool) {
-	e := t.entries[path]
-	e.uses--
-	if full {
-		e.fullUses--
-	}
-	if e.uses <= 0 {
-		delete(t.entries, path)
-		return
-	}
-	t.entries[path] = e
 }

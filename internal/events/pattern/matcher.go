@@ -341,7 +341,7 @@ func (r *matchRun) visit(s *state, membership []arrayPos, mayRepeat bool) {
 		}
 		fi := slot.index
 		for fieldAt := groups[gi].start; fieldAt < groups[gi].end; fieldAt++ {
-			field := &r.event.fields[fieldAt]
+			field := r.event.field(fieldAt)
 			merged, ok := r.mergeMembership(membership, field.membership)
 			if !ok {
 				continue
@@ -376,7 +376,7 @@ func (r *matchRun) presentConsistently(pathID int32, membership []arrayPos) bool
 		return false
 	}
 	for at := groups[i].start; at < groups[i].end; at++ {
-		if consistent(membership, r.event.fields[at].membership) {
+		if consistent(membership, r.event.field(at).membership) {
 			return true
 		}
 	}

@@ -1,0 +1,91 @@
+package pattern
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func TestPlainWord(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	interesting := []byte{'"', '\\', 0, 0x1f, 0x20, 0x21, 'a', 0x7f, 0x80, 0xff, '!', '#', '[', ']', 0x5b, 0x5d}
+	for range 200000 {
+		var b [8]byte
+		for i := range b {
+			if r.IntN(2) == 0 {
+				b[i] = interesting[r.IntN(len(interesting))]
+			} else {
+				b[i] = byte(r.IntN(256))
+			}
+		}
+		want := true
+		for _, c := range b {
+			if c == '"' || c == '\\' || c < 0x20 {
+				want = false
+			}
+		}
+		if got := plainWord(load64(string(b[:]), 0)); got != want {
+			t.Fatalf("plainWord(%q) = %v, want %v", b, got, want)
+		}
+	}
+}
+
+// TestEventStringsAgreeWithEncodingJSON reads strings of every length around the 8-byte stride,
+// with quotes, escapes and control characters at every offset, and checks that the flattener
+// accepts exactly what encoding/json accepts and decodes it the same way.
+func TestEventStringsAgreeWithEncodingJSON(t *testing.T) {
+	m := New()
+	if err := m.Add("r", []byte(`{"s":[{"exists":true}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for n := 0; n <= 20; n++ {
+		base := strings.Repeat("abc", n)[:n]
+		texts = append(texts, base)
+		for at := 0; at <= n; at++ {
+			for _, ins := range []string{`\"`, `\\`, `\n`, `\u0041`, "\x01", "\t", `"`, `\`, `\x`, "\u00e9", `\ud83d\ude00`} {
+				texts = append(texts, base[:at]+ins+base[at:])
+			}
+		}
+	}
+	for _, text := range texts {
+		event := `{"s":"` + text + `","t":1}`
+		var want struct{ S string }
+		wantErr := json.Unmarshal([]byte(event), &want)
+		ids, err := m.Match([]byte(event))
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("event %q: matcher error %v, encoding/json error %v", event, err, wantErr)
+		}
+		if err == nil && len(ids) != 1 {
+			t.Fatalf("event %q: got %v", event, ids)
+		}
+		if err == nil {
+			m2 := New()
+			p, _ := json.Marshal(map[string][]string{"s": {want.S}})
+			if err := m2.Add("exact", p); err != nil {
+				t.Fatal(err)
+			}
+			if ids, _ := m2.Match([]byte(event)); len(ids) != 1 {
+				t.Fatalf("event %q: decoded text differs from encoding/json's %q", event, want.S)
+			}
+		}
+	}
+}
+
+// TestDottedKeysAndEmptyKeys pins down how keys spell paths: a key with dots spans the same path
+// as the nested objects it names, and a top-level "" key adds no segment.
+func TestDottedKeysAndEmptyKeys(t *testing.T) {
+	runMatchCases(t, []matchCase{
+		{"keys1", `{"a":{"b":["x"]}}`, `{"a.b":"x"}`, true},
+		{"keys2", `{"a.b":["x"]}`, `{"a":{"b":"x"}}`, true},
+		{"keys3", `{"a":{"b":{"c":["x"]}}}`, `{"a":{"b.c":"x"}}`, true},
+		{"keys4", `{"a":{"b":{"c":["x"]}}}`, `{"a.b":{"c":"x"}}`, true},
+		{"keys5", `{"a":{"b":["x"]}}`, `{"a.c":"x"}`, false},
+		{"keys6", `{"x":["v"]}`, `{"":{"x":"v"}}`, true},
+		{"keys7", `{".x":["v"]}`, `{"":{"x":"v"}}`, false},
+		{"keys8", `{".x":["v"]}`, `{".x":"v"}`, true},
+		{"keys9", `{"a":{"":["v"]}}`, `{"a":{"":"v"}}`, true},
+		{"keys10", `{"a":{"":["v"]}}`, `{"a.":"v"}`, true},
+	})
+}
