@@ -410,37 +410,33 @@ func (s *Service) Receive(ctx context.Context, queue string, in ReceiveInput) ([
 }
 
 func (s *Service) receiveOnce(ctx context.Context, q *queue, in ReceiveInput, deadline time.Time) ([]Message, error) {
+	var raw []jetstream.Msg
 	if q.cfg.FIFO {
-		// One batch of a FIFO queue in flight at a time: a group's next
-		// message is never handed out while an earlier one is in flight.
-		q.fifoMu.Lock()
-		defer q.fifoMu.Unlock()
-		info, err := q.cons.Info(ctx)
+		// The consumer has one message in flight at most (fifoMaxPending).
+		// While it is, JetStream holds a pull request (even a no-wait one)
+		// open, and a message redelivered into a request the client gave up
+		// on would be lost for a visibility timeout and counted as received:
+		// so ask for one, with an expiry the server enforces.
+		wait := min(max(time.Until(deadline), 50*time.Millisecond), 500*time.Millisecond)
+		b, err := q.cons.Fetch(1, jetstream.FetchMaxWait(wait))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("receive: %w", err)
 		}
-		if info.NumAckPending > info.NumRedelivered {
-			wait := min(time.Until(deadline), 50*time.Millisecond)
-			if wait > 0 {
-				time.Sleep(wait)
-			}
-			return nil, nil
+		for m := range b.Messages() {
+			raw = append(raw, m)
 		}
+		return s.messages(ctx, q, in, raw)
 	}
 	batch, err := q.cons.FetchNoWait(in.Max)
 	if err != nil {
 		return nil, fmt.Errorf("receive: %w", err)
 	}
-	var raw []jetstream.Msg
 	for m := range batch.Messages() {
 		raw = append(raw, m)
 	}
 	if len(raw) == 0 {
 		if wait := time.Until(deadline); wait > 0 {
 			wait = min(wait, 5*time.Second)
-			if q.cfg.FIFO {
-				wait = min(wait, 200*time.Millisecond)
-			}
 			b, err := q.cons.Fetch(1, jetstream.FetchMaxWait(max(wait, 10*time.Millisecond)))
 			if err != nil {
 				return nil, fmt.Errorf("receive: %w", err)
@@ -457,6 +453,12 @@ func (s *Service) receiveOnce(ctx context.Context, q *queue, in ReceiveInput, de
 			}
 		}
 	}
+	return s.messages(ctx, q, in, raw)
+}
+
+// messages turns fetched deliveries into received messages, moving those
+// received too often to the dead-letter queue.
+func (s *Service) messages(ctx context.Context, q *queue, in ReceiveInput, raw []jetstream.Msg) ([]Message, error) {
 	out := make([]Message, 0, len(raw))
 	now := time.Now()
 	for _, m := range raw {

@@ -137,7 +137,6 @@ type queue struct {
 	cfg    Config
 	stream string
 	cons   jetstream.Consumer
-	fifoMu sync.Mutex // one FIFO receive at a time keeps groups in order
 }
 
 const (
@@ -453,7 +452,7 @@ func (s *Service) ensure(ctx context.Context, c Config) error {
 	}
 	maxPending := 120000
 	if c.FIFO {
-		maxPending = 20000
+		maxPending = fifoMaxPending
 	}
 	_, err := s.js.CreateOrUpdateConsumer(ctx, st, jetstream.ConsumerConfig{
 		Durable:       consName,
@@ -468,6 +467,14 @@ func (s *Service) ensure(ctx context.Context, c Config) error {
 	}
 	return nil
 }
+
+// fifoMaxPending: a FIFO queue's consumer hands out one message at a time
+// and the next only when it is deleted, moved to the dead-letter queue, or
+// visible again (then it is the one redelivered). JetStream enforces this, on
+// every node, so no later message of a group is ever received while an
+// earlier one is in flight. The price: groups are not received in parallel,
+// and a receive returns one message of a FIFO queue.
+const fifoMaxPending = 1
 
 // visibility converts seconds to an ack wait; zero means "visible at once",
 // which JetStream expresses as a very short wait.
@@ -498,6 +505,9 @@ func (s *Service) open(ctx context.Context, name string) (*queue, error) {
 		return nil, fmt.Errorf("queue %s is unreadable: %w", name, err)
 	}
 	cons, err := s.js.Consumer(ctx, streamOf(name), consName)
+	if err == nil && c.FIFO && cons.CachedInfo().Config.MaxAckPending != fifoMaxPending {
+		err = errors.New("FIFO consumer of an earlier version")
+	}
 	if err != nil {
 		if err := s.ensure(ctx, c); err != nil {
 			return nil, err

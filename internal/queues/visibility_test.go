@@ -122,3 +122,45 @@ func TestChangeVisibilityReceipts(t *testing.T) {
 		t.Fatalf("after visibility 0: %+v", got)
 	}
 }
+
+// A FIFO message that became visible again and was received a second time
+// is in flight: nothing after it may be received until it is deleted.
+func TestFIFOHoldsOrderAcrossRedelivery(t *testing.T) {
+	ctx := context.Background()
+	s := openService(t)
+	if _, err := s.Create(ctx, "f.fifo", map[string]string{"FifoQueue": "true", "VisibilityTimeout": "1", "ContentBasedDeduplication": "true"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"1", "2", "3"} {
+		if _, err := s.Send(ctx, "f.fifo", &queues.SendInput{Body: b, GroupID: "g"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := receiveOne(t, s, "f.fifo")
+	if m == nil || m.Body != "1" {
+		t.Fatalf("first receive: %+v", m)
+	}
+	if got := receiveOne(t, s, "f.fifo"); got != nil {
+		t.Fatalf("received %q while 1 is in flight", got.Body)
+	}
+	time.Sleep(1300 * time.Millisecond)
+	m = receiveOne(t, s, "f.fifo")
+	if m == nil || m.Body != "1" || m.System["ApproximateReceiveCount"] != "2" {
+		t.Fatalf("after the visibility timeout: %+v, want 1 again", m)
+	}
+	if got := receiveOne(t, s, "f.fifo"); got != nil {
+		t.Fatalf("received %q while the redelivered 1 is in flight", got.Body)
+	}
+	if err := s.DeleteMessage(ctx, "f.fifo", m.ReceiptHandle); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"2", "3"} {
+		m = receiveOne(t, s, "f.fifo")
+		if m == nil || m.Body != want {
+			t.Fatalf("got %+v, want %s", m, want)
+		}
+		if err := s.DeleteMessage(ctx, "f.fifo", m.ReceiptHandle); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
