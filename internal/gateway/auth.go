@@ -133,7 +133,9 @@ func parseRESTAuthorizer(raw json.RawMessage, names map[string]string) (*authori
 	if err != nil {
 		return nil, fmt.Errorf("identitySource %w", err)
 	}
-	if len(sources) == 0 && a.kind == authLambdaToken {
+	// The Serverless Framework's default identity source, for REQUEST
+	// authorizers too unless their results are not cached.
+	if len(sources) == 0 && (a.kind == authLambdaToken || a.ttl > 0) {
 		sources = []string{"method.request.header.Authorization"}
 	}
 	if a.sources, err = parseSources(sources, restSourceRE); err != nil {
@@ -265,6 +267,7 @@ var (
 	errUnauthorized = &authFailure{http.StatusUnauthorized, `{"message":"Unauthorized"}`}
 	errForbidden    = &authFailure{http.StatusForbidden, `{"message":"Forbidden"}`}
 	errDenied       = &authFailure{http.StatusForbidden, `{"Message":"User is not authorized to access this resource with an explicit deny"}`}
+	errNotAllowed   = &authFailure{http.StatusForbidden, `{"Message":"User is not authorized to access this resource"}`}
 	errAuthConfig   = &authFailure{http.StatusInternalServerError, `{"message":null}`}
 )
 
@@ -536,7 +539,7 @@ func (g *Gateway) authorizeLambda(ctx context.Context, q *request, a *authorizer
 	var cacheKey string
 	var d *authDecision
 	if a.ttl > 0 && len(values) > 0 {
-		cacheKey = a.id + "\x00" + strings.Join(values, "\x00")
+		cacheKey = authCacheKey(a.id, values)
 		d = g.authCache.get(cacheKey, q.now)
 	}
 	if d == nil {
@@ -559,6 +562,24 @@ func (g *Gateway) authorizeLambda(ctx context.Context, q *request, a *authorizer
 	}
 	q.authorizer = d.requestContext(q.rt.payloadV1)
 	return nil
+}
+
+// authCacheKey keys a cached decision by authorizer and identity. Each value
+// is length-prefixed: query string values may hold any byte, and no two
+// identities may share a key.
+func authCacheKey(id string, values []string) string {
+	n := len(id)
+	for _, v := range values {
+		n += len(v) + 8
+	}
+	b := make([]byte, 0, n)
+	b = append(b, id...)
+	for _, v := range values {
+		b = strconv.AppendInt(b, int64(len(v)), 10)
+		b = append(b, ':')
+		b = append(b, v...)
+	}
+	return string(b)
 }
 
 // callAuthorizer invokes the authorizer function and reads its answer.
@@ -686,7 +707,7 @@ func (d *authDecision) evaluate(arn string) *authFailure {
 		allowed = true
 	}
 	if !allowed {
-		return errDenied
+		return errNotAllowed // no statement allows it: an implicit deny
 	}
 	return nil
 }

@@ -87,6 +87,15 @@ func (c *compressors) compress(r *http.Request, resp *httpResponse, min int, out
 	if !compressible(ct) {
 		return false
 	}
+	for _, v := range resp.header["Cache-Control"] {
+		if strings.Contains(strings.ToLower(v), "no-transform") {
+			return false
+		}
+	}
+	// The answer now depends on Accept-Encoding, whether or not this caller
+	// accepts an encoding: a shared cache must not hand the plain body to
+	// callers that would take it compressed, nor the reverse.
+	addVary(resp.header, "Accept-Encoding")
 	enc := pickEncoding(r.Header.Get("Accept-Encoding"))
 	if enc == "" {
 		return false
@@ -126,6 +135,17 @@ func (c *compressors) compress(r *http.Request, resp *httpResponse, min int, out
 	}
 	resp.body = out.Bytes()
 	resp.header["Content-Encoding"] = []string{enc}
-	resp.header.Add("Vary", "Accept-Encoding")
 	return true
+}
+
+// addVary adds name to the Vary header unless it is already listed.
+func addVary(h http.Header, name string) {
+	for _, v := range h["Vary"] {
+		for part := range strings.SplitSeq(v, ",") {
+			if p := strings.TrimSpace(part); p == "*" || strings.EqualFold(p, name) {
+				return
+			}
+		}
+	}
+	h["Vary"] = append(h["Vary"], name)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,6 +60,16 @@ type route struct {
 	timeout   time.Duration
 	auth      *authorizer
 	scopes    []string // JWT scopes the route requires (any one)
+	// required are the request parameters a REST route requires
+	// (request.parameters marked true), checked as API Gateway's request
+	// validator does.
+	required []requiredParam
+}
+
+// requiredParam is one required request parameter of a REST route.
+type requiredParam struct {
+	in   string // "header", "querystring" or "path", as in method.request.<in>.<name>
+	name string
 }
 
 // serviceAPI holds what a service's routes share.
@@ -156,6 +167,9 @@ func parseApp(app *appspec.Application) (*parsedApp, error) {
 				fail("provider.httpApi.authorizers.%s: %w", name, err)
 				continue
 			}
+			// Cached decisions belong to one API: two services may declare
+			// the same authorizer text, naming different functions.
+			a.id = cacheScope(api) + a.id
 			api.authorizers[name] = a
 		}
 	}
@@ -260,6 +274,11 @@ func normalizeParams(p string) string {
 		}
 	}
 	return strings.Join(segs, "/")
+}
+
+// cacheScope prefixes the authorizer cache keys of a service's API.
+func cacheScope(api *serviceAPI) string {
+	return strconv.Itoa(len(api.service)) + ":" + api.service + "/" + api.stage + "/"
 }
 
 func apiID(kind, service, stage string) string {
@@ -382,8 +401,77 @@ func parseRESTEvent(raw json.RawMessage, api *serviceAPI, names map[string]strin
 		if r.auth, err = parseRESTAuthorizer(ev.Authorizer, names); err != nil {
 			return nil, fmt.Errorf("authorizer: %w", err)
 		}
+		r.auth.id = cacheScope(api) + r.auth.id
+	}
+	if r.required, err = parseRequestParameters(ev.Request, path); err != nil {
+		return nil, fmt.Errorf("request.parameters: %w", err)
 	}
 	return r, nil
+}
+
+// parseRequestParameters reads request.parameters of an `http` event:
+// {querystrings, headers, paths: {name: true | false | {required, mappedValue}}}.
+// The Serverless Framework attaches a request validator (body and
+// parameters) to a method as soon as one parameter is required; API Gateway
+// then refuses requests that lack one, or send it blank. Those are returned,
+// sorted by their method.request.* key.
+func parseRequestParameters(raw json.RawMessage, path string) ([]requiredParam, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var req struct {
+		Parameters map[string]map[string]json.RawMessage `json:"parameters"`
+	}
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return nil, errors.New(jsonProblem(err))
+	}
+	var out []requiredParam
+	for _, loc := range sortedKeys(req.Parameters) {
+		var in string
+		switch loc {
+		case "querystrings":
+			in = "querystring"
+		case "headers":
+			in = "header"
+		case "paths":
+			in = "path"
+		default:
+			return nil, fmt.Errorf("%q must be querystrings, headers or paths", loc)
+		}
+		for _, name := range sortedKeys(req.Parameters[loc]) {
+			v := bytes.TrimSpace(req.Parameters[loc][name])
+			required := false
+			switch {
+			case string(v) == "true":
+				required = true
+			case string(v) == "false" || string(v) == "null":
+			case len(v) > 0 && v[0] == '{':
+				var o struct {
+					Required *bool `json:"required"`
+				}
+				if err := json.Unmarshal(v, &o); err != nil {
+					return nil, fmt.Errorf("%s.%s: %s", loc, name, jsonProblem(err))
+				}
+				required = o.Required == nil || *o.Required
+			default:
+				return nil, fmt.Errorf("%s.%s must be true, false or {required, mappedValue}", loc, name)
+			}
+			if in == "path" && !strings.Contains(path, "{"+name+"}") && !strings.Contains(path, "{"+name+"+}") {
+				return nil, fmt.Errorf("paths.%s is not a parameter of the path %s", name, path)
+			}
+			if required {
+				out = append(out, requiredParam{in: in, name: name})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].in != out[j].in {
+			return out[i].in < out[j].in
+		}
+		return out[i].name < out[j].name
+	})
+	return out, nil
 }
 
 // httpEvent is an `httpApi` event in its map form.

@@ -136,6 +136,14 @@ func (p *corsPolicy) allowOrigin(origin string) string {
 
 // applyResponse adds CORS headers to a response.
 func (p *corsPolicy) applyResponse(h http.Header, origin string) {
+	if !p.anyOrigin || p.credentials {
+		// The headers depend on the caller's Origin (present, absent, allowed
+		// or not), so caches must key on it.
+		addVary(h, "Origin")
+	}
+	if origin == "" {
+		return
+	}
 	allow := p.allowOrigin(origin)
 	if allow == "" {
 		return
@@ -153,9 +161,6 @@ func (p *corsPolicy) applyResponse(h http.Header, origin string) {
 		set("Access-Control-Allow-Credentials", "true")
 	}
 	set("Access-Control-Expose-Headers", p.exposed)
-	if allow != "*" {
-		h.Add("Vary", "Origin")
-	}
 }
 
 // writePreflight answers an OPTIONS preflight as API Gateway does.
@@ -180,9 +185,9 @@ func (p *corsPolicy) writePreflight(w http.ResponseWriter, origin, pathMethods s
 		if p.exposed != "" {
 			h["Access-Control-Expose-Headers"] = []string{p.exposed}
 		}
-		if allow != "*" {
-			h["Vary"] = []string{"Origin"}
-		}
+	}
+	if !p.anyOrigin || p.credentials {
+		addVary(h, "Origin")
 	}
 	h["Content-Length"] = []string{"0"}
 	w.WriteHeader(status)

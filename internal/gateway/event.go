@@ -28,7 +28,12 @@ type request struct {
 	authorizer []byte
 	apiKey     *apiKey
 	accountID  string
-	// stageVars are always empty: Serverless v3 has no stage variables.
+	// names holds the caller's spelling of header names that net/http
+	// canonicalised ("name:" each), for payload 1.0 of REST APIs.
+	names []byte
+	// stageVariables is always null, which is what API Gateway sends when a
+	// stage defines none: the Serverless Framework (v3) has no setting for
+	// them, and the manifest carries none to the gateway.
 }
 
 type queryPair struct{ key, value string }
@@ -106,8 +111,16 @@ func (q *request) decideBase64() {
 	}
 	ct := q.r.Header.Get("Content-Type")
 	if q.rt.kind == kindREST {
-		// REST APIs pass binary only for binaryMediaTypes. A body that is not
-		// UTF-8 is also sent base64-encoded, rather than mangled as AWS would.
+		// REST APIs pass a body base64-encoded when its Content-Type matches
+		// binaryMediaTypes, as AWS does. Otherwise AWS treats the body as
+		// UTF-8 text ("Text data | Any data type | binaryMediaTypes undefined
+		// -> UTF8-encoded string" in API Gateway's content type conversion
+		// table): bytes that are not UTF-8 reach the function as U+FFFD and
+		// are lost for good. nimbus deliberately differs here: such a body
+		// travels base64-encoded with isBase64Encoded: true. Handlers written
+		// for Lambda already honour that flag, so nothing written for AWS
+		// breaks, and no upload is silently corrupted. Valid UTF-8 bodies
+		// (every text body) travel as text, exactly as on AWS.
 		q.base64 = matchesMediaType(ct, q.rt.api.binaryMediaTypes) || !utf8.Valid(q.body)
 		return
 	}
@@ -133,27 +146,35 @@ func (q *request) forwardedFor() string {
 }
 
 // appendV1Headers writes "headers" and "multiValueHeaders" (payload 1.0).
+// REST APIs pass names as the caller wrote them; HTTP APIs lower-case them
+// in both payload versions.
 func (q *request) appendV1Headers(b []byte) []byte {
 	h := q.r.Header
+	lower := q.rt.kind != kindREST
 	b = append(b, `"headers":{`...)
-	b = appendKey(b, "Host")
+	b = q.appendV1Name(b, "Host", lower)
+	b = append(b, ':')
 	b = appendString(b, q.r.Host)
 	for k, vs := range h {
 		if len(vs) == 0 || isForwardedHeader(k) {
 			continue
 		}
 		b = append(b, ',')
-		b = appendString(b, k)
+		b = q.appendV1Name(b, k, lower)
 		b = append(b, ':')
 		b = appendString(b, vs[len(vs)-1])
 	}
-	b = append(b, `,"X-Forwarded-For":`...)
+	b = append(b, ',')
+	b = appendV1Forwarded(b, "X-Forwarded-For", lower)
 	b = appendString(b, q.forwardedFor())
-	b = append(b, `,"X-Forwarded-Port":`...)
+	b = append(b, ',')
+	b = appendV1Forwarded(b, "X-Forwarded-Port", lower)
 	b = appendString(b, q.port)
-	b = append(b, `,"X-Forwarded-Proto":"http"},"multiValueHeaders":{`...)
-	b = appendKey(b, "Host")
-	b = append(b, '[')
+	b = append(b, ',')
+	b = appendV1Forwarded(b, "X-Forwarded-Proto", lower)
+	b = append(b, `"http"},"multiValueHeaders":{`...)
+	b = q.appendV1Name(b, "Host", lower)
+	b = append(b, ':', '[')
 	b = appendString(b, q.r.Host)
 	b = append(b, ']')
 	for k, vs := range h {
@@ -161,7 +182,7 @@ func (q *request) appendV1Headers(b []byte) []byte {
 			continue
 		}
 		b = append(b, ',')
-		b = appendString(b, k)
+		b = q.appendV1Name(b, k, lower)
 		b = append(b, ':', '[')
 		for i, v := range vs {
 			if i > 0 {
@@ -171,12 +192,39 @@ func (q *request) appendV1Headers(b []byte) []byte {
 		}
 		b = append(b, ']')
 	}
-	b = append(b, `,"X-Forwarded-For":[`...)
+	b = append(b, ',')
+	b = appendV1Forwarded(b, "X-Forwarded-For", lower)
+	b = append(b, '[')
 	b = appendString(b, q.forwardedFor())
-	b = append(b, `],"X-Forwarded-Port":[`...)
+	b = append(b, `],`...)
+	b = appendV1Forwarded(b, "X-Forwarded-Port", lower)
+	b = append(b, '[')
 	b = appendString(b, q.port)
-	b = append(b, `],"X-Forwarded-Proto":["http"]}`...)
-	return b
+	b = append(b, `],`...)
+	b = appendV1Forwarded(b, "X-Forwarded-Proto", lower)
+	return append(b, `["http"]}`...)
+}
+
+// appendV1Name writes a header name as a JSON string: lower-cased, or as the
+// caller spelled it when net/http changed it.
+func (q *request) appendV1Name(b []byte, k string, lower bool) []byte {
+	if lower {
+		return appendLowerString(b, k)
+	}
+	if raw := rawName(q.names, k); raw != nil {
+		return appendBytesString(b, raw)
+	}
+	return appendString(b, k)
+}
+
+// appendV1Forwarded writes the name of a header API Gateway sets, and a colon.
+func appendV1Forwarded(b []byte, k string, lower bool) []byte {
+	if lower {
+		b = appendLowerString(b, k)
+	} else {
+		b = appendString(b, k)
+	}
+	return append(b, ':')
 }
 
 // appendV1Query writes the two query maps (payload 1.0): the last value of a

@@ -32,9 +32,17 @@ import (
 // Limits from API Gateway.
 const (
 	MaxBodyBytes        = 10 << 20
+	MaxHeaderBytes      = 10 << 10
 	DefaultCompressMin  = 1024
 	DefaultDomain       = "localhost"
 	unmatchedAccessLogs = "_gateway"
+)
+
+// Time limits on the connection (not API Gateway's: it does not document them).
+const (
+	headerReadTimeout = 30 * time.Second
+	bodyReadTimeout   = 2 * time.Minute // a 10 MB body at under 1 Mbit/s
+	writeTimeout      = time.Minute
 )
 
 // Config sets up a Gateway.
@@ -58,6 +66,11 @@ type Config struct {
 	Domain string
 	// HTTPClient fetches JWKS; default a client with a 5 s timeout.
 	HTTPClient *http.Client
+	// HeaderReadTimeout, BodyReadTimeout and WriteTimeout bound how long a
+	// caller may take to send its headers, to send its body, and to read
+	// the answer (slow callers cannot hold connections); defaults 30 s, 2 min
+	// and 1 min.
+	HeaderReadTimeout, BodyReadTimeout, WriteTimeout time.Duration
 }
 
 // Gateway is an http.Handler serving every deployed API.
@@ -97,6 +110,15 @@ func New(cfg Config) *Gateway {
 	if cfg.Domain == "" {
 		cfg.Domain = DefaultDomain
 	}
+	if cfg.HeaderReadTimeout <= 0 {
+		cfg.HeaderReadTimeout = headerReadTimeout
+	}
+	if cfg.BodyReadTimeout <= 0 {
+		cfg.BodyReadTimeout = bodyReadTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = writeTimeout
+	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
 	}
@@ -116,7 +138,22 @@ func (g *Gateway) Listen(addr string) error {
 	g.ln = ln
 	base := "http://" + ln.Addr().String()
 	g.baseURL.Store(&base)
-	g.server = &http.Server{Handler: g, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	g.server = &http.Server{
+		Handler: g,
+		// A caller has this long to send its request line and headers, and
+		// (set per request, see serve) BodyReadTimeout for the body, so slow
+		// senders cannot hold connections open; writes get WriteTimeout.
+		ReadHeaderTimeout: g.cfg.HeaderReadTimeout,
+		IdleTimeout:       2 * time.Minute,
+		// API Gateway refuses more than 10 KB of request line and headers;
+		// net/http adds 4 KB of slack to this.
+		MaxHeaderBytes: MaxHeaderBytes,
+		// Every request reaches ServeHTTP (OPTIONS * included), which keeps
+		// the per-connection record of header names in step.
+		DisableGeneralOptionsHandler: true,
+		ConnContext:                  connContext,
+	}
+	ln = trackingListener{ln}
 	g.served = make(chan error, 1)
 	go func() { g.served <- g.server.Serve(ln) }()
 	return nil
@@ -242,6 +279,43 @@ type scratch struct {
 	query  []queryPair
 	params params
 	req    request
+	names  []byte // the caller's spelling of non-canonical header names
+}
+
+// missingParameters checks the route's required request parameters as
+// API Gateway's request validator does (present and not blank), after
+// authorization; it returns the 400 answer naming those missing.
+func (q *request) missingParameters() *errorResponse {
+	var missing []string
+	for _, p := range q.rt.required {
+		var v string
+		switch p.in {
+		case "header":
+			v = q.r.Header.Get(p.name)
+		case "querystring":
+			for _, qp := range q.query {
+				if qp.key == p.name && qp.value != "" {
+					v = qp.value
+				}
+			}
+		case "path":
+			for _, pp := range q.params {
+				if pp.name == p.name {
+					v = pp.value
+				}
+			}
+		}
+		if strings.TrimSpace(v) == "" {
+			missing = append(missing, p.name)
+		}
+	}
+	if missing == nil {
+		return nil
+	}
+	b := append([]byte(nil), `{"message":`...)
+	b = appendString(b, "Missing required request parameters: ["+strings.Join(missing, ", ")+"]")
+	b = append(b, '}')
+	return &errorResponse{http.StatusBadRequest, string(b), "BadRequestException"}
 }
 
 // errorResponse is a gateway-made answer.
@@ -272,6 +346,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := g.current()
 
 	sc := g.scratch.Get().(*scratch)
+	conn := connOf(r.Context())
+	if conn != nil {
+		sc.names = conn.takeNames(r.Method, sc.names[:0])
+	}
 	rt, path, pathSet := g.route(t, r, &sc.params)
 	var service string
 	if rt != nil {
@@ -280,10 +358,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h["Apigw-Requestid"] = h["X-Amzn-Requestid"]
 		}
 	}
-	status, size, reuse := g.serve(w, r, t, sc, rt, path, pathSet, requestID, start)
+	status, size, reuse := g.serve(w, r, t, sc, rt, path, pathSet, requestID, start, conn)
 	g.accessLog(service, rt, r, status, size, requestID, start)
 	if reuse {
-		*sc = scratch{body: sc.body[:0], event: sc.event[:0], out: sc.out, query: sc.query[:0]}
+		*sc = scratch{body: keepSmall(sc.body), event: keepSmall(sc.event), out: sc.out, query: sc.query[:0], names: sc.names[:0]}
+		if sc.out.Cap() > maxPooledBuffer {
+			sc.out = bytes.Buffer{}
+		}
 		sc.out.Reset()
 		g.scratch.Put(sc)
 	}
@@ -348,8 +429,17 @@ func (g *Gateway) route(t *table, r *http.Request, ps *params) (*route, string, 
 
 // serve handles a routed request and returns the status and body size
 // written, and whether sc can be reused.
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *scratch, rt *route, path string, pathSet *methodSet, requestID string, start time.Time) (status, size int, reuse bool) {
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *scratch, rt *route, path string, pathSet *methodSet, requestID string, start time.Time, conn *trackedConn) (status, size int, reuse bool) {
 	reuse = true
+	// A caller that does not read its answer cannot hold the connection past
+	// writeTimeout: the deadline is armed again before each possible write
+	// that follows a wait (body, authorizer, function).
+	arm := func() {
+		if conn != nil {
+			conn.setWriteDeadline(g.cfg.WriteTimeout)
+		}
+	}
+	arm()
 	origin := r.Header.Get("Origin")
 	if rt == nil {
 		if seg, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/"); t.restStages[seg] {
@@ -380,7 +470,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 	}
 
 	q := &sc.req
-	*q = request{r: r, rt: rt, requestID: requestID, now: start, accountID: g.cfg.AccountID}
+	*q = request{r: r, rt: rt, requestID: requestID, now: start, accountID: g.cfg.AccountID, names: sc.names}
 	q.sourceIP = remoteIP(r.RemoteAddr)
 	q.port = "80"
 	if i := strings.LastIndexByte(r.Host, ':'); i >= 0 && !strings.Contains(r.Host[i:], "]") {
@@ -421,8 +511,18 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 		status, size = g.writeError(w, rt, origin, errTooLarge)
 		return
 	}
+	if conn != nil && r.ContentLength != 0 {
+		// A slow sender gets bodyReadTimeout for the whole body. The deadline
+		// is lifted afterwards: net/http's background read (which notices a
+		// caller going away) must not end the request while the function runs.
+		conn.setReadDeadline(g.cfg.BodyReadTimeout)
+	}
 	body, err := readBody(r.Body, sc.body[:0], r.ContentLength, g.cfg.MaxBodyBytes)
 	sc.body = body
+	if conn != nil && r.ContentLength != 0 {
+		conn.setReadDeadline(0)
+		arm()
+	}
 	if err != nil {
 		if errors.Is(err, errBodyTooLarge) {
 			status, size = g.writeError(w, rt, origin, errTooLarge)
@@ -437,8 +537,17 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 	q.decideBase64()
 
 	if rt.auth != nil {
-		if fail := g.authorize(r.Context(), q); fail != nil {
+		fail := g.authorize(r.Context(), q)
+		arm()
+		if fail != nil {
 			status, size = g.writeError(w, rt, origin, &errorResponse{status: fail.status, body: fail.body})
+			return
+		}
+	}
+
+	if len(rt.required) > 0 {
+		if missing := q.missingParameters(); missing != nil {
+			status, size = g.writeError(w, rt, origin, missing)
 			return
 		}
 	}
@@ -450,6 +559,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 	}
 
 	res, eresp, done := g.invoke(r.Context(), rt, sc.event)
+	arm()
 	if !done {
 		reuse = false // the invocation still holds the event
 	}
@@ -460,12 +570,16 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 	resp, err := mapResponse(res.Payload, rt.payloadV1, w.Header())
 	if err != nil {
 		g.log.Debug("gateway: malformed proxy response", "function", rt.function, "err", err)
-		clear(w.Header())
-		w.Header()["X-Amzn-Requestid"] = []string{requestID}
+		h := w.Header()
+		clear(h)
+		h["X-Amzn-Requestid"] = []string{requestID}
+		if rt.kind == kindHTTP {
+			h["Apigw-Requestid"] = h["X-Amzn-Requestid"]
+		}
 		status, size = g.writeError(w, rt, origin, errBadGateway)
 		return
 	}
-	if rt.cors != nil && origin != "" {
+	if rt.cors != nil {
 		rt.cors.applyResponse(resp.header, origin)
 	}
 	min := g.cfg.CompressMinBytes
@@ -481,19 +595,47 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 	return resp.status, len(resp.body), reuse
 }
 
+// maxPooledBuffer bounds the buffers kept for reuse: one large request must
+// not pin megabytes in the pool.
+const maxPooledBuffer = 256 << 10
+
+func keepSmall(b []byte) []byte {
+	if cap(b) > maxPooledBuffer {
+		return nil
+	}
+	return b[:0]
+}
+
 var errBodyTooLarge = errors.New("request body too large")
 
-// readBody reads at most limit bytes into dst.
+// readBody reads at most limit bytes into dst. A declared Content-Length
+// sizes the buffer, but only up to maxBodyPrealloc: a caller announcing 10 MB
+// and sending nothing must not cost 10 MB.
 func readBody(body io.Reader, dst []byte, contentLength, limit int64) ([]byte, error) {
 	if body == nil || body == http.NoBody {
 		return dst, nil
 	}
 	if contentLength > 0 && int64(cap(dst)) < contentLength {
-		dst = make([]byte, 0, contentLength)
+		dst = make([]byte, 0, min(contentLength, maxBodyPrealloc))
 	}
 	for {
 		if len(dst) == cap(dst) {
-			dst = append(dst, 0)[:len(dst)]
+			// Full: probe for the end before growing the buffer.
+			var probe [1]byte
+			n, err := body.Read(probe[:])
+			if n > 0 {
+				dst = append(dst, probe[0])
+			}
+			if int64(len(dst)) > limit {
+				return dst, errBodyTooLarge
+			}
+			if err == io.EOF {
+				return dst, nil
+			}
+			if err != nil {
+				return dst, err
+			}
+			continue
 		}
 		n, err := body.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
@@ -508,6 +650,8 @@ func readBody(body io.Reader, dst []byte, contentLength, limit int64) ([]byte, e
 		}
 	}
 }
+
+const maxBodyPrealloc = 1 << 20
 
 // invoke runs the function within the route's integration timeout. done is
 // false when the gateway stopped waiting while the invocation still runs.
@@ -584,7 +728,7 @@ func (g *Gateway) writeError(w http.ResponseWriter, rt *route, origin string, e 
 	if e.kind != "" {
 		h["X-Amzn-Errortype"] = []string{e.kind}
 	}
-	if rt != nil && rt.cors != nil && rt.cors.overrides && origin != "" {
+	if rt != nil && rt.cors != nil && rt.cors.overrides {
 		rt.cors.applyResponse(h, origin)
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(e.body))}

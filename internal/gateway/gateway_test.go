@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -175,6 +177,7 @@ func TestGateway(t *testing.T) {
 	pl := &platform{Platform: p, base: p.Gateway.URL(), issuer: is}
 
 	t.Run("RESTEvent", pl.testRESTEvent)
+	t.Run("OriginalHeaderCase", pl.testOriginalHeaderCase)
 	t.Run("HTTPAPIEvent", pl.testHTTPEvent)
 	t.Run("FunctionURL", pl.testFunctionURL)
 	t.Run("ConformanceKeys", pl.testConformanceKeys)
@@ -185,6 +188,7 @@ func TestGateway(t *testing.T) {
 	t.Run("Compression", pl.testCompression)
 	t.Run("Errors", pl.testErrors)
 	t.Run("APIKeys", pl.testAPIKeys)
+	t.Run("RequiredParameters", pl.testRequiredParameters)
 	t.Run("JWT", pl.testJWT)
 	t.Run("LambdaAuthorizer", pl.testLambdaAuthorizer)
 	t.Run("RouteConflict", pl.testRouteConflict)
@@ -676,5 +680,102 @@ func (p *platform) testInfoAndLogs(t *testing.T) {
 			t.Fatal("no access log line")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// rawExchange writes requests on one connection as raw bytes (so header names
+// keep the spelling the test gives them) and reads one response per request.
+func rawExchange(t *testing.T, addr string, requests ...string) []call {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	// All at once: pipelined requests must be told apart too.
+	if _, err := io.WriteString(conn, strings.Join(requests, "")); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	var out []call
+	for range requests {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, call{resp.StatusCode, resp.Header, data})
+	}
+	return out
+}
+
+func (p *platform) testOriginalHeaderCase(t *testing.T) {
+	addr := strings.TrimPrefix(p.base, "http://")
+	calls := rawExchange(t, addr,
+		"POST /dev/echo/one HTTP/1.1\r\nhost: "+addr+"\r\nx-lower-case: a\r\nX-UPPER-CASE: b\r\nContent-type: text/plain\r\n"+
+			"transfer-encoding: chunked\r\n\r\n4\r\nwiki\r\n0\r\n\r\n",
+		"GET /dev/users/5 HTTP/1.1\r\nHost: "+addr+"\r\nx-second: 2\r\nX-Camel-Case: c\r\nx-twice: 1\r\nx-twice: 2\r\n\r\n",
+		"GET /v2/users/5 HTTP/1.1\r\nHost: "+addr+"\r\nX-Http-Api: 1\r\n\r\n",
+		"GET /dev/users/6 HTTP/1.1\r\nHost: "+addr+"\r\nContent-Length: 0\r\nx-third: 3\r\n\r\n",
+	)
+	cases := []struct {
+		call      int
+		field     string
+		present   []string
+		absent    []string
+		wantValue map[string]any
+	}{
+		{0, "headers", []string{"host", "x-lower-case", "X-UPPER-CASE", "Content-type", "X-Forwarded-For"}, []string{"Host", "X-Lower-Case", "X-Upper-Case", "Content-Type"}, map[string]any{"x-lower-case": "a"}},
+		{0, "multiValueHeaders", []string{"host", "x-lower-case", "X-UPPER-CASE"}, []string{"Host", "X-Lower-Case"}, map[string]any{"X-UPPER-CASE": []any{"b"}}},
+		{1, "headers", []string{"Host", "x-second", "X-Camel-Case", "x-twice"}, []string{"host", "X-Second", "x-lower-case", "X-Twice"}, map[string]any{"x-twice": "2"}},
+		{1, "multiValueHeaders", []string{"x-twice"}, nil, map[string]any{"x-twice": []any{"1", "2"}}},
+		{2, "headers", []string{"host", "x-http-api", "x-forwarded-for"}, []string{"Host", "X-Http-Api"}, nil},
+		{3, "headers", []string{"x-third"}, []string{"X-Third", "x-second"}, nil},
+	}
+	for _, tc := range cases {
+		ev := calls[tc.call].event(t)
+		h, _ := ev[tc.field].(map[string]any)
+		for _, k := range tc.present {
+			if _, ok := h[k]; !ok {
+				t.Errorf("request %d: %s lacks %q: %v", tc.call, tc.field, k, h)
+			}
+		}
+		for _, k := range tc.absent {
+			if _, ok := h[k]; ok {
+				t.Errorf("request %d: %s has %q: %v", tc.call, tc.field, k, h)
+			}
+		}
+		for k, v := range tc.wantValue {
+			expect(t, tc.field+"."+k, h[k], v)
+		}
+	}
+	expect(t, "chunked body", calls[0].event(t)["body"], "wiki")
+}
+
+func (p *platform) testRequiredParameters(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		url     string
+		headers []string
+		status  int
+		body    string
+	}{
+		{"all missing", "/dev/search/books", nil, 400, `{"message":"Missing required request parameters: [X-Tenant, q]"}`},
+		{"blank values are missing", "/dev/search/books?q=&page=2", []string{"X-Tenant", " "}, 400, `{"message":"Missing required request parameters: [X-Tenant, q]"}`},
+		{"header in any case", "/dev/search/books", []string{"x-tenant", "acme"}, 400, `{"message":"Missing required request parameters: [q]"}`},
+		{"optional ones may be left out", "/dev/search/books?q=go", []string{"X-Tenant", "acme"}, 200, ""},
+		{"a repeated key counts when one value is set", "/dev/search/books?q=&q=go", []string{"X-Tenant", "acme"}, 200, ""},
+	} {
+		c := do(t, "GET", p.base+tc.url, nil, tc.headers...)
+		expect(t, tc.name+": status", c.status, tc.status)
+		if tc.body != "" {
+			expect(t, tc.name+": body", string(c.body), tc.body)
+			expect(t, tc.name+": error type", c.header.Get("X-Amzn-Errortype"), "BadRequestException")
+		}
 	}
 }

@@ -123,10 +123,4 @@ func appendLowerString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-func appendKey(b []byte, k string) []byte {
-	b = append(b, '"')
-	b = append(b, k...)
-	return append(b, '"', ':')
-}
-
 func appendInt(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }
