@@ -3,6 +3,7 @@ package pattern
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -165,6 +166,9 @@ func (f *flattener) syntaxError(msg string) error {
 }
 
 func (f *flattener) skipSpace() {
+	if f.pos < len(f.src) && f.src[f.pos] > ' ' {
+		return // compact JSON: no space between tokens
+	}
 	for f.pos < len(f.src) {
 		switch f.src[f.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -325,22 +329,30 @@ func (f *flattener) array(node *pathNode, leafID int32, depth int) error {
 func (f *flattener) stringToken() (string, error) {
 	start := f.pos + 1
 	escaped := false
-	for i := start; i < len(f.src); i++ {
-		// Skip eight plain bytes at a time: no quote, no backslash, no control character.
-		for i+8 <= len(f.src) && plainWord(load64(f.src, i)) {
+	src := f.src
+	i := start
+	for {
+		// Find the next quote, backslash or control character, eight bytes at a time while
+		// eight remain, then byte by byte.
+		for i+8 <= len(src) {
+			if m := specialBytes(load64(src, i)); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3 // the lowest flagged byte is always a real one
+				goto special
+			}
 			i += 8
 		}
-		if i >= len(f.src) {
-			break
+		for i < len(src) && plainByte(src[i]) {
+			i++
 		}
-		c := f.src[i]
-		if c > '\\' || (c != '"' && c != '\\' && c >= 0x20) {
-			continue // the common case: one comparison for letters and most punctuation
+		if i >= len(src) {
+			f.pos = len(src)
+			return "", f.syntaxError("unterminated string")
 		}
-		switch {
+	special:
+		switch c := src[i]; {
 		case c == '"':
 			f.pos = i + 1
-			body := f.src[start:i]
+			body := src[start:i]
 			if !escaped {
 				return body, nil
 			}
@@ -351,15 +363,15 @@ func (f *flattener) stringToken() (string, error) {
 			return s, nil
 		case c == '\\':
 			escaped = true
-			i++ // the escaped character cannot end the string
+			i += 2 // the escaped character cannot end the string
 		default:
 			f.pos = i
 			return "", f.syntaxError("control character in a string")
 		}
 	}
-	f.pos = len(f.src)
-	return "", f.syntaxError("unterminated string")
 }
+
+func plainByte(c byte) bool { return c != '"' && c != '\\' && c >= 0x20 }
 
 // load64 reads eight bytes of s from i as a little-endian word (the compiler makes it one load).
 func load64(s string, i int) uint64 {
@@ -373,16 +385,16 @@ const (
 	highBits = 0x8080808080808080
 )
 
-// plainWord reports whether none of the eight bytes in w is '"', '\\' or below 0x20, the bytes that
-// end or complicate a JSON string. Bytes of 0x80 and above are plain; a false "no" only costs the
-// byte-by-byte path.
-func plainWord(w uint64) bool {
+// specialBytes flags (with the high bit of the byte) the bytes of w that are '"', '\\' or below
+// 0x20, the bytes that end or complicate a JSON string; zero means all eight are plain. A borrow
+// can also flag a plain byte, but only above a flagged one, so the lowest flag is exact.
+func specialBytes(w uint64) uint64 {
 	quote := w ^ (lowBits * '"')
 	backslash := w ^ (lowBits * '\\')
 	control := (w - lowBits*0x20) & ^w
 	zeroQuote := (quote - lowBits) & ^quote
 	zeroBackslash := (backslash - lowBits) & ^backslash
-	return (control|zeroQuote|zeroBackslash)&highBits == 0
+	return (control | zeroQuote | zeroBackslash) & highBits
 }
 
 func (f *flattener) digits() int {

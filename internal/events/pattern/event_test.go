@@ -2,12 +2,13 @@ package pattern
 
 import (
 	"encoding/json"
+	"math/bits"
 	"math/rand/v2"
 	"strings"
 	"testing"
 )
 
-func TestPlainWord(t *testing.T) {
+func TestSpecialBytes(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	interesting := []byte{'"', '\\', 0, 0x1f, 0x20, 0x21, 'a', 0x7f, 0x80, 0xff, '!', '#', '[', ']', 0x5b, 0x5d}
 	for range 200000 {
@@ -19,14 +20,19 @@ func TestPlainWord(t *testing.T) {
 				b[i] = byte(r.IntN(256))
 			}
 		}
-		want := true
-		for _, c := range b {
+		want := 8 // index of the first special byte, 8 for none
+		for i, c := range b {
 			if c == '"' || c == '\\' || c < 0x20 {
-				want = false
+				want = i
+				break
 			}
 		}
-		if got := plainWord(load64(string(b[:]), 0)); got != want {
-			t.Fatalf("plainWord(%q) = %v, want %v", b, got, want)
+		got := 8
+		if m := specialBytes(load64(string(b[:]), 0)); m != 0 {
+			got = bits.TrailingZeros64(m) >> 3
+		}
+		if got != want {
+			t.Fatalf("first special byte of %q: got %d, want %d", b, got, want)
 		}
 	}
 }

@@ -266,7 +266,7 @@ func (r *matchRun) reset() {
 	clear(r.visited)
 	r.visited = r.visited[:0]
 	r.visitedSet = nil
-	clear(r.targets)
+	clear(r.targets[:cap(r.targets)])
 	r.targets = r.targets[:0]
 	r.memberships = r.memberships[:0]
 }
@@ -347,15 +347,21 @@ func (r *matchRun) visit(s *state, membership []arrayPos, mayRepeat bool) {
 				continue
 			}
 			start := len(r.targets)
-			// collect deduplicates within its own segment only, then the segment joins the stack.
-			r.targets = append(r.targets[:start], fi.collect(field, r.targets[start:start])...)
+			// collect deduplicates within its own segment only, then the segment joins the stack:
+			// in place when it fitted, copied when collect had to grow it.
+			if seg := fi.collect(field, r.targets[start:start]); len(seg) > 0 {
+				if cap(r.targets) > start && &r.targets[:start+1][start] == &seg[0] {
+					r.targets = r.targets[:start+len(seg)]
+				} else {
+					r.targets = append(r.targets[:start], seg...)
+				}
+			}
 			end := len(r.targets)
 			several := mayRepeat || groups[gi].end-groups[gi].start > 1
 			for i := start; i < end; i++ {
 				r.visit(r.targets[i], merged, several)
 			}
-			clear(r.targets[start:end])
-			r.targets = r.targets[:start]
+			r.targets = r.targets[:start] // cleared once per match, in reset
 		}
 	}
 	for _, pathID := range s.absentOrder {

@@ -16,7 +16,7 @@ type pathTable struct {
 }
 
 // smallChildren is how many children a node scans linearly before it indexes them in a map.
-const smallChildren = 8
+const smallChildren = 16
 
 type pathNode struct {
 	uses     int   // rule steps whose path is this one or starts with it
