@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -58,7 +57,10 @@ type instance struct {
 	work    chan *call    // handed to the runtime's waiting next
 	exited  chan struct{} // closed when the process has exited
 	exitErr error         // set before exited is closed
-	current atomic.Pointer[call]
+	// oomKilled: the kernel killed the process for its memory limit (set
+	// before exited is closed).
+	oomKilled bool
+	current   atomic.Pointer[call]
 	// initCall is the call that started this instance, while it initialises:
 	// init output belongs to its log.
 	initCall atomic.Pointer[call]
@@ -66,10 +68,11 @@ type instance struct {
 	stopOnce sync.Once
 	lastUsed time.Time // guarded by pool.mu
 
-	output    *os.File     // read end of the process's stdout and stderr
-	reading   atomic.Int32 // readers busy with a chunk
-	peakMB    atomic.Int64 // last peak memory read, for after the process is gone
-	memReadAt atomic.Int64 // unix nanoseconds of the last read
+	output    *os.File        // read end of the process's stdout and stderr
+	cgroup    *sandbox.Cgroup // memory limit; nil where the host allows none
+	logMu     sync.Mutex      // held while output is read and stored
+	peakMB    atomic.Int64    // last peak memory read, for after the process is gone
+	memReadAt atomic.Int64    // unix nanoseconds of the last read
 }
 
 func newInstanceID() string {
@@ -144,6 +147,11 @@ func (p *Pool) startInstance() (*instance, error) {
 	inst.cmd = cmd
 	if err := m.sandbox.Started(cmd.Process.Pid); err != nil {
 		m.log.Debug("process limits not applied", "err", err)
+	}
+	if cg, err := m.sandbox.Confine(inst.id, cmd.Process.Pid, spec.MemoryMB); err != nil {
+		m.log.Warn("function memory not limited", "function", spec.FunctionName, "err", err)
+	} else {
+		inst.cgroup = cg
 	}
 	go inst.readLog(outR)
 	go inst.wait()
@@ -231,11 +239,22 @@ func (inst *instance) wait() {
 	if err == nil {
 		err = errors.New("exit status 0")
 	}
+	if inst.cgroup != nil {
+		// Keep the peak for the report: the cgroup goes with the process.
+		if mb, ok := inst.cgroup.PeakMB(); ok {
+			inst.peakMB.Store(int64(mb))
+			inst.memReadAt.Store(time.Now().UnixNano())
+		}
+		inst.oomKilled = inst.cgroup.OOMKilled()
+	}
 	inst.exitErr = err
 	close(inst.exited)
 	sandbox.Kill(inst.cmd.Process.Pid) // leftovers of its process group
 	inst.pool.instanceExited(inst)
 	inst.cleanup()
+	if inst.cgroup != nil {
+		inst.cgroup.Remove()
+	}
 }
 
 // stop kills the process; wait does the rest.
@@ -356,8 +375,11 @@ func (inst *instance) failed(res *Result, c *call, dispatched bool) *Result {
 	}
 	res.Duration = time.Since(c.started)
 	res.ErrorType = "Runtime.ExitError"
+	if inst.oomKilled {
+		res.ErrorType = "Runtime.OutOfMemory"
+	}
 	res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: Runtime exited with error: %v", c.inv.RequestID, inst.exitErr)
-	inst.logSystem(c, "RequestId: %s Error: Runtime exited with error: %v\nRuntime.ExitError", c.inv.RequestID, inst.exitErr)
+	inst.logSystem(c, "RequestId: %s Error: Runtime exited with error: %v\n%s", c.inv.RequestID, inst.exitErr, res.ErrorType)
 	inst.pool.m.report(inst, c, res)
 	return res
 }
@@ -528,28 +550,64 @@ const logLineLimit = 16 * 1024
 // invocation in progress.
 func (inst *instance) readLog(f *os.File) {
 	defer f.Close()
-	r := bufio.NewReaderSize(f, logLineLimit)
-	for {
-		line, err := r.ReadSlice('\n')
-		if len(line) > 0 {
-			inst.reading.Add(1)
-			full := line
-			if err == bufio.ErrBufferFull {
-				// An overlong line is split into records of logLineLimit bytes.
-				err = nil
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, logLineLimit)
+	var partial []byte
+	done := false
+	for !done {
+		// Each read and the lines it completes are handled under logMu, so
+		// drainLogs can tell that everything in the pipe has been stored.
+		err := rc.Read(func(fd uintptr) bool {
+			inst.logMu.Lock()
+			defer inst.logMu.Unlock()
+			n, err := unix.Read(int(fd), buf)
+			if err == unix.EAGAIN {
+				return false // wait until readable
 			}
-			msg := strings.TrimRight(string(full), "\r\n")
-			c := inst.current.Load()
-			if c == nil {
-				c = inst.initCall.Load()
+			if n <= 0 {
+				done = true
+				if len(partial) > 0 {
+					inst.emitLine(partial)
+					partial = nil
+				}
+				return true
 			}
-			inst.emit(c, msg)
-			inst.reading.Add(-1)
-		}
+			partial = inst.emitLines(append(partial, buf[:n]...))
+			return true
+		})
 		if err != nil {
 			return
 		}
 	}
+}
+
+// emitLines stores every complete line of data and returns the rest. Lines
+// longer than logLineLimit are split.
+func (inst *instance) emitLines(data []byte) []byte {
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			if len(data) >= logLineLimit {
+				inst.emitLine(data[:logLineLimit])
+				data = data[logLineLimit:]
+				continue
+			}
+			return append(data[:0:0], data...)
+		}
+		inst.emitLine(data[:i])
+		data = data[i+1:]
+	}
+}
+
+func (inst *instance) emitLine(line []byte) {
+	c := inst.current.Load()
+	if c == nil {
+		c = inst.initCall.Load()
+	}
+	inst.emit(c, strings.TrimRight(string(line), "\r"))
 }
 
 // emit stores one line; c is the invocation it belongs to, if any.
@@ -581,7 +639,10 @@ func (inst *instance) finishTail(c *call, res *Result) {
 func (inst *instance) drainLogs() {
 	deadline := time.Now().Add(50 * time.Millisecond)
 	for time.Now().Before(deadline) {
-		if pending(inst.output) == 0 && inst.reading.Load() == 0 {
+		inst.logMu.Lock()
+		empty := pending(inst.output) == 0
+		inst.logMu.Unlock()
+		if empty {
 			return
 		}
 		time.Sleep(100 * time.Microsecond)

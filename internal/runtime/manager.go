@@ -151,7 +151,8 @@ func (m *Manager) Invoke(ctx context.Context, spec *Spec, inv *Invocation) (*Res
 			return nil, err
 		}
 		res, dispatched := inst.invoke(ctx, inv, cold)
-		healthy := dispatched && res.ErrorType != "Sandbox.Timedout" && res.ErrorType != "Runtime.ExitError" && res.ErrorType != "Function.ResponseSizeTooLarge"
+		healthy := dispatched && res.ErrorType != "Sandbox.Timedout" && res.ErrorType != "Runtime.ExitError" &&
+			res.ErrorType != "Runtime.OutOfMemory" && res.ErrorType != "Function.ResponseSizeTooLarge"
 		if !dispatched && res.ErrorType == "Runtime.Cancelled" {
 			healthy = true
 		}
@@ -377,6 +378,13 @@ func (inst *instance) maxMemoryMB() int {
 		return int(inst.peakMB.Load())
 	}
 	inst.memReadAt.Store(now)
+	if inst.cgroup != nil {
+		// The cgroup's peak counts every process of the instance.
+		if mb, ok := inst.cgroup.PeakMB(); ok {
+			inst.peakMB.Store(int64(mb))
+			return mb
+		}
+	}
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(inst.cmd.Process.Pid) + "/status")
 	if err != nil {
 		return int(inst.peakMB.Load())

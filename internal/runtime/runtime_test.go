@@ -85,6 +85,13 @@ func fakeRuntime(mode string) {
 		case "exit":
 			fmt.Println("leaving mid-invocation")
 			os.Exit(2)
+		case "hog":
+			// Touch 200 MB, over the 128 MB the test function gets.
+			hog := make([]byte, 200<<20)
+			for i := 0; i < len(hog); i += 4096 {
+				hog[i] = 1
+			}
+			post("invocation/"+id+"/response", "application/json", []byte(fmt.Sprintf(`{"touched":%d}`, len(hog))), nil)
 		case "quiet":
 			post("invocation/"+id+"/response", "application/json", event, nil)
 		case "next-twice":
@@ -292,6 +299,25 @@ func TestExitMidInvocationAndTimeout(t *testing.T) {
 	}
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("timeout took %v", took)
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	m, _ := newManager(t, nil)
+	res := invokeOnce(t, m, fakeSpec(t, "hog", 10*time.Second), `{}`)
+	if reason := m.sandbox.MemoryLimitError; reason != nil {
+		// No cgroup memory controller to use: the function runs unbounded.
+		t.Logf("memory is not limited on this host: %v", reason)
+		if res.FunctionError != "" {
+			t.Fatalf("without a memory limit the function should finish: %s", res.Payload)
+		}
+		return
+	}
+	if res.ErrorType != "Runtime.OutOfMemory" || !strings.Contains(string(res.Payload), "signal: killed") {
+		t.Fatalf("a function over its memory got %q: %s", res.ErrorType, res.Payload)
+	}
+	if !strings.Contains(string(res.LogTail), "Max Memory Used: 12") {
+		t.Errorf("the report should show the limit reached:\n%s", res.LogTail)
 	}
 }
 

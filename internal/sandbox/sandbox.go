@@ -6,6 +6,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -25,10 +26,19 @@ type Config struct {
 	UIDRange uint32
 	// MaxOpenFiles is RLIMIT_NOFILE for function processes (Lambda: 1024).
 	MaxOpenFiles uint64
+	// NoMemoryLimit leaves function memory unbounded even where cgroups allow a limit.
+	NoMemoryLimit bool
 }
 
 // Sandbox prepares and cleans up function processes.
-type Sandbox struct{ cfg Config }
+type Sandbox struct {
+	cfg Config
+	// cgroupRoot is where instance memory cgroups go; empty: no limits.
+	cgroupRoot string
+	cgroupV2   bool
+	// MemoryLimitError says why memory is not limited, if it is not.
+	MemoryLimitError error
+}
 
 // New returns a sandbox; DropPrivileges is turned off when not running as root.
 func New(cfg Config) *Sandbox {
@@ -44,7 +54,32 @@ func New(cfg Config) *Sandbox {
 	if cfg.MaxOpenFiles == 0 {
 		cfg.MaxOpenFiles = 1024
 	}
-	return &Sandbox{cfg: cfg}
+	s := &Sandbox{cfg: cfg}
+	if cfg.NoMemoryLimit {
+		s.MemoryLimitError = errors.New("memory limits are turned off")
+	} else if root, v2, err := cgroupRoot(); err != nil {
+		s.MemoryLimitError = err
+	} else {
+		s.cgroupRoot, s.cgroupV2 = root, v2
+	}
+	return s
+}
+
+// Confine puts a started process under a memory limit of limitMB, when the
+// host allows it; it returns nil when it does not.
+func (s *Sandbox) Confine(name string, pid, limitMB int) (*Cgroup, error) {
+	if s.cgroupRoot == "" {
+		return nil, nil
+	}
+	cg, err := newCgroup(s.cgroupRoot, s.cgroupV2, name, limitMB)
+	if err != nil {
+		return nil, err
+	}
+	if err := cg.Add(pid); err != nil {
+		cg.Remove()
+		return nil, fmt.Errorf("move %d into its memory cgroup: %w", pid, err)
+	}
+	return cg, nil
 }
 
 // Identity is the uid/gid a function runs as; ok is false when the process

@@ -165,6 +165,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.Metrics = metrics.New()
+	sb := sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox})
+	if sb.MemoryLimitError != nil {
+		s.log.Warn("function memory is not limited on this host", "reason", sb.MemoryLimitError)
+	}
 	s.runtime, err = runtime.NewManager(runtime.Config{
 		MaxConcurrency:      cfg.MaxConcurrency,
 		IdleTimeout:         cfg.IdleTimeout,
@@ -175,7 +179,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		NodeEntry:           nodeEntry,
 		PythonPath:          python,
 		PythonEntry:         pythonEntry,
-		Sandbox:             sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox}),
+		Sandbox:             sb,
 		Logs:                s.logs,
 		Observer:            s.Metrics,
 		Logger:              cfg.Logger,
