@@ -506,30 +506,41 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 		q.apiKey = &k
 	}
 
-	// The body: at most MaxBodyBytes.
+	// The body: at most MaxBodyBytes, within BodyReadTimeout. When the
+	// body is refused, reading stops for good (an expired deadline): net/http
+	// would otherwise read what is left of it, with no time limit, before
+	// closing the connection.
+	stopReading := func() {
+		if conn != nil {
+			conn.expireRead()
+		}
+	}
 	if r.ContentLength > g.cfg.MaxBodyBytes {
+		stopReading()
 		status, size = g.writeError(w, rt, origin, errTooLarge)
 		return
 	}
 	if conn != nil && r.ContentLength != 0 {
-		// A slow sender gets bodyReadTimeout for the whole body. The deadline
-		// is lifted afterwards: net/http's background read (which notices a
-		// caller going away) must not end the request while the function runs.
 		conn.setReadDeadline(g.cfg.BodyReadTimeout)
 	}
 	body, err := readBody(r.Body, sc.body[:0], r.ContentLength, g.cfg.MaxBodyBytes)
 	sc.body = body
-	if conn != nil && r.ContentLength != 0 {
-		conn.setReadDeadline(0)
-		arm()
-	}
 	if err != nil {
+		stopReading()
+		arm()
 		if errors.Is(err, errBodyTooLarge) {
 			status, size = g.writeError(w, rt, origin, errTooLarge)
 			return
 		}
 		status, size = g.writeError(w, rt, origin, errBadRequestInput)
 		return
+	}
+	if conn != nil && r.ContentLength != 0 {
+		// Lifted once the body is in: net/http's background read (which
+		// notices a caller going away) must not end the request while the
+		// function runs.
+		conn.setReadDeadline(0)
+		arm()
 	}
 	q.body = body
 	sc.query = parseQuery(sc.query, r.URL.RawQuery)

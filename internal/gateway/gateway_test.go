@@ -189,6 +189,7 @@ func TestGateway(t *testing.T) {
 	t.Run("Errors", pl.testErrors)
 	t.Run("APIKeys", pl.testAPIKeys)
 	t.Run("RequiredParameters", pl.testRequiredParameters)
+	t.Run("SlowCallers", pl.testSlowCallers)
 	t.Run("JWT", pl.testJWT)
 	t.Run("LambdaAuthorizer", pl.testLambdaAuthorizer)
 	t.Run("RouteConflict", pl.testRouteConflict)
@@ -776,6 +777,39 @@ func (p *platform) testRequiredParameters(t *testing.T) {
 		if tc.body != "" {
 			expect(t, tc.name+": body", string(c.body), tc.body)
 			expect(t, tc.name+": error type", c.header.Get("X-Amzn-Errortype"), "BadRequestException")
+		}
+	}
+}
+
+func (p *platform) testSlowCallers(t *testing.T) {
+	// A gateway of its own, with short limits, over the same functions.
+	g := gateway.New(gateway.Config{Registry: p.Registry, Invoker: p.Invoker, HeaderReadTimeout: 300 * time.Millisecond, BodyReadTimeout: 300 * time.Millisecond})
+	if err := g.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close(t.Context()) })
+	cases := []struct {
+		name, sent string
+	}{
+		{"headers never finished", "GET /v2/users/1 HTTP/1.1\r\nHost: x\r\nX-Slow: "},
+		{"body never finished", "POST /v2/files/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part"},
+	}
+	for _, tc := range cases {
+		conn, err := net.Dial("tcp", g.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_ = conn.SetDeadline(start.Add(10 * time.Second))
+		if _, err := io.WriteString(conn, tc.sent); err != nil {
+			t.Fatal(err)
+		}
+		// The gateway must give up on the caller (answer and close) long
+		// before the caller's own 10 s deadline.
+		_, err = io.ReadAll(conn)
+		conn.Close()
+		if d := time.Since(start); err != nil || d > 5*time.Second {
+			t.Errorf("%s: the connection stayed open %s (%v)", tc.name, d, err)
 		}
 	}
 }

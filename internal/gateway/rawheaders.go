@@ -89,6 +89,11 @@ func (c *trackedConn) setReadDeadline(d time.Duration) {
 	_ = c.Conn.SetReadDeadline(time.Now().Add(d))
 }
 
+// expireRead makes every further read fail at once.
+func (c *trackedConn) expireRead() {
+	_ = c.Conn.SetReadDeadline(time.Unix(1, 0))
+}
+
 func (c *trackedConn) setWriteDeadline(d time.Duration) {
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(d))
 }
