@@ -472,8 +472,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 	q := &sc.req
 	*q = request{r: r, rt: rt, requestID: requestID, now: start, accountID: g.cfg.AccountID, names: sc.names}
 	q.sourceIP = remoteIP(r.RemoteAddr)
+	// X-Forwarded-Port is the port the caller connected to, not whatever
+	// its Host header claims.
 	q.port = "80"
-	if i := strings.LastIndexByte(r.Host, ':'); i >= 0 && !strings.Contains(r.Host[i:], "]") {
+	if conn != nil {
+		q.port = conn.port
+	} else if i := strings.LastIndexByte(r.Host, ':'); i >= 0 && !strings.Contains(r.Host[i:], "]") {
 		q.port = r.Host[i+1:]
 	}
 

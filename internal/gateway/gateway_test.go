@@ -717,12 +717,13 @@ func rawExchange(t *testing.T, addr string, requests ...string) []call {
 
 func (p *platform) testOriginalHeaderCase(t *testing.T) {
 	addr := strings.TrimPrefix(p.base, "http://")
+	_, port, _ := net.SplitHostPort(addr)
 	calls := rawExchange(t, addr,
 		"POST /dev/echo/one HTTP/1.1\r\nhost: "+addr+"\r\nx-lower-case: a\r\nX-UPPER-CASE: b\r\nContent-type: text/plain\r\n"+
 			"transfer-encoding: chunked\r\n\r\n4\r\nwiki\r\n0\r\n\r\n",
 		"GET /dev/users/5 HTTP/1.1\r\nHost: "+addr+"\r\nx-second: 2\r\nX-Camel-Case: c\r\nx-twice: 1\r\nx-twice: 2\r\n\r\n",
 		"GET /v2/users/5 HTTP/1.1\r\nHost: "+addr+"\r\nX-Http-Api: 1\r\n\r\n",
-		"GET /dev/users/6 HTTP/1.1\r\nHost: "+addr+"\r\nContent-Length: 0\r\nx-third: 3\r\n\r\n",
+		"GET /dev/users/6 HTTP/1.1\r\nHost: example.com:1234\r\nContent-Length: 0\r\nx-third: 3\r\n\r\n",
 	)
 	cases := []struct {
 		call      int
@@ -736,7 +737,7 @@ func (p *platform) testOriginalHeaderCase(t *testing.T) {
 		{1, "headers", []string{"Host", "x-second", "X-Camel-Case", "x-twice"}, []string{"host", "X-Second", "x-lower-case", "X-Twice"}, map[string]any{"x-twice": "2"}},
 		{1, "multiValueHeaders", []string{"x-twice"}, nil, map[string]any{"x-twice": []any{"1", "2"}}},
 		{2, "headers", []string{"host", "x-http-api", "x-forwarded-for"}, []string{"Host", "X-Http-Api"}, nil},
-		{3, "headers", []string{"x-third"}, []string{"X-Third", "x-second"}, nil},
+		{3, "headers", []string{"x-third"}, []string{"X-Third", "x-second"}, map[string]any{"X-Forwarded-Port": port}}, // the port connected to, not the Host header's
 	}
 	for _, tc := range cases {
 		ev := calls[tc.call].event(t)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -35,7 +36,10 @@ func (l trackingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc := &trackedConn{Conn: c}
+	tc := &trackedConn{Conn: c, port: "80"}
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
+		tc.port = strconv.Itoa(a.Port)
+	}
 	tc.sc.startRequest()
 	return tc, nil
 }
@@ -56,8 +60,9 @@ func connOf(ctx context.Context) *trackedConn {
 // trackedConn is a connection whose request header names are recorded.
 type trackedConn struct {
 	net.Conn
-	mu sync.Mutex
-	sc headerScanner
+	port string // the local port, for X-Forwarded-Port
+	mu   sync.Mutex
+	sc   headerScanner
 }
 
 func (c *trackedConn) Read(b []byte) (int, error) {
