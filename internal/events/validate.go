@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nimbus-platform/nimbus/internal/events/pattern"
-	"github.com/nimbus-platform/nimbus/internal/schedule"
+	"github.com/nimbus-platform/nimbus/internal/schedule/expr"
 )
 
 var (
@@ -34,7 +34,7 @@ func validateRule(r *Rule) error {
 		if r.Bus != DefaultBus {
 			return errorf(CodeValidation, "ScheduleExpression is supported only on the default event bus.")
 		}
-		if err := schedule.Validate(r.ScheduleExpression, nil); err != nil {
+		if err := expr.ValidateRule(r.ScheduleExpression, time.Now()); err != nil {
 			return errorf(CodeValidation, "Parameter ScheduleExpression is not valid: %v", err)
 		}
 	}

@@ -88,3 +88,14 @@ func splitCall(s string) (name, body string, ok bool) {
 	}
 	return s[:open], s[open+1 : len(s)-1], true
 }
+
+// ValidateRule checks a scheduled rule's expression as EventBridge's PutRule does: rate(...) or
+// cron(...) in UTC that fires at least once after now. at(...) belongs to EventBridge Scheduler,
+// not to rules, and is refused with that reason.
+func ValidateRule(expr string, now time.Time) error {
+	if name, _, ok := splitCall(strings.TrimSpace(expr)); ok && name == "at" {
+		return &Error{Expr: expr, Reason: "at(...) is a one-time schedule of EventBridge Scheduler; a rule takes rate(value unit) or cron(minutes hours day-of-month month day-of-week year)"}
+	}
+	_, err := ParseAt(expr, time.UTC, now)
+	return err
+}

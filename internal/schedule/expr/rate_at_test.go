@@ -130,3 +130,17 @@ func TestAt(t *testing.T) {
 		t.Errorf("gap: %v", err)
 	}
 }
+
+func TestValidateRule(t *testing.T) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, ok := range []string{"rate(1 minute)", " rate(2 hours) ", "cron(0 18 ? * MON-FRI *)", "cron(15 10 ? * 6L 2026-2030)"} {
+		if err := ValidateRule(ok, now); err != nil {
+			t.Errorf("ValidateRule(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"at(2027-01-01T00:00:00)", " at(2027-01-01T00:00:00)", "rate(1 minutes)", "cron(0 0 30 2 ? *)", "cron(0 0 1 1 ? 2025)"} {
+		if err := ValidateRule(bad, now); err == nil {
+			t.Errorf("ValidateRule(%q) accepted", bad)
+		}
+	}
+}
