@@ -731,6 +731,7 @@ func (d *decoder) events(n *node, where string) []appspec.Event {
 			continue
 		}
 		e := it.entries[0]
+		d.checkEventSource(e, fmt.Sprintf("%s event #%d (%s)", where, i+1, e.key))
 		out = append(out, appspec.Event{Type: e.key, Properties: e.val.toJSON()})
 	}
 	return out
