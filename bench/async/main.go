@@ -7,25 +7,19 @@
 package main
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/nimbus-platform/nimbus/internal/client"
-	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/bench/benchkit"
 	"github.com/nimbus-platform/nimbus/internal/server"
 )
 
@@ -40,42 +34,25 @@ func main() {
 }
 
 func run(n, clients, workers int) error {
-	work, err := os.MkdirTemp("", "nimbus-bench-async-*")
+	ws, err := benchkit.NewWorkspace("nimbus-bench-async-*")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	_ = os.Chmod(work, 0o711)
-	app := filepath.Join(work, "app")
-	if err := os.MkdirAll(app, 0o755); err != nil {
+	defer ws.Close()
+	_, zipData, err := ws.NoopGo()
+	if err != nil {
 		return err
 	}
-	bin := filepath.Join(work, "noop")
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./bench/core/noop-go")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build the Go function: %w", err)
-	}
-	if err := zipFile(bin, filepath.Join(app, "fn.zip"), "bootstrap"); err != nil {
+	app, err := ws.App("service: abench\nprovider:\n  name: aws\n  memorySize: 128\nfunctions:\n  noop:\n    runtime: provided.al2023\n    handler: bootstrap\n    package:\n      artifact: fn.zip\n",
+		map[string][]byte{"fn.zip": zipData})
+	if err != nil {
 		return err
 	}
-	yml := "service: abench\nprovider:\n  name: aws\n  memorySize: 128\nfunctions:\n  noop:\n    runtime: provided.al2023\n    handler: bootstrap\n    package:\n      artifact: fn.zip\n"
-	if err := os.WriteFile(filepath.Join(app, "serverless.yml"), []byte(yml), 0o644); err != nil {
-		return err
-	}
-	srv, err := server.Start(context.Background(), server.Config{
-		DataDir: filepath.Join(work, "data"), Addr: "127.0.0.1:0", RunDir: filepath.Join(work, "run"),
-		MaxConcurrency: 1000, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Async: server.AsyncConfig{Workers: workers},
-	})
+	srv, err := ws.Start(app, func(c *server.Config) { c.Async = server.AsyncConfig{Workers: workers} })
 	if err != nil {
 		return err
 	}
 	defer srv.Close(context.Background())
-	if _, err := client.New(srv.URL()).Deploy(context.Background(), app, manifest.Options{}, nil); err != nil {
-		return err
-	}
 	url := srv.URL() + "/2015-03-31/functions/abench-dev-noop/invocations"
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: clients}}
 	post := func(kind string) error {
@@ -142,26 +119,4 @@ func invocations(srv *server.Server) float64 {
 		}
 	}
 	return total
-}
-
-func zipFile(src, dst, entry string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	h := &zip.FileHeader{Name: entry, Method: zip.Deflate}
-	h.SetMode(0o755)
-	w, err := zw.CreateHeader(h)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(data); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	return os.WriteFile(dst, buf.Bytes(), 0o644)
 }

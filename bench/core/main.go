@@ -6,15 +6,12 @@
 package main
 
 import (
-	"archive/zip"
 	"bufio"
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -31,8 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nimbus-platform/nimbus/internal/client"
-	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/bench/benchkit"
 	"github.com/nimbus-platform/nimbus/internal/server"
 )
 
@@ -88,42 +84,26 @@ func (rc runtimeCase) verdicts(warmP50 time.Duration, rps float64, coldP50, bare
 }
 
 func run(outFile string, warmN int, dur time.Duration, coldN, idleN int) error {
-	root, err := os.Getwd()
+	ws, err := benchkit.NewWorkspace("nimbus-bench-core-*")
 	if err != nil {
 		return err
 	}
-	work, err := os.MkdirTemp("", "nimbus-bench-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	_ = os.Chmod(work, 0o711)
+	defer ws.Close()
 
 	// The service: one no-op function per runtime.
-	app := filepath.Join(work, "app")
-	if err := os.MkdirAll(app, 0o755); err != nil {
+	goBin, goZip, err := ws.NoopGo()
+	if err != nil {
 		return err
 	}
-	goBin := filepath.Join(work, "noop-go")
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", goBin, "./bench/core/noop-go")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build the Go function: %w", err)
-	}
-	if err := zipFile(goBin, filepath.Join(app, "go.zip"), "bootstrap"); err != nil {
-		return err
-	}
+	files := map[string][]byte{"go.zip": goZip}
 	for _, f := range []string{"noop-node/index.js", "noop-python/main.py"} {
-		data, err := os.ReadFile(filepath.Join(root, "bench/core", f))
+		data, err := os.ReadFile(filepath.Join("bench/core", f))
 		if err != nil {
-			return err
+			return fmt.Errorf("run from the repository root: %w", err)
 		}
-		if err := os.WriteFile(filepath.Join(app, filepath.Base(f)), data, 0o644); err != nil {
-			return err
-		}
+		files[filepath.Base(f)] = data
 	}
-	manifestYAML := `service: bench
+	app, err := ws.App(`service: bench
 provider:
   name: aws
   memorySize: 128
@@ -139,26 +119,15 @@ functions:
   python:
     runtime: python3.11
     handler: main.handler
-`
-	if err := os.WriteFile(filepath.Join(app, "serverless.yml"), []byte(manifestYAML), 0o644); err != nil {
+`, files)
+	if err != nil {
 		return err
 	}
-
-	srv, err := server.Start(context.Background(), server.Config{
-		DataDir:        filepath.Join(work, "data"),
-		Addr:           "127.0.0.1:0",
-		RunDir:         filepath.Join(work, "run"),
-		MaxConcurrency: 1000,
-		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	srv, err := ws.Start(app, nil)
 	if err != nil {
 		return err
 	}
 	defer srv.Close(context.Background())
-	c := client.New(srv.URL())
-	if _, err := c.Deploy(context.Background(), app, manifest.Options{}, nil); err != nil {
-		return err
-	}
 	python := pythonPath()
 	cases := []runtimeCase{
 		{key: "go", runtime: "Go (provided.al2023, aws-lambda-go)", bare: []string{goBin}},
@@ -194,7 +163,7 @@ functions:
 	}
 	stopBaseline()
 	rows = append(rows, fmt.Sprintf("| baseline: net/http proxy → echo process | %s | %s | %.0f | | | | | | |",
-		us(percentile(base, 50)), us(percentile(base, 99)), baseRPS))
+		us(benchkit.Percentile(base, 50)), us(benchkit.Percentile(base, 99)), baseRPS))
 
 	for _, rc := range cases {
 		if onlyRuntime != "" && rc.key != onlyRuntime {
@@ -215,7 +184,7 @@ functions:
 			}
 			lat = append(lat, d)
 		}
-		p50, p99 := percentile(lat, 50), percentile(lat, 99)
+		p50, p99 := benchkit.Percentile(lat, 50), benchkit.Percentile(lat, 99)
 		stopProfile := startProfile(rc.key)
 		rps, err := throughput(httpc, url, 8, dur)
 		stopProfile()
@@ -246,9 +215,9 @@ functions:
 			return err
 		}
 		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %.0f | %s | %s | %s | %s | %.1f KiB | %.1f MiB |",
-			rc.runtime, us(p50), us(p99), rps, ms(percentile(cold, 50)), ms(percentile(cold, 99)),
-			ms(percentile(bare, 50)), ms(percentile(bare, 99)), platMem/1024, instMem/(1<<20)))
-		verdicts = append(verdicts, rc.verdicts(p50, rps, percentile(cold, 50), percentile(bare, 50))...)
+			rc.runtime, us(p50), us(p99), rps, ms(benchkit.Percentile(cold, 50)), ms(benchkit.Percentile(cold, 99)),
+			ms(benchkit.Percentile(bare, 50)), ms(benchkit.Percentile(bare, 99)), platMem/1024, instMem/(1<<20)))
+		verdicts = append(verdicts, rc.verdicts(p50, rps, benchkit.Percentile(cold, 50), benchkit.Percentile(bare, 50))...)
 		srv.Runtime().Retire(name)
 	}
 
@@ -260,7 +229,7 @@ functions:
 	fmt.Fprintf(&b, "invocation), beside the bare start of the same runtime to exit in the same run (`node -e 0`,\n")
 	fmt.Fprintf(&b, "`%s -c 0`, the Go binary). Memory: %d warm idle instances; the platform's share is the growth of\n", python, idleN)
 	fmt.Fprintf(&b, "its live Go memory (heap in use + stacks, after GC) divided by the instances, the instance's is one process's RSS.\n\n")
-	fmt.Fprintf(&b, "Machine: %s. Command: `go run ./bench/core`.\n\n", machine())
+	fmt.Fprintf(&b, "Machine: %s. Command: `go run ./bench/core`.\n\n", benchkit.Machine())
 	b.WriteString("| runtime | warm p50 | warm p99 | invokes/s (8 clients) | cold p50 | cold p99 | bare start p50 | bare start p99 | platform memory per idle instance | instance RSS |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
@@ -286,7 +255,7 @@ functions:
 	if outFile == "" {
 		return nil
 	}
-	return writeSection(outFile, "Core invoke path", b.String())
+	return benchkit.WriteSection(outFile, "Core invoke path", b.String())
 }
 
 // serveEcho is the baseline's server process: it answers every request
@@ -491,16 +460,6 @@ func childPIDs(parent int) []int {
 	return out
 }
 
-func percentile(d []time.Duration, p int) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	if i > 0 {
-		i--
-	}
-	return s[min(i, len(s)-1)]
-}
-
 func us(d time.Duration) string { return fmt.Sprintf("%d µs", d.Microseconds()) }
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
@@ -512,67 +471,4 @@ func pythonPath() string {
 		return "/usr/bin/python3"
 	}
 	return "python3"
-}
-
-func machine() string {
-	model := "unknown CPU"
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if v, ok := strings.CutPrefix(line, "model name"); ok {
-				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-				break
-			}
-		}
-	}
-	load := ""
-	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = ", load average at start " + strings.Join(strings.Fields(string(data))[:3], " ")
-	}
-	return fmt.Sprintf("%d cores (%s), %s, %s%s", goruntime.NumCPU(), model, goruntime.Version(), time.Now().UTC().Format("2006-01-02"), load)
-}
-
-func zipFile(src, dst, entry string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	h := &zip.FileHeader{Name: entry, Method: zip.Deflate}
-	h.SetMode(0o755)
-	w, err := zw.CreateHeader(h)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(data); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	return os.WriteFile(dst, buf.Bytes(), 0o644)
-}
-
-// writeSection replaces (or appends) the "## title" section of a Markdown file.
-func writeSection(path, title, body string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	text := string(old)
-	if text == "" {
-		text = "# Benchmarks\n"
-	}
-	head := "## " + title + "\n"
-	section := head + "\n" + body
-	if i := strings.Index(text, head); i >= 0 {
-		end := len(text)
-		if j := strings.Index(text[i+len(head):], "\n## "); j >= 0 {
-			end = i + len(head) + j + 1
-		}
-		text = text[:i] + section + "\n" + text[end:]
-	} else {
-		text = strings.TrimRight(text, "\n") + "\n\n" + section
-	}
-	return os.WriteFile(path, []byte(text), 0o644)
 }
