@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"strconv"
@@ -195,6 +196,45 @@ func (s *headerScanner) feed(b []byte) {
 				s.startRequest()
 			}
 			continue
+		case stSkipLine, stChunkExt, stTrailerLine:
+			// Jump to the end of the line (values are most of a header block).
+			j := bytes.IndexByte(b[i:], '\n')
+			if j < 0 {
+				return
+			}
+			i += j
+		case stName:
+			// Copy the name up to its colon in one go.
+			rest := b[i:]
+			j := bytes.IndexByte(rest, ':')
+			if k := bytes.IndexByte(rest, '\n'); k >= 0 && (j < 0 || k < j) {
+				// A line without a colon: net/http refuses it.
+				i += k + 1
+				s.state = stLineStart
+				continue
+			}
+			part := rest
+			if j >= 0 {
+				part = rest[:j]
+			}
+			if s.nameLen < maxTrackedName {
+				copy(s.name[s.nameLen:], part)
+			}
+			s.nameLen += len(part)
+			if j < 0 {
+				return
+			}
+			i += j + 1
+			s.endName()
+			continue
+		case stRequestLine:
+			if s.methodDone {
+				j := bytes.IndexByte(b[i:], '\n')
+				if j < 0 {
+					return
+				}
+				i += j
+			}
 		case stChunkData:
 			n := int64(len(b) - i)
 			if n > s.remaining {

@@ -135,3 +135,16 @@ func TestRawName(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkHeaderScanner(b *testing.B) {
+	req := []byte("GET /dev/users/42?name=a HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\nx-api-key: 0123456789abcdef0123\r\ncontent-type: application/json\r\n\r\n")
+	var s headerScanner
+	s.startRequest()
+	var dst []byte
+	b.SetBytes(int64(len(req)))
+	b.ReportAllocs()
+	for b.Loop() {
+		s.feed(req)
+		dst = s.pop("GET", dst[:0])
+	}
+}
