@@ -16,7 +16,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nimbus-platform/nimbus/internal/invoke"
+	"github.com/nimbus-platform/nimbus/internal/queues"
 	"github.com/nimbus-platform/nimbus/internal/schedule"
+	"github.com/nimbus-platform/nimbus/internal/topics"
 )
 
 // batch is one stored message of accepted events of one bus.
@@ -467,10 +469,35 @@ func (s *Service) deliver(ctx context.Context, r *Rule, t *Target, event json.Ra
 			return &deliveryError{Code: "ResourceNotFoundException", Message: fmt.Sprintf("no %s targets on this node", svc)}
 		}
 		if err := sink(ctx, t.Arn, payload, nil); err != nil {
-			return &deliveryError{Code: "InternalException", Message: err.Error(), Retryable: true}
+			return sinkError(err)
 		}
 		return nil
 	}
+}
+
+// sinkError classifies a queue's or topic's refusal as EventBridge does: a target that does not
+// exist, or that refuses the message itself, fails at once (to the dead-letter queue, without
+// retries); anything else may pass later and is retried.
+func sinkError(err error) *deliveryError {
+	var qe *queues.Error
+	if errors.As(err, &qe) {
+		switch qe.Kind {
+		case queues.QueueDoesNotExist:
+			return &deliveryError{Code: "ResourceNotFoundException", Message: qe.Message}
+		case queues.InvalidParameterValue:
+			return &deliveryError{Code: "InvalidParameterValueException", Message: qe.Message}
+		}
+	}
+	var te *topics.Error
+	if errors.As(err, &te) {
+		switch te.Kind {
+		case topics.NotFound:
+			return &deliveryError{Code: "ResourceNotFoundException", Message: te.Message}
+		case topics.InvalidParameterValue:
+			return &deliveryError{Code: "InvalidParameterValueException", Message: te.Message}
+		}
+	}
+	return &deliveryError{Code: "InternalException", Message: err.Error(), Retryable: true}
 }
 
 // --- schedules ----------------------------------------------------------

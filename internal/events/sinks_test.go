@@ -108,3 +108,55 @@ func TestTopicAndQueueTargets(t *testing.T) {
 		t.Fatalf("the queue got %q", got)
 	}
 }
+
+// TestMissingQueueOrTopicGoesToDLQWithoutRetries: a target queue or topic that does not exist is
+// not retried (as EventBridge does for a missing resource); the event goes to the dead-letter
+// queue at once with ResourceNotFoundException.
+func TestMissingQueueOrTopicGoesToDLQWithoutRetries(t *testing.T) {
+	p := testkit.Start(t, nil) // the default retry delay (1 s, doubling) would take minutes for 185 retries
+	ctx := context.Background()
+	eb, sq := ebClient(p), sqsClient(p)
+	dlq, err := sq.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("dlq")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dlqARN := "arn:aws:sqs:us-east-1:000000000000:dlq"
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("r"), EventPattern: aws.String(`{"source":["test"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("r"), Targets: []ebtypes.Target{
+		{Id: aws.String("queue"), Arn: aws.String("arn:aws:sqs:us-east-1:000000000000:no-such-queue"), DeadLetterConfig: &ebtypes.DeadLetterConfig{Arn: aws.String(dlqARN)}},
+		{Id: aws.String("topic"), Arn: aws.String("arn:aws:sns:us-east-1:000000000000:no-such-topic"), DeadLetterConfig: &ebtypes.DeadLetterConfig{Arn: aws.String(dlqARN)}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{
+		{Source: aws.String("test"), DetailType: aws.String("t"), Detail: aws.String(`{}`)},
+	}}); err != nil || out.FailedEntryCount != 0 {
+		t.Fatalf("PutEvents: %v %+v", err, out)
+	}
+	targets := map[string]string{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(targets) < 2 && time.Now().Before(deadline) {
+		m, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: dlq.QueueUrl, WaitTimeSeconds: 1, MaxNumberOfMessages: 10, MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, msg := range m.Messages {
+			attr := func(k string) string {
+				if v, ok := msg.MessageAttributes[k]; ok {
+					return aws.ToString(v.StringValue)
+				}
+				return ""
+			}
+			if attr("ERROR_CODE") != "ResourceNotFoundException" || attr("RETRY_ATTEMPTS") != "" {
+				t.Fatalf("DLQ message for %s: %v", attr("TARGET_ARN"), msg.MessageAttributes)
+			}
+			targets[attr("TARGET_ARN")] = aws.ToString(msg.Body)
+		}
+	}
+	if len(targets) != 2 {
+		t.Fatalf("dead-letter messages for %v, want the missing queue and the missing topic", targets)
+	}
+}
