@@ -35,15 +35,15 @@ const (
 type eventField struct {
 	pathID     int32
 	kind       valueKind
+	numState   uint8 // the lazy states sit together so the struct has no padding holes
+	foldState  uint8
+	addrState  uint8
 	text       string     // string contents (unescaped) or the literal as written
 	membership []arrayPos // array elements enclosing the leaf, outermost first
 
-	numState  uint8
-	num       float64
-	folded    string
-	foldState uint8
-	addrState uint8
-	addr      netip.Addr
+	num    float64
+	folded string
+	addr   netip.Addr
 }
 
 func (f *eventField) number() (float64, bool) {
@@ -260,9 +260,7 @@ func (f *flattener) object(node *pathNode, depth int) error {
 		var child *pathNode
 		childLeaf := int32(-1)
 		if node != nil {
-			if child = f.paths.lookupKey(node, key); child != nil && child.fullUses > 0 {
-				childLeaf = child.id
-			}
+			child, childLeaf = f.paths.lookupKey(node, key)
 		}
 		if err := f.value(child, childLeaf, depth+1); err != nil {
 			return err

@@ -2,6 +2,7 @@ package pattern
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/bits"
 	"math/rand/v2"
 	"strings"
@@ -94,4 +95,33 @@ func TestDottedKeysAndEmptyKeys(t *testing.T) {
 		{"keys9", `{"a":{"":["v"]}}`, `{"a":{"":"v"}}`, true},
 		{"keys10", `{"a":{"":["v"]}}`, `{"a.":"v"}`, true},
 	})
+}
+
+// TestManyFieldsUnderOnePath adds and deletes rules on hundreds of sibling fields, so the path
+// trie's child tables grow, shrink and collide, and checks every field is still found.
+func TestManyFieldsUnderOnePath(t *testing.T) {
+	m := New()
+	const n = 300
+	for i := range n {
+		if err := m.Add(fmt.Sprint("r", i), []byte(fmt.Sprintf(`{"detail":{"k%d":["v"]}}`, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(present func(int) bool) {
+		t.Helper()
+		for i := range n {
+			ids, err := m.Match([]byte(fmt.Sprintf(`{"detail":{"other":1,"k%d":"v","x.y":2}}`, i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := present(i); (len(ids) == 1) != want {
+				t.Fatalf("field k%d: got %v, want match=%v", i, ids, want)
+			}
+		}
+	}
+	check(func(int) bool { return true })
+	for i := 0; i < n; i += 2 {
+		m.Delete(fmt.Sprint("r", i))
+	}
+	check(func(i int) bool { return i%2 == 1 })
 }

@@ -291,8 +291,8 @@ func TestAddDelete(t *testing.T) {
 	if got := match(event); len(got) != 0 || m.Len() != 0 {
 		t.Fatalf("after deleting all: got %v, %d rules", got, m.Len())
 	}
-	if len(m.root.children) != 0 || len(m.paths.root.kids) != 0 || m.paths.root.fullUses != 0 {
-		t.Fatalf("deleting every rule left state behind: %d children, %d paths", len(m.root.children), len(m.paths.root.kids))
+	if len(m.root.children) != 0 || len(m.paths.root.children) != 0 || m.paths.root.fullUses != 0 {
+		t.Fatalf("deleting every rule left state behind: %d children, %d paths", len(m.root.children), len(m.paths.root.children))
 	}
 }
 
