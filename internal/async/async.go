@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -86,10 +87,13 @@ type Service struct {
 	log   *slog.Logger
 	js    jetstream.JetStream
 	sinks map[string]Sink
-	wg    sync.WaitGroup
-	// in feeds the group-commit batchers once Start has run.
+	// wg counts every goroutine Start starts, directly or through a worker
+	// (the events of a batch run concurrently): Wait waits for all of them.
+	wg sync.WaitGroup
+	// in feeds the group-commit batchers once Start has run; Enqueue reads
+	// started from request goroutines while Start sets it.
 	in      chan *pending
-	started bool
+	started atomic.Bool
 	sem     chan struct{}
 }
 
@@ -140,12 +144,24 @@ type Request struct {
 // Enqueue stores the event durably and returns its request id. The function
 // must exist.
 func (s *Service) Enqueue(ctx context.Context, req *Request) (string, error) {
-	f, _, err := s.cfg.Invoker.Resolve(req.Function, req.Qualifier)
+	msg, id, err := s.message(req)
 	if err != nil {
 		return "", err
 	}
+	if err := s.store(ctx, msg); err != nil {
+		return "", fmt.Errorf("store async invocation: %w", err)
+	}
+	return id, nil
+}
+
+// message checks an invocation and makes its stream message.
+func (s *Service) message(req *Request) (*nats.Msg, string, error) {
+	f, _, err := s.cfg.Invoker.Resolve(req.Function, req.Qualifier)
+	if err != nil {
+		return nil, "", err
+	}
 	if len(req.Payload) > MaxPayloadBytes {
-		return "", &PayloadTooLargeError{Size: len(req.Payload)}
+		return nil, "", &PayloadTooLargeError{Size: len(req.Payload)}
 	}
 	id := invoke.NewRequestID()
 	msg := nats.NewMsg(subjectBase + f.Config.Name)
@@ -159,10 +175,7 @@ func (s *Service) Enqueue(ctx context.Context, req *Request) (string, error) {
 	if req.ClientContext != "" {
 		msg.Header.Set(hClientCtx, req.ClientContext)
 	}
-	if err := s.store(ctx, msg); err != nil {
-		return "", fmt.Errorf("store async invocation: %w", err)
-	}
-	return id, nil
+	return msg, id, nil
 }
 
 // Start runs the workers until ctx ends.
@@ -182,7 +195,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("async consumer: %w", err)
 	}
-	s.started = true
+	s.started.Store(true)
 	for range batchers {
 		s.wg.Add(1)
 		go func() {
@@ -211,7 +224,9 @@ func (s *Service) Start(ctx context.Context) error {
 			}
 		}
 	}()
+	s.wg.Add(1)
 	go func() {
+		defer s.wg.Done()
 		<-ctx.Done()
 		iter.Stop()
 	}()
@@ -231,8 +246,23 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Wait blocks until the workers stopped (after Start's ctx ended).
-func (s *Service) Wait() { s.wg.Wait() }
+// Wait blocks until every goroutine of the service stopped after Start's ctx
+// ended: the consumer, the batchers, the workers and the events of batches
+// they run (an event whose function is running waits for it to end). It
+// gives up when ctx ends first, with ctx's error.
+func (s *Service) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("async invocations still running at shutdown: %w", ctx.Err())
+	}
+}
 
 // eventMsg is one event to run: a stream message, or a member of a batch.
 type eventMsg interface {
@@ -252,6 +282,12 @@ func headerInt(m eventMsg, key string) int64 {
 }
 
 func (s *Service) handle(ctx context.Context, m eventMsg) {
+	if ctx.Err() != nil {
+		// Shutting down: start nothing; the event is delivered again later.
+		_ = m.Nak()
+		return
+	}
+
 	h := m.Headers()
 	name := h.Get(hFunction)
 	now := time.Now()
@@ -290,7 +326,8 @@ func (s *Service) handle(ctx context.Context, m eventMsg) {
 
 	// Keep the event invisible to redelivery while the function runs.
 	runCtx, stop := context.WithCancel(ctx)
-	go func() {
+	var ticking sync.WaitGroup
+	ticking.Go(func() {
 		t := time.NewTicker(s.cfg.AckWait / 3)
 		defer t.Stop()
 		for {
@@ -301,7 +338,7 @@ func (s *Service) handle(ctx context.Context, m eventMsg) {
 				_ = m.InProgress()
 			}
 		}
-	}()
+	})
 	resp, err := s.cfg.Invoker.Invoke(runCtx, &invoke.Request{
 		Function:      name,
 		Payload:       m.Data(),
@@ -310,6 +347,7 @@ func (s *Service) handle(ctx context.Context, m eventMsg) {
 		ClientContext: h.Get(hClientCtx),
 	})
 	stop()
+	ticking.Wait()
 	if err != nil {
 		var nf *invoke.NotFoundError
 		switch {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -36,7 +37,7 @@ type pending struct {
 
 // store writes one event durably, batched with concurrent ones.
 func (s *Service) store(ctx context.Context, msg *nats.Msg) error {
-	if !s.started || len(msg.Data) > maxBatchedEvent {
+	if !s.started.Load() || len(msg.Data) > maxBatchedEvent {
 		_, err := s.js.PublishMsg(ctx, msg)
 		return err
 	}
@@ -150,7 +151,7 @@ type member struct {
 	parent jetstream.Msg
 	msg    *nats.Msg
 	once   sync.Once
-	wg     *sync.WaitGroup
+	done   *atomic.Int64 // events of the batch that are done
 }
 
 func (m *member) Headers() nats.Header { return m.msg.Header }
@@ -160,9 +161,11 @@ func (m *member) InProgress() error    { return m.parent.InProgress() }
 func (m *member) Metadata() (*jetstream.MsgMetadata, error) {
 	return m.parent.Metadata()
 }
-func (m *member) Ack() error                         { m.once.Do(m.wg.Done); return nil }
+func (m *member) Ack() error                         { m.finish(); return nil }
 func (m *member) Nak() error                         { return m.NakWithDelay(0) }
 func (m *member) NakWithDelay(d time.Duration) error { return m.hold(d) }
+
+func (m *member) finish() { m.once.Do(func() { m.done.Add(1) }) }
 
 // hold writes the event alone, to be run after d.
 func (m *member) hold(d time.Duration) error {
@@ -176,13 +179,16 @@ func (m *member) hold(d time.Duration) error {
 	}
 	_, err := m.s.js.PublishMsg(m.ctx, out)
 	if err == nil {
-		m.once.Do(m.wg.Done)
+		m.finish()
 	}
 	return err
 }
 
 // handleBatch runs the events of a batch concurrently and acknowledges the
-// batch when all are done.
+// batch when all are done. It returns only when every event it started has
+// returned, so the worker running it (and Wait) owns them. Once ctx ends it
+// starts no more events, and a batch left with events not done is released
+// for redelivery (at least once).
 func (s *Service) handleBatch(ctx context.Context, m jetstream.Msg) {
 	msgs, err := decodeBatch(m.Data())
 	if err != nil {
@@ -190,30 +196,40 @@ func (s *Service) handleBatch(ctx context.Context, m jetstream.Msg) {
 		_ = m.Term()
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(len(msgs))
+	var done atomic.Int64
+	var running sync.WaitGroup
+start:
 	for _, em := range msgs {
-		mem := &member{s: s, ctx: ctx, parent: m, msg: em, wg: &wg}
 		select {
 		case s.sem <- struct{}{}:
 		case <-ctx.Done():
-			return
+			break start
 		}
-		go func() {
+		if ctx.Err() != nil {
+			<-s.sem
+			break
+		}
+		mem := &member{s: s, ctx: ctx, parent: m, msg: em, done: &done}
+		running.Go(func() {
 			defer func() { <-s.sem }()
 			s.handle(ctx, mem)
-		}()
+		})
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	finished := make(chan struct{})
+	go func() {
+		running.Wait()
+		close(finished)
+	}()
 	t := time.NewTicker(s.cfg.AckWait / 3)
 	defer t.Stop()
 	for {
 		select {
-		case <-done:
-			_ = m.Ack()
-			return
-		case <-ctx.Done():
+		case <-finished:
+			if done.Load() == int64(len(msgs)) {
+				_ = m.Ack()
+			} else {
+				_ = m.Nak()
+			}
 			return
 		case <-t.C:
 			_ = m.InProgress()
