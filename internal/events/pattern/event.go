@@ -237,24 +237,31 @@ func (f *flattener) leaf(id int32, kind valueKind, text string) {
 }
 
 func (f *flattener) object(node *pathNode, depth int) error {
+	src := f.src
 	f.pos++ // '{'
 	f.skipSpace()
-	if f.pos < len(f.src) && f.src[f.pos] == '}' {
+	if f.pos < len(src) && src[f.pos] == '}' {
 		f.pos++
 		return nil
 	}
 	for {
-		f.skipSpace()
-		if f.pos >= len(f.src) || f.src[f.pos] != '"' {
-			return f.syntaxError("expected a field name")
+		// Compact JSON has no space between tokens: test for the expected byte first, and only
+		// skip space when it is not there.
+		if f.pos >= len(src) || src[f.pos] != '"' {
+			f.skipSpace()
+			if f.pos >= len(src) || src[f.pos] != '"' {
+				return f.syntaxError("expected a field name")
+			}
 		}
 		key, err := f.stringToken()
 		if err != nil {
 			return err
 		}
-		f.skipSpace()
-		if f.pos >= len(f.src) || f.src[f.pos] != ':' {
-			return f.syntaxError("expected ':' after a field name")
+		if f.pos >= len(src) || src[f.pos] != ':' {
+			f.skipSpace()
+			if f.pos >= len(src) || src[f.pos] != ':' {
+				return f.syntaxError("expected ':' after a field name")
+			}
 		}
 		f.pos++
 		var child *pathNode
@@ -265,11 +272,13 @@ func (f *flattener) object(node *pathNode, depth int) error {
 		if err := f.value(child, childLeaf, depth+1); err != nil {
 			return err
 		}
-		f.skipSpace()
-		if f.pos >= len(f.src) {
-			return f.syntaxError("unexpected end of input in an object")
+		if f.pos >= len(src) || (src[f.pos] != ',' && src[f.pos] != '}') {
+			f.skipSpace()
+			if f.pos >= len(src) {
+				return f.syntaxError("unexpected end of input in an object")
+			}
 		}
-		switch f.src[f.pos] {
+		switch src[f.pos] {
 		case ',':
 			f.pos++
 		case '}':
@@ -306,9 +315,11 @@ func (f *flattener) array(node *pathNode, leafID int32, depth int) error {
 		if nested {
 			f.membership = f.membership[:len(f.membership)-1]
 		}
-		f.skipSpace()
-		if f.pos >= len(f.src) {
-			return f.syntaxError("unexpected end of input in an array")
+		if f.pos >= len(f.src) || (f.src[f.pos] != ',' && f.src[f.pos] != ']') {
+			f.skipSpace()
+			if f.pos >= len(f.src) {
+				return f.syntaxError("unexpected end of input in an array")
+			}
 		}
 		switch f.src[f.pos] {
 		case ',':

@@ -1,10 +1,12 @@
 package pattern
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -124,4 +126,64 @@ func TestManyFieldsUnderOnePath(t *testing.T) {
 		m.Delete(fmt.Sprint("r", i))
 	}
 	check(func(i int) bool { return i%2 == 1 })
+}
+
+// TestWhitespaceEverywhere matches one event written compactly, indented, and with whitespace
+// around every token, and checks that broken punctuation is still refused in each spelling.
+func TestWhitespaceEverywhere(t *testing.T) {
+	m := New()
+	for i, p := range []string{
+		`{"source":["s"],"detail":{"n":[{"numeric":[">",1]}]}}`,
+		`{"detail":{"items":{"k":["a"],"v":[2]}}}`,
+		`{"detail":{"tags":["x"],"empty":[{"exists":true}]}}`,
+	} {
+		if err := m.Add(fmt.Sprint("r", i), []byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compact := `{"source":"s","detail":{"n":5,"items":[{"k":"a","v":1},{"k":"a","v":2}],"tags":["y","x"],"empty":{},"e2":[]}}`
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, []byte(compact), "", " \t"); err != nil {
+		t.Fatal(err)
+	}
+	spaced := spaceTokens(compact)
+	for _, ev := range []string{compact, indented.String(), spaced, " \n" + compact + "\r\n "} {
+		ids, err := m.Match([]byte(ev))
+		slices.Sort(ids)
+		if err != nil || !slices.Equal(ids, []string{"r0", "r1"}) {
+			t.Errorf("event %q: got %v %v, want [r0 r1]", ev, ids, err)
+		}
+	}
+	for _, bad := range []string{
+		strings.Replace(spaced, ",", " ", 1), strings.Replace(spaced, ":", " ", 1),
+		strings.Replace(compact, `"v":1}`, `"v":1 `, 1), strings.Replace(compact, `["y","x"]`, `["y" "x"]`, 1),
+		spaced + " x",
+	} {
+		if _, err := m.Match([]byte(bad)); err == nil {
+			t.Errorf("invalid event %q accepted", bad)
+		}
+	}
+}
+
+// spaceTokens puts whitespace around every structural character outside strings.
+func spaceTokens(s string) string {
+	var b strings.Builder
+	in, esc := false, false
+	for _, c := range s {
+		switch {
+		case esc:
+			esc = false
+		case in && c == '\\':
+			esc = true
+		case c == '"':
+			in = !in
+		case !in && strings.ContainsRune("{}[]:,", c):
+			b.WriteString(" \n\t")
+			b.WriteRune(c)
+			b.WriteString("\r ")
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
