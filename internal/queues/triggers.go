@@ -25,6 +25,11 @@ type Pollers struct {
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc // by mapping key
+	// workers counts the goroutines of running mappings (supervisors and
+	// their workers); Run waits for them before it returns.
+	workers sync.WaitGroup
+	// started counts the Runs that Start started; Wait waits for them.
+	started sync.WaitGroup
 }
 
 // NewPollers returns pollers for the registry's functions.
@@ -35,8 +40,32 @@ func NewPollers(q *Service, inv *invoke.Service, reg *functions.Registry, log *s
 	return &Pollers{queues: q, invoker: inv, registry: reg, log: log, running: map[string]context.CancelFunc{}}
 }
 
+// Start runs Run in a goroutine that Wait waits for.
+func (p *Pollers) Start(ctx context.Context, interval time.Duration) {
+	p.started.Go(func() { p.Run(ctx, interval) })
+}
+
+// Wait blocks until the Runs that Start started returned (after their ctx
+// ended), and with them every poller and invocation they started, or until
+// ctx ends (with ctx's error).
+func (p *Pollers) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		p.started.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("sqs triggers still running at shutdown: %w", ctx.Err())
+	}
+}
+
 // Run reconciles the running pollers with the deployed triggers every
-// interval until ctx ends.
+// interval until ctx ends. It returns when every poller it started has
+// stopped: a batch being delivered finishes (its function runs to its end,
+// as in Lambda), and no invocation starts after ctx ended.
 func (p *Pollers) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -48,7 +77,9 @@ func (p *Pollers) Run(ctx context.Context, interval time.Duration) {
 			for _, stop := range p.running {
 				stop()
 			}
+			clear(p.running)
 			p.mu.Unlock()
+			p.workers.Wait()
 			return
 		case <-t.C:
 		}
@@ -97,7 +128,7 @@ func (p *Pollers) reconcile(ctx context.Context) {
 		}
 		mctx, stop := context.WithCancel(ctx)
 		p.running[key] = stop
-		go p.supervise(mctx, m)
+		p.workers.Go(func() { p.supervise(mctx, m) })
 	}
 }
 
@@ -109,12 +140,12 @@ func (p *Pollers) supervise(ctx context.Context, m mapping) {
 		mu.Lock()
 		workers++
 		mu.Unlock()
-		go func() {
+		p.workers.Go(func() {
 			p.work(ctx, m, extra)
 			mu.Lock()
 			workers--
 			mu.Unlock()
-		}()
+		})
 	}
 	start(false)
 	t := time.NewTicker(500 * time.Millisecond)
@@ -237,8 +268,8 @@ func (s *Service) Event(queue string, batch []Message) ([]byte, error) {
 func (p *Pollers) deliver(ctx context.Context, m mapping, batch []Message) {
 	t := m.trigger
 	payload, err := p.queues.Event(t.Queue, batch)
-	if err != nil {
-		return
+	if err != nil || ctx.Err() != nil {
+		return // stopping: the messages come back after their visibility timeout
 	}
 	resp, err := p.invoker.Invoke(ctx, &invoke.Request{Function: m.function, Payload: payload})
 	if err != nil {
@@ -279,11 +310,15 @@ func (p *Pollers) deliver(ctx context.Context, m mapping, batch []Message) {
 			failed[*f.ItemIdentifier] = true
 		}
 	}
+	// The batch ran: delete what succeeded even when stopping, so that it
+	// does not run again (bounded, since shutdown waits for it).
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	for _, msg := range batch {
 		if failed[msg.ID] {
 			continue
 		}
-		if err := p.queues.DeleteMessage(ctx, t.Queue, msg.ReceiptHandle); err != nil && ctx.Err() == nil {
+		if err := p.queues.DeleteMessage(dctx, t.Queue, msg.ReceiptHandle); err != nil {
 			p.log.Warn("sqs trigger delete", "queue", t.Queue, "err", fmt.Sprint(err))
 		}
 	}

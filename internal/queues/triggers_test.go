@@ -1,13 +1,17 @@
 package queues_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/internal/queues"
 	"github.com/nimbus-platform/nimbus/internal/server"
 	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
@@ -126,5 +131,121 @@ resources:
 	}
 	if fmt.Sprint(got["fail1"]) != "[1 2]" {
 		t.Errorf("failing message receive counts %v, want [1 2]", got["fail1"])
+	}
+}
+
+// goroutinesIn returns the stacks of the goroutines that are inside fn.
+func goroutinesIn(fn string) string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte(fn)) {
+			out = append(out, string(g))
+		}
+	}
+	return strings.Join(out, "\n\n")
+}
+
+// Stopping the pollers waits for the batches being delivered (their
+// functions run to the end and what succeeded is deleted), and no invocation
+// starts after Wait returns.
+func TestPollersWaitForTheirWorkers(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		calls = append(calls, string(b))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(calls)
+	}
+	dir := t.TempDir()
+	testkit.BuildGoZip(t, "internal/queues/testdata/sqsfn", filepath.Join(dir, "fn.zip"), "bootstrap")
+	yml := fmt.Sprintf(`service: qstop
+provider:
+  name: aws
+  runtime: provided.al2023
+  timeout: 5
+functions:
+  worker:
+    handler: bootstrap
+    package:
+      artifact: fn.zip
+    environment:
+      CALLBACK: %s
+    events:
+      - sqs:
+          arn:
+            Fn::GetAtt: [Jobs, Arn]
+          batchSize: 1
+resources:
+  Resources:
+    Jobs:
+      Type: AWS::SQS::Queue
+      Properties:
+        QueueName: jobs
+`, srv.URL)
+	if err := os.WriteFile(filepath.Join(dir, "serverless.yml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
+	p.Deploy(dir)
+	ctx := context.Background()
+
+	// Pollers of their own, over a queue service of their own, running the
+	// platform's function (the platform's pollers watch its own, empty, queue).
+	q := openService(t)
+	if _, err := q.Create(ctx, "jobs", map[string]string{"VisibilityTimeout": "30"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	const sent = 12
+	for i := range sent {
+		if _, err := q.Send(ctx, "jobs", &queues.SendInput{Body: fmt.Sprintf("sleep%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pollers := queues.NewPollers(q, p.Invoker, p.Registry, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	pollers.Start(runCtx, 100*time.Millisecond)
+	deadline := time.Now().Add(20 * time.Second)
+	for count() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the trigger delivered nothing")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	stop()
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := pollers.Wait(wctx); err != nil {
+		t.Fatal(err)
+	}
+	// The platform's pollers deliver nothing: a delivering goroutine is ours.
+	if g := goroutinesIn("internal/queues.(*Pollers).deliver"); g != "" {
+		t.Fatalf("trigger workers still deliver after Wait:\n%s", g)
+	}
+	n := count()
+	time.Sleep(1200 * time.Millisecond)
+	if after := count(); after != n {
+		t.Errorf("%d invocations started after Wait returned", after-n)
+	}
+	if n >= sent {
+		t.Fatalf("all %d messages ran; stopping stopped nothing", n)
+	}
+	// Every batch that ran was deleted; the rest is still in the queue.
+	c, err := q.Count(ctx, "jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := c.Visible + c.InFlight; left != int64(sent-n) {
+		t.Errorf("%d messages left after %d of %d ran, want %d", left, n, sent, sent-n)
 	}
 }

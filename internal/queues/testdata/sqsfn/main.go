@@ -1,6 +1,7 @@
 // Command sqsfn is a test function for queue triggers: it posts each record's
 // body to $CALLBACK and reports records whose body starts with "fail" as
-// batch item failures; a body "crash" fails the whole batch.
+// batch item failures; a body "crash" fails the whole batch; a body starting
+// with "sleep" takes a second.
 package main
 
 import (
@@ -25,6 +26,9 @@ func handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, e
 		req.Header.Set("X-Source", r.EventSourceARN)
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
+		}
+		if strings.HasPrefix(r.Body, "sleep") {
+			time.Sleep(time.Second)
 		}
 		if r.Body == "crash" {
 			return out, context.DeadlineExceeded
