@@ -680,7 +680,8 @@ func TestEventPattern(patternJSON, event []byte) (bool, error) {
 	if err := json.Unmarshal(event, &ev); err != nil {
 		return false, errorf(CodeValidation, "Parameter Event is not valid: %v", err)
 	}
-	for _, k := range []string{"id", "account", "source", "time", "region", "detail-type"} {
+	// The fields AWS documents as mandatory for TestEventPattern's event.
+	for _, k := range []string{"id", "account", "source", "time", "region", "resources", "detail-type"} {
 		if _, ok := ev[k]; !ok {
 			return false, errorf(CodeValidation, "Parameter Event is not valid: the event has no %q field.", k)
 		}

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -38,5 +39,29 @@ func TestValidateRule(t *testing.T) {
 				t.Fatalf("got %v, want %s containing %q", err, c.code, c.msg)
 			}
 		})
+	}
+}
+
+func TestTestEventPatternNeedsTheMandatoryFields(t *testing.T) {
+	full := `{"id":"1","account":"123456789012","source":"shop","time":"2026-01-01T00:00:00Z","region":"us-east-1","resources":[],"detail-type":"t","detail":{"n":5}}`
+	ok, err := TestEventPattern([]byte(`{"detail":{"n":[{"numeric":[">",1]}]}}`), []byte(full))
+	if err != nil || !ok {
+		t.Fatalf("full event: %v %v", ok, err)
+	}
+	for _, field := range []string{"id", "account", "source", "time", "region", "resources", "detail-type"} {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(full), &ev); err != nil {
+			t.Fatal(err)
+		}
+		delete(ev, field)
+		data, _ := json.Marshal(ev)
+		_, err := TestEventPattern([]byte(`{"source":["shop"]}`), data)
+		e, isErr := err.(*Error)
+		if !isErr || e.Code != CodeValidation || !strings.Contains(e.Message, field) {
+			t.Errorf("event without %s: %v, want a ValidationException naming it", field, err)
+		}
+	}
+	if _, err := TestEventPattern([]byte(`{"source":"shop"}`), []byte(full)); err == nil || err.(*Error).Code != CodeInvalidEventPattern {
+		t.Errorf("invalid pattern: %v", err)
 	}
 }
