@@ -27,6 +27,29 @@ func (d *decoder) checkEventSource(e *entry, where string) {
 		if p := e.val.get("pattern"); p != nil {
 			d.checkPattern(p, where+" pattern")
 		}
+		if rp := e.val.get("retryPolicy"); rp != nil && rp.kind == kindMap {
+			d.checkRetryPolicy(rp, where+" retryPolicy")
+		}
+	}
+}
+
+// EventBridge's bounds for a rule target's RetryPolicy.
+const (
+	maxRuleRetryAttempts = 185
+	minRuleEventAge      = 60
+	maxRuleEventAge      = 86400
+)
+
+func (d *decoder) checkRetryPolicy(n *node, where string) {
+	if v := n.get("maximumRetryAttempts"); v != nil && !v.failed && v.kind != kindNull {
+		if r := d.placedInt(v, where+".maximumRetryAttempts"); r.set && (r.value < 0 || r.value > maxRuleRetryAttempts) {
+			d.errorf(r.pos, "", "%s.maximumRetryAttempts %d must be between 0 and %d", where, r.value, maxRuleRetryAttempts)
+		}
+	}
+	if v := n.get("maximumEventAge"); v != nil && !v.failed && v.kind != kindNull {
+		if r := d.placedInt(v, where+".maximumEventAge"); r.set && (r.value < minRuleEventAge || r.value > maxRuleEventAge) {
+			d.errorf(r.pos, "", "%s.maximumEventAge %d must be between %d and %d seconds", where, r.value, minRuleEventAge, maxRuleEventAge)
+		}
 	}
 }
 

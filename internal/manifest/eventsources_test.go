@@ -37,6 +37,9 @@ func TestScheduleAndPatternErrorsHavePositions(t *testing.T) {
 			"13:22", "detail.total"},
 		{"pattern not a list", "      - eventBridge:\n          pattern:\n            source: shop", "11:21", "source"},
 		{"pattern in $or", "      - eventBridge:\n          pattern:\n            $or:\n              - a: [1]\n              - b: [{prefix: 5}]", "13:20", "b"},
+		{"retry attempts over 185", "      - eventBridge:\n          pattern: {source: [a]}\n          retryPolicy:\n            maximumRetryAttempts: 186", "12:35", "maximumRetryAttempts 186 must be between 0 and 185"},
+		{"event age under 60", "      - eventBridge:\n          pattern: {source: [a]}\n          retryPolicy:\n            maximumEventAge: 59", "12:30", "maximumEventAge 59 must be between 60 and 86400"},
+		{"event age not a number", "      - eventBridge:\n          pattern: {source: [a]}\n          retryPolicy:\n            maximumEventAge: soon", "12:30", "maximumEventAge"},
 		{"eventBridge schedule", "      - eventBridge:\n          schedule: rate(2 minute)", "10:21", "rate(2 minute)"},
 	}
 	for _, tc := range cases {
@@ -68,6 +71,9 @@ func TestValidSchedulesAndPatternsLoad(t *testing.T) {
             detail:
               total: [{numeric: [">", 100]}]
               tags: [{anything-but: {prefix: "x"}}]
+          retryPolicy:
+            maximumRetryAttempts: 0
+            maximumEventAge: 86400
 `
 	p := mustLoad(t, map[string]string{"serverless.yml": eventsYML(events), "handler.js": handlerJS}, Options{})
 	if n := len(p.App.Functions[0].Events); n != 4 {
