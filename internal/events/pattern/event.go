@@ -195,7 +195,7 @@ func (f *flattener) value(node *pathNode, leafID int32, depth int) error {
 	case c == '[':
 		return f.array(node, leafID, depth)
 	case c == '"':
-		s, err := f.stringToken()
+		s, err := f.stringToken(leafID >= 0)
 		if err != nil {
 			return err
 		}
@@ -253,7 +253,7 @@ func (f *flattener) object(node *pathNode, depth int) error {
 				return f.syntaxError("expected a field name")
 			}
 		}
-		key, err := f.stringToken()
+		key, err := f.stringToken(node != nil)
 		if err != nil {
 			return err
 		}
@@ -334,8 +334,9 @@ func (f *flattener) array(node *pathNode, leafID int32, depth int) error {
 }
 
 // stringToken reads a string token and returns its decoded contents; strings without escapes are
-// substrings of the source and cost no allocation.
-func (f *flattener) stringToken() (string, error) {
+// substrings of the source and cost no allocation. Without decode (a string nothing will look at),
+// escapes are only validated, and the raw body is returned.
+func (f *flattener) stringToken(decode bool) (string, error) {
 	start := f.pos + 1
 	escaped := false
 	src := f.src
@@ -363,6 +364,12 @@ func (f *flattener) stringToken() (string, error) {
 			f.pos = i + 1
 			body := src[start:i]
 			if !escaped {
+				return body, nil
+			}
+			if !decode {
+				if err := validateEscapes(body); err != nil {
+					return "", f.syntaxError(err.Error())
+				}
 				return body, nil
 			}
 			s, err := unescapeJSONString(body)

@@ -187,3 +187,26 @@ func spaceTokens(s string) string {
 	}
 	return b.String()
 }
+
+// TestUnusedEscapedStringsAreValidatedNotDecoded: strings no rule looks at are checked but not
+// decoded, so escapes there cost no allocation, and bad escapes there are still refused.
+func TestUnusedEscapedStringsAreValidatedNotDecoded(t *testing.T) {
+	m := New()
+	if err := m.Add("r", []byte(`{"source":["nope"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	event := []byte(`{"source":"s","msg":"line\none \"quoted\" \u00e9\ud83d\ude00","detail":{"k\u0065y":"\t"}}`)
+	allocs := testing.AllocsPerRun(100, func() {
+		if ids, err := m.Match(event); err != nil || len(ids) != 0 {
+			t.Fatalf("got %v %v", ids, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per match of an event with unused escaped strings, want 0", allocs)
+	}
+	for _, bad := range []string{`{"msg":"\x"}`, `{"msg":"\u12"}`, `{"a":{"\q":1}}`, `{"msg":"ab\`} {
+		if _, err := m.Match([]byte(bad)); err == nil {
+			t.Errorf("event %s with a bad escape accepted", bad)
+		}
+	}
+}

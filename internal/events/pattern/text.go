@@ -92,6 +92,30 @@ func foldCase(s string) string {
 }
 
 // unescapeJSONString decodes the body of a JSON string (without quotes) that contains backslashes.
+// validateEscapes reports what unescapeJSONString would refuse in body, without decoding it.
+func validateEscapes(body string) error {
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		i++
+		if i >= len(body) {
+			return errors.New("string ends in a backslash")
+		}
+		switch body[i] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			if _, ok := hex4(body, i+1); !ok {
+				return errors.New("invalid \\u escape")
+			}
+			i += 4
+		default:
+			return fmt.Errorf("invalid escape \\%c", body[i])
+		}
+	}
+	return nil
+}
+
 func unescapeJSONString(body string) (string, error) {
 	var b strings.Builder
 	b.Grow(len(body))
