@@ -466,6 +466,7 @@ func (s *Service) messages(ctx context.Context, q *queue, in ReceiveInput, raw [
 		if err != nil {
 			continue
 		}
+		q.sawDelivery(md.Sequence.Stream)
 		count := int(md.NumDelivered)
 		if r := q.cfg.Redrive; r != nil && count > r.MaxReceiveCount {
 			if s.redrive(ctx, q, m) {

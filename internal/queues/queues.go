@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -137,6 +138,20 @@ type queue struct {
 	cfg    Config
 	stream string
 	cons   jetstream.Consumer
+	// delivered is the highest stream sequence known to have been delivered
+	// by the consumer (on any node): a receipt above it names a delivery
+	// that never happened.
+	delivered atomic.Uint64
+}
+
+// sawDelivery records that the message at stream sequence sseq was delivered.
+func (q *queue) sawDelivery(sseq uint64) {
+	for {
+		old := q.delivered.Load()
+		if sseq <= old || q.delivered.CompareAndSwap(old, sseq) {
+			return
+		}
+	}
 }
 
 const (
@@ -696,12 +711,25 @@ func (s *Service) CheckHandle(queue, handle string) error {
 
 // DeleteMessage deletes a received message; it is gone (on disk) when this returns.
 func (s *Service) DeleteMessage(ctx context.Context, queue, handle string) error {
-	if _, err := s.open(ctx, queue); err != nil {
+	q, err := s.open(ctx, queue)
+	if err != nil {
 		return err
 	}
 	h, err := decodeHandle(queue, handle)
 	if err != nil {
 		return err
+	}
+	// JetStream does not answer an ack of a delivery that never happened
+	// (it would wait for the timeout below): refuse such a handle at once.
+	if h.sseq > q.delivered.Load() {
+		info, err := q.cons.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("delete message: %w", err)
+		}
+		q.sawDelivery(info.Delivered.Stream)
+		if h.sseq > q.delivered.Load() {
+			return invalidHandle(handle)
+		}
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
