@@ -4,6 +4,7 @@
 package dispatch
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -52,6 +53,14 @@ func (d *Dispatcher) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		// A JSON-protocol call of a service (or operation) not served here:
+		// AWS's JSON error, not a query-protocol one about a missing Action.
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(http.StatusBadRequest)
+		body, _ := json.Marshal(map[string]string{"__type": "UnknownOperationException",
+			"message": "The operation " + target + " is not supported by this endpoint."})
+		_, _ = w.Write(body)
+		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, sqs.MaxRequestBytes)
 	if err := r.ParseForm(); err != nil {
