@@ -10,6 +10,7 @@ package topics
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -413,7 +414,11 @@ func (s *Service) Check(in *PublishInput) error {
 			if _, err := strconv.ParseFloat(a.Value, 64); err != nil {
 				return errorf(InvalidParameterValue, "Could not cast message attribute '%s' value to number.", k)
 			}
-		case base == "String" || base == "Binary":
+		case base == "Binary":
+			if _, err := base64.StdEncoding.DecodeString(a.Value); err != nil || a.Value == "" {
+				return errorf(InvalidParameterValue, "The message attribute '%s' with type 'Binary' must use a base64-encoded value.", k)
+			}
+		case base == "String":
 		default:
 			return errorf(InvalidParameterValue, "The message attribute '%s' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.", k)
 		}
@@ -528,8 +533,7 @@ func (s *Service) deliver(ctx context.Context, sub *Subscription, in *PublishInp
 			if len(in.Attributes) > 0 {
 				send.Attributes = map[string]queues.Attribute{}
 				for k, a := range in.Attributes {
-					v := a.Value
-					send.Attributes[k] = queues.Attribute{DataType: a.Type, StringValue: &v}
+					send.Attributes[k] = queueAttribute(a)
 				}
 			}
 		} else {
@@ -550,6 +554,17 @@ func (s *Service) deliver(ctx context.Context, sub *Subscription, in *PublishInp
 		return err
 	}
 	return fmt.Errorf("unsupported protocol %s", sub.Protocol)
+}
+
+// queueAttribute is a message attribute as SNS hands it to SQS in raw
+// delivery: Binary (and Binary.*) values as bytes, the rest as strings.
+func queueAttribute(a Attribute) queues.Attribute {
+	if base, _, _ := strings.Cut(a.Type, "."); base == "Binary" {
+		b, _ := base64.StdEncoding.DecodeString(a.Value) // Check accepted it
+		return queues.Attribute{DataType: a.Type, BinaryValue: b}
+	}
+	v := a.Value
+	return queues.Attribute{DataType: a.Type, StringValue: &v}
 }
 
 // Sink publishes body to the topic named by arn (async destinations, DLQs).
