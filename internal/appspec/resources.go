@@ -110,15 +110,15 @@ func (a *Application) ResolveARN(raw json.RawMessage) (string, error) {
 			parts = strings.SplitN(dotted, ".", 2)
 		}
 		if len(parts) != 2 || (parts[1] != "Arn" && parts[1] != "TopicArn") {
-			return "", fmt.Errorf("Fn::GetAtt %s: only the Arn attribute is supported", g)
+			return "", fmt.Errorf("attribute of Fn::GetAtt %s: only Arn is supported", g)
 		}
 		logical = parts[0]
 	} else if r, ok := m["Ref"]; ok {
 		if err := json.Unmarshal(r, &logical); err != nil {
-			return "", fmt.Errorf("Ref must name a resource, not %s", r)
+			return "", fmt.Errorf("a Ref must name a resource, not %s", r)
 		}
 		if rr, ok := res[logical]; ok && rr.Type != TypeTopic {
-			return "", fmt.Errorf("Ref %s gives a queue URL, not an ARN; use Fn::GetAtt [%s, Arn]", logical, logical)
+			return "", fmt.Errorf("a Ref to %s gives a queue URL, not an ARN; use Fn::GetAtt [%s, Arn]", logical, logical)
 		}
 	} else {
 		return "", fmt.Errorf("want an ARN or {Fn::GetAtt: [LogicalId, Arn]}, not %s", raw)

@@ -114,12 +114,6 @@ type position struct {
 
 func (p position) valid() bool { return p.src != nil && p.line > 0 }
 
-// offset moves a position right by a number of runes of the same line.
-func (p position) offset(runes int) position {
-	p.col += runes
-	return p
-}
-
 // diagnostics collects errors and warnings while loading.
 type diagnostics struct {
 	file     string // fallback name for errors without a position
