@@ -1,0 +1,104 @@
+package appspec
+
+import (
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func validApp() Application {
+	reserved := 2
+	return Application{
+		Service: "svc", Stage: "dev", Region: "us-east-1",
+		Functions: []Function{{
+			Key: "hello", Name: "svc-dev-hello", Handler: "handler.hello", Runtime: "nodejs20.x",
+			MemorySize: 1024, Timeout: 6, Architecture: "x86_64", ReservedConcurrency: &reserved,
+			Environment: map[string]string{"GREETING": "hi"},
+			Code:        CodeRef{SHA256: strings.Repeat("a", 64), Size: 10},
+		}},
+	}
+}
+
+func TestValidate(t *testing.T) {
+	if err := (&Application{Service: "svc", Stage: "dev", Region: "us-east-1"}).Validate(); err != nil {
+		t.Fatalf("an empty service is valid: %v", err)
+	}
+	app := validApp()
+	if err := app.Validate(); err != nil {
+		t.Fatalf("valid application refused: %v", err)
+	}
+	neg := -1
+	tests := []struct {
+		name   string
+		mutate func(*Application)
+		want   string
+	}{
+		{"service name", func(a *Application) { a.Service = "1bad" }, "service name"},
+		{"stage", func(a *Application) { a.Stage = "a b" }, "stage"},
+		{"function name", func(a *Application) { a.Functions[0].Name = strings.Repeat("x", 65) }, "name"},
+		{"duplicate key", func(a *Application) { a.Functions = append(a.Functions, a.Functions[0]) }, "declared twice"},
+		{"runtime", func(a *Application) { a.Functions[0].Runtime = "java8" }, `unknown runtime "java8"`},
+		{"memory low", func(a *Application) { a.Functions[0].MemorySize = 64 }, "memorySize 64"},
+		{"memory high", func(a *Application) { a.Functions[0].MemorySize = 10241 }, "memorySize 10241"},
+		{"timeout", func(a *Application) { a.Functions[0].Timeout = 901 }, "timeout 901"},
+		{"architecture", func(a *Application) { a.Functions[0].Architecture = "sparc" }, "architecture"},
+		{"reserved env", func(a *Application) { a.Functions[0].Environment = map[string]string{"AWS_REGION": "x"} }, "reserved"},
+		{"env name", func(a *Application) { a.Functions[0].Environment = map[string]string{"1X": "x"} }, "environment variable name"},
+		{"env size", func(a *Application) {
+			a.Functions[0].Environment = map[string]string{"BIG": strings.Repeat("x", 4097)}
+		}, "4 KB"},
+		{"code digest", func(a *Application) { a.Functions[0].Code.SHA256 = "../../etc" }, "sha256"},
+		{"negative concurrency", func(a *Application) { a.Functions[0].ReservedConcurrency = &neg }, "reservedConcurrency"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := validApp()
+			tc.mutate(&a)
+			err := a.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCheckHandler(t *testing.T) {
+	code := fstest.MapFS{
+		"bootstrap":           {Mode: 0o755},
+		"bin/app":             {Mode: 0o755},
+		"bin/notexec":         {Mode: 0o644},
+		"src/handler.js":      {},
+		"esm/app.mjs":         {},
+		"app/handler.py":      {},
+		"pkg/mod/__init__.py": {},
+	}
+	tests := []struct {
+		runtime, handler string
+		ok               bool
+	}{
+		{"provided.al2023", "anything", true},
+		{"go1.x", "bin/app", true},
+		{"go1.x", "bin/notexec", false},
+		{"go1.x", "../escape", false},
+		{"nodejs20.x", "src/handler.main", true},
+		{"nodejs20.x", "src/handler.nested.fn", true},
+		{"nodejs20.x", "esm/app.handler", true},
+		{"nodejs20.x", "src/missing.main", false},
+		{"nodejs20.x", "nodot", false},
+		{"python3.12", "app/handler.hello", true},
+		{"python3.12", "app.handler.hello", true},
+		{"python3.12", "pkg.mod.fn", true},
+		{"python3.12", "app/other.hello", false},
+		{"python3.12", "handler", false},
+		{"cobol", "x.y", false},
+	}
+	for _, tc := range tests {
+		err := CheckHandler(code, tc.runtime, tc.handler)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckHandler(%s, %q) = %v, want ok=%v", tc.runtime, tc.handler, err, tc.ok)
+		}
+	}
+	if err := CheckHandler(fstest.MapFS{}, "provided.al2", ""); err == nil || !strings.Contains(err.Error(), "bootstrap") {
+		t.Errorf("missing bootstrap: %v", err)
+	}
+}
