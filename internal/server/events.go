@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -19,9 +21,10 @@ import (
 
 // eventParts are the durable event paths of a node.
 type eventParts struct {
-	queues *queues.Service
-	topics *topics.Service
-	bus    *events.Service
+	queues  *queues.Service
+	topics  *topics.Service
+	bus     *events.Service
+	pollers *queues.Pollers
 }
 
 // EventsConfig tunes the event bus and schedules; tests shorten the delays.
@@ -73,7 +76,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 	}
 	s.Async.SetSink("sns", s.events.topics.Sink)
 	s.Registry.OnDeploy(s.events.topics.PrepareDeploy)
-	pollers := queues.NewPollers(s.events.queues, s.Invoker, s.Registry, s.log.With("part", "sqs-triggers"))
+	s.events.pollers = queues.NewPollers(s.events.queues, s.Invoker, s.Registry, s.log.With("part", "sqs-triggers"))
 	s.events.bus, err = events.Open(ctx, events.Config{
 		Store:      s.store,
 		Invoker:    s.Invoker,
@@ -95,8 +98,38 @@ func (s *Server) startEvents(ctx context.Context) error {
 	if err := s.events.bus.Start(ectx); err != nil {
 		return err
 	}
-	go pollers.Run(ectx, time.Second)
+	s.events.pollers.Start(ectx, time.Second)
 	return s.Async.Start(ectx)
+}
+
+// stopEventParts stops the event consumers and waits, until ctx ends, for
+// the work they started.
+func (s *Server) stopEventParts(ctx context.Context) error {
+	if s.stopEvents == nil {
+		return nil
+	}
+	s.stopEvents()
+	var errs []error
+	if s.events.pollers != nil {
+		if err := s.events.pollers.Wait(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("queue triggers: %w", err))
+		}
+	}
+	if s.Async != nil {
+		if err := s.Async.Wait(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("async invocations: %w", err))
+		}
+	}
+	if s.events.bus != nil {
+		done := make(chan struct{})
+		go func() { s.events.bus.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("event bus deliveries: %w", ctx.Err()))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // registerEventAPIs serves SQS (and SNS) on the API listener.

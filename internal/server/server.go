@@ -257,8 +257,8 @@ func (s *Server) shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if s.stopEvents != nil {
-		s.stopEvents()
+	if err := s.stopEventParts(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if s.http != nil {
 		// Stop taking new requests; running invocations hold their handlers.
