@@ -68,11 +68,12 @@ type instance struct {
 	stopOnce sync.Once
 	lastUsed time.Time // guarded by pool.mu
 
-	output    *os.File        // read end of the process's stdout and stderr
-	cgroup    *sandbox.Cgroup // memory limit; nil where the host allows none
-	logMu     sync.Mutex      // held while output is read and stored
-	peakMB    atomic.Int64    // last peak memory read, for after the process is gone
-	memReadAt atomic.Int64    // unix nanoseconds of the last read
+	output    *os.File                       // read end of the process's stdout and stderr
+	cgroup    atomic.Pointer[sandbox.Cgroup] // memory limit; nil where the host allows none
+	confined  chan struct{}                  // closed once confine has finished
+	logMu     sync.Mutex                     // held while output is read and stored
+	peakMB    atomic.Int64                   // last peak memory read, for after the process is gone
+	memReadAt atomic.Int64                   // unix nanoseconds of the last read
 }
 
 func newInstanceID() string {
@@ -148,11 +149,10 @@ func (p *Pool) startInstance() (*instance, error) {
 	if err := m.sandbox.Started(cmd.Process.Pid); err != nil {
 		m.log.Debug("process limits not applied", "err", err)
 	}
-	if cg, err := m.sandbox.Confine(inst.id, cmd.Process.Pid, spec.MemoryMB); err != nil {
-		m.log.Warn("function memory not limited", "function", spec.FunctionName, "err", err)
-	} else {
-		inst.cgroup = cg
-	}
+	// Moving a process between cgroups waits for an RCU grace period (many
+	// milliseconds here): do it beside the cold start, not in front of it.
+	inst.confined = make(chan struct{})
+	go inst.confine(spec.MemoryMB)
 	go inst.readLog(outR)
 	go inst.wait()
 	return inst, nil
@@ -233,27 +233,45 @@ func (m *Manager) environment(spec *Spec, inst *instance) []string {
 	return env
 }
 
+// confine puts the process under its memory limit, where the host allows.
+func (inst *instance) confine(limitMB int) {
+	defer close(inst.confined)
+	m := inst.pool.m
+	cg, err := m.sandbox.Confine(inst.cmd.Process.Pid, limitMB)
+	if err != nil {
+		m.log.Warn("function memory not limited", "function", inst.pool.spec.FunctionName, "err", err)
+		return
+	}
+	if cg != nil {
+		inst.cgroup.Store(cg)
+	}
+}
+
 // wait reaps the process and fails whatever it was running.
 func (inst *instance) wait() {
 	err := inst.cmd.Wait()
 	if err == nil {
 		err = errors.New("exit status 0")
 	}
-	if inst.cgroup != nil {
+	select {
+	case <-inst.confined:
+	case <-time.After(5 * time.Second):
+	}
+	if cg := inst.cgroup.Load(); cg != nil {
 		// Keep the peak for the report: the cgroup goes with the process.
-		if mb, ok := inst.cgroup.PeakMB(); ok {
+		if mb, ok := cg.PeakMB(); ok {
 			inst.peakMB.Store(int64(mb))
 			inst.memReadAt.Store(time.Now().UnixNano())
 		}
-		inst.oomKilled = inst.cgroup.OOMKilled()
+		inst.oomKilled = cg.OOMKilled()
 	}
 	inst.exitErr = err
 	close(inst.exited)
 	sandbox.Kill(inst.cmd.Process.Pid) // leftovers of its process group
 	inst.pool.instanceExited(inst)
 	inst.cleanup()
-	if inst.cgroup != nil {
-		inst.cgroup.Remove()
+	if cg := inst.cgroup.Load(); cg != nil {
+		cg.Remove()
 	}
 }
 

@@ -50,10 +50,11 @@ type Config struct {
 	NodeEntry   string
 	PythonPath  string
 	PythonEntry string
-	Sandbox     *sandbox.Sandbox
-	Logs        LogSink
-	Observer    Observer
-	Logger      *slog.Logger
+	// Sandbox wraps instance processes; the Manager closes it.
+	Sandbox  *sandbox.Sandbox
+	Logs     LogSink
+	Observer Observer
+	Logger   *slog.Logger
 }
 
 // Manager owns the instance pools of this node.
@@ -250,6 +251,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	close(m.stop)
 	m.done.Wait()
+	m.sandbox.Close()
 	return err
 }
 
@@ -378,9 +380,9 @@ func (inst *instance) maxMemoryMB() int {
 		return int(inst.peakMB.Load())
 	}
 	inst.memReadAt.Store(now)
-	if inst.cgroup != nil {
+	if cg := inst.cgroup.Load(); cg != nil {
 		// The cgroup's peak counts every process of the instance.
-		if mb, ok := inst.cgroup.PeakMB(); ok {
+		if mb, ok := cg.PeakMB(); ok {
 			inst.peakMB.Store(int64(mb))
 			return mb
 		}

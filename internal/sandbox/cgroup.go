@@ -70,25 +70,33 @@ func cgroupRoot() (dir string, v2 bool, err error) {
 	return "", false, errors.New("no writable cgroup memory controller")
 }
 
-// newCgroup creates an instance's cgroup with a memory limit.
-func newCgroup(root string, v2 bool, name string, limitMB int) (*Cgroup, error) {
+// newCgroup creates an empty cgroup.
+func newCgroup(root string, v2 bool, name string) (*Cgroup, error) {
 	dir := filepath.Join(root, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, err
 	}
-	cg := &Cgroup{dir: dir, v2: v2}
+	if !v2 {
+		// The process joins after it started: bring the memory it already
+		// charged along, so the limit and the peak count it.
+		_ = os.WriteFile(filepath.Join(dir, "memory.move_charge_at_immigrate"), []byte("1"), 0o644)
+	}
+	return &Cgroup{dir: dir, v2: v2}, nil
+}
+
+// setLimit bounds the cgroup's memory.
+func (c *Cgroup) setLimit(limitMB int) error {
 	limit := []byte(strconv.FormatInt(int64(limitMB)<<20, 10))
 	file := "memory.limit_in_bytes"
-	if v2 {
+	if c.v2 {
 		file = "memory.max"
 		// No swap: over the limit is over the limit, as in Lambda.
-		_ = os.WriteFile(filepath.Join(dir, "memory.swap.max"), []byte("0"), 0o644)
+		_ = os.WriteFile(filepath.Join(c.dir, "memory.swap.max"), []byte("0"), 0o644)
 	}
-	if err := os.WriteFile(filepath.Join(dir, file), limit, 0o644); err != nil {
-		cg.Remove()
-		return nil, fmt.Errorf("set memory limit: %w", err)
+	if err := os.WriteFile(filepath.Join(c.dir, file), limit, 0o644); err != nil {
+		return fmt.Errorf("set memory limit: %w", err)
 	}
-	return cg, nil
+	return nil
 }
 
 // Add moves a process into the cgroup.

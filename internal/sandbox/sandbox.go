@@ -11,6 +11,7 @@ import (
 	"hash/fnv"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -38,6 +39,13 @@ type Sandbox struct {
 	cgroupV2   bool
 	// MemoryLimitError says why memory is not limited, if it is not.
 	MemoryLimitError error
+
+	mu        sync.Mutex
+	spares    []*Cgroup // empty cgroups ready for instances
+	seq       int
+	refilling bool
+	closed    bool
+	wg        sync.WaitGroup // the refill goroutine
 }
 
 // New returns a sandbox; DropPrivileges is turned off when not running as root.
@@ -65,14 +73,22 @@ func New(cfg Config) *Sandbox {
 	return s
 }
 
+// spareCgroups is how many empty cgroups are kept ready: creating one takes
+// milliseconds, which would otherwise be paid by every cold start.
+const spareCgroups = 2
+
 // Confine puts a started process under a memory limit of limitMB, when the
 // host allows it; it returns nil when it does not.
-func (s *Sandbox) Confine(name string, pid, limitMB int) (*Cgroup, error) {
+func (s *Sandbox) Confine(pid, limitMB int) (*Cgroup, error) {
 	if s.cgroupRoot == "" {
 		return nil, nil
 	}
-	cg, err := newCgroup(s.cgroupRoot, s.cgroupV2, name, limitMB)
+	cg, err := s.takeCgroup()
 	if err != nil {
+		return nil, err
+	}
+	if err := cg.setLimit(limitMB); err != nil {
+		cg.Remove()
 		return nil, err
 	}
 	if err := cg.Add(pid); err != nil {
@@ -80,6 +96,78 @@ func (s *Sandbox) Confine(name string, pid, limitMB int) (*Cgroup, error) {
 		return nil, fmt.Errorf("move %d into its memory cgroup: %w", pid, err)
 	}
 	return cg, nil
+}
+
+// takeCgroup returns a spare cgroup, or makes one, and tops the spares up in
+// the background.
+func (s *Sandbox) takeCgroup() (*Cgroup, error) {
+	s.mu.Lock()
+	var cg *Cgroup
+	if n := len(s.spares); n > 0 {
+		cg = s.spares[n-1]
+		s.spares = s.spares[:n-1]
+	}
+	name := s.nextName()
+	refill := !s.refilling && !s.closed
+	if refill {
+		s.refilling = true
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if refill {
+		go s.refill()
+	}
+	if cg != nil {
+		return cg, nil
+	}
+	return newCgroup(s.cgroupRoot, s.cgroupV2, name)
+}
+
+func (s *Sandbox) refill() {
+	defer s.wg.Done()
+	for {
+		s.mu.Lock()
+		if s.closed || len(s.spares) >= spareCgroups {
+			s.refilling = false
+			s.mu.Unlock()
+			return
+		}
+		name := s.nextName()
+		s.mu.Unlock()
+		cg, err := newCgroup(s.cgroupRoot, s.cgroupV2, name)
+		s.mu.Lock()
+		if err != nil || s.closed {
+			s.refilling = false
+			s.mu.Unlock()
+			if cg != nil {
+				cg.Remove()
+			}
+			return
+		}
+		s.spares = append(s.spares, cg)
+		s.mu.Unlock()
+	}
+}
+
+// nextName names a cgroup; called with mu held.
+func (s *Sandbox) nextName() string {
+	s.seq++
+	return fmt.Sprintf("i%d-%d", os.Getpid(), s.seq)
+}
+
+// Close removes the spare cgroups. Instances' cgroups go with their processes.
+func (s *Sandbox) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.mu.Lock()
+	spares := s.spares
+	s.spares = nil
+	s.mu.Unlock()
+	for _, cg := range spares {
+		cg.Remove()
+	}
 }
 
 // Identity is the uid/gid a function runs as; ok is false when the process
