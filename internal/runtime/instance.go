@@ -111,7 +111,6 @@ func (p *Pool) startInstance() (*instance, error) {
 	inst.srv = &http.Server{
 		Handler:           inst,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          nil,
 	}
 	go func() { _ = inst.srv.Serve(ln) }()
 
