@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/query"
 	"github.com/nimbus-platform/nimbus/internal/topics"
 )
 
@@ -57,33 +58,9 @@ func toFailure(err error) *failure {
 	return &failure{500, "InternalError", err.Error()}
 }
 
-func indexes(form url.Values, prefix string) []string {
-	seen := map[int]bool{}
-	for k := range form {
-		rest, ok := strings.CutPrefix(k, prefix+".")
-		if !ok {
-			continue
-		}
-		n, _, _ := strings.Cut(rest, ".")
-		if i, err := strconv.Atoi(n); err == nil {
-			seen[i] = true
-		}
-	}
-	var ints []int
-	for i := range seen {
-		ints = append(ints, i)
-	}
-	sort.Ints(ints)
-	out := make([]string, len(ints))
-	for i, n := range ints {
-		out[i] = strconv.Itoa(n)
-	}
-	return out
-}
-
 func entries(form url.Values, prefix string) map[string]string {
 	out := map[string]string{}
-	for _, i := range indexes(form, prefix+".entry") {
+	for _, i := range query.Indexes(form, prefix+".entry") {
 		p := prefix + ".entry." + i + "."
 		out[form.Get(p+"key")] = form.Get(p + "value")
 	}
@@ -92,7 +69,7 @@ func entries(form url.Values, prefix string) map[string]string {
 
 func messageAttributes(form url.Values, prefix string) map[string]topics.Attribute {
 	var out map[string]topics.Attribute
-	for _, i := range indexes(form, prefix+".entry") {
+	for _, i := range query.Indexes(form, prefix+".entry") {
 		p := prefix + ".entry." + i + "."
 		a := topics.Attribute{Type: form.Get(p + "Value.DataType"), Value: form.Get(p + "Value.StringValue")}
 		if v := form.Get(p + "Value.BinaryValue"); v != "" {
@@ -117,8 +94,8 @@ func (a *API) ServeQuery(w http.ResponseWriter, r *http.Request, form url.Values
 		f := toFailure(err)
 		var e strings.Builder
 		e.WriteString(`<?xml version="1.0"?><ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type>`)
-		tag(&e, "Code", f.code)
-		tag(&e, "Message", f.msg)
+		query.Tag(&e, "Code", f.code)
+		query.Tag(&e, "Message", f.msg)
 		e.WriteString("</Error><RequestId>" + uuid.NewString() + "</RequestId></ErrorResponse>")
 		w.Header().Set("Content-Type", "text/xml")
 		w.WriteHeader(f.status)
@@ -144,14 +121,14 @@ func (a *API) do(r *http.Request, action string, form url.Values, b *strings.Bui
 		if err != nil {
 			return err
 		}
-		tag(b, "TopicArn", topic.ARN)
+		query.Tag(b, "TopicArn", topic.ARN)
 	case "DeleteTopic":
 		return t.DeleteTopic(ctx, form.Get("TopicArn"))
 	case "ListTopics":
 		b.WriteString("<Topics>")
 		for _, topic := range t.Topics() {
 			b.WriteString("<member>")
-			tag(b, "TopicArn", topic.ARN)
+			query.Tag(b, "TopicArn", topic.ARN)
 			b.WriteString("</member>")
 		}
 		b.WriteString("</Topics>")
@@ -177,7 +154,7 @@ func (a *API) do(r *http.Request, action string, form url.Values, b *strings.Bui
 		if err != nil {
 			return err
 		}
-		tag(b, "SubscriptionArn", sub.ARN)
+		query.Tag(b, "SubscriptionArn", sub.ARN)
 	case "Unsubscribe":
 		return t.Unsubscribe(ctx, form.Get("SubscriptionArn"))
 	case "ListSubscriptions", "ListSubscriptionsByTopic":
@@ -191,11 +168,11 @@ func (a *API) do(r *http.Request, action string, form url.Values, b *strings.Bui
 		b.WriteString("<Subscriptions>")
 		for _, s := range t.Subscriptions(topicARN) {
 			b.WriteString("<member>")
-			tag(b, "SubscriptionArn", s.ARN)
-			tag(b, "Owner", appspec.AccountID)
-			tag(b, "Protocol", s.Protocol)
-			tag(b, "Endpoint", s.Endpoint)
-			tag(b, "TopicArn", s.TopicARN)
+			query.Tag(b, "SubscriptionArn", s.ARN)
+			query.Tag(b, "Owner", appspec.AccountID)
+			query.Tag(b, "Protocol", s.Protocol)
+			query.Tag(b, "Endpoint", s.Endpoint)
+			query.Tag(b, "TopicArn", s.TopicARN)
 			b.WriteString("</member>")
 		}
 		b.WriteString("</Subscriptions>")
@@ -228,13 +205,13 @@ func (a *API) do(r *http.Request, action string, form url.Values, b *strings.Bui
 		if err != nil {
 			return err
 		}
-		tag(b, "MessageId", id)
+		query.Tag(b, "MessageId", id)
 	case "PublishBatch":
 		arn := form.Get("TopicArn")
 		if _, err := t.Topic(arn); err != nil {
 			return err
 		}
-		idx := indexes(form, "PublishBatchRequestEntries.member")
+		idx := query.Indexes(form, "PublishBatchRequestEntries.member")
 		if len(idx) == 0 {
 			return &failure{400, "EmptyBatchRequest", "The batch request doesn't contain any entries"}
 		}
@@ -268,16 +245,16 @@ func (a *API) do(r *http.Request, action string, form url.Values, b *strings.Bui
 			if err != nil {
 				f := toFailure(err)
 				failed.WriteString("<member>")
-				tag(&failed, "Id", ids[i])
-				tag(&failed, "Code", f.code)
-				tag(&failed, "Message", f.msg)
-				tag(&failed, "SenderFault", strconv.FormatBool(f.status < 500))
+				query.Tag(&failed, "Id", ids[i])
+				query.Tag(&failed, "Code", f.code)
+				query.Tag(&failed, "Message", f.msg)
+				query.Tag(&failed, "SenderFault", strconv.FormatBool(f.status < 500))
 				failed.WriteString("</member>")
 				continue
 			}
 			ok.WriteString("<member>")
-			tag(&ok, "Id", ids[i])
-			tag(&ok, "MessageId", id)
+			query.Tag(&ok, "Id", ids[i])
+			query.Tag(&ok, "MessageId", id)
 			ok.WriteString("</member>")
 		}
 		b.WriteString("<Successful>" + ok.String() + "</Successful><Failed>" + failed.String() + "</Failed>")
@@ -296,30 +273,9 @@ func writeEntries(b *strings.Builder, attrs map[string]string) {
 	b.WriteString("<Attributes>")
 	for _, k := range keys {
 		b.WriteString("<entry>")
-		tag(b, "key", k)
-		tag(b, "value", attrs[k])
+		query.Tag(b, "key", k)
+		query.Tag(b, "value", attrs[k])
 		b.WriteString("</entry>")
 	}
 	b.WriteString("</Attributes>")
-}
-
-func tag(b *strings.Builder, name, value string) {
-	b.WriteString("<" + name + ">")
-	for _, r := range value {
-		switch r {
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '&':
-			b.WriteString("&amp;")
-		case '"':
-			b.WriteString("&quot;")
-		case '\r':
-			b.WriteString("&#xD;")
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteString("</" + name + ">")
 }

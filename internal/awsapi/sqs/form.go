@@ -3,9 +3,9 @@ package sqs
 import (
 	"encoding/base64"
 	"net/url"
-	"sort"
 	"strconv"
-	"strings"
+
+	"github.com/nimbus-platform/nimbus/internal/awsapi/query"
 )
 
 // parseForm turns query-protocol parameters into a request.
@@ -40,7 +40,7 @@ func parseForm(form url.Values) (*request, error) {
 	r.MessageSystemAttributeNames = list(form, "MessageSystemAttributeName")
 	r.TagKeys = list(form, "TagKey")
 	for _, prefix := range []string{"SendMessageBatchRequestEntry", "DeleteMessageBatchRequestEntry", "ChangeMessageVisibilityBatchRequestEntry"} {
-		for _, i := range indexes(form, prefix) {
+		for _, i := range query.Indexes(form, prefix) {
 			r.Entries = append(r.Entries, entryFrom(form, prefix+"."+i+".", num))
 		}
 	}
@@ -64,34 +64,9 @@ func entryFrom(form url.Values, p string, num func(string) *int) entry {
 	return e
 }
 
-// indexes returns the N of every "prefix.N." key, in numeric order.
-func indexes(form url.Values, prefix string) []string {
-	seen := map[int]bool{}
-	for k := range form {
-		rest, ok := strings.CutPrefix(k, prefix+".")
-		if !ok {
-			continue
-		}
-		n, _, _ := strings.Cut(rest, ".")
-		if i, err := strconv.Atoi(n); err == nil {
-			seen[i] = true
-		}
-	}
-	var out []int
-	for i := range seen {
-		out = append(out, i)
-	}
-	sort.Ints(out)
-	s := make([]string, len(out))
-	for i, n := range out {
-		s[i] = strconv.Itoa(n)
-	}
-	return s
-}
-
 func pairs(form url.Values, prefix, k, v string) map[string]string {
 	var out map[string]string
-	for _, i := range indexes(form, prefix) {
+	for _, i := range query.Indexes(form, prefix) {
 		if out == nil {
 			out = map[string]string{}
 		}
@@ -102,7 +77,7 @@ func pairs(form url.Values, prefix, k, v string) map[string]string {
 
 func list(form url.Values, prefix string) []string {
 	var out []string
-	for _, i := range indexes(form, prefix) {
+	for _, i := range query.Indexes(form, prefix) {
 		out = append(out, form.Get(prefix+"."+i))
 	}
 	if v := form.Get(prefix); v != "" {
@@ -113,7 +88,7 @@ func list(form url.Values, prefix string) []string {
 
 func messageAttrs(form url.Values, prefix string) map[string]attr {
 	var out map[string]attr
-	for _, i := range indexes(form, prefix) {
+	for _, i := range query.Indexes(form, prefix) {
 		p := prefix + "." + i + "."
 		a := attr{DataType: form.Get(p + "Value.DataType")}
 		if v, ok := form[p+"Value.StringValue"]; ok {

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/query"
 	"github.com/nimbus-platform/nimbus/internal/queues"
 )
 
@@ -176,7 +177,7 @@ func (a *API) do(ctx context.Context, action string, r *request) (*result, error
 			return nil, err
 		}
 		u := a.queueURL(r.endpoint, c.Name)
-		return &result{json: map[string]string{"QueueUrl": u}, xml: func(b *strings.Builder) { tag(b, "QueueUrl", u) }}, nil
+		return &result{json: map[string]string{"QueueUrl": u}, xml: func(b *strings.Builder) { query.Tag(b, "QueueUrl", u) }}, nil
 	case "GetQueueUrl":
 		if r.QueueName == "" {
 			return nil, badRequest("MissingParameter", "The request must contain the parameter QueueName.")
@@ -186,7 +187,7 @@ func (a *API) do(ctx context.Context, action string, r *request) (*result, error
 			return nil, err
 		}
 		u := a.queueURL(r.endpoint, c.Name)
-		return &result{json: map[string]string{"QueueUrl": u}, xml: func(b *strings.Builder) { tag(b, "QueueUrl", u) }}, nil
+		return &result{json: map[string]string{"QueueUrl": u}, xml: func(b *strings.Builder) { query.Tag(b, "QueueUrl", u) }}, nil
 	case "ListQueues":
 		names, err := a.Queues.List(ctx, r.QueueNamePrefix)
 		if err != nil {
@@ -223,10 +224,10 @@ func (a *API) do(ctx context.Context, action string, r *request) (*result, error
 		}
 		return &result{json: out, xml: func(b *strings.Builder) {
 			for _, u := range urls {
-				tag(b, "QueueUrl", u)
+				query.Tag(b, "QueueUrl", u)
 			}
 			if next != "" {
-				tag(b, "NextToken", next)
+				query.Tag(b, "NextToken", next)
 			}
 		}}, nil
 	case "DeleteQueue", "PurgeQueue":
@@ -259,8 +260,8 @@ func (a *API) do(ctx context.Context, action string, r *request) (*result, error
 		return &result{json: out, xml: func(b *strings.Builder) {
 			for _, k := range sortedKeys(attrs) {
 				b.WriteString("<Attribute>")
-				tag(b, "Name", k)
-				tag(b, "Value", attrs[k])
+				query.Tag(b, "Name", k)
+				query.Tag(b, "Value", attrs[k])
 				b.WriteString("</Attribute>")
 			}
 		}}, nil
@@ -289,8 +290,8 @@ func (a *API) do(ctx context.Context, action string, r *request) (*result, error
 		return &result{json: out, xml: func(b *strings.Builder) {
 			for _, k := range sortedKeys(c.Tags) {
 				b.WriteString("<Tag>")
-				tag(b, "Key", k)
-				tag(b, "Value", c.Tags[k])
+				query.Tag(b, "Key", k)
+				query.Tag(b, "Value", c.Tags[k])
 				b.WriteString("</Tag>")
 			}
 		}}, nil
@@ -331,7 +332,7 @@ func (a *API) do(ctx context.Context, action string, r *request) (*result, error
 		return batchResult(results, func(br queues.BatchResult) (map[string]any, func(*strings.Builder)) {
 			m := sendJSON(br.Result)
 			m["Id"] = br.ID
-			return m, func(b *strings.Builder) { tag(b, "Id", br.ID); sendXML(b, br.Result) }
+			return m, func(b *strings.Builder) { query.Tag(b, "Id", br.ID); sendXML(b, br.Result) }
 		}, "SendMessageBatchResultEntry"), nil
 	case "ReceiveMessage":
 		name, err := r.queueName()
@@ -416,7 +417,7 @@ func (a *API) do(ctx context.Context, action string, r *request) (*result, error
 			el = "ChangeMessageVisibilityBatchResultEntry"
 		}
 		return batchResult(results, func(br queues.BatchResult) (map[string]any, func(*strings.Builder)) {
-			return map[string]any{"Id": br.ID}, func(b *strings.Builder) { tag(b, "Id", br.ID) }
+			return map[string]any{"Id": br.ID}, func(b *strings.Builder) { query.Tag(b, "Id", br.ID) }
 		}, el), nil
 	}
 	return nil, badRequest("InvalidAction", "The action %s is not valid for this endpoint.", action)
@@ -437,16 +438,16 @@ func sendJSON(res queues.SendResult) map[string]any {
 }
 
 func sendXML(b *strings.Builder, res queues.SendResult) {
-	tag(b, "MessageId", res.MessageID)
-	tag(b, "MD5OfMessageBody", res.MD5OfBody)
+	query.Tag(b, "MessageId", res.MessageID)
+	query.Tag(b, "MD5OfMessageBody", res.MD5OfBody)
 	if res.MD5OfAttrs != "" {
-		tag(b, "MD5OfMessageAttributes", res.MD5OfAttrs)
+		query.Tag(b, "MD5OfMessageAttributes", res.MD5OfAttrs)
 	}
 	if res.MD5OfSysAttrs != "" {
-		tag(b, "MD5OfMessageSystemAttributes", res.MD5OfSysAttrs)
+		query.Tag(b, "MD5OfMessageSystemAttributes", res.MD5OfSysAttrs)
 	}
 	if res.SequenceNumber != "" {
-		tag(b, "SequenceNumber", res.SequenceNumber)
+		query.Tag(b, "SequenceNumber", res.SequenceNumber)
 	}
 }
 
@@ -460,10 +461,10 @@ func batchResult(results []queues.BatchResult, ok func(queues.BatchResult) (map[
 			failed = append(failed, map[string]any{"Id": br.ID, "SenderFault": f.sender, "Code": f.queryCode, "Message": f.message})
 			xmlParts = append(xmlParts, func(b *strings.Builder) {
 				b.WriteString("<BatchResultErrorEntry>")
-				tag(b, "Id", br.ID)
-				tag(b, "SenderFault", strconv.FormatBool(f.sender))
-				tag(b, "Code", f.queryCode)
-				tag(b, "Message", f.message)
+				query.Tag(b, "Id", br.ID)
+				query.Tag(b, "SenderFault", strconv.FormatBool(f.sender))
+				query.Tag(b, "Code", f.queryCode)
+				query.Tag(b, "Message", f.message)
 				b.WriteString("</BatchResultErrorEntry>")
 			})
 			continue
@@ -530,14 +531,14 @@ func receiveResult(msgs []queues.Message, sysNames, attrNames []string) *result 
 			b.WriteString("<Message>")
 			for _, k := range []string{"MessageId", "ReceiptHandle", "MD5OfBody", "Body", "MD5OfMessageAttributes"} {
 				if v, ok := jm[k].(string); ok {
-					tag(b, k, v)
+					query.Tag(b, k, v)
 				}
 			}
 			if sys, ok := jm["Attributes"].(map[string]string); ok {
 				for _, k := range sortedKeys(sys) {
 					b.WriteString("<Attribute>")
-					tag(b, "Name", k)
-					tag(b, "Value", sys[k])
+					query.Tag(b, "Name", k)
+					query.Tag(b, "Value", sys[k])
 					b.WriteString("</Attribute>")
 				}
 			}
@@ -545,14 +546,14 @@ func receiveResult(msgs []queues.Message, sysNames, attrNames []string) *result 
 				for _, k := range sortedKeys(ma) {
 					v := ma[k]
 					b.WriteString("<MessageAttribute>")
-					tag(b, "Name", k)
+					query.Tag(b, "Name", k)
 					b.WriteString("<Value>")
-					tag(b, "DataType", v.DataType)
+					query.Tag(b, "DataType", v.DataType)
 					if v.StringValue != nil {
-						tag(b, "StringValue", *v.StringValue)
+						query.Tag(b, "StringValue", *v.StringValue)
 					}
 					if v.BinaryValue != nil {
-						tag(b, "BinaryValue", base64.StdEncoding.EncodeToString(v.BinaryValue))
+						query.Tag(b, "BinaryValue", base64.StdEncoding.EncodeToString(v.BinaryValue))
 					}
 					b.WriteString("</Value></MessageAttribute>")
 				}
@@ -723,8 +724,8 @@ func writeXMLError(w http.ResponseWriter, f *failure) {
 	}
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>` + fault + `</Type>`)
-	tag(&b, "Code", f.queryCode)
-	tag(&b, "Message", f.message)
+	query.Tag(&b, "Code", f.queryCode)
+	query.Tag(&b, "Message", f.message)
 	b.WriteString("<Detail/></Error><RequestId>" + uuid.NewString() + "</RequestId></ErrorResponse>")
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(f.status)
@@ -734,31 +735,4 @@ func writeXMLError(w http.ResponseWriter, f *failure) {
 // WriteQueryError answers a query-protocol request the dispatcher could not route.
 func WriteQueryError(w http.ResponseWriter, status int, code, message string) {
 	writeXMLError(w, &failure{status: status, queryCode: code, message: message, sender: status < 500})
-}
-
-func tag(b *strings.Builder, name, value string) {
-	b.WriteString("<" + name + ">")
-	xmlEscape(b, value)
-	b.WriteString("</" + name + ">")
-}
-
-func xmlEscape(b *strings.Builder, s string) {
-	for _, r := range s {
-		switch r {
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '&':
-			b.WriteString("&amp;")
-		case '"':
-			b.WriteString("&quot;")
-		case '\'':
-			b.WriteString("&apos;")
-		case '\r':
-			b.WriteString("&#xD;")
-		default:
-			b.WriteRune(r)
-		}
-	}
 }
