@@ -203,33 +203,7 @@ func (s *Service) Start(ctx context.Context) error {
 			s.batch(ctx)
 		}()
 	}
-	work := make(chan jetstream.Msg)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer close(work)
-		for {
-			m, err := iter.Next()
-			if err != nil {
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
-					return
-				}
-				s.log.Warn("async consumer", "err", err)
-				continue
-			}
-			select {
-			case work <- m:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		<-ctx.Done()
-		iter.Stop()
-	}()
+	work := store.Pump(ctx, iter, &s.wg, s.log, "async")
 	for range s.cfg.Workers {
 		s.wg.Add(1)
 		go func() {

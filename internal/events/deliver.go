@@ -18,6 +18,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/invoke"
 	"github.com/nimbus-platform/nimbus/internal/queues"
 	"github.com/nimbus-platform/nimbus/internal/schedule"
+	"github.com/nimbus-platform/nimbus/internal/store"
 	"github.com/nimbus-platform/nimbus/internal/topics"
 )
 
@@ -154,32 +155,8 @@ func (s *Service) startDelivery(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("event bus consumer: %w", err)
 		}
-		work := make(chan jetstream.Msg)
-		s.wg.Add(2 + c.workers)
-		go func() {
-			defer s.wg.Done()
-			<-ctx.Done()
-			iter.Stop()
-		}()
-		go func() {
-			defer s.wg.Done()
-			defer close(work)
-			for {
-				m, err := iter.Next()
-				if err != nil {
-					if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
-						return
-					}
-					s.log.Warn("event bus consumer", "err", err)
-					continue
-				}
-				select {
-				case work <- m:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
+		work := store.Pump(ctx, iter, &s.wg, s.log, "event bus")
+		s.wg.Add(c.workers)
 		handle := c.handle
 		for range c.workers {
 			go func() {
