@@ -14,7 +14,9 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,8 +29,20 @@ func main() {
 	n := flag.Int("n", 20000, "async invocations to send")
 	clients := flag.Int("clients", 64, "concurrent HTTP clients")
 	workers := flag.Int("workers", 64, "async workers (invocations running at once)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*n, *clients, *workers); err != nil {
+		pprof.StopCPUProfile()
 		log.Fatal(err)
 	}
 }
