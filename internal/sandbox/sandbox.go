@@ -11,6 +11,7 @@ import (
 	"hash/fnv"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 
@@ -69,8 +70,32 @@ func New(cfg Config) *Sandbox {
 		s.MemoryLimitError = err
 	} else {
 		s.cgroupRoot, s.cgroupV2 = root, v2
+		removeStaleCgroups(root)
 	}
 	return s
+}
+
+// removeStaleCgroups deletes the cgroups left by platforms that are gone (a
+// kill -9 leaves its instances' empty cgroups behind). Cgroups are named
+// i<platform pid>-<n>, so those of live platforms are left alone.
+func removeStaleCgroups(root string) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		var pid, n int
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := fmt.Sscanf(e.Name(), "i%d-%d", &pid, &n); err != nil {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			continue
+		}
+		_ = os.Remove(filepath.Join(root, e.Name())) // fails harmlessly while processes remain
+	}
 }
 
 // spareCgroups is how many empty cgroups are kept ready: creating one takes
