@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -99,6 +100,19 @@ func (c *Cgroup) setLimit(limitMB int) error {
 	return nil
 }
 
+// killAll sends SIGKILL to every process in the cgroup.
+func (c *Cgroup) killAll() {
+	data, err := os.ReadFile(filepath.Join(c.dir, "cgroup.procs"))
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
 // Add moves a process into the cgroup.
 func (c *Cgroup) Add(pid int) error {
 	return os.WriteFile(filepath.Join(c.dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
@@ -141,9 +155,11 @@ func (c *Cgroup) OOMKilled() bool {
 	return false
 }
 
-// Remove deletes the cgroup once its processes are gone.
+// Remove kills whatever still runs in the cgroup (a process that left its
+// process group, say) and deletes the cgroup.
 func (c *Cgroup) Remove() {
 	for range 50 {
+		c.killAll()
 		if err := os.Remove(c.dir); err == nil || os.IsNotExist(err) {
 			return
 		}

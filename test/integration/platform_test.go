@@ -284,3 +284,42 @@ func TestBadManifestChangesNothing(t *testing.T) {
 		wantField(t, invoke(t, p, "svc-dev-hello", nil, false).payload, "version", float64(1))
 	}
 }
+
+// TestDaemonsDieWithTheirFunction: a process a function starts in a session
+// of its own (out of its instance's process group) does not outlive the
+// function's instances.
+func TestDaemonsDieWithTheirFunction(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root: functions must run under their own uid")
+	}
+	p := testkit.Start(t, nil)
+	dir := t.TempDir()
+	_ = os.WriteFile(filepath.Join(dir, "serverless.yml"), []byte("service: daemons\nprovider:\n  name: aws\n  runtime: nodejs20.x\nfunctions:\n  spawn:\n    handler: h.spawn\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "h.js"), []byte(`const { spawn } = require('child_process');
+exports.spawn = async () => {
+  const child = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+  child.unref();
+  return { pid: child.pid };
+};`), 0o644)
+	p.Deploy(dir)
+	r := invoke(t, p, "daemons-dev-spawn", nil, false)
+	pid, _ := r.payload["pid"].(float64)
+	if pid == 0 {
+		t.Fatalf("payload %v", r.payload)
+	}
+	alive := func() bool {
+		data, err := os.ReadFile(filepath.Join("/proc", itoa(int(pid)), "stat"))
+		return err == nil && !strings.Contains(string(data), ") Z ")
+	}
+	if !alive() {
+		t.Fatal("the daemon is not running while its function is")
+	}
+	p.Runtime().Retire("daemons-dev-spawn")
+	for deadline := time.Now().Add(5 * time.Second); alive() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if alive() {
+		t.Fatalf("process %d outlived its function's instances", int(pid))
+	}
+}
