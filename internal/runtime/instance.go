@@ -137,9 +137,7 @@ func (p *Pool) startInstance() (*instance, error) {
 	cmd.Stdout, cmd.Stderr = outW, outW
 	inst.output = outR
 	inst.spawned.Store(time.Now().UnixNano())
-	m.processStarting(spec.FunctionName)
 	if err := cmd.Start(); err != nil {
-		m.processGone(spec.FunctionName)
 		outR.Close()
 		outW.Close()
 		inst.cleanup()
@@ -274,7 +272,6 @@ func (inst *instance) wait() {
 	if cg := inst.cgroup.Load(); cg != nil {
 		cg.Remove()
 	}
-	inst.pool.m.processGone(inst.pool.spec.FunctionName)
 }
 
 // stop kills the process; wait does the rest.

@@ -72,13 +72,6 @@ type Manager struct {
 	reports chan report
 	stop    chan struct{}
 	done    sync.WaitGroup
-
-	// procMu guards procs, the function processes alive per function. When a
-	// function's last one is gone, whatever still runs under its uid (a
-	// daemon that left the process group and cgroup) is killed; holding
-	// procMu keeps new instances from starting meanwhile.
-	procMu sync.Mutex
-	procs  map[string]int
 }
 
 // NewManager starts the manager's reaper; Close stops everything.
@@ -112,7 +105,6 @@ func NewManager(cfg Config) (*Manager, error) {
 		log:     cfg.Logger,
 		sandbox: cfg.Sandbox,
 		pools:   map[string]*Pool{},
-		procs:   map[string]int{},
 		reports: make(chan report, 4096),
 		stop:    make(chan struct{}),
 	}
@@ -362,26 +354,6 @@ func (m *Manager) writeReport(r report) {
 	}
 	r.inst.emit(r.c, b.String())
 	m.cfg.Observer.Invoked(spec, r.res, mem)
-}
-
-func (m *Manager) processStarting(function string) {
-	m.procMu.Lock()
-	m.procs[function]++
-	m.procMu.Unlock()
-}
-
-func (m *Manager) processGone(function string) {
-	m.procMu.Lock()
-	defer m.procMu.Unlock()
-	if m.procs[function]--; m.procs[function] > 0 {
-		return
-	}
-	delete(m.procs, function)
-	if uid, _, ok := m.sandbox.Identity(function); ok {
-		if n := sandbox.KillUser(uid); n > 0 {
-			m.log.Info("killed processes left behind by a function", "function", function, "processes", n)
-		}
-	}
 }
 
 // BilledMS is the billed duration: rounded up to the next millisecond, at least 1.

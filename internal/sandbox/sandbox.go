@@ -12,8 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -237,51 +235,6 @@ func Kill(pid int) {
 	}
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	_ = syscall.Kill(pid, syscall.SIGKILL)
-}
-
-// KillUser sends SIGKILL to every process running as uid and returns how
-// many it found. Only for the uids functions get, never the platform's.
-func KillUser(uid int) int {
-	if uid == os.Getuid() || uid == 0 {
-		return 0
-	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	killed := 0
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if procUID(pid) == uid {
-			if syscall.Kill(pid, syscall.SIGKILL) == nil {
-				killed++
-			}
-		}
-	}
-	return killed
-}
-
-// procUID is the real uid of a process, or -1.
-func procUID(pid int) int {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
-			fields := strings.Fields(rest)
-			if len(fields) > 0 {
-				uid, err := strconv.Atoi(fields[0])
-				if err == nil {
-					return uid
-				}
-			}
-		}
-	}
-	return -1
 }
 
 // Chown gives a directory to the function's identity (its private /tmp).
