@@ -59,6 +59,19 @@ type Function struct {
 	Architecture        string            `json:"architecture"`
 	Description         string            `json:"description,omitempty"`
 	Environment         map[string]string `json:"environment,omitempty"`
+	// EnvironmentRefs are variables whose values are CloudFormation intrinsic
+	// functions ({"Ref": ...}, {"Fn::GetAtt": ...}, ...) as the manifest gave
+	// them. The platform resolves them on deploy into Environment and clears
+	// this map, so a stored function never carries one.
+	EnvironmentRefs map[string]json.RawMessage `json:"environmentRefs,omitempty"`
+	// IAMStatements is the function's execution role: a JSON array of IAM
+	// policy statements (Effect, Action/NotAction, Resource/NotResource,
+	// Condition), the provider's and the function's own together. Intrinsic
+	// functions in it are resolved by the platform on deploy.
+	IAMStatements json.RawMessage `json:"iamStatements,omitempty"`
+	// ManagedPolicies are the managed policy ARNs attached to the role
+	// (arn:aws:iam::aws:policy/AdministratorAccess, ...).
+	ManagedPolicies []string `json:"managedPolicies,omitempty"`
 	ReservedConcurrency *int              `json:"reservedConcurrency,omitempty"`
 	Code                CodeRef           `json:"code"`
 	Events              []Event           `json:"events,omitempty"`
