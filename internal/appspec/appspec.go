@@ -50,15 +50,15 @@ type HTTPSettings struct {
 // Function is one function of an application, fully resolved: defaults from the
 // provider are already applied.
 type Function struct {
-	Key                 string            `json:"key"`  // key under `functions:` in the manifest
-	Name                string            `json:"name"` // deployed name, service-stage-key unless set
-	Handler             string            `json:"handler"`
-	Runtime             string            `json:"runtime"`
-	MemorySize          int               `json:"memorySize"` // MB
-	Timeout             int               `json:"timeout"`    // seconds
-	Architecture        string            `json:"architecture"`
-	Description         string            `json:"description,omitempty"`
-	Environment         map[string]string `json:"environment,omitempty"`
+	Key          string            `json:"key"`  // key under `functions:` in the manifest
+	Name         string            `json:"name"` // deployed name, service-stage-key unless set
+	Handler      string            `json:"handler"`
+	Runtime      string            `json:"runtime"`
+	MemorySize   int               `json:"memorySize"` // MB
+	Timeout      int               `json:"timeout"`    // seconds
+	Architecture string            `json:"architecture"`
+	Description  string            `json:"description,omitempty"`
+	Environment  map[string]string `json:"environment,omitempty"`
 	// EnvironmentRefs are variables whose values are CloudFormation intrinsic
 	// functions ({"Ref": ...}, {"Fn::GetAtt": ...}, ...) as the manifest gave
 	// them. The platform resolves them on deploy into Environment and clears
@@ -71,10 +71,10 @@ type Function struct {
 	IAMStatements json.RawMessage `json:"iamStatements,omitempty"`
 	// ManagedPolicies are the managed policy ARNs attached to the role
 	// (arn:aws:iam::aws:policy/AdministratorAccess, ...).
-	ManagedPolicies []string `json:"managedPolicies,omitempty"`
-	ReservedConcurrency *int              `json:"reservedConcurrency,omitempty"`
-	Code                CodeRef           `json:"code"`
-	Events              []Event           `json:"events,omitempty"`
+	ManagedPolicies     []string `json:"managedPolicies,omitempty"`
+	ReservedConcurrency *int     `json:"reservedConcurrency,omitempty"`
+	Code                CodeRef  `json:"code"`
+	Events              []Event  `json:"events,omitempty"`
 	// URL is the function's `url:` as written (true or {cors, authorizer});
 	// empty when the function has no function URL.
 	URL json.RawMessage `json:"url,omitempty"`
