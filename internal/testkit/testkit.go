@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/nimbus-platform/nimbus/internal/client"
+	"github.com/nimbus-platform/nimbus/internal/conformance"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
 	"github.com/nimbus-platform/nimbus/internal/server"
 )
@@ -140,13 +141,11 @@ func Path(t testing.TB, rel string) string {
 	return filepath.Join(Root(t), rel)
 }
 
-// Shared is the ../shared directory beside the repository.
+// Shared is the ../shared directory beside the repository; tests that need it
+// skip when it is absent (see internal/conformance).
 func Shared(t testing.TB) string {
-	dir := filepath.Join(Root(t), "..", "shared")
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("../shared (conformance data) is missing beside the repository: %v", err)
-	}
-	return dir
+	t.Helper()
+	return filepath.Dir(conformance.Dir(t))
 }
 
 // BuildGo compiles the Go package at pkg (repository-relative) for Lambda into

@@ -7,32 +7,15 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/nimbus-platform/nimbus/internal/conformance"
 )
 
 // The conformance data (aws/event-ruler's own test inputs with event-ruler's results) lives outside
 // the module, at ../shared/conformance relative to the repository root.
 func conformanceDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("conformance: no go.mod above the package directory; cannot locate ../shared/conformance")
-		}
-		dir = parent
-	}
-	events := filepath.Join(dir, "..", "shared", "conformance", "event-patterns")
-	if _, err := os.Stat(events); err != nil {
-		t.Fatalf("conformance: event-pattern cases not found at %s (expected next to the repository as "+
-			"../shared/conformance/event-patterns): %v", events, err)
-	}
-	return events
+	return filepath.Join(conformance.Dir(t), "event-patterns")
 }
 
 func loadCases(t *testing.T, dir, name string, into any) {
