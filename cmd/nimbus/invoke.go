@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -25,7 +26,13 @@ func newInvokeCommand(g *globals) *cobra.Command {
 				return errors.New("give the event with -d or -p, not both")
 			}
 			payload := []byte(data)
-			if path != "" {
+			if path == "-" {
+				b, err := io.ReadAll(os.Stdin)
+				if err != nil {
+					return err
+				}
+				payload = b
+			} else if path != "" {
 				b, err := os.ReadFile(path)
 				if err != nil {
 					return err
@@ -63,7 +70,7 @@ func newInvokeCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&data, "data", "d", "", "event JSON")
-	cmd.Flags().StringVarP(&path, "path", "p", "", "file holding the event JSON")
+	cmd.Flags().StringVarP(&path, "path", "p", "", "file holding the event JSON (- reads standard input)")
 	cmd.Flags().StringVarP(&qualifier, "qualifier", "q", "", "version or alias")
 	cmd.Flags().BoolVarP(&showLog, "log", "l", false, "print the invocation's log tail")
 	cmd.Flags().BoolVar(&async, "async", false, "invoke asynchronously (InvocationType Event): return once the event is stored")

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-platform/nimbus/internal/client"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/internal/server"
 )
 
 func main() {
@@ -40,6 +42,7 @@ func newRootCommand() *cobra.Command {
 		Short:         "A self-hosted serverless platform: Lambda-compatible functions on your own machines",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
 	endpoint := os.Getenv("NIMBUS_ENDPOINT")
 	if endpoint == "" {
@@ -54,8 +57,42 @@ func newRootCommand() *cobra.Command {
 		newInvokeCommand(g),
 		newLogsCommand(g),
 		newInfoCommand(g),
+		newGenerateEventCommand(),
 	)
 	return root
+}
+
+// commit is set at link time (-ldflags "-X main.commit=...") where the build
+// info carries no VCS stamp (go run, GOFLAGS=-buildvcs=false).
+var commit string
+
+// version is the platform version with the commit the binary was built from.
+func version() string {
+	v := server.Version
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	rev, modified := commit, ""
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			if rev == "" {
+				rev = s.Value
+			}
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "-dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " (commit " + rev + modified + ")"
+	}
+	return v + " " + info.GoVersion
 }
 
 // printError prints manifest errors with their positions, others plainly.
