@@ -319,6 +319,7 @@ func (s *Service) handle(ctx context.Context, m eventMsg) {
 		RequestID:     h.Get(hRequestID),
 		TraceID:       h.Get(hTrace),
 		ClientContext: h.Get(hClientCtx),
+		Source:        "async",
 	})
 	stop()
 	ticking.Wait()

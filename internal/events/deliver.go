@@ -371,7 +371,7 @@ func (s *Service) sendDLQ(ctx context.Context, arn string, event []byte, attrs m
 	switch svc := arnService(arn); svc {
 	case "lambda":
 		cc, _ := json.Marshal(map[string]any{"custom": attrs})
-		resp, err := s.cfg.Invoker.Invoke(ctx, &invoke.Request{Function: arn, Payload: event, ClientContext: string(cc)})
+		resp, err := s.cfg.Invoker.Invoke(ctx, &invoke.Request{Function: arn, Payload: event, ClientContext: string(cc), Source: "dead-letter"})
 		if err != nil {
 			return err
 		}
@@ -399,7 +399,7 @@ func (s *Service) deliver(ctx context.Context, r *Rule, t *Target, event json.Ra
 	}
 	switch svc := arnService(t.Arn); svc {
 	case "lambda":
-		resp, err := s.cfg.Invoker.Invoke(ctx, &invoke.Request{Function: t.Arn, Payload: payload})
+		resp, err := s.cfg.Invoker.Invoke(ctx, &invoke.Request{Function: t.Arn, Payload: payload, Source: "rule " + r.Name})
 		if err != nil {
 			var nf *invoke.NotFoundError
 			var bad *invoke.InvalidParameterError

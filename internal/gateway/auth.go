@@ -614,7 +614,7 @@ func (g *Gateway) callAuthorizer(ctx context.Context, q *request, a *authorizer,
 	}
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	res, err := g.invoker.Invoke(actx, &invoke.Request{Function: a.function, Payload: ev})
+	res, err := g.invoker.Invoke(actx, &invoke.Request{Function: a.function, Payload: ev, Source: "authorizer " + a.name})
 	if err != nil {
 		g.log.Warn("authorizer invoke failed", "authorizer", a.name, "function", a.function, "err", err)
 		return nil, errAuthConfig

@@ -680,7 +680,7 @@ func (g *Gateway) invoke(ctx context.Context, rt *route, event []byte) (res *inv
 		g.log.Warn("gateway: route's function is not deployed", "function", rt.function)
 		return nil, errInternal, true
 	}
-	req := &invoke.Request{Function: rt.function, Payload: event}
+	req := &invoke.Request{Function: rt.function, Payload: event, Source: rt.routeKey}
 	start := time.Now()
 	if f.Spec.Timeout < timeout {
 		// The function's own timeout ends it first once it runs; the deadline

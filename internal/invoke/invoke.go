@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -57,6 +58,19 @@ type Request struct {
 	// RequestID is kept when set (an asynchronous invocation keeps its id
 	// across retries); otherwise a new one is made.
 	RequestID string
+	// Source says what caused the invocation, for watchers: "GET /hello",
+	// "sqs orders", "rule nightly", "async", "lambda api" ...
+	Source string
+}
+
+// Record describes one finished invocation, for watchers such as `nimbus dev`.
+type Record struct {
+	Time      time.Time // when it ended
+	Function  string
+	Source    string
+	RequestID string
+	Result    *runtime.Result // nil when Err is set
+	Err       error           // the invoke itself failed: not found, throttled ...
 }
 
 // Response is the outcome of an invocation.
@@ -71,6 +85,17 @@ type Response struct {
 type Service struct {
 	registry *functions.Registry
 	runtime  *runtime.Manager
+	watcher  atomic.Pointer[func(Record)]
+}
+
+// Watch calls fn after every invocation (nil stops it). While a watcher is
+// set, every invocation's log tail is captured for it.
+func (s *Service) Watch(fn func(Record)) {
+	if fn == nil {
+		s.watcher.Store(nil)
+		return
+	}
+	s.watcher.Store(&fn)
 }
 
 // New returns a Service.
@@ -104,6 +129,35 @@ func (s *Service) Resolve(name, qualifier string) (*functions.Function, string, 
 // Invoke runs a synchronous invocation. Function errors are in the Response;
 // a Go error means the invoke itself failed (not found, throttled, too large).
 func (s *Service) Invoke(ctx context.Context, req *Request) (*Response, error) {
+	if w := s.watcher.Load(); w != nil {
+		return s.watched(ctx, req, *w)
+	}
+	return s.invoke(ctx, req)
+}
+
+// watched runs an invocation and tells fn about it, with the log tail the
+// caller sees only if it asked for it.
+func (s *Service) watched(ctx context.Context, req *Request, fn func(Record)) (*Response, error) {
+	asked := req.LogTail
+	r := *req
+	r.LogTail = true
+	resp, err := s.invoke(ctx, &r)
+	rec := Record{Time: time.Now(), Function: req.Function, Source: req.Source, Err: err}
+	if resp != nil {
+		res := resp.Result
+		rec.RequestID, rec.Result = resp.RequestID, &res
+		if resp.Function != nil {
+			rec.Function = resp.Function.Spec.FunctionName
+		}
+		if !asked {
+			resp.LogTail = nil
+		}
+	}
+	fn(rec)
+	return resp, err
+}
+
+func (s *Service) invoke(ctx context.Context, req *Request) (*Response, error) {
 	f, version, err := s.Resolve(req.Function, req.Qualifier)
 	if err != nil {
 		return nil, err

@@ -271,7 +271,7 @@ func (p *Pollers) deliver(ctx context.Context, m mapping, batch []Message) {
 	if err != nil || ctx.Err() != nil {
 		return // stopping: the messages come back after their visibility timeout
 	}
-	resp, err := p.invoker.Invoke(ctx, &invoke.Request{Function: m.function, Payload: payload})
+	resp, err := p.invoker.Invoke(ctx, &invoke.Request{Function: m.function, Payload: payload, Source: "sqs " + t.Queue})
 	if err != nil {
 		// Throttled or not runnable: the messages come back after their
 		// visibility timeout.

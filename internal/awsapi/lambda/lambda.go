@@ -103,6 +103,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
 		ClientContext: clientContext,
 		TraceID:       r.Header.Get("X-Amzn-Trace-Id"),
 		LogTail:       logType == "Tail",
+		Source:        "lambda api",
 	})
 	if err != nil {
 		writeCoreError(w, err)
