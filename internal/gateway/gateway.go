@@ -584,7 +584,13 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 	}
 	resp, err := mapResponse(res.Payload, rt.payloadV1, w.Header())
 	if err != nil {
-		g.log.Debug("gateway: malformed proxy response", "function", rt.function, "err", err)
+		// API Gateway's execution log line, where the user reads their API's
+		// logs (nimbus logs SERVICE.access), and the platform's log.
+		msg := "Execution failed due to configuration error: " + strings.ToUpper(err.Error()[:1]) + err.Error()[1:] + " (function " + rt.function + ")"
+		if g.cfg.Logs != nil {
+			g.cfg.Logs.Append(logs.Record{Time: time.Now(), Function: AccessLogName(rt.api.service), RequestID: requestID, Message: msg})
+		}
+		g.log.Warn("gateway: "+msg, "route", rt.routeKey)
 		h := w.Header()
 		clear(h)
 		h["X-Amzn-Requestid"] = []string{requestID}

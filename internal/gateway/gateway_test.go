@@ -526,6 +526,28 @@ func (p *platform) testErrors(t *testing.T) {
 	expect(t, "function error body", string(c.body), `{"message":"Internal server error"}`)
 	c = do(t, "GET", p.base+"/dev/malformed", nil)
 	expect(t, "malformed status", c.status, 502)
+	// As API Gateway's execution log, the access log says why.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var found string
+		err := p.Client.Logs(t.Context(), gateway.AccessLogName("http-node"), "", "Malformed Lambda proxy response", false, func(r logs.Record) error {
+			found = r.Message
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if found != "" {
+			if !strings.HasPrefix(found, "Execution failed due to configuration error: Malformed Lambda proxy response") || !strings.Contains(found, "function http-node-dev-") {
+				t.Errorf("malformed response log line %q", found)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a malformed proxy response left no reason in the access log")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	start := time.Now()
 	c = do(t, "GET", p.base+"/v2/slow", nil)
 	expect(t, "timeout status", c.status, 504)
