@@ -129,3 +129,17 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	t.Cleanup(func() { s.Close() })
 	return m, s
 }
+
+func TestInvokeResultIndentedOnlyOnTerminals(t *testing.T) {
+	in := []byte(`{"a":[1,2],"b":"x"}`)
+	if got := string(resultForDisplay(in, false)); got != string(in) {
+		t.Errorf("piped result changed: %s", got)
+	}
+	want := "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": \"x\"\n}"
+	if got := string(resultForDisplay(in, true)); got != want {
+		t.Errorf("terminal result:\n%s", got)
+	}
+	if got := string(resultForDisplay([]byte("not json"), true)); got != "not json" {
+		t.Errorf("non-JSON result changed: %s", got)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,7 +59,7 @@ func newInvokeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Println(string(res.Payload))
+			fmt.Println(string(resultForDisplay(res.Payload, isTerminal(os.Stdout))))
 			if showLog {
 				fmt.Fprintln(os.Stderr, "--- log tail ---")
 				fmt.Fprint(os.Stderr, res.LogTail)
@@ -91,4 +92,17 @@ func resolveFunctionName(name string) string {
 		return f.Name
 	}
 	return name
+}
+
+// resultForDisplay indents a JSON result for a person at a terminal and keeps
+// it byte for byte for pipes and scripts.
+func resultForDisplay(payload []byte, terminal bool) []byte {
+	if !terminal || !json.Valid(payload) {
+		return payload
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, payload, "", "  "); err != nil {
+		return payload
+	}
+	return b.Bytes()
 }
