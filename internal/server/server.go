@@ -90,6 +90,7 @@ type Server struct {
 	stopEvents context.CancelFunc
 	events     eventParts
 	served     chan error
+	lock       *dataLock
 }
 
 // Start brings a node up and serves until Close.
@@ -128,7 +129,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("function users cannot reach the run directory %s: %s is not searchable by others (chmod o+x it, choose --run-dir elsewhere, or use --no-sandbox)", cfg.RunDir, dir)
 		}
 	}
-	_ = os.RemoveAll(filepath.Join(cfg.RunDir, "tmp")) // instance dirs of a previous run
 
 	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1)}
 	bg, cancel := context.WithCancel(context.Background())
@@ -139,6 +139,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			s.shutdown(context.Background())
 		}
 	}()
+	// Before anything touches the data or run directories.
+	if s.lock, err = lockDataDir(dataDir); err != nil {
+		return nil, err
+	}
+	_ = os.RemoveAll(filepath.Join(cfg.RunDir, "tmp")) // instance dirs of a previous run
 
 	s.store, err = store.Open(ctx, store.Config{DataDir: dataDir, URL: cfg.NATSURL, Logger: cfg.Logger})
 	if err != nil {
@@ -230,6 +235,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 	go func() { s.served <- s.http.Serve(s.ln) }()
+	if err := s.lock.record(s.Addr()); err != nil {
+		return nil, err
+	}
 	ok = true
 	s.log.Info("nimbus is up", "addr", s.Addr(), "data", dataDir, "functions", len(s.Registry.List()))
 	return s, nil
@@ -287,6 +295,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if s.store != nil {
 		s.store.Close()
 	}
+	s.lock.release()
 	return errors.Join(errs...)
 }
 
