@@ -26,6 +26,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/gateway"
+	"github.com/nimbus-platform/nimbus/internal/httpguard"
 	"github.com/nimbus-platform/nimbus/internal/invoke"
 	"github.com/nimbus-platform/nimbus/internal/runtime"
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
@@ -56,7 +57,12 @@ type Config struct {
 	// HTTPAddr is the HTTP gateway's listener (API Gateway compatible); empty
 	// serves no gateway listener ("127.0.0.1:0" picks a free port).
 	HTTPAddr string
-	Logger   *slog.Logger
+	// AllowedHosts are names besides localhost and the listener's own
+	// address by which clients may reach the API listener (see httpguard).
+	AllowedHosts []string
+	// APILimits bound connections and slow clients on the API listener.
+	APILimits httpguard.Limits
+	Logger    *slog.Logger
 	// Async tunes asynchronous invocations (zero values: Lambda's behaviour).
 	Async AsyncConfig
 	// Events tunes the event bus and schedules.
@@ -233,8 +239,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.registerEventAPIs(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
-	go func() { s.served <- s.http.Serve(s.ln) }()
+	if err := s.serveAPI(mux); err != nil {
+		return nil, err
+	}
 	if err := s.lock.record(s.Addr()); err != nil {
 		return nil, err
 	}
