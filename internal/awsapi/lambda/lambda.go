@@ -173,20 +173,29 @@ func (a *API) invokeEvent(w http.ResponseWriter, r *http.Request, name, qualifie
 	w.WriteHeader(http.StatusAccepted)
 }
 
+// firstPayloadBuffer is what a payload's buffer starts at; it grows as
+// bytes arrive.
+const firstPayloadBuffer = 16 << 10
+
 // readPayload reads at most limit bytes, answering too-large bodies with
-// Lambda's error.
+// Lambda's error. Memory follows the bytes that arrive, not the length the
+// client announces: a client announcing 6 MB and sending one byte costs
+// 16 KB.
 func readPayload(r *http.Request, limit int) ([]byte, error) {
 	if r.ContentLength > int64(limit) {
 		return nil, &invoke.PayloadTooLargeError{Size: int(r.ContentLength), Limit: limit}
 	}
-	size := int(r.ContentLength)
-	if size < 0 {
-		size = 512
+	// One byte past the end leaves room to read the EOF without growing.
+	room := limit + 1
+	if r.ContentLength >= 0 {
+		room = int(r.ContentLength) + 1
 	}
-	buf := make([]byte, 0, size+1)
+	buf := make([]byte, 0, min(room, firstPayloadBuffer))
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			grown := make([]byte, len(buf), max(min(2*cap(buf), room), cap(buf)+1))
+			copy(grown, buf)
+			buf = grown
 		}
 		n, err := r.Body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
