@@ -35,10 +35,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", a.invoke)
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invoke-async", a.invokeAsync)
 	mux.HandleFunc("GET /2015-03-31/functions", a.listFunctions)
-	mux.HandleFunc("GET /2015-03-31/functions/", a.listFunctions)
+	mux.HandleFunc("GET /2015-03-31/functions/{$}", a.listFunctions)
 	mux.HandleFunc("GET /2015-03-31/functions/{name}", a.getFunction)
 	mux.HandleFunc("GET /2015-03-31/functions/{name}/configuration", a.getFunctionConfiguration)
 	mux.HandleFunc("DELETE /2015-03-31/functions/{name}", a.deleteFunction)
+	a.registerSubresources(mux)
 }
 
 const maxClientContextBytes = 3583
@@ -54,7 +55,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
 	switch invType {
 	case "", "RequestResponse":
 	case "DryRun":
-		if _, _, err := a.Invoker.Resolve(name, qualifier); err != nil {
+		if _, err := a.lookup(name, qualifier); err != nil {
 			writeCoreError(w, err)
 			return
 		}
@@ -92,9 +93,15 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
 		writeCoreError(w, err)
 		return
 	}
-	if len(payload) > 0 && !json.Valid(payload) {
-		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: the payload is not valid JSON")
+	if !validPayload(w, payload) {
 		return
+	}
+	if isARN(name) {
+		// The core resolves names only; an ARN must also be ours.
+		if _, err := a.lookup(name, qualifier); err != nil {
+			writeCoreError(w, err)
+			return
+		}
 	}
 	resp, err := a.Invoker.Invoke(r.Context(), &invoke.Request{
 		Function:      name,
@@ -140,9 +147,14 @@ func (a *API) invokeEvent(w http.ResponseWriter, r *http.Request, name, qualifie
 		writeCoreError(w, err)
 		return
 	}
-	if len(payload) > 0 && !json.Valid(payload) {
-		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: the payload is not valid JSON")
+	if !validPayload(w, payload) {
 		return
+	}
+	if isARN(name) {
+		if _, err := a.lookup(name, qualifier); err != nil {
+			writeCoreError(w, err)
+			return
+		}
 	}
 	var clientContext string
 	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
@@ -316,7 +328,7 @@ func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) resolve(w http.ResponseWriter, r *http.Request) (*functions.Function, bool) {
-	f, _, err := a.Invoker.Resolve(r.PathValue("name"), r.URL.Query().Get("Qualifier"))
+	f, err := a.lookup(r.PathValue("name"), r.URL.Query().Get("Qualifier"))
 	if err != nil {
 		writeCoreError(w, err)
 		return nil, false
