@@ -37,13 +37,6 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// open reports the connections a client holds (for tests and metrics).
-func (l *limitListener) open(ip string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.perIP[ip]
-}
-
 func (l *limitListener) release(ip string) {
 	l.mu.Lock()
 	if l.perIP[ip] <= 1 {
