@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -216,6 +217,9 @@ func readPayload(r *http.Request, limit int) ([]byte, error) {
 		}
 		if err == io.EOF {
 			return buf, nil
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, &invoke.InvalidParameterError{Message: fmt.Sprintf("the request body stopped arriving: %d bytes received in time", len(buf))}
 		}
 		if err != nil {
 			return nil, &invoke.InvalidParameterError{Message: "reading the request body: " + err.Error()}
