@@ -13,7 +13,7 @@ import (
 type deadlineBody struct {
 	io.ReadCloser
 	rc       *http.ResponseController
-	start    time.Time
+	started  time.Time
 	grace    time.Duration
 	rate     int64
 	read     int64
@@ -21,11 +21,18 @@ type deadlineBody struct {
 	done     bool
 }
 
-func newDeadlineBody(body io.ReadCloser, rc *http.ResponseController, grace time.Duration, rate int64) *deadlineBody {
-	b := &deadlineBody{ReadCloser: body, rc: rc, start: time.Now(), grace: grace, rate: rate}
-	b.deadline = b.start.Add(grace)
+// exchange holds one request's deadline keeping.
+type exchange struct {
+	rc     http.ResponseController
+	body   deadlineBody
+	writer deadlineWriter
+}
+
+// start arms the read deadline for body's grace.
+func (b *deadlineBody) start(body io.ReadCloser, rc *http.ResponseController, grace time.Duration, rate int64) {
+	*b = deadlineBody{ReadCloser: body, rc: rc, started: time.Now(), grace: grace, rate: rate}
+	b.deadline = b.started.Add(grace)
 	_ = rc.SetReadDeadline(b.deadline)
-	return b
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
@@ -44,7 +51,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 			time.Duration(b.read%b.rate)*time.Second/time.Duration(b.rate)
 		// Moved in steps of a second at least: one timer update per read
 		// would cost more than the read.
-		if want := b.start.Add(allowed); want.Sub(b.deadline) >= time.Second {
+		if want := b.started.Add(allowed); want.Sub(b.deadline) >= time.Second {
 			b.deadline = want
 			_ = b.rc.SetReadDeadline(want)
 		}

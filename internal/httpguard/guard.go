@@ -138,15 +138,17 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 			refuse(w, r, reason)
 			return
 		}
-		rc := http.NewResponseController(w)
+		// One allocation for the request's deadline keeping.
+		ex := &exchange{rc: *http.NewResponseController(w)}
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = newDeadlineBody(r.Body, rc, g.cfg.Limits.BodyTimeout, g.cfg.Limits.BodyMinRate)
+			ex.body.start(r.Body, &ex.rc, g.cfg.Limits.BodyTimeout, g.cfg.Limits.BodyMinRate)
+			r.Body = &ex.body
 		}
-		dw := &deadlineWriter{ResponseWriter: w, rc: rc, timeout: g.cfg.Limits.WriteTimeout}
+		ex.writer = deadlineWriter{ResponseWriter: w, rc: &ex.rc, timeout: g.cfg.Limits.WriteTimeout}
 		// Armed now too: a deadline left from an earlier request on the
 		// connection must not fail this one's first write (100 Continue).
-		dw.arm()
-		next.ServeHTTP(dw, r)
+		ex.writer.arm()
+		next.ServeHTTP(&ex.writer, r)
 	})
 }
 
