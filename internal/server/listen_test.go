@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -236,5 +237,27 @@ func TestSlowBodyFlood(t *testing.T) {
 		if !strings.Contains(string(data), "stopped arriving") {
 			t.Errorf("connection %d: the answer does not say why: %.300q", i, data)
 		}
+	}
+}
+
+// A malformed --allowed-host stops the start with a message naming it.
+func TestBadAllowedHost(t *testing.T) {
+	cfg := server.Config{
+		DataDir:      t.TempDir(),
+		RunDir:       t.TempDir(),
+		Addr:         "127.0.0.1:0",
+		NoSandbox:    true,
+		AllowedHosts: []string{"http://nimbus.test/"},
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := server.Start(ctx, cfg)
+	if err == nil {
+		_ = srv.Close(ctx)
+		t.Fatal("a platform started with a malformed allowed host")
+	}
+	if !strings.Contains(err.Error(), `"http://nimbus.test/"`) {
+		t.Fatalf("the error does not name the bad entry: %v", err)
 	}
 }
