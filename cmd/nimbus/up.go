@@ -23,6 +23,8 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.cfg.DataDir, "data", ".nimbus", "data directory (metadata, queues, code, logs)")
 	fl.StringVar(&f.cfg.Addr, "addr", "127.0.0.1:9000", "address of the API listener")
+	fl.StringSliceVar(&f.cfg.AllowedHosts, "allowed-host", nil, "further host names (name or name:port, subdomains included) clients may use to reach the API listener; localhost and the listener's address are always allowed")
+	fl.IntVar(&f.cfg.APILimits.MaxConnsPerClient, "max-conns-per-client", 256, "open connections one client IP may hold on the API listener (-1: no limit)")
 	fl.StringVar(&f.cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP gateway (API Gateway compatible endpoints); empty disables it")
 	fl.StringVar(&f.cfg.NATSURL, "nats-url", "", "external NATS cluster URL (default: run NATS JetStream embedded)")
 	fl.IntVar(&f.cfg.MaxConcurrency, "max-concurrency", 1000, "platform-wide limit of concurrent executions")

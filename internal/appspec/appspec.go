@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Limits taken from AWS Lambda.
@@ -178,7 +179,13 @@ var (
 	stageRE        = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 	envKeyRE       = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9_])*$`)
 	sha256RE       = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// regionRE is the shape of AWS region names (us-east-1, us-gov-west-1),
+	// the one function ARNs are parsed with.
+	regionRE = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d$`)
 )
+
+// ValidRegion reports whether s has the shape of an AWS region name.
+func ValidRegion(s string) bool { return regionRE.MatchString(s) }
 
 // reservedEnv are variables Lambda sets itself and refuses from users.
 var reservedEnv = map[string]bool{
@@ -203,6 +210,8 @@ func (a *Application) Validate() error {
 	}
 	if a.Region == "" {
 		add("region is empty")
+	} else if !ValidRegion(a.Region) {
+		add("region %q is not an AWS region name such as us-east-1 or eu-west-2", a.Region)
 	}
 	seenKey := map[string]bool{}
 	seenName := map[string]bool{}
@@ -256,6 +265,13 @@ func (a *Application) Validate() error {
 			}
 			if reservedEnv[k] {
 				add("%s: environment variable %q is reserved by the runtime", where, k)
+			}
+			// A NUL would end the value early in the process's environment.
+			if strings.IndexByte(v, 0) >= 0 {
+				add("%s: environment variable %q contains a NUL character", where, k)
+			}
+			if !utf8.ValidString(v) {
+				add("%s: environment variable %q is not valid UTF-8", where, k)
 			}
 		}
 		if envBytes > MaxEnvironmentBytes {

@@ -49,6 +49,11 @@ func TestValidate(t *testing.T) {
 		}, "4 KB"},
 		{"code digest", func(a *Application) { a.Functions[0].Code.SHA256 = "../../etc" }, "sha256"},
 		{"negative concurrency", func(a *Application) { a.Functions[0].ReservedConcurrency = &neg }, "reservedConcurrency"},
+		{"region", func(a *Application) { a.Region = "local" }, `region "local"`},
+		{"region case", func(a *Application) { a.Region = "US-EAST-1" }, "region"},
+		{"region injection", func(a *Application) { a.Region = "us-east-1:123456789012:function:x" }, "region"},
+		{"env NUL", func(a *Application) { a.Functions[0].Environment = map[string]string{"A": "ok\x00LD_PRELOAD=/tmp/x"} }, "NUL"},
+		{"env UTF-8", func(a *Application) { a.Functions[0].Environment = map[string]string{"A": "caf\xe9"} }, "UTF-8"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,5 +105,18 @@ func TestCheckHandler(t *testing.T) {
 	}
 	if err := CheckHandler(fstest.MapFS{}, "provided.al2", ""); err == nil || !strings.Contains(err.Error(), "bootstrap") {
 		t.Errorf("missing bootstrap: %v", err)
+	}
+}
+
+func TestValidRegion(t *testing.T) {
+	for _, r := range []string{"us-east-1", "eu-west-2", "ap-southeast-1", "us-gov-west-1", "il-central-1"} {
+		if !ValidRegion(r) {
+			t.Errorf("region %q refused", r)
+		}
+	}
+	for _, r := range []string{"", "local", "us-east", "us-east-10", "useast-1", "us-east-1 ", "us_east_1"} {
+		if ValidRegion(r) {
+			t.Errorf("region %q accepted", r)
+		}
 	}
 }

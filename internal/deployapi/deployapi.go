@@ -4,14 +4,18 @@
 package deployapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/blobs"
@@ -100,6 +104,9 @@ func (a *API) getCode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) putCode(w http.ResponseWriter, r *http.Request) {
+	if !hasMediaType(w, r, "application/zip", "application/octet-stream") {
+		return
+	}
 	sha := r.PathValue("sha")
 	if !blobs.ValidDigest(sha) {
 		writeError(w, http.StatusBadRequest, "InvalidDigest", "the code package must be named by its lower-case hex SHA-256")
@@ -123,6 +130,20 @@ func (a *API) putCode(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// hasMediaType answers 415 unless the request's Content-Type is one of
+// types. Browsers can send only form and text/plain bodies without asking
+// first, so a page cannot deploy.
+func hasMediaType(w http.ResponseWriter, r *http.Request, types ...string) bool {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && slices.Contains(types, mt) {
+		return true
+	}
+	writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType",
+		fmt.Sprintf("Content-Type %q is not accepted here; send %s", ct, strings.Join(types, " or ")))
+	return false
+}
+
 // DeployResponse is what a deploy answers.
 type DeployResponse struct {
 	functions.DeployResult
@@ -142,8 +163,25 @@ type FunctionInfo struct {
 const maxDeployBody = 16 << 20
 
 func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
+	if !hasMediaType(w, r, "application/json") {
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxDeployBody+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidApplication", "reading the application description: "+err.Error())
+		return
+	}
+	if len(body) > maxDeployBody {
+		writeError(w, http.StatusRequestEntityTooLarge, "InvalidApplication", fmt.Sprintf("the application description is over %d MB", maxDeployBody>>20))
+		return
+	}
+	// Decoding would replace invalid UTF-8 with U+FFFD: deploy what was sent or nothing.
+	if !utf8.Valid(body) {
+		writeError(w, http.StatusBadRequest, "InvalidApplication", "the application description is not valid UTF-8")
+		return
+	}
 	var app appspec.Application
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxDeployBody))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&app); err != nil {
 		writeError(w, http.StatusBadRequest, "InvalidApplication", "the application description is not valid JSON: "+err.Error())

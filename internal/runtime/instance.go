@@ -543,7 +543,8 @@ func readBody(r *http.Request, limit int64) (body []byte, tooLarge bool, err err
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+		// At most 64 KB ahead of the bytes that arrive, whatever is announced.
+		buf.Grow(int(min(r.ContentLength, 64<<10)) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
 		return nil, false, err

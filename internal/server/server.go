@@ -26,6 +26,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/gateway"
+	"github.com/nimbus-platform/nimbus/internal/httpguard"
 	"github.com/nimbus-platform/nimbus/internal/invoke"
 	"github.com/nimbus-platform/nimbus/internal/runtime"
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
@@ -56,7 +57,12 @@ type Config struct {
 	// HTTPAddr is the HTTP gateway's listener (API Gateway compatible); empty
 	// serves no gateway listener ("127.0.0.1:0" picks a free port).
 	HTTPAddr string
-	Logger   *slog.Logger
+	// AllowedHosts are names besides localhost and the listener's own
+	// address by which clients may reach the API listener (see httpguard).
+	AllowedHosts []string
+	// APILimits bound connections and slow clients on the API listener.
+	APILimits httpguard.Limits
+	Logger    *slog.Logger
 	// Async tunes asynchronous invocations (zero values: Lambda's behaviour).
 	Async AsyncConfig
 	// Events tunes the event bus and schedules.
@@ -90,6 +96,7 @@ type Server struct {
 	stopEvents context.CancelFunc
 	events     eventParts
 	served     chan error
+	lock       *dataLock
 }
 
 // Start brings a node up and serves until Close.
@@ -128,7 +135,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("function users cannot reach the run directory %s: %s is not searchable by others (chmod o+x it, choose --run-dir elsewhere, or use --no-sandbox)", cfg.RunDir, dir)
 		}
 	}
-	_ = os.RemoveAll(filepath.Join(cfg.RunDir, "tmp")) // instance dirs of a previous run
 
 	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1)}
 	bg, cancel := context.WithCancel(context.Background())
@@ -139,6 +145,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			s.shutdown(context.Background())
 		}
 	}()
+	// Before anything touches the data or run directories.
+	if s.lock, err = lockDataDir(dataDir); err != nil {
+		return nil, err
+	}
+	_ = os.RemoveAll(filepath.Join(cfg.RunDir, "tmp")) // instance dirs of a previous run
 
 	s.store, err = store.Open(ctx, store.Config{DataDir: dataDir, URL: cfg.NATSURL, Logger: cfg.Logger})
 	if err != nil {
@@ -228,8 +239,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.registerEventAPIs(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
-	go func() { s.served <- s.http.Serve(s.ln) }()
+	if err := s.serveAPI(mux); err != nil {
+		return nil, err
+	}
+	if err := s.lock.record(s.Addr()); err != nil {
+		return nil, err
+	}
 	ok = true
 	s.log.Info("nimbus is up", "addr", s.Addr(), "data", dataDir, "functions", len(s.Registry.List()))
 	return s, nil
@@ -287,6 +302,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if s.store != nil {
 		s.store.Close()
 	}
+	s.lock.release()
 	return errors.Join(errs...)
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -35,10 +36,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", a.invoke)
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invoke-async", a.invokeAsync)
 	mux.HandleFunc("GET /2015-03-31/functions", a.listFunctions)
-	mux.HandleFunc("GET /2015-03-31/functions/", a.listFunctions)
+	mux.HandleFunc("GET /2015-03-31/functions/{$}", a.listFunctions)
 	mux.HandleFunc("GET /2015-03-31/functions/{name}", a.getFunction)
 	mux.HandleFunc("GET /2015-03-31/functions/{name}/configuration", a.getFunctionConfiguration)
 	mux.HandleFunc("DELETE /2015-03-31/functions/{name}", a.deleteFunction)
+	a.registerSubresources(mux)
 }
 
 const maxClientContextBytes = 3583
@@ -54,7 +56,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
 	switch invType {
 	case "", "RequestResponse":
 	case "DryRun":
-		if _, _, err := a.Invoker.Resolve(name, qualifier); err != nil {
+		if _, err := a.lookup(name, qualifier); err != nil {
 			writeCoreError(w, err)
 			return
 		}
@@ -92,9 +94,15 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
 		writeCoreError(w, err)
 		return
 	}
-	if len(payload) > 0 && !json.Valid(payload) {
-		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: the payload is not valid JSON")
+	if !validPayload(w, payload) {
 		return
+	}
+	if isARN(name) {
+		// The core resolves names only; an ARN must also be ours.
+		if _, err := a.lookup(name, qualifier); err != nil {
+			writeCoreError(w, err)
+			return
+		}
 	}
 	resp, err := a.Invoker.Invoke(r.Context(), &invoke.Request{
 		Function:      name,
@@ -141,9 +149,14 @@ func (a *API) invokeEvent(w http.ResponseWriter, r *http.Request, name, qualifie
 		writeCoreError(w, err)
 		return
 	}
-	if len(payload) > 0 && !json.Valid(payload) {
-		writeError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json: the payload is not valid JSON")
+	if !validPayload(w, payload) {
 		return
+	}
+	if isARN(name) {
+		if _, err := a.lookup(name, qualifier); err != nil {
+			writeCoreError(w, err)
+			return
+		}
 	}
 	var clientContext string
 	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
@@ -174,20 +187,29 @@ func (a *API) invokeEvent(w http.ResponseWriter, r *http.Request, name, qualifie
 	w.WriteHeader(http.StatusAccepted)
 }
 
+// firstPayloadBuffer is what a payload's buffer starts at; it grows as
+// bytes arrive.
+const firstPayloadBuffer = 16 << 10
+
 // readPayload reads at most limit bytes, answering too-large bodies with
-// Lambda's error.
+// Lambda's error. Memory follows the bytes that arrive, not the length the
+// client announces: a client announcing 6 MB and sending one byte costs
+// 16 KB.
 func readPayload(r *http.Request, limit int) ([]byte, error) {
 	if r.ContentLength > int64(limit) {
 		return nil, &invoke.PayloadTooLargeError{Size: int(r.ContentLength), Limit: limit}
 	}
-	size := int(r.ContentLength)
-	if size < 0 {
-		size = 512
+	// One byte past the end leaves room to read the EOF without growing.
+	room := limit + 1
+	if r.ContentLength >= 0 {
+		room = int(r.ContentLength) + 1
 	}
-	buf := make([]byte, 0, size+1)
+	buf := make([]byte, 0, min(room, firstPayloadBuffer))
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			grown := make([]byte, len(buf), max(min(2*cap(buf), room), cap(buf)+1))
+			copy(grown, buf)
+			buf = grown
 		}
 		n, err := r.Body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -196,6 +218,9 @@ func readPayload(r *http.Request, limit int) ([]byte, error) {
 		}
 		if err == io.EOF {
 			return buf, nil
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, &invoke.InvalidParameterError{Message: fmt.Sprintf("the request body stopped arriving: %d bytes received in time", len(buf))}
 		}
 		if err != nil {
 			return nil, &invoke.InvalidParameterError{Message: "reading the request body: " + err.Error()}
@@ -308,7 +333,7 @@ func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) resolve(w http.ResponseWriter, r *http.Request) (*functions.Function, bool) {
-	f, _, err := a.Invoker.Resolve(r.PathValue("name"), r.URL.Query().Get("Qualifier"))
+	f, err := a.lookup(r.PathValue("name"), r.URL.Query().Get("Qualifier"))
 	if err != nil {
 		writeCoreError(w, err)
 		return nil, false

@@ -1,0 +1,88 @@
+package httpguard
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// limitListener caps the open connections of each client IP address.
+type limitListener struct {
+	net.Listener
+	max     int // negative: no cap
+	mu      sync.Mutex
+	perIP   map[string]int
+	refused func(ip string, open int)
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil || l.max < 0 {
+			return c, err
+		}
+		ip := clientIP(c)
+		l.mu.Lock()
+		open := l.perIP[ip]
+		if open >= l.max {
+			l.mu.Unlock()
+			l.refused(ip, open)
+			rejectConn(c)
+			continue
+		}
+		l.perIP[ip] = open + 1
+		l.mu.Unlock()
+		return &countedConn{Conn: c, l: l, ip: ip}, nil
+	}
+}
+
+func (l *limitListener) release(ip string) {
+	l.mu.Lock()
+	if l.perIP[ip] <= 1 {
+		delete(l.perIP, ip)
+	} else {
+		l.perIP[ip]--
+	}
+	l.mu.Unlock()
+}
+
+func clientIP(c net.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return c.RemoteAddr().String()
+	}
+	return host
+}
+
+// tooManyConnsBody answers a refused connection: Lambda's throttle, which
+// SDKs retry with backoff.
+const tooManyConnsBody = `{"code":"TooManyRequestsException","message":"too many open connections from this client"}`
+
+// rejectConn answers and closes a connection over the cap. The write goes
+// into a fresh socket's buffer; the short deadline keeps a full one from
+// holding the accept loop.
+func rejectConn(c net.Conn) {
+	_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	_, _ = fmt.Fprintf(c, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"+
+		"X-Amzn-ErrorType: TooManyRequestsException\r\nRetry-After: 1\r\nConnection: close\r\n"+
+		"Content-Length: %d\r\n\r\n%s", len(tooManyConnsBody), tooManyConnsBody)
+	_ = c.Close()
+}
+
+// countedConn gives its slot back once, on the first Close.
+type countedConn struct {
+	net.Conn
+	l    *limitListener
+	ip   string
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.l.release(c.ip) })
+	return err
+}

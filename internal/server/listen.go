@@ -1,0 +1,25 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/nimbus-platform/nimbus/internal/httpguard"
+)
+
+// serveAPI serves h on the API listener behind the guard: only requests
+// for this listener's names and not from web pages, with deadlines on
+// slow clients and a cap on connections per client.
+func (s *Server) serveAPI(h http.Handler) error {
+	guard, err := httpguard.New(s.ln, httpguard.Config{
+		AllowedHosts: s.cfg.AllowedHosts,
+		Limits:       s.cfg.APILimits,
+		Logger:       s.log,
+	})
+	if err != nil {
+		_ = s.ln.Close()
+		return err
+	}
+	s.http = guard.Server(h)
+	go func() { s.served <- s.http.Serve(guard.Listener()) }()
+	return nil
+}
