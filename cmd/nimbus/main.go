@@ -54,6 +54,7 @@ func newRootCommand() *cobra.Command {
 		newInvokeCommand(g),
 		newLogsCommand(g),
 		newInfoCommand(g),
+		newSDKCommand(),
 	)
 	return root
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-platform/nimbus/internal/sdk"
 	"github.com/nimbus-platform/nimbus/internal/server"
 )
 
@@ -35,6 +36,7 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	fl.DurationSliceVar(&f.cfg.Async.RetryDelays, "async-retry-delays", []time.Duration{time.Minute, 2 * time.Minute}, "waits before the first and second retry of a failed asynchronous event")
 	fl.DurationVar(&f.cfg.Async.AckWait, "async-ack-wait", 30*time.Second, "after a crash, events that were running are redelivered after this long")
 	fl.IntVar(&f.cfg.Async.Workers, "async-workers", 64, "asynchronous invocations run at once")
+	fl.StringVar(&f.cfg.SDKDir, "sdk-dir", sdk.DefaultDir(), "AWS SDKs functions use without packaging them (install: nimbus sdk install); empty for none")
 }
 
 func (f *upFlags) start(ctx context.Context) (*server.Server, error) {
@@ -68,6 +70,12 @@ func newUpCommand() *cobra.Command {
 				server.Version, srv.URL(), srv.URL(), f.cfg.DataDir)
 			if u := srv.Gateway.URL(); u != "" {
 				fmt.Printf("  HTTP: %s  (http and httpApi events, function URLs)\n", u)
+			}
+			if st := sdk.Check(f.cfg.SDKDir); !st.Node || !st.Python {
+				fmt.Printf("  SDKs: not installed in %q: functions cannot use the AWS SDKs unless they package them; run: %s --dir %s\n",
+					f.cfg.SDKDir, sdk.InstallCommand, f.cfg.SDKDir)
+			} else {
+				fmt.Printf("  SDKs: %s  (%s)\n", st.Describe(), f.cfg.SDKDir)
 			}
 			fmt.Println("Press Ctrl-C to stop.")
 			<-cmd.Context().Done()
