@@ -1,0 +1,1 @@
+exports.handler = async () => ({ endpoint: process.env.AWS_ENDPOINT_URL || '', region: process.env.AWS_REGION || '' });
