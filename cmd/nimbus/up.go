@@ -48,6 +48,21 @@ func (f *upFlags) start(ctx context.Context) (*server.Server, error) {
 	return server.Start(ctx, f.cfg)
 }
 
+// printSDK says which AWS SDKs functions find, or how to install them.
+func (f *upFlags) printSDK() {
+	if f.cfg.SDKDir == "" {
+		fmt.Println("  SDKs: none (--sdk-dir is empty): functions use only the AWS SDKs they package")
+		return
+	}
+	st := sdk.Check(f.cfg.SDKDir)
+	if st.Node && st.Python {
+		fmt.Printf("  SDKs: %s  (%s)\n", st.Describe(), f.cfg.SDKDir)
+		return
+	}
+	fmt.Printf("  SDKs: %s in %q: functions cannot use the missing AWS SDKs unless they package them; run: %s --dir %s\n",
+		st.Describe(), f.cfg.SDKDir, sdk.InstallCommand, f.cfg.SDKDir)
+}
+
 func (f *upFlags) stop(srv *server.Server) error {
 	fmt.Fprintln(os.Stderr, "stopping: letting running invocations finish (up to", f.grace, ")")
 	ctx, cancel := context.WithTimeout(context.Background(), f.grace)
@@ -71,12 +86,7 @@ func newUpCommand() *cobra.Command {
 			if u := srv.Gateway.URL(); u != "" {
 				fmt.Printf("  HTTP: %s  (http and httpApi events, function URLs)\n", u)
 			}
-			if st := sdk.Check(f.cfg.SDKDir); !st.Node || !st.Python {
-				fmt.Printf("  SDKs: not installed in %q: functions cannot use the AWS SDKs unless they package them; run: %s --dir %s\n",
-					f.cfg.SDKDir, sdk.InstallCommand, f.cfg.SDKDir)
-			} else {
-				fmt.Printf("  SDKs: %s  (%s)\n", st.Describe(), f.cfg.SDKDir)
-			}
+			f.printSDK()
 			fmt.Println("Press Ctrl-C to stop.")
 			<-cmd.Context().Done()
 			return f.stop(srv)
