@@ -3,7 +3,9 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -151,16 +153,37 @@ func TestPackagedSDKWins(t *testing.T) {
 	}
 }
 
-// TestEndpointURLInEnvironment: every instance is told the platform's AWS
-// API as AWS_ENDPOINT_URL, and a function's own value wins (Lambda does not
-// reserve the name).
-func TestEndpointURLInEnvironment(t *testing.T) {
+// TestEnvironmentForSDKs: every instance is told the platform's AWS API as
+// AWS_ENDPOINT_URL, and a function's own value wins (Lambda does not reserve
+// the name). The SDK folder is on NODE_PATH and PYTHONPATH after the
+// function's own entries; in Python the task root comes first and the SDK
+// before the standard library and the host's packages.
+func TestEnvironmentForSDKs(t *testing.T) {
 	t.Parallel()
 	p := testkit.Start(t, nil)
 	p.Deploy("test/integration/testdata/sdk-own")
 	res := invoke(t, p, "sdk-own-dev-env", map[string]any{}, false)
 	wantField(t, res.payload, "endpoint", p.URL())
 	wantField(t, res.payload, "region", "us-east-1")
+
 	res = invoke(t, p, "sdk-own-dev-envOwnEndpoint", map[string]any{}, false)
 	wantField(t, res.payload, "endpoint", "http://endpoint.example:4566")
+	nodePath := strings.Split(fmt.Sprint(res.payload["nodePath"]), ":")
+	own, sdk := slices.Index(nodePath, "/opt/own/node_modules"), slices.IndexFunc(nodePath, func(e string) bool { return strings.HasSuffix(e, "sdk/nodejs/node_modules") })
+	if own != 0 || sdk < 0 {
+		t.Errorf("NODE_PATH %q: want the function's own entry first and the SDK's after it", nodePath)
+	}
+
+	res = invoke(t, p, "sdk-own-dev-envPython", map[string]any{}, false)
+	wantField(t, res.payload, "endpoint", p.URL())
+	var sysPath []string
+	for _, e := range res.payload["sysPath"].([]any) {
+		sysPath = append(sysPath, fmt.Sprint(e))
+	}
+	ownPy := slices.Index(sysPath, "/opt/own/python")
+	sdkPy := slices.IndexFunc(sysPath, func(e string) bool { return strings.HasSuffix(e, "sdk/python") })
+	stdlib := slices.IndexFunc(sysPath, func(e string) bool { return strings.Contains(e, "/lib/python3") })
+	if len(sysPath) == 0 || sysPath[0] != res.payload["taskRoot"] || ownPy < 1 || sdkPy <= ownPy || stdlib <= sdkPy {
+		t.Errorf("sys.path %q: want the task root, the function's PYTHONPATH, the SDK, then the standard library", sysPath)
+	}
 }
