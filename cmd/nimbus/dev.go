@@ -32,6 +32,7 @@ func newDevCommand() *cobra.Command {
 			c := client.New(srv.URL())
 			srv.Invoker.Watch(newDevPrinter(os.Stdout).Print)
 			fmt.Printf("nimbus %s is up at %s (data: %s)\n", server.Version, srv.URL(), f.cfg.DataDir)
+			f.printSDK()
 			if u := srv.Gateway.URL(); u != "" {
 				fmt.Printf("HTTP endpoints (http, httpApi, function URLs) are served at %s\n", u)
 			}

@@ -58,6 +58,7 @@ func newRootCommand() *cobra.Command {
 		newLogsCommand(g),
 		newInfoCommand(g),
 		newGenerateEventCommand(),
+		newSDKCommand(),
 	)
 	return root
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-platform/nimbus/internal/sdk"
 	"github.com/nimbus-platform/nimbus/internal/server"
 )
 
@@ -37,6 +38,7 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	fl.DurationSliceVar(&f.cfg.Async.RetryDelays, "async-retry-delays", []time.Duration{time.Minute, 2 * time.Minute}, "waits before the first and second retry of a failed asynchronous event")
 	fl.DurationVar(&f.cfg.Async.AckWait, "async-ack-wait", 30*time.Second, "after a crash, events that were running are redelivered after this long")
 	fl.IntVar(&f.cfg.Async.Workers, "async-workers", 64, "asynchronous invocations run at once")
+	fl.StringVar(&f.cfg.SDKDir, "sdk-dir", sdk.DefaultDir(), "AWS SDKs functions use without packaging them (install: nimbus sdk install); empty for none")
 }
 
 func (f *upFlags) start(ctx context.Context) (*server.Server, error) {
@@ -46,6 +48,21 @@ func (f *upFlags) start(ctx context.Context) (*server.Server, error) {
 	}
 	f.cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	return server.Start(ctx, f.cfg)
+}
+
+// printSDK says which AWS SDKs functions find, or how to install them.
+func (f *upFlags) printSDK() {
+	if f.cfg.SDKDir == "" {
+		fmt.Println("  SDKs: none (--sdk-dir is empty): functions use only the AWS SDKs they package")
+		return
+	}
+	st := sdk.Check(f.cfg.SDKDir)
+	if st.Node && st.Python {
+		fmt.Printf("  SDKs: %s  (%s)\n", st.Describe(), f.cfg.SDKDir)
+		return
+	}
+	fmt.Printf("  SDKs: %s in %q: functions cannot use the missing AWS SDKs unless they package them; run: %s --dir %s\n",
+		st.Describe(), f.cfg.SDKDir, sdk.InstallCommand, f.cfg.SDKDir)
 }
 
 func (f *upFlags) stop(srv *server.Server) error {
@@ -71,6 +88,7 @@ func newUpCommand() *cobra.Command {
 			if u := srv.Gateway.URL(); u != "" {
 				fmt.Printf("  HTTP: %s  (http and httpApi events, function URLs)\n", u)
 			}
+			f.printSDK()
 			fmt.Println("Press Ctrl-C to stop.")
 			<-cmd.Context().Done()
 			return f.stop(srv)

@@ -199,7 +199,14 @@ func (m *Manager) command(spec *Spec) ([]string, error) {
 // environment is what Lambda sets, plus the function's own variables (which
 // cannot override the reserved ones: the manifest validation refuses them).
 func (m *Manager) environment(spec *Spec, inst *instance) []string {
-	env := make([]string, 0, len(spec.Environment)+24)
+	env := make([]string, 0, len(spec.Environment)+28)
+	// Before the function's own variables: a user's AWS_ENDPOINT_URL wins, as
+	// Lambda does not reserve it. Placeholder keys until per-function
+	// credentials are issued (later entries of the same name win).
+	if m.cfg.EndpointURL != "" {
+		env = append(env, "AWS_ENDPOINT_URL="+m.cfg.EndpointURL)
+	}
+	env = append(env, "AWS_ACCESS_KEY_ID=nimbus", "AWS_SECRET_ACCESS_KEY=nimbus")
 	for k, v := range spec.Environment {
 		env = append(env, k+"="+v)
 	}
@@ -226,10 +233,41 @@ func (m *Manager) environment(spec *Spec, inst *instance) []string {
 		"PYTHONUNBUFFERED=1",
 		"PYTHONDONTWRITEBYTECODE=1",
 	)
-	if family, _ := appspec.RuntimeFamily(spec.Runtime); family == appspec.FamilyNode {
-		env = append(env, "NODE_PATH="+spec.CodeDir+"/node_modules")
+	sdkNode, sdkPython := m.sdkPaths()
+	switch family, _ := appspec.RuntimeFamily(spec.Runtime); family {
+	case appspec.FamilyNode:
+		env = append(env, "NODE_PATH="+joinPath(spec.Environment["NODE_PATH"], spec.CodeDir+"/node_modules", sdkNode))
+	case appspec.FamilyPython:
+		// The task root comes first (the client puts it there), then these.
+		if p := joinPath(spec.Environment["PYTHONPATH"], sdkPython); p != "" {
+			env = append(env, "PYTHONPATH="+p)
+		}
 	}
 	return env
+}
+
+// sdkPaths are the SDK folders as function processes see them ("" when no
+// SDK is installed). The one place to change where the sandbox mounts them.
+func (m *Manager) sdkPaths() (nodeModules, python string) {
+	if m.cfg.SDKDir == "" {
+		return "", ""
+	}
+	return filepath.Join(m.cfg.SDKDir, "nodejs", "node_modules"), filepath.Join(m.cfg.SDKDir, "python")
+}
+
+// joinPath joins the non-empty entries with the list separator.
+func joinPath(entries ...string) string {
+	var b strings.Builder
+	for _, e := range entries {
+		if e == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(os.PathListSeparator)
+		}
+		b.WriteString(e)
+	}
+	return b.String()
 }
 
 // confine puts the process under its memory limit, where the host allows.

@@ -50,6 +50,12 @@ type Config struct {
 	NodeEntry   string
 	PythonPath  string
 	PythonEntry string
+	// EndpointURL is the platform's AWS API as functions reach it; instances
+	// get it as AWS_ENDPOINT_URL unless the function sets its own.
+	EndpointURL string
+	// SDKDir holds the AWS SDKs functions find without packaging them
+	// (nodejs/node_modules, python); empty when none is installed.
+	SDKDir string
 	// Sandbox wraps instance processes; the Manager closes it.
 	Sandbox  *sandbox.Sandbox
 	Logs     LogSink

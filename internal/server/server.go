@@ -67,6 +67,9 @@ type Config struct {
 	Async AsyncConfig
 	// Events tunes the event bus and schedules.
 	Events EventsConfig
+	// SDKDir holds the AWS SDKs functions use without packaging them (see
+	// `nimbus sdk install`); empty or missing means functions get none.
+	SDKDir string
 }
 
 // AsyncConfig tunes asynchronous invocations; tests shorten the delays.
@@ -175,6 +178,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			s.log.Warn("python runtime client not precompiled; cold starts pay for compiling it", "err", err)
 		}
 	}
+	// Listen before instances start: they are told the API's address.
+	s.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	sdkDir := s.checkSDK(cfg.SDKDir)
 	s.Metrics = metrics.New()
 	sb := sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox})
 	if sb.MemoryLimitError != nil {
@@ -190,6 +199,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		NodeEntry:           nodeEntry,
 		PythonPath:          python,
 		PythonEntry:         pythonEntry,
+		EndpointURL:         functionEndpoint(s.ln.Addr()),
+		SDKDir:              sdkDir,
 		Sandbox:             sb,
 		Logs:                s.logs,
 		Observer:            s.Metrics,
@@ -220,10 +231,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	s.ln, err = net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
 	mux := http.NewServeMux()
 	endpoint := func(r *http.Request) string { return "http://" + r.Host }
 	(&lambda.API{Invoker: s.Invoker, Registry: s.Registry, Async: s.Async, CodeURL: func(r *http.Request, sha string) string {
@@ -288,9 +295,14 @@ func (s *Server) shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		_ = s.http.Close()
-	} else if s.runtime != nil {
-		if err := s.runtime.Close(ctx); err != nil {
-			errs = append(errs, err)
+	} else {
+		if s.ln != nil {
+			_ = s.ln.Close()
+		}
+		if s.runtime != nil {
+			if err := s.runtime.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if s.cancel != nil {

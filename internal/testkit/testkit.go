@@ -22,6 +22,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/client"
 	"github.com/nimbus-platform/nimbus/internal/conformance"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/internal/sdk"
 	"github.com/nimbus-platform/nimbus/internal/server"
 )
 
@@ -43,6 +44,7 @@ func Start(t testing.TB, mutate func(*server.Config)) *Platform {
 		RunDir:      runDir(t),
 		IdleTimeout: time.Minute,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		SDKDir:      sdk.DefaultDir(),
 	}
 	if os.Getenv("NIMBUS_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

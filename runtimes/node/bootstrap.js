@@ -321,7 +321,29 @@ function tryRequire(file) {
 
 async function tryImport(file) {
   if (!fs.existsSync(file)) return undefined;
+  registerNodePathForImports();
   return import(require('url').pathToFileURL(file).href);
+}
+
+/*
+ * ES modules ignore NODE_PATH, where the platform puts the AWS SDK: a resolve hook (esm-node-path.mjs) looks
+ * there after the module's own node_modules. Registered only for ES module handlers: the hook runs in a
+ * loader thread whose start costs a CommonJS handler's cold start for nothing.
+ */
+let nodePathHookRegistered = false;
+function registerNodePathForImports() {
+  if (nodePathHookRegistered) return;
+  nodePathHookRegistered = true;
+  const mod = require('module');
+  if (typeof mod.register !== 'function') return; // Node.js before 20.6
+  const url = require('url');
+  // Resolving from <dir>/.. searches <dir> first, as node_modules folders are searched.
+  const parents = (process.env.NODE_PATH || '')
+    .split(path.delimiter)
+    .filter((d) => path.isAbsolute(d) && path.basename(d) === 'node_modules')
+    .map((d) => url.pathToFileURL(path.join(path.dirname(d), 'index.js')).href);
+  if (parents.length === 0) return;
+  mod.register('./esm-node-path.mjs', url.pathToFileURL(__filename), { data: { parents } });
 }
 
 async function loadModule(appRoot, moduleRoot, module) {

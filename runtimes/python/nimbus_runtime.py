@@ -727,8 +727,76 @@ def _quote(s):
     return "".join(c if c in safe else "".join("%%%02X" % b for b in c.encode("utf-8")) for c in s)
 
 
+# ---------------------------------------------------------------- AWS_ENDPOINT_URL for older botocore
+
+class _BotocoreEndpointFinder:
+    """Teaches a botocore that predates configured endpoints (1.31) AWS_ENDPOINT_URL and
+    AWS_ENDPOINT_URL_<SERVICE>, which the platform sets as it sets them for the SDKs that read them
+    (Debian's boto3 is such an older one). It patches botocore.session when it is first imported, so
+    functions that never import boto3 pay nothing; a botocore that reads the variables itself is left alone.
+    """
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "botocore.session":
+            return None
+        sys.meta_path.remove(cls)
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        loader = spec and spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        exec_module = loader.exec_module
+
+        def exec_and_patch(module):
+            exec_module(module)
+            _patch_botocore_session(module)
+
+        loader.exec_module = exec_and_patch
+        return spec
+
+
+def _patch_botocore_session(session_module):
+    try:
+        import botocore.configprovider as configprovider
+
+        if "ignore_configured_endpoint_urls" in configprovider.BOTOCORE_DEFAUT_SESSION_VARIABLES:
+            return
+        original = session_module.Session.create_client
+    except Exception:
+        return
+
+    def create_client(self, service_name, *args, **kwargs):
+        # endpoint_url is create_client's sixth parameter; boto3 passes it by name.
+        if len(args) < 5 and kwargs.get("endpoint_url") is None:
+            url = _configured_endpoint(self, service_name, kwargs.get("api_version") or (args[1] if len(args) > 1 else None))
+            if url:
+                kwargs["endpoint_url"] = url
+        return original(self, service_name, *args, **kwargs)
+
+    create_client.__doc__ = original.__doc__
+    session_module.Session.create_client = create_client
+
+
+def _configured_endpoint(session, service_name, api_version):
+    env = os.environ
+    if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return None
+    try:
+        service_id = str(session.get_service_model(service_name, api_version).service_id)
+        url = env.get("AWS_ENDPOINT_URL_" + service_id.replace(" ", "_").upper())
+        if url:
+            return url
+    except Exception:
+        pass
+    return env.get("AWS_ENDPOINT_URL") or None
+
+
 def main():
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    if os.environ.get("AWS_ENDPOINT_URL") or any(k.startswith("AWS_ENDPOINT_URL_") for k in os.environ):
+        sys.meta_path.insert(0, _BotocoreEndpointFinder)
     # The user's code comes first on sys.path; this runtime's own directory is not on it at all.
     script_dir = os.path.dirname(_THIS_FILE)
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != script_dir]

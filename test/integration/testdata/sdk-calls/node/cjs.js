@@ -1,0 +1,24 @@
+// CommonJS: the SDK comes from the platform (NODE_PATH), not from this package.
+const { SQSClient, SendMessageCommand } = require('@aws-sdk/client-sqs');
+const { SNSClient, PublishCommand } = require('@aws-sdk/client-sns');
+const { EventBridgeClient, PutEventsCommand } = require('@aws-sdk/client-eventbridge');
+const { LambdaClient, InvokeCommand } = require('@aws-sdk/client-lambda');
+
+// Clients take their endpoint, region and credentials from the environment alone.
+const sqs = new SQSClient();
+const sns = new SNSClient();
+const events = new EventBridgeClient();
+const lambda = new LambdaClient();
+
+exports.handler = async (event) => {
+  const from = event.from;
+  await sqs.send(new SendMessageCommand({ QueueUrl: process.env.QUEUE_URL, MessageBody: JSON.stringify({ via: 'sqs', from }) }));
+  await sns.send(new PublishCommand({ TopicArn: process.env.TOPIC_ARN, Message: JSON.stringify({ via: 'sns', from }) }));
+  const put = await events.send(new PutEventsCommand({
+    Entries: [{ EventBusName: process.env.BUS_NAME, Source: 'nimbus.sdk-test', DetailType: 'call', Detail: JSON.stringify({ via: 'events', from }) }],
+  }));
+  if (put.FailedEntryCount) throw new Error('PutEvents failed: ' + JSON.stringify(put.Entries));
+  const out = await lambda.send(new InvokeCommand({ FunctionName: process.env.TARGET_FUNCTION, Payload: JSON.stringify({ from }) }));
+  if (out.FunctionError) throw new Error('target failed: ' + Buffer.from(out.Payload).toString());
+  return { from, target: JSON.parse(Buffer.from(out.Payload).toString()) };
+};
