@@ -149,6 +149,9 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 		// connection must not fail this one's first write (100 Continue).
 		ex.writer.arm()
 		next.ServeHTTP(&ex.writer, r)
+		// net/http writes what the handler left unwritten (headers of an
+		// empty answer) after it returns, however long it ran.
+		ex.writer.arm()
 	})
 }
 

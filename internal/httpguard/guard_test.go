@@ -243,3 +243,34 @@ func TestConnectionsPerClientAreCapped(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A stream that is quiet for longer than the write timeout (logs --tail of
+// an idle function) and a handler that runs longer than it (a long
+// invocation) are not cut: only a client that does not read is.
+func TestQuietStreamIsNotCut(t *testing.T) {
+	addr := serve(t, Config{Limits: Limits{WriteTimeout: 200 * time.Millisecond}}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/silent" {
+			time.Sleep(600 * time.Millisecond) // and writes nothing
+			return
+		}
+		for i := range 3 {
+			fmt.Fprintf(w, "line %d\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(600 * time.Millisecond)
+		}
+	}))
+	resp, err := http.Get("http://" + addr + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(body) != "line 0\nline 1\nline 2\n" {
+		t.Fatalf("stream cut: %q %v", body, err)
+	}
+	resp, err = http.Get("http://" + addr + "/silent")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("a long handler's empty answer: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}

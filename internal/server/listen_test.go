@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -146,6 +149,19 @@ func TestWebPagesCannotDriveThePlatform(t *testing.T) {
 	}
 	if _, err := p.Client.Services(context.Background()); err != nil {
 		t.Fatalf("CLI services: %v", err)
+	}
+
+	// And the AWS CLI, where it is installed.
+	if aws, err := exec.LookPath("aws"); err == nil {
+		outFile := filepath.Join(t.TempDir(), "out.json")
+		cmd := exec.Command(aws, "lambda", "invoke", "--endpoint-url", p.URL(), "--function-name", helloFunction, outFile)
+		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x", "AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("aws lambda invoke: %v\n%s", err, out)
+		}
+		if data, _ := os.ReadFile(outFile); !strings.Contains(string(data), "Hello") {
+			t.Fatalf("aws lambda invoke wrote %q", data)
+		}
 	}
 }
 
