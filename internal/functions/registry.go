@@ -249,7 +249,7 @@ func (r *Registry) unpack(code appspec.CodeRef) error {
 	if !r.cfg.Blobs.Has(code.SHA256) {
 		return fmt.Errorf("code package %s was never uploaded", code.SHA256)
 	}
-	return extract(r.cfg.Blobs.Path(code.SHA256), r.codeDir(code.SHA256), appspec.MaxUnzippedCodeBytes)
+	return extract(r.cfg.Blobs.Path(code.SHA256), r.codeDir(code.SHA256), defaultExtractLimits())
 }
 
 // Get returns the function with that name.
