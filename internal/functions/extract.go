@@ -91,7 +91,7 @@ func extract(zipPath, dir string, lim extractLimits) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o711); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-*")
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), extractTempPrefix+"*")
 	if err != nil {
 		return err
 	}
