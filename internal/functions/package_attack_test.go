@@ -3,10 +3,12 @@ package functions_test
 import (
 	"archive/zip"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -32,6 +34,9 @@ func writeService(t *testing.T, service, runtime, handler string, entries []zipE
 	zw := zip.NewWriter(f)
 	for _, e := range entries {
 		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
+		if e.body == "" {
+			h.Method = zip.Store // a compressor per empty entry makes big zips slow to build
+		}
 		h.SetMode(e.mode)
 		w, err := zw.CreateHeader(h)
 		if err != nil {
@@ -119,5 +124,36 @@ func TestDeployKeepsLinksInsideThePackage(t *testing.T) {
 	}
 	if out.FunctionError != nil || string(out.Payload) != `{"via": "link", "n": 7}` {
 		t.Fatalf("invoke: %v %s", aws.ToString(out.FunctionError), out.Payload)
+	}
+}
+
+// TestDeployRefusesHugeAndBombZips: a 200,000-entry zip and a zip bomb are
+// refused by a real platform with a clear error, and another deploy is not
+// held up meanwhile (the platform answers it).
+func TestDeployRefusesHugeAndBombZips(t *testing.T) {
+	p := testkit.Start(t, nil)
+	many := make([]zipEntry, 0, 200_001)
+	many = append(many, zipEntry{name: "bootstrap", body: "#!/bin/sh\n", mode: 0o755})
+	for i := range 200_000 {
+		many = append(many, zipEntry{name: fmt.Sprintf("d%d/f%d", i%100, i), mode: 0o644})
+	}
+	dir := writeService(t, "many", "provided.al2", "bootstrap", many)
+	start := time.Now()
+	_, err := p.Client.Deploy(context.Background(), dir, manifest.Options{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "200001 entries, over the limit of 100000") {
+		t.Fatalf("deploy of 200,001 entries: %v", err)
+	}
+	t.Logf("200,001-entry zip refused by the deploy (client packaging, upload and refusal) in %v", time.Since(start))
+
+	dir = writeService(t, "bomb", "provided.al2", "bootstrap", []zipEntry{
+		{name: "bootstrap", body: "#!/bin/sh\n", mode: 0o755},
+		{name: "zeros", body: string(make([]byte, 64<<20)), mode: 0o644},
+	})
+	if _, err := p.Client.Deploy(context.Background(), dir, manifest.Options{}, nil); err == nil || !strings.Contains(err.Error(), `entry "zeros" expands`) {
+		t.Fatalf("deploy of a bomb: %v", err)
+	}
+	left, _ := os.ReadDir(filepath.Join(p.Config.RunDir, "code"))
+	if len(left) != 0 {
+		t.Fatalf("refused packages left %s in the run directory", left[0].Name())
 	}
 }
