@@ -2,7 +2,6 @@ package functions
 
 import (
 	"archive/zip"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -74,10 +73,10 @@ func extract(zipPath, dir string, lim extractLimits) error {
 	if _, err := os.Stat(dir); err == nil {
 		return nil
 	}
-	// A huge central directory costs time and memory to parse: refuse by the
-	// count it declares first.
-	if n, ok := declaredEntries(zipPath); ok && n > uint64(lim.Entries) {
-		return badPackage("the zip has %d entries, over the limit of %d", n, lim.Entries)
+	// archive/zip holds every entry of the directory in memory: count
+	// them first, without allocating.
+	if err := checkEntryCount(zipPath, lim.Entries); err != nil {
+		return err
 	}
 	zr, err := zip.OpenReader(zipPath)
 	if err != nil {
@@ -403,58 +402,4 @@ func writeFile(root *os.Root, e plannedEntry, budget, limit int64) (int64, error
 		return n, badPackage("the unzipped size is over the %s limit", sizeText(limit))
 	}
 	return n, nil
-}
-
-// declaredEntries reads the entry count from the zip's end of central
-// directory record (zip64 included) without parsing the directory. ok is
-// false when the record cannot be found; zip.OpenReader then decides.
-func declaredEntries(zipPath string) (n uint64, ok bool) {
-	f, err := os.Open(zipPath)
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, false
-	}
-	const eocdLen, maxComment = 22, 65535
-	size := st.Size()
-	tail := min(size, eocdLen+maxComment)
-	buf := make([]byte, tail)
-	if _, err := f.ReadAt(buf, size-tail); err != nil {
-		return 0, false
-	}
-	at := -1
-	for i := len(buf) - eocdLen; i >= 0; i-- {
-		if binary.LittleEndian.Uint32(buf[i:]) == 0x06054b50 {
-			at = i
-			break
-		}
-	}
-	if at < 0 {
-		return 0, false
-	}
-	count := uint64(binary.LittleEndian.Uint16(buf[at+10:]))
-	if count != 0xffff {
-		return count, true
-	}
-	// zip64: a locator precedes the record and points at the zip64 record.
-	locAt := size - tail + int64(at) - 20
-	if locAt < 0 {
-		return 0, false
-	}
-	loc := make([]byte, 20)
-	if _, err := f.ReadAt(loc, locAt); err != nil || binary.LittleEndian.Uint32(loc) != 0x07064b50 {
-		return 0, false
-	}
-	rec := make([]byte, 56)
-	off := int64(binary.LittleEndian.Uint64(loc[8:]))
-	if off < 0 || off > size-56 {
-		return 0, false
-	}
-	if _, err := f.ReadAt(rec, off); err != nil || binary.LittleEndian.Uint32(rec) != 0x06064b50 {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint64(rec[32:]), true
 }
