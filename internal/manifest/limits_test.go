@@ -139,3 +139,20 @@ func TestOrdinaryAliasesStillWork(t *testing.T) {
 		t.Fatalf("%s %v", out, errs)
 	}
 }
+
+func TestFlowNestingIsBounded(t *testing.T) {
+	deep := strings.Repeat("[", 50_000) + strings.Repeat("]", 50_000)
+	e, _ := loadMeasured(t, bombHead+"  a: "+deep+"\n")
+	if !strings.Contains(e.Message, "nest more than 256 levels") || e.Line != 7 || e.Column != 6+256 {
+		t.Errorf("error %q at %d:%d, want 7:262", e.Message, e.Line, e.Column)
+	}
+	// Brackets in quoted scalars and comments do not count; real nesting
+	// within the limit loads.
+	many := strings.Repeat("[", 300)
+	yml := "custom:\n  q: \"" + many + "\"\n  s: '" + many + "''" + many + "'\n  # " + many + "\n  out: " +
+		strings.Repeat("[", 200) + "1" + strings.Repeat("]", 200) + "\n"
+	out, errs := resolveCustom(t, yml, Options{}, nil)
+	if errs != nil || out != strings.Repeat("[", 200)+"1"+strings.Repeat("]", 200) {
+		t.Fatalf("%.60s %v", out, errs)
+	}
+}

@@ -201,6 +201,10 @@ func (n *node) writeJSON(b *bytes.Buffer) {
 // parseYAML turns a YAML document into a node tree. Problems are added to
 // diags; the returned tree is nil when the file cannot be parsed at all.
 func parseYAML(src *source, data []byte, diags *diagnostics) *node {
+	if line, col, deep := flowTooDeep(data); deep {
+		diags.errorf(position{src: src, line: line, col: col}, "nesting this deep is almost certainly a mistake (or an attack)", "lists and maps nest more than %d levels deep", maxFlowDepth)
+		return nil
+	}
 	file, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		var syntax *yaml.SyntaxError
