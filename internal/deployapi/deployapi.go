@@ -80,7 +80,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (a *API) headCode(w http.ResponseWriter, r *http.Request) {
-	if a.Blobs.Has(r.PathValue("sha")) {
+	// A client that finds the package skips its upload and deploys it
+	// next: keep it from collection meanwhile.
+	if a.Blobs.Keep(r.PathValue("sha")) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -112,7 +114,7 @@ func (a *API) putCode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "InvalidDigest", "the code package must be named by its lower-case hex SHA-256")
 		return
 	}
-	if a.Blobs.Has(sha) {
+	if a.Blobs.Keep(sha) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusOK)
 		return

@@ -84,6 +84,16 @@ type Config struct {
 	// Checks run on every deploy after validation, with the other services
 	// deployed; an error refuses the deploy (e.g. the gateway's route conflicts).
 	Checks []DeployCheck
+	// CodeInUse reports whether a live instance runs from an unpacked code
+	// directory, which collection must then keep; nil: none is.
+	CodeInUse func(dir string) bool
+	// BlobGrace spares a code package nothing uses for this long after its
+	// upload or a client's check that it exists, so that the deploy that
+	// follows finds it (default 15 minutes).
+	BlobGrace time.Duration
+	// CollectEvery is the period of collection passes besides those after
+	// each change (default a minute).
+	CollectEvery time.Duration
 }
 
 // DeployCheck judges an application against the other deployed services.
@@ -100,6 +110,11 @@ type Registry struct {
 	// generation counts index changes so edges can rebuild derived tables lazily.
 	generation atomic.Uint64
 	log        *slog.Logger
+
+	pinMu      sync.Mutex     // guards pins; held while collection decides
+	pins       map[string]int // digests of deploys in progress
+	collectMu  sync.Mutex     // one collection pass at a time
+	collectNow chan struct{}
 }
 
 const bucket = "nimbus_services"
@@ -113,11 +128,21 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.BlobGrace <= 0 {
+		cfg.BlobGrace = defaultBlobGrace
+	}
+	if cfg.CollectEvery <= 0 {
+		cfg.CollectEvery = defaultCollectEvery
+	}
 	kv, err := cfg.Store.KeyValue(ctx, bucket, 5)
 	if err != nil {
 		return nil, err
 	}
-	r := &Registry{cfg: cfg, kv: kv, log: cfg.Logger}
+	r := &Registry{cfg: cfg, kv: kv, log: cfg.Logger, pins: map[string]int{},
+		collectNow: make(chan struct{}, 1)}
+	if err := r.removeLeftovers(); err != nil {
+		return nil, err
+	}
 	r.current.Store(&index{services: map[string]*service{}, byName: map[string]*Function{}})
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
@@ -130,6 +155,8 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 		}
 		r.applyEntry(e)
 	}
+	go r.collector(ctx)
+	r.requestCollect() // what the previous run left unused
 	go func() {
 		defer func() { _ = w.Stop() }()
 		for {
@@ -160,6 +187,7 @@ func (r *Registry) applyEntry(e jetstream.KeyValueEntry) {
 		r.log.Error("stored service is unreadable; skipped", "service", name, "err", err)
 		return
 	}
+	defer r.pin(codeDigests(&svc.App))()
 	for _, f := range svc.App.Functions {
 		if err := r.unpack(f.Code); err != nil {
 			r.log.Error("code package of a stored function cannot be unpacked", "function", f.Name, "err", err)
@@ -197,6 +225,7 @@ func (r *Registry) setService(name string, svc *service) {
 	}
 	r.current.Store(next)
 	r.generation.Add(1)
+	r.requestCollect()
 	if r.cfg.Retired != nil {
 		for n, f := range old.byName {
 			if nf, ok := next.byName[n]; !ok || nf.Spec.Key != f.Spec.Key {
@@ -245,11 +274,19 @@ func (r *Registry) buildFunction(svc *service, fc appspec.Function) *Function {
 
 func (r *Registry) codeDir(digest string) string { return filepath.Join(r.cfg.CodeDir, digest) }
 
+func codeDigests(app *appspec.Application) []string {
+	out := make([]string, 0, len(app.Functions))
+	for _, f := range app.Functions {
+		out = append(out, f.Code.SHA256)
+	}
+	return out
+}
+
 func (r *Registry) unpack(code appspec.CodeRef) error {
 	if !r.cfg.Blobs.Has(code.SHA256) {
 		return fmt.Errorf("code package %s was never uploaded", code.SHA256)
 	}
-	return extract(r.cfg.Blobs.Path(code.SHA256), r.codeDir(code.SHA256), appspec.MaxUnzippedCodeBytes)
+	return extract(r.cfg.Blobs.Path(code.SHA256), r.codeDir(code.SHA256), defaultExtractLimits())
 }
 
 // Get returns the function with that name.
@@ -313,6 +350,20 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	if err := app.Validate(); err != nil {
 		return nil, &InvalidError{err}
 	}
+	// Unpacking a big package takes a while: do it before taking the deploy
+	// lock, pinned so that collection keeps it until the deploy is stored.
+	defer r.pin(codeDigests(app))()
+	for _, f := range app.Functions {
+		if !r.cfg.Blobs.Has(f.Code.SHA256) {
+			return nil, &InvalidError{fmt.Errorf("function %q: code package %s was not uploaded", f.Key, f.Code.SHA256)}
+		}
+		if err := r.unpack(f.Code); err != nil {
+			return nil, &InvalidError{fmt.Errorf("function %q: %w", f.Key, err)}
+		}
+		if err := appspec.CheckHandler(os.DirFS(r.codeDir(f.Code.SHA256)), f.Runtime, f.Handler); err != nil {
+			return nil, &InvalidError{fmt.Errorf("function %q: %w", f.Key, err)}
+		}
+	}
 	r.deploys.Lock()
 	defer r.deploys.Unlock()
 	idx := r.current.Load()
@@ -333,15 +384,6 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	for _, f := range app.Functions {
 		if owner, ok := idx.byName[f.Name]; ok && owner.Service != app.Service {
 			return nil, &ConflictError{Function: f.Name, Service: app.Service, Owner: owner.Service}
-		}
-		if !r.cfg.Blobs.Has(f.Code.SHA256) {
-			return nil, &InvalidError{fmt.Errorf("function %q: code package %s was not uploaded", f.Key, f.Code.SHA256)}
-		}
-		if err := r.unpack(f.Code); err != nil {
-			return nil, &InvalidError{fmt.Errorf("function %q: %w", f.Key, err)}
-		}
-		if err := appspec.CheckHandler(os.DirFS(r.codeDir(f.Code.SHA256)), f.Runtime, f.Handler); err != nil {
-			return nil, &InvalidError{fmt.Errorf("function %q: %w", f.Key, err)}
 		}
 	}
 	for _, prepare := range r.prepare {

@@ -119,6 +119,9 @@ type diagnostics struct {
 	file     string // fallback name for errors without a position
 	errs     ErrorList
 	warnings ErrorList
+	// expansion travels with the diagnostics because both belong to one
+	// load, across the manifest and the files it references.
+	expansion expansion
 }
 
 func (d *diagnostics) newError(pos position, hint, format string, args ...any) *Error {

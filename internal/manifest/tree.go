@@ -201,6 +201,10 @@ func (n *node) writeJSON(b *bytes.Buffer) {
 // parseYAML turns a YAML document into a node tree. Problems are added to
 // diags; the returned tree is nil when the file cannot be parsed at all.
 func parseYAML(src *source, data []byte, diags *diagnostics) *node {
+	if line, col, deep := flowTooDeep(data); deep {
+		diags.errorf(position{src: src, line: line, col: col}, "nesting this deep is almost certainly a mistake (or an attack)", "lists and maps nest more than %d levels deep", maxFlowDepth)
+		return nil
+	}
 	file, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		var syntax *yaml.SyntaxError
@@ -254,6 +258,9 @@ func (c *converter) errorf(n ast.Node, hint, format string, args ...any) {
 
 func (c *converter) convert(n ast.Node) *node {
 	out := &node{pos: c.pos(n)}
+	// The file's own values are bounded by its size; they count so that
+	// what aliases add is judged against the whole.
+	c.diags.expansion.values++
 	switch n := n.(type) {
 	case nil:
 		return &node{kind: kindNull}
@@ -307,6 +314,10 @@ func (c *converter) convert(n ast.Node) *node {
 		target, ok := c.anchors[name]
 		if !ok {
 			c.errorf(n, "", "alias *%s refers to no anchor defined before it", name)
+			out.failed = true
+			return out
+		}
+		if !c.charge(n, target, "alias *"+name) {
 			out.failed = true
 			return out
 		}
@@ -371,6 +382,10 @@ func (c *converter) addMapping(out *node, values []*ast.MappingValueNode) {
 				c.diags.errorf(s.pos, "", "a merge key (<<) takes a map or a list of maps, not %s", s.kind)
 				continue
 			}
+			if !c.charge(nil, s, "merge key (<<)") {
+				out.failed = true
+				return
+			}
 			for _, e := range s.entries {
 				if !seen[e.key] {
 					seen[e.key] = true
@@ -379,6 +394,27 @@ func (c *converter) addMapping(out *node, values []*ast.MappingValueNode) {
 			}
 		}
 	}
+}
+
+// charge counts a copy of v (made by an alias or a merge key at at, or at
+// v's own place when at is nil) against the load's limits, reporting the
+// first copy that goes over them.
+func (c *converter) charge(at ast.Node, v *node, what string) bool {
+	x := &c.diags.expansion
+	if x.exhausted {
+		return false
+	}
+	values, bytes := v.measure()
+	if err := x.add(values, bytes); err != nil {
+		x.exhausted = true
+		pos := v.pos
+		if at != nil {
+			pos = c.pos(at)
+		}
+		c.diags.errorf(pos, tooBigHint, "%s: %v", what, err)
+		return false
+	}
+	return true
 }
 
 func (c *converter) keyString(k ast.MapKeyNode) (string, bool) {

@@ -334,6 +334,7 @@ type resolver struct {
 	stage      string
 	instanceID string
 	files      map[string]*node
+	depth      int // variables being resolved, one inside another
 }
 
 // resolveAll resolves every variable under n.
@@ -372,8 +373,18 @@ func (r *resolver) resolveNode(n *node) {
 		n.state = resolved
 		return
 	}
+	if r.depth >= maxVariableDepth {
+		n.state, n.failed = resolved, true
+		r.diags.errorf(n.pos, "break the chain of ${self:...} references", "variables nest more than %d levels deep", maxVariableDepth)
+		return
+	}
 	n.state = resolving
+	r.depth++
 	value, err := r.evalTemplate(n, segs)
+	r.depth--
+	if err == nil && !n.failed {
+		err = r.charge(value)
+	}
 	if n.failed { // a cycle was reported while evaluating
 		n.state = resolved
 		return
@@ -392,6 +403,9 @@ func (r *resolver) resolveNode(n *node) {
 		if errors.As(err, &verr) {
 			hint = verr.hint
 		}
+		if errors.As(err, new(errTooBig)) {
+			hint = tooBigHint
+		}
 		r.diags.errorf(pos, hint, "%v", err)
 		*n = node{kind: kindNull, pos: n.pos, failed: true}
 		n.state = resolved
@@ -399,6 +413,20 @@ func (r *resolver) resolveNode(n *node) {
 	}
 	n.copyFrom(value)
 	n.state = resolved
+}
+
+// charge counts the copy of a resolved value against the load's limits.
+func (r *resolver) charge(v *node) error {
+	x := &r.diags.expansion
+	if x.exhausted {
+		return errReported
+	}
+	values, bytes := v.measure()
+	if err := x.add(values, bytes); err != nil {
+		x.exhausted = true
+		return err
+	}
+	return nil
 }
 
 // varError places a failure on the variable inside the string.
@@ -439,6 +467,9 @@ func (r *resolver) evalTemplate(owner *node, segs []segment) (*node, error) {
 		if !ok || v.kind == kindNull {
 			return nil, &varError{offset: sg.start, err: fmt.Errorf("variable %s is %s and cannot be part of a string", sg.v.raw, v.kind),
 				hint: "only strings, numbers and booleans can be embedded in text; use the variable as the whole value instead"}
+		}
+		if b.Len()+len(s) > maxStringBytes {
+			return nil, &varError{offset: sg.start, err: errTooBig{fmt.Sprintf("the string would be over %d MB", maxStringBytes>>20)}, hint: tooBigHint}
 		}
 		b.WriteString(s)
 	}

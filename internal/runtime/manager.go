@@ -75,6 +75,11 @@ type Manager struct {
 	mu    sync.RWMutex
 	pools map[string]*Pool // by Spec.Key
 
+	// codeUsers counts live instances per code directory, retired pools'
+	// included, so code is not collected under a running invocation.
+	codeMu    sync.Mutex
+	codeUsers map[string]int
+
 	reports chan report
 	stop    chan struct{}
 	done    sync.WaitGroup
@@ -209,6 +214,24 @@ func (m *Manager) Retire(function string) {
 			p.retire()
 			delete(m.pools, key)
 		}
+	}
+}
+
+// CodeInUse reports whether a live instance runs from the code directory.
+func (m *Manager) CodeInUse(dir string) bool {
+	m.codeMu.Lock()
+	defer m.codeMu.Unlock()
+	return m.codeUsers[dir] > 0
+}
+
+func (m *Manager) useCode(dir string, delta int) {
+	m.codeMu.Lock()
+	defer m.codeMu.Unlock()
+	if m.codeUsers == nil {
+		m.codeUsers = map[string]int{}
+	}
+	if m.codeUsers[dir] += delta; m.codeUsers[dir] <= 0 {
+		delete(m.codeUsers, dir)
 	}
 }
 

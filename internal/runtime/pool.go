@@ -37,12 +37,14 @@ func (p *Pool) acquire() (*instance, bool, error) {
 	}
 	p.live++
 	p.mu.Unlock()
+	p.m.useCode(p.spec.CodeDir, 1)
 	inst, err := p.startInstance()
 	if err != nil {
 		p.mu.Lock()
 		p.busy--
 		p.live--
 		p.mu.Unlock()
+		p.m.useCode(p.spec.CodeDir, -1)
 		return nil, false, err
 	}
 	p.m.cfg.Observer.InstanceStarted(p.spec)
@@ -83,6 +85,7 @@ func (p *Pool) instanceExited(inst *instance) {
 	}
 	p.live--
 	p.mu.Unlock()
+	p.m.useCode(p.spec.CodeDir, -1)
 	p.m.cfg.Observer.InstanceStopped(p.spec)
 }
 

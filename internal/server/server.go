@@ -216,6 +216,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:  cfg.Logger,
 		Retired: s.runtime.Retire,
 		Checks:  []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
+		// Code under a running instance of a replaced version stays until it ends.
+		CodeInUse: s.runtime.CodeInUse,
 	})
 	if err != nil {
 		return nil, err
