@@ -1,127 +1,325 @@
-// Package sandbox wraps function processes in the isolation the host allows:
-// their own process group (so a whole tree is killed at once), death with the
-// platform, file-descriptor limits, and, when the platform runs as root, an
-// unprivileged uid of their own so they can read neither the platform's data
-// nor another function's files.
+// Package sandbox wraps function processes in the isolation the host allows.
+// As root, every instance starts through the init step (initstep.go) in its
+// own mount, pid and IPC namespaces, inside its memory and pids cgroups from
+// its first instruction, under a uid of its function's own with no
+// supplementary groups, in a private root that shows its code, the runtime
+// clients and a private /tmp, and nothing of the platform. Where the host
+// gives less, it gives what it can and says what is missing (Status).
 package sandbox
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sys/unix"
 )
 
 // Config chooses the isolation.
 type Config struct {
-	// DropPrivileges runs each function under its own uid/gid (needs root).
+	// DropPrivileges isolates each function: its own uid, namespaces and
+	// root (needs root; turned off otherwise).
 	DropPrivileges bool
-	// BaseUID is the start of the uid range functions get (default 200000); a
-	// function's uid is BaseUID plus a hash of its name within UIDRange.
+	// BaseUID is the start of the uid range functions get (default 200000),
+	// UIDRange its size (default 100000).
 	BaseUID  uint32
 	UIDRange uint32
+	// UIDs is the registry of function uids (a KV bucket of the store); nil
+	// keeps the registry in memory only.
+	UIDs jetstream.KeyValue
+	// UIDLockDir holds the host-wide uid claims shared by every platform on
+	// the host (default /run/nimbus/uids).
+	UIDLockDir string
 	// MaxOpenFiles is RLIMIT_NOFILE for function processes (Lambda: 1024).
 	MaxOpenFiles uint64
 	// NoMemoryLimit leaves function memory unbounded even where cgroups allow a limit.
 	NoMemoryLimit bool
+	Logger        *slog.Logger
 }
 
-// Sandbox prepares and cleans up function processes.
+// Sandbox starts and cleans up function processes.
 type Sandbox struct {
-	cfg Config
-	// cgroupRoot is where instance memory cgroups go; empty: no limits.
-	cgroupRoot string
-	cgroupV2   bool
+	cfg   Config
+	log   *slog.Logger
+	roots cgroupRoots // memory == "": no cgroups
+	uids  *uidRegistry
+	// cloneflags are the namespaces of each instance; 0 where the host gives none.
+	cloneflags uintptr
 	// MemoryLimitError says why memory is not limited, if it is not.
 	MemoryLimitError error
+	// NamespaceError says why instances do not get namespaces of their own.
+	NamespaceError error
 
 	mu        sync.Mutex
 	spares    []*Cgroup // empty cgroups ready for instances
 	seq       int
+	tag       string // tells apart the sandboxes of one process (tests run several platforms)
 	refilling bool
 	closed    bool
 	wg        sync.WaitGroup // the refill goroutine
 }
 
-// New returns a sandbox; DropPrivileges is turned off when not running as root.
+// New returns a sandbox with the isolation this host allows. It removes the
+// cgroups (and kills the processes) a previous platform left behind.
 func New(cfg Config) *Sandbox {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	var tag [4]byte
+	_, _ = rand.Read(tag[:])
+	s := &Sandbox{cfg: cfg, log: cfg.Logger, tag: hex.EncodeToString(tag[:])}
 	if os.Geteuid() != 0 {
-		cfg.DropPrivileges = false
+		if cfg.DropPrivileges {
+			s.NamespaceError = errors.New("the platform does not run as root: functions run under its uid, see its files, and share its /tmp")
+		}
+		s.cfg.DropPrivileges = false
 	}
-	if cfg.BaseUID == 0 {
-		cfg.BaseUID = 200000
+	if s.cfg.BaseUID == 0 {
+		s.cfg.BaseUID = 200000
 	}
-	if cfg.UIDRange == 0 {
-		cfg.UIDRange = 100000
+	if s.cfg.UIDRange == 0 {
+		s.cfg.UIDRange = 100000
 	}
-	if cfg.MaxOpenFiles == 0 {
-		cfg.MaxOpenFiles = 1024
+	if s.cfg.UIDLockDir == "" {
+		s.cfg.UIDLockDir = "/run/nimbus/uids"
 	}
-	s := &Sandbox{cfg: cfg}
+	if s.cfg.MaxOpenFiles == 0 {
+		s.cfg.MaxOpenFiles = 1024
+	}
 	if cfg.NoMemoryLimit {
 		s.MemoryLimitError = errors.New("memory limits are turned off")
-	} else if root, v2, err := cgroupRoot(); err != nil {
+	} else if roots, err := findCgroupRoots(); err != nil {
 		s.MemoryLimitError = err
 	} else {
-		s.cgroupRoot, s.cgroupV2 = root, v2
-		removeStaleCgroups(root)
+		s.roots = roots
+		for _, dir := range roots.dirs() {
+			removeStaleCgroups(dir)
+		}
+	}
+	if s.cfg.DropPrivileges {
+		s.uids = newUIDRegistry(s.cfg.UIDs, s.cfg.BaseUID, s.cfg.UIDRange, s.cfg.UIDLockDir)
+		flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC)
+		if err := probe(flags); err != nil {
+			s.NamespaceError = fmt.Errorf("instances cannot have namespaces of their own (%w): functions see the host's filesystem and processes", err)
+		} else {
+			s.cloneflags = flags
+		}
 	}
 	return s
 }
 
-// removeStaleCgroups deletes the cgroups left by platforms that are gone (a
-// kill -9 leaves its instances' empty cgroups behind). Cgroups are named
-// i<platform pid>-<n>, so those of live platforms are left alone.
-func removeStaleCgroups(root string) {
-	entries, err := os.ReadDir(root)
+// probe starts the init step in new namespaces and checks it can mount.
+func probe(flags uintptr) error {
+	proc, err := startInit(&initParams{Probe: true}, flags, nil)
 	if err != nil {
-		return
+		return err
 	}
-	for _, e := range entries {
-		var pid, n int
-		if !e.IsDir() {
-			continue
-		}
-		if _, err := fmt.Sscanf(e.Name(), "i%d-%d", &pid, &n); err != nil {
-			continue
-		}
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
-			continue
-		}
-		_ = os.Remove(filepath.Join(root, e.Name())) // fails harmlessly while processes remain
+	return proc.Wait()
+}
+
+// Status is what the sandbox gives on this host, for the status API.
+type Status struct {
+	// Isolated: instances get their own namespaces and private root.
+	Isolated        bool   `json:"isolated"`
+	IsolationReason string `json:"isolationReason,omitempty"`
+	// OwnUsers: functions run under uids of their own.
+	OwnUsers      bool   `json:"ownUsers"`
+	MemoryLimited bool   `json:"memoryLimited"`
+	MemoryReason  string `json:"memoryReason,omitempty"`
+	// ProcessLimit: the pids controller bounds each instance.
+	ProcessLimit bool `json:"processLimit"`
+}
+
+// Status reports the isolation in force.
+func (s *Sandbox) Status() Status {
+	st := Status{Isolated: s.cloneflags != 0, OwnUsers: s.cfg.DropPrivileges, MemoryLimited: s.roots.memory != "",
+		ProcessLimit: s.roots.pids != ""}
+	if s.NamespaceError != nil {
+		st.IsolationReason = s.NamespaceError.Error()
+	} else if !s.cfg.DropPrivileges {
+		st.IsolationReason = "isolation is turned off (--no-sandbox)"
 	}
+	if s.MemoryLimitError != nil {
+		st.MemoryReason = s.MemoryLimitError.Error()
+	}
+	return st
+}
+
+// Isolated reports whether instances get a private root, where their code is
+// at TaskRoot, the runtime clients at RuntimeDir and their /tmp at TmpDir.
+func (s *Sandbox) Isolated() bool { return s.cloneflags != 0 }
+
+// Spawn describes one instance's process.
+type Spawn struct {
+	Function string
+	// Argv and Dir are paths as the process sees them (inside the private
+	// root when Isolated).
+	Argv []string
+	Env  []string
+	Dir  string
+	// Output receives stdout and stderr.
+	Output   *os.File
+	MemoryMB int
+	// TmpMB sizes the private /tmp (and /var/tmp).
+	TmpMB int
+	// RootDir is an empty host directory to build the private root on.
+	RootDir string
+	// Binds are shown read-only in the private root (code, runtime clients,
+	// interpreters outside the system directories).
+	Binds []Bind
+}
+
+// Process is a started instance.
+type Process struct {
+	Cmd *exec.Cmd
+	// Cgroup bounds the instance; nil where the host allows none.
+	Cgroup *Cgroup
+}
+
+// EntryPointError means the function's entry point could not be executed.
+type EntryPointError struct{ Msg string }
+
+func (e *EntryPointError) Error() string { return e.Msg }
+
+// Start starts an instance. Its cgroups are limited before it runs, and it
+// joins them before anything of the function runs.
+func (s *Sandbox) Start(ctx context.Context, sp *Spawn) (*Process, error) {
+	if s.roots.memory == "" && !s.cfg.DropPrivileges {
+		return s.startDirect(sp)
+	}
+	p := &initParams{Argv: sp.Argv, Env: sp.Env, Dir: sp.Dir, NoFile: s.cfg.MaxOpenFiles}
+	var cg *Cgroup
+	if s.roots.memory != "" {
+		var err error
+		if cg, err = s.takeCgroup(); err != nil {
+			return nil, fmt.Errorf("create the instance's cgroup: %w", err)
+		}
+		if err := cg.setLimits(sp.MemoryMB); err != nil {
+			cg.Remove()
+			return nil, err
+		}
+		p.Procs = cg.procsFiles()
+	}
+	if cg == nil || !cg.HasPidsLimit() {
+		// Without the pids controller, the per-uid limit is the only bound.
+		p.NProc = MaxProcesses
+	}
+	if s.cfg.DropPrivileges {
+		uid, err := s.uids.get(ctx, sp.Function)
+		if err != nil {
+			if cg != nil {
+				cg.Remove()
+			}
+			return nil, err
+		}
+		p.SetID, p.UID, p.GID = true, uid, uid
+	}
+	if s.cloneflags != 0 {
+		shm := sp.MemoryMB
+		p.Root = &rootSpec{Dir: sp.RootDir, TmpMB: sp.TmpMB, ShmMB: shm, Binds: sp.Binds, HostDirs: hostDirs}
+	}
+	proc, err := startInit(p, s.cloneflags, sp.Output)
+	if err != nil {
+		if cg != nil {
+			cg.Remove()
+		}
+		return nil, err
+	}
+	proc.Cgroup = cg
+	return proc, nil
+}
+
+// startInit starts the init step with p and waits until it has exec'd the
+// runtime (or failed).
+func startInit(p *initParams, cloneflags uintptr, output *os.File) (*Process, error) {
+	paramsR, paramsW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		paramsR.Close()
+		paramsW.Close()
+		return nil, err
+	}
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{initArgv0},
+		Env:        []string{}, // nothing of the platform's environment
+		Dir:        "/",
+		ExtraFiles: []*os.File{paramsR, statusW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Setpgid:    true,
+			Pdeathsig:  syscall.SIGKILL, // instances never outlive the platform
+			Cloneflags: cloneflags,
+		},
+	}
+	if output != nil {
+		cmd.Stdout, cmd.Stderr = output, output
+	}
+	err = cmd.Start()
+	paramsR.Close()
+	statusW.Close()
+	if err != nil {
+		paramsW.Close()
+		statusR.Close()
+		return nil, fmt.Errorf("start the instance: %w", err)
+	}
+	// The pipe holds 64 KB: parameters (argv, 4 KB of environment) fit
+	// without waiting for the reader.
+	werr := json.NewEncoder(paramsW).Encode(p)
+	paramsW.Close()
+	msg, _ := io.ReadAll(statusR) // EOF at a successful exec
+	statusR.Close()
+	if werr != nil || len(msg) > 0 {
+		Kill(cmd.Process.Pid)
+		_ = cmd.Wait()
+		if werr != nil {
+			return nil, fmt.Errorf("hand the instance its parameters: %w", werr)
+		}
+		if strings.HasPrefix(string(msg), "exec") {
+			return nil, &EntryPointError{Msg: string(msg)}
+		}
+		return nil, fmt.Errorf("set up the instance: %s", msg)
+	}
+	return &Process{Cmd: cmd}, nil
+}
+
+// Wait waits for the process to exit.
+func (p *Process) Wait() error { return p.Cmd.Wait() }
+
+// startDirect starts the runtime itself, where there is nothing to set up
+// before it runs (no root, no cgroups).
+func (s *Sandbox) startDirect(sp *Spawn) (*Process, error) {
+	cmd := exec.Command(sp.Argv[0], sp.Argv[1:]...)
+	cmd.Dir = sp.Dir
+	cmd.Env = sp.Env
+	cmd.Stdout, cmd.Stderr = sp.Output, sp.Output
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, &EntryPointError{Msg: fmt.Sprintf("exec %s: %v", sp.Argv[0], err)}
+	}
+	lim := unix.Rlimit{Cur: s.cfg.MaxOpenFiles, Max: s.cfg.MaxOpenFiles}
+	if err := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+		s.log.Debug("open-file limit not applied", "pid", cmd.Process.Pid, "err", err)
+	}
+	return &Process{Cmd: cmd}, nil
 }
 
 // spareCgroups is how many empty cgroups are kept ready: creating one takes
 // milliseconds, which would otherwise be paid by every cold start.
 const spareCgroups = 2
-
-// Confine puts a started process under a memory limit of limitMB, when the
-// host allows it; it returns nil when it does not.
-func (s *Sandbox) Confine(pid, limitMB int) (*Cgroup, error) {
-	if s.cgroupRoot == "" {
-		return nil, nil
-	}
-	cg, err := s.takeCgroup()
-	if err != nil {
-		return nil, err
-	}
-	if err := cg.setLimit(limitMB); err != nil {
-		cg.Remove()
-		return nil, err
-	}
-	if err := cg.Add(pid); err != nil {
-		cg.Remove()
-		return nil, fmt.Errorf("move %d into its memory cgroup: %w", pid, err)
-	}
-	return cg, nil
-}
 
 // takeCgroup returns a spare cgroup, or makes one, and tops the spares up in
 // the background.
@@ -145,7 +343,7 @@ func (s *Sandbox) takeCgroup() (*Cgroup, error) {
 	if cg != nil {
 		return cg, nil
 	}
-	return newCgroup(s.cgroupRoot, s.cgroupV2, name)
+	return newCgroup(s.roots, name)
 }
 
 func (s *Sandbox) refill() {
@@ -159,7 +357,7 @@ func (s *Sandbox) refill() {
 		}
 		name := s.nextName()
 		s.mu.Unlock()
-		cg, err := newCgroup(s.cgroupRoot, s.cgroupV2, name)
+		cg, err := newCgroup(s.roots, name)
 		s.mu.Lock()
 		if err != nil || s.closed {
 			s.refilling = false
@@ -177,10 +375,11 @@ func (s *Sandbox) refill() {
 // nextName names a cgroup; called with mu held.
 func (s *Sandbox) nextName() string {
 	s.seq++
-	return fmt.Sprintf("i%d-%d", os.Getpid(), s.seq)
+	return fmt.Sprintf("i%d-%s-%d", os.Getpid(), s.tag, s.seq)
 }
 
-// Close removes the spare cgroups. Instances' cgroups go with their processes.
+// Close removes the spare cgroups and gives up the uid claims. Instances'
+// cgroups go with their processes.
 func (s *Sandbox) Close() {
 	s.mu.Lock()
 	s.closed = true
@@ -193,42 +392,23 @@ func (s *Sandbox) Close() {
 	for _, cg := range spares {
 		cg.Remove()
 	}
+	if s.uids != nil {
+		s.uids.close()
+	}
 }
 
-// Identity is the uid/gid a function runs as; ok is false when the process
-// keeps the platform's identity.
-func (s *Sandbox) Identity(function string) (uid, gid int, ok bool) {
+// Identity is the uid a function runs as; ok is false when the process keeps
+// the platform's identity.
+func (s *Sandbox) Identity(ctx context.Context, function string) (uid int, ok bool, err error) {
 	if !s.cfg.DropPrivileges {
-		return os.Getuid(), os.Getgid(), false
+		return os.Getuid(), false, nil
 	}
-	h := fnv.New32a()
-	h.Write([]byte(function))
-	id := int(s.cfg.BaseUID + h.Sum32()%s.cfg.UIDRange)
-	return id, id, true
+	uid, err = s.uids.get(ctx, function)
+	return uid, err == nil, err
 }
 
-// Prepare sets the process attributes of cmd for function.
-func (s *Sandbox) Prepare(cmd *exec.Cmd, function string) {
-	attr := &syscall.SysProcAttr{
-		Setpgid:   true,
-		Pdeathsig: syscall.SIGKILL, // instances never outlive the platform
-	}
-	if uid, gid, ok := s.Identity(function); ok {
-		attr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}
-	}
-	cmd.SysProcAttr = attr
-}
-
-// Started applies limits that can only be set once the process exists.
-func (s *Sandbox) Started(pid int) error {
-	lim := unix.Rlimit{Cur: s.cfg.MaxOpenFiles, Max: s.cfg.MaxOpenFiles}
-	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
-		return fmt.Errorf("limit open files of %d: %w", pid, err)
-	}
-	return nil
-}
-
-// Kill stops the process and everything it started.
+// Kill stops the process and everything it started: with a pid namespace,
+// the end of its first process ends every process in it.
 func Kill(pid int) {
 	if pid <= 0 {
 		return
@@ -237,14 +417,11 @@ func Kill(pid int) {
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
-// Chown gives a directory to the function's identity (its private /tmp).
-func (s *Sandbox) Chown(path, function string) error {
-	uid, gid, ok := s.Identity(function)
-	if !ok {
-		return nil
+// HostMemoryMB is the host's memory (MemTotal), or 0 when unknown.
+func HostMemoryMB() int {
+	var info unix.Sysinfo_t
+	if err := unix.Sysinfo(&info); err != nil {
+		return 0
 	}
-	if err := os.Chown(path, uid, gid); err != nil {
-		return fmt.Errorf("hand %s to the function's user: %w", path, err)
-	}
-	return nil
+	return int(uint64(info.Totalram) * uint64(info.Unit) >> 20)
 }

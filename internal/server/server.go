@@ -49,8 +49,13 @@ type Config struct {
 	// RunDir holds unpacked code and instance temp dirs; default a directory
 	// under the system temp dir derived from DataDir.
 	RunDir string
-	// NoSandbox keeps function processes under the platform's own uid.
+	// NoSandbox keeps function processes under the platform's own uid, in
+	// its namespaces.
 	NoSandbox bool
+	// MaxMemoryMB bounds the sum of memorySize of running instances; cold
+	// starts beyond it are throttled. 0: 80% of the host's memory; negative:
+	// no bound.
+	MaxMemoryMB int
 	// InitFailureCooldown: see runtime.Config; negative disables.
 	InitFailureCooldown time.Duration
 	// HTTPAddr is the HTTP gateway's listener (API Gateway compatible); empty
@@ -165,12 +170,24 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.Metrics = metrics.New()
-	sb := sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox})
+	uidBucket, err := s.store.KeyValue(ctx, "nimbus_uids", 1)
+	if err != nil {
+		return nil, err
+	}
+	sb := sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox, UIDs: uidBucket, Logger: cfg.Logger})
 	if sb.MemoryLimitError != nil {
 		s.log.Warn("function memory is not limited on this host", "reason", sb.MemoryLimitError)
 	}
+	if sb.NamespaceError != nil {
+		s.log.Warn("functions are not isolated on this host", "reason", sb.NamespaceError)
+	}
+	maxMemory := cfg.MaxMemoryMB
+	if maxMemory == 0 {
+		maxMemory = sandbox.HostMemoryMB() * 8 / 10
+	}
 	s.runtime, err = runtime.NewManager(runtime.Config{
 		MaxConcurrency:      cfg.MaxConcurrency,
+		MaxMemoryMB:         maxMemory,
 		IdleTimeout:         cfg.IdleTimeout,
 		InitFailureCooldown: cfg.InitFailureCooldown,
 		RunDir:              cfg.RunDir,
