@@ -495,5 +495,8 @@ func (m *Manager) oldestIdle() *instance {
 	return nil // taken meanwhile
 }
 
+// Isolation reports what the sandbox gives on this host.
+func (m *Manager) Isolation() sandbox.Status { return m.sandbox.Status() }
+
 // MemoryInUseMB is the sum of memorySize of the live instances.
 func (m *Manager) MemoryInUseMB() int { return int(m.memoryMB.Load()) }
