@@ -181,6 +181,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if sb.NamespaceError != nil {
 		s.log.Warn("functions are not isolated on this host", "reason", sb.NamespaceError)
 	}
+	if sb.Isolated() {
+		// Instances see their code through binds made as root: no function
+		// user needs to reach the run directory any more.
+		_ = os.Chmod(cfg.RunDir, 0o700)
+	}
 	maxMemory := cfg.MaxMemoryMB
 	if maxMemory == 0 {
 		maxMemory = sandbox.HostMemoryMB() * 8 / 10
