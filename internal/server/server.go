@@ -128,11 +128,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
 	_ = os.Chmod(cfg.RunDir, 0o711)
-	if !cfg.NoSandbox && os.Geteuid() == 0 {
-		if dir := unreachableAncestor(cfg.RunDir); dir != "" {
-			return nil, fmt.Errorf("function users cannot reach the run directory %s: %s is not searchable by others (chmod o+x it, choose --run-dir elsewhere, or use --no-sandbox)", cfg.RunDir, dir)
-		}
-	}
 	_ = os.RemoveAll(filepath.Join(cfg.RunDir, "tmp")) // instance dirs of a previous run
 
 	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1)}
@@ -183,8 +178,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if sb.Isolated() {
 		// Instances see their code through binds made as root: no function
-		// user needs to reach the run directory any more.
+		// user needs to reach the run directory.
 		_ = os.Chmod(cfg.RunDir, 0o700)
+	} else if sb.Status().OwnUsers {
+		if dir := unreachableAncestor(cfg.RunDir); dir != "" {
+			sb.Close()
+			return nil, fmt.Errorf("function users cannot reach the run directory %s: %s is not searchable by others (chmod o+x it, choose --run-dir elsewhere, or use --no-sandbox)", cfg.RunDir, dir)
+		}
 	}
 	maxMemory := cfg.MaxMemoryMB
 	if maxMemory == 0 {
