@@ -139,28 +139,18 @@ func (p *Pool) startInstance(ctx context.Context) (*instance, error) {
 		}
 	}
 
-	// stdout and stderr share one pipe, as in Lambda, where both are the log.
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		inst.cleanup()
-		return nil, err
-	}
-	inst.output = outR
 	inst.spawned.Store(time.Now().UnixNano())
 	proc, err := m.sandbox.Start(ctx, &sandbox.Spawn{
 		Function: spec.FunctionName,
 		Argv:     argv,
 		Env:      m.environment(spec, inst, paths),
 		Dir:      paths.taskRoot,
-		Output:   outW,
 		MemoryMB: spec.MemoryMB,
 		TmpMB:    spec.ephemeralMB(),
 		RootDir:  inst.tmpDir,
 		Binds:    m.binds(spec),
 	})
-	outW.Close()
 	if err != nil {
-		outR.Close()
 		inst.cleanup()
 		var ep *sandbox.EntryPointError
 		if errors.As(err, &ep) {
@@ -169,13 +159,14 @@ func (p *Pool) startInstance(ctx context.Context) (*instance, error) {
 		return nil, err
 	}
 	inst.cmd = proc.Cmd
+	inst.output = proc.Output
 	if proc.Cgroup != nil {
 		inst.cgroup.Store(proc.Cgroup)
 	}
 	if owner != nil {
 		owner.SetCgroup(proc.Cgroup)
 	}
-	go inst.readLog(outR)
+	go inst.readLog(proc.Output)
 	go inst.wait()
 	return inst, nil
 }

@@ -29,12 +29,16 @@ const (
 	statusFD = 4 // write: why the step failed; closed on a successful exec
 )
 
-// initParams is what the platform tells the init step.
+// initJoin is the first message to the init step, sent as it starts.
+type initJoin struct {
+	// Procs are cgroup.procs files to write the process into, first thing.
+	Procs []string `json:"procs,omitempty"`
+}
+
+// initParams is the second message, sent when the instance is needed.
 type initParams struct {
 	// Probe only checks that namespaces and mounts work, then exits.
 	Probe bool `json:"probe,omitempty"`
-	// Procs are cgroup.procs files to write the process into, first thing.
-	Procs []string `json:"procs,omitempty"`
 	// Root, when set, is the private filesystem view to pivot into.
 	Root   *rootSpec `json:"root,omitempty"`
 	SetID  bool      `json:"setID,omitempty"`
@@ -67,18 +71,24 @@ func init() {
 func runInit() error {
 	unix.CloseOnExec(statusFD)
 	f := os.NewFile(paramsFD, "params")
-	var p initParams
-	err := json.NewDecoder(f).Decode(&p)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("read init parameters: %w", err)
+	dec := json.NewDecoder(f)
+	var join initJoin
+	if err := dec.Decode(&join); err != nil {
+		return fmt.Errorf("read the instance's cgroups: %w", err)
 	}
 	// Into the instance's cgroups before anything else: what follows, and the
 	// function, is counted and limited from here on. "0" is the writer itself.
-	for _, procs := range p.Procs {
+	for _, procs := range join.Procs {
 		if err := os.WriteFile(procs, []byte("0"), 0); err != nil {
 			return fmt.Errorf("join cgroup %s: %w", filepath.Dir(procs), err)
 		}
+	}
+	// Then wait, possibly long (a spare waits for a cold start), for the rest.
+	var p initParams
+	err := dec.Decode(&p)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("read init parameters: %w", err)
 	}
 	if p.Probe {
 		return probeMounts()

@@ -62,7 +62,7 @@ type Sandbox struct {
 	NamespaceError error
 
 	mu        sync.Mutex
-	spares    []*Cgroup // empty cgroups ready for instances
+	spares    []*waiting // init steps ready for instances
 	seq       int
 	tag       string // tells apart the sandboxes of one process (tests run several platforms)
 	refilling bool
@@ -119,15 +119,6 @@ func New(cfg Config) *Sandbox {
 	return s
 }
 
-// probe starts the init step in new namespaces and checks it can mount.
-func probe(flags uintptr) error {
-	proc, err := startInit(&initParams{Probe: true}, flags, nil)
-	if err != nil {
-		return err
-	}
-	return proc.Wait()
-}
-
 // Status is what the sandbox gives on this host, for the status API.
 type Status struct {
 	// Isolated: instances get their own namespaces and private root.
@@ -165,11 +156,9 @@ type Spawn struct {
 	Function string
 	// Argv and Dir are paths as the process sees them (inside the private
 	// root when Isolated).
-	Argv []string
-	Env  []string
-	Dir  string
-	// Output receives stdout and stderr.
-	Output   *os.File
+	Argv     []string
+	Env      []string
+	Dir      string
 	MemoryMB int
 	// TmpMB sizes the private /tmp (and /var/tmp).
 	TmpMB int
@@ -183,6 +172,9 @@ type Spawn struct {
 // Process is a started instance.
 type Process struct {
 	Cmd *exec.Cmd
+	// Output is the read end of the process's stdout and stderr (one pipe,
+	// as in Lambda, where both are the log).
+	Output *os.File
 	// Cgroup bounds the instance; nil where the host allows none.
 	Cgroup *Cgroup
 }
@@ -192,57 +184,64 @@ type EntryPointError struct{ Msg string }
 
 func (e *EntryPointError) Error() string { return e.Msg }
 
-// Start starts an instance. Its cgroups are limited before it runs, and it
-// joins them before anything of the function runs.
+// Start starts an instance. Its cgroups are limited before it runs
+// anything of the function, and it is inside them from its first
+// instruction.
 func (s *Sandbox) Start(ctx context.Context, sp *Spawn) (*Process, error) {
 	if s.roots.memory == "" && !s.cfg.DropPrivileges {
 		return s.startDirect(sp)
 	}
 	p := &initParams{Argv: sp.Argv, Env: sp.Env, Dir: sp.Dir, NoFile: s.cfg.MaxOpenFiles}
-	var cg *Cgroup
-	if s.roots.memory != "" {
-		var err error
-		if cg, err = s.takeCgroup(); err != nil {
-			return nil, fmt.Errorf("create the instance's cgroup: %w", err)
-		}
-		if err := cg.setLimits(sp.MemoryMB); err != nil {
-			cg.Remove()
-			return nil, err
-		}
-		p.Procs = cg.procsFiles()
-	}
-	if cg == nil || !cg.HasPidsLimit() {
+	if s.roots.pids == "" {
 		// Without the pids controller, the per-uid limit is the only bound.
 		p.NProc = MaxProcesses
 	}
 	if s.cfg.DropPrivileges {
 		uid, err := s.uids.get(ctx, sp.Function)
 		if err != nil {
-			if cg != nil {
-				cg.Remove()
-			}
 			return nil, err
 		}
 		p.SetID, p.UID, p.GID = true, uid, uid
 	}
 	if s.cloneflags != 0 {
-		shm := sp.MemoryMB
-		p.Root = &rootSpec{Dir: sp.RootDir, TmpMB: sp.TmpMB, ShmMB: shm, Binds: sp.Binds, HostDirs: hostDirs}
+		p.Root = &rootSpec{Dir: sp.RootDir, TmpMB: sp.TmpMB, ShmMB: sp.MemoryMB, Binds: sp.Binds, HostDirs: hostDirs}
 	}
-	proc, err := startInit(p, s.cloneflags, sp.Output)
-	if err != nil {
-		if cg != nil {
-			cg.Remove()
+	for attempt := 0; ; attempt++ {
+		w, err := s.takeWaiting()
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
+		if w.cg != nil {
+			if err := w.cg.setLimits(sp.MemoryMB); err != nil {
+				w.discard()
+				return nil, err
+			}
+		}
+		proc, err := w.run(p)
+		var ep *EntryPointError
+		if err == nil || errors.As(err, &ep) || attempt > 0 {
+			return proc, err
+		}
+		// A waiting init that died meanwhile: try once more with a new one.
+		s.log.Debug("a waiting instance process failed; starting another", "err", err)
 	}
-	proc.Cgroup = cg
-	return proc, nil
 }
 
-// startInit starts the init step with p and waits until it has exec'd the
-// runtime (or failed).
-func startInit(p *initParams, cloneflags uintptr, output *os.File) (*Process, error) {
+// waiting is an init step started ahead of need: in its namespaces and
+// cgroups, blocked on its parameters. Starting one (an exec of the platform's
+// binary and, on cgroup v1, an RCU grace period for joining the cgroup) costs
+// milliseconds that a cold start then does not pay.
+type waiting struct {
+	cmd    *exec.Cmd
+	params *os.File // write end: the second-stage initParams
+	status *os.File // read end: empty at a successful exec
+	output *os.File // read end of stdout and stderr
+	cg     *Cgroup
+}
+
+// spawnInit starts the init step and tells it its cgroups; it then waits for
+// its parameters.
+func spawnInit(cloneflags uintptr, cg *Cgroup) (*waiting, error) {
 	paramsR, paramsW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -253,11 +252,20 @@ func startInit(p *initParams, cloneflags uintptr, output *os.File) (*Process, er
 		paramsW.Close()
 		return nil, err
 	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		for _, f := range []*os.File{paramsR, paramsW, statusR, statusW} {
+			f.Close()
+		}
+		return nil, err
+	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{initArgv0},
 		Env:        []string{}, // nothing of the platform's environment
 		Dir:        "/",
+		Stdout:     outW,
+		Stderr:     outW,
 		ExtraFiles: []*os.File{paramsR, statusW},
 		SysProcAttr: &syscall.SysProcAttr{
 			Setpgid:    true,
@@ -265,26 +273,39 @@ func startInit(p *initParams, cloneflags uintptr, output *os.File) (*Process, er
 			Cloneflags: cloneflags,
 		},
 	}
-	if output != nil {
-		cmd.Stdout, cmd.Stderr = output, output
-	}
 	err = cmd.Start()
 	paramsR.Close()
 	statusW.Close()
+	outW.Close()
 	if err != nil {
 		paramsW.Close()
 		statusR.Close()
+		outR.Close()
 		return nil, fmt.Errorf("start the instance: %w", err)
 	}
+	w := &waiting{cmd: cmd, params: paramsW, status: statusR, output: outR, cg: cg}
+	join := initJoin{}
+	if cg != nil {
+		join.Procs = cg.procsFiles()
+	}
+	if err := json.NewEncoder(paramsW).Encode(join); err != nil {
+		w.discard()
+		return nil, fmt.Errorf("hand the instance its cgroups: %w", err)
+	}
+	return w, nil
+}
+
+// run hands the waiting init its parameters and waits until it has exec'd
+// the runtime (or failed).
+func (w *waiting) run(p *initParams) (*Process, error) {
 	// The pipe holds 64 KB: parameters (argv, 4 KB of environment) fit
 	// without waiting for the reader.
-	werr := json.NewEncoder(paramsW).Encode(p)
-	paramsW.Close()
-	msg, _ := io.ReadAll(statusR) // EOF at a successful exec
-	statusR.Close()
+	werr := json.NewEncoder(w.params).Encode(p)
+	w.params.Close()
+	msg, _ := io.ReadAll(w.status) // EOF at a successful exec
+	w.status.Close()
 	if werr != nil || len(msg) > 0 {
-		Kill(cmd.Process.Pid)
-		_ = cmd.Wait()
+		w.discard()
 		if werr != nil {
 			return nil, fmt.Errorf("hand the instance its parameters: %w", werr)
 		}
@@ -293,44 +314,71 @@ func startInit(p *initParams, cloneflags uintptr, output *os.File) (*Process, er
 		}
 		return nil, fmt.Errorf("set up the instance: %s", msg)
 	}
-	return &Process{Cmd: cmd}, nil
+	return &Process{Cmd: w.cmd, Output: w.output, Cgroup: w.cg}, nil
 }
 
-// Wait waits for the process to exit.
-func (p *Process) Wait() error { return p.Cmd.Wait() }
+// discard kills a waiting init and removes its cgroups.
+func (w *waiting) discard() {
+	Kill(w.cmd.Process.Pid)
+	_ = w.cmd.Wait()
+	w.params.Close()
+	w.status.Close()
+	w.output.Close()
+	if w.cg != nil {
+		w.cg.Remove()
+	}
+}
+
+// probe starts the init step in new namespaces and checks it can mount.
+func probe(flags uintptr) error {
+	w, err := spawnInit(flags, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := w.run(&initParams{Probe: true}); err != nil {
+		return err
+	}
+	w.output.Close()
+	return w.cmd.Wait()
+}
 
 // startDirect starts the runtime itself, where there is nothing to set up
 // before it runs (no root, no cgroups).
 func (s *Sandbox) startDirect(sp *Spawn) (*Process, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(sp.Argv[0], sp.Argv[1:]...)
 	cmd.Dir = sp.Dir
 	cmd.Env = sp.Env
-	cmd.Stdout, cmd.Stderr = sp.Output, sp.Output
+	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	outW.Close()
+	if err != nil {
+		outR.Close()
 		return nil, &EntryPointError{Msg: fmt.Sprintf("exec %s: %v", sp.Argv[0], err)}
 	}
 	lim := unix.Rlimit{Cur: s.cfg.MaxOpenFiles, Max: s.cfg.MaxOpenFiles}
 	if err := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
 		s.log.Debug("open-file limit not applied", "pid", cmd.Process.Pid, "err", err)
 	}
-	return &Process{Cmd: cmd}, nil
+	return &Process{Cmd: cmd, Output: outR}, nil
 }
 
-// spareCgroups is how many empty cgroups are kept ready: creating one takes
-// milliseconds, which would otherwise be paid by every cold start.
-const spareCgroups = 2
+// spareInits is how many init steps wait ready for cold starts.
+const spareInits = 2
 
-// takeCgroup returns a spare cgroup, or makes one, and tops the spares up in
-// the background.
-func (s *Sandbox) takeCgroup() (*Cgroup, error) {
+// takeWaiting returns a waiting init, or starts one, and tops the spares up
+// in the background.
+func (s *Sandbox) takeWaiting() (*waiting, error) {
 	s.mu.Lock()
-	var cg *Cgroup
+	var w *waiting
 	if n := len(s.spares); n > 0 {
-		cg = s.spares[n-1]
+		w = s.spares[n-1]
 		s.spares = s.spares[:n-1]
 	}
-	name := s.nextName()
 	refill := !s.refilling && !s.closed
 	if refill {
 		s.refilling = true
@@ -340,34 +388,52 @@ func (s *Sandbox) takeCgroup() (*Cgroup, error) {
 	if refill {
 		go s.refill()
 	}
-	if cg != nil {
-		return cg, nil
+	if w != nil {
+		return w, nil
 	}
-	return newCgroup(s.roots, name)
+	return s.newWaiting()
+}
+
+// newWaiting starts an init step in a new cgroup of its own.
+func (s *Sandbox) newWaiting() (*waiting, error) {
+	var cg *Cgroup
+	if s.roots.memory != "" {
+		s.mu.Lock()
+		name := s.nextName()
+		s.mu.Unlock()
+		var err error
+		if cg, err = newCgroup(s.roots, name); err != nil {
+			return nil, fmt.Errorf("create the instance's cgroup: %w", err)
+		}
+	}
+	w, err := spawnInit(s.cloneflags, cg)
+	if err != nil && cg != nil {
+		cg.Remove()
+	}
+	return w, err
 }
 
 func (s *Sandbox) refill() {
 	defer s.wg.Done()
 	for {
 		s.mu.Lock()
-		if s.closed || len(s.spares) >= spareCgroups {
+		if s.closed || len(s.spares) >= spareInits {
 			s.refilling = false
 			s.mu.Unlock()
 			return
 		}
-		name := s.nextName()
 		s.mu.Unlock()
-		cg, err := newCgroup(s.roots, name)
+		w, err := s.newWaiting()
 		s.mu.Lock()
 		if err != nil || s.closed {
 			s.refilling = false
 			s.mu.Unlock()
-			if cg != nil {
-				cg.Remove()
+			if w != nil {
+				w.discard()
 			}
 			return
 		}
-		s.spares = append(s.spares, cg)
+		s.spares = append(s.spares, w)
 		s.mu.Unlock()
 	}
 }
@@ -378,7 +444,7 @@ func (s *Sandbox) nextName() string {
 	return fmt.Sprintf("i%d-%s-%d", os.Getpid(), s.tag, s.seq)
 }
 
-// Close removes the spare cgroups and gives up the uid claims. Instances'
+// Close stops the waiting init steps and gives up the uid claims. Instances'
 // cgroups go with their processes.
 func (s *Sandbox) Close() {
 	s.mu.Lock()
@@ -389,8 +455,8 @@ func (s *Sandbox) Close() {
 	spares := s.spares
 	s.spares = nil
 	s.mu.Unlock()
-	for _, cg := range spares {
-		cg.Remove()
+	for _, w := range spares {
+		w.discard()
 	}
 	if s.uids != nil {
 		s.uids.close()
