@@ -122,10 +122,13 @@ functions:
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "Cold starts of the no-op functions (128 MB), %d each, measured at the client from request to\n", coldN)
-	fmt.Fprintf(&b, "response, alternating between two platforms in one process: isolation on (as root by default: the init\n")
-	fmt.Fprintf(&b, "step re-executes nimbus in new mount, pid and IPC namespaces, joins the memory and pids cgroups, builds the\n")
-	fmt.Fprintf(&b, "private root, drops to the function's uid; on this host: isolated=%v, memory limits=%v, pids limit=%v)\n", iso.Isolated, iso.MemoryLimited, iso.ProcessLimit)
-	fmt.Fprintf(&b, "and off (`--no-sandbox`: the init step only joins the cgroups), beside the bare start of the runtime.\n\n")
+	fmt.Fprintf(&b, "response, alternating between two platforms in one process. Isolation on (as root by default): each\n")
+	fmt.Fprintf(&b, "instance comes from an init step of nimbus's own, started ahead and waiting in new mount, pid and IPC\n")
+	fmt.Fprintf(&b, "namespaces inside its memory and pids cgroups; the cold start hands it its parameters, and it builds the\n")
+	fmt.Fprintf(&b, "private root, drops to the function's uid and execs the runtime (on this host: isolated=%v, memory\n", iso.Isolated)
+	fmt.Fprintf(&b, "limits=%v, pids limit=%v). Off (`--no-sandbox`): the waiting init step only joins the cgroups and execs.\n", iso.MemoryLimited, iso.ProcessLimit)
+	fmt.Fprintf(&b, "Beside them, the bare start of the runtime. Other jobs loaded the machine (load average below): compare the\n")
+	fmt.Fprintf(&b, "columns with each other; absolute figures are higher than on a quiet machine.\n\n")
 	fmt.Fprintf(&b, "Machine: %s. Command: `go run ./bench/core -isolation -cold %d`.\n\n", benchkit.Machine(), coldN)
 	b.WriteString("| runtime | cold p50, isolated | cold p99, isolated | cold p50, --no-sandbox | cold p99, --no-sandbox | bare start p50 | bare start p99 |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
