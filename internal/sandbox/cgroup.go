@@ -133,7 +133,7 @@ func removeStaleCgroups(root string) {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
 			continue
 		}
-		removeCgroupDir(filepath.Join(root, e.Name()))
+		removeCgroupDir(filepath.Join(root, e.Name()), true)
 	}
 }
 
@@ -249,20 +249,27 @@ func (c *Cgroup) OOMKilled() bool {
 // Remove kills whatever still runs in the cgroups (a process that left its
 // process group, say) and deletes them.
 func (c *Cgroup) Remove() {
-	removeCgroupDir(c.mem)
+	removeCgroupDir(c.mem, false)
 	if c.pids != "" && c.pids != c.mem {
-		removeCgroupDir(c.pids)
+		removeCgroupDir(c.pids, false)
 	}
 }
 
 // removeCgroupDir kills the cgroup's processes until it can be removed
-// (killed processes leave it a moment after the signal).
-func removeCgroupDir(dir string) {
+// (killed processes leave it a moment after the signal). cgroup.procs lists
+// only the processes visible in this pid namespace: a cgroup that holds
+// none of those but cannot be removed belongs to a platform in another pid
+// namespace (the pids hierarchy can be shared between containers), and is
+// left alone when stale is set (our own instances' cgroups are waited for).
+func removeCgroupDir(dir string, stale bool) {
+	killed := !stale
 	for range 100 {
-		for _, pid := range cgroupPids(dir) {
+		pids := cgroupPids(dir)
+		for _, pid := range pids {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		if err := os.Remove(dir); err == nil || os.IsNotExist(err) {
+		killed = killed || len(pids) > 0
+		if err := os.Remove(dir); err == nil || os.IsNotExist(err) || !killed {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
