@@ -270,3 +270,17 @@ func waitNoInstances(t *testing.T, p *testkit.Platform, function string) {
 	}
 	t.Fatalf("instances of %s remain", function)
 }
+
+// TestEntryPointErrorsComeFromTheInitStep: an entry point the init step
+// cannot execute is the function's error, as in Lambda, not the platform's.
+func TestEntryPointErrorsComeFromTheInitStep(t *testing.T) {
+	p := start(t, nil)
+	dir := t.TempDir()
+	_ = os.WriteFile(filepath.Join(dir, "serverless.yml"), []byte("service: entry\nprovider:\n  name: aws\n  runtime: provided.al2023\nfunctions:\n  bad:\n    handler: bootstrap\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "bootstrap"), []byte("#!/nonexistent/interpreter\n"), 0o755)
+	p.Deploy(dir)
+	r := invoke(t, p, "entry-dev-bad", map[string]any{})
+	if r.errType != "Runtime.InvalidEntrypoint" {
+		t.Fatalf("a bootstrap that cannot run: %v", r.payload)
+	}
+}
