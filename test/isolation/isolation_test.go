@@ -49,6 +49,7 @@ def probe(event, context):
         with open('/dev/shm/blob', 'wb') as f:
             f.write(b'x' * (8 << 20))
     out['shadow'] = _try(lambda: _read('/etc/shadow'))
+    out['secret'] = _try(lambda: _read('/var/task/secret.txt'))
     out['exists'] = [p for p in event.get('paths', []) if os.path.exists(p)]
     out['tmp'] = sorted(os.listdir('/tmp'))
     out['varTmp'] = sorted(os.listdir('/var/tmp'))
@@ -128,7 +129,19 @@ func TestFunctionsSeeOnlyTheirOwnFiles(t *testing.T) {
 	}
 	defer func() { _ = syscall.Setgroups([]int{0}) }()
 	p := start(t, nil)
-	deploy(t, p, "iso", "  a:\n    handler: probe.probe\n  b:\n    handler: probe.probe\n", map[string]string{"probe.py": probePy})
+	deploy(t, p, "iso", "  a:\n    handler: probe.probe\n  b:\n    handler: probe.probe\n",
+		map[string]string{"probe.py": probePy, "secret.txt": "root only\n"})
+	// A 0640 root:root file in the function's own code: readable only through group root.
+	secrets, _ := filepath.Glob(filepath.Join(p.Config.RunDir, "code", "*", "secret.txt"))
+	if len(secrets) != 1 {
+		t.Fatalf("unpacked code not found: %v", secrets)
+	}
+	if err := os.Chown(secrets[0], 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(secrets[0], 0o640); err != nil {
+		t.Fatal(err)
+	}
 	hostFile, err := os.CreateTemp("", "host-secret-*")
 	if err != nil {
 		t.Fatal(err)
@@ -139,13 +152,15 @@ func TestFunctionsSeeOnlyTheirOwnFiles(t *testing.T) {
 
 	a := invoke(t, p, "iso-dev-a", map[string]any{"plant": true, "paths": paths}).payload
 	b := invoke(t, p, "iso-dev-b", map[string]any{"paths": paths}).payload
-	t.Logf("a: %v\nb: %v", a, b)
 	for name, r := range map[string]map[string]any{"a": a, "b": b} {
 		if r["Groups"] != "" {
 			t.Errorf("%s: supplementary groups %q, want none", name, r["Groups"])
 		}
 		if r["shadow"] != "EACCES" {
 			t.Errorf("%s: reading /etc/shadow (0640 root:shadow) gave %v, want EACCES", name, r["shadow"])
+		}
+		if r["secret"] != "EACCES" {
+			t.Errorf("%s: reading a 0640 root:root file gave %v, want EACCES", name, r["secret"])
 		}
 		if uid := strings.Fields(fmt.Sprint(r["Uid"])); len(uid) == 0 || uid[0] == "0" {
 			t.Errorf("%s: runs as uid %v", name, r["Uid"])
