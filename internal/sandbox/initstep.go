@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -70,6 +71,7 @@ func init() {
 // runInit returns only on failure (or after a probe, with nil).
 func runInit() error {
 	unix.CloseOnExec(statusFD)
+	unix.CloseOnExec(paramsFD) // kept open until the exec: see platformGone
 	f := os.NewFile(paramsFD, "params")
 	dec := json.NewDecoder(f)
 	var join initJoin
@@ -85,9 +87,7 @@ func runInit() error {
 	}
 	// Then wait, possibly long (a spare waits for a cold start), for the rest.
 	var p initParams
-	err := dec.Decode(&p)
-	f.Close()
-	if err != nil {
+	if err := dec.Decode(&p); err != nil {
 		return fmt.Errorf("read init parameters: %w", err)
 	}
 	if p.Probe {
@@ -126,6 +126,12 @@ func runInit() error {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return fmt.Errorf("set the parent-death signal: %w", err)
 	}
+	// The platform may have died before the signal was set again: it keeps
+	// its end of the parameters pipe open until the exec, so a hang-up on
+	// ours means nobody is left to kill the instance.
+	if platformGone() {
+		return errors.New("the platform is gone")
+	}
 	// No set-uid binary can give the function back what it just lost.
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("set no_new_privs: %w", err)
@@ -137,8 +143,16 @@ func runInit() error {
 	if !strings.Contains(path, "/") {
 		return fmt.Errorf("exec %s: not a path", path)
 	}
-	err = unix.Exec(path, p.Argv, p.Env)
+	err := unix.Exec(path, p.Argv, p.Env)
 	return fmt.Errorf("exec %s: %w", path, err)
+}
+
+// platformGone reports whether the platform's end of the parameters pipe
+// is closed.
+func platformGone() bool {
+	fds := []unix.PollFd{{Fd: paramsFD, Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&unix.POLLHUP != 0
 }
 
 // probeMounts checks that the mount namespace can be made private and a

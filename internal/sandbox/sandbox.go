@@ -301,9 +301,9 @@ func (w *waiting) run(p *initParams) (*Process, error) {
 	// The pipe holds 64 KB: parameters (argv, 4 KB of environment) fit
 	// without waiting for the reader.
 	werr := json.NewEncoder(w.params).Encode(p)
-	w.params.Close()
 	msg, _ := io.ReadAll(w.status) // EOF at a successful exec
 	w.status.Close()
+	w.params.Close() // only now: the init step takes an early hang-up for the platform's death
 	if werr != nil || len(msg) > 0 {
 		w.discard()
 		if werr != nil {
