@@ -57,6 +57,14 @@ def probe(event, context):
     out['procs'] = len([d for d in os.listdir('/proc') if d.isdigit()])
     out['env'] = {k: os.environ.get(k) for k in ['LAMBDA_TASK_ROOT', 'LAMBDA_RUNTIME_DIR', 'HOME', 'TMPDIR']}
     out['cwd'] = os.getcwd()
+    pipes = []
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            if os.readlink('/proc/self/fd/' + fd).startswith('pipe:') and fd not in ('1', '2'):
+                pipes.append(fd)
+        except OSError:
+            pass
+    out['strayPipes'] = pipes
     out['writeTask'] = _try(lambda: _write('/var/task/planted'))
     out['writeRoot'] = _try(lambda: _write('/planted'))
     out['writeUsr'] = _try(lambda: _write('/usr/planted'))
@@ -176,6 +184,9 @@ func TestFunctionsSeeOnlyTheirOwnFiles(t *testing.T) {
 			if r[w] != "EROFS" && r[w] != "EACCES" {
 				t.Errorf("%s: %s gave %v, want a refusal", name, w, r[w])
 			}
+		}
+		if pipes, _ := r["strayPipes"].([]any); len(pipes) > 0 {
+			t.Errorf("%s inherited the init step's pipes: fds %v", name, pipes)
 		}
 		if n, _ := r["procs"].(float64); n < 1 || n > 3 {
 			t.Errorf("%s sees %v processes in /proc, want only its own", name, r["procs"])
