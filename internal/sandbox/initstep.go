@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -70,8 +71,10 @@ func init() {
 
 // runInit returns only on failure (or after a probe, with nil).
 func runInit() error {
-	unix.CloseOnExec(statusFD)
-	unix.CloseOnExec(paramsFD) // kept open until the exec: see platformGone
+	// Nothing but stdin, stdout and stderr reaches the function: not these
+	// pipes (fd 3 is kept open until the exec: see platformGone), nor any
+	// descriptor the platform itself inherited without close-on-exec.
+	closeOnExecFrom(paramsFD)
 	f := os.NewFile(paramsFD, "params")
 	dec := json.NewDecoder(f)
 	var join initJoin
@@ -170,4 +173,20 @@ func probeMounts() error {
 		return fmt.Errorf("mount a tmpfs: %w", err)
 	}
 	return unix.Unmount(dir, unix.MNT_DETACH)
+}
+
+// closeOnExecFrom marks every descriptor from fd up close-on-exec.
+func closeOnExecFrom(fd int) {
+	if unix.CloseRange(uint(fd), ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return
+	}
+	entries, err := os.ReadDir("/proc/self/fd") // kernels before 5.11
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if n, err := strconv.Atoi(e.Name()); err == nil && n >= fd {
+			unix.CloseOnExec(n)
+		}
+	}
 }

@@ -125,7 +125,8 @@ def api(event, context):
     return out
 `
 
-// TestFunctionsSeeOnlyTheirOwnFiles: no supplementary groups, a private
+// TestFunctionsSeeOnlyTheirOwnFiles: no supplementary groups, no
+// descriptor but stdin, stdout and stderr from the platform, a private
 // root (code read-only at /var/task, nothing of the host's /tmp, the
 // platform's data or run directories), private /tmp and /dev/shm that go
 // with the instance, and only the instance's own processes.
@@ -136,6 +137,13 @@ func TestFunctionsSeeOnlyTheirOwnFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = syscall.Setgroups([]int{0}) }()
+	// ... and a descriptor inherited without close-on-exec (from its own parent).
+	var leak [2]int
+	if err := syscall.Pipe(leak[:]); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(leak[0])
+	defer syscall.Close(leak[1])
 	p := start(t, nil)
 	deploy(t, p, "iso", "  a:\n    handler: probe.probe\n  b:\n    handler: probe.probe\n",
 		map[string]string{"probe.py": probePy, "secret.txt": "root only\n"})
@@ -186,7 +194,7 @@ func TestFunctionsSeeOnlyTheirOwnFiles(t *testing.T) {
 			}
 		}
 		if pipes, _ := r["strayPipes"].([]any); len(pipes) > 0 {
-			t.Errorf("%s inherited the init step's pipes: fds %v", name, pipes)
+			t.Errorf("%s inherited pipes of the init step or the platform: fds %v", name, pipes)
 		}
 		if n, _ := r["procs"].(float64); n < 1 || n > 3 {
 			t.Errorf("%s sees %v processes in /proc, want only its own", name, r["procs"])
