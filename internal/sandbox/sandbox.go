@@ -79,6 +79,9 @@ func New(cfg Config) *Sandbox {
 	var tag [4]byte
 	_, _ = rand.Read(tag[:])
 	s := &Sandbox{cfg: cfg, log: cfg.Logger, tag: hex.EncodeToString(tag[:])}
+	// Descriptors the platform inherited without close-on-exec (from a shell,
+	// a supervisor) would pass to every function it starts directly.
+	closeOnExecFrom(3)
 	if os.Geteuid() != 0 {
 		if cfg.DropPrivileges {
 			s.NamespaceError = errors.New("the platform does not run as root: functions run under its uid, see its files, and share its /tmp")
