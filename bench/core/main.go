@@ -3,6 +3,7 @@
 // per warm idle instance. It prints a table and writes it into BENCHMARKS.md.
 //
 //	go run ./bench/core [-out BENCHMARKS.md]
+//	go run ./bench/core -isolation    # cold starts with isolation on and off
 package main
 
 import (
@@ -44,9 +45,16 @@ func main() {
 	idleN := flag.Int("idle", 40, "idle instances for the memory measurement")
 	only := flag.String("only", "", "measure one runtime only: go, node or python")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the platform to this file")
+	isolation := flag.Bool("isolation", false, "measure only cold starts, with isolation on and off side by side")
 	flag.Parse()
 	onlyRuntime = *only
 	profilePath = *cpuProfile
+	if *isolation {
+		if err := coldIsolation(*out, *coldN); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if err := run(*out, *warmN, *dur, *coldN, *idleN); err != nil {
 		log.Fatal(err)
 	}

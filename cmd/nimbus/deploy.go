@@ -11,6 +11,7 @@ import (
 
 	"github.com/nimbus-platform/nimbus/internal/client"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/internal/sandbox"
 )
 
 func dirArg(args []string) string {
@@ -109,6 +110,9 @@ func newInfoCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if iso, err := g.client().Isolation(cmd.Context()); err == nil {
+				printIsolationWarnings(iso)
+			}
 			if len(services) == 0 {
 				fmt.Println("No services deployed.")
 				return nil
@@ -131,5 +135,15 @@ func newInfoCommand(g *globals) *cobra.Command {
 			}
 			return nil
 		},
+	}
+}
+
+// printIsolationWarnings says what the platform's host does not give functions.
+func printIsolationWarnings(iso sandbox.Status) {
+	if !iso.Isolated && iso.IsolationReason != "" {
+		fmt.Printf("warning: functions are not isolated: %s\n", iso.IsolationReason)
+	}
+	if !iso.MemoryLimited && iso.MemoryReason != "" {
+		fmt.Printf("warning: function memory is not limited: %s\n", iso.MemoryReason)
 	}
 }

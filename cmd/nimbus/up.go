@@ -29,6 +29,7 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP gateway (API Gateway compatible endpoints); empty disables it")
 	fl.StringVar(&f.cfg.NATSURL, "nats-url", "", "external NATS cluster URL (default: run NATS JetStream embedded)")
 	fl.IntVar(&f.cfg.MaxConcurrency, "max-concurrency", 1000, "platform-wide limit of concurrent executions")
+	fl.IntVar(&f.cfg.MaxMemoryMB, "max-memory", 0, "MB of memorySize that running instances may hold together; cold starts beyond it are throttled (default 80% of the host's memory, -1: no bound)")
 	fl.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", 5*time.Minute, "stop an instance after it is idle this long")
 	fl.DurationVar(&f.cfg.LogRetention, "log-retention", 7*24*time.Hour, "keep function logs this long")
 	fl.StringVar(&f.cfg.RunDir, "run-dir", "", "directory for unpacked code and instance /tmp (default: under the system temp dir)")

@@ -26,6 +26,10 @@ const (
 	MaxZippedCodeBytes   = 250 * 1024 * 1024
 	MaxFunctionNameLen   = 64
 	MaxDescriptionLen    = 256
+	// Ephemeral storage (/tmp), in MB.
+	MinEphemeralStorageMB     = 512
+	MaxEphemeralStorageMB     = 10240
+	DefaultEphemeralStorageMB = 512
 )
 
 // Application is one deployed service: what `nimbus deploy` sends.
@@ -51,15 +55,19 @@ type HTTPSettings struct {
 // Function is one function of an application, fully resolved: defaults from the
 // provider are already applied.
 type Function struct {
-	Key          string            `json:"key"`  // key under `functions:` in the manifest
-	Name         string            `json:"name"` // deployed name, service-stage-key unless set
-	Handler      string            `json:"handler"`
-	Runtime      string            `json:"runtime"`
-	MemorySize   int               `json:"memorySize"` // MB
-	Timeout      int               `json:"timeout"`    // seconds
-	Architecture string            `json:"architecture"`
-	Description  string            `json:"description,omitempty"`
-	Environment  map[string]string `json:"environment,omitempty"`
+	Key        string `json:"key"`  // key under `functions:` in the manifest
+	Name       string `json:"name"` // deployed name, service-stage-key unless set
+	Handler    string `json:"handler"`
+	Runtime    string `json:"runtime"`
+	MemorySize int    `json:"memorySize"` // MB
+	Timeout    int    `json:"timeout"`    // seconds
+	// EphemeralStorageSize is the size of the function's /tmp in MB; 0 means
+	// the default (512). Omitted when unset so functions deployed before it
+	// existed keep their identity.
+	EphemeralStorageSize int               `json:"ephemeralStorageSize,omitempty"`
+	Architecture         string            `json:"architecture"`
+	Description          string            `json:"description,omitempty"`
+	Environment          map[string]string `json:"environment,omitempty"`
 	// EnvironmentRefs are variables whose values are CloudFormation intrinsic
 	// functions ({"Ref": ...}, {"Fn::GetAtt": ...}, ...) as the manifest gave
 	// them. The platform resolves them on deploy into Environment and clears
@@ -245,6 +253,9 @@ func (a *Application) Validate() error {
 		if f.MemorySize < MinMemoryMB || f.MemorySize > MaxMemoryMB {
 			add("%s: memorySize %d must be between %d and %d MB", where, f.MemorySize, MinMemoryMB, MaxMemoryMB)
 		}
+		if f.EphemeralStorageSize != 0 && (f.EphemeralStorageSize < MinEphemeralStorageMB || f.EphemeralStorageSize > MaxEphemeralStorageMB) {
+			add("%s: ephemeralStorageSize %d must be between %d and %d MB", where, f.EphemeralStorageSize, MinEphemeralStorageMB, MaxEphemeralStorageMB)
+		}
 		if f.Timeout < MinTimeoutSeconds || f.Timeout > MaxTimeoutSeconds {
 			add("%s: timeout %d must be between %d and %d seconds", where, f.Timeout, MinTimeoutSeconds, MaxTimeoutSeconds)
 		}
@@ -314,4 +325,13 @@ func (a *Application) Validate() error {
 		return fmt.Errorf("invalid application %q: %s", a.Service, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// EphemeralStorageMB is the size of the function's /tmp in MB, with the
+// default applied.
+func (f *Function) EphemeralStorageMB() int {
+	if f.EphemeralStorageSize == 0 {
+		return DefaultEphemeralStorageMB
+	}
+	return f.EphemeralStorageSize
 }

@@ -41,6 +41,8 @@ func TestValidate(t *testing.T) {
 		{"memory low", func(a *Application) { a.Functions[0].MemorySize = 64 }, "memorySize 64"},
 		{"memory high", func(a *Application) { a.Functions[0].MemorySize = 10241 }, "memorySize 10241"},
 		{"timeout", func(a *Application) { a.Functions[0].Timeout = 901 }, "timeout 901"},
+		{"ephemeral storage low", func(a *Application) { a.Functions[0].EphemeralStorageSize = 511 }, "ephemeralStorageSize 511"},
+		{"ephemeral storage high", func(a *Application) { a.Functions[0].EphemeralStorageSize = 10241 }, "ephemeralStorageSize 10241"},
 		{"architecture", func(a *Application) { a.Functions[0].Architecture = "sparc" }, "architecture"},
 		{"reserved env", func(a *Application) { a.Functions[0].Environment = map[string]string{"AWS_REGION": "x"} }, "reserved"},
 		{"env name", func(a *Application) { a.Functions[0].Environment = map[string]string{"1X": "x"} }, "environment variable name"},

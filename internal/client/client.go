@@ -22,6 +22,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
 	"github.com/nimbus-platform/nimbus/internal/packaging"
+	"github.com/nimbus-platform/nimbus/internal/sandbox"
 	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
 )
 
@@ -219,6 +220,14 @@ func (c *Client) Remove(ctx context.Context, service string) (*functions.DeployR
 func (c *Client) Services(ctx context.Context) ([]deployapi.ServiceInfo, error) {
 	var out []deployapi.ServiceInfo
 	return out, c.getJSON(ctx, deployapi.Prefix+"/services", &out)
+}
+
+// Isolation is what the platform's sandbox gives functions on its host.
+func (c *Client) Isolation(ctx context.Context) (sandbox.Status, error) {
+	var out struct {
+		Isolation sandbox.Status `json:"isolation"`
+	}
+	return out.Isolation, c.getJSON(ctx, deployapi.Prefix+"/status", &out)
 }
 
 // InvokeResult is a synchronous invocation's answer.

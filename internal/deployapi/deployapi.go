@@ -349,5 +349,7 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 		"functions":       len(a.Registry.List()),
 		"instances":       a.Runtime.Stats(),
 		"droppedLogLines": a.Logs.Dropped(),
+		"isolation":       a.Runtime.Isolation(),
+		"memoryInUseMB":   a.Runtime.MemoryInUseMB(),
 	})
 }

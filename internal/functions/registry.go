@@ -268,6 +268,7 @@ func (r *Registry) buildFunction(svc *service, fc appspec.Function) *Function {
 			CodeDir:             r.codeDir(fc.Code.SHA256),
 			Region:              app.Region,
 			ReservedConcurrency: reserved,
+			EphemeralStorageMB:  fc.EphemeralStorageMB(),
 		},
 	}
 }

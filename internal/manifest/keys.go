@@ -15,6 +15,7 @@ var topLevelKeys = []string{
 var providerKeys = []string{
 	// used by nimbus
 	"name", "stage", "region", "runtime", "memorySize", "timeout", "environment", "architecture",
+	"ephemeralStorageSize",
 	// accepted, not used (yet)
 	"profile", "runtimeManagement", "iam", "iamRoleStatements", "iamManagedPolicies", "role",
 	"rolePermissionsBoundary", "cfnRole", "deploymentBucket", "deploymentPrefix", "deploymentMethod",
@@ -24,17 +25,17 @@ var providerKeys = []string{
 	"websocketsApiRouteSelectionExpression", "websocketsDescription", "websockets", "apiName",
 	"apiKeys", "usagePlan", "resourcePolicy", "endpointType", "vpcEndpointIds", "alb", "tracing",
 	"logs", "eventBridge", "vpc", "layers", "kmsKeyArn", "ecr", "s3", "cloudFront",
-	"lambdaHashingVersion", "timeout", "description", "ephemeralStorageSize",
+	"lambdaHashingVersion", "timeout", "description",
 }
 
 var functionKeys = []string{
 	// used by nimbus
 	"handler", "runtime", "memorySize", "timeout", "environment", "description",
-	"reservedConcurrency", "events", "name", "package", "architecture",
+	"reservedConcurrency", "events", "name", "package", "architecture", "ephemeralStorageSize",
 	// accepted, not used (yet)
 	"image", "layers", "tags", "vpc", "provisionedConcurrency", "url", "destinations",
 	"maximumRetryAttempts", "maximumEventAge", "onError", "tracing", "role", "runtimeManagement",
-	"ephemeralStorageSize", "snapStart", "kmsKeyArn", "disableLogs", "logRetentionInDays",
+	"snapStart", "kmsKeyArn", "disableLogs", "logRetentionInDays",
 	"logDataProtectionPolicy", "fileSystemConfig", "condition", "dependsOn", "versionFunction",
 }
 

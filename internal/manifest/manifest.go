@@ -354,11 +354,13 @@ func (d *decoder) packageConfig(n *node, where string, known []string) packageCo
 
 // providerDefaults are the provider values that functions inherit.
 type providerDefaults struct {
-	runtime      placed[string]
-	memorySize   placed[int]
-	timeout      placed[int]
-	architecture placed[string]
-	environment  map[string]string
+	runtime    placed[string]
+	memorySize placed[int]
+	timeout    placed[int]
+	// ephemeralStorageSize is the size of /tmp in MB.
+	ephemeralStorageSize placed[int]
+	architecture         placed[string]
+	environment          map[string]string
 }
 
 func (d *decoder) project(root *node, r *resolver) *Project {
@@ -416,6 +418,7 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 	defaults.runtime = d.placedString(val(provider, "runtime"), "provider.runtime")
 	defaults.memorySize = d.placedInt(val(provider, "memorySize"), "provider.memorySize")
 	defaults.timeout = d.placedInt(val(provider, "timeout"), "provider.timeout")
+	defaults.ephemeralStorageSize = d.placedInt(val(provider, "ephemeralStorageSize"), "provider.ephemeralStorageSize")
 	defaults.architecture = d.placedString(val(provider, "architecture"), "provider.architecture")
 	d.environment(val(provider, "environment"), "provider.environment", defaults.environment)
 	if n := val(provider, "layers"); n != nil {
@@ -598,6 +601,10 @@ func (d *decoder) function(e *entry, service, stage string, defaults providerDef
 		appspec.MinMemoryMB, appspec.MaxMemoryMB, "MB", e.keyPos)
 	fn.Timeout = d.pickInt(val(f, "timeout"), where+" timeout", defaults.timeout, appspec.DefaultTimeout,
 		appspec.MinTimeoutSeconds, appspec.MaxTimeoutSeconds, "seconds", e.keyPos)
+	if n := val(f, "ephemeralStorageSize"); n != nil || defaults.ephemeralStorageSize.set {
+		fn.EphemeralStorageSize = d.pickInt(n, where+" ephemeralStorageSize", defaults.ephemeralStorageSize,
+			appspec.DefaultEphemeralStorageMB, appspec.MinEphemeralStorageMB, appspec.MaxEphemeralStorageMB, "MB", e.keyPos)
+	}
 
 	fn.Architecture = defaultArchitecture
 	archPos := defaults.architecture.pos

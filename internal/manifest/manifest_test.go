@@ -103,6 +103,7 @@ provider:
   region: eu-west-1
   memorySize: 256
   timeout: 30
+  ephemeralStorageSize: 1024
   architecture: arm64
   environment:
     SHARED: one
@@ -117,6 +118,7 @@ functions:
     runtime: nodejs22.x
     memorySize: 512
     timeout: 3
+    ephemeralStorageSize: 2048
     architecture: x86_64
     description: second
     reservedConcurrency: 5
@@ -132,13 +134,14 @@ functions:
 		t.Errorf("stage/region = %s/%s", p.App.Stage, p.App.Region)
 	}
 	a, b := p.App.Functions[0], p.App.Functions[1]
-	if a.Name != "shop-prod-a" || a.MemorySize != 256 || a.Timeout != 30 || a.Architecture != "arm64" || a.Runtime != "python3.12" {
+	if a.Name != "shop-prod-a" || a.MemorySize != 256 || a.Timeout != 30 || a.Architecture != "arm64" || a.Runtime != "python3.12" ||
+		a.EphemeralStorageSize != 1024 {
 		t.Errorf("a = %+v", a)
 	}
 	if !reflect.DeepEqual(a.Environment, map[string]string{"SHARED": "one", "OVERRIDDEN": "provider", "DROPPED": "x"}) {
 		t.Errorf("a env = %v", a.Environment)
 	}
-	if b.Name != "custom-b" || b.MemorySize != 512 || b.Timeout != 3 || b.Architecture != "x86_64" ||
+	if b.Name != "custom-b" || b.MemorySize != 512 || b.Timeout != 3 || b.EphemeralStorageSize != 2048 || b.Architecture != "x86_64" ||
 		b.Runtime != "nodejs22.x" || b.Description != "second" || b.ReservedConcurrency == nil || *b.ReservedConcurrency != 5 {
 		t.Errorf("b = %+v", b)
 	}
@@ -271,6 +274,7 @@ functions:
     runtime: nodejs20
     memorySize: 64
     timeout: 901
+    ephemeralStorageSize: 256
     environment:
       AWS_REGION: x
       1BAD: y
@@ -286,8 +290,9 @@ functions:
 				{"8:14", `runtime "nodejs20" is not supported`, `did you mean "nodejs20.x"?`},
 				{"9:17", "memorySize 64 must be between 128 and 10240 MB", ""},
 				{"10:14", "timeout 901 must be between 1 and 900 seconds", ""},
-				{"12:7", `"AWS_REGION" is reserved`, ""},
-				{"13:7", `"1BAD" must start with a letter`, ""},
+				{"11:27", "ephemeralStorageSize 256 must be between 512 and 10240 MB", ""},
+				{"13:7", `"AWS_REGION" is reserved`, ""},
+				{"14:7", `"1BAD" must start with a letter`, ""},
 			},
 		},
 		{

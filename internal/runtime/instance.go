@@ -65,12 +65,14 @@ type instance struct {
 	// init output belongs to its log.
 	initCall atomic.Pointer[call]
 
+	// memoryHeld: the instance's memory is still reserved for admission.
+	memoryHeld atomic.Bool
+
 	stopOnce sync.Once
 	lastUsed time.Time // guarded by pool.mu
 
 	output    *os.File                       // read end of the process's stdout and stderr
-	cgroup    atomic.Pointer[sandbox.Cgroup] // memory limit; nil where the host allows none
-	confined  chan struct{}                  // closed once confine has finished
+	cgroup    atomic.Pointer[sandbox.Cgroup] // memory and process limits; nil where the host allows none
 	logMu     sync.Mutex                     // held while output is read and stored
 	peakMB    atomic.Int64                   // last peak memory read, for after the process is gone
 	memReadAt atomic.Int64                   // unix nanoseconds of the last read
@@ -83,7 +85,7 @@ func newInstanceID() string {
 }
 
 // start launches the process. The instance is usable once its runtime calls next.
-func (p *Pool) startInstance() (*instance, error) {
+func (p *Pool) startInstance(ctx context.Context) (*instance, error) {
 	m := p.m
 	spec := p.spec
 	inst := &instance{
@@ -92,20 +94,30 @@ func (p *Pool) startInstance() (*instance, error) {
 		work:   make(chan *call),
 		exited: make(chan struct{}),
 	}
+	inst.memoryHeld.Store(true)
 	now := time.Now().UTC()
 	inst.stream = fmt.Sprintf("%s/[%s]%s", now.Format("2006/01/02"), spec.Version, inst.id)
+	inst.tmpDir = filepath.Join(m.cfg.RunDir, "tmp", inst.id)
+	paths := m.paths(spec, inst)
 
-	argv, err := m.command(spec)
+	argv, err := m.command(spec, paths)
 	if err != nil {
 		return nil, &startError{err}
+	}
+	uid, owned, err := m.sandbox.Identity(ctx, spec.FunctionName)
+	if err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen for the runtime API: %w", err)
 	}
-	if uid, _, ok := m.sandbox.Identity(spec.FunctionName); ok {
-		// Only the function's own processes may take its invocations.
-		ln = &sandbox.OwnerListener{Listener: ln, UID: uid}
+	var owner *sandbox.OwnerListener
+	if owned {
+		// Only the instance's own processes may take its invocations.
+		owner = sandbox.NewOwnerListener(ln, uid)
+		defer owner.SetCgroup(nil) // unless set below: a failed start
+		ln = owner
 	}
 	inst.ln = ln
 	inst.srv = &http.Server{
@@ -114,45 +126,47 @@ func (p *Pool) startInstance() (*instance, error) {
 	}
 	go func() { _ = inst.srv.Serve(ln) }()
 
-	inst.tmpDir = filepath.Join(m.cfg.RunDir, "tmp", inst.id)
+	// The instance's private /tmp; when isolated, the mount point its root is
+	// built on (the tmpfs mounted there is seen only inside the instance).
 	if err := os.MkdirAll(inst.tmpDir, 0o700); err != nil {
 		inst.closeListener()
 		return nil, fmt.Errorf("create instance /tmp: %w", err)
 	}
-	if err := m.sandbox.Chown(inst.tmpDir, spec.FunctionName); err != nil {
-		inst.cleanup()
-		return nil, err
+	if owned && !m.sandbox.Isolated() {
+		if err := os.Chown(inst.tmpDir, uid, uid); err != nil {
+			inst.cleanup()
+			return nil, fmt.Errorf("hand %s to the function's user: %w", inst.tmpDir, err)
+		}
 	}
 
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = spec.CodeDir
-	cmd.Env = m.environment(spec, inst)
-	m.sandbox.Prepare(cmd, spec.FunctionName)
-	// stdout and stderr share one pipe, as in Lambda, where both are the log.
-	outR, outW, err := os.Pipe()
+	inst.spawned.Store(time.Now().UnixNano())
+	proc, err := m.sandbox.Start(ctx, &sandbox.Spawn{
+		Function: spec.FunctionName,
+		Argv:     argv,
+		Env:      m.environment(spec, inst, paths),
+		Dir:      paths.taskRoot,
+		MemoryMB: spec.MemoryMB,
+		TmpMB:    spec.ephemeralMB(),
+		RootDir:  inst.tmpDir,
+		Binds:    m.binds(spec),
+	})
 	if err != nil {
 		inst.cleanup()
+		var ep *sandbox.EntryPointError
+		if errors.As(err, &ep) {
+			return nil, &startError{err}
+		}
 		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = outW, outW
-	inst.output = outR
-	inst.spawned.Store(time.Now().UnixNano())
-	if err := cmd.Start(); err != nil {
-		outR.Close()
-		outW.Close()
-		inst.cleanup()
-		return nil, &startError{fmt.Errorf("start %s: %w", argv[0], err)}
+	inst.cmd = proc.Cmd
+	inst.output = proc.Output
+	if proc.Cgroup != nil {
+		inst.cgroup.Store(proc.Cgroup)
 	}
-	outW.Close()
-	inst.cmd = cmd
-	if err := m.sandbox.Started(cmd.Process.Pid); err != nil {
-		m.log.Debug("process limits not applied", "err", err)
+	if owner != nil {
+		owner.SetCgroup(proc.Cgroup)
 	}
-	// Moving a process between cgroups waits for an RCU grace period (many
-	// milliseconds here): do it beside the cold start, not in front of it.
-	inst.confined = make(chan struct{})
-	go inst.confine(spec.MemoryMB)
-	go inst.readLog(outR)
+	go inst.readLog(proc.Output)
 	go inst.wait()
 	return inst, nil
 }
@@ -167,38 +181,110 @@ type startError struct{ err error }
 func (e *startError) Error() string { return e.err.Error() }
 func (e *startError) Unwrap() error { return e.err }
 
+// instancePaths are the paths an instance is given, as it sees them: inside
+// its private root when isolated, the host's otherwise. Every path handed to
+// a function comes from here.
+type instancePaths struct {
+	taskRoot   string // the function's code (LAMBDA_TASK_ROOT)
+	runtimeDir string // the runtime clients (LAMBDA_RUNTIME_DIR)
+	tmp        string // its /tmp (TMPDIR, HOME)
+}
+
+func (m *Manager) paths(spec *Spec, inst *instance) instancePaths {
+	if m.sandbox.Isolated() {
+		return instancePaths{taskRoot: sandbox.TaskRoot, runtimeDir: sandbox.RuntimeDir, tmp: sandbox.TmpDir}
+	}
+	return instancePaths{taskRoot: spec.CodeDir, runtimeDir: m.cfg.RuntimeDir, tmp: inst.tmpDir}
+}
+
+// inRuntimeDir maps a host path under the runtime directory to the instance's view.
+func (m *Manager) inRuntimeDir(hostPath string, paths instancePaths) string {
+	rel, err := filepath.Rel(m.cfg.RuntimeDir, hostPath)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return hostPath
+	}
+	return filepath.Join(paths.runtimeDir, rel)
+}
+
+// binds are the host directories an isolated instance sees, read-only.
+func (m *Manager) binds(spec *Spec) []sandbox.Bind {
+	b := make([]sandbox.Bind, 0, 4+len(m.interpreterDirs))
+	b = append(b, sandbox.Bind{Src: spec.CodeDir, Dst: sandbox.TaskRoot}, sandbox.Bind{Src: m.cfg.RuntimeDir, Dst: sandbox.RuntimeDir})
+	if m.cfg.SDKDir != "" {
+		b = append(b, sandbox.Bind{Src: m.cfg.SDKDir, Dst: sandbox.SDKDir})
+	}
+	for _, dir := range m.interpreterDirs {
+		b = append(b, sandbox.Bind{Src: dir, Dst: dir})
+	}
+	return b
+}
+
+// interpreterDirs are the install prefixes of interpreters that live outside
+// the system directories every instance sees (a pyenv python, say).
+func interpreterDirs(paths ...string) []string {
+	var dirs []string
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			continue
+		}
+		system := false
+		for _, d := range []string{"/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/etc/"} {
+			if strings.HasPrefix(real, d) {
+				system = true
+			}
+		}
+		if !system {
+			// <prefix>/bin/python3: the whole prefix (its libraries too).
+			dirs = append(dirs, filepath.Dir(filepath.Dir(real)))
+		}
+	}
+	return dirs
+}
+
+// ephemeralMB is the size of the instance's /tmp.
+func (s *Spec) ephemeralMB() int {
+	if s.EphemeralStorageMB <= 0 {
+		return 512
+	}
+	return s.EphemeralStorageMB
+}
+
 // command is the argv that starts spec's runtime.
-func (m *Manager) command(spec *Spec) ([]string, error) {
+func (m *Manager) command(spec *Spec, paths instancePaths) ([]string, error) {
 	family, ok := appspec.RuntimeFamily(spec.Runtime)
 	if !ok {
 		return nil, fmt.Errorf("unknown runtime %q", spec.Runtime)
 	}
 	switch family {
 	case appspec.FamilyProvided:
-		return []string{filepath.Join(spec.CodeDir, "bootstrap")}, nil
+		return []string{filepath.Join(paths.taskRoot, "bootstrap")}, nil
 	case appspec.FamilyGo:
 		h := filepath.Clean(spec.Handler)
 		if filepath.IsAbs(h) || strings.HasPrefix(h, "..") {
 			return nil, fmt.Errorf("handler %q must name an executable inside the package", spec.Handler)
 		}
-		return []string{filepath.Join(spec.CodeDir, h)}, nil
+		return []string{filepath.Join(paths.taskRoot, h)}, nil
 	case appspec.FamilyNode:
 		if m.cfg.NodePath == "" {
 			return nil, errors.New("no node executable found for " + spec.Runtime)
 		}
-		return []string{m.cfg.NodePath, m.cfg.NodeEntry}, nil
+		return []string{m.cfg.NodePath, m.inRuntimeDir(m.cfg.NodeEntry, paths)}, nil
 	case appspec.FamilyPython:
 		if m.cfg.PythonPath == "" {
 			return nil, errors.New("no python3 executable found for " + spec.Runtime)
 		}
-		return []string{m.cfg.PythonPath, m.cfg.PythonEntry}, nil
+		return []string{m.cfg.PythonPath, m.inRuntimeDir(m.cfg.PythonEntry, paths)}, nil
 	}
 	return nil, fmt.Errorf("runtime %q has no launcher", spec.Runtime)
 }
 
 // environment is what Lambda sets, plus the function's own variables (which
 // cannot override the reserved ones: the manifest validation refuses them).
-func (m *Manager) environment(spec *Spec, inst *instance) []string {
+func (m *Manager) environment(spec *Spec, inst *instance, paths instancePaths) []string {
 	env := make([]string, 0, len(spec.Environment)+28)
 	// Before the function's own variables: a user's AWS_ENDPOINT_URL wins, as
 	// Lambda does not reserve it. Placeholder keys until per-function
@@ -215,12 +301,12 @@ func (m *Manager) environment(spec *Spec, inst *instance) []string {
 		"PATH=/usr/local/bin:/usr/bin:/bin",
 		"LANG=en_US.UTF-8",
 		"TZ=:UTC",
-		"HOME="+inst.tmpDir,
-		"TMPDIR="+inst.tmpDir,
+		"HOME="+paths.tmp,
+		"TMPDIR="+paths.tmp,
 		"AWS_LAMBDA_RUNTIME_API="+inst.ln.Addr().String(),
 		"_HANDLER="+spec.Handler,
-		"LAMBDA_TASK_ROOT="+spec.CodeDir,
-		"LAMBDA_RUNTIME_DIR="+m.cfg.RuntimeDir,
+		"LAMBDA_TASK_ROOT="+paths.taskRoot,
+		"LAMBDA_RUNTIME_DIR="+paths.runtimeDir,
 		"AWS_EXECUTION_ENV=AWS_Lambda_"+spec.Runtime,
 		"AWS_LAMBDA_FUNCTION_NAME="+spec.FunctionName,
 		"AWS_LAMBDA_FUNCTION_VERSION="+spec.Version,
@@ -236,7 +322,7 @@ func (m *Manager) environment(spec *Spec, inst *instance) []string {
 	sdkNode, sdkPython := m.sdkPaths()
 	switch family, _ := appspec.RuntimeFamily(spec.Runtime); family {
 	case appspec.FamilyNode:
-		env = append(env, "NODE_PATH="+joinPath(spec.Environment["NODE_PATH"], spec.CodeDir+"/node_modules", sdkNode))
+		env = append(env, "NODE_PATH="+joinPath(spec.Environment["NODE_PATH"], paths.taskRoot+"/node_modules", sdkNode))
 	case appspec.FamilyPython:
 		// The task root comes first (the client puts it there), then these.
 		if p := joinPath(spec.Environment["PYTHONPATH"], sdkPython); p != "" {
@@ -247,12 +333,16 @@ func (m *Manager) environment(spec *Spec, inst *instance) []string {
 }
 
 // sdkPaths are the SDK folders as function processes see them ("" when no
-// SDK is installed). The one place to change where the sandbox mounts them.
+// SDK is installed): isolated instances have it mounted at sandbox.SDKDir.
 func (m *Manager) sdkPaths() (nodeModules, python string) {
 	if m.cfg.SDKDir == "" {
 		return "", ""
 	}
-	return filepath.Join(m.cfg.SDKDir, "nodejs", "node_modules"), filepath.Join(m.cfg.SDKDir, "python")
+	dir := m.cfg.SDKDir
+	if m.sandbox.Isolated() {
+		dir = sandbox.SDKDir
+	}
+	return filepath.Join(dir, "nodejs", "node_modules"), filepath.Join(dir, "python")
 }
 
 // joinPath joins the non-empty entries with the list separator.
@@ -270,29 +360,11 @@ func joinPath(entries ...string) string {
 	return b.String()
 }
 
-// confine puts the process under its memory limit, where the host allows.
-func (inst *instance) confine(limitMB int) {
-	defer close(inst.confined)
-	m := inst.pool.m
-	cg, err := m.sandbox.Confine(inst.cmd.Process.Pid, limitMB)
-	if err != nil {
-		m.log.Warn("function memory not limited", "function", inst.pool.spec.FunctionName, "err", err)
-		return
-	}
-	if cg != nil {
-		inst.cgroup.Store(cg)
-	}
-}
-
 // wait reaps the process and fails whatever it was running.
 func (inst *instance) wait() {
 	err := inst.cmd.Wait()
 	if err == nil {
 		err = errors.New("exit status 0")
-	}
-	select {
-	case <-inst.confined:
-	case <-time.After(5 * time.Second):
 	}
 	if cg := inst.cgroup.Load(); cg != nil {
 		// Keep the peak for the report: the cgroup goes with the process.

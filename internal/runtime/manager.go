@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,9 +54,14 @@ type Config struct {
 	// EndpointURL is the platform's AWS API as functions reach it; instances
 	// get it as AWS_ENDPOINT_URL unless the function sets its own.
 	EndpointURL string
-	// SDKDir holds the AWS SDKs functions find without packaging them
-	// (nodejs/node_modules, python); empty when none is installed.
+	// SDKDir is a host folder with the AWS SDKs functions find without
+	// packaging them (nodejs/node_modules, python); isolated instances see it
+	// read-only at /var/runtime/sdk. Empty when none is installed.
 	SDKDir string
+	// MaxMemoryMB bounds the sum of memorySize of the node's instances: a
+	// cold start beyond it is throttled (after stopping idle instances to make
+	// room). 0: no bound.
+	MaxMemoryMB int
 	// Sandbox wraps instance processes; the Manager closes it.
 	Sandbox  *sandbox.Sandbox
 	Logs     LogSink
@@ -69,8 +75,13 @@ type Manager struct {
 	log       *slog.Logger
 	sandbox   *sandbox.Sandbox
 	executing atomic.Int64
-	closed    atomic.Bool
-	inflight  sync.WaitGroup
+	// memoryMB is the sum of memorySize of the live instances (admission).
+	memoryMB atomic.Int64
+	// interpreterDirs are bound into isolated instances (interpreters that
+	// live outside the system directories).
+	interpreterDirs []string
+	closed          atomic.Bool
+	inflight        sync.WaitGroup
 
 	mu    sync.RWMutex
 	pools map[string]*Pool // by Spec.Key
@@ -111,13 +122,20 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err := os.MkdirAll(cfg.RunDir+"/tmp", 0o711); err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
+	if cfg.SDKDir != "" && cfg.Sandbox.Isolated() {
+		// The mount point of the SDKs inside the read-only runtime directory.
+		if err := os.MkdirAll(filepath.Join(cfg.RuntimeDir, "sdk"), 0o755); err != nil {
+			return nil, fmt.Errorf("create the SDK mount point: %w", err)
+		}
+	}
 	m := &Manager{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		sandbox: cfg.Sandbox,
-		pools:   map[string]*Pool{},
-		reports: make(chan report, 4096),
-		stop:    make(chan struct{}),
+		interpreterDirs: interpreterDirs(cfg.NodePath, cfg.PythonPath),
+		cfg:             cfg,
+		log:             cfg.Logger,
+		sandbox:         cfg.Sandbox,
+		pools:           map[string]*Pool{},
+		reports:         make(chan report, 4096),
+		stop:            make(chan struct{}),
 	}
 	m.done.Add(2)
 	go m.reap()
@@ -145,7 +163,7 @@ func (m *Manager) Invoke(ctx context.Context, spec *Spec, inv *Invocation) (*Res
 		if res := p.cachedInitFailure(); res != nil {
 			return res, nil
 		}
-		inst, cold, err := p.acquire()
+		inst, cold, err := p.acquire(ctx)
 		if err != nil {
 			var te *ThrottleError
 			if errors.As(err, &te) {
@@ -437,3 +455,75 @@ func (nopObserver) Invoked(*Spec, *Result, int) {}
 func (nopObserver) Throttled(*Spec, string)     {}
 func (nopObserver) InstanceStarted(*Spec)       {}
 func (nopObserver) InstanceStopped(*Spec)       {}
+
+// admit reserves memoryMB for a new instance against MaxMemoryMB. When the
+// bound is reached it stops the least recently used idle instance of any
+// function to make room, and throttles when none is idle.
+func (m *Manager) admit(ctx context.Context, memoryMB int) error {
+	limit := int64(m.cfg.MaxMemoryMB)
+	if limit <= 0 {
+		m.memoryMB.Add(int64(memoryMB))
+		return nil
+	}
+	for {
+		used := m.memoryMB.Load()
+		if used+int64(memoryMB) <= limit {
+			if m.memoryMB.CompareAndSwap(used, used+int64(memoryMB)) {
+				return nil
+			}
+			continue
+		}
+		victim := m.oldestIdle()
+		if victim == nil {
+			return &ThrottleError{Reason: ReasonAccount, Message: fmt.Sprintf(
+				"Rate Exceeded. The platform's memory for function instances is in use (%d of %d MB).", used, limit)}
+		}
+		victim.stop()
+		select {
+		case <-victim.exited: // its memory is released when it is reaped
+			for victim.memoryHeld.Load() {
+				time.Sleep(100 * time.Microsecond)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// releaseMemory returns an instance's reservation.
+func (m *Manager) releaseMemory(memoryMB int) {
+	m.memoryMB.Add(-int64(memoryMB))
+}
+
+// oldestIdle takes the least recently used idle instance out of its pool.
+func (m *Manager) oldestIdle() *instance {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var oldest *instance
+	var from *Pool
+	for _, p := range m.pools {
+		p.mu.Lock()
+		if len(p.idle) > 0 && (oldest == nil || p.idle[0].lastUsed.Before(oldest.lastUsed)) {
+			oldest, from = p.idle[0], p
+		}
+		p.mu.Unlock()
+	}
+	if from == nil {
+		return nil
+	}
+	from.mu.Lock()
+	defer from.mu.Unlock()
+	for i, inst := range from.idle {
+		if inst == oldest {
+			from.idle = append(from.idle[:i], from.idle[i+1:]...)
+			return inst
+		}
+	}
+	return nil // taken meanwhile
+}
+
+// Isolation reports what the sandbox gives on this host.
+func (m *Manager) Isolation() sandbox.Status { return m.sandbox.Status() }
+
+// MemoryInUseMB is the sum of memorySize of the live instances.
+func (m *Manager) MemoryInUseMB() int { return int(m.memoryMB.Load()) }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -21,7 +22,7 @@ type Pool struct {
 }
 
 // acquire takes the most recently used idle instance, or starts one.
-func (p *Pool) acquire() (*instance, bool, error) {
+func (p *Pool) acquire(ctx context.Context) (*instance, bool, error) {
 	p.mu.Lock()
 	if limit := p.spec.ReservedConcurrency; limit >= 0 && p.busy >= limit {
 		p.mu.Unlock()
@@ -37,9 +38,17 @@ func (p *Pool) acquire() (*instance, bool, error) {
 	}
 	p.live++
 	p.mu.Unlock()
+	if err := p.m.admit(ctx, p.spec.MemoryMB); err != nil {
+		p.mu.Lock()
+		p.busy--
+		p.live--
+		p.mu.Unlock()
+		return nil, false, err
+	}
 	p.m.useCode(p.spec.CodeDir, 1)
-	inst, err := p.startInstance()
+	inst, err := p.startInstance(ctx)
 	if err != nil {
+		p.m.releaseMemory(p.spec.MemoryMB)
 		p.mu.Lock()
 		p.busy--
 		p.live--
@@ -86,6 +95,8 @@ func (p *Pool) instanceExited(inst *instance) {
 	p.live--
 	p.mu.Unlock()
 	p.m.useCode(p.spec.CodeDir, -1)
+	p.m.releaseMemory(p.spec.MemoryMB)
+	inst.memoryHeld.Store(false)
 	p.m.cfg.Observer.InstanceStopped(p.spec)
 }
 

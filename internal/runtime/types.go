@@ -26,6 +26,8 @@ type Spec struct {
 	Environment  map[string]string
 	CodeDir      string
 	Region       string
+	// EphemeralStorageMB sizes the instance's /tmp (Lambda's default: 512).
+	EphemeralStorageMB int
 	// ReservedConcurrency bounds the function's concurrent executions; negative
 	// means unreserved (only the platform-wide limit applies).
 	ReservedConcurrency int
@@ -62,9 +64,14 @@ type Result struct {
 type ThrottleError struct {
 	// Reason is AWS's reason code.
 	Reason string
+	// Message, when set, says which limit was hit.
+	Message string
 }
 
 func (e *ThrottleError) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
 	if e.Reason == ReasonReserved {
 		return "Rate Exceeded. The function's reserved concurrency is in use."
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ErrPeerUnknown means the peer's socket was not found in /proc/net.
@@ -19,37 +20,44 @@ var ErrPeerUnknown = errors.New("peer socket not found")
 // from the kernel's socket table. It lets a per-instance Runtime API refuse
 // connections from processes other than its function's.
 func PeerUID(conn net.Conn) (int, error) {
+	uid, _, err := peerSocket(conn)
+	return uid, err
+}
+
+// peerSocket returns the uid owning the peer's socket and its inode.
+func peerSocket(conn net.Conn) (uid int, inode string, err error) {
 	local, ok1 := conn.LocalAddr().(*net.TCPAddr)
 	remote, ok2 := conn.RemoteAddr().(*net.TCPAddr)
 	if !ok1 || !ok2 {
-		return -1, fmt.Errorf("%w: not a TCP connection", ErrPeerUnknown)
+		return -1, "", fmt.Errorf("%w: not a TCP connection", ErrPeerUnknown)
 	}
 	// The peer's socket has our remote address as its local one.
 	want := procAddr(remote) + " " + procAddr(local)
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		if uid, err := findUID(table, want); err == nil {
-			return uid, nil
+		if uid, inode, err := findSocket(table, want); err == nil {
+			return uid, inode, nil
 		}
 	}
-	return -1, ErrPeerUnknown
+	return -1, "", ErrPeerUnknown
 }
 
-func findUID(table, want string) (int, error) {
+func findSocket(table, want string) (int, string, error) {
 	f, err := os.Open(table)
 	if err != nil {
-		return -1, err
+		return -1, "", err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		// sl local_address rem_address st tx:rx tr:when retrnsmt uid ...
-		if len(fields) < 8 || fields[1]+" "+fields[2] != want {
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+		if len(fields) < 10 || fields[1]+" "+fields[2] != want {
 			continue
 		}
-		return strconv.Atoi(fields[7])
+		uid, err := strconv.Atoi(fields[7])
+		return uid, fields[9], err
 	}
-	return -1, ErrPeerUnknown
+	return -1, "", ErrPeerUnknown
 }
 
 // procAddr renders an address as /proc/net/tcp{,6} does: the address in
@@ -70,11 +78,33 @@ func procAddr(a *net.TCPAddr) string {
 	return strings.ToUpper(hex.EncodeToString(b)) + fmt.Sprintf(":%04X", a.Port)
 }
 
-// OwnerListener accepts only connections from processes running as uid;
-// others are closed at once.
+// OwnerListener accepts only connections from one instance: the peer's
+// socket must belong to the function's uid and be held by a process in the
+// instance's cgroup (when it has one). Membership of the cgroup is the
+// instance's secret: the kernel keeps it, nothing can forge it, and unlike a
+// token it needs nothing from the runtime client, which only knows
+// AWS_LAMBDA_RUNTIME_API's host:port. Others are closed at once.
 type OwnerListener struct {
 	net.Listener
 	UID int
+
+	ready  chan struct{} // closed by SetCgroup
+	once   sync.Once
+	cgroup *Cgroup
+}
+
+// NewOwnerListener wraps ln; Accept waits for SetCgroup.
+func NewOwnerListener(ln net.Listener, uid int) *OwnerListener {
+	return &OwnerListener{Listener: ln, UID: uid, ready: make(chan struct{})}
+}
+
+// SetCgroup names the instance's cgroup (nil: the uid check only) once the
+// process has started.
+func (l *OwnerListener) SetCgroup(cg *Cgroup) {
+	l.once.Do(func() {
+		l.cgroup = cg
+		close(l.ready)
+	})
 }
 
 // Accept returns the next connection from the owner.
@@ -84,9 +114,28 @@ func (l *OwnerListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if uid, err := PeerUID(c); err == nil && uid == l.UID {
+		<-l.ready
+		if uid, inode, err := peerSocket(c); err == nil && uid == l.UID && (l.cgroup == nil || l.cgroup.holdsSocket(inode)) {
 			return c, nil
 		}
 		_ = c.Close()
 	}
+}
+
+// holdsSocket reports whether a process of the cgroup has the socket open.
+func (c *Cgroup) holdsSocket(inode string) bool {
+	want := "socket:[" + inode + "]"
+	for _, pid := range c.Pids() {
+		dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if target, err := os.Readlink(dir + "/" + e.Name()); err == nil && target == want {
+				return true
+			}
+		}
+	}
+	return false
 }

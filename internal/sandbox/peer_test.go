@@ -44,7 +44,8 @@ func TestPeerUIDAndOwnerListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owned := &OwnerListener{Listener: ln, UID: os.Getuid() + 1}
+	owned := NewOwnerListener(ln, os.Getuid()+1)
+	owned.SetCgroup(nil)
 	defer owned.Close()
 	go func() {
 		if c, err := owned.Accept(); err == nil {
@@ -62,7 +63,8 @@ func TestPeerUIDAndOwnerListener(t *testing.T) {
 	}
 	c.Close()
 
-	mine := &OwnerListener{Listener: mustListen(t), UID: os.Getuid()}
+	mine := NewOwnerListener(mustListen(t), os.Getuid())
+	mine.SetCgroup(nil)
 	defer mine.Close()
 	got := make(chan error, 1)
 	go func() {

@@ -1,138 +1,387 @@
-// Package sandbox wraps function processes in the isolation the host allows:
-// their own process group (so a whole tree is killed at once), death with the
-// platform, file-descriptor limits, and, when the platform runs as root, an
-// unprivileged uid of their own so they can read neither the platform's data
-// nor another function's files.
+// Package sandbox wraps function processes in the isolation the host allows.
+// As root, every instance starts through the init step (initstep.go) in its
+// own mount, pid and IPC namespaces, inside its memory and pids cgroups from
+// its first instruction, under a uid of its function's own with no
+// supplementary groups, in a private root that shows its code, the runtime
+// clients and a private /tmp, and nothing of the platform. Where the host
+// gives less, it gives what it can and says what is missing (Status).
 package sandbox
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sys/unix"
 )
 
 // Config chooses the isolation.
 type Config struct {
-	// DropPrivileges runs each function under its own uid/gid (needs root).
+	// DropPrivileges isolates each function: its own uid, namespaces and
+	// root (needs root; turned off otherwise).
 	DropPrivileges bool
-	// BaseUID is the start of the uid range functions get (default 200000); a
-	// function's uid is BaseUID plus a hash of its name within UIDRange.
+	// BaseUID is the start of the uid range functions get (default 200000),
+	// UIDRange its size (default 100000).
 	BaseUID  uint32
 	UIDRange uint32
+	// UIDs is the registry of function uids (a KV bucket of the store); nil
+	// keeps the registry in memory only.
+	UIDs jetstream.KeyValue
+	// UIDLockDir holds the host-wide uid claims shared by every platform on
+	// the host (default /run/nimbus/uids).
+	UIDLockDir string
 	// MaxOpenFiles is RLIMIT_NOFILE for function processes (Lambda: 1024).
 	MaxOpenFiles uint64
 	// NoMemoryLimit leaves function memory unbounded even where cgroups allow a limit.
 	NoMemoryLimit bool
+	Logger        *slog.Logger
 }
 
-// Sandbox prepares and cleans up function processes.
+// Sandbox starts and cleans up function processes.
 type Sandbox struct {
-	cfg Config
-	// cgroupRoot is where instance memory cgroups go; empty: no limits.
-	cgroupRoot string
-	cgroupV2   bool
+	cfg   Config
+	log   *slog.Logger
+	roots cgroupRoots // memory == "": no cgroups
+	uids  *uidRegistry
+	// cloneflags are the namespaces of each instance; 0 where the host gives none.
+	cloneflags uintptr
 	// MemoryLimitError says why memory is not limited, if it is not.
 	MemoryLimitError error
+	// NamespaceError says why instances do not get namespaces of their own.
+	NamespaceError error
 
 	mu        sync.Mutex
-	spares    []*Cgroup // empty cgroups ready for instances
+	spares    []*waiting // init steps ready for instances
 	seq       int
+	tag       string // tells apart the sandboxes of one process (tests run several platforms)
 	refilling bool
 	closed    bool
 	wg        sync.WaitGroup // the refill goroutine
 }
 
-// New returns a sandbox; DropPrivileges is turned off when not running as root.
+// New returns a sandbox with the isolation this host allows. It removes the
+// cgroups (and kills the processes) a previous platform left behind.
 func New(cfg Config) *Sandbox {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	var tag [4]byte
+	_, _ = rand.Read(tag[:])
+	s := &Sandbox{cfg: cfg, log: cfg.Logger, tag: hex.EncodeToString(tag[:])}
+	// Descriptors the platform inherited without close-on-exec (from a shell,
+	// a supervisor) would pass to every function it starts directly.
+	closeOnExecFrom(3)
 	if os.Geteuid() != 0 {
-		cfg.DropPrivileges = false
+		if cfg.DropPrivileges {
+			s.NamespaceError = errors.New("the platform does not run as root: functions run under its uid, see its files, and share its /tmp")
+		}
+		s.cfg.DropPrivileges = false
 	}
-	if cfg.BaseUID == 0 {
-		cfg.BaseUID = 200000
+	if s.cfg.BaseUID == 0 {
+		s.cfg.BaseUID = 200000
 	}
-	if cfg.UIDRange == 0 {
-		cfg.UIDRange = 100000
+	if s.cfg.UIDRange == 0 {
+		s.cfg.UIDRange = 100000
 	}
-	if cfg.MaxOpenFiles == 0 {
-		cfg.MaxOpenFiles = 1024
+	if s.cfg.UIDLockDir == "" {
+		s.cfg.UIDLockDir = "/run/nimbus/uids"
 	}
-	s := &Sandbox{cfg: cfg}
+	if s.cfg.MaxOpenFiles == 0 {
+		s.cfg.MaxOpenFiles = 1024
+	}
 	if cfg.NoMemoryLimit {
 		s.MemoryLimitError = errors.New("memory limits are turned off")
-	} else if root, v2, err := cgroupRoot(); err != nil {
+	} else if roots, err := findCgroupRoots(); err != nil {
 		s.MemoryLimitError = err
 	} else {
-		s.cgroupRoot, s.cgroupV2 = root, v2
-		removeStaleCgroups(root)
+		s.roots = roots
+		for _, dir := range roots.dirs() {
+			removeStaleCgroups(dir)
+		}
+	}
+	if s.cfg.DropPrivileges {
+		s.uids = newUIDRegistry(s.cfg.UIDs, s.cfg.BaseUID, s.cfg.UIDRange, s.cfg.UIDLockDir)
+		flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC)
+		if err := probe(flags); err != nil {
+			s.NamespaceError = fmt.Errorf("instances cannot have namespaces of their own (%w): functions see the host's filesystem and processes", err)
+		} else {
+			s.cloneflags = flags
+		}
 	}
 	return s
 }
 
-// removeStaleCgroups deletes the cgroups left by platforms that are gone (a
-// kill -9 leaves its instances' empty cgroups behind). Cgroups are named
-// i<platform pid>-<n>, so those of live platforms are left alone.
-func removeStaleCgroups(root string) {
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		return
+// Status is what the sandbox gives on this host, for the status API.
+type Status struct {
+	// Isolated: instances get their own namespaces and private root.
+	Isolated        bool   `json:"isolated"`
+	IsolationReason string `json:"isolationReason,omitempty"`
+	// OwnUsers: functions run under uids of their own.
+	OwnUsers      bool   `json:"ownUsers"`
+	MemoryLimited bool   `json:"memoryLimited"`
+	MemoryReason  string `json:"memoryReason,omitempty"`
+	// ProcessLimit: the pids controller bounds each instance.
+	ProcessLimit bool `json:"processLimit"`
+}
+
+// Status reports the isolation in force.
+func (s *Sandbox) Status() Status {
+	st := Status{Isolated: s.cloneflags != 0, OwnUsers: s.cfg.DropPrivileges, MemoryLimited: s.roots.memory != "",
+		ProcessLimit: s.roots.pids != ""}
+	if s.NamespaceError != nil {
+		st.IsolationReason = s.NamespaceError.Error()
+	} else if !s.cfg.DropPrivileges {
+		st.IsolationReason = "isolation is turned off (--no-sandbox)"
 	}
-	for _, e := range entries {
-		var pid, n int
-		if !e.IsDir() {
-			continue
+	if s.MemoryLimitError != nil {
+		st.MemoryReason = s.MemoryLimitError.Error()
+	}
+	return st
+}
+
+// Isolated reports whether instances get a private root, where their code is
+// at TaskRoot, the runtime clients at RuntimeDir and their /tmp at TmpDir.
+func (s *Sandbox) Isolated() bool { return s.cloneflags != 0 }
+
+// Spawn describes one instance's process.
+type Spawn struct {
+	Function string
+	// Argv and Dir are paths as the process sees them (inside the private
+	// root when Isolated).
+	Argv     []string
+	Env      []string
+	Dir      string
+	MemoryMB int
+	// TmpMB sizes the private /tmp (and /var/tmp).
+	TmpMB int
+	// RootDir is an empty host directory to build the private root on.
+	RootDir string
+	// Binds are shown read-only in the private root (code, runtime clients,
+	// interpreters outside the system directories).
+	Binds []Bind
+}
+
+// Process is a started instance.
+type Process struct {
+	Cmd *exec.Cmd
+	// Output is the read end of the process's stdout and stderr (one pipe,
+	// as in Lambda, where both are the log).
+	Output *os.File
+	// Cgroup bounds the instance; nil where the host allows none.
+	Cgroup *Cgroup
+}
+
+// EntryPointError means the function's entry point could not be executed.
+type EntryPointError struct{ Msg string }
+
+func (e *EntryPointError) Error() string { return e.Msg }
+
+// Start starts an instance. Its cgroups are limited before it runs
+// anything of the function, and it is inside them from its first
+// instruction.
+func (s *Sandbox) Start(ctx context.Context, sp *Spawn) (*Process, error) {
+	if s.roots.memory == "" && !s.cfg.DropPrivileges {
+		return s.startDirect(sp)
+	}
+	p := &initParams{Argv: sp.Argv, Env: sp.Env, Dir: sp.Dir, NoFile: s.cfg.MaxOpenFiles}
+	if s.roots.pids == "" {
+		// Without the pids controller, the per-uid limit is the only bound.
+		p.NProc = MaxProcesses
+	}
+	if s.cfg.DropPrivileges {
+		uid, err := s.uids.get(ctx, sp.Function)
+		if err != nil {
+			return nil, err
 		}
-		if _, err := fmt.Sscanf(e.Name(), "i%d-%d", &pid, &n); err != nil {
-			continue
+		p.SetID, p.UID, p.GID = true, uid, uid
+	}
+	if s.cloneflags != 0 {
+		p.Root = &rootSpec{Dir: sp.RootDir, TmpMB: sp.TmpMB, ShmMB: sp.MemoryMB, Binds: sp.Binds, HostDirs: hostDirs}
+	}
+	for attempt := 0; ; attempt++ {
+		w, err := s.takeWaiting()
+		if err != nil {
+			return nil, err
 		}
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
-			continue
+		if w.cg != nil {
+			if err := w.cg.setLimits(sp.MemoryMB); err != nil {
+				w.discard()
+				return nil, err
+			}
 		}
-		_ = os.Remove(filepath.Join(root, e.Name())) // fails harmlessly while processes remain
+		proc, err := w.run(p)
+		var ep *EntryPointError
+		if err == nil || errors.As(err, &ep) || attempt > 0 {
+			return proc, err
+		}
+		// A waiting init that died meanwhile: try once more with a new one.
+		s.log.Debug("a waiting instance process failed; starting another", "err", err)
 	}
 }
 
-// spareCgroups is how many empty cgroups are kept ready: creating one takes
-// milliseconds, which would otherwise be paid by every cold start.
-const spareCgroups = 2
+// waiting is an init step started ahead of need: in its namespaces and
+// cgroups, blocked on its parameters. Starting one (an exec of the platform's
+// binary and, on cgroup v1, an RCU grace period for joining the cgroup) costs
+// milliseconds that a cold start then does not pay.
+type waiting struct {
+	cmd    *exec.Cmd
+	params *os.File // write end: the second-stage initParams
+	status *os.File // read end: empty at a successful exec
+	output *os.File // read end of stdout and stderr
+	cg     *Cgroup
+}
 
-// Confine puts a started process under a memory limit of limitMB, when the
-// host allows it; it returns nil when it does not.
-func (s *Sandbox) Confine(pid, limitMB int) (*Cgroup, error) {
-	if s.cgroupRoot == "" {
-		return nil, nil
-	}
-	cg, err := s.takeCgroup()
+// spawnInit starts the init step and tells it its cgroups; it then waits for
+// its parameters.
+func spawnInit(cloneflags uintptr, cg *Cgroup) (*waiting, error) {
+	paramsR, paramsW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	if err := cg.setLimit(limitMB); err != nil {
-		cg.Remove()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		paramsR.Close()
+		paramsW.Close()
 		return nil, err
 	}
-	if err := cg.Add(pid); err != nil {
-		cg.Remove()
-		return nil, fmt.Errorf("move %d into its memory cgroup: %w", pid, err)
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		for _, f := range []*os.File{paramsR, paramsW, statusR, statusW} {
+			f.Close()
+		}
+		return nil, err
 	}
-	return cg, nil
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{initArgv0},
+		Env:        []string{}, // nothing of the platform's environment
+		Dir:        "/",
+		Stdout:     outW,
+		Stderr:     outW,
+		ExtraFiles: []*os.File{paramsR, statusW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Setpgid:    true,
+			Pdeathsig:  syscall.SIGKILL, // instances never outlive the platform
+			Cloneflags: cloneflags,
+		},
+	}
+	err = cmd.Start()
+	paramsR.Close()
+	statusW.Close()
+	outW.Close()
+	if err != nil {
+		paramsW.Close()
+		statusR.Close()
+		outR.Close()
+		return nil, fmt.Errorf("start the instance: %w", err)
+	}
+	w := &waiting{cmd: cmd, params: paramsW, status: statusR, output: outR, cg: cg}
+	join := initJoin{}
+	if cg != nil {
+		join.Procs = cg.procsFiles()
+	}
+	if err := json.NewEncoder(paramsW).Encode(join); err != nil {
+		w.discard()
+		return nil, fmt.Errorf("hand the instance its cgroups: %w", err)
+	}
+	return w, nil
 }
 
-// takeCgroup returns a spare cgroup, or makes one, and tops the spares up in
-// the background.
-func (s *Sandbox) takeCgroup() (*Cgroup, error) {
+// run hands the waiting init its parameters and waits until it has exec'd
+// the runtime (or failed).
+func (w *waiting) run(p *initParams) (*Process, error) {
+	// The pipe holds 64 KB: parameters (argv, 4 KB of environment) fit
+	// without waiting for the reader.
+	werr := json.NewEncoder(w.params).Encode(p)
+	msg, _ := io.ReadAll(w.status) // EOF at a successful exec
+	w.status.Close()
+	w.params.Close() // only now: the init step takes an early hang-up for the platform's death
+	if werr != nil || len(msg) > 0 {
+		w.discard()
+		if werr != nil {
+			return nil, fmt.Errorf("hand the instance its parameters: %w", werr)
+		}
+		if strings.HasPrefix(string(msg), "exec") {
+			return nil, &EntryPointError{Msg: string(msg)}
+		}
+		return nil, fmt.Errorf("set up the instance: %s", msg)
+	}
+	return &Process{Cmd: w.cmd, Output: w.output, Cgroup: w.cg}, nil
+}
+
+// discard kills a waiting init and removes its cgroups.
+func (w *waiting) discard() {
+	Kill(w.cmd.Process.Pid)
+	_ = w.cmd.Wait()
+	w.params.Close()
+	w.status.Close()
+	w.output.Close()
+	if w.cg != nil {
+		w.cg.Remove()
+	}
+}
+
+// probe starts the init step in new namespaces and checks it can mount.
+func probe(flags uintptr) error {
+	w, err := spawnInit(flags, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := w.run(&initParams{Probe: true}); err != nil {
+		return err
+	}
+	w.output.Close()
+	return w.cmd.Wait()
+}
+
+// startDirect starts the runtime itself, where there is nothing to set up
+// before it runs (no root, no cgroups).
+func (s *Sandbox) startDirect(sp *Spawn) (*Process, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(sp.Argv[0], sp.Argv[1:]...)
+	cmd.Dir = sp.Dir
+	cmd.Env = sp.Env
+	cmd.Stdout, cmd.Stderr = outW, outW
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	outW.Close()
+	if err != nil {
+		outR.Close()
+		return nil, &EntryPointError{Msg: fmt.Sprintf("exec %s: %v", sp.Argv[0], err)}
+	}
+	lim := unix.Rlimit{Cur: s.cfg.MaxOpenFiles, Max: s.cfg.MaxOpenFiles}
+	if err := unix.Prlimit(cmd.Process.Pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+		s.log.Debug("open-file limit not applied", "pid", cmd.Process.Pid, "err", err)
+	}
+	return &Process{Cmd: cmd, Output: outR}, nil
+}
+
+// spareInits is how many init steps wait ready for cold starts.
+const spareInits = 2
+
+// takeWaiting returns a waiting init, or starts one, and tops the spares up
+// in the background.
+func (s *Sandbox) takeWaiting() (*waiting, error) {
 	s.mu.Lock()
-	var cg *Cgroup
+	var w *waiting
 	if n := len(s.spares); n > 0 {
-		cg = s.spares[n-1]
+		w = s.spares[n-1]
 		s.spares = s.spares[:n-1]
 	}
-	name := s.nextName()
 	refill := !s.refilling && !s.closed
 	if refill {
 		s.refilling = true
@@ -142,34 +391,52 @@ func (s *Sandbox) takeCgroup() (*Cgroup, error) {
 	if refill {
 		go s.refill()
 	}
-	if cg != nil {
-		return cg, nil
+	if w != nil {
+		return w, nil
 	}
-	return newCgroup(s.cgroupRoot, s.cgroupV2, name)
+	return s.newWaiting()
+}
+
+// newWaiting starts an init step in a new cgroup of its own.
+func (s *Sandbox) newWaiting() (*waiting, error) {
+	var cg *Cgroup
+	if s.roots.memory != "" {
+		s.mu.Lock()
+		name := s.nextName()
+		s.mu.Unlock()
+		var err error
+		if cg, err = newCgroup(s.roots, name); err != nil {
+			return nil, fmt.Errorf("create the instance's cgroup: %w", err)
+		}
+	}
+	w, err := spawnInit(s.cloneflags, cg)
+	if err != nil && cg != nil {
+		cg.Remove()
+	}
+	return w, err
 }
 
 func (s *Sandbox) refill() {
 	defer s.wg.Done()
 	for {
 		s.mu.Lock()
-		if s.closed || len(s.spares) >= spareCgroups {
+		if s.closed || len(s.spares) >= spareInits {
 			s.refilling = false
 			s.mu.Unlock()
 			return
 		}
-		name := s.nextName()
 		s.mu.Unlock()
-		cg, err := newCgroup(s.cgroupRoot, s.cgroupV2, name)
+		w, err := s.newWaiting()
 		s.mu.Lock()
 		if err != nil || s.closed {
 			s.refilling = false
 			s.mu.Unlock()
-			if cg != nil {
-				cg.Remove()
+			if w != nil {
+				w.discard()
 			}
 			return
 		}
-		s.spares = append(s.spares, cg)
+		s.spares = append(s.spares, w)
 		s.mu.Unlock()
 	}
 }
@@ -177,10 +444,11 @@ func (s *Sandbox) refill() {
 // nextName names a cgroup; called with mu held.
 func (s *Sandbox) nextName() string {
 	s.seq++
-	return fmt.Sprintf("i%d-%d", os.Getpid(), s.seq)
+	return fmt.Sprintf("i%d-%s-%d", os.Getpid(), s.tag, s.seq)
 }
 
-// Close removes the spare cgroups. Instances' cgroups go with their processes.
+// Close stops the waiting init steps and gives up the uid claims. Instances'
+// cgroups go with their processes.
 func (s *Sandbox) Close() {
 	s.mu.Lock()
 	s.closed = true
@@ -190,45 +458,26 @@ func (s *Sandbox) Close() {
 	spares := s.spares
 	s.spares = nil
 	s.mu.Unlock()
-	for _, cg := range spares {
-		cg.Remove()
+	for _, w := range spares {
+		w.discard()
+	}
+	if s.uids != nil {
+		s.uids.close()
 	}
 }
 
-// Identity is the uid/gid a function runs as; ok is false when the process
-// keeps the platform's identity.
-func (s *Sandbox) Identity(function string) (uid, gid int, ok bool) {
+// Identity is the uid a function runs as; ok is false when the process keeps
+// the platform's identity.
+func (s *Sandbox) Identity(ctx context.Context, function string) (uid int, ok bool, err error) {
 	if !s.cfg.DropPrivileges {
-		return os.Getuid(), os.Getgid(), false
+		return os.Getuid(), false, nil
 	}
-	h := fnv.New32a()
-	h.Write([]byte(function))
-	id := int(s.cfg.BaseUID + h.Sum32()%s.cfg.UIDRange)
-	return id, id, true
+	uid, err = s.uids.get(ctx, function)
+	return uid, err == nil, err
 }
 
-// Prepare sets the process attributes of cmd for function.
-func (s *Sandbox) Prepare(cmd *exec.Cmd, function string) {
-	attr := &syscall.SysProcAttr{
-		Setpgid:   true,
-		Pdeathsig: syscall.SIGKILL, // instances never outlive the platform
-	}
-	if uid, gid, ok := s.Identity(function); ok {
-		attr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}
-	}
-	cmd.SysProcAttr = attr
-}
-
-// Started applies limits that can only be set once the process exists.
-func (s *Sandbox) Started(pid int) error {
-	lim := unix.Rlimit{Cur: s.cfg.MaxOpenFiles, Max: s.cfg.MaxOpenFiles}
-	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
-		return fmt.Errorf("limit open files of %d: %w", pid, err)
-	}
-	return nil
-}
-
-// Kill stops the process and everything it started.
+// Kill stops the process and everything it started: with a pid namespace,
+// the end of its first process ends every process in it.
 func Kill(pid int) {
 	if pid <= 0 {
 		return
@@ -237,14 +486,11 @@ func Kill(pid int) {
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
-// Chown gives a directory to the function's identity (its private /tmp).
-func (s *Sandbox) Chown(path, function string) error {
-	uid, gid, ok := s.Identity(function)
-	if !ok {
-		return nil
+// HostMemoryMB is the host's memory (MemTotal), or 0 when unknown.
+func HostMemoryMB() int {
+	var info unix.Sysinfo_t
+	if err := unix.Sysinfo(&info); err != nil {
+		return 0
 	}
-	if err := os.Chown(path, uid, gid); err != nil {
-		return fmt.Errorf("hand %s to the function's user: %w", path, err)
-	}
-	return nil
+	return int(uint64(info.Totalram) * uint64(info.Unit) >> 20)
 }

@@ -50,8 +50,13 @@ type Config struct {
 	// RunDir holds unpacked code and instance temp dirs; default a directory
 	// under the system temp dir derived from DataDir.
 	RunDir string
-	// NoSandbox keeps function processes under the platform's own uid.
+	// NoSandbox keeps function processes under the platform's own uid, in
+	// its namespaces.
 	NoSandbox bool
+	// MaxMemoryMB bounds the sum of memorySize of running instances; cold
+	// starts beyond it are throttled. 0: 80% of the host's memory; negative:
+	// no bound.
+	MaxMemoryMB int
 	// InitFailureCooldown: see runtime.Config; negative disables.
 	InitFailureCooldown time.Duration
 	// HTTPAddr is the HTTP gateway's listener (API Gateway compatible); empty
@@ -133,11 +138,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
 	_ = os.Chmod(cfg.RunDir, 0o711)
-	if !cfg.NoSandbox && os.Geteuid() == 0 {
-		if dir := unreachableAncestor(cfg.RunDir); dir != "" {
-			return nil, fmt.Errorf("function users cannot reach the run directory %s: %s is not searchable by others (chmod o+x it, choose --run-dir elsewhere, or use --no-sandbox)", cfg.RunDir, dir)
-		}
-	}
 
 	s := &Server{cfg: cfg, log: cfg.Logger, served: make(chan error, 1)}
 	bg, cancel := context.WithCancel(context.Background())
@@ -185,12 +185,34 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	sdkDir := s.checkSDK(cfg.SDKDir)
 	s.Metrics = metrics.New()
-	sb := sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox})
+	uidBucket, err := s.store.KeyValue(ctx, "nimbus_uids", 1)
+	if err != nil {
+		return nil, err
+	}
+	sb := sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox, UIDs: uidBucket, Logger: cfg.Logger})
 	if sb.MemoryLimitError != nil {
 		s.log.Warn("function memory is not limited on this host", "reason", sb.MemoryLimitError)
 	}
+	if sb.NamespaceError != nil {
+		s.log.Warn("functions are not isolated on this host", "reason", sb.NamespaceError)
+	}
+	if sb.Isolated() {
+		// Instances see their code through binds made as root: no function
+		// user needs to reach the run directory.
+		_ = os.Chmod(cfg.RunDir, 0o700)
+	} else if sb.Status().OwnUsers {
+		if dir := unreachableAncestor(cfg.RunDir); dir != "" {
+			sb.Close()
+			return nil, fmt.Errorf("function users cannot reach the run directory %s: %s is not searchable by others (chmod o+x it, choose --run-dir elsewhere, or use --no-sandbox)", cfg.RunDir, dir)
+		}
+	}
+	maxMemory := cfg.MaxMemoryMB
+	if maxMemory == 0 {
+		maxMemory = sandbox.HostMemoryMB() * 8 / 10
+	}
 	s.runtime, err = runtime.NewManager(runtime.Config{
 		MaxConcurrency:      cfg.MaxConcurrency,
+		MaxMemoryMB:         maxMemory,
 		IdleTimeout:         cfg.IdleTimeout,
 		InitFailureCooldown: cfg.InitFailureCooldown,
 		RunDir:              cfg.RunDir,

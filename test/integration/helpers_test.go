@@ -88,3 +88,7 @@ func wantField(t *testing.T, m map[string]any, path string, want any) {
 		t.Errorf("%s = %#v, want %#v (payload %v)", path, got, want, m)
 	}
 }
+
+// instanceOf names the instance that served r (pids are no use: each
+// isolated instance is pid 1 of its own namespace).
+func instanceOf(r invokeResult) any { return field(r.payload, "env.AWS_LAMBDA_LOG_STREAM_NAME") }

@@ -64,8 +64,8 @@ func TestGoFunctionBuiltWithAwsLambdaGo(t *testing.T) {
 
 	// Warm: same process, no init duration.
 	r2 := invoke(t, p, "go-hello-dev-hello", map[string]any{}, true)
-	if r2.payload["pid"] != r.payload["pid"] {
-		t.Errorf("second invoke ran in pid %v, want the warm instance %v", r2.payload["pid"], r.payload["pid"])
+	if instanceOf(r2) != instanceOf(r) {
+		t.Errorf("second invoke ran in instance %v, want the warm instance %v", instanceOf(r2), instanceOf(r))
 	}
 	if strings.Contains(r2.log, "Init Duration") {
 		t.Errorf("warm invoke reports an init duration:\n%s", r2.log)
@@ -115,7 +115,7 @@ func TestTimeoutsCrashesAndPanics(t *testing.T) {
 	// The instance was replaced: the next invoke works.
 	ok := invoke(t, p, fn, map[string]any{"name": "again"}, false)
 	wantField(t, ok.payload, "message", "Hello, again!")
-	pid := ok.payload["pid"]
+	pid := instanceOf(ok)
 
 	crash := invoke(t, p, fn, map[string]any{"exit": true}, false)
 	if functionError(crash) != "Unhandled" {
@@ -126,8 +126,8 @@ func TestTimeoutsCrashesAndPanics(t *testing.T) {
 		t.Errorf("crash message %q", msg)
 	}
 	after := invoke(t, p, fn, map[string]any{}, false)
-	if after.payload["pid"] == pid {
-		t.Errorf("the crashed process %v served again", pid)
+	if instanceOf(after) == pid {
+		t.Errorf("the crashed instance %v served again", pid)
 	}
 
 	pan := invoke(t, p, fn, map[string]any{"panic": true}, false)
