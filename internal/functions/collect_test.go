@@ -154,6 +154,7 @@ func TestFreshUploadsSurviveCollection(t *testing.T) {
 	digest := hex.EncodeToString(sum[:])
 	url := p.URL() + "/nimbus/v1/code/" + digest
 	req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/zip")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -329,7 +329,27 @@ func (m *Manager) environment(spec *Spec, inst *instance, paths instancePaths) [
 			env = append(env, "PYTHONPATH="+p)
 		}
 	}
-	return env
+	return lastWins(env)
+}
+
+// lastWins drops all but the last entry of each variable: exec'ing through
+// the sandbox's init step passes duplicates on, and a process's getenv would
+// see the first one, where the later entries (a function's own values,
+// per-instance credentials) are the ones meant.
+func lastWins(env []string) []string {
+	seen := make(map[string]bool, len(env))
+	out := make([]string, len(env))
+	n := len(out)
+	for i := len(env) - 1; i >= 0; i-- {
+		key, _, _ := strings.Cut(env[i], "=")
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		n--
+		out[n] = env[i]
+	}
+	return out[n:]
 }
 
 // sdkPaths are the SDK folders as function processes see them ("" when no
