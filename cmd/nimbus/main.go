@@ -29,9 +29,17 @@ func main() {
 // globals are the flags every client command shares.
 type globals struct {
 	endpoint string
+	dataDir  string
 }
 
-func (g *globals) client() *client.Client { return client.New(g.endpoint) }
+// client is a client of the platform that signs with the key credentials finds.
+func (g *globals) client(cmd *cobra.Command) *client.Client {
+	c := client.New(g.endpoint)
+	if creds, ok := g.credentials(cmd); ok {
+		c.WithCredentials(creds, region())
+	}
+	return c
+}
 
 func newRootCommand() *cobra.Command {
 	g := &globals{}
@@ -43,9 +51,17 @@ func newRootCommand() *cobra.Command {
 	}
 	endpoint := os.Getenv("NIMBUS_ENDPOINT")
 	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL")
+	}
+	if endpoint == "" {
 		endpoint = "http://127.0.0.1:9000"
 	}
-	root.PersistentFlags().StringVar(&g.endpoint, "endpoint", endpoint, "platform API URL (env NIMBUS_ENDPOINT)")
+	root.PersistentFlags().StringVar(&g.endpoint, "endpoint", endpoint, "platform API URL (env NIMBUS_ENDPOINT, else AWS_ENDPOINT_URL)")
+	data := os.Getenv("NIMBUS_DATA")
+	if data == "" {
+		data = ".nimbus"
+	}
+	root.PersistentFlags().StringVar(&g.dataDir, "data", data, "data directory of a platform on this machine, whose administrator key the CLI signs with unless AWS_ACCESS_KEY_ID is set (env NIMBUS_DATA)")
 	root.AddCommand(
 		newUpCommand(),
 		newDevCommand(),
@@ -54,6 +70,8 @@ func newRootCommand() *cobra.Command {
 		newInvokeCommand(g),
 		newLogsCommand(g),
 		newInfoCommand(g),
+		newEnvCommand(g),
+		newKeysCommand(g),
 	)
 	return root
 }

@@ -29,6 +29,8 @@ import (
 type Client struct {
 	Endpoint string // e.g. http://127.0.0.1:9000
 	HTTP     *http.Client
+	creds    *Credentials
+	region   string
 }
 
 // New returns a client for endpoint.
@@ -51,6 +53,9 @@ func (e *APIError) Error() string {
 }
 
 func (c *Client) do(req *http.Request) (*http.Response, error) {
+	if err := c.sign(req); err != nil {
+		return nil, err
+	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach nimbus at %s (is `nimbus up` running? set --endpoint or NIMBUS_ENDPOINT): %w", c.Endpoint, err)
@@ -172,12 +177,21 @@ func (c *Client) hasCode(ctx context.Context, sha string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if err := c.sign(req); err != nil {
+		return false, err
+	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return false, fmt.Errorf("cannot reach nimbus at %s (is `nimbus up` running? set --endpoint or NIMBUS_ENDPOINT): %w", c.Endpoint, err)
 	}
 	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK, nil
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, &APIError{Status: resp.StatusCode, Code: resp.Header.Get("X-Amzn-ErrorType"), Message: "checking for code package " + sha + " was refused"}
 }
 
 func (c *Client) putCode(ctx context.Context, a packaging.Artifact) error {
@@ -192,6 +206,9 @@ func (c *Client) putCode(ctx context.Context, a packaging.Artifact) error {
 	}
 	req.ContentLength = a.Size
 	req.Header.Set("Content-Type", "application/zip")
+	// The package is named by its SHA-256: that is the payload hash to sign,
+	// so the zip streams without being read twice.
+	req.Header.Set("X-Amz-Content-Sha256", a.SHA256)
 	resp, err := c.do(req)
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", filepath.Base(a.Path), err)

@@ -68,6 +68,9 @@ type instance struct {
 	stopOnce sync.Once
 	lastUsed time.Time // guarded by pool.mu
 
+	credentialEnv []string  // AWS_ACCESS_KEY_ID ... of the instance's credentials
+	retireAt      time.Time // take no invocation after this (credentials expire)
+
 	output    *os.File                       // read end of the process's stdout and stderr
 	cgroup    atomic.Pointer[sandbox.Cgroup] // memory limit; nil where the host allows none
 	confined  chan struct{}                  // closed once confine has finished
@@ -124,6 +127,10 @@ func (p *Pool) startInstance() (*instance, error) {
 		return nil, err
 	}
 
+	if err := m.issueCredentials(spec, inst); err != nil {
+		inst.cleanup()
+		return nil, &startError{err}
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = spec.CodeDir
 	cmd.Env = m.environment(spec, inst)
@@ -226,6 +233,7 @@ func (m *Manager) environment(spec *Spec, inst *instance) []string {
 		"PYTHONUNBUFFERED=1",
 		"PYTHONDONTWRITEBYTECODE=1",
 	)
+	env = append(env, inst.credentialEnv...)
 	if family, _ := appspec.RuntimeFamily(spec.Runtime); family == appspec.FamilyNode {
 		env = append(env, "NODE_PATH="+spec.CodeDir+"/node_modules")
 	}

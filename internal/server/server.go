@@ -21,6 +21,7 @@ import (
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/async"
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/lambda"
 	"github.com/nimbus-platform/nimbus/internal/blobs"
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
@@ -61,6 +62,8 @@ type Config struct {
 	Async AsyncConfig
 	// Events tunes the event bus and schedules.
 	Events EventsConfig
+	// NoAuth turns signature checks off (loopback addresses only).
+	NoAuth bool
 }
 
 // AsyncConfig tunes asynchronous invocations; tests shorten the delays.
@@ -83,6 +86,11 @@ type Server struct {
 	Gateway  *gateway.Gateway
 	Async    *async.Service
 	Metrics  *metrics.Metrics
+	// Auth verifies signatures and evaluates policies; nil with NoAuth.
+	Auth *auth.Service
+	// AdminKey is the administrator key of the data directory (nil with
+	// NoAuth, or when the operator revoked it).
+	AdminKey *auth.Key
 	http     *http.Server
 	ln       net.Listener
 	cancel   context.CancelFunc
@@ -105,6 +113,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.NoAuth {
+		if err := checkNoAuth(cfg.Addr); err != nil {
+			return nil, err
+		}
+		cfg.Logger.Warn("AUTHENTICATION IS OFF (--no-auth): every request to the API listener is accepted unsigned, as an administrator", "addr", cfg.Addr)
 	}
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -144,6 +158,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !cfg.NoAuth {
+		s.Auth, err = auth.Open(bg, auth.Config{Store: s.store, AccountID: appspec.AccountID, Functions: s.functionIdentity, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		if err := s.ensureAdminKey(ctx); err != nil {
+			return nil, err
+		}
+	}
 	s.logs, err = logs.Open(ctx, s.store, logs.Config{Retention: cfg.LogRetention, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
@@ -169,7 +192,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if sb.MemoryLimitError != nil {
 		s.log.Warn("function memory is not limited on this host", "reason", sb.MemoryLimitError)
 	}
+	var credentials func(*runtime.Spec) (runtime.Credentials, error)
+	if s.Auth != nil {
+		credentials = s.functionCredentials
+	}
 	s.runtime, err = runtime.NewManager(runtime.Config{
+		Credentials:         credentials,
 		MaxConcurrency:      cfg.MaxConcurrency,
 		IdleTimeout:         cfg.IdleTimeout,
 		InitFailureCooldown: cfg.InitFailureCooldown,
@@ -216,7 +244,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	endpoint := func(r *http.Request) string { return "http://" + r.Host }
 	(&lambda.API{Invoker: s.Invoker, Registry: s.Registry, Async: s.Async, CodeURL: func(r *http.Request, sha string) string {
-		return endpoint(r) + deployapi.Prefix + "/code/" + sha
+		if s.Auth == nil {
+			return endpoint(r) + deployapi.Prefix + "/code/" + sha
+		}
+		return s.Auth.SignURL(endpoint(r)+deployapi.Prefix+"/code/"+sha, 10*time.Minute)
 	}}).Register(mux)
 	(&deployapi.API{Blobs: blobStore, Registry: s.Registry, Logs: s.logs, Runtime: s.runtime, Version: Version, Endpoint: endpoint,
 		HTTPInfo: func(app *appspec.Application) deployapi.HTTPEndpoints {
@@ -224,11 +255,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return deployapi.HTTPEndpoints{Endpoints: endpoints, APIKeys: keys}
 		},
 		ExtraLogs: s.Gateway.IsAccessLog,
+		Keys:      s.keys(),
 	}).Register(mux)
 	s.registerEventAPIs(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
+	s.http = &http.Server{Handler: auth.Middleware(s.Auth, appspec.AccountID, mux, s.classify), ReadHeaderTimeout: 30 * time.Second}
 	go func() { s.served <- s.http.Serve(s.ln) }()
 	ok = true
 	s.log.Info("nimbus is up", "addr", s.Addr(), "data", dataDir, "functions", len(s.Registry.List()))
