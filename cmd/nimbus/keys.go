@@ -17,7 +17,8 @@ import (
 // unless --data was given; else the data directory of a platform on this
 // machine. None found: requests go unsigned (a --no-auth platform).
 func (g *globals) credentials(cmd *cobra.Command) (client.Credentials, bool) {
-	dataSet := cmd != nil && cmd.Flags().Changed("data")
+	// The root's --data (invoke has its own --data, the event).
+	dataSet := cmd != nil && cmd.Root().PersistentFlags().Changed("data")
 	if id := os.Getenv("AWS_ACCESS_KEY_ID"); id != "" && !dataSet {
 		return client.Credentials{AccessKeyID: id, SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: os.Getenv("AWS_SESSION_TOKEN")}, true
 	}

@@ -61,7 +61,7 @@ func newRootCommand() *cobra.Command {
 	if data == "" {
 		data = ".nimbus"
 	}
-	root.PersistentFlags().StringVar(&g.dataDir, "data", data, "data directory of a platform on this machine, whose administrator key the CLI signs with unless AWS_ACCESS_KEY_ID is set (env NIMBUS_DATA)")
+	root.PersistentFlags().StringVar(&g.dataDir, "data", data, "data directory of a platform on this machine, whose administrator key the CLI signs with unless AWS_ACCESS_KEY_ID is set (env NIMBUS_DATA; for invoke, whose --data is the event, use NIMBUS_DATA)")
 	root.AddCommand(
 		newUpCommand(),
 		newDevCommand(),

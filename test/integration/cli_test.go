@@ -209,7 +209,7 @@ func TestDevRedeploysOnChange(t *testing.T) {
 		t.Helper()
 		var got string
 		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-			out, _, err := runCLI(t, bin, endpoint, dir, nil, "--data", data, "invoke", "devsvc-dev-f")
+			out, _, err := runCLI(t, bin, endpoint, dir, []string{"NIMBUS_DATA=" + data}, "invoke", "devsvc-dev-f")
 			if err == nil && strings.TrimSpace(out) == want {
 				return
 			}
