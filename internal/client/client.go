@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
@@ -111,6 +112,12 @@ type DeployOutcome struct {
 // Deploy loads the manifest in dir, packages and uploads the code the
 // platform does not have yet, and deploys.
 func (c *Client) Deploy(ctx context.Context, dir string, opts manifest.Options, progress Progress) (*DeployOutcome, error) {
+	return c.DeployWith(ctx, dir, opts, progress, nil)
+}
+
+// DeployWith is Deploy with a last change to the application before it is
+// sent (tests use it to give functions what the manifest cannot express yet).
+func (c *Client) DeployWith(ctx context.Context, dir string, opts manifest.Options, progress Progress, adjust func(*appspec.Application)) (*DeployOutcome, error) {
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
@@ -147,6 +154,9 @@ func (c *Client) Deploy(ctx context.Context, dir string, opts manifest.Options, 
 		uploaded++
 	}
 	packaging.Apply(&p.App, arts)
+	if adjust != nil {
+		adjust(&p.App)
+	}
 	if err := p.App.Validate(); err != nil {
 		return nil, err
 	}
