@@ -413,9 +413,27 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, errBodyTooLarge
 	}
 	body := buf.Bytes()
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	r.Body = &bufferedBody{Reader: bytes.NewReader(body), data: body}
 	return body, nil
+}
+
+// bufferedBody is a body already read to verify its hash; handlers take the
+// bytes (BufferedBody) instead of copying them again.
+type bufferedBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+func (*bufferedBody) Close() error { return nil }
+
+// BufferedBody returns the request's whole body when the verifier already
+// read it into memory; handlers must not modify it.
+func BufferedBody(r *http.Request) ([]byte, bool) {
+	b, ok := r.Body.(*bufferedBody)
+	if !ok || b.Len() != len(b.data) {
+		return nil, false
+	}
+	return b.data, true
 }
 
 // hashingBody checks a streamed body against the hash the signature covers;

@@ -187,6 +187,12 @@ func readPayload(r *http.Request, limit int) ([]byte, error) {
 	if r.ContentLength > int64(limit) {
 		return nil, &invoke.PayloadTooLargeError{Size: int(r.ContentLength), Limit: limit}
 	}
+	if b, ok := auth.BufferedBody(r); ok {
+		if len(b) > limit {
+			return nil, &invoke.PayloadTooLargeError{Size: len(b), Limit: limit}
+		}
+		return b, nil // read once by the signature check
+	}
 	size := int(r.ContentLength)
 	if size < 0 {
 		size = 512
