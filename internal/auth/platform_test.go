@@ -101,6 +101,24 @@ func TestFunctionAllowedOneQueueDeniedAnother(t *testing.T) {
 		}
 	}
 
+	// GetFunction's code link works without signing (it carries the
+	// platform's signature), and not with its signature stripped.
+	gf, err := p.Lambda().GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("perm-dev-sender")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := aws.ToString(gf.Code.Location)
+	for u, want := range map[string]int{loc: 200, strings.Split(loc, "?")[0]: 403} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", u, resp.StatusCode, want)
+		}
+	}
+
 	// The same credentials a function gets: refused by the deploy API, and
 	// dead once the function is removed.
 	fc, err := p.Auth.FunctionCredentials("perm-dev-sender", "$LATEST")
