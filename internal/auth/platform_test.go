@@ -325,3 +325,51 @@ func sha256hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// An instance retires before its credentials expire: the next invocation
+// gets a fresh instance with fresh credentials, and no call fails.
+func TestCredentialsRenewedByRetiringInstances(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed")
+	}
+	dir := t.TempDir()
+	yml := "service: renew\nprovider:\n  name: aws\n  runtime: nodejs20.x\n  timeout: 3\nfunctions:\n  who:\n    handler: h.who\n"
+	js := "exports.who = async () => ({id: process.env.AWS_ACCESS_KEY_ID, token: (process.env.AWS_SESSION_TOKEN || '').length > 0, secret: (process.env.AWS_SECRET_ACCESS_KEY || '').length});\n"
+	for name, body := range map[string]string{"serverless.yml": yml, "h.js": js} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Credentials live 10 min + timeout + 2 s: instances retire 2 s after they start.
+	p := testkit.Start(t, func(c *server.Config) { c.CredentialLifetime = 10*time.Minute + 5*time.Second })
+	p.Deploy(dir)
+	ctx := context.Background()
+	type who struct {
+		ID     string `json:"id"`
+		Token  bool   `json:"token"`
+		Secret int    `json:"secret"`
+	}
+	call := func() who {
+		t.Helper()
+		out, err := p.Lambda().Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("renew-dev-who")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.FunctionError != nil {
+			t.Fatalf("function error: %s", out.Payload)
+		}
+		var w who
+		if err := json.Unmarshal(out.Payload, &w); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	first := call()
+	if !strings.HasPrefix(first.ID, "ASIA") || !first.Token || first.Secret != 40 {
+		t.Fatalf("instance environment: %+v", first)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if later := call(); later.ID == first.ID || !strings.HasPrefix(later.ID, "ASIA") {
+		t.Fatalf("after the instance's retirement time the credentials are still %s", later.ID)
+	}
+}

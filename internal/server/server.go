@@ -64,6 +64,8 @@ type Config struct {
 	Events EventsConfig
 	// NoAuth turns signature checks off (loopback addresses only).
 	NoAuth bool
+	// CredentialLifetime of function credentials; default 12h (tests shorten it).
+	CredentialLifetime time.Duration
 }
 
 // AsyncConfig tunes asynchronous invocations; tests shorten the delays.
@@ -159,7 +161,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if !cfg.NoAuth {
-		s.Auth, err = auth.Open(bg, auth.Config{Store: s.store, AccountID: appspec.AccountID, Functions: s.functionIdentity, Logger: cfg.Logger})
+		s.Auth, err = auth.Open(bg, auth.Config{Store: s.store, AccountID: appspec.AccountID, Functions: s.functionIdentity,
+			CredentialLifetime: cfg.CredentialLifetime, Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
 		}
