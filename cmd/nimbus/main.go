@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -89,4 +90,8 @@ func printError(err error) {
 		return
 	}
 	fmt.Fprintln(os.Stderr, "error:", err)
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) && strings.HasPrefix(apiErr.Code, "MissingAuthenticationToken") {
+		fmt.Fprintln(os.Stderr, "hint: the CLI found no key to sign with: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (eval \"$(nimbus env --data DIR)\"), or point --data/NIMBUS_DATA at the platform's data directory")
+	}
 }

@@ -221,3 +221,61 @@ func TestDevRedeploysOnChange(t *testing.T) {
 	write("h.js", "exports.f = async () => 'two';")
 	waitFor(`"two"`)
 }
+
+// `eval "$(nimbus env)"` makes the AWS CLI work; `nimbus keys` creates, lists
+// and revokes keys, and a revoked key fails at once.
+func TestEnvAndKeys(t *testing.T) {
+	t.Parallel()
+	bin := buildCLI(t)
+	p := testkit.Start(t, nil)
+	root := testkit.Root(t)
+	out, errOut, err := runCLI(t, bin, p.URL(), root, []string{"AWS_ACCESS_KEY_ID="}, "env", "--data", p.Config.DataDir)
+	if err != nil {
+		t.Fatalf("env: %v %s", err, errOut)
+	}
+	for _, want := range []string{"export AWS_ENDPOINT_URL='" + p.URL() + "'", "export AWS_ACCESS_KEY_ID='" + p.AdminKey.AccessKeyID + "'",
+		"export AWS_SECRET_ACCESS_KEY=", "export AWS_REGION=", "export AWS_DEFAULT_REGION="} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("nimbus env printed:\n%s\nwant %s", out, want)
+		}
+	}
+	if _, err := exec.LookPath("aws"); err == nil {
+		sh := exec.Command("sh", "-c", `eval "$1" && aws --endpoint-url "$AWS_ENDPOINT_URL" sqs create-queue --queue-name from-env`, "sh", out)
+		sh.Env = append(os.Environ(), "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_CONFIG_FILE=/dev/null")
+		if b, err := sh.CombinedOutput(); err != nil || !strings.Contains(string(b), "from-env") {
+			t.Fatalf("aws after eval nimbus env: %v\n%s", err, b)
+		}
+	}
+	// The CLI signs with the data directory's key when no AWS variables are set.
+	noEnv := []string{"AWS_ACCESS_KEY_ID=", "NIMBUS_DATA=" + p.Config.DataDir}
+	out, errOut, err = runCLI(t, bin, p.URL(), root, noEnv, "keys", "create", "--name", "ci")
+	if err != nil {
+		t.Fatalf("keys create: %v %s", err, errOut)
+	}
+	var id, secret string
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "AWS_ACCESS_KEY_ID="); ok {
+			id = v
+		}
+		if v, ok := strings.CutPrefix(line, "AWS_SECRET_ACCESS_KEY="); ok {
+			secret = v
+		}
+	}
+	if !strings.HasPrefix(id, "AKIA") || len(secret) != 40 {
+		t.Fatalf("keys create printed %q", out)
+	}
+	withKey := []string{"AWS_ACCESS_KEY_ID=" + id, "AWS_SECRET_ACCESS_KEY=" + secret}
+	if out, errOut, err = runCLI(t, bin, p.URL(), root, withKey, "keys", "list"); err != nil || !strings.Contains(out, id) || !strings.Contains(out, "ci") {
+		t.Fatalf("keys list with the new key: %v %s %s", err, out, errOut)
+	}
+	if _, errOut, err = runCLI(t, bin, p.URL(), root, noEnv, "keys", "revoke", id); err != nil {
+		t.Fatalf("keys revoke: %v %s", err, errOut)
+	}
+	if _, errOut, err = runCLI(t, bin, p.URL(), root, withKey, "info"); err == nil || !strings.Contains(errOut, "UnrecognizedClientException") {
+		t.Fatalf("a revoked key still works: %v %s", err, errOut)
+	}
+	// Unsigned calls are refused with AWS's code.
+	if _, errOut, err = runCLI(t, bin, p.URL(), t.TempDir(), []string{"AWS_ACCESS_KEY_ID=", "NIMBUS_DATA=/nonexistent"}, "info"); err == nil || !strings.Contains(errOut, "MissingAuthenticationToken") {
+		t.Fatalf("an unsigned call: %v %s", err, errOut)
+	}
+}
