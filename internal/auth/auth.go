@@ -95,6 +95,7 @@ type Key struct {
 	SecretAccessKey string    `json:"secretAccessKey"`
 	Name            string    `json:"name"`
 	Created         time.Time `json:"created"`
+	principal       *Principal
 }
 
 // KeyInfo describes a key without its secret.
@@ -229,6 +230,11 @@ func (s *Service) applyEntry(e jetstream.KeyValueEntry) {
 // setKey installs (or with nil removes) a key in a new copy of the table, so
 // Verify reads it without a lock.
 func (s *Service) setKey(id string, k *Key) {
+	if k != nil {
+		// Requests share one immutable principal per key.
+		k.principal = &Principal{Kind: Operator, AccessKeyID: k.AccessKeyID, Name: k.Name, admin: true,
+			ARN: fmt.Sprintf("arn:aws:iam::%s:user/%s", s.cfg.AccountID, k.Name)}
+	}
 	s.keysMu.Lock()
 	defer s.keysMu.Unlock()
 	old := *s.keys.Load()
@@ -440,7 +446,7 @@ func (s *Service) Verify(r *http.Request, opts VerifyOptions) (*Principal, error
 		if err != nil {
 			return nil, err
 		}
-		if hmac.Equal([]byte(signature(key, stringToSign(sr, canonical))), []byte(strings.ToLower(sr.signature))) {
+		if signatureMatches(key, stringToSign(sr, canonical), sr.signature) {
 			return principal, nil
 		}
 	}
@@ -493,8 +499,7 @@ func (s *Service) identify(sr *signedRequest) (*Principal, string, error) {
 	if !ok {
 		return nil, "", newError(ErrUnknownKey, "")
 	}
-	return &Principal{Kind: Operator, AccessKeyID: k.AccessKeyID, Name: k.Name, admin: true,
-		ARN: fmt.Sprintf("arn:aws:iam::%s:user/%s", s.cfg.AccountID, k.Name)}, k.SecretAccessKey, nil
+	return k.principal, k.SecretAccessKey, nil
 }
 
 func (s *Service) lookupFunction(name string) (*FunctionIdentity, bool) {

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +33,28 @@ const (
 // emptyPayloadHash is the SHA-256 of an empty body.
 const emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+// validRegion accepts the shape of AWS region names (us-east-1,
+// us-gov-west-1, ap-southeast-2 ...) without a regular expression on the
+// hot path.
+func validRegion(s string) bool {
+	parts := strings.Split(s, "-")
+	if len(parts) < 3 || len(parts[0]) != 2 {
+		return false
+	}
+	for i, p := range parts {
+		if p == "" {
+			return false
+		}
+		for j := 0; j < len(p); j++ {
+			c := p[j]
+			last := i == len(parts)-1
+			if last && (c < '0' || c > '9') || !last && (c < 'a' || c > 'z') {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // signedRequest is a request's signature and what it claims, parsed from
 // either the Authorization header or the presigned query.
@@ -44,6 +64,7 @@ type signedRequest struct {
 	region        string
 	service       string
 	signedHeaders []string
+	signedRaw     string // SignedHeaders as sent
 	signature     string
 	amzDate       time.Time
 	amzDateRaw    string
@@ -100,7 +121,7 @@ func parseAuthorizationHeader(r *http.Request, h string) (*signedRequest, error)
 	if err := sr.setCredential(credential); err != nil {
 		return nil, err
 	}
-	sr.signedHeaders = strings.Split(signedHeaders, ";")
+	sr.signedHeaders, sr.signedRaw = strings.Split(signedHeaders, ";"), signedHeaders
 	raw := r.Header.Get("X-Amz-Date")
 	if raw == "" {
 		if d := r.Header.Get("Date"); d != "" {
@@ -139,7 +160,8 @@ func parsePresigned(r *http.Request, q url.Values) (*signedRequest, error) {
 	if err := sr.setDate(q.Get("X-Amz-Date")); err != nil {
 		return nil, err
 	}
-	sr.signedHeaders = strings.Split(q.Get("X-Amz-SignedHeaders"), ";")
+	sr.signedRaw = q.Get("X-Amz-SignedHeaders")
+	sr.signedHeaders = strings.Split(sr.signedRaw, ";")
 	sr.signature = q.Get("X-Amz-Signature")
 	sr.securityToken = q.Get("X-Amz-Security-Token")
 	sr.expires = 15 * time.Minute
@@ -159,7 +181,7 @@ func (sr *signedRequest) setCredential(c string) error {
 		return newError(ErrIncompleteSignature, "Credential should be scoped to a valid region, not '"+c+"'. Credential should be of the form <key id>/<date>/<region>/<service>/aws4_request.")
 	}
 	sr.accessKeyID, sr.date, sr.region, sr.service = parts[0], parts[1], parts[2], parts[3]
-	if !regionPattern.MatchString(sr.region) {
+	if !validRegion(sr.region) {
 		return newError(ErrIncompleteSignature, "Credential should be scoped to a valid region, not '"+sr.region+"'.")
 	}
 	return nil
@@ -252,7 +274,7 @@ func canonicalRequest(r *http.Request, sr *signedRequest, payloadHash string, si
 		b.WriteByte('\n')
 	}
 	b.WriteByte('\n')
-	b.WriteString(strings.Join(sr.signedHeaders, ";"))
+	b.WriteString(sr.signedRaw)
 	b.WriteByte('\n')
 	b.WriteString(payloadHash)
 	return b.String(), nil
@@ -385,6 +407,20 @@ func signature(signingKey []byte, toSign string) string {
 	return hex.EncodeToString(hmacSHA256(signingKey, toSign))
 }
 
+// signatureMatches compares the request's hex signature with the HMAC of
+// the string to sign, in constant time.
+func signatureMatches(signingKey []byte, toSign string, hexSignature string) bool {
+	want := hmacSHA256(signingKey, toSign)
+	if len(hexSignature) != 2*len(want) {
+		return false
+	}
+	var got [sha256.Size]byte
+	if _, err := hex.Decode(got[:], []byte(hexSignature)); err != nil {
+		return false
+	}
+	return hmac.Equal(got[:], want)
+}
+
 // errBodyTooLarge is returned when a body with no declared hash is larger than
 // the verifier will buffer.
 var errBodyTooLarge = errors.New("request body too large to verify")
@@ -403,16 +439,26 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if size < 0 || size > 64<<10 {
 		size = 64 << 10 // grow as data arrives rather than trusting the announced length
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size+1))
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	body := make([]byte, 0, size+1)
+	for {
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)]
+		}
+		n, err := r.Body.Read(body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if int64(len(body)) > limit {
+			_ = r.Body.Close()
+			return nil, errBodyTooLarge
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			_ = r.Body.Close()
+			return nil, fmt.Errorf("read request body: %w", err)
+		}
+	}
 	_ = r.Body.Close()
-	if err != nil {
-		return nil, fmt.Errorf("read request body: %w", err)
-	}
-	if n > limit {
-		return nil, errBodyTooLarge
-	}
-	body := buf.Bytes()
 	r.Body = &bufferedBody{Reader: bytes.NewReader(body), data: body}
 	return body, nil
 }

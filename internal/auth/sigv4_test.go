@@ -73,8 +73,9 @@ func testService(now time.Time, funcs map[string]*FunctionIdentity) *Service {
 			return f, ok
 		}}, secret: []byte("platform-secret-for-tests")}
 	s.log = discardLogger()
-	keys := map[string]*Key{docKeyID: {AccessKeyID: docKeyID, SecretAccessKey: docSecret, Name: "admin"}}
+	keys := map[string]*Key{}
 	s.keys.Store(&keys)
+	s.setKey(docKeyID, &Key{AccessKeyID: docKeyID, SecretAccessKey: docSecret, Name: "admin"})
 	return s
 }
 
@@ -322,6 +323,15 @@ func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Disca
 
 // Vectors of AWS's published SigV4 test suite (service "service",
 // us-east-1, AKIDEXAMPLE, 20150830T123600Z): request line and signature.
+func TestValidRegion(t *testing.T) {
+	for r, want := range map[string]bool{"us-east-1": true, "us-gov-west-1": true, "ap-southeast-2": true, "eu-central-2": true,
+		"": false, "us-east": false, "US-east-1": false, "us--1": false, "us-east-x": false, "useast1": false, "u-east-1": false} {
+		if validRegion(r) != want {
+			t.Errorf("validRegion(%q) = %v", r, !want)
+		}
+	}
+}
+
 func TestSuiteVectors(t *testing.T) {
 	s := testService(time.Date(2015, 8, 30, 12, 36, 0, 0, time.UTC), nil)
 	for _, c := range []struct {
@@ -347,5 +357,24 @@ func TestSuiteVectors(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	now := time.Now().UTC()
+	s := testService(now, nil)
+	body := []byte(`{"k":"v"}`)
+	r, _ := http.NewRequest("POST", "http://127.0.0.1:9000/2015-03-31/functions/bench-dev-noop/invocations", bytes.NewReader(body))
+	r.Header.Set("X-Amz-Invocation-Type", "RequestResponse")
+	r.Header.Set("User-Agent", "aws-sdk-go-v2/1.0")
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: docKeyID, SecretAccessKey: docSecret}, r, hexSHA256(body), "lambda", "us-east-1", now); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if _, err := s.Verify(r, VerifyOptions{MaxBody: 8 << 20}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
