@@ -373,3 +373,36 @@ func TestCredentialsRenewedByRetiringInstances(t *testing.T) {
 		t.Fatalf("after the instance's retirement time the credentials are still %s", later.ID)
 	}
 }
+
+// What a web page in the user's browser can send without a preflight
+// (text/plain and form bodies, no signature) is refused and changes nothing.
+func TestWebPageRequestsRefused(t *testing.T) {
+	p := testkit.Start(t, nil)
+	ctx := context.Background()
+	for _, c := range []struct{ path, contentType, body, code string }{
+		{"/", "application/x-www-form-urlencoded", "Action=CreateQueue&QueueName=pwned", "MissingAuthenticationToken"},
+		{"/nimbus/v1/services", "text/plain", `{"service":"pwned","stage":"dev","region":"us-east-1","functions":[]}`, "MissingAuthenticationTokenException"},
+		{"/nimbus/v1/keys", "text/plain", `{"name":"pwned"}`, "MissingAuthenticationTokenException"},
+		{"/2015-03-31/functions/any/invocations", "text/plain", `{}`, "MissingAuthenticationTokenException"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, p.URL()+c.path, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", c.contentType)
+		req.Header.Set("Origin", "https://evil.example")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || !strings.Contains(b.String()+resp.Header.Get("X-Amzn-ErrorType"), c.code) {
+			t.Errorf("POST %s: %d %s, want 403 %s", c.path, resp.StatusCode, b.String(), c.code)
+		}
+	}
+	if out, err := sqsWith(p, p.Credentials()).ListQueues(ctx, &sqs.ListQueuesInput{}); err != nil || len(out.QueueUrls) != 0 {
+		t.Errorf("queues after the attempts: %v %v", out.QueueUrls, err)
+	}
+	if keys, err := p.Client.ListKeys(ctx); err != nil || len(keys) != 1 {
+		t.Errorf("keys after the attempts: %v %v", keys, err)
+	}
+}
