@@ -195,10 +195,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if sb.MemoryLimitError != nil {
 		s.log.Warn("function memory is not limited on this host", "reason", sb.MemoryLimitError)
 	}
-	var credentials func(*runtime.Spec) (runtime.Credentials, error)
-	if s.Auth != nil {
-		credentials = s.functionCredentials
-	}
+	credentials := s.functionCredentials
 	s.runtime, err = runtime.NewManager(runtime.Config{
 		Credentials:         credentials,
 		MaxConcurrency:      cfg.MaxConcurrency,
