@@ -53,8 +53,11 @@ type Principal struct {
 	Name string
 	// Version is the function version the credentials were issued to.
 	Version string
-	admin   bool
-	policy  Policy
+	// FunctionARN is the function of function credentials
+	// (lambda:SourceFunctionArn in conditions).
+	FunctionARN string
+	admin       bool
+	policy      Policy
 }
 
 // IsOperator reports whether p holds an operator key (or checking is off).
@@ -492,8 +495,9 @@ func (s *Service) identify(sr *signedRequest) (*Principal, string, error) {
 			return nil, "", newError(ErrUnknownKey, "")
 		}
 		return &Principal{Kind: Function, AccessKeyID: c.accessKeyID, Name: c.function, Version: c.version,
-			ARN:    fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s-%s-%s-lambdaRole/%s", s.cfg.AccountID, fn.Service, fn.Stage, fn.Region, fn.Name),
-			policy: s.functionPolicy(fn)}, c.secret, nil
+			FunctionARN: fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", fn.Region, s.cfg.AccountID, fn.Name),
+			ARN:         fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s-%s-%s-lambdaRole/%s", s.cfg.AccountID, fn.Service, fn.Stage, fn.Region, fn.Name),
+			policy:      s.functionPolicy(fn)}, c.secret, nil
 	}
 	k, ok := (*s.keys.Load())[sr.accessKeyID]
 	if !ok {
@@ -609,6 +613,9 @@ func Authorize(ctx context.Context, action, resource string, extra map[string]st
 		"aws:SecureTransport":  strconv.FormatBool(ri.secure),
 		"aws:CurrentTime":      ri.time.UTC().Format(time.RFC3339),
 		"aws:PrincipalAccount": accountOf(p.ARN),
+	}
+	if p.FunctionARN != "" {
+		conds["lambda:SourceFunctionArn"] = p.FunctionARN
 	}
 	for k, v := range extra {
 		conds[k] = v

@@ -1,8 +1,10 @@
 package auth
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Cases after the examples of IAM's documentation (policy evaluation logic,
@@ -126,5 +128,37 @@ func TestWildcardMatch(t *testing.T) {
 		if got := wildcardMatch(c.p, c.s); got != c.want {
 			t.Errorf("wildcardMatch(%q, %q) = %v", c.p, c.s, got)
 		}
+	}
+}
+
+func TestAuthorizeMessages(t *testing.T) {
+	policy, err := ParseStatements([]byte(`[
+		{"Effect":"Allow","Action":"sqs:*","Resource":"*"},
+		{"Effect":"Deny","Action":"sqs:DeleteQueue","Resource":"*","Condition":{"ArnLike":{"lambda:SourceFunctionArn":"arn:aws:lambda:*:*:function:shop-*"}}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Principal{Kind: Function, Name: "shop-dev-worker", ARN: "arn:aws:sts::000000000000:assumed-role/shop-dev-us-east-1-lambdaRole/shop-dev-worker",
+		FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:shop-dev-worker", policy: policy}
+	ctx := WithPrincipal(context.Background(), p, false, time.Now())
+	const q = "arn:aws:sqs:us-east-1:000000000000:orders"
+	if err := Authorize(ctx, "sqs:SendMessage", q, nil); err != nil {
+		t.Fatal(err)
+	}
+	err = Authorize(ctx, "sqs:DeleteQueue", q, nil)
+	want := "User: " + p.ARN + " is not authorized to perform: sqs:DeleteQueue on resource: " + q + " with an explicit deny in an identity-based policy"
+	if e, ok := AsError(err); !ok || e.Message != want || e.Code(ProtocolJSON) != "AccessDeniedException" || e.Code(ProtocolQuery) != "AccessDenied" || e.Status(ProtocolQuery) != 403 {
+		t.Fatalf("explicit deny: %v", err)
+	}
+	err = Authorize(ctx, "sns:Publish", "arn:aws:sns:us-east-1:000000000000:t", nil)
+	want = "User: " + p.ARN + " is not authorized to perform: sns:Publish on resource: arn:aws:sns:us-east-1:000000000000:t because no identity-based policy allows the sns:Publish action"
+	if e, ok := AsError(err); !ok || e.Message != want {
+		t.Fatalf("implicit deny: %v", err)
+	}
+	if err := Authorize(context.Background(), "sqs:SendMessage", q, nil); err == nil {
+		t.Fatal("a request without a principal was allowed")
+	}
+	if err := Authorize(WithPrincipal(context.Background(), AnonymousPrincipal("000000000000"), false, time.Now()), "iam:CreateUser", "*", nil); err != nil {
+		t.Fatalf("--no-auth: %v", err)
 	}
 }
