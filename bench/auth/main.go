@@ -15,7 +15,10 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"os"
+	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +58,7 @@ func main() {
 	clients := flag.Int("clients", 8, "concurrent SDK clients")
 	rounds := flag.Int("rounds", 3, "alternating rounds (the median is reported)")
 	write := flag.String("write", "", "also write the results into this Markdown file's section")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the signed Invoke loops to this file")
 	flag.Parse()
 	ctx := context.Background()
 
@@ -110,7 +114,12 @@ func main() {
 		for _, t := range targets {
 			samples[key{"SendMessage", t.name}] = append(samples[key{"SendMessage", t.name}], measure(*n, *clients, sendMessage(t)))
 			if !strings.Contains(t.name, "function") {
+				stop := func() {}
+				if *profile != "" && strings.HasPrefix(t.name, "SigV4") {
+					stop = startProfile(*profile + "." + strconv.Itoa(r))
+				}
 				samples[key{"Invoke", t.name}] = append(samples[key{"Invoke", t.name}], measure(*n, *clients, invoke(t)))
+				stop()
 			}
 		}
 	}
@@ -213,4 +222,15 @@ func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+func startProfile(path string) func() {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }
 }
