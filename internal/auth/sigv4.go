@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"sort"
 	"strconv"
@@ -299,8 +300,42 @@ func headerValues(r *http.Request, name string) ([]string, bool) {
 			return []string{strings.Join(r.TransferEncoding, ",")}, true
 		}
 	}
-	v := r.Header.Values(name)
+	v := r.Header[canonicalHeaderName(name)]
 	return v, len(v) > 0
+}
+
+// canonicalHeaderName is net/http's key for a lower-case header name, without
+// an allocation for the headers SDKs sign.
+func canonicalHeaderName(lower string) string {
+	switch lower {
+	case "x-amz-date":
+		return "X-Amz-Date"
+	case "content-type":
+		return "Content-Type"
+	case "x-amz-target":
+		return "X-Amz-Target"
+	case "x-amz-security-token":
+		return "X-Amz-Security-Token"
+	case "x-amz-content-sha256":
+		return "X-Amz-Content-Sha256"
+	case "amz-sdk-invocation-id":
+		return "Amz-Sdk-Invocation-Id"
+	case "amz-sdk-request":
+		return "Amz-Sdk-Request"
+	case "x-amz-user-agent":
+		return "X-Amz-User-Agent"
+	case "x-amz-invocation-type":
+		return "X-Amz-Invocation-Type"
+	case "x-amz-log-type":
+		return "X-Amz-Log-Type"
+	case "x-amz-client-context":
+		return "X-Amz-Client-Context"
+	case "content-encoding":
+		return "Content-Encoding"
+	case "content-md5":
+		return "Content-Md5"
+	}
+	return textproto.CanonicalMIMEHeaderKey(lower)
 }
 
 // writeTrimmedValue writes v without leading and trailing spaces and with

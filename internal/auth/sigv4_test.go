@@ -378,3 +378,13 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+func TestCanonicalHeaderName(t *testing.T) {
+	for _, h := range []string{"x-amz-date", "content-type", "x-amz-target", "x-amz-security-token", "x-amz-content-sha256",
+		"amz-sdk-invocation-id", "amz-sdk-request", "x-amz-user-agent", "x-amz-invocation-type", "x-amz-log-type",
+		"x-amz-client-context", "content-encoding", "content-md5", "x-custom-thing"} {
+		if got, want := canonicalHeaderName(h), http.CanonicalHeaderKey(h); got != want {
+			t.Errorf("%s: %s, want %s", h, got, want)
+		}
+	}
+}
