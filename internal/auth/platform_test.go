@@ -153,13 +153,13 @@ func TestSignatureAttacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	key, _ := p.Credentials().Retrieve(ctx)
-	send := func(mutate func(r *http.Request), signAt time.Time, creds aws.Credentials) (int, string) {
+	send := func(mutate func(r *http.Request), signAt time.Time, creds aws.Credentials, service string) (int, string) {
 		body := []byte(`{"QueueUrl":"` + *q.QueueUrl + `","MessageBody":"evil"}`)
 		r, _ := http.NewRequest(http.MethodPost, p.URL()+"/", bytes.NewReader(body))
 		r.Header.Set("X-Amz-Target", "AmazonSQS.SendMessage")
 		r.Header.Set("Content-Type", "application/x-amz-json-1.0")
 		sum := sha256hex(body)
-		if err := v4.NewSigner().SignHTTP(ctx, creds, r, sum, "sqs", "us-east-1", signAt); err != nil {
+		if err := v4.NewSigner().SignHTTP(ctx, creds, r, sum, service, "us-east-1", signAt); err != nil {
 			t.Fatal(err)
 		}
 		if mutate != nil {
@@ -176,7 +176,7 @@ func TestSignatureAttacks(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&e)
 		return resp.StatusCode, e.Type
 	}
-	if st, _ := send(nil, time.Now(), key); st != 200 {
+	if st, _ := send(nil, time.Now(), key, "sqs"); st != 200 {
 		t.Fatalf("a correctly signed request answered %d", st)
 	}
 	wrong := key
@@ -185,21 +185,26 @@ func TestSignatureAttacks(t *testing.T) {
 	unknown.AccessKeyID = "AKIAIOSFODNN7EXAMPLE"
 	expiredFn, _ := p.Auth.FunctionCredentials("no-such-function", "$LATEST")
 	for _, c := range []struct {
-		name   string
-		mutate func(*http.Request)
-		at     time.Time
-		creds  aws.Credentials
-		status int
-		code   string
+		name    string
+		mutate  func(*http.Request)
+		at      time.Time
+		creds   aws.Credentials
+		status  int
+		code    string
+		service string
 	}{
-		{"tampered header", func(r *http.Request) { r.Header.Set("X-Amz-Target", "AmazonSQS.PurgeQueue") }, time.Now(), key, 403, "InvalidSignatureException"},
-		{"replayed after 15 minutes", nil, time.Now().Add(-15 * time.Minute), key, 403, "InvalidSignatureException"},
-		{"wrong secret", nil, time.Now(), wrong, 403, "InvalidSignatureException"},
-		{"unknown key", nil, time.Now(), unknown, 403, "UnrecognizedClientException"},
-		{"session token of no function", nil, time.Now(), aws.Credentials{AccessKeyID: expiredFn.AccessKeyID, SecretAccessKey: expiredFn.SecretAccessKey, SessionToken: expiredFn.SessionToken}, 403, "UnrecognizedClientException"},
-		{"no signature", func(r *http.Request) { r.Header.Del("Authorization") }, time.Now(), key, 403, "MissingAuthenticationTokenException"},
+		{"signed for another service", nil, time.Now(), key, 403, "InvalidSignatureException", "sns"},
+		{"tampered header", func(r *http.Request) { r.Header.Set("X-Amz-Target", "AmazonSQS.PurgeQueue") }, time.Now(), key, 403, "InvalidSignatureException", ""},
+		{"replayed after 15 minutes", nil, time.Now().Add(-15 * time.Minute), key, 403, "InvalidSignatureException", ""},
+		{"wrong secret", nil, time.Now(), wrong, 403, "InvalidSignatureException", ""},
+		{"unknown key", nil, time.Now(), unknown, 403, "UnrecognizedClientException", ""},
+		{"session token of no function", nil, time.Now(), aws.Credentials{AccessKeyID: expiredFn.AccessKeyID, SecretAccessKey: expiredFn.SecretAccessKey, SessionToken: expiredFn.SessionToken}, 403, "UnrecognizedClientException", ""},
+		{"no signature", func(r *http.Request) { r.Header.Del("Authorization") }, time.Now(), key, 403, "MissingAuthenticationTokenException", ""},
 	} {
-		st, code := send(c.mutate, c.at, c.creds)
+		if c.service == "" {
+			c.service = "sqs"
+		}
+		st, code := send(c.mutate, c.at, c.creds, c.service)
 		if st != c.status || code != c.code {
 			t.Errorf("%s: %d %s, want %d %s", c.name, st, code, c.status, c.code)
 		}

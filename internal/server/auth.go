@@ -144,12 +144,26 @@ func (s *Server) classify(r *http.Request) auth.Route {
 	case strings.HasPrefix(path, "/2015-03-31/"):
 		return auth.Route{Protocol: auth.ProtocolRESTJSON, Verify: auth.VerifyOptions{Services: []string{"lambda"}, MaxBody: maxSignedBody}}
 	}
-	p := auth.ProtocolQuery
-	if r.Header.Get("X-Amz-Target") != "" || path != "/" && !strings.HasPrefix(path, "/"+appspec.AccountID+"/") {
-		p = auth.ProtocolJSON
+	target := r.Header.Get("X-Amz-Target")
+	switch {
+	case strings.HasPrefix(target, "AmazonSQS."):
+		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: sqsOnly, MaxBody: maxSignedBody}}
+	case strings.HasPrefix(target, "AWSEvents."):
+		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: eventsOnly, MaxBody: maxSignedBody}}
+	case target != "" || path != "/" && !strings.HasPrefix(path, "/"+appspec.AccountID+"/"):
+		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: anyService, MaxBody: maxSignedBody}}
 	}
-	return auth.Route{Protocol: p, Verify: auth.VerifyOptions{Services: []string{"sqs", "sns", "events"}, MaxBody: maxSignedBody}}
+	// The query protocol: SQS or SNS, told apart only by the form's Action.
+	return auth.Route{Protocol: auth.ProtocolQuery, Verify: auth.VerifyOptions{Services: queryServices, MaxBody: maxSignedBody}}
 }
+
+// Signing names the endpoint serves, per protocol.
+var (
+	sqsOnly       = []string{"sqs"}
+	eventsOnly    = []string{"events"}
+	queryServices = []string{"sqs", "sns"}
+	anyService    = []string{"sqs", "sns", "events"}
+)
 
 // keys is the deploy API's key management, or nil (an interface holding a
 // nil pointer would not be nil) when checking is off.
