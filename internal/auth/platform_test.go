@@ -209,6 +209,22 @@ func TestSignatureAttacks(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d %s", c.name, st, code, c.status, c.code)
 		}
 	}
+	// A presigned URL (query form) works as it is, and not with another query.
+	pr, _ := http.NewRequest(http.MethodGet, p.URL()+"/2015-03-31/functions?MaxItems=5", nil)
+	presigned, _, err := v4.NewSigner().PresignHTTP(ctx, key, pr, sha256hex(nil), "lambda", "us-east-1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u, want := range map[string]int{presigned: 200, strings.Replace(presigned, "MaxItems=5", "MaxItems=6", 1): 403} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("presigned GET %s: %d, want %d", u, resp.StatusCode, want)
+		}
+	}
 	attrs, err := admin.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypesName{"ApproximateNumberOfMessages"}})
 	if err != nil {
 		t.Fatal(err)
