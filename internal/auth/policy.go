@@ -233,6 +233,16 @@ func wildcardMatchFold(p, s string) bool {
 // evalCondition evaluates one operator on one key: values are OR'd. known is
 // false for operators nimbus does not implement.
 func evalCondition(op, key string, values []string, ctx map[string]string) (ok, known bool) {
+	// The keys nimbus supplies are single-valued: ForAnyValue is the plain
+	// operator, and ForAllValues also holds for a missing key.
+	if rest, found := strings.CutPrefix(op, "ForAnyValue:"); found {
+		op = rest
+	} else if rest, found := strings.CutPrefix(op, "ForAllValues:"); found {
+		if _, present := lookupKey(ctx, key); !present {
+			return true, isKnownOperator(strings.TrimSuffix(rest, "IfExists"))
+		}
+		op = rest
+	}
 	ifExists := strings.HasSuffix(op, "IfExists")
 	base := strings.TrimSuffix(op, "IfExists")
 	actual, present := lookupKey(ctx, key)

@@ -57,6 +57,8 @@ func TestEvaluate(t *testing.T) {
 		{"DateGreaterThan on the current time", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2027-01-01T00:00:00Z"}}}]`, "sqs:SendMessage", queue, ImplicitDeny},
 		{"unknown operator: an allow does not apply", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]`, "sqs:SendMessage", queue, ImplicitDeny},
 		{"unknown operator: a deny applies", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*"},{"Effect":"Deny","Action":"sqs:*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]`, "sqs:SendMessage", queue, ExplicitDeny},
+		{"ForAnyValue on a single-valued key", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"ForAnyValue:StringLike":{"aws:PrincipalArn":["x","*shop-dev-worker"]}}}]`, "sqs:SendMessage", queue, Allow},
+		{"ForAllValues on a missing key holds", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["a"]}}}]`, "sqs:SendMessage", queue, Allow},
 		{"a single statement object", `{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}`, "sqs:SendMessage", queue, Allow},
 		{"a policy document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}]}`, "sqs:SendMessage", queue, Allow},
 	}
