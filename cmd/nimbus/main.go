@@ -91,7 +91,13 @@ func printError(err error) {
 	}
 	fmt.Fprintln(os.Stderr, "error:", err)
 	var apiErr *client.APIError
-	if errors.As(err, &apiErr) && strings.HasPrefix(apiErr.Code, "MissingAuthenticationToken") {
+	if !errors.As(err, &apiErr) {
+		return
+	}
+	switch {
+	case strings.HasPrefix(apiErr.Code, "MissingAuthenticationToken"):
 		fmt.Fprintln(os.Stderr, "hint: the CLI found no key to sign with: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (eval \"$(nimbus env --data DIR)\"), or point --data/NIMBUS_DATA at the platform's data directory")
+	case apiErr.Code == "UnrecognizedClientException" && os.Getenv("AWS_ACCESS_KEY_ID") != "":
+		fmt.Fprintln(os.Stderr, "hint: the platform does not know the key in AWS_ACCESS_KEY_ID; unset it to sign with the data directory's key, or use one from `nimbus keys create`")
 	}
 }
