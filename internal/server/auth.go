@@ -150,8 +150,12 @@ func (s *Server) classify(r *http.Request) auth.Route {
 		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: sqsOnly, MaxBody: maxSignedBody}}
 	case strings.HasPrefix(target, "AWSEvents."):
 		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: eventsOnly, MaxBody: maxSignedBody}}
+	case strings.HasPrefix(target, "DynamoDB_20120810."), strings.HasPrefix(target, "DynamoDBStreams_20120810."):
+		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: dynamodbOnly, MaxBody: maxSignedBody}}
 	case target != "" || path != "/" && !strings.HasPrefix(path, "/"+appspec.AccountID+"/"):
-		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: anyService, MaxBody: maxSignedBody}}
+		// A service this table does not name yet: the signature is checked,
+		// its signing name is the edge's to judge.
+		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{MaxBody: maxSignedBody}}
 	}
 	// The query protocol: SQS or SNS, told apart only by the form's Action.
 	return auth.Route{Protocol: auth.ProtocolQuery, Verify: auth.VerifyOptions{Services: queryServices, MaxBody: maxSignedBody}}
@@ -161,8 +165,8 @@ func (s *Server) classify(r *http.Request) auth.Route {
 var (
 	sqsOnly       = []string{"sqs"}
 	eventsOnly    = []string{"events"}
+	dynamodbOnly  = []string{"dynamodb"}
 	queryServices = []string{"sqs", "sns"}
-	anyService    = []string{"sqs", "sns", "events"}
 )
 
 // keys is the deploy API's key management, or nil (an interface holding a
