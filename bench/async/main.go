@@ -62,7 +62,8 @@ func run(n, clients, workers int) error {
 	if err != nil {
 		return err
 	}
-	srv, err := ws.Start(app, func(c *server.Config) { c.Async = server.AsyncConfig{Workers: workers} })
+	// Raw HTTP calls, unsigned: bench/auth measures what signatures add.
+	srv, err := ws.Start(app, func(c *server.Config) { c.Async = server.AsyncConfig{Workers: workers}; c.NoAuth = true })
 	if err != nil {
 		return err
 	}

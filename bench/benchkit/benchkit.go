@@ -114,11 +114,20 @@ func (w *Workspace) Start(app string, mutate func(*server.Config)) (*server.Serv
 	if err != nil {
 		return nil, err
 	}
-	if _, err := client.New(srv.URL()).Deploy(context.Background(), app, manifest.Options{}, nil); err != nil {
+	if _, err := Client(srv).Deploy(context.Background(), app, manifest.Options{}, nil); err != nil {
 		_ = srv.Close(context.Background())
 		return nil, err
 	}
 	return srv, nil
+}
+
+// Client is a CLI client of srv, signing with its administrator key.
+func Client(srv *server.Server) *client.Client {
+	c := client.New(srv.URL())
+	if k := srv.AdminKey; k != nil {
+		c.WithCredentials(client.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, "us-east-1")
+	}
+	return c
 }
 
 // Machine describes this machine for the record.

@@ -131,7 +131,8 @@ functions:
 	if err != nil {
 		return err
 	}
-	srv, err := ws.Start(app, nil)
+	// Raw HTTP calls, unsigned: bench/auth measures what signatures add.
+	srv, err := ws.Start(app, func(c *server.Config) { c.NoAuth = true })
 	if err != nil {
 		return err
 	}

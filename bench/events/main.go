@@ -63,6 +63,7 @@ functions:
 		return err
 	}
 	srv, err := ws.Start(app, func(c *server.Config) {
+		c.NoAuth = true // raw HTTP calls, unsigned: bench/auth measures what signatures add
 		c.NoSandbox = true
 		c.Events = server.EventsConfig{Workers: workers}
 	})

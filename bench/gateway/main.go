@@ -28,7 +28,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nimbus-platform/nimbus/internal/client"
+	"github.com/nimbus-platform/nimbus/bench/benchkit"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
 	"github.com/nimbus-platform/nimbus/internal/server"
 )
@@ -97,7 +97,7 @@ func run(d time.Duration, conns, threads int, offline string) error {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("build the Go handler: %w\n%s", err, out)
 	}
-	cl := client.New(srv.URL())
+	cl := benchkit.Client(srv)
 	for _, dir := range []string{goDir, "bench/gateway/node"} {
 		if _, err := cl.Deploy(ctx, dir, manifest.Options{}, nil); err != nil {
 			return fmt.Errorf("deploy %s: %w", dir, err)

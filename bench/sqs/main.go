@@ -50,7 +50,7 @@ func main() {
 	fmt.Printf("machine: %d CPUs; %d messages, %d clients\n\n", runtime.NumCPU(), *n, *clients)
 	fmt.Println("| target | SendMessage/s | ReceiveMessage msgs/s (batches of 10) | DeleteMessage/s |")
 	fmt.Println("|---|---:|---:|---:|")
-	nim := measure(srv.URL(), *n, *clients)
+	nim := measure(srv.URL(), *n, *clients, credentials.NewStaticCredentialsProvider(srv.AdminKey.AccessKeyID, srv.AdminKey.SecretAccessKey, ""))
 	fmt.Printf("| nimbus (durable, fsync) | %.0f | %.0f | %.0f |\n", nim[0], nim[1], nim[2])
 	if *withMoto {
 		port := freePort()
@@ -71,7 +71,7 @@ func main() {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		m := measure(url, *n, *clients)
+		m := measure(url, *n, *clients, credentials.NewStaticCredentialsProvider("test", "test", ""))
 		fmt.Printf("| moto_server (in memory) | %.0f | %.0f | %.0f |\n", m[0], m[1], m[2])
 		fmt.Printf("| nimbus / moto | %.1f× | %.1f× | %.1f× |\n", nim[0]/m[0], nim[1]/m[1], nim[2]/m[2])
 	}
@@ -86,10 +86,10 @@ func freePort() int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func measure(endpoint string, n, clients int) [3]float64 {
+func measure(endpoint string, n, clients int, creds aws.CredentialsProvider) [3]float64 {
 	ctx := context.Background()
 	c := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
+		Credentials: creds,
 		HTTPClient:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2}}})
 	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprint("bench", time.Now().UnixNano()))})
 	if err != nil {

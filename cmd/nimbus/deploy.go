@@ -28,7 +28,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 		Short: "Deploy the service described by DIR/serverless.yml",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := deploy(cmd, g.client(), dirArg(args), opts)
+			_, err := deploy(cmd, g.client(cmd), dirArg(args), opts)
 			return err
 		},
 	}
@@ -83,7 +83,7 @@ func newRemoveCommand(g *globals) *cobra.Command {
 				}
 				service = p.App.Service
 			}
-			res, err := g.client().Remove(cmd.Context(), service)
+			res, err := g.client(cmd).Remove(cmd.Context(), service)
 			if err != nil {
 				return err
 			}
@@ -106,11 +106,11 @@ func newInfoCommand(g *globals) *cobra.Command {
 		Short: "List deployed services, their functions and endpoints",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			services, err := g.client().Services(cmd.Context())
+			services, err := g.client(cmd).Services(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if iso, err := g.client().Isolation(cmd.Context()); err == nil {
+			if iso, err := g.client(cmd).Isolation(cmd.Context()); err == nil {
 				printIsolationWarnings(iso)
 			}
 			if len(services) == 0 {

@@ -30,8 +30,12 @@ func newDevCommand() *cobra.Command {
 				return err
 			}
 			c := client.New(srv.URL())
+			if k := srv.AdminKey; k != nil {
+				c.WithCredentials(client.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, region())
+			}
 			srv.Invoker.Watch(newDevPrinter(os.Stdout).Print)
 			fmt.Printf("nimbus %s is up at %s (data: %s)\n", server.Version, srv.URL(), f.cfg.DataDir)
+			printAuthBanner(srv, f)
 			f.printSDK()
 			if u := srv.Gateway.URL(); u != "" {
 				fmt.Printf("HTTP endpoints (http, httpApi, function URLs) are served at %s\n", u)

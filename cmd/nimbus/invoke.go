@@ -48,14 +48,14 @@ func newInvokeCommand(g *globals) *cobra.Command {
 				if showLog {
 					return errors.New("--log needs a synchronous invoke; drop --async")
 				}
-				id, err := g.client().InvokeAsync(cmd.Context(), name, qualifier, payload)
+				id, err := g.client(cmd).InvokeAsync(cmd.Context(), name, qualifier, payload)
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(os.Stderr, "accepted (stored durably); request id %s\n", id)
 				return nil
 			}
-			res, err := g.client().Invoke(cmd.Context(), name, qualifier, payload, showLog)
+			res, err := g.client(cmd).Invoke(cmd.Context(), name, qualifier, payload, showLog)
 			if err != nil {
 				return err
 			}

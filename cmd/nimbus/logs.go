@@ -17,7 +17,7 @@ func newLogsCommand(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := resolveFunctionName(args[0])
-			return g.client().Logs(cmd.Context(), name, since, filter, tail, func(r logs.Record) error {
+			return g.client(cmd).Logs(cmd.Context(), name, since, filter, tail, func(r logs.Record) error {
 				fmt.Printf("%s\t%s\n", r.Time.UTC().Format("2006-01-02T15:04:05.000Z"), r.Message)
 				return nil
 			})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -31,9 +32,17 @@ func main() {
 // globals are the flags every client command shares.
 type globals struct {
 	endpoint string
+	dataDir  string
 }
 
-func (g *globals) client() *client.Client { return client.New(g.endpoint) }
+// client is a client of the platform that signs with the key credentials finds.
+func (g *globals) client(cmd *cobra.Command) *client.Client {
+	c := client.New(g.endpoint)
+	if creds, ok := g.credentials(cmd); ok {
+		c.WithCredentials(creds, region())
+	}
+	return c
+}
 
 func newRootCommand() *cobra.Command {
 	g := &globals{}
@@ -46,9 +55,17 @@ func newRootCommand() *cobra.Command {
 	}
 	endpoint := os.Getenv("NIMBUS_ENDPOINT")
 	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL")
+	}
+	if endpoint == "" {
 		endpoint = "http://127.0.0.1:9000"
 	}
-	root.PersistentFlags().StringVar(&g.endpoint, "endpoint", endpoint, "platform API URL (env NIMBUS_ENDPOINT)")
+	root.PersistentFlags().StringVar(&g.endpoint, "endpoint", endpoint, "platform API URL (env NIMBUS_ENDPOINT, else AWS_ENDPOINT_URL)")
+	data := os.Getenv("NIMBUS_DATA")
+	if data == "" {
+		data = ".nimbus"
+	}
+	root.PersistentFlags().StringVar(&g.dataDir, "data", data, "data directory of a platform on this machine, whose administrator key the CLI signs with unless AWS_ACCESS_KEY_ID is set (env NIMBUS_DATA; for invoke, whose --data is the event, use NIMBUS_DATA)")
 	root.AddCommand(
 		newUpCommand(),
 		newDevCommand(),
@@ -59,6 +76,8 @@ func newRootCommand() *cobra.Command {
 		newInfoCommand(g),
 		newGenerateEventCommand(),
 		newSDKCommand(),
+		newEnvCommand(g),
+		newKeysCommand(g),
 	)
 	return root
 }
@@ -109,4 +128,14 @@ func printError(err error) {
 		return
 	}
 	fmt.Fprintln(os.Stderr, "error:", err)
+	var apiErr *client.APIError
+	if !errors.As(err, &apiErr) {
+		return
+	}
+	switch {
+	case strings.HasPrefix(apiErr.Code, "MissingAuthenticationToken"):
+		fmt.Fprintln(os.Stderr, "hint: the CLI found no key to sign with: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (eval \"$(nimbus env --data DIR)\"), or point --data/NIMBUS_DATA at the platform's data directory")
+	case apiErr.Code == "UnrecognizedClientException" && os.Getenv("AWS_ACCESS_KEY_ID") != "":
+		fmt.Fprintln(os.Stderr, "hint: the platform does not know the key in AWS_ACCESS_KEY_ID; unset it to sign with the data directory's key, or use one from `nimbus keys create`")
+	}
 }

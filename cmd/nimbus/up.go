@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,6 +35,7 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.cfg.LogRetention, "log-retention", 7*24*time.Hour, "keep function logs this long")
 	fl.StringVar(&f.cfg.RunDir, "run-dir", "", "directory for unpacked code and instance /tmp (default: under the system temp dir)")
 	fl.BoolVar(&f.cfg.NoSandbox, "no-sandbox", false, "run functions under the platform's own uid instead of one per function")
+	fl.BoolVar(&f.cfg.NoAuth, "no-auth", false, "accept unsigned requests on --addr, everyone as an administrator (loopback addresses only; for local experiments)")
 	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "on stop, let running invocations finish for this long")
 	fl.StringVar(&f.logLevel, "log-level", "info", "server log level: debug, info, warn, error")
 	fl.DurationSliceVar(&f.cfg.Async.RetryDelays, "async-retry-delays", []time.Duration{time.Minute, 2 * time.Minute}, "waits before the first and second retry of a failed asynchronous event")
@@ -86,6 +88,7 @@ func newUpCommand() *cobra.Command {
 			}
 			fmt.Printf("nimbus %s is up\n  API:  %s  (AWS SDK/CLI: --endpoint-url %s)\n  data: %s\n",
 				server.Version, srv.URL(), srv.URL(), f.cfg.DataDir)
+			printAuthBanner(srv, f)
 			if u := srv.Gateway.URL(); u != "" {
 				fmt.Printf("  HTTP: %s  (http and httpApi events, function URLs)\n", u)
 			}
@@ -97,4 +100,17 @@ func newUpCommand() *cobra.Command {
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// printAuthBanner says how clients authenticate, and loudly when nothing is checked.
+func printAuthBanner(srv *server.Server, f *upFlags) {
+	switch {
+	case f.cfg.NoAuth:
+		fmt.Println("  auth: OFF (--no-auth): every request is accepted unsigned, as an administrator. Do not expose this platform.")
+	case srv.AdminKey != nil:
+		fmt.Printf("  auth: SigV4; administrator key %s in %s\n        eval \"$(nimbus env --data %s)\"   # for the AWS CLI and SDKs\n",
+			srv.AdminKey.AccessKeyID, filepath.Join(f.cfg.DataDir, server.CredentialsFile), f.cfg.DataDir)
+	default:
+		fmt.Println("  auth: SigV4; the data directory's administrator key was revoked: use a key from `nimbus keys create`")
+	}
 }

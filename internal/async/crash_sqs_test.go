@@ -24,7 +24,7 @@ func TestSQSSurvivesSIGKILL(t *testing.T) {
 	p := newChildPlatform(t)
 	p.start()
 	c := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), Retryer: aws.NopRetryer{}})
+		Credentials: credentials.NewStaticCredentialsProvider(p.key().AccessKeyID, p.key().SecretAccessKey, ""), Retryer: aws.NopRetryer{}})
 	ctx := context.Background()
 	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("crash"), Attributes: map[string]string{"VisibilityTimeout": "2"}})
 	if err != nil {

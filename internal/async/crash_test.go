@@ -18,6 +18,7 @@ import (
 
 	"github.com/nimbus-platform/nimbus/internal/client"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/internal/server"
 	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
 
@@ -64,6 +65,20 @@ func newChildPlatform(t *testing.T, extra ...string) *childPlatform {
 }
 
 func (c *childPlatform) URL() string { return "http://" + c.addr }
+
+// key is the administrator key the child wrote to its data directory.
+func (c *childPlatform) key() client.Credentials {
+	c.t.Helper()
+	k, err := server.ReadCredentials(c.data)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return client.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}
+}
+
+func (c *childPlatform) client() *client.Client {
+	return client.New(c.URL()).WithCredentials(c.key(), "us-east-1")
+}
 
 func (c *childPlatform) start() {
 	c.t.Helper()
@@ -112,7 +127,7 @@ func TestAsyncSurvivesSIGKILL(t *testing.T) {
 `)
 	p := newChildPlatform(t, "--async-ack-wait", "2s")
 	p.start()
-	cl := client.New(p.URL())
+	cl := p.client()
 	if _, err := cl.Deploy(context.Background(), dir, manifest.Options{}, nil); err != nil {
 		t.Fatal(err)
 	}

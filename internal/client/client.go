@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
@@ -30,6 +31,8 @@ import (
 type Client struct {
 	Endpoint string // e.g. http://127.0.0.1:9000
 	HTTP     *http.Client
+	creds    *Credentials
+	region   string
 }
 
 // New returns a client for endpoint.
@@ -52,6 +55,9 @@ func (e *APIError) Error() string {
 }
 
 func (c *Client) do(req *http.Request) (*http.Response, error) {
+	if err := c.sign(req); err != nil {
+		return nil, err
+	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach nimbus at %s (is `nimbus up` running? set --endpoint or NIMBUS_ENDPOINT): %w", c.Endpoint, err)
@@ -107,6 +113,12 @@ type DeployOutcome struct {
 // Deploy loads the manifest in dir, packages and uploads the code the
 // platform does not have yet, and deploys.
 func (c *Client) Deploy(ctx context.Context, dir string, opts manifest.Options, progress Progress) (*DeployOutcome, error) {
+	return c.DeployWith(ctx, dir, opts, progress, nil)
+}
+
+// DeployWith is Deploy with a last change to the application before it is
+// sent (tests use it to give functions what the manifest cannot express yet).
+func (c *Client) DeployWith(ctx context.Context, dir string, opts manifest.Options, progress Progress, adjust func(*appspec.Application)) (*DeployOutcome, error) {
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
@@ -143,6 +155,9 @@ func (c *Client) Deploy(ctx context.Context, dir string, opts manifest.Options, 
 		uploaded++
 	}
 	packaging.Apply(&p.App, arts)
+	if adjust != nil {
+		adjust(&p.App)
+	}
 	if err := p.App.Validate(); err != nil {
 		return nil, err
 	}
@@ -173,12 +188,21 @@ func (c *Client) hasCode(ctx context.Context, sha string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if err := c.sign(req); err != nil {
+		return false, err
+	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return false, fmt.Errorf("cannot reach nimbus at %s (is `nimbus up` running? set --endpoint or NIMBUS_ENDPOINT): %w", c.Endpoint, err)
 	}
 	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK, nil
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, &APIError{Status: resp.StatusCode, Code: resp.Header.Get("X-Amzn-ErrorType"), Message: "checking for code package " + sha + " was refused"}
 }
 
 func (c *Client) putCode(ctx context.Context, a packaging.Artifact) error {
@@ -193,6 +217,9 @@ func (c *Client) putCode(ctx context.Context, a packaging.Artifact) error {
 	}
 	req.ContentLength = a.Size
 	req.Header.Set("Content-Type", "application/zip")
+	// The package is named by its SHA-256: that is the payload hash to sign,
+	// so the zip streams without being read twice.
+	req.Header.Set("X-Amz-Content-Sha256", a.SHA256)
 	resp, err := c.do(req)
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", filepath.Base(a.Path), err)

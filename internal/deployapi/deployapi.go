@@ -5,6 +5,7 @@ package deployapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/blobs"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/runtime"
@@ -37,6 +39,15 @@ type API struct {
 	HTTPInfo func(app *appspec.Application) HTTPEndpoints
 	// ExtraLogs reports log names readable besides functions' (access logs).
 	ExtraLogs func(name string) bool
+	// Keys manages operator access keys; nil when checking is off.
+	Keys Keys
+}
+
+// Keys manages operator access keys (auth.Service).
+type Keys interface {
+	CreateKey(ctx context.Context, name string) (*auth.Key, error)
+	ListKeys() []auth.KeyInfo
+	RevokeKey(ctx context.Context, id string) error
 }
 
 // HTTPEndpoints are a service's HTTP endpoints and API keys.
@@ -59,6 +70,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+Prefix+"/services/{name}", a.removeService)
 	mux.HandleFunc("GET "+Prefix+"/functions/{name}/logs", a.readLogs)
 	mux.HandleFunc("GET "+Prefix+"/status", a.status)
+	mux.HandleFunc("GET "+Prefix+"/keys", a.listKeys)
+	mux.HandleFunc("POST "+Prefix+"/keys", a.createKey)
+	mux.HandleFunc("DELETE "+Prefix+"/keys/{id}", a.revokeKey)
 }
 
 // Error is the body of every error answer.
@@ -352,4 +366,60 @@ func (a *API) status(w http.ResponseWriter, r *http.Request) {
 		"isolation":       a.Runtime.Isolation(),
 		"memoryInUseMB":   a.Runtime.MemoryInUseMB(),
 	})
+}
+
+// CreateKeyRequest names a new operator key.
+type CreateKeyRequest struct {
+	Name string `json:"name"`
+}
+
+func (a *API) keysOff(w http.ResponseWriter) bool {
+	if a.Keys == nil {
+		writeError(w, http.StatusBadRequest, "AuthenticationOff", "the platform runs with --no-auth: it has no access keys")
+		return true
+	}
+	return false
+}
+
+func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
+	if a.keysOff(w) {
+		return
+	}
+	writeJSON(w, http.StatusOK, a.Keys.ListKeys())
+}
+
+func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
+	if a.keysOff(w) {
+		return
+	}
+	var req CreateKeyRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", "the body must be {\"name\": \"...\"}: "+err.Error())
+		return
+	}
+	if len(req.Name) > 64 || strings.ContainsAny(req.Name, "/:\n ") {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", "a key name is at most 64 characters, without spaces, '/' or ':'")
+		return
+	}
+	k, err := a.Keys.CreateKey(r.Context(), req.Name)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "Internal", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, k)
+}
+
+func (a *API) revokeKey(w http.ResponseWriter, r *http.Request) {
+	if a.keysOff(w) {
+		return
+	}
+	err := a.Keys.RevokeKey(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, auth.ErrNoSuchKey):
+		writeError(w, http.StatusNotFound, "NoSuchEntity", err.Error())
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "Internal", err.Error())
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
 }

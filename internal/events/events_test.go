@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -123,7 +122,7 @@ package:
 func ebClient(p *testkit.Platform) *eventbridge.Client {
 	return eventbridge.New(eventbridge.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
+		Credentials: p.Credentials(),
 		Retryer:     aws.NopRetryer{},
 	})
 }
@@ -131,7 +130,7 @@ func ebClient(p *testkit.Platform) *eventbridge.Client {
 func sqsClient(p *testkit.Platform) *sqs.Client {
 	return sqs.New(sqs.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
+		Credentials: p.Credentials(),
 		Retryer:     aws.NopRetryer{},
 	})
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -28,7 +27,7 @@ func TestTopicAndQueueTargets(t *testing.T) {
 	ctx := context.Background()
 	eb, sq := ebClient(p), sqsClient(p)
 	sn := sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), Retryer: aws.NopRetryer{}})
+		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}})
 
 	queueARN := func(url *string) string {
 		t.Helper()

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/nimbus-platform/nimbus/internal/manifest"
@@ -94,7 +93,7 @@ resources:
 	}
 	p.Deploy(dir)
 	c := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), Retryer: aws.NopRetryer{}})
+		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}})
 	ctx := context.Background()
 	if out, _ := c.ListQueues(ctx, &sqs.ListQueuesInput{}); len(out.QueueUrls) != 2 {
 		t.Fatalf("queues after deploy: %v", out.QueueUrls)

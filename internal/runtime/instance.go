@@ -71,6 +71,9 @@ type instance struct {
 	stopOnce sync.Once
 	lastUsed time.Time // guarded by pool.mu
 
+	credentialEnv []string  // AWS_ACCESS_KEY_ID ... of the instance's credentials
+	retireAt      time.Time // take no invocation after this (credentials expire)
+
 	output    *os.File                       // read end of the process's stdout and stderr
 	cgroup    atomic.Pointer[sandbox.Cgroup] // memory and process limits; nil where the host allows none
 	logMu     sync.Mutex                     // held while output is read and stored
@@ -139,6 +142,10 @@ func (p *Pool) startInstance(ctx context.Context) (*instance, error) {
 		}
 	}
 
+	if err := m.issueCredentials(spec, inst); err != nil {
+		inst.cleanup()
+		return nil, &startError{err}
+	}
 	inst.spawned.Store(time.Now().UnixNano())
 	proc, err := m.sandbox.Start(ctx, &sandbox.Spawn{
 		Function: spec.FunctionName,
@@ -319,6 +326,8 @@ func (m *Manager) environment(spec *Spec, inst *instance, paths instancePaths) [
 		"PYTHONUNBUFFERED=1",
 		"PYTHONDONTWRITEBYTECODE=1",
 	)
+	// After the function's own variables and the placeholders: these win.
+	env = append(env, inst.credentialEnv...)
 	sdkNode, sdkPython := m.sdkPaths()
 	switch family, _ := appspec.RuntimeFamily(spec.Runtime); family {
 	case appspec.FamilyNode:

@@ -67,6 +67,8 @@ type Config struct {
 	Logs     LogSink
 	Observer Observer
 	Logger   *slog.Logger
+	// Credentials issues each instance's AWS credentials; nil gives none.
+	Credentials func(*Spec) (Credentials, error)
 }
 
 // Manager owns the instance pools of this node.

@@ -29,15 +29,22 @@ func (p *Pool) acquire(ctx context.Context) (*instance, bool, error) {
 		return nil, false, &ThrottleError{Reason: ReasonReserved}
 	}
 	p.busy++
-	if n := len(p.idle); n > 0 {
+	var expired []*instance
+	for n := len(p.idle); n > 0; n = len(p.idle) {
 		inst := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
+		if inst.expired(time.Now()) {
+			expired = append(expired, inst)
+			continue
+		}
 		p.mu.Unlock()
+		stopAll(expired)
 		return inst, false, nil
 	}
 	p.live++
 	p.mu.Unlock()
+	stopAll(expired)
 	if err := p.m.admit(ctx, p.spec.MemoryMB); err != nil {
 		p.mu.Lock()
 		p.busy--
@@ -64,7 +71,7 @@ func (p *Pool) acquire(ctx context.Context) (*instance, bool, error) {
 func (p *Pool) release(inst *instance, healthy bool) {
 	p.mu.Lock()
 	p.busy--
-	if healthy && !p.retired && !inst.hasExited() {
+	if healthy && !p.retired && !inst.hasExited() && !inst.expired(time.Now()) {
 		inst.lastUsed = time.Now()
 		p.idle = append(p.idle, inst)
 		p.mu.Unlock()
@@ -166,4 +173,10 @@ func (p *Pool) rememberInitFailure(res *Result) {
 	p.initFailure = &r
 	p.initFailureAt = time.Now()
 	p.mu.Unlock()
+}
+
+func stopAll(instances []*instance) {
+	for _, inst := range instances {
+		inst.stop()
+	}
 }

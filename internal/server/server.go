@@ -21,6 +21,7 @@ import (
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/async"
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/lambda"
 	"github.com/nimbus-platform/nimbus/internal/blobs"
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
@@ -75,6 +76,10 @@ type Config struct {
 	// SDKDir holds the AWS SDKs functions use without packaging them (see
 	// `nimbus sdk install`); empty or missing means functions get none.
 	SDKDir string
+	// NoAuth turns signature checks off (loopback addresses only).
+	NoAuth bool
+	// CredentialLifetime of function credentials; default 12h (tests shorten it).
+	CredentialLifetime time.Duration
 }
 
 // AsyncConfig tunes asynchronous invocations; tests shorten the delays.
@@ -97,6 +102,11 @@ type Server struct {
 	Gateway  *gateway.Gateway
 	Async    *async.Service
 	Metrics  *metrics.Metrics
+	// Auth verifies signatures and evaluates policies; nil with NoAuth.
+	Auth *auth.Service
+	// AdminKey is the administrator key of the data directory (nil with
+	// NoAuth, or when the operator revoked it).
+	AdminKey *auth.Key
 	http     *http.Server
 	ln       net.Listener
 	cancel   context.CancelFunc
@@ -120,6 +130,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.NoAuth {
+		if err := checkNoAuth(cfg.Addr); err != nil {
+			return nil, err
+		}
+		cfg.Logger.Warn("AUTHENTICATION IS OFF (--no-auth): every request to the API listener is accepted unsigned, as an administrator", "addr", cfg.Addr)
 	}
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -157,6 +173,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.store, err = store.Open(ctx, store.Config{DataDir: dataDir, URL: cfg.NATSURL, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
+	}
+	if !cfg.NoAuth {
+		s.Auth, err = auth.Open(bg, auth.Config{Store: s.store, AccountID: appspec.AccountID, Functions: s.functionIdentity,
+			CredentialLifetime: cfg.CredentialLifetime, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		if err := s.ensureAdminKey(ctx); err != nil {
+			return nil, err
+		}
 	}
 	s.logs, err = logs.Open(ctx, s.store, logs.Config{Retention: cfg.LogRetention, Logger: cfg.Logger})
 	if err != nil {
@@ -210,7 +236,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if maxMemory == 0 {
 		maxMemory = sandbox.HostMemoryMB() * 8 / 10
 	}
+	credentials := s.functionCredentials
 	s.runtime, err = runtime.NewManager(runtime.Config{
+		Credentials:         credentials,
 		MaxConcurrency:      cfg.MaxConcurrency,
 		MaxMemoryMB:         maxMemory,
 		IdleTimeout:         cfg.IdleTimeout,
@@ -258,7 +286,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	endpoint := func(r *http.Request) string { return "http://" + r.Host }
 	(&lambda.API{Invoker: s.Invoker, Registry: s.Registry, Async: s.Async, CodeURL: func(r *http.Request, sha string) string {
-		return endpoint(r) + deployapi.Prefix + "/code/" + sha
+		if s.Auth == nil {
+			return endpoint(r) + deployapi.Prefix + "/code/" + sha
+		}
+		return s.Auth.SignURL(endpoint(r)+deployapi.Prefix+"/code/"+sha, 10*time.Minute)
 	}}).Register(mux)
 	(&deployapi.API{Blobs: blobStore, Registry: s.Registry, Logs: s.logs, Runtime: s.runtime, Version: Version, Endpoint: endpoint,
 		HTTPInfo: func(app *appspec.Application) deployapi.HTTPEndpoints {
@@ -266,11 +297,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return deployapi.HTTPEndpoints{Endpoints: endpoints, APIKeys: keys}
 		},
 		ExtraLogs: s.Gateway.IsAccessLog,
+		Keys:      s.keys(),
 	}).Register(mux)
 	s.registerEventAPIs(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	if err := s.serveAPI(mux); err != nil {
+	if err := s.serveAPI(auth.Middleware(s.Auth, appspec.AccountID, mux, s.classify)); err != nil {
 		return nil, err
 	}
 	if err := s.lock.record(s.Addr()); err != nil {

@@ -5,9 +5,13 @@ package testkit
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
@@ -79,6 +84,9 @@ func start(t testing.TB, cfg server.Config) *Platform {
 		t.Fatalf("start platform: %v", err)
 	}
 	p := &Platform{Server: srv, Config: cfg, Client: client.New(srv.URL()), t: t}
+	if srv.AdminKey != nil {
+		p.Client.WithCredentials(client.Credentials{AccessKeyID: srv.AdminKey.AccessKeyID, SecretAccessKey: srv.AdminKey.SecretAccessKey}, "us-east-1")
+	}
 	t.Cleanup(p.Stop)
 	return p
 }
@@ -120,9 +128,56 @@ func (p *Platform) Lambda() *lambda.Client {
 	return lambda.New(lambda.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(p.URL()),
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		Credentials:  p.Credentials(),
 		Retryer:      aws.NopRetryer{},
 	})
+}
+
+// Credentials are the platform's administrator key (made-up ones when the
+// platform runs with NoAuth), for AWS SDK clients.
+func (p *Platform) Credentials() aws.CredentialsProvider {
+	if p.AdminKey == nil {
+		return credentials.NewStaticCredentialsProvider("anonymous", "anonymous", "")
+	}
+	return credentials.NewStaticCredentialsProvider(p.AdminKey.AccessKeyID, p.AdminKey.SecretAccessKey, "")
+}
+
+// AWSConfig is an aws-sdk-go-v2 configuration for the platform: its
+// endpoint, us-east-1, the administrator key and no retries.
+func (p *Platform) AWSConfig() aws.Config {
+	return aws.Config{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(p.URL()),
+		Credentials:  p.Credentials(),
+		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+	}
+}
+
+// Sign signs a hand-made request with the administrator key for service
+// (e.g. "sqs"), as an AWS SDK would.
+func (p *Platform) Sign(r *http.Request, service string) {
+	p.t.Helper()
+	var body []byte
+	if r.Body != nil {
+		var err error
+		if body, err = io.ReadAll(r.Body); err != nil {
+			p.t.Fatal(err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	sum := sha256.Sum256(body)
+	c, _ := p.Credentials().Retrieve(context.Background())
+	if err := v4.NewSigner().SignHTTP(context.Background(), c, r, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// AWSEnv is the environment that points the AWS CLI and boto3 at the
+// platform with the administrator key.
+func (p *Platform) AWSEnv() []string {
+	c, _ := p.Credentials().Retrieve(context.Background())
+	return []string{"AWS_ENDPOINT_URL=" + p.URL(), "AWS_ACCESS_KEY_ID=" + c.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + c.SecretAccessKey,
+		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_CONFIG_FILE=/dev/null"}
 }
 
 // Root is the repository root.

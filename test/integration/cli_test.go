@@ -50,10 +50,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func runCLI(t *testing.T, bin, endpoint, dir string, args ...string) (string, string, error) {
+// runCLI runs the CLI against endpoint with env (the platform's key) added
+// to the environment.
+func runCLI(t *testing.T, bin, endpoint, dir string, env []string, args ...string) (string, string, error) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"--endpoint", endpoint}, args...)...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -67,7 +70,7 @@ func TestCLI(t *testing.T) {
 	root := testkit.Root(t)
 	dir := filepath.Join(root, "examples/hello")
 
-	out, errOut, err := runCLI(t, bin, p.URL(), root, "deploy", "examples/hello")
+	out, errOut, err := runCLI(t, bin, p.URL(), root, p.AWSEnv(), "deploy", "examples/hello")
 	if err != nil {
 		t.Fatalf("deploy: %v\n%s%s", err, out, errOut)
 	}
@@ -76,13 +79,13 @@ func TestCLI(t *testing.T) {
 			t.Errorf("deploy output lacks %q:\n%s", want, out)
 		}
 	}
-	out, _, err = runCLI(t, bin, p.URL(), root, "deploy", "examples/hello")
+	out, _, err = runCLI(t, bin, p.URL(), root, p.AWSEnv(), "deploy", "examples/hello")
 	if err != nil || !strings.Contains(out, "No changes") {
 		t.Errorf("second deploy: %v\n%s", err, out)
 	}
 
 	// A function key of ./serverless.yml works as a name, as with `serverless invoke -f`.
-	out, errOut, err = runCLI(t, bin, p.URL(), dir, "invoke", "hello", "-d", `{"name":"cli"}`, "--log")
+	out, errOut, err = runCLI(t, bin, p.URL(), dir, p.AWSEnv(), "invoke", "hello", "-d", `{"name":"cli"}`, "--log")
 	if err != nil {
 		t.Fatalf("invoke: %v\n%s", err, errOut)
 	}
@@ -93,20 +96,20 @@ func TestCLI(t *testing.T) {
 	if err := os.WriteFile(event, []byte(`{"name":"file"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, _, err = runCLI(t, bin, p.URL(), root, "invoke", "hello-dev-hello", "-p", event)
+	out, _, err = runCLI(t, bin, p.URL(), root, p.AWSEnv(), "invoke", "hello-dev-hello", "-p", event)
 	if err != nil || !strings.Contains(out, "Hello, file!") {
 		t.Errorf("invoke -p: %v %s", err, out)
 	}
-	if _, errOut, err := runCLI(t, bin, p.URL(), root, "invoke", "hello-dev-hello", "-d", "{not json"); err == nil || !strings.Contains(errOut, "not valid JSON") {
+	if _, errOut, err := runCLI(t, bin, p.URL(), root, p.AWSEnv(), "invoke", "hello-dev-hello", "-d", "{not json"); err == nil || !strings.Contains(errOut, "not valid JSON") {
 		t.Errorf("invalid event: %v %s", err, errOut)
 	}
-	if _, errOut, err := runCLI(t, bin, p.URL(), root, "invoke", "nope"); err == nil || !strings.Contains(errOut, "ResourceNotFoundException") {
+	if _, errOut, err := runCLI(t, bin, p.URL(), root, p.AWSEnv(), "invoke", "nope"); err == nil || !strings.Contains(errOut, "ResourceNotFoundException") {
 		t.Errorf("unknown function: %v %s", err, errOut)
 	}
 
 	var logs string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		logs, _, _ = runCLI(t, bin, p.URL(), root, "logs", "hello-dev-hello", "--since", "10m", "--filter", "greeting")
+		logs, _, _ = runCLI(t, bin, p.URL(), root, p.AWSEnv(), "logs", "hello-dev-hello", "--since", "10m", "--filter", "greeting")
 		if strings.Count(logs, "greeting") >= 2 {
 			break
 		}
@@ -115,7 +118,7 @@ func TestCLI(t *testing.T) {
 		t.Errorf("logs --filter greeting:\n%s", logs)
 	}
 
-	out, _, err = runCLI(t, bin, p.URL(), root, "info")
+	out, _, err = runCLI(t, bin, p.URL(), root, p.AWSEnv(), "info")
 	if err != nil || !strings.Contains(out, "service: hello") || !strings.Contains(out, "/2015-03-31/functions/hello-dev-hello/invocations") {
 		t.Errorf("info: %v\n%s", err, out)
 	}
@@ -123,19 +126,19 @@ func TestCLI(t *testing.T) {
 	// Manifest errors are printed with their position and fail the command.
 	bad := t.TempDir()
 	_ = os.WriteFile(filepath.Join(bad, "serverless.yml"), []byte("service: bad\nprovider:\n  name: aws\n  runtim: nodejs20.x\n"), 0o644)
-	_, errOut, err = runCLI(t, bin, p.URL(), root, "deploy", bad)
+	_, errOut, err = runCLI(t, bin, p.URL(), root, p.AWSEnv(), "deploy", bad)
 	if err == nil || !strings.Contains(errOut, "serverless.yml:4:3") || !strings.Contains(errOut, `did you mean "runtime"`) {
 		t.Errorf("bad manifest: %v\n%s", err, errOut)
 	}
 
-	out, _, err = runCLI(t, bin, p.URL(), root, "remove", "examples/hello")
+	out, _, err = runCLI(t, bin, p.URL(), root, p.AWSEnv(), "remove", "examples/hello")
 	if err != nil || !strings.Contains(out, "Removed service hello") {
 		t.Errorf("remove: %v %s", err, out)
 	}
-	if _, errOut, err := runCLI(t, bin, p.URL(), root, "invoke", "hello-dev-hello"); err == nil || !strings.Contains(errOut, "ResourceNotFoundException") {
+	if _, errOut, err := runCLI(t, bin, p.URL(), root, p.AWSEnv(), "invoke", "hello-dev-hello"); err == nil || !strings.Contains(errOut, "ResourceNotFoundException") {
 		t.Errorf("invoke after remove: %v %s", err, errOut)
 	}
-	if _, errOut, err := runCLI(t, bin, "http://127.0.0.1:1", root, "info"); err == nil || !strings.Contains(errOut, "cannot reach nimbus") {
+	if _, errOut, err := runCLI(t, bin, "http://127.0.0.1:1", root, nil, "info"); err == nil || !strings.Contains(errOut, "cannot reach nimbus") {
 		t.Errorf("unreachable platform: %v %s", err, errOut)
 	}
 }
@@ -152,7 +155,8 @@ func TestDevRedeploysOnChange(t *testing.T) {
 	write("serverless.yml", "service: devsvc\nprovider:\n  name: aws\n  runtime: nodejs20.x\nfunctions:\n  f:\n    handler: h.f\n")
 	write("h.js", "exports.f = async () => 'one';")
 
-	run := exec.Command(bin, "dev", dir, "--addr", "127.0.0.1:0", "--data", filepath.Join(t.TempDir(), "data"), "--no-sandbox", "--shutdown-grace", "2s")
+	data := filepath.Join(t.TempDir(), "data")
+	run := exec.Command(bin, "dev", dir, "--addr", "127.0.0.1:0", "--data", data, "--no-sandbox", "--shutdown-grace", "2s")
 	stdout, err := run.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +209,7 @@ func TestDevRedeploysOnChange(t *testing.T) {
 		t.Helper()
 		var got string
 		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-			out, _, err := runCLI(t, bin, endpoint, dir, "invoke", "devsvc-dev-f")
+			out, _, err := runCLI(t, bin, endpoint, dir, []string{"NIMBUS_DATA=" + data}, "invoke", "devsvc-dev-f")
 			if err == nil && strings.TrimSpace(out) == want {
 				return
 			}
@@ -216,4 +220,62 @@ func TestDevRedeploysOnChange(t *testing.T) {
 	waitFor(`"one"`)
 	write("h.js", "exports.f = async () => 'two';")
 	waitFor(`"two"`)
+}
+
+// `eval "$(nimbus env)"` makes the AWS CLI work; `nimbus keys` creates, lists
+// and revokes keys, and a revoked key fails at once.
+func TestEnvAndKeys(t *testing.T) {
+	t.Parallel()
+	bin := buildCLI(t)
+	p := testkit.Start(t, nil)
+	root := testkit.Root(t)
+	out, errOut, err := runCLI(t, bin, p.URL(), root, []string{"AWS_ACCESS_KEY_ID="}, "env", "--data", p.Config.DataDir)
+	if err != nil {
+		t.Fatalf("env: %v %s", err, errOut)
+	}
+	for _, want := range []string{"export AWS_ENDPOINT_URL='" + p.URL() + "'", "export AWS_ACCESS_KEY_ID='" + p.AdminKey.AccessKeyID + "'",
+		"export AWS_SECRET_ACCESS_KEY=", "export AWS_REGION=", "export AWS_DEFAULT_REGION="} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("nimbus env printed:\n%s\nwant %s", out, want)
+		}
+	}
+	if _, err := exec.LookPath("aws"); err == nil {
+		sh := exec.Command("sh", "-c", `eval "$1" && aws --endpoint-url "$AWS_ENDPOINT_URL" sqs create-queue --queue-name from-env`, "sh", out)
+		sh.Env = append(os.Environ(), "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_CONFIG_FILE=/dev/null")
+		if b, err := sh.CombinedOutput(); err != nil || !strings.Contains(string(b), "from-env") {
+			t.Fatalf("aws after eval nimbus env: %v\n%s", err, b)
+		}
+	}
+	// The CLI signs with the data directory's key when no AWS variables are set.
+	noEnv := []string{"AWS_ACCESS_KEY_ID=", "NIMBUS_DATA=" + p.Config.DataDir}
+	out, errOut, err = runCLI(t, bin, p.URL(), root, noEnv, "keys", "create", "--name", "ci")
+	if err != nil {
+		t.Fatalf("keys create: %v %s", err, errOut)
+	}
+	var id, secret string
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "AWS_ACCESS_KEY_ID="); ok {
+			id = v
+		}
+		if v, ok := strings.CutPrefix(line, "AWS_SECRET_ACCESS_KEY="); ok {
+			secret = v
+		}
+	}
+	if !strings.HasPrefix(id, "AKIA") || len(secret) != 40 {
+		t.Fatalf("keys create printed %q", out)
+	}
+	withKey := []string{"AWS_ACCESS_KEY_ID=" + id, "AWS_SECRET_ACCESS_KEY=" + secret}
+	if out, errOut, err = runCLI(t, bin, p.URL(), root, withKey, "keys", "list"); err != nil || !strings.Contains(out, id) || !strings.Contains(out, "ci") {
+		t.Fatalf("keys list with the new key: %v %s %s", err, out, errOut)
+	}
+	if _, errOut, err = runCLI(t, bin, p.URL(), root, noEnv, "keys", "revoke", id); err != nil {
+		t.Fatalf("keys revoke: %v %s", err, errOut)
+	}
+	if _, errOut, err = runCLI(t, bin, p.URL(), root, withKey, "info"); err == nil || !strings.Contains(errOut, "UnrecognizedClientException") {
+		t.Fatalf("a revoked key still works: %v %s", err, errOut)
+	}
+	// Unsigned calls are refused with AWS's code.
+	if _, errOut, err = runCLI(t, bin, p.URL(), t.TempDir(), []string{"AWS_ACCESS_KEY_ID=", "NIMBUS_DATA=/nonexistent"}, "info"); err == nil || !strings.Contains(errOut, "MissingAuthenticationToken") {
+		t.Fatalf("an unsigned call: %v %s", err, errOut)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dispatch"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/sqs"
 	"github.com/nimbus-platform/nimbus/internal/queues"
@@ -51,7 +52,8 @@ func TestDispatch(t *testing.T) {
 			_, _ = io.WriteString(w, "{}")
 		})},
 	}).Register(mux)
-	srv := httptest.NewServer(mux)
+	// Routing only: signatures and policies are internal/auth's tests.
+	srv := httptest.NewServer(auth.Middleware(nil, "000000000000", mux, nil))
 	defer srv.Close()
 
 	post := func(path, target, contentType, body string) (int, http.Header, string) {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/events"
 )
 
@@ -40,6 +42,11 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h, ok := a.ops()[op]
 	if !ok {
 		writeError(w, http.StatusBadRequest, "UnknownOperationException", "The operation "+op+" is not supported by nimbus.")
+		return
+	}
+	if err := a.authorize(r, op, body); err != nil {
+		ae, _ := auth.AsError(err)
+		auth.WriteError(w, auth.ProtocolJSON, ae)
 		return
 	}
 	out, err := h(r, body)
@@ -79,6 +86,66 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 type handler func(r *http.Request, body []byte) (any, error)
+
+// authorize checks the caller may perform op on the bus or rule it names.
+func (a *API) authorize(r *http.Request, op string, body []byte) error {
+	if auth.Unrestricted(r.Context()) {
+		return nil
+	}
+	var in struct {
+		Name, EventBusName, Rule, ResourceARN string
+		Entries                               []struct{ EventBusName string }
+	}
+	_ = json.Unmarshal(body, &in) // a malformed body is the operation's error to report
+	region := a.Bus.Region()
+	busARN := func(name string) string {
+		if strings.HasPrefix(name, "arn:") {
+			return name
+		}
+		if name == "" {
+			name = events.DefaultBus
+		}
+		return events.BusARN(region, appspec.AccountID, name)
+	}
+	resources := []string{"*"}
+	switch op {
+	case "PutEvents":
+		resources = resources[:0]
+		seen := map[string]bool{}
+		for _, e := range in.Entries {
+			if arn := busARN(e.EventBusName); !seen[arn] {
+				seen[arn] = true
+				resources = append(resources, arn)
+			}
+		}
+	case "PutRule", "DescribeRule", "DeleteRule", "EnableRule", "DisableRule":
+		resources[0] = ruleARN(region, in.EventBusName, in.Name)
+	case "PutTargets", "RemoveTargets", "ListTargetsByRule":
+		resources[0] = ruleARN(region, in.EventBusName, in.Rule)
+	case "CreateEventBus", "DeleteEventBus", "DescribeEventBus":
+		resources[0] = busARN(in.Name)
+	case "ListTagsForResource", "TagResource", "UntagResource":
+		if in.ResourceARN != "" {
+			resources[0] = in.ResourceARN
+		}
+	}
+	for _, res := range resources {
+		if err := auth.Authorize(r.Context(), "events:"+op, res, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ruleARN(region, bus, name string) string {
+	if strings.HasPrefix(bus, "arn:") {
+		bus = bus[strings.LastIndexByte(bus, '/')+1:]
+	}
+	if bus == "" {
+		bus = events.DefaultBus
+	}
+	return events.RuleARN(region, appspec.AccountID, bus, name)
+}
 
 func decode[T any](body []byte) (*T, error) {
 	var v T

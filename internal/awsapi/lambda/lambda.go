@@ -15,7 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/async"
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/invoke"
 	"github.com/nimbus-platform/nimbus/internal/runtime"
@@ -46,6 +48,9 @@ func (a *API) Register(mux *http.ServeMux) {
 const maxClientContextBytes = 3583
 
 func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
+	if !a.authorize(w, r, "lambda:InvokeFunction") {
+		return
+	}
 	name := r.PathValue("name")
 	qualifier := r.URL.Query().Get("Qualifier")
 	if qualifier != "" && !invoke.ValidQualifier(qualifier) {
@@ -134,6 +139,9 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
 
 // invokeAsync is the deprecated InvokeAsync operation.
 func (a *API) invokeAsync(w http.ResponseWriter, r *http.Request) {
+	if !a.authorize(w, r, "lambda:InvokeFunction") {
+		return
+	}
 	a.invokeEvent(w, r, r.PathValue("name"), "", true)
 }
 
@@ -198,6 +206,12 @@ const firstPayloadBuffer = 16 << 10
 func readPayload(r *http.Request, limit int) ([]byte, error) {
 	if r.ContentLength > int64(limit) {
 		return nil, &invoke.PayloadTooLargeError{Size: int(r.ContentLength), Limit: limit}
+	}
+	if b, ok := auth.BufferedBody(r); ok {
+		if len(b) > limit {
+			return nil, &invoke.PayloadTooLargeError{Size: len(b), Limit: limit}
+		}
+		return b, nil // read once by the signature check
 	}
 	// One byte past the end leaves room to read the EOF without growing.
 	room := limit + 1
@@ -296,6 +310,10 @@ func accountOf(arn string) string {
 }
 
 func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) {
+	if err := auth.Authorize(r.Context(), "lambda:ListFunctions", "*", nil); err != nil {
+		writeAuthError(w, err)
+		return
+	}
 	q := r.URL.Query()
 	maxItems := 50
 	if s := q.Get("MaxItems"); s != "" {
@@ -342,6 +360,9 @@ func (a *API) resolve(w http.ResponseWriter, r *http.Request) (*functions.Functi
 }
 
 func (a *API) getFunction(w http.ResponseWriter, r *http.Request) {
+	if !a.authorize(w, r, "lambda:GetFunction") {
+		return
+	}
 	f, ok := a.resolve(w, r)
 	if !ok {
 		return
@@ -361,12 +382,18 @@ func (a *API) getFunction(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getFunctionConfiguration(w http.ResponseWriter, r *http.Request) {
+	if !a.authorize(w, r, "lambda:GetFunctionConfiguration") {
+		return
+	}
 	if f, ok := a.resolve(w, r); ok {
 		writeJSON(w, http.StatusOK, configuration(f))
 	}
 }
 
 func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request) {
+	if !a.authorize(w, r, "lambda:DeleteFunction") {
+		return
+	}
 	q := r.URL.Query().Get("Qualifier")
 	if q != "" && q != "$LATEST" {
 		writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "Deleting a version or alias is not supported; delete the function without Qualifier")
@@ -381,6 +408,47 @@ func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// authorize checks the caller may perform action on the function the path
+// names, qualified as the request is (function:name:qualifier), as IAM sees it.
+func (a *API) authorize(w http.ResponseWriter, r *http.Request, action string) bool {
+	ctx := r.Context()
+	if auth.Unrestricted(ctx) {
+		return true
+	}
+	if err := auth.Authorize(ctx, action, a.functionARN(r.PathValue("name"), r.URL.Query().Get("Qualifier")), nil); err != nil {
+		writeAuthError(w, err)
+		return false
+	}
+	return true
+}
+
+func (a *API) functionARN(name, qualifier string) string {
+	fn, q, err := invoke.ParseName(name)
+	if err != nil {
+		fn = name
+	}
+	if qualifier == "" {
+		qualifier = q
+	}
+	arn := "arn:aws:lambda:us-east-1:" + appspec.AccountID + ":function:" + fn
+	if f, ok := a.Registry.Get(fn); ok {
+		arn = f.ARN
+	}
+	if qualifier != "" {
+		arn += ":" + qualifier
+	}
+	return arn
+}
+
+func writeAuthError(w http.ResponseWriter, err error) {
+	ae, ok := auth.AsError(err)
+	if !ok {
+		writeCoreError(w, err)
+		return
+	}
+	auth.WriteError(w, auth.ProtocolRESTJSON, ae)
 }
 
 // writeCoreError maps the core's typed errors to Lambda's error codes.

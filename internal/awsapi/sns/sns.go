@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/query"
 	"github.com/nimbus-platform/nimbus/internal/topics"
 )
@@ -54,6 +55,9 @@ func toFailure(err error) *failure {
 	var f *failure
 	if errors.As(err, &f) {
 		return f
+	}
+	if ae, ok := auth.AsError(err); ok {
+		return &failure{ae.Status(auth.ProtocolQuery), ae.Code(auth.ProtocolQuery), ae.Message}
 	}
 	return &failure{500, "InternalError", err.Error()}
 }
@@ -108,7 +112,41 @@ func (a *API) ServeQuery(w http.ResponseWriter, r *http.Request, form url.Values
 	_, _ = w.Write([]byte(out))
 }
 
+// authorize checks the caller may perform action on the topic it names
+// (subscriptions are authorized on their topic, as IAM does).
+func (a *API) authorize(r *http.Request, action string, form url.Values) error {
+	if auth.Unrestricted(r.Context()) {
+		return nil
+	}
+	iam := "sns:" + action
+	resource := "*"
+	switch action {
+	case "CreateTopic":
+		if name := form.Get("Name"); name != "" {
+			resource = a.Topics.ARN(name)
+		}
+	case "ListTopics", "ListSubscriptions":
+	case "Unsubscribe", "GetSubscriptionAttributes", "SetSubscriptionAttributes":
+		if arn := form.Get("SubscriptionArn"); strings.Count(arn, ":") >= 6 {
+			resource = arn[:strings.LastIndexByte(arn, ':')]
+		}
+	case "PublishBatch":
+		iam = "sns:Publish"
+		resource = form.Get("TopicArn")
+	default:
+		if arn := form.Get("TopicArn"); arn != "" {
+			resource = arn
+		} else if arn := form.Get("TargetArn"); arn != "" {
+			resource = arn
+		}
+	}
+	return auth.Authorize(r.Context(), iam, resource, nil)
+}
+
 func (a *API) do(r *http.Request, action string, form url.Values, b *strings.Builder) error {
+	if err := a.authorize(r, action, form); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	t := a.Topics
 	switch action {

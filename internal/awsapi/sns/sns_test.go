@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -81,9 +80,9 @@ resources:
 	p.Deploy(dir)
 	opts := func(o *sns.Options) {}
 	c := sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), Retryer: aws.NopRetryer{}}, opts)
+		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}}, opts)
 	q := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), Retryer: aws.NopRetryer{}})
+		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}})
 	ctx := context.Background()
 
 	topics, err := c.ListTopics(ctx, &sns.ListTopicsInput{})

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/query"
 	"github.com/nimbus-platform/nimbus/internal/queues"
 )
@@ -112,6 +113,9 @@ func toFailure(err error) *failure {
 	if errors.As(err, &f) {
 		return f
 	}
+	if ae, ok := auth.AsError(err); ok {
+		return &failure{status: ae.Status(auth.ProtocolQuery), jsonType: ae.Code(auth.ProtocolJSON), queryCode: ae.Code(auth.ProtocolQuery), message: ae.Message, sender: true}
+	}
 	return &failure{status: 500, jsonType: "InternalError", queryCode: "InternalError", message: err.Error()}
 }
 
@@ -166,7 +170,43 @@ type result struct {
 	xml  func(b *strings.Builder)
 }
 
+// iamActions names the IAM action of the batch operations, which AWS
+// authorizes as their single-message forms.
+var iamActions = map[string]string{
+	"SendMessageBatch": "sqs:SendMessage", "DeleteMessageBatch": "sqs:DeleteMessage",
+	"ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+
+// authorize checks the caller may perform action on the queue it names.
+func (a *API) authorize(ctx context.Context, action string, r *request) error {
+	if auth.Unrestricted(ctx) {
+		return nil
+	}
+	iam, ok := iamActions[action]
+	if !ok {
+		iam = "sqs:" + action
+	}
+	resource := "*"
+	switch action {
+	case "ListQueues":
+	case "CreateQueue", "GetQueueUrl":
+		if r.QueueName != "" {
+			resource = a.Queues.ARN(r.QueueName)
+		}
+	default:
+		name, err := r.queueName()
+		if err != nil {
+			return nil // the action answers the missing parameter
+		}
+		resource = a.Queues.ARN(name)
+	}
+	return auth.Authorize(ctx, iam, resource, nil)
+}
+
 func (a *API) do(ctx context.Context, action string, r *request) (*result, error) {
+	if err := a.authorize(ctx, action, r); err != nil {
+		return nil, err
+	}
 	switch action {
 	case "CreateQueue":
 		if r.QueueName == "" {

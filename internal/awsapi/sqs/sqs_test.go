@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
@@ -25,7 +24,7 @@ func client(p *testkit.Platform) *sqs.Client {
 	return sqs.New(sqs.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(p.URL()),
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		Credentials:  p.Credentials(),
 		Retryer:      aws.NopRetryer{},
 	})
 }
@@ -310,7 +309,13 @@ func TestSQSFIFO(t *testing.T) {
 func TestSQSQueryProtocol(t *testing.T) {
 	p := testkit.Start(t, nil)
 	post := func(form url.Values) (int, string) {
-		resp, err := http.PostForm(p.URL()+"/", form)
+		req, err := http.NewRequest(http.MethodPost, p.URL()+"/", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		p.Sign(req, "sqs")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,6 +348,7 @@ func TestSQSQueryProtocol(t *testing.T) {
 	req, _ := http.NewRequest("POST", p.URL()+"/", strings.NewReader("{not json"))
 	req.Header.Set("X-Amz-Target", "AmazonSQS.SendMessage")
 	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	p.Sign(req, "sqs")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

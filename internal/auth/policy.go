@@ -1,0 +1,385 @@
+package auth
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Statement is one IAM policy statement.
+type Statement struct {
+	Sid         string     `json:"Sid,omitempty"`
+	Effect      string     `json:"Effect"`
+	Action      stringList `json:"Action,omitempty"`
+	NotAction   stringList `json:"NotAction,omitempty"`
+	Resource    stringList `json:"Resource,omitempty"`
+	NotResource stringList `json:"NotResource,omitempty"`
+	// Condition is operator → condition key → values.
+	Condition map[string]map[string]stringList `json:"Condition,omitempty"`
+}
+
+// stringList is IAM's "a string or an array of strings" (numbers and
+// booleans in conditions are read as their text).
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var raw any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	items, ok := raw.([]any)
+	if !ok {
+		items = []any{raw}
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		switch v := it.(type) {
+		case string:
+			out = append(out, v)
+		case bool, float64:
+			out = append(out, fmt.Sprint(v))
+		default:
+			return fmt.Errorf("expected a string or an array of strings, got %s", b)
+		}
+	}
+	*l = out
+	return nil
+}
+
+// Policy is a set of statements evaluated together.
+type Policy []Statement
+
+// ParseStatements reads a JSON array of statements (or one statement, or a
+// policy document with a Statement member).
+func ParseStatements(data []byte) (Policy, error) {
+	data = []byte(strings.TrimSpace(string(data)))
+	if len(data) == 0 || string(data) == "null" {
+		return nil, nil
+	}
+	var p Policy
+	switch data[0] {
+	case '[':
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, fmt.Errorf("IAM statements: %w", err)
+		}
+	case '{':
+		var doc struct {
+			Statement json.RawMessage `json:"Statement"`
+		}
+		if err := json.Unmarshal(data, &doc); err == nil && len(doc.Statement) > 0 {
+			return ParseStatements(doc.Statement)
+		}
+		var st Statement
+		if err := json.Unmarshal(data, &st); err != nil {
+			return nil, fmt.Errorf("IAM statement: %w", err)
+		}
+		p = Policy{st}
+	default:
+		return nil, fmt.Errorf("IAM statements must be a JSON array")
+	}
+	for i, st := range p {
+		if st.Effect != "Allow" && st.Effect != "Deny" {
+			return nil, fmt.Errorf("IAM statement %d: Effect must be Allow or Deny, not %q", i+1, st.Effect)
+		}
+		if len(st.Action) == 0 == (len(st.NotAction) == 0) {
+			return nil, fmt.Errorf("IAM statement %d: exactly one of Action and NotAction is required", i+1)
+		}
+		if len(st.Resource) == 0 == (len(st.NotResource) == 0) {
+			return nil, fmt.Errorf("IAM statement %d: exactly one of Resource and NotResource is required", i+1)
+		}
+	}
+	return p, nil
+}
+
+// Decision is the outcome of evaluating policies.
+type Decision int
+
+// IAM's three outcomes.
+const (
+	ImplicitDeny Decision = iota
+	Allow
+	ExplicitDeny
+)
+
+// Request is what a policy is evaluated against.
+type Request struct {
+	Action   string // e.g. "sqs:SendMessage"
+	Resource string // an ARN, or "*"
+	// Context holds condition keys (aws:SourceArn, aws:PrincipalArn, ...).
+	Context map[string]string
+}
+
+// Evaluate applies IAM's logic over every policy: an explicit Deny wins,
+// then an Allow, else the request is implicitly denied.
+func Evaluate(req *Request, policies ...Policy) Decision {
+	allowed := false
+	for _, p := range policies {
+		for i := range p {
+			st := &p[i]
+			if !st.applies(req) {
+				continue
+			}
+			if st.Effect == "Deny" {
+				return ExplicitDeny
+			}
+			allowed = true
+		}
+	}
+	if allowed {
+		return Allow
+	}
+	return ImplicitDeny
+}
+
+func (st *Statement) applies(req *Request) bool {
+	if len(st.Action) > 0 && !anyMatch(st.Action, req.Action, true) {
+		return false
+	}
+	if len(st.NotAction) > 0 && anyMatch(st.NotAction, req.Action, true) {
+		return false
+	}
+	if len(st.Resource) > 0 && !anyResource(st.Resource, req.Resource) {
+		return false
+	}
+	if len(st.NotResource) > 0 && anyResource(st.NotResource, req.Resource) {
+		return false
+	}
+	for op, keys := range st.Condition {
+		for key, values := range keys {
+			ok, known := evalCondition(op, key, values, req.Context)
+			if !known {
+				// An operator nimbus does not know: an Allow does not apply, a
+				// Deny does (failing closed either way).
+				return st.Effect == "Deny"
+			}
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func anyMatch(patterns []string, s string, foldCase bool) bool {
+	for _, p := range patterns {
+		if foldCase {
+			if wildcardMatchFold(p, s) {
+				return true
+			}
+		} else if wildcardMatch(p, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyResource matches ARNs as IAM does: case-sensitively, each of the six
+// colon-separated parts on its own.
+func anyResource(patterns []string, resource string) bool {
+	for _, p := range patterns {
+		if p == "*" || arnMatch(p, resource) {
+			return true
+		}
+	}
+	return false
+}
+
+func arnMatch(pattern, arn string) bool {
+	pp := strings.SplitN(pattern, ":", 6)
+	ap := strings.SplitN(arn, ":", 6)
+	if len(pp) != 6 || len(ap) != 6 {
+		return wildcardMatch(pattern, arn)
+	}
+	for i := range pp {
+		if !wildcardMatch(pp[i], ap[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// wildcardMatch matches s against p where '*' is any run of characters and
+// '?' any one character.
+func wildcardMatch(p, s string) bool {
+	px, sx := 0, 0
+	star, mark := -1, 0
+	for sx < len(s) {
+		switch {
+		case px < len(p) && (p[px] == '?' || p[px] == s[sx]):
+			px++
+			sx++
+		case px < len(p) && p[px] == '*':
+			star, mark = px, sx
+			px++
+		case star >= 0:
+			px = star + 1
+			mark++
+			sx = mark
+		default:
+			return false
+		}
+	}
+	for px < len(p) && p[px] == '*' {
+		px++
+	}
+	return px == len(p)
+}
+
+func wildcardMatchFold(p, s string) bool {
+	return wildcardMatch(strings.ToLower(p), strings.ToLower(s))
+}
+
+// evalCondition evaluates one operator on one key: values are OR'd. known is
+// false for operators nimbus does not implement.
+func evalCondition(op, key string, values []string, ctx map[string]string) (ok, known bool) {
+	// The keys nimbus supplies are single-valued: ForAnyValue is the plain
+	// operator, and ForAllValues also holds for a missing key.
+	if rest, found := strings.CutPrefix(op, "ForAnyValue:"); found {
+		op = rest
+	} else if rest, found := strings.CutPrefix(op, "ForAllValues:"); found {
+		if _, present := lookupKey(ctx, key); !present {
+			return true, isKnownOperator(strings.TrimSuffix(rest, "IfExists"))
+		}
+		op = rest
+	}
+	ifExists := strings.HasSuffix(op, "IfExists")
+	base := strings.TrimSuffix(op, "IfExists")
+	actual, present := lookupKey(ctx, key)
+	if base == "Null" {
+		want := len(values) > 0 && strings.EqualFold(values[0], "true")
+		return want == !present, true
+	}
+	if !present {
+		if ifExists {
+			return true, isKnownOperator(base)
+		}
+		negated := strings.Contains(base, "Not")
+		return negated, isKnownOperator(base)
+	}
+	var match func(want string) bool
+	negate := false
+	switch base {
+	case "StringEquals", "ArnEquals":
+		match = func(w string) bool { return w == actual }
+		if base == "ArnEquals" {
+			match = func(w string) bool { return arnMatch(w, actual) }
+		}
+	case "StringNotEquals", "ArnNotEquals":
+		match, negate = func(w string) bool { return w == actual }, true
+		if base == "ArnNotEquals" {
+			match = func(w string) bool { return arnMatch(w, actual) }
+		}
+	case "StringEqualsIgnoreCase":
+		match = func(w string) bool { return strings.EqualFold(w, actual) }
+	case "StringNotEqualsIgnoreCase":
+		match, negate = func(w string) bool { return strings.EqualFold(w, actual) }, true
+	case "StringLike":
+		match = func(w string) bool { return wildcardMatch(w, actual) }
+	case "StringNotLike":
+		match, negate = func(w string) bool { return wildcardMatch(w, actual) }, true
+	case "ArnLike":
+		match = func(w string) bool { return arnMatch(w, actual) }
+	case "ArnNotLike":
+		match, negate = func(w string) bool { return arnMatch(w, actual) }, true
+	case "Bool":
+		match = func(w string) bool { return strings.EqualFold(w, actual) }
+	case "DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals":
+		return dateCondition(base, actual, values), true
+	default:
+		return false, false
+	}
+	hit := false
+	for _, v := range values {
+		if match(v) {
+			hit = true
+			break
+		}
+	}
+	return hit != negate, true
+}
+
+func isKnownOperator(op string) bool {
+	_, known := evalCondition(op, "k", nil, map[string]string{"k": ""})
+	return known
+}
+
+// lookupKey finds a condition key; IAM's key names are case-insensitive.
+func lookupKey(ctx map[string]string, key string) (string, bool) {
+	if v, ok := ctx[key]; ok {
+		return v, true
+	}
+	for k, v := range ctx {
+		if strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func parseIAMTime(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05Z", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func dateCondition(op, actual string, values []string) bool {
+	at, ok := parseIAMTime(actual)
+	if !ok {
+		return false
+	}
+	matched := false
+	for _, v := range values {
+		vt, ok := parseIAMTime(v)
+		if !ok {
+			continue
+		}
+		var m bool
+		switch op {
+		case "DateEquals", "DateNotEquals":
+			m = at.Equal(vt)
+		case "DateLessThan":
+			m = at.Before(vt)
+		case "DateLessThanEquals":
+			m = !at.After(vt)
+		case "DateGreaterThan":
+			m = at.After(vt)
+		case "DateGreaterThanEquals":
+			m = !at.Before(vt)
+		}
+		if m {
+			matched = true
+			break
+		}
+	}
+	if op == "DateNotEquals" {
+		return !matched
+	}
+	return matched
+}
+
+// managedPolicies are the AWS managed policies nimbus knows, by name, reduced
+// to the services nimbus serves.
+var managedPolicies = map[string]Policy{
+	"AdministratorAccess":             {{Effect: "Allow", Action: stringList{"*"}, Resource: stringList{"*"}}},
+	"AmazonSQSFullAccess":             {{Effect: "Allow", Action: stringList{"sqs:*"}, Resource: stringList{"*"}}},
+	"AmazonSNSFullAccess":             {{Effect: "Allow", Action: stringList{"sns:*"}, Resource: stringList{"*"}}},
+	"AmazonEventBridgeFullAccess":     {{Effect: "Allow", Action: stringList{"events:*", "schemas:*", "scheduler:*", "pipes:*"}, Resource: stringList{"*"}}},
+	"AWSLambda_FullAccess":            {{Effect: "Allow", Action: stringList{"lambda:*", "logs:*", "events:*", "sqs:ListQueues", "sns:ListTopics", "sns:ListSubscriptions"}, Resource: stringList{"*"}}},
+	"AWSLambdaBasicExecutionRole":     {{Effect: "Allow", Action: stringList{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}, Resource: stringList{"*"}}},
+	"AmazonSQSReadOnlyAccess":         {{Effect: "Allow", Action: stringList{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListDeadLetterSourceQueues", "sqs:ListQueues", "sqs:ListMessageMoveTasks", "sqs:ListQueueTags"}, Resource: stringList{"*"}}},
+	"AmazonSNSReadOnlyAccess":         {{Effect: "Allow", Action: stringList{"sns:GetTopicAttributes", "sns:GetSubscriptionAttributes", "sns:List*", "sns:CheckIfPhoneNumberIsOptedOut", "sns:GetEndpointAttributes", "sns:GetPlatformApplicationAttributes", "sns:GetSMSAttributes"}, Resource: stringList{"*"}}},
+	"AmazonEventBridgeReadOnlyAccess": {{Effect: "Allow", Action: stringList{"events:Describe*", "events:List*", "events:TestEventPattern"}, Resource: stringList{"*"}}},
+	"AWSLambda_ReadOnlyAccess":        {{Effect: "Allow", Action: stringList{"lambda:Get*", "lambda:List*"}, Resource: stringList{"*"}}},
+}
+
+// ManagedPolicy returns the managed policy an ARN names
+// (arn:aws:iam::aws:policy/[path/]Name), if nimbus knows it.
+func ManagedPolicy(arn string) (Policy, bool) {
+	name := arn[strings.LastIndexByte(arn, '/')+1:]
+	p, ok := managedPolicies[name]
+	return p, ok
+}

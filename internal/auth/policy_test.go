@@ -1,0 +1,166 @@
+package auth
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Cases after the examples of IAM's documentation (policy evaluation logic,
+// NotAction/NotResource, condition operators), with nimbus's ARNs.
+func TestEvaluate(t *testing.T) {
+	const queue = "arn:aws:sqs:us-east-1:000000000000:orders"
+	fnArn := "arn:aws:sts::000000000000:assumed-role/shop-dev-us-east-1-lambdaRole/shop-dev-worker"
+	ctx := map[string]string{"aws:PrincipalArn": fnArn, "aws:SecureTransport": "false", "aws:CurrentTime": "2026-06-01T12:00:00Z",
+		"aws:SourceArn": "arn:aws:sns:us-east-1:000000000000:orders-topic"}
+	cases := []struct {
+		name     string
+		policy   string
+		action   string
+		resource string
+		want     Decision
+	}{
+		{"allow by action and resource", `[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"` + queue + `"}]`, "sqs:SendMessage", queue, Allow},
+		{"nothing matches: implicit deny", `[{"Effect":"Allow","Action":"sqs:ReceiveMessage","Resource":"` + queue + `"}]`, "sqs:SendMessage", queue, ImplicitDeny},
+		{"empty policy: implicit deny", `[]`, "sqs:SendMessage", queue, ImplicitDeny},
+		{"explicit deny beats allow", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*"},{"Effect":"Deny","Action":"sqs:SendMessage","Resource":"` + queue + `"}]`, "sqs:SendMessage", queue, ExplicitDeny},
+		{"deny elsewhere leaves allow", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*"},{"Effect":"Deny","Action":"sqs:DeleteQueue","Resource":"*"}]`, "sqs:SendMessage", queue, Allow},
+		{"actions ignore case", `[{"Effect":"Allow","Action":"SQS:sendmessage","Resource":"*"}]`, "sqs:SendMessage", queue, Allow},
+		{"resources keep case", `[{"Effect":"Allow","Action":"sqs:*","Resource":"arn:aws:sqs:us-east-1:000000000000:Orders"}]`, "sqs:SendMessage", queue, ImplicitDeny},
+		{"action wildcard", `[{"Effect":"Allow","Action":"sqs:Send*","Resource":"*"}]`, "sqs:SendMessage", queue, Allow},
+		{"action wildcard does not reach other services", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]`, "sns:Publish", "*", ImplicitDeny},
+		{"? is one character", `[{"Effect":"Allow","Action":"sqs:*","Resource":"arn:aws:sqs:*:*:order?"}]`, "sqs:SendMessage", queue, Allow},
+		{"? is not two characters", `[{"Effect":"Allow","Action":"sqs:*","Resource":"arn:aws:sqs:*:*:order?"}]`, "sqs:SendMessage", queue + "-dlq", ImplicitDeny},
+		{"* within one ARN part", `[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:*:*:function:shop-*"}]`, "lambda:InvokeFunction", "arn:aws:lambda:us-east-1:000000000000:function:shop-dev-a", Allow},
+		{"unqualified ARN does not cover a qualifier", `[{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:000000000000:function:f"}]`, "lambda:InvokeFunction", "arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST", ImplicitDeny},
+		{"NotAction allows the rest (PowerUser)", `[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}]`, "sqs:SendMessage", queue, Allow},
+		{"NotAction leaves its actions denied", `[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}]`, "iam:CreateUser", "*", ImplicitDeny},
+		{"deny with NotResource spares the listed", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*"},{"Effect":"Deny","Action":"sqs:*","NotResource":"` + queue + `"}]`, "sqs:SendMessage", queue, Allow},
+		{"deny with NotResource hits the rest", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*"},{"Effect":"Deny","Action":"sqs:*","NotResource":"` + queue + `"}]`, "sqs:SendMessage", queue + "-other", ExplicitDeny},
+		{"StringEquals on the principal", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalArn":"` + fnArn + `"}}}]`, "sqs:SendMessage", queue, Allow},
+		{"StringEquals values are OR'd", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalArn":["arn:aws:iam::000000000000:user/x","` + fnArn + `"]}}}]`, "sqs:SendMessage", queue, Allow},
+		{"condition keys are AND'ed", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalArn":"` + fnArn + `","aws:SecureTransport":"true"}}}]`, "sqs:SendMessage", queue, ImplicitDeny},
+		{"condition key names ignore case", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"StringEquals":{"AWS:principalarn":"` + fnArn + `"}}}]`, "sqs:SendMessage", queue, Allow},
+		{"StringNotEquals", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalArn":"` + fnArn + `"}}}]`, "sqs:SendMessage", queue, ImplicitDeny},
+		{"StringNotEquals on a missing key is true", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"StringNotEquals":{"aws:SourceVpc":"vpc-1"}}}]`, "sqs:SendMessage", queue, Allow},
+		{"StringEquals on a missing key is false", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"StringEquals":{"aws:SourceVpc":"vpc-1"}}}]`, "sqs:SendMessage", queue, ImplicitDeny},
+		{"IfExists on a missing key is true", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"StringEqualsIfExists":{"aws:SourceVpc":"vpc-1"}}}]`, "sqs:SendMessage", queue, Allow},
+		{"IfExists on a present key compares", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"StringEqualsIfExists":{"aws:PrincipalArn":"x"}}}]`, "sqs:SendMessage", queue, ImplicitDeny},
+		{"StringLike", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"StringLike":{"aws:PrincipalArn":"*/shop-dev-*"}}}]`, "sqs:SendMessage", queue, Allow},
+		{"StringNotLike", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"StringNotLike":{"aws:PrincipalArn":"*/shop-dev-*"}}}]`, "sqs:SendMessage", queue, ImplicitDeny},
+		{"ArnLike on the source", `[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*","Condition":{"ArnLike":{"aws:SourceArn":"arn:aws:sns:*:000000000000:orders-*"}}}]`, "sqs:SendMessage", queue, Allow},
+		{"ArnEquals needs the same ARN", `[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*","Condition":{"ArnEquals":{"aws:SourceArn":"arn:aws:sns:us-east-1:000000000000:other"}}}]`, "sqs:SendMessage", queue, ImplicitDeny},
+		{"deny over plain HTTP (Bool)", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*"},{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]`, "sqs:SendMessage", queue, ExplicitDeny},
+		{"Bool true does not match false", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":true}}}]`, "sqs:SendMessage", queue, ImplicitDeny},
+		{"DateLessThan on the current time", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"DateLessThan":{"aws:CurrentTime":"2027-01-01T00:00:00Z"}}}]`, "sqs:SendMessage", queue, Allow},
+		{"DateGreaterThan on the current time", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2027-01-01T00:00:00Z"}}}]`, "sqs:SendMessage", queue, ImplicitDeny},
+		{"unknown operator: an allow does not apply", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]`, "sqs:SendMessage", queue, ImplicitDeny},
+		{"unknown operator: a deny applies", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*"},{"Effect":"Deny","Action":"sqs:*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]`, "sqs:SendMessage", queue, ExplicitDeny},
+		{"ForAnyValue on a single-valued key", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"ForAnyValue:StringLike":{"aws:PrincipalArn":["x","*shop-dev-worker"]}}}]`, "sqs:SendMessage", queue, Allow},
+		{"ForAllValues on a missing key holds", `[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["a"]}}}]`, "sqs:SendMessage", queue, Allow},
+		{"a single statement object", `{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}`, "sqs:SendMessage", queue, Allow},
+		{"a policy document", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}]}`, "sqs:SendMessage", queue, Allow},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := ParseStatements([]byte(c.policy))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := Evaluate(&Request{Action: c.action, Resource: c.resource, Context: ctx}, p); got != c.want {
+				t.Fatalf("got %d, want %d", got, c.want)
+			}
+		})
+	}
+}
+
+func TestManagedPolicies(t *testing.T) {
+	for _, c := range []struct {
+		arn, action string
+		want        Decision
+	}{
+		{"arn:aws:iam::aws:policy/AdministratorAccess", "events:PutEvents", Allow},
+		{"arn:aws:iam::aws:policy/AmazonSQSFullAccess", "sqs:SendMessage", Allow},
+		{"arn:aws:iam::aws:policy/AmazonSQSFullAccess", "sns:Publish", ImplicitDeny},
+		{"arn:aws:iam::aws:policy/AmazonSNSFullAccess", "sns:Publish", Allow},
+		{"arn:aws:iam::aws:policy/AmazonEventBridgeFullAccess", "events:PutEvents", Allow},
+		{"arn:aws:iam::aws:policy/AWSLambda_FullAccess", "lambda:InvokeFunction", Allow},
+		{"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole", "logs:PutLogEvents", Allow},
+		{"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole", "sqs:SendMessage", ImplicitDeny},
+		{"arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess", "sqs:ReceiveMessage", ImplicitDeny},
+		{"arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess", "lambda:GetFunction", Allow},
+	} {
+		p, ok := ManagedPolicy(c.arn)
+		if !ok {
+			t.Fatalf("%s unknown", c.arn)
+		}
+		if got := Evaluate(&Request{Action: c.action, Resource: "*"}, p); got != c.want {
+			t.Errorf("%s %s: %d, want %d", c.arn, c.action, got, c.want)
+		}
+	}
+	if _, ok := ManagedPolicy("arn:aws:iam::aws:policy/AmazonS3FullAccess"); ok {
+		t.Error("a policy nimbus does not know was found")
+	}
+}
+
+func TestParseStatementsRefusesBadStatements(t *testing.T) {
+	for _, bad := range []string{
+		`[{"Effect":"Permit","Action":"sqs:*","Resource":"*"}]`,
+		`[{"Effect":"Allow","Resource":"*"}]`,
+		`[{"Effect":"Allow","Action":"sqs:*","NotAction":"sns:*","Resource":"*"}]`,
+		`[{"Effect":"Allow","Action":"sqs:*"}]`,
+		`[{"Effect":"Allow","Action":{"x":1},"Resource":"*"}]`,
+		`"sqs:*"`,
+	} {
+		if _, err := ParseStatements([]byte(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+}
+
+func TestWildcardMatch(t *testing.T) {
+	for _, c := range []struct {
+		p, s string
+		want bool
+	}{
+		{"*", "", true}, {"a*c", "abbbc", true}, {"a*c", "abbb", false}, {"a?c", "abc", true}, {"a?c", "ac", false},
+		{"*a*b*", "xxaxxbxx", true}, {"**", "x", true}, {"", "", true}, {"", "x", false}, {"a*a*a", strings.Repeat("a", 50) + "b", false},
+	} {
+		if got := wildcardMatch(c.p, c.s); got != c.want {
+			t.Errorf("wildcardMatch(%q, %q) = %v", c.p, c.s, got)
+		}
+	}
+}
+
+func TestAuthorizeMessages(t *testing.T) {
+	policy, err := ParseStatements([]byte(`[
+		{"Effect":"Allow","Action":"sqs:*","Resource":"*"},
+		{"Effect":"Deny","Action":"sqs:DeleteQueue","Resource":"*","Condition":{"ArnLike":{"lambda:SourceFunctionArn":"arn:aws:lambda:*:*:function:shop-*"}}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Principal{Kind: Function, Name: "shop-dev-worker", ARN: "arn:aws:sts::000000000000:assumed-role/shop-dev-us-east-1-lambdaRole/shop-dev-worker",
+		FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:shop-dev-worker", policy: policy}
+	ctx := WithPrincipal(context.Background(), p, false, time.Now())
+	const q = "arn:aws:sqs:us-east-1:000000000000:orders"
+	if err := Authorize(ctx, "sqs:SendMessage", q, nil); err != nil {
+		t.Fatal(err)
+	}
+	err = Authorize(ctx, "sqs:DeleteQueue", q, nil)
+	want := "User: " + p.ARN + " is not authorized to perform: sqs:DeleteQueue on resource: " + q + " with an explicit deny in an identity-based policy"
+	if e, ok := AsError(err); !ok || e.Message != want || e.Code(ProtocolJSON) != "AccessDeniedException" || e.Code(ProtocolQuery) != "AccessDenied" || e.Status(ProtocolQuery) != 403 {
+		t.Fatalf("explicit deny: %v", err)
+	}
+	err = Authorize(ctx, "sns:Publish", "arn:aws:sns:us-east-1:000000000000:t", nil)
+	want = "User: " + p.ARN + " is not authorized to perform: sns:Publish on resource: arn:aws:sns:us-east-1:000000000000:t because no identity-based policy allows the sns:Publish action"
+	if e, ok := AsError(err); !ok || e.Message != want {
+		t.Fatalf("implicit deny: %v", err)
+	}
+	if err := Authorize(context.Background(), "sqs:SendMessage", q, nil); err == nil {
+		t.Fatal("a request without a principal was allowed")
+	}
+	if err := Authorize(WithPrincipal(context.Background(), AnonymousPrincipal("000000000000"), false, time.Now()), "iam:CreateUser", "*", nil); err != nil {
+		t.Fatalf("--no-auth: %v", err)
+	}
+}

@@ -1,0 +1,541 @@
+package auth
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SigV4 constants from AWS's Signature Version 4 documentation.
+const (
+	algorithm       = "AWS4-HMAC-SHA256"
+	amzDateFormat   = "20060102T150405Z"
+	shortDateFormat = "20060102"
+	// UnsignedPayload is the payload hash S3 and presigned URLs may declare.
+	UnsignedPayload = "UNSIGNED-PAYLOAD"
+	// MaxSkew is how far a request's date may be from the platform's clock.
+	MaxSkew = 5 * time.Minute
+	// maxPresignExpiry is AWS's 7-day limit on X-Amz-Expires.
+	maxPresignExpiry = 7 * 24 * time.Hour
+)
+
+// emptyPayloadHash is the SHA-256 of an empty body.
+const emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// validRegion accepts the shape of AWS region names (us-east-1,
+// us-gov-west-1, ap-southeast-2 ...) without a regular expression on the
+// hot path.
+func validRegion(s string) bool {
+	parts := strings.Split(s, "-")
+	if len(parts) < 3 || len(parts[0]) != 2 {
+		return false
+	}
+	for i, p := range parts {
+		if p == "" {
+			return false
+		}
+		for j := 0; j < len(p); j++ {
+			c := p[j]
+			last := i == len(parts)-1
+			if last && (c < '0' || c > '9') || !last && (c < 'a' || c > 'z') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// signedRequest is a request's signature and what it claims, parsed from
+// either the Authorization header or the presigned query.
+type signedRequest struct {
+	accessKeyID   string
+	date          string // yyyymmdd of the credential scope
+	region        string
+	service       string
+	signedHeaders []string
+	signedRaw     string // SignedHeaders as sent
+	signature     string
+	amzDate       time.Time
+	amzDateRaw    string
+	securityToken string
+	presigned     bool
+	expires       time.Duration
+}
+
+// parseRequest extracts the signature parts of r, or an *Error.
+func parseRequest(r *http.Request) (*signedRequest, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		return parseAuthorizationHeader(r, h)
+	}
+	q := r.URL.Query()
+	if q.Get("X-Amz-Algorithm") != "" || q.Get("X-Amz-Signature") != "" || q.Get("X-Amz-Credential") != "" {
+		return parsePresigned(r, q)
+	}
+	return nil, newError(ErrMissingToken, "")
+}
+
+func parseAuthorizationHeader(r *http.Request, h string) (*signedRequest, error) {
+	alg, rest, _ := strings.Cut(h, " ")
+	if alg != algorithm {
+		if strings.HasPrefix(h, "AWS ") || strings.HasPrefix(h, "AWS4-") {
+			return nil, newError(ErrIncompleteSignature, "Unsupported signing algorithm "+strconv.Quote(alg)+"; use "+algorithm+".")
+		}
+		return nil, newError(ErrIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization="+alg)
+	}
+	sr := &signedRequest{}
+	var credential, signedHeaders string
+	var missing []string
+	for _, part := range strings.Split(rest, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "Credential":
+			credential = v
+		case "SignedHeaders":
+			signedHeaders = v
+		case "Signature":
+			sr.signature = v
+		}
+	}
+	for _, kv := range [][2]string{{"Credential", credential}, {"Signature", sr.signature}, {"SignedHeaders", signedHeaders}} {
+		if kv[1] == "" {
+			missing = append(missing, "Authorization header requires '"+kv[0]+"' parameter.")
+		}
+	}
+	if len(missing) > 0 {
+		return nil, newError(ErrIncompleteSignature, strings.Join(missing, " ")+" Authorization="+h)
+	}
+	if err := sr.setCredential(credential); err != nil {
+		return nil, err
+	}
+	sr.signedHeaders, sr.signedRaw = strings.Split(signedHeaders, ";"), signedHeaders
+	raw := r.Header.Get("X-Amz-Date")
+	if raw == "" {
+		if d := r.Header.Get("Date"); d != "" {
+			t, err := http.ParseTime(d)
+			if err != nil {
+				return nil, newError(ErrIncompleteSignature, "Date must be in ISO-8601 'basic format'. Got '"+d+"'.")
+			}
+			sr.amzDate, sr.amzDateRaw = t.UTC(), t.UTC().Format(amzDateFormat)
+		} else {
+			return nil, newError(ErrIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization="+h)
+		}
+	} else if err := sr.setDate(raw); err != nil {
+		return nil, err
+	}
+	sr.securityToken = r.Header.Get("X-Amz-Security-Token")
+	return sr, sr.check()
+}
+
+func parsePresigned(r *http.Request, q url.Values) (*signedRequest, error) {
+	sr := &signedRequest{presigned: true}
+	var missing []string
+	for _, k := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Signature"} {
+		if q.Get(k) == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, newError(ErrIncompleteSignature, "AWS query-string parameters must include "+strings.Join(missing, ", ")+". Re-examine the query-string parameters.")
+	}
+	if a := q.Get("X-Amz-Algorithm"); a != algorithm {
+		return nil, newError(ErrIncompleteSignature, "X-Amz-Algorithm only supports "+algorithm+", not "+strconv.Quote(a)+".")
+	}
+	if err := sr.setCredential(q.Get("X-Amz-Credential")); err != nil {
+		return nil, err
+	}
+	if err := sr.setDate(q.Get("X-Amz-Date")); err != nil {
+		return nil, err
+	}
+	sr.signedRaw = q.Get("X-Amz-SignedHeaders")
+	sr.signedHeaders = strings.Split(sr.signedRaw, ";")
+	sr.signature = q.Get("X-Amz-Signature")
+	sr.securityToken = q.Get("X-Amz-Security-Token")
+	sr.expires = 15 * time.Minute
+	if e := q.Get("X-Amz-Expires"); e != "" {
+		n, err := strconv.Atoi(e)
+		if err != nil || n < 1 || time.Duration(n)*time.Second > maxPresignExpiry {
+			return nil, newError(ErrIncompleteSignature, "X-Amz-Expires must be a number of seconds between 1 and 604800.")
+		}
+		sr.expires = time.Duration(n) * time.Second
+	}
+	return sr, sr.check()
+}
+
+func (sr *signedRequest) setCredential(c string) error {
+	parts := strings.Split(c, "/")
+	if len(parts) != 5 || parts[4] != "aws4_request" || parts[0] == "" {
+		return newError(ErrIncompleteSignature, "Credential should be scoped to a valid region, not '"+c+"'. Credential should be of the form <key id>/<date>/<region>/<service>/aws4_request.")
+	}
+	sr.accessKeyID, sr.date, sr.region, sr.service = parts[0], parts[1], parts[2], parts[3]
+	if !validRegion(sr.region) {
+		return newError(ErrIncompleteSignature, "Credential should be scoped to a valid region, not '"+sr.region+"'.")
+	}
+	return nil
+}
+
+func (sr *signedRequest) setDate(raw string) error {
+	t, err := time.Parse(amzDateFormat, raw)
+	if err != nil {
+		return newError(ErrIncompleteSignature, "Date must be in ISO-8601 'basic format'. Got '"+raw+"'. See http://en.wikipedia.org/wiki/ISO_8601")
+	}
+	sr.amzDate, sr.amzDateRaw = t, raw
+	return nil
+}
+
+func (sr *signedRequest) check() error {
+	if sr.date != sr.amzDate.Format(shortDateFormat) {
+		return newError(ErrSignatureMismatch, "Credential should be scoped to a valid date, not '"+sr.date+"'; the request date is "+sr.amzDateRaw+".")
+	}
+	hasHost := false
+	for i, h := range sr.signedHeaders {
+		if h == "host" {
+			hasHost = true
+		}
+		if h == "" || strings.ToLower(h) != h || (i > 0 && sr.signedHeaders[i-1] >= h) {
+			return newError(ErrIncompleteSignature, "SignedHeaders must be lower-case header names in sorted order separated by ';'.")
+		}
+	}
+	if !hasHost {
+		return newError(ErrIncompleteSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	return nil
+}
+
+// checkTime refuses requests outside the skew window (or, presigned, past
+// their expiry).
+func (sr *signedRequest) checkTime(now time.Time) error {
+	if sr.presigned {
+		if now.Before(sr.amzDate.Add(-MaxSkew)) {
+			return newError(ErrRequestNotYetValid, "Request is not yet valid")
+		}
+		if now.After(sr.amzDate.Add(sr.expires)) {
+			return newError(ErrRequestExpired, "Request has expired")
+		}
+		return nil
+	}
+	now = now.UTC()
+	switch {
+	case sr.amzDate.Before(now.Add(-MaxSkew)):
+		return newError(ErrRequestExpired, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)",
+			sr.amzDateRaw, now.Add(-MaxSkew).Format(amzDateFormat), now.Format(amzDateFormat)))
+	case sr.amzDate.After(now.Add(MaxSkew)):
+		return newError(ErrRequestExpired, fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)",
+			sr.amzDateRaw, now.Add(MaxSkew).Format(amzDateFormat), now.Format(amzDateFormat)))
+	}
+	return nil
+}
+
+// canonicalRequest builds the canonical request of AWS's specification.
+// singleEncode is S3's rule: the path is used as sent, not encoded again.
+func canonicalRequest(r *http.Request, sr *signedRequest, payloadHash string, singleEncode bool) (string, error) {
+	var b strings.Builder
+	b.Grow(512)
+	b.WriteString(r.Method)
+	b.WriteByte('\n')
+	path := r.URL.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	if singleEncode {
+		b.WriteString(path)
+	} else {
+		writeURIEncoded(&b, path, false)
+	}
+	b.WriteByte('\n')
+	writeCanonicalQuery(&b, r.URL.RawQuery, sr.presigned)
+	b.WriteByte('\n')
+	for _, name := range sr.signedHeaders {
+		b.WriteString(name)
+		b.WriteByte(':')
+		values, ok := headerValues(r, name)
+		if !ok {
+			return "", newError(ErrSignatureMismatch, "The request signature we calculated does not match the signature you provided: signed header '"+name+"' is missing from the request.")
+		}
+		for i, v := range values {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeTrimmedValue(&b, v)
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	b.WriteString(sr.signedRaw)
+	b.WriteByte('\n')
+	b.WriteString(payloadHash)
+	return b.String(), nil
+}
+
+// headerValues reads a signed header, including those net/http moves out of
+// the header map.
+func headerValues(r *http.Request, name string) ([]string, bool) {
+	switch name {
+	case "host":
+		return []string{r.Host}, r.Host != ""
+	case "content-length":
+		if v := r.Header.Values("Content-Length"); len(v) > 0 {
+			return v, true
+		}
+		if r.ContentLength >= 0 {
+			return []string{strconv.FormatInt(r.ContentLength, 10)}, true
+		}
+		return nil, false
+	case "transfer-encoding":
+		if len(r.TransferEncoding) > 0 {
+			return []string{strings.Join(r.TransferEncoding, ",")}, true
+		}
+	}
+	v := r.Header[canonicalHeaderName(name)]
+	return v, len(v) > 0
+}
+
+// canonicalHeaderName is net/http's key for a lower-case header name, without
+// an allocation for the headers SDKs sign.
+func canonicalHeaderName(lower string) string {
+	switch lower {
+	case "x-amz-date":
+		return "X-Amz-Date"
+	case "content-type":
+		return "Content-Type"
+	case "x-amz-target":
+		return "X-Amz-Target"
+	case "x-amz-security-token":
+		return "X-Amz-Security-Token"
+	case "x-amz-content-sha256":
+		return "X-Amz-Content-Sha256"
+	case "amz-sdk-invocation-id":
+		return "Amz-Sdk-Invocation-Id"
+	case "amz-sdk-request":
+		return "Amz-Sdk-Request"
+	case "x-amz-user-agent":
+		return "X-Amz-User-Agent"
+	case "x-amz-invocation-type":
+		return "X-Amz-Invocation-Type"
+	case "x-amz-log-type":
+		return "X-Amz-Log-Type"
+	case "x-amz-client-context":
+		return "X-Amz-Client-Context"
+	case "content-encoding":
+		return "Content-Encoding"
+	case "content-md5":
+		return "Content-Md5"
+	}
+	return textproto.CanonicalMIMEHeaderKey(lower)
+}
+
+// writeTrimmedValue writes v without leading and trailing spaces and with
+// runs of spaces collapsed, as the specification asks.
+func writeTrimmedValue(b *strings.Builder, v string) {
+	v = strings.TrimSpace(v)
+	space := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == ' ' || c == '\t' {
+			space = true
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteByte(c)
+	}
+}
+
+type queryPair struct{ k, v string }
+
+// writeCanonicalQuery sorts the parameters by encoded name then value, each
+// encoded with the specification's rules (space as %20).
+func writeCanonicalQuery(b *strings.Builder, raw string, presigned bool) {
+	if raw == "" {
+		return
+	}
+	var pairs []queryPair
+	for _, part := range strings.Split(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		k, errK := url.QueryUnescape(k)
+		v, errV := url.QueryUnescape(v)
+		if errK != nil || errV != nil {
+			continue
+		}
+		if presigned && k == "X-Amz-Signature" {
+			continue
+		}
+		var ek, ev strings.Builder
+		writeURIEncoded(&ek, k, true)
+		writeURIEncoded(&ev, v, true)
+		pairs = append(pairs, queryPair{ek.String(), ev.String()})
+	}
+	sort.Slice(pairs, func(i, j int) bool {
+		if pairs[i].k != pairs[j].k {
+			return pairs[i].k < pairs[j].k
+		}
+		return pairs[i].v < pairs[j].v
+	})
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(p.k)
+		b.WriteByte('=')
+		b.WriteString(p.v)
+	}
+}
+
+// writeURIEncoded encodes every byte but the unreserved characters (and '/'
+// unless encodeSlash), in upper-case hex.
+func writeURIEncoded(b *strings.Builder, s string, encodeSlash bool) {
+	const hexUpper = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && !encodeSlash) {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexUpper[c>>4])
+		b.WriteByte(hexUpper[c&15])
+	}
+}
+
+// stringToSign is the specification's string to sign.
+func stringToSign(sr *signedRequest, canonical string) string {
+	sum := sha256.Sum256([]byte(canonical))
+	return algorithm + "\n" + sr.amzDateRaw + "\n" + sr.date + "/" + sr.region + "/" + sr.service + "/aws4_request\n" + hex.EncodeToString(sum[:])
+}
+
+// SigningKey derives the key of the specification: HMACs of the date,
+// region, service and "aws4_request" under "AWS4"+secret.
+func SigningKey(secret, date, region, service string) []byte {
+	k := hmacSHA256([]byte("AWS4"+secret), date)
+	k = hmacSHA256(k, region)
+	k = hmacSHA256(k, service)
+	return hmacSHA256(k, "aws4_request")
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+// signature is the hex HMAC of the string to sign under the signing key.
+func signature(signingKey []byte, toSign string) string {
+	return hex.EncodeToString(hmacSHA256(signingKey, toSign))
+}
+
+// signatureMatches compares the request's hex signature with the HMAC of
+// the string to sign, in constant time.
+func signatureMatches(signingKey []byte, toSign string, hexSignature string) bool {
+	want := hmacSHA256(signingKey, toSign)
+	if len(hexSignature) != 2*len(want) {
+		return false
+	}
+	var got [sha256.Size]byte
+	if _, err := hex.Decode(got[:], []byte(hexSignature)); err != nil {
+		return false
+	}
+	return hmac.Equal(got[:], want)
+}
+
+// errBodyTooLarge is returned when a body with no declared hash is larger than
+// the verifier will buffer.
+var errBodyTooLarge = errors.New("request body too large to verify")
+
+// readBody reads r.Body (at most limit bytes) and puts an in-memory reader of
+// it back, so the handler reads the same bytes without a second copy from
+// the network.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	if r.ContentLength > limit {
+		return nil, errBodyTooLarge
+	}
+	size := r.ContentLength
+	if size < 0 || size > 64<<10 {
+		size = 64 << 10 // grow as data arrives rather than trusting the announced length
+	}
+	body := make([]byte, 0, size+1)
+	for {
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)]
+		}
+		n, err := r.Body.Read(body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if int64(len(body)) > limit {
+			_ = r.Body.Close()
+			return nil, errBodyTooLarge
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			_ = r.Body.Close()
+			return nil, fmt.Errorf("read request body: %w", err)
+		}
+	}
+	_ = r.Body.Close()
+	r.Body = &bufferedBody{Reader: bytes.NewReader(body), data: body}
+	return body, nil
+}
+
+// bufferedBody is a body already read to verify its hash; handlers take the
+// bytes (BufferedBody) instead of copying them again.
+type bufferedBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+func (*bufferedBody) Close() error { return nil }
+
+// BufferedBody returns the request's whole body when the verifier already
+// read it into memory; handlers must not modify it.
+func BufferedBody(r *http.Request) ([]byte, bool) {
+	b, ok := r.Body.(*bufferedBody)
+	if !ok || b.Len() != len(b.data) {
+		return nil, false
+	}
+	return b.data, true
+}
+
+// hashingBody checks a streamed body against the hash the signature covers;
+// the reader fails at its end when they differ, so the handler sees an error
+// instead of a complete body.
+type hashingBody struct {
+	io.ReadCloser
+	h    hash.Hash
+	want string
+}
+
+func (b *hashingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.h.Write(p[:n])
+	if err == io.EOF && hex.EncodeToString(b.h.Sum(nil)) != b.want {
+		return n, errors.New("the body does not match the signed x-amz-content-sha256")
+	}
+	return n, err
+}
+
+func hexSHA256(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
