@@ -294,8 +294,8 @@ func (m *Manager) command(spec *Spec, paths instancePaths) ([]string, error) {
 func (m *Manager) environment(spec *Spec, inst *instance, paths instancePaths) []string {
 	env := make([]string, 0, len(spec.Environment)+28)
 	// Before the function's own variables: a user's AWS_ENDPOINT_URL wins, as
-	// Lambda does not reserve it. Placeholder keys until per-function
-	// credentials are issued (later entries of the same name win).
+	// Lambda does not reserve it. Placeholder keys for a platform that checks
+	// no signatures; issued credentials come later and win.
 	if m.cfg.EndpointURL != "" {
 		env = append(env, "AWS_ENDPOINT_URL="+m.cfg.EndpointURL)
 	}
