@@ -178,6 +178,8 @@ var (
 	stageRE        = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 	envKeyRE       = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9_])*$`)
 	sha256RE       = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// managedPolicyRE matches IAM policy ARNs (AWS managed: account "aws").
+	managedPolicyRE = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$`)
 )
 
 // reservedEnv are variables Lambda sets itself and refuses from users.
@@ -256,6 +258,28 @@ func (a *Application) Validate() error {
 			}
 			if reservedEnv[k] {
 				add("%s: environment variable %q is reserved by the runtime", where, k)
+			}
+		}
+		for k, v := range f.EnvironmentRefs {
+			if !envKeyRE.MatchString(k) {
+				add("%s: environment variable name %q must start with a letter and contain only letters, digits and underscores", where, k)
+			}
+			if reservedEnv[k] {
+				add("%s: environment variable %q is reserved by the runtime", where, k)
+			}
+			if !json.Valid(v) {
+				add("%s: environment variable %q is not valid JSON", where, k)
+			}
+		}
+		if len(f.IAMStatements) > 0 {
+			var statements []map[string]json.RawMessage
+			if err := json.Unmarshal(f.IAMStatements, &statements); err != nil {
+				add("%s: iamStatements must be a JSON array of statements", where)
+			}
+		}
+		for _, p := range f.ManagedPolicies {
+			if !managedPolicyRE.MatchString(p) {
+				add("%s: managed policy %q is not an IAM policy ARN", where, p)
 			}
 		}
 		if envBytes > MaxEnvironmentBytes {

@@ -79,7 +79,15 @@ type Stack struct {
 	Import func(name string) (string, error)
 
 	resolving map[string]bool // properties being resolved, against cycles
+	steps     int             // intrinsic calls evaluated, against blow-ups
 }
+
+// Bounds on one stack's evaluation: properties that refer to each other
+// twice over would otherwise grow exponentially.
+const (
+	maxSteps       = 100000
+	maxStringBytes = 1 << 20
+)
 
 // noValue is what Ref AWS::NoValue evaluates to: the enclosing key or list
 // item is dropped.
@@ -233,6 +241,10 @@ func (s *Stack) resolve(v any, path []any) (any, error) {
 }
 
 func (s *Stack) call(fn string, arg any, path []any) (any, error) {
+	s.steps++
+	if s.steps > maxSteps {
+		return nil, errAt(path, "the references take more than %d evaluations; simplify them", maxSteps)
+	}
 	switch fn {
 	case "Ref":
 		name, ok := arg.(string)
@@ -327,8 +339,13 @@ func (s *Stack) ref(name string, path []any) (any, error) {
 }
 
 func (s *Stack) suggestion(name string) string {
-	best, bestD := "", 3
+	ids := make([]string, 0, len(s.Resources))
 	for id := range s.Resources {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	best, bestD := "", 3
+	for _, id := range ids {
 		if d := editDistance(strings.ToLower(name), strings.ToLower(id)); d < bestD {
 			best, bestD = id, d
 		}
@@ -469,6 +486,9 @@ func (s *Stack) sub(arg any, path []any) (any, error) {
 			return nil, err
 		}
 		b.WriteString(val)
+		if b.Len() > maxStringBytes {
+			return nil, errAt(path, "Fn::Sub makes a string of more than %d bytes", maxStringBytes)
+		}
 	}
 	return b.String(), nil
 }
@@ -514,12 +534,17 @@ func (s *Stack) join(arg any, path []any) (any, error) {
 		return nil, err
 	}
 	parts := make([]string, 0, len(list))
+	size := 0
 	for i, e := range list {
 		str, err := scalarText(e, with(with(path, 1), i))
 		if err != nil {
 			return nil, errAt(with(with(path, 1), i), "Fn::Join value #%d: %v", i+1, err)
 		}
 		parts = append(parts, str)
+		size += len(str) + len(delim)
+		if size > maxStringBytes {
+			return nil, errAt(path, "Fn::Join makes a string of more than %d bytes", maxStringBytes)
+		}
 	}
 	return strings.Join(parts, delim), nil
 }
@@ -659,24 +684,30 @@ func describe(v any) string {
 	return fmt.Sprint(v)
 }
 
+// editDistance counts the insertions, deletions, substitutions and swaps of
+// adjacent letters that turn a into b.
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev = cur
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 // AsError returns err as an *Error when it is one.

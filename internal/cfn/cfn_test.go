@@ -3,6 +3,7 @@ package cfn
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -197,5 +198,23 @@ func TestLogicalFunctionID(t *testing.T) {
 		if got := LogicalFunctionID(key); got != want {
 			t.Errorf("LogicalFunctionID(%q) = %q, want %q", key, got, want)
 		}
+	}
+}
+
+// Properties that each refer to the next one twice would take 2^n
+// evaluations; the resolver stops early with an error instead.
+func TestResolveBlowUpIsBounded(t *testing.T) {
+	res := `"Q0":{"Type":"AWS::SQS::Queue","Properties":{"QueueName":"q"}}`
+	for i := 1; i <= 40; i++ {
+		res += fmt.Sprintf(`,"Q%d":{"Type":"AWS::SQS::Queue","Properties":{"QueueName":{"Fn::Sub":"${Q%d.QueueName}${Q%d.QueueName}"}}}`, i, i-1, i-1)
+	}
+	app := &appspec.Application{Service: "s", Stage: "dev", Region: "us-east-1", Resources: json.RawMessage(`{"Resources":{` + res + `}}`)}
+	s, err := NewStack(app, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Resolve(map[string]any{"Fn::GetAtt": []any{"Q40", "QueueName"}})
+	if err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("err = %v, want a bound to stop the evaluation", err)
 	}
 }

@@ -84,6 +84,11 @@ type Config struct {
 	// Checks run on every deploy after validation, with the other services
 	// deployed; an error refuses the deploy (e.g. the gateway's route conflicts).
 	Checks []DeployCheck
+	// Resolve runs first on every deploy, with the other services deployed:
+	// it evaluates the application's references (CloudFormation intrinsic
+	// functions) in place and returns warnings for what it left unresolved.
+	// An error refuses the deploy as invalid.
+	Resolve func(app *appspec.Application, others []appspec.Application) ([]string, error)
 }
 
 // DeployCheck judges an application against the other deployed services.
@@ -305,29 +310,38 @@ type DeployResult struct {
 	Changed  bool     `json:"changed"`
 	Changes  []Change `json:"changes"`
 	Revision string   `json:"revision"`
+	// Warnings are what the platform did not apply (references to
+	// resources it does not create ...).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Deploy validates app and, if it differs from what runs, makes it current in
 // one step. Nothing changes when it fails.
 func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*DeployResult, error) {
-	if err := app.Validate(); err != nil {
-		return nil, &InvalidError{err}
-	}
 	r.deploys.Lock()
 	defer r.deploys.Unlock()
 	idx := r.current.Load()
-	if len(r.cfg.Checks) > 0 {
-		others := make([]appspec.Application, 0, len(idx.services))
-		for name, svc := range idx.services {
-			if name != app.Service {
-				others = append(others, svc.App)
-			}
+	others := make([]appspec.Application, 0, len(idx.services))
+	for name, svc := range idx.services {
+		if name != app.Service {
+			others = append(others, svc.App)
 		}
-		sort.Slice(others, func(i, j int) bool { return others[i].Service < others[j].Service })
-		for _, check := range r.cfg.Checks {
-			if err := check(app, others); err != nil {
-				return nil, &InvalidError{err}
-			}
+	}
+	sort.Slice(others, func(i, j int) bool { return others[i].Service < others[j].Service })
+	var warnings []string
+	if r.cfg.Resolve != nil {
+		w, err := r.cfg.Resolve(app, others)
+		if err != nil {
+			return nil, &InvalidError{err}
+		}
+		warnings = w
+	}
+	if err := app.Validate(); err != nil {
+		return nil, &InvalidError{err}
+	}
+	for _, check := range r.cfg.Checks {
+		if err := check(app, others); err != nil {
+			return nil, &InvalidError{err}
 		}
 	}
 	for _, f := range app.Functions {
@@ -356,7 +370,7 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	}
 	sum := sha256.Sum256(appJSON)
 	revision := hex.EncodeToString(sum[:12])
-	res := &DeployResult{Service: app.Service, Revision: revision}
+	res := &DeployResult{Service: app.Service, Revision: revision, Warnings: warnings}
 
 	prev := idx.services[app.Service]
 	prevFns := map[string]appspec.Function{}

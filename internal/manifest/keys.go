@@ -31,6 +31,7 @@ var functionKeys = []string{
 	// used by nimbus
 	"handler", "runtime", "memorySize", "timeout", "environment", "description",
 	"reservedConcurrency", "events", "name", "package", "architecture",
+	"iamRoleStatements", "iamRoleStatementsInherit", "iamRoleStatementsName", // serverless-iam-roles-per-function
 	// accepted, not used (yet)
 	"image", "layers", "tags", "vpc", "provisionedConcurrency", "url", "destinations",
 	"maximumRetryAttempts", "maximumEventAge", "onError", "tracing", "role", "runtimeManagement",

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/cfn"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 )
 
@@ -54,6 +55,10 @@ func QueueConfigs(app *appspec.Application) ([]Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	stack, err := cfn.NewStack(app, "")
+	if err != nil {
+		return nil, err
+	}
 	ids := make([]string, 0, len(res))
 	for id := range res {
 		ids = append(ids, id)
@@ -62,7 +67,7 @@ func QueueConfigs(app *appspec.Application) ([]Config, error) {
 	var out []Config
 	for _, id := range ids {
 		r := res[id]
-		if r.Type != appspec.TypeQueue {
+		if r.Type != cfn.TypeQueue {
 			continue
 		}
 		attrs := map[string]string{}
@@ -78,7 +83,7 @@ func QueueConfigs(app *appspec.Application) ([]Config, error) {
 				if err := json.Unmarshal(raw, &rp); err != nil {
 					return nil, fmt.Errorf("resources.Resources.%s.RedrivePolicy must be a map", id)
 				}
-				arn, err := app.ResolveARN(rp["deadLetterTargetArn"])
+				arn, err := queueARN(stack, rp["deadLetterTargetArn"])
 				if err != nil {
 					return nil, fmt.Errorf("resources.Resources.%s.RedrivePolicy.deadLetterTargetArn: %w", id, err)
 				}
@@ -93,10 +98,15 @@ func QueueConfigs(app *appspec.Application) ([]Config, error) {
 				attrs[attr] = v
 			}
 		}
-		c, err := BuildConfig(app.PhysicalName(r), attrs)
+		name, err := stack.QueueName(id)
+		if err != nil {
+			return nil, fmt.Errorf("resources.Resources.%s.QueueName: %w", id, err)
+		}
+		c, err := BuildConfig(name, attrs)
 		if err != nil {
 			return nil, fmt.Errorf("resources.Resources.%s: %w", id, err)
 		}
+		c.Region = app.Region
 		out = append(out, c)
 	}
 	return out, nil
@@ -133,7 +143,7 @@ func (s *Service) PrepareDeploy(ctx context.Context, app *appspec.Application) e
 		if old, err := s.Get(ctx, c.Name); err == nil {
 			c.Created = old.Created
 			c.Tags = old.Tags
-			if sameAttributes(old, c) {
+			if sameAttributes(old, c) && old.Region == c.Region {
 				continue
 			}
 		} else {
@@ -147,6 +157,21 @@ func (s *Service) PrepareDeploy(ctx context.Context, app *appspec.Application) e
 		}
 	}
 	return nil
+}
+
+// queueARN resolves a value that must name a queue by ARN.
+func queueARN(stack *cfn.Stack, raw json.RawMessage) (string, error) {
+	arn, err := stack.String(raw)
+	if err != nil {
+		return "", err
+	}
+	if _, ok := NameFromARN(arn); !ok {
+		if strings.Contains(arn, "/"+appspec.AccountID+"/") {
+			return "", fmt.Errorf("%q is a queue URL (what Ref of a queue gives); use Fn::GetAtt [LogicalId, Arn]", arn)
+		}
+		return "", fmt.Errorf("%q is not an SQS queue ARN", arn)
+	}
+	return arn, nil
 }
 
 // Trigger is an sqs event of a function (an event source mapping).
@@ -200,14 +225,15 @@ func ParseTrigger(app *appspec.Application, props json.RawMessage) (Trigger, err
 			}
 		}
 	}
-	arn, err := app.ResolveARN(arnRaw)
+	stack, err := cfn.NewStack(app, "")
 	if err != nil {
 		return t, err
 	}
-	name, ok := NameFromARN(arn)
-	if !ok || !strings.HasPrefix(arn, "arn:aws:sqs:") {
-		return t, fmt.Errorf("%q is not an SQS queue ARN", arn)
+	arn, err := queueARN(stack, arnRaw)
+	if err != nil {
+		return t, err
 	}
+	name, _ := NameFromARN(arn)
 	if t.BatchSize > 10 && t.MaximumBatchingWindow == 0 {
 		return t, fmt.Errorf("a batchSize over 10 needs a maximumBatchingWindow of at least 1 second")
 	}

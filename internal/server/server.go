@@ -23,6 +23,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/async"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/lambda"
 	"github.com/nimbus-platform/nimbus/internal/blobs"
+	"github.com/nimbus-platform/nimbus/internal/cfn"
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/gateway"
@@ -194,6 +195,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:  cfg.Logger,
 		Retired: s.runtime.Retire,
 		Checks:  []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
+		Resolve: func(app *appspec.Application, others []appspec.Application) ([]string, error) {
+			return cfn.ResolveDeploy(app, others, cfn.DeployOptions{QueueEndpoint: s.queueEndpoint()})
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -240,6 +244,22 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // URL is the API's base URL.
 func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// queueEndpoint is the base URL of queue URLs that references hand out: the
+// API listener, on loopback when it listens on every address.
+func (s *Server) queueEndpoint() string {
+	if s.ln == nil {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(s.Addr())
+	if err != nil {
+		return s.URL()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
 
 // Runtime exposes the instance manager (for status and tests).
 func (s *Server) Runtime() *runtime.Manager { return s.runtime }
