@@ -1,0 +1,217 @@
+package cfn_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/internal/server"
+	"github.com/nimbus-platform/nimbus/internal/testkit"
+)
+
+// envHandler returns the variables the test looks at.
+const envHandler = `exports.handler = async () => {
+  const out = {};
+  for (const k of ["QUEUE_URL", "QUEUE_ARN", "TOPIC_ARN", "BUS_ARN", "BUS_NAME", "PREFIX", "SELF_ARN", "IMPORTED", "PARTS"]) {
+    if (process.env[k] !== undefined) out[k] = process.env[k];
+  }
+  return out;
+};
+`
+
+const exporterYML = `service: refs
+provider:
+  name: aws
+  runtime: nodejs20.x
+  region: eu-west-1
+  environment:
+    TOPIC_ARN: {Ref: Alerts}
+functions:
+  env:
+    handler: handler.handler
+    environment:
+      QUEUE_URL: {Ref: Jobs}
+      QUEUE_ARN: !GetAtt Jobs.Arn
+      BUS_ARN:
+        Fn::GetAtt: [Bus, Arn]
+      BUS_NAME: !Ref Bus
+      PREFIX: !Sub "${AWS::StackName}-${AWS::Region}-${AWS::AccountId}-${Jobs.QueueName}"
+      SELF_ARN: !GetAtt EnvLambdaFunction.Arn
+      PARTS: !Join [",", [!Select [3, !Split [":", !GetAtt Jobs.Arn]], !Ref "AWS::Partition"]]
+    events:
+      - sqs:
+          arn: !GetAtt Jobs.Arn
+      - eventBridge:
+          eventBus: !Ref Bus
+          pattern:
+            source: [refs.test]
+resources:
+  Resources:
+    Jobs:
+      Type: AWS::SQS::Queue
+    Alerts:
+      Type: AWS::SNS::Topic
+    Bus:
+      Type: AWS::Events::EventBus
+      Properties:
+        Name: refs-bus
+  Outputs:
+    JobsUrl:
+      Value: !Ref Jobs
+      Export:
+        Name: !Sub "${AWS::StackName}-JobsUrl"
+`
+
+const importerYML = `service: importer
+provider:
+  name: aws
+  runtime: nodejs20.x
+functions:
+  env:
+    handler: handler.handler
+    environment:
+      IMPORTED: !ImportValue refs-dev-JobsUrl
+`
+
+func writeService(t *testing.T, yml string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range map[string]string{"serverless.yml": yml, "handler.js": envHandler} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func invokeEnv(t *testing.T, p *testkit.Platform, function string) map[string]string {
+	t.Helper()
+	out, err := p.Lambda().Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String(function)})
+	if err != nil {
+		t.Fatalf("invoke %s: %v", function, err)
+	}
+	if out.FunctionError != nil {
+		t.Fatalf("invoke %s: %s: %s", function, *out.FunctionError, out.Payload)
+	}
+	env := map[string]string{}
+	if err := json.Unmarshal(out.Payload, &env); err != nil {
+		t.Fatalf("payload %s: %v", out.Payload, err)
+	}
+	return env
+}
+
+// A function's environment gets the real URL and ARNs of the queue, topic and
+// bus its service declares, in the service's region, and a second service
+// imports an export of the first.
+func TestReferencesEndToEnd(t *testing.T) {
+	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
+	ctx := context.Background()
+	out := p.Deploy(writeService(t, exporterYML))
+	if len(out.Project.Warnings) != 0 {
+		t.Errorf("warnings: %v", out.Project.Warnings)
+	}
+	env := invokeEnv(t, p, "refs-dev-env")
+
+	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
+	sqsc := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(p.URL()), Credentials: creds})
+	url, err := sqsc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("refs-dev-Jobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env["QUEUE_URL"] != *url.QueueUrl {
+		t.Errorf("QUEUE_URL = %q, SQS says the queue is at %q", env["QUEUE_URL"], *url.QueueUrl)
+	}
+	attrs, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(env["QUEUE_URL"]),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		t.Fatalf("the queue URL from the environment does not work: %v", err)
+	}
+	wantQueueARN := "arn:aws:sqs:eu-west-1:000000000000:refs-dev-Jobs"
+	if got := attrs.Attributes["QueueArn"]; got != wantQueueARN || env["QUEUE_ARN"] != wantQueueARN {
+		t.Errorf("queue ARN: SQS says %q, environment %q, want %q", got, env["QUEUE_ARN"], wantQueueARN)
+	}
+
+	snsc := sns.New(sns.Options{Region: "eu-west-1", BaseEndpoint: aws.String(p.URL()), Credentials: creds})
+	topics, err := snsc.ListTopics(ctx, &sns.ListTopicsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTopicARN := "arn:aws:sns:eu-west-1:000000000000:refs-dev-Alerts"
+	found := false
+	for _, tp := range topics.Topics {
+		found = found || *tp.TopicArn == wantTopicARN
+	}
+	if !found || env["TOPIC_ARN"] != wantTopicARN {
+		t.Errorf("TOPIC_ARN = %q; want %q among the topics %v", env["TOPIC_ARN"], wantTopicARN, topics.Topics)
+	}
+	if _, err := snsc.Publish(ctx, &sns.PublishInput{TopicArn: aws.String(env["TOPIC_ARN"]), Message: aws.String("hi")}); err != nil {
+		t.Errorf("publish to the topic ARN from the environment: %v", err)
+	}
+
+	ebc := eventbridge.New(eventbridge.Options{Region: "eu-west-1", BaseEndpoint: aws.String(p.URL()), Credentials: creds})
+	bus, err := ebc.DescribeEventBus(ctx, &eventbridge.DescribeEventBusInput{Name: aws.String("refs-bus")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env["BUS_ARN"] != *bus.Arn || env["BUS_ARN"] != "arn:aws:events:eu-west-1:000000000000:event-bus/refs-bus" || env["BUS_NAME"] != "refs-bus" {
+		t.Errorf("BUS_ARN = %q, BUS_NAME = %q; EventBridge says %q", env["BUS_ARN"], env["BUS_NAME"], *bus.Arn)
+	}
+	rules, err := ebc.ListRules(ctx, &eventbridge.ListRulesInput{EventBusName: aws.String("refs-bus")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules.Rules) != 1 || !strings.HasPrefix(*rules.Rules[0].Arn, "arn:aws:events:eu-west-1:000000000000:rule/refs-bus/") {
+		t.Errorf("rules of refs-bus: %+v, want one rule with an eu-west-1 ARN", rules.Rules)
+	}
+
+	if want := "refs-dev-eu-west-1-000000000000-refs-dev-Jobs"; env["PREFIX"] != want {
+		t.Errorf("PREFIX = %q, want %q", env["PREFIX"], want)
+	}
+	if want := "arn:aws:lambda:eu-west-1:000000000000:function:refs-dev-env"; env["SELF_ARN"] != want {
+		t.Errorf("SELF_ARN = %q, want %q", env["SELF_ARN"], want)
+	}
+	if env["PARTS"] != "eu-west-1,aws" {
+		t.Errorf("PARTS = %q", env["PARTS"])
+	}
+	fn, err := p.Lambda().GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("refs-dev-env")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *fn.FunctionArn != env["SELF_ARN"] {
+		t.Errorf("Lambda says the function is %s", *fn.FunctionArn)
+	}
+
+	p.Deploy(writeService(t, importerYML))
+	if got := invokeEnv(t, p, "importer-dev-env")["IMPORTED"]; got != env["QUEUE_URL"] {
+		t.Errorf("IMPORTED = %q, want the exported queue URL %q", got, env["QUEUE_URL"])
+	}
+
+	// What cannot resolve refuses the deploy and leaves the running version.
+	bad := strings.Replace(importerYML, "refs-dev-JobsUrl", "nobody-exports-this", 1)
+	_, err = p.Client.Deploy(ctx, writeService(t, bad), manifest.Options{}, nil)
+	if err == nil || !strings.Contains(err.Error(), `no deployed service exports "nobody-exports-this"`) {
+		t.Errorf("deploy with a missing import: err = %v", err)
+	}
+	if got := invokeEnv(t, p, "importer-dev-env")["IMPORTED"]; got != env["QUEUE_URL"] {
+		t.Errorf("after the refused deploy IMPORTED = %q", got)
+	}
+	clash := strings.Replace(exporterYML, "service: refs", "service: clash", 1)
+	clash = strings.Replace(clash, `Name: !Sub "${AWS::StackName}-JobsUrl"`, "Name: refs-dev-JobsUrl", 1)
+	clash = strings.Replace(clash, "Name: refs-bus", "Name: clash-bus", 1)
+	_, err = p.Client.Deploy(ctx, writeService(t, clash), manifest.Options{}, nil)
+	if err == nil || !strings.Contains(err.Error(), `export "refs-dev-JobsUrl" is already exported by service refs`) {
+		t.Errorf("deploy exporting a taken name: err = %v", err)
+	}
+}
