@@ -14,6 +14,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/cfn"
 	"github.com/nimbus-platform/nimbus/internal/events/pattern"
+	"github.com/nimbus-platform/nimbus/internal/functions"
 )
 
 // Resource types the bus reads from an application's resources.
@@ -524,4 +525,30 @@ func (s *Service) syncManaged() {
 	}
 	s.mu.Unlock()
 	s.notifySchedules()
+}
+
+// Inventory lists the event buses, rules and schedules an application
+// declares, for deploy summaries (a functions.Inventory).
+func (s *Service) Inventory(app *appspec.Application) []functions.Item {
+	d, err := s.declare(app)
+	if err != nil {
+		return nil
+	}
+	var out []functions.Item
+	for _, b := range d.buses {
+		out = append(out, functions.Item{Kind: "event bus", Name: b.Name, Digest: b.Name + "\x00" + b.Region})
+	}
+	for _, r := range d.rules {
+		kind, name := "rule", r.Bus+"/"+r.Name
+		if r.Bus == DefaultBus {
+			name = r.Name
+			if r.ScheduleExpression != "" && len(r.EventPattern) == 0 {
+				kind = "schedule"
+			}
+		}
+		r.CreatedAt = 0
+		digest, _ := json.Marshal(r)
+		out = append(out, functions.Item{Kind: kind, Name: name, Digest: string(digest)})
+	}
+	return out
 }

@@ -99,9 +99,11 @@ type Registry struct {
 	cfg     Config
 	kv      jetstream.KeyValue
 	prepare []PrepareHook
-	deploys sync.Mutex // one deploy at a time keeps diffs and conflict checks simple
-	mu      sync.Mutex // guards rebuilding the index
-	current atomic.Pointer[index]
+	// inventories list what deploys create besides functions, for summaries.
+	inventories []Inventory
+	deploys     sync.Mutex // one deploy at a time keeps diffs and conflict checks simple
+	mu          sync.Mutex // guards rebuilding the index
+	current     atomic.Pointer[index]
 	// generation counts index changes so edges can rebuild derived tables lazily.
 	generation atomic.Uint64
 	log        *slog.Logger
@@ -300,8 +302,62 @@ func (r *Registry) Service(name string) (*appspec.Application, bool) {
 
 // Change is one line of a deploy's outcome.
 type Change struct {
-	Function string `json:"function"`
-	Action   string `json:"action"` // created, updated, unchanged, removed
+	Kind   string `json:"kind"` // function, or an Item's kind
+	Name   string `json:"name"`
+	Action string `json:"action"` // created, updated, unchanged, removed, retained
+}
+
+// Change actions.
+const (
+	Created   = "created"
+	Updated   = "updated"
+	Unchanged = "unchanged"
+	Removed   = "removed"
+	// Retained is an item no longer declared that stays on the platform.
+	Retained = "retained"
+)
+
+// itemChanges compares what two versions of an application declare; prev
+// may be nil. Unchanged items are left out.
+func (r *Registry) itemChanges(prev, next *appspec.Application) []Change {
+	var out []Change
+	for _, inv := range r.inventories {
+		old := map[string]Item{}
+		if prev != nil {
+			for _, it := range inv(prev) {
+				old[it.Kind+"\x00"+it.Name] = it
+			}
+		}
+		var batch []Change
+		if next != nil {
+			for _, it := range inv(next) {
+				k := it.Kind + "\x00" + it.Name
+				was, existed := old[k]
+				delete(old, k)
+				switch {
+				case !existed:
+					batch = append(batch, Change{Kind: it.Kind, Name: it.Name, Action: Created})
+				case was.Digest != it.Digest:
+					batch = append(batch, Change{Kind: it.Kind, Name: it.Name, Action: Updated})
+				}
+			}
+		}
+		for _, it := range old {
+			action := Removed
+			if it.Retained {
+				action = Retained
+			}
+			batch = append(batch, Change{Kind: it.Kind, Name: it.Name, Action: action})
+		}
+		sort.Slice(batch, func(i, j int) bool {
+			if batch[i].Kind != batch[j].Kind {
+				return batch[i].Kind < batch[j].Kind
+			}
+			return batch[i].Name < batch[j].Name
+		})
+		out = append(out, batch...)
+	}
+	return out
 }
 
 // DeployResult says what a deploy changed.
@@ -382,24 +438,29 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	for _, f := range app.Functions {
 		old, existed := prevFns[f.Name]
 		delete(prevFns, f.Name)
-		action := "created"
+		action := Created
 		if existed {
-			action = "updated"
+			action = Updated
 			a, _ := json.Marshal(old)
 			b, _ := json.Marshal(f)
 			if string(a) == string(b) {
-				action = "unchanged"
+				action = Unchanged
 			}
 		}
-		res.Changes = append(res.Changes, Change{Function: f.Name, Action: action})
+		res.Changes = append(res.Changes, Change{Kind: "function", Name: f.Name, Action: action})
 	}
 	for name := range prevFns {
-		res.Changes = append(res.Changes, Change{Function: name, Action: "removed"})
+		res.Changes = append(res.Changes, Change{Kind: "function", Name: name, Action: Removed})
 	}
-	sort.Slice(res.Changes, func(i, j int) bool { return res.Changes[i].Function < res.Changes[j].Function })
+	sort.Slice(res.Changes, func(i, j int) bool { return res.Changes[i].Name < res.Changes[j].Name })
 	if prev != nil && prev.Revision == revision {
 		return res, nil
 	}
+	var prevApp *appspec.Application
+	if prev != nil {
+		prevApp = &prev.App
+	}
+	res.Changes = append(res.Changes, r.itemChanges(prevApp, app)...)
 	res.Changed = true
 	svc := &service{App: *app, DeployedAt: time.Now().UTC(), Revision: revision}
 	data, err := json.Marshal(svc)
@@ -427,8 +488,9 @@ func (r *Registry) Remove(ctx context.Context, name string) (*DeployResult, erro
 	r.setService(name, nil)
 	res := &DeployResult{Service: name, Changed: true}
 	for _, f := range svc.App.Functions {
-		res.Changes = append(res.Changes, Change{Function: f.Name, Action: "removed"})
+		res.Changes = append(res.Changes, Change{Kind: "function", Name: f.Name, Action: Removed})
 	}
+	res.Changes = append(res.Changes, r.itemChanges(&svc.App, nil)...)
 	return res, nil
 }
 

@@ -240,3 +240,19 @@ func ParseTrigger(app *appspec.Application, props json.RawMessage) (Trigger, err
 	t.Queue = name
 	return t, nil
 }
+
+// Inventory lists the queues an application declares, for deploy summaries
+// (a functions.Inventory). Queues stay when no longer declared.
+func Inventory(app *appspec.Application) []functions.Item {
+	configs, err := QueueConfigs(app)
+	if err != nil {
+		return nil
+	}
+	out := make([]functions.Item, 0, len(configs))
+	for _, c := range configs {
+		c.Created, c.Modified = 0, 0
+		digest, _ := json.Marshal(c)
+		out = append(out, functions.Item{Kind: "queue", Name: c.Name, Digest: string(digest), Retained: true})
+	}
+	return out
+}

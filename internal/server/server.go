@@ -204,6 +204,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.Invoker = invoke.New(s.Registry, s.runtime)
 	s.Gateway = gateway.New(gateway.Config{Registry: s.Registry, Invoker: s.Invoker, Logs: s.logs, Logger: cfg.Logger})
+	s.Registry.AddInventory(s.routes)
 	if cfg.HTTPAddr != "" {
 		if err := s.Gateway.Listen(cfg.HTTPAddr); err != nil {
 			return nil, err
@@ -244,6 +245,16 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // URL is the API's base URL.
 func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// routes lists an application's HTTP endpoints, for deploy summaries.
+func (s *Server) routes(app *appspec.Application) []functions.Item {
+	endpoints, _ := s.Gateway.Endpoints(app)
+	out := make([]functions.Item, 0, len(endpoints))
+	for _, e := range endpoints {
+		out = append(out, functions.Item{Kind: "route", Name: e, Digest: e})
+	}
+	return out
+}
 
 // queueEndpoint is the base URL of queue URLs that references hand out: the
 // API listener, on loopback when it listens on every address.

@@ -591,50 +591,9 @@ func (s *Service) Sink(ctx context.Context, arn string, body []byte, attrs map[s
 func (s *Service) PrepareDeploy(ctx context.Context, app *appspec.Application) error {
 	s.deployLock.Lock()
 	defer s.deployLock.Unlock()
-	res, err := app.ParsedResources()
+	topics, subs, err := declared(app)
 	if err != nil {
 		return &functions.InvalidError{Err: err}
-	}
-	stack, err := cfn.NewStack(app, "")
-	if err != nil {
-		return &functions.InvalidError{Err: err}
-	}
-	var topics []string
-	var subs []Subscription
-	for _, id := range sortedIDs(res) {
-		r := res[id]
-		switch r.Type {
-		case cfn.TypeTopic:
-			name, err := stack.TopicName(id)
-			if err != nil {
-				return &functions.InvalidError{Err: fmt.Errorf("resources.Resources.%s.TopicName: %w", id, err)}
-			}
-			if !topicNameRE.MatchString(strings.TrimSuffix(name, ".fifo")) {
-				return &functions.InvalidError{Err: fmt.Errorf("resources.Resources.%s: invalid topic name %q", id, name)}
-			}
-			topics = append(topics, name)
-		case cfn.TypeSubscription:
-			sub, err := subscriptionResource(stack, id, r)
-			if err != nil {
-				return &functions.InvalidError{Err: err}
-			}
-			subs = append(subs, sub)
-		}
-	}
-	for _, f := range app.Functions {
-		for i, e := range f.Events {
-			if e.Type != "sns" {
-				continue
-			}
-			sub, topicName, err := functionSubscription(stack, app, f, e.Properties)
-			if err != nil {
-				return &functions.InvalidError{Err: fmt.Errorf("function %q event #%d (sns): %w", f.Key, i+1, err)}
-			}
-			if topicName != "" {
-				topics = append(topics, topicName)
-			}
-			subs = append(subs, sub)
-		}
 	}
 	declared := map[string]bool{}
 	for _, t := range topics {
@@ -659,6 +618,76 @@ func (s *Service) PrepareDeploy(ctx context.Context, app *appspec.Application) e
 		}
 	}
 	return nil
+}
+
+// Inventory lists the topics and subscriptions an application declares, for
+// deploy summaries (a functions.Inventory). They stay when no longer declared.
+func Inventory(app *appspec.Application) []functions.Item {
+	topics, subs, err := declared(app)
+	if err != nil {
+		return nil
+	}
+	var out []functions.Item
+	for _, t := range topics {
+		out = append(out, functions.Item{Kind: "topic", Name: t, Digest: t, Retained: true})
+	}
+	for _, sub := range subs {
+		digest, _ := json.Marshal(sub)
+		topic := sub.TopicARN[strings.LastIndexByte(sub.TopicARN, ':')+1:]
+		out = append(out, functions.Item{Kind: "subscription", Name: topic + " -> " + sub.Protocol + " " + sub.Endpoint, Digest: string(digest), Retained: true})
+	}
+	return out
+}
+
+// declared reads the topics (names) and subscriptions an application
+// declares: topic resources, subscription resources and sns events.
+func declared(app *appspec.Application) ([]string, []Subscription, error) {
+	res, err := app.ParsedResources()
+	if err != nil {
+		return nil, nil, err
+	}
+	stack, err := cfn.NewStack(app, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	var topics []string
+	var subs []Subscription
+	for _, id := range sortedIDs(res) {
+		r := res[id]
+		switch r.Type {
+		case cfn.TypeTopic:
+			name, err := stack.TopicName(id)
+			if err != nil {
+				return nil, nil, fmt.Errorf("resources.Resources.%s.TopicName: %w", id, err)
+			}
+			if !topicNameRE.MatchString(strings.TrimSuffix(name, ".fifo")) {
+				return nil, nil, fmt.Errorf("resources.Resources.%s: invalid topic name %q", id, name)
+			}
+			topics = append(topics, name)
+		case cfn.TypeSubscription:
+			sub, err := subscriptionResource(stack, id, r)
+			if err != nil {
+				return nil, nil, err
+			}
+			subs = append(subs, sub)
+		}
+	}
+	for _, f := range app.Functions {
+		for i, e := range f.Events {
+			if e.Type != "sns" {
+				continue
+			}
+			sub, topicName, err := functionSubscription(stack, app, f, e.Properties)
+			if err != nil {
+				return nil, nil, fmt.Errorf("function %q event #%d (sns): %w", f.Key, i+1, err)
+			}
+			if topicName != "" {
+				topics = append(topics, topicName)
+			}
+			subs = append(subs, sub)
+		}
+	}
+	return topics, subs, nil
 }
 
 func sortedIDs(m map[string]appspec.Resource) []string {
