@@ -3,10 +3,14 @@ package cfn_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -213,5 +217,79 @@ func TestReferencesEndToEnd(t *testing.T) {
 	_, err = p.Client.Deploy(ctx, writeService(t, clash), manifest.Options{}, nil)
 	if err == nil || !strings.Contains(err.Error(), `export "refs-dev-JobsUrl" is already exported by service refs`) {
 		t.Errorf("deploy exporting a taken name: err = %v", err)
+	}
+}
+
+// recorderHandler posts every event it gets to $CALLBACK.
+const recorderHandler = `const http = require("http");
+exports.handler = async (event) => new Promise((resolve, reject) => {
+  const req = http.request(process.env.CALLBACK, { method: "POST" }, (res) => { res.resume(); res.on("end", () => resolve({})); });
+  req.on("error", reject);
+  req.end(JSON.stringify(event));
+});
+`
+
+// Events from a queue of a service in eu-west-1 name the queue by its
+// eu-west-1 ARN and region, as Lambda's do.
+func TestEventSourcesInTheServiceRegion(t *testing.T) {
+	got := make(chan []byte, 4)
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- b
+	}))
+	defer cb.Close()
+	yml := `service: regional
+provider:
+  name: aws
+  runtime: nodejs20.x
+  region: eu-west-1
+functions:
+  rec:
+    handler: handler.handler
+    environment:
+      CALLBACK: ` + cb.URL + `
+    events:
+      - sqs:
+          arn: !GetAtt Jobs.Arn
+resources:
+  Resources:
+    Jobs:
+      Type: AWS::SQS::Queue
+`
+	dir := t.TempDir()
+	for name, content := range map[string]string{"serverless.yml": yml, "handler.js": recorderHandler} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
+	p.Deploy(dir)
+	ctx := context.Background()
+	sqsc := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(p.URL()), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	url, err := sqsc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("regional-dev-Jobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqsc.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: url.QueueUrl, MessageBody: aws.String("hello")}); err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		Records []struct {
+			EventSourceARN string `json:"eventSourceARN"`
+			AWSRegion      string `json:"awsRegion"`
+			Body           string `json:"body"`
+		}
+	}
+	select {
+	case b := <-got:
+		if err := json.Unmarshal(b, &ev); err != nil {
+			t.Fatalf("event %s: %v", b, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the function was not invoked for the message")
+	}
+	if len(ev.Records) != 1 || ev.Records[0].EventSourceARN != "arn:aws:sqs:eu-west-1:000000000000:regional-dev-Jobs" ||
+		ev.Records[0].AWSRegion != "eu-west-1" || ev.Records[0].Body != "hello" {
+		t.Errorf("records = %+v", ev.Records)
 	}
 }
