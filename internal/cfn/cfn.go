@@ -332,8 +332,11 @@ func (s *Stack) ref(name string, path []any) (any, error) {
 		return nil, errAt(path, "Ref %s: no resource %q is declared in resources.Resources (or as a function)%s", name, name, s.suggestion(name))
 	}
 	t, ok := types[r.Type]
-	if !ok || t.Ref == nil {
+	if !ok {
 		return nil, unsupportedAt(path, "Ref %s: resources of type %s are not created by nimbus, so nothing can refer to them", name, r.Type)
+	}
+	if t.Ref == nil {
+		return nil, unsupportedAt(path, "Ref %s: nimbus does not evaluate Ref of a %s", name, r.Type)
 	}
 	return t.Ref(s, name, path)
 }
@@ -400,7 +403,11 @@ func (s *Stack) attribute(id, attr string, path []any) (string, error) {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return "", unsupportedAt(path, "Fn::GetAtt %s.%s: attribute %s of %s is not supported (nimbus gives %s)", id, attr, attr, r.Type, strings.Join(names, ", "))
+		gives := "nimbus gives " + strings.Join(names, ", ")
+		if len(names) == 0 {
+			gives = "nimbus gives none of its attributes"
+		}
+		return "", unsupportedAt(path, "Fn::GetAtt %s.%s: attribute %s of %s is not supported (%s)", id, attr, attr, r.Type, gives)
 	}
 	return get(s, id, path)
 }

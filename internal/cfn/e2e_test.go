@@ -293,3 +293,46 @@ resources:
 		t.Errorf("records = %+v", ev.Records)
 	}
 }
+
+// A topic's inline Subscription property subscribes the queue it names.
+func TestTopicInlineSubscription(t *testing.T) {
+	yml := `service: inline
+provider:
+  name: aws
+  runtime: nodejs20.x
+  region: eu-west-1
+functions:
+  env:
+    handler: handler.handler
+resources:
+  Resources:
+    Inbox:
+      Type: AWS::SQS::Queue
+    News:
+      Type: AWS::SNS::Topic
+      Properties:
+        Subscription:
+          - Protocol: sqs
+            Endpoint: !GetAtt Inbox.Arn
+`
+	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
+	p.Deploy(writeService(t, yml))
+	ctx := context.Background()
+	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
+	snsc := sns.New(sns.Options{Region: "eu-west-1", BaseEndpoint: aws.String(p.URL()), Credentials: creds})
+	if _, err := snsc.Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:eu-west-1:000000000000:inline-dev-News"), Message: aws.String("extra")}); err != nil {
+		t.Fatal(err)
+	}
+	sqsc := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(p.URL()), Credentials: creds})
+	url, err := sqsc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("inline-dev-Inbox")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url.QueueUrl, WaitTimeSeconds: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 1 || !strings.Contains(*out.Messages[0].Body, `"Message":"extra"`) {
+		t.Fatalf("messages = %+v", out.Messages)
+	}
+}

@@ -2,6 +2,7 @@ package cfn
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -18,10 +19,13 @@ const (
 // Getter returns the value of a resource's Ref or of one of its attributes.
 type Getter func(s *Stack, id string, path []any) (string, error)
 
-// ResourceType is what references to one resource type evaluate to.
+// ResourceType is what nimbus knows of one resource type: what references
+// to it evaluate to (nil Ref: it cannot be referred to) and which of its
+// properties it applies (true) or accepts without applying (false).
 type ResourceType struct {
 	Ref        Getter
 	Attributes map[string]Getter
+	Properties map[string]bool
 }
 
 // types is the one table of what each resource type's Ref and Fn::GetAtt
@@ -40,6 +44,13 @@ func resourceTypes() map[string]ResourceType {
 				"QueueName": queueName,
 				"QueueUrl":  queueURL,
 			},
+			Properties: map[string]bool{
+				"QueueName": true, "VisibilityTimeout": true, "MessageRetentionPeriod": true, "DelaySeconds": true,
+				"ReceiveMessageWaitTimeSeconds": true, "MaximumMessageSize": true, "FifoQueue": true,
+				"ContentBasedDeduplication": true, "RedrivePolicy": true,
+				"Tags": false, "KmsMasterKeyId": false, "KmsDataKeyReusePeriodSeconds": false, "SqsManagedSseEnabled": false,
+				"DeduplicationScope": false, "FifoThroughputLimit": false, "RedriveAllowPolicy": false,
+			},
 		},
 		TypeTopic: {
 			Ref: topicARN, // Ref of a topic is its ARN
@@ -47,12 +58,37 @@ func resourceTypes() map[string]ResourceType {
 				"TopicArn":  topicARN,
 				"TopicName": topicName,
 			},
+			Properties: map[string]bool{
+				"TopicName": true, "FifoTopic": true, "Subscription": true,
+				"DisplayName": false, "ContentBasedDeduplication": false, "KmsMasterKeyId": false, "Tags": false,
+				"TracingConfig": false, "DataProtectionPolicy": false, "ArchivePolicy": false,
+				"DeliveryStatusLogging": false, "SignatureVersion": false, "FifoThroughputScope": false,
+			},
+		},
+		TypeSubscription: {
+			Properties: map[string]bool{
+				"Protocol": true, "TopicArn": true, "Endpoint": true, "RawMessageDelivery": true, "FilterPolicy": true,
+				"FilterPolicyScope": true,
+				"DeliveryPolicy":    false, "RedrivePolicy": false, "Region": false, "SubscriptionRoleArn": false, "ReplayPolicy": false,
+			},
 		},
 		TypeEventBus: {
 			Ref: busName, // Ref of an event bus is its name
 			Attributes: map[string]Getter{
 				"Arn":  busARN,
 				"Name": busName,
+			},
+			Properties: map[string]bool{
+				"Name":        true,
+				"Description": false, "Tags": false, "Policy": false, "DeadLetterConfig": false, "EventSourceName": false,
+				"KmsKeyIdentifier": false,
+			},
+		},
+		TypeRule: {
+			Properties: map[string]bool{
+				"Name": true, "Description": true, "EventBusName": true, "EventPattern": true, "ScheduleExpression": true,
+				"State": true, "Targets": true,
+				"RoleArn": false,
 			},
 		},
 		TypeFunction: {
@@ -67,13 +103,15 @@ func resourceTypes() map[string]ResourceType {
 // Supported reports whether nimbus creates resources of type t.
 func Supported(t string) bool {
 	_, ok := types[t]
-	return ok || t == TypeSubscription || t == TypeRule
+	return ok
 }
 
-// Referable reports whether references to resources of type t evaluate.
-func Referable(t string) bool {
-	_, ok := types[t]
-	return ok
+// Property says whether nimbus applies a property of a resource type
+// (applied), or accepts it without applying it (known, !applied); unknown
+// properties are neither, and CloudFormation refuses them too.
+func Property(resourceType, name string) (applied, known bool) {
+	applied, known = types[resourceType].Properties[name]
+	return applied, known
 }
 
 func isTrue(s string) bool { return strings.EqualFold(s, "true") }
@@ -194,4 +232,15 @@ func functionARN(s *Stack, id string, _ []any) (string, error) {
 		return "", err
 	}
 	return FunctionARN(s.Region, s.AccountID, name), nil
+}
+
+// Properties lists the properties nimbus knows of a resource type, sorted.
+func Properties(resourceType string) []string {
+	props := types[resourceType].Properties
+	out := make([]string, 0, len(props))
+	for p := range props {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
 }

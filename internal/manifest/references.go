@@ -126,8 +126,27 @@ func (d *decoder) checkResources(stack *cfn.Stack, resources *node) {
 				d.warnf(typ.pos, "", "resources.Resources.%s: nimbus does not create resources of type %s yet; it is ignored", e.key, typ.str)
 				continue
 			}
-			if props := e.val.get("Properties"); props != nil {
-				d.checkRef(stack, pendingRef{n: props, what: "resources.Resources." + e.key, use: useLenient})
+			props := e.val.get("Properties")
+			if props == nil {
+				continue
+			}
+			d.checkRef(stack, pendingRef{n: props, what: "resources.Resources." + e.key, use: useLenient})
+			if props.kind != kindMap {
+				d.typeError(props, "resources.Resources."+e.key+".Properties", "a map")
+				continue
+			}
+			for _, pe := range props.entries {
+				applied, known := cfn.Property(typ.str, pe.key)
+				switch {
+				case !known:
+					hint := ""
+					if sug := suggest(pe.key, cfn.Properties(typ.str)); sug != "" {
+						hint = fmt.Sprintf("did you mean %q?", sug)
+					}
+					d.errorf(pe.keyPos, hint, "resources.Resources.%s: %s has no property %s that nimbus knows", e.key, typ.str, pe.key)
+				case !applied:
+					d.warnf(pe.keyPos, "", "resources.Resources.%s: property %s of %s is not applied by nimbus yet", e.key, pe.key, typ.str)
+				}
 			}
 		}
 	}

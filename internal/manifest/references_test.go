@@ -230,3 +230,24 @@ func TestIAMStatementErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestResourceProperties(t *testing.T) {
+	yml := refsYML("", "") + `    Audit:
+      Type: AWS::SQS::Queue
+      Properties:
+        KmsMasterKeyId: alias/aws/sqs
+        VisibilityTimeout: 30
+`
+	p := mustLoad(t, map[string]string{"serverless.yml": yml, "handler.js": handlerJS}, Options{})
+	found := false
+	for _, w := range p.Warnings {
+		found = found || (w.Line == 28 && w.Column == 9 && strings.Contains(w.Message, "property KmsMasterKeyId of AWS::SQS::Queue is not applied by nimbus yet"))
+	}
+	if !found {
+		t.Errorf("warnings = %v", p.Warnings)
+	}
+	list := loadErrors(t, map[string]string{"serverless.yml": yml + "        VisibilityTimout: 30\n", "handler.js": handlerJS}, Options{})
+	if len(list) != 1 || list[0].Line != 30 || list[0].Hint != `did you mean "VisibilityTimeout"?` || !strings.Contains(list[0].Message, "AWS::SQS::Queue has no property VisibilityTimout") {
+		t.Errorf("errors = %v", list)
+	}
+}

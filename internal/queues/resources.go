@@ -27,11 +27,6 @@ var queueProperties = map[string]string{
 	"RedrivePolicy":                 "RedrivePolicy",
 }
 
-var ignoredQueueProperties = map[string]bool{
-	"QueueName": true, "Tags": true, "KmsMasterKeyId": true, "KmsDataKeyReusePeriodSeconds": true,
-	"SqsManagedSseEnabled": true, "DeduplicationScope": true, "FifoThroughputLimit": true, "RedriveAllowPolicy": true,
-}
-
 // scalar renders a JSON scalar as SQS attribute text.
 func scalar(raw json.RawMessage) (string, bool) {
 	var v any
@@ -73,10 +68,11 @@ func QueueConfigs(app *appspec.Application) ([]Config, error) {
 		attrs := map[string]string{}
 		for k, raw := range r.Properties {
 			attr, ok := queueProperties[k]
+			applied, known := cfn.Property(cfn.TypeQueue, k)
 			switch {
-			case ignoredQueueProperties[k]:
-				continue
-			case !ok:
+			case known && !ok:
+				continue // the name, or accepted and not applied (the CLI warned)
+			case !known || !applied:
 				return nil, fmt.Errorf("resources.Resources.%s: property %s of AWS::SQS::Queue is not supported", id, k)
 			case k == "RedrivePolicy":
 				var rp map[string]json.RawMessage

@@ -664,6 +664,11 @@ func declared(app *appspec.Application) ([]string, []Subscription, error) {
 				return nil, nil, fmt.Errorf("resources.Resources.%s: invalid topic name %q", id, name)
 			}
 			topics = append(topics, name)
+			inline, err := inlineSubscriptions(stack, app, id, name, r.Properties["Subscription"])
+			if err != nil {
+				return nil, nil, err
+			}
+			subs = append(subs, inline...)
 		case cfn.TypeSubscription:
 			sub, err := subscriptionResource(stack, id, r)
 			if err != nil {
@@ -688,6 +693,32 @@ func declared(app *appspec.Application) ([]string, []Subscription, error) {
 		}
 	}
 	return topics, subs, nil
+}
+
+// inlineSubscriptions reads a topic resource's Subscription property: a list
+// of {Protocol, Endpoint}.
+func inlineSubscriptions(stack *cfn.Stack, app *appspec.Application, id, topic string, raw json.RawMessage) ([]Subscription, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var list []map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("resources.Resources.%s.Subscription must be a list of {Protocol, Endpoint}", id)
+	}
+	var out []Subscription
+	for i, m := range list {
+		where := fmt.Sprintf("resources.Resources.%s.Subscription[%d]", id, i)
+		sub := Subscription{TopicARN: cfn.TopicARN(app.Region, appspec.AccountID, topic)}
+		var err error
+		if sub.Protocol, err = stack.String(m["Protocol"]); err != nil || (sub.Protocol != "sqs" && sub.Protocol != "lambda") {
+			return nil, fmt.Errorf("%s: Protocol must be sqs or lambda", where)
+		}
+		if sub.Endpoint, err = stack.String(m["Endpoint"]); err != nil {
+			return nil, fmt.Errorf("%s.Endpoint: %w", where, err)
+		}
+		out = append(out, sub)
+	}
+	return out, nil
 }
 
 func sortedIDs(m map[string]appspec.Resource) []string {
