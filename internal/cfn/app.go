@@ -38,7 +38,8 @@ type template struct {
 		Type       string         `json:"Type"`
 		Properties map[string]any `json:"Properties"`
 	} `json:"Resources"`
-	Outputs map[string]struct {
+	Conditions map[string]any `json:"Conditions"`
+	Outputs    map[string]struct {
 		Value  any `json:"Value"`
 		Export *struct {
 			Name any `json:"Name"`
@@ -68,7 +69,7 @@ func NewStack(app *appspec.Application, queueEndpoint string) (*Stack, error) {
 	}
 	s := &Stack{
 		Region: app.Region, AccountID: appspec.AccountID, Name: StackName(app),
-		QueueEndpoint: queueEndpoint, Resources: map[string]Resource{},
+		QueueEndpoint: queueEndpoint, Resources: map[string]Resource{}, Conditions: t.Conditions,
 	}
 	for id, r := range t.Resources {
 		s.Resources[id] = Resource{Type: r.Type, Properties: r.Properties}
@@ -279,6 +280,18 @@ func resolveResources(s *Stack, app *appspec.Application) error {
 		r, ok := res[id].(map[string]any)
 		if !ok {
 			continue
+		}
+		if cond, ok := r["Condition"].(string); ok {
+			create, err := s.namedCondition(cond, []any{"Resources", id, "Condition"})
+			if err != nil {
+				return fmt.Errorf("resources.Resources.%s.Condition: %w", id, err)
+			}
+			if !create {
+				// Not created: the parts that create resources never see it.
+				delete(res, id)
+				changed = true
+				continue
+			}
 		}
 		typ, _ := r["Type"].(string)
 		props, ok := r["Properties"]

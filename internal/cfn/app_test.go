@@ -96,3 +96,28 @@ func TestResolveDeployErrors(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A resource whose Condition is false is not created: the resolved
+// application no longer declares it.
+func TestResolveDeployResourceConditions(t *testing.T) {
+	app := deployApp(`[]`)
+	app.Resources = json.RawMessage(`{"Resources":{
+		"Jobs":{"Type":"AWS::SQS::Queue"},
+		"Dlq":{"Type":"AWS::SQS::Queue","Condition":"IsProd"},
+		"Audit":{"Type":"AWS::SQS::Queue","Condition":"IsDev","Properties":{"DelaySeconds":{"Fn::If":["IsDev",5,0]}}}},
+		"Conditions":{"IsProd":{"Fn::Equals":[{"Ref":"AWS::StackName"},"shop-prod"]},"IsDev":{"Fn::Not":[{"Condition":"IsProd"}]}}}`)
+	app.Functions[0].Events = nil
+	if _, err := ResolveDeploy(app, nil, DeployOptions{QueueEndpoint: "http://q"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := app.ParsedResources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := res["Dlq"]; ok || len(res) != 2 {
+		t.Errorf("resources = %v, want Jobs and Audit", res)
+	}
+	if got := string(res["Audit"].Properties["DelaySeconds"]); got != "5" {
+		t.Errorf("Audit DelaySeconds = %s", got)
+	}
+}

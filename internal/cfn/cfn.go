@@ -71,6 +71,8 @@ type Stack struct {
 	Name string
 	// Resources by logical id, the template's and the functions'.
 	Resources map[string]Resource
+	// Conditions are the template's Conditions, by name, as written.
+	Conditions map[string]any
 	// QueueEndpoint is the base URL queues are served at (their URL is
 	// QueueEndpoint/AccountID/name).
 	QueueEndpoint string
@@ -78,7 +80,7 @@ type Stack struct {
 	// (Fn::ImportValue); nil refuses every import.
 	Import func(name string) (string, error)
 
-	resolving map[string]bool // properties being resolved, against cycles
+	resolving map[string]bool // properties and conditions being evaluated, against cycles
 	steps     int             // intrinsic calls evaluated, against blow-ups
 }
 
@@ -266,6 +268,14 @@ func (s *Stack) call(fn string, arg any, path []any) (any, error) {
 		return s.importValue(arg, path)
 	case "Fn::GetAZs":
 		return s.getAZs(arg, path)
+	case "Fn::If":
+		return s.ifFn(arg, path)
+	case "Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not":
+		b, err := s.condition(map[string]any{fn: arg}, path[:len(path)-1])
+		if err != nil {
+			return nil, err
+		}
+		return strconv.FormatBool(b), nil
 	case "Fn::Base64":
 		r, err := s.resolve(arg, path)
 		if err != nil {
@@ -277,7 +287,112 @@ func (s *Stack) call(fn string, arg any, path []any) (any, error) {
 		}
 		return base64.StdEncoding.EncodeToString([]byte(str)), nil
 	}
-	return nil, unsupportedAt(path, "%s is not supported by nimbus (it evaluates Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select, Fn::Split, Fn::ImportValue, Fn::GetAZs and Fn::Base64)", fn)
+	return nil, unsupportedAt(path, "%s is not supported by nimbus (it evaluates Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select, Fn::Split, Fn::ImportValue, Fn::GetAZs, Fn::Base64, Fn::If and the condition functions)", fn)
+}
+
+// ifFn is Fn::If [condition name, value if true, value if false].
+func (s *Stack) ifFn(arg any, path []any) (any, error) {
+	x, ok := arg.([]any)
+	if !ok || len(x) != 3 {
+		return nil, errAt(path, "Fn::If takes [ConditionName, value if true, value if false], not %s", describe(arg))
+	}
+	name, ok := x[0].(string)
+	if !ok {
+		return nil, errAt(with(path, 0), "Fn::If names a condition of the template's Conditions, not %s", describe(x[0]))
+	}
+	b, err := s.namedCondition(name, with(path, 0))
+	if err != nil {
+		return nil, err
+	}
+	if b {
+		return s.resolve(x[1], with(path, 1))
+	}
+	return s.resolve(x[2], with(path, 2))
+}
+
+// namedCondition evaluates one of the template's Conditions.
+func (s *Stack) namedCondition(name string, path []any) (bool, error) {
+	c, ok := s.Conditions[name]
+	if !ok {
+		return false, errAt(path, "condition %s is not declared in resources.Conditions", name)
+	}
+	key := "Conditions." + name
+	if s.resolving[key] {
+		return false, errAt(path, "condition %s refers to itself", name)
+	}
+	if s.resolving == nil {
+		s.resolving = map[string]bool{}
+	}
+	s.resolving[key] = true
+	defer delete(s.resolving, key)
+	return s.condition(c, path)
+}
+
+// condition evaluates a condition: Fn::Equals, Fn::And, Fn::Or, Fn::Not or
+// {Condition: name}.
+func (s *Stack) condition(v any, path []any) (bool, error) {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return false, errAt(path, "a condition is Fn::Equals, Fn::And, Fn::Or, Fn::Not or {Condition: name}, not %s", describe(v))
+	}
+	for fn, arg := range m {
+		p := with(path, fn)
+		s.steps++
+		if s.steps > maxSteps {
+			return false, errAt(p, "the references take more than %d evaluations; simplify them", maxSteps)
+		}
+		switch fn {
+		case "Condition":
+			name, ok := arg.(string)
+			if !ok {
+				return false, errAt(p, "Condition names a condition, not %s", describe(arg))
+			}
+			return s.namedCondition(name, p)
+		case "Fn::Equals":
+			x, ok := arg.([]any)
+			if !ok || len(x) != 2 {
+				return false, errAt(p, "Fn::Equals takes [value, value], not %s", describe(arg))
+			}
+			var texts [2]string
+			for i := range x {
+				r, err := s.resolve(x[i], with(p, i))
+				if err != nil {
+					return false, err
+				}
+				if texts[i], err = scalarText(r, with(p, i)); err != nil {
+					return false, errAt(with(p, i), "Fn::Equals compares strings: %v", err)
+				}
+			}
+			return texts[0] == texts[1], nil
+		case "Fn::And", "Fn::Or":
+			x, ok := arg.([]any)
+			if !ok || len(x) < 2 || len(x) > 10 {
+				return false, errAt(p, "%s takes 2 to 10 conditions", fn)
+			}
+			for i, c := range x {
+				b, err := s.condition(c, with(p, i))
+				if err != nil {
+					return false, err
+				}
+				if fn == "Fn::And" && !b {
+					return false, nil
+				}
+				if fn == "Fn::Or" && b {
+					return true, nil
+				}
+			}
+			return fn == "Fn::And", nil
+		case "Fn::Not":
+			x, ok := arg.([]any)
+			if !ok || len(x) != 1 {
+				return false, errAt(p, "Fn::Not takes [condition], not %s", describe(arg))
+			}
+			b, err := s.condition(x[0], with(p, 0))
+			return !b, err
+		}
+		return false, unsupportedAt(p, "%s is not a condition function nimbus evaluates", fn)
+	}
+	return false, nil
 }
 
 // pseudo returns the value of a pseudo parameter.

@@ -24,6 +24,15 @@ func testStack(t *testing.T) *Stack {
 			"Bus":{"Type":"AWS::Events::EventBus","Properties":{"Name":"shop-bus"}},
 			"Table":{"Type":"AWS::DynamoDB::Table","Properties":{"TableName":"t"}},
 			"Loop":{"Type":"AWS::SQS::Queue","Properties":{"QueueName":{"Fn::GetAtt":["Loop","QueueName"]}}}
+		},
+		"Conditions":{
+			"IsDev":{"Fn::Equals":[{"Ref":"AWS::StackName"},"shop-dev"]},
+			"IsProd":{"Fn::Equals":["shop-prod",{"Ref":"AWS::StackName"}]},
+			"InEurope":{"Fn::Equals":[{"Fn::Select":[0,{"Fn::Split":["-",{"Ref":"AWS::Region"}]}]},"eu"]},
+			"DevInEurope":{"Fn::And":[{"Condition":"IsDev"},{"Condition":"InEurope"}]},
+			"NotProd":{"Fn::Not":[{"Condition":"IsProd"}]},
+			"ProdOrEurope":{"Fn::Or":[{"Condition":"IsProd"},{"Condition":"InEurope"}]},
+			"Circular":{"Condition":"Circular"}
 		}}`),
 	}
 	s, err := NewStack(app, "http://127.0.0.1:9000")
@@ -93,6 +102,13 @@ func TestResolve(t *testing.T) {
 		// Fn::ImportValue.
 		{"ImportValue", `{"Fn::ImportValue":"network-SubnetID"}`, "subnet-123"},
 		{"ImportValue Sub", `{"Fn::ImportValue":{"Fn::Sub":"network-SubnetID"}}`, "subnet-123"},
+		// Fn::If and conditions.
+		{"If true", `{"Fn::If":["IsDev","small","large"]}`, "small"},
+		{"If false", `{"Fn::If":["IsProd","large",{"Ref":"AWS::NoValue"}]}`, nil},
+		{"If in map drops key", `{"a":{"Fn::If":["IsProd","x",{"Ref":"AWS::NoValue"}]},"b":1}`, map[string]any{"b": json.Number("1")}},
+		{"If And", `{"Fn::If":["DevInEurope",{"Ref":"Bus"},"no"]}`, "shop-bus"},
+		{"If Not", `{"Fn::If":["NotProd","yes","no"]}`, "yes"},
+		{"If Or", `{"Fn::If":["ProdOrEurope","yes","no"]}`, "yes"},
 		// Fn::Base64.
 		{"Base64", `{"Fn::Base64":"AWS CloudFormation"}`, "QVdTIENsb3VkRm9ybWF0aW9u"},
 		// Nesting and AWS::NoValue.
@@ -128,7 +144,10 @@ func TestResolveErrors(t *testing.T) {
 		{"unknown GetAtt id", `{"Fn::GetAtt":["Nope","Arn"]}`, `no resource "Nope"`, false, "Fn::GetAtt"},
 		{"unsupported type", `{"Ref":"Table"}`, "resources of type AWS::DynamoDB::Table are not created by nimbus", true, "Ref"},
 		{"unsupported attribute", `{"Fn::GetAtt":["Orders","Foo"]}`, "attribute Foo of AWS::SQS::Queue is not supported (nimbus gives Arn, QueueName, QueueUrl)", true, "Fn::GetAtt"},
-		{"unsupported function", `{"Fn::If":["c","a","b"]}`, "Fn::If is not supported by nimbus", true, "Fn::If"},
+		{"unsupported function", `{"Fn::FindInMap":["m","a","b"]}`, "Fn::FindInMap is not supported by nimbus", true, "Fn::FindInMap"},
+		{"unknown condition", `{"Fn::If":["Nope","a","b"]}`, "condition Nope is not declared", false, "Fn::If[0]"},
+		{"circular condition", `{"Fn::If":["Circular","a","b"]}`, "condition Circular refers to itself", false, ""},
+		{"If malformed", `{"Fn::If":["IsDev","a"]}`, "Fn::If takes [ConditionName", false, "Fn::If"},
 		{"unsupported pseudo", `{"Ref":"AWS::NotificationARNs"}`, "pseudo parameter AWS::NotificationARNs is not supported", true, "Ref"},
 		{"Ref not string", `{"Ref":["a"]}`, "Ref takes the logical id", false, "Ref"},
 		{"GetAtt malformed", `{"Fn::GetAtt":["Orders"]}`, "Fn::GetAtt takes [LogicalId, Attribute], not 1 items", false, "Fn::GetAtt"},

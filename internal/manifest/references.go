@@ -159,7 +159,7 @@ func (d *decoder) checkResources(stack *cfn.Stack, resources *node) {
 	}
 	for _, e := range resources.entries {
 		switch e.key {
-		case "Resources", "Outputs", "Description", "AWSTemplateFormatVersion":
+		case "Resources", "Outputs", "Conditions", "Description", "AWSTemplateFormatVersion":
 		default:
 			d.warnf(e.keyPos, "", "resources.%s is not applied by nimbus", e.key)
 		}

@@ -82,7 +82,7 @@ func TestReferenceErrors(t *testing.T) {
 		{"unknown id in GetAtt", "", "    environment:\n      Q:\n        Fn::GetAtt: [Nope, Arn]", "12:21", `no resource "Nope"`},
 		{"unsupported attribute", "", "    environment:\n      Q: !GetAtt Jobs.Foo", "11:17", "attribute Foo of AWS::SQS::Queue is not supported"},
 		{"unsupported resource in environment", "", "    environment:\n      T: {Ref: Table}", "11:16", "AWS::DynamoDB::Table are not created by nimbus"},
-		{"unsupported function in environment", "", "    environment:\n      T:\n        Fn::If: [c, a, b]", "12:17", "Fn::If is not supported"},
+		{"unsupported function in environment", "", "    environment:\n      T:\n        Fn::FindInMap: [m, a, b]", "12:24", "Fn::FindInMap is not supported"},
 		{"nested in Join", "", "    environment:\n      T:\n        Fn::Join: ['', [a, {Ref: Nope}]]", "12:34", `no resource "Nope"`},
 		{"malformed Sub", "", "    environment:\n      T: !Sub '${Jobs'", "11:14", "not closed"},
 		{"reserved name", "", "    environment:\n      AWS_REGION: {Ref: Jobs}", "11:7", "reserved"},
@@ -129,8 +129,8 @@ func TestHonestWarnings(t *testing.T) {
       - stream: !GetAtt Table.StreamArn`) + `  Outputs:
     TableName:
       Value: !Ref Table
-  Conditions:
-    IsProd: !Equals [dev, prod]
+  Mappings:
+    Sizes: {dev: {mem: 128}}
 `
 	p := mustLoad(t, map[string]string{"serverless.yml": yml, "handler.js": handlerJS}, Options{})
 	var got []string
@@ -144,7 +144,7 @@ func TestHonestWarnings(t *testing.T) {
 		"19:24 function \"hello\" event #3 (stream): Fn::GetAtt Table.StreamArn: resources of type AWS::DynamoDB::Table",
 		"33:13 resources.Resources.Table: nimbus does not create resources of type AWS::DynamoDB::Table yet",
 		"36:18 resources.Outputs.TableName: Ref Table: resources of type AWS::DynamoDB::Table",
-		"37:3 resources.Conditions is not applied by nimbus",
+		"37:3 resources.Mappings is not applied by nimbus",
 	}
 	joined := strings.Join(got, "\n")
 	for _, w := range want {
