@@ -336,3 +336,62 @@ resources:
 		t.Fatalf("messages = %+v", out.Messages)
 	}
 }
+
+// An async failure goes to the topic a service in eu-west-1 names with Ref:
+// the destination's ARN and the topic's agree on the region.
+func TestDestinationTopicInTheServiceRegion(t *testing.T) {
+	yml := `service: dest
+provider:
+  name: aws
+  runtime: nodejs20.x
+  region: eu-west-1
+functions:
+  fails:
+    handler: handler.handler
+    maximumRetryAttempts: 0
+    destinations:
+      onFailure: !Ref Failures
+resources:
+  Resources:
+    Inbox:
+      Type: AWS::SQS::Queue
+    Failures:
+      Type: AWS::SNS::Topic
+      Properties:
+        Subscription:
+          - Protocol: sqs
+            Endpoint: !GetAtt Inbox.Arn
+`
+	dir := t.TempDir()
+	for name, content := range map[string]string{"serverless.yml": yml, "handler.js": `exports.handler = async () => { throw new Error("boom"); };`} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
+	p.Deploy(dir)
+	ctx := context.Background()
+	if _, err := p.Lambda().Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("dest-dev-fails"), InvocationType: "Event", Payload: []byte(`{"n":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	sqsc := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(p.URL()), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	url, err := sqsc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("dest-dev-Inbox")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: url.QueueUrl, WaitTimeSeconds: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) > 0 {
+			body := *out.Messages[0].Body
+			if !strings.Contains(body, `arn:aws:sns:eu-west-1:000000000000:dest-dev-Failures`) || !strings.Contains(body, "boom") {
+				t.Errorf("message = %s", body)
+			}
+			return
+		}
+	}
+	t.Fatal("the failure record never reached the topic's queue")
+}
