@@ -38,6 +38,9 @@ type Application struct {
 	Resources json.RawMessage `json:"resources,omitempty"`
 	// HTTP carries the provider-level API Gateway settings for the gateway.
 	HTTP *HTTPSettings `json:"http,omitempty"`
+	// Imports are the export names the application's Fn::ImportValue read,
+	// recorded by the platform on deploy (so an export in use stays).
+	Imports []string `json:"imports,omitempty"`
 }
 
 // HTTPSettings are the provider sections the HTTP gateway reads, kept as the

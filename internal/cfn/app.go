@@ -145,9 +145,11 @@ type DeployOptions struct {
 // IAM statements, event definitions and the properties of the resources
 // nimbus creates get their names, URLs and ARNs. Fn::ImportValue reads the
 // exports of others (the other deployed services). It refuses an app that
-// exports a name another service exports. The warnings name what was left
+// exports a name another service exports, or that drops an export of prev
+// (the version it replaces, nil if none) another service imports. It records
+// the exports app imports in app.Imports. The warnings name what was left
 // unresolved because it refers to resources nimbus does not create.
-func ResolveDeploy(app *appspec.Application, others []appspec.Application, opts DeployOptions) ([]string, error) {
+func ResolveDeploy(app, prev *appspec.Application, others []appspec.Application, opts DeployOptions) ([]string, error) {
 	s, err := NewStack(app, opts.QueueEndpoint)
 	if err != nil {
 		return nil, err
@@ -179,6 +181,15 @@ func ResolveDeploy(app *appspec.Application, others []appspec.Application, opts 
 	for name := range own {
 		if svc, ok := exporters[name]; ok {
 			return nil, fmt.Errorf("export %q is already exported by service %s", name, svc)
+		}
+	}
+	if prev != nil {
+		old, _ := Exports(prev, opts.QueueEndpoint)
+		for name := range own {
+			delete(old, name)
+		}
+		if err := checkInUse(old, others); err != nil {
+			return nil, err
 		}
 	}
 
@@ -232,7 +243,35 @@ func ResolveDeploy(app *appspec.Application, others []appspec.Application, opts 
 			e.Properties = out
 		}
 	}
+	app.Imports = nil
+	for name := range s.imported {
+		app.Imports = append(app.Imports, name)
+	}
+	sort.Strings(app.Imports)
 	return warnings, resolveResources(s, app)
+}
+
+// CheckRemove refuses to remove a service whose exports other services
+// import, as CloudFormation refuses to delete such a stack.
+func CheckRemove(app *appspec.Application, others []appspec.Application) error {
+	// Only the names matter: any queue endpoint will do.
+	exports, err := Exports(app, "http://nimbus.invalid")
+	if err != nil {
+		return nil // nothing it exports resolves, so nothing can be in use
+	}
+	return checkInUse(exports, others)
+}
+
+// checkInUse fails when another service imports one of the exports.
+func checkInUse(exports map[string]string, others []appspec.Application) error {
+	for _, o := range others {
+		for _, name := range o.Imports {
+			if _, ok := exports[name]; ok {
+				return fmt.Errorf("export %q is imported by service %s; deploy that service without it first", name, o.Service)
+			}
+		}
+	}
+	return nil
 }
 
 // resolveEnvValue resolves one environment value; nil means AWS::NoValue.

@@ -27,7 +27,7 @@ func deployApp(statements string) *appspec.Application {
 
 func TestResolveDeploy(t *testing.T) {
 	app := deployApp(`[{"Effect":"Allow","Action":"sqs:*","Resource":[{"Fn::GetAtt":["Jobs","Arn"]},{"Fn::Sub":"arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:other"}]}]`)
-	warnings, err := ResolveDeploy(app, nil, DeployOptions{QueueEndpoint: "http://127.0.0.1:9000"})
+	warnings, err := ResolveDeploy(app, nil, nil, DeployOptions{QueueEndpoint: "http://127.0.0.1:9000"})
 	if err != nil || len(warnings) != 0 {
 		t.Fatalf("ResolveDeploy: %v, warnings %v", err, warnings)
 	}
@@ -70,7 +70,7 @@ func TestResolveDeployStatementsNeverWiden(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			app := deployApp(tc.in)
-			warnings, err := ResolveDeploy(app, nil, DeployOptions{QueueEndpoint: "http://q"})
+			warnings, err := ResolveDeploy(app, nil, nil, DeployOptions{QueueEndpoint: "http://q"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,12 +87,12 @@ func TestResolveDeployStatementsNeverWiden(t *testing.T) {
 func TestResolveDeployErrors(t *testing.T) {
 	app := deployApp(`[]`)
 	app.Functions[0].EnvironmentRefs["BAD"] = json.RawMessage(`{"Ref":"Table"}`)
-	if _, err := ResolveDeploy(app, nil, DeployOptions{}); err == nil || !strings.Contains(err.Error(), `function "api" environment BAD: Ref Table`) {
+	if _, err := ResolveDeploy(app, nil, nil, DeployOptions{}); err == nil || !strings.Contains(err.Error(), `function "api" environment BAD: Ref Table`) {
 		t.Errorf("err = %v", err)
 	}
 	app = deployApp(`[]`)
 	app.Functions[0].EnvironmentRefs["LIST"] = json.RawMessage(`{"Fn::Split":[",","a,b"]}`)
-	if _, err := ResolveDeploy(app, nil, DeployOptions{}); err == nil || !strings.Contains(err.Error(), "must be a string") {
+	if _, err := ResolveDeploy(app, nil, nil, DeployOptions{}); err == nil || !strings.Contains(err.Error(), "must be a string") {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -107,7 +107,7 @@ func TestResolveDeployResourceConditions(t *testing.T) {
 		"Audit":{"Type":"AWS::SQS::Queue","Condition":"IsDev","Properties":{"DelaySeconds":{"Fn::If":["IsDev",5,0]}}}},
 		"Conditions":{"IsProd":{"Fn::Equals":[{"Ref":"AWS::StackName"},"shop-prod"]},"IsDev":{"Fn::Not":[{"Condition":"IsProd"}]}}}`)
 	app.Functions[0].Events = nil
-	if _, err := ResolveDeploy(app, nil, DeployOptions{QueueEndpoint: "http://q"}); err != nil {
+	if _, err := ResolveDeploy(app, nil, nil, DeployOptions{QueueEndpoint: "http://q"}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := app.ParsedResources()

@@ -82,6 +82,7 @@ type Stack struct {
 
 	resolving map[string]bool // properties and conditions being evaluated, against cycles
 	steps     int             // intrinsic calls evaluated, against blow-ups
+	imported  map[string]bool // export names Fn::ImportValue read
 }
 
 // Bounds on one stack's evaluation: properties that refer to each other
@@ -753,6 +754,10 @@ func (s *Stack) importValue(arg any, path []any) (any, error) {
 	if err != nil {
 		return nil, errAt(path, "Fn::ImportValue %s: %v", name, err)
 	}
+	if s.imported == nil {
+		s.imported = map[string]bool{}
+	}
+	s.imported[name] = true
 	return out, nil
 }
 

@@ -218,6 +218,26 @@ func TestReferencesEndToEnd(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `export "refs-dev-JobsUrl" is already exported by service refs`) {
 		t.Errorf("deploy exporting a taken name: err = %v", err)
 	}
+
+	// An export in use stays: the exporter can neither drop it nor go.
+	_, err = p.Client.Remove(ctx, "refs")
+	if err == nil || !strings.Contains(err.Error(), `export "refs-dev-JobsUrl" is imported by service importer`) {
+		t.Errorf("remove of a service whose export is imported: err = %v", err)
+	}
+	dropped := strings.Replace(exporterYML, "      Export:\n        Name: !Sub \"${AWS::StackName}-JobsUrl\"\n", "", 1)
+	if dropped == exporterYML {
+		t.Fatal("the test's manifest changed")
+	}
+	_, err = p.Client.Deploy(ctx, writeService(t, dropped), manifest.Options{}, nil)
+	if err == nil || !strings.Contains(err.Error(), `export "refs-dev-JobsUrl" is imported by service importer`) {
+		t.Errorf("deploy dropping an export in use: err = %v", err)
+	}
+	if _, err := p.Client.Remove(ctx, "importer"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Client.Remove(ctx, "refs"); err != nil {
+		t.Errorf("remove once the export is no longer imported: %v", err)
+	}
 }
 
 // recorderHandler posts every event it gets to $CALLBACK.

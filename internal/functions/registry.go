@@ -84,11 +84,15 @@ type Config struct {
 	// Checks run on every deploy after validation, with the other services
 	// deployed; an error refuses the deploy (e.g. the gateway's route conflicts).
 	Checks []DeployCheck
-	// Resolve runs first on every deploy, with the other services deployed:
-	// it evaluates the application's references (CloudFormation intrinsic
-	// functions) in place and returns warnings for what it left unresolved.
-	// An error refuses the deploy as invalid.
-	Resolve func(app *appspec.Application, others []appspec.Application) ([]string, error)
+	// Resolve runs first on every deploy, with the version it replaces (nil
+	// for a new service) and the other services deployed: it evaluates the
+	// application's references (CloudFormation intrinsic functions) in place
+	// and returns warnings for what it left unresolved. An error refuses the
+	// deploy as invalid.
+	Resolve func(app, prev *appspec.Application, others []appspec.Application) ([]string, error)
+	// CheckRemove may refuse to remove a service that others depend on (an
+	// *InvalidError is the request's fault).
+	CheckRemove func(app *appspec.Application, others []appspec.Application) error
 }
 
 // DeployCheck judges an application against the other deployed services.
@@ -386,7 +390,11 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	sort.Slice(others, func(i, j int) bool { return others[i].Service < others[j].Service })
 	var warnings []string
 	if r.cfg.Resolve != nil {
-		w, err := r.cfg.Resolve(app, others)
+		var prev *appspec.Application
+		if svc := idx.services[app.Service]; svc != nil {
+			prev = &svc.App
+		}
+		w, err := r.cfg.Resolve(app, prev, others)
 		if err != nil {
 			return nil, &InvalidError{err}
 		}
@@ -478,9 +486,22 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 func (r *Registry) Remove(ctx context.Context, name string) (*DeployResult, error) {
 	r.deploys.Lock()
 	defer r.deploys.Unlock()
-	svc, ok := r.current.Load().services[name]
+	idx := r.current.Load()
+	svc, ok := idx.services[name]
 	if !ok {
 		return nil, fmt.Errorf("service %q: %w", name, ErrNotFound)
+	}
+	if r.cfg.CheckRemove != nil {
+		others := make([]appspec.Application, 0, len(idx.services))
+		for n, o := range idx.services {
+			if n != name {
+				others = append(others, o.App)
+			}
+		}
+		sort.Slice(others, func(i, j int) bool { return others[i].Service < others[j].Service })
+		if err := r.cfg.CheckRemove(&svc.App, others); err != nil {
+			return nil, &InvalidError{err}
+		}
 	}
 	if err := r.kv.Delete(ctx, name); err != nil {
 		return nil, fmt.Errorf("remove service %s: %w", name, err)

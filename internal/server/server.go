@@ -195,9 +195,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:  cfg.Logger,
 		Retired: s.runtime.Retire,
 		Checks:  []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
-		Resolve: func(app *appspec.Application, others []appspec.Application) ([]string, error) {
-			return cfn.ResolveDeploy(app, others, cfn.DeployOptions{QueueEndpoint: s.queueEndpoint()})
+		Resolve: func(app, prev *appspec.Application, others []appspec.Application) ([]string, error) {
+			return cfn.ResolveDeploy(app, prev, others, cfn.DeployOptions{QueueEndpoint: s.queueEndpoint()})
 		},
+		CheckRemove: cfn.CheckRemove,
 	})
 	if err != nil {
 		return nil, err
