@@ -451,6 +451,7 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 		p.App.Resources = n.toJSON()
 	}
 	defaults.iam = d.providerIAM(provider)
+	d.warnIgnored(provider, "provider", ignoredProviderKeys)
 	// The HTTP gateway interprets these; they travel as written.
 	if gw, api := val(provider, "apiGateway"), val(provider, "httpApi"); gw != nil || api != nil {
 		p.App.HTTP = &appspec.HTTPSettings{}
@@ -654,6 +655,7 @@ func (d *decoder) function(e *entry, service, stage string, defaults providerDef
 		d.pendingRefs = append(d.pendingRefs, pendingRef{n: refs[k], what: fmt.Sprintf("%s environment %s", where, k), use: useValue})
 	}
 	d.functionIAM(f, where, defaults.iam, &fn)
+	d.warnIgnored(f, where, ignoredFunctionKeys)
 
 	fn.Events = d.events(val(f, "events"), where)
 	if n := val(f, "url"); n != nil && !(n.kind == kindBool && !n.boolean) && n.kind != kindNull {

@@ -405,3 +405,19 @@ func refKeys(m map[string]*node) []string {
 
 // managedPolicyRE matches IAM policy ARNs (AWS managed ones have account "aws").
 var managedPolicyRE = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$`)
+
+// Keys nimbus accepts without acting on them whose absence changes how a
+// function runs; they get a warning (harmless ones, such as tags, do not).
+var (
+	ignoredProviderKeys = []string{"vpc", "ephemeralStorageSize", "alb", "websockets", "rolePermissionsBoundary"}
+	ignoredFunctionKeys = []string{"vpc", "provisionedConcurrency", "fileSystemConfig", "ephemeralStorageSize", "snapStart", "condition", "dependsOn"}
+)
+
+// warnIgnored warns about the keys of fields that nimbus does not apply.
+func (d *decoder) warnIgnored(fields map[string]*entry, where string, keys []string) {
+	for _, k := range keys {
+		if e, ok := fields[k]; ok && e.val.kind != kindNull {
+			d.warnf(e.keyPos, "", "%s: %s is not applied by nimbus yet; it is ignored", where, k)
+		}
+	}
+}

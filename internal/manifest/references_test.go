@@ -122,7 +122,8 @@ func TestHonestWarnings(t *testing.T) {
       statements:
         - Effect: Allow
           Action: dynamodb:GetItem
-          Resource: !GetAtt Table.Arn`, `    events:
+          Resource: !GetAtt Table.Arn`, `    vpc: {securityGroupIds: [sg-1], subnetIds: [subnet-1]}
+    events:
       - s3: photos
       - sqs:
           arn: !GetAtt Jobs.Arn
@@ -139,12 +140,13 @@ func TestHonestWarnings(t *testing.T) {
 	}
 	want := []string{
 		"11:28 provider.iam.role.statements[0].Resource: Fn::GetAtt Table.Arn: resources of type AWS::DynamoDB::Table are not created by nimbus",
-		"16:9 function \"hello\" event #1 (s3): nimbus does not support s3 events yet",
-		"19:9 function \"hello\" event #3 (stream): nimbus does not support stream events yet",
-		"19:24 function \"hello\" event #3 (stream): Fn::GetAtt Table.StreamArn: resources of type AWS::DynamoDB::Table",
-		"33:13 resources.Resources.Table: nimbus does not create resources of type AWS::DynamoDB::Table yet",
-		"36:18 resources.Outputs.TableName: Ref Table: resources of type AWS::DynamoDB::Table",
-		"37:3 resources.Mappings is not applied by nimbus",
+		"15:5 function \"hello\": vpc is not applied by nimbus yet",
+		"17:9 function \"hello\" event #1 (s3): nimbus does not support s3 events yet",
+		"20:9 function \"hello\" event #3 (stream): nimbus does not support stream events yet",
+		"20:24 function \"hello\" event #3 (stream): Fn::GetAtt Table.StreamArn: resources of type AWS::DynamoDB::Table",
+		"34:13 resources.Resources.Table: nimbus does not create resources of type AWS::DynamoDB::Table yet",
+		"37:18 resources.Outputs.TableName: Ref Table: resources of type AWS::DynamoDB::Table",
+		"38:3 resources.Mappings is not applied by nimbus",
 	}
 	joined := strings.Join(got, "\n")
 	for _, w := range want {
