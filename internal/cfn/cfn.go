@@ -445,6 +445,9 @@ func (s *Stack) ref(name string, path []any) (any, error) {
 	}
 	r, ok := s.Resources[name]
 	if !ok {
+		if frameworkResource(name) {
+			return nil, unsupportedAt(path, "Ref %s: the Serverless Framework generates %s; nimbus does not model it", name, name)
+		}
 		return nil, errAt(path, "Ref %s: no resource %q is declared in resources.Resources (or as a function)%s", name, name, s.suggestion(name))
 	}
 	t, ok := types[r.Type]
@@ -455,6 +458,20 @@ func (s *Stack) ref(name string, path []any) (any, error) {
 		return nil, unsupportedAt(path, "Ref %s: nimbus does not evaluate Ref of a %s", name, r.Type)
 	}
 	return t.Ref(s, name, path)
+}
+
+// frameworkResource reports whether id is a resource the Serverless
+// Framework adds to every stack (its bucket, role, APIs, log groups,
+// versions), which nimbus does not model.
+func frameworkResource(id string) bool {
+	switch id {
+	case "ServerlessDeploymentBucket", "ServerlessDeploymentBucketPolicy", "IamRoleLambdaExecution",
+		"ApiGatewayRestApi", "ApiGatewayDeployment", "HttpApi", "HttpApiStage", "WebsocketsApi",
+		"ServiceEndpoint", "HttpApiUrl":
+		return true
+	}
+	return strings.HasSuffix(id, "LogGroup") || strings.Contains(id, "LambdaVersion") ||
+		strings.HasSuffix(id, "LambdaFunctionUrl") || strings.HasSuffix(id, "EventSourceMappingSQS")
 }
 
 func (s *Stack) suggestion(name string) string {
@@ -506,6 +523,9 @@ func (s *Stack) getAtt(arg any, path []any) (any, error) {
 func (s *Stack) attribute(id, attr string, path []any) (string, error) {
 	r, ok := s.Resources[id]
 	if !ok {
+		if frameworkResource(id) {
+			return "", unsupportedAt(path, "Fn::GetAtt %s.%s: the Serverless Framework generates %s; nimbus does not model it", id, attr, id)
+		}
 		return "", errAt(path, "Fn::GetAtt %s.%s: no resource %q is declared in resources.Resources (or as a function)%s", id, attr, id, s.suggestion(id))
 	}
 	t, ok := types[r.Type]

@@ -142,6 +142,8 @@ func TestResolveErrors(t *testing.T) {
 	}{
 		{"unknown id", `{"Ref":"Order"}`, `no resource "Order" is declared in resources.Resources (or as a function); did you mean Orders?`, false, "Ref"},
 		{"unknown GetAtt id", `{"Fn::GetAtt":["Nope","Arn"]}`, `no resource "Nope"`, false, "Fn::GetAtt"},
+		{"framework resource", `{"Fn::Sub":"arn:aws:s3:::${ServerlessDeploymentBucket}/*"}`, "the Serverless Framework generates ServerlessDeploymentBucket", true, "Fn::Sub"},
+		{"framework log group", `{"Fn::GetAtt":["HelloLogGroup","Arn"]}`, "the Serverless Framework generates HelloLogGroup", true, "Fn::GetAtt"},
 		{"unsupported type", `{"Ref":"Table"}`, "resources of type AWS::DynamoDB::Table are not created by nimbus", true, "Ref"},
 		{"unsupported attribute", `{"Fn::GetAtt":["Orders","Foo"]}`, "attribute Foo of AWS::SQS::Queue is not supported (nimbus gives Arn, QueueName, QueueUrl)", true, "Fn::GetAtt"},
 		{"unsupported function", `{"Fn::FindInMap":["m","a","b"]}`, "Fn::FindInMap is not supported by nimbus", true, "Fn::FindInMap"},

@@ -287,7 +287,8 @@ func (d *decoder) statements(n *node, what string) []*node {
 		if c := val(f, "Condition"); c != nil && c.kind != kindMap {
 			d.typeError(c, where+".Condition", "a map of condition operators")
 		} else if c != nil {
-			d.pendingRefs = append(d.pendingRefs, pendingRef{n: c, what: where + ".Condition", use: useLenient})
+			// The platform must evaluate a condition to judge the statement.
+			d.pendingRefs = append(d.pendingRefs, pendingRef{n: c, what: where + ".Condition", use: useValue})
 		}
 		if len(d.errs) == before {
 			out = append(out, st)
