@@ -181,8 +181,6 @@ var (
 	stageRE        = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 	envKeyRE       = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9_])*$`)
 	sha256RE       = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	// managedPolicyRE matches IAM policy ARNs (AWS managed: account "aws").
-	managedPolicyRE = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$`)
 )
 
 // reservedEnv are variables Lambda sets itself and refuses from users.

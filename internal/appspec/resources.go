@@ -3,10 +3,14 @@ package appspec
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 )
 
 // AccountID is the account every nimbus ARN carries.
 const AccountID = "000000000000"
+
+// managedPolicyRE matches IAM policy ARNs (AWS managed ones have account "aws").
+var managedPolicyRE = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$`)
 
 // Resource is one entry of `resources.Resources` (CloudFormation shaped).
 type Resource struct {

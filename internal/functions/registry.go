@@ -78,21 +78,20 @@ type Config struct {
 	CodeDir   string // where packages are unpacked, one directory per SHA-256
 	AccountID string
 	Logger    *slog.Logger
+	// Resolve runs on every deploy before the checks, with the version it
+	// replaces (nil for a new service) and the other services deployed: it
+	// evaluates the application's references (CloudFormation intrinsic
+	// functions) in place and returns warnings for what it left unresolved.
+	// An error refuses the deploy as invalid.
+	Resolve func(app, prev *appspec.Application, others []appspec.Application) ([]string, error)
+	// CheckRemove may refuse to remove a service that others depend on.
+	CheckRemove func(app *appspec.Application, others []appspec.Application) error
 	// Retired is called with each function whose version was replaced or
 	// removed, so its instances can stop.
 	Retired func(function string)
 	// Checks run on every deploy after validation, with the other services
 	// deployed; an error refuses the deploy (e.g. the gateway's route conflicts).
 	Checks []DeployCheck
-	// Resolve runs first on every deploy, with the version it replaces (nil
-	// for a new service) and the other services deployed: it evaluates the
-	// application's references (CloudFormation intrinsic functions) in place
-	// and returns warnings for what it left unresolved. An error refuses the
-	// deploy as invalid.
-	Resolve func(app, prev *appspec.Application, others []appspec.Application) ([]string, error)
-	// CheckRemove may refuse to remove a service that others depend on (an
-	// *InvalidError is the request's fault).
-	CheckRemove func(app *appspec.Application, others []appspec.Application) error
 }
 
 // DeployCheck judges an application against the other deployed services.
@@ -378,34 +377,28 @@ type DeployResult struct {
 // Deploy validates app and, if it differs from what runs, makes it current in
 // one step. Nothing changes when it fails.
 func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*DeployResult, error) {
-	r.deploys.Lock()
-	defer r.deploys.Unlock()
-	idx := r.current.Load()
-	others := make([]appspec.Application, 0, len(idx.services))
-	for name, svc := range idx.services {
-		if name != app.Service {
-			others = append(others, svc.App)
-		}
-	}
-	sort.Slice(others, func(i, j int) bool { return others[i].Service < others[j].Service })
-	var warnings []string
-	if r.cfg.Resolve != nil {
-		var prev *appspec.Application
-		if svc := idx.services[app.Service]; svc != nil {
-			prev = &svc.App
-		}
-		w, err := r.cfg.Resolve(app, prev, others)
-		if err != nil {
-			return nil, &InvalidError{err}
-		}
-		warnings = w
-	}
 	if err := app.Validate(); err != nil {
 		return nil, &InvalidError{err}
 	}
-	for _, check := range r.cfg.Checks {
-		if err := check(app, others); err != nil {
-			return nil, &InvalidError{err}
+	r.deploys.Lock()
+	defer r.deploys.Unlock()
+	idx := r.current.Load()
+	warnings, err := r.resolve(app, idx)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.cfg.Checks) > 0 {
+		others := make([]appspec.Application, 0, len(idx.services))
+		for name, svc := range idx.services {
+			if name != app.Service {
+				others = append(others, svc.App)
+			}
+		}
+		sort.Slice(others, func(i, j int) bool { return others[i].Service < others[j].Service })
+		for _, check := range r.cfg.Checks {
+			if err := check(app, others); err != nil {
+				return nil, &InvalidError{err}
+			}
 		}
 	}
 	for _, f := range app.Functions {
@@ -482,6 +475,38 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	return res, nil
 }
 
+// resolve evaluates app's references in place (Config.Resolve) against the
+// deployed services, then validates the result again.
+func (r *Registry) resolve(app *appspec.Application, idx *index) ([]string, error) {
+	if r.cfg.Resolve == nil {
+		return nil, nil
+	}
+	var prev *appspec.Application
+	if svc := idx.services[app.Service]; svc != nil {
+		prev = &svc.App
+	}
+	warnings, err := r.cfg.Resolve(app, prev, r.others(idx, app.Service))
+	if err != nil {
+		return nil, &InvalidError{err}
+	}
+	if err := app.Validate(); err != nil {
+		return nil, &InvalidError{err}
+	}
+	return warnings, nil
+}
+
+// others returns the deployed applications other than service, sorted.
+func (r *Registry) others(idx *index, service string) []appspec.Application {
+	out := make([]appspec.Application, 0, len(idx.services))
+	for name, svc := range idx.services {
+		if name != service {
+			out = append(out, svc.App)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out
+}
+
 // Remove deletes a service and its functions.
 func (r *Registry) Remove(ctx context.Context, name string) (*DeployResult, error) {
 	r.deploys.Lock()
@@ -492,14 +517,7 @@ func (r *Registry) Remove(ctx context.Context, name string) (*DeployResult, erro
 		return nil, fmt.Errorf("service %q: %w", name, ErrNotFound)
 	}
 	if r.cfg.CheckRemove != nil {
-		others := make([]appspec.Application, 0, len(idx.services))
-		for n, o := range idx.services {
-			if n != name {
-				others = append(others, o.App)
-			}
-		}
-		sort.Slice(others, func(i, j int) bool { return others[i].Service < others[j].Service })
-		if err := r.cfg.CheckRemove(&svc.App, others); err != nil {
+		if err := r.cfg.CheckRemove(&svc.App, r.others(idx, name)); err != nil {
 			return nil, &InvalidError{err}
 		}
 	}

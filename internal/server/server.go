@@ -194,11 +194,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		CodeDir: filepath.Join(cfg.RunDir, "code"),
 		Logger:  cfg.Logger,
 		Retired: s.runtime.Retire,
-		Checks:  []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
 		Resolve: func(app, prev *appspec.Application, others []appspec.Application) ([]string, error) {
 			return cfn.ResolveDeploy(app, prev, others, cfn.DeployOptions{QueueEndpoint: s.queueEndpoint()})
 		},
 		CheckRemove: cfn.CheckRemove,
+		Checks:      []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
 	})
 	if err != nil {
 		return nil, err
