@@ -35,3 +35,8 @@ type Inventory func(app *appspec.Application) []Item
 // AddInventory adds an inventory to deploy summaries. Call it before the
 // registry takes deploys.
 func (r *Registry) AddInventory(inv Inventory) { r.inventories = append(r.inventories, inv) }
+
+// OnRemove adds a check that may refuse to remove a service (given the other
+// services deployed), e.g. because they import its exports. Call it before
+// the registry takes requests.
+func (r *Registry) OnRemove(check DeployCheck) { r.removeChecks = append(r.removeChecks, check) }

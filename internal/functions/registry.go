@@ -84,8 +84,6 @@ type Config struct {
 	// functions) in place and returns warnings for what it left unresolved.
 	// An error refuses the deploy as invalid.
 	Resolve func(app, prev *appspec.Application, others []appspec.Application) ([]string, error)
-	// CheckRemove may refuse to remove a service that others depend on.
-	CheckRemove func(app *appspec.Application, others []appspec.Application) error
 	// Retired is called with each function whose version was replaced or
 	// removed, so its instances can stop.
 	Retired func(function string)
@@ -102,6 +100,8 @@ type Registry struct {
 	cfg     Config
 	kv      jetstream.KeyValue
 	prepare []PrepareHook
+	// removeChecks may refuse to remove a service that others depend on.
+	removeChecks []DeployCheck
 	// inventories list what deploys create besides functions, for summaries.
 	inventories []Inventory
 	deploys     sync.Mutex // one deploy at a time keeps diffs and conflict checks simple
@@ -516,8 +516,8 @@ func (r *Registry) Remove(ctx context.Context, name string) (*DeployResult, erro
 	if !ok {
 		return nil, fmt.Errorf("service %q: %w", name, ErrNotFound)
 	}
-	if r.cfg.CheckRemove != nil {
-		if err := r.cfg.CheckRemove(&svc.App, r.others(idx, name)); err != nil {
+	for _, check := range r.removeChecks {
+		if err := check(&svc.App, r.others(idx, name)); err != nil {
 			return nil, &InvalidError{err}
 		}
 	}

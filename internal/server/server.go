@@ -194,15 +194,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		CodeDir: filepath.Join(cfg.RunDir, "code"),
 		Logger:  cfg.Logger,
 		Retired: s.runtime.Retire,
-		Resolve: func(app, prev *appspec.Application, others []appspec.Application) ([]string, error) {
-			return cfn.ResolveDeploy(app, prev, others, cfn.DeployOptions{QueueEndpoint: s.queueEndpoint()})
-		},
-		CheckRemove: cfn.CheckRemove,
-		Checks:      []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
+		Resolve: s.resolveDeploy,
+		Checks:  []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.Registry.OnRemove(cfn.CheckRemove)
 	s.Invoker = invoke.New(s.Registry, s.runtime)
 	s.Gateway = gateway.New(gateway.Config{Registry: s.Registry, Invoker: s.Invoker, Logs: s.logs, Logger: cfg.Logger})
 	s.Registry.AddInventory(s.routes)
@@ -255,6 +253,11 @@ func (s *Server) routes(app *appspec.Application) []functions.Item {
 		out = append(out, functions.Item{Kind: "route", Name: e, Digest: e})
 	}
 	return out
+}
+
+// resolveDeploy evaluates a deploy's references (a functions.Config.Resolve).
+func (s *Server) resolveDeploy(app, prev *appspec.Application, others []appspec.Application) ([]string, error) {
+	return cfn.ResolveDeploy(app, prev, others, cfn.DeployOptions{QueueEndpoint: s.queueEndpoint()})
 }
 
 // queueEndpoint is the base URL of queue URLs that references hand out: the
