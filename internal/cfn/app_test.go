@@ -121,3 +121,15 @@ func TestResolveDeployResourceConditions(t *testing.T) {
 		t.Errorf("Audit DelaySeconds = %s", got)
 	}
 }
+
+// BenchmarkResolveDeploy measures a deploy's resolution: one function with
+// references in its environment, statements, events and resources.
+func BenchmarkResolveDeploy(b *testing.B) {
+	stmts := `[{"Effect":"Allow","Action":"sqs:*","Resource":[{"Fn::GetAtt":["Jobs","Arn"]},{"Fn::Sub":"arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:other"}]}]`
+	for b.Loop() {
+		app := deployApp(stmts)
+		if _, err := ResolveDeploy(app, nil, nil, DeployOptions{QueueEndpoint: "http://127.0.0.1:9000"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
