@@ -83,6 +83,7 @@ type Stack struct {
 	resolving map[string]bool // properties and conditions being evaluated, against cycles
 	steps     int             // intrinsic calls evaluated, against blow-ups
 	imported  map[string]bool // export names Fn::ImportValue read
+	produced  int             // bytes of the strings references produced
 }
 
 // Bounds on one stack's evaluation: properties that refer to each other
@@ -90,6 +91,10 @@ type Stack struct {
 const (
 	maxSteps       = 100000
 	maxStringBytes = 1 << 20
+	maxSplitItems  = 10000
+	// maxProduced bounds the bytes of all strings a stack's references
+	// produce, so many references to one long name cannot exhaust memory.
+	maxProduced = 64 << 20
 )
 
 // noValue is what Ref AWS::NoValue evaluates to: the enclosing key or list
@@ -248,6 +253,17 @@ func (s *Stack) call(fn string, arg any, path []any) (any, error) {
 	if s.steps > maxSteps {
 		return nil, errAt(path, "the references take more than %d evaluations; simplify them", maxSteps)
 	}
+	out, err := s.callFn(fn, arg, path)
+	if str, ok := out.(string); ok {
+		s.produced += len(str)
+		if s.produced > maxProduced {
+			return nil, errAt(path, "the references produce more than %d MB of text; simplify them", maxProduced>>20)
+		}
+	}
+	return out, err
+}
+
+func (s *Stack) callFn(fn string, arg any, path []any) (any, error) {
 	switch fn {
 	case "Ref":
 		name, ok := arg.(string)
@@ -749,6 +765,9 @@ func (s *Stack) split(arg any, path []any) (any, error) {
 	str, err := scalarText(sv, with(path, 1))
 	if err != nil {
 		return nil, errAt(with(path, 1), "Fn::Split splits a string: %v", err)
+	}
+	if n := strings.Count(str, delim) + 1; n > maxSplitItems {
+		return nil, errAt(path, "Fn::Split makes %d values, more than %d", n, maxSplitItems)
 	}
 	parts := strings.Split(str, delim)
 	out := make([]any, len(parts))

@@ -162,6 +162,7 @@ func TestResolveErrors(t *testing.T) {
 		{"Select out of range", `{"Fn::Select":["4",["a"]]}`, "index 4 is out of range for a list of 1", false, "Fn::Select"},
 		{"Select bad index", `{"Fn::Select":["x",["a"]]}`, "whole number", false, "Fn::Select[0]"},
 		{"Split bad", `{"Fn::Split":["",""]}`, "delimiter of Fn::Split", false, "Fn::Split[0]"},
+		{"Split too many", `{"Fn::Split":[",","` + strings.Repeat(",", 20000) + `"]}`, "Fn::Split makes 20001 values, more than 10000", false, "Fn::Split"},
 		{"ImportValue missing", `{"Fn::ImportValue":"other"}`, "Fn::ImportValue other: not exported", false, "Fn::ImportValue"},
 		{"self reference", `{"Ref":"Loop"}`, "Loop.QueueName refers to itself", false, ""},
 		{"nested path", `{"a":[{"b":{"Ref":"Nope"}}]}`, `no resource "Nope"`, false, "a[0].b.Ref"},
@@ -237,5 +238,23 @@ func TestResolveBlowUpIsBounded(t *testing.T) {
 	_, err = s.Resolve(map[string]any{"Fn::GetAtt": []any{"Q40", "QueueName"}})
 	if err == nil || !strings.Contains(err.Error(), "more than") {
 		t.Fatalf("err = %v, want a bound to stop the evaluation", err)
+	}
+}
+
+// Many references to one long name stop before they exhaust memory.
+func TestResolveOutputIsBounded(t *testing.T) {
+	name := strings.Repeat("q", 1<<20)
+	app := &appspec.Application{Service: "s", Stage: "dev", Region: "us-east-1",
+		Resources: json.RawMessage(`{"Resources":{"Q":{"Type":"AWS::SQS::Queue","Properties":{"QueueName":"` + name + `"}}}}`)}
+	s, err := NewStack(app, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := make([]any, 200)
+	for i := range refs {
+		refs[i] = map[string]any{"Fn::GetAtt": []any{"Q", "QueueName"}}
+	}
+	if _, err := s.Resolve(refs); err == nil || !strings.Contains(err.Error(), "MB of text") {
+		t.Fatalf("err = %v, want the output bound", err)
 	}
 }
