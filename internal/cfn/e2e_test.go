@@ -3,6 +3,7 @@ package cfn_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -414,4 +415,33 @@ resources:
 		}
 	}
 	t.Fatal("the failure record never reached the topic's queue")
+}
+
+// A deploy sent straight to the platform (no CLI checks) whose references
+// double at every step is refused quickly, and the platform keeps serving.
+func TestReferenceBombIsRefusedByThePlatform(t *testing.T) {
+	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
+	res := `"Q0":{"Type":"AWS::SQS::Queue","Properties":{"QueueName":"q"}}`
+	for i := 1; i <= 60; i++ {
+		res += fmt.Sprintf(`,"Q%d":{"Type":"AWS::SQS::Queue","Properties":{"QueueName":{"Fn::Sub":"${Q%d.QueueName}${Q%d.QueueName}"}}}`, i, i-1, i-1)
+	}
+	app := `{"service":"bomb","stage":"dev","region":"us-east-1","resources":{"Resources":{` + res + `}},
+		"functions":[{"key":"f","name":"bomb-dev-f","handler":"h.handler","runtime":"nodejs20.x","memorySize":128,"timeout":3,
+		"architecture":"x86_64","environmentRefs":{"BIG":{"Fn::GetAtt":["Q60","QueueName"]}},
+		"code":{"sha256":"` + strings.Repeat("a", 64) + `","size":1}}]}`
+	start := time.Now()
+	resp, err := http.Post(p.URL()+"/nimbus/v1/services", "application/json", strings.NewReader(app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "simplify them") {
+		t.Fatalf("deploy answered %d %s", resp.StatusCode, body)
+	}
+	t.Logf("refused in %v", time.Since(start))
+	p.Deploy(writeService(t, importerYML[:strings.Index(importerYML, "    environment:")]))
+	if _, err := p.Lambda().Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("importer-dev-env")}); err != nil {
+		t.Fatalf("the platform no longer serves: %v", err)
+	}
 }
