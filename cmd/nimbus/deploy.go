@@ -69,6 +69,18 @@ func deploy(cmd *cobra.Command, c *client.Client, dir string, opts manifest.Opti
 	return out, nil
 }
 
+// printChanges prints one line per change: action, kind and name. Items a
+// deploy no longer declares but that stay on the platform say so.
+func printChanges(changes []functions.Change) {
+	for _, ch := range changes {
+		line := fmt.Sprintf("  %-9s %-12s %s", ch.Action, ch.Kind, ch.Name)
+		if ch.Action == functions.Retained {
+			line += " (no longer declared; kept with its data, delete it with the AWS API if unused)"
+		}
+		fmt.Println(line)
+	}
+}
+
 func newRemoveCommand(g *globals) *cobra.Command {
 	var opts manifest.Options
 	var service string
@@ -131,17 +143,5 @@ func newInfoCommand(g *globals) *cobra.Command {
 			}
 			return nil
 		},
-	}
-}
-
-// printChanges prints one line per change: action, kind and name. Items a
-// deploy no longer declares but that stay on the platform say so.
-func printChanges(changes []functions.Change) {
-	for _, ch := range changes {
-		line := fmt.Sprintf("  %-9s %-12s %s", ch.Action, ch.Kind, ch.Name)
-		if ch.Action == functions.Retained {
-			line += " (no longer declared; kept with its data, delete it with the AWS API if unused)"
-		}
-		fmt.Println(line)
 	}
 }

@@ -31,12 +31,13 @@ var functionKeys = []string{
 	// used by nimbus
 	"handler", "runtime", "memorySize", "timeout", "environment", "description",
 	"reservedConcurrency", "events", "name", "package", "architecture",
-	"iamRoleStatements", "iamRoleStatementsInherit", "iamRoleStatementsName", // serverless-iam-roles-per-function
 	// accepted, not used (yet)
 	"image", "layers", "tags", "vpc", "provisionedConcurrency", "url", "destinations",
 	"maximumRetryAttempts", "maximumEventAge", "onError", "tracing", "role", "runtimeManagement",
 	"ephemeralStorageSize", "snapStart", "kmsKeyArn", "disableLogs", "logRetentionInDays",
 	"logDataProtectionPolicy", "fileSystemConfig", "condition", "dependsOn", "versionFunction",
+	// the serverless-iam-roles-per-function plugin's, used by nimbus
+	"iamRoleStatements", "iamRoleStatementsInherit", "iamRoleStatementsName",
 }
 
 var servicePackageKeys = []string{"patterns", "individually", "artifact", "include", "exclude", "excludeDevDependencies"}

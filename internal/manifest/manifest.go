@@ -161,6 +161,10 @@ type decoder struct {
 	app *appspec.Application
 	// pendingRefs are references checked once every function is known.
 	pendingRefs []pendingRef
+	// providerEnvRefs and providerIAM are the provider's settings that
+	// every function inherits.
+	providerEnvRefs map[string]*node
+	providerIAM     iamSettings
 }
 
 // fields checks that n is a map with only known keys and returns its entries
@@ -367,8 +371,6 @@ type providerDefaults struct {
 	timeout      placed[int]
 	architecture placed[string]
 	environment  map[string]string
-	envRefs      map[string]*node
-	iam          iamSettings
 }
 
 func (d *decoder) project(root *node, r *resolver) *Project {
@@ -422,12 +424,13 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 	}
 	p.App.Region = region
 
-	defaults := providerDefaults{environment: map[string]string{}, envRefs: map[string]*node{}}
+	defaults := providerDefaults{environment: map[string]string{}}
+	d.providerEnvRefs = map[string]*node{}
 	defaults.runtime = d.placedString(val(provider, "runtime"), "provider.runtime")
 	defaults.memorySize = d.placedInt(val(provider, "memorySize"), "provider.memorySize")
 	defaults.timeout = d.placedInt(val(provider, "timeout"), "provider.timeout")
 	defaults.architecture = d.placedString(val(provider, "architecture"), "provider.architecture")
-	d.environment(val(provider, "environment"), "provider.environment", defaults.environment, defaults.envRefs)
+	d.environment(val(provider, "environment"), "provider.environment", defaults.environment, d.providerEnvRefs)
 	if n := val(provider, "layers"); n != nil {
 		d.warnf(n.pos, "", "layers are not supported by nimbus yet and are ignored")
 	}
@@ -450,7 +453,7 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 	if n := val(top, "resources"); n != nil {
 		p.App.Resources = n.toJSON()
 	}
-	defaults.iam = d.providerIAM(provider)
+	d.providerIAM = d.readProviderIAM(provider)
 	d.warnIgnored(provider, "provider", ignoredProviderKeys)
 	// The HTTP gateway interprets these; they travel as written.
 	if gw, api := val(provider, "apiGateway"), val(provider, "httpApi"); gw != nil || api != nil {
@@ -641,7 +644,7 @@ func (d *decoder) function(e *entry, service, stage string, defaults providerDef
 	for k, v := range defaults.environment {
 		fn.Environment[k] = v
 	}
-	refs := maps.Clone(defaults.envRefs)
+	refs := maps.Clone(d.providerEnvRefs)
 	d.environment(val(f, "environment"), where+" environment", fn.Environment, refs)
 	d.checkEnvironment(fn, refs, f["environment"], e.keyPos)
 	if len(fn.Environment) == 0 {
@@ -654,7 +657,7 @@ func (d *decoder) function(e *entry, service, stage string, defaults providerDef
 		fn.EnvironmentRefs[k] = refs[k].toJSON()
 		d.pendingRefs = append(d.pendingRefs, pendingRef{n: refs[k], what: fmt.Sprintf("%s environment %s", where, k), use: useValue})
 	}
-	d.functionIAM(f, where, defaults.iam, &fn)
+	d.functionIAM(f, where, d.providerIAM, &fn)
 	d.warnIgnored(f, where, ignoredFunctionKeys)
 
 	fn.Events = d.events(val(f, "events"), where)

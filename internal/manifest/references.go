@@ -189,9 +189,9 @@ type iamSettings struct {
 	policies   []string
 }
 
-// providerIAM reads provider.iam.role (statements, managedPolicies) and the
+// readProviderIAM reads provider.iam.role (statements, managedPolicies) and the
 // older provider.iamRoleStatements and provider.iamManagedPolicies.
-func (d *decoder) providerIAM(provider map[string]*entry) iamSettings {
+func (d *decoder) readProviderIAM(provider map[string]*entry) iamSettings {
 	var s iamSettings
 	if iam := val(provider, "iam"); iam != nil {
 		f := d.fields(iam, "provider.iam", []string{"role", "deploymentRole"})
@@ -410,8 +410,8 @@ var managedPolicyRE = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:iam::(aws|\d{12}):p
 // Keys nimbus accepts without acting on them whose absence changes how a
 // function runs; they get a warning (harmless ones, such as tags, do not).
 var (
-	ignoredProviderKeys = []string{"vpc", "ephemeralStorageSize", "alb", "websockets", "rolePermissionsBoundary"}
-	ignoredFunctionKeys = []string{"vpc", "provisionedConcurrency", "fileSystemConfig", "ephemeralStorageSize", "snapStart", "condition", "dependsOn"}
+	ignoredProviderKeys = []string{"vpc", "alb", "websockets", "rolePermissionsBoundary"}
+	ignoredFunctionKeys = []string{"vpc", "provisionedConcurrency", "fileSystemConfig", "snapStart", "condition", "dependsOn"}
 )
 
 // warnIgnored warns about the keys of fields that nimbus does not apply.
