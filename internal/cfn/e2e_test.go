@@ -1,7 +1,11 @@
 package cfn_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -425,10 +429,33 @@ func TestReferenceBombIsRefusedByThePlatform(t *testing.T) {
 	for i := 1; i <= 60; i++ {
 		res += fmt.Sprintf(`,"Q%d":{"Type":"AWS::SQS::Queue","Properties":{"QueueName":{"Fn::Sub":"${Q%d.QueueName}${Q%d.QueueName}"}}}`, i, i-1, i-1)
 	}
+	// A real package, so that only the references can be at fault.
+	var zipped bytes.Buffer
+	zw := zip.NewWriter(&zipped)
+	w, err := zw.Create("h.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.Write([]byte(envHandler))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(zipped.Bytes())
+	digest := hex.EncodeToString(sum[:])
+	req, _ := http.NewRequest(http.MethodPut, p.URL()+"/nimbus/v1/code/"+digest, bytes.NewReader(zipped.Bytes()))
+	req.Header.Set("Content-Type", "application/zip")
+	up, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Body.Close()
+	if up.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %s", up.Status)
+	}
 	app := `{"service":"bomb","stage":"dev","region":"us-east-1","resources":{"Resources":{` + res + `}},
 		"functions":[{"key":"f","name":"bomb-dev-f","handler":"h.handler","runtime":"nodejs20.x","memorySize":128,"timeout":3,
 		"architecture":"x86_64","environmentRefs":{"BIG":{"Fn::GetAtt":["Q60","QueueName"]}},
-		"code":{"sha256":"` + strings.Repeat("a", 64) + `","size":1}}]}`
+		"code":{"sha256":"` + digest + `","size":` + fmt.Sprint(zipped.Len()) + `}}]}`
 	start := time.Now()
 	resp, err := http.Post(p.URL()+"/nimbus/v1/services", "application/json", strings.NewReader(app))
 	if err != nil {
