@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-platform/nimbus/internal/client"
+	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
 )
@@ -49,9 +50,10 @@ func deploy(cmd *cobra.Command, c *client.Client, dir string, opts manifest.Opti
 		fmt.Printf("No changes: service %s is already deployed as it is (%.1fs)\n", res.Service, time.Since(start).Seconds())
 	} else {
 		fmt.Printf("Deployed service %s (%.1fs)\n", res.Service, time.Since(start).Seconds())
-		for _, ch := range res.Changes {
-			fmt.Printf("  %-9s %s\n", ch.Action, ch.Function)
-		}
+		printChanges(res.Changes)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(os.Stderr, "  warning: %s\n", w)
 	}
 	fmt.Println("functions:")
 	for _, f := range res.Functions {
@@ -66,6 +68,18 @@ func deploy(cmd *cobra.Command, c *client.Client, dir string, opts manifest.Opti
 		}
 	}
 	return out, nil
+}
+
+// printChanges prints one line per change: action, kind and name. Items a
+// deploy no longer declares but that stay on the platform say so.
+func printChanges(changes []functions.Change) {
+	for _, ch := range changes {
+		line := fmt.Sprintf("  %-9s %-12s %s", ch.Action, ch.Kind, ch.Name)
+		if ch.Action == functions.Retained {
+			line += " (no longer declared; kept with its data, delete it with the AWS API if unused)"
+		}
+		fmt.Println(line)
+	}
 }
 
 func newRemoveCommand(g *globals) *cobra.Command {
@@ -88,9 +102,7 @@ func newRemoveCommand(g *globals) *cobra.Command {
 				return err
 			}
 			fmt.Printf("Removed service %s\n", res.Service)
-			for _, ch := range res.Changes {
-				fmt.Printf("  removed %s\n", ch.Function)
-			}
+			printChanges(res.Changes)
 			return nil
 		},
 	}

@@ -43,6 +43,9 @@ type Application struct {
 	Resources json.RawMessage `json:"resources,omitempty"`
 	// HTTP carries the provider-level API Gateway settings for the gateway.
 	HTTP *HTTPSettings `json:"http,omitempty"`
+	// Imports are the export names the application's Fn::ImportValue read,
+	// recorded by the platform on deploy (so an export in use stays).
+	Imports []string `json:"imports,omitempty"`
 }
 
 // HTTPSettings are the provider sections the HTTP gateway reads, kept as the
@@ -283,6 +286,28 @@ func (a *Application) Validate() error {
 			}
 			if !utf8.ValidString(v) {
 				add("%s: environment variable %q is not valid UTF-8", where, k)
+			}
+		}
+		for k, v := range f.EnvironmentRefs {
+			if !envKeyRE.MatchString(k) {
+				add("%s: environment variable name %q must start with a letter and contain only letters, digits and underscores", where, k)
+			}
+			if reservedEnv[k] {
+				add("%s: environment variable %q is reserved by the runtime", where, k)
+			}
+			if !json.Valid(v) {
+				add("%s: environment variable %q is not valid JSON", where, k)
+			}
+		}
+		if len(f.IAMStatements) > 0 {
+			var statements []map[string]json.RawMessage
+			if err := json.Unmarshal(f.IAMStatements, &statements); err != nil {
+				add("%s: iamStatements must be a JSON array of statements", where)
+			}
+		}
+		for _, p := range f.ManagedPolicies {
+			if !managedPolicyRE.MatchString(p) {
+				add("%s: managed policy %q is not an IAM policy ARN", where, p)
 			}
 		}
 		if envBytes > MaxEnvironmentBytes {

@@ -292,8 +292,13 @@ func (a *API) getService(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) removeService(w http.ResponseWriter, r *http.Request) {
 	res, err := a.Registry.Remove(r.Context(), r.PathValue("name"))
+	var invalid *functions.InvalidError
 	if errors.Is(err, functions.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("service %q is not deployed", r.PathValue("name")))
+		return
+	}
+	if errors.As(err, &invalid) {
+		writeError(w, http.StatusConflict, "Conflict", err.Error())
 		return
 	}
 	if err != nil {

@@ -92,7 +92,7 @@ func (s *Service) PutEvents(ctx context.Context, entries []Entry) ([]EntryResult
 			groups[bus] = g
 			order = append(order, bus)
 		}
-		g.Events = append(g.Events, buildEvent(id, s.cfg.AccountID, s.cfg.Region, e, at))
+		g.Events = append(g.Events, buildEvent(id, s.cfg.AccountID, s.regionOr(s.buses[bus].bus.Region), e, at))
 		members[bus] = append(members[bus], i)
 		results[i] = EntryResult{EventID: id}
 	}
@@ -529,7 +529,11 @@ func (s *Service) fireSchedule(ctx context.Context, job schedule.Job, tick time.
 	}
 	name := job.ID[i+len(":rule/"):]
 	id := uuid.NewSHA1(scheduledEventNamespace, []byte(job.ID+"@"+strconv.FormatInt(tick.UnixMilli(), 10))).String()
-	ev := buildEvent(id, s.cfg.AccountID, s.cfg.Region, &Entry{
+	region := s.cfg.Region
+	if parts := strings.SplitN(job.ID, ":", 5); len(parts) == 5 && parts[3] != "" {
+		region = parts[3] // the rule's ARN carries its region
+	}
+	ev := buildEvent(id, s.cfg.AccountID, region, &Entry{
 		Source: "aws.events", DetailType: "Scheduled Event", Detail: "{}", Resources: []string{job.ID},
 	}, tick)
 	return s.publish(ctx, subjectIn, batch{Bus: DefaultBus, Rule: name, Events: []json.RawMessage{ev}, Ingested: tick.UnixMilli()},

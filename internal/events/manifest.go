@@ -12,39 +12,21 @@ import (
 	"time"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/cfn"
 	"github.com/nimbus-platform/nimbus/internal/events/pattern"
+	"github.com/nimbus-platform/nimbus/internal/functions"
 )
 
 // Resource types the bus reads from an application's resources.
 const (
-	TypeEventBus = "AWS::Events::EventBus"
-	TypeRule     = "AWS::Events::Rule"
+	TypeEventBus = cfn.TypeEventBus
+	TypeRule     = cfn.TypeRule
 )
 
 // declared is what one application declares.
 type declared struct {
 	buses []Bus
 	rules []Rule
-}
-
-// LogicalFunctionID is the CloudFormation logical id the Serverless Framework
-// gives a function: its key with the first letter upper-cased, '-' spelled
-// Dash and '_' Underscore, then LambdaFunction.
-func LogicalFunctionID(key string) string {
-	var b strings.Builder
-	for i, r := range key {
-		switch {
-		case r == '-':
-			b.WriteString("Dash")
-		case r == '_':
-			b.WriteString("Underscore")
-		case i == 0:
-			b.WriteString(strings.ToUpper(string(r)))
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String() + "LambdaFunction"
 }
 
 func shortName(s string) string {
@@ -61,15 +43,15 @@ func (s *Service) declare(app *appspec.Application) (*declared, error) {
 	var errs []string
 	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	fnARN := func(name string) string {
-		return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", app.Region, s.cfg.AccountID, name)
+		return cfn.FunctionARN(app.Region, s.cfg.AccountID, name)
 	}
 	resources, err := app.ParsedResources()
 	if err != nil {
 		return nil, err
 	}
-	fnByLogical := map[string]string{}
-	for _, f := range app.Functions {
-		fnByLogical[LogicalFunctionID(f.Key)] = f.Name
+	stack, err := cfn.NewStack(app, "")
+	if err != nil {
+		return nil, err
 	}
 	busNames := map[string]bool{}
 	addBus := func(name, where string) {
@@ -81,80 +63,32 @@ func (s *Service) declare(app *appspec.Application) (*declared, error) {
 			return
 		}
 		busNames[name] = true
-		d.buses = append(d.buses, Bus{Name: name, ManagedBy: app.Service})
+		d.buses = append(d.buses, Bus{Name: name, ManagedBy: app.Service, Region: app.Region})
 	}
-	// resolveBus reads an EventBusName / eventBus value.
+	// resolveBus reads an EventBusName / eventBus value: a name, an ARN, or
+	// a reference to an event bus resource (whose Ref is its name).
 	resolveBus := func(raw json.RawMessage, where string, create bool) string {
 		if len(raw) == 0 {
 			return DefaultBus
 		}
-		var str string
-		if json.Unmarshal(raw, &str) == nil {
-			if strings.HasPrefix(str, "arn:") {
-				return BusName(str)
-			}
-			if create {
-				addBus(str, where)
-			}
-			return str
-		}
-		var m map[string]json.RawMessage
-		_ = json.Unmarshal(raw, &m)
-		var logical string
-		if r, ok := m["Ref"]; ok {
-			_ = json.Unmarshal(r, &logical)
-		} else if g, ok := m["Fn::GetAtt"]; ok {
-			var parts []string
-			if json.Unmarshal(g, &parts) != nil {
-				var dotted string
-				_ = json.Unmarshal(g, &dotted)
-				parts = strings.SplitN(dotted, ".", 2)
-			}
-			if len(parts) > 0 {
-				logical = parts[0]
-			}
-		}
-		res, ok := resources[logical]
-		if !ok || res.Type != TypeEventBus {
-			add("%s: event bus %s must be a name, an ARN, or a Ref/Fn::GetAtt of an %s resource", where, raw, TypeEventBus)
+		var plain string
+		isPlain := json.Unmarshal(raw, &plain) == nil
+		str, err := stack.String(raw)
+		if err != nil {
+			add("%s: %v", where, err)
 			return ""
 		}
-		var name string
-		_ = json.Unmarshal(res.Properties["Name"], &name)
-		return name
+		if strings.HasPrefix(str, "arn:") {
+			return BusName(str)
+		}
+		if create && isPlain {
+			addBus(str, where)
+		}
+		return str
 	}
 	// resolveTarget reads a target or dead-letter ARN value.
 	resolveTarget := func(raw json.RawMessage, where string) string {
-		var str string
-		if json.Unmarshal(raw, &str) == nil {
-			return str
-		}
-		var m map[string]json.RawMessage
-		if json.Unmarshal(raw, &m) == nil {
-			var parts []string
-			if g, ok := m["Fn::GetAtt"]; ok {
-				if json.Unmarshal(g, &parts) != nil {
-					var dotted string
-					_ = json.Unmarshal(g, &dotted)
-					parts = strings.SplitN(dotted, ".", 2)
-				}
-			} else if r, ok := m["Ref"]; ok {
-				var l string
-				_ = json.Unmarshal(r, &l)
-				parts = []string{l}
-			}
-			if len(parts) > 0 {
-				if name, ok := fnByLogical[parts[0]]; ok {
-					return fnARN(name)
-				}
-				if res, ok := resources[parts[0]]; ok && res.Type == TypeEventBus {
-					var name string
-					_ = json.Unmarshal(res.Properties["Name"], &name)
-					return BusARN(s.cfg.Region, s.cfg.AccountID, name)
-				}
-			}
-		}
-		arn, err := app.ResolveARN(raw)
+		arn, err := stack.String(raw)
 		if err != nil {
 			add("%s: %v", where, err)
 			return ""
@@ -264,7 +198,7 @@ func (s *Service) declare(app *appspec.Application) (*declared, error) {
 				for _, rate := range rates {
 					nSched++
 					t := Target{ID: shortName(f.Name + "-schedule"), Arn: fnARN(f.Name)}
-					rule := Rule{Bus: DefaultBus, ScheduleExpression: rate, State: StateEnabled, ManagedBy: app.Service}
+					rule := Rule{Bus: DefaultBus, ScheduleExpression: rate, State: StateEnabled, ManagedBy: app.Service, Region: app.Region}
 					rule.Name = shortName(fmt.Sprintf("%s-schedule-%d", f.Name, nSched))
 					if props != nil {
 						if n := str(props["name"]); n != "" {
@@ -289,7 +223,7 @@ func (s *Service) declare(app *appspec.Application) (*declared, error) {
 					continue
 				}
 				nRule++
-				rule := Rule{ManagedBy: app.Service, State: enabledOf(props["enabled"])}
+				rule := Rule{ManagedBy: app.Service, State: enabledOf(props["enabled"]), Region: app.Region}
 				rule.Bus = resolveBus(props["eventBus"], where+" eventBus", true)
 				rule.Name = str(props["name"])
 				if rule.Name == "" {
@@ -341,7 +275,7 @@ func (s *Service) declare(app *appspec.Application) (*declared, error) {
 			addBus(name, where)
 		case TypeRule:
 			p := r.Properties
-			rule := Rule{ManagedBy: app.Service, Name: str(p["Name"]), Description: str(p["Description"]), State: str(p["State"])}
+			rule := Rule{ManagedBy: app.Service, Name: str(p["Name"]), Description: str(p["Description"]), State: str(p["State"]), Region: app.Region}
 			if rule.Name == "" {
 				rule.Name = shortName(app.Service + "-" + app.Stage + "-" + id)
 			}
@@ -591,4 +525,30 @@ func (s *Service) syncManaged() {
 	}
 	s.mu.Unlock()
 	s.notifySchedules()
+}
+
+// Inventory lists the event buses, rules and schedules an application
+// declares, for deploy summaries (a functions.Inventory).
+func (s *Service) Inventory(app *appspec.Application) []functions.Item {
+	d, err := s.declare(app)
+	if err != nil {
+		return nil
+	}
+	var out []functions.Item
+	for _, b := range d.buses {
+		out = append(out, functions.Item{Kind: "event bus", Name: b.Name, Digest: b.Name + "\x00" + b.Region})
+	}
+	for _, r := range d.rules {
+		kind, name := "rule", r.Bus+"/"+r.Name
+		if r.Bus == DefaultBus {
+			name = r.Name
+			if r.ScheduleExpression != "" && len(r.EventPattern) == 0 {
+				kind = "schedule"
+			}
+		}
+		r.CreatedAt = 0
+		digest, _ := json.Marshal(r)
+		out = append(out, functions.Item{Kind: kind, Name: name, Digest: string(digest)})
+	}
+	return out
 }

@@ -64,6 +64,9 @@ type Bus struct {
 	// API and the default bus).
 	ManagedBy string `json:"managedBy,omitempty"`
 	CreatedAt int64  `json:"createdAt"` // unix seconds
+	// Region is the region of the declaring service (its ARN carries it);
+	// empty means the platform's.
+	Region string `json:"region,omitempty"`
 }
 
 // Rule is a rule of a bus with its targets.
@@ -78,6 +81,9 @@ type Rule struct {
 	// ManagedBy names the service whose manifest declares the rule.
 	ManagedBy string `json:"managedBy,omitempty"`
 	CreatedAt int64  `json:"createdAt"` // unix milliseconds; anchors rate schedules
+	// Region is the region of the declaring service (its ARN and the events
+	// it schedules carry it); empty means the platform's.
+	Region string `json:"region,omitempty"`
 }
 
 // Enabled reports whether the rule is active.

@@ -322,7 +322,7 @@ type BusInfo struct {
 }
 
 func (s *Service) busInfo(b *Bus) BusInfo {
-	return BusInfo{Name: b.Name, ARN: BusARN(s.cfg.Region, s.cfg.AccountID, b.Name), Description: b.Description, CreatedAt: time.Unix(b.CreatedAt, 0)}
+	return BusInfo{Name: b.Name, ARN: BusARN(s.regionOr(b.Region), s.cfg.AccountID, b.Name), Description: b.Description, CreatedAt: time.Unix(b.CreatedAt, 0)}
 }
 
 // CreateBus creates a custom bus.
@@ -407,7 +407,15 @@ func (s *Service) ListBuses(prefix string) []BusInfo {
 
 // RuleARN returns the ARN of a rule of this bus service.
 func (s *Service) RuleARN(r *Rule) string {
-	return RuleARN(s.cfg.Region, s.cfg.AccountID, r.Bus, r.Name)
+	return RuleARN(s.regionOr(r.Region), s.cfg.AccountID, r.Bus, r.Name)
+}
+
+// regionOr is region, or the platform's when it is empty.
+func (s *Service) regionOr(region string) string {
+	if region == "" {
+		return s.cfg.Region
+	}
+	return region
 }
 
 func (s *Service) put(ctx context.Context, key string, v any) error {

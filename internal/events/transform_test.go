@@ -146,11 +146,3 @@ func TestCheckEntry(t *testing.T) {
 		}
 	}
 }
-
-func TestLogicalFunctionID(t *testing.T) {
-	for in, want := range map[string]string{"hello": "HelloLambdaFunction", "my-fn_x": "MyDashfnUnderscorexLambdaFunction"} {
-		if got := LogicalFunctionID(in); got != want {
-			t.Errorf("%s: got %s, want %s", in, got, want)
-		}
-	}
-}

@@ -78,6 +78,12 @@ type Config struct {
 	CodeDir   string // where packages are unpacked, one directory per SHA-256
 	AccountID string
 	Logger    *slog.Logger
+	// Resolve runs on every deploy before the checks, with the version it
+	// replaces (nil for a new service) and the other services deployed: it
+	// evaluates the application's references (CloudFormation intrinsic
+	// functions) in place and returns warnings for what it left unresolved.
+	// An error refuses the deploy as invalid.
+	Resolve func(app, prev *appspec.Application, others []appspec.Application) ([]string, error)
 	// Retired is called with each function whose version was replaced or
 	// removed, so its instances can stop.
 	Retired func(function string)
@@ -104,9 +110,13 @@ type Registry struct {
 	cfg     Config
 	kv      jetstream.KeyValue
 	prepare []PrepareHook
-	deploys sync.Mutex // one deploy at a time keeps diffs and conflict checks simple
-	mu      sync.Mutex // guards rebuilding the index
-	current atomic.Pointer[index]
+	// removeChecks may refuse to remove a service that others depend on.
+	removeChecks []DeployCheck
+	// inventories list what deploys create besides functions, for summaries.
+	inventories []Inventory
+	deploys     sync.Mutex // one deploy at a time keeps diffs and conflict checks simple
+	mu          sync.Mutex // guards rebuilding the index
+	current     atomic.Pointer[index]
 	// generation counts index changes so edges can rebuild derived tables lazily.
 	generation atomic.Uint64
 	log        *slog.Logger
@@ -333,8 +343,62 @@ func (r *Registry) Service(name string) (*appspec.Application, bool) {
 
 // Change is one line of a deploy's outcome.
 type Change struct {
-	Function string `json:"function"`
-	Action   string `json:"action"` // created, updated, unchanged, removed
+	Kind   string `json:"kind"` // function, or an Item's kind
+	Name   string `json:"name"`
+	Action string `json:"action"` // created, updated, unchanged, removed, retained
+}
+
+// Change actions.
+const (
+	Created   = "created"
+	Updated   = "updated"
+	Unchanged = "unchanged"
+	Removed   = "removed"
+	// Retained is an item no longer declared that stays on the platform.
+	Retained = "retained"
+)
+
+// itemChanges compares what two versions of an application declare; prev
+// may be nil. Unchanged items are left out.
+func (r *Registry) itemChanges(prev, next *appspec.Application) []Change {
+	var out []Change
+	for _, inv := range r.inventories {
+		old := map[string]Item{}
+		if prev != nil {
+			for _, it := range inv(prev) {
+				old[it.Kind+"\x00"+it.Name] = it
+			}
+		}
+		var batch []Change
+		if next != nil {
+			for _, it := range inv(next) {
+				k := it.Kind + "\x00" + it.Name
+				was, existed := old[k]
+				delete(old, k)
+				switch {
+				case !existed:
+					batch = append(batch, Change{Kind: it.Kind, Name: it.Name, Action: Created})
+				case was.Digest != it.Digest:
+					batch = append(batch, Change{Kind: it.Kind, Name: it.Name, Action: Updated})
+				}
+			}
+		}
+		for _, it := range old {
+			action := Removed
+			if it.Retained {
+				action = Retained
+			}
+			batch = append(batch, Change{Kind: it.Kind, Name: it.Name, Action: action})
+		}
+		sort.Slice(batch, func(i, j int) bool {
+			if batch[i].Kind != batch[j].Kind {
+				return batch[i].Kind < batch[j].Kind
+			}
+			return batch[i].Name < batch[j].Name
+		})
+		out = append(out, batch...)
+	}
+	return out
 }
 
 // DeployResult says what a deploy changed.
@@ -343,6 +407,9 @@ type DeployResult struct {
 	Changed  bool     `json:"changed"`
 	Changes  []Change `json:"changes"`
 	Revision string   `json:"revision"`
+	// Warnings are what the platform did not apply (references to
+	// resources it does not create ...).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Deploy validates app and, if it differs from what runs, makes it current in
@@ -368,6 +435,10 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	r.deploys.Lock()
 	defer r.deploys.Unlock()
 	idx := r.current.Load()
+	warnings, err := r.resolve(app, idx)
+	if err != nil {
+		return nil, err
+	}
 	if len(r.cfg.Checks) > 0 {
 		others := make([]appspec.Application, 0, len(idx.services))
 		for name, svc := range idx.services {
@@ -399,7 +470,7 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	}
 	sum := sha256.Sum256(appJSON)
 	revision := hex.EncodeToString(sum[:12])
-	res := &DeployResult{Service: app.Service, Revision: revision}
+	res := &DeployResult{Service: app.Service, Revision: revision, Warnings: warnings}
 
 	prev := idx.services[app.Service]
 	prevFns := map[string]appspec.Function{}
@@ -411,24 +482,29 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	for _, f := range app.Functions {
 		old, existed := prevFns[f.Name]
 		delete(prevFns, f.Name)
-		action := "created"
+		action := Created
 		if existed {
-			action = "updated"
+			action = Updated
 			a, _ := json.Marshal(old)
 			b, _ := json.Marshal(f)
 			if string(a) == string(b) {
-				action = "unchanged"
+				action = Unchanged
 			}
 		}
-		res.Changes = append(res.Changes, Change{Function: f.Name, Action: action})
+		res.Changes = append(res.Changes, Change{Kind: "function", Name: f.Name, Action: action})
 	}
 	for name := range prevFns {
-		res.Changes = append(res.Changes, Change{Function: name, Action: "removed"})
+		res.Changes = append(res.Changes, Change{Kind: "function", Name: name, Action: Removed})
 	}
-	sort.Slice(res.Changes, func(i, j int) bool { return res.Changes[i].Function < res.Changes[j].Function })
+	sort.Slice(res.Changes, func(i, j int) bool { return res.Changes[i].Name < res.Changes[j].Name })
 	if prev != nil && prev.Revision == revision {
 		return res, nil
 	}
+	var prevApp *appspec.Application
+	if prev != nil {
+		prevApp = &prev.App
+	}
+	res.Changes = append(res.Changes, r.itemChanges(prevApp, app)...)
 	res.Changed = true
 	svc := &service{App: *app, DeployedAt: time.Now().UTC(), Revision: revision}
 	data, err := json.Marshal(svc)
@@ -442,13 +518,51 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	return res, nil
 }
 
+// resolve evaluates app's references in place (Config.Resolve) against the
+// deployed services, then validates the result again.
+func (r *Registry) resolve(app *appspec.Application, idx *index) ([]string, error) {
+	if r.cfg.Resolve == nil {
+		return nil, nil
+	}
+	var prev *appspec.Application
+	if svc := idx.services[app.Service]; svc != nil {
+		prev = &svc.App
+	}
+	warnings, err := r.cfg.Resolve(app, prev, r.others(idx, app.Service))
+	if err != nil {
+		return nil, &InvalidError{err}
+	}
+	if err := app.Validate(); err != nil {
+		return nil, &InvalidError{err}
+	}
+	return warnings, nil
+}
+
+// others returns the deployed applications other than service, sorted.
+func (r *Registry) others(idx *index, service string) []appspec.Application {
+	out := make([]appspec.Application, 0, len(idx.services))
+	for name, svc := range idx.services {
+		if name != service {
+			out = append(out, svc.App)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out
+}
+
 // Remove deletes a service and its functions.
 func (r *Registry) Remove(ctx context.Context, name string) (*DeployResult, error) {
 	r.deploys.Lock()
 	defer r.deploys.Unlock()
-	svc, ok := r.current.Load().services[name]
+	idx := r.current.Load()
+	svc, ok := idx.services[name]
 	if !ok {
 		return nil, fmt.Errorf("service %q: %w", name, ErrNotFound)
+	}
+	for _, check := range r.removeChecks {
+		if err := check(&svc.App, r.others(idx, name)); err != nil {
+			return nil, &InvalidError{err}
+		}
 	}
 	if err := r.kv.Delete(ctx, name); err != nil {
 		return nil, fmt.Errorf("remove service %s: %w", name, err)
@@ -456,8 +570,9 @@ func (r *Registry) Remove(ctx context.Context, name string) (*DeployResult, erro
 	r.setService(name, nil)
 	res := &DeployResult{Service: name, Changed: true}
 	for _, f := range svc.App.Functions {
-		res.Changes = append(res.Changes, Change{Function: f.Name, Action: "removed"})
+		res.Changes = append(res.Changes, Change{Kind: "function", Name: f.Name, Action: Removed})
 	}
+	res.Changes = append(res.Changes, r.itemChanges(&svc.App, nil)...)
 	return res, nil
 }
 

@@ -1,7 +1,10 @@
 package manifest
 
 import (
+	"strings"
+
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/cfn"
 )
 
 // asyncSettings reads a function's asynchronous invocation settings:
@@ -37,7 +40,7 @@ func (d *decoder) asyncSettings(f map[string]*entry, where string, fn *appspec.F
 				continue
 			}
 			what := where + " destinations." + key
-			if v.kind == kindMap && v.get("Fn::GetAtt") == nil && v.get("Ref") == nil {
+			if v.kind == kindMap && !isIntrinsic(v) {
 				// The object form: {type: sqs|sns|function|eventBus, arn: ...}.
 				obj := d.fields(v, what, []string{"type", "arn"})
 				v = val(obj, "arn")
@@ -63,7 +66,12 @@ func (d *decoder) asyncSettings(f map[string]*entry, where string, fn *appspec.F
 // declared in resources.
 func (d *decoder) target(n *node, what string) (string, bool) {
 	if n.kind == kindMap {
-		arn, err := d.app.ResolveARN(n.toJSON())
+		stack, err := cfn.NewStack(d.app, "")
+		if err != nil {
+			d.errorf(n.pos, "", "%s: %v", what, err)
+			return "", false
+		}
+		arn, err := stack.String(n.toJSON())
 		if err != nil {
 			d.errorf(n.pos, "", "%s: %v", what, err)
 			return "", false
@@ -71,4 +79,11 @@ func (d *decoder) target(n *node, what string) (string, bool) {
 		return arn, true
 	}
 	return d.str(n, what)
+}
+
+// isIntrinsic reports whether n is a CloudFormation intrinsic function
+// ({Ref: ...}, {Fn::GetAtt: ...} ...).
+func isIntrinsic(n *node) bool {
+	return n != nil && n.kind == kindMap && len(n.entries) == 1 &&
+		(n.entries[0].key == "Ref" || strings.HasPrefix(n.entries[0].key, "Fn::"))
 }

@@ -37,6 +37,8 @@ var functionKeys = []string{
 	"maximumRetryAttempts", "maximumEventAge", "onError", "tracing", "role", "runtimeManagement",
 	"snapStart", "kmsKeyArn", "disableLogs", "logRetentionInDays",
 	"logDataProtectionPolicy", "fileSystemConfig", "condition", "dependsOn", "versionFunction",
+	// the serverless-iam-roles-per-function plugin's, used by nimbus
+	"iamRoleStatements", "iamRoleStatementsInherit", "iamRoleStatementsName",
 }
 
 var servicePackageKeys = []string{"patterns", "individually", "artifact", "include", "exclude", "excludeDevDependencies"}

@@ -7,7 +7,9 @@ package manifest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -157,6 +159,12 @@ type decoder struct {
 	providerRuntimeReported bool
 	// app is the application being decoded (for resource references).
 	app *appspec.Application
+	// pendingRefs are references checked once every function is known.
+	pendingRefs []pendingRef
+	// providerEnvRefs and providerIAM are the provider's settings that
+	// every function inherits.
+	providerEnvRefs map[string]*node
+	providerIAM     iamSettings
 }
 
 // fields checks that n is a map with only known keys and returns its entries
@@ -281,8 +289,9 @@ func (d *decoder) stringList(n *node, what string) []string {
 }
 
 // environment reads a map of variables; a null value removes the variable
-// (Serverless drops null environment values).
-func (d *decoder) environment(n *node, what string, into map[string]string) {
+// (Serverless drops null environment values). Values that are CloudFormation
+// references go to refs, for the platform to resolve.
+func (d *decoder) environment(n *node, what string, into map[string]string, refs map[string]*node) {
 	if n == nil {
 		return
 	}
@@ -296,11 +305,14 @@ func (d *decoder) environment(n *node, what string, into map[string]string) {
 		case v.failed:
 		case v.kind == kindNull:
 			delete(into, e.key)
-		case v.kind == kindMap && len(v.entries) == 1 && (v.entries[0].key == "Ref" || strings.HasPrefix(v.entries[0].key, "Fn::")):
-			d.errorf(v.pos, "use a plain value or a ${...} variable", "%s.%s uses CloudFormation's %s, which nimbus does not evaluate", what, e.key, v.entries[0].key)
+			delete(refs, e.key)
+		case isIntrinsic(v):
+			delete(into, e.key)
+			refs[e.key] = v
 		default:
 			if s, ok := d.str(v, what+"."+e.key); ok {
 				into[e.key] = s
+				delete(refs, e.key)
 			}
 		}
 	}
@@ -415,12 +427,13 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 	p.App.Region = region
 
 	defaults := providerDefaults{environment: map[string]string{}}
+	d.providerEnvRefs = map[string]*node{}
 	defaults.runtime = d.placedString(val(provider, "runtime"), "provider.runtime")
 	defaults.memorySize = d.placedInt(val(provider, "memorySize"), "provider.memorySize")
 	defaults.timeout = d.placedInt(val(provider, "timeout"), "provider.timeout")
 	defaults.ephemeralStorageSize = d.placedInt(val(provider, "ephemeralStorageSize"), "provider.ephemeralStorageSize")
 	defaults.architecture = d.placedString(val(provider, "architecture"), "provider.architecture")
-	d.environment(val(provider, "environment"), "provider.environment", defaults.environment)
+	d.environment(val(provider, "environment"), "provider.environment", defaults.environment, d.providerEnvRefs)
 	if n := val(provider, "layers"); n != nil {
 		d.warnf(n.pos, "", "layers are not supported by nimbus yet and are ignored")
 	}
@@ -443,6 +456,8 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 	if n := val(top, "resources"); n != nil {
 		p.App.Resources = n.toJSON()
 	}
+	d.providerIAM = d.readProviderIAM(provider)
+	d.warnIgnored(provider, "provider", ignoredProviderKeys)
 	// The HTTP gateway interprets these; they travel as written.
 	if gw, api := val(provider, "apiGateway"), val(provider, "httpApi"); gw != nil || api != nil {
 		p.App.HTTP = &appspec.HTTPSettings{}
@@ -470,6 +485,7 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 		p.App.Functions = append(p.App.Functions, fn)
 		fnPackages = append(fnPackages, pc)
 	}
+	d.checkReferences(val(top, "resources"))
 	layout := packageLayout{
 		dir: d.dir, configFile: filepath.Base(d.file), useDotenv: useDotenv, pluginsLocalPath: pluginsLocalPath,
 		service: service.value, svc: svcPackage,
@@ -635,11 +651,21 @@ func (d *decoder) function(e *entry, service, stage string, defaults providerDef
 	for k, v := range defaults.environment {
 		fn.Environment[k] = v
 	}
-	d.environment(val(f, "environment"), where+" environment", fn.Environment)
-	d.checkEnvironment(fn, f["environment"], e.keyPos)
+	refs := maps.Clone(d.providerEnvRefs)
+	d.environment(val(f, "environment"), where+" environment", fn.Environment, refs)
+	d.checkEnvironment(fn, refs, f["environment"], e.keyPos)
 	if len(fn.Environment) == 0 {
 		fn.Environment = nil
 	}
+	for _, k := range refKeys(refs) {
+		if fn.EnvironmentRefs == nil {
+			fn.EnvironmentRefs = map[string]json.RawMessage{}
+		}
+		fn.EnvironmentRefs[k] = refs[k].toJSON()
+		d.pendingRefs = append(d.pendingRefs, pendingRef{n: refs[k], what: fmt.Sprintf("%s environment %s", where, k), use: useValue})
+	}
+	d.functionIAM(f, where, d.providerIAM, &fn)
+	d.warnIgnored(f, where, ignoredFunctionKeys)
 
 	fn.Events = d.events(val(f, "events"), where)
 	if n := val(f, "url"); n != nil && !(n.kind == kindBool && !n.boolean) && n.kind != kindNull {
@@ -676,13 +702,15 @@ func (d *decoder) pickInt(n *node, what string, provider placed[int], def, lo, h
 	return v.value
 }
 
-func (d *decoder) checkEnvironment(fn appspec.Function, e *entry, fallback position) {
+func (d *decoder) checkEnvironment(fn appspec.Function, refs map[string]*node, e *entry, fallback position) {
 	pos := fallback
 	if e != nil {
 		pos = e.keyPos
 	}
 	size := 0
-	for _, k := range slices.Sorted(mapKeys(fn.Environment)) {
+	names := slices.Sorted(mapKeys(fn.Environment))
+	names = append(names, refKeys(refs)...)
+	for _, k := range names {
 		size += len(k) + len(fn.Environment[k])
 		at := pos
 		if e != nil {
@@ -738,7 +766,10 @@ func (d *decoder) events(n *node, where string) []appspec.Event {
 			continue
 		}
 		e := it.entries[0]
-		d.checkEventSource(e, fmt.Sprintf("%s event #%d (%s)", where, i+1, e.key))
+		what := fmt.Sprintf("%s event #%d (%s)", where, i+1, e.key)
+		d.checkEventSource(e, what)
+		d.checkEventType(e, what)
+		d.pendingRefs = append(d.pendingRefs, pendingRef{n: e.val, what: what, use: useLenient})
 		out = append(out, appspec.Event{Type: e.key, Properties: e.val.toJSON()})
 	}
 	return out

@@ -168,7 +168,9 @@ resources:
       Type: AWS::SQS::Queue
       Properties:
         QueueName: !Sub "${AWS::StackName}-q"
-        Arn: !GetAtt Queue.Arn
+  Outputs:
+    Arn:
+      Value: !GetAtt Queue.Arn
 `,
 		"handler.js": handlerJS,
 	}, Options{})
@@ -177,7 +179,7 @@ resources:
 		ev[1].Type != "sqs" || string(ev[1].Properties) != `{"arn":"arn:aws:sqs:us-east-1:000000000000:q","batchSize":10}` {
 		t.Errorf("events = %s", mustJSON(ev))
 	}
-	want := `{"Resources":{"Queue":{"Type":"AWS::SQS::Queue","Properties":{"QueueName":{"Fn::Sub":"${AWS::StackName}-q"},"Arn":{"Fn::GetAtt":["Queue","Arn"]}}}}}`
+	want := `{"Resources":{"Queue":{"Type":"AWS::SQS::Queue","Properties":{"QueueName":{"Fn::Sub":"${AWS::StackName}-q"}}}},"Outputs":{"Arn":{"Value":{"Fn::GetAtt":["Queue","Arn"]}}}}`
 	if string(p.App.Resources) != want {
 		t.Errorf("resources = %s\nwant        %s", p.App.Resources, want)
 	}

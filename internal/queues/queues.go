@@ -35,6 +35,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/cfn"
 	"github.com/nimbus-platform/nimbus/internal/store"
 )
 
@@ -111,6 +112,9 @@ type Config struct {
 	Created                   int64             `json:"created"`
 	Modified                  int64             `json:"modified"`
 	Tags                      map[string]string `json:"tags,omitempty"`
+	// Region is the region of the service that declared the queue (its ARN
+	// carries it); empty means the platform's.
+	Region string `json:"region,omitempty"`
 }
 
 // ServiceConfig sets up the service.
@@ -282,9 +286,29 @@ func ValidName(name string, fifo bool) error {
 	return nil
 }
 
-// ARN of a queue.
+// ARN of a queue, in the region it was declared in.
 func (s *Service) ARN(name string) string {
-	return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", s.cfg.Region, appspec.AccountID, name)
+	return cfn.QueueARN(s.region(name), appspec.AccountID, name)
+}
+
+// ConfigARN is the ARN of a queue whose configuration is at hand.
+func (s *Service) ConfigARN(c Config) string {
+	region := c.Region
+	if region == "" {
+		region = s.cfg.Region
+	}
+	return cfn.QueueARN(region, appspec.AccountID, c.Name)
+}
+
+// region is the region of an opened queue, else the platform's.
+func (s *Service) region(name string) string {
+	s.mu.Lock()
+	q := s.queues[name]
+	s.mu.Unlock()
+	if q != nil && q.cfg.Region != "" {
+		return q.cfg.Region
+	}
+	return s.cfg.Region
 }
 
 // NameFromARN returns the queue name of an SQS ARN.

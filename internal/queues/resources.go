@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/cfn"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 )
 
@@ -24,11 +25,6 @@ var queueProperties = map[string]string{
 	"FifoQueue":                     "FifoQueue",
 	"ContentBasedDeduplication":     "ContentBasedDeduplication",
 	"RedrivePolicy":                 "RedrivePolicy",
-}
-
-var ignoredQueueProperties = map[string]bool{
-	"QueueName": true, "Tags": true, "KmsMasterKeyId": true, "KmsDataKeyReusePeriodSeconds": true,
-	"SqsManagedSseEnabled": true, "DeduplicationScope": true, "FifoThroughputLimit": true, "RedriveAllowPolicy": true,
 }
 
 // scalar renders a JSON scalar as SQS attribute text.
@@ -54,6 +50,10 @@ func QueueConfigs(app *appspec.Application) ([]Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	stack, err := cfn.NewStack(app, "")
+	if err != nil {
+		return nil, err
+	}
 	ids := make([]string, 0, len(res))
 	for id := range res {
 		ids = append(ids, id)
@@ -62,23 +62,24 @@ func QueueConfigs(app *appspec.Application) ([]Config, error) {
 	var out []Config
 	for _, id := range ids {
 		r := res[id]
-		if r.Type != appspec.TypeQueue {
+		if r.Type != cfn.TypeQueue {
 			continue
 		}
 		attrs := map[string]string{}
 		for k, raw := range r.Properties {
 			attr, ok := queueProperties[k]
+			applied, known := cfn.Property(cfn.TypeQueue, k)
 			switch {
-			case ignoredQueueProperties[k]:
-				continue
-			case !ok:
+			case known && !ok:
+				continue // the name, or accepted and not applied (the CLI warned)
+			case !known || !applied:
 				return nil, fmt.Errorf("resources.Resources.%s: property %s of AWS::SQS::Queue is not supported", id, k)
 			case k == "RedrivePolicy":
 				var rp map[string]json.RawMessage
 				if err := json.Unmarshal(raw, &rp); err != nil {
 					return nil, fmt.Errorf("resources.Resources.%s.RedrivePolicy must be a map", id)
 				}
-				arn, err := app.ResolveARN(rp["deadLetterTargetArn"])
+				arn, err := queueARN(stack, rp["deadLetterTargetArn"])
 				if err != nil {
 					return nil, fmt.Errorf("resources.Resources.%s.RedrivePolicy.deadLetterTargetArn: %w", id, err)
 				}
@@ -93,10 +94,15 @@ func QueueConfigs(app *appspec.Application) ([]Config, error) {
 				attrs[attr] = v
 			}
 		}
-		c, err := BuildConfig(app.PhysicalName(r), attrs)
+		name, err := stack.QueueName(id)
+		if err != nil {
+			return nil, fmt.Errorf("resources.Resources.%s.QueueName: %w", id, err)
+		}
+		c, err := BuildConfig(name, attrs)
 		if err != nil {
 			return nil, fmt.Errorf("resources.Resources.%s: %w", id, err)
 		}
+		c.Region = app.Region
 		out = append(out, c)
 	}
 	return out, nil
@@ -133,7 +139,7 @@ func (s *Service) PrepareDeploy(ctx context.Context, app *appspec.Application) e
 		if old, err := s.Get(ctx, c.Name); err == nil {
 			c.Created = old.Created
 			c.Tags = old.Tags
-			if sameAttributes(old, c) {
+			if sameAttributes(old, c) && old.Region == c.Region {
 				continue
 			}
 		} else {
@@ -147,6 +153,21 @@ func (s *Service) PrepareDeploy(ctx context.Context, app *appspec.Application) e
 		}
 	}
 	return nil
+}
+
+// queueARN resolves a value that must name a queue by ARN.
+func queueARN(stack *cfn.Stack, raw json.RawMessage) (string, error) {
+	arn, err := stack.String(raw)
+	if err != nil {
+		return "", err
+	}
+	if _, ok := NameFromARN(arn); !ok {
+		if strings.Contains(arn, "/"+appspec.AccountID+"/") {
+			return "", fmt.Errorf("%q is a queue URL (what Ref of a queue gives); use Fn::GetAtt [LogicalId, Arn]", arn)
+		}
+		return "", fmt.Errorf("%q is not an SQS queue ARN", arn)
+	}
+	return arn, nil
 }
 
 // Trigger is an sqs event of a function (an event source mapping).
@@ -200,17 +221,34 @@ func ParseTrigger(app *appspec.Application, props json.RawMessage) (Trigger, err
 			}
 		}
 	}
-	arn, err := app.ResolveARN(arnRaw)
+	stack, err := cfn.NewStack(app, "")
 	if err != nil {
 		return t, err
 	}
-	name, ok := NameFromARN(arn)
-	if !ok || !strings.HasPrefix(arn, "arn:aws:sqs:") {
-		return t, fmt.Errorf("%q is not an SQS queue ARN", arn)
+	arn, err := queueARN(stack, arnRaw)
+	if err != nil {
+		return t, err
 	}
+	name, _ := NameFromARN(arn)
 	if t.BatchSize > 10 && t.MaximumBatchingWindow == 0 {
 		return t, fmt.Errorf("a batchSize over 10 needs a maximumBatchingWindow of at least 1 second")
 	}
 	t.Queue = name
 	return t, nil
+}
+
+// Inventory lists the queues an application declares, for deploy summaries
+// (a functions.Inventory). Queues stay when no longer declared.
+func Inventory(app *appspec.Application) []functions.Item {
+	configs, err := QueueConfigs(app)
+	if err != nil {
+		return nil
+	}
+	out := make([]functions.Item, 0, len(configs))
+	for _, c := range configs {
+		c.Created, c.Modified = 0, 0
+		digest, _ := json.Marshal(c)
+		out = append(out, functions.Item{Kind: "queue", Name: c.Name, Digest: string(digest), Retained: true})
+	}
+	return out
 }

@@ -243,11 +243,11 @@ type RecordAttrVal struct {
 // Event builds the SQS event for a batch.
 func (s *Service) Event(queue string, batch []Message) ([]byte, error) {
 	recs := make([]Record, len(batch))
-	arn := s.ARN(queue)
+	arn, region := s.ARN(queue), s.region(queue)
 	for i, m := range batch {
 		r := Record{MessageID: m.ID, ReceiptHandle: m.ReceiptHandle, Body: m.Body, Attributes: m.System,
 			MessageAttributes: map[string]RecordAttrVal{}, MD5OfBody: m.MD5OfBody, EventSource: "aws:sqs",
-			EventSourceARN: arn, AWSRegion: s.cfg.Region}
+			EventSourceARN: arn, AWSRegion: region}
 		if m.MD5OfAttrs != "" {
 			md := m.MD5OfAttrs
 			r.MD5OfMessageAttributes = &md

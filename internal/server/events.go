@@ -70,12 +70,14 @@ func (s *Server) startEvents(ctx context.Context) error {
 	}
 	s.Async.SetSink("sqs", s.events.queues.Sink)
 	s.Registry.OnDeploy(s.events.queues.PrepareDeploy)
+	s.Registry.AddInventory(queues.Inventory)
 	s.events.topics, err = topics.New(ctx, topics.Config{Store: s.store, Async: s.Async, Queues: s.events.queues, Logger: s.log.With("part", "topics")})
 	if err != nil {
 		return err
 	}
 	s.Async.SetSink("sns", s.events.topics.Sink)
 	s.Registry.OnDeploy(s.events.topics.PrepareDeploy)
+	s.Registry.AddInventory(topics.Inventory)
 	s.events.pollers = queues.NewPollers(s.events.queues, s.Invoker, s.Registry, s.log.With("part", "sqs-triggers"))
 	s.events.bus, err = events.Open(ctx, events.Config{
 		Store:      s.store,
@@ -90,6 +92,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.Registry.AddInventory(s.events.bus.Inventory)
 	ectx, stop := context.WithCancel(context.Background())
 	s.stopEvents = stop
 	if err := s.events.queues.Start(ectx); err != nil {

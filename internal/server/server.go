@@ -24,6 +24,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/lambda"
 	"github.com/nimbus-platform/nimbus/internal/blobs"
+	"github.com/nimbus-platform/nimbus/internal/cfn"
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/gateway"
@@ -265,6 +266,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		CodeDir: filepath.Join(cfg.RunDir, "code"),
 		Logger:  cfg.Logger,
 		Retired: s.runtime.Retire,
+		Resolve: s.resolveDeploy,
 		Checks:  []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
 		// Code under a running instance of a replaced version stays until it ends.
 		CodeInUse: s.runtime.CodeInUse,
@@ -272,8 +274,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.Registry.OnRemove(cfn.CheckRemove)
 	s.Invoker = invoke.New(s.Registry, s.runtime)
 	s.Gateway = gateway.New(gateway.Config{Registry: s.Registry, Invoker: s.Invoker, Logs: s.logs, Logger: cfg.Logger})
+	s.Registry.AddInventory(s.routes)
 	if cfg.HTTPAddr != "" {
 		if err := s.Gateway.Listen(cfg.HTTPAddr); err != nil {
 			return nil, err
@@ -318,6 +322,37 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // URL is the API's base URL.
 func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// routes lists an application's HTTP endpoints, for deploy summaries.
+func (s *Server) routes(app *appspec.Application) []functions.Item {
+	endpoints, _ := s.Gateway.Endpoints(app)
+	out := make([]functions.Item, 0, len(endpoints))
+	for _, e := range endpoints {
+		out = append(out, functions.Item{Kind: "route", Name: e, Digest: e})
+	}
+	return out
+}
+
+// resolveDeploy evaluates a deploy's references (a functions.Config.Resolve).
+func (s *Server) resolveDeploy(app, prev *appspec.Application, others []appspec.Application) ([]string, error) {
+	return cfn.ResolveDeploy(app, prev, others, cfn.DeployOptions{QueueEndpoint: s.queueEndpoint()})
+}
+
+// queueEndpoint is the base URL of queue URLs that references hand out: the
+// API listener, on loopback when it listens on every address.
+func (s *Server) queueEndpoint() string {
+	if s.ln == nil {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(s.Addr())
+	if err != nil {
+		return s.URL()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
 
 // Runtime exposes the instance manager (for status and tests).
 func (s *Server) Runtime() *runtime.Manager { return s.runtime }

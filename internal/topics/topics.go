@@ -27,6 +27,7 @@ import (
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/async"
+	"github.com/nimbus-platform/nimbus/internal/cfn"
 	"github.com/nimbus-platform/nimbus/internal/events/pattern"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/queues"
@@ -155,9 +156,9 @@ func (s *Service) load(ctx context.Context) error {
 
 var topicNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,256}$`)
 
-// ARN of a topic name.
+// ARN of a topic name in the platform's region.
 func (s *Service) ARN(name string) string {
-	return fmt.Sprintf("arn:aws:sns:%s:%s:%s", s.cfg.Region, appspec.AccountID, name)
+	return cfn.TopicARN(s.cfg.Region, appspec.AccountID, name)
 }
 
 func kvKey(arn string) string {
@@ -165,13 +166,18 @@ func kvKey(arn string) string {
 	return r.Replace(arn)
 }
 
-// CreateTopic makes a topic (idempotent).
+// CreateTopic makes a topic in the platform's region (idempotent).
 func (s *Service) CreateTopic(ctx context.Context, name string, attrs map[string]string) (*Topic, error) {
+	return s.CreateTopicIn(ctx, s.cfg.Region, name, attrs)
+}
+
+// CreateTopicIn makes a topic in a region (idempotent).
+func (s *Service) CreateTopicIn(ctx context.Context, region, name string, attrs map[string]string) (*Topic, error) {
 	base := strings.TrimSuffix(name, ".fifo")
 	if !topicNameRE.MatchString(base) {
 		return nil, errorf(InvalidParameter, "Invalid parameter: Topic Name")
 	}
-	arn := s.ARN(name)
+	arn := cfn.TopicARN(region, appspec.AccountID, name)
 	s.mu.RLock()
 	t := s.topics[arn]
 	s.mu.RUnlock()
@@ -585,47 +591,13 @@ func (s *Service) Sink(ctx context.Context, arn string, body []byte, attrs map[s
 func (s *Service) PrepareDeploy(ctx context.Context, app *appspec.Application) error {
 	s.deployLock.Lock()
 	defer s.deployLock.Unlock()
-	res, err := app.ParsedResources()
+	topics, subs, err := declared(app)
 	if err != nil {
 		return &functions.InvalidError{Err: err}
 	}
-	var topics []string
-	var subs []Subscription
-	for _, id := range sortedIDs(res) {
-		r := res[id]
-		switch r.Type {
-		case appspec.TypeTopic:
-			name := app.PhysicalName(r)
-			if !topicNameRE.MatchString(strings.TrimSuffix(name, ".fifo")) {
-				return &functions.InvalidError{Err: fmt.Errorf("resources.Resources.%s: invalid topic name %q", id, name)}
-			}
-			topics = append(topics, name)
-		case appspec.TypeSubscription:
-			sub, err := subscriptionResource(app, id, r)
-			if err != nil {
-				return &functions.InvalidError{Err: err}
-			}
-			subs = append(subs, sub)
-		}
-	}
-	for _, f := range app.Functions {
-		for i, e := range f.Events {
-			if e.Type != "sns" {
-				continue
-			}
-			sub, topicName, err := s.functionSubscription(app, f, e.Properties)
-			if err != nil {
-				return &functions.InvalidError{Err: fmt.Errorf("function %q event #%d (sns): %w", f.Key, i+1, err)}
-			}
-			if topicName != "" {
-				topics = append(topics, topicName)
-			}
-			subs = append(subs, sub)
-		}
-	}
 	declared := map[string]bool{}
 	for _, t := range topics {
-		declared[s.ARN(t)] = true
+		declared[cfn.TopicARN(app.Region, appspec.AccountID, t)] = true
 	}
 	for _, sub := range subs {
 		if !declared[sub.TopicARN] {
@@ -635,7 +607,7 @@ func (s *Service) PrepareDeploy(ctx context.Context, app *appspec.Application) e
 		}
 	}
 	for _, t := range topics {
-		if _, err := s.CreateTopic(ctx, t, nil); err != nil {
+		if _, err := s.CreateTopicIn(ctx, app.Region, t, nil); err != nil {
 			return err
 		}
 	}
@@ -648,6 +620,107 @@ func (s *Service) PrepareDeploy(ctx context.Context, app *appspec.Application) e
 	return nil
 }
 
+// Inventory lists the topics and subscriptions an application declares, for
+// deploy summaries (a functions.Inventory). They stay when no longer declared.
+func Inventory(app *appspec.Application) []functions.Item {
+	topics, subs, err := declared(app)
+	if err != nil {
+		return nil
+	}
+	var out []functions.Item
+	for _, t := range topics {
+		out = append(out, functions.Item{Kind: "topic", Name: t, Digest: t, Retained: true})
+	}
+	for _, sub := range subs {
+		digest, _ := json.Marshal(sub)
+		topic := sub.TopicARN[strings.LastIndexByte(sub.TopicARN, ':')+1:]
+		out = append(out, functions.Item{Kind: "subscription", Name: topic + " -> " + sub.Protocol + " " + sub.Endpoint, Digest: string(digest), Retained: true})
+	}
+	return out
+}
+
+// declared reads the topics (names) and subscriptions an application
+// declares: topic resources, subscription resources and sns events.
+func declared(app *appspec.Application) ([]string, []Subscription, error) {
+	res, err := app.ParsedResources()
+	if err != nil {
+		return nil, nil, err
+	}
+	stack, err := cfn.NewStack(app, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	var topics []string
+	var subs []Subscription
+	for _, id := range sortedIDs(res) {
+		r := res[id]
+		switch r.Type {
+		case cfn.TypeTopic:
+			name, err := stack.TopicName(id)
+			if err != nil {
+				return nil, nil, fmt.Errorf("resources.Resources.%s.TopicName: %w", id, err)
+			}
+			if !topicNameRE.MatchString(strings.TrimSuffix(name, ".fifo")) {
+				return nil, nil, fmt.Errorf("resources.Resources.%s: invalid topic name %q", id, name)
+			}
+			topics = append(topics, name)
+			inline, err := inlineSubscriptions(stack, app, id, name, r.Properties["Subscription"])
+			if err != nil {
+				return nil, nil, err
+			}
+			subs = append(subs, inline...)
+		case cfn.TypeSubscription:
+			sub, err := subscriptionResource(stack, id, r)
+			if err != nil {
+				return nil, nil, err
+			}
+			subs = append(subs, sub)
+		}
+	}
+	for _, f := range app.Functions {
+		for i, e := range f.Events {
+			if e.Type != "sns" {
+				continue
+			}
+			sub, topicName, err := functionSubscription(stack, app, f, e.Properties)
+			if err != nil {
+				return nil, nil, fmt.Errorf("function %q event #%d (sns): %w", f.Key, i+1, err)
+			}
+			if topicName != "" {
+				topics = append(topics, topicName)
+			}
+			subs = append(subs, sub)
+		}
+	}
+	return topics, subs, nil
+}
+
+// inlineSubscriptions reads a topic resource's Subscription property: a list
+// of {Protocol, Endpoint}.
+func inlineSubscriptions(stack *cfn.Stack, app *appspec.Application, id, topic string, raw json.RawMessage) ([]Subscription, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var list []map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("resources.Resources.%s.Subscription must be a list of {Protocol, Endpoint}", id)
+	}
+	var out []Subscription
+	for i, m := range list {
+		where := fmt.Sprintf("resources.Resources.%s.Subscription[%d]", id, i)
+		sub := Subscription{TopicARN: cfn.TopicARN(app.Region, appspec.AccountID, topic)}
+		var err error
+		if sub.Protocol, err = stack.String(m["Protocol"]); err != nil || (sub.Protocol != "sqs" && sub.Protocol != "lambda") {
+			return nil, fmt.Errorf("%s: Protocol must be sqs or lambda", where)
+		}
+		if sub.Endpoint, err = stack.String(m["Endpoint"]); err != nil {
+			return nil, fmt.Errorf("%s.Endpoint: %w", where, err)
+		}
+		out = append(out, sub)
+	}
+	return out, nil
+}
+
 func sortedIDs(m map[string]appspec.Resource) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -657,7 +730,7 @@ func sortedIDs(m map[string]appspec.Resource) []string {
 	return out
 }
 
-func subscriptionResource(app *appspec.Application, id string, r appspec.Resource) (Subscription, error) {
+func subscriptionResource(stack *cfn.Stack, id string, r appspec.Resource) (Subscription, error) {
 	var sub Subscription
 	str := func(k string) string {
 		var v string
@@ -669,10 +742,10 @@ func subscriptionResource(app *appspec.Application, id string, r appspec.Resourc
 		return sub, fmt.Errorf("resources.Resources.%s: Protocol must be sqs or lambda", id)
 	}
 	var err error
-	if sub.TopicARN, err = app.ResolveARN(r.Properties["TopicArn"]); err != nil {
+	if sub.TopicARN, err = stack.String(r.Properties["TopicArn"]); err != nil {
 		return sub, fmt.Errorf("resources.Resources.%s.TopicArn: %w", id, err)
 	}
-	if sub.Endpoint, err = app.ResolveARN(r.Properties["Endpoint"]); err != nil {
+	if sub.Endpoint, err = stack.String(r.Properties["Endpoint"]); err != nil {
 		return sub, fmt.Errorf("resources.Resources.%s.Endpoint: %w", id, err)
 	}
 	if raw, ok := r.Properties["RawMessageDelivery"]; ok {
@@ -697,15 +770,15 @@ func subscriptionResource(app *appspec.Application, id string, r appspec.Resourc
 // functionSubscription reads an `sns` event: a topic name or ARN, or a map
 // with arn or topicName, filterPolicy and filterPolicyScope. It returns the
 // topic to create when the event names one that is not an ARN.
-func (s *Service) functionSubscription(app *appspec.Application, f appspec.Function, props json.RawMessage) (Subscription, string, error) {
-	sub := Subscription{Protocol: "lambda", Endpoint: fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", app.Region, appspec.AccountID, f.Name)}
+func functionSubscription(stack *cfn.Stack, app *appspec.Application, f appspec.Function, props json.RawMessage) (Subscription, string, error) {
+	sub := Subscription{Protocol: "lambda", Endpoint: cfn.FunctionARN(app.Region, appspec.AccountID, f.Name)}
 	var name string
 	var p map[string]json.RawMessage
 	if json.Unmarshal(props, &p) == nil && (p["arn"] != nil || p["topicName"] != nil) {
 		for k, raw := range p {
 			switch k {
 			case "arn":
-				arn, err := app.ResolveARN(raw)
+				arn, err := stack.String(raw)
 				if err != nil {
 					return sub, "", err
 				}
@@ -741,6 +814,6 @@ func (s *Service) functionSubscription(app *appspec.Application, f appspec.Funct
 	if !topicNameRE.MatchString(strings.TrimSuffix(name, ".fifo")) {
 		return sub, "", fmt.Errorf("invalid topic name %q", name)
 	}
-	sub.TopicARN = s.ARN(name)
+	sub.TopicARN = cfn.TopicARN(app.Region, appspec.AccountID, name)
 	return sub, name, nil
 }

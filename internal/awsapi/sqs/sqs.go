@@ -609,7 +609,7 @@ func (a *API) attributes(ctx context.Context, name string, want []string) (map[s
 		return nil, err
 	}
 	all := map[string]string{
-		"QueueArn":                      a.Queues.ARN(c.Name),
+		"QueueArn":                      a.Queues.ConfigARN(c),
 		"VisibilityTimeout":             strconv.Itoa(c.VisibilityTimeout),
 		"MessageRetentionPeriod":        strconv.Itoa(c.MessageRetentionPeriod),
 		"DelaySeconds":                  strconv.Itoa(c.DelaySeconds),

@@ -1,0 +1,246 @@
+package cfn
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Resource types nimbus creates.
+const (
+	TypeQueue        = "AWS::SQS::Queue"
+	TypeTopic        = "AWS::SNS::Topic"
+	TypeSubscription = "AWS::SNS::Subscription"
+	TypeEventBus     = "AWS::Events::EventBus"
+	TypeRule         = "AWS::Events::Rule"
+	TypeFunction     = "AWS::Lambda::Function"
+)
+
+// Getter returns the value of a resource's Ref or of one of its attributes.
+type Getter func(s *Stack, id string, path []any) (string, error)
+
+// ResourceType is what nimbus knows of one resource type: what references
+// to it evaluate to (nil Ref: it cannot be referred to) and which of its
+// properties it applies (true) or accepts without applying (false).
+type ResourceType struct {
+	Ref        Getter
+	Attributes map[string]Getter
+	Properties map[string]bool
+}
+
+// types is the one table of what each resource type's Ref and Fn::GetAtt
+// give. A service that starts creating a resource type adds it here. It is
+// filled once by init (the getters refer back to the resolver) and only read.
+var types map[string]ResourceType
+
+func init() { types = resourceTypes() }
+
+func resourceTypes() map[string]ResourceType {
+	return map[string]ResourceType{
+		TypeQueue: {
+			Ref: queueURL, // CloudFormation: Ref of a queue is its URL
+			Attributes: map[string]Getter{
+				"Arn":       queueARN,
+				"QueueName": queueName,
+				"QueueUrl":  queueURL,
+			},
+			Properties: map[string]bool{
+				"QueueName": true, "VisibilityTimeout": true, "MessageRetentionPeriod": true, "DelaySeconds": true,
+				"ReceiveMessageWaitTimeSeconds": true, "MaximumMessageSize": true, "FifoQueue": true,
+				"ContentBasedDeduplication": true, "RedrivePolicy": true,
+				"Tags": false, "KmsMasterKeyId": false, "KmsDataKeyReusePeriodSeconds": false, "SqsManagedSseEnabled": false,
+				"DeduplicationScope": false, "FifoThroughputLimit": false, "RedriveAllowPolicy": false,
+			},
+		},
+		TypeTopic: {
+			Ref: topicARN, // Ref of a topic is its ARN
+			Attributes: map[string]Getter{
+				"TopicArn":  topicARN,
+				"TopicName": topicName,
+			},
+			Properties: map[string]bool{
+				"TopicName": true, "FifoTopic": true, "Subscription": true,
+				"DisplayName": false, "ContentBasedDeduplication": false, "KmsMasterKeyId": false, "Tags": false,
+				"TracingConfig": false, "DataProtectionPolicy": false, "ArchivePolicy": false,
+				"DeliveryStatusLogging": false, "SignatureVersion": false, "FifoThroughputScope": false,
+			},
+		},
+		TypeSubscription: {
+			Properties: map[string]bool{
+				"Protocol": true, "TopicArn": true, "Endpoint": true, "RawMessageDelivery": true, "FilterPolicy": true,
+				"FilterPolicyScope": true,
+				"DeliveryPolicy":    false, "RedrivePolicy": false, "Region": false, "SubscriptionRoleArn": false, "ReplayPolicy": false,
+			},
+		},
+		TypeEventBus: {
+			Ref: busName, // Ref of an event bus is its name
+			Attributes: map[string]Getter{
+				"Arn":  busARN,
+				"Name": busName,
+			},
+			Properties: map[string]bool{
+				"Name":        true,
+				"Description": false, "Tags": false, "Policy": false, "DeadLetterConfig": false, "EventSourceName": false,
+				"KmsKeyIdentifier": false,
+			},
+		},
+		TypeRule: {
+			Properties: map[string]bool{
+				"Name": true, "Description": true, "EventBusName": true, "EventPattern": true, "ScheduleExpression": true,
+				"State": true, "Targets": true,
+				"RoleArn": false,
+			},
+		},
+		TypeFunction: {
+			Ref: functionName,
+			Attributes: map[string]Getter{
+				"Arn": functionARN,
+			},
+		},
+	}
+}
+
+// Supported reports whether nimbus creates resources of type t.
+func Supported(t string) bool {
+	_, ok := types[t]
+	return ok
+}
+
+// Property says whether nimbus applies a property of a resource type
+// (applied), or accepts it without applying it (known, !applied); unknown
+// properties are neither, and CloudFormation refuses them too.
+func Property(resourceType, name string) (applied, known bool) {
+	applied, known = types[resourceType].Properties[name]
+	return applied, known
+}
+
+func isTrue(s string) bool { return strings.EqualFold(s, "true") }
+
+// QueueName is the name of a queue resource: its QueueName, else
+// stack-LogicalId (with .fifo for a FIFO queue).
+func (s *Stack) QueueName(id string) (string, error) {
+	name, err := s.Property(id, "QueueName", nil)
+	if err != nil || name != "" {
+		return name, err
+	}
+	fifo, err := s.Property(id, "FifoQueue", nil)
+	if err != nil {
+		return "", err
+	}
+	name = s.Name + "-" + id
+	if isTrue(fifo) {
+		name += ".fifo"
+	}
+	return name, nil
+}
+
+// TopicName is the name of a topic resource: its TopicName, else
+// stack-LogicalId (with .fifo for a FIFO topic).
+func (s *Stack) TopicName(id string) (string, error) {
+	name, err := s.Property(id, "TopicName", nil)
+	if err != nil || name != "" {
+		return name, err
+	}
+	fifo, err := s.Property(id, "FifoTopic", nil)
+	if err != nil {
+		return "", err
+	}
+	name = s.Name + "-" + id
+	if isTrue(fifo) {
+		name += ".fifo"
+	}
+	return name, nil
+}
+
+// QueueARN is the ARN of a queue in a region.
+func QueueARN(region, account, name string) string {
+	return fmt.Sprintf("arn:%s:sqs:%s:%s:%s", Partition(region), region, account, name)
+}
+
+// TopicARN is the ARN of a topic in a region.
+func TopicARN(region, account, name string) string {
+	return fmt.Sprintf("arn:%s:sns:%s:%s:%s", Partition(region), region, account, name)
+}
+
+// FunctionARN is the ARN of a function in a region.
+func FunctionARN(region, account, name string) string {
+	return fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", Partition(region), region, account, name)
+}
+
+// EventBusARN is the ARN of an event bus in a region.
+func EventBusARN(region, account, name string) string {
+	return fmt.Sprintf("arn:%s:events:%s:%s:event-bus/%s", Partition(region), region, account, name)
+}
+
+func queueName(s *Stack, id string, _ []any) (string, error) { return s.QueueName(id) }
+
+func queueURL(s *Stack, id string, path []any) (string, error) {
+	name, err := s.QueueName(id)
+	if err != nil {
+		return "", err
+	}
+	if s.QueueEndpoint == "" {
+		return "", errAt(path, "the URL of queue %s is known only to the platform", id)
+	}
+	return strings.TrimSuffix(s.QueueEndpoint, "/") + "/" + s.AccountID + "/" + name, nil
+}
+
+func queueARN(s *Stack, id string, _ []any) (string, error) {
+	name, err := s.QueueName(id)
+	if err != nil {
+		return "", err
+	}
+	return QueueARN(s.Region, s.AccountID, name), nil
+}
+
+func topicName(s *Stack, id string, _ []any) (string, error) { return s.TopicName(id) }
+
+func topicARN(s *Stack, id string, _ []any) (string, error) {
+	name, err := s.TopicName(id)
+	if err != nil {
+		return "", err
+	}
+	return TopicARN(s.Region, s.AccountID, name), nil
+}
+
+func busName(s *Stack, id string, path []any) (string, error) {
+	name, err := s.Property(id, "Name", nil)
+	if err != nil {
+		return "", err
+	}
+	if name == "" {
+		return "", errAt(path, "event bus %s has no Name", id)
+	}
+	return name, nil
+}
+
+func busARN(s *Stack, id string, path []any) (string, error) {
+	name, err := busName(s, id, path)
+	if err != nil {
+		return "", err
+	}
+	return EventBusARN(s.Region, s.AccountID, name), nil
+}
+
+func functionName(s *Stack, id string, _ []any) (string, error) {
+	return s.Property(id, "FunctionName", nil)
+}
+
+func functionARN(s *Stack, id string, _ []any) (string, error) {
+	name, err := s.Property(id, "FunctionName", nil)
+	if err != nil {
+		return "", err
+	}
+	return FunctionARN(s.Region, s.AccountID, name), nil
+}
+
+// Properties lists the properties nimbus knows of a resource type, sorted.
+func Properties(resourceType string) []string {
+	props := types[resourceType].Properties
+	out := make([]string, 0, len(props))
+	for p := range props {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
