@@ -344,14 +344,7 @@ func (s *Server) queueEndpoint() string {
 	if s.ln == nil {
 		return ""
 	}
-	host, port, err := net.SplitHostPort(s.Addr())
-	if err != nil {
-		return s.URL()
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port)
+	return functionEndpoint(s.ln.Addr())
 }
 
 // Runtime exposes the instance manager (for status and tests).
