@@ -183,33 +183,53 @@ type Query struct {
 }
 
 // Read calls fn for each record matching q, oldest first.
+//
+// Each read runs on its own ephemeral consumer, deleted when the read ends:
+// a consumer left behind keeps its goroutines in the server until its
+// inactivity threshold.
 func (s *Store) Read(ctx context.Context, q Query, fn func(Record) error) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject(q.Function)}}
+	cfg := jetstream.ConsumerConfig{
+		FilterSubject: subject(q.Function),
+		AckPolicy:     jetstream.AckNonePolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MemoryStorage: true,
+		// Backstop for a reader that vanished without deleting its consumer.
+		InactiveThreshold: time.Minute,
+	}
 	if !q.Since.IsZero() {
 		// A batch is stored when flushed, up to FlushInterval after its first line.
 		since := q.Since.Add(-time.Second)
 		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
 		cfg.OptStartTime = &since
 	}
-	cons, err := s.stream.OrderedConsumer(ctx, cfg)
+	cons, err := s.stream.CreateConsumer(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("read logs: %w", err)
 	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("read logs: %w", err)
-	}
-	pending := info.NumPending
-	if pending == 0 && !q.Follow {
+	name := cons.CachedInfo().Name
+	defer func() {
+		// Deleted even when ctx ended (a cancelled follow), bounded.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.stream.DeleteConsumer(dctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			s.cfg.Logger.Warn("log reader's consumer not deleted", "consumer", name, "err", err)
+		}
+	}()
+	if cons.CachedInfo().NumPending == 0 && !q.Follow {
 		return nil
 	}
+	iter, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("read logs: %w", err)
+	}
+	defer iter.Stop()
 	for {
-		fetchCtx := ctx
+		nextCtx := ctx
 		var cancel context.CancelFunc = func() {}
 		if !q.Follow {
-			fetchCtx, cancel = context.WithTimeout(ctx, 5*time.Second)
+			nextCtx, cancel = context.WithTimeout(ctx, 5*time.Second)
 		}
-		msg, err := cons.Next(jetstream.FetchContext(fetchCtx))
+		msg, err := iter.Next(jetstream.NextContext(nextCtx))
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -217,9 +237,6 @@ func (s *Store) Read(ctx context.Context, q Query, fn func(Record) error) error 
 					return nil
 				}
 				return ctx.Err()
-			}
-			if q.Follow && errors.Is(err, jetstream.ErrNoMessages) {
-				continue
 			}
 			return fmt.Errorf("read logs: %w", err)
 		}
