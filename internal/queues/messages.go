@@ -467,7 +467,7 @@ func (s *Service) messages(ctx context.Context, q *queue, in ReceiveInput, raw [
 			continue
 		}
 		q.sawDelivery(md.Sequence.Stream)
-		count := int(md.NumDelivered)
+		count := max(int(md.NumDelivered)-q.unreceived.get(md.Sequence.Stream), 1)
 		if r := q.cfg.Redrive; r != nil && count > r.MaxReceiveCount {
 			if s.redrive(ctx, q, m) {
 				continue
