@@ -280,6 +280,10 @@ func (a *API) readLogs(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil && r.Context().Err() == nil {
 		_ = enc.Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	if n := a.Logs.DroppedOf(name); n > 0 && !q.Follow {
+		_ = enc.Encode(logs.Record{Time: time.Now(), Function: name, Dropped: n})
 	}
 }
 

@@ -165,6 +165,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.Metrics = metrics.New()
+	s.Metrics.Registry.MustRegister(s.logs.Collectors()...)
 	sb := sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox})
 	if sb.MemoryLimitError != nil {
 		s.log.Warn("function memory is not limited on this host", "reason", sb.MemoryLimitError)
