@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nimbus-platform/nimbus/internal/events"
+	"github.com/nimbus-platform/nimbus/internal/store"
 )
 
 // TargetPrefix is the X-Amz-Target prefix of EventBridge operations.
@@ -57,6 +58,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &se) || errors.As(err, &te) {
 			writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
+			return
+		}
+		if store.IsNoSpace(err) {
+			writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", err.Error())
 			return
 		}
 		writeError(w, http.StatusInternalServerError, "InternalException", err.Error())

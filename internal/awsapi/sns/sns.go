@@ -15,6 +15,7 @@ import (
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/query"
+	"github.com/nimbus-platform/nimbus/internal/store"
 	"github.com/nimbus-platform/nimbus/internal/topics"
 )
 
@@ -54,6 +55,9 @@ func toFailure(err error) *failure {
 	var f *failure
 	if errors.As(err, &f) {
 		return f
+	}
+	if store.IsNoSpace(err) {
+		return &failure{503, "ServiceUnavailable", err.Error()}
 	}
 	return &failure{500, "InternalError", err.Error()}
 }

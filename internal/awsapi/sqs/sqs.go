@@ -21,6 +21,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/query"
 	"github.com/nimbus-platform/nimbus/internal/queues"
+	"github.com/nimbus-platform/nimbus/internal/store"
 )
 
 // API is the SQS edge.
@@ -111,6 +112,9 @@ func toFailure(err error) *failure {
 	var f *failure
 	if errors.As(err, &f) {
 		return f
+	}
+	if store.IsNoSpace(err) {
+		return &failure{status: 503, jsonType: "ServiceUnavailable", queryCode: "ServiceUnavailable", message: err.Error()}
 	}
 	return &failure{status: 500, jsonType: "InternalError", queryCode: "InternalError", message: err.Error()}
 }
