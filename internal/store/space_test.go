@@ -182,10 +182,38 @@ func TestStoreRecoversFromAWriteThatMetTheFullDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A durable consumer read as the platform's workers read theirs.
+	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "workers", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its pull requests are lost with the restart; a short expiry makes it
+	// notice in seconds (the default, 30 s, in about 30).
+	iter, err := cons.Messages(jetstream.PullExpiry(2 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iter.Stop()
+	received := make(chan string, 100)
+	go func() {
+		for {
+			m, err := iter.Next()
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			if err == nil {
+				received <- string(m.Data())
+				_ = m.Ack()
+			}
+		}
+	}()
 	for i := range 10 {
 		if _, err := st.JS.Publish(ctx, "t", fmt.Appendf(nil, "before-%d", i)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for range 10 {
+		<-received
 	}
 	filler := fill(t, disk)
 	// Past the guard, straight to the server, as if the space went just now.
@@ -212,6 +240,14 @@ func TestStoreRecoversFromAWriteThatMetTheFullDisk(t *testing.T) {
 			t.Fatalf("writes still fail 15s after space was freed: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The consumer goes on after the restart.
+	for got := ""; got != "after"; {
+		select {
+		case got = <-received:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the durable consumer received nothing after the store recovered")
+		}
 	}
 	for i := range 10 {
 		m, err := stream.GetMsg(ctx, uint64(i+1))
