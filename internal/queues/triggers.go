@@ -111,11 +111,12 @@ func (p *Pollers) reconcile(ctx context.Context) {
 			if err != nil || !t.Enabled {
 				continue
 			}
+			// Not the function's version: the poller invokes the function
+			// by name, so a redeploy that keeps the trigger keeps its poller.
 			key, _ := json.Marshal(struct {
 				F string
-				K string
 				T Trigger
-			}{f.Config.Name, f.Spec.Key, t})
+			}{f.Config.Name, t})
 			want[string(key)] = mapping{function: f.Config.Name, trigger: t}
 		}
 	}
