@@ -199,6 +199,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.logs.SetRetention(func(function string) time.Duration {
+		if f, ok := s.Registry.Get(function); ok {
+			return time.Duration(f.Config.LogRetentionInDays) * 24 * time.Hour
+		}
+		return 0
+	})
 	s.Invoker = invoke.New(s.Registry, s.runtime)
 	s.Gateway = gateway.New(gateway.Config{Registry: s.Registry, Invoker: s.Invoker, Logs: s.logs, Logger: cfg.Logger})
 	if cfg.HTTPAddr != "" {

@@ -86,6 +86,26 @@ type Store struct {
 
 	// usage is what each function holds in the stream; the writer's own.
 	usage map[string]*held
+	// retentionOf is a function's own retention (0: the platform's).
+	retentionOf atomic.Pointer[func(function string) time.Duration]
+}
+
+// SetRetention tells the writer each function's own retention (its
+// logRetentionInDays); 0 or more than the platform's keeps the platform's.
+func (s *Store) SetRetention(of func(function string) time.Duration) {
+	s.retentionOf.Store(&of)
+}
+
+// ttl is the age limit of a function's new batches, 0 for the stream's.
+func (s *Store) ttl(function string) time.Duration {
+	of := s.retentionOf.Load()
+	if of == nil {
+		return 0
+	}
+	if d := (*of)(function); d > 0 && d < s.cfg.Retention {
+		return d
+	}
+	return 0
 }
 
 // held is what one function's subject holds in the stream. Messages that
@@ -139,6 +159,8 @@ func Open(ctx context.Context, st *store.Store, cfg Config) (*Store, error) {
 		Name:     streamName,
 		Subjects: []string{"logs.>"},
 		MaxAge:   cfg.Retention,
+		// A function's own, shorter, retention is a TTL on its batches.
+		AllowMsgTTL: true,
 		// No MaxBytes: JetStream would reserve it on the disk up front (and
 		// refuse to start on a smaller one); the writer keeps the budget.
 		Discard:   jetstream.DiscardOld,
@@ -280,7 +302,11 @@ func (s *Store) write() {
 		data, err := json.Marshal(b.recs)
 		var ack jetstream.PubAckFuture
 		if err == nil {
-			ack, err = s.js.PublishAsync(subject(fn), data)
+			var opts []jetstream.PublishOpt
+			if ttl := s.ttl(fn); ttl > 0 {
+				opts = append(opts, jetstream.WithMsgTTL(ttl))
+			}
+			ack, err = s.js.PublishAsync(subject(fn), data, opts...)
 		}
 		if err != nil {
 			s.drop(fn, len(b.recs), err)

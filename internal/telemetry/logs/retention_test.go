@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/nimbus-platform/nimbus/internal/store"
 	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
 )
@@ -74,5 +76,58 @@ func TestChattyFunctionKeepsToItsShare(t *testing.T) {
 			t.Errorf("%s kept %d lines (%d bytes), want some, within its share of %d bytes", fn, kept, bytes, share)
 		}
 		t.Logf("%s: %d of %d lines kept (%d KiB), %d dropped before the store", fn, kept, chatty/3, bytes>>10, ls.DroppedOf(fn))
+	}
+}
+
+// A function's own retention (logRetentionInDays) ages its lines out on its
+// own; other functions keep the platform's. The stream of an earlier version
+// (a byte limit, no TTLs) is taken over.
+func TestRetentionPerFunction(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Stream(ctx, jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"},
+		MaxAge: time.Hour, MaxBytes: 1 << 20, Discard: jetstream.DiscardOld}); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := logs.Open(ctx, st, logs.Config{Retention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	ls.SetRetention(func(function string) time.Duration {
+		if function == "brief" {
+			return time.Second // JetStream's shortest TTL
+		}
+		return 0
+	})
+	for _, fn := range []string{"brief", "kept"} {
+		ls.Append(logs.Record{Time: time.Now(), Function: fn, Message: "hello from " + fn})
+	}
+	count := func(fn string) int {
+		n := 0
+		if err := ls.Read(ctx, logs.Query{Function: fn}, func(logs.Record) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for count("kept") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the lines were never stored")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for count("brief") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a function's lines outlived its own retention")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := count("kept"); n != 1 {
+		t.Errorf("the other function holds %d lines, want 1", n)
 	}
 }
