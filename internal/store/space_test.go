@@ -1,12 +1,16 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,6 +66,24 @@ func fill(t *testing.T, dir string) string {
 	return path
 }
 
+// syncBuffer is a log destination the platform and the test share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func apiCode(err error) string {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
@@ -76,9 +98,11 @@ func apiCode(err error) string {
 // disk far smaller than the log store's budget.
 func TestFullDisk(t *testing.T) {
 	disk := smallDisk(t, 64)
+	var logged syncBuffer
 	p := testkit.Start(t, func(c *server.Config) {
 		c.DataDir = filepath.Join(disk, "data")
 		c.NoSandbox = true
+		c.Logger = slog.New(slog.NewTextHandler(&logged, nil))
 	})
 	p.Deploy("examples/hello")
 	ctx := context.Background()
@@ -123,6 +147,15 @@ func TestFullDisk(t *testing.T) {
 		refusals = append(refusals, took)
 	}
 	t.Logf("refusals took %v", refusals)
+	// The operator is told which disk is full.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if l := logged.String(); strings.Contains(l, "disk is full") && strings.Contains(l, disk) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line names the full disk %s:\n%s", disk, logged.String())
+		}
+	}
 	lc := p.Lambda()
 	_, err = lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello-dev-hello"),
 		InvocationType: lambdatypes.InvocationTypeEvent, Payload: []byte(`{}`)})

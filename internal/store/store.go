@@ -140,6 +140,19 @@ func (s *Store) CheckSpace() error {
 	return s.guard.check()
 }
 
+// DiskSize is the size of the data directory's disk, 0 with an external
+// cluster: budgets of what the platform keeps (logs) are sized to it.
+func (s *Store) DiskSize() int64 {
+	if s.guard == nil {
+		return 0
+	}
+	_, total, err := diskSpace(s.guard.dir)
+	if err != nil {
+		return 0
+	}
+	return total
+}
+
 // NoSpace turns a write refused for lack of space into ErrNoSpace naming the
 // disk and its free space; other errors are returned as they are.
 func (s *Store) NoSpace(err error) error {

@@ -45,7 +45,7 @@ type wire struct {
 // Config bounds the log store.
 type Config struct {
 	Retention time.Duration // default 7 days
-	MaxBytes  int64         // all functions together, default 1 GiB
+	MaxBytes  int64         // all functions together, default 1 GiB or 1/4 of a smaller disk
 	// FunctionBytes is one function's share of MaxBytes, default 1/8 of it:
 	// a chatty function evicts its own oldest lines, not other functions'.
 	FunctionBytes int64
@@ -141,6 +141,10 @@ func Open(ctx context.Context, st *store.Store, cfg Config) (*Store, error) {
 	}
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = 1 << 30
+		// Logs must not fill a small disk that queues and events need.
+		if disk := st.DiskSize(); disk > 0 {
+			cfg.MaxBytes = min(cfg.MaxBytes, disk/4)
+		}
 	}
 	if cfg.FunctionBytes <= 0 {
 		cfg.FunctionBytes = cfg.MaxBytes / 8
