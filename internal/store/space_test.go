@@ -22,6 +22,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/nimbus-platform/nimbus/internal/client"
+	"github.com/nimbus-platform/nimbus/internal/manifest"
 	"github.com/nimbus-platform/nimbus/internal/server"
 	"github.com/nimbus-platform/nimbus/internal/store"
 	"github.com/nimbus-platform/nimbus/internal/testkit"
@@ -161,6 +163,13 @@ func TestFullDisk(t *testing.T) {
 		InvocationType: lambdatypes.InvocationTypeEvent, Payload: []byte(`{}`)})
 	if code := apiCode(err); code != "ServiceUnavailable" {
 		t.Errorf("async Invoke on a full disk: %v, want ServiceUnavailable", err)
+	}
+
+	// A deploy (its code upload and its record) is refused the same way.
+	_, err = p.Client.Deploy(ctx, testkit.Path(t, "examples/python-hello"), manifest.Options{}, nil)
+	var de *client.APIError
+	if !errors.As(err, &de) || de.Status != 503 || de.Code != "ServiceUnavailable" {
+		t.Errorf("deploy on a full disk: %v, want 503 ServiceUnavailable", err)
 	}
 
 	if err := os.Remove(filler); err != nil {
