@@ -46,6 +46,9 @@ type Config struct {
 	MaxConcurrency int           // platform-wide concurrent executions, default 1000
 	IdleTimeout    time.Duration // default 5m
 	LogRetention   time.Duration // default 7 days
+	// LogBudget bounds all functions' logs together (each gets 1/8 of it);
+	// default 1 GiB, or a quarter of a smaller data disk.
+	LogBudget int64
 	// RunDir holds unpacked code and instance temp dirs; default a directory
 	// under the system temp dir derived from DataDir.
 	RunDir string
@@ -144,7 +147,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.logs, err = logs.Open(ctx, s.store, logs.Config{Retention: cfg.LogRetention, Logger: cfg.Logger})
+	s.logs, err = logs.Open(ctx, s.store, logs.Config{Retention: cfg.LogRetention, MaxBytes: cfg.LogBudget, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
