@@ -183,27 +183,37 @@ func (g *spaceGuard) restartJetStream() {
 }
 
 // checkNow reads the disk's free space (at most every few milliseconds) and
-// refuses a write at once when the disk is full.
+// refuses a write at once when the disk is full, or while a stream broken by
+// a full disk waits for the restart.
 func (g *spaceGuard) checkNow() error {
 	now := time.Now().UnixNano()
 	if last := g.checked.Load(); now-last > int64(5*time.Millisecond) && g.checked.CompareAndSwap(last, now) {
 		if free, _, err := diskSpace(g.dir); err == nil {
 			g.free.Store(free)
-			if free <= g.reserve && !g.full.Load() {
-				g.poke() // the refresh logs it and lowers JetStream's limit
-				return fmt.Errorf("%w (%s has %s free)", ErrNoSpace, g.dir, humanBytes(free))
+			full := free <= g.reserve
+			if full != g.full.Load() {
+				g.poke() // the refresh logs the change and moves JetStream's limit
 			}
+			if full || g.latched.Load() {
+				return g.refusal(free)
+			}
+			return nil
 		}
 	}
 	return g.check()
 }
 
-// check refuses a write when the disk was full at the last reading.
+// check refuses a write when the disk was full at the last reading, or while
+// a stream broken by a full disk waits for the restart.
 func (g *spaceGuard) check() error {
-	if g.full.Load() {
-		return fmt.Errorf("%w (%s has %s free)", ErrNoSpace, g.dir, humanBytes(g.free.Load()))
+	if g.full.Load() || g.latched.Load() {
+		return g.refusal(g.free.Load())
 	}
 	return nil
+}
+
+func (g *spaceGuard) refusal(free int64) error {
+	return fmt.Errorf("%w (%s has %s free)", ErrNoSpace, g.dir, humanBytes(free))
 }
 
 func humanBytes(n int64) string {

@@ -207,13 +207,13 @@ func (s *Store) Append(r Record) {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {
-		s.drop(r.Function, 1, nil)
+		s.drop(r.Function, 1, errClosed)
 		return
 	}
 	s.mu.Lock()
 	if s.queued[r.Function] >= s.perFunction {
 		s.mu.Unlock()
-		s.drop(r.Function, 1, nil)
+		s.drop(r.Function, 1, errOverShare)
 		return
 	}
 	s.queued[r.Function]++
@@ -222,7 +222,7 @@ func (s *Store) Append(r Record) {
 	case s.in <- r:
 	default:
 		s.dequeued(r.Function)
-		s.drop(r.Function, 1, nil)
+		s.drop(r.Function, 1, errBufferFull)
 	}
 }
 
@@ -233,6 +233,13 @@ func (s *Store) dequeued(function string) {
 		delete(s.queued, function)
 	}
 }
+
+// Why lines are dropped before they reach the store.
+var (
+	errOverShare  = errors.New("over its share of the writer's buffer")
+	errBufferFull = errors.New("the writer's buffer is full")
+	errClosed     = errors.New("the log store is closed")
+)
 
 // drop counts n lines of function that were not kept.
 func (s *Store) drop(function string, n int, err error) {
@@ -247,11 +254,7 @@ func (s *Store) drop(function string, n int, err error) {
 	total := s.dropped[function]
 	s.mu.Unlock()
 	if warn {
-		reason := "over its share of the writer's buffer"
-		if err != nil {
-			reason = err.Error()
-		}
-		s.cfg.Logger.Warn("function log lines dropped", "function", function, "dropped", total, "reason", reason)
+		s.cfg.Logger.Warn("function log lines dropped", "function", function, "dropped", total, "reason", err)
 	}
 }
 
