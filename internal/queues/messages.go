@@ -555,5 +555,8 @@ func (s *Service) redrive(ctx context.Context, q *queue, m jetstream.Msg) bool {
 	if err := m.DoubleAck(ctx); err != nil {
 		s.log.Warn("ack after moving to dead-letter queue", "queue", q.cfg.Name, "err", err)
 	}
+	if md, err := m.Metadata(); err == nil {
+		q.unreceived.forget(md.Sequence.Stream)
+	}
 	return true
 }
