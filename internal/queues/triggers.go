@@ -376,10 +376,14 @@ func (s *Service) Event(queue string, batch []Message) ([]byte, error) {
 
 func (p *Pollers) deliver(ctx context.Context, m mapping, batch []Message) {
 	t := m.trigger
-	payload, err := p.queues.Event(t.Queue, batch)
-	if err != nil || ctx.Err() != nil {
-		p.release(t.Queue, batch)
+	if ctx.Err() != nil {
+		p.release(t.Queue, batch) // stopping: hand the batch to the next poller
 		return
+	}
+	payload, err := p.queues.Event(t.Queue, batch)
+	if err != nil {
+		p.log.Warn("sqs trigger event", "queue", t.Queue, "err", err)
+		return // the messages come back after their visibility timeout
 	}
 	resp, err := p.invoker.Invoke(ctx, &invoke.Request{Function: m.function, Payload: payload})
 	if err != nil {
