@@ -70,6 +70,7 @@ func TestLogReadsDoNotLeak(t *testing.T) {
 	var now int
 	for wait := time.Now().Add(10 * time.Second); time.Now().Before(wait); {
 		if now = settle(); now <= base+slack {
+			t.Logf("goroutines: %d before %d reads, %d after", base, 2*reads, now)
 			return
 		}
 	}
