@@ -136,6 +136,13 @@ resources:
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	var slowest time.Duration
+	for body, at := range sent {
+		if d := got[body]; len(d) > 0 {
+			slowest = max(slowest, d[0].at.Sub(at))
+		}
+	}
+	t.Logf("%d messages, the slowest delivered %v after it was sent", len(sent), slowest)
 	for body, at := range sent {
 		d := got[body]
 		if len(d) != 1 || d[0].count != "1" {
