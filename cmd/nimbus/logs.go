@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,10 @@ func newLogsCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := resolveFunctionName(args[0])
 			return g.client(cmd).Logs(cmd.Context(), name, since, filter, tail, func(r logs.Record) error {
+				if r.Dropped > 0 {
+					fmt.Fprintf(os.Stderr, "nimbus: %d log lines of %s were not kept since the platform started (over its share of the log buffer, or refused by a full store)\n", r.Dropped, name)
+					return nil
+				}
 				fmt.Printf("%s\t%s\n", r.Time.UTC().Format("2006-01-02T15:04:05.000Z"), r.Message)
 				return nil
 			})

@@ -16,9 +16,10 @@ import (
 
 // upFlags are the platform's settings, shared by up and dev.
 type upFlags struct {
-	cfg      server.Config
-	logLevel string
-	grace    time.Duration
+	cfg       server.Config
+	logLevel  string
+	grace     time.Duration
+	logBudget int64 // MiB
 }
 
 func (f *upFlags) register(cmd *cobra.Command) {
@@ -33,6 +34,7 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.cfg.MaxMemoryMB, "max-memory", 0, "MB of memorySize that running instances may hold together; cold starts beyond it are throttled (default 80% of the host's memory, -1: no bound)")
 	fl.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", 5*time.Minute, "stop an instance after it is idle this long")
 	fl.DurationVar(&f.cfg.LogRetention, "log-retention", 7*24*time.Hour, "keep function logs this long")
+	fl.Int64Var(&f.logBudget, "log-budget", 0, "MiB kept of all functions' logs, each function 1/8 of it (default 1024, or a quarter of a smaller data disk)")
 	fl.StringVar(&f.cfg.RunDir, "run-dir", "", "directory for unpacked code and instance /tmp (default: under the system temp dir)")
 	fl.BoolVar(&f.cfg.NoSandbox, "no-sandbox", false, "run functions under the platform's own uid instead of one per function")
 	fl.BoolVar(&f.cfg.NoAuth, "no-auth", false, "accept unsigned requests on --addr, everyone as an administrator (loopback addresses only; for local experiments)")
@@ -50,6 +52,7 @@ func (f *upFlags) start(ctx context.Context) (*server.Server, error) {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	f.cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	f.cfg.LogBudget = f.logBudget << 20
 	return server.Start(ctx, f.cfg)
 }
 

@@ -98,6 +98,11 @@ type Function struct {
 	Destinations         Destinations `json:"destinations,omitzero"`
 	// OnError is the dead-letter target (an SQS queue or SNS topic ARN).
 	OnError string `json:"onError,omitempty"`
+
+	// LogRetentionInDays keeps the function's log lines this many days (one
+	// of CloudWatch Logs' retention values); 0 keeps them for the platform's
+	// retention, which also bounds a longer one.
+	LogRetentionInDays int `json:"logRetentionInDays,omitempty"`
 }
 
 // Destinations are where the outcome of an asynchronous invocation goes: an

@@ -23,6 +23,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/blobs"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/runtime"
+	"github.com/nimbus-platform/nimbus/internal/store"
 	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
 )
 
@@ -85,6 +86,16 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, Error{Code: code, Message: msg})
 }
 
+// writeInternal answers a failure of the platform; a full data disk is a
+// temporary one, the deploy can be retried once space is freed.
+func writeInternal(w http.ResponseWriter, err error) {
+	if store.IsNoSpace(err) {
+		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", err.Error())
+		return
+	}
+	writeError(w, http.StatusInternalServerError, "Internal", err.Error())
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -111,7 +122,7 @@ func (a *API) getCode(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := os.Open(a.Blobs.Path(sha))
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "Internal", err.Error())
+		writeInternal(w, err)
 		return
 	}
 	defer f.Close()
@@ -140,7 +151,7 @@ func (a *API) putCode(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, blobs.ErrDigestMismatch):
 		writeError(w, http.StatusBadRequest, "InvalidDigest", err.Error())
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, "Internal", err.Error())
+		writeInternal(w, err)
 	default:
 		writeJSON(w, http.StatusCreated, map[string]any{"sha256": sha, "size": n})
 	}
@@ -216,7 +227,7 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "Conflict", err.Error())
 		return
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, "Internal", err.Error())
+		writeInternal(w, err)
 		return
 	}
 	out := DeployResponse{DeployResult: *res, Functions: []FunctionInfo{}}
@@ -302,7 +313,7 @@ func (a *API) removeService(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "Internal", err.Error())
+		writeInternal(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
@@ -339,6 +350,10 @@ func (a *API) readLogs(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil && r.Context().Err() == nil {
 		_ = enc.Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	if n := a.Logs.DroppedOf(name); n > 0 && !q.Follow {
+		_ = enc.Encode(logs.Record{Time: time.Now(), Function: name, Dropped: n})
 	}
 }
 

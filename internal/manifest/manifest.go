@@ -373,6 +373,7 @@ type providerDefaults struct {
 	ephemeralStorageSize placed[int]
 	architecture         placed[string]
 	environment          map[string]string
+	logRetention         placed[int]
 }
 
 func (d *decoder) project(root *node, r *resolver) *Project {
@@ -433,6 +434,7 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 	defaults.timeout = d.placedInt(val(provider, "timeout"), "provider.timeout")
 	defaults.ephemeralStorageSize = d.placedInt(val(provider, "ephemeralStorageSize"), "provider.ephemeralStorageSize")
 	defaults.architecture = d.placedString(val(provider, "architecture"), "provider.architecture")
+	defaults.logRetention = d.placedInt(val(provider, "logRetentionInDays"), "provider.logRetentionInDays")
 	d.environment(val(provider, "environment"), "provider.environment", defaults.environment, d.providerEnvRefs)
 	if n := val(provider, "layers"); n != nil {
 		d.warnf(n.pos, "", "layers are not supported by nimbus yet and are ignored")
@@ -622,6 +624,8 @@ func (d *decoder) function(e *entry, service, stage string, defaults providerDef
 			appspec.DefaultEphemeralStorageMB, appspec.MinEphemeralStorageMB, appspec.MaxEphemeralStorageMB, "MB", e.keyPos)
 	}
 
+	fn.LogRetentionInDays = d.logRetention(val(f, "logRetentionInDays"), where, defaults.logRetention)
+
 	fn.Architecture = defaultArchitecture
 	archPos := defaults.architecture.pos
 	if defaults.architecture.set {
@@ -698,6 +702,28 @@ func (d *decoder) pickInt(n *node, what string, provider placed[int], def, lo, h
 	}
 	if v.value < lo || v.value > hi {
 		d.errorf(v.pos, "", "%s %d must be between %d and %d %s", what, v.value, lo, hi, unit)
+	}
+	return v.value
+}
+
+// logRetentionDays are the retentions CloudWatch Logs accepts.
+var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// logRetention is a function's logRetentionInDays, or the provider's.
+func (d *decoder) logRetention(n *node, where string, provider placed[int]) int {
+	v := provider
+	if own := d.placedInt(n, where+" logRetentionInDays"); own.set {
+		v = own
+	} else if n != nil {
+		return 0 // already reported
+	}
+	if !v.set {
+		return 0
+	}
+	if !slices.Contains(logRetentionDays, v.value) {
+		d.errorf(v.pos, "use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
+			"%s: logRetentionInDays %d is not a retention CloudWatch Logs offers", where, v.value)
+		return 0
 	}
 	return v.value
 }

@@ -467,7 +467,7 @@ func (s *Service) messages(ctx context.Context, q *queue, in ReceiveInput, raw [
 			continue
 		}
 		q.sawDelivery(md.Sequence.Stream)
-		count := int(md.NumDelivered)
+		count := max(int(md.NumDelivered)-q.unreceived.get(md.Sequence.Stream), 1)
 		if r := q.cfg.Redrive; r != nil && count > r.MaxReceiveCount {
 			if s.redrive(ctx, q, m) {
 				continue
@@ -554,6 +554,9 @@ func (s *Service) redrive(ctx context.Context, q *queue, m jetstream.Msg) bool {
 	}
 	if err := m.DoubleAck(ctx); err != nil {
 		s.log.Warn("ack after moving to dead-letter queue", "queue", q.cfg.Name, "err", err)
+	}
+	if md, err := m.Metadata(); err == nil {
+		q.unreceived.forget(md.Sequence.Stream)
 	}
 	return true
 }

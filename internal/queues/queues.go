@@ -146,6 +146,9 @@ type queue struct {
 	// by the consumer (on any node): a receipt above it names a delivery
 	// that never happened.
 	delivered atomic.Uint64
+	// unreceived counts, by stream sequence, deliveries that a trigger's
+	// poller released without handing them out (see Release).
+	unreceived uncounted
 }
 
 // sawDelivery records that the message at stream sequence sseq was delivered.
@@ -760,6 +763,7 @@ func (s *Service) DeleteMessage(ctx context.Context, queue, handle string) error
 	if _, err := s.nc.RequestWithContext(rctx, h.reply, []byte("+ACK")); err != nil {
 		return fmt.Errorf("delete message: %w", err)
 	}
+	q.unreceived.forget(h.sseq)
 	return nil
 }
 

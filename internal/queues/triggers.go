@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,7 +26,10 @@ type Pollers struct {
 	log      *slog.Logger
 
 	mu      sync.Mutex
-	running map[string]context.CancelFunc // by mapping key
+	running map[string]*poller // by mapping key
+	// leaving are the pollers stopped but perhaps still receiving, by queue:
+	// a queue's new poller starts once they stopped receiving.
+	leaving map[string][]*poller
 	// workers counts the goroutines of running mappings (supervisors and
 	// their workers); Run waits for them before it returns.
 	workers sync.WaitGroup
@@ -37,7 +42,7 @@ func NewPollers(q *Service, inv *invoke.Service, reg *functions.Registry, log *s
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Pollers{queues: q, invoker: inv, registry: reg, log: log, running: map[string]context.CancelFunc{}}
+	return &Pollers{queues: q, invoker: inv, registry: reg, log: log, running: map[string]*poller{}, leaving: map[string][]*poller{}}
 }
 
 // Start runs Run in a goroutine that Wait waits for.
@@ -74,8 +79,8 @@ func (p *Pollers) Run(ctx context.Context, interval time.Duration) {
 		select {
 		case <-ctx.Done():
 			p.mu.Lock()
-			for _, stop := range p.running {
-				stop()
+			for _, pl := range p.running {
+				pl.stop()
 			}
 			clear(p.running)
 			p.mu.Unlock()
@@ -106,20 +111,30 @@ func (p *Pollers) reconcile(ctx context.Context) {
 			if err != nil || !t.Enabled {
 				continue
 			}
+			// Not the function's version: the poller invokes the function
+			// by name, so a redeploy that keeps the trigger keeps its poller.
 			key, _ := json.Marshal(struct {
 				F string
-				K string
 				T Trigger
-			}{f.Config.Name, f.Spec.Key, t})
+			}{f.Config.Name, t})
 			want[string(key)] = mapping{function: f.Config.Name, trigger: t}
 		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for key, stop := range p.running {
+	for key, pl := range p.running {
 		if _, ok := want[key]; !ok {
-			stop()
+			pl.stop()
 			delete(p.running, key)
+			p.leaving[pl.queue] = append(p.leaving[pl.queue], pl)
+		}
+	}
+	for queue, pls := range p.leaving {
+		pls = slices.DeleteFunc(pls, (*poller).stoppedReceiving)
+		if len(pls) == 0 {
+			delete(p.leaving, queue)
+		} else {
+			p.leaving[queue] = pls
 		}
 	}
 	for key, m := range want {
@@ -127,21 +142,91 @@ func (p *Pollers) reconcile(ctx context.Context) {
 			continue
 		}
 		mctx, stop := context.WithCancel(ctx)
-		p.running[key] = stop
-		p.workers.Go(func() { p.supervise(mctx, m) })
+		pl := &poller{queue: m.trigger.Queue, cancel: stop, done: make(chan struct{})}
+		p.running[key] = pl
+		after := slices.Clone(p.leaving[pl.queue])
+		p.workers.Go(func() {
+			// A redeploy replaces a poller: the old one stops receiving
+			// (and releases what it held) before this one receives, so
+			// no message waits out a visibility timeout in between.
+			for _, old := range after {
+				select {
+				case <-old.done:
+				case <-mctx.Done():
+				}
+			}
+			p.supervise(mctx, m, pl)
+		})
+	}
+}
+
+// poller is one running mapping.
+type poller struct {
+	queue  string
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	stopping  bool
+	receivers int           // workers that may still call Receive
+	done      chan struct{} // closed when stopping and receivers is 0
+}
+
+// stop ends the poller; done closes once no worker receives any more.
+func (pl *poller) stop() {
+	pl.cancel()
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if !pl.stopping {
+		pl.stopping = true
+		if pl.receivers == 0 {
+			close(pl.done)
+		}
+	}
+}
+
+// join counts a new worker as a receiver, unless the poller is stopping.
+func (pl *poller) join() bool {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.stopping {
+		return false
+	}
+	pl.receivers++
+	return true
+}
+
+// leave says a worker will not receive again.
+func (pl *poller) leave() {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	pl.receivers--
+	if pl.stopping && pl.receivers == 0 {
+		close(pl.done)
+	}
+}
+
+func (pl *poller) stoppedReceiving() bool {
+	select {
+	case <-pl.done:
+		return true
+	default:
+		return false
 	}
 }
 
 // supervise scales the workers of one mapping with the queue's backlog.
-func (p *Pollers) supervise(ctx context.Context, m mapping) {
+func (p *Pollers) supervise(ctx context.Context, m mapping, pl *poller) {
 	var mu sync.Mutex
 	workers := 0
 	start := func(extra bool) {
+		if !pl.join() {
+			return
+		}
 		mu.Lock()
 		workers++
 		mu.Unlock()
 		p.workers.Go(func() {
-			p.work(ctx, m, extra)
+			p.work(ctx, m, extra, pl.leave)
 			mu.Lock()
 			workers--
 			mu.Unlock()
@@ -172,17 +257,41 @@ func (p *Pollers) supervise(ctx context.Context, m mapping) {
 }
 
 // work polls until ctx ends; an extra worker stops when the queue is empty.
-func (p *Pollers) work(ctx context.Context, m mapping, extra bool) {
+// It calls left once it will not receive again.
+func (p *Pollers) work(ctx context.Context, m mapping, extra bool, left func()) {
+	left = sync.OnceFunc(left)
+	defer left()
 	t := m.trigger
 	for ctx.Err() == nil {
 		batch := p.collect(ctx, t)
+		if ctx.Err() != nil {
+			// Stopped while receiving: what arrived was not delivered.
+			p.release(t.Queue, batch)
+			return
+		}
 		if len(batch) == 0 {
 			if extra {
 				return
 			}
 			continue
 		}
+		// Stopped while delivering: this worker receives no more.
+		stopLeft := context.AfterFunc(ctx, left)
 		p.deliver(ctx, m, batch)
+		stopLeft()
+	}
+}
+
+// release makes messages received but not delivered visible again at once,
+// without counting the receive.
+func (p *Pollers) release(queue string, batch []Message) {
+	if len(batch) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.queues.Release(ctx, queue, batch); err != nil {
+		p.log.Warn("sqs poller release", "queue", queue, "messages", len(batch), "err", err)
 	}
 }
 
@@ -267,9 +376,14 @@ func (s *Service) Event(queue string, batch []Message) ([]byte, error) {
 
 func (p *Pollers) deliver(ctx context.Context, m mapping, batch []Message) {
 	t := m.trigger
+	if ctx.Err() != nil {
+		p.release(t.Queue, batch) // stopping: hand the batch to the next poller
+		return
+	}
 	payload, err := p.queues.Event(t.Queue, batch)
-	if err != nil || ctx.Err() != nil {
-		return // stopping: the messages come back after their visibility timeout
+	if err != nil {
+		p.log.Warn("sqs trigger event", "queue", t.Queue, "err", err)
+		return // the messages come back after their visibility timeout
 	}
 	resp, err := p.invoker.Invoke(ctx, &invoke.Request{Function: m.function, Payload: payload, Source: "sqs " + t.Queue})
 	if err != nil {
@@ -322,4 +436,71 @@ func (p *Pollers) deliver(ctx context.Context, m mapping, batch []Message) {
 			p.log.Warn("sqs trigger delete", "queue", t.Queue, "err", fmt.Sprint(err))
 		}
 	}
+}
+
+// Release makes received messages visible again at once without counting
+// their receive: a trigger's poller that stops (on a redeploy or shutdown)
+// hands back what it received and did not deliver, so the next receive sees
+// the count it would have seen. The correction lives in this node's memory:
+// after a restart, or on another node, the release counts as a receive.
+func (s *Service) Release(ctx context.Context, queue string, msgs []Message) error {
+	q, err := s.open(ctx, queue)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, m := range msgs {
+		h, err := decodeHandle(queue, m.ReceiptHandle)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		// Counted before the message is visible, so its next receive sees it.
+		q.unreceived.add(h.sseq)
+		if err := s.ChangeVisibility(ctx, queue, m.ReceiptHandle, 0); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// maxUncounted bounds the corrections a queue keeps: released messages
+// that expire instead of being deleted would otherwise stay forever.
+const maxUncounted = 1 << 16
+
+// uncounted holds, by stream sequence, how many deliveries of a message
+// were released rather than received.
+type uncounted struct {
+	mu sync.Mutex
+	n  map[uint64]int
+}
+
+func (u *uncounted) add(sseq uint64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.n == nil {
+		u.n = map[uint64]int{}
+	}
+	if len(u.n) >= maxUncounted {
+		// Forget about half, whichever: their counts read one receive high.
+		for seq := range u.n {
+			if len(u.n) < maxUncounted/2 {
+				break
+			}
+			delete(u.n, seq)
+		}
+	}
+	u.n[sseq]++
+}
+
+func (u *uncounted) get(sseq uint64) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.n[sseq]
+}
+
+func (u *uncounted) forget(sseq uint64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.n, sseq)
 }

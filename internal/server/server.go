@@ -49,6 +49,9 @@ type Config struct {
 	MaxConcurrency int           // platform-wide concurrent executions, default 1000
 	IdleTimeout    time.Duration // default 5m
 	LogRetention   time.Duration // default 7 days
+	// LogBudget bounds all functions' logs together (each gets 1/8 of it);
+	// default 1 GiB, or a quarter of a smaller data disk.
+	LogBudget int64
 	// RunDir holds unpacked code and instance temp dirs; default a directory
 	// under the system temp dir derived from DataDir.
 	RunDir string
@@ -185,7 +188,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.logs, err = logs.Open(ctx, s.store, logs.Config{Retention: cfg.LogRetention, Logger: cfg.Logger})
+	s.logs, err = logs.Open(ctx, s.store, logs.Config{Retention: cfg.LogRetention, MaxBytes: cfg.LogBudget, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +215,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	sdkDir := s.checkSDK(cfg.SDKDir)
 	s.Metrics = metrics.New()
+	s.Metrics.Registry.MustRegister(s.logs.Collectors()...)
 	uidBucket, err := s.store.KeyValue(ctx, "nimbus_uids", 1)
 	if err != nil {
 		return nil, err
@@ -275,6 +279,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Registry.OnRemove(cfn.CheckRemove)
+	s.logs.SetRetention(func(function string) time.Duration {
+		if f, ok := s.Registry.Get(function); ok {
+			return time.Duration(f.Config.LogRetentionInDays) * 24 * time.Hour
+		}
+		return 0
+	})
 	s.Invoker = invoke.New(s.Registry, s.runtime)
 	s.Gateway = gateway.New(gateway.Config{Registry: s.Registry, Invoker: s.Invoker, Logs: s.logs, Logger: cfg.Logger})
 	s.Registry.AddInventory(s.routes)

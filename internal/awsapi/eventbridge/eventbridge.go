@@ -15,6 +15,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/events"
+	"github.com/nimbus-platform/nimbus/internal/store"
 )
 
 // TargetPrefix is the X-Amz-Target prefix of EventBridge operations.
@@ -64,6 +65,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &se) || errors.As(err, &te) {
 			writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
+			return
+		}
+		if store.IsNoSpace(err) {
+			writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", err.Error())
 			return
 		}
 		writeError(w, http.StatusInternalServerError, "InternalException", err.Error())

@@ -21,6 +21,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/invoke"
 	"github.com/nimbus-platform/nimbus/internal/runtime"
+	"github.com/nimbus-platform/nimbus/internal/store"
 )
 
 // API is the Lambda API edge.
@@ -480,6 +481,8 @@ func writeCoreError(w http.ResponseWriter, err error) {
 		})
 	case errors.Is(err, runtime.ErrClosed):
 		writeError(w, http.StatusServiceUnavailable, "ServiceException", err.Error())
+	case store.IsNoSpace(err):
+		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", err.Error())
 	default:
 		writeError(w, http.StatusInternalServerError, "ServiceException", err.Error())
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/query"
+	"github.com/nimbus-platform/nimbus/internal/store"
 	"github.com/nimbus-platform/nimbus/internal/topics"
 )
 
@@ -58,6 +59,9 @@ func toFailure(err error) *failure {
 	}
 	if ae, ok := auth.AsError(err); ok {
 		return &failure{ae.Status(auth.ProtocolQuery), ae.Code(auth.ProtocolQuery), ae.Message}
+	}
+	if store.IsNoSpace(err) {
+		return &failure{503, "ServiceUnavailable", err.Error()}
 	}
 	return &failure{500, "InternalError", err.Error()}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/query"
 	"github.com/nimbus-platform/nimbus/internal/queues"
+	"github.com/nimbus-platform/nimbus/internal/store"
 )
 
 // API is the SQS edge.
@@ -115,6 +116,9 @@ func toFailure(err error) *failure {
 	}
 	if ae, ok := auth.AsError(err); ok {
 		return &failure{status: ae.Status(auth.ProtocolQuery), jsonType: ae.Code(auth.ProtocolJSON), queryCode: ae.Code(auth.ProtocolQuery), message: ae.Message, sender: true}
+	}
+	if store.IsNoSpace(err) {
+		return &failure{status: 503, jsonType: "ServiceUnavailable", queryCode: "ServiceUnavailable", message: err.Error()}
 	}
 	return &failure{status: 500, jsonType: "InternalError", queryCode: "InternalError", message: err.Error()}
 }
