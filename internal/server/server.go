@@ -30,6 +30,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/runtime"
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
 	"github.com/nimbus-platform/nimbus/internal/store"
+	"github.com/nimbus-platform/nimbus/internal/tables"
 	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
 	"github.com/nimbus-platform/nimbus/internal/telemetry/metrics"
 	"github.com/nimbus-platform/nimbus/runtimes"
@@ -89,6 +90,7 @@ type Server struct {
 	// stopEvents stops the event consumers (async, pollers) first on shutdown.
 	stopEvents context.CancelFunc
 	events     eventParts
+	tables     *tables.Service
 	served     chan error
 }
 
@@ -145,6 +147,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.logs, err = logs.Open(ctx, s.store, logs.Config{Retention: cfg.LogRetention, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s.tables, err = tables.Open(tables.Config{Dir: filepath.Join(dataDir, "tables"), Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -283,6 +289,11 @@ func (s *Server) shutdown(ctx context.Context) error {
 	}
 	if s.logs != nil {
 		s.logs.Close()
+	}
+	if s.tables != nil {
+		if err := s.tables.Close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if s.store != nil {
 		s.store.Close()
