@@ -314,6 +314,9 @@ func setAt(cur Value, path docPath, v Value) (Value, error) {
 		if cur.Kind != KindM {
 			return cur, errInvalidUpdatePath
 		}
+		if cur.M == nil {
+			cur.M = map[string]Value{}
+		}
 		cur.M[e.name] = v
 		return cur, nil
 	}
