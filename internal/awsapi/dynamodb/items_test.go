@@ -235,7 +235,7 @@ func TestUpdateExpressions(t *testing.T) {
 	tbl := aws.String("upd")
 	key := item{"pk": s("a")}
 	start := item{"pk": s("a"), "n": n("10"), "l": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("x"), s("y"), s("z")}},
-		"m": &types.AttributeValueMemberM{Value: item{"k": s("v"), "inner": &types.AttributeValueMemberM{Value: item{}}}},
+		"m":  &types.AttributeValueMemberM{Value: item{"k": s("v"), "inner": &types.AttributeValueMemberM{Value: item{}}}},
 		"ss": &types.AttributeValueMemberSS{Value: []string{"a", "b"}}, "gone": s("bye")}
 	for _, tc := range []struct {
 		name   string
