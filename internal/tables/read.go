@@ -80,7 +80,7 @@ func (s *Service) planRead(in *ReadInput, ex *Expressions, keyCond string) (*rea
 			return nil, nil, validationf("The table does not have the specified index: %s", in.Index)
 		}
 	}
-	if in.Limit < 0 || (in.Limit == 0 && in.Limit != 0) {
+	if in.Limit < 0 {
 		return nil, nil, validationf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", in.Limit)
 	}
 	var kc cond
