@@ -450,19 +450,3 @@ func (a *API) scan(ctx context.Context, body []byte) (any, error) {
 	}
 	return pageOut(p, in.Select == tables.SelectCount), nil
 }
-
-func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
-	return nil, validation("BatchGetItem is not supported yet")
-}
-
-func (a *API) batchWriteItem(ctx context.Context, body []byte) (any, error) {
-	return nil, validation("BatchWriteItem is not supported yet")
-}
-
-func (a *API) transactWriteItems(ctx context.Context, body []byte) (any, error) {
-	return nil, validation("TransactWriteItems is not supported yet")
-}
-
-func (a *API) transactGetItems(ctx context.Context, body []byte) (any, error) {
-	return nil, validation("TransactGetItems is not supported yet")
-}
