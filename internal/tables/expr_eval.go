@@ -184,8 +184,11 @@ func project(item Item, paths []docPath) Item {
 	if item == nil {
 		return nil
 	}
+	// List elements come out in list order, whatever order the paths name them.
+	sorted := append([]docPath(nil), paths...)
+	sort.SliceStable(sorted, func(i, j int) bool { return pathLess(sorted[i], sorted[j]) })
 	out := Item{}
-	for _, p := range paths {
+	for _, p := range sorted {
 		v, ok := getPath(item, p)
 		if !ok {
 			continue
@@ -200,9 +203,26 @@ func project(item Item, paths []docPath) Item {
 	return out
 }
 
+func pathLess(a, b docPath) bool {
+	for k := 0; k < len(a) && k < len(b); k++ {
+		x, y := a[k], b[k]
+		if x == y {
+			continue
+		}
+		switch {
+		case x.isIndex && y.isIndex:
+			return x.index < y.index
+		case x.isIndex != y.isIndex:
+			return x.isIndex
+		default:
+			return x.name < y.name
+		}
+	}
+	return len(a) < len(b)
+}
+
 // mergeAt places v at path inside dst, creating maps and lists on the way;
-// list elements are appended in the order paths name them, as DynamoDB
-// returns projected list elements.
+// projected list elements are appended in order.
 func mergeAt(dst *Value, path docPath, v Value) {
 	e := path[0]
 	last := len(path) == 1
