@@ -8,8 +8,8 @@ import (
 func TestConditionEvaluation(t *testing.T) {
 	item := Item{
 		"a": N("5"), "s": S("abc"), "b": B([]byte{1, 2}), "t": Bool(true),
-		"m": M(map[string]Value{"x": M(map[string]Value{"y": S("deep")})}),
-		"l": L(S("p"), L(N("1"), N("2"))),
+		"m":  M(map[string]Value{"x": M(map[string]Value{"y": S("deep")})}),
+		"l":  L(S("p"), L(N("1"), N("2"))),
 		"ns": {Kind: KindNS, SS: []string{"1", "2"}},
 	}
 	values := map[string]Value{":5": N("5"), ":4": N("4"), ":abc": S("abc"), ":ab": S("ab"), ":deep": S("deep"), ":2": N("2"), ":b1": B([]byte{1}), ":S": S("S"), ":true": Bool(true)}
