@@ -2,7 +2,6 @@ package tables
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -791,18 +790,4 @@ func scalarText(v Value) string {
 		return string(v.B)
 	}
 	return v.Kind.String()
-}
-
-// topLevel returns the distinct top-level attribute names of paths, sorted.
-func topLevel(paths []docPath) []string {
-	set := map[string]bool{}
-	for _, p := range paths {
-		set[p[0].name] = true
-	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

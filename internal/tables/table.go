@@ -3,7 +3,6 @@ package tables
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 )
@@ -423,12 +422,3 @@ func (ix *Index) keyOf(t *Table, item Item) Item {
 }
 
 func (t *Table) String() string { return fmt.Sprintf("table %s (%d)", t.TableName, t.ID) }
-
-func sortedIndexNames(t *Table) []string {
-	var names []string
-	for _, ix := range t.Indexes {
-		names = append(names, ix.IndexName)
-	}
-	sort.Strings(names)
-	return names
-}

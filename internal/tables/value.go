@@ -3,7 +3,6 @@ package tables
 import (
 	"bytes"
 	"sort"
-	"unicode/utf8"
 )
 
 // Kind is an attribute value's DynamoDB data type.
@@ -179,18 +178,6 @@ func elemKind(set Kind) Kind {
 	return 0
 }
 
-func setKind(elem Kind) Kind {
-	switch elem {
-	case KindS:
-		return KindSS
-	case KindN:
-		return KindNS
-	case KindB:
-		return KindBS
-	}
-	return 0
-}
-
 // IsSet reports whether v is SS, NS or BS.
 func (v Value) IsSet() bool { return v.Kind == KindSS || v.Kind == KindNS || v.Kind == KindBS }
 
@@ -318,6 +305,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
-
-// validString reports whether s is valid UTF-8 (DynamoDB stores strings as UTF-8).
-func validString(s string) bool { return utf8.ValidString(s) }
