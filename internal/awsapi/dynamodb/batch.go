@@ -51,6 +51,7 @@ func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
 			ProjectionExpression     string
 			ExpressionAttributeNames map[string]string
 			ConsistentRead           bool
+			AttributesToGet          []string
 		}
 	}](body)
 	if err != nil {
@@ -59,6 +60,10 @@ func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
 	req := map[string]tables.KeysAndProjection{}
 	for table, r := range in.RequestItems {
 		if err := a.authorize(ctx, "BatchGetItem", a.Tables.ARN(table)); err != nil {
+			return nil, err
+		}
+		lp := legacyParams{AttributesToGet: r.AttributesToGet}
+		if err := lp.translate(exprTarget{Projection: &r.ProjectionExpression, Names: &r.ExpressionAttributeNames}); err != nil {
 			return nil, err
 		}
 		kp := tables.KeysAndProjection{Projection: r.ProjectionExpression, Names: r.ExpressionAttributeNames}

@@ -242,8 +242,12 @@ func (a *API) putItem(ctx context.Context, body []byte) (any, error) {
 		ReturnValues                        string
 		ReturnValuesOnConditionCheckFailure string
 		exprParams
+		legacyParams
 	}](body)
 	if err != nil {
+		return nil, err
+	}
+	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
 	if err := requireTable(in.TableName); err != nil {
@@ -277,8 +281,12 @@ func (a *API) getItem(ctx context.Context, body []byte) (any, error) {
 		ProjectionExpression     string
 		ExpressionAttributeNames map[string]string
 		ConsistentRead           bool
+		legacyParams
 	}](body)
 	if err != nil {
+		return nil, err
+	}
+	if err := in.translate(exprTarget{Projection: &in.ProjectionExpression, Names: &in.ExpressionAttributeNames}); err != nil {
 		return nil, err
 	}
 	if err := requireTable(in.TableName); err != nil {
@@ -305,8 +313,12 @@ func (a *API) deleteItem(ctx context.Context, body []byte) (any, error) {
 		ReturnValues                        string
 		ReturnValuesOnConditionCheckFailure string
 		exprParams
+		legacyParams
 	}](body)
 	if err != nil {
+		return nil, err
+	}
+	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
 	if err := requireTable(in.TableName); err != nil {
@@ -335,8 +347,12 @@ func (a *API) updateItem(ctx context.Context, body []byte) (any, error) {
 		ReturnValues                        string
 		ReturnValuesOnConditionCheckFailure string
 		exprParams
+		legacyParams
 	}](body)
 	if err != nil {
+		return nil, err
+	}
+	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Update: &in.UpdateExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
 	if err := requireTable(in.TableName); err != nil {
@@ -368,6 +384,7 @@ type readIn struct {
 	Select               string
 	ConsistentRead       bool
 	exprParams
+	legacyParams
 }
 
 func (r *readIn) core() (tables.ReadInput, error) {
@@ -414,6 +431,13 @@ func (a *API) query(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if in.ScanFilter != nil {
+		return nil, validation("ScanFilter is not a Query parameter; use QueryFilter")
+	}
+	if err := in.translate(exprTarget{Projection: &in.ProjectionExpression, KeyCondition: &in.KeyConditionExpression, Filter: &in.FilterExpression,
+		Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
+		return nil, err
+	}
 	rin, err := in.core()
 	if err != nil {
 		return nil, err
@@ -435,6 +459,10 @@ func (a *API) scan(ctx context.Context, body []byte) (any, error) {
 		TotalSegments *int
 	}](body)
 	if err != nil {
+		return nil, err
+	}
+	if err := in.translate(exprTarget{Projection: &in.ProjectionExpression, Filter: &in.FilterExpression,
+		Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
 	rin, err := in.core()
