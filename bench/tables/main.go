@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -44,6 +45,7 @@ func main() {
 	clients := flag.Int("clients", 16, "concurrent SDK clients")
 	itemsN := flag.Int("items", 10000, "items in the Query table")
 	withMoto := flag.Bool("moto", true, "also measure moto_server")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the nimbus run to this file")
 	flag.Parse()
 	work, err := os.MkdirTemp("", "nimbus-bench-tables-*")
 	if err != nil {
@@ -59,7 +61,19 @@ func main() {
 	fmt.Printf("machine: %d CPUs; %d operations, %d clients, 1 KB items, Query table of %d items\n\n", runtime.NumCPU(), *n, *clients, *itemsN)
 	fmt.Println("| target | PutItem/s | GetItem/s | TransactWriteItems (10 items)/s | Query 100 items, median |")
 	fmt.Println("|---|---:|---:|---:|---:|")
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+	}
 	nim := measure(srv.URL(), *n, *clients, *itemsN)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Printf("| nimbus (durable, fsync) | %.0f | %.0f | %.0f | %v |\n", nim.put, nim.get, nim.tx, nim.query.Round(10*time.Microsecond))
 	if *withMoto {
 		port := freePort()
@@ -81,9 +95,23 @@ func main() {
 			time.Sleep(100 * time.Millisecond)
 		}
 		m := measure(url, *n, *clients, *itemsN)
-		fmt.Printf("| moto_server (in memory) | %.0f | %.0f | %.0f | %v |\n", m.put, m.get, m.tx, m.query.Round(10*time.Microsecond))
-		fmt.Printf("| nimbus / moto | %.1f× | %.1f× | %.1f× | %.1f× faster |\n", nim.put/m.put, nim.get/m.get, nim.tx/m.tx, float64(m.query)/float64(nim.query))
+		fmt.Printf("| moto_server (in memory) | %.0f | %.0f | %s | %v |\n", m.put, m.get, rate(m.tx), m.query.Round(10*time.Microsecond))
+		fmt.Printf("| nimbus / moto | %.1f× | %.1f× | %s | %.1f× faster |\n", nim.put/m.put, nim.get/m.get, ratio(nim.tx, m.tx), float64(m.query)/float64(nim.query))
 	}
+}
+
+func rate(r float64) string {
+	if r == 0 {
+		return "failed"
+	}
+	return fmt.Sprintf("%.0f", r)
+}
+
+func ratio(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f×", a/b)
 }
 
 func freePort() int {

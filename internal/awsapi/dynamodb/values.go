@@ -19,8 +19,23 @@ type wireValue tables.Value
 // wireItem is an item (or key) in DynamoDB's JSON form.
 type wireItem tables.Item
 
+// rawValue is an AttributeValue as the JSON decoder reads it in one pass;
+// convert validates it.
+type rawValue struct {
+	S    *string
+	N    *string
+	B    []byte
+	BOOL *bool
+	NULL *bool
+	M    map[string]rawValue
+	L    []rawValue
+	SS   []string
+	NS   []string
+	BS   [][]byte
+}
+
 func (w *wireItem) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
+	var raw map[string]rawValue
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
@@ -28,95 +43,86 @@ func (w *wireItem) UnmarshalJSON(b []byte) error {
 		*w = nil
 		return nil
 	}
-	it := make(wireItem, len(raw))
-	for k, r := range raw {
-		v, err := decodeValue(r)
-		if err != nil {
-			return err
-		}
-		it[k] = v
-	}
-	*w = it
-	return nil
+	it, err := convertMap(raw)
+	*w = wireItem(it)
+	return err
 }
 
 func (w *wireValue) UnmarshalJSON(b []byte) error {
-	v, err := decodeValue(b)
-	if err != nil {
+	var raw rawValue
+	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
+	v, err := raw.convert()
 	*w = wireValue(v)
-	return nil
+	return err
 }
 
-// decodeValue reads one AttributeValue and validates it as DynamoDB does.
-func decodeValue(b []byte) (tables.Value, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return tables.Value{}, err
-	}
+func convertMap(raw map[string]rawValue) (map[string]tables.Value, error) {
+	out := make(map[string]tables.Value, len(raw))
 	for k, r := range raw {
-		if bytes.Equal(bytes.TrimSpace(r), []byte("null")) {
-			delete(raw, k)
+		v, err := r.convert()
+		if err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// convert checks that exactly one type is set and validates the value as
+// DynamoDB does.
+func (r *rawValue) convert() (tables.Value, error) {
+	set := 0
+	for _, present := range []bool{r.S != nil, r.N != nil, r.B != nil, r.BOOL != nil, r.NULL != nil, r.M != nil, r.L != nil, r.SS != nil, r.NS != nil, r.BS != nil} {
+		if present {
+			set++
 		}
 	}
-	if len(raw) == 0 {
+	if set == 0 {
 		return tables.Value{}, validation("Supplied AttributeValue is empty, must contain exactly one of the supported datatypes")
 	}
-	if len(raw) > 1 {
+	if set > 1 {
 		return tables.Value{}, validation("Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes")
 	}
-	for k, r := range raw {
-		kind := tables.ParseKind(k)
-		v := tables.Value{Kind: kind}
-		var err error
-		switch kind {
-		case tables.KindS:
-			err = json.Unmarshal(r, &v.S)
-		case tables.KindN:
-			var s string
-			if err = json.Unmarshal(r, &s); err == nil {
-				v.S, err = tables.ParseNumber(s)
-			}
-		case tables.KindB:
-			err = json.Unmarshal(r, &v.B)
-			if v.B == nil {
-				v.B = []byte{}
-			}
-		case tables.KindBOOL:
-			err = json.Unmarshal(r, &v.Bool)
-		case tables.KindNULL:
-			if err = json.Unmarshal(r, &v.Bool); err == nil && !v.Bool {
-				err = validation("One or more parameter values were invalid: Null attribute value types must have the value of true")
-			}
-		case tables.KindM:
-			var m wireItem
-			err = json.Unmarshal(r, &m)
-			v.M = map[string]tables.Value(m)
-			if v.M == nil {
-				v.M = map[string]tables.Value{}
-			}
-		case tables.KindL:
-			var l []wireValue
-			err = json.Unmarshal(r, &l)
-			v.L = make([]tables.Value, len(l))
-			for i := range l {
-				v.L[i] = tables.Value(l[i])
-			}
-		case tables.KindSS, tables.KindNS:
-			if err = json.Unmarshal(r, &v.SS); err == nil {
-				err = checkSet(&v)
-			}
-		case tables.KindBS:
-			if err = json.Unmarshal(r, &v.BS); err == nil {
-				err = checkSet(&v)
-			}
-		default:
-			err = validation("Supplied AttributeValue is empty, must contain exactly one of the supported datatypes")
+	switch {
+	case r.S != nil:
+		return tables.S(*r.S), nil
+	case r.N != nil:
+		n, err := tables.ParseNumber(*r.N)
+		return tables.N(n), err
+	case r.B != nil:
+		return tables.B(r.B), nil
+	case r.BOOL != nil:
+		return tables.Bool(*r.BOOL), nil
+	case r.NULL != nil:
+		if !*r.NULL {
+			return tables.Value{}, validation("One or more parameter values were invalid: Null attribute value types must have the value of true")
 		}
-		return v, err
+		return tables.Null(), nil
+	case r.M != nil:
+		m, err := convertMap(r.M)
+		return tables.M(m), err
+	case r.L != nil:
+		l := make([]tables.Value, len(r.L))
+		for i := range r.L {
+			v, err := r.L[i].convert()
+			if err != nil {
+				return tables.Value{}, err
+			}
+			l[i] = v
+		}
+		return tables.L(l...), nil
+	case r.SS != nil:
+		v := tables.Value{Kind: tables.KindSS, SS: r.SS}
+		return v, checkSet(&v)
+	case r.NS != nil:
+		v := tables.Value{Kind: tables.KindNS, SS: r.NS}
+		return v, checkSet(&v)
+	default:
+		v := tables.Value{Kind: tables.KindBS, BS: r.BS}
+		return v, checkSet(&v)
 	}
-	return tables.Value{}, nil
 }
 
 func checkSet(v *tables.Value) error {
