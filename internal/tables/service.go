@@ -235,16 +235,6 @@ func (s *Service) read(key []byte) (Item, error) {
 	return decodeItem(v)
 }
 
-func encodeItem(it Item) ([]byte, error) { return json.Marshal(it) }
-
-func decodeItem(b []byte) (Item, error) {
-	var it Item
-	if err := json.Unmarshal(b, &it); err != nil {
-		return nil, fmt.Errorf("decode item: %w", err)
-	}
-	return it, nil
-}
-
 // stage adds to b the writes that replace old with new at key (new nil:
 // delete), the table's and every index's.
 func (s *Service) stage(b *pebble.Batch, t *Table, key []byte, old, new Item) error {

@@ -44,14 +44,14 @@ func ParseKind(name string) Kind {
 // Value is one attribute value. Numbers (N and NS) are held as canonical
 // decimal text (see ParseNumber).
 type Value struct {
-	Kind Kind             `json:"k"`
-	S    string           `json:"s,omitempty"` // S, or the text of N
-	B    []byte           `json:"b,omitempty"`
-	Bool bool             `json:"t,omitempty"`
-	M    map[string]Value `json:"m,omitempty"`
-	L    []Value          `json:"l,omitempty"`
-	SS   []string         `json:"ss,omitempty"` // SS and NS
-	BS   [][]byte         `json:"bs,omitempty"`
+	Kind Kind
+	S    string // S, or the text of N
+	B    []byte
+	Bool bool
+	M    map[string]Value
+	L    []Value
+	SS   []string // SS and NS
+	BS   [][]byte
 }
 
 // Item is a table item: attribute names to values.
