@@ -95,6 +95,9 @@ func newParser(what, src string, ex *Expressions) (*parser, error) {
 		return nil, validationf("Invalid %s: The expression can not be empty;", what)
 	}
 	ex.any = true
+	if len(src) > 4096 {
+		return nil, validationf("Invalid %s: Expression size has exceeded the maximum allowed size; expression size: %d", what, len(src))
+	}
 	for i := 0; i < len(src); {
 		c := src[i]
 		switch {

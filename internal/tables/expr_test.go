@@ -65,6 +65,7 @@ func TestExpressionErrors(t *testing.T) {
 		{"cond", "a = :v ;", "Invalid character encountered in the expression; character: ;"},
 		{"cond", "", "Invalid ConditionExpression: The expression can not be empty;"},
 		{"cond", "size(a)", `Syntax error; token: "<EOF>"`},
+		{"cond", "a = :v OR " + strings.Repeat("a = :v OR ", 500) + "a = :v", "Expression size has exceeded the maximum allowed size"},
 		{"update", "SET a = :v, a = :v", "Two document paths conflict with each other"},
 		{"update", "FOO a", `Syntax error; token: "FOO"`},
 		{"update", "SET a = nope(:v)", "Invalid function name; function: nope"},

@@ -31,6 +31,7 @@ type ReadInput struct {
 	Limit             int
 	ExclusiveStartKey Item
 	Select            string
+	ConsistentRead    bool
 }
 
 // QueryInput is a Query request.
@@ -78,6 +79,9 @@ func (s *Service) planRead(in *ReadInput, ex *Expressions, keyCond string) (*rea
 	if in.Index != "" {
 		if p.ix = t.Index(in.Index); p.ix == nil {
 			return nil, nil, validationf("The table does not have the specified index: %s", in.Index)
+		}
+		if p.ix.Global && in.ConsistentRead {
+			return nil, nil, validationf("Consistent reads are not supported on global secondary indexes")
 		}
 	}
 	if in.Limit < 0 {

@@ -177,6 +177,9 @@ func TestSecondaryIndexes(t *testing.T) {
 	_, err = c.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("orders"), IndexName: aws.String("by-status"), Select: types.SelectAllAttributes,
 		KeyConditionExpression: aws.String("#s = :s"), ExpressionAttributeNames: map[string]string{"#s": "status"}, ExpressionAttributeValues: item{":s": s("open")}})
 	apiError(t, err, "ValidationException", "Select type ALL_ATTRIBUTES is not supported for global secondary index by-status")
+	_, err = c.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("orders"), IndexName: aws.String("by-status"), ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: aws.String("#s = :s"), ExpressionAttributeNames: map[string]string{"#s": "status"}, ExpressionAttributeValues: item{":s": s("open")}})
+	apiError(t, err, "ValidationException", "Consistent reads are not supported on global secondary indexes")
 }
 
 func TestTransactions(t *testing.T) {

@@ -391,7 +391,7 @@ func (r *readIn) core() (tables.ReadInput, error) {
 	out := tables.ReadInput{
 		Table: r.TableName, Index: r.IndexName, Filter: r.FilterExpression, Projection: r.ProjectionExpression,
 		Names: r.ExpressionAttributeNames, Values: valuesMap(r.ExpressionAttributeValues),
-		ExclusiveStartKey: tables.Item(r.ExclusiveStartKey), Select: r.Select,
+		ExclusiveStartKey: tables.Item(r.ExclusiveStartKey), Select: r.Select, ConsistentRead: r.ConsistentRead,
 	}
 	if r.Limit != nil {
 		if *r.Limit < 1 {
