@@ -1,10 +1,13 @@
 package tables
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -190,10 +193,24 @@ type txAction struct {
 	check  bool        // ConditionCheck
 }
 
+// TransactWriteInput is a TransactWriteItems request.
+type TransactWriteInput struct {
+	Items []TransactWriteItem
+	// ClientRequestToken makes the call idempotent for 10 minutes: a repeat
+	// with the same token and Fingerprint (a digest of the whole request)
+	// succeeds without applying anything again.
+	ClientRequestToken string
+	Fingerprint        []byte
+}
+
+// IdempotencyWindow is how long a ClientRequestToken is remembered.
+const IdempotencyWindow = 10 * time.Minute
+
 // TransactWriteItems applies up to 100 actions on distinct items all
 // together or not at all. A failed condition cancels the whole transaction
 // with one reason per action.
-func (s *Service) TransactWriteItems(ctx context.Context, items []TransactWriteItem) error {
+func (s *Service) TransactWriteItems(ctx context.Context, in TransactWriteInput) error {
+	items := in.Items
 	if len(items) == 0 || len(items) > MaxTransactItems {
 		return validationf("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to 100 and greater than or equal to 1")
 	}
@@ -214,8 +231,34 @@ func (s *Service) TransactWriteItems(ctx context.Context, items []TransactWriteI
 	for i, a := range actions {
 		keys[i] = a.key
 	}
+	var tokenKey []byte
+	if in.ClientRequestToken != "" {
+		if len(in.ClientRequestToken) > 36 {
+			return validationf("1 validation error detected: Value '%s' at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 36", in.ClientRequestToken)
+		}
+		// The token is stored in the transaction's own batch: after a crash,
+		// a retry finds it exactly when the transaction was applied.
+		tokenKey = append([]byte{prefixToken}, in.ClientRequestToken...)
+		keys = append(keys, tokenKey)
+	}
 	unlock := s.lock(keys...)
 	defer unlock()
+	if tokenKey != nil {
+		v, closer, err := s.db.Get(tokenKey)
+		if err == nil {
+			at := time.Unix(0, int64(binary.BigEndian.Uint64(v[:8])))
+			same := bytes.Equal(v[8:], in.Fingerprint)
+			_ = closer.Close()
+			if time.Since(at) < IdempotencyWindow {
+				if !same {
+					return &Error{Kind: KindIdempotentMismatch, Message: "Request with the same client request token as a previous request had different parameters"}
+				}
+				return nil
+			}
+		} else if !errors.Is(err, pebble.ErrNotFound) {
+			return fmt.Errorf("read client request token: %w", err)
+		}
+	}
 	olds := make([]Item, len(actions))
 	news := make([]Item, len(actions))
 	reasons := make([]CancellationReason, len(actions))
@@ -261,6 +304,10 @@ func (s *Service) TransactWriteItems(ctx context.Context, items []TransactWriteI
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
+	if tokenKey != nil {
+		v := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
+		_ = b.Set(tokenKey, append(v, in.Fingerprint...), nil)
+	}
 	for i, a := range actions {
 		if a.check || (olds[i] == nil && news[i] == nil) {
 			continue

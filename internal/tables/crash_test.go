@@ -29,12 +29,12 @@ func quietService(t testing.TB, dir string) *Service {
 
 func transfer(ctx context.Context, s *Service, from, to int, entry string) error {
 	one := map[string]Value{":one": N("1")}
-	return s.TransactWriteItems(ctx, []TransactWriteItem{
+	return s.TransactWriteItems(ctx, TransactWriteInput{Items: []TransactWriteItem{
 		{Update: &UpdateInput{Table: "accounts", Key: Item{"id": N(fmt.Sprint(from))}, Update: "SET balance = balance - :one", Values: one}},
 		{Update: &UpdateInput{Table: "accounts", Key: Item{"id": N(fmt.Sprint(to))}, Update: "SET balance = balance + :one", Values: one}},
 		{Put: &PutInput{Table: "ledger", Item: Item{"id": S(entry), "from": N(fmt.Sprint(from)), "to": N(fmt.Sprint(to))},
 			Condition: Condition{Expression: "attribute_not_exists(id)"}}},
-	})
+	}})
 }
 
 // TestCrashChild is the process TestKillDuringTransactions kills: it runs

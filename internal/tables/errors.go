@@ -15,6 +15,7 @@ const (
 	KindInUse                                    // ResourceInUseException
 	KindConditionFailed                          // ConditionalCheckFailedException
 	KindTransactionCanceled                      // TransactionCanceledException
+	KindIdempotentMismatch                       // IdempotentParameterMismatchException
 	KindInternal                                 // InternalServerError
 )
 

@@ -21,6 +21,7 @@ const (
 	prefixMeta   = 'm'
 	prefixNextID = 'i'
 	prefixData   = 'd'
+	prefixToken  = 't' // 't' token → time(8) fingerprint: TransactWriteItems' ClientRequestToken
 )
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }

@@ -2,6 +2,7 @@ package dynamodb
 
 import (
 	"context"
+	"crypto/sha256"
 
 	"github.com/nimbus-platform/nimbus/internal/tables"
 )
@@ -147,7 +148,12 @@ func (a *API) transactWriteItems(ctx context.Context, body []byte) (any, error) 
 			}
 		}
 	}
-	if err := a.Tables.TransactWriteItems(ctx, req); err != nil {
+	var fingerprint []byte
+	if in.ClientRequestToken != "" {
+		sum := sha256.Sum256(body)
+		fingerprint = sum[:]
+	}
+	if err := a.Tables.TransactWriteItems(ctx, tables.TransactWriteInput{Items: req, ClientRequestToken: in.ClientRequestToken, Fingerprint: fingerprint}); err != nil {
 		return nil, err
 	}
 	return map[string]any{}, nil

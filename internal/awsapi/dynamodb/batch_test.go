@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -252,6 +253,25 @@ func TestTransactions(t *testing.T) {
 	if a, b := balances(); a+b != 200 {
 		t.Fatalf("balances %d + %d after concurrent transfers", a, b)
 	}
+	// A ClientRequestToken makes a repeat a no-op, and a different request
+	// under the same token an error.
+	bump := func(amount string) error {
+		_, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{ClientRequestToken: aws.String("token-1"), TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{TableName: aws.String("ledger"), Key: item{"pk": s("counter")}, UpdateExpression: aws.String("ADD hits :n"), ExpressionAttributeValues: item{":n": n(amount)}}},
+		}})
+		return err
+	}
+	for i := 0; i < 3; i++ {
+		if err := bump("1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counter, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("ledger"), Key: item{"pk": s("counter")}})
+	if err != nil || !reflect.DeepEqual(counter.Item["hits"], n("1")) {
+		t.Fatalf("counter after three tries with one token: %v, %v", counter.Item, err)
+	}
+	apiError(t, bump("2"), "IdempotentParameterMismatchException", "")
+
 	_, err = c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{TableName: aws.String("accounts"), Key: item{"pk": s("a")}, ConditionExpression: aws.String("attribute_exists(pk)")}},
 		{Delete: &types.Delete{TableName: aws.String("accounts"), Key: item{"pk": s("a")}}},

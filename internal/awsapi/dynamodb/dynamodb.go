@@ -83,6 +83,7 @@ func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
 			tables.KindInUse:               "ResourceInUseException",
 			tables.KindConditionFailed:     "ConditionalCheckFailedException",
 			tables.KindTransactionCanceled: "TransactionCanceledException",
+			tables.KindIdempotentMismatch:  "IdempotentParameterMismatchException",
 		}[te.Kind]
 		if code == "" {
 			code = "InternalServerError"
