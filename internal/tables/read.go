@@ -277,6 +277,14 @@ func (s *Service) Query(ctx context.Context, in QueryInput) (*Page, error) {
 	if err := p.keyRange(kc); err != nil {
 		return nil, err
 	}
+	if p.filter != nil {
+		hash, rng := p.keyNames()
+		for _, name := range condAttrs(p.filter) {
+			if name == hash || name == rng {
+				return nil, validationf("Filter Expression can only contain non-primary key attributes: Primary key attribute: %s", name)
+			}
+		}
+	}
 	if err := p.startAfter(in.ExclusiveStartKey); err != nil {
 		return nil, err
 	}
@@ -412,6 +420,49 @@ func condAttr(c cond) (string, bool) {
 		return c.path[0].name, true
 	}
 	return "", false
+}
+
+// condAttrs lists the top-level attributes a condition reads.
+func condAttrs(c cond) []string {
+	var names []string
+	op := func(o operand) {
+		switch o := o.(type) {
+		case pathOp:
+			names = append(names, o.path[0].name)
+		case sizeOp:
+			names = append(names, o.path[0].name)
+		}
+	}
+	var walk func(c cond)
+	walk = func(c cond) {
+		switch c := c.(type) {
+		case andCond:
+			walk(c.a)
+			walk(c.b)
+		case orCond:
+			walk(c.a)
+			walk(c.b)
+		case notCond:
+			walk(c.c)
+		case cmpCond:
+			op(c.a)
+			op(c.b)
+		case betweenCond:
+			op(c.x)
+			op(c.lo)
+			op(c.hi)
+		case inCond:
+			op(c.x)
+			for _, o := range c.list {
+				op(o)
+			}
+		case funcCond:
+			names = append(names, c.path[0].name)
+			op(c.arg)
+		}
+	}
+	walk(c)
+	return names
 }
 
 func condOperator(c cond) string {

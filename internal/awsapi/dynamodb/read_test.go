@@ -166,6 +166,9 @@ func TestQuery(t *testing.T) {
 		t.Fatalf("projection = %+v, %v", proj, err)
 	}
 
+	_, err = c.Query(ctx, &dynamodb.QueryInput{TableName: tbl, KeyConditionExpression: aws.String("pk = :p"), FilterExpression: aws.String("sk > :v"),
+		ExpressionAttributeValues: item{":p": s("p0"), ":v": n("1")}})
+	apiError(t, err, "ValidationException", "Filter Expression can only contain non-primary key attributes: Primary key attribute: sk")
 	for _, tc := range []struct {
 		kc     string
 		values item
