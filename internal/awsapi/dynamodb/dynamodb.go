@@ -112,6 +112,11 @@ func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
 		writeJSON(w, status, data)
 		return
 	}
+	var denied *deniedError
+	if errors.As(err, &denied) {
+		writeError(w, http.StatusBadRequest, "AccessDeniedException", denied.Error())
+		return
+	}
 	var se *json.SyntaxError
 	var ue *json.UnmarshalTypeError
 	if errors.As(err, &se) || errors.As(err, &ue) {
@@ -142,8 +147,18 @@ func (a *API) authorize(ctx context.Context, action, resource string) error {
 	if a.Authorize == nil {
 		return nil
 	}
-	return a.Authorize(ctx, "dynamodb:"+action, resource)
+	if err := a.Authorize(ctx, "dynamodb:"+action, resource); err != nil {
+		return &deniedError{err}
+	}
+	return nil
 }
+
+// deniedError is a refusal by Authorize; it answers AccessDeniedException
+// with Authorize's message.
+type deniedError struct{ err error }
+
+func (e *deniedError) Error() string { return e.err.Error() }
+func (e *deniedError) Unwrap() error { return e.err }
 
 func decode[T any](body []byte) (*T, error) {
 	var v T
