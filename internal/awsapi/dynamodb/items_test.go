@@ -120,6 +120,14 @@ func TestItemValidation(t *testing.T) {
 			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: tbl, Item: item{"pk": s("a"), "ts": n("one")}})
 			return err
 		}, "ValidationException", "A value provided cannot be converted into a number"},
+		{"nesting over 32 levels", func() error {
+			var deep types.AttributeValue = s("bottom")
+			for i := 0; i < 33; i++ {
+				deep = &types.AttributeValueMemberL{Value: []types.AttributeValue{deep}}
+			}
+			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: tbl, Item: item{"pk": s("a"), "ts": n("1"), "deep": deep}})
+			return err
+		}, "ValidationException", "Nesting Levels have exceeded supported limits"},
 		{"ReturnValues on put", func() error {
 			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: tbl, Item: item{"pk": s("a"), "ts": n("1")}, ReturnValues: types.ReturnValueAllNew})
 			return err

@@ -43,7 +43,7 @@ func (w *wireItem) UnmarshalJSON(b []byte) error {
 		*w = nil
 		return nil
 	}
-	it, err := convertMap(raw)
+	it, err := convertMap(raw, 0)
 	*w = wireItem(it)
 	return err
 }
@@ -53,15 +53,18 @@ func (w *wireValue) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
-	v, err := raw.convert()
+	v, err := raw.convert(0)
 	*w = wireValue(v)
 	return err
 }
 
-func convertMap(raw map[string]rawValue) (map[string]tables.Value, error) {
+// maxNesting is DynamoDB's limit on nested maps and lists.
+const maxNesting = 32
+
+func convertMap(raw map[string]rawValue, depth int) (map[string]tables.Value, error) {
 	out := make(map[string]tables.Value, len(raw))
 	for k, r := range raw {
-		v, err := r.convert()
+		v, err := r.convert(depth)
 		if err != nil {
 			return nil, err
 		}
@@ -72,7 +75,7 @@ func convertMap(raw map[string]rawValue) (map[string]tables.Value, error) {
 
 // convert checks that exactly one type is set and validates the value as
 // DynamoDB does.
-func (r *rawValue) convert() (tables.Value, error) {
+func (r *rawValue) convert(depth int) (tables.Value, error) {
 	set := 0
 	for _, present := range []bool{r.S != nil, r.N != nil, r.B != nil, r.BOOL != nil, r.NULL != nil, r.M != nil, r.L != nil, r.SS != nil, r.NS != nil, r.BS != nil} {
 		if present {
@@ -101,12 +104,18 @@ func (r *rawValue) convert() (tables.Value, error) {
 		}
 		return tables.Null(), nil
 	case r.M != nil:
-		m, err := convertMap(r.M)
+		if depth >= maxNesting {
+			return tables.Value{}, validation("Nesting Levels have exceeded supported limits")
+		}
+		m, err := convertMap(r.M, depth+1)
 		return tables.M(m), err
 	case r.L != nil:
+		if depth >= maxNesting {
+			return tables.Value{}, validation("Nesting Levels have exceeded supported limits")
+		}
 		l := make([]tables.Value, len(r.L))
 		for i := range r.L {
-			v, err := r.L[i].convert()
+			v, err := r.L[i].convert(depth + 1)
 			if err != nil {
 				return tables.Value{}, err
 			}
