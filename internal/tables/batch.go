@@ -77,9 +77,15 @@ func (s *Service) BatchWriteItem(ctx context.Context, requests map[string][]Writ
 		}
 	}
 	keys := make([][]byte, len(writes))
+	used := make([]*Table, len(writes))
 	for i, w := range writes {
-		keys[i] = w.key
+		keys[i], used[i] = w.key, w.t
 	}
+	release, err := useTables(used...)
+	if err != nil {
+		return err
+	}
+	defer release()
 	unlock := s.lock(keys...)
 	defer unlock()
 	b := s.db.NewBatch()
@@ -228,9 +234,15 @@ func (s *Service) TransactWriteItems(ctx context.Context, in TransactWriteInput)
 		actions[i] = a
 	}
 	keys := make([][]byte, len(actions))
+	used := make([]*Table, len(actions))
 	for i, a := range actions {
-		keys[i] = a.key
+		keys[i], used[i] = a.key, a.t
 	}
+	release, err := useTables(used...)
+	if err != nil {
+		return err
+	}
+	defer release()
 	var tokenKey []byte
 	if in.ClientRequestToken != "" {
 		if len(in.ClientRequestToken) > 36 {

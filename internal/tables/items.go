@@ -103,6 +103,11 @@ func checkCondition(c cond, opt Condition, old Item) error {
 // writeOne runs read-check-write on one item under its lock and syncs the
 // result to disk before returning. change returns the new item (nil deletes).
 func (s *Service) writeOne(t *Table, key []byte, change func(old Item) (Item, error)) (old, new Item, err error) {
+	release, err := useTables(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
 	unlock := s.lock(key)
 	defer unlock()
 	if old, err = s.read(key); err != nil {

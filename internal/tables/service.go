@@ -179,12 +179,16 @@ func (s *Service) DeleteTable(ctx context.Context, name string) (*Table, error) 
 	if t == nil {
 		return nil, tableNotFound(name)
 	}
+	t.live.Lock()
+	defer t.live.Unlock()
+	t.deleted = true
 	b := s.db.NewBatch()
 	defer b.Close()
 	_ = b.Delete(metaKey(name), nil)
 	prefix := tablePrefix(t.ID)
 	_ = b.DeleteRange(prefix, prefixEnd(prefix), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
+		t.deleted = false
 		return nil, fmt.Errorf("delete table %s: %w", name, err)
 	}
 	delete(s.tables, name)

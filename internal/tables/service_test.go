@@ -7,6 +7,8 @@ import (
 	"sort"
 	"sync"
 	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // TestConditionalWritesSerialise: optimistic increments (read, then write
@@ -88,5 +90,59 @@ func TestKeyOrder(t *testing.T) {
 		if want := len(vals[i]) > 0 && vals[i][0] == 'a'; in != want {
 			t.Errorf("%q in begins_with(a) range = %v", vals[i], in)
 		}
+	}
+}
+
+// TestDeleteTableDuringWrites: a write racing DeleteTable either lands
+// before the deletion (and is deleted with the table) or fails with
+// ResourceNotFoundException; nothing is left behind under the old table.
+func TestDeleteTableDuringWrites(t *testing.T) {
+	s := quietService(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	spec := TableSpec{TableName: "doomed", BillingMode: "PAY_PER_REQUEST",
+		AttributeDefinitions: []AttributeDefinition{{AttributeName: "id", AttributeType: "S"}}, KeySchema: []KeyElement{{AttributeName: "id", KeyType: "HASH"}}}
+	tbl, err := s.CreateTable(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				_, err := s.PutItem(ctx, PutInput{Table: "doomed", Item: Item{"id": S(fmt.Sprint(w, "-", i))}})
+				if IsKind(err, KindNotFound) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(w)
+	}
+	for {
+		page, err := s.Scan(ctx, ScanInput{ReadInput: ReadInput{Table: "doomed", Select: SelectCount}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Count >= 20 {
+			break
+		}
+	}
+	if _, err := s.DeleteTable(ctx, "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	prefix := tablePrefix(tbl.ID)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	if it.First() {
+		t.Fatalf("data left under the deleted table: %x", it.Key())
 	}
 }

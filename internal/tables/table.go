@@ -3,7 +3,10 @@ package tables
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -61,6 +64,36 @@ type Table struct {
 	hash    string
 	rng     string
 	types   map[string]Kind
+	// live is held shared by writers and exclusively by DeleteTable, so no
+	// write lands after (or answers success across) the table's deletion.
+	live    sync.RWMutex
+	deleted bool
+}
+
+// useTables holds tables open for a write and fails if one was deleted.
+// Tables are taken in id order, so writers and DeleteTable cannot deadlock.
+func useTables(ts ...*Table) (release func(), err error) {
+	uniq := make([]*Table, 0, len(ts))
+	for _, t := range ts {
+		if !slices.Contains(uniq, t) {
+			uniq = append(uniq, t)
+		}
+	}
+	sort.Slice(uniq, func(i, j int) bool { return uniq[i].ID < uniq[j].ID })
+	release = func() {
+		for _, t := range uniq {
+			t.live.RUnlock()
+		}
+	}
+	for i, t := range uniq {
+		t.live.RLock()
+		if t.deleted {
+			uniq = uniq[:i+1]
+			release()
+			return nil, errTableNotFound
+		}
+	}
+	return release, nil
 }
 
 // Index is a secondary index of a table.
