@@ -55,16 +55,25 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.writeErr(w, op, err)
 		return
 	}
-	if out == nil {
-		out = struct{}{}
-	}
-	data, err := json.Marshal(out)
-	if err != nil {
-		a.writeErr(w, op, err)
-		return
+	var data []byte
+	switch out := out.(type) {
+	case nil:
+		data = []byte("{}")
+	case rawBody:
+		data = out
+	default:
+		if data, err = json.Marshal(out); err != nil {
+			a.writeErr(w, op, err)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, data)
 }
+
+// rawBody is a response the handler wrote itself (the item-heavy ones:
+// encoding/json would re-validate every attribute value written by
+// MarshalJSON).
+type rawBody []byte
 
 func writeJSON(w http.ResponseWriter, status int, data []byte) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")

@@ -1,6 +1,7 @@
 package dynamodb
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -267,12 +268,7 @@ func (a *API) putItem(ctx context.Context, body []byte) (any, error) {
 	return attributes(old), nil
 }
 
-func attributes(it tables.Item) map[string]any {
-	if it == nil {
-		return map[string]any{}
-	}
-	return map[string]any{"Attributes": wireItem(it)}
-}
+func attributes(it tables.Item) rawBody { return itemBody("Attributes", it) }
 
 func (a *API) getItem(ctx context.Context, body []byte) (any, error) {
 	in, err := decode[struct {
@@ -299,10 +295,7 @@ func (a *API) getItem(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if it == nil {
-		return map[string]any{}, nil
-	}
-	return map[string]any{"Item": wireItem(it)}, nil
+	return itemBody("Item", it), nil
 }
 
 func (a *API) deleteItem(ctx context.Context, body []byte) (any, error) {
@@ -411,15 +404,37 @@ func (a *API) readResource(table, index string) string {
 	return a.Tables.ARN(table)
 }
 
-func pageOut(p *tables.Page, count bool) map[string]any {
-	out := map[string]any{"Count": p.Count, "ScannedCount": p.ScannedCount}
+func pageOut(p *tables.Page, count bool) rawBody {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"Count":%d,"ScannedCount":%d`, p.Count, p.ScannedCount)
 	if !count {
-		out["Items"] = items(p.Items)
+		b.WriteString(`,"Items":[`)
+		for i, it := range p.Items {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			appendItem(&b, it)
+		}
+		b.WriteByte(']')
 	}
 	if p.LastEvaluatedKey != nil {
-		out["LastEvaluatedKey"] = wireItem(p.LastEvaluatedKey)
+		b.WriteString(`,"LastEvaluatedKey":`)
+		appendItem(&b, p.LastEvaluatedKey)
 	}
-	return out
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+// itemBody is {"name": item}, or {} without an item.
+func itemBody(name string, it tables.Item) rawBody {
+	if it == nil {
+		return rawBody("{}")
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"` + name + `":`)
+	appendItem(&b, it)
+	b.WriteByte('}')
+	return b.Bytes()
 }
 
 func (a *API) query(ctx context.Context, body []byte) (any, error) {
