@@ -191,14 +191,10 @@ func describe(t *tables.Table, status string) map[string]any {
 	}
 	var gsis, lsis []map[string]any
 	for _, ix := range t.Indexes {
-		proj := ix.Projection
-		if proj.NonKeyAttributes == nil {
-			proj.NonKeyAttributes = nil
-		}
 		o := map[string]any{
 			"IndexName":      ix.IndexName,
 			"KeySchema":      ix.KeySchema,
-			"Projection":     projectionOut(proj),
+			"Projection":     projectionOut(ix.Projection),
 			"IndexArn":       ix.ARN,
 			"ItemCount":      0,
 			"IndexSizeBytes": 0,
