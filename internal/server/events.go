@@ -9,7 +9,9 @@ import (
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/async"
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dispatch"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/dynamodb"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/eventbridge"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/sns"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/sqs"
@@ -140,6 +142,11 @@ func (s *Server) registerEventAPIs(mux *http.ServeMux) {
 	(&dispatch.Dispatcher{
 		SQS:   &sqs.API{Queues: s.events.queues},
 		Query: []dispatch.QueryService{&sns.API{Topics: s.events.topics}},
-		JSON:  map[string]http.Handler{eventbridge.TargetPrefix: &eventbridge.API{Bus: s.events.bus}},
+		JSON: map[string]http.Handler{
+			eventbridge.TargetPrefix: &eventbridge.API{Bus: s.events.bus},
+			dynamodb.TargetPrefix: &dynamodb.API{Tables: s.tables, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {
+				return auth.Authorize(ctx, action, resource, nil)
+			}},
+		},
 	}).Register(mux)
 }

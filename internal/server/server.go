@@ -33,6 +33,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/runtime"
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
 	"github.com/nimbus-platform/nimbus/internal/store"
+	"github.com/nimbus-platform/nimbus/internal/tables"
 	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
 	"github.com/nimbus-platform/nimbus/internal/telemetry/metrics"
 	"github.com/nimbus-platform/nimbus/runtimes"
@@ -117,6 +118,7 @@ type Server struct {
 	// stopEvents stops the event consumers (async, pollers) first on shutdown.
 	stopEvents context.CancelFunc
 	events     eventParts
+	tables     *tables.Service
 	served     chan error
 	lock       *dataLock
 }
@@ -189,6 +191,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.logs, err = logs.Open(ctx, s.store, logs.Config{Retention: cfg.LogRetention, MaxBytes: cfg.LogBudget, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s.tables, err = tables.Open(tables.Config{Dir: filepath.Join(dataDir, "tables"), Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -404,6 +410,11 @@ func (s *Server) shutdown(ctx context.Context) error {
 	}
 	if s.logs != nil {
 		s.logs.Close()
+	}
+	if s.tables != nil {
+		if err := s.tables.Close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if s.store != nil {
 		s.store.Close()

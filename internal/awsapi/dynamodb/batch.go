@@ -1,0 +1,196 @@
+package dynamodb
+
+import (
+	"context"
+	"crypto/sha256"
+
+	"github.com/nimbus-platform/nimbus/internal/tables"
+)
+
+func (a *API) batchWriteItem(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct {
+		RequestItems map[string][]struct {
+			PutRequest    *struct{ Item wireItem }
+			DeleteRequest *struct{ Key wireItem }
+		}
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	req := map[string][]tables.WriteRequest{}
+	for table, rs := range in.RequestItems {
+		if err := a.authorize(ctx, "BatchWriteItem", a.Tables.ARN(table)); err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			var w tables.WriteRequest
+			if r.PutRequest != nil {
+				w.Put = tables.Item(r.PutRequest.Item)
+				if w.Put == nil {
+					w.Put = tables.Item{}
+				}
+			}
+			if r.DeleteRequest != nil {
+				w.DeleteKey = tables.Item(r.DeleteRequest.Key)
+				if w.DeleteKey == nil {
+					w.DeleteKey = tables.Item{}
+				}
+			}
+			req[table] = append(req[table], w)
+		}
+	}
+	if err := a.Tables.BatchWriteItem(ctx, req); err != nil {
+		return nil, err
+	}
+	return map[string]any{"UnprocessedItems": map[string]any{}}, nil
+}
+
+func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct {
+		RequestItems map[string]struct {
+			Keys                     []wireItem
+			ProjectionExpression     string
+			ExpressionAttributeNames map[string]string
+			ConsistentRead           bool
+			AttributesToGet          []string
+		}
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	req := map[string]tables.KeysAndProjection{}
+	for table, r := range in.RequestItems {
+		if err := a.authorize(ctx, "BatchGetItem", a.Tables.ARN(table)); err != nil {
+			return nil, err
+		}
+		lp := legacyParams{AttributesToGet: r.AttributesToGet}
+		if err := lp.translate(exprTarget{Projection: &r.ProjectionExpression, Names: &r.ExpressionAttributeNames}); err != nil {
+			return nil, err
+		}
+		kp := tables.KeysAndProjection{Projection: r.ProjectionExpression, Names: r.ExpressionAttributeNames}
+		for _, k := range r.Keys {
+			kp.Keys = append(kp.Keys, tables.Item(k))
+		}
+		req[table] = kp
+	}
+	res, err := a.Tables.BatchGetItem(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]wireItem{}
+	for table, its := range res {
+		out[table] = items(its)
+	}
+	return map[string]any{"Responses": out, "UnprocessedKeys": map[string]any{}}, nil
+}
+
+type txBase struct {
+	TableName                           string
+	ConditionExpression                 string
+	ReturnValuesOnConditionCheckFailure string
+	exprParams
+}
+
+func (b *txBase) condition() tables.Condition {
+	return tables.Condition{Expression: b.ConditionExpression, ReturnOldOnFailure: b.ReturnValuesOnConditionCheckFailure == "ALL_OLD"}
+}
+
+func (a *API) transactWriteItems(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct {
+		TransactItems []struct {
+			ConditionCheck *struct {
+				txBase
+				Key wireItem
+			}
+			Put *struct {
+				txBase
+				Item wireItem
+			}
+			Delete *struct {
+				txBase
+				Key wireItem
+			}
+			Update *struct {
+				txBase
+				Key              wireItem
+				UpdateExpression string
+			}
+		}
+		ClientRequestToken string
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	req := make([]tables.TransactWriteItem, len(in.TransactItems))
+	for i, ti := range in.TransactItems {
+		var table, action string
+		switch {
+		case ti.ConditionCheck != nil:
+			c := ti.ConditionCheck
+			table, action = c.TableName, "ConditionCheckItem"
+			req[i].ConditionCheck = &tables.ConditionCheck{Table: c.TableName, Key: tables.Item(c.Key), Condition: c.condition(), Names: c.ExpressionAttributeNames, Values: valuesMap(c.ExpressionAttributeValues)}
+		case ti.Put != nil:
+			p := ti.Put
+			table, action = p.TableName, "PutItem"
+			req[i].Put = &tables.PutInput{Table: p.TableName, Item: tables.Item(p.Item), Condition: p.condition(), Names: p.ExpressionAttributeNames, Values: valuesMap(p.ExpressionAttributeValues)}
+		case ti.Delete != nil:
+			d := ti.Delete
+			table, action = d.TableName, "DeleteItem"
+			req[i].Delete = &tables.DeleteInput{Table: d.TableName, Key: tables.Item(d.Key), Condition: d.condition(), Names: d.ExpressionAttributeNames, Values: valuesMap(d.ExpressionAttributeValues)}
+		case ti.Update != nil:
+			u := ti.Update
+			table, action = u.TableName, "UpdateItem"
+			req[i].Update = &tables.UpdateInput{Table: u.TableName, Key: tables.Item(u.Key), Update: u.UpdateExpression, Condition: u.condition(), Names: u.ExpressionAttributeNames, Values: valuesMap(u.ExpressionAttributeValues)}
+		}
+		if table != "" {
+			if err := a.authorize(ctx, action, a.Tables.ARN(table)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var fingerprint []byte
+	if in.ClientRequestToken != "" {
+		sum := sha256.Sum256(body)
+		fingerprint = sum[:]
+	}
+	if err := a.Tables.TransactWriteItems(ctx, tables.TransactWriteInput{Items: req, ClientRequestToken: in.ClientRequestToken, Fingerprint: fingerprint}); err != nil {
+		return nil, err
+	}
+	return map[string]any{}, nil
+}
+
+func (a *API) transactGetItems(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct {
+		TransactItems []struct {
+			Get struct {
+				TableName                string
+				Key                      wireItem
+				ProjectionExpression     string
+				ExpressionAttributeNames map[string]string
+			}
+		}
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	req := make([]tables.TransactGet, len(in.TransactItems))
+	for i, ti := range in.TransactItems {
+		g := ti.Get
+		if err := a.authorize(ctx, "GetItem", a.Tables.ARN(g.TableName)); err != nil {
+			return nil, err
+		}
+		req[i] = tables.TransactGet{Table: g.TableName, Key: tables.Item(g.Key), Projection: g.ProjectionExpression, Names: g.ExpressionAttributeNames}
+	}
+	res, err := a.Tables.TransactGetItems(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	type response struct {
+		Item wireItem `json:",omitempty"`
+	}
+	out := make([]response, len(res))
+	for i, it := range res {
+		out[i].Item = wireItem(it)
+	}
+	return map[string]any{"Responses": out}, nil
+}

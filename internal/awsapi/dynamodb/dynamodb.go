@@ -1,0 +1,178 @@
+// Package dynamodb serves the DynamoDB API (JSON 1.0, X-Amz-Target
+// DynamoDB_20120810.*) over the tables core, so the AWS SDKs and CLI work
+// against nimbus.
+package dynamodb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/nimbus-platform/nimbus/internal/tables"
+)
+
+// TargetPrefix is the X-Amz-Target prefix of DynamoDB operations.
+const TargetPrefix = "DynamoDB_20120810."
+
+// MaxRequestBytes bounds a request body (DynamoDB's limit is 16 MB).
+const MaxRequestBytes = 16 << 20
+
+// API is the DynamoDB endpoint.
+type API struct {
+	Tables *tables.Service
+	Logger *slog.Logger
+	// Authorize, when set, decides whether the caller may perform action
+	// ("dynamodb:PutItem") on resource (a table or index ARN).
+	Authorize func(ctx context.Context, action, resource string) error
+}
+
+type handler func(ctx context.Context, body []byte) (any, error)
+
+// ServeHTTP answers one JSON 1.0 request.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "ValidationException", "Request size exceeded 16777216 bytes")
+		return
+	}
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	h := a.handler(op)
+	if h == nil {
+		writeError(w, http.StatusBadRequest, "UnknownOperationException", "")
+		return
+	}
+	out, err := h(r.Context(), body)
+	if err != nil {
+		a.writeErr(w, op, err)
+		return
+	}
+	var data []byte
+	switch out := out.(type) {
+	case nil:
+		data = []byte("{}")
+	case rawBody:
+		data = out
+	default:
+		if data, err = json.Marshal(out); err != nil {
+			a.writeErr(w, op, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, data)
+}
+
+// rawBody is a response the handler wrote itself (the item-heavy ones:
+// encoding/json would re-validate every attribute value written by
+// MarshalJSON).
+type rawBody []byte
+
+func writeJSON(w http.ResponseWriter, status int, data []byte) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	// The SDKs verify the body against this checksum when it is present.
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(data)), 10))
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+}
+
+func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
+	var te *tables.Error
+	if errors.As(err, &te) {
+		code := map[tables.ErrorKind]string{
+			tables.KindValidation:          "ValidationException",
+			tables.KindNotFound:            "ResourceNotFoundException",
+			tables.KindInUse:               "ResourceInUseException",
+			tables.KindConditionFailed:     "ConditionalCheckFailedException",
+			tables.KindTransactionCanceled: "TransactionCanceledException",
+			tables.KindIdempotentMismatch:  "IdempotentParameterMismatchException",
+		}[te.Kind]
+		if code == "" {
+			code = "InternalServerError"
+		}
+		body := map[string]any{"__type": "com.amazonaws.dynamodb.v20120810#" + code, "message": te.Message}
+		if te.Item != nil {
+			body["Item"] = wireItem(te.Item)
+		}
+		if te.Reasons != nil {
+			type reason struct {
+				Code    string
+				Message string   `json:",omitempty"`
+				Item    wireItem `json:",omitempty"`
+			}
+			rs := make([]reason, len(te.Reasons))
+			for i, r := range te.Reasons {
+				rs[i] = reason{Code: r.Code, Message: r.Message, Item: wireItem(r.Item)}
+			}
+			body["CancellationReasons"] = rs
+		}
+		status := http.StatusBadRequest
+		if code == "InternalServerError" {
+			status = http.StatusInternalServerError
+		}
+		data, _ := json.Marshal(body)
+		writeJSON(w, status, data)
+		return
+	}
+	var denied *deniedError
+	if errors.As(err, &denied) {
+		writeError(w, http.StatusBadRequest, "AccessDeniedException", denied.Error())
+		return
+	}
+	var se *json.SyntaxError
+	var ue *json.UnmarshalTypeError
+	if errors.As(err, &se) || errors.As(err, &ue) {
+		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	if a.Logger != nil {
+		a.Logger.Error("dynamodb request failed", "op", op, "err", err)
+	}
+	writeError(w, http.StatusInternalServerError, "InternalServerError", "Internal server error")
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	body := map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#" + code}
+	if msg != "" {
+		body["message"] = msg
+	}
+	data, _ := json.Marshal(body)
+	writeJSON(w, status, data)
+}
+
+// authorize is the one place every operation passes with its IAM action and
+// the ARN of the table (or index) it touches.
+func (a *API) authorize(ctx context.Context, action, resource string) error {
+	if a.Authorize == nil {
+		return nil
+	}
+	if err := a.Authorize(ctx, "dynamodb:"+action, resource); err != nil {
+		return &deniedError{err}
+	}
+	return nil
+}
+
+// deniedError is a refusal by Authorize; it answers AccessDeniedException
+// with Authorize's message.
+type deniedError struct{ err error }
+
+func (e *deniedError) Error() string { return e.err.Error() }
+func (e *deniedError) Unwrap() error { return e.err }
+
+func decode[T any](body []byte) (*T, error) {
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}

@@ -1,0 +1,491 @@
+package dynamodb
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/nimbus-platform/nimbus/internal/tables"
+)
+
+func (a *API) handler(op string) handler {
+	switch op {
+	case "CreateTable":
+		return a.createTable
+	case "DescribeTable":
+		return a.describeTable
+	case "ListTables":
+		return a.listTables
+	case "DeleteTable":
+		return a.deleteTable
+	case "PutItem":
+		return a.putItem
+	case "GetItem":
+		return a.getItem
+	case "DeleteItem":
+		return a.deleteItem
+	case "UpdateItem":
+		return a.updateItem
+	case "Query":
+		return a.query
+	case "Scan":
+		return a.scan
+	case "BatchGetItem":
+		return a.batchGetItem
+	case "BatchWriteItem":
+		return a.batchWriteItem
+	case "TransactWriteItems":
+		return a.transactWriteItems
+	case "TransactGetItems":
+		return a.transactGetItems
+	}
+	return nil
+}
+
+func requireTable(name string) error {
+	if name == "" {
+		return validation("1 validation error detected: Value null at 'tableName' failed to satisfy constraint: Member must not be null")
+	}
+	return nil
+}
+
+// ---- tables ----
+
+type indexIn struct {
+	IndexName             string
+	KeySchema             []tables.KeyElement
+	Projection            tables.Projection
+	ProvisionedThroughput *tables.Throughput
+}
+
+func specIndexes(in []indexIn) []tables.IndexSpec {
+	var out []tables.IndexSpec
+	for _, ix := range in {
+		out = append(out, tables.IndexSpec{IndexName: ix.IndexName, KeySchema: ix.KeySchema, Projection: ix.Projection, Throughput: ix.ProvisionedThroughput})
+	}
+	return out
+}
+
+func (a *API) createTable(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct {
+		TableName              string
+		AttributeDefinitions   []tables.AttributeDefinition
+		KeySchema              []tables.KeyElement
+		BillingMode            string
+		ProvisionedThroughput  *tables.Throughput
+		GlobalSecondaryIndexes []indexIn
+		LocalSecondaryIndexes  []indexIn
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(ctx, "CreateTable", a.Tables.ARN(in.TableName)); err != nil {
+		return nil, err
+	}
+	t, err := a.Tables.CreateTable(ctx, tables.TableSpec{
+		TableName: in.TableName, AttributeDefinitions: in.AttributeDefinitions, KeySchema: in.KeySchema,
+		BillingMode: in.BillingMode, Throughput: in.ProvisionedThroughput,
+		GlobalSecondaryIndexes: specIndexes(in.GlobalSecondaryIndexes), LocalSecondaryIndexes: specIndexes(in.LocalSecondaryIndexes),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"TableDescription": describe(t, "ACTIVE")}, nil
+}
+
+func (a *API) describeTable(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct{ TableName string }](body)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireTable(in.TableName); err != nil {
+		return nil, err
+	}
+	if err := a.authorize(ctx, "DescribeTable", a.Tables.ARN(in.TableName)); err != nil {
+		return nil, err
+	}
+	t, err := a.Tables.DescribeTable(ctx, in.TableName)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"Table": describe(t, "ACTIVE")}, nil
+}
+
+func (a *API) listTables(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct {
+		ExclusiveStartTableName string
+		Limit                   *int
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(ctx, "ListTables", "*"); err != nil {
+		return nil, err
+	}
+	limit := 100
+	if in.Limit != nil {
+		if limit = *in.Limit; limit < 1 {
+			return nil, validation(fmt.Sprintf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", limit))
+		}
+	}
+	names, last, err := a.Tables.ListTables(ctx, in.ExclusiveStartTableName, limit)
+	if err != nil {
+		return nil, err
+	}
+	if names == nil {
+		names = []string{}
+	}
+	out := map[string]any{"TableNames": names}
+	if last != "" {
+		out["LastEvaluatedTableName"] = last
+	}
+	return out, nil
+}
+
+func (a *API) deleteTable(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct{ TableName string }](body)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireTable(in.TableName); err != nil {
+		return nil, err
+	}
+	if err := a.authorize(ctx, "DeleteTable", a.Tables.ARN(in.TableName)); err != nil {
+		return nil, err
+	}
+	t, err := a.Tables.DeleteTable(ctx, in.TableName)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"TableDescription": describe(t, "DELETING")}, nil
+}
+
+type throughputOut struct {
+	ReadCapacityUnits      int64
+	WriteCapacityUnits     int64
+	NumberOfDecreasesToday int64
+}
+
+func throughput(billing string, t *tables.Throughput) throughputOut {
+	if billing == "PAY_PER_REQUEST" || t == nil {
+		return throughputOut{}
+	}
+	return throughputOut{ReadCapacityUnits: t.ReadCapacityUnits, WriteCapacityUnits: t.WriteCapacityUnits}
+}
+
+func describe(t *tables.Table, status string) map[string]any {
+	created := float64(t.Created.UnixMilli()) / 1000
+	d := map[string]any{
+		"TableName":                 t.TableName,
+		"TableArn":                  t.ARN,
+		"TableId":                   fmt.Sprintf("00000000-0000-4000-8000-%012x", t.ID),
+		"TableStatus":               status,
+		"CreationDateTime":          created,
+		"KeySchema":                 t.KeySchema,
+		"AttributeDefinitions":      t.AttributeDefinitions,
+		"ItemCount":                 0,
+		"TableSizeBytes":            0,
+		"ProvisionedThroughput":     throughput(t.BillingMode, t.Throughput),
+		"BillingModeSummary":        map[string]any{"BillingMode": t.BillingMode, "LastUpdateToPayPerRequestDateTime": created},
+		"DeletionProtectionEnabled": false,
+	}
+	var gsis, lsis []map[string]any
+	for _, ix := range t.Indexes {
+		o := map[string]any{
+			"IndexName":      ix.IndexName,
+			"KeySchema":      ix.KeySchema,
+			"Projection":     projectionOut(ix.Projection),
+			"IndexArn":       ix.ARN,
+			"ItemCount":      0,
+			"IndexSizeBytes": 0,
+		}
+		if ix.Global {
+			o["IndexStatus"] = "ACTIVE"
+			o["ProvisionedThroughput"] = throughput(t.BillingMode, ix.Throughput)
+			gsis = append(gsis, o)
+		} else {
+			lsis = append(lsis, o)
+		}
+	}
+	if gsis != nil {
+		d["GlobalSecondaryIndexes"] = gsis
+	}
+	if lsis != nil {
+		d["LocalSecondaryIndexes"] = lsis
+	}
+	return d
+}
+
+func projectionOut(p tables.Projection) map[string]any {
+	o := map[string]any{"ProjectionType": p.ProjectionType}
+	if len(p.NonKeyAttributes) > 0 {
+		o["NonKeyAttributes"] = p.NonKeyAttributes
+	}
+	return o
+}
+
+// ---- items ----
+
+type exprParams struct {
+	ExpressionAttributeNames  map[string]string
+	ExpressionAttributeValues map[string]wireValue
+}
+
+func (a *API) putItem(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct {
+		TableName                           string
+		Item                                wireItem
+		ConditionExpression                 string
+		ReturnValues                        string
+		ReturnValuesOnConditionCheckFailure string
+		exprParams
+		legacyParams
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
+		return nil, err
+	}
+	if err := requireTable(in.TableName); err != nil {
+		return nil, err
+	}
+	if err := a.authorize(ctx, "PutItem", a.Tables.ARN(in.TableName)); err != nil {
+		return nil, err
+	}
+	old, err := a.Tables.PutItem(ctx, tables.PutInput{
+		Table: in.TableName, Item: tables.Item(in.Item),
+		Condition: tables.Condition{Expression: in.ConditionExpression, ReturnOldOnFailure: in.ReturnValuesOnConditionCheckFailure == "ALL_OLD"},
+		Names:     in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues), ReturnValues: in.ReturnValues,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return attributes(old), nil
+}
+
+func attributes(it tables.Item) rawBody { return itemBody("Attributes", it) }
+
+func (a *API) getItem(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct {
+		TableName                string
+		Key                      wireItem
+		ProjectionExpression     string
+		ExpressionAttributeNames map[string]string
+		ConsistentRead           bool
+		legacyParams
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.translate(exprTarget{Projection: &in.ProjectionExpression, Names: &in.ExpressionAttributeNames}); err != nil {
+		return nil, err
+	}
+	if err := requireTable(in.TableName); err != nil {
+		return nil, err
+	}
+	if err := a.authorize(ctx, "GetItem", a.Tables.ARN(in.TableName)); err != nil {
+		return nil, err
+	}
+	it, err := a.Tables.GetItem(ctx, tables.GetInput{Table: in.TableName, Key: tables.Item(in.Key), Projection: in.ProjectionExpression, Names: in.ExpressionAttributeNames})
+	if err != nil {
+		return nil, err
+	}
+	return itemBody("Item", it), nil
+}
+
+func (a *API) deleteItem(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct {
+		TableName                           string
+		Key                                 wireItem
+		ConditionExpression                 string
+		ReturnValues                        string
+		ReturnValuesOnConditionCheckFailure string
+		exprParams
+		legacyParams
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
+		return nil, err
+	}
+	if err := requireTable(in.TableName); err != nil {
+		return nil, err
+	}
+	if err := a.authorize(ctx, "DeleteItem", a.Tables.ARN(in.TableName)); err != nil {
+		return nil, err
+	}
+	old, err := a.Tables.DeleteItem(ctx, tables.DeleteInput{
+		Table: in.TableName, Key: tables.Item(in.Key),
+		Condition: tables.Condition{Expression: in.ConditionExpression, ReturnOldOnFailure: in.ReturnValuesOnConditionCheckFailure == "ALL_OLD"},
+		Names:     in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues), ReturnValues: in.ReturnValues,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return attributes(old), nil
+}
+
+func (a *API) updateItem(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct {
+		TableName                           string
+		Key                                 wireItem
+		UpdateExpression                    string
+		ConditionExpression                 string
+		ReturnValues                        string
+		ReturnValuesOnConditionCheckFailure string
+		exprParams
+		legacyParams
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Update: &in.UpdateExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
+		return nil, err
+	}
+	if err := requireTable(in.TableName); err != nil {
+		return nil, err
+	}
+	if err := a.authorize(ctx, "UpdateItem", a.Tables.ARN(in.TableName)); err != nil {
+		return nil, err
+	}
+	out, err := a.Tables.UpdateItem(ctx, tables.UpdateInput{
+		Table: in.TableName, Key: tables.Item(in.Key), Update: in.UpdateExpression,
+		Condition: tables.Condition{Expression: in.ConditionExpression, ReturnOldOnFailure: in.ReturnValuesOnConditionCheckFailure == "ALL_OLD"},
+		Names:     in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues), ReturnValues: in.ReturnValues,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return attributes(out), nil
+}
+
+// ---- reads ----
+
+type readIn struct {
+	TableName            string
+	IndexName            string
+	FilterExpression     string
+	ProjectionExpression string
+	Limit                *int
+	ExclusiveStartKey    wireItem
+	Select               string
+	ConsistentRead       bool
+	exprParams
+	legacyParams
+}
+
+func (r *readIn) core() (tables.ReadInput, error) {
+	out := tables.ReadInput{
+		Table: r.TableName, Index: r.IndexName, Filter: r.FilterExpression, Projection: r.ProjectionExpression,
+		Names: r.ExpressionAttributeNames, Values: valuesMap(r.ExpressionAttributeValues),
+		ExclusiveStartKey: tables.Item(r.ExclusiveStartKey), Select: r.Select, ConsistentRead: r.ConsistentRead,
+	}
+	if r.Limit != nil {
+		if *r.Limit < 1 {
+			return out, validation(fmt.Sprintf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1", *r.Limit))
+		}
+		out.Limit = *r.Limit
+	}
+	return out, requireTable(r.TableName)
+}
+
+// readResource is the ARN a read is authorised on: the index's when it
+// reads an index.
+func (a *API) readResource(table, index string) string {
+	if index != "" {
+		return a.Tables.ARN(table) + "/index/" + index
+	}
+	return a.Tables.ARN(table)
+}
+
+func pageOut(p *tables.Page, count bool) rawBody {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"Count":%d,"ScannedCount":%d`, p.Count, p.ScannedCount)
+	if !count {
+		b.WriteString(`,"Items":[`)
+		for i, it := range p.Items {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			appendItem(&b, it)
+		}
+		b.WriteByte(']')
+	}
+	if p.LastEvaluatedKey != nil {
+		b.WriteString(`,"LastEvaluatedKey":`)
+		appendItem(&b, p.LastEvaluatedKey)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+// itemBody is {"name": item}, or {} without an item.
+func itemBody(name string, it tables.Item) rawBody {
+	if it == nil {
+		return rawBody("{}")
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"` + name + `":`)
+	appendItem(&b, it)
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+func (a *API) query(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct {
+		readIn
+		KeyConditionExpression string
+		ScanIndexForward       *bool
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	if in.ScanFilter != nil {
+		return nil, validation("ScanFilter is not a Query parameter; use QueryFilter")
+	}
+	if err := in.translate(exprTarget{Projection: &in.ProjectionExpression, KeyCondition: &in.KeyConditionExpression, Filter: &in.FilterExpression,
+		Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
+		return nil, err
+	}
+	rin, err := in.core()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(ctx, "Query", a.readResource(in.TableName, in.IndexName)); err != nil {
+		return nil, err
+	}
+	p, err := a.Tables.Query(ctx, tables.QueryInput{ReadInput: rin, KeyCondition: in.KeyConditionExpression, Backward: in.ScanIndexForward != nil && !*in.ScanIndexForward})
+	if err != nil {
+		return nil, err
+	}
+	return pageOut(p, in.Select == tables.SelectCount), nil
+}
+
+func (a *API) scan(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct {
+		readIn
+		Segment       *int
+		TotalSegments *int
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.translate(exprTarget{Projection: &in.ProjectionExpression, Filter: &in.FilterExpression,
+		Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
+		return nil, err
+	}
+	rin, err := in.core()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(ctx, "Scan", a.readResource(in.TableName, in.IndexName)); err != nil {
+		return nil, err
+	}
+	p, err := a.Tables.Scan(ctx, tables.ScanInput{ReadInput: rin, Segment: in.Segment, TotalSegments: in.TotalSegments})
+	if err != nil {
+		return nil, err
+	}
+	return pageOut(p, in.Select == tables.SelectCount), nil
+}

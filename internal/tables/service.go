@@ -1,0 +1,297 @@
+// Package tables is the core of nimbus's tables: DynamoDB's data model
+// (tables, items, secondary indexes, expressions) on an embedded ordered
+// key-value engine (Pebble), with every acknowledged write synced to disk.
+// It speaks plain Go types; the DynamoDB wire protocol lives in
+// internal/awsapi/dynamodb.
+package tables
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/nimbus-platform/nimbus/internal/appspec"
+)
+
+// Config configures the tables service.
+type Config struct {
+	Dir    string // the engine's directory, <data>/tables
+	Region string // for ARNs; default us-east-1
+	Logger *slog.Logger
+}
+
+// Service holds every table of a node.
+type Service struct {
+	cfg Config
+	db  *pebble.DB
+	log *slog.Logger
+
+	mu     sync.RWMutex // guards tables and nextID; held for metadata writes
+	tables map[string]*Table
+	nextID uint32
+
+	// stripes serialise read-check-write per item: an item's writers take
+	// the stripe its key hashes to.
+	stripes [1024]sync.Mutex
+}
+
+// Open opens (or creates) the tables under cfg.Dir.
+func Open(cfg Config) (*Service, error) {
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	db, err := pebble.Open(cfg.Dir, &pebble.Options{Logger: pebbleLogger{cfg.Logger}})
+	if err != nil {
+		return nil, fmt.Errorf("open tables storage: %w", err)
+	}
+	s := &Service{cfg: cfg, db: db, log: cfg.Logger, tables: map[string]*Table{}, nextID: 1}
+	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the engine.
+func (s *Service) Close() error { return s.db.Close() }
+
+func (s *Service) load() error {
+	if v, closer, err := s.db.Get([]byte{prefixNextID}); err == nil {
+		s.nextID = binary.BigEndian.Uint32(v)
+		_ = closer.Close()
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("read tables metadata: %w", err)
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixMeta}, UpperBound: []byte{prefixMeta + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		t := &Table{}
+		if err := json.Unmarshal(it.Value(), t); err != nil {
+			return fmt.Errorf("read table metadata %q: %w", it.Key()[1:], err)
+		}
+		t.prepare()
+		s.tables[t.TableName] = t
+	}
+	return it.Error()
+}
+
+func (s *Service) table(name string) (*Table, error) {
+	s.mu.RLock()
+	t := s.tables[name]
+	s.mu.RUnlock()
+	if t == nil {
+		return nil, errTableNotFound
+	}
+	return t, nil
+}
+
+// ARN is a table's ARN.
+func (s *Service) ARN(table string) string {
+	return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", s.cfg.Region, appspec.AccountID, table)
+}
+
+// CreateTable creates a table; it is ACTIVE at once.
+func (s *Service) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
+	if err := validateSpec(&spec); err != nil {
+		return nil, err
+	}
+	if spec.BillingMode == "" {
+		spec.BillingMode = "PROVISIONED"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tables[spec.TableName]; ok {
+		return nil, &Error{Kind: KindInUse, Message: "Table already exists: " + spec.TableName}
+	}
+	t := &Table{TableSpec: spec, ID: s.nextID, ARN: s.ARN(spec.TableName), Created: time.Now().UTC()}
+	t.prepare()
+	meta, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	_ = b.Set(metaKey(t.TableName), meta, nil)
+	_ = b.Set([]byte{prefixNextID}, binary.BigEndian.AppendUint32(nil, t.ID+1), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return nil, fmt.Errorf("store table %s: %w", t.TableName, err)
+	}
+	s.nextID++
+	s.tables[t.TableName] = t
+	return t, nil
+}
+
+// DescribeTable returns a table.
+func (s *Service) DescribeTable(ctx context.Context, name string) (*Table, error) {
+	s.mu.RLock()
+	t := s.tables[name]
+	s.mu.RUnlock()
+	if t == nil {
+		return nil, tableNotFound(name)
+	}
+	return t, nil
+}
+
+// ListTables lists table names in order after start, at most limit (1-100)
+// of them; last is set when more remain.
+func (s *Service) ListTables(ctx context.Context, start string, limit int) (names []string, last string, err error) {
+	if limit == 0 {
+		limit = 100
+	}
+	if limit < 1 || limit > 100 {
+		return nil, "", validationf("1 validation error detected: Value '%d' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100", limit)
+	}
+	s.mu.RLock()
+	for n := range s.tables {
+		if n > start {
+			names = append(names, n)
+		}
+	}
+	s.mu.RUnlock()
+	sort.Strings(names)
+	if len(names) > limit {
+		names = names[:limit]
+		last = names[limit-1]
+	}
+	return names, last, nil
+}
+
+// DeleteTable deletes a table and its items.
+func (s *Service) DeleteTable(ctx context.Context, name string) (*Table, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[name]
+	if t == nil {
+		return nil, tableNotFound(name)
+	}
+	t.live.Lock()
+	defer t.live.Unlock()
+	t.deleted = true
+	b := s.db.NewBatch()
+	defer b.Close()
+	_ = b.Delete(metaKey(name), nil)
+	prefix := tablePrefix(t.ID)
+	_ = b.DeleteRange(prefix, prefixEnd(prefix), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.deleted = false
+		return nil, fmt.Errorf("delete table %s: %w", name, err)
+	}
+	delete(s.tables, name)
+	return t, nil
+}
+
+// stripe is the lock index of an item's storage key.
+func (s *Service) stripe(key []byte) int {
+	h := fnv.New32a()
+	_, _ = h.Write(key)
+	return int(h.Sum32() % uint32(len(s.stripes)))
+}
+
+// lock takes the stripes of keys in a fixed order (no deadlock between
+// transactions) and returns the unlock.
+func (s *Service) lock(keys ...[]byte) func() {
+	idx := make([]int, 0, len(keys))
+	for _, k := range keys {
+		idx = append(idx, s.stripe(k))
+	}
+	sort.Ints(idx)
+	uniq := idx[:0]
+	for i, x := range idx {
+		if i == 0 || x != idx[i-1] {
+			uniq = append(uniq, x)
+		}
+	}
+	for _, i := range uniq {
+		s.stripes[i].Lock()
+	}
+	return func() {
+		for j := len(uniq) - 1; j >= 0; j-- {
+			s.stripes[uniq[j]].Unlock()
+		}
+	}
+}
+
+// read returns the item stored at key (nil if none).
+func (s *Service) read(key []byte) (Item, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read item: %w", err)
+	}
+	defer closer.Close()
+	return decodeItem(v)
+}
+
+// stage adds to b the writes that replace old with new at key (new nil:
+// delete), the table's and every index's.
+func (s *Service) stage(b *pebble.Batch, t *Table, key []byte, old, new Item) error {
+	if new == nil {
+		_ = b.Delete(key, nil)
+	} else {
+		enc, err := encodeItem(new)
+		if err != nil {
+			return err
+		}
+		_ = b.Set(key, enc, nil)
+	}
+	for _, ix := range t.Indexes {
+		var oldKey, newKey []byte
+		if old != nil {
+			oldKey = ix.entryKey(t, old)
+		}
+		if new != nil {
+			newKey = ix.entryKey(t, new)
+		}
+		if oldKey != nil && string(oldKey) != string(newKey) {
+			_ = b.Delete(oldKey, nil)
+		}
+		if newKey != nil {
+			enc, err := encodeItem(ix.project(t, new))
+			if err != nil {
+				return err
+			}
+			_ = b.Set(newKey, enc, nil)
+		}
+	}
+	return nil
+}
+
+// MaxItemSize is DynamoDB's item size limit.
+const MaxItemSize = 400 * 1024
+
+func checkItemSize(it Item) error {
+	if it.Size() > MaxItemSize {
+		return validationf("Item size has exceeded the maximum allowed size")
+	}
+	return nil
+}
+
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug("tables storage: " + fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error("tables storage: " + fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	l.log.Error("tables storage: fatal: " + fmt.Sprintf(format, args...))
+	panic(fmt.Sprintf(format, args...))
+}
