@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -487,6 +488,10 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		}
 		if err == io.EOF {
 			break
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			_ = r.Body.Close()
+			return nil, fmt.Errorf("the request body stopped arriving: %d bytes received in time", len(body))
 		}
 		if err != nil {
 			_ = r.Body.Close()

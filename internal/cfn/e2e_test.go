@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -133,7 +132,7 @@ func TestReferencesEndToEnd(t *testing.T) {
 	}
 	env := invokeEnv(t, p, "refs-dev-env")
 
-	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
+	creds := p.Credentials()
 	sqsc := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(p.URL()), Credentials: creds})
 	url, err := sqsc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("refs-dev-Jobs")})
 	if err != nil {
@@ -290,7 +289,7 @@ resources:
 	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
 	p.Deploy(dir)
 	ctx := context.Background()
-	sqsc := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(p.URL()), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	sqsc := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(p.URL()), Credentials: p.Credentials()})
 	url, err := sqsc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("regional-dev-Jobs")})
 	if err != nil {
 		t.Fatal(err)
@@ -343,7 +342,7 @@ resources:
 	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
 	p.Deploy(writeService(t, yml))
 	ctx := context.Background()
-	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
+	creds := p.Credentials()
 	snsc := sns.New(sns.Options{Region: "eu-west-1", BaseEndpoint: aws.String(p.URL()), Credentials: creds})
 	if _, err := snsc.Publish(ctx, &sns.PublishInput{TopicArn: aws.String("arn:aws:sns:eu-west-1:000000000000:inline-dev-News"), Message: aws.String("extra")}); err != nil {
 		t.Fatal(err)
@@ -399,7 +398,7 @@ resources:
 	if _, err := p.Lambda().Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("dest-dev-fails"), InvocationType: "Event", Payload: []byte(`{"n":1}`)}); err != nil {
 		t.Fatal(err)
 	}
-	sqsc := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(p.URL()), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	sqsc := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(p.URL()), Credentials: p.Credentials()})
 	url, err := sqsc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("dest-dev-Inbox")})
 	if err != nil {
 		t.Fatal(err)
@@ -444,6 +443,7 @@ func TestReferenceBombIsRefusedByThePlatform(t *testing.T) {
 	digest := hex.EncodeToString(sum[:])
 	req, _ := http.NewRequest(http.MethodPut, p.URL()+"/nimbus/v1/code/"+digest, bytes.NewReader(zipped.Bytes()))
 	req.Header.Set("Content-Type", "application/zip")
+	p.Sign(req, "nimbus")
 	up, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -457,7 +457,10 @@ func TestReferenceBombIsRefusedByThePlatform(t *testing.T) {
 		"architecture":"x86_64","environmentRefs":{"BIG":{"Fn::GetAtt":["Q60","QueueName"]}},
 		"code":{"sha256":"` + digest + `","size":` + fmt.Sprint(zipped.Len()) + `}}]}`
 	start := time.Now()
-	resp, err := http.Post(p.URL()+"/nimbus/v1/services", "application/json", strings.NewReader(app))
+	dreq, _ := http.NewRequest(http.MethodPost, p.URL()+"/nimbus/v1/services", strings.NewReader(app))
+	dreq.Header.Set("Content-Type", "application/json")
+	p.Sign(dreq, "nimbus")
+	resp, err := http.DefaultClient.Do(dreq)
 	if err != nil {
 		t.Fatal(err)
 	}

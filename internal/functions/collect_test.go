@@ -155,6 +155,7 @@ func TestFreshUploadsSurviveCollection(t *testing.T) {
 	url := p.URL() + "/nimbus/v1/code/" + digest
 	req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/zip")
+	p.Sign(req, "nimbus")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +173,9 @@ func TestFreshUploadsSurviveCollection(t *testing.T) {
 	}
 	// An old package a client just found (HEAD) is fresh again.
 	ageBlobs(t, p)
-	resp, err = http.Head(url)
+	head, _ := http.NewRequest(http.MethodHead, url, nil)
+	p.Sign(head, "nimbus")
+	resp, err = http.DefaultClient.Do(head)
 	if err != nil {
 		t.Fatal(err)
 	}

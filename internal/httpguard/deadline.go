@@ -19,6 +19,10 @@ type deadlineBody struct {
 	read     int64
 	deadline time.Time
 	done     bool
+	// broken: a read failed (the deadline passed): what is left of the body
+	// can no longer be told from the next request, so the answer closes the
+	// connection.
+	broken bool
 }
 
 // exchange holds one request's deadline keeping.
@@ -39,6 +43,9 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if b.done {
 		return n, err
+	}
+	if err != nil && err != io.EOF {
+		b.broken = true
 	}
 	if err == io.EOF {
 		b.done = true
@@ -64,6 +71,7 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 // client that stops reading is cut while a long stream (logs --tail) is not.
 type deadlineWriter struct {
 	http.ResponseWriter
+	body    *deadlineBody // nil for a request without a body
 	rc      *http.ResponseController
 	timeout time.Duration
 	armedAt time.Time
@@ -83,12 +91,22 @@ func (w *deadlineWriter) arm() {
 
 func (w *deadlineWriter) WriteHeader(status int) {
 	w.arm()
+	w.closeIfBroken()
 	w.ResponseWriter.WriteHeader(status)
 }
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {
 	w.arm()
+	w.closeIfBroken()
 	return w.ResponseWriter.Write(p)
+}
+
+// closeIfBroken asks net/http to close the connection after an answer to a
+// request whose body could not be read whole, whichever handler read it.
+func (w *deadlineWriter) closeIfBroken() {
+	if w.body != nil && w.body.broken {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 // Flush keeps http.Flusher working for streaming handlers.

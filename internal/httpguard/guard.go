@@ -140,11 +140,12 @@ func (g *Guard) Handler(next http.Handler) http.Handler {
 		}
 		// One allocation for the request's deadline keeping.
 		ex := &exchange{rc: *http.NewResponseController(w)}
+		ex.writer = deadlineWriter{ResponseWriter: w, rc: &ex.rc, timeout: g.cfg.Limits.WriteTimeout}
 		if r.Body != nil && r.Body != http.NoBody {
 			ex.body.start(r.Body, &ex.rc, g.cfg.Limits.BodyTimeout, g.cfg.Limits.BodyMinRate)
 			r.Body = &ex.body
+			ex.writer.body = &ex.body
 		}
-		ex.writer = deadlineWriter{ResponseWriter: w, rc: &ex.rc, timeout: g.cfg.Limits.WriteTimeout}
 		// Armed now too: a deadline left from an earlier request on the
 		// connection must not fail this one's first write (100 Continue).
 		ex.writer.arm()

@@ -102,6 +102,13 @@ func TestWebPagesCannotDriveThePlatform(t *testing.T) {
 			for k, v := range a.headers {
 				req.Header.Set(k, v)
 			}
+			// Signed with the operator's key: the refusals must come from
+			// the guard and the content type, not from a missing signature.
+			service := "nimbus"
+			if strings.HasPrefix(a.path, "/2015-03-31/") {
+				service = "lambda"
+			}
+			p.Sign(req, service)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -129,6 +136,7 @@ func TestWebPagesCannotDriveThePlatform(t *testing.T) {
 	// the guard's and the content type's, not a bad application.
 	req, _ := http.NewRequest("POST", p.URL()+"/nimbus/v1/services", bytes.NewReader(evilApp))
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	p.Sign(req, "nimbus")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +163,7 @@ func TestWebPagesCannotDriveThePlatform(t *testing.T) {
 	if aws, err := exec.LookPath("aws"); err == nil {
 		outFile := filepath.Join(t.TempDir(), "out.json")
 		cmd := exec.Command(aws, "lambda", "invoke", "--endpoint-url", p.URL(), "--function-name", helloFunction, outFile)
-		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x", "AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE=/dev/null")
+		cmd.Env = append(os.Environ(), p.AWSEnv()...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("aws lambda invoke: %v\n%s", err, out)
 		}
@@ -216,6 +224,18 @@ func TestSlowBodyFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Signed heads, as a client with a key would send them: the signature
+	// check reads the body too, and must grow its buffer as bytes arrive.
+	signed, _ := http.NewRequest("POST", p.URL()+"/2015-03-31/functions/"+helloFunction+"/invocations", bytes.NewReader(make([]byte, 6<<20-1)))
+	signed.Header.Set("Content-Type", "application/json")
+	p.Sign(signed, "lambda")
+	var head strings.Builder
+	fmt.Fprintf(&head, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", signed.URL.Path, p.Addr(), 6<<20-1)
+	for k, vs := range signed.Header {
+		fmt.Fprintf(&head, "%s: %s\r\n", k, vs[0])
+	}
+	head.WriteString("\r\n{")
+
 	before := heapInUse()
 	var flood []net.Conn
 	for range conns {
@@ -224,8 +244,7 @@ func TestSlowBodyFlood(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		fmt.Fprintf(c, "POST /2015-03-31/functions/%s/invocations HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{",
-			helloFunction, p.Addr(), 6<<20-1)
+		_, _ = io.WriteString(c, head.String())
 		flood = append(flood, c)
 	}
 	// Every request reached its handler (a normal call on a later connection

@@ -74,7 +74,7 @@ func TestCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deploy: %v\n%s%s", err, out, errOut)
 	}
-	for _, want := range []string{"Deployed service hello", "created   hello-dev-hello", "nimbus invoke hello-dev-hello"} {
+	for _, want := range []string{"Deployed service hello", "created   function     hello-dev-hello", "nimbus invoke hello-dev-hello"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("deploy output lacks %q:\n%s", want, out)
 		}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -35,7 +34,7 @@ func TestFunctionsCallServicesThroughSDKs(t *testing.T) {
 	t.Parallel()
 	p := testkit.Start(t, nil)
 	ctx := context.Background()
-	creds := credentials.NewStaticCredentialsProvider("test", "test", "")
+	creds := p.Credentials()
 	sq := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()), Credentials: creds})
 	sn := sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()), Credentials: creds})
 	eb := eventbridge.New(eventbridge.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()), Credentials: creds})

@@ -71,7 +71,11 @@ func TestDaemonsDieWithAKilledPlatform(t *testing.T) {
 	dir := t.TempDir()
 	_ = os.WriteFile(filepath.Join(dir, "serverless.yml"), []byte("service: killed\nprovider:\n  name: aws\n  runtime: python3.11\nfunctions:\n  d:\n    handler: probe.daemon\n"), 0o644)
 	_ = os.WriteFile(filepath.Join(dir, "probe.py"), []byte(probePy), 0o644)
-	c := client.New(url)
+	key, err := server.ReadCredentials(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.New(url).WithCredentials(client.Credentials{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey}, "us-east-1")
 	ctx := context.Background()
 	if _, err := c.Deploy(ctx, dir, manifest.Options{}, nil); err != nil {
 		t.Fatal(err)

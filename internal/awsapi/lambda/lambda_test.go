@@ -162,6 +162,7 @@ func TestLambdaInput(t *testing.T) {
 			{"GET", "/2019-09-30/functions/" + hello + "/provisioned-concurrency", "NotImplemented"},
 		} {
 			req, _ := http.NewRequest(c.method, p.URL()+c.path, nil)
+			p.Sign(req, "lambda")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
