@@ -263,7 +263,7 @@ functions:
 		for _, v := range verdicts {
 			b.WriteString("- " + v + "\n")
 		}
-		b.WriteString("\nWhy the Go warm targets are out of reach here: on this machine (a 2-vCPU VM) a write on loopback\n" +
+		b.WriteString("\nWhy the Go warm targets were out of reach on the AMD EPYC VM of 2026-11-22: there a write on loopback\n" +
 			"costs about 20 µs of CPU and waking an idle vCPU about 100 µs, so even the baseline's two plain hops take\n" +
 			"longer than the 300 µs target and top out well below 8,000/s. An invoke has one more exchange than the\n" +
 			"baseline, required by the Runtime API (the answer and its 202, then the next `next`). The Python runtime,\n" +
