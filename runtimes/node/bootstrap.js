@@ -256,7 +256,14 @@ class Connection {
     } else {
       this.sock.ref();
     }
-    this.sock.write(x.data);
+    const d = x.data;
+    if (Array.isArray(d)) {
+      this.sock.cork();
+      for (const part of d) this.sock.write(part);
+      this.sock.uncork();
+    } else {
+      this.sock.write(d);
+    }
   }
 
   finish(err, res) {
@@ -416,8 +423,9 @@ class RuntimeClient {
     const head =
       `POST ${this.base}${p} HTTP/1.1\r\n${this.commonHeaders}${extraHeaders}` +
       `Content-Type: application/json\r\nContent-Length: ${n}\r\n${fresh ? 'Connection: close\r\n' : ''}\r\n`;
-    // One write: small bodies ride in the head's string, large ones in one buffer beside it.
-    const data = n < 65536 ? head + body : Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(body, 'utf8')]);
+    // Small bodies ride in the head's string; large ones follow it in the same corked (writev) write,
+    // without copying the body into a joined buffer first.
+    const data = n < 65536 ? head + body : [head, body];
     const conn = fresh ? new Connection(this.host, this.port) : this.conn;
     return conn.exchange(data);
   }
