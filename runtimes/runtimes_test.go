@@ -476,6 +476,12 @@ exports.handler = async (event, context) => {
 	api.srv.CloseClientConnections()
 	expectResponse(t, api.invoke(t, invocation{ID: "r4", Event: `{"a":4}`}), "r4",
 		`{"ok":true,"got":{"a":4},"trace":"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}`)
+
+	// 5 MB of two-byte characters with a Content-Length: the body arrives in many reads, some of
+	// which split a character; the answer is as large.
+	big := strings.Repeat("é", 5<<19)
+	expectResponse(t, api.invoke(t, invocation{ID: "r5", Event: `{"big":"` + big + `"}`}), "r5",
+		`{"ok":true,"got":{"big":"`+big+`"},"trace":"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}`)
 }
 
 func TestNodeHandlerStyles(t *testing.T) {

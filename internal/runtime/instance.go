@@ -451,30 +451,16 @@ func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool) (r
 		defer inst.initCall.Store(nil)
 	}
 
-	// Phase 1: hand the call to the runtime. A cold instance first initialises,
-	// bounded like Lambda's init phase.
-	initTimer := time.NewTimer(inst.pool.m.cfg.InitTimeout)
+	// Phase 1: hand the call to the runtime. A warm runtime already waits in
+	// next and takes it at once, without a timer; a cold instance first
+	// initialises, bounded like Lambda's init phase.
 	select {
 	case inst.work <- c:
 		c.started = time.Now()
-		initTimer.Stop()
-	case <-inst.exited:
-		initTimer.Stop()
-		return inst.failed(res, c, false), false
-	case <-initTimer.C:
-		inst.stop()
-		res.FunctionError = "Unhandled"
-		res.ErrorType = "Runtime.InitTimeout"
-		res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: the runtime did not initialise within %s", inv.RequestID, inst.pool.m.cfg.InitTimeout)
-		inst.logSystem(c, "INIT_REPORT Init Duration: %s Phase: init Status: timeout", fmtMS(inst.sinceSpawn()))
-		inst.finishTail(c, res)
-		return res, false
-	case <-ctx.Done():
-		initTimer.Stop()
-		res.FunctionError = "Unhandled"
-		res.ErrorType = "Runtime.Cancelled"
-		res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: the caller went away before the function started", inv.RequestID)
-		return res, false
+	default:
+		if !inst.handOver(ctx, c, res) {
+			return res, false
+		}
 	}
 	if cold {
 		res.InitDuration = inst.initDur
@@ -540,6 +526,35 @@ func (inst *instance) failed(res *Result, c *call, dispatched bool) *Result {
 	return res
 }
 
+// handOver waits until the runtime takes the call, bounded by the init
+// timeout. When it returns false the call ended here and res says how.
+func (inst *instance) handOver(ctx context.Context, c *call, res *Result) bool {
+	inv := c.inv
+	initTimer := time.NewTimer(inst.pool.m.cfg.InitTimeout)
+	defer initTimer.Stop()
+	select {
+	case inst.work <- c:
+		c.started = time.Now()
+		return true
+	case <-inst.exited:
+		inst.failed(res, c, false)
+		return false
+	case <-initTimer.C:
+		inst.stop()
+		res.FunctionError = "Unhandled"
+		res.ErrorType = "Runtime.InitTimeout"
+		res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: the runtime did not initialise within %s", inv.RequestID, inst.pool.m.cfg.InitTimeout)
+		inst.logSystem(c, "INIT_REPORT Init Duration: %s Phase: init Status: timeout", fmtMS(inst.sinceSpawn()))
+		inst.finishTail(c, res)
+		return false
+	case <-ctx.Done():
+		res.FunctionError = "Unhandled"
+		res.ErrorType = "Runtime.Cancelled"
+		res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: the caller went away before the function started", inv.RequestID)
+		return false
+	}
+}
+
 // ServeHTTP is the instance's Runtime API.
 func (inst *instance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path, ok := strings.CutPrefix(r.URL.Path, "/2018-06-01/runtime/")
@@ -590,7 +605,7 @@ func (inst *instance) next(w http.ResponseWriter, r *http.Request) {
 	spec := inst.pool.spec
 	deadline := time.Now().Add(spec.Timeout)
 	inst.current.Store(c)
-	inst.logSystem(c, "START RequestId: %s Version: %s", c.inv.RequestID, spec.Version)
+	inst.emit(c, "START RequestId: "+c.inv.RequestID+" Version: "+spec.Version)
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}
 	h["Lambda-Runtime-Aws-Request-Id"] = []string{c.inv.RequestID}

@@ -10,7 +10,7 @@
  */
 'use strict';
 
-const http = require('http');
+const net = require('net');
 const fs = require('fs');
 const path = require('path');
 const util = require('util');
@@ -199,49 +199,241 @@ function headerSafe(v) {
   return String(v).replace(/[^\t\x20-\x7e\x80-\xff]/g, '') || 'Unknown';
 }
 
+const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
+
+/*
+ * One HTTP/1.1 exchange at a time on one persistent connection, without the http module: requests are
+ * written as prepared bytes in one write, responses are parsed here (status line, headers, then a
+ * Content-Length or chunked body). The Runtime API loop is strictly request/answer, so a queue of one
+ * pending exchange plus a backlog is all the state there is. The socket is unref'd between exchanges,
+ * as http.Agent does with free sockets, so an idle connection does not keep the event loop alive:
+ * callbackWaitsForEmptyEventLoop relies on 'beforeExit'.
+ */
+class Connection {
+  constructor(host, port) {
+    this.host = host;
+    this.port = port;
+    this.sock = null;
+    this.used = false; // the socket has completed an exchange: a close before any answer may be a stale keep-alive
+    this.cur = null; // {data, resolve, reject, retried}
+    this.backlog = [];
+    this.resetParser();
+    this.onData = this.onData.bind(this);
+    this.onError = (err) => this.onGone(err);
+    this.onClose = () => this.onGone(null);
+  }
+
+  resetParser() {
+    this.head = null; // bytes of an incomplete head
+    this.res = null; // {status, headers, body} once the head is parsed
+    this.len = -1; // body bytes expected (-1: chunked or until close)
+    this.chunked = false;
+    this.parts = null; // body pieces
+    this.got = 0;
+    this.chunkRest = null; // unparsed bytes of a chunked body
+    this.closeAfter = false;
+  }
+
+  /* Resolves {status, headers, body}; rejects on network errors. */
+  exchange(data) {
+    return new Promise((resolve, reject) => {
+      const x = { data, resolve, reject, retried: false };
+      if (this.cur) this.backlog.push(x);
+      else this.start(x);
+    });
+  }
+
+  start(x) {
+    this.cur = x;
+    if (!this.sock) {
+      const sock = net.connect(this.port, this.host);
+      sock.setNoDelay(true);
+      sock.on('data', this.onData);
+      sock.on('error', this.onError);
+      sock.on('close', this.onClose);
+      this.sock = sock;
+      this.used = false;
+    } else {
+      this.sock.ref();
+    }
+    const d = x.data;
+    if (Array.isArray(d)) {
+      this.sock.cork();
+      for (const part of d) this.sock.write(part);
+      this.sock.uncork();
+    } else {
+      this.sock.write(d);
+    }
+  }
+
+  finish(err, res) {
+    const x = this.cur;
+    this.cur = null;
+    this.resetParser();
+    if (this.backlog.length > 0) this.start(this.backlog.shift());
+    else if (this.sock) this.sock.unref();
+    if (err) x.reject(err);
+    else x.resolve(res);
+  }
+
+  onGone(err) {
+    const sock = this.sock;
+    if (!sock) return;
+    this.sock = null;
+    sock.removeListener('data', this.onData);
+    sock.destroy();
+    const x = this.cur;
+    if (!x) return;
+    if (this.res && this.len < 0 && !this.chunked) {
+      // A body delimited by the end of the connection.
+      this.res.body = this.bodyString();
+      this.finish(null, this.res);
+      return;
+    }
+    if (this.used && !this.res && this.head === null && !x.retried) {
+      // The server closed the idle keep-alive connection meanwhile: once more on a new one.
+      x.retried = true;
+      this.resetParser();
+      this.cur = null;
+      this.start(x);
+      return;
+    }
+    const e = err || Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    this.finish(e);
+  }
+
+  onData(chunk) {
+    if (!this.cur) return; // nothing asked: ignore
+    if (this.res === null) {
+      const buf = this.head === null ? chunk : Buffer.concat([this.head, chunk]);
+      const end = buf.indexOf(CRLF2);
+      if (end < 0) {
+        if (buf.length > 65536) return this.fail(new Error('response head too large'));
+        this.head = buf;
+        return;
+      }
+      this.head = null;
+      if (!this.parseHead(buf.toString('latin1', 0, end))) return this.fail(new Error('malformed response head'));
+      chunk = buf.subarray(end + 4);
+    }
+    if (this.chunked) return this.onChunked(chunk);
+    if (chunk.length > 0) {
+      if (this.parts === null) this.parts = [chunk];
+      else this.parts.push(chunk);
+      this.got += chunk.length;
+    }
+    if (this.len >= 0 && this.got >= this.len) this.complete();
+  }
+
+  parseHead(text) {
+    const lines = text.split('\r\n');
+    const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+    if (!m) return false;
+    const headers = {};
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i];
+      const c = line.indexOf(':');
+      if (c <= 0) continue;
+      const name = line.slice(0, c).toLowerCase();
+      const value = line.slice(c + 1).trim();
+      headers[name] = headers[name] === undefined ? value : headers[name] + ', ' + value;
+    }
+    const status = +m[1];
+    this.res = { status, headers, body: '' };
+    const te = headers['transfer-encoding'];
+    if (te !== undefined && te.toLowerCase().includes('chunked')) {
+      this.chunked = true;
+    } else if (headers['content-length'] !== undefined) {
+      this.len = parseInt(headers['content-length'], 10);
+      if (!(this.len >= 0)) return false;
+    } else if (status === 204 || status === 304 || status < 200) {
+      this.len = 0;
+    }
+    const conn = headers.connection;
+    this.closeAfter = (conn !== undefined && conn.toLowerCase() === 'close') || (this.len < 0 && !this.chunked);
+    return true;
+  }
+
+  onChunked(chunk) {
+    let buf = this.chunkRest === null ? chunk : Buffer.concat([this.chunkRest, chunk]);
+    for (;;) {
+      const eol = buf.indexOf('\r\n');
+      if (eol < 0) break;
+      const size = parseInt(buf.toString('latin1', 0, eol), 16);
+      if (!(size >= 0)) return this.fail(new Error('malformed chunk'));
+      if (size === 0) {
+        // The last chunk, then trailers (none expected) up to an empty line.
+        if (buf.indexOf(CRLF2, eol) < 0) break;
+        return this.complete();
+      }
+      if (buf.length < eol + 2 + size + 2) break;
+      (this.parts || (this.parts = [])).push(buf.subarray(eol + 2, eol + 2 + size));
+      buf = buf.subarray(eol + 2 + size + 2);
+    }
+    this.chunkRest = buf.length > 0 ? buf : null;
+  }
+
+  bodyString() {
+    const parts = this.parts;
+    if (parts === null) return '';
+    if (parts.length === 1) {
+      const p = parts[0];
+      return p.toString('utf8', 0, this.len >= 0 ? Math.min(this.len, p.length) : p.length);
+    }
+    const all = Buffer.concat(parts);
+    return all.toString('utf8', 0, this.len >= 0 ? Math.min(this.len, all.length) : all.length);
+  }
+
+  complete() {
+    const res = this.res;
+    res.body = this.bodyString();
+    this.used = true;
+    if (this.closeAfter && this.sock) {
+      const sock = this.sock;
+      this.sock = null;
+      sock.removeListener('data', this.onData);
+      sock.destroy();
+    }
+    this.finish(null, res);
+  }
+
+  fail(err) {
+    if (this.sock) {
+      const sock = this.sock;
+      this.sock = null;
+      sock.removeListener('data', this.onData);
+      sock.destroy();
+    }
+    this.finish(err);
+  }
+}
+
 class RuntimeClient {
   constructor(api) {
     Object.assign(this, parseRuntimeApi(api));
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    this.conn = new Connection(this.host, this.port);
+    this.commonHeaders = `Host: ${this.hostHeader}\r\nUser-Agent: nimbus-nodejs/${process.version}\r\n`;
+    this.nextRequest = Buffer.from(`GET ${this.base}/invocation/next HTTP/1.1\r\n${this.commonHeaders}\r\n`, 'latin1');
   }
 
-  /* Resolves {status, headers, body}; rejects only on network errors. A request on a reused
-   * keep-alive socket that the server closed meanwhile is retried once on a new connection. */
-  request(method, p, headers, body, agent, retried) {
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          hostname: this.host,
-          port: this.port,
-          method,
-          path: this.base + p,
-          headers: Object.assign({ Host: this.hostHeader, 'User-Agent': 'nimbus-nodejs/' + process.version }, headers),
-          agent: agent === undefined ? this.agent : agent,
-        },
-        (res) => {
-          const chunks = [];
-          res.on('data', (c) => chunks.push(c));
-          res.on('end', () =>
-            resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-          );
-          res.on('error', reject);
-        },
-      );
-      req.on('error', (e) => {
-        if (!retried && req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) {
-          resolve(this.request(method, p, headers, body, agent, true));
-        } else {
-          reject(e);
-        }
-      });
-      req.end(body);
-    });
+  /* A POST on the persistent connection, or with fresh=true on a connection of its own (used when the
+   * process is about to exit and the persistent one may be in the middle of an exchange). */
+  postRequest(p, body, extraHeaders, fresh) {
+    const n = Buffer.byteLength(body, 'utf8');
+    const head =
+      `POST ${this.base}${p} HTTP/1.1\r\n${this.commonHeaders}${extraHeaders}` +
+      `Content-Type: application/json\r\nContent-Length: ${n}\r\n${fresh ? 'Connection: close\r\n' : ''}\r\n`;
+    // Small bodies ride in the head's string; large ones follow it in the same corked (writev) write,
+    // without copying the body into a joined buffer first.
+    const data = n < 65536 ? head + body : [head, body];
+    const conn = fresh ? new Connection(this.host, this.port) : this.conn;
+    return conn.exchange(data);
   }
 
   async next() {
     let res;
     try {
-      res = await this.request('GET', '/invocation/next', {});
+      res = await this.conn.exchange(this.nextRequest);
     } catch (e) {
       fatal(`GET next failed: ${e.message}`);
     }
@@ -250,17 +442,10 @@ class RuntimeClient {
   }
 
   /* POST a JSON body; never rejects (a failed post ends the process, like a dead Runtime API). */
-  async post(p, body, headers, agent) {
-    const buf = Buffer.from(body, 'utf8');
+  async post(p, body, extraHeaders, fresh) {
     let res;
     try {
-      res = await this.request(
-        'POST',
-        p,
-        Object.assign({ 'Content-Type': 'application/json', 'Content-Length': buf.length }, headers),
-        buf,
-        agent,
-      );
+      res = await this.postRequest(p, body, extraHeaders, fresh);
     } catch (e) {
       fatal(`POST ${p} failed: ${e.message}`);
     }
@@ -278,19 +463,22 @@ class RuntimeClient {
       return this.postInvocationError(err, id);
     }
     if (body === undefined) body = 'null'; // functions and symbols
-    return this.post(`/invocation/${encodeURIComponent(id)}/response`, body, {});
+    return this.post(`/invocation/${encodeURIComponent(id)}/response`, body, '');
   }
 
-  postInvocationError(error, id, agent) {
+  postInvocationError(error, id, fresh) {
     const r = toRapidResponse(error);
-    return this.post(`/invocation/${encodeURIComponent(id)}/error`, JSON.stringify(r), {
-      [ERROR_TYPE_HEADER]: headerSafe(r.errorType),
-    }, agent);
+    return this.post(
+      `/invocation/${encodeURIComponent(id)}/error`,
+      JSON.stringify(r),
+      `${ERROR_TYPE_HEADER}: ${headerSafe(r.errorType)}\r\n`,
+      fresh,
+    );
   }
 
   postInitError(error) {
     const r = toRapidResponse(error);
-    return this.post('/init/error', JSON.stringify(r), { [ERROR_TYPE_HEADER]: headerSafe(r.errorType) }, false);
+    return this.post('/init/error', JSON.stringify(r), `${ERROR_TYPE_HEADER}: ${headerSafe(r.errorType)}\r\n`, true);
   }
 }
 
@@ -471,7 +659,7 @@ function parseJsonHeader(value, name) {
 function attachEnvironmentData(context, headers) {
   const trace = headers['lambda-runtime-trace-id'];
   if (trace) process.env._X_AMZN_TRACE_ID = trace;
-  else delete process.env._X_AMZN_TRACE_ID;
+  else if (process.env._X_AMZN_TRACE_ID !== undefined) delete process.env._X_AMZN_TRACE_ID; // unsetenv is dear
   const deadline = Number(headers['lambda-runtime-deadline-ms']);
   return Object.assign(context, {
     functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
@@ -514,8 +702,8 @@ class Runtime {
     const { callback, context, markCompleted } = buildCallbackContext(this.client, id, this.scheduleIteration);
     try {
       // Errors that escape the handler end the process after they are reported (AWS exits 129/128).
-      this.errorCallbacks.uncaughtException = (err) => this.client.postInvocationError(err, id, false).then(() => process.exit(129));
-      this.errorCallbacks.unhandledRejection = (err) => this.client.postInvocationError(err, id, false).then(() => process.exit(128));
+      this.errorCallbacks.uncaughtException = (err) => this.client.postInvocationError(err, id, true).then(() => process.exit(129));
+      this.errorCallbacks.unhandledRejection = (err) => this.client.postInvocationError(err, id, true).then(() => process.exit(128));
       // If the event loop empties before the handler finished: a sync/callback handler that never
       // called back answers null; an async handler whose promise never settled is an error.
       setBeforeExit(() => {

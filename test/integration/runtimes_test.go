@@ -2,6 +2,8 @@ package integration
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -262,4 +264,43 @@ func TestMixedRuntimesInOneService(t *testing.T) {
 	}
 	r := invoke(t, p, "mixed-dev-fromGo", map[string]any{"name": "mix"}, false)
 	wantField(t, r.payload, "message", "Hello, mix!")
+}
+
+// A Node.js function through the real platform with payloads near Lambda's
+// 6 MB limits: a large event and answer travel whole, an answer over the limit
+// is Function.ResponseSizeTooLarge, and the function keeps answering after it.
+func TestNodeLargePayloads(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"serverless.yml": "service: bigpay\nprovider:\n  name: aws\n  runtime: nodejs20.x\nfunctions:\n  echo:\n    handler: index.handler\n",
+		"index.js": `exports.handler = async (event) => event.repeat ? { s: 'x'.repeat(event.repeat) } : { n: event.s.length, tail: event.s.slice(-3) };
+`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := testkit.Start(t, nil)
+	p.Deploy(dir)
+	const fn = "bigpay-dev-echo"
+
+	// An event of 5.5 MB, mostly two-byte characters.
+	s := strings.Repeat("é", 11<<18) + "end"
+	r := invoke(t, p, fn, map[string]any{"s": s}, false)
+	if functionError(r) != "" {
+		t.Fatalf("large event: %s", r.out.Payload)
+	}
+	wantField(t, r.payload, "n", float64(len([]rune(s))))
+	wantField(t, r.payload, "tail", "end")
+
+	// An answer just under 6 MB, then one over it.
+	r = invoke(t, p, fn, map[string]any{"repeat": 6<<20 - 100}, false)
+	if functionError(r) != "" || len(r.out.Payload) != 6<<20-100+8 {
+		t.Fatalf("answer under the limit: error %q, %d bytes", functionError(r), len(r.out.Payload))
+	}
+	r = invoke(t, p, fn, map[string]any{"repeat": 7 << 20}, false)
+	wantField(t, r.payload, "errorType", "Function.ResponseSizeTooLarge")
+	r = invoke(t, p, fn, map[string]any{"s": "abc"}, false)
+	wantField(t, r.payload, "n", float64(3))
 }
