@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,7 +30,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 		Short: "Deploy the service described by DIR/serverless.yml",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := deploy(cmd, g.client(cmd), dirArg(args), opts)
+			_, err := deploy(cmd, g.client(cmd), g.dataDir, dirArg(args), opts)
 			return err
 		},
 	}
@@ -38,7 +39,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func deploy(cmd *cobra.Command, c *client.Client, dir string, opts manifest.Options) (*client.DeployOutcome, error) {
+func deploy(cmd *cobra.Command, c *client.Client, dataDir, dir string, opts manifest.Options) (*client.DeployOutcome, error) {
 	start := time.Now()
 	progress := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "  "+format+"\n", args...) }
 	out, err := c.Deploy(cmd.Context(), dir, opts, progress)
@@ -55,17 +56,25 @@ func deploy(cmd *cobra.Command, c *client.Client, dir string, opts manifest.Opti
 	for _, w := range res.Warnings {
 		fmt.Fprintf(os.Stderr, "  warning: %s\n", w)
 	}
-	fmt.Println("functions:")
-	for _, f := range res.Functions {
-		fmt.Printf("  %s: %s\n", f.Key, f.Name)
-		fmt.Printf("    nimbus invoke %s -d '{}'\n", f.Name)
-		fmt.Printf("    aws lambda invoke --endpoint-url %s --function-name %s out.json\n", c.Endpoint, f.Name)
-	}
 	if len(res.Endpoints) > 0 {
 		fmt.Println("endpoints:")
 		for _, e := range res.Endpoints {
 			fmt.Printf("  %s\n", e)
 		}
+	}
+	// How to call it, once: when the deploy created functions, not on
+	// every redeploy. Each line works when pasted into a shell.
+	var created []string
+	for _, ch := range res.Changes {
+		if ch.Kind == "function" && ch.Action == functions.Created {
+			created = append(created, ch.Name)
+		}
+	}
+	if len(created) > 0 {
+		fmt.Println("try:")
+		fmt.Printf("  nimbus%s invoke %s -d '{}'\n", clientFlags(c.Endpoint, dataDir), created[0])
+		fmt.Printf("  eval \"$(nimbus%s env)\"   # then the AWS CLI and SDKs reach nimbus:\n", clientFlags(c.Endpoint, dataDir))
+		fmt.Printf("  aws lambda invoke --function-name %s out.json\n", created[0])
 	}
 	return out, nil
 }
@@ -158,4 +167,17 @@ func printIsolationWarnings(iso sandbox.Status) {
 	if !iso.MemoryLimited && iso.MemoryReason != "" {
 		fmt.Printf("warning: function memory is not limited: %s\n", iso.MemoryReason)
 	}
+}
+
+// clientFlags are the --endpoint and --data flags a printed nimbus command
+// needs to reach this platform, empty where the defaults do.
+func clientFlags(endpoint, dataDir string) string {
+	var b strings.Builder
+	if endpoint != defaultEndpoint {
+		b.WriteString(" --endpoint " + shellQuote(endpoint))
+	}
+	if dataDir != defaultDataDir {
+		b.WriteString(" --data " + shellQuote(dataDir))
+	}
+	return b.String()
 }

@@ -40,13 +40,13 @@ func newDevCommand() *cobra.Command {
 			if u := srv.Gateway.URL(); u != "" {
 				fmt.Printf("HTTP endpoints (http, httpApi, function URLs) are served at %s\n", u)
 			}
-			if _, err := deploy(cmd, c, dir, opts); err != nil {
+			if _, err := deploy(cmd, c, f.cfg.DataDir, dir, opts); err != nil {
 				printError(err)
 				fmt.Fprintln(os.Stderr, "fix the problem and save: nimbus redeploys on every change")
 			}
 			fmt.Printf("Watching %s for changes. Press Ctrl-C to stop.\n", dir)
 			if err := watch(cmd.Context(), dir, func() {
-				if _, err := deploy(cmd, c, dir, opts); err != nil {
+				if _, err := deploy(cmd, c, f.cfg.DataDir, dir, opts); err != nil {
 					printError(err)
 				}
 			}); err != nil {

@@ -111,8 +111,8 @@ func printAuthBanner(srv *server.Server, f *upFlags) {
 	case f.cfg.NoAuth:
 		fmt.Println("  auth: OFF (--no-auth): every request is accepted unsigned, as an administrator. Do not expose this platform.")
 	case srv.AdminKey != nil:
-		fmt.Printf("  auth: SigV4; administrator key %s in %s\n        eval \"$(nimbus env --data %s)\"   # for the AWS CLI and SDKs\n",
-			srv.AdminKey.AccessKeyID, filepath.Join(f.cfg.DataDir, server.CredentialsFile), f.cfg.DataDir)
+		fmt.Printf("  auth: SigV4; administrator key %s in %s\n        eval \"$(nimbus%s env)\"   # for the AWS CLI and SDKs\n",
+			srv.AdminKey.AccessKeyID, filepath.Join(f.cfg.DataDir, server.CredentialsFile), clientFlags(srv.URL(), f.cfg.DataDir))
 	default:
 		fmt.Println("  auth: SigV4; the data directory's administrator key was revoked: use a key from `nimbus keys create`")
 	}
