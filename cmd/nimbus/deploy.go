@@ -1,16 +1,20 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-platform/nimbus/internal/client"
+	"github.com/nimbus-platform/nimbus/internal/deployapi"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
@@ -122,40 +126,90 @@ func newRemoveCommand(g *globals) *cobra.Command {
 }
 
 func newInfoCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	var service string
+	cmd := &cobra.Command{
 		Use:   "info",
-		Short: "List deployed services, their functions and endpoints",
-		Args:  cobra.NoArgs,
+		Short: "List deployed services: functions, triggers, HTTP endpoints and resources",
+		Example: "  nimbus info\n" +
+			"  nimbus info --service orders\n" +
+			"  nimbus info --json | jq '.[].functions[].name'",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			services, err := g.client(cmd).Services(cmd.Context())
 			if err != nil {
 				return err
 			}
+			if service != "" {
+				services = slices.DeleteFunc(services, func(s deployapi.ServiceInfo) bool { return s.Service != service })
+				if len(services) == 0 {
+					return fmt.Errorf("service %q is not deployed", service)
+				}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(services)
+			}
 			if iso, err := g.client(cmd).Isolation(cmd.Context()); err == nil {
 				printIsolationWarnings(iso)
 			}
 			if len(services) == 0 {
-				fmt.Println("No services deployed.")
+				fmt.Fprintln(out, "No services deployed.")
 				return nil
 			}
-			for _, s := range services {
-				fmt.Printf("service: %s  stage: %s  region: %s\n", s.Service, s.Stage, s.Region)
-				for _, f := range s.Functions {
-					fmt.Printf("  %s: %s\n    invoke: POST %s\n", f.Key, f.Name, f.InvokeURL)
+			for i, s := range services {
+				if i > 0 {
+					fmt.Fprintln(out)
 				}
-				if len(s.Endpoints) > 0 {
-					fmt.Println("  endpoints:")
-					for _, e := range s.Endpoints {
-						fmt.Printf("    %s\n", e)
-					}
-					fmt.Printf("  access logs: nimbus logs %s.access\n", s.Service)
-				}
-				for _, name := range slices.Sorted(maps.Keys(s.APIKeys)) {
-					fmt.Printf("  api key %s: %s\n", name, s.APIKeys[name])
-				}
+				printService(out, s)
 			}
 			return nil
 		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the services as JSON, for scripts")
+	cmd.Flags().StringVar(&service, "service", "", "only this service")
+	return cmd
+}
+
+// printService prints one service for a person: functions with their
+// settings and triggers, endpoints, resources.
+func printService(out io.Writer, s deployapi.ServiceInfo) {
+	fmt.Fprintf(out, "service %s  stage %s  region %s\n", s.Service, s.Stage, s.Region)
+	fmt.Fprintln(out, "functions:")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, f := range s.Functions {
+		trig := strings.Join(f.Triggers, ", ")
+		if trig == "" {
+			trig = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d MB\t%ds\t%s\n", f.Key, f.Name, f.Runtime, f.MemorySize, f.Timeout, trig)
+	}
+	_ = tw.Flush()
+	if len(s.Endpoints) > 0 {
+		fmt.Fprintln(out, "endpoints:")
+		for _, e := range s.Endpoints {
+			fmt.Fprintf(out, "  %s\n", e)
+		}
+		fmt.Fprintf(out, "  access log: nimbus logs %s.access\n", s.Service)
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.APIKeys)) {
+		fmt.Fprintf(out, "  api key %s: %s\n", name, s.APIKeys[name])
+	}
+	var res []deployapi.Resource
+	for _, r := range s.Resources {
+		if r.Kind != "route" { // listed as endpoints
+			res = append(res, r)
+		}
+	}
+	if len(res) > 0 {
+		fmt.Fprintln(out, "resources:")
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		for _, r := range res {
+			fmt.Fprintf(tw, "  %s\t%s\n", r.Kind, r.Name)
+		}
+		_ = tw.Flush()
 	}
 }
 
