@@ -21,8 +21,8 @@ import (
 )
 
 type logsOptions struct {
-	since, start, end, filter, service, stage string
-	tail                                      bool
+	since, start, end, filter, service string
+	tail                               bool
 }
 
 func newLogsCommand(g *globals) *cobra.Command {
