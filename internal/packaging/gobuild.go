@@ -110,6 +110,12 @@ func buildGo(ctx context.Context, p *manifest.Project, outDir string, progress f
 		}
 		p.Packages = slices.DeleteFunc(p.Packages, func(s manifest.PackageSpec) bool { return len(s.Functions) == 0 })
 		p.Packages = append(p.Packages, manifest.PackageSpec{Functions: []string{b.key}, Name: b.key, Artifact: zipPath})
+		// As serverless-go-plugin rewrites it: the handler is what runs.
+		for i := range p.App.Functions {
+			if p.App.Functions[i].Key == b.key {
+				p.App.Functions[i].Handler = "bootstrap"
+			}
+		}
 	}
 	return nil
 }

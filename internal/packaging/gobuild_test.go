@@ -79,6 +79,9 @@ func TestGoFunctionsAreBuiltAtDeploy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if h := p.Function("hello").Handler; h != "bootstrap" {
+			t.Errorf("hello's handler = %q after the build, want bootstrap (what runs)", h)
+		}
 		if len(steps) != 2 {
 			t.Errorf("progress = %q, want one line per Go build", steps)
 		}

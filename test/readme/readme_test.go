@@ -185,7 +185,8 @@ func (e *env) startServer(t *testing.T, line string) *server {
 // run runs script with bash -euo pipefail in the test directory.
 func (e *env) run(t *testing.T, where, script string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// Generous: a deploy of a Go example compiles it, slow on a cold cache.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = e.dir
