@@ -32,7 +32,10 @@ func newDeployCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "deploy [DIR]",
 		Short: "Deploy the service described by DIR/serverless.yml",
-		Args:  cobra.MaximumNArgs(1),
+		Example: "  nimbus deploy examples/hello\n" +
+			"  nimbus deploy --stage prod\n" +
+			"  nimbus deploy ./orders --region eu-west-1",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, err := deploy(cmd, g.client(cmd), g.dataDir, dirArg(args), opts)
 			return err
@@ -101,7 +104,9 @@ func newRemoveCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "remove [DIR]",
 		Short: "Remove the service described by DIR/serverless.yml (or --service)",
-		Args:  cobra.MaximumNArgs(1),
+		Example: "  nimbus remove examples/hello\n" +
+			"  nimbus remove --service orders",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if service == "" {
 				p, err := manifest.Load(dirArg(args), opts)

@@ -22,7 +22,9 @@ func newDevCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev [DIR]",
 		Short: "Run the platform, deploy DIR, and redeploy when a file changes",
-		Args:  cobra.MaximumNArgs(1),
+		Example: "  nimbus dev examples/hello\n" +
+			"  nimbus dev --addr 127.0.0.1:9100 --http-addr 127.0.0.1:8180 --data /tmp/nimbus-dev",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := dirArg(args)
 			srv, err := f.start(cmd.Context())

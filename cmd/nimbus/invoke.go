@@ -24,6 +24,10 @@ func newInvokeCommand(g *globals) *cobra.Command {
 		Short: "Invoke a function synchronously and print its result",
 		Long: "Invoke a function through the Lambda API, as an SDK would. NAME is the deployed name,\n" +
 			"an ARN, or a function key of the serverless.yml in the current directory.",
+		Example: "  nimbus invoke hello-dev-hello -d '{\"name\":\"you\"}' --log\n" +
+			"  nimbus invoke hello -p event.json          # a key of ./serverless.yml\n" +
+			"  nimbus generate-event sqs receive-message | nimbus invoke worker -p -\n" +
+			"  nimbus invoke orders-dev-worker --async -d '{}'",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if data != "" && path != "" {

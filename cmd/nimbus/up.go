@@ -83,7 +83,10 @@ func newUpCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the platform on this machine with embedded defaults",
-		Args:  cobra.NoArgs,
+		Example: "  nimbus up\n" +
+			"  nimbus up --data /var/lib/nimbus --addr 0.0.0.0:9000 --allowed-host nimbus.internal\n" +
+			"  nimbus up --no-auth                  # loopback only, for experiments",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			srv, err := f.start(cmd.Context())
 			if err != nil {
