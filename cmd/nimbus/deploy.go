@@ -71,10 +71,16 @@ func deploy(cmd *cobra.Command, c *client.Client, dataDir, dir string, opts mani
 	}
 	// How to call it, once: when the deploy created functions, not on
 	// every redeploy. Each line works when pasted into a shell.
-	var created []string
+	isNew := map[string]bool{}
 	for _, ch := range res.Changes {
 		if ch.Kind == "function" && ch.Action == functions.Created {
-			created = append(created, ch.Name)
+			isNew[ch.Name] = true
+		}
+	}
+	var created []string // in the manifest's order: its first function is the one to try
+	for _, f := range res.Functions {
+		if isNew[f.Name] {
+			created = append(created, f.Name)
 		}
 	}
 	if len(created) > 0 {

@@ -185,6 +185,16 @@ func (e *env) startServer(t *testing.T, line string) *server {
 // run runs script with bash -euo pipefail in the test directory.
 func (e *env) run(t *testing.T, where, script string) string {
 	t.Helper()
+	out, err := e.try(t, where, script)
+	if err != nil {
+		t.Fatalf("%s does not work as printed: %v\n%s\noutput:\n%s", where, err, script, out)
+	}
+	return out
+}
+
+// try runs script as run does and returns its error.
+func (e *env) try(t *testing.T, where, script string) (string, error) {
+	t.Helper()
 	// Generous: a deploy of a Go example compiles it, slow on a cold cache.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -193,10 +203,32 @@ func (e *env) run(t *testing.T, where, script string) string {
 	cmd.Env = e.vars
 	out, err := cmd.CombinedOutput()
 	t.Logf("%s:\n%s\n%s", where, script, out)
-	if err != nil {
+	return string(out), err
+}
+
+// runHints runs what nimbus printed for pasting. A function that answers
+// with its own error (an example that fails on purpose) still shows the
+// command works: nimbus invoke exits 1 saying so, and that is the only
+// error accepted.
+func (e *env) runHints(t *testing.T, where string, hints []string) {
+	t.Helper()
+	script := strings.Join(hints, "\n")
+	out, err := e.try(t, where, script)
+	if err == nil {
+		return
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "error: ") && !strings.HasPrefix(l, "error: the function failed (") {
+			t.Fatalf("%s does not work as printed: %v\n%s\noutput:\n%s", where, err, script, out)
+		}
+	}
+	if !strings.Contains(out, "error: the function failed (") {
 		t.Fatalf("%s does not work as printed: %v\n%s\noutput:\n%s", where, err, script, out)
 	}
-	return string(out)
+	// The invoke stopped the script: run the rest after it.
+	if len(hints) > 1 && strings.Contains(hints[0], " invoke ") {
+		e.runHints(t, where, hints[1:])
+	}
 }
 
 // printedCommands returns the commands nimbus printed for pasting: the
@@ -302,7 +334,15 @@ func TestREADMECommands(t *testing.T) {
 			script = append(script, line)
 		}
 		if len(script) > 0 {
-			e.run(t, fmt.Sprintf("README.md:%d", b.line), strings.Join(script, "\n"))
+			out := e.run(t, fmt.Sprintf("README.md:%d", b.line), strings.Join(script, "\n"))
+			// What the block's last deploy told the reader to try (earlier
+			// services of the block may be removed by then).
+			if i := strings.LastIndex(out, "\ntry:\n"); i >= 0 {
+				out = out[i+1:]
+			}
+			if hints := printedCommands(out); len(hints) > 0 {
+				e.runHints(t, fmt.Sprintf("what README.md:%d printed", b.line), hints)
+			}
 		}
 	}
 	if srv != nil {
