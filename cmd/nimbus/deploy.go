@@ -187,7 +187,7 @@ func newInfoCommand(g *globals) *cobra.Command {
 // printService prints one service for a person: functions with their
 // settings and triggers, endpoints, resources.
 func printService(out io.Writer, s deployapi.ServiceInfo) {
-	fmt.Fprintf(out, "service %s  stage %s  region %s\n", s.Service, s.Stage, s.Region)
+	fmt.Fprintf(out, "service: %s  stage: %s  region: %s\n", s.Service, s.Stage, s.Region)
 	fmt.Fprintln(out, "functions:")
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, f := range s.Functions {

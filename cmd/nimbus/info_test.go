@@ -110,7 +110,7 @@ func TestInfoJSONListsWhatWasDeployed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"service orders  stage dev", "orders-dev-worker", "python3.12", "512 MB", "30s", "schedule rate(1 hour)", "orders-jobs"} {
+	for _, want := range []string{"service: orders  stage: dev", "orders-dev-worker", "python3.12", "512 MB", "30s", "schedule rate(1 hour)", "orders-jobs"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("info does not show %q:\n%s", want, text)
 		}
