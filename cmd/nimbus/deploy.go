@@ -1,15 +1,20 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
+	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-platform/nimbus/internal/client"
+	"github.com/nimbus-platform/nimbus/internal/deployapi"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
@@ -27,9 +32,12 @@ func newDeployCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "deploy [DIR]",
 		Short: "Deploy the service described by DIR/serverless.yml",
-		Args:  cobra.MaximumNArgs(1),
+		Example: "  nimbus deploy examples/hello\n" +
+			"  nimbus deploy --stage prod\n" +
+			"  nimbus deploy ./orders --region eu-west-1",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := deploy(cmd, g.client(cmd), dirArg(args), opts)
+			_, err := deploy(cmd, g.client(cmd), g.dataDir, dirArg(args), opts)
 			return err
 		},
 	}
@@ -38,7 +46,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func deploy(cmd *cobra.Command, c *client.Client, dir string, opts manifest.Options) (*client.DeployOutcome, error) {
+func deploy(cmd *cobra.Command, c *client.Client, dataDir, dir string, opts manifest.Options) (*client.DeployOutcome, error) {
 	start := time.Now()
 	progress := func(format string, args ...any) { fmt.Fprintf(os.Stderr, "  "+format+"\n", args...) }
 	out, err := c.Deploy(cmd.Context(), dir, opts, progress)
@@ -55,17 +63,31 @@ func deploy(cmd *cobra.Command, c *client.Client, dir string, opts manifest.Opti
 	for _, w := range res.Warnings {
 		fmt.Fprintf(os.Stderr, "  warning: %s\n", w)
 	}
-	fmt.Println("functions:")
-	for _, f := range res.Functions {
-		fmt.Printf("  %s: %s\n", f.Key, f.Name)
-		fmt.Printf("    nimbus invoke %s -d '{}'\n", f.Name)
-		fmt.Printf("    aws lambda invoke --endpoint-url %s --function-name %s out.json\n", c.Endpoint, f.Name)
-	}
 	if len(res.Endpoints) > 0 {
 		fmt.Println("endpoints:")
 		for _, e := range res.Endpoints {
 			fmt.Printf("  %s\n", e)
 		}
+	}
+	// How to call it, once: when the deploy created functions, not on
+	// every redeploy. Each line works when pasted into a shell.
+	isNew := map[string]bool{}
+	for _, ch := range res.Changes {
+		if ch.Kind == "function" && ch.Action == functions.Created {
+			isNew[ch.Name] = true
+		}
+	}
+	var created []string // in the manifest's order: its first function is the one to try
+	for _, f := range res.Functions {
+		if isNew[f.Name] {
+			created = append(created, f.Name)
+		}
+	}
+	if len(created) > 0 {
+		fmt.Println("try:")
+		fmt.Printf("  nimbus%s invoke %s -d '{}'\n", clientFlags(c.Endpoint, dataDir), created[0])
+		fmt.Printf("  eval \"$(nimbus%s env)\"   # then the AWS CLI and SDKs reach nimbus:\n", clientFlags(c.Endpoint, dataDir))
+		fmt.Printf("  aws lambda invoke --function-name %s out.json\n", created[0])
 	}
 	return out, nil
 }
@@ -88,7 +110,9 @@ func newRemoveCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "remove [DIR]",
 		Short: "Remove the service described by DIR/serverless.yml (or --service)",
-		Args:  cobra.MaximumNArgs(1),
+		Example: "  nimbus remove examples/hello\n" +
+			"  nimbus remove --service orders",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if service == "" {
 				p, err := manifest.Load(dirArg(args), opts)
@@ -113,40 +137,90 @@ func newRemoveCommand(g *globals) *cobra.Command {
 }
 
 func newInfoCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	var service string
+	cmd := &cobra.Command{
 		Use:   "info",
-		Short: "List deployed services, their functions and endpoints",
-		Args:  cobra.NoArgs,
+		Short: "List deployed services: functions, triggers, HTTP endpoints and resources",
+		Example: "  nimbus info\n" +
+			"  nimbus info --service orders\n" +
+			"  nimbus info --json | jq '.[].functions[].name'",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			services, err := g.client(cmd).Services(cmd.Context())
 			if err != nil {
 				return err
 			}
+			if service != "" {
+				services = slices.DeleteFunc(services, func(s deployapi.ServiceInfo) bool { return s.Service != service })
+				if len(services) == 0 {
+					return fmt.Errorf("service %q is not deployed", service)
+				}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(services)
+			}
 			if iso, err := g.client(cmd).Isolation(cmd.Context()); err == nil {
 				printIsolationWarnings(iso)
 			}
 			if len(services) == 0 {
-				fmt.Println("No services deployed.")
+				fmt.Fprintln(out, "No services deployed.")
 				return nil
 			}
-			for _, s := range services {
-				fmt.Printf("service: %s  stage: %s  region: %s\n", s.Service, s.Stage, s.Region)
-				for _, f := range s.Functions {
-					fmt.Printf("  %s: %s\n    invoke: POST %s\n", f.Key, f.Name, f.InvokeURL)
+			for i, s := range services {
+				if i > 0 {
+					fmt.Fprintln(out)
 				}
-				if len(s.Endpoints) > 0 {
-					fmt.Println("  endpoints:")
-					for _, e := range s.Endpoints {
-						fmt.Printf("    %s\n", e)
-					}
-					fmt.Printf("  access logs: nimbus logs %s.access\n", s.Service)
-				}
-				for _, name := range slices.Sorted(maps.Keys(s.APIKeys)) {
-					fmt.Printf("  api key %s: %s\n", name, s.APIKeys[name])
-				}
+				printService(out, s)
 			}
 			return nil
 		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the services as JSON, for scripts")
+	cmd.Flags().StringVar(&service, "service", "", "only this service")
+	return cmd
+}
+
+// printService prints one service for a person: functions with their
+// settings and triggers, endpoints, resources.
+func printService(out io.Writer, s deployapi.ServiceInfo) {
+	fmt.Fprintf(out, "service: %s  stage: %s  region: %s\n", s.Service, s.Stage, s.Region)
+	fmt.Fprintln(out, "functions:")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, f := range s.Functions {
+		trig := strings.Join(f.Triggers, ", ")
+		if trig == "" {
+			trig = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d MB\t%ds\t%s\n", f.Key, f.Name, f.Runtime, f.MemorySize, f.Timeout, trig)
+	}
+	_ = tw.Flush()
+	if len(s.Endpoints) > 0 {
+		fmt.Fprintln(out, "endpoints:")
+		for _, e := range s.Endpoints {
+			fmt.Fprintf(out, "  %s\n", e)
+		}
+		fmt.Fprintf(out, "  access log: nimbus logs %s.access\n", s.Service)
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.APIKeys)) {
+		fmt.Fprintf(out, "  api key %s: %s\n", name, s.APIKeys[name])
+	}
+	var res []deployapi.Resource
+	for _, r := range s.Resources {
+		if r.Kind != "route" { // listed as endpoints
+			res = append(res, r)
+		}
+	}
+	if len(res) > 0 {
+		fmt.Fprintln(out, "resources:")
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		for _, r := range res {
+			fmt.Fprintf(tw, "  %s\t%s\n", r.Kind, r.Name)
+		}
+		_ = tw.Flush()
 	}
 }
 
@@ -158,4 +232,17 @@ func printIsolationWarnings(iso sandbox.Status) {
 	if !iso.MemoryLimited && iso.MemoryReason != "" {
 		fmt.Printf("warning: function memory is not limited: %s\n", iso.MemoryReason)
 	}
+}
+
+// clientFlags are the --endpoint and --data flags a printed nimbus command
+// needs to reach this platform, empty where the defaults do.
+func clientFlags(endpoint, dataDir string) string {
+	var b strings.Builder
+	if endpoint != defaultEndpoint {
+		b.WriteString(" --endpoint " + shellQuote(endpoint))
+	}
+	if dataDir != defaultDataDir {
+		b.WriteString(" --data " + shellQuote(dataDir))
+	}
+	return b.String()
 }

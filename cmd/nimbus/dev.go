@@ -22,7 +22,9 @@ func newDevCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev [DIR]",
 		Short: "Run the platform, deploy DIR, and redeploy when a file changes",
-		Args:  cobra.MaximumNArgs(1),
+		Example: "  nimbus dev examples/hello\n" +
+			"  nimbus dev --addr 127.0.0.1:9100 --http-addr 127.0.0.1:8180 --data /tmp/nimbus-dev",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := dirArg(args)
 			srv, err := f.start(cmd.Context())
@@ -40,13 +42,13 @@ func newDevCommand() *cobra.Command {
 			if u := srv.Gateway.URL(); u != "" {
 				fmt.Printf("HTTP endpoints (http, httpApi, function URLs) are served at %s\n", u)
 			}
-			if _, err := deploy(cmd, c, dir, opts); err != nil {
+			if _, err := deploy(cmd, c, f.cfg.DataDir, dir, opts); err != nil {
 				printError(err)
 				fmt.Fprintln(os.Stderr, "fix the problem and save: nimbus redeploys on every change")
 			}
 			fmt.Printf("Watching %s for changes. Press Ctrl-C to stop.\n", dir)
 			if err := watch(cmd.Context(), dir, func() {
-				if _, err := deploy(cmd, c, dir, opts); err != nil {
+				if _, err := deploy(cmd, c, f.cfg.DataDir, dir, opts); err != nil {
 					printError(err)
 				}
 			}); err != nil {

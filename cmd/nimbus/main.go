@@ -29,6 +29,13 @@ func main() {
 	}
 }
 
+// Where client commands find a platform unless told otherwise: nimbus up's
+// defaults.
+const (
+	defaultEndpoint = "http://127.0.0.1:9000"
+	defaultDataDir  = ".nimbus"
+)
+
 // globals are the flags every client command shares.
 type globals struct {
 	endpoint string
@@ -58,12 +65,12 @@ func newRootCommand() *cobra.Command {
 		endpoint = os.Getenv("AWS_ENDPOINT_URL")
 	}
 	if endpoint == "" {
-		endpoint = "http://127.0.0.1:9000"
+		endpoint = defaultEndpoint
 	}
 	root.PersistentFlags().StringVar(&g.endpoint, "endpoint", endpoint, "platform API URL (env NIMBUS_ENDPOINT, else AWS_ENDPOINT_URL)")
 	data := os.Getenv("NIMBUS_DATA")
 	if data == "" {
-		data = ".nimbus"
+		data = defaultDataDir
 	}
 	root.PersistentFlags().StringVar(&g.dataDir, "data", data, "data directory of a platform on this machine, whose administrator key the CLI signs with unless AWS_ACCESS_KEY_ID is set (env NIMBUS_DATA; for invoke, whose --data is the event, use NIMBUS_DATA)")
 	root.AddCommand(

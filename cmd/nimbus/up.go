@@ -83,7 +83,10 @@ func newUpCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run the platform on this machine with embedded defaults",
-		Args:  cobra.NoArgs,
+		Example: "  nimbus up\n" +
+			"  nimbus up --data /var/lib/nimbus --addr 0.0.0.0:9000 --allowed-host nimbus.internal\n" +
+			"  nimbus up --no-auth                  # loopback only, for experiments",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			srv, err := f.start(cmd.Context())
 			if err != nil {
@@ -111,8 +114,8 @@ func printAuthBanner(srv *server.Server, f *upFlags) {
 	case f.cfg.NoAuth:
 		fmt.Println("  auth: OFF (--no-auth): every request is accepted unsigned, as an administrator. Do not expose this platform.")
 	case srv.AdminKey != nil:
-		fmt.Printf("  auth: SigV4; administrator key %s in %s\n        eval \"$(nimbus env --data %s)\"   # for the AWS CLI and SDKs\n",
-			srv.AdminKey.AccessKeyID, filepath.Join(f.cfg.DataDir, server.CredentialsFile), f.cfg.DataDir)
+		fmt.Printf("  auth: SigV4; administrator key %s in %s\n        eval \"$(nimbus%s env)\"   # for the AWS CLI and SDKs\n",
+			srv.AdminKey.AccessKeyID, filepath.Join(f.cfg.DataDir, server.CredentialsFile), clientFlags(srv.URL(), f.cfg.DataDir))
 	default:
 		fmt.Println("  auth: SigV4; the data directory's administrator key was revoked: use a key from `nimbus keys create`")
 	}

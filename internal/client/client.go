@@ -135,7 +135,7 @@ func (c *Client) DeployWith(ctx context.Context, dir string, opts manifest.Optio
 		return nil, err
 	}
 	defer os.RemoveAll(out)
-	arts, err := packaging.Build(ctx, p, out)
+	arts, err := packaging.BuildReporting(ctx, p, out, progress)
 	if err != nil {
 		return nil, err
 	}

@@ -184,7 +184,20 @@ type FunctionInfo struct {
 	Name string `json:"name"`
 	ARN  string `json:"arn"`
 	// InvokeURL is the Lambda API URL of the function's invocations.
-	InvokeURL string `json:"invokeUrl"`
+	InvokeURL  string `json:"invokeUrl"`
+	Runtime    string `json:"runtime,omitempty"`
+	Handler    string `json:"handler,omitempty"`
+	MemorySize int    `json:"memorySize,omitempty"` // MB
+	Timeout    int    `json:"timeout,omitempty"`    // seconds
+	// Triggers are the function's events, one line each ("sqs arn:...",
+	// "httpApi GET /orders", "schedule rate(1 minute)").
+	Triggers []string `json:"triggers,omitempty"`
+}
+
+// Resource is something a service created besides its functions.
+type Resource struct {
+	Kind string `json:"kind"` // queue, topic, subscription, event bus, rule, schedule, route, ...
+	Name string `json:"name"`
 }
 
 const maxDeployBody = 16 << 20
@@ -244,11 +257,55 @@ func (a *API) deploy(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) info(r *http.Request, f *functions.Function) FunctionInfo {
 	return FunctionInfo{
-		Key:       f.Config.Key,
-		Name:      f.Config.Name,
-		ARN:       f.ARN,
-		InvokeURL: a.Endpoint(r) + "/2015-03-31/functions/" + f.Config.Name + "/invocations",
+		Key:        f.Config.Key,
+		Name:       f.Config.Name,
+		ARN:        f.ARN,
+		InvokeURL:  a.Endpoint(r) + "/2015-03-31/functions/" + f.Config.Name + "/invocations",
+		Runtime:    f.Config.Runtime,
+		Handler:    f.Config.Handler,
+		MemorySize: f.Config.MemorySize,
+		Timeout:    f.Config.Timeout,
+		Triggers:   triggers(f.Config),
 	}
+}
+
+// triggers describes a function's events in one line each: the event type
+// and its main setting as the manifest wrote it.
+func triggers(f appspec.Function) []string {
+	var out []string
+	for _, ev := range f.Events {
+		out = append(out, strings.TrimSpace(ev.Type+" "+eventDetail(ev.Properties)))
+	}
+	if len(f.URL) > 0 && string(f.URL) != "false" && string(f.URL) != "null" {
+		out = append(out, "url")
+	}
+	return out
+}
+
+// eventDetail picks the setting that tells events of one type apart.
+func eventDetail(props json.RawMessage) string {
+	var short string
+	if json.Unmarshal(props, &short) == nil {
+		return short
+	}
+	var m map[string]any
+	if json.Unmarshal(props, &m) != nil {
+		return ""
+	}
+	var parts []string
+	for _, k := range []string{"method", "path", "arn", "queueName", "topicName", "topic", "eventBus", "rate", "name"} {
+		switch v := m[k].(type) {
+		case string:
+			parts = append(parts, v)
+		case []any:
+			for _, e := range v {
+				if s, ok := e.(string); ok {
+					parts = append(parts, s)
+				}
+			}
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // ServiceInfo describes a deployed service.
@@ -258,6 +315,9 @@ type ServiceInfo struct {
 	Region    string         `json:"region"`
 	Functions []FunctionInfo `json:"functions"`
 	HTTPEndpoints
+	// Resources are the queues, topics, buses, rules, schedules and routes
+	// the service created.
+	Resources []Resource `json:"resources"`
 }
 
 func (a *API) serviceInfo(r *http.Request, name string) (ServiceInfo, bool) {
@@ -265,7 +325,10 @@ func (a *API) serviceInfo(r *http.Request, name string) (ServiceInfo, bool) {
 	if !ok {
 		return ServiceInfo{}, false
 	}
-	si := ServiceInfo{Service: app.Service, Stage: app.Stage, Region: app.Region, Functions: []FunctionInfo{}}
+	si := ServiceInfo{Service: app.Service, Stage: app.Stage, Region: app.Region, Functions: []FunctionInfo{}, Resources: []Resource{}}
+	for _, it := range a.Registry.Items(app) {
+		si.Resources = append(si.Resources, Resource{Kind: it.Kind, Name: it.Name})
+	}
 	if a.HTTPInfo != nil {
 		si.HTTPEndpoints = a.HTTPInfo(app)
 	}

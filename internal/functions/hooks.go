@@ -36,6 +36,15 @@ type Inventory func(app *appspec.Application) []Item
 // registry takes deploys.
 func (r *Registry) AddInventory(inv Inventory) { r.inventories = append(r.inventories, inv) }
 
+// Items lists what app declares besides functions, as deploy summaries name it.
+func (r *Registry) Items(app *appspec.Application) []Item {
+	var out []Item
+	for _, inv := range r.inventories {
+		out = append(out, inv(app)...)
+	}
+	return out
+}
+
 // OnRemove adds a check that may refuse to remove a service (given the other
 // services deployed), e.g. because they import its exports. Call it before
 // the registry takes requests.

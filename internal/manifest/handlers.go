@@ -43,6 +43,9 @@ func (d *decoder) checkCode(p *Project, fnEntries []*entry, pcs []packageConfig,
 			}
 		}
 		if artifact == "" {
+			if src, _ := GoMain(d.dir, fn); src != "" {
+				continue // the deploy builds it
+			}
 			if err := appspec.CheckHandler(dirFS, fn.Runtime, fn.Handler); err != nil {
 				d.errorf(pos, handlerHint(family), "function %q: %v (in %s)", fn.Key, err, d.dir)
 			}

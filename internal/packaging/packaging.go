@@ -38,8 +38,17 @@ var zipTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Build makes (or, for prebuilt artifacts, hashes) every package of p,
 // writing zips into outDir, and checks that each function's handler is in
-// its zip.
+// its zip. Go functions whose binary a main package of the project builds
+// are compiled first (see findGoBuilds).
 func Build(ctx context.Context, p *manifest.Project, outDir string) ([]Artifact, error) {
+	return BuildReporting(ctx, p, outDir, func(string, ...any) {})
+}
+
+// BuildReporting is Build, telling progress about each Go build.
+func BuildReporting(ctx context.Context, p *manifest.Project, outDir string, progress func(string, ...any)) ([]Artifact, error) {
+	if err := buildGo(ctx, p, outDir, progress); err != nil {
+		return nil, err
+	}
 	var files []file
 	walked := false
 	used := map[string]bool{}

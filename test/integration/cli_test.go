@@ -74,7 +74,7 @@ func TestCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deploy: %v\n%s%s", err, out, errOut)
 	}
-	for _, want := range []string{"Deployed service hello", "created   function     hello-dev-hello", "nimbus invoke hello-dev-hello"} {
+	for _, want := range []string{"Deployed service hello", "created   function     hello-dev-hello", "invoke hello-dev-hello -d", "aws lambda invoke --function-name hello-dev-hello out.json"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("deploy output lacks %q:\n%s", want, out)
 		}
@@ -119,7 +119,7 @@ func TestCLI(t *testing.T) {
 	}
 
 	out, _, err = runCLI(t, bin, p.URL(), root, p.AWSEnv(), "info")
-	if err != nil || !strings.Contains(out, "service: hello") || !strings.Contains(out, "/2015-03-31/functions/hello-dev-hello/invocations") {
+	if err != nil || !strings.Contains(out, "service: hello") || !strings.Contains(out, "hello-dev-hello") || !strings.Contains(out, "nodejs20.x") {
 		t.Errorf("info: %v\n%s", err, out)
 	}
 
