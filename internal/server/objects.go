@@ -27,7 +27,7 @@ func isS3(r *http.Request) bool {
 
 // s3Route is how the auth middleware treats S3 requests: S3's canonical
 // URI, UNSIGNED-PAYLOAD and streaming payloads allowed.
-var s3Route = auth.Route{Protocol: auth.ProtocolQuery, Verify: auth.VerifyOptions{Services: []string{"s3"},
+var s3Route = auth.Route{Protocol: auth.ProtocolS3, Verify: auth.VerifyOptions{Services: []string{"s3"},
 	AllowUnsignedPayload: true, SingleEncodePath: true, MaxBody: maxSignedBody}}
 
 // withS3 sends S3 requests to the S3 edge and the rest to next. It sits

@@ -160,3 +160,21 @@ func TestPresignedURLs(t *testing.T) {
 		t.Fatalf("altered presigned GET: %s %s", resp.Status, data)
 	}
 }
+
+// TestSignatureErrors: refusals by the verifier are S3 XML errors the SDK
+// reads as S3's codes.
+func TestSignatureErrors(t *testing.T) {
+	p := testkit.Start(t, nil)
+	for _, tc := range []struct{ id, secret, code string }{
+		{p.AdminKey.AccessKeyID, "wrong", "SignatureDoesNotMatch"},
+		{"AKIAAAAAAAAAAAAAAAAA", "wrong", "InvalidAccessKeyId"},
+	} {
+		cfg := p.AWSConfig()
+		cfg.Credentials = credentials.NewStaticCredentialsProvider(tc.id, tc.secret, "")
+		c := awss3.NewFromConfig(cfg, func(o *awss3.Options) { o.UsePathStyle = true })
+		_, err := c.ListBuckets(context.Background(), &awss3.ListBucketsInput{})
+		apiError(t, err, tc.code, 403)
+		_, err = c.PutObject(context.Background(), &awss3.PutObjectInput{Bucket: aws.String("any-bucket"), Key: aws.String("k"), Body: strings.NewReader("x")})
+		apiError(t, err, tc.code, 403)
+	}
+}
