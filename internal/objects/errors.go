@@ -20,6 +20,11 @@ const (
 	KindIncompleteBody                         // IncompleteBody
 	KindInvalidArgument                        // InvalidArgument
 	KindBadDigest                              // BadDigest
+	KindNoSuchUpload                           // NoSuchUpload
+	KindInvalidPart                            // InvalidPart
+	KindInvalidPartOrder                       // InvalidPartOrder
+	KindEntityTooSmall                         // EntityTooSmall
+	KindMalformedXML                           // MalformedXML
 )
 
 // Error is a typed error of the objects core.

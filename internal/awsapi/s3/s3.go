@@ -38,7 +38,7 @@ func ObjectARN(bucket, key string) string { return "arn:aws:s3:::" + bucket + "/
 var subresources = []string{"acl", "analytics", "accelerate", "cors", "encryption", "intelligent-tiering", "inventory",
 	"lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls", "policy", "policyStatus",
 	"publicAccessBlock", "replication", "requestPayment", "restore", "retention", "legal-hold", "select", "tagging",
-	"torrent", "versioning", "versions", "website", "uploads", "uploadId", "partNumber", "attributes"}
+	"torrent", "versioning", "versions", "website", "attributes"}
 
 // ServeHTTP answers one S3 request (path style: /bucket/key).
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -80,6 +80,9 @@ func (a *API) serveBucket(w http.ResponseWriter, r *http.Request, bucket string,
 			return a.deleteObjects(w, r, bucket)
 		}
 	case http.MethodGet:
+		if _, ok := q["uploads"]; ok {
+			return a.listMultipartUploads(w, r, bucket, q)
+		}
 		if _, ok := q["location"]; ok {
 			return a.getBucketLocation(w, r, bucket)
 		}
@@ -92,6 +95,27 @@ func (a *API) serveBucket(w http.ResponseWriter, r *http.Request, bucket string,
 }
 
 func (a *API) serveObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	q := r.URL.Query()
+	if _, ok := q["uploads"]; ok && r.Method == http.MethodPost {
+		return a.createMultipartUpload(w, r, bucket, key)
+	}
+	if _, ok := q["uploadId"]; ok {
+		id := q.Get("uploadId")
+		switch r.Method {
+		case http.MethodPut:
+			return a.uploadPart(w, r, bucket, key, q)
+		case http.MethodPost:
+			return a.completeMultipartUpload(w, r, bucket, key, id)
+		case http.MethodDelete:
+			return a.abortMultipartUpload(w, r, bucket, key, id)
+		case http.MethodGet:
+			return a.listParts(w, r, bucket, key, q)
+		}
+		return errMethod
+	}
+	if _, ok := q["partNumber"]; ok {
+		return &apiError{http.StatusNotImplemented, "NotImplemented", "Reading one part of an object (partNumber) is not implemented."}
+	}
 	switch r.Method {
 	case http.MethodPut:
 		if r.Header.Get("X-Amz-Copy-Source") != "" {
@@ -161,6 +185,16 @@ func coreError(err error) *apiError {
 		return &apiError{http.StatusBadRequest, "EntityTooLarge", e.Message}
 	case objects.KindBadDigest:
 		return &apiError{http.StatusBadRequest, "BadDigest", e.Message}
+	case objects.KindNoSuchUpload:
+		return &apiError{http.StatusNotFound, "NoSuchUpload", e.Message}
+	case objects.KindInvalidPart:
+		return &apiError{http.StatusBadRequest, "InvalidPart", e.Message}
+	case objects.KindInvalidPartOrder:
+		return &apiError{http.StatusBadRequest, "InvalidPartOrder", e.Message}
+	case objects.KindEntityTooSmall:
+		return &apiError{http.StatusBadRequest, "EntityTooSmall", e.Message}
+	case objects.KindMalformedXML:
+		return &apiError{http.StatusBadRequest, "MalformedXML", e.Message}
 	case objects.KindIncompleteBody:
 		return &apiError{http.StatusBadRequest, "IncompleteBody", e.Message}
 	}
