@@ -26,9 +26,13 @@ func isS3(r *http.Request) bool {
 }
 
 // s3Route is how the auth middleware treats S3 requests: S3's canonical
-// URI, UNSIGNED-PAYLOAD and streaming payloads allowed.
+// URI, UNSIGNED-PAYLOAD and streaming payloads allowed. Bodies above
+// s3SignedBody are hashed as they stream to disk, not buffered first, so
+// an object is never held in memory whole.
 var s3Route = auth.Route{Protocol: auth.ProtocolS3, Verify: auth.VerifyOptions{Services: []string{"s3"},
-	AllowUnsignedPayload: true, SingleEncodePath: true, MaxBody: maxSignedBody}}
+	AllowUnsignedPayload: true, SingleEncodePath: true, MaxBody: s3SignedBody}}
+
+const s3SignedBody = 64 << 10
 
 // withS3 sends S3 requests to the S3 edge and the rest to next. It sits
 // before the mux, which would clean the paths S3 keys may hold ("//", "..").

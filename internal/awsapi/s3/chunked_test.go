@@ -124,3 +124,35 @@ func TestAWSChunked(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamedBodyMismatch: a body larger than what the verifier buffers is
+// checked against its signed SHA-256 as it streams; a mismatch stores
+// nothing and answers XAmzContentSHA256Mismatch.
+func TestStreamedBodyMismatch(t *testing.T) {
+	p := testkit.Start(t, nil)
+	c := client(p)
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("checked")}); err != nil {
+		t.Fatal(err)
+	}
+	signed := bytes.Repeat([]byte("a"), 1<<20)
+	sent := bytes.Repeat([]byte("b"), 1<<20)
+	creds, _ := p.Credentials().Retrieve(ctx)
+	req, _ := http.NewRequest(http.MethodPut, p.URL()+"/checked/k", bytes.NewReader(sent))
+	req.Header.Set("X-Amz-Content-Sha256", hexSHA(signed))
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hexSHA(signed), "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "XAmzContentSHA256Mismatch") {
+		t.Fatalf("mismatched body: %s %s", resp.Status, body)
+	}
+	if _, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("checked"), Key: aws.String("k")}); err == nil {
+		t.Fatal("a body that failed its hash was stored")
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/objects"
 )
 
@@ -163,6 +164,9 @@ func coreError(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
+	}
+	if e, ok := auth.AsError(err); ok { // a streamed body that fails its signed hash
+		return &apiError{http.StatusBadRequest, "XAmzContentSHA256Mismatch", e.Message}
 	}
 	var e *objects.Error
 	if !errors.As(err, &e) {
