@@ -7,21 +7,23 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // chunkedReader decodes an aws-chunked body: chunks of
 // "hex-size[;chunk-signature=...]\r\n" data "\r\n", a zero-size chunk, then
 // optional trailer lines ("x-amz-checksum-crc32:...") and an empty line.
 type chunkedReader struct {
-	r    *bufio.Reader
-	left int64 // bytes left in the current chunk
-	done bool
+	r        *bufio.Reader
+	left     int64 // bytes left in the current chunk
+	done     bool
+	trailers map[string]string // lower-case names, once the body is read
 }
 
 var errBadChunk = &apiError{http.StatusBadRequest, "IncompleteBody", "The aws-chunked body is malformed."}
 
-func newChunkedReader(r io.Reader, _ string) *chunkedReader {
-	return &chunkedReader{r: bufio.NewReaderSize(r, 4096)}
+func newChunkedReader(r io.Reader) *chunkedReader {
+	return &chunkedReader{r: bufio.NewReaderSize(r, 4096), trailers: map[string]string{}}
 }
 
 func (c *chunkedReader) Read(p []byte) (int, error) {
@@ -48,6 +50,9 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 					break
 				} else if err != nil {
 					return 0, err
+				}
+				if name, value, ok := bytes.Cut(l, []byte(":")); ok {
+					c.trailers[strings.ToLower(string(bytes.TrimSpace(name)))] = string(bytes.TrimSpace(value))
 				}
 			}
 			c.done = true

@@ -33,7 +33,7 @@ func hexSHA(b []byte) string {
 // chunkedPut sends body as an aws-chunked upload in chunks of size n, as
 // AWS documents it: signed chunks (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) or
 // unsigned ones with a trailing CRC32 (STREAMING-UNSIGNED-PAYLOAD-TRAILER).
-func chunkedPut(t *testing.T, p *testkit.Platform, url string, body []byte, n int, signed bool) *http.Response {
+func chunkedPut(t *testing.T, p *testkit.Platform, url string, body []byte, n int, signed bool, crc string) *http.Response {
 	t.Helper()
 	c, err := p.Credentials().Retrieve(context.Background())
 	if err != nil {
@@ -80,7 +80,10 @@ func chunkedPut(t *testing.T, p *testkit.Platform, url string, body []byte, n in
 	} else {
 		var sum [4]byte
 		binary.BigEndian.PutUint32(sum[:], crc32.ChecksumIEEE(body))
-		fmt.Fprintf(&enc, "0\r\nx-amz-checksum-crc32:%s\r\n\r\n", base64.StdEncoding.EncodeToString(sum[:]))
+		if crc == "" {
+			crc = base64.StdEncoding.EncodeToString(sum[:])
+		}
+		fmt.Fprintf(&enc, "0\r\nx-amz-checksum-crc32:%s\r\n\r\n", crc)
 	}
 	req.Body = io.NopCloser(&enc)
 	req.ContentLength = int64(enc.Len())
@@ -108,7 +111,7 @@ func TestAWSChunked(t *testing.T) {
 		chunk  int
 	}{{"signed", true, 64 << 10}, {"signed-one-chunk", true, len(body)}, {"unsigned-trailer", false, 8 << 10}} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := chunkedPut(t, p, p.URL()+"/stream/"+tc.name, body, tc.chunk, tc.signed)
+			resp := chunkedPut(t, p, p.URL()+"/stream/"+tc.name, body, tc.chunk, tc.signed, "")
 			if resp.StatusCode != 200 || resp.Header.Get("ETag") != etagOf(body) {
 				t.Fatalf("PUT: %s, ETag %s", resp.Status, resp.Header.Get("ETag"))
 			}
@@ -122,6 +125,30 @@ func TestAWSChunked(t *testing.T) {
 				t.Fatalf("read back %d bytes, Content-Encoding %v", len(data), got.ContentEncoding)
 			}
 		})
+	}
+	// A trailing checksum that does not match stores nothing.
+	if resp := chunkedPut(t, p, p.URL()+"/stream/bad-trailer", body, 8<<10, false, "AAAAAA=="); resp.StatusCode != 400 {
+		t.Fatalf("a wrong trailing checksum: %s", resp.Status)
+	}
+	if _, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("stream"), Key: aws.String("bad-trailer")}); err == nil {
+		t.Fatal("an upload with a wrong trailing checksum was stored")
+	}
+	// So does a wrong checksum header on a plain PUT.
+	req, _ := http.NewRequest(http.MethodPut, p.URL()+"/stream/bad-header", bytes.NewReader(body))
+	req.Header.Set("X-Amz-Checksum-Sha256", base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	req.Header.Set("X-Amz-Content-Sha256", hexSHA(body))
+	p.Sign(req, "s3")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(msg), "BadDigest") {
+		t.Fatalf("a wrong checksum header: %s %s", resp.Status, msg)
+	}
+	if _, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("stream"), Key: aws.String("bad-header")}); err == nil {
+		t.Fatal("a PUT with a wrong checksum header was stored")
 	}
 }
 

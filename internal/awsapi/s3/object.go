@@ -84,14 +84,15 @@ func requestBody(r *http.Request) (io.Reader, int64, error) {
 	sha := r.Header.Get("X-Amz-Content-Sha256")
 	chunked := strings.HasPrefix(sha, "STREAMING-") || strings.Contains(strings.ToLower(r.Header.Get("Content-Encoding")), "aws-chunked")
 	if !chunked {
-		return r.Body, r.ContentLength, nil
+		return withChecksums(r.Body, r.Header, nil), r.ContentLength, nil
 	}
 	decoded := r.Header.Get("X-Amz-Decoded-Content-Length")
 	n, err := strconv.ParseInt(decoded, 10, 64)
 	if err != nil || n < 0 {
 		return nil, 0, &apiError{http.StatusLengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header."}
 	}
-	return newChunkedReader(r.Body, r.Header.Get("X-Amz-Trailer")), n, nil
+	cr := newChunkedReader(r.Body)
+	return withChecksums(cr, r.Header, cr), n, nil
 }
 
 func (a *API) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
