@@ -140,3 +140,59 @@ func TestReaderSurvivesReplace(t *testing.T) {
 		t.Fatalf("open reader got %q, new reader %q", b, read(t, s, "race", "k"))
 	}
 }
+
+// TestConcurrentWriters: writers racing on one key and readers beside them
+// each see one whole object, and one data file is left.
+func TestConcurrentWriters(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.CreateBucket(ctx, "busy"); err != nil {
+		t.Fatal(err)
+	}
+	bodies := []string{strings.Repeat("a", 1000), strings.Repeat("b", 2000), strings.Repeat("c", 3000), strings.Repeat("d", 4000)}
+	errs := make(chan error, 200)
+	for w := range 4 {
+		go func() {
+			for range 20 {
+				_, err := s.PutObject(ctx, "busy", "k", strings.NewReader(bodies[w]), -1, Attributes{}, nil)
+				errs <- err
+			}
+		}()
+		go func() {
+			for range 20 {
+				o, f, err := s.GetObject(ctx, "busy", "k")
+				if IsKind(err, KindNoSuchKey) {
+					errs <- nil
+					continue
+				} else if err != nil {
+					errs <- err
+					continue
+				}
+				b, _ := io.ReadAll(f)
+				f.Close()
+				if int64(len(b)) != o.Size || strings.Trim(string(b), string(b[:1])) != "" {
+					errs <- errors.New("a reader saw a mixed or partial object")
+					continue
+				}
+				errs <- nil
+			}
+		}()
+	}
+	for range 160 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var files int
+	_ = filepath.WalkDir(filepath.Join(dir, "data"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if files != 1 {
+		t.Fatalf("%d data files for one object", files)
+	}
+}
