@@ -38,6 +38,8 @@ const (
 	ProtocolQuery
 	// ProtocolNimbus is the deploy API's own JSON errors.
 	ProtocolNimbus
+	// ProtocolS3 is S3's REST-XML: a bare <Error>, the query protocol's codes.
+	ProtocolS3
 )
 
 // Error is a refused request.
@@ -80,7 +82,10 @@ func defaultMessage(r Reason) string {
 
 // Code is AWS's error code for the refusal in protocol p.
 func (e *Error) Code(p Protocol) string {
-	query := p == ProtocolQuery
+	query := p == ProtocolQuery || p == ProtocolS3
+	if p == ProtocolS3 && e.Reason == ErrUnknownKey {
+		return "InvalidAccessKeyId"
+	}
 	switch e.Reason {
 	case ErrMissingToken:
 		return pick(query, "MissingAuthenticationToken", "MissingAuthenticationTokenException")
@@ -135,6 +140,17 @@ func WriteError(w http.ResponseWriter, p Protocol, err *Error) {
 		xmlEscape(&b, err.Message)
 		b.WriteString("</Message></Error><RequestId>" + uuid.NewString() + "</RequestId></ErrorResponse>")
 		h.Set("Content-Type", "text/xml")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(b.String()))
+		return
+	case ProtocolS3:
+		var b strings.Builder
+		b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n<Error><Code>")
+		xmlEscape(&b, code)
+		b.WriteString("</Code><Message>")
+		xmlEscape(&b, err.Message)
+		b.WriteString("</Message><RequestId>" + uuid.NewString() + "</RequestId></Error>")
+		h.Set("Content-Type", "application/xml")
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(b.String()))
 		return

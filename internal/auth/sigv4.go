@@ -535,7 +535,7 @@ func (b *hashingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.h.Write(p[:n])
 	if err == io.EOF && hex.EncodeToString(b.h.Sum(nil)) != b.want {
-		return n, errors.New("the body does not match the signed x-amz-content-sha256")
+		return n, newError(ErrSignatureMismatch, "The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
 	return n, err
 }

@@ -133,6 +133,8 @@ func ReadCredentials(dataDir string) (*auth.Key, error) {
 func (s *Server) classify(r *http.Request) auth.Route {
 	path := r.URL.Path
 	switch {
+	case isS3(r):
+		return s3Route
 	case path == "/healthz" || path == "/metrics":
 		return auth.Route{Open: true}
 	case strings.HasPrefix(path, deployapi.Prefix+"/"):

@@ -30,6 +30,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/gateway"
 	"github.com/nimbus-platform/nimbus/internal/httpguard"
 	"github.com/nimbus-platform/nimbus/internal/invoke"
+	"github.com/nimbus-platform/nimbus/internal/objects"
 	"github.com/nimbus-platform/nimbus/internal/runtime"
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
 	"github.com/nimbus-platform/nimbus/internal/store"
@@ -119,6 +120,7 @@ type Server struct {
 	stopEvents context.CancelFunc
 	events     eventParts
 	tables     *tables.Service
+	objects    *objects.Store
 	served     chan error
 	lock       *dataLock
 }
@@ -195,6 +197,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.tables, err = tables.Open(tables.Config{Dir: filepath.Join(dataDir, "tables"), Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s.objects, err = objects.Open(objects.Config{Dir: filepath.Join(dataDir, "objects"), Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +328,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.registerEventAPIs(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	if err := s.serveAPI(auth.Middleware(s.Auth, appspec.AccountID, mux, s.classify)); err != nil {
+	if err := s.serveAPI(auth.Middleware(s.Auth, appspec.AccountID, s.withS3(mux), s.classify)); err != nil {
 		return nil, err
 	}
 	if err := s.lock.record(s.Addr()); err != nil {
@@ -413,6 +419,11 @@ func (s *Server) shutdown(ctx context.Context) error {
 	}
 	if s.tables != nil {
 		if err := s.tables.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.objects != nil {
+		if err := s.objects.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,0 +1,384 @@
+package s3
+
+import (
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nimbus-platform/nimbus/internal/objects"
+)
+
+const metaPrefix = "X-Amz-Meta-"
+
+// attributes reads an object's attributes from a request's headers.
+func attributes(h http.Header) (objects.Attributes, error) {
+	a := objects.Attributes{
+		ContentType:        h.Get("Content-Type"),
+		ContentEncoding:    stripAWSChunked(h.Get("Content-Encoding")),
+		ContentDisposition: h.Get("Content-Disposition"),
+		ContentLanguage:    h.Get("Content-Language"),
+		CacheControl:       h.Get("Cache-Control"),
+		Expires:            h.Get("Expires"),
+	}
+	size := 0
+	for name, values := range h {
+		if !strings.HasPrefix(name, metaPrefix) {
+			continue
+		}
+		if a.Metadata == nil {
+			a.Metadata = map[string]string{}
+		}
+		k := strings.ToLower(name[len(metaPrefix):])
+		v := strings.Join(values, ",")
+		a.Metadata[k] = v
+		size += len(k) + len(v)
+	}
+	if size > 2048 {
+		return a, &apiError{http.StatusBadRequest, "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size."}
+	}
+	return a, nil
+}
+
+// stripAWSChunked drops the transfer coding of streaming uploads, which is
+// not the object's own encoding.
+func stripAWSChunked(enc string) string {
+	var keep []string
+	for _, e := range strings.Split(enc, ",") {
+		if e = strings.TrimSpace(e); e != "" && !strings.EqualFold(e, "aws-chunked") {
+			keep = append(keep, e)
+		}
+	}
+	return strings.Join(keep, ",")
+}
+
+// writeAttributes sets an object's headers on an answer.
+func writeAttributes(h http.Header, o *objects.Object) {
+	ct := o.ContentType
+	if ct == "" {
+		ct = "binary/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	for name, v := range map[string]string{"Content-Encoding": o.ContentEncoding, "Content-Disposition": o.ContentDisposition,
+		"Content-Language": o.ContentLanguage, "Cache-Control": o.CacheControl, "Expires": o.Expires} {
+		if v != "" {
+			h.Set(name, v)
+		}
+	}
+	for k, v := range o.Metadata {
+		h[metaPrefix+k] = []string{v}
+	}
+	h.Set("ETag", o.ETag)
+	h.Set("Last-Modified", o.Modified.UTC().Format(http.TimeFormat))
+	h.Set("Accept-Ranges", "bytes")
+}
+
+// requestBody is the object's bytes and their length (-1 if unknown),
+// unwrapping aws-chunked streaming uploads.
+func requestBody(r *http.Request) (io.Reader, int64, error) {
+	sha := r.Header.Get("X-Amz-Content-Sha256")
+	chunked := strings.HasPrefix(sha, "STREAMING-") || strings.Contains(strings.ToLower(r.Header.Get("Content-Encoding")), "aws-chunked")
+	if !chunked {
+		return withChecksums(r.Body, r.Header, nil), r.ContentLength, nil
+	}
+	decoded := r.Header.Get("X-Amz-Decoded-Content-Length")
+	n, err := strconv.ParseInt(decoded, 10, 64)
+	if err != nil || n < 0 {
+		return nil, 0, &apiError{http.StatusLengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header."}
+	}
+	cr := newChunkedReader(r.Body)
+	return withChecksums(cr, r.Header, cr), n, nil
+}
+
+func (a *API) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	if err := a.authorize(r.Context(), "s3:PutObject", ObjectARN(bucket, key)); err != nil {
+		return err
+	}
+	attrs, err := attributes(r.Header)
+	if err != nil {
+		return err
+	}
+	var wantMD5 []byte
+	if v := r.Header.Get("Content-MD5"); v != "" {
+		if wantMD5, err = base64.StdEncoding.DecodeString(v); err != nil || len(wantMD5) != 16 {
+			return &apiError{http.StatusBadRequest, "InvalidDigest", "The Content-MD5 you specified was invalid."}
+		}
+	}
+	body, size, err := requestBody(r)
+	if err != nil {
+		return err
+	}
+	if size < 0 && r.Header.Get("X-Amz-Content-Sha256") != "" {
+		return &apiError{http.StatusLengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header."}
+	}
+	o, err := a.Objects.PutObject(r.Context(), bucket, key, body, size, attrs, wantMD5)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", o.ETag)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (a *API) getObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	if err := a.authorize(r.Context(), "s3:GetObject", ObjectARN(bucket, key)); err != nil {
+		return err
+	}
+	o, f, err := a.Objects.GetObject(r.Context(), bucket, key)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := w.Header()
+	if status := preconditions(r.Header, &o); status != 0 {
+		if status == http.StatusNotModified {
+			h.Set("ETag", o.ETag)
+			h.Set("Last-Modified", o.Modified.UTC().Format(http.TimeFormat))
+			w.WriteHeader(status)
+			return nil
+		}
+		return &apiError{status, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"}
+	}
+	start, length, partial, err := parseRange(r.Header.Get("Range"), o.Size)
+	if err != nil {
+		return err
+	}
+	writeAttributes(h, &o)
+	q := r.URL.Query()
+	for param, header := range map[string]string{"response-content-type": "Content-Type", "response-content-language": "Content-Language",
+		"response-expires": "Expires", "response-cache-control": "Cache-Control", "response-content-disposition": "Content-Disposition",
+		"response-content-encoding": "Content-Encoding"} {
+		if v := q.Get(param); v != "" {
+			h.Set(header, v)
+		}
+	}
+	h.Set("Content-Length", strconv.FormatInt(length, 10))
+	status := http.StatusOK
+	if partial {
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+length-1, o.Size))
+		status = http.StatusPartialContent
+	}
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead || length == 0 {
+		return nil
+	}
+	// Past this point the status is sent: a failed copy only cuts the body short.
+	if _, err := io.Copy(w, io.NewSectionReader(f, start, length)); err != nil && r.Context().Err() == nil {
+		a.log().Warn("s3 object body cut short", "bucket", bucket, "key", key, "err", err)
+	}
+	return nil
+}
+
+// preconditions applies If-Match, If-None-Match, If-Modified-Since and
+// If-Unmodified-Since as S3 does: 0 to go on, else the answer's status.
+func preconditions(h http.Header, o *objects.Object) int {
+	modified := o.Modified.Truncate(time.Second)
+	if v := h.Get("If-Match"); v != "" {
+		if !etagMatches(v, o.ETag) {
+			return http.StatusPreconditionFailed
+		}
+	} else if t, err := http.ParseTime(h.Get("If-Unmodified-Since")); err == nil && modified.After(t) {
+		return http.StatusPreconditionFailed
+	}
+	if v := h.Get("If-None-Match"); v != "" {
+		if etagMatches(v, o.ETag) {
+			return http.StatusNotModified
+		}
+	} else if t, err := http.ParseTime(h.Get("If-Modified-Since")); err == nil && !modified.After(t) {
+		return http.StatusNotModified
+	}
+	return 0
+}
+
+func etagMatches(list, etag string) bool {
+	for _, v := range strings.Split(list, ",") {
+		v = strings.TrimSpace(v)
+		if v == "*" || v == etag || `"`+v+`"` == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// parseRange reads a single byte range; a header it cannot parse is
+// ignored (the whole object), an unsatisfiable one is InvalidRange.
+func parseRange(v string, size int64) (start, length int64, partial bool, err error) {
+	spec, ok := strings.CutPrefix(v, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return 0, size, false, nil
+	}
+	first, last, ok := strings.Cut(spec, "-")
+	if !ok {
+		return 0, size, false, nil
+	}
+	invalid := &apiError{http.StatusRequestedRangeNotSatisfiable, "InvalidRange", "The requested range is not satisfiable"}
+	if first == "" { // the last n bytes
+		n, perr := strconv.ParseInt(last, 10, 64)
+		if perr != nil {
+			return 0, size, false, nil
+		}
+		if n == 0 || size == 0 {
+			return 0, 0, false, invalid
+		}
+		n = min(n, size)
+		return size - n, n, true, nil
+	}
+	s, perr := strconv.ParseInt(first, 10, 64)
+	if perr != nil || s < 0 {
+		return 0, size, false, nil
+	}
+	e := size - 1
+	if last != "" {
+		if e, perr = strconv.ParseInt(last, 10, 64); perr != nil || e < s {
+			return 0, size, false, nil
+		}
+		e = min(e, size-1)
+	}
+	if s >= size {
+		return 0, 0, false, invalid
+	}
+	return s, e - s + 1, true, nil
+}
+
+func (a *API) deleteObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	if err := a.authorize(r.Context(), "s3:DeleteObject", ObjectARN(bucket, key)); err != nil {
+		return err
+	}
+	if err := a.Objects.DeleteObject(r.Context(), bucket, key); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type deleteRequest struct {
+	Quiet   bool
+	Objects []struct {
+		Key       string
+		VersionID string `xml:"VersionId"`
+	} `xml:"Object"`
+}
+
+type deleteResult struct {
+	XMLName xml.Name      `xml:"DeleteResult"`
+	Xmlns   string        `xml:"xmlns,attr"`
+	Deleted []deletedKey  `xml:"Deleted"`
+	Errors  []deleteError `xml:"Error"`
+}
+
+type deletedKey struct {
+	Key string
+}
+
+type deleteError struct {
+	Key     string
+	Code    string
+	Message string
+}
+
+func (a *API) deleteObjects(w http.ResponseWriter, r *http.Request, bucket string) error {
+	var req deleteRequest
+	if err := xml.NewDecoder(io.LimitReader(r.Body, 2<<20)).Decode(&req); err != nil {
+		return &apiError{http.StatusBadRequest, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema."}
+	}
+	if len(req.Objects) == 0 || len(req.Objects) > 1000 {
+		return &apiError{http.StatusBadRequest, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema."}
+	}
+	if _, err := a.Objects.HeadBucket(r.Context(), bucket); err != nil {
+		return err
+	}
+	res := deleteResult{Xmlns: xmlns}
+	for _, o := range req.Objects {
+		err := a.authorize(r.Context(), "s3:DeleteObject", ObjectARN(bucket, o.Key))
+		if err == nil {
+			err = a.Objects.DeleteObject(r.Context(), bucket, o.Key)
+		}
+		if err != nil {
+			ae := coreError(err)
+			if ae == nil {
+				a.log().Error("s3 delete failed", "bucket", bucket, "key", o.Key, "err", err)
+				ae = &apiError{http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again."}
+			}
+			res.Errors = append(res.Errors, deleteError{Key: o.Key, Code: ae.code, Message: ae.message})
+			continue
+		}
+		if !req.Quiet {
+			res.Deleted = append(res.Deleted, deletedKey{Key: o.Key})
+		}
+	}
+	writeXML(w, http.StatusOK, res)
+	return nil
+}
+
+type copyObjectResult struct {
+	XMLName      xml.Name `xml:"CopyObjectResult"`
+	Xmlns        string   `xml:"xmlns,attr"`
+	LastModified string
+	ETag         string
+}
+
+func (a *API) copyObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	src := r.Header.Get("X-Amz-Copy-Source")
+	if i := strings.Index(src, "?"); i >= 0 {
+		src = src[:i]
+	}
+	src, err := url.PathUnescape(strings.TrimPrefix(src, "/"))
+	if err != nil {
+		return &apiError{http.StatusBadRequest, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"}
+	}
+	srcBucket, srcKey, ok := strings.Cut(src, "/")
+	if !ok || srcBucket == "" || srcKey == "" {
+		return &apiError{http.StatusBadRequest, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"}
+	}
+	if err := a.authorize(r.Context(), "s3:GetObject", ObjectARN(srcBucket, srcKey)); err != nil {
+		return err
+	}
+	if err := a.authorize(r.Context(), "s3:PutObject", ObjectARN(bucket, key)); err != nil {
+		return err
+	}
+	directive := r.Header.Get("X-Amz-Metadata-Directive")
+	if directive != "" && directive != "COPY" && directive != "REPLACE" {
+		return &apiError{http.StatusBadRequest, "InvalidArgument", "Unknown metadata directive."}
+	}
+	replace := directive == "REPLACE"
+	if srcBucket == bucket && srcKey == key && !replace {
+		return &apiError{http.StatusBadRequest, "InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."}
+	}
+	attrs, err := attributes(r.Header)
+	if err != nil {
+		return err
+	}
+	srcObj, err := a.Objects.HeadObject(r.Context(), srcBucket, srcKey)
+	if err != nil {
+		return err
+	}
+	if status := copyPreconditions(r.Header, &srcObj); status != 0 {
+		return &apiError{status, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"}
+	}
+	o, err := a.Objects.CopyObject(r.Context(), srcBucket, srcKey, bucket, key, replace, attrs)
+	if err != nil {
+		return err
+	}
+	writeXML(w, http.StatusOK, copyObjectResult{Xmlns: xmlns, LastModified: isoTime(o.Modified), ETag: o.ETag})
+	return nil
+}
+
+// copyPreconditions are the x-amz-copy-source-if-* headers, which fail
+// with 412 in every case.
+func copyPreconditions(h http.Header, o *objects.Object) int {
+	c := http.Header{}
+	for _, name := range []string{"Match", "None-Match", "Modified-Since", "Unmodified-Since"} {
+		if v := h.Get("X-Amz-Copy-Source-If-" + name); v != "" {
+			c.Set("If-"+name, v)
+		}
+	}
+	if preconditions(c, o) != 0 {
+		return http.StatusPreconditionFailed
+	}
+	return 0
+}

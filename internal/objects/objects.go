@@ -1,0 +1,492 @@
+// Package objects is the core of nimbus's object storage: buckets and
+// objects kept on local disk, with their metadata and the key index in an
+// embedded ordered engine (Pebble), so a listing is a range scan. It speaks
+// plain Go types; the S3 wire protocol lives in internal/awsapi/s3.
+package objects
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// MaxObjectSize is S3's limit for a single PUT (5 GiB).
+const MaxObjectSize = 5 << 30
+
+// Index key prefixes: one byte, then the bucket name; objects add a NUL
+// (never in a bucket name) and the key, so one bucket's keys are one range
+// in S3's order (UTF-8 bytes).
+const (
+	prefixBucket = 'b'
+	prefixObject = 'o'
+)
+
+// Config configures the store.
+type Config struct {
+	Dir    string // <data>/objects
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Store holds every bucket and object of a node.
+type Store struct {
+	cfg Config
+	db  *pebble.DB
+	log *slog.Logger
+	// mu serialises the index's read-check-write steps (bucket emptiness,
+	// replacing an object and removing the file it replaced); data is
+	// written outside it.
+	mu sync.Mutex
+}
+
+// Bucket is a bucket's metadata.
+type Bucket struct {
+	Name    string    `json:"-"`
+	Created time.Time `json:"created"`
+}
+
+// Object is an object's metadata.
+type Object struct {
+	Key                string            `json:"-"`
+	Size               int64             `json:"size"`
+	ETag               string            `json:"etag"` // quoted, as S3 sends it
+	Modified           time.Time         `json:"modified"`
+	ContentType        string            `json:"contentType,omitempty"`
+	ContentEncoding    string            `json:"contentEncoding,omitempty"`
+	ContentDisposition string            `json:"contentDisposition,omitempty"`
+	ContentLanguage    string            `json:"contentLanguage,omitempty"`
+	CacheControl       string            `json:"cacheControl,omitempty"`
+	Expires            string            `json:"expires,omitempty"`
+	Metadata           map[string]string `json:"metadata,omitempty"` // x-amz-meta-*, lower-case names
+	File               string            `json:"file"`               // data file under <dir>/data
+}
+
+// Attributes are what a writer sets on an object besides its bytes.
+type Attributes struct {
+	ContentType        string
+	ContentEncoding    string
+	ContentDisposition string
+	ContentLanguage    string
+	CacheControl       string
+	Expires            string
+	Metadata           map[string]string
+}
+
+func (o *Object) setAttributes(a Attributes) {
+	o.ContentType, o.ContentEncoding, o.ContentDisposition = a.ContentType, a.ContentEncoding, a.ContentDisposition
+	o.ContentLanguage, o.CacheControl, o.Expires, o.Metadata = a.ContentLanguage, a.CacheControl, a.Expires, a.Metadata
+}
+
+// Attributes returns the object's writer-set attributes.
+func (o *Object) Attributes() Attributes {
+	return Attributes{ContentType: o.ContentType, ContentEncoding: o.ContentEncoding, ContentDisposition: o.ContentDisposition,
+		ContentLanguage: o.ContentLanguage, CacheControl: o.CacheControl, Expires: o.Expires, Metadata: o.Metadata}
+}
+
+// Open opens (or creates) the store under cfg.Dir.
+func Open(cfg Config) (*Store, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	for _, d := range []string{"data", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(cfg.Dir, d), 0o700); err != nil {
+			return nil, fmt.Errorf("open object storage: %w", err)
+		}
+	}
+	// Temporary files of writes a crash interrupted were never visible.
+	if tmp, err := os.ReadDir(filepath.Join(cfg.Dir, "tmp")); err == nil {
+		for _, e := range tmp {
+			_ = os.Remove(filepath.Join(cfg.Dir, "tmp", e.Name()))
+		}
+	}
+	db, err := pebble.Open(filepath.Join(cfg.Dir, "index"), &pebble.Options{Logger: pebbleLogger{cfg.Logger}})
+	if err != nil {
+		return nil, fmt.Errorf("open object index: %w", err)
+	}
+	return &Store{cfg: cfg, db: db, log: cfg.Logger}, nil
+}
+
+// Close closes the index.
+func (s *Store) Close() error { return s.db.Close() }
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug("object index: " + fmt.Sprintf(format, args...))
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error("object index: " + fmt.Sprintf(format, args...))
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error("object index: " + fmt.Sprintf(format, args...))
+	os.Exit(1)
+}
+
+func bucketKey(name string) []byte { return append([]byte{prefixBucket}, name...) }
+
+func objectPrefix(bucket string) []byte {
+	b := append([]byte{prefixObject}, bucket...)
+	return append(b, 0)
+}
+
+func objectKey(bucket, key string) []byte { return append(objectPrefix(bucket), key...) }
+
+var (
+	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	ipAddress  = regexp.MustCompile(`^\d+\.\d+\.\d+\.\d+$`)
+)
+
+// ValidBucketName applies S3's naming rules for new buckets.
+func ValidBucketName(name string) bool {
+	return bucketName.MatchString(name) && !strings.Contains(name, "..") &&
+		!ipAddress.MatchString(name)
+}
+
+// CreateBucket creates a bucket.
+func (s *Store) CreateBucket(_ context.Context, name string) (Bucket, error) {
+	if !ValidBucketName(name) {
+		return Bucket{}, errorf(KindInvalidBucketName, "The specified bucket is not valid.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.bucket(name); err == nil {
+		return Bucket{}, errorf(KindBucketExists, "Your previous request to create the named bucket succeeded and you already own it.")
+	}
+	b := Bucket{Name: name, Created: s.cfg.Now().UTC()}
+	data, _ := json.Marshal(b)
+	if err := s.db.Set(bucketKey(name), data, pebble.Sync); err != nil {
+		return Bucket{}, fmt.Errorf("create bucket %s: %w", name, err)
+	}
+	return b, nil
+}
+
+func (s *Store) bucket(name string) (Bucket, error) {
+	v, closer, err := s.db.Get(bucketKey(name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Bucket{}, errorf(KindNoSuchBucket, "The specified bucket does not exist")
+	} else if err != nil {
+		return Bucket{}, fmt.Errorf("read bucket %s: %w", name, err)
+	}
+	defer closer.Close()
+	b := Bucket{Name: name}
+	if err := json.Unmarshal(v, &b); err != nil {
+		return Bucket{}, fmt.Errorf("read bucket %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// HeadBucket returns a bucket's metadata.
+func (s *Store) HeadBucket(_ context.Context, name string) (Bucket, error) { return s.bucket(name) }
+
+// DeleteBucket deletes an empty bucket.
+func (s *Store) DeleteBucket(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.bucket(name); err != nil {
+		return err
+	}
+	p := objectPrefix(name)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return err
+	}
+	nonEmpty := it.First()
+	if err := it.Close(); err != nil {
+		return err
+	}
+	if nonEmpty {
+		return errorf(KindBucketNotEmpty, "The bucket you tried to delete is not empty")
+	}
+	if err := s.db.Delete(bucketKey(name), pebble.Sync); err != nil {
+		return fmt.Errorf("delete bucket %s: %w", name, err)
+	}
+	return nil
+}
+
+// ListBuckets lists every bucket in name order.
+func (s *Store) ListBuckets(_ context.Context) ([]Bucket, error) {
+	p := []byte{prefixBucket}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []Bucket
+	for it.First(); it.Valid(); it.Next() {
+		b := Bucket{Name: string(it.Key()[1:])}
+		if err := json.Unmarshal(it.Value(), &b); err != nil {
+			return nil, fmt.Errorf("read bucket %s: %w", b.Name, err)
+		}
+		out = append(out, b)
+	}
+	return out, it.Error()
+}
+
+// prefixEnd is the smallest key above every key that starts with p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+func validKey(key string) error {
+	if key == "" || len(key) > 1024 {
+		return errorf(KindKeyTooLong, "Your key is too long")
+	}
+	return nil
+}
+
+// PutObject stores body as bucket/key. The bytes go to a temporary file
+// that is fsync'd and renamed before the index names it, so a reader (or a
+// crash) sees the old object or the new one, never part of one. size is the
+// declared length (-1 if unknown); a body that ends short or runs long fails,
+// as does one whose MD5 is not wantMD5 (when given).
+func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, attrs Attributes, wantMD5 []byte) (Object, error) {
+	if err := validKey(key); err != nil {
+		return Object{}, err
+	}
+	if size > MaxObjectSize {
+		return Object{}, errorf(KindEntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
+	}
+	if _, err := s.bucket(bucket); err != nil {
+		return Object{}, err
+	}
+	h := md5.New()
+	file, n, err := s.writeData(ctx, io.TeeReader(body, h), size)
+	if err != nil {
+		return Object{}, err
+	}
+	sum := h.Sum(nil)
+	if wantMD5 != nil && !bytes.Equal(sum, wantMD5) {
+		_ = os.Remove(s.dataPath(file))
+		return Object{}, errorf(KindBadDigest, "The Content-MD5 you specified did not match what we received.")
+	}
+	o := Object{Key: key, Size: n, ETag: `"` + hex.EncodeToString(sum) + `"`, File: file}
+	o.setAttributes(attrs)
+	return s.commit(bucket, o)
+}
+
+// writeData copies r into a new data file and returns its name.
+func (s *Store) writeData(ctx context.Context, r io.Reader, size int64) (string, int64, error) {
+	name := newFileName()
+	tmp, err := os.CreateTemp(filepath.Join(s.cfg.Dir, "tmp"), name+".*")
+	if err != nil {
+		return "", 0, fmt.Errorf("store object: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	n, err := io.Copy(tmp, &ctxReader{ctx: ctx, r: io.LimitReader(r, MaxObjectSize+1)})
+	if err != nil {
+		return "", 0, fmt.Errorf("store object: %w", err)
+	}
+	if n > MaxObjectSize {
+		return "", 0, errorf(KindEntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
+	}
+	if size >= 0 && n != size {
+		return "", 0, errorf(KindIncompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", 0, fmt.Errorf("store object: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", 0, fmt.Errorf("store object: %w", err)
+	}
+	final := s.dataPath(name)
+	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
+		return "", 0, fmt.Errorf("store object: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return "", 0, fmt.Errorf("store object: %w", err)
+	}
+	done = true
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		_ = os.Remove(final)
+		return "", 0, err
+	}
+	return name, n, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("store object: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("store object: %w", err)
+	}
+	return nil
+}
+
+// ctxReader stops a copy when the request is gone.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func newFileName() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// dataPath spreads files over 256 directories.
+func (s *Store) dataPath(name string) string {
+	return filepath.Join(s.cfg.Dir, "data", name[:2], name)
+}
+
+// commit makes o the object at bucket/o.Key and removes the file of the
+// object it replaces.
+func (s *Store) commit(bucket string, o Object) (Object, error) {
+	o.Modified = s.cfg.Now().UTC().Truncate(time.Millisecond)
+	data, err := json.Marshal(o)
+	if err != nil {
+		return Object{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.bucket(bucket); err != nil { // deleted while the data was written
+		_ = os.Remove(s.dataPath(o.File))
+		return Object{}, err
+	}
+	old, oldErr := s.object(bucket, o.Key)
+	if err := s.db.Set(objectKey(bucket, o.Key), data, pebble.Sync); err != nil {
+		_ = os.Remove(s.dataPath(o.File))
+		return Object{}, fmt.Errorf("store object: %w", err)
+	}
+	if oldErr == nil && old.File != o.File {
+		s.removeData(old.File)
+	}
+	return o, nil
+}
+
+func (s *Store) removeData(file string) {
+	if err := os.Remove(s.dataPath(file)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.log.Warn("object data file not removed", "file", file, "err", err)
+	}
+}
+
+func (s *Store) object(bucket, key string) (Object, error) {
+	v, closer, err := s.db.Get(objectKey(bucket, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Object{}, errorf(KindNoSuchKey, "The specified key does not exist.")
+	} else if err != nil {
+		return Object{}, fmt.Errorf("read object: %w", err)
+	}
+	defer closer.Close()
+	o := Object{Key: key}
+	if err := json.Unmarshal(v, &o); err != nil {
+		return Object{}, fmt.Errorf("read object: %w", err)
+	}
+	return o, nil
+}
+
+// HeadObject returns an object's metadata.
+func (s *Store) HeadObject(_ context.Context, bucket, key string) (Object, error) {
+	if _, err := s.bucket(bucket); err != nil {
+		return Object{}, err
+	}
+	return s.object(bucket, key)
+}
+
+// GetObject returns an object's metadata and its open data file, which the
+// caller closes. The file stays readable even if the object is replaced.
+func (s *Store) GetObject(ctx context.Context, bucket, key string) (Object, *os.File, error) {
+	for range 5 {
+		o, err := s.HeadObject(ctx, bucket, key)
+		if err != nil {
+			return Object{}, nil, err
+		}
+		f, err := os.Open(s.dataPath(o.File))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // replaced between the lookup and the open: look again
+		} else if err != nil {
+			return Object{}, nil, fmt.Errorf("read object: %w", err)
+		}
+		return o, f, nil
+	}
+	return Object{}, nil, errorf(KindNoSuchKey, "The specified key does not exist.")
+}
+
+// DeleteObject removes an object; a missing key is not an error, as in S3.
+func (s *Store) DeleteObject(_ context.Context, bucket, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.bucket(bucket); err != nil {
+		return err
+	}
+	old, err := s.object(bucket, key)
+	if err != nil {
+		if IsKind(err, KindNoSuchKey) {
+			return nil
+		}
+		return err
+	}
+	if err := s.db.Delete(objectKey(bucket, key), pebble.Sync); err != nil {
+		return fmt.Errorf("delete object: %w", err)
+	}
+	s.removeData(old.File)
+	return nil
+}
+
+// CopyObject copies src to bucket/key; with replace the new object takes
+// attrs, else the source's attributes.
+func (s *Store) CopyObject(ctx context.Context, srcBucket, srcKey, bucket, key string, replace bool, attrs Attributes) (Object, error) {
+	if err := validKey(key); err != nil {
+		return Object{}, err
+	}
+	if _, err := s.bucket(bucket); err != nil {
+		return Object{}, err
+	}
+	src, f, err := s.GetObject(ctx, srcBucket, srcKey)
+	if err != nil {
+		return Object{}, err
+	}
+	defer f.Close()
+	file, n, err := s.writeData(ctx, f, src.Size)
+	if err != nil {
+		return Object{}, err
+	}
+	o := Object{Key: key, Size: n, ETag: src.ETag, File: file}
+	if replace {
+		o.setAttributes(attrs)
+	} else {
+		o.setAttributes(src.Attributes())
+	}
+	return s.commit(bucket, o)
+}
