@@ -20,6 +20,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/cfn"
 )
 
 // Config configures the tables service.
@@ -100,13 +101,26 @@ func (s *Service) table(name string) (*Table, error) {
 	return t, nil
 }
 
-// ARN is a table's ARN.
+// ARN is a table's ARN: the one it was created with (a table declared in a
+// manifest carries its service's region), else the platform region's.
 func (s *Service) ARN(table string) string {
-	return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", s.cfg.Region, appspec.AccountID, table)
+	s.mu.RLock()
+	t := s.tables[table]
+	s.mu.RUnlock()
+	if t != nil {
+		return t.ARN
+	}
+	return cfn.TableARN(s.cfg.Region, appspec.AccountID, table)
 }
 
 // CreateTable creates a table; it is ACTIVE at once.
 func (s *Service) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
+	return s.createTable(spec, s.cfg.Region, "")
+}
+
+// createTable creates a table with its ARN in region, declared by service
+// ("" when created through the API).
+func (s *Service) createTable(spec TableSpec, region, service string) (*Table, error) {
 	if err := validateSpec(&spec); err != nil {
 		return nil, err
 	}
@@ -118,7 +132,7 @@ func (s *Service) CreateTable(ctx context.Context, spec TableSpec) (*Table, erro
 	if _, ok := s.tables[spec.TableName]; ok {
 		return nil, &Error{Kind: KindInUse, Message: "Table already exists: " + spec.TableName}
 	}
-	t := &Table{TableSpec: spec, ID: s.nextID, ARN: s.ARN(spec.TableName), Created: time.Now().UTC()}
+	t := &Table{TableSpec: spec, ID: s.nextID, ARN: cfn.TableARN(region, appspec.AccountID, spec.TableName), Service: service, Created: time.Now().UTC()}
 	t.prepare()
 	meta, err := json.Marshal(t)
 	if err != nil {

@@ -59,6 +59,9 @@ type Table struct {
 	ID      uint32
 	ARN     string
 	Created time.Time
+	// Service is the service whose manifest declares the table ("" when it
+	// was created through the API).
+	Service string `json:",omitempty"`
 	// Indexes are the secondary indexes, global then local, with their ids.
 	Indexes []*Index `json:"-"`
 	hash    string
