@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/cfn"
 	"github.com/nimbus-platform/nimbus/internal/functions"
@@ -23,6 +21,8 @@ type Declared struct {
 	// Retain is `DeletionPolicy: Retain` (or RetainExceptOnCreate): the
 	// table outlives its removal from the manifest.
 	Retain bool
+	TTL    *TTLSpec
+	Tags   map[string]string
 }
 
 // capacity is a number CloudFormation accepts as a number or a string.
@@ -71,12 +71,17 @@ func indexSpecs(in []indexProp) []IndexSpec {
 // tableProps are the AWS::DynamoDB::Table properties nimbus applies; the
 // others cfn lists as accepted are read and ignored (the CLI warned).
 type tableProps struct {
-	AttributeDefinitions   []AttributeDefinition
-	KeySchema              []KeyElement
-	BillingMode            string
-	ProvisionedThroughput  *throughputProp
-	GlobalSecondaryIndexes []indexProp
-	LocalSecondaryIndexes  []indexProp
+	AttributeDefinitions    []AttributeDefinition
+	KeySchema               []KeyElement
+	BillingMode             string
+	ProvisionedThroughput   *throughputProp
+	GlobalSecondaryIndexes  []indexProp
+	LocalSecondaryIndexes   []indexProp
+	TimeToLiveSpecification *struct {
+		AttributeName string
+		Enabled       bool
+	}
+	Tags []Tag
 }
 
 // DeclaredTables returns the tables an application declares, by logical
@@ -148,7 +153,23 @@ func DeclaredTables(app *appspec.Application) ([]Declared, error) {
 			spec.BillingMode = "PROVISIONED"
 		}
 		retain := r.DeletionPolicy == "Retain" || r.DeletionPolicy == "RetainExceptOnCreate"
-		out = append(out, Declared{LogicalID: id, Spec: spec, Retain: retain})
+		dec := Declared{LogicalID: id, Spec: spec, Retain: retain}
+		if ttl := p.TimeToLiveSpecification; ttl != nil {
+			if ttl.Enabled && ttl.AttributeName == "" {
+				return nil, fmt.Errorf("%s.TimeToLiveSpecification: AttributeName is required when Enabled is true", where)
+			}
+			dec.TTL = &TTLSpec{AttributeName: ttl.AttributeName, Enabled: ttl.Enabled}
+		}
+		if len(p.Tags) > maxTags {
+			return nil, fmt.Errorf("%s.Tags: at most %d tags", where, maxTags)
+		}
+		for _, tag := range p.Tags {
+			if dec.Tags == nil {
+				dec.Tags = map[string]string{}
+			}
+			dec.Tags[tag.Key] = tag.Value
+		}
+		out = append(out, dec)
 	}
 	return out, nil
 }
@@ -177,7 +198,7 @@ func (s *Service) DeployHook(deployed Deployed) functions.PrepareHook {
 			if err := replacementNeeded(app.Service, t, d); err != nil {
 				return &functions.InvalidError{Err: err}
 			}
-			if !sameSettings(&t.TableSpec, &d.Spec) {
+			if !sameSettings(t, d) {
 				update = append(update, d)
 			}
 		}
@@ -197,8 +218,8 @@ func (s *Service) DeployHook(deployed Deployed) functions.PrepareHook {
 				return fmt.Errorf("create table %s: %w", d.Spec.TableName, err)
 			}
 		}
-		for _, d := range update {
-			if err := s.updateSettings(d.Spec); err != nil {
+		for _, d := range append(create, update...) {
+			if err := s.updateSettings(d); err != nil {
 				return fmt.Errorf("update table %s: %w", d.Spec.TableName, err)
 			}
 		}
@@ -310,27 +331,40 @@ func sameIndexes(a *TableSpec, ai []IndexSpec, b *TableSpec, bi []IndexSpec) boo
 }
 
 // sameSettings compares what a redeploy may change in place.
-func sameSettings(a, b *TableSpec) bool {
-	return a.BillingMode == b.BillingMode && reflect.DeepEqual(a.Throughput, b.Throughput)
+func sameSettings(t *Table, d Declared) bool {
+	return t.BillingMode == d.Spec.BillingMode && reflect.DeepEqual(t.Throughput, d.Spec.Throughput) &&
+		reflect.DeepEqual(enabledTTL(t.TTL), enabledTTL(d.TTL)) && reflect.DeepEqual(t.Tags, d.Tags)
 }
 
-// updateSettings stores a table's new billing mode and throughput.
-func (s *Service) updateSettings(spec TableSpec) error {
+// enabledTTL is spec when it is enabled: disabled and never set are alike.
+func enabledTTL(spec *TTLSpec) *TTLSpec {
+	if spec == nil || !spec.Enabled {
+		return nil
+	}
+	return spec
+}
+
+// updateSettings stores a declared table's billing mode, throughput, time
+// to live and tags.
+func (s *Service) updateSettings(d Declared) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tables[spec.TableName]
+	t := s.tables[d.Spec.TableName]
 	if t == nil {
-		return tableNotFound(spec.TableName)
+		return tableNotFound(d.Spec.TableName)
 	}
-	oldMode, oldThroughput := t.BillingMode, t.Throughput
-	t.BillingMode, t.Throughput = spec.BillingMode, spec.Throughput
-	meta, err := json.Marshal(t)
-	if err == nil {
-		err = s.db.Set(metaKey(t.TableName), meta, pebble.Sync)
+	oldMode, oldThroughput, oldTTL, oldTags := t.BillingMode, t.Throughput, t.TTL, t.Tags
+	t.BillingMode, t.Throughput, t.Tags = d.Spec.BillingMode, d.Spec.Throughput, d.Tags
+	switch {
+	case enabledTTL(d.TTL) != nil:
+		ttl := *d.TTL
+		t.TTL = &ttl
+	case enabledTTL(t.TTL) != nil:
+		t.TTL = &TTLSpec{AttributeName: t.TTL.AttributeName} // no longer declared: disabled
 	}
-	if err != nil {
-		t.BillingMode, t.Throughput = oldMode, oldThroughput
-		return fmt.Errorf("store table %s: %w", t.TableName, err)
+	if err := s.saveMeta(t); err != nil {
+		t.BillingMode, t.Throughput, t.TTL, t.Tags = oldMode, oldThroughput, oldTTL, oldTags
+		return err
 	}
 	return nil
 }

@@ -28,6 +28,8 @@ type Config struct {
 	Dir    string // the engine's directory, <data>/tables
 	Region string // for ARNs; default us-east-1
 	Logger *slog.Logger
+	// TTLInterval is how often expired items are swept; default 30 s.
+	TTLInterval time.Duration
 }
 
 // Service holds every table of a node.
@@ -43,6 +45,9 @@ type Service struct {
 	// stripes serialise read-check-write per item: an item's writers take
 	// the stripe its key hashes to.
 	stripes [1024]sync.Mutex
+
+	stopTTL context.CancelFunc
+	ttlDone chan struct{}
 }
 
 // Open opens (or creates) the tables under cfg.Dir.
@@ -62,11 +67,24 @@ func Open(cfg Config) (*Service, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if cfg.TTLInterval <= 0 {
+		cfg.TTLInterval = 30 * time.Second
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s.stopTTL, s.ttlDone = stop, make(chan struct{})
+	go func() {
+		defer close(s.ttlDone)
+		s.runTTL(ctx, cfg.TTLInterval)
+	}()
 	return s, nil
 }
 
-// Close closes the engine.
-func (s *Service) Close() error { return s.db.Close() }
+// Close stops the TTL sweeper and closes the engine.
+func (s *Service) Close() error {
+	s.stopTTL()
+	<-s.ttlDone
+	return s.db.Close()
+}
 
 func (s *Service) load() error {
 	if v, closer, err := s.db.Get([]byte{prefixNextID}); err == nil {

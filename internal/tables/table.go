@@ -62,6 +62,10 @@ type Table struct {
 	// Service is the service whose manifest declares the table ("" when it
 	// was created through the API).
 	Service string `json:",omitempty"`
+	// TTL is the time to live setting (nil: never enabled).
+	TTL *TTLSpec `json:",omitempty"`
+	// Tags are the table's tags (TagResource).
+	Tags map[string]string `json:",omitempty"`
 	// Indexes are the secondary indexes, global then local, with their ids.
 	Indexes []*Index `json:"-"`
 	hash    string

@@ -76,6 +76,8 @@ resources:
             KeySchema: [{AttributeName: owner, KeyType: HASH}]
             Projection: {ProjectionType: ALL}
         StreamSpecification: {StreamViewType: NEW_AND_OLD_IMAGES}
+        TimeToLiveSpecification: {AttributeName: expiresAt, Enabled: true}
+        Tags: [{Key: team, Value: notes}]
     Audit:
       Type: AWS::DynamoDB::Table
       DeletionPolicy: Retain
@@ -129,6 +131,14 @@ func TestManifestTables(t *testing.T) {
 	if len(tbl.KeySchema) != 2 || aws.ToString(tbl.KeySchema[1].AttributeName) != "sk" || len(tbl.GlobalSecondaryIndexes) != 1 ||
 		tbl.BillingModeSummary == nil || tbl.BillingModeSummary.BillingMode != types.BillingModePayPerRequest {
 		t.Errorf("table = %+v", tbl)
+	}
+	ttl, err := db.DescribeTimeToLive(ctx, &awsddb.DescribeTimeToLiveInput{TableName: aws.String("notes-dev-Notes")})
+	if err != nil || ttl.TimeToLiveDescription.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(ttl.TimeToLiveDescription.AttributeName) != "expiresAt" {
+		t.Errorf("TTL = %+v, %v", ttl, err)
+	}
+	tags, err := db.ListTagsOfResource(ctx, &awsddb.ListTagsOfResourceInput{ResourceArn: tbl.TableArn})
+	if err != nil || len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].Value) != "notes" {
+		t.Errorf("tags = %+v, %v", tags, err)
 	}
 	audit, err := db.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String("notes-audit")})
 	if err != nil {

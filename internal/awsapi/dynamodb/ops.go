@@ -38,6 +38,16 @@ func (a *API) handler(op string) handler {
 		return a.transactWriteItems
 	case "TransactGetItems":
 		return a.transactGetItems
+	case "UpdateTimeToLive":
+		return a.updateTimeToLive
+	case "DescribeTimeToLive":
+		return a.describeTimeToLive
+	case "TagResource":
+		return a.tagResource
+	case "UntagResource":
+		return a.untagResource
+	case "ListTagsOfResource":
+		return a.listTagsOfResource
 	}
 	return nil
 }
