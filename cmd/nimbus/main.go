@@ -78,6 +78,7 @@ func newRootCommand() *cobra.Command {
 		newSDKCommand(),
 		newEnvCommand(g),
 		newKeysCommand(g),
+		newTableCommand(g),
 	)
 	return root
 }
