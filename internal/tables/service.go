@@ -274,6 +274,7 @@ func (s *Service) read(key []byte) (Item, error) {
 // stage adds to b the writes that replace old with new at key (new nil:
 // delete), the table's and every index's.
 func (s *Service) stage(b *pebble.Batch, t *Table, key []byte, old, new Item) error {
+	t.stats.note(t, old, new)
 	if new == nil {
 		_ = b.Delete(key, nil)
 	} else {

@@ -75,6 +75,7 @@ type Table struct {
 	// write lands after (or answers success across) the table's deletion.
 	live    sync.RWMutex
 	deleted bool
+	stats   stats
 }
 
 // useTables holds tables open for a write and fails if one was deleted.

@@ -118,7 +118,20 @@ func (a *API) describeTable(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"Table": describe(t, "ACTIVE")}, nil
+	st, err := a.Tables.TableStats(t)
+	if err != nil {
+		return nil, err
+	}
+	d := describe(t, "ACTIVE")
+	d["ItemCount"], d["TableSizeBytes"] = st.ItemCount, st.TableSizeBytes
+	for _, key := range []string{"GlobalSecondaryIndexes", "LocalSecondaryIndexes"} {
+		list, _ := d[key].([]map[string]any)
+		for _, ix := range list {
+			c := st.Indexes[ix["IndexName"].(string)]
+			ix["ItemCount"], ix["IndexSizeBytes"] = c[0], c[1]
+		}
+	}
+	return map[string]any{"Table": d}, nil
 }
 
 func (a *API) listTables(ctx context.Context, body []byte) (any, error) {

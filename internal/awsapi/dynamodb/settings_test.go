@@ -135,3 +135,67 @@ func TestTags(t *testing.T) {
 	_, err = c.TagResource(ctx, &awsddb.TagResourceInput{ResourceArn: arn, Tags: []types.Tag{{Key: aws.String("aws:x"), Value: aws.String("v")}}})
 	apiError(t, err, "ValidationException", "")
 }
+
+// TestItemCountAndSize: DescribeTable's ItemCount and TableSizeBytes (and
+// a sparse index's) follow puts, overwrites and deletes, and are counted
+// again after the service reopens.
+func TestItemCountAndSize(t *testing.T) {
+	dir := t.TempDir()
+	open := func() (*awsddb.Client, func()) {
+		svc, err := tables.Open(tables.Config{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(&dynamodb.API{Tables: svc})
+		return awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+				Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), Retryer: aws.NopRetryer{}}), func() {
+				srv.Close()
+				_ = svc.Close()
+			}
+	}
+	c, closeFn := open()
+	ctx := context.Background()
+	if _, err := c.CreateTable(ctx, &awsddb.CreateTableInput{
+		TableName:            aws.String("counted"),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}, {AttributeName: aws.String("g"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("byG"),
+			KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String("g"), KeyType: types.KeyTypeHash}},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(c *awsddb.Client, count, size, ixCount int64) {
+		t.Helper()
+		d, err := c.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String("counted")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ix := d.Table.GlobalSecondaryIndexes[0]
+		if aws.ToInt64(d.Table.ItemCount) != count || aws.ToInt64(d.Table.TableSizeBytes) != size || aws.ToInt64(ix.ItemCount) != ixCount {
+			t.Errorf("ItemCount %d, TableSizeBytes %d, index count %d; want %d, %d, %d",
+				aws.ToInt64(d.Table.ItemCount), aws.ToInt64(d.Table.TableSizeBytes), aws.ToInt64(ix.ItemCount), count, size, ixCount)
+		}
+	}
+	check(c, 0, 0, 0)
+	put := func(it item) {
+		t.Helper()
+		if _, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("counted"), Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(item{"pk": s("a"), "v": s("xyz")})            // 2+1 + 1+3 = 7 bytes
+	put(item{"pk": s("b"), "g": s("g1")})             // 3 + 3 = 6
+	put(item{"pk": s("c"), "g": s("g2"), "v": s("")}) // 3 + 3 + 1 = 7
+	check(c, 3, 20, 2)
+	put(item{"pk": s("a"), "v": s("xyzxyz")}) // 10 now
+	if _, err := c.DeleteItem(ctx, &awsddb.DeleteItemInput{TableName: aws.String("counted"), Key: item{"pk": s("b")}}); err != nil {
+		t.Fatal(err)
+	}
+	check(c, 2, 17, 1)
+	closeFn()
+	c, closeFn = open()
+	defer closeFn()
+	check(c, 2, 17, 1)
+}
