@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,4 +199,68 @@ func TestItemCountAndSize(t *testing.T) {
 	c, closeFn = open()
 	defer closeFn()
 	check(c, 2, 17, 1)
+}
+
+// TestConsumedCapacity: ReturnConsumedCapacity TOTAL and INDEXES by
+// DynamoDB's on-demand rules: 1 KB write units on the larger of the old and
+// new item, index entries counted per index, 4 KB read units halved for
+// eventually consistent reads, Query counted on what it read.
+func TestConsumedCapacity(t *testing.T) {
+	c := fastSweepClient(t)
+	ctx := context.Background()
+	if _, err := c.CreateTable(ctx, &awsddb.CreateTableInput{
+		TableName:            aws.String("cap"),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}, {AttributeName: aws.String("sk"), AttributeType: types.ScalarAttributeTypeN}, {AttributeName: aws.String("g"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}, {AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String("byG"),
+			KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String("g"), KeyType: types.KeyTypeHash}},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 1500)
+	put, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("cap"), ReturnConsumedCapacity: types.ReturnConsumedCapacityIndexes,
+		Item: item{"pk": s("a"), "sk": n("1"), "g": s("g1"), "v": s(big)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := put.ConsumedCapacity
+	if aws.ToFloat64(cc.CapacityUnits) != 3 || aws.ToFloat64(cc.Table.CapacityUnits) != 2 || aws.ToFloat64(cc.GlobalSecondaryIndexes["byG"].CapacityUnits) != 1 || aws.ToString(cc.TableName) != "cap" {
+		t.Errorf("put capacity = %+v (table %+v, indexes %+v), want 3 = table 2 + byG 1", cc, cc.Table, cc.GlobalSecondaryIndexes)
+	}
+	// Overwrite with a small item: counted on the larger (old) one; no
+	// index entry any more (a delete from the index).
+	put, err = c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("cap"), ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+		Item: item{"pk": s("a"), "sk": n("1")}})
+	if err != nil || aws.ToFloat64(put.ConsumedCapacity.CapacityUnits) != 3 || put.ConsumedCapacity.Table != nil {
+		t.Errorf("overwrite capacity = %+v, %v", put.ConsumedCapacity, err)
+	}
+	for i, size := range []int{5000, 3000, 3000} {
+		if _, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("cap"), Item: item{"pk": s("q"), "sk": n(strconv.Itoa(i)), "v": s(strings.Repeat("y", size))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(consistent bool) float64 {
+		t.Helper()
+		out, err := c.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String("cap"), Key: item{"pk": s("q"), "sk": n("0")},
+			ConsistentRead: aws.Bool(consistent), ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToFloat64(out.ConsumedCapacity.CapacityUnits)
+	}
+	if got := get(true); got != 2 {
+		t.Errorf("consistent GetItem of 5 KB = %v units, want 2", got)
+	}
+	if got := get(false); got != 1 {
+		t.Errorf("eventually consistent GetItem of 5 KB = %v units, want 1", got)
+	}
+	q, err := c.Query(ctx, &awsddb.QueryInput{TableName: aws.String("cap"), KeyConditionExpression: aws.String("pk = :p"),
+		ExpressionAttributeValues: item{":p": s("q")}, ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal})
+	if err != nil || aws.ToFloat64(q.ConsumedCapacity.CapacityUnits) != 3 { // ~11 KB read
+		t.Errorf("query capacity = %+v, %v", q.ConsumedCapacity, err)
+	}
+	_, err = c.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String("cap"), Key: item{"pk": s("q"), "sk": n("0")}, ReturnConsumedCapacity: "ALL"})
+	apiError(t, err, "ValidationException", "returnConsumedCapacity")
 }
