@@ -40,6 +40,26 @@ exports.handler = async (event) => {
 };
 `
 
+// pyNotesHandler does the same with boto3's Table resource and conditions.
+const pyNotesHandler = `import os
+import boto3
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+
+def handler(event, context):
+    table.put_item(Item={"pk": event["pk"], "sk": 1, "note": event["note"]})
+    got = table.get_item(Key={"pk": event["pk"], "sk": 1})["Item"]
+    q = table.query(KeyConditionExpression=Key("pk").eq(event["pk"]) & Key("sk").gte(1))
+    denied = ""
+    try:
+        boto3.resource("dynamodb").Table(event["other"]).put_item(Item={"id": "x"})
+    except ClientError as e:
+        denied = e.response["Error"]["Code"]
+    return {"note": got["note"], "count": q["Count"], "denied": denied}
+`
+
 const notesYML = `service: notes
 provider:
   name: aws
@@ -58,6 +78,11 @@ functions:
     environment:
       TABLE_NAME: {Ref: Notes}
       STREAM_ARN: !GetAtt Notes.StreamArn
+  pynotes:
+    handler: notes.handler
+    runtime: python3.12
+    environment:
+      TABLE_NAME: {Ref: Notes}
 resources:
   Resources:
     Notes:
@@ -91,7 +116,7 @@ resources:
 func writeNotes(t *testing.T, yml string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for name, content := range map[string]string{"serverless.yml": yml, "handler.js": notesHandler} {
+	for name, content := range map[string]string{"serverless.yml": yml, "handler.js": notesHandler, "notes.py": pyNotesHandler} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +130,7 @@ func writeNotes(t *testing.T, yml string) string {
 // is refused any other table, a key schema change is refused, and removing
 // the service deletes its tables except the retained one.
 func TestManifestTables(t *testing.T) {
-	testkit.RequireSDK(t, true, false)
+	testkit.RequireSDK(t, true, true)
 	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
 	ctx := context.Background()
 	db := awsddb.NewFromConfig(p.AWSConfig(), func(o *awsddb.Options) { o.BaseEndpoint = aws.String(p.URL()) })
@@ -169,6 +194,17 @@ func TestManifestTables(t *testing.T) {
 	}
 	if !strings.HasPrefix(res.Denied, "AccessDeniedException") {
 		t.Errorf("a put on a table not granted: %q, want AccessDeniedException", res.Denied)
+	}
+	inv, err = p.Lambda().Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("notes-dev-pynotes"),
+		Payload: []byte(`{"pk":"p1","note":"from python","other":"elsewhere"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.FunctionError != nil {
+		t.Fatalf("%s: %s", *inv.FunctionError, inv.Payload)
+	}
+	if got, want := string(inv.Payload), `{"note": "from python", "count": 1, "denied": "AccessDeniedException"}`; got != want {
+		t.Errorf("boto3 function returned %s, want %s", got, want)
 	}
 	// The function's writes are in the table, as the operator sees it.
 	key := item{"pk": s("n1"), "sk": &types.AttributeValueMemberN{Value: "1"}}
