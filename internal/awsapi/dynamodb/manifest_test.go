@@ -137,6 +137,10 @@ func TestManifestTables(t *testing.T) {
 	createTable(t, db, "elsewhere", "")
 
 	out := p.Deploy(writeNotes(t, notesYML))
+	// The CLI says what it does not apply, and nothing else.
+	if w := out.Project.Warnings; len(w) != 1 || !strings.Contains(w[0].Message, "property StreamSpecification of AWS::DynamoDB::Table is not applied") {
+		t.Errorf("warnings = %+v", w)
+	}
 	changes := map[string]string{}
 	for _, c := range out.Response.Changes {
 		changes[c.Kind+" "+c.Name] = c.Action
