@@ -38,6 +38,8 @@ func (a *API) handler(op string) handler {
 		return a.transactWriteItems
 	case "TransactGetItems":
 		return a.transactGetItems
+	case "UpdateTable":
+		return a.updateTable
 	case "UpdateTimeToLive":
 		return a.updateTimeToLive
 	case "DescribeTimeToLive":

@@ -2,9 +2,46 @@ package dynamodb
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/nimbus-platform/nimbus/internal/tables"
 )
+
+// ---- UpdateTable ----
+
+func (a *API) updateTable(ctx context.Context, body []byte) (any, error) {
+	in, err := decode[struct {
+		TableName                   string
+		BillingMode                 string
+		ProvisionedThroughput       *tables.Throughput
+		GlobalSecondaryIndexUpdates []json.RawMessage
+		StreamSpecification         json.RawMessage
+		AttributeDefinitions        []json.RawMessage
+	}](body)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireTable(in.TableName); err != nil {
+		return nil, err
+	}
+	if err := a.authorize(ctx, "UpdateTable", a.Tables.ARN(in.TableName)); err != nil {
+		return nil, err
+	}
+	if len(in.GlobalSecondaryIndexUpdates) > 0 || len(in.AttributeDefinitions) > 0 {
+		return nil, validation("GlobalSecondaryIndexUpdates are not supported by nimbus yet: create a new table with the index")
+	}
+	if len(in.StreamSpecification) > 0 {
+		return nil, validation("StreamSpecification is not supported by nimbus yet: table streams are not implemented")
+	}
+	if in.BillingMode == "" && in.ProvisionedThroughput == nil {
+		return nil, validation("At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required")
+	}
+	t, err := a.Tables.UpdateTable(ctx, in.TableName, tables.TableUpdate{BillingMode: in.BillingMode, Throughput: in.ProvisionedThroughput})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"TableDescription": describe(t, "ACTIVE")}, nil
+}
 
 // ---- time to live ----
 

@@ -264,3 +264,36 @@ func TestConsumedCapacity(t *testing.T) {
 	_, err = c.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String("cap"), Key: item{"pk": s("q"), "sk": n("0")}, ReturnConsumedCapacity: "ALL"})
 	apiError(t, err, "ValidationException", "returnConsumedCapacity")
 }
+
+// TestUpdateTableBilling: UpdateTable switches billing modes and
+// throughput, with DynamoDB's checks; index and stream updates are refused
+// for now.
+func TestUpdateTableBilling(t *testing.T) {
+	c := fastSweepClient(t)
+	ctx := context.Background()
+	createTable(t, c, "billed", "")
+	_, err := c.UpdateTable(ctx, &awsddb.UpdateTableInput{TableName: aws.String("billed"), BillingMode: types.BillingModeProvisioned})
+	apiError(t, err, "ValidationException", "ProvisionedThroughput must be specified")
+	out, err := c.UpdateTable(ctx, &awsddb.UpdateTableInput{TableName: aws.String("billed"), BillingMode: types.BillingModeProvisioned,
+		ProvisionedThroughput: &types.ProvisionedThroughput{ReadCapacityUnits: aws.Int64(3), WriteCapacityUnits: aws.Int64(4)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := out.TableDescription; d.BillingModeSummary.BillingMode != types.BillingModeProvisioned || aws.ToInt64(d.ProvisionedThroughput.WriteCapacityUnits) != 4 {
+		t.Errorf("after update: %+v %+v", d.BillingModeSummary, d.ProvisionedThroughput)
+	}
+	_, err = c.UpdateTable(ctx, &awsddb.UpdateTableInput{TableName: aws.String("billed"), BillingMode: types.BillingModePayPerRequest,
+		ProvisionedThroughput: &types.ProvisionedThroughput{ReadCapacityUnits: aws.Int64(3), WriteCapacityUnits: aws.Int64(4)}})
+	apiError(t, err, "ValidationException", "PAY_PER_REQUEST")
+	if _, err := c.UpdateTable(ctx, &awsddb.UpdateTableInput{TableName: aws.String("billed"), BillingMode: types.BillingModePayPerRequest}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.DescribeTable(ctx, &awsddb.DescribeTableInput{TableName: aws.String("billed")})
+	if err != nil || d.Table.BillingModeSummary.BillingMode != types.BillingModePayPerRequest {
+		t.Errorf("describe after switching back: %+v, %v", d, err)
+	}
+	_, err = c.UpdateTable(ctx, &awsddb.UpdateTableInput{TableName: aws.String("billed"), StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage}})
+	apiError(t, err, "ValidationException", "not supported by nimbus yet")
+	_, err = c.UpdateTable(ctx, &awsddb.UpdateTableInput{TableName: aws.String("nope"), BillingMode: types.BillingModePayPerRequest})
+	apiError(t, err, "ResourceNotFoundException", "")
+}
