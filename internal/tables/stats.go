@@ -3,6 +3,7 @@ package tables
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -12,8 +13,8 @@ import (
 // counts the table once, on the first DescribeTable after it opens, and then
 // follows every write, so a write racing that first count may be missed.
 type stats struct {
+	ready   atomic.Bool // set once, under mu, after the first count
 	mu      sync.Mutex
-	ready   bool
 	count   int64
 	bytes   int64
 	indexes map[byte]*[2]int64 // index id → count, bytes
@@ -28,34 +29,47 @@ type Stats struct {
 }
 
 // note records a write of old→new (nil: absent), and its index entries.
+// The sizes are computed outside the lock, which only adds them up.
 func (st *stats) note(t *Table, old, new Item) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if !st.ready {
+	if !st.ready.Load() {
 		return
 	}
+	var dc, db int64
 	if old != nil {
-		st.count--
-		st.bytes -= int64(old.Size())
+		dc--
+		db -= int64(old.Size())
 	}
 	if new != nil {
-		st.count++
-		st.bytes += int64(new.Size())
+		dc++
+		db += int64(new.Size())
 	}
-	for _, ix := range t.Indexes {
-		c := st.indexes[ix.ID]
+	var ix [][3]int64 // index id, count, bytes
+	for _, x := range t.Indexes {
+		var c, b int64
+		if old != nil && x.entryKey(t, old) != nil {
+			c--
+			b -= int64(x.project(t, old).Size())
+		}
+		if new != nil && x.entryKey(t, new) != nil {
+			c++
+			b += int64(x.project(t, new).Size())
+		}
+		if c != 0 || b != 0 {
+			ix = append(ix, [3]int64{int64(x.ID), c, b})
+		}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.count += dc
+	st.bytes += db
+	for _, d := range ix {
+		c := st.indexes[byte(d[0])]
 		if c == nil {
 			c = &[2]int64{}
-			st.indexes[ix.ID] = c
+			st.indexes[byte(d[0])] = c
 		}
-		if old != nil && ix.entryKey(t, old) != nil {
-			c[0]--
-			c[1] -= int64(ix.project(t, old).Size())
-		}
-		if new != nil && ix.entryKey(t, new) != nil {
-			c[0]++
-			c[1] += int64(ix.project(t, new).Size())
-		}
+		c[0] += d[1]
+		c[1] += d[2]
 	}
 }
 
@@ -63,10 +77,7 @@ func (st *stats) note(t *Table, old, new Item) {
 // this is the first time since the service opened.
 func (s *Service) TableStats(t *Table) (Stats, error) {
 	st := &t.stats
-	st.mu.Lock()
-	ready := st.ready
-	st.mu.Unlock()
-	if !ready {
+	if !st.ready.Load() {
 		if err := s.countTable(t); err != nil {
 			return Stats{}, err
 		}
@@ -116,8 +127,9 @@ func (s *Service) countTable(t *Table) error {
 	st := &t.stats
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !st.ready {
-		st.ready, st.count, st.bytes, st.indexes = true, count, size, indexes
+	if !st.ready.Load() {
+		st.count, st.bytes, st.indexes = count, size, indexes
+		st.ready.Store(true)
 	}
 	return nil
 }
