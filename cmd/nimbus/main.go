@@ -85,6 +85,7 @@ func newRootCommand() *cobra.Command {
 		newSDKCommand(),
 		newEnvCommand(g),
 		newKeysCommand(g),
+		newTableCommand(g),
 	)
 	return root
 }

@@ -21,7 +21,7 @@ func deployApp(statements string) *appspec.Application {
 		Resources: json.RawMessage(`{"Resources":{
 			"Jobs":{"Type":"AWS::SQS::Queue","Properties":{"RedrivePolicy":{"deadLetterTargetArn":{"Fn::GetAtt":["Dlq","Arn"]},"maxReceiveCount":3}}},
 			"Dlq":{"Type":"AWS::SQS::Queue"},
-			"Table":{"Type":"AWS::DynamoDB::Table","Properties":{"StreamSpecification":{"Ref":"AWS::NoValue"}}}}}`),
+			"Table":{"Type":"AWS::ElastiCache::CacheCluster","Properties":{"StreamSpecification":{"Ref":"AWS::NoValue"}}}}}`),
 	}
 }
 
@@ -77,7 +77,7 @@ func TestResolveDeployStatementsNeverWiden(t *testing.T) {
 			if got := string(app.Functions[0].IAMStatements); got != tc.want {
 				t.Errorf("statements = %s, want %s", got, tc.want)
 			}
-			if len(warnings) != 1 || !strings.Contains(warnings[0], "AWS::DynamoDB::Table") {
+			if len(warnings) != 1 || !strings.Contains(warnings[0], "AWS::ElastiCache::CacheCluster") {
 				t.Errorf("warnings = %v", warnings)
 			}
 		})

@@ -22,7 +22,9 @@ func testStack(t *testing.T) *Stack {
 			"Fifo":{"Type":"AWS::SQS::Queue","Properties":{"FifoQueue":true}},
 			"Alerts":{"Type":"AWS::SNS::Topic","Properties":{"TopicName":"alerts"}},
 			"Bus":{"Type":"AWS::Events::EventBus","Properties":{"Name":"shop-bus"}},
-			"Table":{"Type":"AWS::DynamoDB::Table","Properties":{"TableName":"t"}},
+			"Table":{"Type":"AWS::ElastiCache::CacheCluster","Properties":{"TableName":"t"}},
+			"Users":{"Type":"AWS::DynamoDB::Table","Properties":{"TableName":{"Fn::Sub":"${AWS::StackName}-users"}}},
+			"Events":{"Type":"AWS::DynamoDB::Table","Properties":{"StreamSpecification":{"StreamViewType":"NEW_IMAGE"}}},
 			"Loop":{"Type":"AWS::SQS::Queue","Properties":{"QueueName":{"Fn::GetAtt":["Loop","QueueName"]}}}
 		},
 		"Conditions":{
@@ -99,6 +101,12 @@ func TestResolve(t *testing.T) {
 		{"Sub variables", `{"Fn::Sub":["www.${Domain}",{"Domain":{"Ref":"Bus"}}]}`, "www.shop-bus"},
 		{"Sub vpc example", `{"Fn::Sub":["arn:aws:ec2:${AWS::Region}:${AWS::AccountId}:vpc/${vpc}",{"vpc":"vpc-1"}]}`, "arn:aws:ec2:eu-west-1:000000000000:vpc/vpc-1"},
 		{"Sub no vars", `{"Fn::Sub":"plain"}`, "plain"},
+		// Tables: Ref is the name, generated as stack-LogicalId without TableName.
+		{"Ref table", `{"Ref":"Users"}`, "shop-dev-users"},
+		{"Ref generated table", `{"Ref":"Events"}`, "shop-dev-Events"},
+		{"GetAtt table Arn", `{"Fn::GetAtt":["Users","Arn"]}`, "arn:aws:dynamodb:eu-west-1:000000000000:table/shop-dev-users"},
+		{"GetAtt table StreamArn", `{"Fn::GetAtt":["Events","StreamArn"]}`, "arn:aws:dynamodb:eu-west-1:000000000000:table/shop-dev-Events/stream/" + TableStreamLabel},
+		{"Sub table index", `{"Fn::Sub":"${Users.Arn}/index/*"}`, "arn:aws:dynamodb:eu-west-1:000000000000:table/shop-dev-users/index/*"},
 		// Fn::ImportValue.
 		{"ImportValue", `{"Fn::ImportValue":"network-SubnetID"}`, "subnet-123"},
 		{"ImportValue Sub", `{"Fn::ImportValue":{"Fn::Sub":"network-SubnetID"}}`, "subnet-123"},
@@ -144,7 +152,8 @@ func TestResolveErrors(t *testing.T) {
 		{"unknown GetAtt id", `{"Fn::GetAtt":["Nope","Arn"]}`, `no resource "Nope"`, false, "Fn::GetAtt"},
 		{"framework resource", `{"Fn::Sub":"arn:aws:s3:::${ServerlessDeploymentBucket}/*"}`, "the Serverless Framework generates ServerlessDeploymentBucket", true, "Fn::Sub"},
 		{"framework log group", `{"Fn::GetAtt":["HelloLogGroup","Arn"]}`, "the Serverless Framework generates HelloLogGroup", true, "Fn::GetAtt"},
-		{"unsupported type", `{"Ref":"Table"}`, "resources of type AWS::DynamoDB::Table are not created by nimbus", true, "Ref"},
+		{"unsupported type", `{"Ref":"Table"}`, "resources of type AWS::ElastiCache::CacheCluster are not created by nimbus", true, "Ref"},
+		{"table without stream", `{"Fn::GetAtt":["Users","StreamArn"]}`, "table Users has no StreamSpecification", false, "Fn::GetAtt"},
 		{"unsupported attribute", `{"Fn::GetAtt":["Orders","Foo"]}`, "attribute Foo of AWS::SQS::Queue is not supported (nimbus gives Arn, QueueName, QueueUrl)", true, "Fn::GetAtt"},
 		{"unsupported function", `{"Fn::FindInMap":["m","a","b"]}`, "Fn::FindInMap is not supported by nimbus", true, "Fn::FindInMap"},
 		{"unknown condition", `{"Fn::If":["Nope","a","b"]}`, "condition Nope is not declared", false, "Fn::If[0]"},

@@ -14,6 +14,7 @@ const (
 	TypeEventBus     = "AWS::Events::EventBus"
 	TypeRule         = "AWS::Events::Rule"
 	TypeFunction     = "AWS::Lambda::Function"
+	TypeTable        = "AWS::DynamoDB::Table"
 )
 
 // Getter returns the value of a resource's Ref or of one of its attributes.
@@ -91,6 +92,22 @@ func resourceTypes() map[string]ResourceType {
 				"RoleArn": false,
 			},
 		},
+		TypeTable: {
+			Ref: tableName, // Ref of a table is its name
+			Attributes: map[string]Getter{
+				"Arn":       tableARN,
+				"StreamArn": tableStreamARN,
+			},
+			Properties: map[string]bool{
+				"TableName": true, "AttributeDefinitions": true, "KeySchema": true, "BillingMode": true,
+				"ProvisionedThroughput": true, "GlobalSecondaryIndexes": true, "LocalSecondaryIndexes": true,
+				"TimeToLiveSpecification": true, "Tags": true,
+				"StreamSpecification":              false, // streams: not yet "SSESpecification": false, "PointInTimeRecoverySpecification": false,
+				"ContributorInsightsSpecification": false, "KinesisStreamSpecification": false, "TableClass": false,
+				"DeletionProtectionEnabled": false, "ImportSourceSpecification": false, "ResourcePolicy": false,
+				"OnDemandThroughput": false, "WarmThroughput": false,
+			},
+		},
 		TypeFunction: {
 			Ref: functionName,
 			Attributes: map[string]Getter{
@@ -150,6 +167,32 @@ func (s *Stack) TopicName(id string) (string, error) {
 		name += ".fifo"
 	}
 	return name, nil
+}
+
+// TableName is the name of a table resource: its TableName, else
+// stack-LogicalId, as CloudFormation names tables it generates names for.
+func (s *Stack) TableName(id string) (string, error) {
+	name, err := s.Property(id, "TableName", nil)
+	if err != nil || name != "" {
+		return name, err
+	}
+	return s.Name + "-" + id, nil
+}
+
+// TableARN is the ARN of a table in a region.
+func TableARN(region, account, name string) string {
+	return fmt.Sprintf("arn:%s:dynamodb:%s:%s:table/%s", Partition(region), region, account, name)
+}
+
+// TableStreamLabel is the label of a table's stream. DynamoDB labels a
+// stream with its creation time, which a reference resolved before the
+// table exists cannot know; nimbus uses one fixed label so that
+// Fn::GetAtt StreamArn and the platform agree.
+const TableStreamLabel = "1970-01-01T00:00:00.000"
+
+// TableStreamARN is the ARN of a table's stream in a region.
+func TableStreamARN(region, account, name string) string {
+	return TableARN(region, account, name) + "/stream/" + TableStreamLabel
 }
 
 // QueueARN is the ARN of a queue in a region.
@@ -220,6 +263,27 @@ func busARN(s *Stack, id string, path []any) (string, error) {
 		return "", err
 	}
 	return EventBusARN(s.Region, s.AccountID, name), nil
+}
+
+func tableName(s *Stack, id string, _ []any) (string, error) { return s.TableName(id) }
+
+func tableARN(s *Stack, id string, _ []any) (string, error) {
+	name, err := s.TableName(id)
+	if err != nil {
+		return "", err
+	}
+	return TableARN(s.Region, s.AccountID, name), nil
+}
+
+func tableStreamARN(s *Stack, id string, path []any) (string, error) {
+	name, err := s.TableName(id)
+	if err != nil {
+		return "", err
+	}
+	if _, ok := s.Resources[id].Properties["StreamSpecification"]; !ok {
+		return "", errAt(path, "Fn::GetAtt %s.StreamArn: table %s has no StreamSpecification, so it has no stream", id, id)
+	}
+	return TableStreamARN(s.Region, s.AccountID, name), nil
 }
 
 func functionName(s *Stack, id string, _ []any) (string, error) {

@@ -49,3 +49,12 @@ func (r *Registry) Items(app *appspec.Application) []Item {
 // services deployed), e.g. because they import its exports. Call it before
 // the registry takes requests.
 func (r *Registry) OnRemove(check DeployCheck) { r.removeChecks = append(r.removeChecks, check) }
+
+// RemovedHook cleans up, after a service is removed, what its application
+// declared (tables without DeletionPolicy Retain). Its error becomes a
+// warning of the removal, which has happened.
+type RemovedHook func(ctx context.Context, app *appspec.Application) error
+
+// AfterRemove adds a removed hook. Call it before the registry takes
+// requests.
+func (r *Registry) AfterRemove(h RemovedHook) { r.removed = append(r.removed, h) }

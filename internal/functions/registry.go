@@ -112,6 +112,8 @@ type Registry struct {
 	prepare []PrepareHook
 	// removeChecks may refuse to remove a service that others depend on.
 	removeChecks []DeployCheck
+	// removed clean up after a service is removed.
+	removed []RemovedHook
 	// inventories list what deploys create besides functions, for summaries.
 	inventories []Inventory
 	deploys     sync.Mutex // one deploy at a time keeps diffs and conflict checks simple
@@ -569,6 +571,11 @@ func (r *Registry) Remove(ctx context.Context, name string) (*DeployResult, erro
 	}
 	r.setService(name, nil)
 	res := &DeployResult{Service: name, Changed: true}
+	for _, h := range r.removed {
+		if err := h(ctx, &svc.App); err != nil {
+			res.Warnings = append(res.Warnings, err.Error())
+		}
+	}
 	for _, f := range svc.App.Functions {
 		res.Changes = append(res.Changes, Change{Kind: "function", Name: f.Name, Action: Removed})
 	}

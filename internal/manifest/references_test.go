@@ -33,7 +33,7 @@ resources:
       Properties:
         Name: shop-bus
     Table:
-      Type: AWS::DynamoDB::Table
+      Type: AWS::ElastiCache::CacheCluster
 `
 }
 
@@ -81,7 +81,7 @@ func TestReferenceErrors(t *testing.T) {
 		{"unknown id", "", "    environment:\n      Q: {Ref: Job}", "11:16", `no resource "Job"`},
 		{"unknown id in GetAtt", "", "    environment:\n      Q:\n        Fn::GetAtt: [Nope, Arn]", "12:21", `no resource "Nope"`},
 		{"unsupported attribute", "", "    environment:\n      Q: !GetAtt Jobs.Foo", "11:17", "attribute Foo of AWS::SQS::Queue is not supported"},
-		{"unsupported resource in environment", "", "    environment:\n      T: {Ref: Table}", "11:16", "AWS::DynamoDB::Table are not created by nimbus"},
+		{"unsupported resource in environment", "", "    environment:\n      T: {Ref: Table}", "11:16", "AWS::ElastiCache::CacheCluster are not created by nimbus"},
 		{"unsupported function in environment", "", "    environment:\n      T:\n        Fn::FindInMap: [m, a, b]", "12:24", "Fn::FindInMap is not supported"},
 		{"nested in Join", "", "    environment:\n      T:\n        Fn::Join: ['', [a, {Ref: Nope}]]", "12:34", `no resource "Nope"`},
 		{"malformed Sub", "", "    environment:\n      T: !Sub '${Jobs'", "11:14", "not closed"},
@@ -139,13 +139,13 @@ func TestHonestWarnings(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d:%d %s", w.Line, w.Column, w.Message))
 	}
 	want := []string{
-		"11:28 provider.iam.role.statements[0].Resource: Fn::GetAtt Table.Arn: resources of type AWS::DynamoDB::Table are not created by nimbus",
+		"11:28 provider.iam.role.statements[0].Resource: Fn::GetAtt Table.Arn: resources of type AWS::ElastiCache::CacheCluster are not created by nimbus",
 		"15:5 function \"hello\": vpc is not applied by nimbus yet",
 		"17:9 function \"hello\" event #1 (s3): nimbus does not support s3 events yet",
 		"20:9 function \"hello\" event #3 (stream): nimbus does not support stream events yet",
-		"20:24 function \"hello\" event #3 (stream): Fn::GetAtt Table.StreamArn: resources of type AWS::DynamoDB::Table",
-		"34:13 resources.Resources.Table: nimbus does not create resources of type AWS::DynamoDB::Table yet",
-		"37:18 resources.Outputs.TableName: Ref Table: resources of type AWS::DynamoDB::Table",
+		"20:24 function \"hello\" event #3 (stream): Fn::GetAtt Table.StreamArn: resources of type AWS::ElastiCache::CacheCluster",
+		"34:13 resources.Resources.Table: nimbus does not create resources of type AWS::ElastiCache::CacheCluster yet",
+		"37:18 resources.Outputs.TableName: Ref Table: resources of type AWS::ElastiCache::CacheCluster",
 		"38:3 resources.Mappings is not applied by nimbus",
 	}
 	joined := strings.Join(got, "\n")

@@ -18,6 +18,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/events"
 	"github.com/nimbus-platform/nimbus/internal/queues"
 	"github.com/nimbus-platform/nimbus/internal/schedule"
+	"github.com/nimbus-platform/nimbus/internal/tables"
 	"github.com/nimbus-platform/nimbus/internal/topics"
 )
 
@@ -73,6 +74,9 @@ func (s *Server) startEvents(ctx context.Context) error {
 	s.Async.SetSink("sqs", s.events.queues.Sink)
 	s.Registry.OnDeploy(s.events.queues.PrepareDeploy)
 	s.Registry.AddInventory(queues.Inventory)
+	s.Registry.OnDeploy(s.tables.DeployHook(s.Registry.Service))
+	s.Registry.AddInventory(tables.Inventory)
+	s.Registry.AfterRemove(s.tables.RemoveService)
 	s.events.topics, err = topics.New(ctx, topics.Config{Store: s.store, Async: s.Async, Queues: s.events.queues, Logger: s.log.With("part", "topics")})
 	if err != nil {
 		return err

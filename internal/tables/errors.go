@@ -17,6 +17,7 @@ const (
 	KindTransactionCanceled                      // TransactionCanceledException
 	KindIdempotentMismatch                       // IdempotentParameterMismatchException
 	KindInternal                                 // InternalServerError
+	KindLimitExceeded                            // LimitExceededException
 )
 
 // Error is a typed error of the tables core.

@@ -32,14 +32,19 @@ type PutInput struct {
 	Names        map[string]string
 	Values       map[string]Value
 	ReturnValues string
+	// Capacity, when set, receives the capacity the write consumed.
+	Capacity *Consumed
 }
 
 // GetInput is a GetItem request.
 type GetInput struct {
-	Table      string
-	Key        Item
-	Projection string
-	Names      map[string]string
+	Table          string
+	Key            Item
+	Projection     string
+	Names          map[string]string
+	ConsistentRead bool
+	// Capacity, when set, receives the capacity the read consumed.
+	Capacity *Consumed
 }
 
 // DeleteInput is a DeleteItem request.
@@ -50,6 +55,8 @@ type DeleteInput struct {
 	Names        map[string]string
 	Values       map[string]Value
 	ReturnValues string
+	// Capacity, when set, receives the capacity the write consumed.
+	Capacity *Consumed
 }
 
 // UpdateInput is an UpdateItem request.
@@ -61,6 +68,8 @@ type UpdateInput struct {
 	Names        map[string]string
 	Values       map[string]Value
 	ReturnValues string
+	// Capacity, when set, receives the capacity the write consumed.
+	Capacity *Consumed
 }
 
 func checkReturnValues(rv string, update bool) error {
@@ -162,6 +171,7 @@ func (s *Service) PutItem(ctx context.Context, in PutInput) (Item, error) {
 	if err != nil {
 		return nil, err
 	}
+	in.Capacity.noteWrite(t, old, in.Item)
 	if in.ReturnValues == ReturnAllOld {
 		return old, nil
 	}
@@ -188,6 +198,9 @@ func (s *Service) GetItem(ctx context.Context, in GetInput) (Item, error) {
 		return nil, err
 	}
 	item, err := s.read(t.itemKey(in.Key))
+	if in.Capacity != nil && err == nil {
+		in.Capacity.Table += ReadUnits(item.Size(), in.ConsistentRead)
+	}
 	if err != nil || item == nil {
 		return nil, err
 	}
@@ -222,6 +235,11 @@ func (s *Service) DeleteItem(ctx context.Context, in DeleteInput) (Item, error) 
 	})
 	if err != nil {
 		return nil, err
+	}
+	if old != nil {
+		in.Capacity.noteWrite(t, old, nil)
+	} else if in.Capacity != nil {
+		in.Capacity.Table++ // deleting nothing still costs a unit
 	}
 	if in.ReturnValues == ReturnAllOld {
 		return old, nil
@@ -304,6 +322,7 @@ func (s *Service) UpdateItem(ctx context.Context, in UpdateInput) (Item, error) 
 	if err != nil {
 		return nil, err
 	}
+	in.Capacity.noteWrite(t, old, new)
 	var paths, setPaths []docPath
 	for _, a := range plan.actions {
 		paths = append(paths, a.path)

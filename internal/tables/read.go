@@ -54,6 +54,9 @@ type Page struct {
 	Count            int
 	ScannedCount     int
 	LastEvaluatedKey Item
+	// ReadBytes is the size of the items read, before any filter (what
+	// capacity is counted on).
+	ReadBytes int
 }
 
 // readPlan is a validated Query or Scan.
@@ -245,6 +248,7 @@ func (s *Service) run(ctx context.Context, p *readPlan) (*Page, error) {
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("read table: %w", err)
 	}
+	page.ReadBytes = bytesRead
 	return page, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/cfn"
 )
 
 // Config configures the tables service.
@@ -27,6 +28,8 @@ type Config struct {
 	Dir    string // the engine's directory, <data>/tables
 	Region string // for ARNs; default us-east-1
 	Logger *slog.Logger
+	// TTLInterval is how often expired items are swept; default 30 s.
+	TTLInterval time.Duration
 }
 
 // Service holds every table of a node.
@@ -42,6 +45,9 @@ type Service struct {
 	// stripes serialise read-check-write per item: an item's writers take
 	// the stripe its key hashes to.
 	stripes [1024]sync.Mutex
+
+	stopTTL context.CancelFunc
+	ttlDone chan struct{}
 }
 
 // Open opens (or creates) the tables under cfg.Dir.
@@ -61,11 +67,24 @@ func Open(cfg Config) (*Service, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if cfg.TTLInterval <= 0 {
+		cfg.TTLInterval = 30 * time.Second
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s.stopTTL, s.ttlDone = stop, make(chan struct{})
+	go func() {
+		defer close(s.ttlDone)
+		s.runTTL(ctx, cfg.TTLInterval)
+	}()
 	return s, nil
 }
 
-// Close closes the engine.
-func (s *Service) Close() error { return s.db.Close() }
+// Close stops the TTL sweeper and closes the engine.
+func (s *Service) Close() error {
+	s.stopTTL()
+	<-s.ttlDone
+	return s.db.Close()
+}
 
 func (s *Service) load() error {
 	if v, closer, err := s.db.Get([]byte{prefixNextID}); err == nil {
@@ -100,13 +119,26 @@ func (s *Service) table(name string) (*Table, error) {
 	return t, nil
 }
 
-// ARN is a table's ARN.
+// ARN is a table's ARN: the one it was created with (a table declared in a
+// manifest carries its service's region), else the platform region's.
 func (s *Service) ARN(table string) string {
-	return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", s.cfg.Region, appspec.AccountID, table)
+	s.mu.RLock()
+	t := s.tables[table]
+	s.mu.RUnlock()
+	if t != nil {
+		return t.ARN
+	}
+	return cfn.TableARN(s.cfg.Region, appspec.AccountID, table)
 }
 
 // CreateTable creates a table; it is ACTIVE at once.
 func (s *Service) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
+	return s.createTable(spec, s.cfg.Region, "")
+}
+
+// createTable creates a table with its ARN in region, declared by service
+// ("" when created through the API).
+func (s *Service) createTable(spec TableSpec, region, service string) (*Table, error) {
 	if err := validateSpec(&spec); err != nil {
 		return nil, err
 	}
@@ -118,7 +150,7 @@ func (s *Service) CreateTable(ctx context.Context, spec TableSpec) (*Table, erro
 	if _, ok := s.tables[spec.TableName]; ok {
 		return nil, &Error{Kind: KindInUse, Message: "Table already exists: " + spec.TableName}
 	}
-	t := &Table{TableSpec: spec, ID: s.nextID, ARN: s.ARN(spec.TableName), Created: time.Now().UTC()}
+	t := &Table{TableSpec: spec, ID: s.nextID, ARN: cfn.TableARN(region, appspec.AccountID, spec.TableName), Service: service, Created: time.Now().UTC()}
 	t.prepare()
 	meta, err := json.Marshal(t)
 	if err != nil {
@@ -242,6 +274,7 @@ func (s *Service) read(key []byte) (Item, error) {
 // stage adds to b the writes that replace old with new at key (new nil:
 // delete), the table's and every index's.
 func (s *Service) stage(b *pebble.Batch, t *Table, key []byte, old, new Item) error {
+	t.stats.note(t, old, new)
 	if new == nil {
 		_ = b.Delete(key, nil)
 	} else {

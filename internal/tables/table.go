@@ -59,6 +59,13 @@ type Table struct {
 	ID      uint32
 	ARN     string
 	Created time.Time
+	// Service is the service whose manifest declares the table ("" when it
+	// was created through the API).
+	Service string `json:",omitempty"`
+	// TTL is the time to live setting (nil: never enabled).
+	TTL *TTLSpec `json:",omitempty"`
+	// Tags are the table's tags (TagResource).
+	Tags map[string]string `json:",omitempty"`
 	// Indexes are the secondary indexes, global then local, with their ids.
 	Indexes []*Index `json:"-"`
 	hash    string
@@ -68,6 +75,7 @@ type Table struct {
 	// write lands after (or answers success across) the table's deletion.
 	live    sync.RWMutex
 	deleted bool
+	stats   stats
 }
 
 // useTables holds tables open for a write and fails if one was deleted.

@@ -93,6 +93,7 @@ func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
 			tables.KindConditionFailed:     "ConditionalCheckFailedException",
 			tables.KindTransactionCanceled: "TransactionCanceledException",
 			tables.KindIdempotentMismatch:  "IdempotentParameterMismatchException",
+			tables.KindLimitExceeded:       "LimitExceededException",
 		}[te.Kind]
 		if code == "" {
 			code = "InternalServerError"

@@ -38,6 +38,18 @@ func (a *API) handler(op string) handler {
 		return a.transactWriteItems
 	case "TransactGetItems":
 		return a.transactGetItems
+	case "UpdateTable":
+		return a.updateTable
+	case "UpdateTimeToLive":
+		return a.updateTimeToLive
+	case "DescribeTimeToLive":
+		return a.describeTimeToLive
+	case "TagResource":
+		return a.tagResource
+	case "UntagResource":
+		return a.untagResource
+	case "ListTagsOfResource":
+		return a.listTagsOfResource
 	}
 	return nil
 }
@@ -108,7 +120,20 @@ func (a *API) describeTable(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"Table": describe(t, "ACTIVE")}, nil
+	st, err := a.Tables.TableStats(t)
+	if err != nil {
+		return nil, err
+	}
+	d := describe(t, "ACTIVE")
+	d["ItemCount"], d["TableSizeBytes"] = st.ItemCount, st.TableSizeBytes
+	for _, key := range []string{"GlobalSecondaryIndexes", "LocalSecondaryIndexes"} {
+		list, _ := d[key].([]map[string]any)
+		for _, ix := range list {
+			c := st.Indexes[ix["IndexName"].(string)]
+			ix["ItemCount"], ix["IndexSizeBytes"] = c[0], c[1]
+		}
+	}
+	return map[string]any{"Table": d}, nil
 }
 
 func (a *API) listTables(ctx context.Context, body []byte) (any, error) {
@@ -238,6 +263,7 @@ func (a *API) putItem(ctx context.Context, body []byte) (any, error) {
 		ConditionExpression                 string
 		ReturnValues                        string
 		ReturnValuesOnConditionCheckFailure string
+		ReturnConsumedCapacity              string
 		exprParams
 		legacyParams
 	}](body)
@@ -253,15 +279,23 @@ func (a *API) putItem(ctx context.Context, body []byte) (any, error) {
 	if err := a.authorize(ctx, "PutItem", a.Tables.ARN(in.TableName)); err != nil {
 		return nil, err
 	}
+	wantCap, err := capacityMode(in.ReturnConsumedCapacity)
+	if err != nil {
+		return nil, err
+	}
+	var consumed *tables.Consumed
+	if wantCap {
+		consumed = &tables.Consumed{}
+	}
 	old, err := a.Tables.PutItem(ctx, tables.PutInput{
 		Table: in.TableName, Item: tables.Item(in.Item),
 		Condition: tables.Condition{Expression: in.ConditionExpression, ReturnOldOnFailure: in.ReturnValuesOnConditionCheckFailure == "ALL_OLD"},
-		Names:     in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues), ReturnValues: in.ReturnValues,
+		Names:     in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues), ReturnValues: in.ReturnValues, Capacity: consumed,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return attributes(old), nil
+	return a.withCapacity(attributes(old), in.TableName, in.ReturnConsumedCapacity, consumed, false), nil
 }
 
 func attributes(it tables.Item) rawBody { return itemBody("Attributes", it) }
@@ -273,6 +307,7 @@ func (a *API) getItem(ctx context.Context, body []byte) (any, error) {
 		ProjectionExpression     string
 		ExpressionAttributeNames map[string]string
 		ConsistentRead           bool
+		ReturnConsumedCapacity   string
 		legacyParams
 	}](body)
 	if err != nil {
@@ -287,11 +322,20 @@ func (a *API) getItem(ctx context.Context, body []byte) (any, error) {
 	if err := a.authorize(ctx, "GetItem", a.Tables.ARN(in.TableName)); err != nil {
 		return nil, err
 	}
-	it, err := a.Tables.GetItem(ctx, tables.GetInput{Table: in.TableName, Key: tables.Item(in.Key), Projection: in.ProjectionExpression, Names: in.ExpressionAttributeNames})
+	wantCap, err := capacityMode(in.ReturnConsumedCapacity)
 	if err != nil {
 		return nil, err
 	}
-	return itemBody("Item", it), nil
+	var consumed *tables.Consumed
+	if wantCap {
+		consumed = &tables.Consumed{}
+	}
+	it, err := a.Tables.GetItem(ctx, tables.GetInput{Table: in.TableName, Key: tables.Item(in.Key), Projection: in.ProjectionExpression, Names: in.ExpressionAttributeNames,
+		ConsistentRead: in.ConsistentRead, Capacity: consumed})
+	if err != nil {
+		return nil, err
+	}
+	return a.withCapacity(itemBody("Item", it), in.TableName, in.ReturnConsumedCapacity, consumed, true), nil
 }
 
 func (a *API) deleteItem(ctx context.Context, body []byte) (any, error) {
@@ -301,6 +345,7 @@ func (a *API) deleteItem(ctx context.Context, body []byte) (any, error) {
 		ConditionExpression                 string
 		ReturnValues                        string
 		ReturnValuesOnConditionCheckFailure string
+		ReturnConsumedCapacity              string
 		exprParams
 		legacyParams
 	}](body)
@@ -316,15 +361,23 @@ func (a *API) deleteItem(ctx context.Context, body []byte) (any, error) {
 	if err := a.authorize(ctx, "DeleteItem", a.Tables.ARN(in.TableName)); err != nil {
 		return nil, err
 	}
+	wantCap, err := capacityMode(in.ReturnConsumedCapacity)
+	if err != nil {
+		return nil, err
+	}
+	var consumed *tables.Consumed
+	if wantCap {
+		consumed = &tables.Consumed{}
+	}
 	old, err := a.Tables.DeleteItem(ctx, tables.DeleteInput{
 		Table: in.TableName, Key: tables.Item(in.Key),
 		Condition: tables.Condition{Expression: in.ConditionExpression, ReturnOldOnFailure: in.ReturnValuesOnConditionCheckFailure == "ALL_OLD"},
-		Names:     in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues), ReturnValues: in.ReturnValues,
+		Names:     in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues), ReturnValues: in.ReturnValues, Capacity: consumed,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return attributes(old), nil
+	return a.withCapacity(attributes(old), in.TableName, in.ReturnConsumedCapacity, consumed, false), nil
 }
 
 func (a *API) updateItem(ctx context.Context, body []byte) (any, error) {
@@ -335,6 +388,7 @@ func (a *API) updateItem(ctx context.Context, body []byte) (any, error) {
 		ConditionExpression                 string
 		ReturnValues                        string
 		ReturnValuesOnConditionCheckFailure string
+		ReturnConsumedCapacity              string
 		exprParams
 		legacyParams
 	}](body)
@@ -350,30 +404,54 @@ func (a *API) updateItem(ctx context.Context, body []byte) (any, error) {
 	if err := a.authorize(ctx, "UpdateItem", a.Tables.ARN(in.TableName)); err != nil {
 		return nil, err
 	}
+	wantCap, err := capacityMode(in.ReturnConsumedCapacity)
+	if err != nil {
+		return nil, err
+	}
+	var consumed *tables.Consumed
+	if wantCap {
+		consumed = &tables.Consumed{}
+	}
 	out, err := a.Tables.UpdateItem(ctx, tables.UpdateInput{
 		Table: in.TableName, Key: tables.Item(in.Key), Update: in.UpdateExpression,
 		Condition: tables.Condition{Expression: in.ConditionExpression, ReturnOldOnFailure: in.ReturnValuesOnConditionCheckFailure == "ALL_OLD"},
-		Names:     in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues), ReturnValues: in.ReturnValues,
+		Names:     in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues), ReturnValues: in.ReturnValues, Capacity: consumed,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return attributes(out), nil
+	return a.withCapacity(attributes(out), in.TableName, in.ReturnConsumedCapacity, consumed, false), nil
 }
 
 // ---- reads ----
 
 type readIn struct {
-	TableName            string
-	IndexName            string
-	FilterExpression     string
-	ProjectionExpression string
-	Limit                *int
-	ExclusiveStartKey    wireItem
-	Select               string
-	ConsistentRead       bool
+	TableName              string
+	IndexName              string
+	FilterExpression       string
+	ProjectionExpression   string
+	Limit                  *int
+	ExclusiveStartKey      wireItem
+	Select                 string
+	ConsistentRead         bool
+	ReturnConsumedCapacity string
 	exprParams
 	legacyParams
+}
+
+// readCapacity adds a Query's or Scan's consumed capacity when asked: the
+// bytes it read, counted against the index it read (if any).
+func (a *API) readCapacity(body rawBody, r *readIn, p *tables.Page) (any, error) {
+	want, err := capacityMode(r.ReturnConsumedCapacity)
+	if err != nil || !want {
+		return body, err
+	}
+	u := tables.ReadUnits(p.ReadBytes, r.ConsistentRead)
+	c := &tables.Consumed{Table: u}
+	if r.IndexName != "" {
+		c = &tables.Consumed{Indexes: map[string]float64{r.IndexName: u}}
+	}
+	return a.withCapacity(body, r.TableName, r.ReturnConsumedCapacity, c, true), nil
 }
 
 func (r *readIn) core() (tables.ReadInput, error) {
@@ -460,7 +538,7 @@ func (a *API) query(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pageOut(p, in.Select == tables.SelectCount), nil
+	return a.readCapacity(pageOut(p, in.Select == tables.SelectCount), &in.readIn, p)
 }
 
 func (a *API) scan(ctx context.Context, body []byte) (any, error) {
@@ -487,5 +565,5 @@ func (a *API) scan(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pageOut(p, in.Select == tables.SelectCount), nil
+	return a.readCapacity(pageOut(p, in.Select == tables.SelectCount), &in.readIn, p)
 }

@@ -1,0 +1,76 @@
+package dynamodb
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+
+	"github.com/nimbus-platform/nimbus/internal/tables"
+)
+
+// capacityMode checks ReturnConsumedCapacity; "" and NONE ask for nothing.
+func capacityMode(mode string) (want bool, err error) {
+	switch mode {
+	case "", "NONE":
+		return false, nil
+	case "TOTAL", "INDEXES":
+		return true, nil
+	}
+	return false, validation("1 validation error detected: Value '" + mode + "' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]")
+}
+
+// withCapacity adds ConsumedCapacity to a response body, as DynamoDB
+// reports it for mode (TOTAL or INDEXES).
+func (a *API) withCapacity(body rawBody, table, mode string, c *tables.Consumed, read bool) rawBody {
+	if c == nil {
+		return body
+	}
+	units := func(u float64) map[string]float64 {
+		if read {
+			return map[string]float64{"CapacityUnits": u, "ReadCapacityUnits": u}
+		}
+		return map[string]float64{"CapacityUnits": u, "WriteCapacityUnits": u}
+	}
+	out := map[string]any{"TableName": table}
+	for k, v := range units(c.Total()) {
+		out[k] = v
+	}
+	if mode == "INDEXES" {
+		out["Table"] = units(c.Table)
+		var global, local map[string]any
+		t, _ := a.Tables.DescribeTable(context.Background(), table)
+		for name, u := range c.Indexes {
+			isGlobal := true
+			if t != nil {
+				if ix := t.Index(name); ix != nil {
+					isGlobal = ix.Global
+				}
+			}
+			if isGlobal {
+				if global == nil {
+					global = map[string]any{}
+				}
+				global[name] = units(u)
+			} else {
+				if local == nil {
+					local = map[string]any{}
+				}
+				local[name] = units(u)
+			}
+		}
+		if global != nil {
+			out["GlobalSecondaryIndexes"] = global
+		}
+		if local != nil {
+			out["LocalSecondaryIndexes"] = local
+		}
+	}
+	enc, _ := json.Marshal(out)
+	body = bytes.TrimSuffix(bytes.TrimSpace(body), []byte("}"))
+	if !bytes.Equal(body, []byte("{")) {
+		body = append(body, ',')
+	}
+	body = append(body, `"ConsumedCapacity":`...)
+	body = append(body, enc...)
+	return append(body, '}')
+}
