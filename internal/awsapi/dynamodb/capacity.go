@@ -19,6 +19,23 @@ func capacityMode(mode string) (want bool, err error) {
 	return false, validation("1 validation error detected: Value '" + mode + "' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]")
 }
 
+// itemCall does what every single-item operation does before it runs: the
+// table name is checked, the caller authorized for action on the table, and
+// the capacity mode read. consumed is nil when no capacity was asked for.
+func (a *API) itemCall(ctx context.Context, action, table, capacity string) (consumed *tables.Consumed, err error) {
+	if err := requireTable(table); err != nil {
+		return nil, err
+	}
+	if err := a.authorize(ctx, action, a.Tables.ARN(table)); err != nil {
+		return nil, err
+	}
+	want, err := capacityMode(capacity)
+	if err != nil || !want {
+		return nil, err
+	}
+	return &tables.Consumed{}, nil
+}
+
 // withCapacity adds ConsumedCapacity to a response body, as DynamoDB
 // reports it for mode (TOTAL or INDEXES).
 func (a *API) withCapacity(body rawBody, table, mode string, c *tables.Consumed, read bool) rawBody {

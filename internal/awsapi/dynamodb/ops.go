@@ -273,19 +273,9 @@ func (a *API) putItem(ctx context.Context, body []byte) (any, error) {
 	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
-	if err := requireTable(in.TableName); err != nil {
-		return nil, err
-	}
-	if err := a.authorize(ctx, "PutItem", a.Tables.ARN(in.TableName)); err != nil {
-		return nil, err
-	}
-	wantCap, err := capacityMode(in.ReturnConsumedCapacity)
+	consumed, err := a.itemCall(ctx, "PutItem", in.TableName, in.ReturnConsumedCapacity)
 	if err != nil {
 		return nil, err
-	}
-	var consumed *tables.Consumed
-	if wantCap {
-		consumed = &tables.Consumed{}
 	}
 	old, err := a.Tables.PutItem(ctx, tables.PutInput{
 		Table: in.TableName, Item: tables.Item(in.Item),
@@ -316,19 +306,9 @@ func (a *API) getItem(ctx context.Context, body []byte) (any, error) {
 	if err := in.translate(exprTarget{Projection: &in.ProjectionExpression, Names: &in.ExpressionAttributeNames}); err != nil {
 		return nil, err
 	}
-	if err := requireTable(in.TableName); err != nil {
-		return nil, err
-	}
-	if err := a.authorize(ctx, "GetItem", a.Tables.ARN(in.TableName)); err != nil {
-		return nil, err
-	}
-	wantCap, err := capacityMode(in.ReturnConsumedCapacity)
+	consumed, err := a.itemCall(ctx, "GetItem", in.TableName, in.ReturnConsumedCapacity)
 	if err != nil {
 		return nil, err
-	}
-	var consumed *tables.Consumed
-	if wantCap {
-		consumed = &tables.Consumed{}
 	}
 	it, err := a.Tables.GetItem(ctx, tables.GetInput{Table: in.TableName, Key: tables.Item(in.Key), Projection: in.ProjectionExpression, Names: in.ExpressionAttributeNames,
 		ConsistentRead: in.ConsistentRead, Capacity: consumed})
@@ -355,19 +335,9 @@ func (a *API) deleteItem(ctx context.Context, body []byte) (any, error) {
 	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
-	if err := requireTable(in.TableName); err != nil {
-		return nil, err
-	}
-	if err := a.authorize(ctx, "DeleteItem", a.Tables.ARN(in.TableName)); err != nil {
-		return nil, err
-	}
-	wantCap, err := capacityMode(in.ReturnConsumedCapacity)
+	consumed, err := a.itemCall(ctx, "DeleteItem", in.TableName, in.ReturnConsumedCapacity)
 	if err != nil {
 		return nil, err
-	}
-	var consumed *tables.Consumed
-	if wantCap {
-		consumed = &tables.Consumed{}
 	}
 	old, err := a.Tables.DeleteItem(ctx, tables.DeleteInput{
 		Table: in.TableName, Key: tables.Item(in.Key),
@@ -398,19 +368,9 @@ func (a *API) updateItem(ctx context.Context, body []byte) (any, error) {
 	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Update: &in.UpdateExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
-	if err := requireTable(in.TableName); err != nil {
-		return nil, err
-	}
-	if err := a.authorize(ctx, "UpdateItem", a.Tables.ARN(in.TableName)); err != nil {
-		return nil, err
-	}
-	wantCap, err := capacityMode(in.ReturnConsumedCapacity)
+	consumed, err := a.itemCall(ctx, "UpdateItem", in.TableName, in.ReturnConsumedCapacity)
 	if err != nil {
 		return nil, err
-	}
-	var consumed *tables.Consumed
-	if wantCap {
-		consumed = &tables.Consumed{}
 	}
 	out, err := a.Tables.UpdateItem(ctx, tables.UpdateInput{
 		Table: in.TableName, Key: tables.Item(in.Key), Update: in.UpdateExpression,
