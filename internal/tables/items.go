@@ -96,6 +96,24 @@ func parseConditionOpt(what, src string, ex *Expressions) (cond, error) {
 	return parseCondition(what, src, ex)
 }
 
+// prepareWrite checks what PutItem and DeleteItem take before they write:
+// the table, ReturnValues, and the condition with its names and values.
+func (s *Service) prepareWrite(table, returnValues, condition string, names map[string]string, values map[string]Value) (*Table, cond, error) {
+	t, err := s.table(table)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkReturnValues(returnValues, false); err != nil {
+		return nil, nil, err
+	}
+	ex := NewExpressions(names, values)
+	c, err := parseConditionOpt("ConditionExpression", condition, ex)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, c, ex.Check()
+}
+
 // checkCondition fails with ConditionalCheckFailedException when c is not
 // met by old.
 func checkCondition(c cond, opt Condition, old Item) error {
@@ -141,19 +159,8 @@ func (s *Service) writeOne(t *Table, key []byte, change func(old Item) (Item, er
 
 // PutItem writes a whole item; it returns the old item when ReturnValues is ALL_OLD.
 func (s *Service) PutItem(ctx context.Context, in PutInput) (Item, error) {
-	t, err := s.table(in.Table)
+	t, c, err := s.prepareWrite(in.Table, in.ReturnValues, in.Condition.Expression, in.Names, in.Values)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkReturnValues(in.ReturnValues, false); err != nil {
-		return nil, err
-	}
-	ex := NewExpressions(in.Names, in.Values)
-	c, err := parseConditionOpt("ConditionExpression", in.Condition.Expression, ex)
-	if err != nil {
-		return nil, err
-	}
-	if err := ex.Check(); err != nil {
 		return nil, err
 	}
 	if err := t.checkItemKeys(in.Item); err != nil {
@@ -212,19 +219,8 @@ func (s *Service) GetItem(ctx context.Context, in GetInput) (Item, error) {
 
 // DeleteItem deletes one item; it returns the old item when ReturnValues is ALL_OLD.
 func (s *Service) DeleteItem(ctx context.Context, in DeleteInput) (Item, error) {
-	t, err := s.table(in.Table)
+	t, c, err := s.prepareWrite(in.Table, in.ReturnValues, in.Condition.Expression, in.Names, in.Values)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkReturnValues(in.ReturnValues, false); err != nil {
-		return nil, err
-	}
-	ex := NewExpressions(in.Names, in.Values)
-	c, err := parseConditionOpt("ConditionExpression", in.Condition.Expression, ex)
-	if err != nil {
-		return nil, err
-	}
-	if err := ex.Check(); err != nil {
 		return nil, err
 	}
 	if err := t.checkKey(in.Key); err != nil {
