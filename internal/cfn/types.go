@@ -136,29 +136,23 @@ func isTrue(s string) bool { return strings.EqualFold(s, "true") }
 // QueueName is the name of a queue resource: its QueueName, else
 // stack-LogicalId (with .fifo for a FIFO queue).
 func (s *Stack) QueueName(id string) (string, error) {
-	name, err := s.Property(id, "QueueName", nil)
-	if err != nil || name != "" {
-		return name, err
-	}
-	fifo, err := s.Property(id, "FifoQueue", nil)
-	if err != nil {
-		return "", err
-	}
-	name = s.Name + "-" + id
-	if isTrue(fifo) {
-		name += ".fifo"
-	}
-	return name, nil
+	return s.fifoName(id, "QueueName", "FifoQueue")
 }
 
 // TopicName is the name of a topic resource: its TopicName, else
 // stack-LogicalId (with .fifo for a FIFO topic).
 func (s *Stack) TopicName(id string) (string, error) {
-	name, err := s.Property(id, "TopicName", nil)
+	return s.fifoName(id, "TopicName", "FifoTopic")
+}
+
+// fifoName is the name property of a queue or topic, else the name
+// CloudFormation generates, with the .fifo suffix FIFO ones need.
+func (s *Stack) fifoName(id, nameProp, fifoProp string) (string, error) {
+	name, err := s.Property(id, nameProp, nil)
 	if err != nil || name != "" {
 		return name, err
 	}
-	fifo, err := s.Property(id, "FifoTopic", nil)
+	fifo, err := s.Property(id, fifoProp, nil)
 	if err != nil {
 		return "", err
 	}
