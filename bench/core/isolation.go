@@ -24,35 +24,7 @@ func coldIsolation(outFile string, coldN int) error {
 		return err
 	}
 	defer ws.Close()
-	goBin, goZip, err := ws.NoopGo()
-	if err != nil {
-		return err
-	}
-	files := map[string][]byte{"go.zip": goZip}
-	for _, f := range []string{"noop-node/index.js", "noop-python/main.py"} {
-		data, err := os.ReadFile(filepath.Join("bench/core", f))
-		if err != nil {
-			return fmt.Errorf("run from the repository root: %w", err)
-		}
-		files[filepath.Base(f)] = data
-	}
-	app, err := ws.App(`service: bench
-provider:
-  name: aws
-  memorySize: 128
-functions:
-  go:
-    runtime: provided.al2023
-    handler: bootstrap
-    package:
-      artifact: go.zip
-  node:
-    runtime: nodejs20.x
-    handler: index.handler
-  python:
-    runtime: python3.11
-    handler: main.handler
-`, files)
+	goBin, app, err := noopService(ws)
 	if err != nil {
 		return err
 	}

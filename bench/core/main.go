@@ -99,36 +99,7 @@ func run(outFile string, warmN int, dur time.Duration, coldN, idleN int) error {
 	}
 	defer ws.Close()
 
-	// The service: one no-op function per runtime.
-	goBin, goZip, err := ws.NoopGo()
-	if err != nil {
-		return err
-	}
-	files := map[string][]byte{"go.zip": goZip}
-	for _, f := range []string{"noop-node/index.js", "noop-python/main.py"} {
-		data, err := os.ReadFile(filepath.Join("bench/core", f))
-		if err != nil {
-			return fmt.Errorf("run from the repository root: %w", err)
-		}
-		files[filepath.Base(f)] = data
-	}
-	app, err := ws.App(`service: bench
-provider:
-  name: aws
-  memorySize: 128
-functions:
-  go:
-    runtime: provided.al2023
-    handler: bootstrap
-    package:
-      artifact: go.zip
-  node:
-    runtime: nodejs20.x
-    handler: index.handler
-  python:
-    runtime: python3.11
-    handler: main.handler
-`, files)
+	goBin, app, err := noopService(ws)
 	if err != nil {
 		return err
 	}
@@ -549,4 +520,40 @@ func pythonPath() string {
 		return "/usr/bin/python3"
 	}
 	return "python3"
+}
+
+// noopService writes the benchmarks' service: one no-op function per
+// runtime. It returns the Go function's executable (for bare starts) and the
+// service directory.
+func noopService(ws *benchkit.Workspace) (goBin, app string, err error) {
+	goBin, goZip, err := ws.NoopGo()
+	if err != nil {
+		return "", "", err
+	}
+	files := map[string][]byte{"go.zip": goZip}
+	for _, f := range []string{"noop-node/index.js", "noop-python/main.py"} {
+		data, err := os.ReadFile(filepath.Join("bench/core", f))
+		if err != nil {
+			return "", "", fmt.Errorf("run from the repository root: %w", err)
+		}
+		files[filepath.Base(f)] = data
+	}
+	app, err = ws.App(`service: bench
+provider:
+  name: aws
+  memorySize: 128
+functions:
+  go:
+    runtime: provided.al2023
+    handler: bootstrap
+    package:
+      artifact: go.zip
+  node:
+    runtime: nodejs20.x
+    handler: index.handler
+  python:
+    runtime: python3.11
+    handler: main.handler
+`, files)
+	return goBin, app, err
 }
