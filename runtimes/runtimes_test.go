@@ -79,6 +79,12 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		var inv invocation
 		select {
 		case inv = <-f.next:
+			if r.Context().Err() != nil {
+				// The connection is gone (a test closed it): the runtime's
+				// next request on a new one gets the invocation.
+				f.next <- inv
+				return
+			}
 		case <-r.Context().Done():
 			return
 		}
@@ -474,6 +480,12 @@ exports.handler = async (event, context) => {
 	// The server drops the keep-alive connection while the runtime waits in GET next: it reconnects.
 	time.Sleep(100 * time.Millisecond)
 	api.srv.CloseClientConnections()
+	// The invocation goes out once the runtime is back on a new connection:
+	// the handler of the closed one must not take it before it notices.
+	for deadline := time.Now().Add(10 * time.Second); api.conns.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
 	expectResponse(t, api.invoke(t, invocation{ID: "r4", Event: `{"a":4}`}), "r4",
 		`{"ok":true,"got":{"a":4},"trace":"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}`)
 
