@@ -55,15 +55,17 @@ func TestNoisyNeighbourOnThePlatform(t *testing.T) {
 		}
 		return lines
 	}
-	// Lines are stored within a flush interval of being printed.
+	// Lines are stored within a flush interval of being printed; a loaded
+	// machine may take much longer to get there.
 	var got []string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		got = read("noisy-dev-quiet")
-		if strings.Contains(strings.Join(got, "\n"), fmt.Sprintf("quiet %d", quiet-1)) || time.Now().After(deadline) {
+		if strings.Contains(strings.Join(got, "\n")+"\n", fmt.Sprintf("quiet %d\n", quiet-1)) || time.Now().After(deadline) {
 			break
 		}
 	}
-	all := strings.Join(got, "\n")
+	// Every line ends with a newline, the last one read too.
+	all := strings.Join(got, "\n") + "\n"
 	for i := range quiet {
 		if !strings.Contains(all, fmt.Sprintf("quiet %d\n", i)) {
 			t.Errorf("the quiet function's line %q is gone", fmt.Sprintf("quiet %d", i))
@@ -76,7 +78,7 @@ func TestNoisyNeighbourOnThePlatform(t *testing.T) {
 	// by at most what one flush stored, and within it once the flush is done.
 	var chatty []string
 	size := 0
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		chatty, size = read("noisy-dev-chatty"), 0
 		for _, l := range chatty {
 			size += len(l)
