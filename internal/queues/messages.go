@@ -238,6 +238,7 @@ func (s *Service) publish(ctx context.Context, q *queue, p *prepared) (SendResul
 	if err != nil {
 		return SendResult{}, fmt.Errorf("store message: %w", err)
 	}
+	q.stored.Store(time.Now().UnixNano())
 	res := p.result
 	if q.cfg.FIFO {
 		if ack.Duplicate {
@@ -359,6 +360,7 @@ func (s *Service) SendBatch(ctx context.Context, queue string, ids []string, ins
 		select {
 		case <-futures[i].Ok():
 			out[i].Result = p.result
+			q.stored.Store(time.Now().UnixNano())
 		case err := <-futures[i].Err():
 			out[i].Err = &Error{Kind: "InternalError", Message: err.Error()}
 		case <-ctx.Done():
@@ -435,20 +437,28 @@ func (s *Service) receiveOnce(ctx context.Context, q *queue, in ReceiveInput, de
 		raw = append(raw, m)
 	}
 	if len(raw) == 0 {
-		if wait := time.Until(deadline); wait > 0 {
-			wait = min(wait, 5*time.Second)
-			b, err := q.cons.Fetch(1, jetstream.FetchMaxWait(max(wait, 10*time.Millisecond)))
-			if err != nil {
-				return nil, fmt.Errorf("receive: %w", err)
+		wait := min(time.Until(deadline), 5*time.Second)
+		if wait <= 0 {
+			// A short poll. JetStream counts a stored message as pending
+			// for the consumer asynchronously, so a no-wait fetch right
+			// after a send can miss it: a message this node acknowledged a
+			// moment ago is worth a short wait, anything else a brief one.
+			wait = 20 * time.Millisecond
+			if time.Since(time.Unix(0, q.stored.Load())) < 2*time.Second {
+				wait = 250 * time.Millisecond
 			}
-			for m := range b.Messages() {
-				raw = append(raw, m)
-			}
-			if len(raw) == 1 && in.Max > 1 {
-				if more, err := q.cons.FetchNoWait(in.Max - 1); err == nil {
-					for m := range more.Messages() {
-						raw = append(raw, m)
-					}
+		}
+		b, err := q.cons.Fetch(1, jetstream.FetchMaxWait(max(wait, 10*time.Millisecond)))
+		if err != nil {
+			return nil, fmt.Errorf("receive: %w", err)
+		}
+		for m := range b.Messages() {
+			raw = append(raw, m)
+		}
+		if len(raw) == 1 && in.Max > 1 {
+			if more, err := q.cons.FetchNoWait(in.Max - 1); err == nil {
+				for m := range more.Messages() {
+					raw = append(raw, m)
 				}
 			}
 		}

@@ -149,6 +149,9 @@ type queue struct {
 	// unreceived counts, by stream sequence, deliveries that a trigger's
 	// poller released without handing them out (see Release).
 	unreceived uncounted
+	// stored is when this node last stored a message in the queue (unix
+	// nanoseconds); see receiveOnce.
+	stored atomic.Int64
 }
 
 // sawDelivery records that the message at stream sequence sseq was delivered.
