@@ -120,6 +120,12 @@ func (s *Service) Resolve(name, qualifier string) (*functions.Function, string, 
 	if !ok {
 		return nil, "", &NotFoundError{Name: fn, Qualifier: qualifier}
 	}
+	if foreignARN(name, f.ARN) {
+		// An ARN of another partition, region or account names a function
+		// that is not here, whoever asks: the Lambda API, an event source
+		// or a destination.
+		return nil, "", &NotFoundError{Name: name, Qualifier: qualifier}
+	}
 	if qualifier != "" && qualifier != "$LATEST" {
 		return nil, "", &NotFoundError{Name: fn, Qualifier: qualifier}
 	}
@@ -218,6 +224,26 @@ func ParseName(s string) (name, qualifier string, err error) {
 		return "", "", &InvalidParameterError{Message: "function name is longer than 64 characters"}
 	}
 	return m[6], m[8], nil
+}
+
+// foreignARN reports whether name is an ARN that does not belong to the
+// function whose ARN is own: another partition, region or account.
+func foreignARN(name, own string) bool {
+	const marker = ":function:"
+	i := strings.Index(own, marker)
+	if i < 0 {
+		return false
+	}
+	prefix := own[:i+len(marker)] // arn:aws:lambda:REGION:ACCOUNT:function:
+	switch {
+	case strings.HasPrefix(name, "arn:"):
+		return !strings.HasPrefix(name, prefix)
+	case strings.Contains(name, marker):
+		// A partial ARN, ACCOUNT:function:NAME.
+		account := prefix[strings.LastIndexByte(prefix[:i], ':')+1 : i]
+		return !strings.HasPrefix(name, account+marker)
+	}
+	return false
 }
 
 // plainName reports whether s is a bare function name of at most 64 characters.

@@ -46,3 +46,21 @@ func BenchmarkParseNamePlain(b *testing.B) {
 		_, _, _ = ParseName("hello-dev-hello")
 	}
 }
+
+func TestForeignARN(t *testing.T) {
+	const own = "arn:aws:lambda:us-east-1:000000000000:function:svc-dev-hello"
+	for name, want := range map[string]bool{
+		"svc-dev-hello": false,
+		"arn:aws:lambda:us-east-1:000000000000:function:svc-dev-hello":      false,
+		"arn:aws:lambda:us-east-1:000000000000:function:svc-dev-hello:live": false,
+		"000000000000:function:svc-dev-hello":                               false,
+		"arn:aws:lambda:eu-west-1:000000000000:function:svc-dev-hello":      true,
+		"arn:aws:lambda:us-east-1:123456789012:function:svc-dev-hello":      true,
+		"arn:aws-cn:lambda:us-east-1:000000000000:function:svc-dev-hello":   true,
+		"123456789012:function:svc-dev-hello":                               true,
+	} {
+		if got := foreignARN(name, own); got != want {
+			t.Errorf("foreignARN(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/nimbus-platform/nimbus/internal/functions"
-	"github.com/nimbus-platform/nimbus/internal/invoke"
 )
 
 // validPayload answers InvalidRequestContentException, as Lambda does,
@@ -35,34 +34,8 @@ func isARN(name string) bool {
 }
 
 // lookup resolves a FunctionName (name, partial or full ARN) to a local
-// function. An ARN of another partition, region or account names a
-// function that is not here: ResourceNotFoundException, as Lambda answers.
+// function.
 func (a *API) lookup(name, qualifier string) (*functions.Function, error) {
 	f, _, err := a.Invoker.Resolve(name, qualifier)
-	if err != nil {
-		return nil, err
-	}
-	if foreignARN(name, f) {
-		return nil, &invoke.NotFoundError{Name: name, Qualifier: qualifier}
-	}
-	return f, nil
-}
-
-// foreignARN reports whether name is an ARN that does not belong to f:
-// another partition, region or account.
-func foreignARN(name string, f *functions.Function) bool {
-	const marker = ":function:"
-	i := strings.Index(f.ARN, marker)
-	if i < 0 {
-		return false
-	}
-	own := f.ARN[:i+len(marker)] // arn:aws:lambda:REGION:ACCOUNT:function:
-	switch {
-	case strings.HasPrefix(name, "arn:"):
-		return !strings.HasPrefix(name, own)
-	case strings.Contains(name, marker) || strings.HasPrefix(name, "function:"):
-		// A partial ARN, ACCOUNT:function:NAME.
-		return !strings.HasPrefix(name, accountOf(f.ARN)+marker)
-	}
-	return false
+	return f, err
 }
