@@ -644,7 +644,13 @@ function buildCallbackContext(client, id, scheduleNext) {
     fail: once((err) => (err === undefined || err === null ? done('handled') : done(err, null))),
     done: once(done),
   };
-  return { callback: once(callback), context, markCompleted: () => (completed = true) };
+  // abandon ends the invocation without an answer from the handler: an error
+  // that escaped it is being reported, so whatever the handler returns later is ignored.
+  const abandon = () => {
+    setBeforeExit(NOOP);
+    finished = completed = true;
+  };
+  return { callback: once(callback), context, markCompleted: () => (completed = true), abandon };
 }
 
 function parseJsonHeader(value, name) {
@@ -699,11 +705,17 @@ class Runtime {
     if (!id) fatal('next invocation has no Lambda-Runtime-Aws-Request-Id');
     global[REQUEST_ID] = id;
 
-    const { callback, context, markCompleted } = buildCallbackContext(this.client, id, this.scheduleIteration);
+    const { callback, context, markCompleted, abandon } = buildCallbackContext(this.client, id, this.scheduleIteration);
     try {
       // Errors that escape the handler end the process after they are reported (AWS exits 129/128).
-      this.errorCallbacks.uncaughtException = (err) => this.client.postInvocationError(err, id, true).then(() => process.exit(129));
-      this.errorCallbacks.unhandledRejection = (err) => this.client.postInvocationError(err, id, true).then(() => process.exit(128));
+      this.errorCallbacks.uncaughtException = (err) => {
+        abandon();
+        return this.client.postInvocationError(err, id, true).then(() => process.exit(129));
+      };
+      this.errorCallbacks.unhandledRejection = (err) => {
+        abandon();
+        return this.client.postInvocationError(err, id, true).then(() => process.exit(128));
+      };
       // If the event loop empties before the handler finished: a sync/callback handler that never
       // called back answers null; an async handler whose promise never settled is an error.
       setBeforeExit(() => {
