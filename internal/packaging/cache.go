@@ -26,6 +26,19 @@ func DefaultCacheDir() string {
 	return filepath.Join(os.TempDir(), "nimbus-build-cache")
 }
 
+// writableDir makes dir if needed and says whether files can be made in it.
+func writableDir(dir string) bool {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return false
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return os.Remove(f.Name()) == nil
+}
+
 // cacheMaxAge is how long an entry nobody used stays in the cache.
 const cacheMaxAge = 30 * 24 * time.Hour
 

@@ -307,3 +307,17 @@ func TestTypeScriptPluginProjectIsBundled(t *testing.T) {
 		t.Errorf("plain's package holds %v, want plain.js as it is", entries["plain"])
 	}
 }
+
+// A cache that cannot be written costs the reuse, not the deploy.
+func TestUnwritableCacheStillBuilds(t *testing.T) {
+	dir := tsProject(t)
+	notADir := filepath.Join(t.TempDir(), "file")
+	writeTree(t, filepath.Dir(notADir), map[string]string{"file": "x"})
+	entries, steps, err := zipEntries(t, dir, filepath.Join(notADir, "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(entries["api"], "src/handler.js") || !strings.Contains(strings.Join(steps, "\n"), "is not writable") {
+		t.Errorf("package %v, progress %q: want the bundle and a warning about the cache", entries["api"], steps)
+	}
+}

@@ -69,6 +69,11 @@ func BuildWith(ctx context.Context, p *manifest.Project, outDir string, opts Opt
 	if cacheDir == "" {
 		cacheDir = DefaultCacheDir()
 	}
+	if !writableDir(cacheDir) {
+		// Build anyway, without reuse: the outputs live as long as the zips.
+		progress("warning: build cache %s is not writable; building without it", cacheDir)
+		cacheDir = filepath.Join(outDir, "build-cache")
+	}
 	if err := buildGo(ctx, p, outDir, progress); err != nil {
 		return nil, err
 	}
