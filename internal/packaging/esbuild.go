@@ -236,7 +236,8 @@ func newBundleJob(dir string, o esbuildOptions, fn appspec.Function, entry strin
 	}
 	external := slices.Concat(c.External, exclude)
 	for _, e := range c.External {
-		if !slices.Contains(exclude, e) && !o.noPack {
+		// A pattern (esbuild's * wildcard) names no one package to copy.
+		if !excluded(exclude, e) && !o.noPack && !strings.Contains(e, "*") {
 			j.external = append(j.external, e)
 		}
 	}
@@ -289,6 +290,21 @@ func newBundleJob(dir string, o esbuildOptions, fn appspec.Function, entry strin
 		LogLevel:          api.LogLevelSilent,
 	}
 	return j, nil
+}
+
+// excluded says whether name matches one of the exclude entries, which may
+// hold a * wildcard as esbuild's external does.
+func excluded(exclude []string, name string) bool {
+	for _, e := range exclude {
+		if prefix, suffix, ok := strings.Cut(e, "*"); ok {
+			if len(name) >= len(prefix)+len(suffix) && strings.HasPrefix(name, prefix) && strings.HasSuffix(name, suffix) {
+				return true
+			}
+		} else if e == name {
+			return true
+		}
+	}
+	return false
 }
 
 var loaderNames = map[string]api.Loader{
