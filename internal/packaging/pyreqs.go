@@ -31,6 +31,7 @@ type pyReqsConfig struct {
 	DockerizePip               json.RawMessage `json:"dockerizePip"`
 	PipCmdExtraArgs            []string        `json:"pipCmdExtraArgs"`
 	Layer                      json.RawMessage `json:"layer"`
+	PythonBin                  string          `json:"pythonBin"`
 }
 
 // defaultNoDeploy are the packages serverless-python-requirements leaves
@@ -102,13 +103,21 @@ func installRequirements(ctx context.Context, p *manifest.Project, cacheDir stri
 		progress("note: custom.pythonRequirements.zip is not supported: requirements are installed unzipped (import unzip_requirements does nothing)")
 	}
 	modules := map[string]string{}
+	warned := map[string]bool{}
 	var order []string
 	for _, fn := range p.App.Functions {
 		if family, _ := appspec.RuntimeFamily(fn.Runtime); family != appspec.FamilyPython || artifactFunction(p, fn.Key) {
 			continue
 		}
 		m := p.Modules[fn.Key]
-		if _, err := os.Stat(filepath.Join(p.Dir, filepath.FromSlash(m), cfg.FileName)); err != nil {
+		folder := filepath.Join(p.Dir, filepath.FromSlash(m))
+		if _, err := os.Stat(filepath.Join(folder, cfg.FileName)); err != nil {
+			for _, other := range []string{"Pipfile", "pyproject.toml"} {
+				if _, err := os.Stat(filepath.Join(folder, other)); err == nil && !warned[m] {
+					warned[m] = true
+					progress("warning: %s has %s but no %s: nimbus installs requirements files only (export one, e.g. pip freeze)", filepath.ToSlash(filepath.Join(".", m)), other, cfg.FileName)
+				}
+			}
 			continue // no requirements: nothing to install, as the plugin
 		}
 		modules[fn.Key] = m
@@ -119,9 +128,12 @@ func installRequirements(ctx context.Context, p *manifest.Project, cacheDir stri
 	if len(order) == 0 {
 		return nil, nil, nil
 	}
-	python, err := pythonInterpreter()
-	if err != nil {
-		return nil, nil, err
+	python := cfg.PythonBin
+	if python == "" {
+		var err error
+		if python, err = pythonInterpreter(); err != nil {
+			return nil, nil, err
+		}
 	}
 	version, err := exec.CommandContext(ctx, python, "-c", "import sys; print(sys.version)").Output()
 	if err != nil {

@@ -212,3 +212,21 @@ func TestPipFailureIsTheDeployError(t *testing.T) {
 		t.Fatalf("build = %v, want pip's own message", err)
 	}
 }
+
+// A Pipfile or Poetry project without a requirements file is warned about,
+// not silently deployed without its dependencies.
+func TestPipfileWithoutRequirementsWarns(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"serverless.yml": "service: pipenv\nplugins:\n  - serverless-python-requirements\nprovider:\n  name: aws\n  runtime: python3.11\nfunctions:\n  a:\n    handler: app.a\n  b:\n    handler: app.b\n",
+		"app.py":         "def a(e, c):\n    return 1\n\ndef b(e, c):\n    return 2\n",
+		"Pipfile":        "[packages]\nrequests = \"*\"\n",
+	})
+	_, steps, err := zipEntries(t, dir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log := strings.Join(steps, "\n"); strings.Count(log, "has Pipfile but no requirements.txt") != 1 {
+		t.Errorf("progress:\n%s\nwant one warning about the Pipfile", log)
+	}
+}
