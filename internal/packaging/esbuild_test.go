@@ -321,3 +321,33 @@ func TestUnwritableCacheStillBuilds(t *testing.T) {
 		t.Errorf("package %v, progress %q: want the bundle and a warning about the cache", entries["api"], steps)
 	}
 }
+
+// The TypeScript example deploys as it is, and its error trace names the .ts
+// line that threw.
+func TestTypeScriptExample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a platform")
+	}
+	p := testkit.Start(t, func(c *server.Config) { c.HTTPAddr = "127.0.0.1:0" })
+	p.Client.BuildCache = t.TempDir()
+	if _, err := p.Client.Deploy(context.Background(), testkit.Path(t, "examples/typescript-api"), manifest.Options{}, nil); err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	resp, err := http.Get(p.Gateway.URL() + "/todos/2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"title":"Read the stack trace of a failure"`) {
+		t.Fatalf("GET /todos/2 = %d %s", resp.StatusCode, body)
+	}
+	inv, err := p.Lambda().Invoke(context.Background(), &lambda.InvokeInput{
+		FunctionName: aws.String("typescript-api-dev-todo"), Payload: []byte(`{"pathParameters": {"id": "3"}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.FunctionError == nil || !strings.Contains(string(inv.Payload), "src/lib/store.ts:15:") {
+		t.Errorf("GET todo 3 = %s, want an error whose trace names src/lib/store.ts:15", inv.Payload)
+	}
+}
