@@ -88,3 +88,43 @@ func CustomSection(custom json.RawMessage, name string) json.RawMessage {
 	}
 	return v
 }
+
+// placeCustom records where each value of custom: is, by dotted path, down
+// to depth levels.
+func placeCustom(n *node, prefix string, depth int, out map[string]position) {
+	if n == nil || n.kind != kindMap || depth == 0 {
+		return
+	}
+	for _, e := range n.entries {
+		path := e.key
+		if prefix != "" {
+			path = prefix + "." + e.key
+		}
+		out[path] = e.val.pos
+		if !e.val.pos.valid() {
+			out[path] = e.keyPos
+		}
+		placeCustom(e.val, path, depth-1, out)
+	}
+}
+
+// CustomError is a manifest error about custom.<path> (dotted, such as
+// "esbuild.format"), placed at that value, or at the closest enclosing one
+// the manifest has, so that build steps report their settings' mistakes as
+// the manifest's own are.
+func (p *Project) CustomError(path, hint, format string, args ...any) error {
+	d := diagnostics{file: p.file}
+	pos := position{}
+	for q := path; q != ""; {
+		if at, ok := p.customPos[q]; ok && at.valid() {
+			pos = at
+			break
+		}
+		i := strings.LastIndex(q, ".")
+		if i < 0 {
+			break
+		}
+		q = q[:i]
+	}
+	return d.newError(pos, hint, format, args...)
+}

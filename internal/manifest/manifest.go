@@ -55,6 +55,10 @@ type Project struct {
 	// Modules maps a function key to its serverless-python-requirements
 	// `module:` folder, the root of its package.
 	Modules map[string]string
+	// customPos places the values of `custom:` by dotted path, for
+	// CustomError.
+	customPos map[string]position
+	file      string
 }
 
 // PackageSpec is one zip to build (or a prebuilt one to use) and the
@@ -461,6 +465,9 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 	p.Plugins = plugins
 	if n := val(top, "custom"); n != nil {
 		p.Custom = n.toJSON()
+		p.file = d.file
+		p.customPos = map[string]position{}
+		placeCustom(n, "", 3, p.customPos)
 	}
 	if n := val(top, "layers"); n != nil {
 		d.warnf(n.pos, "", "layers are not supported by nimbus yet and are ignored")

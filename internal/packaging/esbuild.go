@@ -69,7 +69,7 @@ func parseEsbuild(raw json.RawMessage) (esbuildOptions, error) {
 		return o, nil
 	}
 	if err := json.Unmarshal(raw, &o.cfg); err != nil {
-		return o, fmt.Errorf("custom.esbuild: %w", err)
+		return o, settingErr("esbuild", "custom.esbuild: %v", err)
 	}
 	var keys map[string]json.RawMessage
 	_ = json.Unmarshal(raw, &keys)
@@ -101,13 +101,23 @@ func parseEsbuild(raw json.RawMessage) (esbuildOptions, error) {
 		if json.Unmarshal(o.cfg.Exclude, &one) == nil {
 			o.exclude = []string{one}
 		} else if err := json.Unmarshal(o.cfg.Exclude, &o.exclude); err != nil {
-			return o, fmt.Errorf("custom.esbuild.exclude must be a list of package names or '*'")
+			return o, settingErr("esbuild.exclude", "custom.esbuild.exclude must be a list of package names or '*'")
 		}
 		if slices.Contains(o.exclude, "*") {
 			o.noPack, o.exclude = true, nil
 		}
 	}
 	return o, nil
+}
+
+// settingError is a mistake in a plugin's settings under custom:, reported
+// at its place in the manifest (manifest.Project.CustomError).
+type settingError struct{ path, msg string }
+
+func (e *settingError) Error() string { return e.msg }
+
+func settingErr(path, format string, args ...any) error {
+	return &settingError{path: path, msg: fmt.Sprintf(format, args...)}
 }
 
 // nodeMajor is the Node.js major version of a runtime name (nodejs20.x: 20).
@@ -166,11 +176,11 @@ func newBundleJob(dir string, o esbuildOptions, fn appspec.Function, entry strin
 			outExt = ".mjs"
 		}
 	default:
-		return j, fmt.Errorf("custom.esbuild.format %q: Lambda runs cjs or esm", c.Format)
+		return j, settingErr("esbuild.format", "custom.esbuild.format %q: Lambda runs cjs or esm", c.Format)
 	}
 	if c.OutputFileExtension != "" {
 		if !slices.Contains([]string{".js", ".mjs", ".cjs"}, c.OutputFileExtension) {
-			return j, fmt.Errorf("custom.esbuild.outputFileExtension %q must be .js, .mjs or .cjs", c.OutputFileExtension)
+			return j, settingErr("esbuild.outputFileExtension", "custom.esbuild.outputFileExtension %q must be .js, .mjs or .cjs", c.OutputFileExtension)
 		}
 		outExt = c.OutputFileExtension
 	}
@@ -202,10 +212,10 @@ func newBundleJob(dir string, o esbuildOptions, fn appspec.Function, entry strin
 			case "both":
 				sourcemap = api.SourceMapInlineAndExternal
 			default:
-				return j, fmt.Errorf("custom.esbuild.sourcemap %q must be true, false, linked, inline, external or both", s)
+				return j, settingErr("esbuild.sourcemap", "custom.esbuild.sourcemap %q must be true, false, linked, inline, external or both", s)
 			}
 		default:
-			return j, errors.New("custom.esbuild.sourcemap must be true, false, linked, inline, external or both")
+			return j, settingErr("esbuild.sourcemap", "custom.esbuild.sourcemap must be true, false, linked, inline, external or both")
 		}
 	}
 	// Node reads linked and inline maps with --enable-source-maps (Node 12.12+).
@@ -223,7 +233,7 @@ func newBundleJob(dir string, o esbuildOptions, fn appspec.Function, entry strin
 	case "browser":
 		platform = api.PlatformBrowser
 	default:
-		return j, fmt.Errorf("custom.esbuild.platform %q must be node, neutral or browser", c.Platform)
+		return j, settingErr("esbuild.platform", "custom.esbuild.platform %q must be node, neutral or browser", c.Platform)
 	}
 	exclude := o.exclude
 	if !o.excluded {
@@ -245,7 +255,7 @@ func newBundleJob(dir string, o esbuildOptions, fn appspec.Function, entry strin
 	for k, v := range c.Loader {
 		l, ok := loaderNames[v]
 		if !ok {
-			return j, fmt.Errorf("custom.esbuild.loader %q: unknown loader %q", k, v)
+			return j, settingErr("esbuild.loader."+k, "custom.esbuild.loader %q: unknown loader %q", k, v)
 		}
 		loaders[k] = l
 	}
@@ -329,7 +339,7 @@ func esTargets(raw json.RawMessage, runtime string) (api.Target, []api.Engine, e
 		if json.Unmarshal(raw, &one) == nil {
 			list = []string{one}
 		} else if err := json.Unmarshal(raw, &list); err != nil {
-			return 0, nil, errors.New("custom.esbuild.target must be a string or a list, such as node20")
+			return 0, nil, settingErr("esbuild.target", "custom.esbuild.target must be a string or a list, such as node20")
 		}
 	} else if m := nodeMajor(runtime); m > 0 {
 		list = []string{"node" + strconv.Itoa(m)}
@@ -346,7 +356,7 @@ func esTargets(raw json.RawMessage, runtime string) (api.Target, []api.Engine, e
 			engines = append(engines, api.Engine{Name: api.EngineNode, Version: v})
 			continue
 		}
-		return 0, nil, fmt.Errorf("custom.esbuild.target %q: use nodeNN or esYYYY", t)
+		return 0, nil, settingErr("esbuild.target", "custom.esbuild.target %q: use nodeNN or esYYYY", t)
 	}
 	return target, engines, nil
 }

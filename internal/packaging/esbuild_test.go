@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -349,5 +350,17 @@ func TestTypeScriptExample(t *testing.T) {
 	}
 	if inv.FunctionError == nil || !strings.Contains(string(inv.Payload), "src/lib/store.ts:15:") {
 		t.Errorf("GET todo 3 = %s, want an error whose trace names src/lib/store.ts:15", inv.Payload)
+	}
+}
+
+// A mistake in custom.esbuild is reported at its line, as manifest errors are.
+func TestEsbuildSettingErrorIsPlaced(t *testing.T) {
+	dir := tsProject(t)
+	yml, _ := os.ReadFile(filepath.Join(dir, "serverless.yml"))
+	writeTree(t, dir, map[string]string{"serverless.yml": strings.Replace(string(yml), "    minify: false\n", "    minify: false\n    format: umd\n", 1)})
+	_, _, err := zipEntries(t, dir, t.TempDir())
+	var me *manifest.Error
+	if !errors.As(err, &me) || me.Line != 12 || !strings.Contains(me.Message, `custom.esbuild.format "umd"`) {
+		t.Fatalf("build = %v, want a manifest error at serverless.yml:12 about format umd", err)
 	}
 }

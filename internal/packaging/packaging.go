@@ -78,6 +78,9 @@ func BuildWith(ctx context.Context, p *manifest.Project, outDir string, opts Opt
 		return nil, err
 	}
 	steps, err := runSteps(ctx, p, cacheDir, progress)
+	if se := (*settingError)(nil); errors.As(err, &se) {
+		return nil, p.CustomError(se.path, "", "%v", err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -84,7 +84,7 @@ func installRequirements(ctx context.Context, p *manifest.Project, cacheDir stri
 	var cfg pyReqsConfig
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &cfg); err != nil {
-			return nil, nil, fmt.Errorf("custom.pythonRequirements: %w", err)
+			return nil, nil, settingErr("pythonRequirements", "custom.pythonRequirements: %v", err)
 		}
 	}
 	if cfg.FileName == "" {

@@ -2,8 +2,6 @@ package packaging
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
@@ -24,11 +22,11 @@ func wsgiFiles(p *manifest.Project, _ string) ([]file, error) {
 	}
 	if raw := manifest.CustomSection(p.Custom, "wsgi"); raw != nil {
 		if err := json.Unmarshal(raw, &cfg); err != nil {
-			return nil, fmt.Errorf("custom.wsgi: %w", err)
+			return nil, settingErr("wsgi", "custom.wsgi: %v", err)
 		}
 	}
 	if cfg.App == "" {
-		return nil, errors.New("custom.wsgi.app is missing: name the WSGI application as module.app (for app.py's app: app.app)")
+		return nil, settingErr("wsgi", "custom.wsgi.app is missing: name the WSGI application as module.app (for app.py's app: app.app)")
 	}
 	conf, err := json.Marshal(map[string]any{"app": cfg.App, "text_mime_types": cfg.TextMimeTypes})
 	if err != nil {
