@@ -241,7 +241,7 @@ custom:
     app: app.app
   pythonRequirements:
     slim: true
-    pipCmdExtraArgs: ['--no-index', '--find-links', '%s', '--no-deps']
+    pipCmdExtraArgs: ['--no-index', '--find-links', '%s', '--no-deps', '--no-compile']
 functions:
   app:
     handler: wsgi_handler.handler
