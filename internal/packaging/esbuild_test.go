@@ -133,7 +133,7 @@ func TestTypeScriptAPIDeploysWithEsbuild(t *testing.T) {
 	ctx := context.Background()
 
 	var steps []string
-	progress := func(f string, args ...any) { steps = append(steps, strings.TrimSpace(sprintf(f, args...))) }
+	progress := func(f string, args ...any) { steps = append(steps, strings.TrimSpace(fmt.Sprintf(f, args...))) }
 	out, err := p.Client.Deploy(ctx, dir, manifest.Options{}, progress)
 	if err != nil {
 		t.Fatalf("deploy: %v", err)
@@ -196,8 +196,6 @@ func TestTypeScriptAPIDeploysWithEsbuild(t *testing.T) {
 		t.Errorf("no-change redeploy: changed=%v uploaded=%d, progress:\n%s", again.Response.Changed, again.Uploaded, strings.Join(steps, "\n"))
 	}
 }
-
-var sprintf = fmt.Sprintf
 
 // zipEntries builds p's packages and returns each function's zip entries.
 func zipEntries(t *testing.T, dir string, cache string) (map[string][]string, []string, error) {
