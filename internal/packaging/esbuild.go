@@ -574,8 +574,14 @@ func buildBundles(ctx context.Context, p *manifest.Project, cacheDir string, pro
 	plugin := slices.Contains(p.Plugins, "serverless-esbuild")
 	var opts esbuildOptions
 	parsed := false
-	out := map[string]bundle{}
-	done := map[string]bundle{} // by entry and runtime: functions sharing a file build once
+	// Functions sharing an entry (and runtime) build once: group them first.
+	type group struct {
+		job  bundleJob
+		keys []string
+		idx  []int // into p.App.Functions
+	}
+	var groups []*group
+	byID := map[string]*group{}
 	for i := range p.App.Functions {
 		fn := p.App.Functions[i]
 		if artifactFunction(p, fn.Key) {
@@ -600,30 +606,41 @@ func buildBundles(ctx context.Context, p *manifest.Project, cacheDir string, pro
 			}
 			pruneCache(filepath.Join(cacheDir, "esbuild"))
 		}
-		j, err := newBundleJob(dir, opts, fn, entry, plugin)
-		if err != nil {
-			return nil, fmt.Errorf("function %q: %w", fn.Key, err)
-		}
 		id := entry + "\x00" + fn.Runtime
-		b, seen := done[id]
-		if !seen {
-			b, err = j.run(ctx, dir, cacheDir)
+		g := byID[id]
+		if g == nil {
+			j, err := newBundleJob(dir, opts, fn, entry, plugin)
 			if err != nil {
-				return nil, fmt.Errorf("function %q: esbuild %s:\n%w", fn.Key, entry, err)
-			}
-			b.external = j.external
-			if b.modules, err = nodeModules(dir, j.external); err != nil {
 				return nil, fmt.Errorf("function %q: %w", fn.Key, err)
 			}
-			how := "esbuild"
-			if b.cached {
-				how = "esbuild, cached"
-			}
-			progress("Bundled %s from %s into %s (%s, %d inputs)", fn.Key, entry, j.out, how, b.inputs)
-			done[id] = b
+			g = &group{job: j}
+			byID[id] = g
+			groups = append(groups, g)
 		}
-		out[fn.Key] = b
-		if j.sourceMap {
+		g.keys = append(g.keys, fn.Key)
+		g.idx = append(g.idx, i)
+	}
+	out := map[string]bundle{}
+	for _, g := range groups {
+		j := g.job
+		b, err := j.run(ctx, dir, cacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("%s: esbuild %s:\n%w", describeKeys(g.keys), j.entry, err)
+		}
+		b.external = j.external
+		if b.modules, err = nodeModules(dir, j.external); err != nil {
+			return nil, fmt.Errorf("%s: %w", describeKeys(g.keys), err)
+		}
+		how := "esbuild"
+		if b.cached {
+			how = "esbuild, cached"
+		}
+		progress("Bundled %s into %s for %s (%s, %d inputs)", j.entry, j.out, strings.Join(g.keys, ", "), how, b.inputs)
+		for n, i := range g.idx {
+			out[g.keys[n]] = b
+			if !j.sourceMap {
+				continue
+			}
 			env := p.App.Functions[i].Environment
 			if env == nil {
 				env = map[string]string{}
@@ -635,6 +652,18 @@ func buildBundles(ctx context.Context, p *manifest.Project, cacheDir string, pro
 		}
 	}
 	return out, nil
+}
+
+// describeKeys names functions in an error: function "a", or functions "a", "b".
+func describeKeys(keys []string) string {
+	if len(keys) == 1 {
+		return fmt.Sprintf("function %q", keys[0])
+	}
+	q := make([]string, len(keys))
+	for i, k := range keys {
+		q[i] = strconv.Quote(k)
+	}
+	return "functions " + strings.Join(q, ", ")
 }
 
 func artifactFunction(p *manifest.Project, key string) bool {
