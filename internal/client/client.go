@@ -33,6 +33,9 @@ type Client struct {
 	HTTP     *http.Client
 	creds    *Credentials
 	region   string
+	// BuildCache keeps build steps' outputs (bundles, Python requirements)
+	// between deploys; "" is packaging.DefaultCacheDir.
+	BuildCache string
 }
 
 // New returns a client for endpoint.
@@ -135,7 +138,7 @@ func (c *Client) DeployWith(ctx context.Context, dir string, opts manifest.Optio
 		return nil, err
 	}
 	defer os.RemoveAll(out)
-	arts, err := packaging.BuildReporting(ctx, p, out, progress)
+	arts, err := packaging.BuildWith(ctx, p, out, packaging.Options{Progress: progress, CacheDir: c.BuildCache})
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,14 @@ func (d *decoder) checkCode(p *Project, fnEntries []*entry, pcs []packageConfig,
 			if src, _ := GoMain(d.dir, fn); src != "" {
 				continue // the deploy builds it
 			}
-			if err := appspec.CheckHandler(dirFS, fn.Runtime, fn.Handler); err != nil {
+			if BundleEntry(d.dir, p.Plugins, fn) != "" || UsesWSGI(p, fn) {
+				continue // the deploy builds or writes it
+			}
+			code := dirFS
+			if m := p.Modules[fn.Key]; m != "" {
+				code = os.DirFS(filepath.Join(d.dir, filepath.FromSlash(m)))
+			}
+			if err := appspec.CheckHandler(code, fn.Runtime, fn.Handler); err != nil {
 				d.errorf(pos, handlerHint(family), "function %q: %v (in %s)", fn.Key, err, d.dir)
 			}
 			continue

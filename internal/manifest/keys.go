@@ -37,6 +37,8 @@ var functionKeys = []string{
 	"maximumRetryAttempts", "maximumEventAge", "onError", "tracing", "role", "runtimeManagement",
 	"snapStart", "kmsKeyArn", "disableLogs", "logRetentionInDays",
 	"logDataProtectionPolicy", "fileSystemConfig", "condition", "dependsOn", "versionFunction",
+	// the serverless-python-requirements plugin's: the function's folder
+	"module",
 	// the serverless-iam-roles-per-function plugin's, used by nimbus
 	"iamRoleStatements", "iamRoleStatementsInherit", "iamRoleStatementsName",
 }

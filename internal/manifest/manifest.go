@@ -46,6 +46,19 @@ type Project struct {
 	// Warnings are problems that do not stop a deploy, such as plugins that
 	// nimbus does not run.
 	Warnings ErrorList
+	// Plugins are the names under `plugins:`; the deploy reproduces the
+	// build steps of some of them (see BuildPlugins).
+	Plugins []string
+	// Custom is the resolved `custom:` section as JSON (nil when absent):
+	// build steps read their plugins' settings from it.
+	Custom json.RawMessage
+	// Modules maps a function key to its serverless-python-requirements
+	// `module:` folder, the root of its package.
+	Modules map[string]string
+	// customPos places the values of `custom:` by dotted path, for
+	// CustomError.
+	customPos map[string]position
+	file      string
 }
 
 // PackageSpec is one zip to build (or a prebuilt one to use) and the
@@ -448,7 +461,14 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 	if n := val(top, "useDotenv"); n != nil {
 		useDotenv, _ = d.boolean(n, "useDotenv")
 	}
-	pluginsLocalPath := d.plugins(val(top, "plugins"))
+	pluginsLocalPath, plugins := d.plugins(val(top, "plugins"))
+	p.Plugins = plugins
+	if n := val(top, "custom"); n != nil {
+		p.Custom = n.toJSON()
+		p.file = d.file
+		p.customPos = map[string]position{}
+		placeCustom(n, "", 3, p.customPos)
+	}
 	if n := val(top, "layers"); n != nil {
 		d.warnf(n.pos, "", "layers are not supported by nimbus yet and are ignored")
 	}
@@ -486,6 +506,18 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 		names[fn.Name] = e.key
 		p.App.Functions = append(p.App.Functions, fn)
 		fnPackages = append(fnPackages, pc)
+		if m := e.val.get("module"); m != nil {
+			if s, ok := d.str(m, fmt.Sprintf("function %q module", e.key)); ok && s != "" && s != "." {
+				if !filepath.IsLocal(filepath.FromSlash(s)) {
+					d.errorf(m.pos, "module is a folder of the service holding the function's code and requirements.txt", "function %q: module %q is not a folder inside the service", e.key, s)
+				} else {
+					if p.Modules == nil {
+						p.Modules = map[string]string{}
+					}
+					p.Modules[e.key] = strings.TrimSuffix(filepath.ToSlash(filepath.Clean(s)), "/")
+				}
+			}
+		}
 	}
 	d.checkReferences(val(top, "resources"))
 	layout := packageLayout{
@@ -526,11 +558,19 @@ func (d *decoder) service(top map[string]*entry) placed[string] {
 	return s
 }
 
-// plugins accepts both forms of `plugins:` and warns that nimbus does not run
-// them. It returns the plugins' local path, which is never packaged.
-func (d *decoder) plugins(n *node) string {
+// BuildPlugins are the plugins whose build steps the deploy reproduces
+// (internal/packaging); they are used without a warning.
+var BuildPlugins = []string{
+	"serverless-esbuild", "serverless-plugin-typescript", "serverless-webpack",
+	"serverless-python-requirements", "serverless-wsgi",
+}
+
+// plugins accepts both forms of `plugins:` and warns about those nimbus does
+// not run. It returns the plugins' local path, which is never packaged, and
+// the plugin names.
+func (d *decoder) plugins(n *node) (string, []string) {
 	if n == nil {
-		return ""
+		return "", nil
 	}
 	var modules []string
 	localPath := ""
@@ -544,11 +584,17 @@ func (d *decoder) plugins(n *node) string {
 	default:
 		d.typeError(n, "plugins", "a list of plugin names")
 	}
-	if len(modules) > 0 {
-		d.warnf(n.pos, "nimbus does not run Serverless plugins; build steps they perform (bundling, dependencies) must be done before deploy",
-			"plugins are ignored: %s", strings.Join(modules, ", "))
+	var ignored []string
+	for _, m := range modules {
+		if !slices.Contains(BuildPlugins, m) {
+			ignored = append(ignored, m)
+		}
 	}
-	return localPath
+	if len(ignored) > 0 {
+		d.warnf(n.pos, "nimbus does not run Serverless plugins; build steps they perform (bundling, dependencies) must be done before deploy",
+			"plugins are ignored: %s", strings.Join(ignored, ", "))
+	}
+	return localPath, modules
 }
 
 func (d *decoder) function(e *entry, service, stage string, defaults providerDefaults) (appspec.Function, packageConfig) {

@@ -41,12 +41,47 @@ var zipTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 // its zip. Go functions whose binary a main package of the project builds
 // are compiled first (see findGoBuilds).
 func Build(ctx context.Context, p *manifest.Project, outDir string) ([]Artifact, error) {
-	return BuildReporting(ctx, p, outDir, func(string, ...any) {})
+	return BuildWith(ctx, p, outDir, Options{})
 }
 
-// BuildReporting is Build, telling progress about each Go build.
+// BuildReporting is Build, telling progress about each build step.
 func BuildReporting(ctx context.Context, p *manifest.Project, outDir string, progress func(string, ...any)) ([]Artifact, error) {
+	return BuildWith(ctx, p, outDir, Options{Progress: progress})
+}
+
+// Options are the settings of a build.
+type Options struct {
+	// Progress receives one line per build step (nil: none).
+	Progress func(string, ...any)
+	// CacheDir keeps build outputs between deploys ("" is DefaultCacheDir).
+	CacheDir string
+}
+
+// BuildWith is Build with options. Before packaging it runs the build steps
+// of the project: Go binaries, esbuild bundles of Node.js handlers, Python
+// requirements and the WSGI adapter (see docs/adr/0018-build-steps.md).
+func BuildWith(ctx context.Context, p *manifest.Project, outDir string, opts Options) ([]Artifact, error) {
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(string, ...any) {}
+	}
+	cacheDir := opts.CacheDir
+	if cacheDir == "" {
+		cacheDir = DefaultCacheDir()
+	}
+	if !writableDir(cacheDir) {
+		// Build anyway, without reuse: the outputs live as long as the zips.
+		progress("warning: build cache %s is not writable; building without it", cacheDir)
+		cacheDir = filepath.Join(outDir, "build-cache")
+	}
 	if err := buildGo(ctx, p, outDir, progress); err != nil {
+		return nil, err
+	}
+	steps, err := runSteps(ctx, p, cacheDir, progress)
+	if se := (*settingError)(nil); errors.As(err, &se) {
+		return nil, p.CustomError(se.path, "", "%v", err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	var files []file
@@ -69,7 +104,10 @@ func BuildReporting(ctx context.Context, p *manifest.Project, outDir string, pro
 				walked = true
 			}
 			name := zipName(spec, used)
-			art, err = buildZip(ctx, selectFiles(files, spec.Patterns), filepath.Join(outDir, name))
+			var selected []file
+			if selected, err = steps.assemble(p, spec, files); err == nil {
+				art, err = buildZip(ctx, selected, filepath.Join(outDir, name))
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("package %s: %w", describe(spec), err)
@@ -150,6 +188,8 @@ type file struct {
 	// problem is set for a symlink that cannot be packaged (escaping the
 	// directory, or broken); it is an error only if the file is selected.
 	problem string
+	// data, when set, is the content (a file a build step makes, not on disk).
+	data []byte
 }
 
 // listFiles lists every file under root, following symlinks that stay
@@ -300,6 +340,12 @@ func addFile(zw *zip.Writer, f file) error {
 	w, err := zw.CreateHeader(hdr)
 	if err != nil {
 		return fmt.Errorf("zip %s: %w", f.rel, err)
+	}
+	if f.data != nil {
+		if _, err := w.Write(f.data); err != nil {
+			return fmt.Errorf("zip %s: %w", f.rel, err)
+		}
+		return nil
 	}
 	r, err := os.Open(f.abs)
 	if err != nil {
