@@ -82,8 +82,12 @@ type Config struct {
 	// addressed by, besides localhost, loopback addresses and the address
 	// it is bound to; subdomains of each are allowed too.
 	AllowedHosts []string
-	Limits       Limits
-	Logger       *slog.Logger
+	// Permit, when set, names requests the server serves to web pages (S3's
+	// presigned, anonymous and form requests, bucket websites): they skip
+	// the Origin and Sec-Fetch checks. The Host check still applies.
+	Permit func(*http.Request) bool
+	Limits Limits
+	Logger *slog.Logger
 }
 
 // Guard holds one listener's policy.
@@ -162,6 +166,9 @@ func (g *Guard) refusal(r *http.Request) string {
 		return fmt.Sprintf("the Host %q is not an address of this nimbus (it answers to %s); "+
 			"if you reach it by that name on purpose, start nimbus with --allowed-host %s",
 			r.Host, g.hosts.description, hostOnly(r.Host))
+	}
+	if g.cfg.Permit != nil && g.cfg.Permit(r) {
+		return ""
 	}
 	// AWS SDKs, the AWS CLI and the nimbus CLI send none of these headers;
 	// browsers send them with every request a page makes.

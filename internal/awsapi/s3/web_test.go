@@ -1,0 +1,348 @@
+package s3_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/nimbus-platform/nimbus/internal/testkit"
+)
+
+// localhostDialer resolves every *.localhost name to loopback, as browsers
+// do (Go's resolver asks DNS, which does not know them).
+func localhostDialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err == nil && strings.HasSuffix(host, ".localhost") {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+// browser is a browser-like HTTP client: cookies, redirects followed within
+// *.localhost, *.localhost names resolved to loopback.
+func browser(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: localhostDialer()},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if !strings.HasSuffix(req.URL.Hostname(), "localhost") || len(via) > 5 {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}}
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func send(t *testing.T, c *http.Client, method, url string, body io.Reader, headers ...string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, resp.Header, string(b)}
+}
+
+func port(p *testkit.Platform) string {
+	_, port, _ := net.SplitHostPort(p.Addr())
+	return port
+}
+
+func put(t *testing.T, c *awss3.Client, bucket, key, contentType, body string) {
+	t.Helper()
+	if _, err := c.PutObject(context.Background(), &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+		Body: strings.NewReader(body), ContentType: aws.String(contentType)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mkBucket(t *testing.T, c *awss3.Client, name string) {
+	t.Helper()
+	if _, err := c.CreateBucket(context.Background(), &awss3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The headers a current browser adds to a page's cross-origin fetch.
+func fromPage(origin string, more ...string) []string {
+	return append([]string{"Origin", origin, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "cors"}, more...)
+}
+
+// TestBucketCORS: the CORS configuration calls, preflights answered per the
+// bucket's rules, CORS headers on the actual answers, and web pages let
+// through to S3 (presigned URL) but not to the control plane.
+func TestBucketCORS(t *testing.T) {
+	p := testkit.Start(t, nil)
+	c := client(p)
+	ctx := context.Background()
+	mkBucket(t, c, "uploads")
+	put(t, c, "uploads", "hello.txt", "text/plain", "hello")
+	web := browser(t)
+	objURL := p.URL() + "/uploads/hello.txt"
+
+	// No configuration: preflights are refused.
+	a := send(t, web, "OPTIONS", objURL, nil, fromPage("https://app.example.com", "Access-Control-Request-Method", "GET")...)
+	if a.status != 403 || !strings.Contains(a.body, "<Code>CORSResponse</Code>") || !strings.Contains(a.body, "CORS is not enabled") {
+		t.Fatalf("preflight without CORS: %d %s", a.status, a.body)
+	}
+	_, err := c.GetBucketCors(ctx, &awss3.GetBucketCorsInput{Bucket: aws.String("uploads")})
+	apiError(t, err, "NoSuchCORSConfiguration", 404)
+
+	rules := []types.CORSRule{
+		{AllowedOrigins: []string{"https://*.example.com"}, AllowedMethods: []string{"GET", "PUT"},
+			AllowedHeaders: []string{"content-type", "x-amz-*"}, ExposeHeaders: []string{"ETag"}, MaxAgeSeconds: aws.Int32(600)},
+		{AllowedOrigins: []string{"*"}, AllowedMethods: []string{"GET"}},
+	}
+	if _, err := c.PutBucketCors(ctx, &awss3.PutBucketCorsInput{Bucket: aws.String("uploads"),
+		CORSConfiguration: &types.CORSConfiguration{CORSRules: rules}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetBucketCors(ctx, &awss3.GetBucketCorsInput{Bucket: aws.String("uploads")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.CORSRules) != 2 || got.CORSRules[0].AllowedOrigins[0] != "https://*.example.com" || *got.CORSRules[0].MaxAgeSeconds != 600 ||
+		got.CORSRules[0].ExposeHeaders[0] != "ETag" || got.CORSRules[1].AllowedMethods[0] != "GET" {
+		t.Fatalf("GetBucketCors: %+v", got.CORSRules)
+	}
+	_, err = c.PutBucketCors(ctx, &awss3.PutBucketCorsInput{Bucket: aws.String("uploads"), CORSConfiguration: &types.CORSConfiguration{
+		CORSRules: []types.CORSRule{{AllowedOrigins: []string{"*"}, AllowedMethods: []string{"PATCH"}}}}})
+	apiError(t, err, "InvalidArgument", 400)
+
+	// A preflight for a PUT from a matching origin, with a matching header.
+	a = send(t, web, "OPTIONS", objURL+"?X-Amz-Credential=x", nil, fromPage("https://app.example.com",
+		"Access-Control-Request-Method", "PUT", "Access-Control-Request-Headers", "Content-Type, X-Amz-Meta-Owner")...)
+	if a.status != 200 || a.header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+		a.header.Get("Access-Control-Allow-Methods") != "GET, PUT" || a.header.Get("Access-Control-Allow-Headers") != "content-type, x-amz-meta-owner" ||
+		a.header.Get("Access-Control-Max-Age") != "600" || a.header.Get("Access-Control-Expose-Headers") != "ETag" {
+		t.Fatalf("preflight: %d %v %s", a.status, a.header, a.body)
+	}
+	// The wildcard rule answers other origins, for GET only.
+	a = send(t, web, "OPTIONS", objURL, nil, fromPage("http://other.test", "Access-Control-Request-Method", "GET")...)
+	if a.status != 200 || a.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("wildcard preflight: %d %v", a.status, a.header)
+	}
+	for name, h := range map[string][]string{
+		"method":  fromPage("http://other.test", "Access-Control-Request-Method", "PUT"),
+		"header":  fromPage("https://app.example.com", "Access-Control-Request-Method", "PUT", "Access-Control-Request-Headers", "authorization"),
+		"origin":  fromPage("https://example.com.evil.test", "Access-Control-Request-Method", "PUT"),
+		"DELETE":  fromPage("https://app.example.com", "Access-Control-Request-Method", "DELETE"),
+		"no-such": fromPage("https://app.example.com", "Access-Control-Request-Method", "PATCH"),
+	} {
+		a = send(t, web, "OPTIONS", objURL, nil, h...)
+		if a.status != 403 || !strings.Contains(a.body, "This CORS request is not allowed") || a.header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight not allowed (%s): %d %s", name, a.status, a.body)
+		}
+	}
+
+	// The actual requests: a presigned PUT and GET sent as a page would.
+	presign := awss3.NewPresignClient(c)
+	pu, err := presign.PresignPutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("uploads"), Key: aws.String("from-page.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = send(t, web, "PUT", pu.URL, strings.NewReader("page data"), fromPage("https://app.example.com")...)
+	if a.status != 200 || a.header.Get("Access-Control-Allow-Origin") != "https://app.example.com" || a.header.Get("Access-Control-Expose-Headers") != "ETag" {
+		t.Fatalf("presigned PUT from a page: %d %v %s", a.status, a.header, a.body)
+	}
+	pg, err := presign.PresignGetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("uploads"), Key: aws.String("from-page.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = send(t, web, "GET", pg.URL, nil, fromPage("http://other.test")...)
+	if a.status != 200 || a.body != "page data" || a.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("presigned GET from a page: %d %v %s", a.status, a.header, a.body)
+	}
+	// No rule for this origin and method: the answer has no CORS headers
+	// (the browser keeps it from the page), though S3 served it.
+	pu, err = presign.PresignPutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("uploads"), Key: aws.String("from-evil.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = send(t, web, "PUT", pu.URL, strings.NewReader("x"), fromPage("https://evil.test")...)
+	if a.status != 200 || a.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("PUT from an unlisted origin: %d %v", a.status, a.header)
+	}
+	// A page's unsigned write is refused by S3 itself.
+	a = send(t, web, "PUT", objURL, strings.NewReader("x"), fromPage("https://app.example.com")...)
+	if a.status != 403 || !strings.Contains(a.body, "<Code>AccessDenied</Code>") {
+		t.Fatalf("anonymous PUT from a page: %d %s", a.status, a.body)
+	}
+
+	// The control plane still refuses pages: the preflight and the request.
+	for _, path := range []string{"/2015-03-31/functions/any/invocations", "/nimbus/v1/services", "/"} {
+		a = send(t, web, "OPTIONS", p.URL()+path, nil, fromPage("https://app.example.com", "Access-Control-Request-Method", "POST")...)
+		if a.status != 403 || !strings.Contains(a.body, "AccessDeniedException") || a.header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("preflight to %s: %d %s", path, a.status, a.body)
+		}
+		req, _ := http.NewRequest("POST", p.URL()+path, strings.NewReader(`{}`))
+		for _, h := range [][2]string{{"Origin", "https://app.example.com"}, {"Content-Type", "text/plain"}} {
+			req.Header.Set(h[0], h[1])
+		}
+		service := map[string]string{"/": "sqs", "/nimbus/v1/services": "nimbus"}[path]
+		if service == "" {
+			service = "lambda"
+		}
+		p.Sign(req, service) // even signed: pages do not reach the control plane
+		resp, err := web.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || !strings.Contains(string(b), "requests from web pages are not accepted") {
+			t.Errorf("page POST to %s: %d %s", path, resp.StatusCode, b)
+		}
+	}
+
+	if _, err := c.DeleteBucketCors(ctx, &awss3.DeleteBucketCorsInput{Bucket: aws.String("uploads")}); err != nil {
+		t.Fatal(err)
+	}
+	a = send(t, web, "OPTIONS", objURL, nil, fromPage("http://other.test", "Access-Control-Request-Method", "GET")...)
+	if a.status != 403 || !strings.Contains(a.body, "CORS is not enabled") {
+		t.Fatalf("preflight after DeleteBucketCors: %d %s", a.status, a.body)
+	}
+}
+
+func publicRead(bucket string, withList bool, prefix string) string {
+	st := []map[string]any{{"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+		"Resource": "arn:aws:s3:::" + bucket + "/" + prefix + "*"}}
+	if withList {
+		st = append(st, map[string]any{"Effect": "Allow", "Principal": map[string]any{"AWS": "*"}, "Action": []string{"s3:ListBucket"},
+			"Resource": "arn:aws:s3:::" + bucket})
+	}
+	b, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": st})
+	return string(b)
+}
+
+// TestBucketPolicyAnonymous: a bucket policy with Principal "*" lets
+// unsigned requests read what it names, path style and virtual-host style;
+// everything else unsigned is AccessDenied; the public access block
+// restricts or blocks public policies.
+func TestBucketPolicyAnonymous(t *testing.T) {
+	p := testkit.Start(t, nil)
+	c := client(p)
+	ctx := context.Background()
+	mkBucket(t, c, "assets")
+	put(t, c, "assets", "public/logo.svg", "image/svg+xml", "<svg/>")
+	put(t, c, "assets", "private/key.txt", "text/plain", "secret")
+	anon := browser(t)
+	denied := func(what string, a answer) {
+		t.Helper()
+		if a.status != 403 || !strings.Contains(a.body, "<Code>AccessDenied</Code>") {
+			t.Fatalf("%s: %d %s, want 403 AccessDenied", what, a.status, a.body)
+		}
+	}
+	denied("anonymous GET without a policy", send(t, anon, "GET", p.URL()+"/assets/public/logo.svg", nil))
+	_, err := c.GetBucketPolicy(ctx, &awss3.GetBucketPolicyInput{Bucket: aws.String("assets")})
+	apiError(t, err, "NoSuchBucketPolicy", 404)
+
+	for name, doc := range map[string]string{
+		"not JSON":        `{"Statement": [`,
+		"other bucket":    strings.ReplaceAll(publicRead("assets", false, "public/"), "arn:aws:s3:::assets/", "arn:aws:s3:::other/"),
+		"no principal":    `{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::assets/*"}]}`,
+		"bad effect":      `{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::assets/*"}]}`,
+		"principal other": `{"Statement":[{"Effect":"Allow","Principal":"someone","Action":"s3:GetObject","Resource":"arn:aws:s3:::assets/*"}]}`,
+	} {
+		_, err := c.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("assets"), Policy: aws.String(doc)})
+		if err == nil {
+			t.Fatalf("policy %s accepted", name)
+		}
+		apiError(t, err, "MalformedPolicy", 400)
+	}
+
+	doc := publicRead("assets", false, "public/")
+	if _, err := c.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("assets"), Policy: aws.String(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.GetBucketPolicy(ctx, &awss3.GetBucketPolicyInput{Bucket: aws.String("assets")}); err != nil || *got.Policy != doc {
+		t.Fatalf("GetBucketPolicy: %v %v", got, err)
+	}
+	a := send(t, anon, "GET", p.URL()+"/assets/public/logo.svg", nil)
+	if a.status != 200 || a.body != "<svg/>" || a.header.Get("Content-Type") != "image/svg+xml" {
+		t.Fatalf("anonymous GET of a public object: %d %s", a.status, a.body)
+	}
+	if a := send(t, anon, "HEAD", p.URL()+"/assets/public/logo.svg", nil); a.status != 200 {
+		t.Fatalf("anonymous HEAD: %d", a.status)
+	}
+	// Virtual-host style, as curl or a browser sends it.
+	a = send(t, anon, "GET", "http://assets.localhost:"+port(p)+"/public/logo.svg", nil)
+	if a.status != 200 || a.body != "<svg/>" {
+		t.Fatalf("anonymous virtual-host GET: %d %s", a.status, a.body)
+	}
+	denied("anonymous GET outside the policy", send(t, anon, "GET", p.URL()+"/assets/private/key.txt", nil))
+	denied("anonymous virtual-host GET outside the policy", send(t, anon, "GET", "http://assets.localhost:"+port(p)+"/private/key.txt", nil))
+	denied("anonymous listing", send(t, anon, "GET", p.URL()+"/assets?list-type=2", nil))
+	denied("anonymous PUT", send(t, anon, "PUT", p.URL()+"/assets/public/new.txt", strings.NewReader("x")))
+	denied("anonymous DELETE", send(t, anon, "DELETE", p.URL()+"/assets/public/logo.svg", nil))
+	denied("anonymous GetBucketPolicy", send(t, anon, "GET", p.URL()+"/assets?policy", nil))
+	denied("anonymous GET of a missing bucket", send(t, anon, "GET", p.URL()+"/nothing-here/x", nil))
+	// Missing keys: 403 without s3:ListBucket (S3 hides what does not exist).
+	denied("anonymous GET of a missing public key", send(t, anon, "GET", p.URL()+"/assets/public/none", nil))
+	// A wrong signature is not taken for anonymous access.
+	a = send(t, anon, "GET", p.URL()+"/assets/public/logo.svg", nil, "Authorization",
+		"AWS4-HMAC-SHA256 Credential=AKIAAAAAAAAAAAAAAAAA/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00")
+	if a.status < 400 || strings.Contains(a.body, "<svg") {
+		t.Fatalf("badly signed GET: %d %s", a.status, a.body)
+	}
+
+	// An explicit Deny in the bucket policy binds anonymous callers too.
+	deny := `{"Statement":[` + strings.TrimSuffix(strings.TrimPrefix(doc, `{"Statement":[`), `],"Version":"2012-10-17"}`) +
+		`,{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::assets/public/logo.svg"}]}`
+	if _, err := c.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("assets"), Policy: aws.String(deny)}); err != nil {
+		t.Fatalf("policy %s: %v", deny, err)
+	}
+	denied("anonymous GET denied explicitly", send(t, anon, "GET", p.URL()+"/assets/public/logo.svg", nil))
+	if _, err := c.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("assets"), Policy: aws.String(doc)}); err != nil {
+		t.Fatal(err)
+	}
+
+	// RestrictPublicBuckets: the public policy no longer grants anonymous reads.
+	if _, err := c.PutPublicAccessBlock(ctx, &awss3.PutPublicAccessBlockInput{Bucket: aws.String("assets"),
+		PublicAccessBlockConfiguration: &types.PublicAccessBlockConfiguration{RestrictPublicBuckets: aws.Bool(true), BlockPublicPolicy: aws.Bool(true)}}); err != nil {
+		t.Fatal(err)
+	}
+	pab, err := c.GetPublicAccessBlock(ctx, &awss3.GetPublicAccessBlockInput{Bucket: aws.String("assets")})
+	if err != nil || !*pab.PublicAccessBlockConfiguration.RestrictPublicBuckets || *pab.PublicAccessBlockConfiguration.BlockPublicAcls {
+		t.Fatalf("GetPublicAccessBlock: %+v %v", pab, err)
+	}
+	denied("anonymous GET with RestrictPublicBuckets", send(t, anon, "GET", p.URL()+"/assets/public/logo.svg", nil))
+	_, err = c.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("assets"), Policy: aws.String(doc)})
+	apiError(t, err, "AccessDenied", 403)
+	if _, err := c.DeletePublicAccessBlock(ctx, &awss3.DeletePublicAccessBlockInput{Bucket: aws.String("assets")}); err != nil {
+		t.Fatal(err)
+	}
+	if a := send(t, anon, "GET", p.URL()+"/assets/public/logo.svg", nil); a.status != 200 {
+		t.Fatalf("anonymous GET after DeletePublicAccessBlock: %d %s", a.status, a.body)
+	}
+
+	if _, err := c.DeleteBucketPolicy(ctx, &awss3.DeleteBucketPolicyInput{Bucket: aws.String("assets")}); err != nil {
+		t.Fatal(err)
+	}
+	denied("anonymous GET after DeleteBucketPolicy", send(t, anon, "GET", p.URL()+"/assets/public/logo.svg", nil))
+}
