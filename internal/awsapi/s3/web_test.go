@@ -346,3 +346,154 @@ func TestBucketPolicyAnonymous(t *testing.T) {
 	}
 	denied("anonymous GET after DeleteBucketPolicy", send(t, anon, "GET", p.URL()+"/assets/public/logo.svg", nil))
 }
+
+// TestWebsite serves a bucket as S3's website endpoints do, to a
+// browser-like client at <bucket>.s3-website.localhost: index documents,
+// the dir → dir/ redirect, routing rules, the error document with its
+// status, a single-page app's fallback, and only what is public.
+func TestWebsite(t *testing.T) {
+	p := testkit.Start(t, nil)
+	c := client(p)
+	ctx := context.Background()
+	mkBucket(t, c, "site")
+	for key, body := range map[string]string{"index.html": "<h1>home</h1>", "about/index.html": "<h1>about</h1>",
+		"404.html": "<h1>not here</h1>", "app.js": "console.log(1)", "documents/guide.html": "<h1>guide</h1>"} {
+		ct := "text/html"
+		if strings.HasSuffix(key, ".js") {
+			ct = "text/javascript"
+		}
+		put(t, c, "site", key, ct, body)
+	}
+	base := "http://site.s3-website.localhost:" + port(p)
+	web := browser(t)
+
+	a := send(t, web, "GET", base+"/", nil)
+	if a.status != 404 || !strings.Contains(a.body, "NoSuchWebsiteConfiguration") || !strings.HasPrefix(a.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("website without configuration: %d %s", a.status, a.body)
+	}
+	_, err := c.GetBucketWebsite(ctx, &awss3.GetBucketWebsiteInput{Bucket: aws.String("site")})
+	apiError(t, err, "NoSuchWebsiteConfiguration", 404)
+	_, err = c.PutBucketWebsite(ctx, &awss3.PutBucketWebsiteInput{Bucket: aws.String("site"), WebsiteConfiguration: &types.WebsiteConfiguration{
+		ErrorDocument: &types.ErrorDocument{Key: aws.String("404.html")}}})
+	apiError(t, err, "InvalidArgument", 400)
+
+	conf := &types.WebsiteConfiguration{
+		IndexDocument: &types.IndexDocument{Suffix: aws.String("index.html")},
+		ErrorDocument: &types.ErrorDocument{Key: aws.String("404.html")},
+		RoutingRules: []types.RoutingRule{
+			{Condition: &types.Condition{KeyPrefixEquals: aws.String("docs/")}, Redirect: &types.Redirect{ReplaceKeyPrefixWith: aws.String("documents/")}},
+			{Condition: &types.Condition{KeyPrefixEquals: aws.String("old/"), HttpErrorCodeReturnedEquals: aws.String("404")},
+				Redirect: &types.Redirect{HostName: aws.String("archive.example.com"), HttpRedirectCode: aws.String("302"), Protocol: types.ProtocolHttps}},
+		},
+	}
+	if _, err := c.PutBucketWebsite(ctx, &awss3.PutBucketWebsiteInput{Bucket: aws.String("site"), WebsiteConfiguration: conf}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetBucketWebsite(ctx, &awss3.GetBucketWebsiteInput{Bucket: aws.String("site")})
+	if err != nil || *got.IndexDocument.Suffix != "index.html" || *got.ErrorDocument.Key != "404.html" || len(got.RoutingRules) != 2 ||
+		*got.RoutingRules[0].Redirect.ReplaceKeyPrefixWith != "documents/" || *got.RoutingRules[1].Condition.HttpErrorCodeReturnedEquals != "404" {
+		t.Fatalf("GetBucketWebsite: %+v %v", got, err)
+	}
+
+	// Not public yet: S3 website endpoints serve only what anyone may read.
+	// (The error document is not public either: an HTML error page answers.)
+	if a := send(t, web, "GET", base+"/", nil); a.status != 403 || !strings.Contains(a.body, "<li>Code: AccessDenied</li>") || strings.Contains(a.body, "home") {
+		t.Fatalf("private website: %d %s", a.status, a.body)
+	}
+	if _, err := c.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("site"), Policy: aws.String(publicRead("site", true, ""))}); err != nil {
+		t.Fatal(err)
+	}
+
+	a = send(t, web, "GET", base+"/", nil)
+	if a.status != 200 || a.body != "<h1>home</h1>" || a.header.Get("Content-Type") != "text/html" || a.header.Get("ETag") == "" {
+		t.Fatalf("GET /: %d %v %s", a.status, a.header, a.body)
+	}
+	js := send(t, web, "GET", base+"/app.js", nil)
+	if js.status != 200 || js.body != "console.log(1)" || js.header.Get("Content-Type") != "text/javascript" {
+		t.Fatalf("GET /app.js: %d %s", js.status, js.body)
+	}
+	if a := send(t, web, "GET", base+"/app.js", nil, "If-None-Match", js.header.Get("ETag")); a.status != 304 {
+		t.Fatalf("conditional GET: %d", a.status)
+	}
+	if a := send(t, web, "GET", base+"/app.js", nil, "Range", "bytes=0-6"); a.status != 206 || a.body != "console" {
+		t.Fatalf("range GET: %d %s", a.status, a.body)
+	}
+	if a := send(t, web, "HEAD", base+"/", nil); a.status != 200 || a.header.Get("Content-Length") != "13" {
+		t.Fatalf("HEAD /: %d %v", a.status, a.header)
+	}
+	// "about" is a folder with an index: 302 to "about/", which the client follows.
+	noFollow := &http.Client{Transport: &http.Transport{DialContext: localhostDialer()},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if a := send(t, noFollow, "GET", base+"/about", nil); a.status != 302 || a.header.Get("Location") != "/about/" {
+		t.Fatalf("GET /about: %d %v", a.status, a.header)
+	}
+	if a := send(t, web, "GET", base+"/about", nil); a.status != 200 || a.body != "<h1>about</h1>" {
+		t.Fatalf("GET /about followed: %d %s", a.status, a.body)
+	}
+	// The error document, with the error's status.
+	a = send(t, web, "GET", base+"/missing.html", nil)
+	if a.status != 404 || a.body != "<h1>not here</h1>" || a.header.Get("Content-Type") != "text/html" {
+		t.Fatalf("GET /missing.html: %d %s", a.status, a.body)
+	}
+	// Routing rules: a prefix rewritten before the lookup, a redirect on 404.
+	if a := send(t, noFollow, "GET", base+"/docs/guide.html", nil); a.status != 301 || a.header.Get("Location") != base+"/documents/guide.html" {
+		t.Fatalf("GET /docs/guide.html: %d %v", a.status, a.header)
+	}
+	if a := send(t, web, "GET", base+"/docs/guide.html", nil); a.status != 200 || a.body != "<h1>guide</h1>" {
+		t.Fatalf("GET /docs/guide.html followed: %d %s", a.status, a.body)
+	}
+	if a := send(t, noFollow, "GET", base+"/old/page.html", nil); a.status != 302 || a.header.Get("Location") != "https://archive.example.com/old/page.html" {
+		t.Fatalf("GET /old/page.html: %d %v", a.status, a.header)
+	}
+	// GET and HEAD only; other methods get an HTML error page.
+	a = send(t, web, "POST", base+"/", strings.NewReader("x"), "Content-Type", "text/plain")
+	if a.status != 405 || !strings.Contains(a.body, "<li>Code: MethodNotAllowed</li>") {
+		t.Fatalf("POST /: %d %s", a.status, a.body)
+	}
+	// The website host serves the website only: no S3 API, no control plane.
+	for _, path := range []string{"/?list-type=2", "/2015-03-31/functions", "/nimbus/v1/services"} {
+		if a := send(t, web, "GET", base+path, nil); a.status == 200 && path != "/?list-type=2" || strings.Contains(a.body, "ListBucketResult") || strings.Contains(a.body, "Functions") {
+			t.Errorf("GET %s on the website: %d %s", path, a.status, a.body)
+		}
+	}
+
+	// A single-page app: every unknown path answers index.html (status 404,
+	// as S3 does; browsers render it).
+	mkBucket(t, c, "spa")
+	put(t, c, "spa", "index.html", "text/html", "<div id=app></div>")
+	if _, err := c.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("spa"), Policy: aws.String(publicRead("spa", false, ""))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutBucketWebsite(ctx, &awss3.PutBucketWebsiteInput{Bucket: aws.String("spa"), WebsiteConfiguration: &types.WebsiteConfiguration{
+		IndexDocument: &types.IndexDocument{Suffix: aws.String("index.html")}, ErrorDocument: &types.ErrorDocument{Key: aws.String("index.html")}}}); err != nil {
+		t.Fatal(err)
+	}
+	spa := "http://spa.s3-website.localhost:" + port(p)
+	if a := send(t, web, "GET", spa+"/", nil); a.status != 200 || a.body != "<div id=app></div>" {
+		t.Fatalf("spa /: %d %s", a.status, a.body)
+	}
+	// Without s3:ListBucket a missing key is a 403, still answered with the app.
+	if a := send(t, web, "GET", spa+"/users/42/settings", nil); a.status != 403 || a.body != "<div id=app></div>" {
+		t.Fatalf("spa deep link: %d %s", a.status, a.body)
+	}
+
+	// RedirectAllRequestsTo.
+	mkBucket(t, c, "old-site")
+	if _, err := c.PutBucketWebsite(ctx, &awss3.PutBucketWebsiteInput{Bucket: aws.String("old-site"), WebsiteConfiguration: &types.WebsiteConfiguration{
+		RedirectAllRequestsTo: &types.RedirectAllRequestsTo{HostName: aws.String("new.example.com"), Protocol: types.ProtocolHttps}}}); err != nil {
+		t.Fatal(err)
+	}
+	if a := send(t, noFollow, "GET", "http://old-site.s3-website.localhost:"+port(p)+"/a/b?x=1", nil); a.status != 301 || a.header.Get("Location") != "https://new.example.com/a/b?x=1" {
+		t.Fatalf("redirect all: %d %v", a.status, a.header)
+	}
+	if a := send(t, web, "GET", "http://nothing.s3-website.localhost:"+port(p)+"/", nil); a.status != 404 || !strings.Contains(a.body, "NoSuchBucket") {
+		t.Fatalf("website of a missing bucket: %d %s", a.status, a.body)
+	}
+
+	if _, err := c.DeleteBucketWebsite(ctx, &awss3.DeleteBucketWebsiteInput{Bucket: aws.String("site")}); err != nil {
+		t.Fatal(err)
+	}
+	if a := send(t, web, "GET", base+"/", nil); a.status != 404 || !strings.Contains(a.body, "NoSuchWebsiteConfiguration") {
+		t.Fatalf("after DeleteBucketWebsite: %d %s", a.status, a.body)
+	}
+}
