@@ -85,7 +85,8 @@ func (a *API) postFile(w http.ResponseWriter, r *http.Request, bucket string, fi
 	if policy, ok := fields["policy"]; ok {
 		if a.VerifyForm != nil {
 			signed, err := a.VerifyForm(ctx, auth.PolicyForm{Algorithm: fields["x-amz-algorithm"], Credential: fields["x-amz-credential"],
-				Date: fields["x-amz-date"], SecurityToken: fields["x-amz-security-token"], Policy: policy, Signature: fields["x-amz-signature"]})
+				Date: fields["x-amz-date"], SecurityToken: fields["x-amz-security-token"], Policy: policy, Signature: fields["x-amz-signature"],
+				AccessKeyID: fields["awsaccesskeyid"], SignatureV2: fields["signature"]})
 			if err != nil {
 				if e, ok := auth.AsError(err); ok && e.Reason == auth.ErrSignatureMismatch {
 					return &apiError{http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method."}
@@ -181,7 +182,8 @@ func (rr *rangeReader) Read(p []byte) (int, error) {
 
 // ignoredFields need no condition in the policy.
 func ignoredField(name string) bool {
-	return name == "policy" || name == "x-amz-signature" || name == "file" || strings.HasPrefix(name, "x-ignore-")
+	return name == "policy" || name == "x-amz-signature" || name == "file" || strings.HasPrefix(name, "x-ignore-") ||
+		name == "awsaccesskeyid" || name == "signature" // Signature Version 2
 }
 
 // checkPostPolicy decodes a POST policy and checks its expiration and
