@@ -497,3 +497,89 @@ func TestWebsite(t *testing.T) {
 		t.Fatalf("after DeleteBucketWebsite: %d %s", a.status, a.body)
 	}
 }
+
+// TestVirtualHostStyle: aws-sdk-go-v2 without UsePathStyle against
+// http://localhost:PORT puts the bucket in the host (bucket.localhost); the
+// signature is checked on that host, and names other than the listener's
+// subdomains are still refused.
+func TestVirtualHostStyle(t *testing.T) {
+	p := testkit.Start(t, nil)
+	ctx := context.Background()
+	cfg := p.AWSConfig()
+	cfg.BaseEndpoint = aws.String("http://localhost:" + port(p))
+	cfg.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: localhostDialer()}}
+	var hosts []string
+	c := awss3.NewFromConfig(cfg, func(o *awss3.Options) {
+		o.HTTPClient = hostRecorder{cfg.HTTPClient.(*http.Client), &hosts}
+	})
+
+	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("vhost")}); err != nil {
+		t.Fatal(err)
+	}
+	put(t, c, "vhost", "dir/a b.txt", "text/plain", "virtual")
+	if body, ct := objectBody(t, c, "vhost", "dir/a b.txt"); body != "virtual" || ct != "text/plain" {
+		t.Fatalf("GetObject: %q %s", body, ct)
+	}
+	list, err := c.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String("vhost"), Prefix: aws.String("dir/")})
+	if err != nil || len(list.Contents) != 1 || *list.Contents[0].Key != "dir/a b.txt" {
+		t.Fatalf("ListObjectsV2: %+v %v", list, err)
+	}
+	if len(hosts) == 0 || hosts[0] != "vhost.localhost:"+port(p) {
+		t.Fatalf("the SDK did not use virtual-host style: %v", hosts)
+	}
+	// The path-style client sees the same bucket.
+	if body, _ := objectBody(t, client(p), "vhost", "dir/a b.txt"); body != "virtual" {
+		t.Fatalf("path style read %q", body)
+	}
+	pg, err := awss3.NewPresignClient(c).PresignGetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("vhost"), Key: aws.String("dir/a b.txt")})
+	if err != nil || !strings.HasPrefix(pg.URL, "http://vhost.localhost:") {
+		t.Fatalf("presigned URL %v %v", pg, err)
+	}
+	if a := send(t, browser(t), "GET", pg.URL, nil); a.status != 200 || a.body != "virtual" {
+		t.Fatalf("presigned virtual-host GET: %d %s", a.status, a.body)
+	}
+	// The same presigned URL sent to another bucket's host: the signed host
+	// does not match.
+	other := strings.Replace(pg.URL, "http://vhost.localhost", "http://other.localhost", 1)
+	if a := send(t, browser(t), "GET", other, nil); a.status != 403 || !strings.Contains(a.body, "SignatureDoesNotMatch") {
+		t.Fatalf("presigned URL on another host: %d %s", a.status, a.body)
+	}
+	// A signature for another service on a bucket's host is refused.
+	req, _ := http.NewRequest("GET", "http://vhost.localhost:"+port(p)+"/dir/a%20b.txt", nil)
+	p.Sign(req, "lambda")
+	resp, err := browser(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || strings.Contains(string(b), "virtual") {
+		t.Fatalf("lambda-signed virtual-host GET: %d %s", resp.StatusCode, b)
+	}
+	if _, err := c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("vhost"), Key: aws.String("dir/a b.txt")}); err != nil {
+		t.Fatal(err)
+	}
+	// A name that is not a subdomain of the listener's is refused.
+	req, _ = http.NewRequest("GET", p.URL()+"/", nil)
+	req.Host = "vhost.example:" + port(p)
+	p.Sign(req, "s3")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(string(b), "is not an address of this nimbus") {
+		t.Fatalf("foreign host: %d %s", resp.StatusCode, b)
+	}
+}
+
+type hostRecorder struct {
+	c     *http.Client
+	hosts *[]string
+}
+
+func (h hostRecorder) Do(r *http.Request) (*http.Response, error) {
+	*h.hosts = append(*h.hosts, r.Host+r.URL.Host)
+	return h.c.Do(r)
+}
