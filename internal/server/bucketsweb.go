@@ -23,9 +23,8 @@ import (
 const typeBucket = "AWS::S3::Bucket"
 
 type webBucket struct {
-	id, name       string
-	website, cors  json.RawMessage
-	hasWebSettings bool
+	id, name      string
+	website, cors json.RawMessage
 }
 
 func webBuckets(app *appspec.Application) ([]webBucket, error) {

@@ -36,13 +36,13 @@ func parseBucketPolicy(doc []byte, bucket string) (*bucketPolicy, error) {
 		Statement json.RawMessage
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
-		return nil, fmt.Errorf("Policies must be valid JSON: %v", err)
+		return nil, fmt.Errorf("policies must be valid JSON: %v", err)
 	}
 	var raws []json.RawMessage
 	if t := strings.TrimSpace(string(d.Statement)); strings.HasPrefix(t, "{") {
 		raws = []json.RawMessage{d.Statement}
 	} else if err := json.Unmarshal(d.Statement, &raws); err != nil || len(raws) == 0 {
-		return nil, errors.New("Missing required field Statement")
+		return nil, errors.New("missing required field Statement")
 	}
 	p := &bucketPolicy{}
 	for _, raw := range raws {
@@ -51,13 +51,13 @@ func parseBucketPolicy(doc []byte, bucket string) (*bucketPolicy, error) {
 			NotPrincipal json.RawMessage
 		}
 		if err := json.Unmarshal(raw, &head); err != nil {
-			return nil, fmt.Errorf("Statement is not valid JSON: %v", err)
+			return nil, fmt.Errorf("statement is not valid JSON: %v", err)
 		}
 		if len(head.NotPrincipal) > 0 {
-			return nil, errors.New("NotPrincipal is not supported by nimbus")
+			return nil, errors.New("the NotPrincipal element is not supported by nimbus")
 		}
 		if len(head.Principal) == 0 {
-			return nil, errors.New("Missing required field Principal")
+			return nil, errors.New("missing required field Principal")
 		}
 		st := policyStatement{}
 		if err := st.readPrincipal(head.Principal); err != nil {
@@ -70,7 +70,7 @@ func parseBucketPolicy(doc []byte, bucket string) (*bucketPolicy, error) {
 		for _, s := range pol {
 			for _, res := range append(append([]string(nil), s.Resource...), s.NotResource...) {
 				if res != BucketARN(bucket) && !strings.HasPrefix(res, BucketARN(bucket)+"/") {
-					return nil, errors.New("Policy has invalid resource")
+					return nil, errors.New("policy has invalid resource")
 				}
 			}
 		}
@@ -84,21 +84,21 @@ func (st *policyStatement) readPrincipal(raw json.RawMessage) error {
 	var star string
 	if json.Unmarshal(raw, &star) == nil {
 		if star != "*" {
-			return errors.New("Invalid principal in policy")
+			return errors.New("invalid principal in policy")
 		}
 		st.anyone = true
 		return nil
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return errors.New("Invalid principal in policy")
+		return errors.New("invalid principal in policy")
 	}
 	for kind, v := range m {
 		var list []string
 		if err := json.Unmarshal(v, &list); err != nil {
 			var one string
 			if err := json.Unmarshal(v, &one); err != nil {
-				return errors.New("Invalid principal in policy")
+				return errors.New("invalid principal in policy")
 			}
 			list = []string{one}
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/nimbus-platform/nimbus/internal/objects"
 )
@@ -276,7 +277,8 @@ func (a *API) bucketPolicy(w http.ResponseWriter, r *http.Request, bucket string
 	}
 	p, err := parseBucketPolicy(doc, bucket)
 	if err != nil {
-		return &apiError{http.StatusBadRequest, "MalformedPolicy", err.Error()}
+		msg := err.Error() // S3's messages start with a capital
+		return &apiError{http.StatusBadRequest, "MalformedPolicy", strings.ToUpper(msg[:1]) + msg[1:]}
 	}
 	if p.public() {
 		if pab, err := a.Objects.PublicAccessBlockOf(ctx, bucket); err == nil && pab.BlockPublicPolicy {
