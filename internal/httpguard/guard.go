@@ -167,9 +167,15 @@ func (g *Guard) refusal(r *http.Request) string {
 			"if you reach it by that name on purpose, start nimbus with --allowed-host %s",
 			r.Host, g.hosts.description, hostOnly(r.Host))
 	}
-	if g.cfg.Permit != nil && g.cfg.Permit(r) {
-		return ""
+	// Permit is asked only about what would be refused: SDK calls skip it.
+	if reason := pageRefusal(r); reason != "" && (g.cfg.Permit == nil || !g.cfg.Permit(r)) {
+		return reason
 	}
+	return ""
+}
+
+// pageRefusal says why a request that comes from a web page is refused.
+func pageRefusal(r *http.Request) string {
 	// AWS SDKs, the AWS CLI and the nimbus CLI send none of these headers;
 	// browsers send them with every request a page makes.
 	if o := r.Header.Get("Origin"); o != "" && !sameOrigin(o, r.Host) {
