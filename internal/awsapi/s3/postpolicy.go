@@ -123,7 +123,10 @@ func (a *API) postFile(w http.ResponseWriter, r *http.Request, bucket string, fi
 	if err != nil {
 		return err
 	}
-	location := "http://" + r.Host + "/" + bucket + "/" + url.PathEscape(key)
+	location := "http://" + r.Host + "/" + bucket + "/" + escapePath(key)
+	if strings.HasPrefix(r.Host, bucket+".") { // virtual-host style
+		location = "http://" + r.Host + "/" + escapePath(key)
+	}
 	h := w.Header()
 	h.Set("ETag", o.ETag)
 	h.Set("Location", location)

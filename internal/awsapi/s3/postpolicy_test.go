@@ -208,7 +208,8 @@ func botoUpload(t *testing.T, p *testkit.Platform, c *awss3.Client, script, body
 		t.Fatalf("boto3 output %s: %v", out, err)
 	}
 	a := postForm(t, boto.URL, fieldsOf(boto.Fields, "key"), "cat.txt", bodyText)
-	if a.status != 201 || !strings.Contains(a.body, "<Key>photos/cat.txt</Key>") || !strings.Contains(a.body, "<Bucket>inbox</Bucket>") {
+	if a.status != 201 || !strings.Contains(a.body, "<Key>photos/cat.txt</Key>") || !strings.Contains(a.body, "<Bucket>inbox</Bucket>") ||
+		!strings.Contains(a.body, "/inbox/photos/cat.txt</Location>") {
 		t.Fatalf("boto3 form upload: %d %s", a.status, a.body)
 	}
 	if body, ct := objectBody(t, c, "inbox", "photos/cat.txt"); body != bodyText || ct != "text/plain" {
