@@ -82,8 +82,12 @@ type Config struct {
 	// addressed by, besides localhost, loopback addresses and the address
 	// it is bound to; subdomains of each are allowed too.
 	AllowedHosts []string
-	Limits       Limits
-	Logger       *slog.Logger
+	// Permit, when set, names requests the server serves to web pages (S3's
+	// presigned, anonymous and form requests, bucket websites): they skip
+	// the Origin and Sec-Fetch checks. The Host check still applies.
+	Permit func(*http.Request) bool
+	Limits Limits
+	Logger *slog.Logger
 }
 
 // Guard holds one listener's policy.
@@ -163,6 +167,15 @@ func (g *Guard) refusal(r *http.Request) string {
 			"if you reach it by that name on purpose, start nimbus with --allowed-host %s",
 			r.Host, g.hosts.description, hostOnly(r.Host))
 	}
+	// Permit is asked only about what would be refused: SDK calls skip it.
+	if reason := pageRefusal(r); reason != "" && (g.cfg.Permit == nil || !g.cfg.Permit(r)) {
+		return reason
+	}
+	return ""
+}
+
+// pageRefusal says why a request that comes from a web page is refused.
+func pageRefusal(r *http.Request) string {
 	// AWS SDKs, the AWS CLI and the nimbus CLI send none of these headers;
 	// browsers send them with every request a page makes.
 	if o := r.Header.Get("Origin"); o != "" && !sameOrigin(o, r.Host) {

@@ -274,3 +274,46 @@ func TestQuietStreamIsNotCut(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// Permit lets the requests it names come from web pages (the server's S3
+// edge); the others are refused as before, and the Host check applies to all.
+func TestPermit(t *testing.T) {
+	var asked atomic.Int32
+	addr := serve(t, Config{Permit: func(r *http.Request) bool {
+		asked.Add(1)
+		return strings.HasPrefix(r.URL.Path, "/bucket/")
+	}}, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	_, port := splitHostPort(addr)
+	for _, c := range []struct {
+		path, host string
+		page       bool
+		want       int
+	}{
+		{"/bucket/key", "", true, 200},
+		{"/bucket/key", "evil.example:" + port, true, 403},
+		{"/2015-03-31/functions", "", true, 403},
+		{"/2015-03-31/functions", "", false, 200},
+	} {
+		req, _ := http.NewRequest("POST", "http://"+addr+c.path, strings.NewReader("x"))
+		if c.host != "" {
+			req.Host = c.host
+		}
+		if c.page {
+			req.Header.Set("Origin", "https://app.example")
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+			req.Header.Set("Sec-Fetch-Mode", "no-cors")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("POST %s (host %q, page %v): %d, want %d", c.path, c.host, c.page, resp.StatusCode, c.want)
+		}
+	}
+	// Requests without a page's headers never ask Permit (SDK calls stay cheap).
+	if n := asked.Load(); n != 2 {
+		t.Errorf("Permit asked %d times, want 2", n)
+	}
+}

@@ -215,6 +215,9 @@ func (s *Store) DeleteBucket(_ context.Context, name string) error {
 	if nonEmpty {
 		return errorf(KindBucketNotEmpty, "The bucket you tried to delete is not empty")
 	}
+	if err := s.deleteBucketConfigs(name); err != nil {
+		return err
+	}
 	if err := s.db.Delete(bucketKey(name), pebble.Sync); err != nil {
 		return fmt.Errorf("delete bucket %s: %w", name, err)
 	}

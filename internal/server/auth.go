@@ -133,7 +133,9 @@ func ReadCredentials(dataDir string) (*auth.Key, error) {
 func (s *Server) classify(r *http.Request) auth.Route {
 	path := r.URL.Path
 	switch {
-	case isS3(r):
+	case s.s3Anonymous(r): // objectsweb.go
+		return auth.Route{Open: true}
+	case isS3(r) || s.s3HostSigned(r):
 		return s3Route
 	case path == "/healthz" || path == "/metrics":
 		return auth.Route{Open: true}

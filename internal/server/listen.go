@@ -14,6 +14,7 @@ func (s *Server) serveAPI(h http.Handler) error {
 		AllowedHosts: s.cfg.AllowedHosts,
 		Limits:       s.cfg.APILimits,
 		Logger:       s.log,
+		Permit:       s.S3Browser,
 	})
 	if err != nil {
 		_ = s.ln.Close()

@@ -174,14 +174,15 @@ func TestWebPagesCannotDriveThePlatform(t *testing.T) {
 }
 
 // A configured name (and its subdomains) reaches the API; others do not.
+// A subdomain names a bucket (virtual-host style): the S3 edge answers it.
 func TestAllowedHosts(t *testing.T) {
 	p := testkit.Start(t, func(c *server.Config) { c.AllowedHosts = []string{"nimbus.test"} })
 	_, port, _ := net.SplitHostPort(p.Addr())
 	for host, want := range map[string]int{
 		"nimbus.test:" + port:        200,
-		"bucket.nimbus.test:" + port: 200,
+		"bucket.nimbus.test:" + port: 403, // S3: anonymous access to bucket/healthz
 		"nimbus.test":                200, // behind a proxy on port 80
-		"bucket.localhost:" + port:   200,
+		"bucket.localhost:" + port:   403,
 		"other.test:" + port:         403,
 	} {
 		req, _ := http.NewRequest("GET", p.URL()+"/healthz", nil)
@@ -195,7 +196,11 @@ func TestAllowedHosts(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("Host %s: %d, want %d (%s)", host, resp.StatusCode, want, body)
 		}
-		if want == 403 && !strings.Contains(string(body), "--allowed-host other.test") {
+		if strings.HasPrefix(host, "bucket.") {
+			if !strings.Contains(string(body), "<Code>AccessDenied</Code>") {
+				t.Errorf("Host %s: not answered by S3: %s", host, body)
+			}
+		} else if want == 403 && !strings.Contains(string(body), "--allowed-host other.test") {
 			t.Errorf("the refusal does not say how to allow the name: %s", body)
 		}
 	}

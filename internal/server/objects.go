@@ -39,8 +39,11 @@ const s3SignedBody = 64 << 10
 func (s *Server) withS3(next http.Handler) http.Handler {
 	api := &s3api.API{Objects: s.objects, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {
 		return auth.Authorize(ctx, action, resource, nil)
-	}}
+	}, VerifyForm: s.verifyForm}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.serveS3Web(w, r, api) { // objectsweb.go
+			return
+		}
 		if isS3(r) {
 			api.ServeHTTP(w, r)
 			return

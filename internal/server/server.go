@@ -300,6 +300,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.Invoker = invoke.New(s.Registry, s.runtime)
 	s.Gateway = gateway.New(gateway.Config{Registry: s.Registry, Invoker: s.Invoker, Logs: s.logs, Logger: cfg.Logger})
 	s.Registry.AddInventory(s.routes)
+	s.registerBucketWebsites() // bucketsweb.go
 	if cfg.HTTPAddr != "" {
 		if err := s.Gateway.Listen(cfg.HTTPAddr); err != nil {
 			return nil, err

@@ -27,6 +27,9 @@ type API struct {
 	// Authorize, when set, decides whether the caller may perform action
 	// ("s3:GetObject") on resource (a bucket or object ARN, or "*").
 	Authorize func(ctx context.Context, action, resource string) error
+	// VerifyForm, when set, checks a browser upload's signed policy and
+	// returns ctx carrying its signer (postpolicy.go).
+	VerifyForm func(ctx context.Context, f auth.PolicyForm) (context.Context, error)
 }
 
 // BucketARN and ObjectARN are the resources IAM names.
@@ -36,16 +39,19 @@ func ObjectARN(bucket, key string) string { return "arn:aws:s3:::" + bucket + "/
 // subresources are query parameters that select an operation this edge does
 // not serve yet; a request naming one is refused rather than taken for a
 // plain GET or PUT.
-var subresources = []string{"acl", "analytics", "accelerate", "cors", "encryption", "intelligent-tiering", "inventory",
-	"lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls", "policy", "policyStatus",
-	"publicAccessBlock", "replication", "requestPayment", "restore", "retention", "legal-hold", "select", "tagging",
-	"torrent", "versioning", "versions", "website", "attributes"}
+var subresources = []string{"acl", "analytics", "accelerate", "encryption", "intelligent-tiering", "inventory",
+	"lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls", "policyStatus",
+	"replication", "requestPayment", "restore", "retention", "legal-hold", "select", "tagging",
+	"torrent", "versioning", "versions", "attributes"}
 
 // ServeHTTP answers one S3 request (path style: /bucket/key).
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amz-request-id", strings.ReplaceAll(uuid.NewString(), "-", "")[:16])
 	bucket, key := splitPath(r.URL)
 	q := r.URL.Query()
+	if r = a.web(w, r, bucket, key); r == nil { // CORS (cors.go)
+		return
+	}
 	for _, s := range subresources {
 		if _, ok := q[s]; ok {
 			a.writeError(w, r, &apiError{http.StatusNotImplemented, "NotImplemented", "A header or query you provided implies functionality that is not implemented: ?" + s}, bucket, key)
@@ -69,6 +75,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) serveBucket(w http.ResponseWriter, r *http.Request, bucket string, q url.Values) error {
+	if sub := webSubresource(q); sub != "" { // webconfig.go
+		return a.serveBucketWeb(w, r, bucket, sub)
+	}
 	switch r.Method {
 	case http.MethodPut:
 		return a.createBucket(w, r, bucket)
@@ -79,6 +88,9 @@ func (a *API) serveBucket(w http.ResponseWriter, r *http.Request, bucket string,
 	case http.MethodPost:
 		if _, ok := q["delete"]; ok {
 			return a.deleteObjects(w, r, bucket)
+		}
+		if isForm(r) { // browser uploads (postpolicy.go)
+			return a.postObject(w, r, bucket)
 		}
 	case http.MethodGet:
 		if _, ok := q["uploads"]; ok {
@@ -143,10 +155,8 @@ func (a *API) authorize(ctx context.Context, action, resource string) error {
 	if a.Authorize == nil {
 		return nil
 	}
-	if err := a.Authorize(ctx, action, resource); err != nil {
-		return &apiError{http.StatusForbidden, "AccessDenied", err.Error()}
-	}
-	return nil
+	// The caller's own policy, then the bucket's (bucketpolicy.go).
+	return a.decide(ctx, action, resource, a.Authorize(ctx, action, resource))
 }
 
 // apiError is an S3 error answer.
@@ -171,6 +181,9 @@ func coreError(err error) *apiError {
 	var e *objects.Error
 	if !errors.As(err, &e) {
 		return nil
+	}
+	if ae := webError(e); ae != nil {
+		return ae
 	}
 	switch e.Kind {
 	case objects.KindNoSuchBucket:
@@ -216,7 +229,7 @@ type errorBody struct {
 }
 
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error, bucket, key string) {
-	ae := coreError(err)
+	ae := a.hideMissing(r.Context(), coreError(err), bucket) // bucketpolicy.go
 	if ae == nil {
 		if r.Context().Err() == nil {
 			a.log().Error("s3 request failed", "method", r.Method, "path", r.URL.Path, "err", err)
