@@ -21,13 +21,15 @@ import (
 	"path/filepath"
 )
 
-//go:embed node python
+//go:embed node python ruby
 var files embed.FS
 
 // Entry files, relative to the directory given to Install.
 const (
 	NodeEntry   = "node/bootstrap.js"
 	PythonEntry = "python/bootstrap.py"
+	// RubyEntry is the Ruby client, started as `ruby <dir>/ruby/bootstrap.rb`.
+	RubyEntry = "ruby/bootstrap.rb"
 )
 
 // Install writes the runtime clients under dir (creating it) and returns the absolute paths of the

@@ -199,7 +199,7 @@ func TestMain(m *testing.M) {
 
 func interpreter(t *testing.T, lang string) string {
 	t.Helper()
-	candidates := map[string][]string{"node": {"/usr/bin/node", "node"}, "python": {"/usr/bin/python3", "python3"}}[lang]
+	candidates := map[string][]string{"node": {"/usr/bin/node", "node"}, "python": {"/usr/bin/python3", "python3"}, "ruby": {"ruby"}}[lang]
 	for _, c := range candidates {
 		if p, err := exec.LookPath(c); err == nil {
 			return p
@@ -266,6 +266,9 @@ func start(t *testing.T, o runtimeOpts) (*fakeAPI, *proc, string) {
 	case "python":
 		entry = python
 		cmd = exec.Command(interpreter(t, "python"), "-u", entry)
+	case "ruby":
+		entry = filepath.Join(filepath.Dir(filepath.Dir(node)), filepath.FromSlash(RubyEntry))
+		cmd = exec.Command(interpreter(t, "ruby"), entry)
 	default:
 		t.Fatalf("unknown language %q", o.lang)
 	}
