@@ -1,0 +1,232 @@
+// Package langs deploys functions of every runtime family on a real platform
+// and calls them through the Lambda API: Ruby, old go1.x binaries, Java, the
+// interpreter versions the deploy picks, and what a function's interpreter
+// may import.
+package langs
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/nimbus-platform/nimbus/internal/client"
+	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/internal/testkit"
+)
+
+// writeTree writes files (path → content; a path ending in "*" is made
+// executable, the star dropped) under a new directory others can read.
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "nimbus-langs-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		mode := os.FileMode(0o644)
+		if n, ok := strings.CutSuffix(name, "*"); ok {
+			name, mode = n, 0o755
+		}
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func deploy(t *testing.T, p *testkit.Platform, dir string) *client.DeployOutcome {
+	t.Helper()
+	out, err := p.Client.Deploy(context.Background(), dir, manifest.Options{}, nil)
+	if err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	return out
+}
+
+type result struct {
+	out     *lambda.InvokeOutput
+	payload map[string]any
+	log     string
+}
+
+func invoke(t *testing.T, p *testkit.Platform, name, event string) result {
+	t.Helper()
+	out, err := p.Lambda().Invoke(context.Background(), &lambda.InvokeInput{
+		FunctionName: aws.String(name), Payload: []byte(event), LogType: types.LogTypeTail})
+	if err != nil {
+		t.Fatalf("invoke %s: %v", name, err)
+	}
+	r := result{out: out}
+	if len(out.Payload) > 0 && out.Payload[0] == '{' {
+		if err := json.Unmarshal(out.Payload, &r.payload); err != nil {
+			t.Fatalf("payload %s: %v", out.Payload, err)
+		}
+	}
+	if out.LogResult != nil {
+		raw, _ := base64.StdEncoding.DecodeString(*out.LogResult)
+		r.log = string(raw)
+	}
+	return r
+}
+
+func (r result) wantOK(t *testing.T) {
+	t.Helper()
+	if fe := aws.ToString(r.out.FunctionError); fe != "" {
+		t.Fatalf("function error %s: %s\nlog:\n%s", fe, r.out.Payload, r.log)
+	}
+}
+
+func (r result) wantError(t *testing.T, errorType, message string) {
+	t.Helper()
+	if aws.ToString(r.out.FunctionError) != "Unhandled" {
+		t.Fatalf("X-Amz-Function-Error %q, want Unhandled (payload %s)", aws.ToString(r.out.FunctionError), r.out.Payload)
+	}
+	if r.payload["errorType"] != errorType || !strings.Contains(r.payload["errorMessage"].(string), message) {
+		t.Fatalf("error %s, want errorType %q and a message with %q", r.out.Payload, errorType, message)
+	}
+}
+
+func warnings(out *client.DeployOutcome) string {
+	return strings.Join(out.Response.Warnings, "\n")
+}
+
+// need skips (or, where CI demands the tool, fails) a test without a program.
+func need(t *testing.T, program, requireEnv string) string {
+	t.Helper()
+	p, err := exec.LookPath(program)
+	if err != nil {
+		if os.Getenv(requireEnv) == "1" {
+			t.Fatalf("%s is not installed and %s=1", program, requireEnv)
+		}
+		t.Skipf("%s is not installed; set %s=1 to fail instead", program, requireEnv)
+	}
+	return p
+}
+
+func rubyVersion(t *testing.T) string {
+	out, err := exec.Command("ruby", "-e", "print RUBY_VERSION").Output()
+	if err != nil {
+		t.Fatalf("ruby -e: %v", err)
+	}
+	return string(out)
+}
+
+func TestRubyFunctions(t *testing.T) {
+	need(t, "ruby", "NIMBUS_REQUIRE_RUBY")
+	dir := writeTree(t, map[string]string{
+		"serverless.yml": `service: rb
+provider:
+  name: aws
+  runtime: ruby3.3
+functions:
+  hello:
+    handler: handler.hello
+  orders:
+    handler: lib/orders.Shop::Orders.process
+  legacy:
+    handler: handler.hello
+    runtime: ruby2.7
+`,
+		"handler.rb": `require 'json'
+
+def hello(event:, context:)
+  puts "hello from #{context.function_name}"
+  raise ArgumentError, 'no name' if event['name'].nil?
+  {
+    'message' => "Hello, #{event['name']}!",
+    'requestId' => context.aws_request_id,
+    'arn' => context.invoked_function_arn,
+    'memory' => context.memory_limit_in_mb,
+    'remaining' => context.get_remaining_time_in_millis,
+    'group' => context.log_group_name,
+    'ruby' => RUBY_VERSION,
+    'gemPath' => Gem.path,
+    'loadPath' => $LOAD_PATH,
+  }
+end
+`,
+		"lib/orders.rb": `module Shop
+  class Orders
+    def self.process(event:, context:)
+      { 'orders' => event['ids'].map { |id| "order-#{id}" } }
+    end
+  end
+end
+`,
+	})
+	p := testkit.Start(t, nil)
+	out := deploy(t, p, dir)
+	w := warnings(out)
+	version := rubyVersion(t)
+	if !strings.Contains(w, "runtime ruby2.7 is deprecated by AWS; its functions run with ruby "+version) {
+		t.Errorf("deploy warnings lack ruby2.7's deprecation:\n%s", w)
+	}
+	if !strings.HasPrefix(version, "3.3.") && !strings.Contains(w, "runtime ruby3.3: no ruby 3.3 is installed; its functions run with ruby "+version) {
+		t.Errorf("deploy warnings lack the version ruby3.3 runs with:\n%s", w)
+	}
+
+	r := invoke(t, p, "rb-dev-hello", `{"name":"ruby"}`)
+	r.wantOK(t)
+	if r.payload["message"] != "Hello, ruby!" || r.payload["arn"] != "arn:aws:lambda:us-east-1:000000000000:function:rb-dev-hello" ||
+		r.payload["memory"] != "1024" || r.payload["group"] != "/aws/lambda/rb-dev-hello" || r.payload["ruby"] != version {
+		t.Errorf("payload %s", r.out.Payload)
+	}
+	if rem, _ := r.payload["remaining"].(float64); rem <= 0 || rem > 6000 {
+		t.Errorf("remaining time %v ms, want within the 6 s timeout", r.payload["remaining"])
+	}
+	for _, want := range []string{"hello from rb-dev-hello", "START RequestId: " + r.payload["requestId"].(string), "REPORT RequestId:"} {
+		if !strings.Contains(r.log, want) {
+			t.Errorf("log lacks %q:\n%s", want, r.log)
+		}
+	}
+	// Host gems and site_ruby are not the function's.
+	for _, p := range r.payload["loadPath"].([]any) {
+		if s := p.(string); strings.Contains(s, "site_ruby") || strings.Contains(s, "vendor_ruby") {
+			t.Errorf("load path has the host's %s", s)
+		}
+	}
+	for _, p := range r.payload["gemPath"].([]any) {
+		if s := p.(string); strings.Contains(s, "/var/lib/gems") || strings.Contains(s, "/usr/local/lib/ruby/gems") {
+			t.Errorf("gem path has the host's %s", s)
+		}
+	}
+
+	invoke(t, p, "rb-dev-hello", `{}`).wantError(t, "Function<ArgumentError>", "no name")
+	// The instance survived its error.
+	invoke(t, p, "rb-dev-hello", `{"name":"again"}`).wantOK(t)
+
+	r = invoke(t, p, "rb-dev-orders", `{"ids":[1,2]}`)
+	r.wantOK(t)
+	if string(r.out.Payload) != `{"orders":["order-1","order-2"]}` {
+		t.Errorf("orders payload %s", r.out.Payload)
+	}
+	invoke(t, p, "rb-dev-legacy", `{"name":"old"}`).wantOK(t)
+}
+
+func TestRubyInitError(t *testing.T) {
+	need(t, "ruby", "NIMBUS_REQUIRE_RUBY")
+	dir := writeTree(t, map[string]string{
+		"serverless.yml": "service: rbinit\nprovider:\n  name: aws\n  runtime: ruby3.2\nfunctions:\n  broken:\n    handler: app.handler\n",
+		"app.rb":         "require 'no_such_gem'\n\ndef handler(event:, context:)\n  1\nend\n",
+	})
+	p := testkit.Start(t, nil)
+	deploy(t, p, dir)
+	invoke(t, p, "rbinit-dev-broken", `{}`).wantError(t, "Init<LoadError>", "cannot load such file -- no_such_gem")
+}
