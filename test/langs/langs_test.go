@@ -230,3 +230,106 @@ func TestRubyInitError(t *testing.T) {
 	deploy(t, p, dir)
 	invoke(t, p, "rbinit-dev-broken", `{}`).wantError(t, "Init<LoadError>", "cannot load such file -- no_such_gem")
 }
+
+// buildOldGo builds a handler with aws-lambda-go v1.17.0, the last version
+// before the Runtime API client: the binary speaks only net/rpc.
+func buildOldGo(t *testing.T, out string) {
+	t.Helper()
+	src := t.TempDir()
+	files := map[string]string{
+		"go.mod": "module oldgo\n\ngo 1.13\n\nrequire github.com/aws/aws-lambda-go v1.17.0\n",
+		"main.go": `package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+type event struct {
+	Name  string ` + "`json:\"name\"`" + `
+	Fail  bool   ` + "`json:\"fail\"`" + `
+	Panic bool   ` + "`json:\"panic\"`" + `
+}
+
+func handle(ctx context.Context, e event) (map[string]interface{}, error) {
+	if e.Fail {
+		return nil, errors.New("no order for " + e.Name)
+	}
+	if e.Panic {
+		panic("lost " + e.Name)
+	}
+	lc, _ := lambdacontext.FromContext(ctx)
+	deadline, _ := ctx.Deadline()
+	fmt.Println("hello", e.Name)
+	return map[string]interface{}{
+		"message":    "Hello, " + e.Name + "!",
+		"requestId":  lc.AwsRequestID,
+		"arn":        lc.InvokedFunctionArn,
+		"function":   lambdacontext.FunctionName,
+		"deadlineMs": time.Until(deadline).Milliseconds(),
+		"port":       os.Getenv("_LAMBDA_SERVER_PORT"),
+		"runtimeAPI": os.Getenv("AWS_LAMBDA_RUNTIME_API"),
+		"pid":        os.Getpid(),
+	}, nil
+}
+
+func main() { lambda.Start(handle) }
+`,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "CGO_ENABLED=0", "GOWORK=off")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build with aws-lambda-go v1.17.0: %v\n%s", err, b)
+	}
+}
+
+func TestGoOldRPCProtocol(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"serverless.yml": "service: oldgo\nprovider:\n  name: aws\n  runtime: go1.x\n  timeout: 4\nfunctions:\n  hello:\n    handler: bin/hello\n",
+	})
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	buildOldGo(t, filepath.Join(dir, "bin", "hello"))
+	p := testkit.Start(t, nil)
+	deploy(t, p, dir)
+
+	r := invoke(t, p, "oldgo-dev-hello", `{"name":"gopher"}`)
+	r.wantOK(t)
+	if r.payload["message"] != "Hello, gopher!" || r.payload["function"] != "oldgo-dev-hello" ||
+		r.payload["arn"] != "arn:aws:lambda:us-east-1:000000000000:function:oldgo-dev-hello" {
+		t.Errorf("payload %s", r.out.Payload)
+	}
+	if r.payload["port"] == "" || r.payload["runtimeAPI"] != "" {
+		t.Errorf("the binary saw _LAMBDA_SERVER_PORT %q and AWS_LAMBDA_RUNTIME_API %q; want a port and no Runtime API", r.payload["port"], r.payload["runtimeAPI"])
+	}
+	if d, _ := r.payload["deadlineMs"].(float64); d < 2000 || d > 4000 {
+		t.Errorf("context deadline %v ms away, want about the 4 s timeout", r.payload["deadlineMs"])
+	}
+	if !strings.Contains(r.log, "hello gopher") || !strings.Contains(r.log, "REPORT RequestId: "+r.payload["requestId"].(string)) {
+		t.Errorf("log tail:\n%s", r.log)
+	}
+
+	// A returned error keeps Lambda's go1.x shape; the process stays.
+	invoke(t, p, "oldgo-dev-hello", `{"name":"o-7","fail":true}`).wantError(t, "errorString", "no order for o-7")
+	r2 := invoke(t, p, "oldgo-dev-hello", `{"name":"again"}`)
+	r2.wantOK(t)
+	if r2.payload["pid"] != r.payload["pid"] {
+		t.Errorf("warm invoke ran in process %v, want %v", r2.payload["pid"], r.payload["pid"])
+	}
+	// A panic is reported, and the next invocation gets a fresh process.
+	invoke(t, p, "oldgo-dev-hello", `{"name":"x","panic":true}`).wantError(t, "string", "lost x")
+	invoke(t, p, "oldgo-dev-hello", `{"name":"after"}`).wantOK(t)
+}

@@ -14,6 +14,7 @@ package goshim
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,21 +50,52 @@ func init() {
 	os.Exit(0)
 }
 
-// markers tell the two protocols apart in a Go binary: aws-lambda-go v1.18
-// and later read AWS_LAMBDA_RUNTIME_API, earlier versions only the port.
+// markers tell the two protocols apart in a Go binary without module
+// information: aws-lambda-go v1.18 and later read AWS_LAMBDA_RUNTIME_API,
+// earlier versions only the port.
 var (
 	rpcMarker     = []byte("_LAMBDA_SERVER_PORT")
 	runtimeMarker = []byte("AWS_LAMBDA_RUNTIME_API")
 )
 
+const lambdaModule = "github.com/aws/aws-lambda-go"
+
 // NeedsShim reports whether the executable at path only speaks the RPC
-// protocol of aws-lambda-go before v1.18.
+// protocol of aws-lambda-go before v1.18: by the version of aws-lambda-go
+// the binary records, or, for a binary built without modules, by the
+// variables its code names.
 func NeedsShim(path string) (bool, error) {
+	if info, err := buildinfo.ReadFile(path); err == nil {
+		for _, dep := range info.Deps {
+			if dep.Path == lambdaModule {
+				if dep.Replace != nil && dep.Replace.Version != "" {
+					dep = dep.Replace
+				}
+				return beforeRuntimeAPI(dep.Version), nil
+			}
+		}
+		if info.Main.Path == lambdaModule || len(info.Deps) > 0 {
+			return false, nil // a module build without aws-lambda-go: its own client
+		}
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return false, err
 	}
 	return bytes.Contains(data, rpcMarker) && !bytes.Contains(data, runtimeMarker), nil
+}
+
+// beforeRuntimeAPI reports whether an aws-lambda-go version (v1.17.0, or a
+// pseudo-version) predates v1.18, its first with a Runtime API client.
+func beforeRuntimeAPI(version string) bool {
+	major, rest, _ := strings.Cut(strings.TrimPrefix(version, "v"), ".")
+	minor, _, _ := strings.Cut(rest, ".")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma == 0 || (ma == 1 && mi < 18)
 }
 
 func run(binary string) error {
