@@ -22,6 +22,8 @@ type Interpreter struct {
 	Version string // as it reports it: "20.20.2", "3.11.7", "3.1.2", "17.0.15"
 	// Exact: its version is the one the runtime identifier declares.
 	Exact bool
+	// Given: the operator named it (nimbus up --runtime).
+	Given bool
 }
 
 // interpreters finds, for each runtime identifier, the interpreter of the
@@ -75,7 +77,7 @@ func (in *interpreters) find(runtime string) (Interpreter, error) {
 		if v == "" {
 			return Interpreter{}, fmt.Errorf("runtime %s: the interpreter %s given for it does not run", runtime, p)
 		}
-		return Interpreter{Path: p, Version: v, Exact: versionMatches(family, want, v)}, nil
+		return Interpreter{Path: p, Version: v, Exact: versionMatches(family, want, v), Given: true}, nil
 	}
 	candidates := versionedCandidates(family, want)
 	if p := in.defaults[family]; p != "" {
@@ -283,6 +285,9 @@ func (m *Manager) CheckRuntimes(app *appspec.Application) (warnings []string, er
 		case appspec.RuntimeDeprecated(f.Runtime):
 			warnings = append(warnings, fmt.Sprintf("runtime %s is deprecated by AWS; its functions run with %s %s (%s)",
 				f.Runtime, family, interp.Version, interp.Path))
+		case !interp.Exact && interp.Given:
+			warnings = append(warnings, fmt.Sprintf("runtime %s runs with %s %s (%s, given with --runtime), not %s",
+				f.Runtime, family, interp.Version, interp.Path, appspec.RuntimeVersion(f.Runtime)))
 		case !interp.Exact:
 			warnings = append(warnings, fmt.Sprintf("runtime %s: no %s %s is installed; its functions run with %s %s (%s); name another with `nimbus up --runtime %s=PATH`",
 				f.Runtime, family, appspec.RuntimeVersion(f.Runtime), family, interp.Version, interp.Path, f.Runtime))

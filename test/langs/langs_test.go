@@ -20,6 +20,7 @@ import (
 
 	"github.com/nimbus-platform/nimbus/internal/client"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/internal/server"
 	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
 
@@ -332,4 +333,123 @@ func TestGoOldRPCProtocol(t *testing.T) {
 	// A panic is reported, and the next invocation gets a fresh process.
 	invoke(t, p, "oldgo-dev-hello", `{"name":"x","panic":true}`).wantError(t, "string", "lost x")
 	invoke(t, p, "oldgo-dev-hello", `{"name":"after"}`).wantOK(t)
+}
+
+// TestPythonSeesOnlyItsPackage: a function folder named py/ is not shadowed
+// by a host module py (Debian's python3-py) on the interpreter's site path,
+// and the interpreters the deploy picks are the ones it reports.
+func TestPythonSeesOnlyItsPackage(t *testing.T) {
+	out, err := exec.Command("/usr/bin/python3", "-c", `import sys; print("%d.%d" % sys.version_info[:2])`).Output()
+	if err != nil {
+		t.Skipf("no /usr/bin/python3: %v", err)
+	}
+	version := strings.TrimSpace(string(out))
+	runtime := "python" + version
+	other := "python3.13"
+	if version == "3.13" {
+		other = "python3.12"
+	}
+	// A virtual environment holds the host module, where its interpreter
+	// finds it: in site-packages. Not under /tmp, which is private to each
+	// instance.
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Skipf("no cache directory for the environment: %v", err)
+	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	venv, err := os.MkdirTemp(cache, "nimbus-langs-venv-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(venv) })
+	if b, err := exec.Command("/usr/bin/python3", "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
+		t.Skipf("python3 -m venv: %v: %s", err, b)
+	}
+	site := filepath.Join(venv, "lib", "python"+version, "site-packages")
+	if err := os.WriteFile(filepath.Join(site, "py.py"), []byte("HOST = True\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := filepath.Walk(venv, func(p string, _ os.FileInfo, _ error) error { return os.Chmod(p, 0o755) }); err != nil {
+		t.Fatal(err)
+	}
+	python := filepath.Join(venv, "bin", "python3")
+	if b, err := exec.Command(python, "-c", "import py; print(py.__file__)").Output(); err != nil || !strings.HasPrefix(string(b), site) {
+		t.Fatalf("the environment's python does not import the host py from %s: %s %v", site, b, err)
+	}
+
+	dir := writeTree(t, map[string]string{
+		"serverless.yml": "service: pyiso\nprovider:\n  name: aws\n  runtime: " + runtime + "\nfunctions:\n  echo:\n    handler: py/echo.handler\n" +
+			"  other:\n    handler: py/echo.handler\n    runtime: " + other + "\n",
+		"py/echo.py": `import sys
+
+def handler(event, context):
+    return {"event": event, "path": sys.path, "version": "%d.%d" % sys.version_info[:2],
+            "py": getattr(sys.modules.get("py"), "__path__", None) and list(sys.modules["py"].__path__),
+            "exit": callable(exit)}
+`,
+	})
+	p := testkit.Start(t, func(c *server.Config) {
+		c.Runtimes = map[string]string{runtime: python, other: "/usr/bin/python3"}
+	})
+	w := warnings(deploy(t, p, dir))
+	if want := "runtime " + other + " runs with python " + version; !strings.Contains(w, want) {
+		t.Errorf("deploy warnings lack %q:\n%s", want, w)
+	}
+	if strings.Contains(w, "runtime "+runtime+" ") {
+		t.Errorf("deploy warns about %s, which runs with its own version:\n%s", runtime, w)
+	}
+	r := invoke(t, p, "pyiso-dev-echo", `{"k":"v"}`)
+	r.wantOK(t)
+	if ev, _ := r.payload["event"].(map[string]any); ev["k"] != "v" || r.payload["version"] != version || r.payload["exit"] != true {
+		t.Errorf("payload %s", r.out.Payload)
+	}
+	if py, _ := r.payload["py"].([]any); len(py) != 1 || !strings.HasSuffix(py[0].(string), "/py") {
+		t.Errorf("module py is %v, want the function's own folder", r.payload["py"])
+	}
+	for _, e := range r.payload["path"].([]any) {
+		if s := e.(string); strings.Contains(s, "site-packages") || strings.Contains(s, "dist-packages") || strings.HasPrefix(s, venv) {
+			t.Errorf("sys.path has the host's %s (path %v)", s, r.payload["path"])
+		}
+	}
+	if r := invoke(t, p, "pyiso-dev-other", `{}`); r.payload["version"] != version {
+		t.Errorf("%s ran with python %v, want the given /usr/bin/python3 (%s)", other, r.payload["version"], version)
+	}
+}
+
+// TestProvidedShellBootstrap: a bootstrap that is a bash script without
+// exec bit or shebang runs, as on Amazon Linux.
+func TestProvidedShellBootstrap(t *testing.T) {
+	need(t, "node", "NIMBUS_REQUIRE_NODE")
+	dir := writeTree(t, map[string]string{
+		"serverless.yml": "service: shboot\nprovider:\n  name: aws\n  runtime: provided.al2023\nfunctions:\n  echo:\n    handler: unused\n",
+		"runtime.js": `const http = require("http");
+const api = process.env.AWS_LAMBDA_RUNTIME_API;
+function next() {
+  http.get("http://" + api + "/2018-06-01/runtime/invocation/next", res => {
+    let body = "";
+    res.on("data", c => body += c);
+    res.on("end", () => {
+      const id = res.headers["lambda-runtime-aws-request-id"];
+      const out = JSON.stringify({shell: process.env.FROM_SHELL, event: JSON.parse(body)});
+      const req = http.request("http://" + api + "/2018-06-01/runtime/invocation/" + id + "/response", {method: "POST"}, r => { r.resume(); r.on("end", next); });
+      req.end(out);
+    });
+  });
+}
+next();
+`,
+	})
+	script := "[[ -n \"${AWS_LAMBDA_RUNTIME_API}\" ]]\nexport FROM_SHELL=\"bash $BASH_VERSION\"\nexec node \"$LAMBDA_TASK_ROOT/runtime.js\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "bootstrap"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testkit.Start(t, nil)
+	deploy(t, p, dir)
+	r := invoke(t, p, "shboot-dev-echo", `{"n":1}`)
+	r.wantOK(t)
+	if shell, _ := r.payload["shell"].(string); !strings.HasPrefix(shell, "bash ") || string(r.out.Payload) == "" {
+		t.Errorf("payload %s, want the bootstrap run by bash", r.out.Payload)
+	}
 }
