@@ -21,7 +21,7 @@ import (
 	"path/filepath"
 )
 
-//go:embed node python ruby
+//go:embed node python ruby java
 var files embed.FS
 
 // Entry files, relative to the directory given to Install.
@@ -30,6 +30,10 @@ const (
 	PythonEntry = "python/bootstrap.py"
 	// RubyEntry is the Ruby client, started as `ruby <dir>/ruby/bootstrap.rb`.
 	RubyEntry = "ruby/bootstrap.rb"
+	// JavaSource is the Java client's source, compiled with the JDK that
+	// runs it (see internal/runtime) into JavaClasses/<key>.
+	JavaSource  = "java/NimbusRuntime.java"
+	JavaClasses = "java/classes"
 )
 
 // Install writes the runtime clients under dir (creating it) and returns the absolute paths of the

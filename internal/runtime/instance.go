@@ -317,6 +317,17 @@ func (m *Manager) command(spec *Spec, paths instancePaths) ([]string, error) {
 		return []string{interp.Path, "-S", m.inRuntimeDir(m.cfg.PythonEntry, paths)}, nil
 	case appspec.FamilyRuby:
 		return []string{interp.Path, filepath.Join(paths.runtimeDir, filepath.FromSlash(runtimes.RubyEntry))}, nil
+	case appspec.FamilyJava:
+		classes, err := m.java.classes(m.cfg.RuntimeDir, interp.Path)
+		if err != nil {
+			return nil, err
+		}
+		// As Lambda starts its JVMs: C1 only and the serial collector start
+		// fastest for short invocations. IPv4 sockets: the instance's
+		// listener finds its peer in /proc/net/tcp, where a JVM's
+		// dual-stack socket (::ffff:127.0.0.1, in tcp6) is not.
+		return []string{interp.Path, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-Djava.net.preferIPv4Stack=true",
+			"-cp", filepath.Join(paths.runtimeDir, classes), "NimbusRuntime"}, nil
 	}
 	return nil, fmt.Errorf("runtime %q has no launcher", spec.Runtime)
 }

@@ -281,6 +281,12 @@ func (m *Manager) CheckRuntimes(app *appspec.Application) (warnings []string, er
 			errs = append(errs, err.Error())
 			continue
 		}
+		if family == appspec.FamilyJava {
+			if _, err := m.java.classes(m.cfg.RuntimeDir, interp.Path); err != nil {
+				errs = append(errs, fmt.Sprintf("runtime %s: %v", f.Runtime, err))
+				continue
+			}
+		}
 		switch {
 		case appspec.RuntimeDeprecated(f.Runtime):
 			warnings = append(warnings, fmt.Sprintf("runtime %s is deprecated by AWS; its functions run with %s %s (%s)",

@@ -88,6 +88,8 @@ type Manager struct {
 	interpreterDirs []string
 	// interps finds each managed runtime's interpreter by declared version.
 	interps *interpreters
+	// java compiles the Java runtime client per JDK.
+	java javaClient
 	// goProtocol: host path of a go1.x executable → it needs the RPC shim.
 	goProtocol sync.Map
 	closed     atomic.Bool

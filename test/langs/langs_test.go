@@ -5,6 +5,7 @@
 package langs
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -451,5 +452,245 @@ next();
 	r.wantOK(t)
 	if shell, _ := r.payload["shell"].(string); !strings.HasPrefix(shell, "bash ") || string(r.out.Payload) == "" {
 		t.Errorf("payload %s, want the bootstrap run by bash", r.out.Payload)
+	}
+}
+
+// javaCore are minimal copies of aws-lambda-java-core's interfaces, as a
+// function's jar brings them (Maven Central is out of reach here).
+var javaCore = map[string]string{
+	"com/amazonaws/services/lambda/runtime/Context.java": `package com.amazonaws.services.lambda.runtime;
+public interface Context {
+    String getAwsRequestId();
+    String getLogGroupName();
+    String getLogStreamName();
+    String getFunctionName();
+    String getFunctionVersion();
+    String getInvokedFunctionArn();
+    int getRemainingTimeInMillis();
+    int getMemoryLimitInMB();
+    LambdaLogger getLogger();
+}`,
+	"com/amazonaws/services/lambda/runtime/LambdaLogger.java": `package com.amazonaws.services.lambda.runtime;
+public interface LambdaLogger {
+    void log(String message);
+    void log(byte[] message);
+}`,
+	"com/amazonaws/services/lambda/runtime/RequestHandler.java": `package com.amazonaws.services.lambda.runtime;
+public interface RequestHandler<I, O> {
+    O handleRequest(I input, Context context);
+}`,
+	"com/amazonaws/services/lambda/runtime/RequestStreamHandler.java": `package com.amazonaws.services.lambda.runtime;
+import java.io.*;
+public interface RequestStreamHandler {
+    void handleRequest(InputStream input, OutputStream output, Context context) throws IOException;
+}`,
+}
+
+var javaHandlers = map[string]string{
+	"example/Hello.java": `package example;
+import com.amazonaws.services.lambda.runtime.*;
+import java.util.*;
+public class Hello implements RequestHandler<Map<String, Object>, Map<String, Object>> {
+    public Map<String, Object> handleRequest(Map<String, Object> event, Context context) {
+        context.getLogger().log("hello " + event.get("name") + "\n");
+        if (event.containsKey("fail")) {
+            throw new IllegalStateException("no order " + event.get("fail"));
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("message", "Hello, " + event.get("name") + "!");
+        out.put("requestId", context.getAwsRequestId());
+        out.put("function", context.getFunctionName());
+        out.put("arn", context.getInvokedFunctionArn());
+        out.put("memory", context.getMemoryLimitInMB());
+        out.put("remaining", context.getRemainingTimeInMillis());
+        out.put("count", event.get("count"));
+        return out;
+    }
+}`,
+	"example/Upper.java": `package example;
+import com.amazonaws.services.lambda.runtime.*;
+import java.io.*;
+import java.nio.charset.StandardCharsets;
+public class Upper implements RequestStreamHandler {
+    public void handleRequest(InputStream in, OutputStream out, Context context) throws IOException {
+        String s = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        System.out.println("stream of " + s.length() + " bytes");
+        out.write(s.toUpperCase().getBytes(StandardCharsets.UTF_8));
+    }
+}`,
+	"example/Orders.java": `package example;
+import com.amazonaws.services.lambda.runtime.Context;
+import java.util.*;
+public class Orders {
+    public static class Order {
+        public String id;
+        private int quantity;
+        public List<String> tags;
+        public void setQuantity(int q) { quantity = q; }
+        public int getQuantity() { return quantity; }
+    }
+    public static class Receipt {
+        public String orderId;
+        public int total;
+        public boolean isPaid() { return true; }
+    }
+    public Receipt place(Order order, Context context) {
+        Receipt r = new Receipt();
+        r.orderId = order.id + "/" + String.join(",", order.tags);
+        r.total = order.quantity * 3;
+        return r;
+    }
+    public String greet(String name) {
+        return "hi " + name;
+    }
+}`,
+}
+
+// buildJavaFixture compiles (in one javac run) the interfaces, packed into
+// lib/aws-lambda-java-core.jar, and the handlers, whose classes go at the
+// package root, as a Lambda zip holds them.
+func buildJavaFixture(t *testing.T, javac, dir string) {
+	t.Helper()
+	src, classes := t.TempDir(), t.TempDir()
+	var files []string
+	for _, set := range []map[string]string{javaCore, javaHandlers} {
+		for name, code := range set {
+			p := filepath.Join(src, name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(code), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, p)
+		}
+	}
+	if b, err := exec.Command(javac, append([]string{"-d", classes}, files...)...).CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v\n%s", err, b)
+	}
+	jar := filepath.Join(dir, "lib", "aws-lambda-java-core.jar")
+	if err := os.MkdirAll(filepath.Dir(jar), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeZip(t, filepath.Join(classes, "com"), "com", jar)
+	if err := os.Rename(filepath.Join(classes, "example"), filepath.Join(dir, "example")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeZip zips the tree at from, its entries under prefix.
+func writeZip(t *testing.T, from, prefix, to string) {
+	t.Helper()
+	f, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	err = filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		w, err := zw.Create(prefix + "/" + filepath.ToSlash(rel))
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(data)
+		return err
+	})
+	if err == nil {
+		err = zw.Close()
+	}
+	if err == nil {
+		err = f.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestJavaFunctions(t *testing.T) {
+	javac := need(t, "javac", "NIMBUS_REQUIRE_JAVA")
+	dir := writeTree(t, map[string]string{
+		"serverless.yml": `service: jv
+provider:
+  name: aws
+  runtime: java17
+  timeout: 10
+functions:
+  hello:
+    handler: example.Hello
+  upper:
+    handler: example.Upper
+  orders:
+    handler: example.Orders::place
+  greet:
+    handler: example.Orders::greet
+    runtime: java11
+  missing:
+    handler: example.Nope::handleRequest
+    runtime: java21
+`,
+	})
+	buildJavaFixture(t, javac, dir)
+	p := testkit.Start(t, nil)
+	w := warnings(deploy(t, p, dir))
+	if !strings.Contains(w, "runtime java11 is deprecated by AWS; its functions run with java ") {
+		t.Errorf("deploy warnings lack java11's deprecation:\n%s", w)
+	}
+
+	r := invoke(t, p, "jv-dev-hello", `{"name":"duke","count":3}`)
+	r.wantOK(t)
+	if r.payload["message"] != "Hello, duke!" || r.payload["function"] != "jv-dev-hello" || r.payload["memory"] != float64(1024) ||
+		r.payload["arn"] != "arn:aws:lambda:us-east-1:000000000000:function:jv-dev-hello" || r.payload["count"] != float64(3) {
+		t.Errorf("payload %s", r.out.Payload)
+	}
+	if rem, _ := r.payload["remaining"].(float64); rem <= 0 || rem > 10000 {
+		t.Errorf("remaining %v ms, want within the 10 s timeout", r.payload["remaining"])
+	}
+	if !strings.Contains(r.log, "hello duke") {
+		t.Errorf("log lacks the LambdaLogger line:\n%s", r.log)
+	}
+	e := invoke(t, p, "jv-dev-hello", `{"name":"x","fail":"o-9"}`)
+	e.wantError(t, "java.lang.IllegalStateException", "no order o-9")
+	if trace, _ := e.payload["stackTrace"].([]any); len(trace) == 0 || !strings.HasPrefix(trace[0].(string), "example.Hello.handleRequest(Hello.java:") {
+		t.Errorf("stackTrace %v, want the handler's frame first", e.payload["stackTrace"])
+	}
+	invoke(t, p, "jv-dev-hello", `{"name":"again"}`).wantOK(t)
+
+	u := invoke(t, p, "jv-dev-upper", `{"k":"abc"}`)
+	u.wantOK(t)
+	if string(u.out.Payload) != `{"K":"ABC"}` || !strings.Contains(u.log, "stream of 11 bytes") {
+		t.Errorf("stream handler: payload %s, log:\n%s", u.out.Payload, u.log)
+	}
+
+	o := invoke(t, p, "jv-dev-orders", `{"id":"o-1","quantity":4,"tags":["a","b"],"unknown":true}`)
+	o.wantOK(t)
+	if o.payload["orderId"] != "o-1/a,b" || o.payload["total"] != float64(12) || o.payload["paid"] != true {
+		t.Errorf("POJO handler payload %s", o.out.Payload)
+	}
+	g := invoke(t, p, "jv-dev-greet", `"duke"`)
+	g.wantOK(t)
+	if string(g.out.Payload) != `"hi duke"` {
+		t.Errorf("String handler payload %s", g.out.Payload)
+	}
+	invoke(t, p, "jv-dev-missing", `{}`).wantError(t, "java.lang.ClassNotFoundException", "Class not found: example.Nope")
+}
+
+func TestJavaWithoutJDK(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"serverless.yml": "service: nojdk\nprovider:\n  name: aws\n  runtime: java17\nfunctions:\n  f:\n    handler: example.Hello\n",
+		"lib/app.jar":    "not really a jar",
+	})
+	// A "java" that is only a runtime: it runs, but has no javac beside it.
+	jre := writeTree(t, map[string]string{"bin/java*": "#!/bin/sh\necho 'openjdk version \"17.0.1\"' >&2\n"})
+	p := testkit.Start(t, func(c *server.Config) { c.Runtimes = map[string]string{"java17": filepath.Join(jre, "bin", "java")} })
+	_, err := p.Client.Deploy(context.Background(), dir, manifest.Options{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "without a compiler: install a JDK") {
+		t.Fatalf("deploy on a host without a JDK: %v, want an error that says so", err)
 	}
 }
