@@ -565,7 +565,7 @@ func buildJavaFixture(t *testing.T, javac, dir string) {
 			files = append(files, p)
 		}
 	}
-	if b, err := exec.Command(javac, append([]string{"-d", classes}, files...)...).CombinedOutput(); err != nil {
+	if b, err := exec.Command(javac, append([]string{"-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC", "-d", classes}, files...)...).CombinedOutput(); err != nil {
 		t.Fatalf("javac: %v\n%s", err, b)
 	}
 	jar := filepath.Join(dir, "lib", "aws-lambda-java-core.jar")
