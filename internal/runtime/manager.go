@@ -122,18 +122,6 @@ func NewManager(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Sandbox == nil {
-		cfg.Sandbox = sandbox.New(sandbox.Config{})
-	}
-	if cfg.Logs == nil {
-		return nil, errors.New("runtime: a log sink is required")
-	}
-	if cfg.Observer == nil {
-		cfg.Observer = nopObserver{}
-	}
-	if err := os.MkdirAll(cfg.RunDir+"/tmp", 0o711); err != nil {
-		return nil, fmt.Errorf("create run directory: %w", err)
-	}
 	for rt, path := range cfg.Runtimes {
 		switch family, _ := appspec.RuntimeFamily(rt); family {
 		case appspec.FamilyNode, appspec.FamilyPython, appspec.FamilyRuby, appspec.FamilyJava:
@@ -145,6 +133,18 @@ func NewManager(cfg Config) (*Manager, error) {
 		if !filepath.IsAbs(path) {
 			return nil, fmt.Errorf("runtime %s: the interpreter %q must be an absolute path", rt, path)
 		}
+	}
+	if cfg.Sandbox == nil {
+		cfg.Sandbox = sandbox.New(sandbox.Config{})
+	}
+	if cfg.Logs == nil {
+		return nil, errors.New("runtime: a log sink is required")
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if err := os.MkdirAll(cfg.RunDir+"/tmp", 0o711); err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
 	}
 	if cfg.SDKDir != "" && cfg.Sandbox.Isolated() {
 		// The mount point of the SDKs inside the read-only runtime directory.
