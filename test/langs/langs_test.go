@@ -164,15 +164,37 @@ def hello(event:, context:)
   }
 end
 `,
-		"lib/orders.rb": `module Shop
+		"lib/orders.rb": `require 'greeter'
+
+module Shop
   class Orders
     def self.process(event:, context:)
-      { 'orders' => event['ids'].map { |id| "order-#{id}" } }
+      { 'orders' => event['ids'].map { |id| "order-#{id}" }, 'greeting' => Greeter.greet('shop') }
     end
   end
 end
 `,
 	})
+	// A gem installed into the package as bundler does for Lambda
+	// (bundle config set path vendor/bundle).
+	api, err := exec.Command("ruby", "-e", `print RbConfig::CONFIG["ruby_version"]`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gems := filepath.Join(dir, "vendor", "bundle", "ruby", string(api))
+	for name, content := range map[string]string{
+		"specifications/greeter-1.0.0.gemspec": "Gem::Specification.new do |s|\n  s.name = 'greeter'\n  s.version = '1.0.0'\n" +
+			"  s.summary = 'greets'\n  s.authors = ['nimbus']\n  s.files = ['lib/greeter.rb']\n  s.require_paths = ['lib']\nend\n",
+		"gems/greeter-1.0.0/lib/greeter.rb": "module Greeter\n  def self.greet(who)\n    \"hi #{who}\"\n  end\nend\n",
+	} {
+		p := filepath.Join(gems, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p := testkit.Start(t, nil)
 	out := deploy(t, p, dir)
 	w := warnings(out)
@@ -216,7 +238,7 @@ end
 
 	r = invoke(t, p, "rb-dev-orders", `{"ids":[1,2]}`)
 	r.wantOK(t)
-	if string(r.out.Payload) != `{"orders":["order-1","order-2"]}` {
+	if string(r.out.Payload) != `{"orders":["order-1","order-2"],"greeting":"hi shop"}` {
 		t.Errorf("orders payload %s", r.out.Payload)
 	}
 	invoke(t, p, "rb-dev-legacy", `{"name":"old"}`).wantOK(t)
