@@ -21,13 +21,19 @@ import (
 	"path/filepath"
 )
 
-//go:embed node python
+//go:embed node python ruby java
 var files embed.FS
 
 // Entry files, relative to the directory given to Install.
 const (
 	NodeEntry   = "node/bootstrap.js"
 	PythonEntry = "python/bootstrap.py"
+	// RubyEntry is the Ruby client, started as `ruby <dir>/ruby/bootstrap.rb`.
+	RubyEntry = "ruby/bootstrap.rb"
+	// JavaSource is the Java client's source, compiled with the JDK that
+	// runs it (see internal/runtime) into JavaClasses/<key>.
+	JavaSource  = "java/NimbusRuntime.java"
+	JavaClasses = "java/classes"
 )
 
 // Install writes the runtime clients under dir (creating it) and returns the absolute paths of the

@@ -199,7 +199,7 @@ func TestMain(m *testing.M) {
 
 func interpreter(t *testing.T, lang string) string {
 	t.Helper()
-	candidates := map[string][]string{"node": {"/usr/bin/node", "node"}, "python": {"/usr/bin/python3", "python3"}}[lang]
+	candidates := map[string][]string{"node": {"/usr/bin/node", "node"}, "python": {"/usr/bin/python3", "python3"}, "ruby": {"ruby"}}[lang]
 	for _, c := range candidates {
 		if p, err := exec.LookPath(c); err == nil {
 			return p
@@ -266,6 +266,9 @@ func start(t *testing.T, o runtimeOpts) (*fakeAPI, *proc, string) {
 	case "python":
 		entry = python
 		cmd = exec.Command(interpreter(t, "python"), "-u", entry)
+	case "ruby":
+		entry = filepath.Join(filepath.Dir(filepath.Dir(node)), filepath.FromSlash(RubyEntry))
+		cmd = exec.Command(interpreter(t, "ruby"), entry)
 	default:
 		t.Fatalf("unknown language %q", o.lang)
 	}
@@ -1003,10 +1006,14 @@ func TestStartTimes(t *testing.T) {
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 		return ds[len(ds)/2]
 	}
-	for _, lang := range []string{"node", "python"} {
+	langs := []string{"node", "python"}
+	if _, err := exec.LookPath("ruby"); err == nil {
+		langs = append(langs, "ruby")
+	}
+	for _, lang := range langs {
 		bin := interpreter(t, lang)
-		script := filepath.Join(t.TempDir(), map[string]string{"node": "first.js", "python": "first.py"}[lang])
-		src := map[string]string{"node": "process.stdout.write('.');\n", "python": "import sys; sys.stdout.write('.')\n"}[lang]
+		script := filepath.Join(t.TempDir(), map[string]string{"node": "first.js", "python": "first.py", "ruby": "first.rb"}[lang])
+		src := map[string]string{"node": "process.stdout.write('.');\n", "python": "import sys; sys.stdout.write('.')\n", "ruby": "$stdout.write('.')\n"}[lang]
 		if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -1028,8 +1035,9 @@ func TestStartTimes(t *testing.T) {
 			base = append(base, time.Since(t0))
 			_ = cmd.Wait()
 
-			files := map[string]string{"index.js": "exports.handler = async () => 1;", "app.py": "def handler(e, c):\n    return 1\n"}
-			handler := map[string]string{"node": "index.handler", "python": "app.handler"}[lang]
+			files := map[string]string{"index.js": "exports.handler = async () => 1;", "app.py": "def handler(e, c):\n    return 1\n",
+				"app.rb": "def handler(event:, context:)\n  1\nend\n"}
+			handler := map[string]string{"node": "index.handler", "python": "app.handler", "ruby": "app.handler"}[lang]
 			api, p, _ := start(t, runtimeOpts{lang: lang, handler: handler, files: files})
 			expectResponse(t, api.invoke(t, invocation{ID: "s"}), "s", "1")
 			toResponse = append(toResponse, time.Since(p.started))

@@ -44,6 +44,7 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.cfg.Async.AckWait, "async-ack-wait", 30*time.Second, "after a crash, events that were running are redelivered after this long")
 	fl.IntVar(&f.cfg.Async.Workers, "async-workers", 64, "asynchronous invocations run at once")
 	fl.StringVar(&f.cfg.SDKDir, "sdk-dir", sdk.DefaultDir(), "AWS SDKs functions use without packaging them (install: nimbus sdk install); empty for none")
+	fl.StringToStringVar(&f.cfg.Runtimes, "runtime", nil, "interpreter of a runtime, as RUNTIME=PATH (nodejs22.x=/usr/local/bin/node22); repeatable; by default nimbus looks for the declared version")
 }
 
 func (f *upFlags) start(ctx context.Context) (*server.Server, error) {

@@ -156,6 +156,8 @@ const (
 	FamilyGo       = "go"       // run the executable named by the handler
 	FamilyNode     = "nodejs"
 	FamilyPython   = "python"
+	FamilyRuby     = "ruby"
+	FamilyJava     = "java"
 )
 
 var runtimes = map[string]string{
@@ -163,20 +165,76 @@ var runtimes = map[string]string{
 	"provided.al2":    FamilyProvided,
 	"provided.al2023": FamilyProvided,
 	"go1.x":           FamilyGo,
+	"nodejs14.x":      FamilyNode,
+	"nodejs16.x":      FamilyNode,
 	"nodejs18.x":      FamilyNode,
 	"nodejs20.x":      FamilyNode,
 	"nodejs22.x":      FamilyNode,
+	"python3.8":       FamilyPython,
 	"python3.9":       FamilyPython,
 	"python3.10":      FamilyPython,
 	"python3.11":      FamilyPython,
 	"python3.12":      FamilyPython,
 	"python3.13":      FamilyPython,
+	"ruby2.7":         FamilyRuby,
+	"ruby3.2":         FamilyRuby,
+	"ruby3.3":         FamilyRuby,
+	"ruby3.4":         FamilyRuby,
+	"java8":           FamilyJava,
+	"java8.al2":       FamilyJava,
+	"java11":          FamilyJava,
+	"java17":          FamilyJava,
+	"java21":          FamilyJava,
+}
+
+// deprecated runtimes are ones AWS has deprecated that nimbus still runs, on
+// the installed interpreter of their language, with a warning at deploy.
+var deprecated = map[string]bool{
+	"nodejs14.x": true, "nodejs16.x": true, "python3.8": true, "ruby2.7": true,
+	"java8": true, "java8.al2": true, "java11": true,
+}
+
+// retired runtimes are refused: AWS no longer runs them, and code written for
+// them (Python 2, Node.js callbacks of 2016) would not run on today's interpreters.
+var retired = map[string]bool{
+	"nodejs": true, "nodejs4.3": true, "nodejs4.3-edge": true, "nodejs6.10": true, "nodejs8.10": true,
+	"nodejs10.x": true, "nodejs12.x": true, "python2.7": true, "python3.6": true, "python3.7": true,
+	"ruby2.5": true, "dotnetcore1.0": true, "dotnetcore2.0": true, "dotnetcore2.1": true, "dotnetcore3.1": true,
 }
 
 // RuntimeFamily returns the family of a runtime identifier and whether it is supported.
 func RuntimeFamily(runtime string) (string, bool) {
 	f, ok := runtimes[runtime]
 	return f, ok
+}
+
+// RuntimeDeprecated reports whether AWS has deprecated a supported runtime.
+func RuntimeDeprecated(runtime string) bool { return deprecated[runtime] }
+
+// RuntimeRetired reports whether runtime is one that AWS retired and nimbus refuses.
+func RuntimeRetired(runtime string) bool {
+	return retired[runtime] || strings.HasPrefix(runtime, "dotnetcore")
+}
+
+// RuntimeVersion is the language version a runtime identifier declares:
+// "20" for nodejs20.x, "3.12" for python3.12, "3.2" for ruby3.2, "17" for
+// java17, "" for provided runtimes and go1.x (which run the function's own
+// executable).
+func RuntimeVersion(runtime string) string {
+	family, ok := runtimes[runtime]
+	if !ok {
+		return ""
+	}
+	switch family {
+	case FamilyNode:
+		return strings.TrimSuffix(strings.TrimPrefix(runtime, "nodejs"), ".x")
+	case FamilyPython, FamilyRuby:
+		return strings.TrimPrefix(runtime, family)
+	case FamilyJava:
+		v, _, _ := strings.Cut(strings.TrimPrefix(runtime, "java"), ".")
+		return v
+	}
+	return ""
 }
 
 // Runtimes lists the supported runtime identifiers, sorted.
@@ -249,7 +307,10 @@ func (a *Application) Validate() error {
 		}
 		seenName[f.Name] = true
 		family, ok := RuntimeFamily(f.Runtime)
-		if !ok {
+		switch {
+		case !ok && RuntimeRetired(f.Runtime):
+			add("%s: runtime %q is retired by AWS and not supported (supported: %s)", where, f.Runtime, strings.Join(Runtimes(), ", "))
+		case !ok:
 			add("%s: unknown runtime %q (supported: %s)", where, f.Runtime, strings.Join(Runtimes(), ", "))
 		}
 		if f.Handler == "" && family != FamilyProvided {

@@ -37,7 +37,10 @@ func TestValidate(t *testing.T) {
 		{"stage", func(a *Application) { a.Stage = "a b" }, "stage"},
 		{"function name", func(a *Application) { a.Functions[0].Name = strings.Repeat("x", 65) }, "name"},
 		{"duplicate key", func(a *Application) { a.Functions = append(a.Functions, a.Functions[0]) }, "declared twice"},
-		{"runtime", func(a *Application) { a.Functions[0].Runtime = "java8" }, `unknown runtime "java8"`},
+		{"runtime", func(a *Application) { a.Functions[0].Runtime = "cobol85" }, `unknown runtime "cobol85"`},
+		{"retired runtime", func(a *Application) { a.Functions[0].Runtime = "nodejs12.x" }, `runtime "nodejs12.x" is retired by AWS and not supported (supported: go1.x, java11,`},
+		{"retired python", func(a *Application) { a.Functions[0].Runtime = "python3.7" }, `"python3.7" is retired`},
+		{"retired dotnet", func(a *Application) { a.Functions[0].Runtime = "dotnetcore3.1" }, `"dotnetcore3.1" is retired`},
 		{"memory low", func(a *Application) { a.Functions[0].MemorySize = 64 }, "memorySize 64"},
 		{"memory high", func(a *Application) { a.Functions[0].MemorySize = 10241 }, "memorySize 10241"},
 		{"timeout", func(a *Application) { a.Functions[0].Timeout = 901 }, "timeout 901"},
@@ -78,6 +81,8 @@ func TestCheckHandler(t *testing.T) {
 		"esm/app.mjs":         {},
 		"app/handler.py":      {},
 		"pkg/mod/__init__.py": {},
+		"lambda_function.rb":  {},
+		"lib/app/handler.rb":  {},
 	}
 	tests := []struct {
 		runtime, handler string
@@ -97,6 +102,12 @@ func TestCheckHandler(t *testing.T) {
 		{"python3.12", "pkg.mod.fn", true},
 		{"python3.12", "app/other.hello", false},
 		{"python3.12", "handler", false},
+		{"ruby3.3", "lambda_function.lambda_handler", true},
+		{"ruby3.3", "lib/app/handler.App::Handler.process", true},
+		{"ruby3.3", "lib/app/missing.process", false},
+		{"ruby3.3", "lambda_function", false},
+		{"ruby3.3", "a.b.c.d", false},
+		{"java17", "example.Handler::handleRequest", false}, // no class or jar in the package
 		{"cobol", "x.y", false},
 	}
 	for _, tc := range tests {
@@ -107,6 +118,19 @@ func TestCheckHandler(t *testing.T) {
 	}
 	if err := CheckHandler(fstest.MapFS{}, "provided.al2", ""); err == nil || !strings.Contains(err.Error(), "bootstrap") {
 		t.Errorf("missing bootstrap: %v", err)
+	}
+	// A shell script needs no exec bit; a binary does.
+	script := fstest.MapFS{"bootstrap": {Data: []byte("echo hi\n"), Mode: 0o644}}
+	if err := CheckHandler(script, "provided.al2", ""); err != nil {
+		t.Errorf("bootstrap script without exec bit: %v", err)
+	}
+	binary := fstest.MapFS{"bootstrap": {Data: []byte("\x7fELF\x02"), Mode: 0o644}}
+	if err := CheckHandler(binary, "provided.al2", ""); err == nil || !strings.Contains(err.Error(), "not executable") {
+		t.Errorf("binary bootstrap without exec bit: %v", err)
+	}
+	jar := fstest.MapFS{"lib/app.jar": {}}
+	if err := CheckHandler(jar, "java21", "example.Handler::handleRequest"); err != nil {
+		t.Errorf("java handler in a jar: %v", err)
 	}
 }
 

@@ -2,8 +2,10 @@ package appspec
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -18,6 +20,10 @@ func CheckHandler(code fs.FS, runtime, handler string) error {
 	}
 	switch family {
 	case FamilyProvided:
+		// A shell script runs without its exec bit, as it does on Lambda's images.
+		if isScript(code, "bootstrap") {
+			return nil
+		}
 		return checkExecutable(code, "bootstrap", "provided runtimes start an executable named bootstrap at the package root")
 	case FamilyGo:
 		name := path.Clean(handler)
@@ -53,8 +59,56 @@ func CheckHandler(code fs.FS, runtime, handler string) error {
 		}
 		file += ".py"
 		return fmt.Errorf("handler %q: %s is not in the package (function %q)", handler, file, fn)
+	case FamilyRuby:
+		// file.method or file.Module::Class.method, file relative to the root.
+		parts := strings.Split(handler, ".")
+		if (len(parts) != 2 && len(parts) != 3) || slices.Contains(parts, "") {
+			return fmt.Errorf("handler %q must look like path/file.method or path/file.Module::Class.method", handler)
+		}
+		file := path.Clean(parts[0])
+		if !fs.ValidPath(file) {
+			return fmt.Errorf("handler %q must be a path inside the package", handler)
+		}
+		if !isFile(code, file+".rb") {
+			return fmt.Errorf("handler %q: %s.rb is not in the package (method %q)", handler, file, parts[len(parts)-1])
+		}
+		return nil
+	case FamilyJava:
+		// pkg.Class::method or pkg.Class; the class is in a jar or a classes folder.
+		class, _, _ := strings.Cut(handler, "::")
+		if class == "" || strings.ContainsAny(class, "/ ") {
+			return fmt.Errorf("handler %q must look like package.Class::method or package.Class", handler)
+		}
+		found := false
+		_ = fs.WalkDir(code, ".", func(name string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && (strings.HasSuffix(name, ".jar") || strings.HasSuffix(name, ".class")) {
+				found = true
+				return fs.SkipAll
+			}
+			return nil
+		})
+		if !found {
+			return fmt.Errorf("handler %q: the package holds no .class or .jar file (package the build's jar or zip)", handler)
+		}
+		return nil
 	}
 	return nil
+}
+
+// isScript reports whether name is a file that is not an executable binary
+// (ELF): a script a shell can run.
+func isScript(code fs.FS, name string) bool {
+	f, err := code.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || st.IsDir() {
+		return false
+	}
+	head := make([]byte, 4)
+	n, _ := io.ReadFull(f, head)
+	return n > 0 && string(head[:n]) != "\x7fELF"
 }
 
 // splitHandler splits "dir/file.export" at the first dot after the last slash.

@@ -82,6 +82,10 @@ func handlerHint(family string) string {
 		return "a Node.js handler is path/file.export, for path/file.js (or .mjs, .cjs)"
 	case appspec.FamilyPython:
 		return "a Python handler is path/module.function, for path/module.py"
+	case appspec.FamilyRuby:
+		return "a Ruby handler is path/file.method or path/file.Module::Class.method, for path/file.rb"
+	case appspec.FamilyJava:
+		return "a Java handler is package.Class::method or package.Class, in the package's jar or classes"
 	}
 	return ""
 }

@@ -269,7 +269,7 @@ functions:
 			yml: `service: shop
 provider:
   name: google
-  runtime: nodejs14.x
+  runtime: nodejs12.x
 functions:
   hello:
     handler: handler.hello
@@ -288,7 +288,7 @@ functions:
 `,
 			want: []wantError{
 				{"3:9", `provider "google" is not supported`, "name: aws"},
-				{"4:12", `provider.runtime "nodejs14.x" is not supported`, "nodejs20.x"},
+				{"4:12", `provider.runtime "nodejs12.x" is not supported`, "nodejs20.x"},
 				{"8:14", `runtime "nodejs20" is not supported`, `did you mean "nodejs20.x"?`},
 				{"9:17", "memorySize 64 must be between 128 and 10240 MB", ""},
 				{"10:14", "timeout 901 must be between 1 and 900 seconds", ""},

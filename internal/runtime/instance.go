@@ -22,8 +22,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/runtime/goshim"
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
 	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
+	"github.com/nimbus-platform/nimbus/runtimes"
 )
 
 // call is one invocation handed to an instance.
@@ -215,19 +217,29 @@ func (m *Manager) inRuntimeDir(hostPath string, paths instancePaths) string {
 
 // binds are the host directories an isolated instance sees, read-only.
 func (m *Manager) binds(spec *Spec) []sandbox.Bind {
-	b := make([]sandbox.Bind, 0, 4+len(m.interpreterDirs))
+	b := make([]sandbox.Bind, 0, 6+len(m.interpreterDirs))
 	b = append(b, sandbox.Bind{Src: spec.CodeDir, Dst: sandbox.TaskRoot}, sandbox.Bind{Src: m.cfg.RuntimeDir, Dst: sandbox.RuntimeDir})
 	if m.cfg.SDKDir != "" {
 		b = append(b, sandbox.Bind{Src: m.cfg.SDKDir, Dst: sandbox.SDKDir})
 	}
-	for _, dir := range m.interpreterDirs {
-		b = append(b, sandbox.Bind{Src: dir, Dst: dir})
+	dirs := m.interpreterDirs
+	if interp, err := m.Interpreter(spec.Runtime); err == nil {
+		dirs = append(interpreterDirs(interp.Path), dirs...)
+	}
+	seen := map[string]bool{}
+	for _, dir := range dirs {
+		if !seen[dir] {
+			seen[dir] = true
+			b = append(b, sandbox.Bind{Src: dir, Dst: dir})
+		}
 	}
 	return b
 }
 
 // interpreterDirs are the install prefixes of interpreters that live outside
-// the system directories every instance sees (a pyenv python, say).
+// the system directories every instance sees (a pyenv python, a virtual
+// environment, a JDK under /opt): the prefix of the path as given and of the
+// file it resolves to.
 func interpreterDirs(paths ...string) []string {
 	var dirs []string
 	for _, p := range paths {
@@ -238,18 +250,23 @@ func interpreterDirs(paths ...string) []string {
 		if err != nil {
 			continue
 		}
-		system := false
-		for _, d := range []string{"/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/etc/"} {
-			if strings.HasPrefix(real, d) {
-				system = true
+		for _, q := range []string{p, real} {
+			if !systemPath(q) {
+				// <prefix>/bin/python3: the whole prefix (its libraries too).
+				dirs = append(dirs, filepath.Dir(filepath.Dir(q)))
 			}
-		}
-		if !system {
-			// <prefix>/bin/python3: the whole prefix (its libraries too).
-			dirs = append(dirs, filepath.Dir(filepath.Dir(real)))
 		}
 	}
 	return dirs
+}
+
+func systemPath(p string) bool {
+	for _, d := range []string{"/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/etc/"} {
+		if strings.HasPrefix(p, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // ephemeralMB is the size of the instance's /tmp.
@@ -268,25 +285,98 @@ func (m *Manager) command(spec *Spec, paths instancePaths) ([]string, error) {
 	}
 	switch family {
 	case appspec.FamilyProvided:
-		return []string{filepath.Join(paths.taskRoot, "bootstrap")}, nil
+		bootstrap := filepath.Join(paths.taskRoot, "bootstrap")
+		if shell := scriptShell(filepath.Join(spec.CodeDir, "bootstrap")); shell != "" {
+			return []string{shell, bootstrap}, nil
+		}
+		return []string{bootstrap}, nil
 	case appspec.FamilyGo:
 		h := filepath.Clean(spec.Handler)
 		if filepath.IsAbs(h) || strings.HasPrefix(h, "..") {
 			return nil, fmt.Errorf("handler %q must name an executable inside the package", spec.Handler)
 		}
-		return []string{filepath.Join(paths.taskRoot, h)}, nil
+		binary := filepath.Join(paths.taskRoot, h)
+		if m.oldGoProtocol(filepath.Join(spec.CodeDir, h)) {
+			return goshim.Command(binary), nil
+		}
+		return []string{binary}, nil
+	}
+	interp, err := m.Interpreter(spec.Runtime)
+	if err != nil {
+		return nil, err
+	}
+	switch family {
 	case appspec.FamilyNode:
-		if m.cfg.NodePath == "" {
-			return nil, errors.New("no node executable found for " + spec.Runtime)
-		}
-		return []string{m.cfg.NodePath, m.inRuntimeDir(m.cfg.NodeEntry, paths)}, nil
+		// Node's global folders are $HOME/.node_modules and .node_libraries
+		// (HOME is the instance's empty /tmp) and $PREFIX/lib/node, which
+		// npm does not install into; NODE_PATH is set below.
+		return []string{interp.Path, m.inRuntimeDir(m.cfg.NodeEntry, paths)}, nil
 	case appspec.FamilyPython:
-		if m.cfg.PythonPath == "" {
-			return nil, errors.New("no python3 executable found for " + spec.Runtime)
+		// -S: no site module, so no site-packages or dist-packages of the host;
+		// PYTHONPATH (the SDK folder) still applies.
+		return []string{interp.Path, "-S", m.inRuntimeDir(m.cfg.PythonEntry, paths)}, nil
+	case appspec.FamilyRuby:
+		return []string{interp.Path, filepath.Join(paths.runtimeDir, filepath.FromSlash(runtimes.RubyEntry))}, nil
+	case appspec.FamilyJava:
+		classes, err := m.java.classes(m.cfg.RuntimeDir, interp.Path)
+		if err != nil {
+			return nil, err
 		}
-		return []string{m.cfg.PythonPath, m.inRuntimeDir(m.cfg.PythonEntry, paths)}, nil
+		// As Lambda starts its JVMs: C1 only and the serial collector start
+		// fastest for short invocations. IPv4 sockets: the instance's
+		// listener finds its peer in /proc/net/tcp, where a JVM's
+		// dual-stack socket (::ffff:127.0.0.1, in tcp6) is not.
+		return []string{interp.Path, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-Djava.net.preferIPv4Stack=true",
+			"-cp", filepath.Join(paths.runtimeDir, classes), "NimbusRuntime"}, nil
 	}
 	return nil, fmt.Errorf("runtime %q has no launcher", spec.Runtime)
+}
+
+// oldGoProtocol reports (once per executable: code directories are
+// content-addressed) whether a go1.x binary speaks only the RPC protocol.
+func (m *Manager) oldGoProtocol(hostPath string) bool {
+	if v, ok := m.goProtocol.Load(hostPath); ok {
+		return v.(bool)
+	}
+	old, err := goshim.NeedsShim(hostPath)
+	if err != nil {
+		return false // the start reports the missing file
+	}
+	m.goProtocol.Store(hostPath, old)
+	return old
+}
+
+// scriptShell is the shell that runs a provided bootstrap which is a shell
+// script: Amazon Linux runs those with bash (its /bin/sh), whatever the exec
+// bit or the carriage returns of the first line say. "" means exec it as it is
+// (a binary, or a script for another interpreter).
+func scriptShell(hostPath string) string {
+	f, err := os.Open(hostPath)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 256)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if n == 0 || bytes.HasPrefix(head, []byte("\x7fELF")) {
+		return ""
+	}
+	if rest, ok := bytes.CutPrefix(head, []byte("#!")); ok {
+		line, _, _ := bytes.Cut(rest, []byte("\n"))
+		fields := strings.Fields(strings.TrimRight(string(line), "\r"))
+		shell := len(fields) > 0 && (fields[0] == "/bin/sh" || fields[0] == "/bin/bash" || fields[0] == "/usr/bin/bash" ||
+			(fields[0] == "/usr/bin/env" && len(fields) > 1 && (fields[1] == "sh" || fields[1] == "bash")))
+		if !shell {
+			return ""
+		}
+	}
+	for _, sh := range []string{"/bin/bash", "/bin/sh"} {
+		if _, err := os.Stat(sh); err == nil {
+			return sh
+		}
+	}
+	return ""
 }
 
 // environment is what Lambda sets, plus the function's own variables (which
@@ -336,6 +426,15 @@ func (m *Manager) environment(spec *Spec, inst *instance, paths instancePaths) [
 		// The task root comes first (the client puts it there), then these.
 		if p := joinPath(spec.Environment["PYTHONPATH"], sdkPython); p != "" {
 			env = append(env, "PYTHONPATH="+p)
+		}
+	case appspec.FamilyRuby:
+		// Gems come from the package (bundle install --path vendor/bundle, as
+		// Lambda's GEM_PATH has it), not from the host's gem folders.
+		if interp, err := m.Interpreter(spec.Runtime); err == nil {
+			major, rest, _ := strings.Cut(interp.Version, ".")
+			minor, _, _ := strings.Cut(rest, ".")
+			gems := filepath.Join(paths.taskRoot, "vendor", "bundle", "ruby", major+"."+minor+".0")
+			env = append(env, "GEM_HOME="+gems, "GEM_PATH="+joinPath(spec.Environment["GEM_PATH"], gems))
 		}
 	}
 	return lastWins(env)

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
 	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
 )
@@ -51,6 +52,9 @@ type Config struct {
 	NodeEntry   string
 	PythonPath  string
 	PythonEntry string
+	// Runtimes name the interpreter of a runtime identifier (nodejs22.x →
+	// /usr/local/bin/node22), over the one found by its declared version.
+	Runtimes map[string]string
 	// EndpointURL is the platform's AWS API as functions reach it; instances
 	// get it as AWS_ENDPOINT_URL unless the function sets its own.
 	EndpointURL string
@@ -82,8 +86,14 @@ type Manager struct {
 	// interpreterDirs are bound into isolated instances (interpreters that
 	// live outside the system directories).
 	interpreterDirs []string
-	closed          atomic.Bool
-	inflight        sync.WaitGroup
+	// interps finds each managed runtime's interpreter by declared version.
+	interps *interpreters
+	// java compiles the Java runtime client per JDK.
+	java javaClient
+	// goProtocol: host path of a go1.x executable → it needs the RPC shim.
+	goProtocol sync.Map
+	closed     atomic.Bool
+	inflight   sync.WaitGroup
 
 	mu    sync.RWMutex
 	pools map[string]*Pool // by Spec.Key
@@ -112,6 +122,18 @@ func NewManager(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	for rt, path := range cfg.Runtimes {
+		switch family, _ := appspec.RuntimeFamily(rt); family {
+		case appspec.FamilyNode, appspec.FamilyPython, appspec.FamilyRuby, appspec.FamilyJava:
+		case "":
+			return nil, fmt.Errorf("runtime %q (given as %s) is not a runtime identifier nimbus knows", rt, path)
+		default:
+			return nil, fmt.Errorf("runtime %s runs the function's own executable: it takes no interpreter (%s)", rt, path)
+		}
+		if !filepath.IsAbs(path) {
+			return nil, fmt.Errorf("runtime %s: the interpreter %q must be an absolute path", rt, path)
+		}
+	}
 	if cfg.Sandbox == nil {
 		cfg.Sandbox = sandbox.New(sandbox.Config{})
 	}
@@ -132,12 +154,14 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{
 		interpreterDirs: interpreterDirs(cfg.NodePath, cfg.PythonPath),
-		cfg:             cfg,
-		log:             cfg.Logger,
-		sandbox:         cfg.Sandbox,
-		pools:           map[string]*Pool{},
-		reports:         make(chan report, 4096),
-		stop:            make(chan struct{}),
+		interps: newInterpreters(cfg.Runtimes, map[string]string{
+			appspec.FamilyNode: cfg.NodePath, appspec.FamilyPython: cfg.PythonPath}),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		sandbox: cfg.Sandbox,
+		pools:   map[string]*Pool{},
+		reports: make(chan report, 4096),
+		stop:    make(chan struct{}),
 	}
 	m.done.Add(2)
 	go m.reap()

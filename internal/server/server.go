@@ -86,6 +86,9 @@ type Config struct {
 	NoAuth bool
 	// CredentialLifetime of function credentials; default 12h (tests shorten it).
 	CredentialLifetime time.Duration
+	// Runtimes name the interpreter of runtime identifiers (nodejs22.x →
+	// /usr/local/bin/node22) over the one found by the declared version.
+	Runtimes map[string]string
 }
 
 // AsyncConfig tunes asynchronous invocations; tests shorten the delays.
@@ -266,6 +269,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		NodeEntry:           nodeEntry,
 		PythonPath:          python,
 		PythonEntry:         pythonEntry,
+		Runtimes:            cfg.Runtimes,
 		EndpointURL:         functionEndpoint(s.ln.Addr()),
 		SDKDir:              sdkDir,
 		Sandbox:             sb,
@@ -358,7 +362,13 @@ func (s *Server) routes(app *appspec.Application) []functions.Item {
 
 // resolveDeploy evaluates a deploy's references (a functions.Config.Resolve).
 func (s *Server) resolveDeploy(app, prev *appspec.Application, others []appspec.Application) ([]string, error) {
-	return cfn.ResolveDeploy(app, prev, others, cfn.DeployOptions{QueueEndpoint: s.queueEndpoint()})
+	warnings, err := cfn.ResolveDeploy(app, prev, others, cfn.DeployOptions{QueueEndpoint: s.queueEndpoint()})
+	if err != nil {
+		return warnings, err
+	}
+	// Interpreters this node has for the runtimes (a missing one refuses the deploy).
+	more, err := s.runtime.CheckRuntimes(app)
+	return append(warnings, more...), err
 }
 
 // queueEndpoint is the base URL of queue URLs that references hand out: the

@@ -801,6 +801,14 @@ def main():
     script_dir = os.path.dirname(_THIS_FILE)
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != script_dir]
     sys.path.insert(0, task_root)
+    if sys.flags.no_site:
+        # Started with -S, so that no host site-packages is on the path: give
+        # the function the builtins the site module would have added.
+        import builtins
+        import _sitebuiltins
+        for name, eof in (("exit", "Ctrl-D (i.e. EOF)"), ("quit", "Ctrl-D (i.e. EOF)")):
+            if not hasattr(builtins, name):
+                setattr(builtins, name, _sitebuiltins.Quitter(name, eof))
     # Every write reaches the platform at once (python3 -u makes the streams unbuffered already).
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
