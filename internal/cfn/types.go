@@ -101,8 +101,8 @@ func resourceTypes() map[string]ResourceType {
 			Properties: map[string]bool{
 				"TableName": true, "AttributeDefinitions": true, "KeySchema": true, "BillingMode": true,
 				"ProvisionedThroughput": true, "GlobalSecondaryIndexes": true, "LocalSecondaryIndexes": true,
-				"TimeToLiveSpecification": true, "Tags": true,
-				"StreamSpecification":              false, // streams: not yet "SSESpecification": false, "PointInTimeRecoverySpecification": false,
+				"TimeToLiveSpecification": true, "Tags": true, "StreamSpecification": true,
+				"SSESpecification": false, "PointInTimeRecoverySpecification": false,
 				"ContributorInsightsSpecification": false, "KinesisStreamSpecification": false, "TableClass": false,
 				"DeletionProtectionEnabled": false, "ImportSourceSpecification": false, "ResourcePolicy": false,
 				"OnDemandThroughput": false, "WarmThroughput": false,

@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dispatch"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dynamodb"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/dynamodbstreams"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/eventbridge"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/sns"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/sqs"
@@ -149,6 +150,9 @@ func (s *Server) registerEventAPIs(mux *http.ServeMux) {
 		JSON: map[string]http.Handler{
 			eventbridge.TargetPrefix: &eventbridge.API{Bus: s.events.bus},
 			dynamodb.TargetPrefix: &dynamodb.API{Tables: s.tables, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {
+				return auth.Authorize(ctx, action, resource, nil)
+			}},
+			dynamodbstreams.TargetPrefix: &dynamodbstreams.API{Tables: s.tables, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {
 				return auth.Authorize(ctx, action, resource, nil)
 			}},
 		},
