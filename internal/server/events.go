@@ -19,6 +19,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/events"
 	"github.com/nimbus-platform/nimbus/internal/queues"
 	"github.com/nimbus-platform/nimbus/internal/schedule"
+	"github.com/nimbus-platform/nimbus/internal/streamsource"
 	"github.com/nimbus-platform/nimbus/internal/tables"
 	"github.com/nimbus-platform/nimbus/internal/topics"
 )
@@ -29,6 +30,7 @@ type eventParts struct {
 	topics  *topics.Service
 	bus     *events.Service
 	pollers *queues.Pollers
+	streams *streamsource.Pollers // stream events
 }
 
 // EventsConfig tunes the event bus and schedules; tests shorten the delays.
@@ -86,6 +88,14 @@ func (s *Server) startEvents(ctx context.Context) error {
 	s.Registry.OnDeploy(s.events.topics.PrepareDeploy)
 	s.Registry.AddInventory(topics.Inventory)
 	s.events.pollers = queues.NewPollers(s.events.queues, s.Invoker, s.Registry, s.log.With("part", "sqs-triggers"))
+	s.events.streams, err = streamsource.New(ctx, streamsource.Config{Store: s.store, Invoker: s.Invoker, Registry: s.Registry,
+		Sources: map[string]streamsource.Source{"dynamodb": streamsource.Tables{Service: s.tables}},
+		Sinks:   map[string]streamsource.Sink{"sqs": s.events.queues.Sink, "sns": s.events.topics.Sink},
+		Logger:  s.log.With("part", "stream-events")})
+	if err != nil {
+		return err
+	}
+	s.Registry.OnDeploy(s.events.streams.PrepareDeploy)
 	s.events.bus, err = events.Open(ctx, events.Config{
 		Store:      s.store,
 		Invoker:    s.Invoker,
@@ -109,6 +119,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 		return err
 	}
 	s.events.pollers.Start(ectx, time.Second)
+	s.events.streams.Start(ectx, time.Second)
 	return s.Async.Start(ectx)
 }
 
@@ -123,6 +134,11 @@ func (s *Server) stopEventParts(ctx context.Context) error {
 	if s.events.pollers != nil {
 		if err := s.events.pollers.Wait(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("queue triggers: %w", err))
+		}
+	}
+	if s.events.streams != nil {
+		if err := s.events.streams.Wait(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stream events: %w", err))
 		}
 	}
 	if s.Async != nil {
