@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/nimbus-platform/nimbus/internal/conformance"
 	"github.com/nimbus-platform/nimbus/internal/server"
 	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
@@ -106,17 +108,22 @@ resources:
 func TestStreamEvents(t *testing.T) {
 	var mu sync.Mutex
 	var got []delivery
-	records := map[string]record{} // by pk:eventName, the last seen
+	records := map[string]record{}          // by pk:eventName, the last seen
+	var rawFirst map[string]json.RawMessage // k1's INSERT as delivered
 	partialSeen := false
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var ev struct{ Records []record }
-		if err := json.Unmarshal(body, &ev); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		var raw struct{ Records []map[string]json.RawMessage }
+		if err := json.Unmarshal(body, &ev); err != nil || json.Unmarshal(body, &raw) != nil {
+			http.Error(w, "bad event", http.StatusBadRequest)
 			return
 		}
 		mu.Lock()
 		defer mu.Unlock()
+		if rawFirst == nil {
+			rawFirst = raw.Records[0]
+		}
 		d := delivery{}
 		answer := ""
 		for _, rec := range ev.Records {
@@ -219,6 +226,14 @@ func TestStreamEvents(t *testing.T) {
 		first.DynamoDB.NewImage["v"]["N"] != "1" || first.DynamoDB.OldImage != nil || len(first.DynamoDB.Keys) != 1 {
 		t.Errorf("record = %+v", first)
 	}
+	// The same fields as AWS's sample INSERT event (one without userIdentity).
+	sample := readSample(t)
+	mu.Lock()
+	gotShape := shape(rawFirst)
+	mu.Unlock()
+	if gotShape != shape(sample) {
+		t.Errorf("record fields %s, AWS's sample has %s", gotShape, shape(sample))
+	}
 	if secs, err := first.DynamoDB.ApproximateCreationDateTime.Int64(); err != nil || time.Since(time.Unix(secs, 0)) > time.Hour {
 		t.Errorf("ApproximateCreationDateTime = %s", first.DynamoDB.ApproximateCreationDateTime)
 	}
@@ -306,4 +321,39 @@ func TestStreamEvents(t *testing.T) {
 	if len(got) != n+1 {
 		t.Errorf("after the restart: %+v", got[n:])
 	}
+}
+
+func readSample(t *testing.T) map[string]json.RawMessage {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(conformance.Dir(t), "lambda", "events", "dynamodb-event.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev struct{ Records []map[string]json.RawMessage }
+	if err := json.Unmarshal(data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ev.Records {
+		if _, ok := r["userIdentity"]; !ok && strings.Contains(string(r["eventName"]), "INSERT") {
+			return r
+		}
+	}
+	t.Fatal("the sample has no INSERT without userIdentity")
+	return nil
+}
+
+// shape lists a record's fields and its dynamodb part's fields.
+func shape(r map[string]json.RawMessage) string {
+	var top, inner []string
+	for k := range r {
+		top = append(top, k)
+	}
+	var d map[string]json.RawMessage
+	_ = json.Unmarshal(r["dynamodb"], &d)
+	for k := range d {
+		inner = append(inner, k)
+	}
+	slices.Sort(top)
+	slices.Sort(inner)
+	return strings.Join(top, ",") + " / " + strings.Join(inner, ",")
 }
