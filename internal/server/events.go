@@ -14,8 +14,10 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dynamodb"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dynamodbstreams"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/eventbridge"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/kinesis"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/sns"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/sqs"
+	"github.com/nimbus-platform/nimbus/internal/datastreams"
 	"github.com/nimbus-platform/nimbus/internal/events"
 	"github.com/nimbus-platform/nimbus/internal/queues"
 	"github.com/nimbus-platform/nimbus/internal/schedule"
@@ -31,6 +33,7 @@ type eventParts struct {
 	bus     *events.Service
 	pollers *queues.Pollers
 	streams *streamsource.Pollers // stream events
+	kinesis *datastreams.Service
 }
 
 // EventsConfig tunes the event bus and schedules; tests shorten the delays.
@@ -88,8 +91,13 @@ func (s *Server) startEvents(ctx context.Context) error {
 	s.Registry.OnDeploy(s.events.topics.PrepareDeploy)
 	s.Registry.AddInventory(topics.Inventory)
 	s.events.pollers = queues.NewPollers(s.events.queues, s.Invoker, s.Registry, s.log.With("part", "sqs-triggers"))
+	if s.events.kinesis, err = datastreams.Open(ctx, s.store, "", s.log.With("part", "kinesis")); err != nil {
+		return err
+	}
+	s.Registry.OnDeploy(s.events.kinesis.DeployHook)
+	s.Registry.AddInventory(datastreams.Inventory)
 	s.events.streams, err = streamsource.New(ctx, streamsource.Config{Store: s.store, Invoker: s.Invoker, Registry: s.Registry,
-		Sources: map[string]streamsource.Source{"dynamodb": streamsource.Tables{Service: s.tables}},
+		Sources: map[string]streamsource.Source{"dynamodb": streamsource.Tables{Service: s.tables}, "kinesis": streamsource.Kinesis{Service: s.events.kinesis}},
 		Sinks:   map[string]streamsource.Sink{"sqs": s.events.queues.Sink, "sns": s.events.topics.Sink},
 		Logger:  s.log.With("part", "stream-events")})
 	if err != nil {
@@ -166,6 +174,9 @@ func (s *Server) registerEventAPIs(mux *http.ServeMux) {
 		JSON: map[string]http.Handler{
 			eventbridge.TargetPrefix: &eventbridge.API{Bus: s.events.bus},
 			dynamodb.TargetPrefix: &dynamodb.API{Tables: s.tables, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {
+				return auth.Authorize(ctx, action, resource, nil)
+			}},
+			kinesis.TargetPrefix: &kinesis.API{Streams: s.events.kinesis, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {
 				return auth.Authorize(ctx, action, resource, nil)
 			}},
 			dynamodbstreams.TargetPrefix: &dynamodbstreams.API{Tables: s.tables, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {

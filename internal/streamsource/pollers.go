@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
+	"github.com/nimbus-platform/nimbus/internal/cfn"
 	"github.com/nimbus-platform/nimbus/internal/events/pattern"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/invoke"
@@ -112,6 +113,7 @@ type mapping struct {
 	function string
 	region   string
 	arn      string // the function's ARN, for failure records
+	role     string // the function's execution role ARN
 	trigger  Trigger
 }
 
@@ -133,7 +135,8 @@ func Mappings(reg *functions.Registry) map[string]mapping {
 				F string
 				T Trigger
 			}{f.Config.Name, t})
-			want[string(key)] = mapping{function: f.Config.Name, region: f.Region, arn: f.ARN, trigger: t}
+			role := fmt.Sprintf("arn:%s:iam::%s:role/%s-%s-%s-lambdaRole", cfn.Partition(f.Region), appspec.AccountID, f.Service, f.Stage, f.Region)
+			want[string(key)] = mapping{function: f.Config.Name, region: f.Region, arn: f.ARN, role: role, trigger: t}
 		}
 	}
 	return want
@@ -269,7 +272,7 @@ func (p *Pollers) runShard(ctx context.Context, m mapping, src Source, shard str
 			}
 			continue
 		}
-		batch, next, err := src.Read(ctx, t.ARN, shard, after, t.BatchSize, horizon)
+		batch, next, err := src.Read(ctx, t.ARN, shard, after, t.BatchSize, horizon, m.role)
 		if errors.Is(err, ErrTrimmed) {
 			log.Warn("stream event: position trimmed, reading from the oldest record")
 			after, horizon = 0, true
@@ -298,7 +301,7 @@ func (p *Pollers) runShard(ctx context.Context, m mapping, src Source, shard str
 			deadline := time.Now().Add(time.Duration(t.BatchWindow) * time.Second)
 			for len(batch) < t.BatchSize && time.Now().Before(deadline) {
 				ch, _ := src.Changed(t.ARN)
-				more, n2, err := src.Read(ctx, t.ARN, shard, next, t.BatchSize-len(batch), false)
+				more, n2, err := src.Read(ctx, t.ARN, shard, next, t.BatchSize-len(batch), false, m.role)
 				if err != nil {
 					break
 				}

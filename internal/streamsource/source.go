@@ -33,7 +33,8 @@ type Source interface {
 	// Read returns up to limit records after position `after`, in order,
 	// and the position after them. ErrTrimmed: records after `after` are
 	// gone (horizon says the position is the trim horizon, never an error).
-	Read(ctx context.Context, arn, shard string, after uint64, limit int, horizon bool) ([]Record, uint64, error)
+	// role is the function's execution role ARN, which some records name.
+	Read(ctx context.Context, arn, shard string, after uint64, limit int, horizon bool, role string) ([]Record, uint64, error)
 	// Changed is closed when the stream may have new records.
 	Changed(arn string) (<-chan struct{}, error)
 	// BatchInfo is the key of a failure record's batch description
@@ -62,7 +63,7 @@ func (s Tables) Latest(ctx context.Context, arn, shard string) (uint64, error) {
 }
 
 // Read implements Source.
-func (s Tables) Read(ctx context.Context, arn, shard string, after uint64, limit int, horizon bool) ([]Record, uint64, error) {
+func (s Tables) Read(ctx context.Context, arn, shard string, after uint64, limit int, horizon bool, role string) ([]Record, uint64, error) {
 	recs, next, err := s.Service.ReadStream(ctx, arn, after, limit, horizon)
 	if errors.Is(err, tables.ErrTrimmed) {
 		return nil, after, ErrTrimmed
