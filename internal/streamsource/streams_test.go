@@ -229,10 +229,10 @@ func TestStreamEvents(t *testing.T) {
 	// The same fields as AWS's sample INSERT event (one without userIdentity).
 	sample := readSample(t)
 	mu.Lock()
-	gotShape := shape(rawFirst)
+	gotShape := shape(rawFirst, "dynamodb")
 	mu.Unlock()
-	if gotShape != shape(sample) {
-		t.Errorf("record fields %s, AWS's sample has %s", gotShape, shape(sample))
+	if want := shape(sample, "dynamodb"); gotShape != want {
+		t.Errorf("record fields %s, AWS's sample has %s", gotShape, want)
 	}
 	if secs, err := first.DynamoDB.ApproximateCreationDateTime.Int64(); err != nil || time.Since(time.Unix(secs, 0)) > time.Hour {
 		t.Errorf("ApproximateCreationDateTime = %s", first.DynamoDB.ApproximateCreationDateTime)
@@ -342,18 +342,18 @@ func readSample(t *testing.T) map[string]json.RawMessage {
 	return nil
 }
 
-// shape lists a record's fields and its dynamodb part's fields.
-func shape(r map[string]json.RawMessage) string {
-	var top, inner []string
+// shape lists a record's fields and the fields of its part named inner.
+func shape(r map[string]json.RawMessage, inner string) string {
+	var top, fields []string
 	for k := range r {
 		top = append(top, k)
 	}
 	var d map[string]json.RawMessage
-	_ = json.Unmarshal(r["dynamodb"], &d)
+	_ = json.Unmarshal(r[inner], &d)
 	for k := range d {
-		inner = append(inner, k)
+		fields = append(fields, k)
 	}
 	slices.Sort(top)
-	slices.Sort(inner)
-	return strings.Join(top, ",") + " / " + strings.Join(inner, ",")
+	slices.Sort(fields)
+	return strings.Join(top, ",") + " / " + strings.Join(fields, ",")
 }
