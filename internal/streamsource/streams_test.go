@@ -165,6 +165,14 @@ func TestStreamEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	streamARN := aws.ToString(desc.Table.LatestStreamArn)
+	// nimbus info lists the mapping with the stream it reads.
+	infos, err := p.Client.Services(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || len(infos[0].Functions) != 1 || fmt.Sprint(infos[0].Functions[0].Triggers) != "[stream "+streamARN+"]" {
+		t.Errorf("info = %+v", infos)
+	}
 
 	put := func(pk string) types.TransactWriteItem {
 		return types.TransactWriteItem{Put: &types.Put{TableName: aws.String("items"), Item: map[string]types.AttributeValue{
