@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -52,7 +53,11 @@ type Pollers struct {
 	kv  jetstream.KeyValue
 
 	mu      sync.Mutex
-	running map[string]context.CancelFunc // by mapping key
+	running map[string]*poller // by mapping key
+	// leaving are stopped pollers not yet finished, by function and stream:
+	// a changed mapping's new poller waits for them, so a shard is never
+	// delivered by two pollers at once.
+	leaving map[string][]*poller
 	workers sync.WaitGroup
 	started sync.WaitGroup
 }
@@ -69,7 +74,7 @@ func New(ctx context.Context, cfg Config) (*Pollers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream positions: %w", err)
 	}
-	return &Pollers{cfg: cfg, log: cfg.Logger, kv: kv, running: map[string]context.CancelFunc{}}, nil
+	return &Pollers{cfg: cfg, log: cfg.Logger, kv: kv, running: map[string]*poller{}, leaving: map[string][]*poller{}}, nil
 }
 
 // Start reconciles the pollers with the deployed stream events every
@@ -83,8 +88,8 @@ func (p *Pollers) Start(ctx context.Context, interval time.Duration) {
 			select {
 			case <-ctx.Done():
 				p.mu.Lock()
-				for _, stop := range p.running {
-					stop()
+				for _, pl := range p.running {
+					pl.stop()
 				}
 				clear(p.running)
 				p.mu.Unlock()
@@ -106,6 +111,21 @@ func (p *Pollers) Wait(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("stream pollers still running at shutdown: %w", ctx.Err())
+	}
+}
+
+// poller is one running mapping.
+type poller struct {
+	stop context.CancelFunc
+	done chan struct{} // closed when every worker of the mapping returned
+}
+
+func (pl *poller) finished() bool {
+	select {
+	case <-pl.done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -146,10 +166,20 @@ func (p *Pollers) reconcile(ctx context.Context) {
 	want := Mappings(p.cfg.Registry)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for key, stop := range p.running {
+	for key, pl := range p.running {
 		if _, ok := want[key]; !ok {
-			stop()
+			pl.stop()
 			delete(p.running, key)
+			id := leavingKey(key)
+			p.leaving[id] = append(p.leaving[id], pl)
+		}
+	}
+	for id, pls := range p.leaving {
+		pls = slices.DeleteFunc(pls, (*poller).finished)
+		if len(pls) == 0 {
+			delete(p.leaving, id)
+		} else {
+			p.leaving[id] = pls
 		}
 	}
 	for key, m := range want {
@@ -161,14 +191,38 @@ func (p *Pollers) reconcile(ctx context.Context) {
 			continue
 		}
 		mctx, stop := context.WithCancel(ctx)
-		p.running[key] = stop
-		p.workers.Go(func() { p.supervise(mctx, m, src) })
+		pl := &poller{stop: stop, done: make(chan struct{})}
+		p.running[key] = pl
+		after := slices.Clone(p.leaving[leavingKey(key)])
+		p.workers.Go(func() {
+			defer close(pl.done)
+			for _, old := range after {
+				select {
+				case <-old.done:
+				case <-mctx.Done():
+					return
+				}
+			}
+			var shards sync.WaitGroup
+			p.supervise(mctx, m, src, &shards)
+			shards.Wait()
+		})
 	}
+}
+
+// leavingKey is the function and stream of a mapping key.
+func leavingKey(key string) string {
+	var k struct {
+		F string
+		T Trigger
+	}
+	_ = json.Unmarshal([]byte(key), &k)
+	return k.F + "\x00" + k.T.ARN
 }
 
 // supervise runs one worker per shard of the mapping's stream, and starts
 // workers for shards that appear.
-func (p *Pollers) supervise(ctx context.Context, m mapping, src Source) {
+func (p *Pollers) supervise(ctx context.Context, m mapping, src Source, shardWorkers *sync.WaitGroup) {
 	shards := map[string]bool{}
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
@@ -182,7 +236,7 @@ func (p *Pollers) supervise(ctx context.Context, m mapping, src Source) {
 		for _, shard := range list {
 			if !shards[shard] {
 				shards[shard] = true
-				p.workers.Go(func() { p.runShard(ctx, m, src, shard) })
+				shardWorkers.Go(func() { p.runShard(ctx, m, src, shard) })
 			}
 		}
 		select {
@@ -385,11 +439,11 @@ func (p *Pollers) process(ctx context.Context, m mapping, src Source, shard stri
 			}
 		}
 		out := p.invoke(ctx, m, batch)
+		if out.ok {
+			return true // done even when stopping: its position is stored
+		}
 		if ctx.Err() != nil {
 			return false
-		}
-		if out.ok {
-			return true
 		}
 		attempts++
 		switch {
@@ -422,7 +476,9 @@ func (p *Pollers) invoke(ctx context.Context, m mapping, batch []Record) outcome
 		payload = append(payload, r.Event...)
 	}
 	payload = append(payload, "]}"...)
-	resp, err := p.cfg.Invoker.Invoke(ctx, &invoke.Request{Function: m.function, Payload: payload, Source: m.trigger.Type + " " + m.trigger.ARN})
+	// A batch that started runs to its end, as in Lambda: shutdown waits
+	// for it, and its position is stored, so it is not delivered again.
+	resp, err := p.cfg.Invoker.Invoke(context.WithoutCancel(ctx), &invoke.Request{Function: m.function, Payload: payload, Source: m.trigger.Type + " " + m.trigger.ARN})
 	if err != nil {
 		if !invoke.IsThrottle(err) && ctx.Err() == nil {
 			p.log.Warn("stream event: invoke failed", "function", m.function, "err", err)

@@ -234,6 +234,8 @@ func (s *Service) DeleteTable(ctx context.Context, name string) (*Table, error) 
 	_ = b.Delete(metaKey(name), nil)
 	prefix := tablePrefix(t.ID)
 	_ = b.DeleteRange(prefix, prefixEnd(prefix), nil)
+	sp := streamPrefix(t.ID) // the stream goes with its table
+	_ = b.DeleteRange(sp, prefixEnd(sp), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		t.deleted = false
 		return nil, fmt.Errorf("delete table %s: %w", name, err)
