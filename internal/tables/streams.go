@@ -590,7 +590,16 @@ func (s *Service) StreamPosition(ctx context.Context, arn string) (uint64, error
 	if err != nil {
 		return 0, err
 	}
-	return s.watermark(t.ID), nil
+	s.streams.mu.Lock()
+	defer s.streams.mu.Unlock()
+	st := s.streams.state(t.ID)
+	if len(st.pending) > 0 {
+		return st.watermark(), nil
+	}
+	// Nothing is being written: every later record is numbered at least
+	// now, so now is the position (and never one older than the trim
+	// horizon, as the last record's number could be).
+	return max(st.last, uint64(time.Now().UnixNano())-1), nil
 }
 
 // StreamChanged returns a channel closed when new records of arn's stream

@@ -80,6 +80,18 @@ func TestStreamRecordsThroughTheAPI(t *testing.T) {
 		t.Fatalf("StreamSpecification = %+v", desc.StreamSpecification)
 	}
 	arn := desc.LatestStreamArn
+	// LATEST on a stream that never had a record reads nothing, without error.
+	ds0, err := st.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := st.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: arn, ShardId: ds0.StreamDescription.Shards[0].ShardId, ShardIteratorType: stypes.ShardIteratorTypeLatest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readAll(t, st, empty.ShardIterator); len(got) != 0 {
+		t.Fatalf("LATEST on an empty stream read %d records", len(got))
+	}
 
 	// Every kind of write, including ones that change nothing.
 	put := func(item map[string]types.AttributeValue) {
