@@ -15,6 +15,7 @@ const (
 	TypeRule         = "AWS::Events::Rule"
 	TypeFunction     = "AWS::Lambda::Function"
 	TypeTable        = "AWS::DynamoDB::Table"
+	TypeDataStream   = "AWS::Kinesis::Stream"
 )
 
 // Getter returns the value of a resource's Ref or of one of its attributes.
@@ -92,6 +93,14 @@ func resourceTypes() map[string]ResourceType {
 				"RoleArn": false,
 			},
 		},
+		TypeDataStream: {
+			Ref:        dataStreamName, // Ref of a data stream is its name
+			Attributes: map[string]Getter{"Arn": dataStreamARN},
+			Properties: map[string]bool{
+				"Name": true, "ShardCount": true, "StreamModeDetails": true,
+				"RetentionPeriodHours": false, "StreamEncryption": false, "Tags": false,
+			},
+		},
 		TypeTable: {
 			Ref: tableName, // Ref of a table is its name
 			Attributes: map[string]Getter{
@@ -101,8 +110,8 @@ func resourceTypes() map[string]ResourceType {
 			Properties: map[string]bool{
 				"TableName": true, "AttributeDefinitions": true, "KeySchema": true, "BillingMode": true,
 				"ProvisionedThroughput": true, "GlobalSecondaryIndexes": true, "LocalSecondaryIndexes": true,
-				"TimeToLiveSpecification": true, "Tags": true,
-				"StreamSpecification":              false, // streams: not yet "SSESpecification": false, "PointInTimeRecoverySpecification": false,
+				"TimeToLiveSpecification": true, "Tags": true, "StreamSpecification": true,
+				"SSESpecification": false, "PointInTimeRecoverySpecification": false,
 				"ContributorInsightsSpecification": false, "KinesisStreamSpecification": false, "TableClass": false,
 				"DeletionProtectionEnabled": false, "ImportSourceSpecification": false, "ResourcePolicy": false,
 				"OnDemandThroughput": false, "WarmThroughput": false,
@@ -260,6 +269,31 @@ func busARN(s *Stack, id string, path []any) (string, error) {
 }
 
 func tableName(s *Stack, id string, _ []any) (string, error) { return s.TableName(id) }
+
+// DataStreamName is the name of an AWS::Kinesis::Stream: its Name, else
+// stack-LogicalId.
+func (s *Stack) DataStreamName(id string) (string, error) {
+	name, err := s.Property(id, "Name", nil)
+	if err != nil || name != "" {
+		return name, err
+	}
+	return s.Name + "-" + id, nil
+}
+
+// DataStreamARN is the ARN of a Kinesis data stream in a region.
+func DataStreamARN(region, account, name string) string {
+	return fmt.Sprintf("arn:%s:kinesis:%s:%s:stream/%s", Partition(region), region, account, name)
+}
+
+func dataStreamName(s *Stack, id string, _ []any) (string, error) { return s.DataStreamName(id) }
+
+func dataStreamARN(s *Stack, id string, _ []any) (string, error) {
+	name, err := s.DataStreamName(id)
+	if err != nil {
+		return "", err
+	}
+	return DataStreamARN(s.Region, s.AccountID, name), nil
+}
 
 func tableARN(s *Stack, id string, _ []any) (string, error) {
 	name, err := s.TableName(id)

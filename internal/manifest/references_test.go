@@ -142,7 +142,6 @@ func TestHonestWarnings(t *testing.T) {
 		"11:28 provider.iam.role.statements[0].Resource: Fn::GetAtt Table.Arn: resources of type AWS::ElastiCache::CacheCluster are not created by nimbus",
 		"15:5 function \"hello\": vpc is not applied by nimbus yet",
 		"17:9 function \"hello\" event #1 (s3): nimbus does not support s3 events yet",
-		"20:9 function \"hello\" event #3 (stream): nimbus does not support stream events yet",
 		"20:24 function \"hello\" event #3 (stream): Fn::GetAtt Table.StreamArn: resources of type AWS::ElastiCache::CacheCluster",
 		"34:13 resources.Resources.Table: nimbus does not create resources of type AWS::ElastiCache::CacheCluster yet",
 		"37:18 resources.Outputs.TableName: Ref Table: resources of type AWS::ElastiCache::CacheCluster",

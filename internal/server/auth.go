@@ -156,6 +156,8 @@ func (s *Server) classify(r *http.Request) auth.Route {
 		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: eventsOnly, MaxBody: maxSignedBody}}
 	case strings.HasPrefix(target, "DynamoDB_20120810."), strings.HasPrefix(target, "DynamoDBStreams_20120810."):
 		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: dynamodbOnly, MaxBody: maxSignedBody}}
+	case strings.HasPrefix(target, "Kinesis_20131202."):
+		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: kinesisOnly, MaxBody: maxSignedBody}}
 	case target != "" || path != "/" && !strings.HasPrefix(path, "/"+appspec.AccountID+"/"):
 		// A service this table does not name yet: the signature is checked,
 		// its signing name is the edge's to judge.
@@ -170,6 +172,7 @@ var (
 	sqsOnly       = []string{"sqs"}
 	eventsOnly    = []string{"events"}
 	dynamodbOnly  = []string{"dynamodb"}
+	kinesisOnly   = []string{"kinesis"}
 	queryServices = []string{"sqs", "sns"}
 )
 

@@ -12,12 +12,16 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dispatch"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dynamodb"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/dynamodbstreams"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/eventbridge"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/kinesis"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/sns"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/sqs"
+	"github.com/nimbus-platform/nimbus/internal/datastreams"
 	"github.com/nimbus-platform/nimbus/internal/events"
 	"github.com/nimbus-platform/nimbus/internal/queues"
 	"github.com/nimbus-platform/nimbus/internal/schedule"
+	"github.com/nimbus-platform/nimbus/internal/streamsource"
 	"github.com/nimbus-platform/nimbus/internal/tables"
 	"github.com/nimbus-platform/nimbus/internal/topics"
 )
@@ -28,6 +32,8 @@ type eventParts struct {
 	topics  *topics.Service
 	bus     *events.Service
 	pollers *queues.Pollers
+	streams *streamsource.Pollers // stream events
+	kinesis *datastreams.Service
 }
 
 // EventsConfig tunes the event bus and schedules; tests shorten the delays.
@@ -85,6 +91,19 @@ func (s *Server) startEvents(ctx context.Context) error {
 	s.Registry.OnDeploy(s.events.topics.PrepareDeploy)
 	s.Registry.AddInventory(topics.Inventory)
 	s.events.pollers = queues.NewPollers(s.events.queues, s.Invoker, s.Registry, s.log.With("part", "sqs-triggers"))
+	if s.events.kinesis, err = datastreams.Open(ctx, s.store, "", s.log.With("part", "kinesis")); err != nil {
+		return err
+	}
+	s.Registry.OnDeploy(s.events.kinesis.DeployHook)
+	s.Registry.AddInventory(datastreams.Inventory)
+	s.events.streams, err = streamsource.New(ctx, streamsource.Config{Store: s.store, Invoker: s.Invoker, Registry: s.Registry,
+		Sources: map[string]streamsource.Source{"dynamodb": streamsource.Tables{Service: s.tables}, "kinesis": streamsource.Kinesis{Service: s.events.kinesis}},
+		Sinks:   map[string]streamsource.Sink{"sqs": s.events.queues.Sink, "sns": s.events.topics.Sink},
+		Logger:  s.log.With("part", "stream-events")})
+	if err != nil {
+		return err
+	}
+	s.Registry.OnDeploy(s.events.streams.PrepareDeploy)
 	s.events.bus, err = events.Open(ctx, events.Config{
 		Store:      s.store,
 		Invoker:    s.Invoker,
@@ -108,6 +127,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 		return err
 	}
 	s.events.pollers.Start(ectx, time.Second)
+	s.events.streams.Start(ectx, time.Second)
 	return s.Async.Start(ectx)
 }
 
@@ -122,6 +142,11 @@ func (s *Server) stopEventParts(ctx context.Context) error {
 	if s.events.pollers != nil {
 		if err := s.events.pollers.Wait(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("queue triggers: %w", err))
+		}
+	}
+	if s.events.streams != nil {
+		if err := s.events.streams.Wait(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stream events: %w", err))
 		}
 	}
 	if s.Async != nil {
@@ -149,6 +174,12 @@ func (s *Server) registerEventAPIs(mux *http.ServeMux) {
 		JSON: map[string]http.Handler{
 			eventbridge.TargetPrefix: &eventbridge.API{Bus: s.events.bus},
 			dynamodb.TargetPrefix: &dynamodb.API{Tables: s.tables, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {
+				return auth.Authorize(ctx, action, resource, nil)
+			}},
+			kinesis.TargetPrefix: &kinesis.API{Streams: s.events.kinesis, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {
+				return auth.Authorize(ctx, action, resource, nil)
+			}},
+			dynamodbstreams.TargetPrefix: &dynamodbstreams.API{Tables: s.tables, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {
 				return auth.Authorize(ctx, action, resource, nil)
 			}},
 		},

@@ -89,7 +89,7 @@ func (s *Service) BatchWriteItem(ctx context.Context, requests map[string][]Writ
 	unlock := s.lock(keys...)
 	defer unlock()
 	b := s.db.NewBatch()
-	defer b.Close()
+	defer s.closeBatch(b)
 	for _, w := range writes {
 		old, err := s.read(w.key)
 		if err != nil {
@@ -315,7 +315,7 @@ func (s *Service) TransactWriteItems(ctx context.Context, in TransactWriteInput)
 			Message: "Transaction cancelled, please refer cancellation reasons for specific reasons [" + strings.Join(codes, ", ") + "]"}
 	}
 	b := s.db.NewBatch()
-	defer b.Close()
+	defer s.closeBatch(b)
 	if tokenKey != nil {
 		v := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
 		_ = b.Set(tokenKey, append(v, in.Fingerprint...), nil)

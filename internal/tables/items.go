@@ -130,6 +130,12 @@ func checkCondition(c cond, opt Condition, old Item) error {
 // writeOne runs read-check-write on one item under its lock and syncs the
 // result to disk before returning. change returns the new item (nil deletes).
 func (s *Service) writeOne(t *Table, key []byte, change func(old Item) (Item, error)) (old, new Item, err error) {
+	return s.writeOneAs(t, key, false, change)
+}
+
+// writeOneAs is writeOne; ttl marks the write as the TTL sweeper's deletion
+// (its stream record names DynamoDB as the user).
+func (s *Service) writeOneAs(t *Table, key []byte, ttl bool, change func(old Item) (Item, error)) (old, new Item, err error) {
 	release, err := useTables(t)
 	if err != nil {
 		return nil, nil, err
@@ -147,7 +153,10 @@ func (s *Service) writeOne(t *Table, key []byte, change func(old Item) (Item, er
 		return nil, nil, nil
 	}
 	b := s.db.NewBatch()
-	defer b.Close()
+	defer s.closeBatch(b)
+	if ttl {
+		s.markTTL(b)
+	}
 	if err := s.stage(b, t, key, old, new); err != nil {
 		return old, nil, err
 	}

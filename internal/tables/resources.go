@@ -81,7 +81,8 @@ type tableProps struct {
 		AttributeName string
 		Enabled       bool
 	}
-	Tags []Tag
+	Tags                []Tag
+	StreamSpecification *struct{ StreamViewType string }
 }
 
 // DeclaredTables returns the tables an application declares, by logical
@@ -146,8 +147,14 @@ func DeclaredTables(app *appspec.Application) ([]Declared, error) {
 			GlobalSecondaryIndexes: indexSpecs(p.GlobalSecondaryIndexes),
 			LocalSecondaryIndexes:  indexSpecs(p.LocalSecondaryIndexes),
 		}
+		if ss := p.StreamSpecification; ss != nil {
+			spec.StreamSpecification = &StreamSpec{StreamEnabled: true, StreamViewType: ss.StreamViewType}
+		}
 		if err := validateSpec(&spec); err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if err := checkStreamSpec(spec.StreamSpecification); err != nil {
+			return nil, fmt.Errorf("%s.StreamSpecification: %w", where, err)
 		}
 		if spec.BillingMode == "" {
 			spec.BillingMode = "PROVISIONED"
@@ -333,7 +340,8 @@ func sameIndexes(a *TableSpec, ai []IndexSpec, b *TableSpec, bi []IndexSpec) boo
 // sameSettings compares what a redeploy may change in place.
 func sameSettings(t *Table, d Declared) bool {
 	return t.BillingMode == d.Spec.BillingMode && reflect.DeepEqual(t.Throughput, d.Spec.Throughput) &&
-		reflect.DeepEqual(enabledTTL(t.TTL), enabledTTL(d.TTL)) && reflect.DeepEqual(t.Tags, d.Tags)
+		reflect.DeepEqual(enabledTTL(t.TTL), enabledTTL(d.TTL)) && reflect.DeepEqual(t.Tags, d.Tags) &&
+		sameStream(t, d.Spec.StreamSpecification)
 }
 
 // enabledTTL is spec when it is enabled: disabled and never set are alike.
@@ -353,7 +361,16 @@ func (s *Service) updateSettings(d Declared) error {
 	if t == nil {
 		return tableNotFound(d.Spec.TableName)
 	}
-	oldMode, oldThroughput, oldTTL, oldTags := t.BillingMode, t.Throughput, t.TTL, t.Tags
+	oldMode, oldThroughput, oldTTL, oldTags, oldStream := t.BillingMode, t.Throughput, t.TTL, t.Tags, t.Stream
+	if !sameStream(t, d.Spec.StreamSpecification) {
+		t.live.Lock()
+		err := s.declaredStream(t, d.Spec.StreamSpecification)
+		t.live.Unlock()
+		if err != nil {
+			t.Stream = oldStream
+			return err
+		}
+	}
 	t.BillingMode, t.Throughput, t.Tags = d.Spec.BillingMode, d.Spec.Throughput, d.Tags
 	switch {
 	case enabledTTL(d.TTL) != nil:
@@ -363,7 +380,7 @@ func (s *Service) updateSettings(d Declared) error {
 		t.TTL = &TTLSpec{AttributeName: t.TTL.AttributeName} // no longer declared: disabled
 	}
 	if err := s.saveMeta(t); err != nil {
-		t.BillingMode, t.Throughput, t.TTL, t.Tags = oldMode, oldThroughput, oldTTL, oldTags
+		t.BillingMode, t.Throughput, t.TTL, t.Tags, t.Stream = oldMode, oldThroughput, oldTTL, oldTags, oldStream
 		return err
 	}
 	return nil

@@ -30,6 +30,8 @@ type Config struct {
 	Logger *slog.Logger
 	// TTLInterval is how often expired items are swept; default 30 s.
 	TTLInterval time.Duration
+	// StreamRetention is how long stream records are kept; default 24 h.
+	StreamRetention time.Duration
 }
 
 // Service holds every table of a node.
@@ -45,6 +47,8 @@ type Service struct {
 	// stripes serialise read-check-write per item: an item's writers take
 	// the stripe its key hashes to.
 	stripes [1024]sync.Mutex
+
+	streams streamHub // table streams' uncommitted numbers and readers
 
 	stopTTL context.CancelFunc
 	ttlDone chan struct{}
@@ -64,6 +68,10 @@ func Open(cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, db: db, log: cfg.Logger, tables: map[string]*Table{}, nextID: 1}
 	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := s.loadStreams(); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -142,6 +150,9 @@ func (s *Service) createTable(spec TableSpec, region, service string) (*Table, e
 	if err := validateSpec(&spec); err != nil {
 		return nil, err
 	}
+	if err := checkStreamSpec(spec.StreamSpecification); err != nil {
+		return nil, err
+	}
 	if spec.BillingMode == "" {
 		spec.BillingMode = "PROVISIONED"
 	}
@@ -152,6 +163,10 @@ func (s *Service) createTable(spec TableSpec, region, service string) (*Table, e
 	}
 	t := &Table{TableSpec: spec, ID: s.nextID, ARN: cfn.TableARN(region, appspec.AccountID, spec.TableName), Service: service, Created: time.Now().UTC()}
 	t.prepare()
+	if sp := spec.StreamSpecification; sp != nil && sp.StreamEnabled {
+		t.Stream = newStream(sp, service != "", t.Created)
+	}
+	t.StreamSpecification = nil // Stream is the state from here on
 	meta, err := json.Marshal(t)
 	if err != nil {
 		return nil, err
@@ -219,6 +234,8 @@ func (s *Service) DeleteTable(ctx context.Context, name string) (*Table, error) 
 	_ = b.Delete(metaKey(name), nil)
 	prefix := tablePrefix(t.ID)
 	_ = b.DeleteRange(prefix, prefixEnd(prefix), nil)
+	sp := streamPrefix(t.ID) // the stream goes with its table
+	_ = b.DeleteRange(sp, prefixEnd(sp), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		t.deleted = false
 		return nil, fmt.Errorf("delete table %s: %w", name, err)
@@ -303,7 +320,7 @@ func (s *Service) stage(b *pebble.Batch, t *Table, key []byte, old, new Item) er
 			_ = b.Set(newKey, enc, nil)
 		}
 	}
-	return nil
+	return s.stageStream(b, t, old, new)
 }
 
 // MaxItemSize is DynamoDB's item size limit.

@@ -51,6 +51,7 @@ type TableSpec struct {
 	Throughput             *Throughput `json:",omitempty"`
 	GlobalSecondaryIndexes []IndexSpec `json:",omitempty"`
 	LocalSecondaryIndexes  []IndexSpec `json:",omitempty"`
+	StreamSpecification    *StreamSpec `json:",omitempty"`
 }
 
 // Table is a table as stored: its spec and what the platform assigned.
@@ -66,6 +67,8 @@ type Table struct {
 	TTL *TTLSpec `json:",omitempty"`
 	// Tags are the table's tags (TagResource).
 	Tags map[string]string `json:",omitempty"`
+	// Stream is the table's stream (nil: never enabled).
+	Stream *StreamInfo `json:",omitempty"`
 	// Indexes are the secondary indexes, global then local, with their ids.
 	Indexes []*Index `json:"-"`
 	hash    string

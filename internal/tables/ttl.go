@@ -124,7 +124,7 @@ func (s *Service) SweepExpired(ctx context.Context, now time.Time, limit int) (i
 			if ctx.Err() != nil {
 				return deleted, ctx.Err()
 			}
-			_, _, err := s.writeOne(t, key, func(old Item) (Item, error) {
+			_, _, err := s.writeOneAs(t, key, true, func(old Item) (Item, error) {
 				if old == nil || !expired(old, attr, now) {
 					return nil, errNotExpired
 				}
@@ -183,6 +183,9 @@ func (s *Service) runTTL(ctx context.Context, every time.Duration) {
 				if n < 1000 || err != nil {
 					break
 				}
+			}
+			if err := s.TrimStreams(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				s.log.Error("tables: stream trim", "err", err)
 			}
 		}
 	}

@@ -137,8 +137,8 @@ func TestManifestTables(t *testing.T) {
 	createTable(t, db, "elsewhere", "")
 
 	out := p.Deploy(writeNotes(t, notesYML))
-	// The CLI says what it does not apply, and nothing else.
-	if w := out.Project.Warnings; len(w) != 1 || !strings.Contains(w[0].Message, "property StreamSpecification of AWS::DynamoDB::Table is not applied") {
+	// Every property is applied: the CLI warns about nothing.
+	if w := out.Project.Warnings; len(w) != 0 {
 		t.Errorf("warnings = %+v", w)
 	}
 	changes := map[string]string{}
@@ -160,6 +160,11 @@ func TestManifestTables(t *testing.T) {
 	if len(tbl.KeySchema) != 2 || aws.ToString(tbl.KeySchema[1].AttributeName) != "sk" || len(tbl.GlobalSecondaryIndexes) != 1 ||
 		tbl.BillingModeSummary == nil || tbl.BillingModeSummary.BillingMode != types.BillingModePayPerRequest {
 		t.Errorf("table = %+v", tbl)
+	}
+	// The stream's ARN is the one Fn::GetAtt StreamArn resolved to.
+	if got, want := aws.ToString(tbl.LatestStreamArn), aws.ToString(tbl.TableArn)+"/stream/1970-01-01T00:00:00.000"; got != want ||
+		tbl.StreamSpecification == nil || tbl.StreamSpecification.StreamViewType != types.StreamViewTypeNewAndOldImages {
+		t.Errorf("LatestStreamArn = %s, want %s (%+v)", got, want, tbl.StreamSpecification)
 	}
 	ttl, err := db.DescribeTimeToLive(ctx, &awsddb.DescribeTimeToLiveInput{TableName: aws.String("notes-dev-Notes")})
 	if err != nil || ttl.TimeToLiveDescription.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(ttl.TimeToLiveDescription.AttributeName) != "expiresAt" {

@@ -87,6 +87,7 @@ func (a *API) createTable(ctx context.Context, body []byte) (any, error) {
 		ProvisionedThroughput  *tables.Throughput
 		GlobalSecondaryIndexes []indexIn
 		LocalSecondaryIndexes  []indexIn
+		StreamSpecification    *tables.StreamSpec
 	}](body)
 	if err != nil {
 		return nil, err
@@ -98,6 +99,7 @@ func (a *API) createTable(ctx context.Context, body []byte) (any, error) {
 		TableName: in.TableName, AttributeDefinitions: in.AttributeDefinitions, KeySchema: in.KeySchema,
 		BillingMode: in.BillingMode, Throughput: in.ProvisionedThroughput,
 		GlobalSecondaryIndexes: specIndexes(in.GlobalSecondaryIndexes), LocalSecondaryIndexes: specIndexes(in.LocalSecondaryIndexes),
+		StreamSpecification: in.StreamSpecification,
 	})
 	if err != nil {
 		return nil, err
@@ -237,6 +239,12 @@ func describe(t *tables.Table, status string) map[string]any {
 	}
 	if lsis != nil {
 		d["LocalSecondaryIndexes"] = lsis
+	}
+	if st := t.Stream; st != nil {
+		d["LatestStreamArn"], d["LatestStreamLabel"] = t.StreamARN(), st.Label
+		if st.Enabled {
+			d["StreamSpecification"] = tables.StreamSpec{StreamEnabled: true, StreamViewType: st.ViewType}
+		}
 	}
 	return d
 }

@@ -15,7 +15,7 @@ func (a *API) updateTable(ctx context.Context, body []byte) (any, error) {
 		BillingMode                 string
 		ProvisionedThroughput       *tables.Throughput
 		GlobalSecondaryIndexUpdates []json.RawMessage
-		StreamSpecification         json.RawMessage
+		StreamSpecification         *tables.StreamSpec
 		AttributeDefinitions        []json.RawMessage
 	}](body)
 	if err != nil {
@@ -30,15 +30,19 @@ func (a *API) updateTable(ctx context.Context, body []byte) (any, error) {
 	if len(in.GlobalSecondaryIndexUpdates) > 0 || len(in.AttributeDefinitions) > 0 {
 		return nil, validation("GlobalSecondaryIndexUpdates are not supported by nimbus yet: create a new table with the index")
 	}
-	if len(in.StreamSpecification) > 0 {
-		return nil, validation("StreamSpecification is not supported by nimbus yet: table streams are not implemented")
-	}
-	if in.BillingMode == "" && in.ProvisionedThroughput == nil {
+	if in.BillingMode == "" && in.ProvisionedThroughput == nil && in.StreamSpecification == nil {
 		return nil, validation("At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required")
 	}
-	t, err := a.Tables.UpdateTable(ctx, in.TableName, tables.TableUpdate{BillingMode: in.BillingMode, Throughput: in.ProvisionedThroughput})
-	if err != nil {
-		return nil, err
+	var t *tables.Table
+	if in.BillingMode != "" || in.ProvisionedThroughput != nil {
+		if t, err = a.Tables.UpdateTable(ctx, in.TableName, tables.TableUpdate{BillingMode: in.BillingMode, Throughput: in.ProvisionedThroughput}); err != nil {
+			return nil, err
+		}
+	}
+	if in.StreamSpecification != nil {
+		if t, err = a.Tables.UpdateStream(ctx, in.TableName, *in.StreamSpecification); err != nil {
+			return nil, err
+		}
 	}
 	return map[string]any{"TableDescription": describe(t, "ACTIVE")}, nil
 }

@@ -292,8 +292,12 @@ func TestUpdateTableBilling(t *testing.T) {
 	if err != nil || d.Table.BillingModeSummary.BillingMode != types.BillingModePayPerRequest {
 		t.Errorf("describe after switching back: %+v, %v", d, err)
 	}
-	_, err = c.UpdateTable(ctx, &awsddb.UpdateTableInput{TableName: aws.String("billed"), StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage}})
-	apiError(t, err, "ValidationException", "not supported by nimbus yet")
+	up, err := c.UpdateTable(ctx, &awsddb.UpdateTableInput{TableName: aws.String("billed"), StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewImage}})
+	if err != nil || up.TableDescription.LatestStreamArn == nil || up.TableDescription.StreamSpecification.StreamViewType != types.StreamViewTypeNewImage {
+		t.Errorf("enable the stream: %+v, %v", up, err)
+	}
+	_, err = c.UpdateTable(ctx, &awsddb.UpdateTableInput{TableName: aws.String("billed"), StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(false), StreamViewType: types.StreamViewTypeNewImage}})
+	apiError(t, err, "ValidationException", "StreamViewType cannot be specified")
 	_, err = c.UpdateTable(ctx, &awsddb.UpdateTableInput{TableName: aws.String("nope"), BillingMode: types.BillingModePayPerRequest})
 	apiError(t, err, "ResourceNotFoundException", "")
 }

@@ -262,3 +262,11 @@ func valuesMap(in map[string]wireValue) map[string]tables.Value {
 	}
 	return out
 }
+
+// MarshalItem encodes an item in DynamoDB's JSON ({"name":{"S":"..."}}),
+// for the stream records other packages deliver.
+func MarshalItem(it tables.Item) json.RawMessage {
+	var b bytes.Buffer
+	appendItem(&b, it)
+	return b.Bytes()
+}
