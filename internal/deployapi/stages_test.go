@@ -3,6 +3,8 @@ package deployapi_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/nimbus-platform/nimbus/internal/manifest"
+	"github.com/nimbus-platform/nimbus/internal/server"
 	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
 
@@ -131,5 +134,91 @@ func TestStagesDeploySideBySide(t *testing.T) {
 	// Without a stage, remove refuses to guess while two stages... here one is left.
 	if _, err := p.Client.Remove(ctx, "shop"); err != nil {
 		t.Fatalf("remove of the only stage left: %v", err)
+	}
+}
+
+// get calls the gateway with plain net/http, naming host in the Host header.
+func get(t *testing.T, base, host, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s%s (Host %s): %v", base, path, host, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+func TestStagesAndServicesShareGETRoot(t *testing.T) {
+	p := testkit.Start(t, func(c *server.Config) { c.HTTPAddr = "127.0.0.1:0" })
+	ctx := context.Background()
+	shop := writeService(t, stagedManifest)
+	deployStage(t, p, shop, "dev")
+	deployStage(t, p, shop, "prod")
+	// A second service serving GET / too deploys, told where it answers.
+	blog := writeService(t, strings.Replace(stagedManifest, "service: shop", "service: blog", 1))
+	out, err := p.Client.Deploy(ctx, blog, manifest.Options{}, nil)
+	if err != nil {
+		t.Fatalf("a second service serving GET / was refused: %v", err)
+	}
+	base := p.Gateway.URL()
+	port := base[strings.LastIndexByte(base, ':'):]
+	if want := "http://dev.blog.localhost" + port; out.Response.Host != want {
+		t.Errorf("deploy answer host = %q, want %q", out.Response.Host, want)
+	}
+	if len(out.Response.Endpoints) != 1 || !strings.HasPrefix(out.Response.Endpoints[0], "GET http://dev.blog.localhost"+port+"/ ") ||
+		!strings.Contains(out.Response.Endpoints[0], "shop") {
+		t.Errorf("deploy answer endpoints = %q, want GET / on blog's own host, naming shop as the root's owner", out.Response.Endpoints)
+	}
+
+	for _, c := range []struct{ host, want string }{
+		{"", "shop-dev-hello dev"}, // the first deployed keeps the shared root
+		{"127.0.0.1" + port, "shop-dev-hello dev"},
+		{"dev.shop.localhost" + port, "shop-dev-hello dev"},
+		{"prod.shop.localhost" + port, "shop-prod-hello prod"},
+		{"PROD.Shop.localhost" + port, "shop-prod-hello prod"},
+		{"shop.localhost" + port, "shop-dev-hello dev"}, // the service's host: its oldest stage first
+		{"dev.blog.localhost" + port, "blog-dev-hello dev"},
+		{"blog.localhost" + port, "blog-dev-hello dev"},
+	} {
+		status, body := get(t, base, c.host, "/")
+		if status != http.StatusOK || body != c.want {
+			t.Errorf("GET / with Host %q: %d %q, want 200 %q", c.host, status, body, c.want)
+		}
+	}
+	if status, _ := get(t, base, "staging.shop.localhost"+port, "/nothing-here"); status != http.StatusNotFound {
+		t.Errorf("an unknown path answered %d", status)
+	}
+
+	// info lists each stage with its host; removing dev hands the root on.
+	services, err := p.Client.Services(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := map[string]string{}
+	for _, s := range services {
+		hosts[s.Service+"."+s.Stage] = s.Host
+	}
+	if hosts["shop.prod"] != "http://prod.shop.localhost"+port || hosts["shop.dev"] != "http://dev.shop.localhost"+port {
+		t.Errorf("info hosts = %v", hosts)
+	}
+	if _, err := p.Client.Remove(ctx, "shop"); err == nil || !strings.Contains(err.Error(), "dev, prod") {
+		t.Fatalf("remove without a stage while two are deployed: %v, want a refusal naming them", err)
+	}
+	if _, err := p.Client.RemoveStage(ctx, "shop", "dev"); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := get(t, base, "", "/"); status != http.StatusOK || body != "shop-prod-hello prod" {
+		t.Errorf("after dev was removed the root answers %d %q, want prod (the oldest left)", status, body)
 	}
 }
