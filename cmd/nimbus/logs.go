@@ -22,7 +22,7 @@ import (
 
 type logsOptions struct {
 	since, start, end, filter, service, stage string
-	tail                               bool
+	tail                                      bool
 }
 
 func newLogsCommand(g *globals) *cobra.Command {
