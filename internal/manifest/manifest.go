@@ -168,8 +168,19 @@ type decoder struct {
 }
 
 // fields checks that n is a map with only known keys and returns its entries
-// by key.
+// by key. Unknown keys are reported as configValidationMode says.
 func (d *decoder) fields(n *node, where string, known []string) map[string]*entry {
+	return d.checkFields(n, where, known, false)
+}
+
+// strictFields is fields where an unknown key is always an error: where
+// ignoring it could grant more than the user wrote (IAM statements), as
+// CloudFormation would refuse it anyway.
+func (d *decoder) strictFields(n *node, where string, known []string) map[string]*entry {
+	return d.checkFields(n, where, known, true)
+}
+
+func (d *decoder) checkFields(n *node, where string, known []string, strict bool) map[string]*entry {
 	out := map[string]*entry{}
 	if n == nil || n.failed || n.kind == kindNull {
 		return out
@@ -190,6 +201,8 @@ func (d *decoder) fields(n *node, where string, known []string) map[string]*entr
 			hint = "known keys: " + strings.Join(known, ", ")
 		}
 		switch {
+		case strict:
+			d.errorf(e.keyPos, hint, "unknown key %q in %s", e.key, where)
 		case d.quietKeys:
 		case d.lenientKeys:
 			d.warnf(e.keyPos, hint, "unknown key %q in %s", e.key, where)
@@ -379,13 +392,15 @@ type providerDefaults struct {
 func (d *decoder) project(root *node, r *resolver) *Project {
 	p := &Project{Dir: d.dir, File: d.file}
 	d.app = &p.App
-	// configValidationMode decides how unknown keys are reported, so it is read first.
+	// configValidationMode decides how unknown keys are reported, so it is
+	// read first. Serverless v3 warns unless told otherwise.
+	d.lenientKeys = true
 	if m := root.get("configValidationMode"); m != nil && !m.failed {
 		mode, _ := d.str(m, "configValidationMode")
 		switch mode {
 		case "error":
+			d.lenientKeys = false
 		case "warn":
-			d.lenientKeys = true
 		case "off":
 			d.quietKeys = true
 		default:
@@ -526,8 +541,8 @@ func (d *decoder) service(top map[string]*entry) placed[string] {
 	return s
 }
 
-// plugins accepts both forms of `plugins:` and warns that nimbus does not run
-// them. It returns the plugins' local path, which is never packaged.
+// plugins accepts both forms of `plugins:` and warns about those nimbus does
+// not reproduce. It returns the plugins' local path, which is never packaged.
 func (d *decoder) plugins(n *node) string {
 	if n == nil {
 		return ""
@@ -544,10 +559,7 @@ func (d *decoder) plugins(n *node) string {
 	default:
 		d.typeError(n, "plugins", "a list of plugin names")
 	}
-	if len(modules) > 0 {
-		d.warnf(n.pos, "nimbus does not run Serverless plugins; build steps they perform (bundling, dependencies) must be done before deploy",
-			"plugins are ignored: %s", strings.Join(modules, ", "))
-	}
+	d.warnPlugins(n, modules)
 	return localPath
 }
 
