@@ -101,3 +101,12 @@ func TestKnownPluginsAreSilent(t *testing.T) {
 		t.Errorf("warning %q", msg)
 	}
 }
+
+func TestAWSVariables(t *testing.T) {
+	yml := "service: shop\nprovider:\n  name: aws\n  runtime: nodejs20.x\n  region: eu-west-1\n  environment:\n    ACCOUNT: ${aws:accountId}\n    REGION: ${aws:region}\nfunctions:\n  hello:\n    handler: handler.hello\n"
+	p := mustLoad(t, map[string]string{"serverless.yml": yml, "handler.js": handlerJS}, Options{})
+	env := p.App.Functions[0].Environment
+	if env["ACCOUNT"] != "000000000000" || env["REGION"] != "eu-west-1" {
+		t.Errorf("environment = %v", env)
+	}
+}
