@@ -55,9 +55,9 @@ func deploy(cmd *cobra.Command, c *client.Client, dataDir, dir string, opts mani
 	}
 	res := out.Response
 	if !res.Changed {
-		fmt.Printf("No changes: service %s is already deployed as it is (%.1fs)\n", res.Service, time.Since(start).Seconds())
+		fmt.Printf("No changes: service %s stage %s is already deployed as it is (%.1fs)\n", res.Service, res.Stage, time.Since(start).Seconds())
 	} else {
-		fmt.Printf("Deployed service %s (%.1fs)\n", res.Service, time.Since(start).Seconds())
+		fmt.Printf("Deployed service %s stage %s (%.1fs)\n", res.Service, res.Stage, time.Since(start).Seconds())
 		printChanges(res.Changes)
 	}
 	for _, w := range res.Warnings {
@@ -67,6 +67,9 @@ func deploy(cmd *cobra.Command, c *client.Client, dataDir, dir string, opts mani
 		fmt.Println("endpoints:")
 		for _, e := range res.Endpoints {
 			fmt.Printf("  %s\n", e)
+		}
+		if res.Host != "" {
+			fmt.Printf("  all of them on this stage's own host: %s\n", res.Host)
 		}
 	}
 	// How to call it, once: when the deploy created functions, not on
@@ -109,41 +112,44 @@ func newRemoveCommand(g *globals) *cobra.Command {
 	var service string
 	cmd := &cobra.Command{
 		Use:   "remove [DIR]",
-		Short: "Remove the service described by DIR/serverless.yml (or --service)",
+		Short: "Remove one stage of the service described by DIR/serverless.yml (or --service)",
 		Example: "  nimbus remove examples/hello\n" +
-			"  nimbus remove --service orders",
+			"  nimbus remove --stage prod\n" +
+			"  nimbus remove --service orders --stage dev",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			stage := opts.Stage
 			if service == "" {
 				p, err := manifest.Load(dirArg(args), opts)
 				if err != nil {
 					return err
 				}
-				service = p.App.Service
+				service, stage = p.App.Service, p.App.Stage
 			}
-			res, err := g.client(cmd).Remove(cmd.Context(), service)
+			res, err := g.client(cmd).RemoveStage(cmd.Context(), service, stage)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("Removed service %s\n", res.Service)
+			fmt.Printf("Removed service %s stage %s (its other stages stay)\n", res.Service, res.Stage)
 			printChanges(res.Changes)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&service, "service", "", "name of the service to remove")
-	cmd.Flags().StringVarP(&opts.Stage, "stage", "s", "", "stage")
+	cmd.Flags().StringVarP(&opts.Stage, "stage", "s", "", "stage (default: the manifest's; with --service, the only stage deployed)")
 	cmd.Flags().StringVarP(&opts.Region, "region", "r", "", "region")
 	return cmd
 }
 
 func newInfoCommand(g *globals) *cobra.Command {
 	var asJSON bool
-	var service string
+	var service, stage string
 	cmd := &cobra.Command{
 		Use:   "info",
 		Short: "List deployed services: functions, triggers, HTTP endpoints and resources",
 		Example: "  nimbus info\n" +
-			"  nimbus info --service orders\n" +
+			"  nimbus info --service orders               # every stage of it\n" +
+			"  nimbus info --service orders --stage prod\n" +
 			"  nimbus info --json | jq '.[].functions[].name'",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -155,6 +161,12 @@ func newInfoCommand(g *globals) *cobra.Command {
 				services = slices.DeleteFunc(services, func(s deployapi.ServiceInfo) bool { return s.Service != service })
 				if len(services) == 0 {
 					return fmt.Errorf("service %q is not deployed", service)
+				}
+			}
+			if stage != "" {
+				services = slices.DeleteFunc(services, func(s deployapi.ServiceInfo) bool { return s.Stage != stage })
+				if len(services) == 0 {
+					return fmt.Errorf("no service is deployed in stage %s", stage)
 				}
 			}
 			out := cmd.OutOrStdout()
@@ -180,7 +192,8 @@ func newInfoCommand(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the services as JSON, for scripts")
-	cmd.Flags().StringVar(&service, "service", "", "only this service")
+	cmd.Flags().StringVar(&service, "service", "", "only this service (all its stages)")
+	cmd.Flags().StringVarP(&stage, "stage", "s", "", "only this stage")
 	return cmd
 }
 
@@ -202,6 +215,9 @@ func printService(out io.Writer, s deployapi.ServiceInfo) {
 		fmt.Fprintln(out, "endpoints:")
 		for _, e := range s.Endpoints {
 			fmt.Fprintf(out, "  %s\n", e)
+		}
+		if s.Host != "" {
+			fmt.Fprintf(out, "  all of them on this stage's own host: %s\n", s.Host)
 		}
 		fmt.Fprintf(out, "  access log: nimbus logs %s.access\n", s.Service)
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 func newInvokeCommand(g *globals) *cobra.Command {
-	var data, path, qualifier string
+	var data, path, qualifier, stage string
 	var showLog, async bool
 	cmd := &cobra.Command{
 		Use:   "invoke NAME",
@@ -26,6 +26,7 @@ func newInvokeCommand(g *globals) *cobra.Command {
 			"an ARN, or a function key of the serverless.yml in the current directory.",
 		Example: "  nimbus invoke hello-dev-hello -d '{\"name\":\"you\"}' --log\n" +
 			"  nimbus invoke hello -p event.json          # a key of ./serverless.yml\n" +
+			"  nimbus invoke hello --stage prod -d '{}'   # that key in stage prod\n" +
 			"  nimbus generate-event sqs receive-message | nimbus invoke worker -p -\n" +
 			"  nimbus invoke orders-dev-worker --async -d '{}'",
 		Args: cobra.ExactArgs(1),
@@ -50,7 +51,7 @@ func newInvokeCommand(g *globals) *cobra.Command {
 			if len(payload) > 0 && !json.Valid(payload) {
 				return errors.New("the event is not valid JSON")
 			}
-			name, manifestErr := resolveFunctionName(args[0])
+			name, manifestErr := resolveFunctionName(args[0], stage)
 			if async {
 				if showLog {
 					return errors.New("--log needs a synchronous invoke; drop --async")
@@ -80,6 +81,7 @@ func newInvokeCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVarP(&data, "data", "d", "", "event JSON")
 	cmd.Flags().StringVarP(&path, "path", "p", "", "file holding the event JSON (- reads standard input)")
 	cmd.Flags().StringVarP(&qualifier, "qualifier", "q", "", "version or alias")
+	cmd.Flags().StringVarP(&stage, "stage", "s", "", "stage whose function a key of ./serverless.yml names (default: the manifest's)")
 	cmd.Flags().BoolVarP(&showLog, "log", "l", false, "print the invocation's log tail")
 	cmd.Flags().BoolVar(&async, "async", false, "invoke asynchronously (InvocationType Event): return once the event is stored")
 	return cmd
@@ -89,11 +91,11 @@ func newInvokeCommand(g *globals) *cobra.Command {
 // deployed name, as `serverless invoke -f KEY` does; other names pass through.
 // A manifest that does not load is returned with the name unchanged, for
 // notFound to report if the name turns out unknown.
-func resolveFunctionName(name string) (string, error) {
+func resolveFunctionName(name, stage string) (string, error) {
 	if _, err := os.Stat("serverless.yml"); err != nil {
 		return name, nil
 	}
-	p, err := manifest.Load(".", manifest.Options{})
+	p, err := manifest.Load(".", manifest.Options{Stage: stage})
 	if err != nil {
 		return name, err
 	}

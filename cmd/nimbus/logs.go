@@ -21,8 +21,8 @@ import (
 )
 
 type logsOptions struct {
-	since, start, end, filter, service string
-	tail                               bool
+	since, start, end, filter, service, stage string
+	tail                                      bool
 }
 
 func newLogsCommand(g *globals) *cobra.Command {
@@ -39,6 +39,7 @@ func newLogsCommand(g *globals) *cobra.Command {
 		Example: "  nimbus logs hello-dev-hello --since 10m\n" +
 			"  nimbus logs hello --tail                      # a key of ./serverless.yml\n" +
 			"  nimbus logs --service orders --filter ERROR\n" +
+			"  nimbus logs --service orders --stage prod\n" +
 			"  nimbus logs orders-dev-worker --start-time '1h ago' --end-time '30mins ago'\n" +
 			"  nimbus logs orders.access",
 		Args: cobra.MaximumNArgs(1),
@@ -76,7 +77,7 @@ func newLogsCommand(g *globals) *cobra.Command {
 			case len(args) == 0:
 				return errors.New("name a function (nimbus logs NAME) or a service (nimbus logs --service NAME)")
 			}
-			name, manifestErr := resolveFunctionName(args[0])
+			name, manifestErr := resolveFunctionName(args[0], o.stage)
 			err = c.Logs(cmd.Context(), name, since, o.filter, o.tail, func(r logs.Record) error {
 				if !end.IsZero() && r.Time.After(end) {
 					return nil
@@ -93,6 +94,7 @@ func newLogsCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&o.filter, "filter", "", "only records containing this text")
 	cmd.Flags().BoolVarP(&o.tail, "tail", "t", false, "keep printing new records as they arrive")
 	cmd.Flags().StringVar(&o.service, "service", "", "print the logs of every function of this service")
+	cmd.Flags().StringVar(&o.stage, "stage", "", "the stage: of --service (default: all its stages), or whose function a key of ./serverless.yml names")
 	return cmd
 }
 
@@ -111,11 +113,18 @@ func serviceLogs(ctx context.Context, c *client.Client, out io.Writer, o logsOpt
 	if err != nil {
 		return err
 	}
-	i := slices.IndexFunc(services, func(s deployapi.ServiceInfo) bool { return s.Service == o.service })
-	if i < 0 {
+	var fns []deployapi.FunctionInfo
+	for _, s := range services {
+		if s.Service == o.service && (o.stage == "" || s.Stage == o.stage) {
+			fns = append(fns, s.Functions...)
+		}
+	}
+	if fns == nil {
+		if o.stage != "" {
+			return fmt.Errorf("stage %s of service %q is not deployed", o.stage, o.service)
+		}
 		return fmt.Errorf("service %q is not deployed", o.service)
 	}
-	fns := services[i].Functions
 	width := 0
 	for _, f := range fns {
 		width = max(width, len(f.Name))

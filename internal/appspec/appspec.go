@@ -426,3 +426,11 @@ func (f *Function) EphemeralStorageMB() int {
 	}
 	return f.EphemeralStorageSize
 }
+
+// ID names one stage of a service: "service.stage". Every stage of a
+// service is deployed, replaced and removed on its own; the dot appears in
+// neither part, so the ID is unambiguous.
+func (a *Application) ID() string { return AppID(a.Service, a.Stage) }
+
+// AppID is the ID of a service's stage (Application.ID).
+func AppID(service, stage string) string { return service + "." + stage }

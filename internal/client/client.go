@@ -231,9 +231,19 @@ func (c *Client) putCode(ctx context.Context, a packaging.Artifact) error {
 	return nil
 }
 
-// Remove deletes a deployed service.
+// Remove deletes a deployed service, which must have one stage deployed.
 func (c *Client) Remove(ctx context.Context, service string) (*functions.DeployResult, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, c.Endpoint+deployapi.Prefix+"/services/"+url.PathEscape(service), nil)
+	return c.RemoveStage(ctx, service, "")
+}
+
+// RemoveStage deletes one stage of a deployed service; the other stages
+// stay. An empty stage means the only one deployed.
+func (c *Client) RemoveStage(ctx context.Context, service, stage string) (*functions.DeployResult, error) {
+	u := c.Endpoint + deployapi.Prefix + "/services/" + url.PathEscape(service)
+	if stage != "" {
+		u += "?stage=" + url.QueryEscape(stage)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
 	if err != nil {
 		return nil, err
 	}

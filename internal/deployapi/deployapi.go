@@ -53,8 +53,11 @@ type Keys interface {
 
 // HTTPEndpoints are a service's HTTP endpoints and API keys.
 type HTTPEndpoints struct {
-	Endpoints []string          `json:"endpoints,omitempty"` // "METHOD URL"
-	APIKeys   map[string]string `json:"apiKeys,omitempty"`   // name: value
+	Endpoints []string `json:"endpoints,omitempty"` // "METHOD URL"
+	// Host is the base URL of the stage's own host name, which serves all
+	// of its routes whatever other services serve on the shared root.
+	Host    string            `json:"host,omitempty"`
+	APIKeys map[string]string `json:"apiKeys,omitempty"` // name: value
 }
 
 // Prefix is the path all routes live under.
@@ -320,11 +323,7 @@ type ServiceInfo struct {
 	Resources []Resource `json:"resources"`
 }
 
-func (a *API) serviceInfo(r *http.Request, name string) (ServiceInfo, bool) {
-	app, ok := a.Registry.Service(name)
-	if !ok {
-		return ServiceInfo{}, false
-	}
+func (a *API) serviceInfo(r *http.Request, app *appspec.Application) ServiceInfo {
 	si := ServiceInfo{Service: app.Service, Stage: app.Stage, Region: app.Region, Functions: []FunctionInfo{}, Resources: []Resource{}}
 	for _, it := range a.Registry.Items(app) {
 		si.Resources = append(si.Resources, Resource{Kind: it.Kind, Name: it.Name})
@@ -337,38 +336,59 @@ func (a *API) serviceInfo(r *http.Request, name string) (ServiceInfo, bool) {
 			si.Functions = append(si.Functions, a.info(r, f))
 		}
 	}
-	return si, true
+	return si
 }
 
+// listServices lists every deployed stage of every service, by service
+// and stage.
 func (a *API) listServices(w http.ResponseWriter, r *http.Request) {
-	seen := map[string]bool{}
+	apps := a.Registry.Services()
+	slices.SortFunc(apps, func(x, y appspec.Application) int {
+		return strings.Compare(x.ID(), y.ID())
+	})
 	out := []ServiceInfo{}
-	for _, f := range a.Registry.List() {
-		if seen[f.Service] {
-			continue
-		}
-		seen[f.Service] = true
-		if si, ok := a.serviceInfo(r, f.Service); ok {
-			out = append(out, si)
-		}
+	for i := range apps {
+		out = append(out, a.serviceInfo(r, &apps[i]))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
+// stageOf names what a request addresses: the service in the path, the
+// stage in ?stage= (none: the service's only stage).
+func stageOf(r *http.Request) (name, what string) {
+	name = r.PathValue("name")
+	if stage := r.URL.Query().Get("stage"); stage != "" {
+		return appspec.AppID(name, stage), fmt.Sprintf("stage %s of service %q", stage, name)
+	}
+	return name, fmt.Sprintf("service %q", name)
+}
+
+// getService describes one stage of a service (?stage=), or the only
+// stage deployed.
 func (a *API) getService(w http.ResponseWriter, r *http.Request) {
-	si, ok := a.serviceInfo(r, r.PathValue("name"))
+	name, what := stageOf(r)
+	app, ok := a.Registry.Service(name)
 	if !ok {
-		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("service %q is not deployed", r.PathValue("name")))
+		if r.URL.Query().Get("stage") == "" && len(a.Registry.Stages(name)) > 1 {
+			writeError(w, http.StatusConflict, "AmbiguousStage", fmt.Sprintf("%s has several stages deployed; name one with ?stage=", what))
+			return
+		}
+		writeError(w, http.StatusNotFound, "NotFound", what+" is not deployed")
 		return
 	}
-	writeJSON(w, http.StatusOK, si)
+	writeJSON(w, http.StatusOK, a.serviceInfo(r, app))
 }
 
 func (a *API) removeService(w http.ResponseWriter, r *http.Request) {
-	res, err := a.Registry.Remove(r.Context(), r.PathValue("name"))
+	name, what := stageOf(r)
+	res, err := a.Registry.Remove(r.Context(), name)
 	var invalid *functions.InvalidError
 	if errors.Is(err, functions.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("service %q is not deployed", r.PathValue("name")))
+		writeError(w, http.StatusNotFound, "NotFound", what+" is not deployed")
+		return
+	}
+	if errors.Is(err, functions.ErrAmbiguous) {
+		writeError(w, http.StatusConflict, "AmbiguousStage", err.Error())
 		return
 	}
 	if errors.As(err, &invalid) {

@@ -384,11 +384,12 @@ func (s *Service) CheckDeploy(app *appspec.Application, others []appspec.Applica
 		if err != nil {
 			continue
 		}
+		owner := others[i].Service + " (stage " + others[i].Stage + ")"
 		for _, b := range od.buses {
-			busOwners[b.Name] = others[i].Service
+			busOwners[b.Name] = owner
 		}
 		for _, r := range od.rules {
-			ruleOwners[r.Bus+"/"+r.Name] = others[i].Service
+			ruleOwners[r.Bus+"/"+r.Name] = owner
 		}
 	}
 	s.mu.RLock()
@@ -446,28 +447,24 @@ func (s *Service) syncManaged() {
 	}()
 	fns := s.cfg.Registry.List()
 	var fp strings.Builder
-	seen := map[string]bool{}
-	var services []string
 	for _, f := range fns {
-		fmt.Fprintf(&fp, "%s@%d;", f.Service, f.LastModified.UnixNano())
-		if !seen[f.Service] {
-			seen[f.Service] = true
-			services = append(services, f.Service)
-		}
+		fmt.Fprintf(&fp, "%s@%d;", f.App, f.LastModified.UnixNano())
+	}
+	// Every stage of every service: each declares its own buses and rules.
+	apps := s.cfg.Registry.Services()
+	for i := range apps {
+		fmt.Fprintf(&fp, "%s;", apps[i].ID())
 	}
 	if fp.String() == s.managedFP {
 		return
 	}
 	var buses []Bus
 	var rules []Rule
-	for _, name := range services {
-		app, ok := s.cfg.Registry.Service(name)
-		if !ok {
-			continue
-		}
+	for i := range apps {
+		app := &apps[i]
 		d, err := s.declare(app)
 		if err != nil {
-			s.log.Error("event rules of a deployed service are invalid; they are not applied", "service", name, "err", err)
+			s.log.Error("event rules of a deployed service are invalid; they are not applied", "service", app.Service, "stage", app.Stage, "err", err)
 			continue
 		}
 		buses = append(buses, d.buses...)

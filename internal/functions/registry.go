@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,11 +32,20 @@ import (
 // ErrNotFound means no function or service has that name.
 var ErrNotFound = errors.New("not found")
 
-// ConflictError means a deploy would take a name another service owns.
+// ConflictError means a deploy would take a name another service (or
+// another stage of the same service) owns.
 type ConflictError struct{ Function, Service, Owner string }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("function name %q of service %q is already used by service %q", e.Function, e.Service, e.Owner)
+	return fmt.Sprintf("function name %q of %s is already used by %s", e.Function, describeID(e.Service), describeID(e.Owner))
+}
+
+// describeID names a service's stage for a person: "service x (stage y)".
+func describeID(id string) string {
+	if svc, stage, ok := strings.Cut(id, "."); ok {
+		return fmt.Sprintf("service %q (stage %s)", svc, stage)
+	}
+	return fmt.Sprintf("service %q", id)
 }
 
 // InvalidError wraps a deploy that was refused for its content.
@@ -46,9 +56,12 @@ func (e *InvalidError) Unwrap() error { return e.Err }
 
 // Function is one deployed function version ($LATEST).
 type Function struct {
-	Config       appspec.Function
-	Service      string
-	Stage        string
+	Config  appspec.Function
+	Service string
+	Stage   string
+	// App is the ID of the service's stage the function belongs to
+	// (appspec.Application.ID).
+	App          string
 	Region       string
 	ARN          string
 	LastModified time.Time
@@ -59,16 +72,58 @@ type Function struct {
 	Spec *runtime.Spec
 }
 
-// service is the stored form of a deployed application.
+// service is the stored form of a deployed application, one per stage of a
+// service, stored under its ID (services stored before stages were kept
+// apart are under their bare name until their next deploy).
 type service struct {
 	App        appspec.Application `json:"app"`
 	DeployedAt time.Time           `json:"deployedAt"`
-	Revision   string              `json:"revision"`
+	// CreatedAt is the first deploy of this stage: the older stage keeps
+	// what two claim (a route of the shared HTTP root).
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	Revision  string    `json:"revision"`
+}
+
+func (s *service) created() time.Time {
+	if s.CreatedAt.IsZero() {
+		return s.DeployedAt
+	}
+	return s.CreatedAt
 }
 
 type index struct {
-	services map[string]*service
+	services map[string]*service // by KV key
 	byName   map[string]*Function
+}
+
+// find returns the stored key and record of a service's stage.
+func (idx *index) find(service, stage string) (string, *service) {
+	if svc := idx.services[appspec.AppID(service, stage)]; svc != nil {
+		return appspec.AppID(service, stage), svc
+	}
+	if svc := idx.services[service]; svc != nil && svc.App.Stage == stage {
+		return service, svc
+	}
+	return "", nil
+}
+
+// lookup finds a service's stage by ID ("svc.stage"), or by bare service
+// name when that service has exactly one stage deployed.
+func (idx *index) lookup(name string) (string, *service) {
+	if svc, stage, ok := strings.Cut(name, "."); ok {
+		return idx.find(svc, stage)
+	}
+	var key string
+	var found *service
+	for k, s := range idx.services {
+		if s.App.Service == name {
+			if found != nil {
+				return "", nil
+			}
+			key, found = k, s
+		}
+	}
+	return key, found
 }
 
 // Config sets up a Registry.
@@ -225,14 +280,31 @@ func (r *Registry) setService(name string, svc *service) {
 	if svc != nil {
 		next.services[name] = svc
 	}
+	// The functions of the stage that changed are rebuilt from the records
+	// left for it: during the move of a record stored under a service's bare
+	// name to its ID, both can be present (the newer deploy wins).
+	rebuild := map[string]bool{}
+	if prev := old.services[name]; prev != nil {
+		rebuild[prev.App.ID()] = true
+	}
+	if svc != nil {
+		rebuild[svc.App.ID()] = true
+	}
 	for n, f := range old.byName {
-		if f.Service != name {
+		if !rebuild[f.App] {
 			next.byName[n] = f
 		}
 	}
-	if svc != nil {
-		for _, fc := range svc.App.Functions {
-			next.byName[fc.Name] = r.buildFunction(svc, fc)
+	var sources []*service
+	for _, s := range next.services {
+		if rebuild[s.App.ID()] {
+			sources = append(sources, s)
+		}
+	}
+	sort.Slice(sources, func(i, j int) bool { return sources[i].DeployedAt.Before(sources[j].DeployedAt) })
+	for _, s := range sources {
+		for _, fc := range s.App.Functions {
+			next.byName[fc.Name] = r.buildFunction(s, fc)
 		}
 	}
 	r.current.Store(next)
@@ -262,6 +334,7 @@ func (r *Registry) buildFunction(svc *service, fc appspec.Function) *Function {
 		Config:       fc,
 		Service:      app.Service,
 		Stage:        app.Stage,
+		App:          app.ID(),
 		Region:       app.Region,
 		ARN:          arn,
 		LastModified: svc.DeployedAt,
@@ -322,25 +395,49 @@ func (r *Registry) List() []*Function {
 // Generation changes whenever the deployed services change.
 func (r *Registry) Generation() uint64 { return r.generation.Load() }
 
-// Services returns every deployed application, sorted by service name.
+// Services returns every deployed application (each stage of a service is
+// one), oldest first: in the order their stages were first deployed.
 func (r *Registry) Services() []appspec.Application {
 	idx := r.current.Load()
-	out := make([]appspec.Application, 0, len(idx.services))
+	all := make([]*service, 0, len(idx.services))
 	for _, svc := range idx.services {
-		out = append(out, svc.App)
+		all = append(all, svc)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	sort.Slice(all, func(i, j int) bool {
+		a, b := all[i].created(), all[j].created()
+		if !a.Equal(b) {
+			return a.Before(b)
+		}
+		return all[i].App.ID() < all[j].App.ID()
+	})
+	out := make([]appspec.Application, len(all))
+	for i, svc := range all {
+		out[i] = svc.App
+	}
 	return out
 }
 
-// Service returns a deployed application.
+// Service returns a deployed application by ID ("service.stage", what
+// Function.App holds), or by service name when one stage of it is deployed.
 func (r *Registry) Service(name string) (*appspec.Application, bool) {
-	svc, ok := r.current.Load().services[name]
-	if !ok {
+	_, svc := r.current.Load().lookup(name)
+	if svc == nil {
 		return nil, false
 	}
 	app := svc.App
 	return &app, true
+}
+
+// Stages returns the deployed stages of a service, sorted by name.
+func (r *Registry) Stages(service string) []appspec.Application {
+	var out []appspec.Application
+	for _, svc := range r.current.Load().services {
+		if svc.App.Service == service {
+			out = append(out, svc.App)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Stage < out[j].Stage })
+	return out
 }
 
 // Change is one line of a deploy's outcome.
@@ -406,6 +503,7 @@ func (r *Registry) itemChanges(prev, next *appspec.Application) []Change {
 // DeployResult says what a deploy changed.
 type DeployResult struct {
 	Service  string   `json:"service"`
+	Stage    string   `json:"stage,omitempty"`
 	Changed  bool     `json:"changed"`
 	Changes  []Change `json:"changes"`
 	Revision string   `json:"revision"`
@@ -442,13 +540,7 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 		return nil, err
 	}
 	if len(r.cfg.Checks) > 0 {
-		others := make([]appspec.Application, 0, len(idx.services))
-		for name, svc := range idx.services {
-			if name != app.Service {
-				others = append(others, svc.App)
-			}
-		}
-		sort.Slice(others, func(i, j int) bool { return others[i].Service < others[j].Service })
+		others := r.others(idx, app.ID())
 		for _, check := range r.cfg.Checks {
 			if err := check(app, others); err != nil {
 				return nil, &InvalidError{err}
@@ -456,8 +548,8 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 		}
 	}
 	for _, f := range app.Functions {
-		if owner, ok := idx.byName[f.Name]; ok && owner.Service != app.Service {
-			return nil, &ConflictError{Function: f.Name, Service: app.Service, Owner: owner.Service}
+		if owner, ok := idx.byName[f.Name]; ok && owner.App != app.ID() {
+			return nil, &ConflictError{Function: f.Name, Service: app.ID(), Owner: owner.App}
 		}
 	}
 	for _, prepare := range r.prepare {
@@ -472,9 +564,9 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	}
 	sum := sha256.Sum256(appJSON)
 	revision := hex.EncodeToString(sum[:12])
-	res := &DeployResult{Service: app.Service, Revision: revision, Warnings: warnings}
+	res := &DeployResult{Service: app.Service, Stage: app.Stage, Revision: revision, Warnings: warnings}
 
-	prev := idx.services[app.Service]
+	prevKey, prev := idx.find(app.Service, app.Stage)
 	prevFns := map[string]appspec.Function{}
 	if prev != nil {
 		for _, f := range prev.App.Functions {
@@ -508,15 +600,27 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	}
 	res.Changes = append(res.Changes, r.itemChanges(prevApp, app)...)
 	res.Changed = true
-	svc := &service{App: *app, DeployedAt: time.Now().UTC(), Revision: revision}
+	now := time.Now().UTC()
+	svc := &service{App: *app, DeployedAt: now, CreatedAt: now, Revision: revision}
+	if prev != nil {
+		svc.CreatedAt = prev.created()
+	}
 	data, err := json.Marshal(svc)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.kv.Put(ctx, app.Service, data); err != nil {
-		return nil, fmt.Errorf("store service %s: %w", app.Service, err)
+	key := app.ID()
+	if _, err := r.kv.Put(ctx, key, data); err != nil {
+		return nil, fmt.Errorf("store service %s: %w", key, err)
 	}
-	r.setService(app.Service, svc)
+	r.setService(key, svc)
+	if prevKey != "" && prevKey != key {
+		// Stored under its bare name by an older version: one record per stage now.
+		if err := r.kv.Delete(ctx, prevKey); err != nil {
+			r.log.Warn("old record of a redeployed service not deleted", "key", prevKey, "err", err)
+		}
+		r.setService(prevKey, nil)
+	}
 	return res, nil
 }
 
@@ -527,10 +631,10 @@ func (r *Registry) resolve(app *appspec.Application, idx *index) ([]string, erro
 		return nil, nil
 	}
 	var prev *appspec.Application
-	if svc := idx.services[app.Service]; svc != nil {
+	if _, svc := idx.find(app.Service, app.Stage); svc != nil {
 		prev = &svc.App
 	}
-	warnings, err := r.cfg.Resolve(app, prev, r.others(idx, app.Service))
+	warnings, err := r.cfg.Resolve(app, prev, r.others(idx, app.ID()))
 	if err != nil {
 		return nil, &InvalidError{err}
 	}
@@ -540,37 +644,61 @@ func (r *Registry) resolve(app *appspec.Application, idx *index) ([]string, erro
 	return warnings, nil
 }
 
-// others returns the deployed applications other than service, sorted.
-func (r *Registry) others(idx *index, service string) []appspec.Application {
-	out := make([]appspec.Application, 0, len(idx.services))
-	for name, svc := range idx.services {
-		if name != service {
-			out = append(out, svc.App)
+// others returns the deployed applications other than the stage id, oldest
+// first (see Services).
+func (r *Registry) others(idx *index, id string) []appspec.Application {
+	all := make([]*service, 0, len(idx.services))
+	for _, svc := range idx.services {
+		if svc.App.ID() != id {
+			all = append(all, svc)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	sort.Slice(all, func(i, j int) bool {
+		a, b := all[i].created(), all[j].created()
+		if !a.Equal(b) {
+			return a.Before(b)
+		}
+		return all[i].App.ID() < all[j].App.ID()
+	})
+	out := make([]appspec.Application, len(all))
+	for i, svc := range all {
+		out[i] = svc.App
+	}
 	return out
 }
 
-// Remove deletes a service and its functions.
+// ErrAmbiguous means a service was named without a stage while several of
+// its stages are deployed.
+var ErrAmbiguous = errors.New("several stages are deployed")
+
+// Remove deletes one stage of a service and its functions. name is an ID
+// ("service.stage") or a service name, which must then have one stage
+// deployed.
 func (r *Registry) Remove(ctx context.Context, name string) (*DeployResult, error) {
 	r.deploys.Lock()
 	defer r.deploys.Unlock()
 	idx := r.current.Load()
-	svc, ok := idx.services[name]
-	if !ok {
-		return nil, fmt.Errorf("service %q: %w", name, ErrNotFound)
+	key, svc := idx.lookup(name)
+	if svc == nil {
+		if !strings.Contains(name, ".") && len(r.Stages(name)) > 1 {
+			var stages []string
+			for _, a := range r.Stages(name) {
+				stages = append(stages, a.Stage)
+			}
+			return nil, fmt.Errorf("service %q has the stages %s: name one: %w", name, strings.Join(stages, ", "), ErrAmbiguous)
+		}
+		return nil, fmt.Errorf("%s: %w", describeID(name), ErrNotFound)
 	}
 	for _, check := range r.removeChecks {
-		if err := check(&svc.App, r.others(idx, name)); err != nil {
+		if err := check(&svc.App, r.others(idx, svc.App.ID())); err != nil {
 			return nil, &InvalidError{err}
 		}
 	}
-	if err := r.kv.Delete(ctx, name); err != nil {
-		return nil, fmt.Errorf("remove service %s: %w", name, err)
+	if err := r.kv.Delete(ctx, key); err != nil {
+		return nil, fmt.Errorf("remove service %s: %w", key, err)
 	}
-	r.setService(name, nil)
-	res := &DeployResult{Service: name, Changed: true}
+	r.setService(key, nil)
+	res := &DeployResult{Service: svc.App.Service, Stage: svc.App.Stage, Changed: true}
 	for _, h := range r.removed {
 		if err := h(ctx, &svc.App); err != nil {
 			res.Warnings = append(res.Warnings, err.Error())
@@ -591,7 +719,7 @@ func (r *Registry) DeleteFunction(ctx context.Context, name string) error {
 	if !ok {
 		return fmt.Errorf("function %q: %w", name, ErrNotFound)
 	}
-	svc := r.current.Load().services[f.Service]
+	key, svc := r.current.Load().find(f.Service, f.Stage)
 	next := *svc
 	next.App.Functions = nil
 	for _, fc := range svc.App.Functions {
@@ -602,19 +730,19 @@ func (r *Registry) DeleteFunction(ctx context.Context, name string) error {
 	next.DeployedAt = time.Now().UTC()
 	next.Revision = next.Revision + "-" + name
 	if len(next.App.Functions) == 0 {
-		if err := r.kv.Delete(ctx, f.Service); err != nil {
-			return fmt.Errorf("remove service %s: %w", f.Service, err)
+		if err := r.kv.Delete(ctx, key); err != nil {
+			return fmt.Errorf("remove service %s: %w", key, err)
 		}
-		r.setService(f.Service, nil)
+		r.setService(key, nil)
 		return nil
 	}
 	data, err := json.Marshal(&next)
 	if err != nil {
 		return err
 	}
-	if _, err := r.kv.Put(ctx, f.Service, data); err != nil {
-		return fmt.Errorf("store service %s: %w", f.Service, err)
+	if _, err := r.kv.Put(ctx, key, data); err != nil {
+		return fmt.Errorf("store service %s: %w", key, err)
 	}
-	r.setService(f.Service, &next)
+	r.setService(key, &next)
 	return nil
 }

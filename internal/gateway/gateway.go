@@ -192,8 +192,13 @@ func (g *Gateway) Close(ctx context.Context) error {
 // table is the routing state derived from the deployed services.
 type table struct {
 	generation uint64
-	all        *router
-	byService  map[string]*router
+	all        *router // the shared root: the first owner of a route keeps it
+	// byHost routes the host labels before the domain: "<service>" (every
+	// stage of it, the oldest first) and "<stage>.<service>" (that stage).
+	byHost map[string]*router
+	// rootOwner is the stage (Application.ID) serving each route of the
+	// shared root, by conflict key.
+	rootOwner  map[string]string
 	urls       map[string]*route // function URLs by deployed function name
 	restStages map[string]bool   // first path segments that are REST stages
 }
@@ -216,7 +221,9 @@ func (g *Gateway) current() *table {
 }
 
 func (g *Gateway) build(gen uint64, apps []appspec.Application) *table {
-	t := &table{generation: gen, all: &router{}, byService: map[string]*router{}, urls: map[string]*route{}, restStages: map[string]bool{}}
+	t := &table{generation: gen, all: &router{}, byHost: map[string]*router{}, rootOwner: map[string]string{},
+		urls: map[string]*route{}, restStages: map[string]bool{}}
+	// apps come oldest first: a stage deployed earlier keeps the shared root.
 	for i := range apps {
 		p, err := parseApp(&apps[i])
 		if err != nil {
@@ -225,11 +232,17 @@ func (g *Gateway) build(gen uint64, apps []appspec.Application) *table {
 			continue
 		}
 		own := &router{}
-		t.byService[apps[i].Service] = own
+		t.byHost[strings.ToLower(apps[i].Stage+"."+apps[i].Service)] = own
+		svc := t.byHost[strings.ToLower(apps[i].Service)]
+		if svc == nil {
+			svc = &router{}
+			t.byHost[strings.ToLower(apps[i].Service)] = svc
+		}
 		for _, r := range p.routes {
-			if prev := t.all.add(r); prev != nil {
-				g.log.Warn("gateway: route served by two services; the first wins", "route", r.describe(), "service", r.api.service, "first", prev.api.service)
+			if prev := t.all.add(r); prev == nil {
+				t.rootOwner[r.conflictKey()] = apps[i].ID()
 			}
+			svc.add(r)
 			own.add(r)
 			if r.kind == kindREST {
 				t.restStages[r.api.stage] = true
@@ -243,32 +256,12 @@ func (g *Gateway) build(gen uint64, apps []appspec.Application) *table {
 }
 
 // CheckDeploy is a functions.DeployCheck: the application's HTTP events must
-// be valid and claim no route another service serves.
-func CheckDeploy(app *appspec.Application, others []appspec.Application) error {
-	p, err := parseApp(app)
-	if err != nil {
-		return err
-	}
-	all := &router{}
-	owner := map[*route]string{}
-	for i := range others {
-		op, err := parseApp(&others[i])
-		if err != nil {
-			continue
-		}
-		for _, r := range op.routes {
-			all.add(r)
-			owner[r] = others[i].Service
-		}
-	}
-	var errs []error
-	for _, r := range p.routes {
-		if prev := all.add(r); prev != nil {
-			errs = append(errs, fmt.Errorf("route %s of function %q conflicts with service %q (function %q), which already serves it",
-				r.describe(), r.key, prev.api.service, prev.key))
-		}
-	}
-	return errors.Join(errs...)
+// be valid. A route another service (or stage) serves is no conflict: each
+// stage has its own host, and on the shared root the first owner keeps it
+// (Endpoints says where the other is).
+func CheckDeploy(app *appspec.Application, _ []appspec.Application) error {
+	_, err := parseApp(app)
+	return err
 }
 
 // scratch is per-request memory, reused across requests.
@@ -397,7 +390,8 @@ func (g *Gateway) route(t *table, r *http.Request, ps *params) (*route, string, 
 	}
 	tree := t.all
 	if label, ok := strings.CutSuffix(host, "."+g.cfg.Domain); ok {
-		if own := t.byService[label]; own != nil {
+		// Host names are case-insensitive; the table's labels are lower case.
+		if own := t.byHost[strings.ToLower(label)]; own != nil {
 			tree = own
 		}
 	}

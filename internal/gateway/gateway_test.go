@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -641,23 +642,38 @@ func (p *platform) testLambdaAuthorizer(t *testing.T) {
 	expect(t, "Unauthorized error", c.status, 401)
 }
 
+// testRouteConflict deploys a second service claiming a route http-node
+// serves: both deploy; the shared root keeps its first owner, and the second
+// answers on its own host, which its endpoints name.
 func (p *platform) testRouteConflict(t *testing.T) {
 	dir := t.TempDir()
 	manifestText := "service: http-thief\nprovider:\n  name: aws\n  runtime: nodejs20.x\nfunctions:\n  steal:\n    handler: handler.echo\n    events:\n      - httpApi: 'GET /v2/users/{userId}'\n"
 	if err := os.WriteFile(filepath.Join(dir, "serverless.yml"), []byte(manifestText), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "handler.js"), []byte("module.exports.echo = async () => ({});\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "handler.js"), []byte("module.exports.echo = async () => ({ statusCode: 200, body: 'thief' });\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := p.Client.Deploy(t.Context(), dir, manifest.Options{}, nil)
-	if err == nil {
-		t.Fatal("a deploy claiming another service's route succeeded")
+	out, err := p.Client.Deploy(t.Context(), dir, manifest.Options{}, nil)
+	if err != nil {
+		t.Fatalf("a service serving a route another serves was refused: %v", err)
 	}
-	for _, want := range []string{"http-node", "GET /v2/users/{userId}", "steal"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("conflict error %q does not name %q", err, want)
-		}
+	t.Cleanup(func() { _, _ = p.Client.Remove(context.Background(), "http-thief") })
+	ev := do(t, "GET", p.base+"/v2/users/5", nil).event(t)
+	expect(t, "shared root keeps the first owner", path(ev, "pathParameters", "id"), "5")
+	c := do(t, "GET", p.base+"/v2/users/5", nil, "Host", "dev.http-thief.localhost")
+	if c.status != 200 || string(c.body) != "thief" {
+		t.Fatalf("the second service on its host: %d %s", c.status, c.body)
+	}
+	c = do(t, "GET", p.base+"/v2/users/5", nil, "Host", "http-thief.localhost")
+	if c.status != 200 || string(c.body) != "thief" {
+		t.Fatalf("the second service on its service host: %d %s", c.status, c.body)
+	}
+	ev = do(t, "GET", p.base+"/v2/users/6", nil, "Host", "dev.http-node.localhost").event(t)
+	expect(t, "first service on its stage host", path(ev, "pathParameters", "id"), "6")
+	joined := strings.Join(out.Response.Endpoints, "\n")
+	if !strings.Contains(joined, "GET "+strings.Replace(p.base, "127.0.0.1", "dev.http-thief.localhost", 1)+"/v2/users/{userId}") || !strings.Contains(joined, "http-node") {
+		t.Errorf("the deploy's endpoints do not say where the route is served:\n%s", joined)
 	}
 }
 

@@ -91,7 +91,6 @@ func TestAsyncSettingsErrors(t *testing.T) {
 		{"onError not a dlq", "    onError: arn:aws:lambda:us-east-1:000000000000:function:x", "8:14", "is not an SQS queue or SNS topic ARN"},
 		{"onError unknown Ref", "    onError:\n      Ref: Nope", "9:7", "onError"},
 		{"destination not valid", "    destinations:\n      onFailure: arn:aws:s3:::bucket", "9:18", "is not a valid destination"},
-		{"destination unknown key", "    destinations:\n      onFailur: other", "9:7", "onFailur"},
 		{"object form without arn", "    destinations:\n      onFailure:\n        type: sqs", "9:7", "has no arn"},
 	}
 	for _, tc := range cases {

@@ -181,8 +181,19 @@ type decoder struct {
 }
 
 // fields checks that n is a map with only known keys and returns its entries
-// by key.
+// by key. Unknown keys are reported as configValidationMode says.
 func (d *decoder) fields(n *node, where string, known []string) map[string]*entry {
+	return d.checkFields(n, where, known, false)
+}
+
+// strictFields is fields where an unknown key is always an error: where
+// ignoring it could grant more than the user wrote (IAM statements), as
+// CloudFormation would refuse it anyway.
+func (d *decoder) strictFields(n *node, where string, known []string) map[string]*entry {
+	return d.checkFields(n, where, known, true)
+}
+
+func (d *decoder) checkFields(n *node, where string, known []string, strict bool) map[string]*entry {
 	out := map[string]*entry{}
 	if n == nil || n.failed || n.kind == kindNull {
 		return out
@@ -203,6 +214,8 @@ func (d *decoder) fields(n *node, where string, known []string) map[string]*entr
 			hint = "known keys: " + strings.Join(known, ", ")
 		}
 		switch {
+		case strict:
+			d.errorf(e.keyPos, hint, "unknown key %q in %s", e.key, where)
 		case d.quietKeys:
 		case d.lenientKeys:
 			d.warnf(e.keyPos, hint, "unknown key %q in %s", e.key, where)
@@ -392,13 +405,15 @@ type providerDefaults struct {
 func (d *decoder) project(root *node, r *resolver) *Project {
 	p := &Project{Dir: d.dir, File: d.file}
 	d.app = &p.App
-	// configValidationMode decides how unknown keys are reported, so it is read first.
+	// configValidationMode decides how unknown keys are reported, so it is
+	// read first. Serverless v3 warns unless told otherwise.
+	d.lenientKeys = true
 	if m := root.get("configValidationMode"); m != nil && !m.failed {
 		mode, _ := d.str(m, "configValidationMode")
 		switch mode {
 		case "error":
+			d.lenientKeys = false
 		case "warn":
-			d.lenientKeys = true
 		case "off":
 			d.quietKeys = true
 		default:
@@ -566,8 +581,8 @@ var BuildPlugins = []string{
 }
 
 // plugins accepts both forms of `plugins:` and warns about those nimbus does
-// not run. It returns the plugins' local path, which is never packaged, and
-// the plugin names.
+// not reproduce. It returns the plugins' local path, which is never packaged,
+// and the plugin names.
 func (d *decoder) plugins(n *node) (string, []string) {
 	if n == nil {
 		return "", nil
@@ -584,16 +599,7 @@ func (d *decoder) plugins(n *node) (string, []string) {
 	default:
 		d.typeError(n, "plugins", "a list of plugin names")
 	}
-	var ignored []string
-	for _, m := range modules {
-		if !slices.Contains(BuildPlugins, m) {
-			ignored = append(ignored, m)
-		}
-	}
-	if len(ignored) > 0 {
-		d.warnf(n.pos, "nimbus does not run Serverless plugins; build steps they perform (bundling, dependencies) must be done before deploy",
-			"plugins are ignored: %s", strings.Join(ignored, ", "))
-	}
+	d.warnPlugins(n, modules)
 	return localPath, modules
 }
 

@@ -235,6 +235,7 @@ functions:
     handlr: handler.hello
     handler: handler.hello
     zzzzzzzz: 1
+configValidationMode: error
 `,
 			want: []wantError{
 				{"2:1", `unknown key "provdier" in the manifest`, `did you mean "provider"?`},
@@ -380,7 +381,7 @@ functions:
 
 func TestErrorFormat(t *testing.T) {
 	list := loadErrors(t, map[string]string{
-		"serverless.yml": "service: shop\nprovider: {name: aws, runtime: nodejs20.x}\nfunctions:\n  hello:\n    handlr: handler.hello\n    handler: handler.hello\n",
+		"serverless.yml": "service: shop\nprovider: {name: aws, runtime: nodejs20.x}\nfunctions:\n  hello:\n    handlr: handler.hello\n    handler: handler.hello\nconfigValidationMode: error\n",
 		"handler.js":     handlerJS,
 	}, Options{})
 	got := list[0].Error()
@@ -399,9 +400,10 @@ hint: did you mean "handler"?`
 
 func TestConfigValidationModeWarn(t *testing.T) {
 	p := mustLoad(t, map[string]string{
-		"serverless.yml": "service: shop\nconfigValidationMode: warn\nprovider: {name: aws, runtime: nodejs20.x, foo: 1}\nplugins: [serverless-offline]\n",
+		"serverless.yml": "service: shop\nconfigValidationMode: warn\nprovider: {name: aws, runtime: nodejs20.x, foo: 1}\nplugins: [serverless-offline, serverless-step-functions]\n",
 	}, Options{})
-	if len(p.Warnings) != 2 || !strings.Contains(p.Warnings[0].Message, `unknown key "foo"`) || !strings.Contains(p.Warnings[1].Message, "serverless-offline") {
+	if len(p.Warnings) != 2 || !strings.Contains(p.Warnings[0].Message, `unknown key "foo"`) || !strings.Contains(p.Warnings[1].Message, "serverless-step-functions (its stepFunctions state machines are not created)") ||
+		strings.Contains(p.Warnings[1].Message, "serverless-offline") {
 		t.Errorf("warnings = %v", p.Warnings)
 	}
 }

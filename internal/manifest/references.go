@@ -274,7 +274,7 @@ func (d *decoder) statements(n *node, what string) []*node {
 			continue
 		}
 		before := len(d.errs)
-		f := d.fields(st, where, statementKeys)
+		f := d.strictFields(st, where, statementKeys)
 		effect := val(f, "Effect")
 		switch {
 		case effect == nil:

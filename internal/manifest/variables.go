@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/nimbus-platform/nimbus/internal/appspec"
 )
 
 // Serverless variables: ${source:address, fallback, ...}. The grammar follows
@@ -321,7 +323,7 @@ var unsupportedSources = map[string]bool{
 	"ssm": true, "s3": true, "cf": true, "secretsmanager": true, "strToBool": true,
 }
 
-const supportedSources = "self, env, opt, sls, param, file, aws:region"
+const supportedSources = "self, env, opt, sls, param, file, aws:region, aws:accountId"
 
 // resolver replaces variables in the tree in place.
 type resolver struct {
@@ -569,8 +571,12 @@ func (r *resolver) evalSource(owner *node, src varSource) (*node, error) {
 		}
 		return nil, fmt.Errorf("unknown sls variable %q (known: stage, instanceId)", address)
 	case "aws":
-		if address == "region" {
+		switch address {
+		case "region":
 			return &node{kind: kindString, str: r.currentRegion()}, nil
+		case "accountId":
+			// The one account every nimbus ARN carries.
+			return &node{kind: kindString, str: appspec.AccountID}, nil
 		}
 		return nil, fmt.Errorf("variable ${aws:%s} is not supported by nimbus (supported: %s)", address, supportedSources)
 	case "param":

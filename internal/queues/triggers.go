@@ -99,7 +99,7 @@ type mapping struct {
 func (p *Pollers) reconcile(ctx context.Context) {
 	want := map[string]mapping{}
 	for _, f := range p.registry.List() {
-		var app, ok = p.registry.Service(f.Service)
+		var app, ok = p.registry.Service(f.App)
 		if !ok {
 			continue
 		}

@@ -325,7 +325,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	(&deployapi.API{Blobs: blobStore, Registry: s.Registry, Logs: s.logs, Runtime: s.runtime, Version: Version, Endpoint: endpoint,
 		HTTPInfo: func(app *appspec.Application) deployapi.HTTPEndpoints {
 			endpoints, keys := s.Gateway.Endpoints(app)
-			return deployapi.HTTPEndpoints{Endpoints: endpoints, APIKeys: keys}
+			out := deployapi.HTTPEndpoints{Endpoints: endpoints, APIKeys: keys}
+			if len(endpoints) > 0 {
+				out.Host = s.Gateway.Host(app)
+			}
+			return out
 		},
 		ExtraLogs: s.Gateway.IsAccessLog,
 		Keys:      s.keys(),
@@ -352,7 +356,7 @@ func (s *Server) URL() string { return "http://" + s.Addr() }
 
 // routes lists an application's HTTP endpoints, for deploy summaries.
 func (s *Server) routes(app *appspec.Application) []functions.Item {
-	endpoints, _ := s.Gateway.Endpoints(app)
+	endpoints := s.Gateway.RouteLines(app)
 	out := make([]functions.Item, 0, len(endpoints))
 	for _, e := range endpoints {
 		out = append(out, functions.Item{Kind: "route", Name: e, Digest: e})

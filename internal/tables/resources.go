@@ -181,8 +181,19 @@ func DeclaredTables(app *appspec.Application) ([]Declared, error) {
 	return out, nil
 }
 
-// Deployed returns the application a service runs now, if any.
-type Deployed func(service string) (*appspec.Application, bool)
+// Deployed returns the application a stage of a service runs now, if any,
+// by its ID (appspec.Application.ID).
+type Deployed func(id string) (*appspec.Application, bool)
+
+// ownerOf is the owner a table declared by app records: its stack
+// (service-stage), so each stage of a service owns its own tables.
+func ownerOf(app *appspec.Application) string { return cfn.StackName(app) }
+
+// owns reports whether app declared a table with that owner; tables created
+// before stages were kept apart name the bare service.
+func owns(app *appspec.Application, owner string) bool {
+	return owner == ownerOf(app) || owner == app.Service
+}
 
 // DeployHook returns the functions.PrepareHook that creates and updates the
 // tables an application declares, and deletes those a redeploy no longer
@@ -202,7 +213,7 @@ func (s *Service) DeployHook(deployed Deployed) functions.PrepareHook {
 				create = append(create, d)
 				continue
 			}
-			if err := replacementNeeded(app.Service, t, d); err != nil {
+			if err := replacementNeeded(app, t, d); err != nil {
 				return &functions.InvalidError{Err: err}
 			}
 			if !sameSettings(t, d) {
@@ -210,7 +221,7 @@ func (s *Service) DeployHook(deployed Deployed) functions.PrepareHook {
 			}
 		}
 		var drop []string
-		if prev, ok := deployed(app.Service); ok {
+		if prev, ok := deployed(app.ID()); ok {
 			before, err := DeclaredTables(prev)
 			if err == nil {
 				for _, d := range before {
@@ -221,7 +232,7 @@ func (s *Service) DeployHook(deployed Deployed) functions.PrepareHook {
 			}
 		}
 		for _, d := range create {
-			if _, err := s.createTable(d.Spec, app.Region, app.Service); err != nil {
+			if _, err := s.createTable(d.Spec, app.Region, ownerOf(app)); err != nil {
 				return fmt.Errorf("create table %s: %w", d.Spec.TableName, err)
 			}
 		}
@@ -231,7 +242,7 @@ func (s *Service) DeployHook(deployed Deployed) functions.PrepareHook {
 			}
 		}
 		for _, name := range drop {
-			if err := s.deleteDeclared(ctx, app.Service, name); err != nil {
+			if err := s.deleteDeclared(ctx, app, name); err != nil {
 				return err
 			}
 		}
@@ -250,7 +261,7 @@ func (s *Service) RemoveService(ctx context.Context, app *appspec.Application) e
 		if d.Retain {
 			continue
 		}
-		if err := s.deleteDeclared(ctx, app.Service, d.Spec.TableName); err != nil {
+		if err := s.deleteDeclared(ctx, app, d.Spec.TableName); err != nil {
 			return err
 		}
 	}
@@ -259,9 +270,9 @@ func (s *Service) RemoveService(ctx context.Context, app *appspec.Application) e
 
 // deleteDeclared deletes a table that service declared; a table another
 // service or the API created since is left alone.
-func (s *Service) deleteDeclared(ctx context.Context, service, name string) error {
+func (s *Service) deleteDeclared(ctx context.Context, app *appspec.Application, name string) error {
 	t, err := s.DescribeTable(ctx, name)
-	if err != nil || t.Service != service {
+	if err != nil || !owns(app, t.Service) {
 		return nil
 	}
 	if _, err := s.DeleteTable(ctx, name); err != nil && !IsKind(err, KindNotFound) {
@@ -273,9 +284,9 @@ func (s *Service) deleteDeclared(ctx context.Context, service, name string) erro
 // replacementNeeded refuses a declaration that CloudFormation could only
 // apply by replacing the table (or that names a table the service does not
 // own).
-func replacementNeeded(service string, t *Table, d Declared) error {
+func replacementNeeded(app *appspec.Application, t *Table, d Declared) error {
 	where := "resources.Resources." + d.LogicalID
-	if t.Service != service {
+	if !owns(app, t.Service) {
 		owner := "through the DynamoDB API"
 		if t.Service != "" {
 			owner = "by service " + t.Service

@@ -123,9 +123,10 @@ func TestCLI(t *testing.T) {
 		t.Errorf("info: %v\n%s", err, out)
 	}
 
-	// Manifest errors are printed with their position and fail the command.
+	// Manifest errors are printed with their position and fail the command
+	// (unknown keys only warn unless configValidationMode says error).
 	bad := t.TempDir()
-	_ = os.WriteFile(filepath.Join(bad, "serverless.yml"), []byte("service: bad\nprovider:\n  name: aws\n  runtim: nodejs20.x\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(bad, "serverless.yml"), []byte("service: bad\nprovider:\n  name: aws\n  runtim: nodejs20.x\nconfigValidationMode: error\n"), 0o644)
 	_, errOut, err = runCLI(t, bin, p.URL(), root, p.AWSEnv(), "deploy", bad)
 	if err == nil || !strings.Contains(errOut, "serverless.yml:4:3") || !strings.Contains(errOut, `did you mean "runtime"`) {
 		t.Errorf("bad manifest: %v\n%s", err, errOut)

@@ -282,7 +282,7 @@ func TestBadManifestChangesNothing(t *testing.T) {
 	cases := []struct {
 		name, yml, want string
 	}{
-		{"unknown key", "service: svc\nprovider:\n  name: aws\n  runtime: nodejs20.x\nfunctions:\n  hello:\n    handlr: handler.hello\n", `serverless.yml:7:5: unknown key "handlr"`},
+		{"unknown key", "service: svc\nprovider:\n  name: aws\n  runtime: nodejs20.x\nfunctions:\n  hello:\n    handlr: handler.hello\nconfigValidationMode: error\n", `serverless.yml:7:5: unknown key "handlr"`},
 		{"wrong type", "service: svc\nprovider:\n  name: aws\n  runtime: nodejs20.x\n  memorySize: lots\nfunctions:\n  hello:\n    handler: handler.hello\n", "serverless.yml:5:15"},
 		{"syntax", "service: svc\nprovider:\n  name: aws\n runtime: [\n", "serverless.yml:4"},
 		{"unknown runtime", "service: svc\nprovider:\n  name: aws\n  runtime: cobol85\nfunctions:\n  hello:\n    handler: handler.hello\n", "serverless.yml:4:12"},
