@@ -108,6 +108,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 		return err
 	}
 	s.events.pollers.Start(ectx, time.Second)
+	s.startObjectNotifications(ectx)
 	return s.Async.Start(ectx)
 }
 

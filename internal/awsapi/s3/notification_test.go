@@ -1,0 +1,295 @@
+package s3_test
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/nimbus-platform/nimbus/internal/testkit"
+)
+
+// recorder collects the events the recorder function posts back.
+type recorder struct {
+	mu     sync.Mutex
+	bodies [][]byte
+	srv    *httptest.Server
+}
+
+func newRecorder(t *testing.T) *recorder {
+	r := &recorder{}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.bodies = append(r.bodies, body)
+		r.mu.Unlock()
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *recorder) events() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]byte(nil), r.bodies...)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var (
+	recorderOnce sync.Once
+	recorderZip  string
+)
+
+// writeService writes a service of the recorder function (it posts each
+// event to CALLBACK) with the given functions section and the rest.
+func writeService(t *testing.T, callback, body string) string {
+	t.Helper()
+	recorderOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "nimbus-s3-recorder-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		recorderZip = filepath.Join(dir, "fn.zip")
+		testkit.BuildGoZip(t, "internal/events/testdata/recorder", recorderZip, "bootstrap")
+	})
+	dir := t.TempDir()
+	data, err := os.ReadFile(recorderZip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "fn.zip"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	yml := fmt.Sprintf(`service: s3events
+provider:
+  name: aws
+  runtime: provided.al2023
+  memorySize: 128
+  timeout: 5
+  environment:
+    CALLBACK: %s
+package:
+  artifact: fn.zip
+%s`, callback, body)
+	if err := os.WriteFile(filepath.Join(dir, "serverless.yml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func sqsClient(p *testkit.Platform) *sqs.Client {
+	return sqs.NewFromConfig(p.AWSConfig())
+}
+
+// receiveAll polls a queue until want messages arrived (or the deadline).
+func receiveAll(t *testing.T, q *sqs.Client, url string, want int) []string {
+	t.Helper()
+	var got []string
+	waitFor(t, fmt.Sprintf("%d messages", want), func() bool {
+		out, err := q.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			got = append(got, aws.ToString(m.Body))
+			if _, err := q.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return len(got) >= want
+	})
+	return got
+}
+
+type record struct {
+	EventVersion string `json:"eventVersion"`
+	EventSource  string `json:"eventSource"`
+	AWSRegion    string `json:"awsRegion"`
+	EventTime    string `json:"eventTime"`
+	EventName    string `json:"eventName"`
+	S3           struct {
+		ConfigurationID string `json:"configurationId"`
+		Bucket          struct {
+			Name string `json:"name"`
+			ARN  string `json:"arn"`
+		} `json:"bucket"`
+		Object struct {
+			Key       string `json:"key"`
+			Size      *int64 `json:"size"`
+			ETag      string `json:"eTag"`
+			Sequencer string `json:"sequencer"`
+		} `json:"object"`
+	} `json:"s3"`
+}
+
+func records(t *testing.T, body []byte) []record {
+	t.Helper()
+	var msg struct {
+		Records []record `json:"Records"`
+	}
+	if err := json.Unmarshal(body, &msg); err != nil {
+		t.Fatalf("event %s: %v", body, err)
+	}
+	return msg.Records
+}
+
+// sameShape fails unless got has exactly want's keys, recursively, with
+// values of the same JSON types (skip names keys want has that got may lack).
+func sameShape(t *testing.T, path string, want, got any, skip map[string]bool) {
+	t.Helper()
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			t.Errorf("%s: got %T, want an object", path, got)
+			return
+		}
+		for k, wv := range w {
+			gv, ok := g[k]
+			if !ok {
+				if !skip[k] {
+					t.Errorf("%s.%s: missing", path, k)
+				}
+				continue
+			}
+			sameShape(t, path+"."+k, wv, gv, skip)
+		}
+		for k := range g {
+			if _, ok := w[k]; !ok {
+				t.Errorf("%s.%s: not in AWS's event", path, k)
+			}
+		}
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			t.Errorf("%s: got %v, want %d items", path, got, len(w))
+			return
+		}
+		for i := range w {
+			sameShape(t, fmt.Sprintf("%s[%d]", path, i), w[i], g[i], skip)
+		}
+	default:
+		if fmt.Sprintf("%T", want) != fmt.Sprintf("%T", got) {
+			t.Errorf("%s: got %T (%v), want %T", path, got, got, want)
+		}
+	}
+}
+
+var sequencerRE = regexp.MustCompile(`^[0-9A-F]{16,}$`)
+
+// TestNotificationToFunction configures a bucket through the SDK to invoke
+// a function for created .csv objects under in/: one PUT gives exactly one
+// event of S3's shape; keys outside the filter give none.
+func TestNotificationToFunction(t *testing.T) {
+	rec := newRecorder(t)
+	p := testkit.Start(t, nil)
+	p.Deploy(writeService(t, rec.srv.URL, "functions:\n  record:\n    handler: bootstrap\n"))
+	c := client(p)
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("uploads")}); err != nil {
+		t.Fatal(err)
+	}
+	fn := "arn:aws:lambda:us-east-1:000000000000:function:s3events-dev-record"
+	conf := &types.NotificationConfiguration{LambdaFunctionConfigurations: []types.LambdaFunctionConfiguration{{
+		Id: aws.String("csv-in"), LambdaFunctionArn: aws.String(fn), Events: []types.Event{"s3:ObjectCreated:*"},
+		Filter: &types.NotificationConfigurationFilter{Key: &types.S3KeyFilter{FilterRules: []types.FilterRule{
+			{Name: types.FilterRuleNamePrefix, Value: aws.String("in/")}, {Name: types.FilterRuleNameSuffix, Value: aws.String(".csv")}}}},
+	}}}
+	if _, err := c.PutBucketNotificationConfiguration(ctx, &awss3.PutBucketNotificationConfigurationInput{Bucket: aws.String("uploads"), NotificationConfiguration: conf}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetBucketNotificationConfiguration(ctx, &awss3.GetBucketNotificationConfigurationInput{Bucket: aws.String("uploads")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.LambdaFunctionConfigurations) != 1 || aws.ToString(got.LambdaFunctionConfigurations[0].LambdaFunctionArn) != fn ||
+		aws.ToString(got.LambdaFunctionConfigurations[0].Id) != "csv-in" || len(got.LambdaFunctionConfigurations[0].Filter.Key.FilterRules) != 2 {
+		t.Fatalf("configuration read back: %+v", got.LambdaFunctionConfigurations)
+	}
+
+	body := []byte("a,b\n1,2\n")
+	for _, key := range []string{"in/x.txt", "out/y.csv", "in/Happy Face=1.csv"} {
+		if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("uploads"), Key: aws.String(key), Body: strings.NewReader(string(body))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the event", func() bool { return len(rec.events()) >= 1 })
+	ev := rec.events()[0]
+	rs := records(t, ev)
+	if len(rs) != 1 {
+		t.Fatalf("records: %s", ev)
+	}
+	r := rs[0]
+	sum := md5.Sum(body)
+	if r.EventVersion != "2.1" || r.EventSource != "aws:s3" || r.AWSRegion != "us-east-1" || r.EventName != "ObjectCreated:Put" ||
+		r.S3.ConfigurationID != "csv-in" || r.S3.Bucket.Name != "uploads" || r.S3.Bucket.ARN != "arn:aws:s3:::uploads" ||
+		r.S3.Object.Key != "in/Happy+Face%3D1.csv" || r.S3.Object.Size == nil || *r.S3.Object.Size != int64(len(body)) ||
+		r.S3.Object.ETag != hex.EncodeToString(sum[:]) || !sequencerRE.MatchString(r.S3.Object.Sequencer) {
+		t.Fatalf("record: %s", ev)
+	}
+	if _, err := time.Parse("2006-01-02T15:04:05.000Z", r.EventTime); err != nil {
+		t.Fatalf("eventTime %q: %v", r.EventTime, err)
+	}
+	// Field by field against AWS's samples (versionId only on versioned buckets).
+	var ours any
+	_ = json.Unmarshal(ev, &ours)
+	for _, sample := range []string{"lambda/events/s3-event.json", "lambda/events/sam-cli/s3-put.json"} {
+		data, err := os.ReadFile(filepath.Join(testkit.Shared(t), "conformance", sample))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want any
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatal(err)
+		}
+		sameShape(t, sample, want, ours, map[string]bool{"versionId": true})
+	}
+
+	// Another object a moment later: still one event each, sequencer higher.
+	if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("uploads"), Key: aws.String("in/Happy Face=1.csv"), Body: strings.NewReader("x")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the second event", func() bool { return len(rec.events()) >= 2 })
+	second := records(t, rec.events()[1])[0]
+	if !(len(second.S3.Object.Sequencer) == len(r.S3.Object.Sequencer) && second.S3.Object.Sequencer > r.S3.Object.Sequencer) {
+		t.Fatalf("sequencer %s after %s", second.S3.Object.Sequencer, r.S3.Object.Sequencer)
+	}
+	// A delete is not an ObjectCreated event: nothing more arrives, and the
+	// keys outside the filter never did.
+	if _, err := c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("uploads"), Key: aws.String("in/Happy Face=1.csv")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("uploads"), Key: aws.String("in/last.csv"), Body: strings.NewReader("x")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the third event", func() bool { return len(rec.events()) >= 3 })
+	if third := records(t, rec.events()[2])[0]; third.S3.Object.Key != "in/last.csv" || len(rec.events()) != 3 {
+		t.Fatalf("events after the delete: %d, last %+v", len(rec.events()), third)
+	}
+}
