@@ -425,11 +425,11 @@ type principal struct {
 }
 
 type eventRecord struct {
-	EventVersion      string `json:"eventVersion"`
-	EventSource       string `json:"eventSource"`
-	AWSRegion         string `json:"awsRegion"`
-	EventTime         string `json:"eventTime"`
-	EventName         string `json:"eventName"`
+	EventVersion      string    `json:"eventVersion"`
+	EventSource       string    `json:"eventSource"`
+	AWSRegion         string    `json:"awsRegion"`
+	EventTime         string    `json:"eventTime"`
+	EventName         string    `json:"eventName"`
 	UserIdentity      principal `json:"userIdentity"`
 	RequestParameters struct {
 		SourceIPAddress string `json:"sourceIPAddress"`
