@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/nimbus-platform/nimbus/internal/testkit"
@@ -292,4 +294,153 @@ func TestNotificationToFunction(t *testing.T) {
 	if third := records(t, rec.events()[2])[0]; third.S3.Object.Key != "in/last.csv" || len(rec.events()) != 3 {
 		t.Fatalf("events after the delete: %d, last %+v", len(rec.events()), third)
 	}
+}
+
+// TestNotificationToQueueAndBus sends removals to a queue (after S3's test
+// event) and every event to the default bus, where a rule forwards created
+// objects to another queue; bad configurations are refused as S3 refuses them.
+func TestNotificationToQueueAndBus(t *testing.T) {
+	p := testkit.Start(t, nil)
+	c, q, eb := client(p), sqsClient(p), ebClient(p)
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("docs")}); err != nil {
+		t.Fatal(err)
+	}
+	urls := map[string]string{}
+	for _, name := range []string{"removed", "bridge"} {
+		out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		urls[name] = aws.ToString(out.QueueUrl)
+	}
+	queueARN := "arn:aws:sqs:us-east-1:000000000000:removed"
+	put := func(conf *types.NotificationConfiguration) error {
+		_, err := c.PutBucketNotificationConfiguration(ctx, &awss3.PutBucketNotificationConfigurationInput{Bucket: aws.String("docs"), NotificationConfiguration: conf})
+		return err
+	}
+	prefix := func(v string) *types.NotificationConfigurationFilter {
+		return &types.NotificationConfigurationFilter{Key: &types.S3KeyFilter{FilterRules: []types.FilterRule{{Name: types.FilterRuleNamePrefix, Value: aws.String(v)}}}}
+	}
+	// Overlapping filters for a shared event type, across destinations.
+	err := put(&types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{
+		{QueueArn: aws.String(queueARN), Events: []types.Event{"s3:ObjectCreated:*"}, Filter: prefix("a/")},
+		{QueueArn: aws.String("arn:aws:sqs:us-east-1:000000000000:bridge"), Events: []types.Event{"s3:ObjectCreated:Put"}, Filter: prefix("a/b")},
+	}})
+	apiError(t, err, "InvalidArgument", 400)
+	if !strings.Contains(err.Error(), "Configurations overlap") {
+		t.Fatalf("overlap: %v", err)
+	}
+	// Disjoint prefixes may share an event type.
+	if err := put(&types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{
+		{QueueArn: aws.String(queueARN), Events: []types.Event{"s3:ObjectCreated:*"}, Filter: prefix("a/")},
+		{QueueArn: aws.String(queueARN), Events: []types.Event{"s3:ObjectCreated:Put"}, Filter: prefix("b/")},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	receiveAll(t, q, urls["removed"], 2) // two test events
+	// Destinations that do not exist.
+	err = put(&types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{
+		{QueueArn: aws.String("arn:aws:sqs:us-east-1:000000000000:nope"), Events: []types.Event{"s3:ObjectRemoved:*"}}}})
+	apiError(t, err, "InvalidArgument", 400)
+	if !strings.Contains(err.Error(), "Unable to validate the following destination configurations") {
+		t.Fatalf("unknown queue: %v", err)
+	}
+	err = put(&types.NotificationConfiguration{LambdaFunctionConfigurations: []types.LambdaFunctionConfiguration{
+		{LambdaFunctionArn: aws.String("arn:aws:lambda:us-east-1:000000000000:function:nope"), Events: []types.Event{"s3:ObjectCreated:*"}}}})
+	apiError(t, err, "InvalidArgument", 400)
+	err = put(&types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{
+		{QueueArn: aws.String(queueARN), Events: []types.Event{"s3:ObjectCreated:Nope"}}}})
+	apiError(t, err, "InvalidArgument", 400)
+
+	if err := put(&types.NotificationConfiguration{
+		QueueConfigurations:      []types.QueueConfiguration{{Id: aws.String("gone"), QueueArn: aws.String(queueARN), Events: []types.Event{"s3:ObjectRemoved:*"}}},
+		EventBridgeConfiguration: &types.EventBridgeConfiguration{},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	test := receiveAll(t, q, urls["removed"], 1)
+	var te map[string]any
+	if err := json.Unmarshal([]byte(test[0]), &te); err != nil || te["Event"] != "s3:TestEvent" || te["Service"] != "Amazon S3" || te["Bucket"] != "docs" {
+		t.Fatalf("test event: %s", test[0])
+	}
+	got, err := c.GetBucketNotificationConfiguration(ctx, &awss3.GetBucketNotificationConfigurationInput{Bucket: aws.String("docs")})
+	if err != nil || got.EventBridgeConfiguration == nil || len(got.QueueConfigurations) != 1 || aws.ToString(got.QueueConfigurations[0].Id) != "gone" {
+		t.Fatalf("read back: %+v, %v", got, err)
+	}
+
+	if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String("s3-created"),
+		EventPattern: aws.String(`{"source":["aws.s3"],"detail-type":["Object Created"],"detail":{"bucket":{"name":["docs"]}}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String("s3-created"), Targets: []ebtypes.Target{
+		{Id: aws.String("q"), Arn: aws.String("arn:aws:sqs:us-east-1:000000000000:bridge")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("docs"), Key: aws.String("report 1.pdf"), Body: strings.NewReader("pdf")}); err != nil {
+		t.Fatal(err)
+	}
+	bridged := receiveAll(t, q, urls["bridge"], 1)
+	var be struct {
+		Source     string   `json:"source"`
+		DetailType string   `json:"detail-type"`
+		Resources  []string `json:"resources"`
+		Detail     struct {
+			Version string `json:"version"`
+			Bucket  struct {
+				Name string `json:"name"`
+			} `json:"bucket"`
+			Object struct {
+				Key       string `json:"key"`
+				Size      int64  `json:"size"`
+				ETag      string `json:"etag"`
+				Sequencer string `json:"sequencer"`
+			} `json:"object"`
+			Reason    string `json:"reason"`
+			RequestID string `json:"request-id"`
+			Requester string `json:"requester"`
+		} `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(bridged[0]), &be); err != nil {
+		t.Fatal(err)
+	}
+	d := be.Detail
+	if be.Source != "aws.s3" || be.DetailType != "Object Created" || len(be.Resources) != 1 || be.Resources[0] != "arn:aws:s3:::docs" ||
+		d.Version != "0" || d.Bucket.Name != "docs" || d.Object.Key != "report 1.pdf" || d.Object.Size != 3 ||
+		d.Object.ETag != strings.Trim(etagOf([]byte("pdf")), `"`) || !sequencerRE.MatchString(d.Object.Sequencer) || d.Reason != "PutObject" ||
+		d.RequestID == "" || d.Requester != "000000000000" {
+		t.Fatalf("EventBridge event: %s", bridged[0])
+	}
+
+	// Removals reach the queue; a created object did not.
+	if _, err := c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("docs"), Key: aws.String("report 1.pdf")}); err != nil {
+		t.Fatal(err)
+	}
+	removed := receiveAll(t, q, urls["removed"], 1)
+	var raw map[string]any
+	_ = json.Unmarshal([]byte(removed[0]), &raw)
+	rs := records(t, []byte(removed[0]))
+	if len(removed) != 1 || len(rs) != 1 || rs[0].EventName != "ObjectRemoved:Delete" || rs[0].S3.Object.Key != "report+1.pdf" ||
+		rs[0].S3.ConfigurationID != "gone" || rs[0].S3.Object.Size != nil || !sequencerRE.MatchString(rs[0].S3.Object.Sequencer) {
+		t.Fatalf("removal: %s", removed)
+	}
+	obj := raw["Records"].([]any)[0].(map[string]any)["s3"].(map[string]any)["object"].(map[string]any)
+	if _, ok := obj["eTag"]; ok {
+		t.Fatalf("a removal carries no eTag: %s", removed[0])
+	}
+	// A deleted bucket's configuration goes with it.
+	if _, err := c.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String("docs")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("docs")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = c.GetBucketNotificationConfiguration(ctx, &awss3.GetBucketNotificationConfigurationInput{Bucket: aws.String("docs")})
+	if err != nil || got.EventBridgeConfiguration != nil || len(got.QueueConfigurations) != 0 {
+		t.Fatalf("a new bucket of the same name has no configuration: %+v, %v", got, err)
+	}
+}
+
+func ebClient(p *testkit.Platform) *eventbridge.Client {
+	return eventbridge.NewFromConfig(p.AWSConfig())
 }
