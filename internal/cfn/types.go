@@ -15,6 +15,7 @@ const (
 	TypeRule         = "AWS::Events::Rule"
 	TypeFunction     = "AWS::Lambda::Function"
 	TypeTable        = "AWS::DynamoDB::Table"
+	TypeBucket       = "AWS::S3::Bucket"
 )
 
 // Getter returns the value of a resource's Ref or of one of its attributes.
@@ -108,6 +109,7 @@ func resourceTypes() map[string]ResourceType {
 				"OnDemandThroughput": false, "WarmThroughput": false,
 			},
 		},
+		TypeBucket: bucketType(), // buckets.go
 		TypeFunction: {
 			Ref: functionName,
 			Attributes: map[string]Getter{

@@ -287,6 +287,12 @@ func (s *Store) PutBucketNotification(ctx context.Context, bucket string, c Noti
 			return errorf(KindInvalidArgument, "Unable to validate the following destination configurations: %s", strings.Join(bad, ", "))
 		}
 	}
+	return s.putNotification(ctx, bucket, c)
+}
+
+// putNotification stores a checked configuration with the test events of
+// its queues and topics.
+func (s *Store) putNotification(ctx context.Context, bucket string, c NotificationConfiguration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.bucket(bucket); err != nil {
@@ -539,14 +545,19 @@ func bridgeDetail(bucket string, ev objectEvent, ri RequestInfo, sequencer strin
 	return "Object Deleted", d
 }
 
-// StartNotifications runs the dispatcher that hands recorded events to
-// their destinations until ctx ends; Close waits for it. Events recorded
-// before a crash are delivered after the restart (at least once).
+// StartNotifications runs, until ctx ends, the dispatcher that hands
+// recorded events to their destinations and the lifecycle sweeper; Close
+// waits for them. Events recorded before a crash are delivered after the
+// restart (at least once).
 func (s *Store) StartNotifications(ctx context.Context) {
 	n := s.notify
 	n.done = make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { wg.Wait(); close(n.done) }()
+	go func() { defer wg.Done(); s.sweepLoop(ctx) }()
 	go func() {
-		defer close(n.done)
+		defer wg.Done()
 		d := dispatcher{s: s, retry: map[string]*retryState{}}
 		for {
 			wait := d.drain(ctx)

@@ -224,7 +224,10 @@ func (s *Store) DeleteBucket(_ context.Context, name string) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	_ = b.Delete(bucketKey(name), nil)
-	_ = b.Delete(notificationKey(name), nil) // a configuration goes with its bucket
+	// Its configurations and deploy ownership go with it.
+	_ = b.Delete(notificationKey(name), nil)
+	_ = b.Delete(lifecycleKey(name), nil)
+	_ = b.Delete(ownerKey(name), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("delete bucket %s: %w", name, err)
 	}
@@ -468,8 +471,8 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 }
 
 // deleteObject removes an object, recording the notifications of event;
-// with keep, only if keep still holds for the object.
-func (s *Store) deleteObject(ctx context.Context, bucket, key, event string, keep func(*Object) bool) error {
+// with only, just when only holds for the object found.
+func (s *Store) deleteObject(ctx context.Context, bucket, key, event string, only func(*Object) bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.bucket(bucket); err != nil {
@@ -482,7 +485,7 @@ func (s *Store) deleteObject(ctx context.Context, bucket, key, event string, kee
 		}
 		return err
 	}
-	if keep != nil && !keep(&old) {
+	if only != nil && !only(&old) {
 		return nil
 	}
 	b := s.db.NewBatch()

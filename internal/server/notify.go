@@ -24,6 +24,7 @@ type objectNotifier struct{ s *Server }
 func (s *Server) startObjectNotifications(ctx context.Context) {
 	s.objects.SetNotifier(objectNotifier{s})
 	s.objects.StartNotifications(ctx)
+	s.registerBuckets()
 }
 
 func (n objectNotifier) Exists(ctx context.Context, kind objects.TargetKind, arn string) error {
@@ -83,4 +84,11 @@ func (n objectNotifier) Deliver(ctx context.Context, d objects.Delivery) error {
 		return nil
 	}
 	return fmt.Errorf("%w: unknown destination kind %q", objects.ErrTargetGone, d.Kind)
+}
+
+// registerBuckets lets deploys create buckets and set their notifications.
+func (s *Server) registerBuckets() {
+	s.Registry.OnDeploy(s.objects.DeployHook(s.Registry.Service))
+	s.Registry.AddInventory(objects.BucketInventory)
+	s.Registry.AfterRemove(s.objects.RemoveService)
 }

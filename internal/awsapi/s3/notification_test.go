@@ -68,9 +68,16 @@ var (
 	recorderZip  string
 )
 
-// writeService writes a service of the recorder function (it posts each
-// event to CALLBACK) with the given functions section and the rest.
+// writeService writes service s3events of the recorder function (it posts
+// each event to CALLBACK) with the given functions section and the rest.
 func writeService(t *testing.T, callback, body string) string {
+	t.Helper()
+	return writeNamedService(t, "s3events", callback, "", body)
+}
+
+// writeNamedService is writeService with a service name and more provider
+// settings.
+func writeNamedService(t *testing.T, service, callback, provider, body string) string {
 	t.Helper()
 	recorderOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "nimbus-s3-recorder-*")
@@ -88,7 +95,7 @@ func writeService(t *testing.T, callback, body string) string {
 	if err := os.WriteFile(filepath.Join(dir, "fn.zip"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	yml := fmt.Sprintf(`service: s3events
+	yml := fmt.Sprintf(`service: %s
 provider:
   name: aws
   runtime: provided.al2023
@@ -96,9 +103,9 @@ provider:
   timeout: 5
   environment:
     CALLBACK: %s
-package:
+%spackage:
   artifact: fn.zip
-%s`, callback, body)
+%s`, service, callback, provider, body)
 	if err := os.WriteFile(filepath.Join(dir, "serverless.yml"), []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
