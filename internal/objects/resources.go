@@ -349,10 +349,12 @@ func (s *Store) DeployHook(deployed Deployed) functions.PrepareHook {
 		for _, d := range declared {
 			if d.Create {
 				if _, err := s.bucket(d.Name); err != nil {
-					if _, err := s.CreateBucket(ctx, d.Name); err != nil && !IsKind(err, KindBucketExists) {
+					// Owner first: a crash between the two leaves a record
+					// without a bucket, which the next deploy completes.
+					if err := s.db.Set(ownerKey(d.Name), []byte(app.Service), pebble.Sync); err != nil {
 						return fmt.Errorf("create bucket %s: %w", d.Name, err)
 					}
-					if err := s.db.Set(ownerKey(d.Name), []byte(app.Service), pebble.Sync); err != nil {
+					if _, err := s.CreateBucket(ctx, d.Name); err != nil && !IsKind(err, KindBucketExists) {
 						return fmt.Errorf("create bucket %s: %w", d.Name, err)
 					}
 				}

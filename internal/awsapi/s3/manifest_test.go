@@ -69,8 +69,12 @@ func TestManifestS3Event(t *testing.T) {
 
 	// Removal: the bucket holds objects, so it stays (as CloudFormation
 	// leaves a non-empty bucket) without the service's configuration.
-	if _, err := p.Client.Remove(ctx, "s3events"); err != nil {
+	res, err := p.Client.Remove(ctx, "s3events")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(res.Warnings, "\n"), "bucket uploads is not empty, so it is kept") {
+		t.Fatalf("removal warnings: %v", res.Warnings)
 	}
 	conf, err := c.GetBucketNotificationConfiguration(ctx, &awss3.GetBucketNotificationConfigurationInput{Bucket: aws.String("uploads")})
 	if err != nil || len(conf.LambdaFunctionConfigurations) != 0 {
