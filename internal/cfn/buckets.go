@@ -27,7 +27,7 @@ func bucketType() ResourceType {
 			"OwnershipControls": false, "ObjectLockEnabled": false, "ObjectLockConfiguration": false,
 			"AccelerateConfiguration": false, "AnalyticsConfigurations": false, "IntelligentTieringConfigurations": false,
 			"InventoryConfigurations": false, "LoggingConfiguration": false, "MetricsConfigurations": false,
-			"ReplicationConfiguration": false,
+			"ReplicationConfiguration": false, "MetadataConfiguration": false, "MetadataTableConfiguration": false,
 		},
 	}
 }
