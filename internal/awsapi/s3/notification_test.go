@@ -451,3 +451,62 @@ func TestNotificationToQueueAndBus(t *testing.T) {
 func ebClient(p *testkit.Platform) *eventbridge.Client {
 	return eventbridge.NewFromConfig(p.AWSConfig())
 }
+
+// TestNotificationEventNames checks the creation events of copies and
+// multipart uploads and the removal events of a multi-object delete.
+func TestNotificationEventNames(t *testing.T) {
+	p := testkit.Start(t, nil)
+	c, q := client(p), sqsClient(p)
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("names")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("names")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := aws.ToString(out.QueueUrl)
+	if _, err := c.PutBucketNotificationConfiguration(ctx, &awss3.PutBucketNotificationConfigurationInput{Bucket: aws.String("names"),
+		NotificationConfiguration: &types.NotificationConfiguration{QueueConfigurations: []types.QueueConfiguration{
+			{QueueArn: aws.String("arn:aws:sqs:us-east-1:000000000000:names"), Events: []types.Event{"s3:ObjectCreated:Copy", "s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectRemoved:*"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	receiveAll(t, q, url, 1) // the test event
+	if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("names"), Key: aws.String("src"), Body: strings.NewReader("abc")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CopyObject(ctx, &awss3.CopyObjectInput{Bucket: aws.String("names"), Key: aws.String("copy"), CopySource: aws.String("names/src")}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := c.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("names"), Key: aws.String("big")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := c.UploadPart(ctx, &awss3.UploadPartInput{Bucket: aws.String("names"), Key: aws.String("big"), UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("part")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: aws.String("names"), Key: aws.String("big"), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: part.ETag}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteObjects(ctx, &awss3.DeleteObjectsInput{Bucket: aws.String("names"), Delete: &types.Delete{Objects: []types.ObjectIdentifier{
+		{Key: aws.String("copy")}, {Key: aws.String("big")}, {Key: aws.String("never-there")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, m := range receiveAll(t, q, url, 4) {
+		for _, r := range records(t, []byte(m)) {
+			got[r.EventName+" "+r.S3.Object.Key] = true
+		}
+	}
+	want := []string{"ObjectCreated:Copy copy", "ObjectCreated:CompleteMultipartUpload big", "ObjectRemoved:Delete copy", "ObjectRemoved:Delete big"}
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("no %s in %v", w, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+}
