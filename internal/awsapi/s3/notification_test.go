@@ -22,6 +22,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/nimbus-platform/nimbus/internal/testkit"
@@ -508,5 +509,55 @@ func TestNotificationEventNames(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("events %v, want %v", got, want)
+	}
+}
+
+// TestNotificationToTopic publishes events to a topic, which a queue
+// subscribes to: the test event and then the record arrive in SNS envelopes.
+func TestNotificationToTopic(t *testing.T) {
+	p := testkit.Start(t, nil)
+	c, q, tp := client(p), sqsClient(p), sns.NewFromConfig(p.AWSConfig())
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("topical")}); err != nil {
+		t.Fatal(err)
+	}
+	topic, err := tp.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("objects")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("fanout")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tp.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"), Endpoint: aws.String("arn:aws:sqs:us-east-1:000000000000:fanout")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutBucketNotificationConfiguration(ctx, &awss3.PutBucketNotificationConfigurationInput{Bucket: aws.String("topical"),
+		NotificationConfiguration: &types.NotificationConfiguration{TopicConfigurations: []types.TopicConfiguration{
+			{TopicArn: topic.TopicArn, Events: []types.Event{"s3:ObjectCreated:*"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("topical"), Key: aws.String("k"), Body: strings.NewReader("v")}); err != nil {
+		t.Fatal(err)
+	}
+	var messages []string
+	for _, m := range receiveAll(t, q, aws.ToString(out.QueueUrl), 2) {
+		var env struct{ Type, TopicArn, Message string }
+		if err := json.Unmarshal([]byte(m), &env); err != nil || env.Type != "Notification" || env.TopicArn != aws.ToString(topic.TopicArn) {
+			t.Fatalf("envelope: %s", m)
+		}
+		messages = append(messages, env.Message)
+	}
+	var found bool
+	for _, m := range messages {
+		if strings.Contains(m, `"s3:TestEvent"`) {
+			continue
+		}
+		if r := records(t, []byte(m)); len(r) == 1 && r[0].EventName == "ObjectCreated:Put" && r[0].S3.Object.Key == "k" {
+			found = true
+		}
+	}
+	if !found || len(messages) != 2 {
+		t.Fatalf("messages: %v", messages)
 	}
 }
