@@ -586,6 +586,7 @@ const (
 	firstRetry    = time.Second
 	maxRetryDelay = 5 * time.Minute
 	maxEventAge   = 24 * time.Hour
+	goneGrace     = time.Minute
 	drainBatch    = 256
 	deliverers    = 16
 )
@@ -651,7 +652,10 @@ func (d *dispatcher) drain(ctx context.Context) time.Duration {
 		done := d.s.db.NewBatch()
 		for i, p := range work {
 			err := errs[i]
-			if err != nil && !errors.Is(err, ErrTargetGone) && now.Sub(p.d.Time) < maxEventAge {
+			// A destination missing just after the event may be one the same
+			// deploy creates a moment later: it is given a minute.
+			gone := errors.Is(err, ErrTargetGone) && now.Sub(p.d.Time) > goneGrace
+			if err != nil && !gone && now.Sub(p.d.Time) < maxEventAge {
 				r := d.retry[string(p.key)]
 				if r == nil {
 					r = &retryState{}

@@ -24,7 +24,6 @@ type objectNotifier struct{ s *Server }
 func (s *Server) startObjectNotifications(ctx context.Context) {
 	s.objects.SetNotifier(objectNotifier{s})
 	s.objects.StartNotifications(ctx)
-	s.registerBuckets()
 }
 
 func (n objectNotifier) Exists(ctx context.Context, kind objects.TargetKind, arn string) error {
@@ -87,6 +86,8 @@ func (n objectNotifier) Deliver(ctx context.Context, d objects.Delivery) error {
 }
 
 // registerBuckets lets deploys create buckets and set their notifications.
+// Its hook runs before the other parts' bucket hooks (website settings), so
+// the buckets a service declares are created, and recorded as its own, here.
 func (s *Server) registerBuckets() {
 	s.Registry.OnDeploy(s.objects.DeployHook(s.Registry.Service))
 	s.Registry.AddInventory(objects.BucketInventory)
