@@ -43,6 +43,9 @@ type Application struct {
 	Resources json.RawMessage `json:"resources,omitempty"`
 	// HTTP carries the provider-level API Gateway settings for the gateway.
 	HTTP *HTTPSettings `json:"http,omitempty"`
+	// Buckets is provider.s3 as written (bucket keys to {name, ...}); the
+	// object store reads it with the resources' AWS::S3::Bucket.
+	Buckets json.RawMessage `json:"buckets,omitempty"`
 	// Imports are the export names the application's Fn::ImportValue read,
 	// recorded by the platform on deploy (so an export in use stays).
 	Imports []string `json:"imports,omitempty"`

@@ -16,6 +16,7 @@ const (
 	TypeFunction     = "AWS::Lambda::Function"
 	TypeTable        = "AWS::DynamoDB::Table"
 	TypeDataStream   = "AWS::Kinesis::Stream"
+	TypeBucket       = "AWS::S3::Bucket"
 )
 
 // Getter returns the value of a resource's Ref or of one of its attributes.
@@ -117,6 +118,7 @@ func resourceTypes() map[string]ResourceType {
 				"OnDemandThroughput": false, "WarmThroughput": false,
 			},
 		},
+		TypeBucket: bucketType(), // buckets.go
 		TypeFunction: {
 			Ref: functionName,
 			Attributes: map[string]Getter{

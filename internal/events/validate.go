@@ -72,6 +72,9 @@ type Entry struct {
 	EventBusName string
 	Time         *time.Time
 	TraceHeader  string
+	// AWSService marks an event a nimbus service sends itself (S3's
+	// notifications): only these may carry an aws.* source.
+	AWSService bool
 }
 
 // EntryResult is PutEvents's answer for one entry: an event id or an error.
@@ -104,7 +107,7 @@ func checkEntry(e *Entry) (string, string) {
 		return "InvalidArgument", "Parameter Detail is not valid. Reason: Detail is a required argument."
 	case !utf8.ValidString(e.Source) || !utf8.ValidString(e.DetailType):
 		return "InvalidArgument", "Parameter Source or DetailType is not valid UTF-8."
-	case strings.HasPrefix(e.Source, "aws."):
+	case strings.HasPrefix(e.Source, "aws.") && !e.AWSService:
 		return "NotAuthorizedForSourceException", "Not authorized for the source."
 	}
 	d := bytes.TrimSpace([]byte(e.Detail))

@@ -15,6 +15,8 @@ import (
 // The event is still kept as written; internal/events interprets it.
 func (d *decoder) checkEventSource(e *entry, where string) {
 	switch e.key {
+	case "s3":
+		d.checkS3Event(e.val, where)
 	case "schedule":
 		d.checkSchedule(e.val, where)
 	case "eventBridge":

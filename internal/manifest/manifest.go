@@ -505,6 +505,9 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 			p.App.HTTP.HTTPAPI = api.toJSON()
 		}
 	}
+	if n := val(provider, "s3"); n != nil { // buckets: internal/objects reads them
+		p.App.Buckets = n.toJSON()
+	}
 
 	functions := val(top, "functions")
 	var fnPackages []packageConfig

@@ -167,7 +167,7 @@ func (d *decoder) checkResources(stack *cfn.Stack, resources *node) {
 }
 
 // supportedEvents are the function event types nimbus fires.
-var supportedEvents = []string{"http", "httpApi", "schedule", "sqs", "sns", "eventBridge", "stream"}
+var supportedEvents = []string{"http", "httpApi", "schedule", "sqs", "sns", "eventBridge", "stream", "s3"}
 
 // checkEventType warns about an event nimbus would not fire.
 func (d *decoder) checkEventType(e *entry, where string) {

@@ -124,7 +124,7 @@ func TestHonestWarnings(t *testing.T) {
           Action: dynamodb:GetItem
           Resource: !GetAtt Table.Arn`, `    vpc: {securityGroupIds: [sg-1], subnetIds: [subnet-1]}
     events:
-      - s3: photos
+      - alexaSkill: amzn1.ask.skill.1
       - sqs:
           arn: !GetAtt Jobs.Arn
       - stream: !GetAtt Table.StreamArn`) + `  Outputs:
@@ -141,7 +141,7 @@ func TestHonestWarnings(t *testing.T) {
 	want := []string{
 		"11:28 provider.iam.role.statements[0].Resource: Fn::GetAtt Table.Arn: resources of type AWS::ElastiCache::CacheCluster are not created by nimbus",
 		"15:5 function \"hello\": vpc is not applied by nimbus yet",
-		"17:9 function \"hello\" event #1 (s3): nimbus does not support s3 events yet",
+		"17:9 function \"hello\" event #1 (alexaSkill): nimbus does not support alexaSkill events yet",
 		"20:24 function \"hello\" event #3 (stream): Fn::GetAtt Table.StreamArn: resources of type AWS::ElastiCache::CacheCluster",
 		"34:13 resources.Resources.Table: nimbus does not create resources of type AWS::ElastiCache::CacheCluster yet",
 		"37:18 resources.Outputs.TableName: Ref Table: resources of type AWS::ElastiCache::CacheCluster",

@@ -324,7 +324,7 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, id str
 		return Object{}, err
 	}
 	s.mu.Unlock()
-	o, err = s.commit(bucket, o)
+	o, err = s.commit(ctx, bucket, o, EventCompleteMultipart)
 	if err != nil {
 		return Object{}, err
 	}

@@ -52,6 +52,8 @@ type Store struct {
 	// replacing an object and removing the file it replaced); data is
 	// written outside it.
 	mu sync.Mutex
+	// notify holds the outbox dispatcher of event notifications (notify.go).
+	notify *notifyState
 }
 
 // Bucket is a bucket's metadata.
@@ -121,11 +123,15 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open object index: %w", err)
 	}
-	return &Store{cfg: cfg, db: db, log: cfg.Logger}, nil
+	return &Store{cfg: cfg, db: db, log: cfg.Logger, notify: newNotifyState()}, nil
 }
 
-// Close closes the index.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the index, after the notification dispatcher (stopped by
+// the end of its context) has returned.
+func (s *Store) Close() error {
+	s.notify.stop()
+	return s.db.Close()
+}
 
 type pebbleLogger struct{ l *slog.Logger }
 
@@ -218,7 +224,14 @@ func (s *Store) DeleteBucket(_ context.Context, name string) error {
 	if err := s.deleteBucketConfigs(name); err != nil {
 		return err
 	}
-	if err := s.db.Delete(bucketKey(name), pebble.Sync); err != nil {
+	b := s.db.NewBatch()
+	defer b.Close()
+	_ = b.Delete(bucketKey(name), nil)
+	// Its configurations and deploy ownership go with it.
+	_ = b.Delete(notificationKey(name), nil)
+	_ = b.Delete(lifecycleKey(name), nil)
+	_ = b.Delete(ownerKey(name), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("delete bucket %s: %w", name, err)
 	}
 	return nil
@@ -289,7 +302,7 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 	}
 	o := Object{Key: key, Size: n, ETag: `"` + hex.EncodeToString(sum) + `"`, File: file}
 	o.setAttributes(attrs)
-	return s.commit(bucket, o)
+	return s.commit(ctx, bucket, o, EventPut)
 }
 
 // writeData copies r into a new data file and returns its name.
@@ -374,8 +387,9 @@ func (s *Store) dataPath(name string) string {
 }
 
 // commit makes o the object at bucket/o.Key and removes the file of the
-// object it replaces.
-func (s *Store) commit(bucket string, o Object) (Object, error) {
+// object it replaces. The notifications of event (EventPut, ...) are
+// recorded in the same write.
+func (s *Store) commit(ctx context.Context, bucket string, o Object, event string) (Object, error) {
 	o.Modified = s.cfg.Now().UTC().Truncate(time.Millisecond)
 	data, err := json.Marshal(o)
 	if err != nil {
@@ -388,10 +402,18 @@ func (s *Store) commit(bucket string, o Object) (Object, error) {
 		return Object{}, err
 	}
 	old, oldErr := s.object(bucket, o.Key)
-	if err := s.db.Set(objectKey(bucket, o.Key), data, pebble.Sync); err != nil {
+	b := s.db.NewBatch()
+	defer b.Close()
+	_ = b.Set(objectKey(bucket, o.Key), data, nil)
+	err = s.recordEvent(ctx, b, bucket, objectEvent{Name: event, Key: o.Key, Size: o.Size, ETag: o.ETag, Time: o.Modified})
+	if err == nil {
+		err = b.Commit(pebble.Sync)
+	}
+	if err != nil {
 		_ = os.Remove(s.dataPath(o.File))
 		return Object{}, fmt.Errorf("store object: %w", err)
 	}
+	s.notify.signal()
 	if oldErr == nil && old.File != o.File {
 		s.removeData(old.File)
 	}
@@ -447,7 +469,13 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string) (Object, *os.
 }
 
 // DeleteObject removes an object; a missing key is not an error, as in S3.
-func (s *Store) DeleteObject(_ context.Context, bucket, key string) error {
+func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
+	return s.deleteObject(ctx, bucket, key, EventDelete, nil)
+}
+
+// deleteObject removes an object, recording the notifications of event;
+// with only, just when only holds for the object found.
+func (s *Store) deleteObject(ctx context.Context, bucket, key, event string, only func(*Object) bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.bucket(bucket); err != nil {
@@ -460,9 +488,20 @@ func (s *Store) DeleteObject(_ context.Context, bucket, key string) error {
 		}
 		return err
 	}
-	if err := s.db.Delete(objectKey(bucket, key), pebble.Sync); err != nil {
+	if only != nil && !only(&old) {
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	_ = b.Delete(objectKey(bucket, key), nil)
+	err = s.recordEvent(ctx, b, bucket, objectEvent{Name: event, Key: key, Time: s.cfg.Now().UTC(), Lifecycle: event == EventLifecycleDelete})
+	if err == nil {
+		err = b.Commit(pebble.Sync)
+	}
+	if err != nil {
 		return fmt.Errorf("delete object: %w", err)
 	}
+	s.notify.signal()
 	s.removeData(old.File)
 	return nil
 }
@@ -491,5 +530,5 @@ func (s *Store) CopyObject(ctx context.Context, srcBucket, srcKey, bucket, key s
 	} else {
 		o.setAttributes(src.Attributes())
 	}
-	return s.commit(bucket, o)
+	return s.commit(ctx, bucket, o, EventCopy)
 }

@@ -128,6 +128,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 	}
 	s.events.pollers.Start(ectx, time.Second)
 	s.events.streams.Start(ectx, time.Second)
+	s.startObjectNotifications(ectx)
 	return s.Async.Start(ectx)
 }
 

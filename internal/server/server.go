@@ -295,6 +295,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Registry.OnRemove(cfn.CheckRemove)
+	s.registerBuckets() // notify.go
 	s.logs.SetRetention(func(function string) time.Duration {
 		if f, ok := s.Registry.Get(function); ok {
 			return time.Duration(f.Config.LogRetentionInDays) * 24 * time.Hour

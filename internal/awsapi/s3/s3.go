@@ -52,6 +52,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r = a.web(w, r, bucket, key); r == nil { // CORS (cors.go)
 		return
 	}
+	r = withRequestInfo(w, r)
+	if _, ok := q["notification"]; ok && key == "" { // notification.go
+		if err := a.serveNotification(w, r, bucket); err != nil {
+			a.writeError(w, r, err, bucket, key)
+		}
+		return
+	}
 	for _, s := range subresources {
 		if _, ok := q[s]; ok {
 			a.writeError(w, r, &apiError{http.StatusNotImplemented, "NotImplemented", "A header or query you provided implies functionality that is not implemented: ?" + s}, bucket, key)
