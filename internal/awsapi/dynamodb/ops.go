@@ -50,6 +50,12 @@ func (a *API) handler(op string) handler {
 		return a.untagResource
 	case "ListTagsOfResource":
 		return a.listTagsOfResource
+	case "ExecuteStatement":
+		return a.executeStatement
+	case "BatchExecuteStatement":
+		return a.batchExecuteStatement
+	case "ExecuteTransaction":
+		return a.executeTransaction
 	}
 	return nil
 }
