@@ -3,6 +3,8 @@ package dynamodb
 import (
 	"context"
 	"crypto/sha256"
+	"maps"
+	"slices"
 
 	"github.com/nimbus-platform/nimbus/internal/tables"
 )
@@ -54,7 +56,12 @@ func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
 			ConsistentRead           bool
 			AttributesToGet          []string
 		}
+		ReturnConsumedCapacity string
 	}](body)
+	if err != nil {
+		return nil, err
+	}
+	wantCapacity, err := capacityMode(in.ReturnConsumedCapacity)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +74,7 @@ func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
 		if err := lp.translate(exprTarget{Projection: &r.ProjectionExpression, Names: &r.ExpressionAttributeNames}); err != nil {
 			return nil, err
 		}
-		kp := tables.KeysAndProjection{Projection: r.ProjectionExpression, Names: r.ExpressionAttributeNames}
+		kp := tables.KeysAndProjection{Projection: r.ProjectionExpression, Names: r.ExpressionAttributeNames, ConsistentRead: r.ConsistentRead}
 		for _, k := range r.Keys {
 			kp.Keys = append(kp.Keys, tables.Item(k))
 		}
@@ -78,10 +85,40 @@ func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
 		return nil, err
 	}
 	out := map[string][]wireItem{}
-	for table, its := range res {
+	for table, its := range res.Responses {
 		out[table] = items(its)
 	}
-	return map[string]any{"Responses": out, "UnprocessedKeys": map[string]any{}}, nil
+	type keysOut struct {
+		Keys                     []wireItem
+		ProjectionExpression     string            `json:",omitempty"`
+		ExpressionAttributeNames map[string]string `json:",omitempty"`
+		ConsistentRead           bool              `json:",omitempty"`
+	}
+	unprocessed := map[string]keysOut{}
+	for table, kp := range res.Unprocessed {
+		unprocessed[table] = keysOut{Keys: items(kp.Keys), ProjectionExpression: kp.Projection, ExpressionAttributeNames: kp.Names, ConsistentRead: kp.ConsistentRead}
+	}
+	resp := map[string]any{"Responses": out, "UnprocessedKeys": unprocessed}
+	if wantCapacity {
+		resp["ConsumedCapacity"] = tableUnits(res.Units, true)
+	}
+	return resp, nil
+}
+
+// tableUnits is a batch's ConsumedCapacity: one entry per table.
+func tableUnits(units map[string]float64, read bool) []map[string]any {
+	out := []map[string]any{}
+	for _, table := range slices.Sorted(maps.Keys(units)) {
+		u := units[table]
+		c := map[string]any{"TableName": table, "CapacityUnits": u}
+		if read {
+			c["ReadCapacityUnits"] = u
+		} else {
+			c["WriteCapacityUnits"] = u
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 type txBase struct {
