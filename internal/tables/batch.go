@@ -26,8 +26,9 @@ type WriteRequest struct {
 }
 
 // BatchWriteItem puts and deletes up to 25 items over several tables, all
-// synced to disk together. Nothing is left unprocessed.
-func (s *Service) BatchWriteItem(ctx context.Context, requests map[string][]WriteRequest) error {
+// synced to disk together. Nothing is left unprocessed. units, when not
+// nil, receives the write capacity each table consumed.
+func (s *Service) BatchWriteItem(ctx context.Context, requests map[string][]WriteRequest, units map[string]float64) error {
 	total := 0
 	for _, rs := range requests {
 		total += len(rs)
@@ -94,6 +95,11 @@ func (s *Service) BatchWriteItem(ctx context.Context, requests map[string][]Writ
 		old, err := s.read(w.key)
 		if err != nil {
 			return err
+		}
+		if units != nil {
+			var c Consumed
+			c.noteWrite(w.t, old, w.new) // deleting nothing still costs a unit
+			units[w.t.TableName] += c.Total()
 		}
 		if old == nil && w.new == nil {
 			continue
@@ -242,6 +248,9 @@ type TransactWriteInput struct {
 	// succeeds without applying anything again.
 	ClientRequestToken string
 	Fingerprint        []byte
+	// Units, when not nil, receives the write capacity each table
+	// consumed: twice what the same writes cost outside a transaction.
+	Units map[string]float64
 }
 
 // IdempotencyWindow is how long a ClientRequestToken is remembered.
@@ -365,6 +374,17 @@ func (s *Service) TransactWriteItems(ctx context.Context, in TransactWriteInput)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("transaction: %w", err)
+	}
+	if in.Units != nil {
+		for i, a := range actions {
+			var c Consumed
+			if a.check {
+				c.Table = writeUnits(olds[i].Size())
+			} else {
+				c.noteWrite(a.t, olds[i], news[i])
+			}
+			in.Units[a.t.TableName] += 2 * c.Total()
+		}
 	}
 	return nil
 }

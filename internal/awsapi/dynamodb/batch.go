@@ -15,7 +15,12 @@ func (a *API) batchWriteItem(ctx context.Context, body []byte) (any, error) {
 			PutRequest    *struct{ Item wireItem }
 			DeleteRequest *struct{ Key wireItem }
 		}
+		ReturnConsumedCapacity string
 	}](body)
+	if err != nil {
+		return nil, err
+	}
+	units, err := unitsFor(in.ReturnConsumedCapacity)
 	if err != nil {
 		return nil, err
 	}
@@ -41,10 +46,14 @@ func (a *API) batchWriteItem(ctx context.Context, body []byte) (any, error) {
 			req[table] = append(req[table], w)
 		}
 	}
-	if err := a.Tables.BatchWriteItem(ctx, req); err != nil {
+	if err := a.Tables.BatchWriteItem(ctx, req, units); err != nil {
 		return nil, err
 	}
-	return map[string]any{"UnprocessedItems": map[string]any{}}, nil
+	resp := map[string]any{"UnprocessedItems": map[string]any{}}
+	if units != nil {
+		resp["ConsumedCapacity"] = tableUnits(units, false)
+	}
+	return resp, nil
 }
 
 func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
@@ -153,8 +162,13 @@ func (a *API) transactWriteItems(ctx context.Context, body []byte) (any, error) 
 				UpdateExpression string
 			}
 		}
-		ClientRequestToken string
+		ClientRequestToken     string
+		ReturnConsumedCapacity string
 	}](body)
+	if err != nil {
+		return nil, err
+	}
+	units, err := unitsFor(in.ReturnConsumedCapacity)
 	if err != nil {
 		return nil, err
 	}
@@ -190,8 +204,11 @@ func (a *API) transactWriteItems(ctx context.Context, body []byte) (any, error) 
 		sum := sha256.Sum256(body)
 		fingerprint = sum[:]
 	}
-	if err := a.Tables.TransactWriteItems(ctx, tables.TransactWriteInput{Items: req, ClientRequestToken: in.ClientRequestToken, Fingerprint: fingerprint}); err != nil {
+	if err := a.Tables.TransactWriteItems(ctx, tables.TransactWriteInput{Items: req, ClientRequestToken: in.ClientRequestToken, Fingerprint: fingerprint, Units: units}); err != nil {
 		return nil, err
+	}
+	if units != nil {
+		return map[string]any{"ConsumedCapacity": tableUnits(units, false)}, nil
 	}
 	return map[string]any{}, nil
 }
@@ -206,7 +223,12 @@ func (a *API) transactGetItems(ctx context.Context, body []byte) (any, error) {
 				ExpressionAttributeNames map[string]string
 			}
 		}
+		ReturnConsumedCapacity string
 	}](body)
+	if err != nil {
+		return nil, err
+	}
+	units, err := unitsFor(in.ReturnConsumedCapacity)
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +250,23 @@ func (a *API) transactGetItems(ctx context.Context, body []byte) (any, error) {
 	out := make([]response, len(res))
 	for i, it := range res {
 		out[i].Item = wireItem(it)
+		if units != nil {
+			// A transactional read costs twice a consistent one.
+			units[req[i].Table] += 2 * tables.ReadUnits(it.Size(), true)
+		}
+	}
+	if units != nil {
+		return map[string]any{"Responses": out, "ConsumedCapacity": tableUnits(units, true)}, nil
 	}
 	return map[string]any{"Responses": out}, nil
+}
+
+// unitsFor checks ReturnConsumedCapacity for a batch or a transaction and
+// returns the map to count units in (nil when none were asked for).
+func unitsFor(mode string) (map[string]float64, error) {
+	want, err := capacityMode(mode)
+	if err != nil || !want {
+		return nil, err
+	}
+	return map[string]float64{}, nil
 }

@@ -67,3 +67,51 @@ func TestBatchGetResponseLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchAndTransactionCapacity: BatchWriteItem reports a unit per KB
+// written per table (deleting nothing costs one), TransactWriteItems twice
+// that, TransactGetItems twice a consistent read.
+func TestBatchAndTransactionCapacity(t *testing.T) {
+	c := client(t)
+	ctx := context.Background()
+	createTable(t, c, "cap-a", "")
+	createTable(t, c, "cap-b", "")
+	kb3 := s(strings.Repeat("x", 2500)) // with its key: 3 KB
+	units := func(list []types.ConsumedCapacity) map[string]float64 {
+		m := map[string]float64{}
+		for _, cc := range list {
+			m[aws.ToString(cc.TableName)] = aws.ToFloat64(cc.CapacityUnits)
+		}
+		return m
+	}
+	bw, err := c.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal, RequestItems: map[string][]types.WriteRequest{
+		"cap-a": {{PutRequest: &types.PutRequest{Item: item{"pk": s("1"), "v": kb3}}}, {PutRequest: &types.PutRequest{Item: item{"pk": s("2")}}}},
+		"cap-b": {{DeleteRequest: &types.DeleteRequest{Key: item{"pk": s("none")}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := units(bw.ConsumedCapacity); got["cap-a"] != 4 || got["cap-b"] != 1 {
+		t.Errorf("BatchWriteItem capacity = %v, want cap-a 4, cap-b 1", got)
+	}
+	tw, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal, TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String("cap-a"), Item: item{"pk": s("3"), "v": kb3}}},
+		{Put: &types.Put{TableName: aws.String("cap-b"), Item: item{"pk": s("1")}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := units(tw.ConsumedCapacity); got["cap-a"] != 6 || got["cap-b"] != 2 {
+		t.Errorf("TransactWriteItems capacity = %v, want cap-a 6, cap-b 2", got)
+	}
+	tg, err := c.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal, TransactItems: []types.TransactGetItem{
+		{Get: &types.Get{TableName: aws.String("cap-a"), Key: item{"pk": s("1")}}},
+		{Get: &types.Get{TableName: aws.String("cap-a"), Key: item{"pk": s("3")}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := units(tg.ConsumedCapacity); got["cap-a"] != 4 {
+		t.Errorf("TransactGetItems capacity = %v, want cap-a 4", got)
+	}
+}
