@@ -92,6 +92,8 @@ func main() {
 			l = *large
 		}
 		results[i] = measure(t, *n, *clients, *itemsN, l)
+		r := results[i]
+		log.Printf("%s: put %.0f/s (%v CPU), get %.0f/s (%v CPU), tx %s/s (%v CPU), query %v", t.name, r.put, us(r.putCPU), r.get, us(r.getCPU), rate(r.tx), us(r.txCPU), r.query)
 	}
 	fmt.Println("| target | PutItem/s | server CPU/PutItem | GetItem/s | server CPU/GetItem | TransactWriteItems (10 items)/s | server CPU/transaction | Query 100 of", *itemsN, "items, median |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -403,8 +405,15 @@ func queryMedian(ctx context.Context, c *dynamodb.Client, table string, itemsN, 
 			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
 				"pk": str(fmt.Sprint("p", k/100)), "sk": num(k % 100), "data": small}}})
 		}
-		_, err := c.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
-		return err
+		pending := map[string][]types.WriteRequest{table: reqs}
+		for len(pending) > 0 { // peers may leave items unprocessed
+			out, err := c.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				return err
+			}
+			pending = out.UnprocessedItems
+		}
+		return nil
 	}) == 0 {
 		log.Fatal("loading the Query table failed")
 	}
