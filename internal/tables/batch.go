@@ -26,8 +26,9 @@ type WriteRequest struct {
 }
 
 // BatchWriteItem puts and deletes up to 25 items over several tables, all
-// synced to disk together. Nothing is left unprocessed.
-func (s *Service) BatchWriteItem(ctx context.Context, requests map[string][]WriteRequest) error {
+// synced to disk together. Nothing is left unprocessed. units, when not
+// nil, receives the write capacity each table consumed.
+func (s *Service) BatchWriteItem(ctx context.Context, requests map[string][]WriteRequest, units map[string]float64) error {
 	total := 0
 	for _, rs := range requests {
 		total += len(rs)
@@ -95,6 +96,11 @@ func (s *Service) BatchWriteItem(ctx context.Context, requests map[string][]Writ
 		if err != nil {
 			return err
 		}
+		if units != nil {
+			var c Consumed
+			c.noteWrite(w.t, old, w.new) // deleting nothing still costs a unit
+			units[w.t.TableName] += c.Total()
+		}
 		if old == nil && w.new == nil {
 			continue
 		}
@@ -110,14 +116,29 @@ func (s *Service) BatchWriteItem(ctx context.Context, requests map[string][]Writ
 
 // KeysAndProjection is one table's part of a BatchGetItem.
 type KeysAndProjection struct {
-	Keys       []Item
-	Projection string
-	Names      map[string]string
+	Keys           []Item
+	Projection     string
+	Names          map[string]string
+	ConsistentRead bool
 }
 
-// BatchGetItem reads up to 100 items over several tables. Nothing is left
-// unprocessed.
-func (s *Service) BatchGetItem(ctx context.Context, requests map[string]KeysAndProjection) (map[string][]Item, error) {
+// MaxBatchGetBytes is how much one BatchGetItem answers at most (16 MB);
+// the keys it did not read come back as UnprocessedKeys.
+const MaxBatchGetBytes = 16 << 20
+
+// BatchGetOutput is what BatchGetItem read.
+type BatchGetOutput struct {
+	Responses map[string][]Item
+	// Unprocessed holds the keys left unread once the answer reached
+	// MaxBatchGetBytes, per table.
+	Unprocessed map[string]KeysAndProjection
+	// Units is the read capacity each table consumed.
+	Units map[string]float64
+}
+
+// BatchGetItem reads up to 100 items over several tables, up to 16 MB of
+// them; the rest are returned unprocessed, for the caller to ask again.
+func (s *Service) BatchGetItem(ctx context.Context, requests map[string]KeysAndProjection) (*BatchGetOutput, error) {
 	total := 0
 	for _, r := range requests {
 		total += len(r.Keys)
@@ -125,7 +146,11 @@ func (s *Service) BatchGetItem(ctx context.Context, requests map[string]KeysAndP
 	if total > MaxBatchGet {
 		return nil, validationf("Too many items requested for the BatchGetItem call")
 	}
-	out := map[string][]Item{}
+	type plan struct {
+		t     *Table
+		paths []docPath
+	}
+	plans := map[string]plan{}
 	for _, name := range sortedKeys(requests) {
 		r := requests[name]
 		t, err := s.table(name)
@@ -143,7 +168,6 @@ func (s *Service) BatchGetItem(ctx context.Context, requests map[string]KeysAndP
 			return nil, err
 		}
 		seen := map[string]bool{}
-		found := []Item{}
 		for _, k := range r.Keys {
 			if err := t.checkKey(k); err != nil {
 				return nil, err
@@ -153,19 +177,36 @@ func (s *Service) BatchGetItem(ctx context.Context, requests map[string]KeysAndP
 				return nil, validationf("Provided list of item keys contains duplicates")
 			}
 			seen[string(key)] = true
-			it, err := s.read(key)
+		}
+		plans[name] = plan{t, paths}
+	}
+	out := &BatchGetOutput{Responses: map[string][]Item{}, Unprocessed: map[string]KeysAndProjection{}, Units: map[string]float64{}}
+	size := 0
+	for _, name := range sortedKeys(requests) {
+		r, p := requests[name], plans[name]
+		found := []Item{}
+		for i, k := range r.Keys {
+			if size >= MaxBatchGetBytes {
+				rest := r
+				rest.Keys = r.Keys[i:]
+				out.Unprocessed[name] = rest
+				break
+			}
+			it, err := s.read(p.t.itemKey(k))
 			if err != nil {
 				return nil, err
 			}
+			out.Units[name] += ReadUnits(it.Size(), r.ConsistentRead)
 			if it == nil {
 				continue
 			}
-			if paths != nil {
-				it = project(it, paths)
+			if p.paths != nil {
+				it = project(it, p.paths)
 			}
+			size += it.Size()
 			found = append(found, it)
 		}
-		out[name] = found
+		out.Responses[name] = found
 	}
 	return out, nil
 }
@@ -207,6 +248,9 @@ type TransactWriteInput struct {
 	// succeeds without applying anything again.
 	ClientRequestToken string
 	Fingerprint        []byte
+	// Units, when not nil, receives the write capacity each table
+	// consumed: twice what the same writes cost outside a transaction.
+	Units map[string]float64
 }
 
 // IdempotencyWindow is how long a ClientRequestToken is remembered.
@@ -330,6 +374,17 @@ func (s *Service) TransactWriteItems(ctx context.Context, in TransactWriteInput)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("transaction: %w", err)
+	}
+	if in.Units != nil {
+		for i, a := range actions {
+			var c Consumed
+			if a.check {
+				c.Table = writeUnits(olds[i].Size())
+			} else {
+				c.noteWrite(a.t, olds[i], news[i])
+			}
+			in.Units[a.t.TableName] += 2 * c.Total()
+		}
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ func (c *Consumed) noteWrite(t *Table, old, new Item) {
 		return
 	}
 	c.Table += writeUnits(max(old.Size(), new.Size()))
-	for _, ix := range t.Indexes {
+	for _, ix := range t.indexes() {
 		var ok, nk []byte
 		if old != nil {
 			ok = ix.entryKey(t, old)

@@ -18,6 +18,7 @@ const (
 	KindIdempotentMismatch                       // IdempotentParameterMismatchException
 	KindInternal                                 // InternalServerError
 	KindLimitExceeded                            // LimitExceededException
+	KindDuplicateItem                            // DuplicateItemException (PartiQL INSERT)
 )
 
 // Error is a typed error of the tables core.

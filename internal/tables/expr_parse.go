@@ -250,6 +250,9 @@ func (p *parser) resolveName(t token) (string, error) {
 	if t.kind != tIdent || !(t.text[0] < '0' || t.text[0] > '9') {
 		return "", p.syntaxAt(t)
 	}
+	if isReserved(t.text) {
+		return "", validationf("Invalid %s: Attribute name is a reserved keyword; reserved keyword: %s", p.what, t.text)
+	}
 	return t.text, nil
 }
 

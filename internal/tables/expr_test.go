@@ -97,7 +97,7 @@ func TestExpressionErrors(t *testing.T) {
 
 func TestProjection(t *testing.T) {
 	item := Item{"a": M(map[string]Value{"b": S("1"), "c": S("2")}), "l": L(S("x"), S("y"), S("z")), "k": S("k")}
-	paths, err := parseProjection("a.b, l[2], l[0], missing", NewExpressions(nil, nil))
+	paths, err := parseProjection("a.b, l[2], l[0], absent", NewExpressions(nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,6 +83,9 @@ func (s *Service) planRead(in *ReadInput, ex *Expressions, keyCond string) (*rea
 		if p.ix = t.Index(in.Index); p.ix == nil {
 			return nil, nil, validationf("The table does not have the specified index: %s", in.Index)
 		}
+		if p.ix.Creating {
+			return nil, nil, validationf("Cannot read from backfilling global secondary index: %s", in.Index)
+		}
 		if p.ix.Global && in.ConsistentRead {
 			return nil, nil, validationf("Consistent reads are not supported on global secondary indexes")
 		}
@@ -143,6 +146,17 @@ func (p *readPlan) indexID() byte {
 	return p.ix.ID
 }
 
+// kind is the declared type of a key attribute of the table or the index read.
+func (p *readPlan) kind(name string) Kind {
+	if k, ok := p.t.types[name]; ok && (name == p.t.hash || name == p.t.rng) {
+		return k
+	}
+	if p.ix != nil {
+		return p.ix.kind(name)
+	}
+	return p.t.types[name]
+}
+
 func (p *readPlan) keyNames() (hash, rng string) {
 	if p.ix == nil {
 		return p.t.hash, p.t.rng
@@ -163,7 +177,7 @@ func (p *readPlan) startAfter(esk Item) error {
 		}
 	}
 	for _, n := range names {
-		if v, ok := esk[n]; !ok || v.Kind != p.t.types[n] {
+		if v, ok := esk[n]; !ok || v.Kind != p.kind(n) {
 			return validationf("The provided starting key is invalid: The provided key element does not match the schema")
 		}
 	}
@@ -338,7 +352,7 @@ func (p *readPlan) keyRange(kc cond) error {
 	if hashVal == nil {
 		return validationf("Query condition missed key schema element: %s", hash)
 	}
-	if hashVal.Kind != p.t.types[hash] {
+	if hashVal.Kind != p.kind(hash) {
 		return validationf("One or more parameter values were invalid: Condition parameter type does not match schema type")
 	}
 	prefix := partitionPrefix(p.t.ID, p.indexID(), *hashVal)
@@ -346,7 +360,7 @@ func (p *readPlan) keyRange(kc cond) error {
 	if rangeCond == nil {
 		return nil
 	}
-	want := p.t.types[rng]
+	want := p.kind(rng)
 	val := func(o operand) ([]byte, error) {
 		v := o.(valueOp).v
 		if v.Kind != want {

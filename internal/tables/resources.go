@@ -205,6 +205,7 @@ func (s *Service) DeployHook(deployed Deployed) functions.PrepareHook {
 			return &functions.InvalidError{Err: err}
 		}
 		var create, update []Declared
+		reindex := map[string][]IndexUpdate{}
 		keep := map[string]bool{}
 		for _, d := range declared {
 			keep[d.Spec.TableName] = true
@@ -218,6 +219,9 @@ func (s *Service) DeployHook(deployed Deployed) functions.PrepareHook {
 			}
 			if !sameSettings(t, d) {
 				update = append(update, d)
+			}
+			if u, _ := indexChanges("", t, d); len(u) > 0 {
+				reindex[d.Spec.TableName] = u
 			}
 		}
 		var drop []string
@@ -239,6 +243,13 @@ func (s *Service) DeployHook(deployed Deployed) functions.PrepareHook {
 		for _, d := range append(create, update...) {
 			if err := s.updateSettings(d); err != nil {
 				return fmt.Errorf("update table %s: %w", d.Spec.TableName, err)
+			}
+		}
+		for _, d := range declared {
+			if u := reindex[d.Spec.TableName]; u != nil {
+				if _, _, err := s.UpdateIndexes(ctx, d.Spec.TableName, d.Spec.AttributeDefinitions, u); err != nil {
+					return fmt.Errorf("update the indexes of table %s: %w", d.Spec.TableName, err)
+				}
 			}
 		}
 		for _, name := range drop {
@@ -300,10 +311,50 @@ func replacementNeeded(app *appspec.Application, t *Table, d Declared) error {
 	if !sameIndexes(&t.TableSpec, t.LocalSecondaryIndexes, &d.Spec, d.Spec.LocalSecondaryIndexes) {
 		return fmt.Errorf("%s: changing the LocalSecondaryIndexes of table %s needs a new table, as CloudFormation replaces it; give the table a new TableName (or logical id)", where, t.TableName)
 	}
-	if !sameIndexes(&t.TableSpec, t.GlobalSecondaryIndexes, &d.Spec, d.Spec.GlobalSecondaryIndexes) {
-		return fmt.Errorf("%s: changing the GlobalSecondaryIndexes of an existing table (%s) is not supported by nimbus yet", where, t.TableName)
+	_, err := indexChanges(where, t, d)
+	return err
+}
+
+// indexChanges is what a redeploy changes in a table's global secondary
+// indexes: as CloudFormation, at most one index added or removed per
+// update, and the throughput of the others; an index whose keys or
+// projection change must be removed in one deploy and added in the next.
+func indexChanges(where string, t *Table, d Declared) ([]IndexUpdate, error) {
+	sch := t.Schema()
+	current := TableSpec{AttributeDefinitions: sch.AttributeDefinitions}
+	have := map[string]IndexSpec{}
+	for _, ix := range sch.Indexes {
+		if ix.Global {
+			have[ix.IndexName] = ix.IndexSpec
+		}
 	}
-	return nil
+	var updates []IndexUpdate
+	var added, removed []string
+	for _, want := range d.Spec.GlobalSecondaryIndexes {
+		got, ok := have[want.IndexName]
+		if !ok {
+			spec := want
+			updates = append(updates, IndexUpdate{Create: &spec})
+			added = append(added, want.IndexName)
+			continue
+		}
+		delete(have, want.IndexName)
+		if !sameIndexes(&current, []IndexSpec{got}, &d.Spec, []IndexSpec{want}) {
+			return nil, fmt.Errorf("%s: changing the key schema or projection of global secondary index %s of table %s cannot be done in place (CloudFormation refuses it too); remove the index in one deploy and add it back in the next, or give it a new IndexName in a deploy that removes nothing else", where, want.IndexName, t.TableName)
+		}
+		if !reflect.DeepEqual(got.Throughput, want.Throughput) {
+			updates = append(updates, IndexUpdate{Update: &IndexSpec{IndexName: want.IndexName, Throughput: want.Throughput}})
+		}
+	}
+	for name := range have {
+		updates = append(updates, IndexUpdate{Delete: name})
+		removed = append(removed, name)
+	}
+	if len(added)+len(removed) > 1 {
+		sort.Strings(removed)
+		return nil, fmt.Errorf("%s: a deploy can add or remove only one global secondary index of table %s at a time, as CloudFormation (this one adds %v and removes %v); deploy the changes one at a time", where, t.TableName, added, removed)
+	}
+	return updates, nil
 }
 
 type typedKey struct{ Name, KeyType, Type string }

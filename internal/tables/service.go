@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -52,6 +53,11 @@ type Service struct {
 
 	stopTTL context.CancelFunc
 	ttlDone chan struct{}
+
+	// bgCtx and bg own the index backfills (Close stops and waits).
+	bgCtx  context.Context
+	bgStop context.CancelFunc
+	bg     sync.WaitGroup
 }
 
 // Open opens (or creates) the tables under cfg.Dir.
@@ -80,6 +86,8 @@ func Open(cfg Config) (*Service, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	s.stopTTL, s.ttlDone = stop, make(chan struct{})
+	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
+	s.resumeBackfills()
 	go func() {
 		defer close(s.ttlDone)
 		s.runTTL(ctx, cfg.TTLInterval)
@@ -91,6 +99,8 @@ func Open(cfg Config) (*Service, error) {
 func (s *Service) Close() error {
 	s.stopTTL()
 	<-s.ttlDone
+	s.bgStop()
+	s.bg.Wait()
 	return s.db.Close()
 }
 
@@ -161,6 +171,9 @@ func (s *Service) createTable(spec TableSpec, region, service string) (*Table, e
 	if _, ok := s.tables[spec.TableName]; ok {
 		return nil, &Error{Kind: KindInUse, Message: "Table already exists: " + spec.TableName}
 	}
+	// The index specs get their ids (prepare): copies, not the caller's.
+	spec.GlobalSecondaryIndexes = slices.Clone(spec.GlobalSecondaryIndexes)
+	spec.LocalSecondaryIndexes = slices.Clone(spec.LocalSecondaryIndexes)
 	t := &Table{TableSpec: spec, ID: s.nextID, ARN: cfn.TableARN(region, appspec.AccountID, spec.TableName), Service: service, Created: time.Now().UTC()}
 	t.prepare()
 	if sp := spec.StreamSpecification; sp != nil && sp.StreamEnabled {

@@ -18,6 +18,7 @@ type stats struct {
 	count   int64
 	bytes   int64
 	indexes map[byte]*[2]int64 // index id → count, bytes
+	gen     uint64             // bumped by invalidate
 }
 
 // Stats is what DescribeTable reports of a table's contents.
@@ -85,7 +86,7 @@ func (s *Service) TableStats(t *Table) (Stats, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	out := Stats{ItemCount: st.count, TableSizeBytes: st.bytes, Indexes: map[string][2]int64{}}
-	for _, ix := range t.Indexes {
+	for _, ix := range t.indexes() {
 		if c := st.indexes[ix.ID]; c != nil {
 			out.Indexes[ix.IndexName] = *c
 		}
@@ -94,6 +95,10 @@ func (s *Service) TableStats(t *Table) (Stats, error) {
 }
 
 func (s *Service) countTable(t *Table) error {
+	st := &t.stats
+	st.mu.Lock()
+	gen := st.gen
+	st.mu.Unlock()
 	prefix := tablePrefix(t.ID)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
@@ -124,12 +129,20 @@ func (s *Service) countTable(t *Table) error {
 	if err := it.Error(); err != nil {
 		return err
 	}
-	st := &t.stats
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !st.ready.Load() {
+	if !st.ready.Load() && st.gen == gen {
 		st.count, st.bytes, st.indexes = count, size, indexes
 		st.ready.Store(true)
 	}
 	return nil
+}
+
+// invalidate makes the next DescribeTable count the table again (after an
+// index was added or removed); a count already under way is discarded.
+func (st *stats) invalidate() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.gen++
+	st.ready.Store(false)
 }

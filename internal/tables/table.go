@@ -40,6 +40,12 @@ type IndexSpec struct {
 	KeySchema  []KeyElement
 	Projection Projection
 	Throughput *Throughput `json:",omitempty"`
+	// ID is the index's stored id, the byte after the table id in its
+	// entries' keys (0 in metadata written before ids were stored: the
+	// index's position then).
+	ID byte `json:",omitempty"`
+	// Creating is set while an index added by UpdateTable is backfilled.
+	Creating bool `json:",omitempty"`
 }
 
 // TableSpec is what CreateTable asks for.
@@ -70,10 +76,14 @@ type Table struct {
 	// Stream is the table's stream (nil: never enabled).
 	Stream *StreamInfo `json:",omitempty"`
 	// Indexes are the secondary indexes, global then local, with their ids.
-	Indexes []*Index `json:"-"`
-	hash    string
-	rng     string
-	types   map[string]Kind
+	// UpdateTable replaces the slice (never edits it) under schemaMu and
+	// live held exclusively: writers read it under live, readers through
+	// indexes() and Index().
+	Indexes  []*Index `json:"-"`
+	schemaMu sync.RWMutex
+	hash     string
+	rng      string
+	types    map[string]Kind
 	// live is held shared by writers and exclusively by DeleteTable, so no
 	// write lands after (or answers success across) the table's deletion.
 	live    sync.RWMutex
@@ -110,11 +120,40 @@ func useTables(ts ...*Table) (release func(), err error) {
 // Index is a secondary index of a table.
 type Index struct {
 	IndexSpec
-	ID     byte
 	Global bool
 	ARN    string
 	hash   string
 	rng    string
+	// hashKind and rngKind are the declared types of the index's keys.
+	hashKind, rngKind Kind
+}
+
+// kind is the declared type of one of the index's key attributes.
+func (ix *Index) kind(name string) Kind {
+	if name == ix.hash {
+		return ix.hashKind
+	}
+	return ix.rngKind
+}
+
+// indexes is the table's current list of secondary indexes.
+func (t *Table) indexes() []*Index {
+	t.schemaMu.RLock()
+	defer t.schemaMu.RUnlock()
+	return t.Indexes
+}
+
+// Schema is a consistent copy of the parts of a table UpdateTable changes.
+type Schema struct {
+	AttributeDefinitions []AttributeDefinition
+	Indexes              []*Index
+}
+
+// Schema returns the table's attribute definitions and indexes.
+func (t *Table) Schema() Schema {
+	t.schemaMu.RLock()
+	defer t.schemaMu.RUnlock()
+	return Schema{AttributeDefinitions: t.AttributeDefinitions, Indexes: t.Indexes}
 }
 
 // HashKey is the name of the table's partition key.
@@ -125,7 +164,7 @@ func (t *Table) RangeKey() string { return t.rng }
 
 // Index finds a secondary index by name.
 func (t *Table) Index(name string) *Index {
-	for _, ix := range t.Indexes {
+	for _, ix := range t.indexes() {
 		if ix.IndexName == name {
 			return ix
 		}
@@ -300,16 +339,36 @@ func (t *Table) prepare() {
 		t.types[d.AttributeName] = ParseKind(d.AttributeType)
 	}
 	t.hash, t.rng, _ = splitKeySchema(t.KeySchema)
-	t.Indexes = nil
+	// Indexes without a stored id come from metadata written when ids were
+	// positional (globals then locals, from 1): they keep that id.
 	id := byte(1)
-	for gi, list := range [][]IndexSpec{t.GlobalSecondaryIndexes, t.LocalSecondaryIndexes} {
-		for _, spec := range list {
-			ix := &Index{IndexSpec: spec, ID: id, Global: gi == 0, ARN: t.ARN + "/index/" + spec.IndexName}
-			ix.hash, ix.rng, _ = splitKeySchema(spec.KeySchema)
-			t.Indexes = append(t.Indexes, ix)
+	for _, list := range [][]IndexSpec{t.GlobalSecondaryIndexes, t.LocalSecondaryIndexes} {
+		for i := range list {
+			if list[i].ID == 0 {
+				list[i].ID = id
+			}
 			id++
 		}
 	}
+	t.Indexes = t.buildIndexes(t.AttributeDefinitions, t.GlobalSecondaryIndexes, t.LocalSecondaryIndexes)
+}
+
+// buildIndexes makes the Index values of index specs whose ids are set.
+func (t *Table) buildIndexes(defs []AttributeDefinition, gsis, lsis []IndexSpec) []*Index {
+	kinds := map[string]Kind{}
+	for _, d := range defs {
+		kinds[d.AttributeName] = ParseKind(d.AttributeType)
+	}
+	var out []*Index
+	for gi, list := range [][]IndexSpec{gsis, lsis} {
+		for _, spec := range list {
+			ix := &Index{IndexSpec: spec, Global: gi == 0, ARN: t.ARN + "/index/" + spec.IndexName}
+			ix.hash, ix.rng, _ = splitKeySchema(spec.KeySchema)
+			ix.hashKind, ix.rngKind = kinds[ix.hash], kinds[ix.rng]
+			out = append(out, ix)
+		}
+	}
+	return out
 }
 
 // KeyType is the declared type of a key attribute.
@@ -337,7 +396,7 @@ func (t *Table) checkItemKeys(item Item) error {
 			return err
 		}
 	}
-	for _, ix := range t.Indexes {
+	for _, ix := range t.indexes() {
 		for _, name := range []string{ix.hash, ix.rng} {
 			if name == "" {
 				continue
@@ -346,7 +405,7 @@ func (t *Table) checkItemKeys(item Item) error {
 			if !ok {
 				continue
 			}
-			if want := t.types[name]; v.Kind != want {
+			if want := ix.kind(name); v.Kind != want {
 				return validationf("One or more parameter values were invalid: Type mismatch for Index Key %s Expected: %s Actual: %s IndexName: %s", name, want, v.Kind, ix.IndexName)
 			}
 			if (v.Kind == KindS && v.S == "") || (v.Kind == KindB && len(v.B) == 0) {
@@ -417,15 +476,17 @@ func (t *Table) primaryKey(item Item) Item {
 // lacks the index's key attributes (a sparse index).
 func (ix *Index) entryKey(t *Table, item Item) []byte {
 	pk, ok := item[ix.hash]
-	if !ok {
+	if !ok || !indexable(pk, ix.hashKind) {
 		return nil
+	}
+	var sk Value
+	if ix.rng != "" {
+		if sk, ok = item[ix.rng]; !ok || !indexable(sk, ix.rngKind) {
+			return nil
+		}
 	}
 	k := partitionPrefix(t.ID, ix.ID, pk)
 	if ix.rng != "" {
-		sk, ok := item[ix.rng]
-		if !ok {
-			return nil
-		}
 		k = appendKeyValue(k, sk)
 	}
 	k = appendKeyValue(k, item[t.hash])
@@ -433,6 +494,13 @@ func (ix *Index) entryKey(t *Table, item Item) []byte {
 		k = appendKeyValue(k, item[t.rng])
 	}
 	return k
+}
+
+// indexable reports whether v can be an index key of kind k. Writes refuse
+// other values, but items written before an index existed may hold them:
+// DynamoDB leaves those out of the index, and so does a backfill.
+func indexable(v Value, k Kind) bool {
+	return v.Kind == k && !(k == KindS && v.S == "") && !(k == KindB && len(v.B) == 0)
 }
 
 // project copies the attributes of item that ix holds.

@@ -3,6 +3,8 @@ package dynamodb
 import (
 	"context"
 	"crypto/sha256"
+	"maps"
+	"slices"
 
 	"github.com/nimbus-platform/nimbus/internal/tables"
 )
@@ -13,7 +15,12 @@ func (a *API) batchWriteItem(ctx context.Context, body []byte) (any, error) {
 			PutRequest    *struct{ Item wireItem }
 			DeleteRequest *struct{ Key wireItem }
 		}
+		ReturnConsumedCapacity string
 	}](body)
+	if err != nil {
+		return nil, err
+	}
+	units, err := unitsFor(in.ReturnConsumedCapacity)
 	if err != nil {
 		return nil, err
 	}
@@ -39,10 +46,14 @@ func (a *API) batchWriteItem(ctx context.Context, body []byte) (any, error) {
 			req[table] = append(req[table], w)
 		}
 	}
-	if err := a.Tables.BatchWriteItem(ctx, req); err != nil {
+	if err := a.Tables.BatchWriteItem(ctx, req, units); err != nil {
 		return nil, err
 	}
-	return map[string]any{"UnprocessedItems": map[string]any{}}, nil
+	resp := map[string]any{"UnprocessedItems": map[string]any{}}
+	if units != nil {
+		resp["ConsumedCapacity"] = tableUnits(units, false)
+	}
+	return resp, nil
 }
 
 func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
@@ -54,7 +65,12 @@ func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
 			ConsistentRead           bool
 			AttributesToGet          []string
 		}
+		ReturnConsumedCapacity string
 	}](body)
+	if err != nil {
+		return nil, err
+	}
+	wantCapacity, err := capacityMode(in.ReturnConsumedCapacity)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +83,7 @@ func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
 		if err := lp.translate(exprTarget{Projection: &r.ProjectionExpression, Names: &r.ExpressionAttributeNames}); err != nil {
 			return nil, err
 		}
-		kp := tables.KeysAndProjection{Projection: r.ProjectionExpression, Names: r.ExpressionAttributeNames}
+		kp := tables.KeysAndProjection{Projection: r.ProjectionExpression, Names: r.ExpressionAttributeNames, ConsistentRead: r.ConsistentRead}
 		for _, k := range r.Keys {
 			kp.Keys = append(kp.Keys, tables.Item(k))
 		}
@@ -78,10 +94,40 @@ func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
 		return nil, err
 	}
 	out := map[string][]wireItem{}
-	for table, its := range res {
+	for table, its := range res.Responses {
 		out[table] = items(its)
 	}
-	return map[string]any{"Responses": out, "UnprocessedKeys": map[string]any{}}, nil
+	type keysOut struct {
+		Keys                     []wireItem
+		ProjectionExpression     string            `json:",omitempty"`
+		ExpressionAttributeNames map[string]string `json:",omitempty"`
+		ConsistentRead           bool              `json:",omitempty"`
+	}
+	unprocessed := map[string]keysOut{}
+	for table, kp := range res.Unprocessed {
+		unprocessed[table] = keysOut{Keys: items(kp.Keys), ProjectionExpression: kp.Projection, ExpressionAttributeNames: kp.Names, ConsistentRead: kp.ConsistentRead}
+	}
+	resp := map[string]any{"Responses": out, "UnprocessedKeys": unprocessed}
+	if wantCapacity {
+		resp["ConsumedCapacity"] = tableUnits(res.Units, true)
+	}
+	return resp, nil
+}
+
+// tableUnits is a batch's ConsumedCapacity: one entry per table.
+func tableUnits(units map[string]float64, read bool) []map[string]any {
+	out := []map[string]any{}
+	for _, table := range slices.Sorted(maps.Keys(units)) {
+		u := units[table]
+		c := map[string]any{"TableName": table, "CapacityUnits": u}
+		if read {
+			c["ReadCapacityUnits"] = u
+		} else {
+			c["WriteCapacityUnits"] = u
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 type txBase struct {
@@ -116,8 +162,13 @@ func (a *API) transactWriteItems(ctx context.Context, body []byte) (any, error) 
 				UpdateExpression string
 			}
 		}
-		ClientRequestToken string
+		ClientRequestToken     string
+		ReturnConsumedCapacity string
 	}](body)
+	if err != nil {
+		return nil, err
+	}
+	units, err := unitsFor(in.ReturnConsumedCapacity)
 	if err != nil {
 		return nil, err
 	}
@@ -153,8 +204,11 @@ func (a *API) transactWriteItems(ctx context.Context, body []byte) (any, error) 
 		sum := sha256.Sum256(body)
 		fingerprint = sum[:]
 	}
-	if err := a.Tables.TransactWriteItems(ctx, tables.TransactWriteInput{Items: req, ClientRequestToken: in.ClientRequestToken, Fingerprint: fingerprint}); err != nil {
+	if err := a.Tables.TransactWriteItems(ctx, tables.TransactWriteInput{Items: req, ClientRequestToken: in.ClientRequestToken, Fingerprint: fingerprint, Units: units}); err != nil {
 		return nil, err
+	}
+	if units != nil {
+		return map[string]any{"ConsumedCapacity": tableUnits(units, false)}, nil
 	}
 	return map[string]any{}, nil
 }
@@ -169,7 +223,12 @@ func (a *API) transactGetItems(ctx context.Context, body []byte) (any, error) {
 				ExpressionAttributeNames map[string]string
 			}
 		}
+		ReturnConsumedCapacity string
 	}](body)
+	if err != nil {
+		return nil, err
+	}
+	units, err := unitsFor(in.ReturnConsumedCapacity)
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +250,23 @@ func (a *API) transactGetItems(ctx context.Context, body []byte) (any, error) {
 	out := make([]response, len(res))
 	for i, it := range res {
 		out[i].Item = wireItem(it)
+		if units != nil {
+			// A transactional read costs twice a consistent one.
+			units[req[i].Table] += 2 * tables.ReadUnits(it.Size(), true)
+		}
+	}
+	if units != nil {
+		return map[string]any{"Responses": out, "ConsumedCapacity": tableUnits(units, true)}, nil
 	}
 	return map[string]any{"Responses": out}, nil
+}
+
+// unitsFor checks ReturnConsumedCapacity for a batch or a transaction and
+// returns the map to count units in (nil when none were asked for).
+func unitsFor(mode string) (map[string]float64, error) {
+	want, err := capacityMode(mode)
+	if err != nil || !want {
+		return nil, err
+	}
+	return map[string]float64{}, nil
 }

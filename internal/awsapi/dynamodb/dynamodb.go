@@ -94,6 +94,7 @@ func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
 			tables.KindTransactionCanceled: "TransactionCanceledException",
 			tables.KindIdempotentMismatch:  "IdempotentParameterMismatchException",
 			tables.KindLimitExceeded:       "LimitExceededException",
+			tables.KindDuplicateItem:       "DuplicateItemException",
 		}[te.Kind]
 		if code == "" {
 			code = "InternalServerError"

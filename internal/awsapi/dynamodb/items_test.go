@@ -27,7 +27,7 @@ func TestPutGetDeleteEveryType(t *testing.T) {
 		"t":    &types.AttributeValueMemberBOOL{Value: true},
 		"f":    &types.AttributeValueMemberBOOL{Value: false},
 		"null": &types.AttributeValueMemberNULL{Value: true},
-		"m":    &types.AttributeValueMemberM{Value: item{"inner": s("x"), "deep": &types.AttributeValueMemberM{Value: item{"z": n("1")}}}},
+		"m":    &types.AttributeValueMemberM{Value: item{"nested": s("x"), "deep": &types.AttributeValueMemberM{Value: item{"z": n("1")}}}},
 		"l":    &types.AttributeValueMemberL{Value: []types.AttributeValue{s("a"), n("2"), &types.AttributeValueMemberL{Value: []types.AttributeValue{}}}},
 		"ss":   &types.AttributeValueMemberSS{Value: []string{"a", "b"}},
 		"ns":   &types.AttributeValueMemberNS{Value: []string{"1", "2.5"}},
@@ -187,7 +187,7 @@ func TestConditionExpressions(t *testing.T) {
 		{"n = :a OR n = :b", nil, item{":a": n("1"), ":b": n("5")}, true},
 		{"n = :a AND (s = :b OR s = :c)", nil, item{":a": n("5"), ":b": s("no"), ":c": s("hello world")}, true},
 		{"n = :a and not (s = :b)", nil, item{":a": n("5"), ":b": s("no")}, true},
-		{"missing <> :v", nil, item{":v": n("1")}, true},
+		{"absent <> :v", nil, item{":v": n("1")}, true},
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
 			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: tbl, Item: base, ConditionExpression: aws.String(tc.expr),
@@ -243,7 +243,7 @@ func TestUpdateExpressions(t *testing.T) {
 	tbl := aws.String("upd")
 	key := item{"pk": s("a")}
 	start := item{"pk": s("a"), "n": n("10"), "l": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("x"), s("y"), s("z")}},
-		"m":  &types.AttributeValueMemberM{Value: item{"k": s("v"), "inner": &types.AttributeValueMemberM{Value: item{}}}},
+		"m":  &types.AttributeValueMemberM{Value: item{"k": s("v"), "nested": &types.AttributeValueMemberM{Value: item{}}}},
 		"ss": &types.AttributeValueMemberSS{Value: []string{"a", "b"}}, "gone": s("bye")}
 	for _, tc := range []struct {
 		name   string
@@ -267,15 +267,15 @@ func TestUpdateExpressions(t *testing.T) {
 				t.Fatalf("UPDATED_NEW = %v", attrs)
 			}
 		}},
-		{"list_append and indexes", "SET l = list_append(:more, l), first = l[0]", item{":more": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("w")}}}, types.ReturnValueNone, func(t *testing.T, after, _ item) {
+		{"list_append and indexes", "SET l = list_append(:more, l), head = l[0]", item{":more": &types.AttributeValueMemberL{Value: []types.AttributeValue{s("w")}}}, types.ReturnValueNone, func(t *testing.T, after, _ item) {
 			eq(t, after["l"], &types.AttributeValueMemberL{Value: []types.AttributeValue{s("w"), s("x"), s("y"), s("z")}})
-			eq(t, after["first"], s("x"))
+			eq(t, after["head"], s("x"))
 		}},
 		{"index past the end appends", "SET l[10] = :x", item{":x": s("X")}, types.ReturnValueNone, func(t *testing.T, after, _ item) {
 			eq(t, after["l"], &types.AttributeValueMemberL{Value: []types.AttributeValue{s("x"), s("y"), s("z"), s("X")}})
 		}},
-		{"nested map", "SET m.inner.deep = :v, m.k = :w", item{":v": n("1"), ":w": s("changed")}, types.ReturnValueUpdatedOld, func(t *testing.T, after, attrs item) {
-			eq(t, after["m"], &types.AttributeValueMemberM{Value: item{"k": s("changed"), "inner": &types.AttributeValueMemberM{Value: item{"deep": n("1")}}}})
+		{"nested map", "SET m.nested.deep = :v, m.k = :w", item{":v": n("1"), ":w": s("changed")}, types.ReturnValueUpdatedOld, func(t *testing.T, after, attrs item) {
+			eq(t, after["m"], &types.AttributeValueMemberM{Value: item{"k": s("changed"), "nested": &types.AttributeValueMemberM{Value: item{"deep": n("1")}}}})
 			eq(t, attrs["m"], &types.AttributeValueMemberM{Value: item{"k": s("v")}})
 		}},
 		{"remove", "REMOVE gone, l[1], l[0]", nil, types.ReturnValueAllOld, func(t *testing.T, after, attrs item) {
@@ -345,5 +345,24 @@ func eq(t *testing.T, got, want types.AttributeValue) {
 	t.Helper()
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %#v, want %#v", got, want)
+	}
+}
+
+// TestReservedWords: an expression that names a reserved word directly is
+// refused with DynamoDB's message (in any case); through
+// ExpressionAttributeNames it is fine.
+func TestReservedWords(t *testing.T) {
+	c := client(t)
+	ctx := context.Background()
+	createTable(t, c, "words", "")
+	_, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("words"), Key: item{"pk": s("a")},
+		UpdateExpression: aws.String("SET Status = :s"), ExpressionAttributeValues: item{":s": s("new")}})
+	apiError(t, err, "ValidationException", "Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: Status")
+	_, err = c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("words"), FilterExpression: aws.String("size(tags) > :n AND year = :y"),
+		ExpressionAttributeValues: item{":n": n("1"), ":y": n("2000")}})
+	apiError(t, err, "ValidationException", "Invalid FilterExpression: Attribute name is a reserved keyword; reserved keyword: year")
+	if _, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("words"), Key: item{"pk": s("a")},
+		UpdateExpression: aws.String("SET #s = :s, label = :s"), ExpressionAttributeNames: map[string]string{"#s": "status"}, ExpressionAttributeValues: item{":s": s("new")}}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -50,6 +50,12 @@ func (a *API) handler(op string) handler {
 		return a.untagResource
 	case "ListTagsOfResource":
 		return a.listTagsOfResource
+	case "ExecuteStatement":
+		return a.executeStatement
+	case "BatchExecuteStatement":
+		return a.batchExecuteStatement
+	case "ExecuteTransaction":
+		return a.executeTransaction
 	}
 	return nil
 }
@@ -201,6 +207,11 @@ func throughput(billing string, t *tables.Throughput) throughputOut {
 }
 
 func describe(t *tables.Table, status string) map[string]any {
+	return describeSchema(t, status, t.Schema())
+}
+
+// describeSchema describes t with its indexes as they were in sch.
+func describeSchema(t *tables.Table, status string, sch tables.Schema) map[string]any {
 	created := float64(t.Created.UnixMilli()) / 1000
 	d := map[string]any{
 		"TableName":                 t.TableName,
@@ -209,7 +220,7 @@ func describe(t *tables.Table, status string) map[string]any {
 		"TableStatus":               status,
 		"CreationDateTime":          created,
 		"KeySchema":                 t.KeySchema,
-		"AttributeDefinitions":      t.AttributeDefinitions,
+		"AttributeDefinitions":      sch.AttributeDefinitions,
 		"ItemCount":                 0,
 		"TableSizeBytes":            0,
 		"ProvisionedThroughput":     throughput(t.BillingMode, t.Throughput),
@@ -217,7 +228,7 @@ func describe(t *tables.Table, status string) map[string]any {
 		"DeletionProtectionEnabled": false,
 	}
 	var gsis, lsis []map[string]any
-	for _, ix := range t.Indexes {
+	for _, ix := range sch.Indexes {
 		o := map[string]any{
 			"IndexName":      ix.IndexName,
 			"KeySchema":      ix.KeySchema,
@@ -228,6 +239,9 @@ func describe(t *tables.Table, status string) map[string]any {
 		}
 		if ix.Global {
 			o["IndexStatus"] = "ACTIVE"
+			if ix.Creating {
+				o["IndexStatus"], o["Backfilling"] = "CREATING", true
+			}
 			o["ProvisionedThroughput"] = throughput(t.BillingMode, ix.Throughput)
 			gsis = append(gsis, o)
 		} else {

@@ -176,7 +176,7 @@ func TestQuery(t *testing.T) {
 	}{
 		{"sk = :v", item{":v": n("1")}, "Query condition missed key schema element: pk"},
 		{"pk = :p OR sk = :v", item{":p": s("a"), ":v": n("1")}, "Invalid operator used in KeyConditionExpression: OR"},
-		{"pk = :p AND name = :v", item{":p": s("a"), ":v": s("x")}, "Query condition missed key schema element"},
+		{"pk = :p AND label = :v", item{":p": s("a"), ":v": s("x")}, "Query condition missed key schema element"},
 		{"pk = :p AND sk = :v", item{":p": s("a"), ":v": s("x")}, "One or more parameter values were invalid: Condition parameter type does not match schema type"},
 		{"pk < :p", item{":p": s("a")}, "Query key condition not supported"},
 	} {

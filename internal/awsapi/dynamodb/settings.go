@@ -2,7 +2,6 @@ package dynamodb
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/nimbus-platform/nimbus/internal/tables"
 )
@@ -14,9 +13,9 @@ func (a *API) updateTable(ctx context.Context, body []byte) (any, error) {
 		TableName                   string
 		BillingMode                 string
 		ProvisionedThroughput       *tables.Throughput
-		GlobalSecondaryIndexUpdates []json.RawMessage
+		GlobalSecondaryIndexUpdates []indexUpdateIn
 		StreamSpecification         *tables.StreamSpec
-		AttributeDefinitions        []json.RawMessage
+		AttributeDefinitions        []tables.AttributeDefinition
 	}](body)
 	if err != nil {
 		return nil, err
@@ -27,11 +26,23 @@ func (a *API) updateTable(ctx context.Context, body []byte) (any, error) {
 	if err := a.authorize(ctx, "UpdateTable", a.Tables.ARN(in.TableName)); err != nil {
 		return nil, err
 	}
-	if len(in.GlobalSecondaryIndexUpdates) > 0 || len(in.AttributeDefinitions) > 0 {
-		return nil, validation("GlobalSecondaryIndexUpdates are not supported by nimbus yet: create a new table with the index")
-	}
-	if in.BillingMode == "" && in.ProvisionedThroughput == nil && in.StreamSpecification == nil {
+	if in.BillingMode == "" && in.ProvisionedThroughput == nil && len(in.GlobalSecondaryIndexUpdates) == 0 && in.StreamSpecification == nil {
 		return nil, validation("At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required")
+	}
+	if len(in.GlobalSecondaryIndexUpdates) > 0 || len(in.AttributeDefinitions) > 0 {
+		t, sch, err := a.updateIndexes(ctx, in.TableName, in.AttributeDefinitions, in.GlobalSecondaryIndexUpdates)
+		if err != nil {
+			return nil, err
+		}
+		if in.BillingMode == "" && in.ProvisionedThroughput == nil && in.StreamSpecification == nil {
+			status := "ACTIVE"
+			for _, ix := range sch.Indexes {
+				if ix.Creating {
+					status = "UPDATING" // as DynamoDB answers while an index is added
+				}
+			}
+			return map[string]any{"TableDescription": describeSchema(t, status, sch)}, nil
+		}
 	}
 	var t *tables.Table
 	if in.BillingMode != "" || in.ProvisionedThroughput != nil {
@@ -45,6 +56,40 @@ func (a *API) updateTable(ctx context.Context, body []byte) (any, error) {
 		}
 	}
 	return map[string]any{"TableDescription": describe(t, "ACTIVE")}, nil
+}
+
+// indexUpdateIn is one GlobalSecondaryIndexUpdates entry.
+type indexUpdateIn struct {
+	Create *indexIn
+	Update *struct {
+		IndexName             string
+		ProvisionedThroughput *tables.Throughput
+	}
+	Delete *struct{ IndexName string }
+}
+
+// updateIndexes applies GlobalSecondaryIndexUpdates (and the attribute
+// definitions new index keys need).
+func (a *API) updateIndexes(ctx context.Context, table string, defs []tables.AttributeDefinition, in []indexUpdateIn) (*tables.Table, tables.Schema, error) {
+	if len(in) == 0 {
+		return nil, tables.Schema{}, validation("One or more parameter values were invalid: AttributeDefinitions can only be specified together with GlobalSecondaryIndexUpdates that create an index")
+	}
+	updates := make([]tables.IndexUpdate, len(in))
+	for i, u := range in {
+		switch {
+		case u.Create != nil:
+			spec := specIndexes([]indexIn{*u.Create})[0]
+			updates[i].Create = &spec
+		case u.Update != nil:
+			updates[i].Update = &tables.IndexSpec{IndexName: u.Update.IndexName, Throughput: u.Update.ProvisionedThroughput}
+		case u.Delete != nil:
+			if u.Delete.IndexName == "" {
+				return nil, tables.Schema{}, validation("1 validation error detected: Value null at 'globalSecondaryIndexUpdates.1.member.delete.indexName' failed to satisfy constraint: Member must not be null")
+			}
+			updates[i].Delete = u.Delete.IndexName
+		}
+	}
+	return a.Tables.UpdateIndexes(ctx, table, defs, updates)
 }
 
 // ---- time to live ----
