@@ -97,6 +97,7 @@ func (a *API) completeMultipartUpload(w http.ResponseWriter, r *http.Request, bu
 	if err != nil {
 		return err
 	}
+	setVersionHeader(w.Header(), &o)
 	writeXML(w, http.StatusOK, completeResult{Xmlns: xmlns, Location: "http://" + r.Host + "/" + bucket + "/" + key, Bucket: bucket, Key: key, ETag: o.ETag})
 	return nil
 }

@@ -46,6 +46,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amz-request-id", strings.ReplaceAll(uuid.NewString(), "-", "")[:16])
 	bucket, key := splitPath(r.URL)
 	q := r.URL.Query()
+	if a.serveVersionsAndTags(w, r, bucket, key, q) {
+		return
+	}
 	for _, s := range subresources {
 		if _, ok := q[s]; ok {
 			a.writeError(w, r, &apiError{http.StatusNotImplemented, "NotImplemented", "A header or query you provided implies functionality that is not implemented: ?" + s}, bucket, key)
@@ -201,6 +204,12 @@ func coreError(err error) *apiError {
 		return &apiError{http.StatusBadRequest, "MalformedXML", e.Message}
 	case objects.KindIncompleteBody:
 		return &apiError{http.StatusBadRequest, "IncompleteBody", e.Message}
+	case objects.KindNoSuchVersion:
+		return &apiError{http.StatusNotFound, "NoSuchVersion", e.Message}
+	case objects.KindDeleteMarker:
+		return &apiError{http.StatusMethodNotAllowed, "MethodNotAllowed", e.Message}
+	case objects.KindInvalidTag:
+		return &apiError{http.StatusBadRequest, "InvalidTag", e.Message}
 	}
 	return &apiError{http.StatusBadRequest, "InvalidArgument", e.Message}
 }
@@ -222,6 +231,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error, buck
 			a.log().Error("s3 request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 		ae = &apiError{http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again."}
+	}
+	var ce *objects.Error
+	if errors.As(err, &ce) && ce.DeleteMarker != "" { // a read that found a delete marker says so
+		w.Header().Set("x-amz-delete-marker", "true")
+		w.Header().Set("x-amz-version-id", ce.DeleteMarker)
 	}
 	if r.Method == http.MethodHead { // HEAD answers carry no body
 		w.WriteHeader(ae.status)
