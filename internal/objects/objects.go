@@ -86,6 +86,9 @@ type Object struct {
 	Null         bool              `json:"null,omitempty"`
 	DeleteMarker bool              `json:"dm,omitempty"`
 	Tags         map[string]string `json:"tags,omitempty"`
+	// PartSizes are the sizes of the parts of a multipart upload, for
+	// GetObject's partNumber.
+	PartSizes []int64 `json:"parts,omitempty"`
 }
 
 // Attributes are what a writer sets on an object besides its bytes.
@@ -486,7 +489,7 @@ func (s *Store) CopyObjectVersion(ctx context.Context, in CopyInput) (Object, Ob
 	if err != nil {
 		return Object{}, src, err
 	}
-	o := Object{Key: in.Key, Size: n, ETag: src.ETag, File: file}
+	o := Object{Key: in.Key, Size: n, ETag: src.ETag, File: file, PartSizes: src.PartSizes}
 	o.setAttributes(src.Attributes())
 	if in.ReplaceMetadata {
 		tags := o.Tags

@@ -166,6 +166,12 @@ func (a *API) getObject(w http.ResponseWriter, r *http.Request, bucket, key stri
 	if err != nil {
 		return err
 	}
+	if v := r.URL.Query().Get("partNumber"); v != "" {
+		if start, length, err = partRange(h, r, &o, v); err != nil {
+			return err
+		}
+		partial = true
+	}
 	writeAttributes(h, &o)
 	if len(o.Tags) > 0 {
 		h.Set("x-amz-tagging-count", strconv.Itoa(len(o.Tags)))

@@ -117,8 +117,8 @@ func (a *API) serveObject(w http.ResponseWriter, r *http.Request, bucket, key st
 		}
 		return errMethod
 	}
-	if _, ok := q["partNumber"]; ok {
-		return &apiError{http.StatusNotImplemented, "NotImplemented", "Reading one part of an object (partNumber) is not implemented."}
+	if _, ok := q["partNumber"]; ok && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return errMethod
 	}
 	switch r.Method {
 	case http.MethodPut:
