@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/objects"
 )
 
@@ -99,7 +100,7 @@ func requestBody(r *http.Request) (io.Reader, int64, error) {
 	if err != nil || n < 0 {
 		return nil, 0, &apiError{http.StatusLengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header."}
 	}
-	cr := newChunkedReader(r.Body)
+	cr := newChunkedReader(r.Body, auth.ChunkSignerFrom(r.Context()))
 	return withChecksums(cr, r.Header, cr), n, nil
 }
 
