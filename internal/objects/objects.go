@@ -56,6 +56,8 @@ type Store struct {
 	mu sync.Mutex
 	// lastVersion keeps version ids strictly decreasing within a run.
 	lastVersion atomic.Int64
+	stopSweep   context.CancelFunc
+	swept       chan struct{}
 }
 
 // Bucket is a bucket's metadata.
@@ -138,11 +140,22 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open object index: %w", err)
 	}
-	return &Store{cfg: cfg, db: db, log: cfg.Logger}, nil
+	s := &Store{cfg: cfg, db: db, log: cfg.Logger}
+	files, err := s.existingFiles()
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	s.startSweep(files)
+	return s, nil
 }
 
-// Close closes the index.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the sweep and closes the index.
+func (s *Store) Close() error {
+	s.stopSweep()
+	<-s.swept
+	return s.db.Close()
+}
 
 type pebbleLogger struct{ l *slog.Logger }
 
