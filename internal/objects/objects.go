@@ -50,10 +50,14 @@ type Store struct {
 	cfg Config
 	db  *pebble.DB
 	log *slog.Logger
-	// mu serialises the index's read-check-write steps (bucket emptiness,
-	// replacing an object and removing the file it replaced); data is
-	// written outside it.
-	mu sync.Mutex
+	// mu serialises the index's read-check-write steps on buckets and
+	// uploads (bucket emptiness, versioning state, parts). Writes of one
+	// object hold it shared plus their key's stripe of keyLocks, so writers
+	// of different keys commit (and sync the index) together: Pebble groups
+	// concurrent synced batches into one WAL sync. Data is written outside
+	// both.
+	mu       sync.RWMutex
+	keyLocks [64]sync.Mutex
 	// lastVersion keeps version ids strictly decreasing within a run.
 	lastVersion atomic.Int64
 	stopSweep   context.CancelFunc

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"strings"
 	"time"
@@ -42,6 +43,22 @@ func versionKeyPrefix(bucket, key string) []byte {
 }
 
 func versionKey(bucket, key, vid string) []byte { return append(versionKeyPrefix(bucket, key), vid...) }
+
+// lockKey takes the shared store lock and the key's stripe; it returns
+// the function that releases both.
+func (s *Store) lockKey(bucket, key string) func() {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(bucket))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(key))
+	l := &s.keyLocks[h.Sum32()%uint32(len(s.keyLocks))]
+	s.mu.RLock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		s.mu.RUnlock()
+	}
+}
 
 // newVersionID returns an id below every id returned before in this run.
 func (s *Store) newVersionID() string {
@@ -170,8 +187,8 @@ func (s *Store) dropNull(b *pebble.Batch, bucket, key string) (string, error) {
 func (s *Store) commitVersion(bucket string, o Object) (Object, error) {
 	o.Modified = s.cfg.Now().UTC().Truncate(time.Millisecond)
 	o.VersionID = s.newVersionID()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock := s.lockKey(bucket, o.Key)
+	defer unlock()
 	bk, err := s.bucket(bucket)
 	if err != nil { // deleted while the data was written
 		s.removeData(o.File)
@@ -249,8 +266,8 @@ func (s *Store) DeleteObjectVersion(_ context.Context, bucket, key, versionID st
 	if versionID != "" && !validVersionID(versionID) {
 		return DeleteResult{}, invalidVersion()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock := s.lockKey(bucket, key)
+	defer unlock()
 	bk, err := s.bucket(bucket)
 	if err != nil {
 		return DeleteResult{}, err
@@ -352,8 +369,8 @@ func (s *Store) SetObjectTags(_ context.Context, bucket, key, versionID string, 
 	if versionID != "" && !validVersionID(versionID) {
 		return Object{}, invalidVersion()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock := s.lockKey(bucket, key)
+	defer unlock()
 	if _, err := s.bucket(bucket); err != nil {
 		return Object{}, err
 	}
