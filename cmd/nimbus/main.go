@@ -86,6 +86,7 @@ func newRootCommand() *cobra.Command {
 		newEnvCommand(g),
 		newKeysCommand(g),
 		newTableCommand(g),
+		newS3Command(g),
 	)
 	return root
 }

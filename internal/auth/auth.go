@@ -398,19 +398,26 @@ type VerifyOptions struct {
 // Verify checks r's signature and returns who signed it. It may replace
 // r.Body with an in-memory copy of the bytes it hashed.
 func (s *Service) Verify(r *http.Request, opts VerifyOptions) (*Principal, error) {
+	p, _, err := s.verify(r, opts)
+	return p, err
+}
+
+// verify is Verify that also returns, for a signed aws-chunked upload, the
+// signer its chunks' signatures chain from.
+func (s *Service) verify(r *http.Request, opts VerifyOptions) (*Principal, *ChunkSigner, error) {
 	sr, err := parseRequest(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(opts.Services) > 0 && !contains(opts.Services, sr.service) {
-		return nil, newError(ErrSignatureMismatch, "Credential should be scoped to correct service: '"+strings.Join(opts.Services, "' or '")+"'. ")
+		return nil, nil, newError(ErrSignatureMismatch, "Credential should be scoped to correct service: '"+strings.Join(opts.Services, "' or '")+"'. ")
 	}
 	if err := sr.checkTime(s.cfg.Now()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	principal, secret, err := s.identify(sr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The payload hash: declared (and then checked against the body), or
 	// computed from the body.
@@ -419,24 +426,25 @@ func (s *Service) Verify(r *http.Request, opts VerifyOptions) (*Principal, error
 	switch {
 	case declared == UnsignedPayload:
 		if !opts.AllowUnsignedPayload && !sr.presigned {
-			return nil, newError(ErrSignatureMismatch, "UNSIGNED-PAYLOAD is accepted only by S3 and in presigned URLs.")
+			return nil, nil, newError(ErrSignatureMismatch, "UNSIGNED-PAYLOAD is accepted only by S3 and in presigned URLs.")
 		}
 		candidates = []string{UnsignedPayload}
 	case strings.HasPrefix(declared, "STREAMING-") && opts.AllowUnsignedPayload:
-		// S3's aws-chunked uploads: the seed signature covers this literal
-		// and the edge decodes the chunks (their signatures are not checked).
+		// S3's aws-chunked uploads: the seed signature covers this literal;
+		// the edge decodes the chunks and checks their signatures with the
+		// ChunkSigner the middleware hands it.
 		candidates = []string{declared}
 	case declared != "":
 		if err := checkDeclaredHash(r, declared, opts.MaxBody); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		candidates = []string{declared}
 	default:
 		body, err := readBody(r, opts.MaxBody)
 		if errors.Is(err, errBodyTooLarge) {
-			return nil, newError(ErrBodyTooLarge, fmt.Sprintf("A request body over %d bytes must be signed with an x-amz-content-sha256 header.", opts.MaxBody))
+			return nil, nil, newError(ErrBodyTooLarge, fmt.Sprintf("A request body over %d bytes must be signed with an x-amz-content-sha256 header.", opts.MaxBody))
 		} else if err != nil {
-			return nil, newError(ErrIncompleteSignature, err.Error())
+			return nil, nil, newError(ErrIncompleteSignature, err.Error())
 		}
 		hash := emptyPayloadHash
 		if len(body) > 0 {
@@ -451,13 +459,17 @@ func (s *Service) Verify(r *http.Request, opts VerifyOptions) (*Principal, error
 	for _, payloadHash := range candidates {
 		canonical, err := canonicalRequest(r, sr, payloadHash, opts.SingleEncodePath)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if signatureMatches(key, stringToSign(sr, canonical), sr.signature) {
-			return principal, nil
+			var cs *ChunkSigner
+			if strings.HasPrefix(payloadHash, "STREAMING-AWS4-HMAC-SHA256-") {
+				cs = &ChunkSigner{key: key, amzDate: sr.amzDateRaw, scope: sr.date + "/" + sr.region + "/" + sr.service + "/aws4_request", prev: sr.signature}
+			}
+			return principal, cs, nil
 		}
 	}
-	return nil, newError(ErrSignatureMismatch, "")
+	return nil, nil, newError(ErrSignatureMismatch, "")
 }
 
 // checkDeclaredHash makes sure the body is the one the declared hash names:

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"net/http"
 	"time"
 )
@@ -31,7 +32,7 @@ func Middleware(s *Service, accountID string, next http.Handler, classify func(*
 			next.ServeHTTP(w, r)
 			return
 		}
-		p, err := s.Verify(r, route.Verify)
+		p, chunks, err := s.verify(r, route.Verify)
 		if err != nil {
 			e, ok := AsError(err)
 			if !ok {
@@ -47,6 +48,10 @@ func Middleware(s *Service, accountID string, next http.Handler, classify func(*
 			WriteError(w, route.Protocol, newError(ErrAccessDenied, "User: "+p.ARN+" is not authorized to use the nimbus deploy API: it accepts operator keys only"))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p, r.TLS != nil, s.cfg.Now())))
+		ctx := WithPrincipal(r.Context(), p, r.TLS != nil, s.cfg.Now())
+		if chunks != nil {
+			ctx = context.WithValue(ctx, chunkKey{}, chunks)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

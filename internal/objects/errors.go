@@ -25,12 +25,18 @@ const (
 	KindInvalidPartOrder                       // InvalidPartOrder
 	KindEntityTooSmall                         // EntityTooSmall
 	KindMalformedXML                           // MalformedXML
+	KindNoSuchVersion                          // NoSuchVersion
+	KindDeleteMarker                           // MethodNotAllowed: a GET/HEAD of a delete marker version
+	KindInvalidTag                             // InvalidTag
 )
 
 // Error is a typed error of the objects core.
 type Error struct {
 	Kind    ErrorKind
 	Message string
+	// DeleteMarker is the version id of the delete marker a read found
+	// (S3 answers x-amz-delete-marker with it), or "".
+	DeleteMarker string
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -108,7 +108,7 @@ func (s *Store) SweepLifecycle(ctx context.Context) (int, error) {
 						continue
 					}
 					// Checked again under the lock: a new write since the listing stays.
-					if err := s.deleteObject(ctx, br.bucket, o.Key, EventLifecycleDelete, expired); err != nil {
+					if _, err := s.deleteVersion(ctx, br.bucket, o.Key, "", true, expired); err != nil {
 						return deleted, err
 					}
 					deleted++

@@ -317,6 +317,9 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, id str
 	}
 	o := Object{Key: key, Size: n, ETag: `"` + hex.EncodeToString(etags.Sum(nil)) + "-" + strconv.Itoa(len(chosen)) + `"`, File: file}
 	o.setAttributes(u.Attrs)
+	for _, p := range chosen {
+		o.PartSizes = append(o.PartSizes, p.Size)
+	}
 	s.mu.Lock()
 	if _, err := s.upload(bucket, key, id); err != nil { // completed or aborted meanwhile
 		s.mu.Unlock()

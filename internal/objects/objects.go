@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -32,8 +33,9 @@ const MaxObjectSize = 5 << 30
 // (never in a bucket name) and the key, so one bucket's keys are one range
 // in S3's order (UTF-8 bytes).
 const (
-	prefixBucket = 'b'
-	prefixObject = 'o'
+	prefixBucket  = 'b'
+	prefixObject  = 'o'
+	prefixVersion = 'v' // 'v' bucket NUL key NUL version id: every version, newest first
 )
 
 // Config configures the store.
@@ -48,18 +50,28 @@ type Store struct {
 	cfg Config
 	db  *pebble.DB
 	log *slog.Logger
-	// mu serialises the index's read-check-write steps (bucket emptiness,
-	// replacing an object and removing the file it replaced); data is
-	// written outside it.
-	mu sync.Mutex
+	// mu serialises the index's read-check-write steps on buckets and
+	// uploads (bucket emptiness, versioning state, parts). Writes of one
+	// object hold it shared plus their key's stripe of keyLocks, so writers
+	// of different keys commit (and sync the index) together: Pebble groups
+	// concurrent synced batches into one WAL sync. Data is written outside
+	// both.
+	mu       sync.RWMutex
+	keyLocks [64]sync.Mutex
+	// lastVersion keeps version ids strictly decreasing within a run.
+	lastVersion atomic.Int64
+	stopSweep   context.CancelFunc
+	swept       chan struct{}
 	// notify holds the outbox dispatcher of event notifications (notify.go).
 	notify *notifyState
 }
 
 // Bucket is a bucket's metadata.
 type Bucket struct {
-	Name    string    `json:"-"`
-	Created time.Time `json:"created"`
+	Name       string            `json:"-"`
+	Created    time.Time         `json:"created"`
+	Versioning string            `json:"versioning,omitempty"` // "", Enabled or Suspended
+	Tags       map[string]string `json:"tags,omitempty"`
 }
 
 // Object is an object's metadata.
@@ -76,6 +88,15 @@ type Object struct {
 	Expires            string            `json:"expires,omitempty"`
 	Metadata           map[string]string `json:"metadata,omitempty"` // x-amz-meta-*, lower-case names
 	File               string            `json:"file"`               // data file under <dir>/data
+	// VersionID orders the key's versions (newest first) and names the
+	// version unless Null, whose id S3 spells "null".
+	VersionID    string            `json:"vid,omitempty"`
+	Null         bool              `json:"null,omitempty"`
+	DeleteMarker bool              `json:"dm,omitempty"`
+	Tags         map[string]string `json:"tags,omitempty"`
+	// PartSizes are the sizes of the parts of a multipart upload, for
+	// GetObject's partNumber.
+	PartSizes []int64 `json:"parts,omitempty"`
 }
 
 // Attributes are what a writer sets on an object besides its bytes.
@@ -87,17 +108,19 @@ type Attributes struct {
 	CacheControl       string
 	Expires            string
 	Metadata           map[string]string
+	Tags               map[string]string
 }
 
 func (o *Object) setAttributes(a Attributes) {
 	o.ContentType, o.ContentEncoding, o.ContentDisposition = a.ContentType, a.ContentEncoding, a.ContentDisposition
 	o.ContentLanguage, o.CacheControl, o.Expires, o.Metadata = a.ContentLanguage, a.CacheControl, a.Expires, a.Metadata
+	o.Tags = a.Tags
 }
 
 // Attributes returns the object's writer-set attributes.
 func (o *Object) Attributes() Attributes {
 	return Attributes{ContentType: o.ContentType, ContentEncoding: o.ContentEncoding, ContentDisposition: o.ContentDisposition,
-		ContentLanguage: o.ContentLanguage, CacheControl: o.CacheControl, Expires: o.Expires, Metadata: o.Metadata}
+		ContentLanguage: o.ContentLanguage, CacheControl: o.CacheControl, Expires: o.Expires, Metadata: o.Metadata, Tags: o.Tags}
 }
 
 // Open opens (or creates) the store under cfg.Dir.
@@ -123,13 +146,22 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open object index: %w", err)
 	}
-	return &Store{cfg: cfg, db: db, log: cfg.Logger, notify: newNotifyState()}, nil
+	s := &Store{cfg: cfg, db: db, log: cfg.Logger, notify: newNotifyState()}
+	files, err := s.existingFiles()
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	s.startSweep(files)
+	return s, nil
 }
 
-// Close closes the index, after the notification dispatcher (stopped by
-// the end of its context) has returned.
+// Close stops the sweep and closes the index, after the notification
+// dispatcher (stopped by the end of its context) has returned.
 func (s *Store) Close() error {
 	s.notify.stop()
+	s.stopSweep()
+	<-s.swept
 	return s.db.Close()
 }
 
@@ -209,17 +241,19 @@ func (s *Store) DeleteBucket(_ context.Context, name string) error {
 	if _, err := s.bucket(name); err != nil {
 		return err
 	}
-	p := objectPrefix(name)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
-	if err != nil {
-		return err
-	}
-	nonEmpty := it.First()
-	if err := it.Close(); err != nil {
-		return err
-	}
-	if nonEmpty {
-		return errorf(KindBucketNotEmpty, "The bucket you tried to delete is not empty")
+	// Old versions and delete markers keep a bucket from being empty too.
+	for _, p := range [][]byte{objectPrefix(name), versionPrefix(name)} {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+		if err != nil {
+			return err
+		}
+		nonEmpty := it.First()
+		if err := it.Close(); err != nil {
+			return err
+		}
+		if nonEmpty {
+			return errorf(KindBucketNotEmpty, "The bucket you tried to delete is not empty")
+		}
 	}
 	if err := s.deleteBucketConfigs(name); err != nil {
 		return err
@@ -386,38 +420,10 @@ func (s *Store) dataPath(name string) string {
 	return filepath.Join(s.cfg.Dir, "data", name[:2], name)
 }
 
-// commit makes o the object at bucket/o.Key and removes the file of the
-// object it replaces. The notifications of event (EventPut, ...) are
-// recorded in the same write.
+// commit makes o the newest version of bucket/o.Key (see versions.go); the
+// notifications of event (EventPut, ...) are recorded in the same write.
 func (s *Store) commit(ctx context.Context, bucket string, o Object, event string) (Object, error) {
-	o.Modified = s.cfg.Now().UTC().Truncate(time.Millisecond)
-	data, err := json.Marshal(o)
-	if err != nil {
-		return Object{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.bucket(bucket); err != nil { // deleted while the data was written
-		_ = os.Remove(s.dataPath(o.File))
-		return Object{}, err
-	}
-	old, oldErr := s.object(bucket, o.Key)
-	b := s.db.NewBatch()
-	defer b.Close()
-	_ = b.Set(objectKey(bucket, o.Key), data, nil)
-	err = s.recordEvent(ctx, b, bucket, objectEvent{Name: event, Key: o.Key, Size: o.Size, ETag: o.ETag, Time: o.Modified})
-	if err == nil {
-		err = b.Commit(pebble.Sync)
-	}
-	if err != nil {
-		_ = os.Remove(s.dataPath(o.File))
-		return Object{}, fmt.Errorf("store object: %w", err)
-	}
-	s.notify.signal()
-	if oldErr == nil && old.File != o.File {
-		s.removeData(old.File)
-	}
-	return o, nil
+	return s.commitVersion(ctx, bucket, o, event)
 }
 
 func (s *Store) removeData(file string) {
@@ -442,18 +448,20 @@ func (s *Store) object(bucket, key string) (Object, error) {
 }
 
 // HeadObject returns an object's metadata.
-func (s *Store) HeadObject(_ context.Context, bucket, key string) (Object, error) {
-	if _, err := s.bucket(bucket); err != nil {
-		return Object{}, err
-	}
-	return s.object(bucket, key)
+func (s *Store) HeadObject(ctx context.Context, bucket, key string) (Object, error) {
+	return s.HeadObjectVersion(ctx, bucket, key, "")
 }
 
 // GetObject returns an object's metadata and its open data file, which the
 // caller closes. The file stays readable even if the object is replaced.
 func (s *Store) GetObject(ctx context.Context, bucket, key string) (Object, *os.File, error) {
+	return s.GetObjectVersion(ctx, bucket, key, "")
+}
+
+// GetObjectVersion is GetObject of one version ("" the current one).
+func (s *Store) GetObjectVersion(ctx context.Context, bucket, key, versionID string) (Object, *os.File, error) {
 	for range 5 {
-		o, err := s.HeadObject(ctx, bucket, key)
+		o, err := s.HeadObjectVersion(ctx, bucket, key, versionID)
 		if err != nil {
 			return Object{}, nil, err
 		}
@@ -465,70 +473,64 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string) (Object, *os.
 		}
 		return o, f, nil
 	}
+	if versionID != "" {
+		return Object{}, nil, errNoSuchVersion
+	}
 	return Object{}, nil, errorf(KindNoSuchKey, "The specified key does not exist.")
 }
 
 // DeleteObject removes an object; a missing key is not an error, as in S3.
+// In a versioned bucket it adds a delete marker (see DeleteObjectVersion).
 func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
-	return s.deleteObject(ctx, bucket, key, EventDelete, nil)
-}
-
-// deleteObject removes an object, recording the notifications of event;
-// with only, just when only holds for the object found.
-func (s *Store) deleteObject(ctx context.Context, bucket, key, event string, only func(*Object) bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := s.bucket(bucket); err != nil {
-		return err
-	}
-	old, err := s.object(bucket, key)
-	if err != nil {
-		if IsKind(err, KindNoSuchKey) {
-			return nil
-		}
-		return err
-	}
-	if only != nil && !only(&old) {
-		return nil
-	}
-	b := s.db.NewBatch()
-	defer b.Close()
-	_ = b.Delete(objectKey(bucket, key), nil)
-	err = s.recordEvent(ctx, b, bucket, objectEvent{Name: event, Key: key, Time: s.cfg.Now().UTC(), Lifecycle: event == EventLifecycleDelete})
-	if err == nil {
-		err = b.Commit(pebble.Sync)
-	}
-	if err != nil {
-		return fmt.Errorf("delete object: %w", err)
-	}
-	s.notify.signal()
-	s.removeData(old.File)
-	return nil
+	_, err := s.DeleteObjectVersion(ctx, bucket, key, "")
+	return err
 }
 
 // CopyObject copies src to bucket/key; with replace the new object takes
 // attrs, else the source's attributes.
 func (s *Store) CopyObject(ctx context.Context, srcBucket, srcKey, bucket, key string, replace bool, attrs Attributes) (Object, error) {
-	if err := validKey(key); err != nil {
-		return Object{}, err
+	o, _, err := s.CopyObjectVersion(ctx, CopyInput{SrcBucket: srcBucket, SrcKey: srcKey, Bucket: bucket, Key: key,
+		ReplaceMetadata: replace, ReplaceTags: replace, Attrs: attrs})
+	return o, err
+}
+
+// CopyInput names a copy's source (a version of it, when SrcVersion is
+// set) and destination. The destination takes the source's metadata and
+// tags unless told to replace them with Attrs'.
+type CopyInput struct {
+	SrcBucket, SrcKey, SrcVersion string
+	Bucket, Key                   string
+	ReplaceMetadata, ReplaceTags  bool
+	Attrs                         Attributes
+}
+
+// CopyObjectVersion copies and returns the new object and the source.
+func (s *Store) CopyObjectVersion(ctx context.Context, in CopyInput) (Object, Object, error) {
+	if err := validKey(in.Key); err != nil {
+		return Object{}, Object{}, err
 	}
-	if _, err := s.bucket(bucket); err != nil {
-		return Object{}, err
+	if _, err := s.bucket(in.Bucket); err != nil {
+		return Object{}, Object{}, err
 	}
-	src, f, err := s.GetObject(ctx, srcBucket, srcKey)
+	src, f, err := s.GetObjectVersion(ctx, in.SrcBucket, in.SrcKey, in.SrcVersion)
 	if err != nil {
-		return Object{}, err
+		return Object{}, Object{}, err
 	}
 	defer f.Close()
 	file, n, err := s.writeData(ctx, f, src.Size)
 	if err != nil {
-		return Object{}, err
+		return Object{}, src, err
 	}
-	o := Object{Key: key, Size: n, ETag: src.ETag, File: file}
-	if replace {
-		o.setAttributes(attrs)
-	} else {
-		o.setAttributes(src.Attributes())
+	o := Object{Key: in.Key, Size: n, ETag: src.ETag, File: file, PartSizes: src.PartSizes}
+	o.setAttributes(src.Attributes())
+	if in.ReplaceMetadata {
+		tags := o.Tags
+		o.setAttributes(in.Attrs)
+		o.Tags = tags
 	}
-	return s.commit(ctx, bucket, o, EventCopy)
+	if in.ReplaceTags {
+		o.Tags = in.Attrs.Tags
+	}
+	o, err = s.commit(ctx, in.Bucket, o, EventCopy)
+	return o, src, err
 }

@@ -196,3 +196,59 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatalf("%d data files for one object", files)
 	}
 }
+
+// TestSweepOrphans: a data file no index entry names (a crash between the
+// rename and the commit) is removed when the store opens again; files
+// that objects, old versions and upload parts name stay.
+func TestSweepOrphans(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	ctx := context.Background()
+	if _, err := s.CreateBucket(ctx, "swept"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetVersioning(ctx, "swept", VersioningEnabled); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"one", "two"} {
+		if _, err := s.PutObject(ctx, "swept", "k", strings.NewReader(body), -1, Attributes{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := s.CreateMultipartUpload(ctx, "swept", "big", Attributes{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UploadPart(ctx, "swept", "big", u.ID, 1, strings.NewReader("part"), 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	orphan, _, err := s.writeData(ctx, strings.NewReader("never committed"), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-s.Swept()
+	if _, err := os.Stat(s.dataPath(orphan)); err != nil {
+		t.Fatalf("a file written in this run was swept: %v", err)
+	}
+	s.Close()
+	s = open(t, dir)
+	defer s.Close()
+	<-s.Swept()
+	if _, err := os.Stat(s.dataPath(orphan)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the orphan is still there: %v", err)
+	}
+	var files int
+	_ = filepath.WalkDir(filepath.Join(dir, "data"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files++
+		}
+		return nil
+	})
+	if files != 3 {
+		t.Fatalf("%d data files, want two versions and a part", files)
+	}
+	o, err := s.HeadObjectVersion(ctx, "swept", "k", "")
+	if err != nil || read(t, s, "swept", "k") != "two" || o.Size != 3 {
+		t.Fatalf("object after the sweep: %+v, %v", o, err)
+	}
+}

@@ -127,7 +127,7 @@ func TestBrowser(t *testing.T) {
   window.done = true;
 })();
 </script></body></html>`
-	put(t, c, "site", "index.html", "text/html", page)
+	putTyped(t, c, "site", "index.html", "text/html", page)
 	if _, err := c.PutBucketPolicy(bg, &awss3.PutBucketPolicyInput{Bucket: aws.String("site"), Policy: aws.String(publicRead("site", false, ""))}); err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ resources:
 	if want := "http://webapp-site.s3-website.localhost:" + port(p) + "/"; url != want {
 		t.Fatalf("website in the service's info: %q, want %q (%+v)", url, want, services)
 	}
-	put(t, c, "webapp-site", "index.html", "text/html", "<p>app</p>")
+	putTyped(t, c, "webapp-site", "index.html", "text/html", "<p>app</p>")
 	if _, err := c.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("webapp-site"), Policy: aws.String(publicRead("webapp-site", false, ""))}); err != nil {
 		t.Fatal(err)
 	}

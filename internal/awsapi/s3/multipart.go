@@ -39,12 +39,12 @@ func (a *API) uploadPart(w http.ResponseWriter, r *http.Request, bucket, key str
 	if err := a.authorize(r.Context(), "s3:PutObject", ObjectARN(bucket, key)); err != nil {
 		return err
 	}
-	if r.Header.Get("X-Amz-Copy-Source") != "" {
-		return &apiError{http.StatusNotImplemented, "NotImplemented", "UploadPartCopy is not implemented."}
-	}
 	n, err := strconv.Atoi(q.Get("partNumber"))
 	if err != nil {
 		return &apiError{http.StatusBadRequest, "InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive"}
+	}
+	if r.Header.Get("X-Amz-Copy-Source") != "" {
+		return a.uploadPartCopy(w, r, bucket, key, q.Get("uploadId"), n)
 	}
 	var wantMD5 []byte
 	if v := r.Header.Get("Content-MD5"); v != "" {
@@ -97,6 +97,7 @@ func (a *API) completeMultipartUpload(w http.ResponseWriter, r *http.Request, bu
 	if err != nil {
 		return err
 	}
+	setVersionHeader(w.Header(), &o)
 	writeXML(w, http.StatusOK, completeResult{Xmlns: xmlns, Location: "http://" + r.Host + "/" + bucket + "/" + key, Bucket: bucket, Key: key, ETag: o.ETag})
 	return nil
 }

@@ -3,6 +3,7 @@ package s3
 import (
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/objects"
 )
 
@@ -41,6 +43,13 @@ func attributes(h http.Header) (objects.Attributes, error) {
 	}
 	if size > 2048 {
 		return a, &apiError{http.StatusBadRequest, "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size."}
+	}
+	if v := h.Get("X-Amz-Tagging"); v != "" {
+		tags, err := parseTagHeader(v)
+		if err != nil {
+			return a, err
+		}
+		a.Tags = tags
 	}
 	return a, nil
 }
@@ -91,7 +100,7 @@ func requestBody(r *http.Request) (io.Reader, int64, error) {
 	if err != nil || n < 0 {
 		return nil, 0, &apiError{http.StatusLengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header."}
 	}
-	cr := newChunkedReader(r.Body)
+	cr := newChunkedReader(r.Body, auth.ChunkSignerFrom(r.Context()))
 	return withChecksums(cr, r.Header, cr), n, nil
 }
 
@@ -121,20 +130,30 @@ func (a *API) putObject(w http.ResponseWriter, r *http.Request, bucket, key stri
 		return err
 	}
 	w.Header().Set("ETag", o.ETag)
+	setVersionHeader(w.Header(), &o)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
 func (a *API) getObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
-	if err := a.authorize(r.Context(), "s3:GetObject", ObjectARN(bucket, key)); err != nil {
+	versionID := r.URL.Query().Get("versionId")
+	action := "s3:GetObject"
+	if versionID != "" {
+		action = "s3:GetObjectVersion"
+	}
+	if err := a.authorize(r.Context(), action, ObjectARN(bucket, key)); err != nil {
 		return err
 	}
-	o, f, err := a.Objects.GetObject(r.Context(), bucket, key)
+	o, f, err := a.Objects.GetObjectVersion(r.Context(), bucket, key, versionID)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	h := w.Header()
+	setVersionHeader(h, &o)
+	if versionID == "null" {
+		h.Set("x-amz-version-id", "null")
+	}
 	if status := preconditions(r.Header, &o); status != 0 {
 		if status == http.StatusNotModified {
 			h.Set("ETag", o.ETag)
@@ -148,7 +167,16 @@ func (a *API) getObject(w http.ResponseWriter, r *http.Request, bucket, key stri
 	if err != nil {
 		return err
 	}
+	if v := r.URL.Query().Get("partNumber"); v != "" {
+		if start, length, err = partRange(h, r, &o, v); err != nil {
+			return err
+		}
+		partial = true
+	}
 	writeAttributes(h, &o)
+	if len(o.Tags) > 0 {
+		h.Set("x-amz-tagging-count", strconv.Itoa(len(o.Tags)))
+	}
 	q := r.URL.Query()
 	for param, header := range map[string]string{"response-content-type": "Content-Type", "response-content-language": "Content-Language",
 		"response-expires": "Expires", "response-cache-control": "Cache-Control", "response-content-disposition": "Content-Disposition",
@@ -246,11 +274,23 @@ func parseRange(v string, size int64) (start, length int64, partial bool, err er
 }
 
 func (a *API) deleteObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
-	if err := a.authorize(r.Context(), "s3:DeleteObject", ObjectARN(bucket, key)); err != nil {
+	versionID := r.URL.Query().Get("versionId")
+	action := "s3:DeleteObject"
+	if versionID != "" {
+		action = "s3:DeleteObjectVersion"
+	}
+	if err := a.authorize(r.Context(), action, ObjectARN(bucket, key)); err != nil {
 		return err
 	}
-	if err := a.Objects.DeleteObject(r.Context(), bucket, key); err != nil {
+	res, err := a.Objects.DeleteObjectVersion(r.Context(), bucket, key, versionID)
+	if err != nil {
 		return err
+	}
+	if res.VersionID != "" {
+		w.Header().Set("x-amz-version-id", res.VersionID)
+	}
+	if res.DeleteMarker {
+		w.Header().Set("x-amz-delete-marker", "true")
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -272,13 +312,17 @@ type deleteResult struct {
 }
 
 type deletedKey struct {
-	Key string
+	Key                   string
+	VersionID             string `xml:"VersionId,omitempty"`
+	DeleteMarker          bool   `xml:",omitempty"`
+	DeleteMarkerVersionID string `xml:"DeleteMarkerVersionId,omitempty"`
 }
 
 type deleteError struct {
-	Key     string
-	Code    string
-	Message string
+	Key       string
+	VersionID string `xml:"VersionId,omitempty"`
+	Code      string
+	Message   string
 }
 
 func (a *API) deleteObjects(w http.ResponseWriter, r *http.Request, bucket string) error {
@@ -294,9 +338,14 @@ func (a *API) deleteObjects(w http.ResponseWriter, r *http.Request, bucket strin
 	}
 	res := deleteResult{Xmlns: xmlns}
 	for _, o := range req.Objects {
-		err := a.authorize(r.Context(), "s3:DeleteObject", ObjectARN(bucket, o.Key))
+		action := "s3:DeleteObject"
+		if o.VersionID != "" {
+			action = "s3:DeleteObjectVersion"
+		}
+		err := a.authorize(r.Context(), action, ObjectARN(bucket, o.Key))
+		var del objects.DeleteResult
 		if err == nil {
-			err = a.Objects.DeleteObject(r.Context(), bucket, o.Key)
+			del, err = a.Objects.DeleteObjectVersion(r.Context(), bucket, o.Key, o.VersionID)
 		}
 		if err != nil {
 			ae := coreError(err)
@@ -304,11 +353,15 @@ func (a *API) deleteObjects(w http.ResponseWriter, r *http.Request, bucket strin
 				a.log().Error("s3 delete failed", "bucket", bucket, "key", o.Key, "err", err)
 				ae = &apiError{http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again."}
 			}
-			res.Errors = append(res.Errors, deleteError{Key: o.Key, Code: ae.code, Message: ae.message})
+			res.Errors = append(res.Errors, deleteError{Key: o.Key, VersionID: o.VersionID, Code: ae.code, Message: ae.message})
 			continue
 		}
 		if !req.Quiet {
-			res.Deleted = append(res.Deleted, deletedKey{Key: o.Key})
+			d := deletedKey{Key: o.Key, VersionID: o.VersionID, DeleteMarker: del.DeleteMarker}
+			if del.DeleteMarker && o.VersionID == "" {
+				d.DeleteMarkerVersionID = del.VersionID
+			}
+			res.Deleted = append(res.Deleted, d)
 		}
 	}
 	writeXML(w, http.StatusOK, res)
@@ -322,20 +375,40 @@ type copyObjectResult struct {
 	ETag         string
 }
 
-func (a *API) copyObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+// copySource reads x-amz-copy-source: "bucket/key" or "/bucket/key",
+// URL-encoded, with an optional "?versionId=".
+func copySource(r *http.Request) (bucket, key, version string, err error) {
 	src := r.Header.Get("X-Amz-Copy-Source")
-	if i := strings.Index(src, "?"); i >= 0 {
-		src = src[:i]
+	src, query, _ := strings.Cut(src, "?")
+	bad := &apiError{http.StatusBadRequest, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"}
+	src, uerr := url.PathUnescape(strings.TrimPrefix(src, "/"))
+	if uerr != nil {
+		return "", "", "", bad
 	}
-	src, err := url.PathUnescape(strings.TrimPrefix(src, "/"))
+	bucket, key, ok := strings.Cut(src, "/")
+	if !ok || bucket == "" || key == "" {
+		return "", "", "", bad
+	}
+	if query != "" {
+		q, qerr := url.ParseQuery(query)
+		if qerr != nil {
+			return "", "", "", bad
+		}
+		version = q.Get("versionId")
+	}
+	return bucket, key, version, nil
+}
+
+func (a *API) copyObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	srcBucket, srcKey, srcVersion, err := copySource(r)
 	if err != nil {
-		return &apiError{http.StatusBadRequest, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"}
+		return err
 	}
-	srcBucket, srcKey, ok := strings.Cut(src, "/")
-	if !ok || srcBucket == "" || srcKey == "" {
-		return &apiError{http.StatusBadRequest, "InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey"}
+	readAction := "s3:GetObject"
+	if srcVersion != "" {
+		readAction = "s3:GetObjectVersion"
 	}
-	if err := a.authorize(r.Context(), "s3:GetObject", ObjectARN(srcBucket, srcKey)); err != nil {
+	if err := a.authorize(r.Context(), readAction, ObjectARN(srcBucket, srcKey)); err != nil {
 		return err
 	}
 	if err := a.authorize(r.Context(), "s3:PutObject", ObjectARN(bucket, key)); err != nil {
@@ -345,27 +418,59 @@ func (a *API) copyObject(w http.ResponseWriter, r *http.Request, bucket, key str
 	if directive != "" && directive != "COPY" && directive != "REPLACE" {
 		return &apiError{http.StatusBadRequest, "InvalidArgument", "Unknown metadata directive."}
 	}
+	tagging := r.Header.Get("X-Amz-Tagging-Directive")
+	if tagging != "" && tagging != "COPY" && tagging != "REPLACE" {
+		return &apiError{http.StatusBadRequest, "InvalidArgument", "Unknown tagging directive."}
+	}
 	replace := directive == "REPLACE"
-	if srcBucket == bucket && srcKey == key && !replace {
+	if srcBucket == bucket && srcKey == key && srcVersion == "" && !replace {
 		return &apiError{http.StatusBadRequest, "InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."}
 	}
 	attrs, err := attributes(r.Header)
 	if err != nil {
 		return err
 	}
-	srcObj, err := a.Objects.HeadObject(r.Context(), srcBucket, srcKey)
+	srcObj, err := a.Objects.HeadObjectVersion(r.Context(), srcBucket, srcKey, srcVersion)
 	if err != nil {
-		return err
+		return sourceError(err)
 	}
 	if status := copyPreconditions(r.Header, &srcObj); status != 0 {
 		return &apiError{status, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"}
 	}
-	o, err := a.Objects.CopyObject(r.Context(), srcBucket, srcKey, bucket, key, replace, attrs)
+	o, src, err := a.Objects.CopyObjectVersion(r.Context(), objects.CopyInput{SrcBucket: srcBucket, SrcKey: srcKey, SrcVersion: srcVersion,
+		Bucket: bucket, Key: key, ReplaceMetadata: replace, ReplaceTags: tagging == "REPLACE", Attrs: attrs})
 	if err != nil {
-		return err
+		return sourceError(err)
 	}
+	if srcVersion != "" || !src.Null {
+		w.Header().Set("x-amz-copy-source-version-id", src.Version())
+	}
+	setVersionHeader(w.Header(), &o)
 	writeXML(w, http.StatusOK, copyObjectResult{Xmlns: xmlns, LastModified: isoTime(o.Modified), ETag: o.ETag})
 	return nil
+}
+
+// sourceError keeps a delete marker's headers off a copy's answer: they
+// would describe the source, not the object written.
+func sourceError(err error) error {
+	var e *objects.Error
+	if errors.As(err, &e) && e.DeleteMarker != "" {
+		c := *e
+		c.DeleteMarker = ""
+		if c.Kind == objects.KindDeleteMarker {
+			return &apiError{http.StatusBadRequest, "InvalidRequest", "The source of a copy request may not specifically refer to a delete marker by version id."}
+		}
+		return &c
+	}
+	return err
+}
+
+// setVersionHeader sends an object's version id, unless it is the null
+// version (S3 sends none for objects written while unversioned).
+func setVersionHeader(h http.Header, o *objects.Object) {
+	if !o.Null && o.VersionID != "" {
+		h.Set("x-amz-version-id", o.VersionID)
+	}
 }
 
 // copyPreconditions are the x-amz-copy-source-if-* headers, which fail

@@ -59,6 +59,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if a.serveVersionsAndTags(w, r, bucket, key, q) {
+		return
+	}
 	for _, s := range subresources {
 		if _, ok := q[s]; ok {
 			a.writeError(w, r, &apiError{http.StatusNotImplemented, "NotImplemented", "A header or query you provided implies functionality that is not implemented: ?" + s}, bucket, key)
@@ -133,8 +136,8 @@ func (a *API) serveObject(w http.ResponseWriter, r *http.Request, bucket, key st
 		}
 		return errMethod
 	}
-	if _, ok := q["partNumber"]; ok {
-		return &apiError{http.StatusNotImplemented, "NotImplemented", "Reading one part of an object (partNumber) is not implemented."}
+	if _, ok := q["partNumber"]; ok && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return errMethod
 	}
 	switch r.Method {
 	case http.MethodPut:
@@ -221,6 +224,12 @@ func coreError(err error) *apiError {
 		return &apiError{http.StatusBadRequest, "MalformedXML", e.Message}
 	case objects.KindIncompleteBody:
 		return &apiError{http.StatusBadRequest, "IncompleteBody", e.Message}
+	case objects.KindNoSuchVersion:
+		return &apiError{http.StatusNotFound, "NoSuchVersion", e.Message}
+	case objects.KindDeleteMarker:
+		return &apiError{http.StatusMethodNotAllowed, "MethodNotAllowed", e.Message}
+	case objects.KindInvalidTag:
+		return &apiError{http.StatusBadRequest, "InvalidTag", e.Message}
 	}
 	return &apiError{http.StatusBadRequest, "InvalidArgument", e.Message}
 }
@@ -242,6 +251,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error, buck
 			a.log().Error("s3 request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 		ae = &apiError{http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again."}
+	}
+	var ce *objects.Error
+	if errors.As(err, &ce) && ce.DeleteMarker != "" { // a read that found a delete marker says so
+		w.Header().Set("x-amz-delete-marker", "true")
+		w.Header().Set("x-amz-version-id", ce.DeleteMarker)
 	}
 	if r.Method == http.MethodHead { // HEAD answers carry no body
 		w.WriteHeader(ae.status)

@@ -73,7 +73,7 @@ func port(p *testkit.Platform) string {
 	return port
 }
 
-func put(t *testing.T, c *awss3.Client, bucket, key, contentType, body string) {
+func putTyped(t *testing.T, c *awss3.Client, bucket, key, contentType, body string) {
 	t.Helper()
 	if _, err := c.PutObject(context.Background(), &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
 		Body: strings.NewReader(body), ContentType: aws.String(contentType)}); err != nil {
@@ -101,7 +101,7 @@ func TestBucketCORS(t *testing.T) {
 	c := client(p)
 	ctx := context.Background()
 	mkBucket(t, c, "uploads")
-	put(t, c, "uploads", "hello.txt", "text/plain", "hello")
+	putTyped(t, c, "uploads", "hello.txt", "text/plain", "hello")
 	web := browser(t)
 	objURL := p.URL() + "/uploads/hello.txt"
 
@@ -249,8 +249,8 @@ func TestBucketPolicyAnonymous(t *testing.T) {
 	c := client(p)
 	ctx := context.Background()
 	mkBucket(t, c, "assets")
-	put(t, c, "assets", "public/logo.svg", "image/svg+xml", "<svg/>")
-	put(t, c, "assets", "private/key.txt", "text/plain", "secret")
+	putTyped(t, c, "assets", "public/logo.svg", "image/svg+xml", "<svg/>")
+	putTyped(t, c, "assets", "private/key.txt", "text/plain", "secret")
 	anon := browser(t)
 	denied := func(what string, a answer) {
 		t.Helper()
@@ -362,7 +362,7 @@ func TestWebsite(t *testing.T) {
 		if strings.HasSuffix(key, ".js") {
 			ct = "text/javascript"
 		}
-		put(t, c, "site", key, ct, body)
+		putTyped(t, c, "site", key, ct, body)
 	}
 	base := "http://site.s3-website.localhost:" + port(p)
 	web := browser(t)
@@ -460,7 +460,7 @@ func TestWebsite(t *testing.T) {
 	// A single-page app: every unknown path answers index.html (status 404,
 	// as S3 does; browsers render it).
 	mkBucket(t, c, "spa")
-	put(t, c, "spa", "index.html", "text/html", "<div id=app></div>")
+	putTyped(t, c, "spa", "index.html", "text/html", "<div id=app></div>")
 	if _, err := c.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("spa"), Policy: aws.String(publicRead("spa", false, ""))}); err != nil {
 		t.Fatal(err)
 	}
@@ -516,7 +516,7 @@ func TestVirtualHostStyle(t *testing.T) {
 	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("vhost")}); err != nil {
 		t.Fatal(err)
 	}
-	put(t, c, "vhost", "dir/a b.txt", "text/plain", "virtual")
+	putTyped(t, c, "vhost", "dir/a b.txt", "text/plain", "virtual")
 	if body, ct := objectBody(t, c, "vhost", "dir/a b.txt"); body != "virtual" || ct != "text/plain" {
 		t.Fatalf("GetObject: %q %s", body, ct)
 	}
