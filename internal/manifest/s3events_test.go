@@ -8,6 +8,7 @@ import (
 
 func s3YML(event string) string {
 	return `service: svc
+configValidationMode: error
 provider:
   name: aws
   runtime: nodejs20.x
@@ -21,13 +22,13 @@ functions:
 // TestS3EventErrors checks s3 events with positions before anything is packaged.
 func TestS3EventErrors(t *testing.T) {
 	cases := []struct{ name, event, pos, msg string }{
-		{"list", "[a]", "9:13", "an s3 event is a bucket name or a map"},
-		{"no bucket", "{event: s3:ObjectCreated:*}", "9:13", "bucket is required"},
-		{"unknown event", "{bucket: b, event: s3:ObjectCreated:Upload}", "9:32", `"s3:ObjectCreated:Upload" is not an S3 event type`},
-		{"bad rule", "{bucket: b, rules: [{contains: x}]}", "9:33", "each rule is {prefix: ...} or {suffix: ...}"},
-		{"two prefixes", "{bucket: b, rules: [{prefix: a}, {prefix: b}]}", "9:46", "more than one prefix rule"},
-		{"existing not a bool", "{bucket: b, existing: maybe}", "9:35", "must be true or false"},
-		{"unknown key", "{bucket: b, prefix: x}", "9:25", `unknown key "prefix"`},
+		{"list", "[a]", "10:13", "an s3 event is a bucket name or a map"},
+		{"no bucket", "{event: s3:ObjectCreated:*}", "10:13", "bucket is required"},
+		{"unknown event", "{bucket: b, event: s3:ObjectCreated:Upload}", "10:32", `"s3:ObjectCreated:Upload" is not an S3 event type`},
+		{"bad rule", "{bucket: b, rules: [{contains: x}]}", "10:33", "each rule is {prefix: ...} or {suffix: ...}"},
+		{"two prefixes", "{bucket: b, rules: [{prefix: a}, {prefix: b}]}", "10:46", "more than one prefix rule"},
+		{"existing not a bool", "{bucket: b, existing: maybe}", "10:35", "must be true or false"},
+		{"unknown key", "{bucket: b, prefix: x}", "10:25", `unknown key "prefix"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
