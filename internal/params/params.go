@@ -87,6 +87,7 @@ type Parameter struct {
 	KeyID            string // SecureString only
 	Labels           []string
 	DataType         string
+	LastModifiedUser string // ARN of the caller that wrote this version
 }
 
 // version is one stored version.
@@ -100,6 +101,7 @@ type version struct {
 	Modified       time.Time `json:"m"`
 	Labels         []string  `json:"l,omitempty"`
 	DataType       string    `json:"dt,omitempty"`
+	User           string    `json:"u,omitempty"`
 }
 
 // record is a parameter: its versions, oldest first.
@@ -191,6 +193,7 @@ type PutInput struct {
 	KeyID          string
 	DataType       string
 	Overwrite      bool
+	User           string // who writes, for LastModifiedUser
 }
 
 // Put creates a parameter or, with Overwrite, adds a version; it returns the
@@ -230,7 +233,7 @@ func (s *Store) Put(ctx context.Context, in PutInput) (int64, error) {
 		if rec != nil && !in.Overwrite {
 			return 0, errorf(AlreadyExists, "The parameter already exists. To overwrite this value, set the overwrite option in the request to true.")
 		}
-		v := version{Type: in.Type, Description: in.Description, AllowedPattern: in.AllowedPattern, KeyID: in.KeyID, DataType: "text", Modified: s.now().UTC()}
+		v := version{Type: in.Type, Description: in.Description, AllowedPattern: in.AllowedPattern, KeyID: in.KeyID, DataType: "text", Modified: s.now().UTC(), User: in.User}
 		if rec == nil {
 			if v.Type == "" {
 				return 0, errorf(Invalid, "A parameter type is required when you create a parameter.")
@@ -381,7 +384,7 @@ func (s *Store) Get(ctx context.Context, sel string, decrypt bool) (*Parameter, 
 
 func (s *Store) view(name string, v *version, decrypt bool) (*Parameter, error) {
 	p := &Parameter{Name: name, Type: v.Type, Value: v.Value, Version: v.Version, LastModifiedDate: v.Modified,
-		Description: v.Description, AllowedPattern: v.AllowedPattern, KeyID: v.KeyID, Labels: v.Labels, DataType: v.DataType}
+		Description: v.Description, AllowedPattern: v.AllowedPattern, KeyID: v.KeyID, Labels: v.Labels, DataType: v.DataType, LastModifiedUser: v.User}
 	if p.DataType == "" {
 		p.DataType = "text"
 	}

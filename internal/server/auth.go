@@ -158,6 +158,8 @@ func (s *Server) classify(r *http.Request) auth.Route {
 		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: dynamodbOnly, MaxBody: maxSignedBody}}
 	case strings.HasPrefix(target, "Kinesis_20131202."):
 		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: kinesisOnly, MaxBody: maxSignedBody}}
+	case strings.HasPrefix(target, "AmazonSSM."):
+		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: ssmOnly, MaxBody: maxSignedBody}}
 	case target != "" || path != "/" && !strings.HasPrefix(path, "/"+appspec.AccountID+"/"):
 		// A service this table does not name yet: the signature is checked,
 		// its signing name is the edge's to judge.
@@ -173,6 +175,7 @@ var (
 	eventsOnly    = []string{"events"}
 	dynamodbOnly  = []string{"dynamodb"}
 	kinesisOnly   = []string{"kinesis"}
+	ssmOnly       = []string{"ssm"}
 	queryServices = []string{"sqs", "sns"}
 )
 

@@ -31,6 +31,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/httpguard"
 	"github.com/nimbus-platform/nimbus/internal/invoke"
 	"github.com/nimbus-platform/nimbus/internal/objects"
+	"github.com/nimbus-platform/nimbus/internal/params"
 	"github.com/nimbus-platform/nimbus/internal/runtime"
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
 	"github.com/nimbus-platform/nimbus/internal/store"
@@ -124,6 +125,7 @@ type Server struct {
 	events     eventParts
 	tables     *tables.Service
 	objects    *objects.Store
+	params     *params.Store
 	served     chan error
 	lock       *dataLock
 }
@@ -194,6 +196,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err := s.ensureAdminKey(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.openParams(ctx); err != nil { // params.go
+		return nil, err
 	}
 	s.logs, err = logs.Open(ctx, s.store, logs.Config{Retention: cfg.LogRetention, MaxBytes: cfg.LogBudget, Logger: cfg.Logger})
 	if err != nil {
