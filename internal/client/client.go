@@ -125,6 +125,9 @@ func (c *Client) DeployWith(ctx context.Context, dir string, opts manifest.Optio
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
+	if opts.Parameters == nil {
+		opts.Parameters = c.Parameters(ctx) // ${ssm:}
+	}
 	p, err := manifest.Load(dir, opts)
 	if err != nil {
 		return nil, err

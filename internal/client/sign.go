@@ -46,6 +46,8 @@ func (c *Client) sign(req *http.Request) error {
 	service := "lambda"
 	if strings.HasPrefix(req.URL.Path, deployapi.Prefix+"/") {
 		service = "nimbus"
+	} else if strings.HasPrefix(req.Header.Get("X-Amz-Target"), "AmazonSSM.") {
+		service = "ssm"
 	}
 	hash := req.Header.Get("X-Amz-Content-Sha256")
 	if hash == "" {

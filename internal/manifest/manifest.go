@@ -31,6 +31,9 @@ type Options struct {
 	Region string // --region; empty means provider.region, else us-east-1
 	// LookupEnv reads environment variables for ${env:...}; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Parameters reads ${ssm:} parameters from the platform; nil makes
+	// ${ssm:} an error.
+	Parameters ParameterSource
 }
 
 // Project is a loaded manifest.

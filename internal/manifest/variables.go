@@ -320,10 +320,10 @@ var errNotFound = errors.New("value not found")
 
 // unsupportedSources are Serverless sources that need AWS or code execution.
 var unsupportedSources = map[string]bool{
-	"ssm": true, "s3": true, "cf": true, "secretsmanager": true, "strToBool": true,
+	"s3": true, "cf": true, "secretsmanager": true, "strToBool": true,
 }
 
-const supportedSources = "self, env, opt, sls, param, file, aws:region, aws:accountId"
+const supportedSources = "self, env, opt, sls, param, file, ssm, aws:region, aws:accountId"
 
 // resolver replaces variables in the tree in place.
 type resolver struct {
@@ -337,6 +337,9 @@ type resolver struct {
 	instanceID string
 	files      map[string]*node
 	depth      int // variables being resolved, one inside another
+
+	ssmCache       map[string]Parameter // parameters read, by decrypt and name
+	ssmRegionNoted bool
 }
 
 // resolveAll resolves every variable under n.
@@ -590,6 +593,8 @@ func (r *resolver) evalSource(owner *node, src varSource) (*node, error) {
 		return nil, fmt.Errorf("parameter %q is not set in params.%s or params.default: %w", address, stage, errNotFound)
 	case "file":
 		return r.fileSource(owner, src, address)
+	case "ssm":
+		return r.ssmSource(owner, src, address) // ssm.go
 	}
 	if unsupportedSources[src.typ] {
 		return nil, fmt.Errorf("variable source %q is not supported by nimbus (supported: %s)", src.typ, supportedSources)
