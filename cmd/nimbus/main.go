@@ -87,6 +87,7 @@ func newRootCommand() *cobra.Command {
 		newKeysCommand(g),
 		newTableCommand(g),
 		newS3Command(g),
+		newParamsCommand(g),
 	)
 	return root
 }
