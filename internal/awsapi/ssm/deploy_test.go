@@ -44,7 +44,7 @@ func TestDeployFromParameters(t *testing.T) {
 	dir := testkit.Path(t, "internal/awsapi/ssm/testdata/app")
 
 	_, err := p.Client.Deploy(ctx, dir, manifest.Options{}, nil)
-	if err == nil || !strings.Contains(err.Error(), "serverless.yml:8:") || !strings.Contains(err.Error(), "/params-app/db-url does not exist") {
+	if err == nil || !strings.Contains(err.Error(), "serverless.yml:9:") || !strings.Contains(err.Error(), "/params-app/db-url does not exist") {
 		t.Fatalf("deploy without parameters: %v", err)
 	}
 

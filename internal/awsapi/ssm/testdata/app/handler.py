@@ -1,9 +1,6 @@
 import os
 
-import boto3
-from botocore.exceptions import ClientError
-
-ssm = boto3.client("ssm")
+_ssm = None
 
 
 def env(event, context):
@@ -11,8 +8,15 @@ def env(event, context):
 
 
 def read(event, context):
+    # boto3 is imported on first use, not at init: under load its import can
+    # outlast Lambda's 10 s init limit, while the invocation has `timeout`.
+    global _ssm
+    if _ssm is None:
+        import boto3
+        _ssm = boto3.client("ssm")
+    from botocore.exceptions import ClientError
     try:
-        p = ssm.get_parameter(Name=event["name"], WithDecryption=True)["Parameter"]
+        p = _ssm.get_parameter(Name=event["name"], WithDecryption=True)["Parameter"]
         return {"value": p["Value"], "type": p["Type"], "version": p["Version"]}
     except ClientError as e:
         return {"error": e.response["Error"]["Code"]}
