@@ -6,7 +6,6 @@ package params
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -146,9 +145,38 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return &Store{kv: kv, sealer: sl, now: cfg.Now}, nil
 }
 
-// KV keys: parameter names may hold characters KV keys cannot, and a name
-// must never collide with the store's own entries.
-func paramKey(name string) string { return "p." + base64.RawURLEncoding.EncodeToString([]byte(name)) }
+// KV keys mirror the hierarchy so a path's parameters can be read alone:
+// each level of a name is a subject token ("/a/b.c" is p.s.a.b=2Ec; "x" is
+// p.n.x), dots inside a level escaped ('=' is never in a name).
+func paramKey(name string) string {
+	root, rest := "p.n.", name
+	if r, ok := strings.CutPrefix(name, "/"); ok {
+		root, rest = "p.s.", r
+	}
+	return root + levels(rest)
+}
+
+func levels(rest string) string {
+	segs := strings.Split(rest, "/")
+	for i, sg := range segs {
+		segs[i] = strings.ReplaceAll(sg, ".", "=2E")
+	}
+	return strings.Join(segs, ".")
+}
+
+// pathFilters are the KV subjects that hold the parameters under path:
+// its direct children, or everything below with recursive.
+func pathFilters(path string, recursive bool) []string {
+	wild := ".*"
+	if recursive {
+		wild = ".>"
+	}
+	if rest := strings.Trim(path, "/"); rest != "" {
+		return []string{"p.s." + levels(rest) + wild}
+	}
+	// The root holds names with no slash too.
+	return []string{"p.s" + wild, "p.n" + wild}
+}
 
 var nameChars = regexp.MustCompile(`^[a-zA-Z0-9_.\-/]+$`)
 
@@ -446,7 +474,21 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 
 // List returns the latest version of every parameter, sorted by name.
 func (s *Store) List(ctx context.Context, decrypt bool) ([]Parameter, error) {
-	w, err := s.kv.WatchFiltered(ctx, []string{"p.>"}, jetstream.IgnoreDeletes())
+	return s.list(ctx, []string{"p.>"}, decrypt)
+}
+
+// ListPath returns the latest version of the parameters under path (see
+// InPath), sorted by name; only their keys are read.
+func (s *Store) ListPath(ctx context.Context, path string, recursive, decrypt bool) ([]Parameter, error) {
+	all, err := s.list(ctx, pathFilters(path, recursive), decrypt)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(p Parameter) bool { return !InPath(p.Name, path, recursive) }), nil
+}
+
+func (s *Store) list(ctx context.Context, filters []string, decrypt bool) ([]Parameter, error) {
+	w, err := s.kv.WatchFiltered(ctx, filters, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("list parameters: %w", err)
 	}

@@ -3,6 +3,7 @@ package params
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -175,6 +176,41 @@ func TestInPath(t *testing.T) {
 	} {
 		if got := InPath(tc.name, tc.path, tc.recursive); got != tc.want {
 			t.Errorf("InPath(%q, %q, %v) = %v", tc.name, tc.path, tc.recursive, got)
+		}
+	}
+}
+
+func TestListPath(t *testing.T) {
+	s, closeStore := open(t, t.TempDir())
+	defer closeStore()
+	ctx := context.Background()
+	for _, n := range []string{"/a/b", "/a/b.c", "/a/b/c", "/a/bc/d.e/f", "/ab", "top", "t.o.p", "/x"} {
+		if _, err := s.Put(ctx, PutInput{Name: n, Value: "v", Type: String}); err != nil {
+			t.Fatalf("put %s: %v", n, err)
+		}
+	}
+	for _, tc := range []struct {
+		path      string
+		recursive bool
+		want      string
+	}{
+		{"/a", false, "[/a/b /a/b.c]"},
+		{"/a/", true, "[/a/b /a/b.c /a/b/c /a/bc/d.e/f]"},
+		{"/a/bc/d.e", false, "[/a/bc/d.e/f]"},
+		{"/", false, "[/ab /x t.o.p top]"},
+		{"/", true, "[/a/b /a/b.c /a/b/c /a/bc/d.e/f /ab /x t.o.p top]"},
+		{"/none", true, "[]"},
+	} {
+		ps, err := s.ListPath(ctx, tc.path, tc.recursive, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, p := range ps {
+			names = append(names, p.Name)
+		}
+		if got := fmt.Sprint(names); got != tc.want && !(tc.want == "[]" && names == nil) {
+			t.Errorf("ListPath(%q, %v) = %s, want %s", tc.path, tc.recursive, got, tc.want)
 		}
 	}
 }

@@ -403,13 +403,13 @@ func (a *API) byPath(c *call, body []byte) (any, error) {
 	if err := checkFilters(in.ParameterFilters, true); err != nil {
 		return nil, err
 	}
-	all, err := a.Params.List(c.ctx, in.WithDecryption)
+	all, err := a.Params.ListPath(c.ctx, in.Path, in.Recursive, in.WithDecryption)
 	if err != nil {
 		return nil, err
 	}
 	var found []params.Parameter
 	for i := range all {
-		if params.InPath(all[i].Name, in.Path, in.Recursive) && match(&all[i], in.ParameterFilters) {
+		if match(&all[i], in.ParameterFilters) {
 			found = append(found, all[i])
 		}
 	}
