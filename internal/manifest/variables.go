@@ -590,6 +590,8 @@ func (r *resolver) evalSource(owner *node, src varSource) (*node, error) {
 		return nil, fmt.Errorf("parameter %q is not set in params.%s or params.default: %w", address, stage, errNotFound)
 	case "file":
 		return r.fileSource(owner, src, address)
+	case "construct": // serverless-lift (lift.go)
+		return r.constructSource(address)
 	}
 	if unsupportedSources[src.typ] {
 		return nil, fmt.Errorf("variable source %q is not supported by nimbus (supported: %s)", src.typ, supportedSources)
