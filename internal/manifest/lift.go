@@ -18,23 +18,29 @@ var (
 	liftQueueKeys = []string{"type", "worker", "maxRetries", "alarm", "batchSize", "maxBatchingWindow",
 		"maxConcurrency", "fifo", "delay", "encryption", "encryptionKey", "encryptionKeyArn", "extensions"}
 	liftWebhookKeys = []string{"type", "authorizer", "insecure", "path", "method", "eventType", "extensions"}
+	liftStorageKeys = []string{"type", "archive", "encryption", "allowAcl", "publicPath", "cors", "lifecycleRules", "extensions"}
+	liftTableKeys   = []string{"type", "localSecondaryIndexes", "gsiCount", "extensions"}
+)
+
+// Actions lift grants every function of the service on its storage buckets
+// and single tables.
+var (
+	liftStorageActions = []string{"s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetObjectAcl",
+		"s3:PutObjectAcl", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging", "s3:GetObjectAttributes",
+		"s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:ListBucketMultipartUploads", "s3:RestoreObject"}
+	liftTableActions = []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+		"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"}
 )
 
 // liftMissing says what a deploy goes without for the construct types nimbus
 // does not reproduce.
 var liftMissing = map[string]string{
-	"storage":                        "no S3 bucket is created and ${construct:NAME.bucketName} does not resolve",
-	"static-website":                 "no bucket or CloudFront distribution is created and no files are uploaded",
-	"single-page-app":                "no bucket or CloudFront distribution is created and no files are uploaded",
-	"server-side-website":            "no CloudFront distribution, bucket or asset upload is created",
-	"database/dynamodb-single-table": "no DynamoDB table is created and ${construct:NAME.tableName} does not resolve",
-	"database/sql":                   "no database is created",
-	"vpc":                            "no VPC is created (functions run on the host's network)",
-}
-
-// liftConstruct is one entry of `constructs:` as far as variables need it.
-type liftConstruct struct {
-	name, typ string
+	"storage":             "no S3 bucket is created and ${construct:NAME.bucketName} does not resolve",
+	"static-website":      "no bucket or CloudFront distribution is created and no files are uploaded",
+	"single-page-app":     "no bucket or CloudFront distribution is created and no files are uploaded",
+	"server-side-website": "no CloudFront distribution, bucket or asset upload is created",
+	"database/sql":        "no database is created",
+	"vpc":                 "no VPC is created (functions run on the host's network)",
 }
 
 // liftLogicalID is the logical id of a construct's resource: the construct
@@ -87,6 +93,11 @@ func (r *resolver) constructSource(address string) (*node, error) {
 		}
 	case "webhook":
 		vars = map[string]*node{"busName": ref(liftLogicalID(name, "Bus"))}
+	case "storage":
+		vars = map[string]*node{"bucketName": ref(liftLogicalID(name, "Bucket")), "bucketArn": getAtt(liftLogicalID(name, "Bucket"), "Arn")}
+	case "database/dynamodb-single-table":
+		id := liftLogicalID(name, "Table")
+		vars = map[string]*node{"tableName": ref(id), "tableArn": getAtt(id, "Arn"), "tableStreamArn": getAtt(id, "StreamArn")}
 	default:
 		return nil, fmt.Errorf("construct %q of type %q is not reproduced by nimbus, so ${construct:%s} has no value", name, typ.str, address)
 	}
@@ -206,14 +217,18 @@ func (d *decoder) expandConstructs(root *node, stage string) []appspec.EventRout
 			if r, ok := d.liftWebhook(root, e, where, service, stage); ok {
 				routes = append(routes, r)
 			}
+		case "storage":
+			d.liftStorage(root, e, where)
+		case "database/dynamodb-single-table":
+			d.liftTable(root, e, where)
 		default:
 			gap, known := liftMissing[typ]
 			if !known {
-				d.errorf(e.val.get("type").pos, "nimbus reproduces lift's queue and webhook constructs",
+				d.errorf(e.val.get("type").pos, "nimbus reproduces lift's queue, webhook, storage and database/dynamodb-single-table constructs",
 					"%s: unknown construct type %q", where, typ)
 				continue
 			}
-			d.warnf(e.val.get("type").pos, "nimbus reproduces lift's queue and webhook constructs",
+			d.warnf(e.val.get("type").pos, "nimbus reproduces lift's queue, webhook, storage and database/dynamodb-single-table constructs",
 				"%s of type %s is not reproduced by nimbus: %s", where, typ, gap)
 		}
 	}
@@ -375,7 +390,7 @@ func (d *decoder) liftQueue(root *node, e *entry, where, service, stage string) 
 
 // addProviderStatement appends an Allow statement to the provider's role,
 // which every function without a role of its own gets.
-func (d *decoder) addProviderStatement(root *node, pos position, actions []string, resource *node) {
+func (d *decoder) addProviderStatement(root *node, pos position, actions []string, resources ...*node) {
 	provider := root.get("provider")
 	if provider == nil || provider.kind != kindMap {
 		return // reported by the decoder
@@ -385,7 +400,7 @@ func (d *decoder) addProviderStatement(root *node, pos position, actions []strin
 		acts.items = append(acts.items, strNode(a))
 	}
 	st := mapNode(pos, "Effect", strNode("Allow"), "Action", acts,
-		"Resource", &node{kind: kindSeq, pos: pos, state: resolved, items: []*node{resource}})
+		"Resource", &node{kind: kindSeq, pos: pos, state: resolved, items: resources})
 	appendItem(provider, "iamRoleStatements", pos, st)
 }
 
@@ -477,4 +492,126 @@ func (d *decoder) liftWebhook(root *node, e *entry, where, service, stage string
 		"identitySource", &node{kind: kindSeq, state: resolved, items: []*node{strNode("$request.header.Authorization")}})})
 	route.Authorizer = name
 	return route, true
+}
+
+func seqNode(items ...*node) *node { return &node{kind: kindSeq, state: resolved, items: items} }
+
+func getAttNode(id, attr string) *node {
+	return intrinsic("Fn::GetAtt", seqNode(strNode(id), strNode(attr)))
+}
+
+// joinNode is Fn::Join of parts with sep.
+func joinNode(sep string, parts ...*node) *node {
+	return intrinsic("Fn::Join", seqNode(strNode(sep), seqNode(parts...)))
+}
+
+// liftStorage is lift's storage construct: a private bucket every function
+// may read and write.
+func (d *decoder) liftStorage(root *node, e *entry, where string) {
+	f := d.fields(e.val, where, liftStorageKeys)
+	pos := e.keyPos
+	for _, k := range []string{"archive", "encryption", "allowAcl", "publicPath", "lifecycleRules", "extensions"} {
+		if n := val(f, k); n != nil {
+			d.warnf(f[k].keyPos, "", "%s: %s is not applied by nimbus", where, k)
+		}
+	}
+	props := mapNode(pos)
+	if n := val(f, "cors"); n != nil {
+		rules := seqNode()
+		switch n.kind {
+		case kindString:
+			rules.items = append(rules.items, mapNode(pos, "AllowedOrigins", seqNode(strNode(n.str)),
+				"AllowedMethods", seqNode(strNode("GET"), strNode("PUT"), strNode("DELETE")), "AllowedHeaders", seqNode(strNode("*"))))
+		case kindSeq:
+			for _, it := range n.items {
+				rules.items = append(rules.items, capitalizeKeys(it))
+			}
+		default:
+			d.typeError(n, where+" cors", "an origin or a list of CORS rules")
+		}
+		props.entries = append(props.entries, &entry{key: "CorsConfiguration", keyPos: pos, val: mapNode(pos, "CorsRules", rules)})
+	}
+	id := liftLogicalID(e.key, "Bucket")
+	d.addResource(root, id, mapNode(pos, "Type", strNode("AWS::S3::Bucket"), "Properties", props), pos)
+	d.addProviderStatement(root, pos, liftStorageActions, getAttNode(id, "Arn"), joinNode("/", getAttNode(id, "Arn"), strNode("*")))
+}
+
+// capitalizeKeys writes lift's camelCase CORS rules as CloudFormation's.
+func capitalizeKeys(n *node) *node {
+	c := n.clone()
+	var walk func(*node)
+	walk = func(n *node) {
+		for _, e := range n.entries {
+			if e.key != "" {
+				e.key = strings.ToUpper(e.key[:1]) + e.key[1:]
+			}
+			walk(e.val)
+		}
+		for _, it := range n.items {
+			walk(it)
+		}
+	}
+	walk(c)
+	return c
+}
+
+// liftTable is lift's database/dynamodb-single-table construct: a PK/SK
+// table with a stream, TimeToLive, and optional generic indexes.
+func (d *decoder) liftTable(root *node, e *entry, where string) {
+	f := d.fields(e.val, where, liftTableKeys)
+	pos := e.keyPos
+	gsiCount := 0
+	if n := val(f, "gsiCount"); n != nil {
+		if v, ok := d.integer(n, where+" gsiCount"); ok {
+			if v < 1 || v > 20 {
+				d.errorf(n.pos, "", "%s: gsiCount %d must be between 1 and 20", where, v)
+			} else {
+				gsiCount = v
+			}
+		}
+	}
+	lsi := false
+	if n := val(f, "localSecondaryIndexes"); n != nil {
+		lsi, _ = d.boolean(n, where+" localSecondaryIndexes")
+	}
+	if n := val(f, "extensions"); n != nil {
+		d.warnf(n.pos, "", "%s: extensions are not applied by nimbus", where)
+	}
+	attr := func(name string) *node {
+		return mapNode(pos, "AttributeName", strNode(name), "AttributeType", strNode("S"))
+	}
+	key := func(name, typ string) *node {
+		return mapNode(pos, "AttributeName", strNode(name), "KeyType", strNode(typ))
+	}
+	all := mapNode(pos, "ProjectionType", strNode("ALL"))
+	attrs := seqNode(attr("PK"), attr("SK"))
+	props := mapNode(pos,
+		"BillingMode", strNode("PAY_PER_REQUEST"),
+		"AttributeDefinitions", attrs,
+		"KeySchema", seqNode(key("PK", "HASH"), key("SK", "RANGE")),
+		"TimeToLiveSpecification", mapNode(pos, "AttributeName", strNode("TimeToLive"), "Enabled", boolNode(true)),
+		"StreamSpecification", mapNode(pos, "StreamViewType", strNode("NEW_AND_OLD_IMAGES")))
+	if lsi {
+		list := seqNode()
+		for i := 1; i <= 5; i++ {
+			sk := fmt.Sprintf("LSI-%d-SK", i)
+			attrs.items = append(attrs.items, attr(sk))
+			list.items = append(list.items, mapNode(pos, "IndexName", strNode(fmt.Sprintf("LSI-%d", i)),
+				"KeySchema", seqNode(key("PK", "HASH"), key(sk, "RANGE")), "Projection", all.clone()))
+		}
+		props.entries = append(props.entries, &entry{key: "LocalSecondaryIndexes", keyPos: pos, val: list})
+	}
+	if gsiCount > 0 {
+		list := seqNode()
+		for i := 1; i <= gsiCount; i++ {
+			pk, sk := fmt.Sprintf("GSI-%d-PK", i), fmt.Sprintf("GSI-%d-SK", i)
+			attrs.items = append(attrs.items, attr(pk), attr(sk))
+			list.items = append(list.items, mapNode(pos, "IndexName", strNode(fmt.Sprintf("GSI-%d", i)),
+				"KeySchema", seqNode(key(pk, "HASH"), key(sk, "RANGE")), "Projection", all.clone()))
+		}
+		props.entries = append(props.entries, &entry{key: "GlobalSecondaryIndexes", keyPos: pos, val: list})
+	}
+	id := liftLogicalID(e.key, "Table")
+	d.addResource(root, id, mapNode(pos, "Type", strNode("AWS::DynamoDB::Table"), "Properties", props), pos)
+	d.addProviderStatement(root, pos, liftTableActions, getAttNode(id, "Arn"), joinNode("/", getAttNode(id, "Arn"), strNode("index"), strNode("*")))
 }

@@ -174,3 +174,67 @@ func TestLiftOtherConstructsWarn(t *testing.T) {
 		}
 	}
 }
+
+func TestLiftStorageAndTable(t *testing.T) {
+	m := `service: shop
+provider:
+  name: aws
+  runtime: nodejs20.x
+constructs:
+  avatars:
+    type: storage
+    cors: "*"
+  db:
+    type: database/dynamodb-single-table
+    gsiCount: 2
+    localSecondaryIndexes: true
+functions:
+  api:
+    handler: handler.hello
+    environment:
+      BUCKET: ${construct:avatars.bucketName}
+      BUCKET_ARN: ${construct:avatars.bucketArn}
+      TABLE: ${construct:db.tableName}
+      STREAM: ${construct:db.tableStreamArn}
+`
+	p := mustLoad(t, map[string]string{"serverless.yml": m, "handler.js": handlerJS}, Options{})
+	// The bucket's CORS rules are written as lift writes them; nimbus's S3
+	// says itself that it does not apply them.
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings.Error(), "CorsConfiguration") {
+		t.Errorf("warnings: %v", p.Warnings)
+	}
+	var res struct {
+		Resources map[string]struct {
+			Type       string
+			Properties map[string]json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(p.App.Resources, &res); err != nil {
+		t.Fatal(err)
+	}
+	b := res.Resources["AvatarsBucket"]
+	if b.Type != "AWS::S3::Bucket" || string(b.Properties["CorsConfiguration"]) != `{"CorsRules":[{"AllowedOrigins":["*"],"AllowedMethods":["GET","PUT","DELETE"],"AllowedHeaders":["*"]}]}` {
+		t.Errorf("bucket = %s %s", b.Type, b.Properties["CorsConfiguration"])
+	}
+	tb := res.Resources["DbTable"]
+	if tb.Type != "AWS::DynamoDB::Table" || string(tb.Properties["KeySchema"]) != `[{"AttributeName":"PK","KeyType":"HASH"},{"AttributeName":"SK","KeyType":"RANGE"}]` ||
+		!strings.Contains(string(tb.Properties["GlobalSecondaryIndexes"]), `"IndexName":"GSI-2"`) ||
+		!strings.Contains(string(tb.Properties["LocalSecondaryIndexes"]), `"IndexName":"LSI-5"`) ||
+		string(tb.Properties["StreamSpecification"]) != `{"StreamViewType":"NEW_AND_OLD_IMAGES"}` {
+		t.Errorf("table = %s %v", tb.Type, tb.Properties)
+	}
+	fn := p.Function("api")
+	for k, want := range map[string]string{"BUCKET": `{"Ref":"AvatarsBucket"}`, "BUCKET_ARN": `{"Fn::GetAtt":["AvatarsBucket","Arn"]}`,
+		"TABLE": `{"Ref":"DbTable"}`, "STREAM": `{"Fn::GetAtt":["DbTable","StreamArn"]}`} {
+		if got := string(fn.EnvironmentRefs[k]); got != want {
+			t.Errorf("%s = %s, want %s", k, got, want)
+		}
+	}
+	s := string(fn.IAMStatements)
+	for _, want := range []string{`"s3:PutObject"`, `{"Fn::Join":["/",[{"Fn::GetAtt":["AvatarsBucket","Arn"]},"*"]]}`, `"dynamodb:Query"`,
+		`{"Fn::Join":["/",[{"Fn::GetAtt":["DbTable","Arn"]},"index","*"]]}`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("statements %s lack %s", s, want)
+		}
+	}
+}

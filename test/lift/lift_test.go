@@ -376,3 +376,59 @@ constructs:
 		t.Errorf("services after the refused deploy: %v", apps)
 	}
 }
+
+const dataYML = `service: data
+provider:
+  name: aws
+  runtime: nodejs20.x
+constructs:
+  avatars:
+    type: storage
+  db:
+    type: database/dynamodb-single-table
+    gsiCount: 1
+functions:
+  save:
+    handler: save.handler
+    environment:
+      BUCKET: ${construct:avatars.bucketName}
+      TABLE: ${construct:db.tableName}
+plugins:
+  - serverless-lift
+`
+
+// saveJS writes an object and an item with the SDK: lift lets every function
+// of the service use its buckets and tables.
+const saveJS = `const { S3Client, PutObjectCommand, GetObjectCommand } = require("@aws-sdk/client-s3");
+const { DynamoDBClient, PutItemCommand, QueryCommand } = require("@aws-sdk/client-dynamodb");
+const s3 = new S3Client({ forcePathStyle: true });
+const db = new DynamoDBClient({});
+exports.handler = async () => {
+  await s3.send(new PutObjectCommand({ Bucket: process.env.BUCKET, Key: "a.txt", Body: "avatar" }));
+  const obj = await s3.send(new GetObjectCommand({ Bucket: process.env.BUCKET, Key: "a.txt" }));
+  await db.send(new PutItemCommand({ TableName: process.env.TABLE, Item: { PK: { S: "user#1" }, SK: { S: "profile" }, "GSI-1-PK": { S: "all" }, "GSI-1-SK": { S: "1" } } }));
+  const q = await db.send(new QueryCommand({ TableName: process.env.TABLE, IndexName: "GSI-1", KeyConditionExpression: "#p = :v",
+    ExpressionAttributeNames: { "#p": "GSI-1-PK" }, ExpressionAttributeValues: { ":v": { S: "all" } } }));
+  return { object: await obj.Body.transformToString(), items: q.Count, bucket: process.env.BUCKET, table: process.env.TABLE };
+};
+`
+
+func TestStorageAndTableConstructs(t *testing.T) {
+	testkit.RequireSDK(t, true, false)
+	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
+	p.Deploy(writeDir(t, map[string]string{"serverless.yml": dataYML, "save.js": saveJS}))
+	out, err := p.Lambda().Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("data-dev-save")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Object, Bucket, Table string
+		Items                 int
+	}
+	if out.FunctionError != nil || json.Unmarshal(out.Payload, &got) != nil {
+		t.Fatalf("save answered %s (%v)", out.Payload, aws.ToString(out.FunctionError))
+	}
+	if got.Object != "avatar" || got.Items != 1 || got.Bucket != "data-dev-avatarsbucket" || got.Table == "" {
+		t.Errorf("save = %+v", got)
+	}
+}
