@@ -274,8 +274,13 @@ func TestWebhookConstruct(t *testing.T) {
 	rec := newRecorder(t)
 	t.Setenv("LIFT_CALLBACK", rec.srv.URL)
 	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox, c.HTTPAddr = true, "127.0.0.1:0" })
-	p.Deploy(writeDir(t, map[string]string{"serverless.yml": webhookYML, "consumer.js": consumerJS, "auth.js": authJS}))
+	out := p.Deploy(writeDir(t, map[string]string{"serverless.yml": webhookYML, "consumer.js": consumerJS, "auth.js": authJS}))
 	base := p.Gateway.URL()
+	// The deploy lists the webhook routes as endpoints of the service.
+	if eps := strings.Join(out.Response.Endpoints, "\n"); !strings.Contains(eps, "POST "+base+"/stripe (authorizer lift-stripe)") ||
+		!strings.Contains(eps, "POST "+base+"/github") {
+		t.Errorf("endpoints:\n%s", eps)
+	}
 
 	post := func(path, auth string, header map[string]string, body string) (int, string) {
 		t.Helper()
