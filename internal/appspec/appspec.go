@@ -49,6 +49,26 @@ type Application struct {
 	// Imports are the export names the application's Fn::ImportValue read,
 	// recorded by the platform on deploy (so an export in use stays).
 	Imports []string `json:"imports,omitempty"`
+	// EventRoutes are HTTP API routes that put the request on an event bus
+	// (serverless-lift webhooks).
+	EventRoutes []EventRoute `json:"eventRoutes,omitempty"`
+}
+
+// EventRoute is an HTTP API route integrated with EventBridge PutEvents, as
+// API Gateway's EventBridge-PutEvents integration is: the request body is the
+// event's detail.
+type EventRoute struct {
+	Construct string `json:"construct"` // the lift construct that declared it
+	Method    string `json:"method"`
+	Path      string `json:"path"`
+	// Authorizer names an authorizer of provider.httpApi.authorizers; empty
+	// for none.
+	Authorizer   string `json:"authorizer,omitempty"`
+	EventBusName string `json:"eventBusName"`
+	Source       string `json:"source"`
+	// DetailType is a fixed string, or $request.header.NAME or
+	// $request.body.PATH read from each request.
+	DetailType string `json:"detailType"`
 }
 
 // HTTPSettings are the provider sections the HTTP gateway reads, kept as the

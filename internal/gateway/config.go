@@ -60,6 +60,9 @@ type route struct {
 	timeout   time.Duration
 	auth      *authorizer
 	scopes    []string // JWT scopes the route requires (any one)
+	// events is set on a route whose integration puts the request on an
+	// event bus instead of invoking a function (webhook.go).
+	events *eventRoute
 	// required are the request parameters a REST route requires
 	// (request.parameters marked true), checked as API Gateway's request
 	// validator does.
@@ -212,6 +215,14 @@ func parseApp(app *appspec.Application) (*parsedApp, error) {
 				out.urls = append(out.urls, r)
 			}
 		}
+	}
+	for _, er := range app.EventRoutes {
+		r, err := parseEventRoute(er, api)
+		if err != nil {
+			fail("construct %q: %w", er.Construct, err)
+			continue
+		}
+		out.routes = append(out.routes, r)
 	}
 	// Routes of one service must not collide either.
 	seen := map[string]*route{}

@@ -64,6 +64,9 @@ type Config struct {
 	// Domain: services are also served on <service>.<Domain> and function
 	// URLs on <function>.lambda-url.<Domain>; default "localhost".
 	Domain string
+	// PutEvent puts the requests of event routes (serverless-lift webhooks)
+	// on their bus; nil answers them 502.
+	PutEvent PutEventFunc
 	// HTTPClient fetches JWKS; default a client with a 5 s timeout.
 	HTTPClient *http.Client
 	// HeaderReadTimeout, BodyReadTimeout and WriteTimeout bound how long a
@@ -444,7 +447,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 		return
 	}
 	// CORS preflight: answered by the gateway unless the route is an explicit OPTIONS route.
-	if rt.function == "" || r.Method == http.MethodOptions && rt.method == "ANY" {
+	if rt.function == "" && rt.events == nil || r.Method == http.MethodOptions && rt.method == "ANY" {
 		if rt.cors != nil && r.Header.Get("Access-Control-Request-Method") != "" {
 			methods := "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT"
 			if pathSet != nil {
@@ -457,7 +460,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 			rt.cors.writePreflight(w, origin, methods, status)
 			return status, 0, true
 		}
-		if rt.function == "" {
+		if rt.function == "" && rt.events == nil {
 			status, size = g.writeError(w, rt, origin, errNotFound)
 			return
 		}
@@ -559,6 +562,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 			status, size = g.writeError(w, rt, origin, missing)
 			return
 		}
+	}
+
+	if rt.events != nil {
+		status, size = g.putEvent(w, q)
+		return
 	}
 
 	if rt.payloadV1 {

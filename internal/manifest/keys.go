@@ -10,6 +10,8 @@ var topLevelKeys = []string{
 	"resources", "params", "configValidationMode", "useDotenv", "variablesResolutionMode",
 	"disabledDeprecations", "deprecationNotificationMode", "unresolvedVariablesNotificationMode",
 	"org", "app", "console", "dashboard", "outputs", "layers",
+	// serverless-lift's (lift.go)
+	"constructs",
 }
 
 var providerKeys = []string{

@@ -423,6 +423,9 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 			d.errorf(m.pos, `use "error", "warn" or "off"`, "configValidationMode %q is not valid", mode)
 		}
 	}
+	// serverless-lift constructs become functions, resources and routes
+	// before anything else is read (lift.go).
+	p.App.EventRoutes = d.expandConstructs(root, r.currentStage())
 	top := d.fields(root, "the manifest", topLevelKeys)
 
 	service := d.service(top)

@@ -595,6 +595,8 @@ func (r *resolver) evalSource(owner *node, src varSource) (*node, error) {
 		return r.fileSource(owner, src, address)
 	case "ssm":
 		return r.ssmSource(owner, src, address) // ssm.go
+	case "construct": // serverless-lift (lift.go)
+		return r.constructSource(address)
 	}
 	if unsupportedSources[src.typ] {
 		return nil, fmt.Errorf("variable source %q is not supported by nimbus (supported: %s)", src.typ, supportedSources)

@@ -188,3 +188,15 @@ func (s *Server) registerEventAPIs(mux *http.ServeMux) {
 		},
 	}).Register(mux)
 }
+
+// putWebhookEvent puts a webhook request on its bus (gateway.Config.PutEvent).
+func (s *Server) putWebhookEvent(ctx context.Context, bus, source, detailType, detail string) (string, string, string, error) {
+	if s.events.bus == nil {
+		return "", "", "", errors.New("the event bus is not running")
+	}
+	res, err := s.events.bus.PutEvents(ctx, []events.Entry{{EventBusName: bus, Source: source, DetailType: detailType, Detail: detail}})
+	if err != nil {
+		return "", "", "", fmt.Errorf("put event: %w", err)
+	}
+	return res[0].EventID, res[0].ErrorCode, res[0].ErrorMessage, nil
+}

@@ -308,7 +308,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return 0
 	})
 	s.Invoker = invoke.New(s.Registry, s.runtime)
-	s.Gateway = gateway.New(gateway.Config{Registry: s.Registry, Invoker: s.Invoker, Logs: s.logs, Logger: cfg.Logger})
+	s.Gateway = gateway.New(gateway.Config{Registry: s.Registry, Invoker: s.Invoker, Logs: s.logs, Logger: cfg.Logger, PutEvent: s.putWebhookEvent})
 	s.Registry.AddInventory(s.routes)
 	s.registerBucketWebsites() // bucketsweb.go
 	if cfg.HTTPAddr != "" {
