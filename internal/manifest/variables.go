@@ -323,7 +323,7 @@ var unsupportedSources = map[string]bool{
 	"s3": true, "cf": true, "secretsmanager": true, "strToBool": true,
 }
 
-const supportedSources = "self, env, opt, sls, param, file, ssm, aws:region, aws:accountId"
+const supportedSources = "self, env, opt, sls, param, file, ssm, construct, aws:region, aws:accountId"
 
 // resolver replaces variables in the tree in place.
 type resolver struct {
