@@ -20,12 +20,15 @@ var ErrPeerUnknown = errors.New("peer socket not found")
 // from the kernel's socket table. It lets a per-instance Runtime API refuse
 // connections from processes other than its function's.
 func PeerUID(conn net.Conn) (int, error) {
-	uid, _, err := peerSocket(conn)
+	uid, _, err := PeerSocket(conn)
 	return uid, err
 }
 
-// peerSocket returns the uid owning the peer's socket and its inode.
-func peerSocket(conn net.Conn) (uid int, inode string, err error) {
+// PeerSocket returns the uid owning the other end of a loopback TCP
+// connection and its socket's inode ("0" while the peer has not accepted it
+// yet). It works from either end: the listener's, to learn who dialled, and
+// the dialler's, to learn who listened.
+func PeerSocket(conn net.Conn) (uid int, inode string, err error) {
 	local, ok1 := conn.LocalAddr().(*net.TCPAddr)
 	remote, ok2 := conn.RemoteAddr().(*net.TCPAddr)
 	if !ok1 || !ok2 {
@@ -115,7 +118,7 @@ func (l *OwnerListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		<-l.ready
-		if uid, inode, err := peerSocket(c); err == nil && uid == l.UID && (l.cgroup == nil || l.cgroup.holdsSocket(inode)) {
+		if uid, inode, err := PeerSocket(c); err == nil && uid == l.UID && (l.cgroup == nil || l.cgroup.holdsSocket(inode)) {
 			return c, nil
 		}
 		_ = c.Close()
@@ -123,9 +126,16 @@ func (l *OwnerListener) Accept() (net.Conn, error) {
 }
 
 // holdsSocket reports whether a process of the cgroup has the socket open.
-func (c *Cgroup) holdsSocket(inode string) bool {
+func (c *Cgroup) holdsSocket(inode string) bool { return HeldBy(inode, c.Pids()) }
+
+// HeldBy reports whether one of the processes has the socket with this inode
+// open.
+func HeldBy(inode string, pids []int) bool {
+	if inode == "" || inode == "0" {
+		return false
+	}
 	want := "socket:[" + inode + "]"
-	for _, pid := range c.Pids() {
+	for _, pid := range pids {
 		dir := "/proc/" + strconv.Itoa(pid) + "/fd"
 		entries, err := os.ReadDir(dir)
 		if err != nil {
