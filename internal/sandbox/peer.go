@@ -34,10 +34,18 @@ func PeerSocket(conn net.Conn) (uid int, inode string, err error) {
 	if !ok1 || !ok2 {
 		return -1, "", fmt.Errorf("%w: not a TCP connection", ErrPeerUnknown)
 	}
-	// The peer's socket has our remote address as its local one.
-	want := procAddr(remote) + " " + procAddr(local)
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		if uid, inode, err := findSocket(table, want); err == nil {
+	// The peer's socket has our remote address as its local one. An IPv4
+	// peer may still be an IPv6 socket (a dual-stack one, as a JVM's):
+	// tcp6 then lists it with IPv4-mapped addresses (::ffff:127.0.0.1).
+	for _, table := range []struct {
+		path string
+		v6   bool
+	}{{"/proc/net/tcp", false}, {"/proc/net/tcp6", true}} {
+		if !table.v6 && (remote.IP.To4() == nil || local.IP.To4() == nil) {
+			continue
+		}
+		want := procAddr(remote, table.v6) + " " + procAddr(local, table.v6)
+		if uid, inode, err := findSocket(table.path, want); err == nil {
 			return uid, inode, nil
 		}
 	}
@@ -63,12 +71,13 @@ func findSocket(table, want string) (int, string, error) {
 	return -1, "", ErrPeerUnknown
 }
 
-// procAddr renders an address as /proc/net/tcp{,6} does: the address in
-// host byte order per 32-bit word, hex, then the port.
-func procAddr(a *net.TCPAddr) string {
+// procAddr renders an address as /proc/net/tcp (v6 false) or tcp6 does: the
+// address in host byte order per 32-bit word, hex, then the port. In tcp6 an
+// IPv4 address is IPv4-mapped.
+func procAddr(a *net.TCPAddr, v6 bool) string {
 	ip := a.IP.To4()
 	var b []byte
-	if ip != nil {
+	if ip != nil && !v6 {
 		b = make([]byte, 4)
 		binary.NativeEndian.PutUint32(b, binary.BigEndian.Uint32(ip))
 	} else {
