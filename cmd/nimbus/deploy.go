@@ -180,7 +180,6 @@ func newInfoCommand(g *globals) *cobra.Command {
 			}
 			if len(services) == 0 {
 				fmt.Fprintln(out, "No services deployed.")
-				return nil
 			}
 			for i, s := range services {
 				if i > 0 {
@@ -188,6 +187,7 @@ func newInfoCommand(g *globals) *cobra.Command {
 				}
 				printService(out, s)
 			}
+			printMetricsAccess(out, g.endpoint, g.dataDir)
 			return nil
 		},
 	}
