@@ -314,6 +314,7 @@ func (m *Manager) command(spec *Spec, paths instancePaths) ([]string, error) {
 	case appspec.FamilyPython:
 		// -S: no site module, so no site-packages or dist-packages of the host;
 		// PYTHONPATH (the SDK folder) still applies.
+		m.compilePython(interp.Path)
 		return []string{interp.Path, "-S", m.inRuntimeDir(m.cfg.PythonEntry, paths)}, nil
 	case appspec.FamilyRuby:
 		return []string{interp.Path, filepath.Join(paths.runtimeDir, filepath.FromSlash(runtimes.RubyEntry))}, nil
