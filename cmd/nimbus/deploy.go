@@ -181,7 +181,6 @@ func newInfoCommand(g *globals) *cobra.Command {
 			}
 			if len(services) == 0 {
 				fmt.Fprintln(out, "No services deployed.")
-				return nil
 			}
 			for i, s := range services {
 				if i > 0 {
@@ -189,6 +188,7 @@ func newInfoCommand(g *globals) *cobra.Command {
 				}
 				printService(out, s)
 			}
+			printMetricsAccess(out, g.endpoint, g.dataDir)
 			return nil
 		},
 	}

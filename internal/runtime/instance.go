@@ -314,6 +314,7 @@ func (m *Manager) command(spec *Spec, paths instancePaths) ([]string, error) {
 	case appspec.FamilyPython:
 		// -S: no site module, so no site-packages or dist-packages of the host;
 		// PYTHONPATH (the SDK folder) still applies.
+		m.compilePython(interp.Path)
 		return []string{interp.Path, "-S", m.inRuntimeDir(m.cfg.PythonEntry, paths)}, nil
 	case appspec.FamilyRuby:
 		return []string{interp.Path, filepath.Join(paths.runtimeDir, filepath.FromSlash(runtimes.RubyEntry))}, nil
@@ -323,10 +324,8 @@ func (m *Manager) command(spec *Spec, paths instancePaths) ([]string, error) {
 			return nil, err
 		}
 		// As Lambda starts its JVMs: C1 only and the serial collector start
-		// fastest for short invocations. IPv4 sockets: the instance's
-		// listener finds its peer in /proc/net/tcp, where a JVM's
-		// dual-stack socket (::ffff:127.0.0.1, in tcp6) is not.
-		return []string{interp.Path, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-Djava.net.preferIPv4Stack=true",
+		// fastest for short invocations.
+		return []string{interp.Path, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto",
 			"-cp", filepath.Join(paths.runtimeDir, classes), "NimbusRuntime"}, nil
 	}
 	return nil, fmt.Errorf("runtime %q has no launcher", spec.Runtime)

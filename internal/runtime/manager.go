@@ -77,10 +77,13 @@ type Config struct {
 
 // Manager owns the instance pools of this node.
 type Manager struct {
-	cfg       Config
-	log       *slog.Logger
-	sandbox   *sandbox.Sandbox
-	executing atomic.Int64
+	cfg Config
+	// pyCompiled holds a *sync.Once per Python interpreter path: the
+	// runtime client's bytecode is compiled once for each (python.go).
+	pyCompiled sync.Map
+	log        *slog.Logger
+	sandbox    *sandbox.Sandbox
+	executing  atomic.Int64
 	// memoryMB is the sum of memorySize of the live instances (admission).
 	memoryMB atomic.Int64
 	// interpreterDirs are bound into isolated instances (interpreters that

@@ -20,21 +20,32 @@ var ErrPeerUnknown = errors.New("peer socket not found")
 // from the kernel's socket table. It lets a per-instance Runtime API refuse
 // connections from processes other than its function's.
 func PeerUID(conn net.Conn) (int, error) {
-	uid, _, err := peerSocket(conn)
+	uid, _, err := PeerSocket(conn)
 	return uid, err
 }
 
-// peerSocket returns the uid owning the peer's socket and its inode.
-func peerSocket(conn net.Conn) (uid int, inode string, err error) {
+// PeerSocket returns the uid owning the other end of a loopback TCP
+// connection and its socket's inode ("0" while the peer has not accepted it
+// yet). It works from either end: the listener's, to learn who dialled, and
+// the dialler's, to learn who listened.
+func PeerSocket(conn net.Conn) (uid int, inode string, err error) {
 	local, ok1 := conn.LocalAddr().(*net.TCPAddr)
 	remote, ok2 := conn.RemoteAddr().(*net.TCPAddr)
 	if !ok1 || !ok2 {
 		return -1, "", fmt.Errorf("%w: not a TCP connection", ErrPeerUnknown)
 	}
-	// The peer's socket has our remote address as its local one.
-	want := procAddr(remote) + " " + procAddr(local)
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		if uid, inode, err := findSocket(table, want); err == nil {
+	// The peer's socket has our remote address as its local one. An IPv4
+	// peer may still be an IPv6 socket (a dual-stack one, as a JVM's):
+	// tcp6 then lists it with IPv4-mapped addresses (::ffff:127.0.0.1).
+	for _, table := range []struct {
+		path string
+		v6   bool
+	}{{"/proc/net/tcp", false}, {"/proc/net/tcp6", true}} {
+		if !table.v6 && (remote.IP.To4() == nil || local.IP.To4() == nil) {
+			continue
+		}
+		want := procAddr(remote, table.v6) + " " + procAddr(local, table.v6)
+		if uid, inode, err := findSocket(table.path, want); err == nil {
 			return uid, inode, nil
 		}
 	}
@@ -60,12 +71,13 @@ func findSocket(table, want string) (int, string, error) {
 	return -1, "", ErrPeerUnknown
 }
 
-// procAddr renders an address as /proc/net/tcp{,6} does: the address in
-// host byte order per 32-bit word, hex, then the port.
-func procAddr(a *net.TCPAddr) string {
+// procAddr renders an address as /proc/net/tcp (v6 false) or tcp6 does: the
+// address in host byte order per 32-bit word, hex, then the port. In tcp6 an
+// IPv4 address is IPv4-mapped.
+func procAddr(a *net.TCPAddr, v6 bool) string {
 	ip := a.IP.To4()
 	var b []byte
-	if ip != nil {
+	if ip != nil && !v6 {
 		b = make([]byte, 4)
 		binary.NativeEndian.PutUint32(b, binary.BigEndian.Uint32(ip))
 	} else {
@@ -115,7 +127,7 @@ func (l *OwnerListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		<-l.ready
-		if uid, inode, err := peerSocket(c); err == nil && uid == l.UID && (l.cgroup == nil || l.cgroup.holdsSocket(inode)) {
+		if uid, inode, err := PeerSocket(c); err == nil && uid == l.UID && (l.cgroup == nil || l.cgroup.holdsSocket(inode)) {
 			return c, nil
 		}
 		_ = c.Close()
@@ -123,9 +135,16 @@ func (l *OwnerListener) Accept() (net.Conn, error) {
 }
 
 // holdsSocket reports whether a process of the cgroup has the socket open.
-func (c *Cgroup) holdsSocket(inode string) bool {
+func (c *Cgroup) holdsSocket(inode string) bool { return HeldBy(inode, c.Pids()) }
+
+// HeldBy reports whether one of the processes has the socket with this inode
+// open.
+func HeldBy(inode string, pids []int) bool {
+	if inode == "" || inode == "0" {
+		return false
+	}
 	want := "socket:[" + inode + "]"
-	for _, pid := range c.Pids() {
+	for _, pid := range pids {
 		dir := "/proc/" + strconv.Itoa(pid) + "/fd"
 		entries, err := os.ReadDir(dir)
 		if err != nil {

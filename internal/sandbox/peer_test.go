@@ -3,6 +3,8 @@ package sandbox
 import (
 	"net"
 	"os"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -90,4 +92,42 @@ func mustListen(t *testing.T) net.Listener {
 		t.Fatal(err)
 	}
 	return ln
+}
+
+// TestPeerSocketIPv4MappedPeer: a dual-stack IPv6 socket (as a JVM opens)
+// that connects to an IPv4 listener is listed in /proc/net/tcp6 with
+// IPv4-mapped addresses; the listener still finds it.
+func TestPeerSocketIPv4MappedPeer(t *testing.T) {
+	ln := mustListen(t)
+	defer ln.Close()
+	fd, err := syscall.Socket(syscall.AF_INET6, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("no IPv6 sockets: %v", err)
+	}
+	f := os.NewFile(uintptr(fd), "dual-stack")
+	defer f.Close()
+	if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa := &syscall.SockaddrInet6{Port: ln.Addr().(*net.TCPAddr).Port}
+	copy(sa.Addr[:], net.ParseIP("::ffff:127.0.0.1").To16())
+	if err := syscall.Connect(fd, sa); err != nil {
+		t.Fatalf("connect to %v through an IPv6 socket: %v", ln.Addr(), err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		t.Fatal(err)
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	uid, inode, err := PeerSocket(server)
+	if err != nil || uid != os.Getuid() || inode != strconv.FormatUint(st.Ino, 10) {
+		t.Errorf("PeerSocket = %d, %q, %v; want %d, %d", uid, inode, err, os.Getuid(), st.Ino)
+	}
+	if !HeldBy(inode, []int{os.Getpid()}) {
+		t.Errorf("socket %s not found among this process's files", inode)
+	}
 }

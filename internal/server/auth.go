@@ -137,8 +137,10 @@ func (s *Server) classify(r *http.Request) auth.Route {
 		return auth.Route{Open: true}
 	case isS3(r) || s.s3HostSigned(r):
 		return s3Route
-	case path == "/healthz" || path == "/metrics":
+	case path == "/healthz":
 		return auth.Route{Open: true}
+	case path == "/metrics":
+		return s.metricsRoute(r) // metricsauth.go
 	case strings.HasPrefix(path, deployapi.Prefix+"/"):
 		if r.Method == http.MethodGet && strings.HasPrefix(path, deployapi.Prefix+"/code/") && s.Auth.CheckURL(r.URL) {
 			return auth.Route{Open: true} // GetFunction's Code.Location

@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/async"
 	"github.com/nimbus-platform/nimbus/internal/auth"
@@ -117,9 +115,11 @@ type Server struct {
 	// AdminKey is the administrator key of the data directory (nil with
 	// NoAuth, or when the operator revoked it).
 	AdminKey *auth.Key
-	http     *http.Server
-	ln       net.Listener
-	cancel   context.CancelFunc
+	// metricsToken reads /metrics (metricsauth.go); empty with NoAuth.
+	metricsToken string
+	http         *http.Server
+	ln           net.Listener
+	cancel       context.CancelFunc
 	// stopEvents stops the event consumers (async, pollers) first on shutdown.
 	stopEvents context.CancelFunc
 	events     eventParts
@@ -194,6 +194,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 		if err := s.ensureAdminKey(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.ensureMetricsToken(); err != nil {
 			return nil, err
 		}
 	}
@@ -341,7 +344,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Keys:      s.keys(),
 	}).Register(mux)
 	s.registerEventAPIs(mux)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	if err := s.serveAPI(auth.Middleware(s.Auth, appspec.AccountID, s.withS3(mux), s.classify)); err != nil {
 		return nil, err

@@ -716,3 +716,30 @@ func TestJavaWithoutJDK(t *testing.T) {
 		t.Fatalf("deploy on a host without a JDK: %v, want an error that says so", err)
 	}
 }
+
+// TestPythonClientBytecodeIsPrepared: an isolated instance cannot write the
+// runtime client's bytecode (its view of the runtime directory is read-only),
+// so the platform compiles it once per interpreter, where that interpreter
+// looks for it.
+func TestPythonClientBytecodeIsPrepared(t *testing.T) {
+	python := os.ExpandEnv("$HOME/.pyenv/versions/3.12.1/bin/python3.12")
+	if _, err := os.Stat(python); err != nil {
+		python = "/usr/bin/python3"
+	}
+	out, err := exec.Command(python, "-c", `import sys; print("%d.%d" % sys.version_info[:2], sys.implementation.cache_tag)`).Output()
+	if err != nil {
+		t.Skipf("no python: %v", err)
+	}
+	version, tag, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	dir := writeTree(t, map[string]string{
+		"serverless.yml": "service: pyc\nprovider:\n  name: aws\n  runtime: python" + version + "\nfunctions:\n  echo:\n    handler: echo.handler\n",
+		"echo.py":        "def handler(event, context):\n    return event\n",
+	})
+	p := testkit.Start(t, func(c *server.Config) { c.Runtimes = map[string]string{"python" + version: python} })
+	deploy(t, p, dir)
+	invoke(t, p, "pyc-dev-echo", `{"a":1}`).wantOK(t)
+	pyc := filepath.Join(p.Config.RunDir, "runtimes", "python", "__pycache__", "nimbus_runtime."+tag+".pyc")
+	if _, err := os.Stat(pyc); err != nil {
+		t.Errorf("the runtime client's bytecode for %s: %v", python, err)
+	}
+}

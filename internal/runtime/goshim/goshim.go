@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
+
+	"github.com/nimbus-platform/nimbus/internal/sandbox"
 )
 
 // Argv1 marks the shim's command line: /proc/self/exe Argv1 <binary>.
@@ -106,20 +108,16 @@ func run(binary string) error {
 	rt := &runtimeAPI{base: "http://" + api + "/2018-06-01/runtime/", client: &http.Client{
 		Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, DisableCompression: true},
 	}}
-	child, port, err := startChild(binary)
+	child, client, exited, err := connect(binary, freePort)
 	if err != nil {
-		rt.initError("Runtime.InvalidEntrypoint", err.Error())
+		errorType := "Runtime.ExitError"
+		if errors.Is(err, errStart) {
+			errorType = "Runtime.InvalidEntrypoint"
+		}
+		rt.initError(errorType, err.Error())
 		return err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- child.Wait() }()
 	defer func() { _ = child.Process.Kill() }()
-
-	client, err := dial(port, exited)
-	if err != nil {
-		rt.initError("Runtime.ExitError", err.Error())
-		return err
-	}
 	defer client.Close()
 	if err := client.Call("Function.Ping", &messages.PingRequest{}, &messages.PingResponse{}); err != nil {
 		rt.initError("Runtime.ExitError", "the function did not answer Function.Ping: "+err.Error())
@@ -160,14 +158,58 @@ func run(binary string) error {
 	}
 }
 
-// startChild starts the function on a free port of its own.
-func startChild(binary string) (*exec.Cmd, int, error) {
+// maxStarts bounds the ports tried when another process holds the one the
+// shim picked.
+const maxStarts = 8
+
+var (
+	errStart    = errors.New("cannot start the function")
+	errSquatted = errors.New("the port is held by another process")
+)
+
+// connect starts the function on a port of its own and connects to its RPC
+// server. The port is picked by binding and releasing it, so another process
+// (another function) could bind it first: it would then receive this
+// function's invocations. So the connection is used only once the socket
+// that accepted it is known to be held by a process of this instance, and
+// when the port turns out to be someone else's, the function is started
+// again on another.
+func connect(binary string, pick func() (int, error)) (*exec.Cmd, *rpc.Client, <-chan error, error) {
+	for attempt := 1; ; attempt++ {
+		port, err := pick()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%w: no free port: %w", errStart, err)
+		}
+		child, err := startChild(binary, port)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%w: %w", errStart, err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- child.Wait() }()
+		conn, err := dial(port, child.Process.Pid, exited)
+		if err == nil {
+			return child, rpc.NewClient(conn), exited, nil
+		}
+		_ = child.Process.Kill()
+		if !errors.Is(err, errSquatted) || attempt == maxStarts {
+			return nil, nil, nil, err
+		}
+		fmt.Fprintf(os.Stderr, "go1.x runtime: port %d is held by another process; starting the function on another\n", port)
+	}
+}
+
+// freePort picks a loopback port that is free now.
+func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	return port, ln.Close()
+}
+
+// startChild starts the function, telling it to listen on port.
+func startChild(binary string, port int) (*exec.Cmd, error) {
 	cmd := exec.Command(binary)
 	env := make([]string, 0, len(os.Environ())+1)
 	for _, kv := range os.Environ() {
@@ -180,25 +222,102 @@ func startChild(binary string) (*exec.Cmd, int, error) {
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return cmd, port, nil
+	return cmd, nil
 }
 
-// dial connects to the function's RPC server once it listens.
-func dial(port int, exited <-chan error) (*rpc.Client, error) {
+// dial connects to the function's RPC server once it listens on port, and
+// returns the connection only when the socket that accepted it is held by
+// the function (pid) or, when the shim is pid 1 of the instance's own pid
+// namespace, by any process it can see: all of them are the instance's.
+func dial(port, pid int, exited <-chan error) (net.Conn, error) {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	for {
 		conn, err := net.Dial("tcp", addr)
 		if err == nil {
-			return rpc.NewClient(conn), nil
+			if err := accepted(conn, pid, exited); err != nil {
+				conn.Close()
+				return nil, err
+			}
+			return conn, nil
 		}
 		select {
 		case err := <-exited:
+			if portInUse(port) {
+				return nil, fmt.Errorf("%w: the function could not listen on %d: %w", errSquatted, port, err)
+			}
 			return nil, fmt.Errorf("the function exited before it listened on _LAMBDA_SERVER_PORT: %v", err)
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
+}
+
+// accepted waits until the listener accepts conn and returns nil when the
+// accepting socket is the instance's. Nothing is written to conn before.
+func accepted(conn net.Conn, pid int, exited <-chan error) error {
+	for {
+		uid, inode, err := sandbox.PeerSocket(conn)
+		switch {
+		case err != nil:
+			// Refused and closed before it was accepted: a listener that
+			// went away, which the function's does not do.
+			return fmt.Errorf("%w: the socket that answered is gone: %w", errSquatted, err)
+		case uid != os.Getuid():
+			return fmt.Errorf("%w: a listener of uid %d answered on it", errSquatted, uid)
+		case inode != "0":
+			if sandbox.HeldBy(inode, instancePids(pid)) {
+				return nil
+			}
+			return fmt.Errorf("%w: a process outside the instance answered on it", errSquatted)
+		}
+		// Not accepted yet. A listener that never accepts is not the
+		// function's: the function cannot bind the port and exits.
+		select {
+		case err := <-exited:
+			return fmt.Errorf("%w: the function exited (%v) while another process listened on its port", errSquatted, err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// instancePids lists the processes that belong to this instance as far as
+// the shim can tell: every visible one when it is pid 1 of a pid namespace
+// of its own (the isolated case), else the function's process.
+func instancePids(pid int) []int {
+	if os.Getpid() != 1 {
+		return []int{pid}
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return []int{pid}
+	}
+	pids := make([]int, 0, 4)
+	for _, e := range entries {
+		if n, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, n)
+		}
+	}
+	return pids
+}
+
+// portInUse reports whether a live socket on the host (not one closing, in
+// TIME_WAIT or CLOSE) has port as its local port: the function then most
+// likely failed to bind it for that reason.
+func portInUse(port int) bool {
+	suffix := fmt.Sprintf(":%04X", port)
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) > 3 && strings.HasSuffix(f[1], suffix) && f[3] != "06" && f[3] != "07" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type runtimeAPI struct {
