@@ -9,7 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The Runtime API of each instance is served by a small HTTP/1.1 server of
@@ -528,10 +531,24 @@ func (ac *apiConn) next() bool {
 	var c *call
 	select {
 	case c = <-inst.work:
-	case <-inst.exited:
-		return false
-	case <-ac.s.closed:
-		return false
+	default:
+		select {
+		case c = <-inst.work:
+		case <-inst.exited:
+			return false
+		case <-ac.s.closed:
+			return false
+		}
+		// The runtime may have given up this connection while it waited
+		// (and asked again on another): the event goes to that request.
+		if ac.r.br.Buffered() == 0 && peerClosed(ac.c) {
+			select {
+			case inst.work <- c:
+			case <-inst.exited:
+			case <-ac.s.closed:
+			}
+			return false
+		}
 	}
 	spec := inst.pool.spec
 	inst.current.Store(c)
@@ -564,6 +581,27 @@ func (ac *apiConn) next() bool {
 		return false
 	}
 	return true
+}
+
+// peerClosed reports, without waiting, whether the peer has closed c: a
+// peek of one byte reads the end of the stream (or an error).
+func peerClosed(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	closed := false
+	var b [1]byte
+	_ = rc.Read(func(fd uintptr) bool {
+		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		closed = (n == 0 && err == nil) || (err != nil && err != unix.EAGAIN && err != unix.EINTR)
+		return true
+	})
+	return closed
 }
 
 func (ac *apiConn) answer(id []byte, isError bool) bool {

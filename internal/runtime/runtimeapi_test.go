@@ -3,6 +3,7 @@ package runtime
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -118,6 +119,40 @@ func TestRuntimeAPIServerExchange(t *testing.T) {
 	}
 	if resp, body := readResponse(t, br); resp.StatusCode != 400 || !strings.Contains(body, "InvalidRequestID") {
 		t.Fatalf("answer to a finished invocation: %d %s", resp.StatusCode, body)
+	}
+}
+
+// A runtime that gives up a connection waiting in next and asks again on
+// another gets the event on the new one.
+func TestRuntimeAPIServerNextOnClosedConnection(t *testing.T) {
+	inst, addr := apiTestServer(t)
+	const next = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
+	for i := range 3 {
+		old, _ := dialAPI(t, addr)
+		if _, err := io.WriteString(old, next); err != nil {
+			t.Fatal(err)
+		}
+		conn, br := dialAPI(t, addr)
+		if _, err := io.WriteString(conn, next); err != nil {
+			t.Fatal(err)
+		}
+		old.Close()
+		id := fmt.Sprintf("r%d", i)
+		c := offer(t, inst, &Invocation{RequestID: id, Payload: []byte(`{}`)})
+		resp, _ := readResponse(t, br)
+		if got := resp.Header.Get("Lambda-Runtime-Aws-Request-Id"); got != id {
+			t.Fatalf("the open connection got %q, want %q", got, id)
+		}
+		if _, err := io.WriteString(conn, "POST /2018-06-01/runtime/invocation/"+id+"/response HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+			t.Fatal(err)
+		}
+		if resp, _ := readResponse(t, br); resp.StatusCode != 202 {
+			t.Fatalf("answer: %d", resp.StatusCode)
+		}
+		if out := <-c.done; string(out.payload) != "ok" {
+			t.Fatalf("outcome %q", out.payload)
+		}
+		conn.Close()
 	}
 }
 
