@@ -71,6 +71,9 @@ type instance struct {
 
 	stopOnce sync.Once
 	lastUsed time.Time // guarded by pool.mu
+	// timer bounds the invocation in progress; used only by the invoking
+	// goroutine, which the pool lets have the instance alone.
+	timer *time.Timer
 
 	credentialEnv []string  // AWS_ACCESS_KEY_ID ... of the instance's credentials
 	retireAt      time.Time // take no invocation after this (credentials expire)
@@ -306,7 +309,8 @@ func (m *Manager) command(spec *Spec, paths instancePaths) ([]string, error) {
 		// Node's global folders are $HOME/.node_modules and .node_libraries
 		// (HOME is the instance's empty /tmp) and $PREFIX/lib/node, which
 		// npm does not install into; NODE_PATH is set below.
-		return []string{interp.Path, m.inRuntimeDir(m.cfg.NodeEntry, paths)}, nil
+		argv := append([]string{interp.Path}, nodeHeapFlags(spec.MemoryMB, spec.Environment["NODE_OPTIONS"])...)
+		return append(argv, m.inRuntimeDir(m.cfg.NodeEntry, paths)), nil
 	case appspec.FamilyPython:
 		// -S: no site module, so no site-packages or dist-packages of the host;
 		// PYTHONPATH (the SDK folder) still applies.
@@ -326,6 +330,26 @@ func (m *Manager) command(spec *Spec, paths instancePaths) ([]string, error) {
 			"-cp", filepath.Join(paths.runtimeDir, classes), "NimbusRuntime"}, nil
 	}
 	return nil, fmt.Errorf("runtime %q has no launcher", spec.Runtime)
+}
+
+// nodeHeapFlags size V8's heap from the function's memory, as Lambda's
+// Node.js bootstrap does: without them V8 sizes it from the host's memory, lets
+// garbage build up past the instance's limit and is killed for it instead of
+// collecting. A flag the function's NODE_OPTIONS sets is left to it (the
+// command line would win over NODE_OPTIONS).
+func nodeHeapFlags(memoryMB int, nodeOptions string) []string {
+	if memoryMB <= 0 {
+		return nil
+	}
+	var flags []string
+	if !strings.Contains(nodeOptions, "max-semi-space-size") {
+		// Young generation: 1/32 of the memory per semi-space, 1 to 16 MB.
+		flags = append(flags, "--max-semi-space-size="+strconv.Itoa(min(max(memoryMB/32, 1), 16)))
+	}
+	if !strings.Contains(nodeOptions, "max-old-space-size") {
+		flags = append(flags, "--max-old-space-size="+strconv.Itoa(memoryMB*3/4))
+	}
+	return flags
 }
 
 // oldGoProtocol reports (once per executable: code directories are
@@ -563,7 +587,15 @@ func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool) (r
 
 	// Phase 2: the runtime works on it until it answers, dies or times out.
 	// A caller that goes away does not stop the function, as in Lambda.
-	timer := time.NewTimer(spec.Timeout)
+	// One timer per instance, reset per invocation (it runs one at a time);
+	// since Go 1.23 a stopped or reset timer delivers no stale value.
+	timer := inst.timer
+	if timer == nil {
+		timer = time.NewTimer(spec.Timeout)
+		inst.timer = timer
+	} else {
+		timer.Reset(spec.Timeout)
+	}
 	defer timer.Stop()
 	var out outcome
 	select {
