@@ -523,6 +523,11 @@ func (ac *apiConn) next() bool {
 	inst := ac.s.inst
 	inst.initOnce.Do(func() { inst.initDur = inst.sinceSpawn() })
 	if prev := inst.current.Load(); prev != nil {
+		if ac.r.br.Buffered() == 0 && peerClosed(ac.c) {
+			// A request from a connection the runtime has given up, read
+			// late: the runtime works on prev on another one.
+			return false
+		}
 		// The runtime asked for more work without answering: fail that call.
 		inst.current.Store(nil)
 		prev.done <- outcome{isError: true, errorType: "Runtime.InvalidResponse",
@@ -531,24 +536,20 @@ func (ac *apiConn) next() bool {
 	var c *call
 	select {
 	case c = <-inst.work:
-	default:
+	case <-inst.exited:
+		return false
+	case <-ac.s.closed:
+		return false
+	}
+	// The runtime may have given up this connection since it asked (and
+	// asked again on another): the event goes to that request.
+	if ac.r.br.Buffered() == 0 && peerClosed(ac.c) {
 		select {
-		case c = <-inst.work:
+		case inst.work <- c:
 		case <-inst.exited:
-			return false
 		case <-ac.s.closed:
-			return false
 		}
-		// The runtime may have given up this connection while it waited
-		// (and asked again on another): the event goes to that request.
-		if ac.r.br.Buffered() == 0 && peerClosed(ac.c) {
-			select {
-			case inst.work <- c:
-			case <-inst.exited:
-			case <-ac.s.closed:
-			}
-			return false
-		}
+		return false
 	}
 	spec := inst.pool.spec
 	inst.current.Store(c)
