@@ -587,15 +587,7 @@ func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool) (r
 
 	// Phase 2: the runtime works on it until it answers, dies or times out.
 	// A caller that goes away does not stop the function, as in Lambda.
-	// One timer per instance, reset per invocation (it runs one at a time);
-	// since Go 1.23 a stopped or reset timer delivers no stale value.
-	timer := inst.timer
-	if timer == nil {
-		timer = time.NewTimer(spec.Timeout)
-		inst.timer = timer
-	} else {
-		timer.Reset(spec.Timeout)
-	}
+	timer := inst.resetTimer(spec.Timeout)
 	defer timer.Stop()
 	var out outcome
 	select {
@@ -624,6 +616,18 @@ func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool) (r
 	}
 	inst.pool.m.report(inst, c, res)
 	return res, true
+}
+
+// resetTimer starts the instance's timer for d. One timer serves every wait
+// of every invocation (an instance runs one at a time); since Go 1.23 a
+// stopped or reset timer delivers no stale value.
+func (inst *instance) resetTimer(d time.Duration) *time.Timer {
+	if inst.timer == nil {
+		inst.timer = time.NewTimer(d)
+	} else {
+		inst.timer.Reset(d)
+	}
+	return inst.timer
 }
 
 // failed builds the result of an invocation whose process died or never
@@ -657,7 +661,7 @@ func (inst *instance) failed(res *Result, c *call, dispatched bool) *Result {
 // timeout. When it returns false the call ended here and res says how.
 func (inst *instance) handOver(ctx context.Context, c *call, res *Result) bool {
 	inv := c.inv
-	initTimer := time.NewTimer(inst.pool.m.cfg.InitTimeout)
+	initTimer := inst.resetTimer(inst.pool.m.cfg.InitTimeout)
 	defer initTimer.Stop()
 	select {
 	case inst.work <- c:

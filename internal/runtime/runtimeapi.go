@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -429,6 +430,11 @@ type apiConn struct {
 	c   net.Conn
 	r   apiReader
 	out []byte // the response being built, reused
+
+	raw        syscall.RawConn // for peerClosed, once needed
+	peekFn     func(fd uintptr) bool
+	peekBuf    [1]byte
+	closedPeer bool
 }
 
 func (s *apiServer) serveConn(c net.Conn) {
@@ -523,7 +529,7 @@ func (ac *apiConn) next() bool {
 	inst := ac.s.inst
 	inst.initOnce.Do(func() { inst.initDur = inst.sinceSpawn() })
 	if prev := inst.current.Load(); prev != nil {
-		if ac.r.br.Buffered() == 0 && peerClosed(ac.c) {
+		if ac.peerClosed() {
 			// A request from a connection the runtime has given up, read
 			// late: the runtime works on prev on another one.
 			return false
@@ -543,7 +549,7 @@ func (ac *apiConn) next() bool {
 	}
 	// The runtime may have given up this connection since it asked (and
 	// asked again on another): the event goes to that request.
-	if ac.r.br.Buffered() == 0 && peerClosed(ac.c) {
+	if ac.peerClosed() {
 		select {
 		case inst.work <- c:
 		case <-inst.exited:
@@ -584,25 +590,35 @@ func (ac *apiConn) next() bool {
 	return true
 }
 
-// peerClosed reports, without waiting, whether the peer has closed c: a
-// peek of one byte reads the end of the stream (or an error).
-func peerClosed(c net.Conn) bool {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return false
+// peerClosed reports, without waiting, whether the runtime has closed the
+// connection: a peek of one byte reads the end of the stream (or an error).
+func (ac *apiConn) peerClosed() bool {
+	if ac.r.br.Buffered() > 0 {
+		return false // it sent more: it is there
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
+	if ac.raw == nil {
+		sc, ok := ac.c.(syscall.Conn)
+		if !ok {
+			return false
+		}
+		raw, err := sc.SyscallConn()
+		if err != nil {
+			return false
+		}
+		ac.raw, ac.peekFn = raw, ac.peek
 	}
-	closed := false
-	var b [1]byte
-	_ = rc.Read(func(fd uintptr) bool {
-		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		closed = (n == 0 && err == nil) || (err != nil && err != unix.EAGAIN && err != unix.EINTR)
-		return true
-	})
-	return closed
+	ac.closedPeer = false
+	_ = ac.raw.Read(ac.peekFn)
+	return ac.closedPeer
+}
+
+// peek is peerClosed's callback, a method value made once per connection
+// so the check allocates nothing.
+func (ac *apiConn) peek(fd uintptr) bool {
+	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&ac.peekBuf[0])), 1,
+		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	ac.closedPeer = (errno == 0 && n == 0) || (errno != 0 && errno != unix.EAGAIN && errno != unix.EINTR)
+	return true
 }
 
 func (ac *apiConn) answer(id []byte, isError bool) bool {
@@ -668,8 +684,15 @@ func (ac *apiConn) initError() bool {
 }
 
 func (ac *apiConn) writeAccepted() bool {
-	b := append(ac.out[:0], "HTTP/1.1 202 Accepted\r\nContent-Type: application/json"...)
-	return ac.finish(b, []byte(`{"status":"OK"}`)) == nil
+	const body = `{"status":"OK"}`
+	b := append(ac.out[:0], "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15"...)
+	if ac.r.req.close {
+		b = append(b, "\r\nConnection: close"...)
+	}
+	b = append(b, "\r\n\r\n"+body...)
+	_, err := ac.c.Write(b)
+	ac.out = b
+	return err == nil
 }
 
 // writeError answers with a Runtime API error; the connection stays open
