@@ -343,8 +343,10 @@ func nodeHeapFlags(memoryMB int, nodeOptions string) []string {
 	}
 	var flags []string
 	if !strings.Contains(nodeOptions, "max-semi-space-size") {
-		// Young generation: 1/32 of the memory per semi-space, 1 to 16 MB.
-		flags = append(flags, "--max-semi-space-size="+strconv.Itoa(min(max(memoryMB/32, 1), 16)))
+		// Young generation: 1/16 of the memory per semi-space, 1 to 16 MB
+		// (V8's default maximum). At 128 MB, 8 MB: 4 MB cost 10-15% more CPU
+		// per invoke in scavenges, 8 MB about 5%, for 17 MiB less RSS than 16.
+		flags = append(flags, "--max-semi-space-size="+strconv.Itoa(min(max(memoryMB/16, 1), 16)))
 	}
 	if !strings.Contains(nodeOptions, "max-old-space-size") {
 		flags = append(flags, "--max-old-space-size="+strconv.Itoa(memoryMB*3/4))

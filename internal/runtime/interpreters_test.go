@@ -89,7 +89,7 @@ func TestNodeHeapFlags(t *testing.T) {
 		options string
 		want    string
 	}{
-		{128, "", "--max-semi-space-size=4 --max-old-space-size=96"},
+		{128, "", "--max-semi-space-size=8 --max-old-space-size=96"},
 		{10240, "", "--max-semi-space-size=16 --max-old-space-size=7680"},
 		{16, "", "--max-semi-space-size=1 --max-old-space-size=12"},
 		{1024, "--enable-source-maps --max-old-space-size=300", "--max-semi-space-size=16"},
