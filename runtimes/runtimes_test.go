@@ -603,6 +603,30 @@ func TestNodeContext(t *testing.T) {
 	}
 }
 
+// The trace id is process.env._X_AMZN_TRACE_ID for the handler, its keys and
+// its child processes, and changes with each invocation (it is held outside the
+// C environment, whose setenv keeps every value).
+func TestNodeTraceEnvironment(t *testing.T) {
+	api, _, _ := start(t, runtimeOpts{lang: "node", handler: "trace.handler", files: map[string]string{
+		"trace.js": `const { execFileSync } = require('child_process');
+exports.handler = async () => ({
+  trace: process.env._X_AMZN_TRACE_ID,
+  has: '_X_AMZN_TRACE_ID' in process.env,
+  listed: Object.keys(process.env).includes('_X_AMZN_TRACE_ID'),
+  child: execFileSync(process.execPath, ['-e', 'process.stdout.write(process.env._X_AMZN_TRACE_ID || "none")']).toString(),
+  fn: process.env.AWS_LAMBDA_FUNCTION_NAME,
+});`,
+	}})
+	for i, trace := range []string{"Root=1-a;Sampled=0", "", "Root=1-b;Sampled=1"} {
+		id := "t" + strconv.Itoa(i)
+		want := `{"trace":"` + trace + `","has":true,"listed":true,"child":"` + trace + `","fn":"fn"}`
+		if trace == "" {
+			want = `{"has":false,"listed":false,"child":"none","fn":"fn"}`
+		}
+		expectResponse(t, api.invoke(t, invocation{ID: id, Headers: map[string]string{"Lambda-Runtime-Trace-Id": trace}}), id, want)
+	}
+}
+
 func TestNodeErrors(t *testing.T) {
 	api, p, _ := start(t, runtimeOpts{lang: "node", handler: "err.handler", files: map[string]string{
 		"err.js": `exports.handler = async (event) => {

@@ -42,6 +42,7 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "file to write the results section into (empty: print only)")
 	warmN := flag.Int("warm", 3000, "sequential warm invokes per runtime")
 	dur := flag.Duration("duration", 3*time.Second, "duration of the 8-client throughput run")
+	warmup := flag.Duration("warmup", 3*time.Second, "8-client warm-up before each throughput run")
 	coldN := flag.Int("cold", 25, "cold starts per runtime")
 	idleN := flag.Int("idle", 40, "idle instances for the memory measurement")
 	only := flag.String("only", "", "measure one runtime only: go, node or python")
@@ -49,6 +50,7 @@ func main() {
 	isolation := flag.Bool("isolation", false, "measure only cold starts, with isolation on and off side by side")
 	flag.Parse()
 	onlyRuntime = *only
+	warmupDur = *warmup
 	profilePath = *cpuProfile
 	if *isolation {
 		if err := coldIsolation(*out, *coldN); err != nil {
@@ -64,6 +66,9 @@ func main() {
 // onlyRuntime restricts the run to one runtime (the -only flag); profilePath
 // receives a CPU profile of the throughput runs (the -cpuprofile flag).
 var onlyRuntime, profilePath string
+
+// warmupDur is the 8-client warm-up before each throughput run (the -warmup flag).
+var warmupDur time.Duration
 
 type runtimeCase struct {
 	key, runtime string
@@ -138,6 +143,9 @@ func run(outFile string, warmN int, dur time.Duration, coldN, idleN int) error {
 		}
 		base = append(base, d)
 	}
+	if _, _, err := throughput(httpc, proxyURL, 8, warmupDur); err != nil { // warm up, as below
+		return err
+	}
 	cpu := startCPU()
 	baseRPS, n, err := throughput(httpc, proxyURL, 8, dur)
 	if err != nil {
@@ -168,6 +176,13 @@ func run(outFile string, warmN int, dur time.Duration, coldN, idleN int) error {
 			lat = append(lat, d)
 		}
 		p50, p99 := benchkit.Percentile(lat, 50), benchkit.Percentile(lat, 99)
+		// Warm up with the 8 clients first: the sequential invokes above
+		// started one instance, and the other 7 would otherwise start (and a
+		// Node.js one compile its hot code) inside the measured run, their
+		// start-up CPU counted as CPU per warm invoke.
+		if _, _, err := throughput(httpc, url, 8, warmupDur); err != nil {
+			return err
+		}
 		stopProfile := startProfile(rc.key)
 		cpu := startCPU()
 		rps, n, err := throughput(httpc, url, 8, dur)
@@ -209,7 +224,7 @@ func run(outFile string, warmN int, dur time.Duration, coldN, idleN int) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "No-op functions (128 MB) in Go, Node.js and Python, invoked through the Lambda API over HTTP on\n")
 	fmt.Fprintf(&b, "loopback with a keep-alive client (plain net/http, no SigV4 signing). Warm: %d sequential invokes after\n", warmN)
-	fmt.Fprintf(&b, "200 warm-up ones; throughput: 8 concurrent clients for %s. Cold: %d invokes each after retiring every\n", dur, coldN)
+	fmt.Fprintf(&b, "200 warm-up ones; throughput: 8 concurrent clients for %s after %s of the same to warm up. Cold: %d invokes each after retiring every\n", dur, warmupDur, coldN)
 	fmt.Fprintf(&b, "instance, measured at the client from request to response (process start, runtime init, first\n")
 	fmt.Fprintf(&b, "invocation), beside the bare start of the same runtime to exit in the same run (`node -e 0`,\n")
 	fmt.Fprintf(&b, "`%s -c 0`, the Go binary). Instances run sandboxed as the platform runs them by default: their own uid\n", python)

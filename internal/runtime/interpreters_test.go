@@ -82,3 +82,22 @@ func TestRuntimeOverridesAreChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeHeapFlags(t *testing.T) {
+	for _, tc := range []struct {
+		mb      int
+		options string
+		want    string
+	}{
+		{128, "", "--max-semi-space-size=8 --max-old-space-size=96"},
+		{10240, "", "--max-semi-space-size=16 --max-old-space-size=7680"},
+		{16, "", "--max-semi-space-size=1 --max-old-space-size=12"},
+		{1024, "--enable-source-maps --max-old-space-size=300", "--max-semi-space-size=16"},
+		{1024, "--max-semi-space-size=2 --max-old-space-size=300", ""},
+		{0, "", ""},
+	} {
+		if got := strings.Join(nodeHeapFlags(tc.mb, tc.options), " "); got != tc.want {
+			t.Errorf("%d MB, NODE_OPTIONS %q: %q, want %q", tc.mb, tc.options, got, tc.want)
+		}
+	}
+}

@@ -662,17 +662,67 @@ function parseJsonHeader(value, name) {
   }
 }
 
+/* The invocation's trace id is process.env._X_AMZN_TRACE_ID, but it is not put in the C environment:
+ * glibc's setenv keeps every distinct "name=value" string it was given until the process ends (its
+ * known_values tree), so a new trace id per invoke leaks about 160 MB per million invokes, more than a
+ * 128 MB instance has, and each setenv searches that growing tree. process.env becomes a proxy of the
+ * real environment that holds this one variable in JavaScript; everything else goes to the real one,
+ * and a child process started with the default environment still gets it (through ownKeys). */
+const TRACE_VAR = '_X_AMZN_TRACE_ID';
+const traceEnv = { id: undefined };
+function installTraceEnv() {
+  const real = process.env;
+  if (real[TRACE_VAR] !== undefined) {
+    traceEnv.id = real[TRACE_VAR];
+    delete real[TRACE_VAR];
+  }
+  process.env = new Proxy(real, {
+    get: (t, k) => (k === TRACE_VAR ? traceEnv.id : t[k]),
+    set: (t, k, v) => {
+      if (k === TRACE_VAR) traceEnv.id = `${v}`;
+      else t[k] = v;
+      return true;
+    },
+    has: (t, k) => (k === TRACE_VAR ? traceEnv.id !== undefined : k in t),
+    deleteProperty: (t, k) => {
+      if (k === TRACE_VAR) traceEnv.id = undefined;
+      else delete t[k];
+      return true;
+    },
+    ownKeys: (t) => {
+      const keys = Reflect.ownKeys(t);
+      if (traceEnv.id !== undefined) keys.push(TRACE_VAR);
+      return keys;
+    },
+    getOwnPropertyDescriptor: (t, k) => {
+      if (k !== TRACE_VAR) return Reflect.getOwnPropertyDescriptor(t, k);
+      if (traceEnv.id === undefined) return undefined;
+      return { value: traceEnv.id, writable: true, enumerable: true, configurable: true };
+    },
+    defineProperty: (t, k, d) => {
+      if (k !== TRACE_VAR) return Reflect.defineProperty(t, k, d);
+      traceEnv.id = `${d.value}`;
+      return true;
+    },
+  });
+}
+
+// The context's fixed fields, read from the environment once rather than per invoke.
+let fixedContext;
+
 function attachEnvironmentData(context, headers) {
-  const trace = headers['lambda-runtime-trace-id'];
-  if (trace) process.env._X_AMZN_TRACE_ID = trace;
-  else if (process.env._X_AMZN_TRACE_ID !== undefined) delete process.env._X_AMZN_TRACE_ID; // unsetenv is dear
+  traceEnv.id = headers['lambda-runtime-trace-id'] || undefined;
   const deadline = Number(headers['lambda-runtime-deadline-ms']);
-  return Object.assign(context, {
-    functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
-    functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
-    memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
-    logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
-    logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+  if (fixedContext === undefined) {
+    fixedContext = {
+      functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+      functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+      memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+      logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+      logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+    };
+  }
+  return Object.assign(context, fixedContext, {
     clientContext: parseJsonHeader(headers['lambda-runtime-client-context'], 'ClientContext'),
     identity: parseJsonHeader(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity'),
     invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
@@ -740,6 +790,7 @@ class Runtime {
 /* ------------------------------------------------------------------ main */
 
 async function main() {
+  installTraceEnv();
   patchConsole();
   const client = new RuntimeClient(process.env.AWS_LAMBDA_RUNTIME_API);
 

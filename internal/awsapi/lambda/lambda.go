@@ -53,7 +53,7 @@ func (a *API) invoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	qualifier := r.URL.Query().Get("Qualifier")
+	qualifier := qualifierOf(r)
 	if qualifier != "" && !invoke.ValidQualifier(qualifier) {
 		writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "Invalid Qualifier: "+qualifier)
 		return
@@ -352,7 +352,7 @@ func (a *API) listFunctions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) resolve(w http.ResponseWriter, r *http.Request) (*functions.Function, bool) {
-	f, err := a.lookup(r.PathValue("name"), r.URL.Query().Get("Qualifier"))
+	f, err := a.lookup(r.PathValue("name"), qualifierOf(r))
 	if err != nil {
 		writeCoreError(w, err)
 		return nil, false
@@ -395,7 +395,7 @@ func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request) {
 	if !a.authorize(w, r, "lambda:DeleteFunction") {
 		return
 	}
-	q := r.URL.Query().Get("Qualifier")
+	q := qualifierOf(r)
 	if q != "" && q != "$LATEST" {
 		writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "Deleting a version or alias is not supported; delete the function without Qualifier")
 		return
@@ -411,6 +411,15 @@ func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// qualifierOf is the Qualifier query parameter; an invoke without a query
+// (the usual one) skips parsing it into a map.
+func qualifierOf(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return r.URL.Query().Get("Qualifier")
+}
+
 // authorize checks the caller may perform action on the function the path
 // names, qualified as the request is (function:name:qualifier), as IAM sees it.
 func (a *API) authorize(w http.ResponseWriter, r *http.Request, action string) bool {
@@ -418,7 +427,7 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request, action string) b
 	if auth.Unrestricted(ctx) {
 		return true
 	}
-	if err := auth.Authorize(ctx, action, a.functionARN(r.PathValue("name"), r.URL.Query().Get("Qualifier")), nil); err != nil {
+	if err := auth.Authorize(ctx, action, a.functionARN(r.PathValue("name"), qualifierOf(r)), nil); err != nil {
 		writeAuthError(w, err)
 		return false
 	}
