@@ -273,6 +273,8 @@ type scratch struct {
 	params params
 	req    request
 	names  []byte // the caller's spelling of non-canonical header names
+	proxy  proxyFields
+	resp   []byte // a decoded response body
 }
 
 // missingParameters checks the route's required request parameters as
@@ -354,7 +356,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status, size, reuse := g.serve(w, r, t, sc, rt, path, pathSet, requestID, start, conn)
 	g.accessLog(service, rt, r, status, size, requestID, start)
 	if reuse {
-		*sc = scratch{body: keepSmall(sc.body), event: keepSmall(sc.event), out: sc.out, query: sc.query[:0], names: sc.names[:0]}
+		*sc = scratch{body: keepSmall(sc.body), event: keepSmall(sc.event), out: sc.out, query: sc.query[:0], names: sc.names[:0], proxy: sc.proxy, resp: keepSmall(sc.resp)}
+		sc.proxy.reset()
 		if sc.out.Cap() > maxPooledBuffer {
 			sc.out = bytes.Buffer{}
 		}
@@ -576,7 +579,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 		status, size = g.writeError(w, rt, origin, eresp)
 		return
 	}
-	resp, err := mapResponse(res.Payload, rt.payloadV1, w.Header())
+	resp, err := mapResponse(res.Payload, rt.payloadV1, w.Header(), &sc.proxy, &sc.resp)
 	if err != nil {
 		// API Gateway's execution log line, where the user reads their API's
 		// logs (nimbus logs SERVICE.access), and the platform's log.
@@ -601,7 +604,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 	if rt.kind == kindREST && rt.api.compressMin >= 0 {
 		min = rt.api.compressMin
 	}
-	g.comp.compress(r, resp, min, &sc.out)
+	g.comp.compress(r, &resp, min, &sc.out)
 	resp.header["Content-Length"] = []string{strconv.Itoa(len(resp.body))}
 	w.WriteHeader(resp.status)
 	if r.Method != http.MethodHead {
