@@ -13,7 +13,7 @@
 //
 // Run from the repository root, as root for isolation:
 //
-//	go run ./bench/gateway [-d 10s] [-c 10] [-runs 3] [-offline=false] [-cpuprofile FILE]
+//	go run ./bench/gateway [-d 10s] [-c 10] [-runs 3] [-offline=false] [-wrk=false] [-cpuprofile FILE]
 package main
 
 import (
@@ -70,6 +70,7 @@ func main() {
 	flag.BoolVar(&o.offline, "offline", true, "also run serverless-offline (installed with npm on first use)")
 	flag.BoolVar(&o.baselines, "baselines", true, "also measure plain net/http and the Go function")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the nimbus process during its Node.js runs")
+	useWrk := flag.Bool("wrk", true, "drive the load with wrk (installed with apt-get if missing); false: the Go load generator")
 	loadgen := flag.String("loadgen", "", "internal: run the Go load generator against this URL and print its figures")
 	flag.Parse()
 	if *loadgen != "" {
@@ -78,6 +79,9 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if !*useWrk {
+		o.loader = "go"
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -100,11 +104,12 @@ type result struct {
 
 func run(o options) error {
 	ctx := context.Background()
-	loader, err := ensureLoader()
-	if err != nil {
-		return err
+	var err error
+	if o.loader == "" {
+		if o.loader, err = ensureLoader(); err != nil {
+			return err
+		}
 	}
-	o.loader = loader
 	var offlineDir string
 	if o.offline {
 		if offlineDir, err = ensureOffline(); err != nil {
@@ -116,7 +121,7 @@ func run(o options) error {
 		return err
 	}
 	defer ws.Close()
-	load := fmt.Sprintf("%s 1.0 with %d connections for %s per run", o.loader, o.conns, o.d)
+	load := fmt.Sprintf("the Go load generator (-wrk=false), %d connections, %s per run", o.conns, o.d)
 	if o.loader == "wrk" {
 		load = fmt.Sprintf("wrk -t%d -c%d -d%s --latency", o.threads, o.conns, o.d)
 	}
@@ -242,7 +247,7 @@ func run(o options) error {
 		}
 	}
 
-	fmt.Printf("Machine: %s. Load: %s, after 20 warm-up requests on each connection. Isolation on.\n\n", benchkit.Machine(), load)
+	fmt.Printf("Machine: %s. Load: %s, after 200 warm-up requests on each connection. Isolation on.\n\n", benchkit.Machine(), load)
 	fmt.Println("| target | requests/s | p50 | p99 | non-2xx | memory (RSS) after the run | CPU per request |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---|")
 	for _, r := range results {
@@ -489,7 +494,7 @@ func warm(url string) error {
 	return nil
 }
 
-// warmAll sends 20 requests on each of conns connections at once, so that
+// warmAll sends 200 requests on each of conns connections at once, so that
 // a run measures warm instances (nimbus starts one per concurrent request).
 func warmAll(url string, conns int) error {
 	errs := make([]error, conns)
@@ -498,7 +503,7 @@ func warmAll(url string, conns int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range 20 {
+			for range 200 {
 				if errs[i] = warm(url); errs[i] != nil {
 					return
 				}
