@@ -346,15 +346,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sc.names = conn.takeNames(r.Method, sc.names[:0])
 	}
 	rt, path, pathSet := g.route(t, r, &sc.params)
-	var service string
-	if rt != nil {
-		service = rt.api.service
-		if rt.kind == kindHTTP {
-			h["Apigw-Requestid"] = h["X-Amzn-Requestid"]
-		}
+	if rt != nil && rt.kind == kindHTTP {
+		h["Apigw-Requestid"] = h["X-Amzn-Requestid"]
 	}
 	status, size, reuse := g.serve(w, r, t, sc, rt, path, pathSet, requestID, start, conn)
-	g.accessLog(service, rt, r, status, size, requestID, start)
+	g.accessLog(rt, r, status, size, requestID, start)
 	if reuse {
 		*sc = scratch{body: keepSmall(sc.body), event: keepSmall(sc.event), out: sc.out, query: sc.query[:0], names: sc.names[:0], proxy: sc.proxy, resp: keepSmall(sc.resp)}
 		sc.proxy.reset()
@@ -763,9 +759,18 @@ func AccessLogName(service string) string {
 	return service + ".access"
 }
 
-func (g *Gateway) accessLog(service string, rt *route, r *http.Request, status, size int, requestID string, start time.Time) {
+func (g *Gateway) accessLog(rt *route, r *http.Request, status, size int, requestID string, start time.Time) {
 	if g.cfg.Logs == nil {
 		return
+	}
+	var name string
+	if rt != nil {
+		name = rt.api.accessLog
+		if name == "" {
+			name = AccessLogName(rt.api.service)
+		}
+	} else {
+		name = AccessLogName("")
 	}
 	latency := time.Since(start)
 	b := make([]byte, 0, 192)
@@ -781,7 +786,10 @@ func (g *Gateway) accessLog(service string, rt *route, r *http.Request, status, 
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(size), 10)
 	b = append(b, ' ')
-	b = strconv.AppendFloat(b, float64(latency.Microseconds())/1000, 'f', 2, 64)
+	// Milliseconds with two decimals, rounded, without float formatting.
+	hundredths := (latency.Microseconds() + 5) / 10
+	b = strconv.AppendInt(b, hundredths/100, 10)
+	b = append(b, '.', byte('0'+hundredths%100/10), byte('0'+hundredths%10))
 	b = append(b, "ms requestId="...)
 	b = append(b, requestID...)
 	if rt != nil && rt.function != "" {
@@ -791,5 +799,5 @@ func (g *Gateway) accessLog(service string, rt *route, r *http.Request, status, 
 		b = append(b, rt.routeKey...)
 		b = append(b, '"')
 	}
-	g.cfg.Logs.Append(logs.Record{Time: start, Function: AccessLogName(service), RequestID: requestID, Message: string(b)})
+	g.cfg.Logs.Append(logs.Record{Time: start, Function: name, RequestID: requestID, Message: string(b)})
 }
