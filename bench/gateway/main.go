@@ -1,17 +1,24 @@
-// Command gateway benchmarks the HTTP gateway with wrk, side by side:
+// Command gateway benchmarks the HTTP gateway side by side with
+// serverless-offline: the same Node.js handler and serverless.yml
+// (bench/gateway/node) under nimbus, isolation on, and under serverless-offline,
+// alternating run for run, with requests/s, p50, p99, memory after each run and
+// CPU per request. Beside them, the limit (a plain net/http server answering
+// the same JSON) and a Go (aws-lambda-go) function behind the gateway.
 //
-//  1. a Go (aws-lambda-go) function behind the gateway against a plain
-//     net/http server returning the same JSON;
-//  2. the same Node.js handler and serverless.yml under nimbus and, when
-//     -offline points at a directory with serverless@3 and
-//     serverless-offline@13 installed, under serverless-offline (three runs,
-//     with its memory after each).
+// It installs what it lacks outside the repository: wrk with apt-get when it
+// is not on PATH (or, when apt-get cannot, drives the load with its own Go
+// load generator, run as a separate process), and serverless@3 with
+// serverless-offline@13 with npm into the user's cache directory
+// (~/.cache/nimbus-bench).
 //
-// Run from the repository root: go run ./bench/gateway [-d 10s] [-c 50] [-offline DIR]
+// Run from the repository root, as root for isolation:
+//
+//	go run ./bench/gateway [-d 10s] [-c 10] [-runs 3] [-offline=false] [-wrk=false] [-cpuprofile FILE]
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,9 +29,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,13 +44,46 @@ import (
 
 const body = `{"message":"hello","items":[1,2,3],"ok":true}`
 
+// The serverless-offline side, pinned.
+const (
+	serverlessVersion = "3.40.0"
+	offlineVersion    = "13.9.0"
+)
+
+type options struct {
+	d          time.Duration
+	conns      int
+	threads    int
+	runs       int
+	offline    bool
+	baselines  bool
+	cpuProfile string
+	loader     string // "wrk" or "go"
+}
+
 func main() {
-	duration := flag.Duration("d", 10*time.Second, "duration of each wrk run")
-	conns := flag.Int("c", 50, "connections")
-	threads := flag.Int("t", 2, "wrk threads")
-	offline := flag.String("offline", "", "directory with node_modules holding serverless@3 and serverless-offline@13")
+	var o options
+	flag.DurationVar(&o.d, "d", 10*time.Second, "duration of each run")
+	flag.IntVar(&o.conns, "c", 10, "connections")
+	flag.IntVar(&o.threads, "t", 2, "wrk threads")
+	flag.IntVar(&o.runs, "runs", 3, "runs of each Node.js target")
+	flag.BoolVar(&o.offline, "offline", true, "also run serverless-offline (installed with npm on first use)")
+	flag.BoolVar(&o.baselines, "baselines", true, "also measure plain net/http and the Go function")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the nimbus process during its Node.js runs")
+	useWrk := flag.Bool("wrk", true, "drive the load with wrk (installed with apt-get if missing); false: the Go load generator")
+	loadgen := flag.String("loadgen", "", "internal: run the Go load generator against this URL and print its figures")
 	flag.Parse()
-	if err := run(*duration, *conns, *threads, *offline); err != nil {
+	if *loadgen != "" {
+		if err := runLoadgen(*loadgen, o.d, o.conns); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if !*useWrk {
+		o.loader = "go"
+	}
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -49,152 +91,391 @@ func main() {
 
 type result struct {
 	name      string
+	requests  int64
 	rps       float64
 	p50, p99  string
 	non2xx    string
-	memoryMiB string
+	memory    string
+	cpuPlat   time.Duration // per request: nimbus's process, or serverless-offline's group
+	cpuFuncs  time.Duration // per request: nimbus's function processes
+	hasCPU    bool
+	isOffline bool
 }
 
-func run(d time.Duration, conns, threads int, offline string) error {
+func run(o options) error {
 	ctx := context.Background()
-	tmp, err := os.MkdirTemp("", "nimbus-bench-gateway-")
+	var err error
+	if o.loader == "" {
+		if o.loader, err = ensureLoader(); err != nil {
+			return err
+		}
+	}
+	var offlineDir string
+	if o.offline {
+		if offlineDir, err = ensureOffline(); err != nil {
+			return err
+		}
+	}
+	ws, err := benchkit.NewWorkspace("nimbus-bench-gateway-*")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-
-	// The limit: plain net/http.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	defer ws.Close()
+	load := fmt.Sprintf("the Go load generator (-wrk=false), %d connections, %s per run", o.conns, o.d)
+	if o.loader == "wrk" {
+		load = fmt.Sprintf("wrk -t%d -c%d -d%s --latency", o.threads, o.conns, o.d)
 	}
-	plain := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, body)
-	})}
-	go func() { _ = plain.Serve(ln) }()
-	defer plain.Close()
+	fmt.Fprintf(os.Stderr, "machine: %s\nload: %s\n", benchkit.Machine(), load)
 
-	// nimbus with the Go and Node services.
+	// nimbus, sandboxed as by default, with the Go and Node.js services.
 	srv, err := server.Start(ctx, server.Config{
-		DataDir: filepath.Join(tmp, "data"), RunDir: filepath.Join(tmp, "run"), Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
-		NoSandbox: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DataDir: filepath.Join(ws.Dir, "data"), RunDir: filepath.Join(ws.Dir, "run"), Addr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		return err
 	}
 	defer srv.Close(context.Background())
-	goDir := filepath.Join(tmp, "go")
-	if err := os.MkdirAll(goDir, 0o755); err != nil {
-		return err
-	}
-	manifestText := "service: bench-go\nprovider:\n  name: aws\n  runtime: provided.al2023\n  memorySize: 128\npackage:\n  patterns: ['!**', bootstrap]\nfunctions:\n  hello:\n    handler: bootstrap\n    events:\n      - httpApi: GET /go/hello\n"
-	if err := os.WriteFile(filepath.Join(goDir, "serverless.yml"), []byte(manifestText), 0o644); err != nil {
-		return err
-	}
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(goDir, "bootstrap"), "./bench/gateway/gohandler")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build the Go handler: %w\n%s", err, out)
-	}
 	cl := benchkit.Client(srv)
-	for _, dir := range []string{goDir, "bench/gateway/node"} {
+	dirs := []string{"bench/gateway/node"}
+	if o.baselines {
+		goDir, err := goService(ws.Dir)
+		if err != nil {
+			return err
+		}
+		dirs = append(dirs, goDir)
+	}
+	for _, dir := range dirs {
 		if _, err := cl.Deploy(ctx, dir, manifest.Options{}, nil); err != nil {
 			return fmt.Errorf("deploy %s: %w", dir, err)
 		}
 	}
 	gw := srv.Gateway.URL()
 
+	var off *offlineProc
+	if o.offline {
+		if off, err = startOffline(offlineDir, ws.Dir); err != nil {
+			return fmt.Errorf("serverless-offline: %w", err)
+		}
+		defer off.stop()
+	}
+	offPgid := 0
+	if off != nil {
+		offPgid = off.cmd.Process.Pid
+	}
+
 	var results []result
-	bench := func(name, url string, memory func() string) error {
-		if err := warm(url); err != nil {
+	measure := func(name, url string, r *result, cpu func() (plat, funcs time.Duration), memory func() string) error {
+		if err := warmAll(url, o.conns); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		r, err := wrk(url, d, conns, threads)
-		if err != nil {
+		var p0, f0 time.Duration
+		if cpu != nil {
+			p0, f0 = cpu()
+		}
+		if err := o.load(url, r); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
+		}
+		if cpu != nil && r.requests > 0 {
+			p1, f1 := cpu()
+			r.cpuPlat, r.cpuFuncs, r.hasCPU = (p1-p0)/time.Duration(r.requests), (f1-f0)/time.Duration(r.requests), true
 		}
 		r.name = name
 		if memory != nil {
-			r.memoryMiB = memory()
+			r.memory = memory()
 		}
-		results = append(results, r)
-		fmt.Fprintf(os.Stderr, "%-40s %10.0f req/s  p50 %-8s p99 %-8s %s\n", name, r.rps, r.p50, r.p99, r.memoryMiB)
+		results = append(results, *r)
+		fmt.Fprintf(os.Stderr, "%-44s %8.0f req/s  p50 %-9s p99 %-9s %-8s %s\n", name, r.rps, r.p50, r.p99, r.memory, cpuText(*r))
 		return nil
 	}
-	self := func() string { return treeRSSMiB(os.Getpid()) + " (nimbus and its function processes)" }
-	if err := bench("plain net/http (Go)", "http://"+ln.Addr().String()+"/", nil); err != nil {
-		return err
+	nimbusCPU := func() (time.Duration, time.Duration) {
+		var funcs time.Duration
+		for _, pid := range descendants(os.Getpid()) {
+			if offPgid == 0 || pgid(pid) != offPgid {
+				funcs += procCPU(pid)
+			}
+		}
+		return selfCPU(), funcs
 	}
-	if err := bench("nimbus gateway → Go function", gw+"/go/hello", nil); err != nil {
-		return err
+	nimbusMemory := func() string {
+		total := rssKB(os.Getpid())
+		for _, pid := range descendants(os.Getpid()) {
+			if offPgid == 0 || pgid(pid) != offPgid {
+				total += rssKB(pid)
+			}
+		}
+		return fmt.Sprintf("%.0f MiB", float64(total)/1024)
 	}
-	for i := 1; i <= 3; i++ {
-		if err := bench(fmt.Sprintf("nimbus gateway → Node.js function, run %d", i), gw+"/node/hello", self); err != nil {
+
+	if o.baselines {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		plain := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, body)
+		})}
+		go func() { _ = plain.Serve(ln) }()
+		defer plain.Close()
+		if err := measure("plain net/http (Go, in the bench process)", "http://"+ln.Addr().String()+"/", &result{}, nil, nil); err != nil {
+			return err
+		}
+		if err := measure("nimbus gateway → Go function", gw+"/go/hello", &result{}, nimbusCPU, nil); err != nil {
 			return err
 		}
 	}
-	if offline != "" {
-		if err := benchOffline(offline, tmp, bench); err != nil {
-			fmt.Fprintln(os.Stderr, "serverless-offline:", err)
-			results = append(results, result{name: "serverless-offline: " + err.Error()})
+
+	var stopProfile func()
+	for i := 1; i <= o.runs; i++ {
+		if o.cpuProfile != "" && stopProfile == nil {
+			if stopProfile, err = startProfile(o.cpuProfile); err != nil {
+				return err
+			}
+		}
+		err := measure(fmt.Sprintf("nimbus → Node.js, run %d", i), gw+"/node/hello", &result{}, nimbusCPU, nimbusMemory)
+		if stopProfile != nil && i == o.runs {
+			stopProfile()
+		}
+		if err != nil {
+			return err
+		}
+		if off != nil {
+			if err := measure(fmt.Sprintf("serverless-offline → Node.js, run %d", i), off.url, &result{isOffline: true}, off.cpu, off.memory); err != nil {
+				return err
+			}
 		}
 	}
-	cpu := cpuModel()
-	fmt.Printf("machine: %d CPUs (nproc), %s, %s/%s, %s\n", runtime.NumCPU(), cpu, runtime.GOOS, runtime.GOARCH, runtime.Version())
-	fmt.Printf("wrk -t%d -c%d -d%s --latency, after a warm-up request\n\n", threads, conns, d)
-	fmt.Println("| target | requests/s | p50 | p99 | non-2xx | memory (RSS) |")
-	fmt.Println("|---|---:|---:|---:|---:|---|")
+
+	fmt.Printf("Machine: %s. Load: %s, after 200 warm-up requests on each connection. Isolation on.\n\n", benchkit.Machine(), load)
+	fmt.Println("| target | requests/s | p50 | p99 | non-2xx | memory (RSS) after the run | CPU per request |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---|")
 	for _, r := range results {
-		fmt.Printf("| %s | %.0f | %s | %s | %s | %s |\n", r.name, r.rps, r.p50, r.p99, r.non2xx, r.memoryMiB)
+		fmt.Printf("| %s | %.0f | %s | %s | %s | %s | %s |\n", r.name, r.rps, r.p50, r.p99, r.non2xx, r.memory, cpuText(r))
 	}
+	fmt.Println()
+	fmt.Println("Memory: nimbus's process and its function processes; serverless-offline's process group.")
+	summary(results)
 	return nil
 }
 
-func benchOffline(dir, tmp string, bench func(string, string, func() string) error) error {
+func cpuText(r result) string {
+	switch {
+	case !r.hasCPU:
+		return ""
+	case r.isOffline:
+		return fmt.Sprintf("%d µs (process group)", r.cpuPlat.Microseconds())
+	}
+	return fmt.Sprintf("%d µs nimbus + %d µs functions = %d µs", r.cpuPlat.Microseconds(), r.cpuFuncs.Microseconds(), (r.cpuPlat + r.cpuFuncs).Microseconds())
+}
+
+// summary prints the Node.js ratios, run for run and on the medians.
+func summary(results []result) {
+	var nim, off []float64
+	for _, r := range results {
+		switch {
+		case r.isOffline:
+			off = append(off, r.rps)
+		case strings.HasPrefix(r.name, "nimbus → Node.js"):
+			nim = append(nim, r.rps)
+		}
+	}
+	if len(off) == 0 || len(nim) != len(off) {
+		return
+	}
+	var ratios []string
+	for i := range nim {
+		ratios = append(ratios, fmt.Sprintf("%.1f×", nim[i]/off[i]))
+	}
+	slices.Sort(nim)
+	slices.Sort(off)
+	fmt.Printf("nimbus / serverless-offline requests/s, run for run: %s; medians %.0f / %.0f = %.1f×\n",
+		strings.Join(ratios, ", "), nim[len(nim)/2], off[len(off)/2], nim[len(nim)/2]/off[len(off)/2])
+}
+
+// goService writes the Go function's service (built as users build it).
+func goService(dir string) (string, error) {
+	goDir := filepath.Join(dir, "go")
+	if err := os.MkdirAll(goDir, 0o755); err != nil {
+		return "", err
+	}
+	manifestText := "service: bench-go\nprovider:\n  name: aws\n  runtime: provided.al2023\n  memorySize: 128\npackage:\n  patterns: ['!**', bootstrap]\nfunctions:\n  hello:\n    handler: bootstrap\n    events:\n      - httpApi: GET /go/hello\n"
+	if err := os.WriteFile(filepath.Join(goDir, "serverless.yml"), []byte(manifestText), 0o644); err != nil {
+		return "", err
+	}
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(goDir, "bootstrap"), "./bench/gateway/gohandler")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the Go handler (run from the repository root): %w\n%s", err, out)
+	}
+	return goDir, nil
+}
+
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// ensureLoader finds wrk, installs it with apt-get when it is missing, and
+// falls back to the Go load generator when that fails.
+func ensureLoader() (string, error) {
+	if _, err := exec.LookPath("wrk"); err == nil {
+		return "wrk", nil
+	}
+	if _, err := exec.LookPath("apt-get"); err == nil && os.Geteuid() == 0 {
+		fmt.Fprintln(os.Stderr, "installing wrk with apt-get")
+		install := func() error {
+			cmd := exec.Command("apt-get", "install", "-y", "--no-install-recommends", "wrk")
+			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+			return cmd.Run()
+		}
+		if install() != nil {
+			update := exec.Command("apt-get", "update")
+			update.Stdout, update.Stderr = os.Stderr, os.Stderr
+			if update.Run() == nil {
+				_ = install()
+			}
+		}
+		if _, err := exec.LookPath("wrk"); err == nil {
+			return "wrk", nil
+		}
+	}
+	fmt.Fprintln(os.Stderr, "wrk is not installable here: using the Go load generator")
+	return "go", nil
+}
+
+// ensureOffline installs serverless and serverless-offline into the user's
+// cache directory unless they are there, and returns that directory.
+func ensureOffline() (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cache, "nimbus-bench", "serverless"+serverlessVersion+"-offline"+offlineVersion)
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".bin", "serverless")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", "serverless-offline")); err == nil {
+			return dir, nil
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(os.Stderr, "installing serverless@%s and serverless-offline@%s into %s\n", serverlessVersion, offlineVersion, dir)
+	cmd := exec.Command("npm", "install", "--no-audit", "--no-fund", "--prefix", dir,
+		"serverless@"+serverlessVersion, "serverless-offline@"+offlineVersion)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("npm install serverless-offline: %w", err)
+	}
+	return dir, nil
+}
+
+type offlineProc struct {
+	cmd *exec.Cmd
+	url string
+}
+
+// startOffline runs `serverless offline start` on a copy of the Node.js
+// service in its own process group and waits until it answers.
+func startOffline(dir, tmp string) (*offlineProc, error) {
 	svc := filepath.Join(tmp, "offline")
 	if err := os.MkdirAll(svc, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	for _, f := range []string{"serverless.yml", "handler.js"} {
 		data, err := os.ReadFile(filepath.Join("bench/gateway/node", f))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := os.WriteFile(filepath.Join(svc, f), data, 0o644); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	abs, _ := filepath.Abs(dir)
-	if err := os.Symlink(filepath.Join(abs, "node_modules"), filepath.Join(svc, "node_modules")); err != nil {
-		return err
+	if err := os.Symlink(filepath.Join(dir, "node_modules"), filepath.Join(svc, "node_modules")); err != nil {
+		return nil, err
 	}
-	cmd := exec.Command(filepath.Join(abs, "node_modules/.bin/serverless"), "offline", "start", "--httpPort", "3999", "--lambdaPort", "3998")
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	lambdaPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(dir, "node_modules/.bin/serverless"), "offline", "start",
+		"--httpPort", strconv.Itoa(port), "--lambdaPort", strconv.Itoa(lambdaPort), "--noTimeout")
 	cmd.Dir = svc
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=dummy", "AWS_SECRET_ACCESS_KEY=dummy", "SLS_TELEMETRY_DISABLED=1", "SLS_NOTIFICATIONS_MODE=off")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	logFile, _ := os.Create(filepath.Join(tmp, "offline.log"))
+	logPath := filepath.Join(tmp, "offline.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
-	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() }()
-	url := "http://127.0.0.1:3999/node/hello"
-	deadline := time.Now().Add(60 * time.Second)
-	for warm(url) != nil {
+	p := &offlineProc{cmd: cmd, url: "http://127.0.0.1:" + strconv.Itoa(port) + "/node/hello"}
+	deadline := time.Now().Add(90 * time.Second)
+	for warm(p.url) != nil {
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(tmp, "offline.log"))
-			return fmt.Errorf("did not start within 60 s:\n%s", log)
+			p.stop()
+			log, _ := os.ReadFile(logPath)
+			return nil, fmt.Errorf("did not answer within 90 s:\n%s", log)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	memory := func() string { return groupRSSMiB(cmd.Process.Pid) + " (serverless-offline process group)" }
-	for i := 1; i <= 3; i++ {
-		if err := bench(fmt.Sprintf("serverless-offline → Node.js function, run %d", i), url, memory); err != nil {
-			return err
+	return p, nil
+}
+
+func (p *offlineProc) stop() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	_ = p.cmd.Wait()
+}
+
+func (p *offlineProc) group() []int {
+	var pids []int
+	for _, pid := range allPIDs() {
+		if pgid(pid) == p.cmd.Process.Pid {
+			pids = append(pids, pid)
 		}
 	}
-	return nil
+	return pids
+}
+
+func (p *offlineProc) cpu() (time.Duration, time.Duration) {
+	var total time.Duration
+	for _, pid := range p.group() {
+		total += procCPU(pid)
+	}
+	return total, 0
+}
+
+func (p *offlineProc) memory() string {
+	total := 0
+	for _, pid := range p.group() {
+		total += rssKB(pid)
+	}
+	return fmt.Sprintf("%.0f MiB", float64(total)/1024)
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 func warm(url string) error {
@@ -207,24 +488,71 @@ func warm(url string) error {
 	if resp.StatusCode != 200 {
 		return fmt.Errorf("warm-up answered %d: %s", resp.StatusCode, data)
 	}
+	if string(data) != body {
+		return fmt.Errorf("warm-up answered %q, want %q", data, body)
+	}
 	return nil
 }
 
+// warmAll sends 200 requests on each of conns connections at once, so that
+// a run measures warm instances (nimbus starts one per concurrent request).
+func warmAll(url string, conns int) error {
+	errs := make([]error, conns)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				if errs[i] = warm(url); errs[i] != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 var (
-	rpsRE    = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
-	p50RE    = regexp.MustCompile(`\s50%\s+(\S+)`)
-	p99RE    = regexp.MustCompile(`\s99%\s+(\S+)`)
-	non2xxRE = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
+	rpsRE      = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	requestsRE = regexp.MustCompile(`(\d+) requests in`)
+	p50RE      = regexp.MustCompile(`\s50%\s+(\S+)`)
+	p99RE      = regexp.MustCompile(`\s99%\s+(\S+)`)
+	non2xxRE   = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
+	loadgenRE  = regexp.MustCompile(`loadgen requests=(\d+) rps=([\d.]+) p50=(\S+) p99=(\S+) non2xx=(\d+)`)
 )
 
-func wrk(url string, d time.Duration, conns, threads int) (result, error) {
-	out, err := exec.Command("wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(int(d.Seconds()))+"s", "--latency", url).CombinedOutput()
-	if err != nil {
-		return result{}, fmt.Errorf("wrk: %w\n%s", err, out)
+// load drives url for the run's duration, with wrk or the Go load generator
+// (a separate process either way, so that it is not counted as nimbus's CPU).
+func (o options) load(url string, r *result) error {
+	if o.loader == "go" {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		out, err := exec.Command(self, "-loadgen", url, "-d", o.d.String(), "-c", strconv.Itoa(o.conns)).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("load generator: %w\n%s", err, out)
+		}
+		m := loadgenRE.FindSubmatch(out)
+		if m == nil {
+			return fmt.Errorf("load generator: unexpected output\n%s", out)
+		}
+		r.requests, _ = strconv.ParseInt(string(m[1]), 10, 64)
+		r.rps, _ = strconv.ParseFloat(string(m[2]), 64)
+		r.p50, r.p99, r.non2xx = string(m[3]), string(m[4]), string(m[5])
+		return nil
 	}
-	var r result
+	out, err := exec.Command("wrk", "-t"+strconv.Itoa(o.threads), "-c"+strconv.Itoa(o.conns), "-d"+strconv.Itoa(int(o.d.Seconds()))+"s", "--latency", url).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("wrk: %w\n%s", err, out)
+	}
 	if m := rpsRE.FindSubmatch(out); m != nil {
 		r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
+	if m := requestsRE.FindSubmatch(out); m != nil {
+		r.requests, _ = strconv.ParseInt(string(m[1]), 10, 64)
 	}
 	if m := p50RE.FindSubmatch(out); m != nil {
 		r.p50 = string(m[1])
@@ -236,43 +564,135 @@ func wrk(url string, d time.Duration, conns, threads int) (result, error) {
 	if m := non2xxRE.FindSubmatch(out); m != nil {
 		r.non2xx = string(m[1])
 	}
-	return r, nil
+	return nil
 }
 
-// treeRSSMiB sums the RSS of pid and its descendants.
-func treeRSSMiB(root int) string {
-	entries, _ := os.ReadDir("/proc")
-	parent := map[int]int{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// The fields after the command name (which may hold spaces): state ppid ...
-		if i := strings.LastIndexByte(string(data), ')'); i >= 0 {
-			if f := strings.Fields(string(data[i+1:])); len(f) > 1 {
-				parent[pid], _ = strconv.Atoi(f[1])
+// runLoadgen is the fallback load generator: conns keep-alive clients for d,
+// each request timed from write to the last byte of the answer.
+func runLoadgen(url string, d time.Duration, conns int) error {
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	c := &http.Client{Transport: tr}
+	end := time.Now().Add(d)
+	lat := make([][]time.Duration, conns)
+	bad := make([]int, conns)
+	errs := make([]error, conns)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				t := time.Now()
+				resp, err := c.Get(url)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				lat[i] = append(lat[i], time.Since(t))
+				if resp.StatusCode >= 400 {
+					bad[i]++
+				}
 			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	var all []time.Duration
+	non2xx := 0
+	for i := range conns {
+		all = append(all, lat[i]...)
+		non2xx += bad[i]
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if len(all) == 0 {
+		return errors.New("no requests completed")
+	}
+	ms := func(v time.Duration) string { return fmt.Sprintf("%.2fms", float64(v.Microseconds())/1000) }
+	fmt.Printf("loadgen requests=%d rps=%.1f p50=%s p99=%s non2xx=%d\n", len(all), float64(len(all))/elapsed.Seconds(),
+		ms(benchkit.Percentile(all, 50)), ms(benchkit.Percentile(all, 99)), non2xx)
+	return nil
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name
+// (which may hold spaces): state, ppid, pgrp, ...
+func statFields(pid int) []string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(data[i+1:]))
+}
+
+// procCPU is a process's utime+stime (clock ticks, 100 per second on Linux).
+func procCPU(pid int) time.Duration {
+	f := statFields(pid)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+func pgid(pid int) int {
+	f := statFields(pid)
+	if len(f) < 3 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[2])
+	return n
+}
+
+func allPIDs() []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
 		}
 	}
-	total := 0
+	return pids
+}
+
+// descendants lists the processes below root.
+func descendants(root int) []int {
+	parent := map[int]int{}
+	for _, pid := range allPIDs() {
+		if f := statFields(pid); len(f) > 1 {
+			parent[pid], _ = strconv.Atoi(f[1])
+		}
+	}
+	var out []int
 	for pid := range parent {
-		for p := pid; p > 1; p = parent[p] {
+		for p := parent[pid]; p > 1; p = parent[p] {
 			if p == root {
-				total += rssKB(pid)
+				out = append(out, pid)
 				break
 			}
 		}
 	}
-	return fmt.Sprintf("%.0f MiB", float64(total)/1024)
+	return out
 }
 
 func rssKB(pid int) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
 	}
@@ -283,34 +703,4 @@ func rssKB(pid int) int {
 		}
 	}
 	return 0
-}
-
-// groupRSSMiB sums the RSS of every process in pid's process group.
-func groupRSSMiB(pgid int) string {
-	entries, _ := os.ReadDir("/proc")
-	total := 0
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if g, err := syscall.Getpgid(pid); err != nil || g != pgid {
-			continue
-		}
-		total += rssKB(pid)
-	}
-	return fmt.Sprintf("%.0f MiB", float64(total)/1024)
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
 }

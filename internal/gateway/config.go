@@ -78,6 +78,7 @@ type requiredParam struct {
 // serviceAPI holds what a service's routes share.
 type serviceAPI struct {
 	service, stage, region string
+	accessLog              string // AccessLogName(service), made once
 	restID, httpID         string // API ids, stable per service and stage
 	apiKeys                map[string]apiKey
 	binaryMediaTypes       []string
@@ -118,7 +119,7 @@ func parseApp(app *appspec.Application) (*parsedApp, error) {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	api := &serviceAPI{
-		service: app.Service, stage: app.Stage, region: app.Region,
+		service: app.Service, stage: app.Stage, region: app.Region, accessLog: AccessLogName(app.Service),
 		restID: apiID("rest", app.Service, app.Stage), httpID: apiID("http", app.Service, app.Stage),
 		compressMin: -1, httpPayload: "2.0",
 	}

@@ -276,6 +276,8 @@ type scratch struct {
 	params params
 	req    request
 	names  []byte // the caller's spelling of non-canonical header names
+	proxy  proxyFields
+	resp   []byte // a decoded response body
 }
 
 // missingParameters checks the route's required request parameters as
@@ -347,17 +349,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sc.names = conn.takeNames(r.Method, sc.names[:0])
 	}
 	rt, path, pathSet := g.route(t, r, &sc.params)
-	var service string
-	if rt != nil {
-		service = rt.api.service
-		if rt.kind == kindHTTP {
-			h["Apigw-Requestid"] = h["X-Amzn-Requestid"]
-		}
+	if rt != nil && rt.kind == kindHTTP {
+		h["Apigw-Requestid"] = h["X-Amzn-Requestid"]
 	}
 	status, size, reuse := g.serve(w, r, t, sc, rt, path, pathSet, requestID, start, conn)
-	g.accessLog(service, rt, r, status, size, requestID, start)
+	g.accessLog(rt, r, status, size, requestID, start)
 	if reuse {
-		*sc = scratch{body: keepSmall(sc.body), event: keepSmall(sc.event), out: sc.out, query: sc.query[:0], names: sc.names[:0]}
+		*sc = scratch{body: keepSmall(sc.body), event: keepSmall(sc.event), out: sc.out, query: sc.query[:0], names: sc.names[:0], proxy: sc.proxy, resp: keepSmall(sc.resp)}
+		sc.proxy.reset()
 		if sc.out.Cap() > maxPooledBuffer {
 			sc.out = bytes.Buffer{}
 		}
@@ -584,7 +583,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 		status, size = g.writeError(w, rt, origin, eresp)
 		return
 	}
-	resp, err := mapResponse(res.Payload, rt.payloadV1, w.Header())
+	resp, err := mapResponse(res.Payload, rt.payloadV1, w.Header(), &sc.proxy, &sc.resp)
 	if err != nil {
 		// API Gateway's execution log line, where the user reads their API's
 		// logs (nimbus logs SERVICE.access), and the platform's log.
@@ -609,7 +608,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 	if rt.kind == kindREST && rt.api.compressMin >= 0 {
 		min = rt.api.compressMin
 	}
-	g.comp.compress(r, resp, min, &sc.out)
+	g.comp.compress(r, &resp, min, &sc.out)
 	resp.header["Content-Length"] = []string{strconv.Itoa(len(resp.body))}
 	w.WriteHeader(resp.status)
 	if r.Method != http.MethodHead {
@@ -768,9 +767,18 @@ func AccessLogName(service string) string {
 	return service + ".access"
 }
 
-func (g *Gateway) accessLog(service string, rt *route, r *http.Request, status, size int, requestID string, start time.Time) {
+func (g *Gateway) accessLog(rt *route, r *http.Request, status, size int, requestID string, start time.Time) {
 	if g.cfg.Logs == nil {
 		return
+	}
+	var name string
+	if rt != nil {
+		name = rt.api.accessLog
+		if name == "" {
+			name = AccessLogName(rt.api.service)
+		}
+	} else {
+		name = AccessLogName("")
 	}
 	latency := time.Since(start)
 	b := make([]byte, 0, 192)
@@ -786,7 +794,10 @@ func (g *Gateway) accessLog(service string, rt *route, r *http.Request, status, 
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(size), 10)
 	b = append(b, ' ')
-	b = strconv.AppendFloat(b, float64(latency.Microseconds())/1000, 'f', 2, 64)
+	// Milliseconds with two decimals, rounded, without float formatting.
+	hundredths := (latency.Microseconds() + 5) / 10
+	b = strconv.AppendInt(b, hundredths/100, 10)
+	b = append(b, '.', byte('0'+hundredths%100/10), byte('0'+hundredths%10))
 	b = append(b, "ms requestId="...)
 	b = append(b, requestID...)
 	if rt != nil && rt.function != "" {
@@ -796,5 +807,5 @@ func (g *Gateway) accessLog(service string, rt *route, r *http.Request, status, 
 		b = append(b, rt.routeKey...)
 		b = append(b, '"')
 	}
-	g.cfg.Logs.Append(logs.Record{Time: start, Function: AccessLogName(service), RequestID: requestID, Message: string(b)})
+	g.cfg.Logs.Append(logs.Record{Time: start, Function: name, RequestID: requestID, Message: string(b)})
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -710,7 +711,8 @@ func (p *platform) testInfoAndLogs(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(lines) > 0 {
-			if !strings.Contains(lines[0], `"GET /dev/users/77?log=1 HTTP/1.1" 200`) || !strings.Contains(lines[0], "function=http-node-dev-echo") {
+			if !strings.Contains(lines[0], `"GET /dev/users/77?log=1 HTTP/1.1" 200`) || !strings.Contains(lines[0], "function=http-node-dev-echo") ||
+				!regexp.MustCompile(` [0-9]+\.[0-9][0-9]ms requestId=`).MatchString(lines[0]) {
 				t.Errorf("access log line %q", lines[0])
 			}
 			return

@@ -3,22 +3,11 @@ package gateway
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 )
-
-// proxyResponse is a Lambda proxy integration's answer.
-type proxyResponse struct {
-	StatusCode        json.RawMessage              `json:"statusCode"`
-	Headers           map[string]json.RawMessage   `json:"headers"`
-	MultiValueHeaders map[string][]json.RawMessage `json:"multiValueHeaders"`
-	Body              json.RawMessage              `json:"body"`
-	IsBase64Encoded   bool                         `json:"isBase64Encoded"`
-	Cookies           []string                     `json:"cookies"`
-}
 
 // httpResponse is what the gateway will write.
 type httpResponse struct {
@@ -30,89 +19,89 @@ type httpResponse struct {
 var errMalformed = errors.New("malformed Lambda proxy response")
 
 // mapResponse turns a function's payload into an HTTP response, as API
-// Gateway maps it for the route's payload version.
-func mapResponse(payload []byte, v1 bool, h http.Header) (*httpResponse, error) {
+// Gateway maps it for the route's payload version. f is the decoder's
+// reusable state; the body points into payload or into *buf, a buffer kept
+// for reuse.
+func mapResponse(payload []byte, v1 bool, h http.Header, f *proxyFields, buf *[]byte) (httpResponse, error) {
 	trimmed := bytes.TrimSpace(payload)
-	var pr proxyResponse
 	isObject := len(trimmed) > 0 && trimmed[0] == '{'
 	if isObject {
-		if err := json.Unmarshal(trimmed, &pr); err != nil {
-			return nil, fmt.Errorf("%w: %w", errMalformed, err)
+		if err := decodeProxy(trimmed, f); err != nil {
+			return httpResponse{}, fmt.Errorf("%w: %w", errMalformed, err)
 		}
 	}
-	if !v1 && (!isObject || pr.StatusCode == nil) {
+	if !v1 && (!isObject || f.status == nil) {
 		// Payload 2.0: a value without statusCode is a 200 JSON response; a
 		// JSON string is the body itself.
-		if !json.Valid(trimmed) {
-			return nil, fmt.Errorf("%w: the payload is not JSON", errMalformed)
+		if !isObject && !validJSON(trimmed) {
+			return httpResponse{}, fmt.Errorf("%w: the payload is not JSON", errMalformed)
 		}
 		body := trimmed
-		if len(trimmed) > 0 && trimmed[0] == '"' {
-			var s string
-			_ = json.Unmarshal(trimmed, &s)
-			body = []byte(s)
+		if trimmed[0] == '"' {
+			body = unquoteBody(buf, trimmed)
 		}
 		h["Content-Type"] = []string{"application/json"}
-		return &httpResponse{status: http.StatusOK, header: h, body: body}, nil
+		return httpResponse{status: http.StatusOK, header: h, body: body}, nil
 	}
 	if !isObject {
-		return nil, fmt.Errorf("%w: the payload is not a JSON object", errMalformed)
+		return httpResponse{}, fmt.Errorf("%w: the payload is not a JSON object", errMalformed)
 	}
-	status, err := parseStatus(pr.StatusCode)
+	status, err := parseStatus(f.status)
 	if err != nil {
-		return nil, err
+		return httpResponse{}, err
 	}
-	for k, vs := range pr.MultiValueHeaders {
-		if !v1 {
-			break // payload 2.0 has no multiValueHeaders
-		}
-		ck := http.CanonicalHeaderKey(k)
-		if skipResponseHeader(ck) {
-			continue
-		}
-		list := make([]string, 0, len(vs))
-		for _, v := range vs {
-			s, err := headerValue(v)
-			if err != nil {
-				return nil, fmt.Errorf("%w: multiValueHeaders.%s: %w", errMalformed, k, err)
+	if v1 { // payload 2.0 has no multiValueHeaders
+		for _, m := range f.multi {
+			ck := http.CanonicalHeaderKey(m.key)
+			if skipResponseHeader(ck) {
+				continue
 			}
-			list = append(list, s)
+			list := make([]string, len(m.raws))
+			for i, v := range m.raws {
+				if list[i], err = headerValue(v); err != nil {
+					return httpResponse{}, fmt.Errorf("%w: multiValueHeaders.%s: %w", errMalformed, m.key, err)
+				}
+			}
+			h[ck] = list
 		}
-		h[ck] = list
 	}
-	for k, v := range pr.Headers {
-		ck := http.CanonicalHeaderKey(k)
+	// One backing array for the single values.
+	values := make([]string, len(f.headers))
+	for i, hd := range f.headers {
+		ck := http.CanonicalHeaderKey(hd.key)
 		if skipResponseHeader(ck) {
 			continue
 		}
-		if _, set := pr.MultiValueHeaders[k]; set && v1 {
+		if v1 && f.hasMulti(hd.key) {
 			continue // multiValueHeaders win, as in API Gateway
 		}
-		s, err := headerValue(v)
-		if err != nil {
-			return nil, fmt.Errorf("%w: headers.%s: %w", errMalformed, k, err)
+		if values[i], err = headerValue(hd.raw); err != nil {
+			return httpResponse{}, fmt.Errorf("%w: headers.%s: %w", errMalformed, hd.key, err)
 		}
-		h[ck] = []string{s}
+		h[ck] = values[i : i+1 : i+1]
 	}
-	for _, c := range pr.Cookies {
+	for _, c := range f.cookies {
 		h.Add("Set-Cookie", c)
 	}
 	var body []byte
-	if b := bytes.TrimSpace(pr.Body); len(b) > 0 && string(b) != "null" {
+	if b := f.body; len(b) > 0 && string(b) != "null" {
 		if b[0] != '"' {
-			return nil, fmt.Errorf("%w: body must be a string", errMalformed)
+			return httpResponse{}, fmt.Errorf("%w: body must be a string", errMalformed)
 		}
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return nil, fmt.Errorf("%w: body: %w", errMalformed, err)
-		}
-		if pr.IsBase64Encoded {
-			body, err = base64.StdEncoding.DecodeString(s)
-			if err != nil {
-				return nil, fmt.Errorf("%w: isBase64Encoded is true but the body is not base64: %w", errMalformed, err)
+		if f.base64 {
+			src := b[1 : len(b)-1]
+			if !plainString(b) {
+				src = unquoteRaw(nil, b)
 			}
+			body = append((*buf)[:0], make([]byte, base64.StdEncoding.DecodedLen(len(src)))...)
+			*buf = body[:0]
+			n, err := base64.StdEncoding.Decode(body, src)
+			if err != nil {
+				return httpResponse{}, fmt.Errorf("%w: isBase64Encoded is true but the body is not base64: %w", errMalformed, err)
+			}
+			body = body[:n]
 		} else {
-			body = []byte(s)
+			body = unquoteBody(buf, b)
 		}
 	}
 	if _, ok := h["Content-Type"]; !ok {
@@ -122,10 +111,21 @@ func mapResponse(payload []byte, v1 bool, h http.Header) (*httpResponse, error) 
 			h["Content-Type"] = nil // no sniffing: send none, as HTTP APIs do
 		}
 	}
-	return &httpResponse{status: status, header: h, body: body}, nil
+	return httpResponse{status: status, header: h, body: body}, nil
 }
 
-func parseStatus(raw json.RawMessage) (int, error) {
+// unquoteBody is the value of a checked JSON string: its inside when that
+// needs no decoding (no copy), else decoded into *buf.
+func unquoteBody(buf *[]byte, raw []byte) []byte {
+	if plainString(raw) {
+		return raw[1 : len(raw)-1]
+	}
+	b := unquoteRaw((*buf)[:0], raw)
+	*buf = b[:0]
+	return b
+}
+
+func parseStatus(raw []byte) (int, error) {
 	s := string(bytes.TrimSpace(raw))
 	if len(s) > 1 && s[0] == '"' {
 		s = s[1 : len(s)-1]
@@ -138,16 +138,13 @@ func parseStatus(raw json.RawMessage) (int, error) {
 }
 
 // headerValue accepts strings, numbers and booleans (API Gateway stringifies them).
-func headerValue(raw json.RawMessage) (string, error) {
-	raw = bytes.TrimSpace(raw)
+func headerValue(raw []byte) (string, error) {
 	if len(raw) == 0 {
 		return "", errors.New("empty value")
 	}
 	switch raw[0] {
 	case '"':
-		var s string
-		err := json.Unmarshal(raw, &s)
-		return s, err
+		return unquoteString(raw), nil
 	case '{', '[':
 		return "", errors.New("a header value must be a string")
 	case 'n':
