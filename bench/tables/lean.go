@@ -117,19 +117,29 @@ func drive(host string, reqs [][]byte, clients int) leanResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, err := net.Dial("tcp", host)
-			if err != nil {
-				failed.Store(err.Error())
-				return
-			}
-			defer conn.Close()
-			br := bufio.NewReaderSize(conn, 16<<10)
+			var conn net.Conn
+			var br *bufio.Reader
+			defer func() {
+				if conn != nil {
+					conn.Close()
+				}
+			}()
 			for {
 				i := next.Add(1) - 1
 				if i >= int64(len(reqs)) || failed.Load() != nil {
 					return
 				}
 				t0 := time.Now()
+				if conn == nil { // first request, or the server closed the connection (moto_server does after each answer)
+					var err error
+					if conn, err = net.Dial("tcp", host); err != nil {
+						failed.Store(err.Error())
+						return
+					}
+					br = bufio.NewReaderSize(conn, 16<<10)
+				}
+				// A stuck server fails the run instead of hanging it.
+				_ = conn.SetDeadline(time.Now().Add(time.Minute))
 				if _, err := conn.Write(reqs[i]); err != nil {
 					failed.Store(err.Error())
 					return
@@ -146,6 +156,10 @@ func drive(host string, reqs [][]byte, clients int) leanResult {
 					return
 				}
 				lat[i] = time.Since(t0)
+				if resp.Close {
+					conn.Close()
+					conn = nil
+				}
 			}
 		}()
 	}
