@@ -631,6 +631,20 @@ func AnonymousPrincipal(accountID string) *Principal {
 // resource (an ARN, or "*"); extra condition keys (aws:SourceArn ...) join
 // the ones nimbus supplies. It returns nil or an *Error of ErrAccessDenied.
 func Authorize(ctx context.Context, action, resource string, extra map[string]string) error {
+	return AuthorizeKeys(ctx, action, resource, extra, nil)
+}
+
+// MultiKeys are a request's multi-valued condition keys.
+type MultiKeys struct {
+	// Values: key → the request's values (dynamodb:LeadingKeys → the
+	// partition key values it reads or writes).
+	Values map[string][]string
+	// Unknowable: keys the request cannot supply (a Scan's leading keys).
+	Unknowable []string
+}
+
+// AuthorizeKeys is Authorize with multi-valued condition keys.
+func AuthorizeKeys(ctx context.Context, action, resource string, extra map[string]string, keys *MultiKeys) error {
 	ri, _ := ctx.Value(ctxKey{}).(*requestInfo)
 	if ri == nil || ri.principal == nil {
 		return newError(ErrAccessDenied, "User: anonymous is not authorized to perform: "+action+" on resource: "+resource)
@@ -651,7 +665,11 @@ func Authorize(ctx context.Context, action, resource string, extra map[string]st
 	for k, v := range extra {
 		conds[k] = v
 	}
-	switch Evaluate(&Request{Action: action, Resource: resource, Context: conds}, p.policy) {
+	req := &Request{Action: action, Resource: resource, Context: conds}
+	if keys != nil {
+		req.Multi, req.Unknowable = keys.Values, keys.Unknowable
+	}
+	switch Evaluate(req, p.policy) {
 	case Allow:
 		return nil
 	case ExplicitDeny:

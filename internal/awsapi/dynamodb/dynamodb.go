@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/jsonproto"
 	"github.com/nimbus-platform/nimbus/internal/tables"
 )
@@ -27,6 +28,10 @@ type API struct {
 	// Authorize, when set, decides whether the caller may perform action
 	// ("dynamodb:PutItem") on resource (a table or index ARN).
 	Authorize func(ctx context.Context, action, resource string) error
+	// AuthorizeKeys, when set, is used instead of Authorize for requests
+	// whose condition keys matter (dynamodb:LeadingKeys of item operations,
+	// Queries and Scans) when the caller is not an operator.
+	AuthorizeKeys func(ctx context.Context, action, resource string, keys *auth.MultiKeys) error
 }
 
 type handler func(ctx context.Context, body []byte) (any, error)

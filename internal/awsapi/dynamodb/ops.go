@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/tables"
 )
 
@@ -297,7 +298,7 @@ func (a *API) putItem(ctx context.Context, body []byte) (any, error) {
 	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
-	consumed, err := a.itemCall(ctx, "PutItem", in.TableName, in.ReturnConsumedCapacity)
+	consumed, err := a.itemCall(ctx, "PutItem", in.TableName, in.ReturnConsumedCapacity, tables.Item(in.Item))
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +333,7 @@ func (a *API) getItem(ctx context.Context, body []byte) (any, error) {
 	if err := in.translate(exprTarget{Projection: &in.ProjectionExpression, Names: &in.ExpressionAttributeNames}); err != nil {
 		return nil, err
 	}
-	consumed, err := a.itemCall(ctx, "GetItem", in.TableName, in.ReturnConsumedCapacity)
+	consumed, err := a.itemCall(ctx, "GetItem", in.TableName, in.ReturnConsumedCapacity, tables.Item(in.Key))
 	if err != nil {
 		return nil, err
 	}
@@ -363,7 +364,7 @@ func (a *API) deleteItem(ctx context.Context, body []byte) (any, error) {
 	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
-	consumed, err := a.itemCall(ctx, "DeleteItem", in.TableName, in.ReturnConsumedCapacity)
+	consumed, err := a.itemCall(ctx, "DeleteItem", in.TableName, in.ReturnConsumedCapacity, tables.Item(in.Key))
 	if err != nil {
 		return nil, err
 	}
@@ -398,7 +399,7 @@ func (a *API) updateItem(ctx context.Context, body []byte) (any, error) {
 	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Update: &in.UpdateExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
-	consumed, err := a.itemCall(ctx, "UpdateItem", in.TableName, in.ReturnConsumedCapacity)
+	consumed, err := a.itemCall(ctx, "UpdateItem", in.TableName, in.ReturnConsumedCapacity, tables.Item(in.Key))
 	if err != nil {
 		return nil, err
 	}
@@ -539,10 +540,17 @@ func (a *API) query(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.authorize(ctx, "Query", a.readResource(in.TableName, in.IndexName)); err != nil {
+	qin := tables.QueryInput{ReadInput: rin, KeyCondition: in.KeyConditionExpression, Backward: in.ScanIndexForward != nil && !*in.ScanIndexForward}
+	if a.restricted(ctx) {
+		// The partition is known once the core has read the key condition.
+		resource := a.readResource(in.TableName, in.IndexName)
+		qin.Authorize = func(partition tables.Value) error {
+			return a.authorizeMulti(ctx, "Query", resource, &auth.MultiKeys{Values: map[string][]string{LeadingKeys: {keyText(partition)}}})
+		}
+	} else if err := a.authorize(ctx, "Query", a.readResource(in.TableName, in.IndexName)); err != nil {
 		return nil, err
 	}
-	p, err := a.Tables.Query(ctx, tables.QueryInput{ReadInput: rin, KeyCondition: in.KeyConditionExpression, Backward: in.ScanIndexForward != nil && !*in.ScanIndexForward})
+	p, err := a.Tables.Query(ctx, qin)
 	if err != nil {
 		return nil, err
 	}
@@ -566,7 +574,11 @@ func (a *API) scan(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.authorize(ctx, "Scan", a.readResource(in.TableName, in.IndexName)); err != nil {
+	if a.restricted(ctx) {
+		if err := a.authorizeMulti(ctx, "Scan", a.readResource(in.TableName, in.IndexName), scanKeys()); err != nil {
+			return nil, err
+		}
+	} else if err := a.authorize(ctx, "Scan", a.readResource(in.TableName, in.IndexName)); err != nil {
 		return nil, err
 	}
 	p, err := a.Tables.Scan(ctx, tables.ScanInput{ReadInput: rin, Segment: in.Segment, TotalSegments: in.TotalSegments})
