@@ -58,6 +58,7 @@ func main() {
 	withMoto := flag.Bool("moto", true, "also measure moto_server")
 	withDynalite := flag.Bool("dynalite", true, "also measure dynalite (installed with npm on first use)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the nimbus server to this file")
+	baseline := flag.String("baseline", "", "also measure this binary of an earlier bench/tables (its -serve mode) as \"nimbus before\"")
 	withSDK := flag.Bool("sdk", true, "also measure through aws-sdk-go-v2 clients in the bench's process")
 	withLean := flag.Bool("lean", true, "measure Put and Get with the lean load generator (its own process)")
 	serve := flag.String("serve", "", "internal: run only a nimbus server in this directory")
@@ -78,8 +79,11 @@ func main() {
 	}
 	defer os.RemoveAll(work)
 	var targets []target
-	nimbus := startNimbus(work, *cpuProfile)
+	nimbus := startNimbus(os.Args[0], filepath.Join(work, "now"), *cpuProfile, "nimbus (durable, fsync)")
 	targets = append(targets, nimbus)
+	if *baseline != "" {
+		targets = append(targets, startNimbus(*baseline, filepath.Join(work, "before"), "", "nimbus before (durable, fsync)"))
+	}
 	if *withMoto {
 		targets = append(targets, startServer("moto_server (in memory)", "/moto-api/", "moto_server", "-p", "PORT"))
 	}
@@ -118,7 +122,7 @@ func main() {
 	nim := results[0]
 	for i, t := range targets[1:] {
 		m := results[i+1]
-		fmt.Printf("| nimbus / %s | %.1f× | | %.1f× | | %s | | %.1f× faster |\n", strings.Fields(t.name)[0], nim.put/m.put, nim.get/m.get, ratio(nim.tx, m.tx), float64(m.query)/float64(nim.query))
+		fmt.Printf("| nimbus / %s | %.1f× | | %.1f× | | %s | | %.1f× faster |\n", strings.SplitN(t.name, " (", 2)[0], nim.put/m.put, nim.get/m.get, ratio(nim.tx, m.tx), float64(m.query)/float64(nim.query))
 	}
 	if *large > 0 {
 		fmt.Printf("\nnimbus Query of 100 items, median: %v from %d items, %v from %d items\n", nim.query.Round(10*time.Microsecond), *itemsN, nim.queryLarge.Round(10*time.Microsecond), *large)
@@ -165,7 +169,7 @@ func leanTable(targets []target, n, clients int) {
 			}
 			return fmt.Sprintf("%.1f× less CPU", float64(b)/float64(a))
 		}
-		fmt.Printf("| nimbus / %s | %s | | | %s | %s | | | %s |\n", strings.Fields(t.name)[0], ratio(res[0].put.Rate, m.put.Rate),
+		fmt.Printf("| nimbus / %s | %s | | | %s | %s | | | %s |\n", strings.SplitN(t.name, " (", 2)[0], ratio(res[0].put.Rate, m.put.Rate),
 			cpuRatio(res[0].put.CPU, m.put.CPU), ratio(res[0].get.Rate, m.get.Rate), cpuRatio(res[0].get.CPU, m.get.CPU))
 	}
 	fmt.Println()
@@ -234,8 +238,8 @@ func serveNimbus(dir, profile string) {
 	_ = srv.Close(context.Background())
 }
 
-func startNimbus(work, profile string) target {
-	cmd := exec.Command(os.Args[0], "-serve", work, "-cpuprofile", profile)
+func startNimbus(bin, work, profile, name string) target {
+	cmd := exec.Command(bin, "-serve", work, "-cpuprofile", profile)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		log.Fatal(err)
@@ -256,7 +260,7 @@ func startNimbus(work, profile string) target {
 	if len(f) != 3 {
 		log.Fatalf("nimbus server said %q", line)
 	}
-	return target{name: "nimbus (durable, fsync)", url: f[0], key: f[1], secret: f[2], pid: cmd.Process.Pid, stop: func() {
+	return target{name: name, url: f[0], key: f[1], secret: f[2], pid: cmd.Process.Pid, stop: func() {
 		_ = stdin.Close()
 		_ = cmd.Wait()
 	}}
