@@ -330,22 +330,33 @@ func (r *reader) base64() ([]byte, bool) {
 // The requests the reader fills. Each knows its members; the rest go to
 // encoding/json.
 
-func (in *putItemIn) field(r *reader, k string) bool {
+// writeFields are the members PutItem, DeleteItem and UpdateItem share.
+type writeFields struct {
+	table, condition, returnValues, returnOnFailure, capacity *string
+	expr                                                      *exprParams
+}
+
+func (f writeFields) field(r *reader, k string) bool {
 	switch k {
 	case "TableName":
-		return r.str(&in.TableName)
-	case "Item":
-		return r.item(&in.Item)
+		return r.str(f.table)
 	case "ConditionExpression":
-		return r.str(&in.ConditionExpression)
+		return r.str(f.condition)
 	case "ReturnValues":
-		return r.str(&in.ReturnValues)
+		return r.str(f.returnValues)
 	case "ReturnValuesOnConditionCheckFailure":
-		return r.str(&in.ReturnValuesOnConditionCheckFailure)
+		return r.str(f.returnOnFailure)
 	case "ReturnConsumedCapacity":
-		return r.str(&in.ReturnConsumedCapacity)
+		return r.str(f.capacity)
 	}
-	return in.exprParams.field(r, k)
+	return f.expr.field(r, k)
+}
+
+func (in *putItemIn) field(r *reader, k string) bool {
+	if k == "Item" {
+		return r.item(&in.Item)
+	}
+	return writeFields{&in.TableName, &in.ConditionExpression, &in.ReturnValues, &in.ReturnValuesOnConditionCheckFailure, &in.ReturnConsumedCapacity, &in.exprParams}.field(r, k)
 }
 
 func (p *exprParams) field(r *reader, k string) bool {
@@ -377,41 +388,20 @@ func (in *getItemIn) field(r *reader, k string) bool {
 }
 
 func (in *deleteItemIn) field(r *reader, k string) bool {
-	switch k {
-	case "TableName":
-		return r.str(&in.TableName)
-	case "Key":
+	if k == "Key" {
 		return r.item(&in.Key)
-	case "ConditionExpression":
-		return r.str(&in.ConditionExpression)
-	case "ReturnValues":
-		return r.str(&in.ReturnValues)
-	case "ReturnValuesOnConditionCheckFailure":
-		return r.str(&in.ReturnValuesOnConditionCheckFailure)
-	case "ReturnConsumedCapacity":
-		return r.str(&in.ReturnConsumedCapacity)
 	}
-	return in.exprParams.field(r, k)
+	return writeFields{&in.TableName, &in.ConditionExpression, &in.ReturnValues, &in.ReturnValuesOnConditionCheckFailure, &in.ReturnConsumedCapacity, &in.exprParams}.field(r, k)
 }
 
 func (in *updateItemIn) field(r *reader, k string) bool {
 	switch k {
-	case "TableName":
-		return r.str(&in.TableName)
 	case "Key":
 		return r.item(&in.Key)
 	case "UpdateExpression":
 		return r.str(&in.UpdateExpression)
-	case "ConditionExpression":
-		return r.str(&in.ConditionExpression)
-	case "ReturnValues":
-		return r.str(&in.ReturnValues)
-	case "ReturnValuesOnConditionCheckFailure":
-		return r.str(&in.ReturnValuesOnConditionCheckFailure)
-	case "ReturnConsumedCapacity":
-		return r.str(&in.ReturnConsumedCapacity)
 	}
-	return in.exprParams.field(r, k)
+	return writeFields{&in.TableName, &in.ConditionExpression, &in.ReturnValues, &in.ReturnValuesOnConditionCheckFailure, &in.ReturnConsumedCapacity, &in.exprParams}.field(r, k)
 }
 
 func (in *queryIn) field(r *reader, k string) bool {
