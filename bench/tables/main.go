@@ -59,6 +59,7 @@ func main() {
 	withDynalite := flag.Bool("dynalite", true, "also measure dynalite (installed with npm on first use)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the nimbus server to this file")
 	baseline := flag.String("baseline", "", "also measure this binary of an earlier bench/tables (its -serve mode) as \"nimbus before\"")
+	baselineProfile := flag.String("baselineprofile", "", "write a CPU profile of the -baseline server to this file")
 	withSDK := flag.Bool("sdk", true, "also measure through aws-sdk-go-v2 clients in the bench's process")
 	withLean := flag.Bool("lean", true, "measure Put and Get with the lean load generator (its own process)")
 	serve := flag.String("serve", "", "internal: run only a nimbus server in this directory")
@@ -82,7 +83,7 @@ func main() {
 	nimbus := startNimbus(os.Args[0], filepath.Join(work, "now"), *cpuProfile, "nimbus (durable, fsync)")
 	targets = append(targets, nimbus)
 	if *baseline != "" {
-		targets = append(targets, startNimbus(*baseline, filepath.Join(work, "before"), "", "nimbus before (durable, fsync)"))
+		targets = append(targets, startNimbus(*baseline, filepath.Join(work, "before"), *baselineProfile, "nimbus before (durable, fsync)"))
 	}
 	if *withMoto {
 		targets = append(targets, startServer("moto_server (in memory)", "/moto-api/", "moto_server", "-p", "PORT"))
