@@ -38,6 +38,18 @@ func decodeFast[T any, PT interface {
 	*T
 	fastRequest
 }](body []byte) (*T, error) {
+	v, err, ok := readFast[T, PT](body)
+	if !ok {
+		return decode[T](body)
+	}
+	return v, err
+}
+
+// readFast is the reader alone; ok is false when it declines the body.
+func readFast[T any, PT interface {
+	*T
+	fastRequest
+}](body []byte) (*T, error, bool) {
 	var v T
 	r := reader{Decoder: jsonproto.NewDecoder(body)}
 	ok := r.Object(func(key []byte) bool {
@@ -48,12 +60,12 @@ func decodeFast[T any, PT interface {
 		return PT(&v).field(&r, k)
 	}) && r.End()
 	if !ok {
-		return decode[T](body)
+		return nil, nil, false
 	}
 	if r.err != nil {
-		return nil, r.err
+		return nil, r.err, true
 	}
-	return &v, nil
+	return &v, nil, true
 }
 
 // once records a top-level member, refusing a repeated one (encoding/json

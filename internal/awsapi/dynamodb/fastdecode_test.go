@@ -81,3 +81,23 @@ func FuzzFastDecode(f *testing.F) {
 		checkAllRequests(t, body)
 	})
 }
+
+// The requests the SDKs send for the hot operations take the fast reader
+// (were it to decline them, every request would silently pay for both).
+func TestFastReaderTakesSDKRequests(t *testing.T) {
+	put := []byte(`{"Item":{"data":{"S":"xxxx"},"pk":{"S":"k1"},"n":{"N":"12"},"m":{"M":{"l":{"L":[{"BOOL":true},{"NULL":true}]}}}},"TableName":"kv"}`)
+	if v, err, ok := readFast[putItemIn](put); !ok || err != nil || v.Item["pk"].S != "k1" || v.Item["n"].S != "12" {
+		t.Fatalf("PutItem: ok %v, err %v, %+v", ok, err, v)
+	}
+	get := []byte(`{"ConsistentRead":true,"Key":{"pk":{"S":"k1"}},"TableName":"kv"}`)
+	if v, err, ok := readFast[getItemIn](get); !ok || err != nil || !v.ConsistentRead || v.Key["pk"].S != "k1" {
+		t.Fatalf("GetItem: ok %v, err %v, %+v", ok, err, v)
+	}
+	query := []byte(`{"ExpressionAttributeValues":{":p":{"S":"p1"}},"KeyConditionExpression":"pk = :p","Limit":100,"ScanIndexForward":false,"TableName":"series"}`)
+	if v, err, ok := readFast[queryIn](query); !ok || err != nil || *v.Limit != 100 || *v.ScanIndexForward || v.ExpressionAttributeValues[":p"].S != "p1" {
+		t.Fatalf("Query: ok %v, err %v, %+v", ok, err, v)
+	}
+	if _, _, ok := readFast[putItemIn]([]byte(`{"TableName":"kv","Expected":{}}`)); ok {
+		t.Fatal("a legacy parameter was taken by the fast reader")
+	}
+}
