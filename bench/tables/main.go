@@ -58,10 +58,20 @@ func main() {
 	withMoto := flag.Bool("moto", true, "also measure moto_server")
 	withDynalite := flag.Bool("dynalite", true, "also measure dynalite (installed with npm on first use)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the nimbus server to this file")
+	baseline := flag.String("baseline", "", "also measure this binary of an earlier bench/tables (its -serve mode) as \"nimbus before\"")
+	baselineProfile := flag.String("baselineprofile", "", "write a CPU profile of the -baseline server to this file")
+	withSDK := flag.Bool("sdk", true, "also measure through aws-sdk-go-v2 clients in the bench's process")
+	withLean := flag.Bool("lean", true, "measure Put and Get with the lean load generator (its own process)")
 	serve := flag.String("serve", "", "internal: run only a nimbus server in this directory")
+	lf := addLeanFlags(flag.CommandLine)
 	flag.Parse()
 	if *serve != "" {
 		serveNimbus(*serve, *cpuProfile)
+		return
+	}
+	if lf.op != "" {
+		lf.n, lf.clients = *n, *clients
+		leanMain(*lf)
 		return
 	}
 	work, err := os.MkdirTemp("", "nimbus-bench-tables-*")
@@ -70,8 +80,11 @@ func main() {
 	}
 	defer os.RemoveAll(work)
 	var targets []target
-	nimbus := startNimbus(work, *cpuProfile)
+	nimbus := startNimbus(os.Args[0], filepath.Join(work, "now"), *cpuProfile, "nimbus (durable, fsync)")
 	targets = append(targets, nimbus)
+	if *baseline != "" {
+		targets = append(targets, startNimbus(*baseline, filepath.Join(work, "before"), *baselineProfile, "nimbus before (durable, fsync)"))
+	}
 	if *withMoto {
 		targets = append(targets, startServer("moto_server (in memory)", "/moto-api/", "moto_server", "-p", "PORT"))
 	}
@@ -85,6 +98,12 @@ func main() {
 		}
 	}()
 	fmt.Printf("machine: %d CPUs; %d operations, %d clients, 1 KB items, Query tables of %d and %d items\n\n", runtime.NumCPU(), *n, *clients, *itemsN, *large)
+	if *withLean {
+		leanTable(targets, *n, *clients)
+	}
+	if !*withSDK {
+		return
+	}
 	results := make([]result, len(targets))
 	for i, t := range targets {
 		l := 0
@@ -104,11 +123,63 @@ func main() {
 	nim := results[0]
 	for i, t := range targets[1:] {
 		m := results[i+1]
-		fmt.Printf("| nimbus / %s | %.1f× | | %.1f× | | %s | | %.1f× faster |\n", strings.Fields(t.name)[0], nim.put/m.put, nim.get/m.get, ratio(nim.tx, m.tx), float64(m.query)/float64(nim.query))
+		fmt.Printf("| nimbus / %s | %.1f× | | %.1f× | | %s | | %.1f× faster |\n", strings.SplitN(t.name, " (", 2)[0], nim.put/m.put, nim.get/m.get, ratio(nim.tx, m.tx), float64(m.query)/float64(nim.query))
 	}
 	if *large > 0 {
 		fmt.Printf("\nnimbus Query of 100 items, median: %v from %d items, %v from %d items\n", nim.query.Round(10*time.Microsecond), *itemsN, nim.queryLarge.Round(10*time.Microsecond), *large)
 	}
+}
+
+// leanTable measures PutItem then GetItem with the lean generator against
+// every target and prints the table.
+func leanTable(targets []target, n, clients int) {
+	type pg struct{ put, get leanResult }
+	res := make([]pg, len(targets))
+	for i, t := range targets {
+		c := sdkClient(t, clients)
+		table := fmt.Sprint("lean", time.Now().UnixNano())
+		ctx := context.Background()
+		if _, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
+			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: "S"}},
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}}}); err != nil {
+			log.Fatal(err)
+		}
+		waitActive(ctx, c, table)
+		res[i].put = lean(t, "PutItem", table, n, clients)
+		res[i].get = lean(t, "GetItem", table, n, clients)
+		log.Printf("%s lean: put %+v get %+v", t.name, res[i].put, res[i].get)
+	}
+	fmt.Println("Lean load generator (own process, pre-signed requests, keep-alive HTTP):")
+	fmt.Println()
+	fmt.Println("| target | PutItem/s | p50 | p99 | server CPU/PutItem | GetItem/s | p50 | p99 | server CPU/GetItem |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	cell := func(r leanResult) string {
+		if r.Err != "" {
+			return "failed | | | "
+		}
+		return fmt.Sprintf("%.0f | %s | %s | %s", r.Rate, ms(r.P50), ms(r.P99), us(r.CPU))
+	}
+	for i, t := range targets {
+		fmt.Printf("| %s | %s | %s |\n", t.name, cell(res[i].put), cell(res[i].get))
+	}
+	for i, t := range targets[1:] {
+		m := res[i+1]
+		cpuRatio := func(a, b time.Duration) string {
+			if a == 0 || b == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.1f× less CPU", float64(b)/float64(a))
+		}
+		fmt.Printf("| nimbus / %s | %s | | | %s | %s | | | %s |\n", strings.SplitN(t.name, " (", 2)[0], ratio(res[0].put.Rate, m.put.Rate),
+			cpuRatio(res[0].put.CPU, m.put.CPU), ratio(res[0].get.Rate, m.get.Rate), cpuRatio(res[0].get.CPU, m.get.CPU))
+	}
+	fmt.Println()
+}
+
+func sdkClient(t target, clients int) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(t.url),
+		Credentials: credentials.NewStaticCredentialsProvider(t.key, t.secret, ""),
+		HTTPClient:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2}}})
 }
 
 func us(d time.Duration) string {
@@ -168,8 +239,8 @@ func serveNimbus(dir, profile string) {
 	_ = srv.Close(context.Background())
 }
 
-func startNimbus(work, profile string) target {
-	cmd := exec.Command(os.Args[0], "-serve", work, "-cpuprofile", profile)
+func startNimbus(bin, work, profile, name string) target {
+	cmd := exec.Command(bin, "-serve", work, "-cpuprofile", profile)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		log.Fatal(err)
@@ -190,7 +261,7 @@ func startNimbus(work, profile string) target {
 	if len(f) != 3 {
 		log.Fatalf("nimbus server said %q", line)
 	}
-	return target{name: "nimbus (durable, fsync)", url: f[0], key: f[1], secret: f[2], pid: cmd.Process.Pid, stop: func() {
+	return target{name: name, url: f[0], key: f[1], secret: f[2], pid: cmd.Process.Pid, stop: func() {
 		_ = stdin.Close()
 		_ = cmd.Wait()
 	}}
@@ -334,9 +405,7 @@ func timed(t target, n int, run func() float64) (float64, time.Duration) {
 
 func measure(t target, n, clients, itemsN, large int) result {
 	ctx := context.Background()
-	c := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(t.url),
-		Credentials: credentials.NewStaticCredentialsProvider(t.key, t.secret, ""),
-		HTTPClient:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients * 2}}})
+	c := sdkClient(t, clients)
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	kv, series, big := "kv"+suffix, "series"+suffix, "big"+suffix
 	for _, tb := range []struct {

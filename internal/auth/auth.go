@@ -127,7 +127,8 @@ type Service struct {
 
 	signingKeys   sync.Map // scope string -> []byte
 	signingKeyLen atomic.Int64
-	policies      sync.Map // function name -> *compiledPolicy
+	policies      sync.Map  // function name -> *compiledPolicy
+	bufs          sync.Pool // *[]byte for canonical requests
 }
 
 type compiledPolicy struct {
@@ -456,12 +457,17 @@ func (s *Service) verify(r *http.Request, opts VerifyOptions) (*Principal, *Chun
 		}
 	}
 	key := s.signingKey(sr, secret)
+	buf := s.canonicalBuf()
+	defer s.bufs.Put(buf)
 	for _, payloadHash := range candidates {
-		canonical, err := canonicalRequest(r, sr, payloadHash, opts.SingleEncodePath)
+		canonical, err := appendCanonicalRequest((*buf)[:0], r, sr, payloadHash, opts.SingleEncodePath)
 		if err != nil {
 			return nil, nil, err
 		}
-		if signatureMatches(key, stringToSign(sr, canonical), sr.signature) {
+		*buf = canonical[:0]
+		sum := sha256.Sum256(canonical)
+		var stack [256]byte
+		if signatureMatchesBytes(key, appendStringToSign(stack[:0], sr, &sum), sr.signature) {
 			var cs *ChunkSigner
 			if strings.HasPrefix(payloadHash, "STREAMING-AWS4-HMAC-SHA256-") {
 				cs = &ChunkSigner{key: key, amzDate: sr.amzDateRaw, scope: sr.date + "/" + sr.region + "/" + sr.service + "/aws4_request", prev: sr.signature}
@@ -470,6 +476,15 @@ func (s *Service) verify(r *http.Request, opts VerifyOptions) (*Principal, *Chun
 		}
 	}
 	return nil, nil, newError(ErrSignatureMismatch, "")
+}
+
+// canonicalBuf is a reusable buffer for canonical requests.
+func (s *Service) canonicalBuf() *[]byte {
+	if b, ok := s.bufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 1024)
+	return &b
 }
 
 // checkDeclaredHash makes sure the body is the one the declared hash names:
@@ -616,6 +631,20 @@ func AnonymousPrincipal(accountID string) *Principal {
 // resource (an ARN, or "*"); extra condition keys (aws:SourceArn ...) join
 // the ones nimbus supplies. It returns nil or an *Error of ErrAccessDenied.
 func Authorize(ctx context.Context, action, resource string, extra map[string]string) error {
+	return AuthorizeKeys(ctx, action, resource, extra, nil)
+}
+
+// MultiKeys are a request's multi-valued condition keys.
+type MultiKeys struct {
+	// Values: key → the request's values (dynamodb:LeadingKeys → the
+	// partition key values it reads or writes).
+	Values map[string][]string
+	// Unknowable: keys the request cannot supply (a Scan's leading keys).
+	Unknowable []string
+}
+
+// AuthorizeKeys is Authorize with multi-valued condition keys.
+func AuthorizeKeys(ctx context.Context, action, resource string, extra map[string]string, keys *MultiKeys) error {
 	ri, _ := ctx.Value(ctxKey{}).(*requestInfo)
 	if ri == nil || ri.principal == nil {
 		return newError(ErrAccessDenied, "User: anonymous is not authorized to perform: "+action+" on resource: "+resource)
@@ -636,7 +665,11 @@ func Authorize(ctx context.Context, action, resource string, extra map[string]st
 	for k, v := range extra {
 		conds[k] = v
 	}
-	switch Evaluate(&Request{Action: action, Resource: resource, Context: conds}, p.policy) {
+	req := &Request{Action: action, Resource: resource, Context: conds}
+	if keys != nil {
+		req.Multi, req.Unknowable = keys.Values, keys.Unknowable
+	}
+	switch Evaluate(req, p.policy) {
 	case Allow:
 		return nil
 	case ExplicitDeny:

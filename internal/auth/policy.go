@@ -108,6 +108,14 @@ type Request struct {
 	Resource string // an ARN, or "*"
 	// Context holds condition keys (aws:SourceArn, aws:PrincipalArn, ...).
 	Context map[string]string
+	// Multi holds multi-valued condition keys (dynamodb:LeadingKeys: the
+	// partition keys a request touches), evaluated as sets by ForAllValues
+	// and ForAnyValue.
+	Multi map[string][]string
+	// Unknowable names keys the request cannot supply (a Scan's leading
+	// keys): a statement conditioned on one does not allow the request, and
+	// a Deny conditioned on one applies.
+	Unknowable []string
 }
 
 // Evaluate applies IAM's logic over every policy: an explicit Deny wins,
@@ -147,7 +155,15 @@ func (st *Statement) applies(req *Request) bool {
 	}
 	for op, keys := range st.Condition {
 		for key, values := range keys {
-			ok, known := evalCondition(op, key, values, req.Context)
+			if containsFold(req.Unknowable, key) {
+				return st.Effect == "Deny"
+			}
+			var ok, known bool
+			if set, multi := lookupMulti(req.Multi, key); multi {
+				ok, known = evalSet(op, key, values, set)
+			} else {
+				ok, known = evalCondition(op, key, values, req.Context)
+			}
 			if !known {
 				// An operator nimbus does not know: an Allow does not apply, a
 				// Deny does (failing closed either way).
@@ -297,6 +313,52 @@ func evalCondition(op, key string, values []string, ctx map[string]string) (ok, 
 		}
 	}
 	return hit != negate, true
+}
+
+// evalSet evaluates an operator on a multi-valued key: ForAllValues holds
+// when every value of the set satisfies it (an empty set included),
+// ForAnyValue when one does; a plain operator on a set of one value is the
+// single-valued test and otherwise needs every value (failing closed).
+func evalSet(op, key string, values []string, set []string) (ok, known bool) {
+	all := true
+	if rest, found := strings.CutPrefix(op, "ForAnyValue:"); found {
+		op, all = rest, false
+	} else if rest, found := strings.CutPrefix(op, "ForAllValues:"); found {
+		op = rest
+	} else if len(set) == 0 {
+		return evalCondition(op, key, values, nil)
+	}
+	if !isKnownOperator(strings.TrimSuffix(op, "IfExists")) {
+		return false, false
+	}
+	for _, v := range set {
+		hit, _ := evalCondition(op, key, values, map[string]string{key: v})
+		if hit != all {
+			return hit, true
+		}
+	}
+	return all, true
+}
+
+func lookupMulti(m map[string][]string, key string) ([]string, bool) {
+	if v, ok := m[key]; ok {
+		return v, true
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func isKnownOperator(op string) bool {

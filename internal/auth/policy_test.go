@@ -164,3 +164,47 @@ func TestAuthorizeMessages(t *testing.T) {
 		t.Fatalf("--no-auth: %v", err)
 	}
 }
+
+// Multi-valued keys (dynamodb:LeadingKeys) are sets: ForAllValues needs
+// every value to match, ForAnyValue one; a key the request cannot supply
+// keeps an Allow conditioned on it from applying and makes such a Deny apply.
+func TestMultiValuedConditionKeys(t *testing.T) {
+	allow, err := ParseStatements([]byte(`[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*",
+		"Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["a","b"]}}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anyOf, _ := ParseStatements([]byte(`[{"Effect":"Allow","Action":"dynamodb:*","Resource":"*",
+		"Condition":{"ForAnyValue:StringLike":{"dynamodb:leadingkeys":"x*"}}}]`))
+	deny, _ := ParseStatements([]byte(`[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"dynamodb:Scan","Resource":"*",
+		"Condition":{"ForAnyValue:StringEquals":{"dynamodb:LeadingKeys":"secret"}}}]`))
+	req := func(keys []string, unknowable bool) *Request {
+		r := &Request{Action: "dynamodb:GetItem", Resource: "arn:aws:dynamodb:us-east-1:000000000000:table/t"}
+		if unknowable {
+			r.Action, r.Unknowable = "dynamodb:Scan", []string{"dynamodb:LeadingKeys"}
+		} else {
+			r.Multi = map[string][]string{"dynamodb:LeadingKeys": keys}
+		}
+		return r
+	}
+	for _, c := range []struct {
+		name   string
+		policy Policy
+		req    *Request
+		want   Decision
+	}{
+		{"all in the set", allow, req([]string{"a", "b", "a"}, false), Allow},
+		{"one outside", allow, req([]string{"a", "c"}, false), ImplicitDeny},
+		{"empty set", allow, req(nil, false), Allow},
+		{"unknowable", allow, req(nil, true), ImplicitDeny},
+		{"any matches", anyOf, req([]string{"q", "xy"}, false), Allow},
+		{"none matches", anyOf, req([]string{"q"}, false), ImplicitDeny},
+		{"any on empty", anyOf, req(nil, false), ImplicitDeny},
+		{"deny on unknowable", deny, req(nil, true), ExplicitDeny},
+		{"deny not hit", deny, req([]string{"a"}, false), Allow},
+	} {
+		if got := Evaluate(c.req, c.policy); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}

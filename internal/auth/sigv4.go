@@ -244,42 +244,67 @@ func (sr *signedRequest) checkTime(now time.Time) error {
 // canonicalRequest builds the canonical request of AWS's specification.
 // singleEncode is S3's rule: the path is used as sent, not encoded again.
 func canonicalRequest(r *http.Request, sr *signedRequest, payloadHash string, singleEncode bool) (string, error) {
-	var b strings.Builder
-	b.Grow(512)
-	b.WriteString(r.Method)
-	b.WriteByte('\n')
+	b, err := appendCanonicalRequest(make([]byte, 0, 512), r, sr, payloadHash, singleEncode)
+	return string(b), err
+}
+
+// appendCanonicalRequest appends the canonical request to b.
+func appendCanonicalRequest(b []byte, r *http.Request, sr *signedRequest, payloadHash string, singleEncode bool) ([]byte, error) {
+	b = append(b, r.Method...)
+	b = append(b, '\n')
 	path := r.URL.EscapedPath()
 	if path == "" {
 		path = "/"
 	}
 	if singleEncode {
-		b.WriteString(path)
+		b = append(b, path...)
 	} else {
-		writeURIEncoded(&b, path, false)
+		b = appendURIEncoded(b, path, false)
 	}
-	b.WriteByte('\n')
-	writeCanonicalQuery(&b, r.URL.RawQuery, sr.presigned)
-	b.WriteByte('\n')
+	b = append(b, '\n')
+	b = appendCanonicalQuery(b, r.URL.RawQuery, sr.presigned)
+	b = append(b, '\n')
 	for _, name := range sr.signedHeaders {
-		b.WriteString(name)
-		b.WriteByte(':')
-		values, ok := headerValues(r, name)
-		if !ok {
-			return "", newError(ErrSignatureMismatch, "The request signature we calculated does not match the signature you provided: signed header '"+name+"' is missing from the request.")
+		b = append(b, name...)
+		b = append(b, ':')
+		if !appendHeaderValues(&b, r, name) {
+			return nil, newError(ErrSignatureMismatch, "The request signature we calculated does not match the signature you provided: signed header '"+name+"' is missing from the request.")
 		}
+		b = append(b, '\n')
+	}
+	b = append(b, '\n')
+	b = append(b, sr.signedRaw...)
+	b = append(b, '\n')
+	b = append(b, payloadHash...)
+	return b, nil
+}
+
+// appendHeaderValues appends a signed header's values, trimmed and joined
+// by commas; false if the request lacks it. Host and single-valued headers
+// (the common case) need no allocation.
+func appendHeaderValues(b *[]byte, r *http.Request, name string) bool {
+	switch name {
+	case "host":
+		*b = appendTrimmedValue(*b, r.Host)
+		return r.Host != ""
+	case "content-length", "transfer-encoding":
+		values, ok := headerValues(r, name)
 		for i, v := range values {
 			if i > 0 {
-				b.WriteByte(',')
+				*b = append(*b, ',')
 			}
-			writeTrimmedValue(&b, v)
+			*b = appendTrimmedValue(*b, v)
 		}
-		b.WriteByte('\n')
+		return ok
 	}
-	b.WriteByte('\n')
-	b.WriteString(sr.signedRaw)
-	b.WriteByte('\n')
-	b.WriteString(payloadHash)
-	return b.String(), nil
+	values := r.Header[canonicalHeaderName(name)]
+	for i, v := range values {
+		if i > 0 {
+			*b = append(*b, ',')
+		}
+		*b = appendTrimmedValue(*b, v)
+	}
+	return len(values) > 0
 }
 
 // headerValues reads a signed header, including those net/http moves out of
@@ -339,9 +364,9 @@ func canonicalHeaderName(lower string) string {
 	return textproto.CanonicalMIMEHeaderKey(lower)
 }
 
-// writeTrimmedValue writes v without leading and trailing spaces and with
+// appendTrimmedValue appends v without leading and trailing spaces and with
 // runs of spaces collapsed, as the specification asks.
-func writeTrimmedValue(b *strings.Builder, v string) {
+func appendTrimmedValue(b []byte, v string) []byte {
 	v = strings.TrimSpace(v)
 	space := false
 	for i := 0; i < len(v); i++ {
@@ -351,20 +376,21 @@ func writeTrimmedValue(b *strings.Builder, v string) {
 			continue
 		}
 		if space {
-			b.WriteByte(' ')
+			b = append(b, ' ')
 			space = false
 		}
-		b.WriteByte(c)
+		b = append(b, c)
 	}
+	return b
 }
 
 type queryPair struct{ k, v string }
 
-// writeCanonicalQuery sorts the parameters by encoded name then value, each
+// appendCanonicalQuery sorts the parameters by encoded name then value, each
 // encoded with the specification's rules (space as %20).
-func writeCanonicalQuery(b *strings.Builder, raw string, presigned bool) {
+func appendCanonicalQuery(b []byte, raw string, presigned bool) []byte {
 	if raw == "" {
-		return
+		return b
 	}
 	var pairs []queryPair
 	for _, part := range strings.Split(raw, "&") {
@@ -380,10 +406,7 @@ func writeCanonicalQuery(b *strings.Builder, raw string, presigned bool) {
 		if presigned && k == "X-Amz-Signature" {
 			continue
 		}
-		var ek, ev strings.Builder
-		writeURIEncoded(&ek, k, true)
-		writeURIEncoded(&ev, v, true)
-		pairs = append(pairs, queryPair{ek.String(), ev.String()})
+		pairs = append(pairs, queryPair{string(appendURIEncoded(nil, k, true)), string(appendURIEncoded(nil, v, true))})
 	}
 	sort.Slice(pairs, func(i, j int) bool {
 		if pairs[i].k != pairs[j].k {
@@ -393,34 +416,115 @@ func writeCanonicalQuery(b *strings.Builder, raw string, presigned bool) {
 	})
 	for i, p := range pairs {
 		if i > 0 {
-			b.WriteByte('&')
+			b = append(b, '&')
 		}
-		b.WriteString(p.k)
-		b.WriteByte('=')
-		b.WriteString(p.v)
+		b = append(b, p.k...)
+		b = append(b, '=')
+		b = append(b, p.v...)
 	}
+	return b
 }
 
-// writeURIEncoded encodes every byte but the unreserved characters (and '/'
+// appendURIEncoded encodes every byte but the unreserved characters (and '/'
 // unless encodeSlash), in upper-case hex.
-func writeURIEncoded(b *strings.Builder, s string, encodeSlash bool) {
+func appendURIEncoded(b []byte, s string, encodeSlash bool) []byte {
 	const hexUpper = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && !encodeSlash) {
-			b.WriteByte(c)
+			b = append(b, c)
 			continue
 		}
-		b.WriteByte('%')
-		b.WriteByte(hexUpper[c>>4])
-		b.WriteByte(hexUpper[c&15])
+		b = append(b, '%', hexUpper[c>>4], hexUpper[c&15])
 	}
+	return b
 }
 
 // stringToSign is the specification's string to sign.
 func stringToSign(sr *signedRequest, canonical string) string {
 	sum := sha256.Sum256([]byte(canonical))
 	return algorithm + "\n" + sr.amzDateRaw + "\n" + sr.date + "/" + sr.region + "/" + sr.service + "/aws4_request\n" + hex.EncodeToString(sum[:])
+}
+
+// appendStringToSign appends the string to sign of a canonical request
+// whose SHA-256 is sum.
+func appendStringToSign(b []byte, sr *signedRequest, sum *[sha256.Size]byte) []byte {
+	b = append(b, algorithm+"\n"...)
+	b = append(b, sr.amzDateRaw...)
+	b = append(b, '\n')
+	b = append(b, sr.date...)
+	b = append(b, '/')
+	b = append(b, sr.region...)
+	b = append(b, '/')
+	b = append(b, sr.service...)
+	b = append(b, "/aws4_request\n"...)
+	return hex.AppendEncode(b, sum[:])
+}
+
+// hmacSum is HMAC-SHA256 (RFC 2104) of data under a key of at most 64 bytes
+// (signing keys are 32), computed with sha256.Sum256 over a stack buffer
+// when data is short: no hmac.New and its two digests per request.
+func hmacSum(key []byte, data []byte) [sha256.Size]byte {
+	if len(key) > 64 {
+		var out [sha256.Size]byte
+		copy(out[:], hmacSHA256(key, string(data)))
+		return out
+	}
+	var stack [1024]byte
+	buf := stack[:0]
+	if 64+len(data) > len(stack) {
+		buf = make([]byte, 0, 64+len(data))
+	}
+	buf = buf[:64]
+	for i := range 64 {
+		var k byte
+		if i < len(key) {
+			k = key[i]
+		}
+		buf[i] = k ^ 0x36
+	}
+	buf = append(buf, data...)
+	inner := sha256.Sum256(buf)
+	var outer [64 + sha256.Size]byte
+	for i := range 64 {
+		var k byte
+		if i < len(key) {
+			k = key[i]
+		}
+		outer[i] = k ^ 0x5c
+	}
+	copy(outer[64:], inner[:])
+	return sha256.Sum256(outer[:])
+}
+
+// signatureMatchesBytes is signatureMatches for a string to sign in bytes.
+func signatureMatchesBytes(signingKey []byte, toSign []byte, hexSignature string) bool {
+	want := hmacSum(signingKey, toSign)
+	if len(hexSignature) != 2*len(want) {
+		return false
+	}
+	var got [sha256.Size]byte
+	for i := range got {
+		hi, ok1 := unhex(hexSignature[2*i])
+		lo, ok2 := unhex(hexSignature[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		got[i] = hi<<4 | lo
+	}
+	return hmac.Equal(got[:], want[:])
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // SigningKey derives the key of the specification: HMACs of the date,
@@ -542,5 +646,7 @@ func (b *hashingBody) Read(p []byte) (int, error) {
 
 func hexSHA256(b []byte) string {
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
 }

@@ -178,6 +178,8 @@ func (s *Server) registerEventAPIs(mux *http.ServeMux) {
 			ssm.TargetPrefix:         s.ssmAPI(), // params.go
 			dynamodb.TargetPrefix: &dynamodb.API{Tables: s.tables, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {
 				return auth.Authorize(ctx, action, resource, nil)
+			}, AuthorizeKeys: func(ctx context.Context, action, resource string, keys *auth.MultiKeys) error {
+				return auth.AuthorizeKeys(ctx, action, resource, nil, keys)
 			}},
 			kinesis.TargetPrefix: &kinesis.API{Streams: s.events.kinesis, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {
 				return auth.Authorize(ctx, action, resource, nil)

@@ -39,6 +39,9 @@ type QueryInput struct {
 	ReadInput
 	KeyCondition string
 	Backward     bool // ScanIndexForward false
+	// Authorize, when set, is called with the partition key value of the
+	// key condition before anything is read (dynamodb:LeadingKeys).
+	Authorize func(partition Value) error
 }
 
 // ScanInput is a Scan request.
@@ -66,7 +69,8 @@ type readPlan struct {
 	filter     cond
 	paths      []docPath
 	count      bool
-	fetchTable bool // LSI with ALL_ATTRIBUTES: read the table's item
+	fetchTable bool  // LSI with ALL_ATTRIBUTES: read the table's item
+	partition  Value // a Query's partition key value
 	lower      []byte
 	upper      []byte
 	backward   bool
@@ -295,6 +299,11 @@ func (s *Service) Query(ctx context.Context, in QueryInput) (*Page, error) {
 	if err := p.keyRange(kc); err != nil {
 		return nil, err
 	}
+	if in.Authorize != nil {
+		if err := in.Authorize(p.partition); err != nil {
+			return nil, err
+		}
+	}
 	if p.filter != nil {
 		hash, rng := p.keyNames()
 		for _, name := range condAttrs(p.filter) {
@@ -355,6 +364,7 @@ func (p *readPlan) keyRange(kc cond) error {
 	if hashVal.Kind != p.kind(hash) {
 		return validationf("One or more parameter values were invalid: Condition parameter type does not match schema type")
 	}
+	p.partition = *hashVal
 	prefix := partitionPrefix(p.t.ID, p.indexID(), *hashVal)
 	p.lower, p.upper = prefix, prefixEnd(prefix)
 	if rangeCond == nil {

@@ -26,7 +26,16 @@ func (a *API) batchWriteItem(ctx context.Context, body []byte) (any, error) {
 	}
 	req := map[string][]tables.WriteRequest{}
 	for table, rs := range in.RequestItems {
-		if err := a.authorize(ctx, "BatchWriteItem", a.Tables.ARN(table)); err != nil {
+		var keys []tables.Item
+		for _, r := range rs {
+			if r.PutRequest != nil {
+				keys = append(keys, tables.Item(r.PutRequest.Item))
+			}
+			if r.DeleteRequest != nil {
+				keys = append(keys, tables.Item(r.DeleteRequest.Key))
+			}
+		}
+		if err := a.authorizeKeys(ctx, "BatchWriteItem", table, keys...); err != nil {
 			return nil, err
 		}
 		for _, r := range rs {
@@ -76,7 +85,11 @@ func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
 	}
 	req := map[string]tables.KeysAndProjection{}
 	for table, r := range in.RequestItems {
-		if err := a.authorize(ctx, "BatchGetItem", a.Tables.ARN(table)); err != nil {
+		keys := make([]tables.Item, len(r.Keys))
+		for i, k := range r.Keys {
+			keys[i] = tables.Item(k)
+		}
+		if err := a.authorizeKeys(ctx, "BatchGetItem", table, keys...); err != nil {
 			return nil, err
 		}
 		lp := legacyParams{AttributesToGet: r.AttributesToGet}
@@ -175,26 +188,27 @@ func (a *API) transactWriteItems(ctx context.Context, body []byte) (any, error) 
 	req := make([]tables.TransactWriteItem, len(in.TransactItems))
 	for i, ti := range in.TransactItems {
 		var table, action string
+		var key tables.Item
 		switch {
 		case ti.ConditionCheck != nil:
 			c := ti.ConditionCheck
-			table, action = c.TableName, "ConditionCheckItem"
+			table, action, key = c.TableName, "ConditionCheckItem", tables.Item(c.Key)
 			req[i].ConditionCheck = &tables.ConditionCheck{Table: c.TableName, Key: tables.Item(c.Key), Condition: c.condition(), Names: c.ExpressionAttributeNames, Values: valuesMap(c.ExpressionAttributeValues)}
 		case ti.Put != nil:
 			p := ti.Put
-			table, action = p.TableName, "PutItem"
+			table, action, key = p.TableName, "PutItem", tables.Item(p.Item)
 			req[i].Put = &tables.PutInput{Table: p.TableName, Item: tables.Item(p.Item), Condition: p.condition(), Names: p.ExpressionAttributeNames, Values: valuesMap(p.ExpressionAttributeValues)}
 		case ti.Delete != nil:
 			d := ti.Delete
-			table, action = d.TableName, "DeleteItem"
+			table, action, key = d.TableName, "DeleteItem", tables.Item(d.Key)
 			req[i].Delete = &tables.DeleteInput{Table: d.TableName, Key: tables.Item(d.Key), Condition: d.condition(), Names: d.ExpressionAttributeNames, Values: valuesMap(d.ExpressionAttributeValues)}
 		case ti.Update != nil:
 			u := ti.Update
-			table, action = u.TableName, "UpdateItem"
+			table, action, key = u.TableName, "UpdateItem", tables.Item(u.Key)
 			req[i].Update = &tables.UpdateInput{Table: u.TableName, Key: tables.Item(u.Key), Update: u.UpdateExpression, Condition: u.condition(), Names: u.ExpressionAttributeNames, Values: valuesMap(u.ExpressionAttributeValues)}
 		}
 		if table != "" {
-			if err := a.authorize(ctx, action, a.Tables.ARN(table)); err != nil {
+			if err := a.authorizeKeys(ctx, action, table, key); err != nil {
 				return nil, err
 			}
 		}
@@ -235,7 +249,7 @@ func (a *API) transactGetItems(ctx context.Context, body []byte) (any, error) {
 	req := make([]tables.TransactGet, len(in.TransactItems))
 	for i, ti := range in.TransactItems {
 		g := ti.Get
-		if err := a.authorize(ctx, "GetItem", a.Tables.ARN(g.TableName)); err != nil {
+		if err := a.authorizeKeys(ctx, "GetItem", g.TableName, tables.Item(g.Key)); err != nil {
 			return nil, err
 		}
 		req[i] = tables.TransactGet{Table: g.TableName, Key: tables.Item(g.Key), Projection: g.ProjectionExpression, Names: g.ExpressionAttributeNames}

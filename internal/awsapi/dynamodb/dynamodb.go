@@ -7,13 +7,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"hash/crc32"
-	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
 
+	"github.com/nimbus-platform/nimbus/internal/auth"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/jsonproto"
 	"github.com/nimbus-platform/nimbus/internal/tables"
 )
 
@@ -30,20 +28,21 @@ type API struct {
 	// Authorize, when set, decides whether the caller may perform action
 	// ("dynamodb:PutItem") on resource (a table or index ARN).
 	Authorize func(ctx context.Context, action, resource string) error
+	// AuthorizeKeys, when set, is used instead of Authorize for requests
+	// whose condition keys matter (dynamodb:LeadingKeys of item operations,
+	// Queries and Scans) when the caller is not an operator.
+	AuthorizeKeys func(ctx context.Context, action, resource string, keys *auth.MultiKeys) error
 }
 
 type handler func(ctx context.Context, body []byte) (any, error)
 
 // ServeHTTP answers one JSON 1.0 request.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+	op := jsonproto.Operation(r, TargetPrefix)
+	body, err := jsonproto.Body(w, r, MaxRequestBytes)
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, "ValidationException", "Request size exceeded 16777216 bytes")
 		return
-	}
-	if len(body) == 0 {
-		body = []byte("{}")
 	}
 	h := a.handler(op)
 	if h == nil {
@@ -75,12 +74,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // MarshalJSON).
 type rawBody []byte
 
+// answer frames DynamoDB's answers: JSON 1.0 with the X-Amz-Crc32 the SDKs
+// check the body against, and errors without an empty message.
+func answer() jsonproto.Answer {
+	return jsonproto.Answer{ContentType: jsonproto.JSON10, CRC32: true, OmitEmptyMessage: true}
+}
+
 func writeJSON(w http.ResponseWriter, status int, data []byte) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	// The SDKs verify the body against this checksum when it is present.
-	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(data)), 10))
-	w.WriteHeader(status)
-	_, _ = w.Write(data)
+	answer().Write(w, status, data)
 }
 
 func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
@@ -144,12 +145,7 @@ func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	body := map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#" + code}
-	if msg != "" {
-		body["message"] = msg
-	}
-	data, _ := json.Marshal(body)
-	writeJSON(w, status, data)
+	answer().Error(w, status, "com.amazonaws.dynamodb.v20120810#"+code, msg)
 }
 
 // authorize is the one place every operation passes with its IAM action and

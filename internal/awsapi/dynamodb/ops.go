@@ -1,10 +1,11 @@
 package dynamodb
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"strconv"
 
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/tables"
 )
 
@@ -278,24 +279,26 @@ type exprParams struct {
 	ExpressionAttributeValues map[string]wireValue
 }
 
+type putItemIn struct {
+	TableName                           string
+	Item                                wireItem
+	ConditionExpression                 string
+	ReturnValues                        string
+	ReturnValuesOnConditionCheckFailure string
+	ReturnConsumedCapacity              string
+	exprParams
+	legacyParams
+}
+
 func (a *API) putItem(ctx context.Context, body []byte) (any, error) {
-	in, err := decode[struct {
-		TableName                           string
-		Item                                wireItem
-		ConditionExpression                 string
-		ReturnValues                        string
-		ReturnValuesOnConditionCheckFailure string
-		ReturnConsumedCapacity              string
-		exprParams
-		legacyParams
-	}](body)
+	in, err := decodeFast[putItemIn](body)
 	if err != nil {
 		return nil, err
 	}
 	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
-	consumed, err := a.itemCall(ctx, "PutItem", in.TableName, in.ReturnConsumedCapacity)
+	consumed, err := a.itemCall(ctx, "PutItem", in.TableName, in.ReturnConsumedCapacity, tables.Item(in.Item))
 	if err != nil {
 		return nil, err
 	}
@@ -312,23 +315,25 @@ func (a *API) putItem(ctx context.Context, body []byte) (any, error) {
 
 func attributes(it tables.Item) rawBody { return itemBody("Attributes", it) }
 
+type getItemIn struct {
+	TableName                string
+	Key                      wireItem
+	ProjectionExpression     string
+	ExpressionAttributeNames map[string]string
+	ConsistentRead           bool
+	ReturnConsumedCapacity   string
+	legacyParams
+}
+
 func (a *API) getItem(ctx context.Context, body []byte) (any, error) {
-	in, err := decode[struct {
-		TableName                string
-		Key                      wireItem
-		ProjectionExpression     string
-		ExpressionAttributeNames map[string]string
-		ConsistentRead           bool
-		ReturnConsumedCapacity   string
-		legacyParams
-	}](body)
+	in, err := decodeFast[getItemIn](body)
 	if err != nil {
 		return nil, err
 	}
 	if err := in.translate(exprTarget{Projection: &in.ProjectionExpression, Names: &in.ExpressionAttributeNames}); err != nil {
 		return nil, err
 	}
-	consumed, err := a.itemCall(ctx, "GetItem", in.TableName, in.ReturnConsumedCapacity)
+	consumed, err := a.itemCall(ctx, "GetItem", in.TableName, in.ReturnConsumedCapacity, tables.Item(in.Key))
 	if err != nil {
 		return nil, err
 	}
@@ -340,24 +345,26 @@ func (a *API) getItem(ctx context.Context, body []byte) (any, error) {
 	return a.withCapacity(itemBody("Item", it), in.TableName, in.ReturnConsumedCapacity, consumed, true), nil
 }
 
+type deleteItemIn struct {
+	TableName                           string
+	Key                                 wireItem
+	ConditionExpression                 string
+	ReturnValues                        string
+	ReturnValuesOnConditionCheckFailure string
+	ReturnConsumedCapacity              string
+	exprParams
+	legacyParams
+}
+
 func (a *API) deleteItem(ctx context.Context, body []byte) (any, error) {
-	in, err := decode[struct {
-		TableName                           string
-		Key                                 wireItem
-		ConditionExpression                 string
-		ReturnValues                        string
-		ReturnValuesOnConditionCheckFailure string
-		ReturnConsumedCapacity              string
-		exprParams
-		legacyParams
-	}](body)
+	in, err := decodeFast[deleteItemIn](body)
 	if err != nil {
 		return nil, err
 	}
 	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
-	consumed, err := a.itemCall(ctx, "DeleteItem", in.TableName, in.ReturnConsumedCapacity)
+	consumed, err := a.itemCall(ctx, "DeleteItem", in.TableName, in.ReturnConsumedCapacity, tables.Item(in.Key))
 	if err != nil {
 		return nil, err
 	}
@@ -372,25 +379,27 @@ func (a *API) deleteItem(ctx context.Context, body []byte) (any, error) {
 	return a.withCapacity(attributes(old), in.TableName, in.ReturnConsumedCapacity, consumed, false), nil
 }
 
+type updateItemIn struct {
+	TableName                           string
+	Key                                 wireItem
+	UpdateExpression                    string
+	ConditionExpression                 string
+	ReturnValues                        string
+	ReturnValuesOnConditionCheckFailure string
+	ReturnConsumedCapacity              string
+	exprParams
+	legacyParams
+}
+
 func (a *API) updateItem(ctx context.Context, body []byte) (any, error) {
-	in, err := decode[struct {
-		TableName                           string
-		Key                                 wireItem
-		UpdateExpression                    string
-		ConditionExpression                 string
-		ReturnValues                        string
-		ReturnValuesOnConditionCheckFailure string
-		ReturnConsumedCapacity              string
-		exprParams
-		legacyParams
-	}](body)
+	in, err := decodeFast[updateItemIn](body)
 	if err != nil {
 		return nil, err
 	}
 	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Update: &in.UpdateExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
-	consumed, err := a.itemCall(ctx, "UpdateItem", in.TableName, in.ReturnConsumedCapacity)
+	consumed, err := a.itemCall(ctx, "UpdateItem", in.TableName, in.ReturnConsumedCapacity, tables.Item(in.Key))
 	if err != nil {
 		return nil, err
 	}
@@ -461,24 +470,30 @@ func (a *API) readResource(table, index string) string {
 }
 
 func pageOut(p *tables.Page, count bool) rawBody {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `{"Count":%d,"ScannedCount":%d`, p.Count, p.ScannedCount)
+	size := 64
+	for _, it := range p.Items {
+		size += 16 + 32*len(it)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"Count":`...)
+	b = strconv.AppendInt(b, int64(p.Count), 10)
+	b = append(b, `,"ScannedCount":`...)
+	b = strconv.AppendInt(b, int64(p.ScannedCount), 10)
 	if !count {
-		b.WriteString(`,"Items":[`)
+		b = append(b, `,"Items":[`...)
 		for i, it := range p.Items {
 			if i > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
-			appendItem(&b, it)
+			b = appendItem(b, it)
 		}
-		b.WriteByte(']')
+		b = append(b, ']')
 	}
 	if p.LastEvaluatedKey != nil {
-		b.WriteString(`,"LastEvaluatedKey":`)
-		appendItem(&b, p.LastEvaluatedKey)
+		b = append(b, `,"LastEvaluatedKey":`...)
+		b = appendItem(b, p.LastEvaluatedKey)
 	}
-	b.WriteByte('}')
-	return b.Bytes()
+	return append(b, '}')
 }
 
 // itemBody is {"name": item}, or {} without an item.
@@ -486,19 +501,31 @@ func itemBody(name string, it tables.Item) rawBody {
 	if it == nil {
 		return rawBody("{}")
 	}
-	var b bytes.Buffer
-	b.WriteString(`{"` + name + `":`)
-	appendItem(&b, it)
-	b.WriteByte('}')
-	return b.Bytes()
+	b := make([]byte, 0, 64+itemSizeHint(it))
+	b = append(b, `{"`...)
+	b = append(b, name...)
+	b = append(b, `":`...)
+	b = appendItem(b, it)
+	return append(b, '}')
+}
+
+// itemSizeHint guesses an item's JSON size, so its buffer grows once.
+func itemSizeHint(it tables.Item) int {
+	n := 2
+	for k, v := range it {
+		n += len(k) + len(v.S) + len(v.B)*4/3 + 16
+	}
+	return n
+}
+
+type queryIn struct {
+	readIn
+	KeyConditionExpression string
+	ScanIndexForward       *bool
 }
 
 func (a *API) query(ctx context.Context, body []byte) (any, error) {
-	in, err := decode[struct {
-		readIn
-		KeyConditionExpression string
-		ScanIndexForward       *bool
-	}](body)
+	in, err := decodeFast[queryIn](body)
 	if err != nil {
 		return nil, err
 	}
@@ -513,10 +540,17 @@ func (a *API) query(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.authorize(ctx, "Query", a.readResource(in.TableName, in.IndexName)); err != nil {
+	qin := tables.QueryInput{ReadInput: rin, KeyCondition: in.KeyConditionExpression, Backward: in.ScanIndexForward != nil && !*in.ScanIndexForward}
+	if a.restricted(ctx) {
+		// The partition is known once the core has read the key condition.
+		resource := a.readResource(in.TableName, in.IndexName)
+		qin.Authorize = func(partition tables.Value) error {
+			return a.authorizeMulti(ctx, "Query", resource, &auth.MultiKeys{Values: map[string][]string{LeadingKeys: {keyText(partition)}}})
+		}
+	} else if err := a.authorize(ctx, "Query", a.readResource(in.TableName, in.IndexName)); err != nil {
 		return nil, err
 	}
-	p, err := a.Tables.Query(ctx, tables.QueryInput{ReadInput: rin, KeyCondition: in.KeyConditionExpression, Backward: in.ScanIndexForward != nil && !*in.ScanIndexForward})
+	p, err := a.Tables.Query(ctx, qin)
 	if err != nil {
 		return nil, err
 	}
@@ -540,7 +574,11 @@ func (a *API) scan(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.authorize(ctx, "Scan", a.readResource(in.TableName, in.IndexName)); err != nil {
+	if a.restricted(ctx) {
+		if err := a.authorizeMulti(ctx, "Scan", a.readResource(in.TableName, in.IndexName), scanKeys()); err != nil {
+			return nil, err
+		}
+	} else if err := a.authorize(ctx, "Scan", a.readResource(in.TableName, in.IndexName)); err != nil {
 		return nil, err
 	}
 	p, err := a.Tables.Scan(ctx, tables.ScanInput{ReadInput: rin, Segment: in.Segment, TotalSegments: in.TotalSegments})

@@ -40,7 +40,11 @@ func (a *API) authorizeStatement(ctx context.Context, in tables.StatementInput) 
 	if index != "" {
 		arn += "/index/" + index
 	}
-	return a.authorize(ctx, "PartiQL"+strings.ToUpper(verb[:1])+strings.ToLower(verb[1:]), arn)
+	action := "PartiQL" + strings.ToUpper(verb[:1]) + strings.ToLower(verb[1:])
+	if a.restricted(ctx) {
+		return a.authorizeMulti(ctx, action, arn, scanKeys())
+	}
+	return a.authorize(ctx, action, arn)
 }
 
 func (a *API) executeStatement(ctx context.Context, body []byte) (any, error) {

@@ -1,13 +1,12 @@
 package dynamodb
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/nimbus-platform/nimbus/internal/awsapi/jsonproto"
 	"github.com/nimbus-platform/nimbus/internal/tables"
 )
 
@@ -169,79 +168,78 @@ func checkSet(v *tables.Value) error {
 }
 
 func (w wireValue) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	appendValue(&b, tables.Value(w))
-	return b.Bytes(), nil
+	return appendValue(nil, tables.Value(w)), nil
 }
 
 func (w wireItem) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	appendItem(&b, tables.Item(w))
-	return b.Bytes(), nil
+	return appendItem(nil, tables.Item(w)), nil
 }
 
-func appendItem(b *bytes.Buffer, it tables.Item) {
-	b.WriteByte('{')
+func appendItem(b []byte, it tables.Item) []byte {
+	b = append(b, '{')
 	first := true
 	for k, v := range it {
 		if !first {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
 		first = false
-		appendString(b, k)
-		b.WriteByte(':')
-		appendValue(b, v)
+		b = jsonproto.AppendString(b, k)
+		b = append(b, ':')
+		b = appendValue(b, v)
 	}
-	b.WriteByte('}')
+	return append(b, '}')
 }
 
-func appendString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s)
-	b.Write(enc)
+func appendBase64(b []byte, data []byte) []byte {
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, data)
+	return append(b, '"')
 }
 
-func appendValue(b *bytes.Buffer, v tables.Value) {
-	fmt.Fprintf(b, `{"%s":`, v.Kind)
+func appendValue(b []byte, v tables.Value) []byte {
+	b = append(b, `{"`...)
+	b = append(b, v.Kind.String()...)
+	b = append(b, `":`...)
 	switch v.Kind {
 	case tables.KindS, tables.KindN:
-		appendString(b, v.S)
+		b = jsonproto.AppendString(b, v.S)
 	case tables.KindB:
-		appendString(b, base64.StdEncoding.EncodeToString(v.B))
+		b = appendBase64(b, v.B)
 	case tables.KindBOOL, tables.KindNULL:
-		b.WriteString(strconv.FormatBool(v.Bool))
+		b = strconv.AppendBool(b, v.Bool)
 	case tables.KindM:
-		appendItem(b, v.M)
+		b = appendItem(b, v.M)
 	case tables.KindL:
-		b.WriteByte('[')
+		b = append(b, '[')
 		for i, e := range v.L {
 			if i > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
-			appendValue(b, e)
+			b = appendValue(b, e)
 		}
-		b.WriteByte(']')
+		b = append(b, ']')
 	case tables.KindSS, tables.KindNS:
-		b.WriteByte('[')
+		b = append(b, '[')
 		for i, s := range v.SS {
 			if i > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
-			appendString(b, s)
+			b = jsonproto.AppendString(b, s)
 		}
-		b.WriteByte(']')
+		b = append(b, ']')
 	case tables.KindBS:
-		b.WriteByte('[')
+		b = append(b, '[')
 		for i, e := range v.BS {
 			if i > 0 {
-				b.WriteByte(',')
+				b = append(b, ',')
 			}
-			appendString(b, base64.StdEncoding.EncodeToString(e))
+			b = appendBase64(b, e)
 		}
-		b.WriteByte(']')
+		b = append(b, ']')
 	default:
-		b.WriteString("null")
+		b = append(b, "null"...)
 	}
-	b.WriteByte('}')
+	return append(b, '}')
 }
 
 func items(in []tables.Item) []wireItem {
@@ -266,7 +264,5 @@ func valuesMap(in map[string]wireValue) map[string]tables.Value {
 // MarshalItem encodes an item in DynamoDB's JSON ({"name":{"S":"..."}}),
 // for the stream records other packages deliver.
 func MarshalItem(it tables.Item) json.RawMessage {
-	var b bytes.Buffer
-	appendItem(&b, it)
-	return b.Bytes()
+	return appendItem(nil, it)
 }

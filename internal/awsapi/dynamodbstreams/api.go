@@ -5,14 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"hash/crc32"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/nimbus-platform/nimbus/internal/awsapi/jsonproto"
 	"github.com/nimbus-platform/nimbus/internal/tables"
 )
 
@@ -46,14 +44,11 @@ func validation(msg string) error {
 
 // ServeHTTP answers one JSON 1.0 request.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	op := jsonproto.Operation(r, TargetPrefix)
+	body, err := jsonproto.Body(w, r, 1<<20)
 	if err != nil {
 		a.writeErr(w, op, validation("Request too large"))
 		return
-	}
-	if len(body) == 0 {
-		body = []byte("{}")
 	}
 	var out any
 	switch op {
@@ -80,11 +75,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, data)
 }
 
+// answer frames answers as DynamoDB does: JSON 1.0 with X-Amz-Crc32, errors
+// without an empty message.
+func answer() jsonproto.Answer {
+	return jsonproto.Answer{ContentType: jsonproto.JSON10, CRC32: true, OmitEmptyMessage: true}
+}
+
 func writeJSON(w http.ResponseWriter, status int, data []byte) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(data)), 10))
-	w.WriteHeader(status)
-	_, _ = w.Write(data)
+	answer().Write(w, status, data)
 }
 
 func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
@@ -109,12 +107,7 @@ func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
 		}
 		ae = &apiError{http.StatusInternalServerError, "InternalServerError", "Internal server error"}
 	}
-	body := map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#" + ae.code}
-	if ae.message != "" {
-		body["message"] = ae.message
-	}
-	data, _ := json.Marshal(body)
-	writeJSON(w, ae.status, data)
+	answer().Error(w, ae.status, "com.amazonaws.dynamodb.v20120810#"+ae.code, ae.message)
 }
 
 func (a *API) authorize(ctx context.Context, action, resource string) error {

@@ -5,7 +5,6 @@ package eventbridge
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/auth"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/jsonproto"
 	"github.com/nimbus-platform/nimbus/internal/events"
 	"github.com/nimbus-platform/nimbus/internal/store"
 )
@@ -31,14 +31,11 @@ type API struct {
 
 // ServeHTTP answers one JSON 1.1 request.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+	op := jsonproto.Operation(r, TargetPrefix)
+	body, err := jsonproto.Body(w, r, MaxRequestBytes)
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, "ValidationException", "The request is too large.")
 		return
-	}
-	if len(body) == 0 {
-		body = []byte("{}")
 	}
 	h, ok := a.ops()[op]
 	if !ok {
@@ -78,16 +75,17 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out = struct{}{}
 	}
 	data, _ := json.Marshal(out)
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	_, _ = w.Write(data)
+	answer().Write(w, http.StatusOK, data)
+}
+
+// answer frames EventBridge's JSON 1.1 answers; errors also name their type
+// in X-Amzn-ErrorType.
+func answer() jsonproto.Answer {
+	return jsonproto.Answer{ContentType: jsonproto.JSON11, ErrorTypeHeader: true}
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-ErrorType", code)
-	w.WriteHeader(status)
-	data, _ := json.Marshal(map[string]string{"__type": code, "message": msg})
-	_, _ = w.Write(data)
+	answer().Error(w, status, code, msg)
 }
 
 type handler func(r *http.Request, body []byte) (any, error)

@@ -7,13 +7,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/nimbus-platform/nimbus/internal/awsapi/jsonproto"
 	"github.com/nimbus-platform/nimbus/internal/datastreams"
 )
 
@@ -44,14 +43,11 @@ func invalid(msg string) error { return &apiError{"InvalidArgumentException", ms
 
 // ServeHTTP answers one JSON 1.1 request.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 10<<20))
+	op := jsonproto.Operation(r, TargetPrefix)
+	body, err := jsonproto.Body(w, r, 10<<20)
 	if err != nil {
 		a.writeErr(w, op, invalid("Request too large"))
 		return
-	}
-	if len(body) == 0 {
-		body = []byte("{}")
 	}
 	var out any
 	ctx := r.Context()
@@ -88,9 +84,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.writeErr(w, op, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	_, _ = w.Write(data)
+	answer().Write(w, http.StatusOK, data)
 }
+
+func answer() jsonproto.Answer { return jsonproto.Answer{ContentType: jsonproto.JSON11} }
 
 func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
 	var ae *apiError
@@ -119,10 +116,7 @@ func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
 		}
 		ae, status = &apiError{"InternalFailure", "Internal service failure"}, http.StatusInternalServerError
 	}
-	data, _ := json.Marshal(map[string]string{"__type": ae.code, "message": ae.message})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.WriteHeader(status)
-	_, _ = w.Write(data)
+	answer().Error(w, status, ae.code, ae.message)
 }
 
 func (a *API) authorize(ctx context.Context, action, resource string) error {

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// The lean load generator measures the servers rather than the clients: it
+// runs as its own process, encodes and signs every request (aws-sdk-go-v2's
+// SigV4 signer, the real algorithm) before the clock starts, then writes the
+// prepared bytes over plain keep-alive connections, one per client, and
+// reads the answers. Every target gets exactly the same bytes but for the
+// signature.
+
+// leanResult is what one lean run reports.
+type leanResult struct {
+	Rate     float64       // requests per second
+	P50, P99 time.Duration // latency
+	CPU      time.Duration // server CPU per request (filled by the parent)
+	Err      string
+}
+
+// leanFlags are the child's flags.
+type leanFlags struct {
+	op, url, key, secret, table string
+	n, clients                  int
+}
+
+// leanMain is the child: prepare, say "ready", wait for a line on stdin,
+// run, print the result as JSON.
+func leanMain(f leanFlags) {
+	reqs, host, err := prepare(f)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("ready")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		log.Fatal(err)
+	}
+	res := drive(host, reqs, f.clients)
+	_ = json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// leanBody is the JSON body of request i of op: 1 KB items keyed lean-i.
+func leanBody(op, table string, i int) []byte {
+	switch op {
+	case "PutItem":
+		return fmt.Appendf(nil, `{"TableName":%q,"Item":{"pk":{"S":"lean-%d"},"data":{"S":"%s"}}}`, table, i, strings.Repeat("x", 1000))
+	case "GetItem":
+		return fmt.Appendf(nil, `{"TableName":%q,"Key":{"pk":{"S":"lean-%d"}}}`, table, i)
+	}
+	log.Fatalf("lean: unknown operation %s", op)
+	return nil
+}
+
+// prepare encodes and signs the n requests as raw HTTP/1.1 bytes.
+func prepare(f leanFlags) ([][]byte, string, error) {
+	u, err := url.Parse(f.url)
+	if err != nil {
+		return nil, "", err
+	}
+	signer := v4.NewSigner()
+	creds := aws.Credentials{AccessKeyID: f.key, SecretAccessKey: f.secret}
+	now := time.Now()
+	out := make([][]byte, f.n)
+	for i := range out {
+		body := leanBody(f.op, f.table, i+1)
+		req, err := http.NewRequest(http.MethodPost, f.url+"/", bytes.NewReader(body))
+		if err != nil {
+			return nil, "", err
+		}
+		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+		req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+f.op)
+		req.Header.Set("User-Agent", "nimbus-bench-lean")
+		sum := sha256.Sum256(body)
+		if err := signer.SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "dynamodb", "us-east-1", now); err != nil {
+			return nil, "", err
+		}
+		var b bytes.Buffer
+		if err := req.Write(&b); err != nil {
+			return nil, "", err
+		}
+		out[i] = b.Bytes()
+	}
+	return out, u.Host, nil
+}
+
+// drive sends the requests over clients keep-alive connections.
+func drive(host string, reqs [][]byte, clients int) leanResult {
+	var next atomic.Int64
+	var failed atomic.Value
+	lat := make([]time.Duration, len(reqs))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var conn net.Conn
+			var br *bufio.Reader
+			defer func() {
+				if conn != nil {
+					conn.Close()
+				}
+			}()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(reqs)) || failed.Load() != nil {
+					return
+				}
+				t0 := time.Now()
+				if conn == nil { // first request, or the server closed the connection (moto_server does after each answer)
+					var err error
+					if conn, err = net.Dial("tcp", host); err != nil {
+						failed.Store(err.Error())
+						return
+					}
+					br = bufio.NewReaderSize(conn, 16<<10)
+				}
+				// A stuck server fails the run instead of hanging it.
+				_ = conn.SetDeadline(time.Now().Add(time.Minute))
+				if _, err := conn.Write(reqs[i]); err != nil {
+					failed.Store(err.Error())
+					return
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					failed.Store(err.Error())
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK {
+					failed.Store(fmt.Sprintf("HTTP %d: %s %v", resp.StatusCode, body, err))
+					return
+				}
+				lat[i] = time.Since(t0)
+				if resp.Close {
+					conn.Close()
+					conn = nil
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if e := failed.Load(); e != nil {
+		return leanResult{Err: e.(string)}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return leanResult{Rate: float64(len(reqs)) / elapsed.Seconds(), P50: lat[len(lat)/2], P99: lat[len(lat)*99/100]}
+}
+
+// lean runs the lean generator in its own process against t and measures
+// the server's CPU over the run only (not the preparation).
+func lean(t target, op, table string, n, clients int) leanResult {
+	cmd := exec.Command(os.Args[0], "-load", op, "-url", t.url, "-key", t.key, "-secret", t.secret, "-table", table,
+		"-n", fmt.Sprint(n), "-clients", fmt.Sprint(clients))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		log.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		log.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = cmd.Wait() }()
+	out := bufio.NewReader(stdout)
+	if line, err := out.ReadString('\n'); err != nil || line != "ready\n" {
+		log.Fatalf("lean generator: %q %v", line, err)
+	}
+	before := cpu(t.pid)
+	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+		log.Fatal(err)
+	}
+	var res leanResult
+	if err := json.NewDecoder(out).Decode(&res); err != nil {
+		log.Fatalf("lean generator: %v", err)
+	}
+	res.CPU = (cpu(t.pid) - before) / time.Duration(n)
+	_ = stdin.Close()
+	return res
+}
+
+// addLeanFlags declares the child's flags.
+func addLeanFlags(fs *flag.FlagSet) *leanFlags {
+	f := &leanFlags{}
+	fs.StringVar(&f.op, "load", "", "internal: run the lean load generator for this operation")
+	fs.StringVar(&f.url, "url", "", "internal: lean target URL")
+	fs.StringVar(&f.key, "key", "", "internal: lean access key")
+	fs.StringVar(&f.secret, "secret", "", "internal: lean secret key")
+	fs.StringVar(&f.table, "table", "", "internal: lean table")
+	return f
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
