@@ -126,7 +126,7 @@ func (s *Store) keyVersions(bucket, key string, limit int) ([]Object, error) {
 			continue // a longer key that holds a NUL
 		}
 		o := Object{Key: key}
-		if err := json.Unmarshal(it.Value(), &o); err != nil {
+		if err := decodeEntry(it.Value(), &o, true); err != nil {
 			return nil, fmt.Errorf("read version: %w", err)
 		}
 		out = append(out, o)
@@ -159,7 +159,7 @@ func (s *Store) findVersion(bucket, key, vid string) (Object, error) {
 	}
 	defer closer.Close()
 	o := Object{Key: key}
-	if err := json.Unmarshal(v, &o); err != nil {
+	if err := decodeEntry(v, &o, true); err != nil {
 		return Object{}, fmt.Errorf("read version: %w", err)
 	}
 	return o, nil
@@ -203,10 +203,11 @@ func (s *Store) commitVersion(ctx context.Context, bucket string, o Object, even
 		return Object{}, err
 	}
 	o.Null = bk.Versioning != VersioningEnabled
-	data, err := json.Marshal(o)
+	data, err := encodeEntry(&o)
 	if err != nil {
 		return Object{}, err
 	}
+	o.Data = nil // the caller has the bytes
 	b := s.db.NewBatch()
 	defer b.Close()
 	drop := ""
@@ -237,6 +238,13 @@ func (s *Store) commitVersion(ctx context.Context, bucket string, o Object, even
 // of its current version when versionID is "". Reading past a delete
 // marker fails with the marker's id in the error.
 func (s *Store) HeadObjectVersion(_ context.Context, bucket, key, versionID string) (Object, error) {
+	o, err := s.objectVersion(bucket, key, versionID)
+	o.Data = nil
+	return o, err
+}
+
+// objectVersion is HeadObjectVersion with an inline object's bytes.
+func (s *Store) objectVersion(bucket, key, versionID string) (Object, error) {
 	bk, err := s.bucket(bucket)
 	if err != nil {
 		return Object{}, err
@@ -341,7 +349,7 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, versionID string
 		_ = b.Delete(versionKey(bucket, key, v.VersionID), nil)
 		if len(vs) > 0 && vs[0].VersionID == v.VersionID { // the newest goes: the next one is current
 			if len(vs) > 1 && !vs[1].DeleteMarker {
-				data, _ := json.Marshal(vs[1])
+				data, _ := encodeEntry(&vs[1])
 				_ = b.Set(objectKey(bucket, key), data, nil)
 			} else {
 				_ = b.Delete(objectKey(bucket, key), nil)
@@ -428,7 +436,7 @@ func (s *Store) SetObjectTags(_ context.Context, bucket, key, versionID string, 
 		return Object{}, &Error{Kind: KindDeleteMarker, Message: "The specified method is not allowed against this resource.", DeleteMarker: v.Version()}
 	}
 	v.Tags = tags
-	data, err := json.Marshal(v)
+	data, err := encodeEntry(&v)
 	if err != nil {
 		return Object{}, err
 	}
@@ -540,7 +548,7 @@ func (s *Store) ListVersions(_ context.Context, bucket string, opts VersionListO
 			break
 		}
 		o := Object{Key: key}
-		if err := json.Unmarshal(it.Value(), &o); err != nil {
+		if err := decodeEntry(it.Value(), &o, false); err != nil {
 			return VersionListResult{}, fmt.Errorf("list versions %s: %w", bucket, err)
 		}
 		o.VersionID = vid

@@ -196,8 +196,36 @@ func (a *API) getObject(w http.ResponseWriter, r *http.Request, bucket, key stri
 		return nil
 	}
 	// Past this point the status is sent: a failed copy only cuts the body short.
-	if _, err := io.Copy(w, io.NewSectionReader(f, start, length)); err != nil && r.Context().Err() == nil {
+	if err := writeBody(w, f, start, length); err != nil && r.Context().Err() == nil {
 		a.log().Warn("s3 object body cut short", "bucket", bucket, "key", key, "err", err)
+	}
+	return nil
+}
+
+// sendSegment is how much of a file body goes to the connection per copy:
+// each copy lets the listener move the write deadline on.
+const sendSegment = 4 << 20
+
+// writeBody writes length bytes of body from start: an inline object's
+// bytes in one write, a file's through the connection's ReadFrom (sendfile),
+// which a plain *os.File under an io.LimitedReader keeps reachable.
+func writeBody(w http.ResponseWriter, body objects.Body, start, length int64) error {
+	if data, ok := objects.InlineBytes(body); ok {
+		_, err := w.Write(data[start : start+length])
+		return err
+	}
+	if _, err := body.Seek(start, io.SeekStart); err != nil {
+		return err
+	}
+	for length > 0 {
+		n, err := io.Copy(w, &io.LimitedReader{R: body, N: min(length, sendSegment)})
+		length -= n
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrUnexpectedEOF
+		}
 	}
 	return nil
 }
