@@ -119,6 +119,7 @@ func main() {
 		}
 		targets = append(targets, target{"moto_server (in memory)", url, "test", "test", func() time.Duration { return procCPU(cmd.Process.Pid) }})
 	}
+	raw := rawDisk(filepath.Join(work, "raw"), cases, *clients)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -130,7 +131,6 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 
-	raw := rawDisk(filepath.Join(work, "raw"), cases, *clients)
 	modeList := strings.Split(*modes, ",")
 	rows := map[string]map[string][]result{} // mode -> target -> results
 	lists := map[string]result{}

@@ -74,6 +74,7 @@ type Store struct {
 	lastVersion atomic.Int64
 	inlineLimit int64 // 0: no inline objects
 	buffers     bufferPool
+	buckets     bucketCache
 	stopSweep   context.CancelFunc
 	swept       chan struct{}
 	// notify holds the outbox dispatcher of event notifications (notify.go).
@@ -281,13 +282,62 @@ func (s *Store) CreateBucket(_ context.Context, name string) (Bucket, error) {
 	}
 	b := Bucket{Name: name, Created: s.cfg.Now().UTC()}
 	data, _ := json.Marshal(b)
-	if err := s.db.Set(bucketKey(name), data, pebble.Sync); err != nil {
+	err := s.db.Set(bucketKey(name), data, pebble.Sync)
+	s.buckets.drop(name)
+	if err != nil {
 		return Bucket{}, fmt.Errorf("create bucket %s: %w", name, err)
 	}
 	return b, nil
 }
 
+// bucketCache keeps bucket records read from the index: every object
+// request reads its bucket's, and they change seldom. A writer drops the
+// entry after its write; gen keeps a reader that read before that write
+// from putting the old record back.
+type bucketCache struct {
+	mu      sync.Mutex
+	gen     uint64
+	records map[string]Bucket
+}
+
+func (c *bucketCache) get(name string) (Bucket, uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.records[name]
+	return b, c.gen, ok
+}
+
+func (c *bucketCache) put(name string, b Bucket, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		if c.records == nil {
+			c.records = map[string]Bucket{}
+		}
+		c.records[name] = b
+	}
+}
+
+func (c *bucketCache) drop(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.records, name)
+}
+
 func (s *Store) bucket(name string) (Bucket, error) {
+	b, gen, ok := s.buckets.get(name)
+	if ok {
+		return b, nil
+	}
+	b, err := s.readBucket(name)
+	if err == nil {
+		s.buckets.put(name, b, gen)
+	}
+	return b, err
+}
+
+func (s *Store) readBucket(name string) (Bucket, error) {
 	v, closer, err := s.db.Get(bucketKey(name))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return Bucket{}, errorf(KindNoSuchBucket, "The specified bucket does not exist")
@@ -336,7 +386,9 @@ func (s *Store) DeleteBucket(_ context.Context, name string) error {
 	_ = b.Delete(notificationKey(name), nil)
 	_ = b.Delete(lifecycleKey(name), nil)
 	_ = b.Delete(ownerKey(name), nil)
-	if err := b.Commit(pebble.Sync); err != nil {
+	err := b.Commit(pebble.Sync)
+	s.buckets.drop(name)
+	if err != nil {
 		return fmt.Errorf("delete bucket %s: %w", name, err)
 	}
 	return nil

@@ -404,7 +404,9 @@ func (s *Store) updateBucket(name string, change func(*Bucket)) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.Set(bucketKey(name), data, pebble.Sync); err != nil {
+	err = s.db.Set(bucketKey(name), data, pebble.Sync)
+	s.buckets.drop(name)
+	if err != nil {
 		return fmt.Errorf("update bucket %s: %w", name, err)
 	}
 	return nil
