@@ -519,19 +519,6 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// ctxReader stops a copy when the request is gone.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 func newFileName() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
