@@ -169,14 +169,19 @@ func (s *Store) findVersion(bucket, key, vid string) (Object, error) {
 // returns the data file to remove once b is committed ("" if none). The
 // current entry of an index written before versions existed counts as
 // the null version too.
-func (s *Store) dropNull(b *pebble.Batch, bucket, key string) (string, error) {
+func (s *Store) dropNull(b *pebble.Batch, bk *Bucket, key string) (string, error) {
+	bucket := bk.Name
 	// A key has one null version at most: when it is current (always, in an
 	// unversioned bucket) no scan is needed.
-	if cur, err := s.object(bucket, key); err == nil && (cur.Null || cur.VersionID == "") {
+	cur, err := s.object(bucket, key)
+	if err == nil && (cur.Null || cur.VersionID == "") {
 		if cur.VersionID != "" {
 			_ = b.Delete(versionKey(bucket, key, cur.VersionID), nil)
 		}
 		return cur.File, nil
+	}
+	if bk.Versioning == "" && IsKind(err, KindNoSuchKey) {
+		return "", nil // never versioned: no current entry, no versions
 	}
 	old, err := s.findVersion(bucket, key, "null")
 	if err == nil {
@@ -212,7 +217,7 @@ func (s *Store) commitVersion(ctx context.Context, bucket string, o Object, even
 	defer b.Close()
 	drop := ""
 	if o.Null {
-		if drop, err = s.dropNull(b, bucket, o.Key); err != nil {
+		if drop, err = s.dropNull(b, &bk, o.Key); err != nil {
 			s.removeData(o.File)
 			return Object{}, err
 		}
@@ -319,7 +324,7 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, versionID string
 		} else if err != nil {
 			return res, err
 		}
-		if drop, err = s.dropNull(b, bucket, key); err != nil {
+		if drop, err = s.dropNull(b, &bk, key); err != nil {
 			return res, err
 		}
 		_ = b.Delete(objectKey(bucket, key), nil)
@@ -327,7 +332,7 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, versionID string
 		m := Object{Key: key, DeleteMarker: true, Modified: s.cfg.Now().UTC().Truncate(time.Millisecond), VersionID: s.newVersionID(),
 			Null: bk.Versioning == VersioningSuspended}
 		if m.Null {
-			if drop, err = s.dropNull(b, bucket, key); err != nil {
+			if drop, err = s.dropNull(b, &bk, key); err != nil {
 				return res, err
 			}
 		}
