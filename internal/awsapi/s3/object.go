@@ -73,10 +73,10 @@ func writeAttributes(h http.Header, o *objects.Object) {
 		ct = "binary/octet-stream"
 	}
 	h.Set("Content-Type", ct)
-	for name, v := range map[string]string{"Content-Encoding": o.ContentEncoding, "Content-Disposition": o.ContentDisposition,
-		"Content-Language": o.ContentLanguage, "Cache-Control": o.CacheControl, "Expires": o.Expires} {
-		if v != "" {
-			h.Set(name, v)
+	for _, a := range [...]struct{ name, v string }{{"Content-Encoding", o.ContentEncoding}, {"Content-Disposition", o.ContentDisposition},
+		{"Content-Language", o.ContentLanguage}, {"Cache-Control", o.CacheControl}, {"Expires", o.Expires}} {
+		if a.v != "" {
+			h[a.name] = []string{a.v}
 		}
 	}
 	for k, v := range o.Metadata {
@@ -136,7 +136,11 @@ func (a *API) putObject(w http.ResponseWriter, r *http.Request, bucket, key stri
 }
 
 func (a *API) getObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
-	versionID := r.URL.Query().Get("versionId")
+	var q url.Values // parsed once, and not at all for a plain GET
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
+	versionID := q.Get("versionId")
 	action := "s3:GetObject"
 	if versionID != "" {
 		action = "s3:GetObjectVersion"
@@ -167,7 +171,7 @@ func (a *API) getObject(w http.ResponseWriter, r *http.Request, bucket, key stri
 	if err != nil {
 		return err
 	}
-	if v := r.URL.Query().Get("partNumber"); v != "" {
+	if v := q.Get("partNumber"); v != "" {
 		if start, length, err = partRange(h, r, &o, v); err != nil {
 			return err
 		}
@@ -177,12 +181,13 @@ func (a *API) getObject(w http.ResponseWriter, r *http.Request, bucket, key stri
 	if len(o.Tags) > 0 {
 		h.Set("x-amz-tagging-count", strconv.Itoa(len(o.Tags)))
 	}
-	q := r.URL.Query()
-	for param, header := range map[string]string{"response-content-type": "Content-Type", "response-content-language": "Content-Language",
-		"response-expires": "Expires", "response-cache-control": "Cache-Control", "response-content-disposition": "Content-Disposition",
-		"response-content-encoding": "Content-Encoding"} {
-		if v := q.Get(param); v != "" {
-			h.Set(header, v)
+	if q != nil {
+		for _, o := range [...]struct{ param, header string }{{"response-content-type", "Content-Type"}, {"response-content-language", "Content-Language"},
+			{"response-expires", "Expires"}, {"response-cache-control", "Cache-Control"}, {"response-content-disposition", "Content-Disposition"},
+			{"response-content-encoding", "Content-Encoding"}} {
+			if v := q.Get(o.param); v != "" {
+				h.Set(o.header, v)
+			}
 		}
 	}
 	h.Set("Content-Length", strconv.FormatInt(length, 10))
