@@ -47,11 +47,15 @@ func TestCrashPlatformChild(t *testing.T) {
 	select {} // until killed
 }
 
-// crashBody is the body writer w sends in its i-th PUT: its size varies
-// up to 600 KB so that a kill can land in the middle of one.
+// crashBody is the body writer w sends in its i-th PUT: every other one is
+// small enough to live in the index (objects.InlineLimit), the others in
+// files of up to 600 KB, so that a kill can land in the middle of either.
 func crashBody(w, i int) []byte {
 	id := fmt.Sprintf("w%d-%d;", w, i)
 	n := 20<<10 + (w*7919+i*104729)%(580<<10)
+	if i%2 == 0 {
+		n = 16 + (w*7919+i*104729)%(objects.InlineLimit-16)
+	}
 	return bytes.Repeat([]byte(id), n/len(id)+1)[:n]
 }
 
@@ -236,5 +240,5 @@ func TestKillDuringPuts(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("%d versions and objects checked after the kill", versions)
+	t.Logf("%d versions and objects in files checked after the kill", versions)
 }
