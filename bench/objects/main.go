@@ -76,6 +76,7 @@ func main() {
 	listKeys := flag.Int("list-keys", 100000, "keys in the bucket that LIST reads (0: no LIST)")
 	modes := flag.String("modes", strings.Join([]string{modeUnsigned, modeSigned, modeSDK}, ","), "client modes, in table order")
 	withMoto := flag.Bool("moto", true, "also measure moto_server")
+	withPlain := flag.Bool("plain", true, "also measure a plain Go HTTP file server (no auth, no index): the transport's limit")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the nimbus server (this process) to this file")
 	write := flag.String("write", "", "write the tables into this Markdown file (BENCHMARKS.md)")
 	flag.Parse()
@@ -120,6 +121,11 @@ func main() {
 		targets = append(targets, target{"moto_server (in memory)", url, "test", "test", func() time.Duration { return procCPU(cmd.Process.Pid) }})
 	}
 	raw := rawDisk(filepath.Join(work, "raw"), cases, *clients)
+	if *withPlain {
+		url, stop := plainServer(filepath.Join(work, "plain"))
+		defer stop()
+		targets = append(targets, target{plainName, url, "plain", "plain", selfCPU})
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -159,7 +165,7 @@ func main() {
 				}
 			}
 		}
-		if *listKeys > 0 {
+		if *listKeys > 0 && t.name != plainName {
 			lists[t.name] = list(c, *clients, *listKeys, t.cpu)
 		}
 	}
@@ -169,7 +175,10 @@ func main() {
 		benchkit.Machine(), *clients, *small, *medium, *large, *listKeys, *modes)
 	b.WriteString("1 KB and 1 MB objects with concurrent clients, 256 MB with one. The clients run in their own process,\n")
 	b.WriteString("the same for both servers; CPU per operation is the server's alone (getrusage of the benchmark process,\n")
-	b.WriteString("which holds nimbus and nothing else while a phase runs; /proc of moto_server). The raw disk row is the limit.\n")
+	b.WriteString("which holds nimbus and nothing else while a phase runs; /proc of moto_server). The raw disk row is the limit\n")
+	b.WriteString("of the disk (its reads come from the page cache); the plain Go HTTP row, a file server with no signature check,\n")
+	b.WriteString("no hashing and no index (PUT: write + fsync; GET: http.ServeContent, sendfile), is what the same clients\n")
+	b.WriteString("get over loopback TCP on this machine.\n")
 	var header []string
 	for _, sc := range cases {
 		header = append(header, "PUT "+sc.name, "GET "+sc.name)
@@ -189,17 +198,20 @@ func main() {
 			if m == modeSDK && *listKeys > 0 {
 				l := lists[t.name]
 				extra = &l
+				if t.name == plainName {
+					extra = &result{}
+				}
 			}
 			b.WriteString(row(t.name, cases, rows[m][t.name], extra))
 		}
-		if len(targets) > 1 {
+		if len(targets) > 1 && targets[1].name != plainName {
 			n, mo := rows[m][targets[0].name], rows[m][targets[1].name]
 			var parts []string
 			for j, sc := range cases {
 				parts = append(parts, fmt.Sprintf("PUT %s %.1f×", sc.name, n[2*j].perSec/mo[2*j].perSec), fmt.Sprintf("GET %s %.1f×", sc.name, n[2*j+1].perSec/mo[2*j+1].perSec))
 			}
 			fmt.Fprintf(&b, "\nnimbus / moto_server: %s.", strings.Join(parts, ", "))
-			if extra := lists[targets[0].name]; extra.perSec > 0 {
+			if extra := lists[targets[0].name]; extra.perSec > 0 && m == modeSDK {
 				fmt.Fprintf(&b, " LIST %.1f×.", extra.perSec/lists[targets[1].name].perSec)
 			}
 		}
@@ -236,8 +248,10 @@ func row(name string, cases []sizeCase, r []result, list *result) string {
 		}
 		cells = append(cells, cell)
 	}
-	if list != nil {
+	if list != nil && list.perSec > 0 {
 		cells = append(cells, fmt.Sprintf("%.0f keys/s (%.2f ms CPU)", list.perSec, list.cpuMs))
+	} else if list != nil {
+		cells = append(cells, "—")
 	}
 	return "| " + name + " | " + strings.Join(cells, " | ") + " |\n"
 }
