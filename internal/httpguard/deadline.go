@@ -117,3 +117,15 @@ func (w *deadlineWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ReadFrom keeps the connection's ReadFrom (sendfile for file bodies)
+// reachable through the wrapper. The deadline moves on once per call, so
+// a caller sends a long body in pieces.
+func (w *deadlineWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.arm()
+	w.closeIfBroken()
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+}

@@ -2,6 +2,7 @@ package httpguard
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -85,4 +86,13 @@ func (c *countedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.l.release(c.ip) })
 	return err
+}
+
+// ReadFrom keeps the socket's ReadFrom reachable, so net/http sends file
+// bodies (object GETs) with sendfile.
+func (c *countedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }

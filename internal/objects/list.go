@@ -2,7 +2,6 @@ package objects
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -77,7 +76,7 @@ func (s *Store) List(_ context.Context, bucket string, opts ListOptions) (ListRe
 			break
 		}
 		o := Object{Key: key}
-		if err := json.Unmarshal(it.Value(), &o); err != nil {
+		if err := decodeEntry(it.Value(), &o, false); err != nil {
 			return ListResult{}, fmt.Errorf("list %s: %w", bucket, err)
 		}
 		res.Objects = append(res.Objects, o)

@@ -114,12 +114,10 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, id string, n int, b
 	if _, err := s.upload(bucket, key, id); err != nil {
 		return Part{}, err
 	}
-	h := md5.New()
-	file, written, err := s.writeData(ctx, io.TeeReader(body, h), size)
+	file, written, sum, err := s.writeHashed(ctx, body, size)
 	if err != nil {
 		return Part{}, err
 	}
-	sum := h.Sum(nil)
 	if wantMD5 != nil && string(sum) != string(wantMD5) {
 		s.removeData(file)
 		return Part{}, errorf(KindBadDigest, "The Content-MD5 you specified did not match what we received.")

@@ -29,6 +29,15 @@ import (
 // MaxObjectSize is S3's limit for a single PUT (5 GiB).
 const MaxObjectSize = 5 << 30
 
+// InlineLimit is the largest object kept in its index entry rather than in
+// a data file of its own (ADR 0025). Below it, a file's fixed costs (create,
+// fsync, rename, directory fsync on a PUT; an open on each GET) outweigh
+// copying the bytes through Pebble's WAL, and a PUT becomes one synced
+// batch, which Pebble groups with concurrent ones into one WAL sync. 64 KiB
+// keeps an entry small against Pebble's 64 MiB memtables and bounds what a
+// read of one holds in memory.
+const InlineLimit = 64 << 10
+
 // Index key prefixes: one byte, then the bucket name; objects add a NUL
 // (never in a bucket name) and the key, so one bucket's keys are one range
 // in S3's order (UTF-8 bytes).
@@ -43,6 +52,9 @@ type Config struct {
 	Dir    string // <data>/objects
 	Logger *slog.Logger
 	Now    func() time.Time
+	// InlineLimit overrides the package's InlineLimit: 0 keeps it, a
+	// negative value keeps every object in a file (tests of both kinds).
+	InlineLimit int
 }
 
 // Store holds every bucket and object of a node.
@@ -60,6 +72,9 @@ type Store struct {
 	keyLocks [64]sync.Mutex
 	// lastVersion keeps version ids strictly decreasing within a run.
 	lastVersion atomic.Int64
+	inlineLimit int64 // 0: no inline objects
+	buffers     bufferPool
+	buckets     bucketCache
 	stopSweep   context.CancelFunc
 	swept       chan struct{}
 	// notify holds the outbox dispatcher of event notifications (notify.go).
@@ -97,6 +112,59 @@ type Object struct {
 	// PartSizes are the sizes of the parts of a multipart upload, for
 	// GetObject's partNumber.
 	PartSizes []int64 `json:"parts,omitempty"`
+	// Inline objects keep their bytes, Data, in the index entry (after the
+	// JSON and a NUL) and have no File.
+	Inline bool   `json:"-"`
+	Data   []byte `json:"-"`
+}
+
+// encodeEntry is an object's index entry: its JSON, then for an inline
+// object a NUL (which JSON never holds unescaped) and the bytes.
+func encodeEntry(o *Object) ([]byte, error) {
+	meta, err := json.Marshal(o)
+	if err != nil || !o.Inline {
+		return meta, err
+	}
+	out := make([]byte, 0, len(meta)+1+len(o.Data))
+	out = append(append(append(out, meta...), 0), o.Data...)
+	return out, nil
+}
+
+// decodeEntry reads an index entry into o; with data, an inline object's
+// bytes are copied out (the entry is only valid until its closer runs).
+func decodeEntry(v []byte, o *Object, data bool) error {
+	if i := bytes.IndexByte(v, 0); i >= 0 {
+		o.Inline = true
+		if data {
+			o.Data = append([]byte(nil), v[i+1:]...)
+		}
+		v = v[:i]
+	}
+	return json.Unmarshal(v, o)
+}
+
+// Body is an object's bytes as a read returns them: its data file, or a
+// reader over an inline object's bytes. The caller closes it.
+type Body interface {
+	io.ReadSeekCloser
+	io.ReaderAt
+}
+
+// inlineBody is the Body of an inline object.
+type inlineBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+func (inlineBody) Close() error { return nil }
+
+func newInlineBody(data []byte) Body { return inlineBody{bytes.NewReader(data), data} }
+
+// InlineBytes returns the bytes of an inline object's body without a copy,
+// or false for a file.
+func InlineBytes(b Body) ([]byte, bool) {
+	ib, ok := b.(inlineBody)
+	return ib.data, ok
 }
 
 // Attributes are what a writer sets on an object besides its bytes.
@@ -146,7 +214,11 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open object index: %w", err)
 	}
-	s := &Store{cfg: cfg, db: db, log: cfg.Logger, notify: newNotifyState()}
+	s := &Store{cfg: cfg, db: db, log: cfg.Logger, notify: newNotifyState(), inlineLimit: InlineLimit,
+		buffers: newBufferPool(64)}
+	if cfg.InlineLimit != 0 {
+		s.inlineLimit = int64(max(cfg.InlineLimit, 0))
+	}
 	files, err := s.existingFiles()
 	if err != nil {
 		_ = db.Close()
@@ -210,13 +282,62 @@ func (s *Store) CreateBucket(_ context.Context, name string) (Bucket, error) {
 	}
 	b := Bucket{Name: name, Created: s.cfg.Now().UTC()}
 	data, _ := json.Marshal(b)
-	if err := s.db.Set(bucketKey(name), data, pebble.Sync); err != nil {
+	err := s.db.Set(bucketKey(name), data, pebble.Sync)
+	s.buckets.drop(name)
+	if err != nil {
 		return Bucket{}, fmt.Errorf("create bucket %s: %w", name, err)
 	}
 	return b, nil
 }
 
+// bucketCache keeps bucket records read from the index: every object
+// request reads its bucket's, and they change seldom. A writer drops the
+// entry after its write; gen keeps a reader that read before that write
+// from putting the old record back.
+type bucketCache struct {
+	mu      sync.Mutex
+	gen     uint64
+	records map[string]Bucket
+}
+
+func (c *bucketCache) get(name string) (Bucket, uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.records[name]
+	return b, c.gen, ok
+}
+
+func (c *bucketCache) put(name string, b Bucket, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen == gen {
+		if c.records == nil {
+			c.records = map[string]Bucket{}
+		}
+		c.records[name] = b
+	}
+}
+
+func (c *bucketCache) drop(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.records, name)
+}
+
 func (s *Store) bucket(name string) (Bucket, error) {
+	b, gen, ok := s.buckets.get(name)
+	if ok {
+		return b, nil
+	}
+	b, err := s.readBucket(name)
+	if err == nil {
+		s.buckets.put(name, b, gen)
+	}
+	return b, err
+}
+
+func (s *Store) readBucket(name string) (Bucket, error) {
 	v, closer, err := s.db.Get(bucketKey(name))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return Bucket{}, errorf(KindNoSuchBucket, "The specified bucket does not exist")
@@ -265,7 +386,9 @@ func (s *Store) DeleteBucket(_ context.Context, name string) error {
 	_ = b.Delete(notificationKey(name), nil)
 	_ = b.Delete(lifecycleKey(name), nil)
 	_ = b.Delete(ownerKey(name), nil)
-	if err := b.Commit(pebble.Sync); err != nil {
+	err := b.Commit(pebble.Sync)
+	s.buckets.drop(name)
+	if err != nil {
 		return fmt.Errorf("delete bucket %s: %w", name, err)
 	}
 	return nil
@@ -324,64 +447,64 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 	if _, err := s.bucket(bucket); err != nil {
 		return Object{}, err
 	}
-	h := md5.New()
-	file, n, err := s.writeData(ctx, io.TeeReader(body, h), size)
+	if size <= s.inlineLimit { // unknown (-1) or small: perhaps inline
+		data, whole, err := readSmall(body, size, s.inlineLimit)
+		if err != nil {
+			return Object{}, err
+		}
+		if whole {
+			if size >= 0 && int64(len(data)) != size {
+				return Object{}, errIncompleteBody
+			}
+			sum := md5.Sum(data)
+			if wantMD5 != nil && !bytes.Equal(sum[:], wantMD5) {
+				return Object{}, errBadDigest
+			}
+			o := Object{Key: key, Size: int64(len(data)), ETag: `"` + hex.EncodeToString(sum[:]) + `"`, Inline: true, Data: data}
+			o.setAttributes(attrs)
+			return s.commit(ctx, bucket, o, EventPut)
+		}
+		body = io.MultiReader(bytes.NewReader(data), body) // over the limit: to a file
+	}
+	file, n, sum, err := s.writeHashed(ctx, body, size)
 	if err != nil {
 		return Object{}, err
 	}
-	sum := h.Sum(nil)
 	if wantMD5 != nil && !bytes.Equal(sum, wantMD5) {
-		_ = os.Remove(s.dataPath(file))
-		return Object{}, errorf(KindBadDigest, "The Content-MD5 you specified did not match what we received.")
+		s.removeData(file)
+		return Object{}, errBadDigest
 	}
 	o := Object{Key: key, Size: n, ETag: `"` + hex.EncodeToString(sum) + `"`, File: file}
 	o.setAttributes(attrs)
 	return s.commit(ctx, bucket, o, EventPut)
 }
 
-// writeData copies r into a new data file and returns its name.
-func (s *Store) writeData(ctx context.Context, r io.Reader, size int64) (string, int64, error) {
-	name := newFileName()
-	tmp, err := os.CreateTemp(filepath.Join(s.cfg.Dir, "tmp"), name+".*")
-	if err != nil {
-		return "", 0, fmt.Errorf("store object: %w", err)
+var (
+	errIncompleteBody = errorf(KindIncompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+	errBadDigest      = errorf(KindBadDigest, "The Content-MD5 you specified did not match what we received.")
+)
+
+// readSmall reads a body of declared size (-1: unknown) up to limit bytes.
+// whole tells that the body ended within them (its end read, so checksum
+// and signature readers have checked it); else data is the start of a
+// longer body.
+func readSmall(r io.Reader, size, limit int64) (data []byte, whole bool, err error) {
+	n := limit + 1
+	if size >= 0 {
+		n = size + 1
 	}
-	done := false
-	defer func() {
-		if !done {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	n, err := io.Copy(tmp, &ctxReader{ctx: ctx, r: io.LimitReader(r, MaxObjectSize+1)})
-	if err != nil {
-		return "", 0, fmt.Errorf("store object: %w", err)
+	buf := make([]byte, n)
+	k, err := io.ReadFull(r, buf)
+	switch {
+	case err == nil && size >= 0: // longer than declared
+		return nil, false, errIncompleteBody
+	case err == nil:
+		return buf, false, nil
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return buf[:k:k], true, nil
+	default:
+		return nil, false, fmt.Errorf("store object: %w", err)
 	}
-	if n > MaxObjectSize {
-		return "", 0, errorf(KindEntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
-	}
-	if size >= 0 && n != size {
-		return "", 0, errorf(KindIncompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
-	}
-	if err := tmp.Sync(); err != nil {
-		return "", 0, fmt.Errorf("store object: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", 0, fmt.Errorf("store object: %w", err)
-	}
-	final := s.dataPath(name)
-	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		return "", 0, fmt.Errorf("store object: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return "", 0, fmt.Errorf("store object: %w", err)
-	}
-	done = true
-	if err := syncDir(filepath.Dir(final)); err != nil {
-		_ = os.Remove(final)
-		return "", 0, err
-	}
-	return name, n, nil
 }
 
 func syncDir(dir string) error {
@@ -394,19 +517,6 @@ func syncDir(dir string) error {
 		return fmt.Errorf("store object: %w", err)
 	}
 	return nil
-}
-
-// ctxReader stops a copy when the request is gone.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func newFileName() string {
@@ -427,6 +537,9 @@ func (s *Store) commit(ctx context.Context, bucket string, o Object, event strin
 }
 
 func (s *Store) removeData(file string) {
+	if file == "" { // an inline object or a delete marker
+		return
+	}
 	if err := os.Remove(s.dataPath(file)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		s.log.Warn("object data file not removed", "file", file, "err", err)
 	}
@@ -441,7 +554,7 @@ func (s *Store) object(bucket, key string) (Object, error) {
 	}
 	defer closer.Close()
 	o := Object{Key: key}
-	if err := json.Unmarshal(v, &o); err != nil {
+	if err := decodeEntry(v, &o, true); err != nil {
 		return Object{}, fmt.Errorf("read object: %w", err)
 	}
 	return o, nil
@@ -452,18 +565,23 @@ func (s *Store) HeadObject(ctx context.Context, bucket, key string) (Object, err
 	return s.HeadObjectVersion(ctx, bucket, key, "")
 }
 
-// GetObject returns an object's metadata and its open data file, which the
-// caller closes. The file stays readable even if the object is replaced.
-func (s *Store) GetObject(ctx context.Context, bucket, key string) (Object, *os.File, error) {
+// GetObject returns an object's metadata and its bytes, which the caller
+// closes. They stay readable even if the object is replaced.
+func (s *Store) GetObject(ctx context.Context, bucket, key string) (Object, Body, error) {
 	return s.GetObjectVersion(ctx, bucket, key, "")
 }
 
 // GetObjectVersion is GetObject of one version ("" the current one).
-func (s *Store) GetObjectVersion(ctx context.Context, bucket, key, versionID string) (Object, *os.File, error) {
+func (s *Store) GetObjectVersion(ctx context.Context, bucket, key, versionID string) (Object, Body, error) {
 	for range 5 {
-		o, err := s.HeadObjectVersion(ctx, bucket, key, versionID)
+		o, err := s.objectVersion(bucket, key, versionID)
 		if err != nil {
 			return Object{}, nil, err
+		}
+		if o.Inline {
+			data := o.Data
+			o.Data = nil
+			return o, newInlineBody(data), nil
 		}
 		f, err := os.Open(s.dataPath(o.File))
 		if errors.Is(err, os.ErrNotExist) {
@@ -517,11 +635,18 @@ func (s *Store) CopyObjectVersion(ctx context.Context, in CopyInput) (Object, Ob
 		return Object{}, Object{}, err
 	}
 	defer f.Close()
-	file, n, err := s.writeData(ctx, f, src.Size)
-	if err != nil {
+	o := Object{Key: in.Key, Size: src.Size, ETag: src.ETag, PartSizes: src.PartSizes}
+	if src.Size <= s.inlineLimit { // small copies are inline, whatever the source's kind
+		data, ok := InlineBytes(f)
+		if !ok {
+			if data, _, err = readSmall(f, src.Size, s.inlineLimit); err != nil {
+				return Object{}, src, err
+			}
+		}
+		o.Inline, o.Data = true, data
+	} else if o.File, o.Size, err = s.writeData(ctx, f, src.Size); err != nil {
 		return Object{}, src, err
 	}
-	o := Object{Key: in.Key, Size: n, ETag: src.ETag, File: file, PartSizes: src.PartSizes}
 	o.setAttributes(src.Attributes())
 	if in.ReplaceMetadata {
 		tags := o.Tags

@@ -13,11 +13,38 @@ import (
 
 func open(t *testing.T, dir string) *Store {
 	t.Helper()
-	s, err := Open(Config{Dir: dir})
+	return openWith(t, Config{Dir: dir})
+}
+
+func openWith(t *testing.T, cfg Config) *Store {
+	t.Helper()
+	s, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// kinds are the two ways an object is kept: tests of the write path run
+// with each. files says how many data files n small objects leave.
+var kinds = []struct {
+	name   string
+	inline int
+	files  func(n int) int
+}{
+	{"files", -1, func(n int) int { return n }},
+	{"inline", 0, func(int) int { return 0 }},
+}
+
+func countFiles(dir string) []string {
+	var files []string
+	_ = filepath.WalkDir(filepath.Join(dir, "data"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	return files
 }
 
 func read(t *testing.T, s *Store, bucket, key string) string {
@@ -48,8 +75,14 @@ func (r *failingReader) Read(p []byte) (int, error) {
 // TestFailedPutKeepsTheOldObject: a body that breaks off, ends short or
 // fails its MD5 leaves the previous object as it was and no file behind.
 func TestFailedPutKeepsTheOldObject(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(kind.name, func(t *testing.T) { testFailedPut(t, kind.inline, kind.files) })
+	}
+}
+
+func testFailedPut(t *testing.T, inline int, want func(int) int) {
 	dir := t.TempDir()
-	s := open(t, dir)
+	s := openWith(t, Config{Dir: dir, InlineLimit: inline})
 	defer func() { s.Close() }()
 	ctx := context.Background()
 	if _, err := s.CreateBucket(ctx, "keep"); err != nil {
@@ -79,15 +112,9 @@ func TestFailedPutKeepsTheOldObject(t *testing.T) {
 			t.Fatalf("%s: object holds %q", name, got)
 		}
 	}
-	var files []string
-	_ = filepath.WalkDir(filepath.Join(dir, "data"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			files = append(files, p)
-		}
-		return nil
-	})
+	files := countFiles(dir)
 	tmp, _ := os.ReadDir(filepath.Join(dir, "tmp"))
-	if len(files) != 1 || len(tmp) != 0 {
+	if len(files) != want(1) || len(tmp) != 0 {
 		t.Fatalf("data files %v, temporary files %d", files, len(tmp))
 	}
 	// Replacing and deleting leave no data file behind; a reopened store
@@ -98,18 +125,11 @@ func TestFailedPutKeepsTheOldObject(t *testing.T) {
 	if err := s.DeleteObject(ctx, "keep", "k"); err != nil {
 		t.Fatal(err)
 	}
-	files = files[:0]
-	_ = filepath.WalkDir(filepath.Join(dir, "data"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if len(files) != 0 {
+	if files = countFiles(dir); len(files) != 0 {
 		t.Fatalf("data files after delete: %v", files)
 	}
 	s.Close()
-	s = open(t, dir)
+	s = openWith(t, Config{Dir: dir, InlineLimit: inline})
 	if _, err := s.HeadBucket(ctx, "keep"); err != nil {
 		t.Fatalf("bucket after reopen: %v", err)
 	}
@@ -144,8 +164,14 @@ func TestReaderSurvivesReplace(t *testing.T) {
 // TestConcurrentWriters: writers racing on one key and readers beside them
 // each see one whole object, and one data file is left.
 func TestConcurrentWriters(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(kind.name, func(t *testing.T) { testConcurrentWriters(t, kind.inline, kind.files) })
+	}
+}
+
+func testConcurrentWriters(t *testing.T, inline int, want func(int) int) {
 	dir := t.TempDir()
-	s := open(t, dir)
+	s := openWith(t, Config{Dir: dir, InlineLimit: inline})
 	defer s.Close()
 	ctx := context.Background()
 	if _, err := s.CreateBucket(ctx, "busy"); err != nil {
@@ -185,14 +211,7 @@ func TestConcurrentWriters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var files int
-	_ = filepath.WalkDir(filepath.Join(dir, "data"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			files++
-		}
-		return nil
-	})
-	if files != 1 {
+	if files := len(countFiles(dir)); files != want(1) {
 		t.Fatalf("%d data files for one object", files)
 	}
 }
@@ -201,8 +220,14 @@ func TestConcurrentWriters(t *testing.T) {
 // rename and the commit) is removed when the store opens again; files
 // that objects, old versions and upload parts name stay.
 func TestSweepOrphans(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(kind.name, func(t *testing.T) { testSweepOrphans(t, kind.inline, kind.files) })
+	}
+}
+
+func testSweepOrphans(t *testing.T, inline int, want func(int) int) {
 	dir := t.TempDir()
-	s := open(t, dir)
+	s := openWith(t, Config{Dir: dir, InlineLimit: inline})
 	ctx := context.Background()
 	if _, err := s.CreateBucket(ctx, "swept"); err != nil {
 		t.Fatal(err)
@@ -231,20 +256,13 @@ func TestSweepOrphans(t *testing.T) {
 		t.Fatalf("a file written in this run was swept: %v", err)
 	}
 	s.Close()
-	s = open(t, dir)
+	s = openWith(t, Config{Dir: dir, InlineLimit: inline})
 	defer s.Close()
 	<-s.Swept()
 	if _, err := os.Stat(s.dataPath(orphan)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the orphan is still there: %v", err)
 	}
-	var files int
-	_ = filepath.WalkDir(filepath.Join(dir, "data"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			files++
-		}
-		return nil
-	})
-	if files != 3 {
+	if files := len(countFiles(dir)); files != want(2)+1 {
 		t.Fatalf("%d data files, want two versions and a part", files)
 	}
 	o, err := s.HeadObjectVersion(ctx, "swept", "k", "")

@@ -163,6 +163,9 @@ func DeclaredBuckets(app *appspec.Application) ([]DeclaredBucket, error) {
 				}
 			}
 			b.Website, b.CORS = p.WebsiteConfiguration, p.CorsConfiguration
+			if err := checkWebProperties(b.Website, b.CORS, where); err != nil {
+				return nil, err
+			}
 			if nc := p.NotificationConfiguration; nc != nil {
 				add := func(kind TargetKind, list []cfnNotification, what string) error {
 					for i, c := range list {
@@ -314,6 +317,12 @@ func (s *Store) DeployHook(deployed Deployed) functions.PrepareHook {
 		if prev, ok := deployed(app.Service); ok {
 			before, _ = DeclaredBuckets(prev)
 		}
+		webBefore := map[string]bool{} // buckets whose web settings the last deploy set
+		for _, d := range before {
+			if d.Create && (!isNull(d.Website) || !isNull(d.CORS)) {
+				webBefore[d.Name] = true
+			}
+		}
 		keep := map[string]bool{}
 		for _, d := range declared {
 			keep[d.Name] = true
@@ -365,6 +374,15 @@ func (s *Store) DeployHook(deployed Deployed) functions.PrepareHook {
 			if d.Create {
 				if err := s.setLifecycle(d.Name, d.Lifecycle); err != nil {
 					return err
+				}
+				// Website and CORS as the template says, whatever the
+				// bucket's name; left alone when it never said (they may
+				// have been set through the API), cleared when it no
+				// longer does, as CloudFormation does.
+				if webBefore[d.Name] || !isNull(d.Website) || !isNull(d.CORS) {
+					if err := s.ApplyWebProperties(ctx, d.Name, d.Website, d.CORS); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -501,6 +519,30 @@ func BucketInventory(app *appspec.Application) []functions.Item {
 		out = append(out, functions.Item{Kind: "bucket", Name: d.Name, Digest: string(digest), Retained: d.Retain})
 	}
 	return out
+}
+
+// checkWebProperties checks a bucket resource's WebsiteConfiguration and
+// CorsConfiguration, so a deploy refuses them before it changes anything.
+func checkWebProperties(website, cors json.RawMessage, where string) error {
+	if !isNull(website) {
+		var w Website
+		if err := json.Unmarshal(website, &w); err != nil {
+			return fmt.Errorf("%s.WebsiteConfiguration: %w", where, err)
+		}
+		if err := ValidateWebsite(&w); err != nil {
+			return fmt.Errorf("%s.WebsiteConfiguration: %w", where, err)
+		}
+	}
+	if !isNull(cors) {
+		var c struct{ CorsRules []CORSRule }
+		if err := json.Unmarshal(cors, &c); err != nil {
+			return fmt.Errorf("%s.CorsConfiguration: %w", where, err)
+		}
+		if err := ValidateCORS(c.CorsRules); err != nil {
+			return fmt.Errorf("%s.CorsConfiguration: %w", where, err)
+		}
+	}
+	return nil
 }
 
 // lifecycleRules reads CloudFormation's lifecycle rules; nimbus applies

@@ -66,7 +66,11 @@ func (s *Store) sweep(ctx context.Context, files []fileName) (int, error) {
 			continue
 		}
 		ref.File = ""
-		if err := json.Unmarshal(it.Value(), &ref); err != nil || len(ref.File) != 32 {
+		meta := it.Value()
+		if bytes.IndexByte(meta, 0) >= 0 { // an inline object: no file
+			continue
+		}
+		if err := json.Unmarshal(meta, &ref); err != nil || len(ref.File) != 32 {
 			continue
 		}
 		var n fileName

@@ -126,7 +126,7 @@ func (s *Store) keyVersions(bucket, key string, limit int) ([]Object, error) {
 			continue // a longer key that holds a NUL
 		}
 		o := Object{Key: key}
-		if err := json.Unmarshal(it.Value(), &o); err != nil {
+		if err := decodeEntry(it.Value(), &o, true); err != nil {
 			return nil, fmt.Errorf("read version: %w", err)
 		}
 		out = append(out, o)
@@ -159,7 +159,7 @@ func (s *Store) findVersion(bucket, key, vid string) (Object, error) {
 	}
 	defer closer.Close()
 	o := Object{Key: key}
-	if err := json.Unmarshal(v, &o); err != nil {
+	if err := decodeEntry(v, &o, true); err != nil {
 		return Object{}, fmt.Errorf("read version: %w", err)
 	}
 	return o, nil
@@ -169,14 +169,19 @@ func (s *Store) findVersion(bucket, key, vid string) (Object, error) {
 // returns the data file to remove once b is committed ("" if none). The
 // current entry of an index written before versions existed counts as
 // the null version too.
-func (s *Store) dropNull(b *pebble.Batch, bucket, key string) (string, error) {
+func (s *Store) dropNull(b *pebble.Batch, bk *Bucket, key string) (string, error) {
+	bucket := bk.Name
 	// A key has one null version at most: when it is current (always, in an
 	// unversioned bucket) no scan is needed.
-	if cur, err := s.object(bucket, key); err == nil && (cur.Null || cur.VersionID == "") {
+	cur, err := s.object(bucket, key)
+	if err == nil && (cur.Null || cur.VersionID == "") {
 		if cur.VersionID != "" {
 			_ = b.Delete(versionKey(bucket, key, cur.VersionID), nil)
 		}
 		return cur.File, nil
+	}
+	if bk.Versioning == "" && IsKind(err, KindNoSuchKey) {
+		return "", nil // never versioned: no current entry, no versions
 	}
 	old, err := s.findVersion(bucket, key, "null")
 	if err == nil {
@@ -203,15 +208,16 @@ func (s *Store) commitVersion(ctx context.Context, bucket string, o Object, even
 		return Object{}, err
 	}
 	o.Null = bk.Versioning != VersioningEnabled
-	data, err := json.Marshal(o)
+	data, err := encodeEntry(&o)
 	if err != nil {
 		return Object{}, err
 	}
+	o.Data = nil // the caller has the bytes
 	b := s.db.NewBatch()
 	defer b.Close()
 	drop := ""
 	if o.Null {
-		if drop, err = s.dropNull(b, bucket, o.Key); err != nil {
+		if drop, err = s.dropNull(b, &bk, o.Key); err != nil {
 			s.removeData(o.File)
 			return Object{}, err
 		}
@@ -237,6 +243,13 @@ func (s *Store) commitVersion(ctx context.Context, bucket string, o Object, even
 // of its current version when versionID is "". Reading past a delete
 // marker fails with the marker's id in the error.
 func (s *Store) HeadObjectVersion(_ context.Context, bucket, key, versionID string) (Object, error) {
+	o, err := s.objectVersion(bucket, key, versionID)
+	o.Data = nil
+	return o, err
+}
+
+// objectVersion is HeadObjectVersion with an inline object's bytes.
+func (s *Store) objectVersion(bucket, key, versionID string) (Object, error) {
 	bk, err := s.bucket(bucket)
 	if err != nil {
 		return Object{}, err
@@ -311,7 +324,7 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, versionID string
 		} else if err != nil {
 			return res, err
 		}
-		if drop, err = s.dropNull(b, bucket, key); err != nil {
+		if drop, err = s.dropNull(b, &bk, key); err != nil {
 			return res, err
 		}
 		_ = b.Delete(objectKey(bucket, key), nil)
@@ -319,7 +332,7 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, versionID string
 		m := Object{Key: key, DeleteMarker: true, Modified: s.cfg.Now().UTC().Truncate(time.Millisecond), VersionID: s.newVersionID(),
 			Null: bk.Versioning == VersioningSuspended}
 		if m.Null {
-			if drop, err = s.dropNull(b, bucket, key); err != nil {
+			if drop, err = s.dropNull(b, &bk, key); err != nil {
 				return res, err
 			}
 		}
@@ -341,7 +354,7 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, versionID string
 		_ = b.Delete(versionKey(bucket, key, v.VersionID), nil)
 		if len(vs) > 0 && vs[0].VersionID == v.VersionID { // the newest goes: the next one is current
 			if len(vs) > 1 && !vs[1].DeleteMarker {
-				data, _ := json.Marshal(vs[1])
+				data, _ := encodeEntry(&vs[1])
 				_ = b.Set(objectKey(bucket, key), data, nil)
 			} else {
 				_ = b.Delete(objectKey(bucket, key), nil)
@@ -396,7 +409,9 @@ func (s *Store) updateBucket(name string, change func(*Bucket)) error {
 	if err != nil {
 		return err
 	}
-	if err := s.db.Set(bucketKey(name), data, pebble.Sync); err != nil {
+	err = s.db.Set(bucketKey(name), data, pebble.Sync)
+	s.buckets.drop(name)
+	if err != nil {
 		return fmt.Errorf("update bucket %s: %w", name, err)
 	}
 	return nil
@@ -428,7 +443,7 @@ func (s *Store) SetObjectTags(_ context.Context, bucket, key, versionID string, 
 		return Object{}, &Error{Kind: KindDeleteMarker, Message: "The specified method is not allowed against this resource.", DeleteMarker: v.Version()}
 	}
 	v.Tags = tags
-	data, err := json.Marshal(v)
+	data, err := encodeEntry(&v)
 	if err != nil {
 		return Object{}, err
 	}
@@ -540,7 +555,7 @@ func (s *Store) ListVersions(_ context.Context, bucket string, opts VersionListO
 			break
 		}
 		o := Object{Key: key}
-		if err := json.Unmarshal(it.Value(), &o); err != nil {
+		if err := decodeEntry(it.Value(), &o, false); err != nil {
 			return VersionListResult{}, fmt.Errorf("list versions %s: %w", bucket, err)
 		}
 		o.VersionID = vid

@@ -100,3 +100,90 @@ resources:
 		t.Fatalf("website after the refused deploy: %+v %v", site, err)
 	}
 }
+
+// A bucket resource without BucketName (CloudFormation makes its name) gets
+// its website and CORS settings too, is listed with its website URL, and a
+// redeploy that drops CorsConfiguration clears it.
+func TestManifestGeneratedBucketWebsite(t *testing.T) {
+	dir := t.TempDir()
+	handler, err := os.ReadFile(testkit.Path(t, "examples/hello/handler.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "handler.js"), handler, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	yml := `service: genweb
+provider:
+  name: aws
+  runtime: nodejs20.x
+functions:
+  hello:
+    handler: handler.hello
+resources:
+  Resources:
+    Assets:
+      Type: AWS::S3::Bucket
+      Properties:
+        WebsiteConfiguration:
+          IndexDocument: index.html
+        CorsConfiguration:
+          CorsRules:
+            - AllowedOrigins: ["https://example.com"]
+              AllowedMethods: [GET]
+`
+	if err := os.WriteFile(filepath.Join(dir, "serverless.yml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testkit.Start(t, nil)
+	ctx := context.Background()
+	if _, err := p.Client.Deploy(ctx, dir, manifest.Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := client(p)
+	list, err := c.ListBuckets(ctx, &awss3.ListBucketsInput{})
+	if err != nil || len(list.Buckets) != 1 {
+		t.Fatalf("buckets after the deploy: %+v %v", list, err)
+	}
+	name := aws.ToString(list.Buckets[0].Name)
+	if !strings.Contains(name, "assets") {
+		t.Fatalf("generated bucket name %q", name)
+	}
+	site, err := c.GetBucketWebsite(ctx, &awss3.GetBucketWebsiteInput{Bucket: aws.String(name)})
+	if err != nil || *site.IndexDocument.Suffix != "index.html" {
+		t.Fatalf("website of the generated bucket: %+v %v", site, err)
+	}
+	cors, err := c.GetBucketCors(ctx, &awss3.GetBucketCorsInput{Bucket: aws.String(name)})
+	if err != nil || len(cors.CORSRules) != 1 || cors.CORSRules[0].AllowedOrigins[0] != "https://example.com" {
+		t.Fatalf("CORS of the generated bucket: %+v %v", cors, err)
+	}
+	services, err := p.Client.Services(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := ""
+	for _, s := range services {
+		for _, r := range s.Resources {
+			if r.Kind == "website" {
+				url = r.Name
+			}
+		}
+	}
+	if want := "http://" + name + ".s3-website.localhost:" + port(p) + "/"; url != want {
+		t.Fatalf("website in the service's info: %q, want %q", url, want)
+	}
+
+	noCORS := yml[:strings.Index(yml, "        CorsConfiguration:")]
+	if err := os.WriteFile(filepath.Join(dir, "serverless.yml"), []byte(noCORS), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Client.Deploy(ctx, dir, manifest.Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetBucketCors(ctx, &awss3.GetBucketCorsInput{Bucket: aws.String(name)}); err == nil || !strings.Contains(err.Error(), "NoSuchCORSConfiguration") {
+		t.Fatalf("CORS after the template dropped it: %v", err)
+	}
+	if site, err := c.GetBucketWebsite(ctx, &awss3.GetBucketWebsiteInput{Bucket: aws.String(name)}); err != nil || *site.IndexDocument.Suffix != "index.html" {
+		t.Fatalf("website after the redeploy: %+v %v", site, err)
+	}
+}

@@ -73,10 +73,10 @@ func writeAttributes(h http.Header, o *objects.Object) {
 		ct = "binary/octet-stream"
 	}
 	h.Set("Content-Type", ct)
-	for name, v := range map[string]string{"Content-Encoding": o.ContentEncoding, "Content-Disposition": o.ContentDisposition,
-		"Content-Language": o.ContentLanguage, "Cache-Control": o.CacheControl, "Expires": o.Expires} {
-		if v != "" {
-			h.Set(name, v)
+	for _, a := range [...]struct{ name, v string }{{"Content-Encoding", o.ContentEncoding}, {"Content-Disposition", o.ContentDisposition},
+		{"Content-Language", o.ContentLanguage}, {"Cache-Control", o.CacheControl}, {"Expires", o.Expires}} {
+		if a.v != "" {
+			h[a.name] = []string{a.v}
 		}
 	}
 	for k, v := range o.Metadata {
@@ -136,7 +136,11 @@ func (a *API) putObject(w http.ResponseWriter, r *http.Request, bucket, key stri
 }
 
 func (a *API) getObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
-	versionID := r.URL.Query().Get("versionId")
+	var q url.Values // parsed once, and not at all for a plain GET
+	if r.URL.RawQuery != "" {
+		q = r.URL.Query()
+	}
+	versionID := q.Get("versionId")
 	action := "s3:GetObject"
 	if versionID != "" {
 		action = "s3:GetObjectVersion"
@@ -167,7 +171,7 @@ func (a *API) getObject(w http.ResponseWriter, r *http.Request, bucket, key stri
 	if err != nil {
 		return err
 	}
-	if v := r.URL.Query().Get("partNumber"); v != "" {
+	if v := q.Get("partNumber"); v != "" {
 		if start, length, err = partRange(h, r, &o, v); err != nil {
 			return err
 		}
@@ -177,12 +181,13 @@ func (a *API) getObject(w http.ResponseWriter, r *http.Request, bucket, key stri
 	if len(o.Tags) > 0 {
 		h.Set("x-amz-tagging-count", strconv.Itoa(len(o.Tags)))
 	}
-	q := r.URL.Query()
-	for param, header := range map[string]string{"response-content-type": "Content-Type", "response-content-language": "Content-Language",
-		"response-expires": "Expires", "response-cache-control": "Cache-Control", "response-content-disposition": "Content-Disposition",
-		"response-content-encoding": "Content-Encoding"} {
-		if v := q.Get(param); v != "" {
-			h.Set(header, v)
+	if q != nil {
+		for _, o := range [...]struct{ param, header string }{{"response-content-type", "Content-Type"}, {"response-content-language", "Content-Language"},
+			{"response-expires", "Expires"}, {"response-cache-control", "Cache-Control"}, {"response-content-disposition", "Content-Disposition"},
+			{"response-content-encoding", "Content-Encoding"}} {
+			if v := q.Get(o.param); v != "" {
+				h.Set(o.header, v)
+			}
 		}
 	}
 	h.Set("Content-Length", strconv.FormatInt(length, 10))
@@ -196,8 +201,36 @@ func (a *API) getObject(w http.ResponseWriter, r *http.Request, bucket, key stri
 		return nil
 	}
 	// Past this point the status is sent: a failed copy only cuts the body short.
-	if _, err := io.Copy(w, io.NewSectionReader(f, start, length)); err != nil && r.Context().Err() == nil {
+	if err := writeBody(w, f, start, length); err != nil && r.Context().Err() == nil {
 		a.log().Warn("s3 object body cut short", "bucket", bucket, "key", key, "err", err)
+	}
+	return nil
+}
+
+// sendSegment is how much of a file body goes to the connection per copy:
+// each copy lets the listener move the write deadline on.
+const sendSegment = 4 << 20
+
+// writeBody writes length bytes of body from start: an inline object's
+// bytes in one write, a file's through the connection's ReadFrom (sendfile),
+// which a plain *os.File under an io.LimitedReader keeps reachable.
+func writeBody(w http.ResponseWriter, body objects.Body, start, length int64) error {
+	if data, ok := objects.InlineBytes(body); ok {
+		_, err := w.Write(data[start : start+length])
+		return err
+	}
+	if _, err := body.Seek(start, io.SeekStart); err != nil {
+		return err
+	}
+	for length > 0 {
+		n, err := io.Copy(w, &io.LimitedReader{R: body, N: min(length, sendSegment)})
+		length -= n
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrUnexpectedEOF
+		}
 	}
 	return nil
 }

@@ -1,0 +1,173 @@
+package objects
+
+import (
+	"context"
+	"crypto/md5"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Data files are written in writeChunk pieces, writeBuffers of them in
+// flight: the request's reader fills one while the MD5 goroutine hashes
+// another, so a large PUT costs the longer of the two rather than their
+// sum. A few large buffers keep the syscalls per MiB few; 1 MiB in flight
+// per upload keeps many concurrent ones cheap.
+const (
+	writeChunk   = 256 << 10
+	writeBuffers = 4
+	// writebackStep is how much is written before the kernel is asked to
+	// start writing it back, so the fsync at the end waits for the tail
+	// only rather than for the whole object.
+	writebackStep = 8 << 20
+)
+
+// writeData copies r into a new data file and returns its name and size.
+func (s *Store) writeData(ctx context.Context, r io.Reader, size int64) (string, int64, error) {
+	name, n, _, err := s.writeFile(ctx, r, size, nil)
+	return name, n, err
+}
+
+// writeHashed is writeData that also returns the bytes' MD5.
+func (s *Store) writeHashed(ctx context.Context, r io.Reader, size int64) (string, int64, []byte, error) {
+	return s.writeFile(ctx, r, size, md5.New())
+}
+
+// writeFile streams r to a temporary file (hashing it into h, if given),
+// fsyncs it, renames it into data/ and fsyncs that directory: once it
+// returns, the file is durable under its name.
+func (s *Store) writeFile(ctx context.Context, r io.Reader, size int64, h hash.Hash) (string, int64, []byte, error) {
+	name := newFileName()
+	tmp, err := os.CreateTemp(filepath.Join(s.cfg.Dir, "tmp"), name+".*")
+	if err != nil {
+		return "", 0, nil, fmt.Errorf("store object: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	n, sum, err := s.copyHashed(ctx, tmp, io.LimitReader(r, MaxObjectSize+1), h)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	if n > MaxObjectSize {
+		return "", 0, nil, errorf(KindEntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
+	}
+	if size >= 0 && n != size {
+		return "", 0, nil, errIncompleteBody
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", 0, nil, fmt.Errorf("store object: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", 0, nil, fmt.Errorf("store object: %w", err)
+	}
+	final := s.dataPath(name)
+	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
+		return "", 0, nil, fmt.Errorf("store object: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return "", 0, nil, fmt.Errorf("store object: %w", err)
+	}
+	done = true
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		_ = os.Remove(final)
+		return "", 0, nil, err
+	}
+	return name, n, sum, nil
+}
+
+// copyHashed copies r to f in writeChunk pieces; with h, a goroutine hashes
+// each piece while the next one is read and written.
+func (s *Store) copyHashed(ctx context.Context, f *os.File, r io.Reader, h hash.Hash) (int64, []byte, error) {
+	free := make(chan []byte, writeBuffers)
+	for range writeBuffers {
+		free <- s.buffers.get()
+	}
+	toHash := make(chan []byte, writeBuffers)
+	hashed := make(chan struct{})
+	if h != nil {
+		go func() {
+			defer close(hashed)
+			for b := range toHash {
+				h.Write(b)
+				free <- b[:cap(b)]
+			}
+		}()
+	} else {
+		close(hashed)
+	}
+	var n, kicked int64
+	err := func() error {
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			b := <-free
+			k, rerr := io.ReadFull(r, b)
+			if k > 0 {
+				if _, err := f.Write(b[:k]); err != nil {
+					free <- b
+					return fmt.Errorf("store object: %w", err)
+				}
+				n += int64(k)
+				if n-kicked >= writebackStep {
+					startWriteback(f, kicked, n-kicked)
+					kicked = n
+				}
+			}
+			if h != nil && k > 0 {
+				toHash <- b[:k]
+			} else {
+				free <- b
+			}
+			switch {
+			case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+				return nil
+			case rerr != nil:
+				return fmt.Errorf("store object: %w", rerr)
+			}
+		}
+	}()
+	if h != nil {
+		close(toHash)
+	}
+	<-hashed
+	for range writeBuffers {
+		s.buffers.put(<-free)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	var sum []byte
+	if h != nil {
+		sum = h.Sum(nil)
+	}
+	return n, sum, nil
+}
+
+// bufferPool keeps the write buffers of finished uploads for the next.
+type bufferPool struct{ c chan []byte }
+
+func newBufferPool(n int) bufferPool { return bufferPool{c: make(chan []byte, n)} }
+
+func (p bufferPool) get() []byte {
+	select {
+	case b := <-p.c:
+		return b
+	default:
+		return make([]byte, writeChunk)
+	}
+}
+
+func (p bufferPool) put(b []byte) {
+	select {
+	case p.c <- b:
+	default:
+	}
+}
