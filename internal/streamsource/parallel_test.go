@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/nimbus-platform/nimbus/internal/server"
@@ -308,5 +310,129 @@ func TestParallelizationFactor(t *testing.T) {
 	}
 	if got := after["bad"]; !slices.Equal(got, written["bad"]) {
 		t.Errorf("the failing key after the restart got %v, want %v", got, written["bad"])
+	}
+}
+
+const parallelTableYML = `service: pt
+provider:
+  name: aws
+  runtime: provided.al2023
+  timeout: 60
+functions:
+  recorder:
+    handler: bootstrap
+    package:
+      artifact: fn.zip
+    environment:
+      CALLBACK: %s
+    events:
+      - stream:
+          type: dynamodb
+          arn:
+            Fn::GetAtt: [Items, StreamArn]
+          batchSize: 2
+          parallelizationFactor: 3
+resources:
+  Resources:
+    Items:
+      Type: AWS::DynamoDB::Table
+      Properties:
+        TableName: pitems
+        BillingMode: PAY_PER_REQUEST
+        AttributeDefinitions: [{AttributeName: pk, AttributeType: S}, {AttributeName: sk, AttributeType: S}]
+        KeySchema: [{AttributeName: pk, KeyType: HASH}, {AttributeName: sk, KeyType: RANGE}]
+        StreamSpecification: {StreamViewType: NEW_IMAGE}
+`
+
+// TestParallelTableStream: with parallelizationFactor on a table stream,
+// the records of one item (its hash and range key) arrive in the order of
+// its writes and never in two batches at once, and every record arrives.
+func TestParallelTableStream(t *testing.T) {
+	var mu sync.Mutex
+	byItem := map[string][]string{}
+	inFlight := map[string]bool{}
+	var violations []string
+	total := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev struct{ Records []record }
+		if err := json.Unmarshal(body, &ev); err != nil {
+			http.Error(w, "bad event", http.StatusBadRequest)
+			return
+		}
+		var items []string
+		mu.Lock()
+		for _, rec := range ev.Records {
+			item := fmt.Sprint(rec.DynamoDB.Keys["pk"]["S"], "/", rec.DynamoDB.Keys["sk"]["S"])
+			if !slices.Contains(items, item) {
+				items = append(items, item)
+				if inFlight[item] {
+					violations = append(violations, item+" delivered twice at once")
+				}
+				inFlight[item] = true
+			}
+			byItem[item] = append(byItem[item], fmt.Sprint(rec.DynamoDB.NewImage["v"]["N"]))
+			total++
+		}
+		mu.Unlock()
+		time.Sleep(time.Millisecond) // a little work, so batches can meet
+		mu.Lock()
+		for _, item := range items {
+			delete(inFlight, item)
+		}
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	testkit.BuildGoZip(t, "internal/streamsource/testdata/streamfn", filepath.Join(dir, "fn.zip"), "bootstrap")
+	if err := os.WriteFile(filepath.Join(dir, "serverless.yml"), []byte(fmt.Sprintf(parallelTableYML, srv.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
+	out := p.Deploy(dir)
+	for _, w := range out.Project.Warnings {
+		t.Errorf("warning: %s", w.Message)
+	}
+	ctx := context.Background()
+	db := dynamodb.NewFromConfig(p.AWSConfig())
+	// Items share hash keys and differ by range key: the item, not its hash
+	// key alone, is the unit of order.
+	items := [][2]string{{"a", "1"}, {"a", "2"}, {"b", "1"}, {"b", "2"}, {"c", "1"}}
+	const rounds = 4
+	for v := 1; v <= rounds; v++ {
+		for _, it := range items {
+			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("pitems"), Item: map[string]types.AttributeValue{
+				"pk": &types.AttributeValueMemberS{Value: it[0]}, "sk": &types.AttributeValueMemberS{Value: it[1]},
+				"v": &types.AttributeValueMemberN{Value: strconv.Itoa(v)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		n := total
+		mu.Unlock()
+		if n >= rounds*len(items) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered %d of %d records", n, rounds*len(items))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, v := range violations {
+		t.Error(v)
+	}
+	for _, it := range items {
+		if got := fmt.Sprint(byItem[it[0]+"/"+it[1]]); got != "[1 2 3 4]" {
+			t.Errorf("item %s/%s got versions %s", it[0], it[1], got)
+		}
+	}
+	if total != rounds*len(items) {
+		t.Errorf("delivered %d records, want %d", total, rounds*len(items))
 	}
 }
