@@ -132,7 +132,7 @@ func (l *lanes) advance() {
 // take waits for a lane's next batch: up to size records, after the
 // batching window when fewer are queued. It returns nil when ctx ended.
 func (l *lanes) take(ctx context.Context, n, size int, window time.Duration) []Record {
-	for {
+	for ctx.Err() == nil {
 		l.mu.Lock()
 		q := l.queues[n]
 		var wait <-chan time.Time
@@ -157,6 +157,7 @@ func (l *lanes) take(ctx context.Context, n, size int, window time.Duration) []R
 		case <-wait:
 		}
 	}
+	return nil // stopping: no new batch starts
 }
 
 // full says the reader should wait for records to be done first.
