@@ -90,7 +90,7 @@ func (k Kinesis) Read(ctx context.Context, arn, shard string, after uint64, limi
 		if err != nil {
 			return nil, after, err
 		}
-		out = append(out, Record{Seq: r.Seq, Arrival: r.Arrival, Event: data})
+		out = append(out, Record{Seq: r.Seq, Arrival: r.Arrival, Key: r.PartitionKey, Event: data})
 		after = r.Seq
 	}
 	return out, after, nil

@@ -318,6 +318,10 @@ func (p *Pollers) runShard(ctx context.Context, m mapping, src Source, shard str
 			}
 		}
 	}
+	if t.Parallelism > 1 {
+		p.runLanes(ctx, m, src, shard, after, horizon, filters)
+		return
+	}
 	for ctx.Err() == nil {
 		changed, err := src.Changed(t.ARN)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dynamodbstreams"
@@ -21,7 +22,10 @@ import (
 type Record struct {
 	Seq     uint64
 	Arrival time.Time
-	Event   json.RawMessage // the record in Lambda's shape
+	// Key groups records that must stay in order: the partition key
+	// (Kinesis), the item's key (DynamoDB).
+	Key   string
+	Event json.RawMessage // the record in Lambda's shape
 }
 
 // Source reads the shards of one kind of stream.
@@ -81,7 +85,13 @@ func (s Tables) Read(ctx context.Context, arn, shard string, after uint64, limit
 		if err != nil {
 			return nil, after, err
 		}
-		out = append(out, Record{Seq: rec.Seq, Arrival: rec.Created, Event: ev})
+		// encoding/json sorts map keys: one item's key is one string.
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(r.DynamoDB.Keys, &keys); err != nil {
+			return nil, after, fmt.Errorf("stream record %d keys: %w", rec.Seq, err)
+		}
+		key, _ := json.Marshal(keys)
+		out = append(out, Record{Seq: rec.Seq, Arrival: rec.Created, Key: string(key), Event: ev})
 	}
 	return out, next, nil
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 )
 
-var client = &http.Client{Timeout: 10 * time.Second}
+var client = &http.Client{Timeout: 60 * time.Second}
 
 func handle(ctx context.Context, ev json.RawMessage) (json.RawMessage, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, os.Getenv("CALLBACK"), bytes.NewReader(ev))
