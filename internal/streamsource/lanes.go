@@ -2,7 +2,6 @@ package streamsource
 
 import (
 	"context"
-	"errors"
 	"hash/fnv"
 	"log/slog"
 	"slices"
@@ -235,36 +234,9 @@ func (p *Pollers) runLanes(ctx context.Context, m mapping, src Source, shard str
 			}
 			continue
 		}
-		changed, err := src.Changed(t.ARN)
-		if err != nil {
-			if !sleep(ctx, time.Second) {
-				return
-			}
-			continue
-		}
-		batch, next, err := src.Read(ctx, t.ARN, shard, after, t.BatchSize, horizon, m.role)
-		if errors.Is(err, ErrTrimmed) {
-			log.Warn("stream event: position trimmed, reading from the oldest record")
-			after, horizon = 0, true
-			continue
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("stream event: read", "err", err)
-			}
-			if !sleep(ctx, time.Second) {
-				return
-			}
-			continue
-		}
+		batch, next := readNext(ctx, src, t, m.role, shard, &after, &horizon, log)
 		if len(batch) == 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-changed:
-			case <-time.After(time.Second):
-			}
-			continue
+			continue // nothing yet, or ctx ended (the loop checks)
 		}
 		l.add(batch, next, filters)
 		after, horizon = next, false

@@ -290,6 +290,39 @@ func (p *Pollers) save(ctx context.Context, m mapping, shard string, after uint6
 	return err
 }
 
+// readNext reads the records of a shard after *after, for both the in-order
+// poller and the lanes. It returns none after waiting (up to a second, or
+// until the stream changes) when there are none, after a read error, or when
+// ctx ends; a trimmed position moves *after back to the oldest record.
+func readNext(ctx context.Context, src Source, t Trigger, role, shard string, after *uint64, horizon *bool, log *slog.Logger) ([]Record, uint64) {
+	changed, err := src.Changed(t.ARN)
+	if err != nil {
+		sleep(ctx, time.Second)
+		return nil, 0
+	}
+	batch, next, err := src.Read(ctx, t.ARN, shard, *after, t.BatchSize, *horizon, role)
+	if errors.Is(err, ErrTrimmed) {
+		log.Warn("stream event: position trimmed, reading from the oldest record")
+		*after, *horizon = 0, true
+		return nil, 0
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("stream event: read", "err", err)
+		}
+		sleep(ctx, time.Second)
+		return nil, 0
+	}
+	if len(batch) == 0 {
+		select {
+		case <-ctx.Done():
+		case <-changed:
+		case <-time.After(time.Second):
+		}
+	}
+	return batch, next
+}
+
 // runShard delivers one shard's records in order until ctx ends.
 func (p *Pollers) runShard(ctx context.Context, m mapping, src Source, shard string) {
 	t := m.trigger
@@ -323,36 +356,9 @@ func (p *Pollers) runShard(ctx context.Context, m mapping, src Source, shard str
 		return
 	}
 	for ctx.Err() == nil {
-		changed, err := src.Changed(t.ARN)
-		if err != nil {
-			if !sleep(ctx, time.Second) {
-				return
-			}
-			continue
-		}
-		batch, next, err := src.Read(ctx, t.ARN, shard, after, t.BatchSize, horizon, m.role)
-		if errors.Is(err, ErrTrimmed) {
-			log.Warn("stream event: position trimmed, reading from the oldest record")
-			after, horizon = 0, true
-			continue
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("stream event: read", "err", err)
-			}
-			if !sleep(ctx, time.Second) {
-				return
-			}
-			continue
-		}
+		batch, next := readNext(ctx, src, t, m.role, shard, &after, &horizon, log)
 		if len(batch) == 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-changed:
-			case <-time.After(time.Second):
-			}
-			continue
+			continue // nothing yet, or ctx ended (the loop checks)
 		}
 		// The batching window: wait for a full batch or the window's end.
 		if t.BatchWindow > 0 && len(batch) < t.BatchSize {
