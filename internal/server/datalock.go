@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,7 +35,7 @@ func lockDataDir(dir string) (*dataLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the data directory's lock %s: %w", path, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := flockWithin(f, lockWait); err != nil {
 		holder, _ := os.ReadFile(path)
 		_ = f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
@@ -51,6 +52,25 @@ func lockDataDir(dir string) (*dataLock, error) {
 }
 
 // record writes who holds the lock: the pid and, once known, the address.
+// lockWait bounds the wait for a lock that is held. A platform that just
+// stopped in this process can still hold it for a moment through a child
+// forked by another goroutine: the child shares the lock's file description
+// until it execs (close-on-exec closes it only then).
+const lockWait = 3 * time.Second
+
+// flockWithin takes an exclusive flock on f, retrying for up to wait while
+// another holds it.
+func flockWithin(f *os.File, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (l *dataLock) record(addr string) error {
 	line := "pid " + strconv.Itoa(os.Getpid())
 	if addr != "" {
