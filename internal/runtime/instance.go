@@ -33,6 +33,19 @@ type call struct {
 	started time.Time    // when the runtime took it; written by the invoking goroutine only
 	done    chan outcome // buffered: the runtime API never blocks on it
 	tail    *tailBuffer  // nil unless the caller asked for the log
+	// deadline, when set, ends the invocation: its init was retried as part
+	// of it and counts against the function's timeout (initRetry).
+	deadline time.Time
+	// startLogged: START was written before the runtime took the call.
+	startLogged bool
+}
+
+// initRetry is the state of an invocation whose first init ran past the init
+// limit. As in Lambda, the init is retried on a fresh instance as part of the
+// invocation, bounded by the function's timeout from the retry's start.
+type initRetry struct {
+	start time.Time
+	tail  *tailBuffer // the first attempt's log, for X-Amz-Log-Type: Tail
 }
 
 type outcome struct {
@@ -559,7 +572,8 @@ func (inst *instance) cleanup() {
 
 // invoke runs one invocation on the instance and waits for its end.
 // dispatched is false when the runtime never received the call.
-func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool) (res *Result, dispatched bool) {
+// retry is non-nil when the init is retried within the invocation.
+func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool, retry *initRetry) (res *Result, dispatched bool) {
 	spec := inst.pool.spec
 	c := &call{inv: inv, done: make(chan outcome, 1)}
 	if inv.TailLog {
@@ -567,6 +581,15 @@ func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool) (r
 	}
 	res = &Result{ColdStart: cold}
 	if cold {
+		if retry != nil {
+			c.started = retry.start
+			c.deadline = retry.start.Add(spec.Timeout)
+			if retry.tail != nil {
+				c.tail = retry.tail
+			}
+			c.startLogged = true
+			inst.emit(c, "START RequestId: "+inv.RequestID+" Version: "+spec.Version)
+		}
 		inst.initCall.Store(c)
 		defer inst.initCall.Store(nil)
 	}
@@ -582,13 +605,17 @@ func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool) (r
 			return res, false
 		}
 	}
-	if cold {
-		res.InitDuration = inst.initDur
+	if cold && c.deadline.IsZero() {
+		res.InitDuration = inst.initDur // a retried init is in Duration instead
 	}
 
 	// Phase 2: the runtime works on it until it answers, dies or times out.
 	// A caller that goes away does not stop the function, as in Lambda.
-	timer := inst.resetTimer(spec.Timeout)
+	timeout := spec.Timeout
+	if !c.deadline.IsZero() {
+		timeout = time.Until(c.deadline)
+	}
+	timer := inst.resetTimer(timeout)
 	defer timer.Stop()
 	var out outcome
 	select {
@@ -601,12 +628,7 @@ func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool) (r
 		}
 	case <-timer.C:
 		inst.stop()
-		res.Duration = time.Since(c.started)
-		res.FunctionError = "Unhandled"
-		res.ErrorType = "Sandbox.Timedout"
-		res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: Task timed out after %.2f seconds", inv.RequestID, spec.Timeout.Seconds())
-		inst.logSystem(c, "%s Task timed out after %.2f seconds", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), spec.Timeout.Seconds())
-		inst.pool.m.report(inst, c, res)
+		inst.timedOut(c, res)
 		return res, true
 	}
 	res.Duration = time.Since(c.started)
@@ -617,6 +639,17 @@ func (inst *instance) invoke(ctx context.Context, inv *Invocation, cold bool) (r
 	}
 	inst.pool.m.report(inst, c, res)
 	return res, true
+}
+
+// timedOut ends c with Lambda's timeout error.
+func (inst *instance) timedOut(c *call, res *Result) {
+	timeout := inst.pool.spec.Timeout
+	res.Duration = time.Since(c.started)
+	res.FunctionError = "Unhandled"
+	res.ErrorType = "Sandbox.Timedout"
+	res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: Task timed out after %.2f seconds", c.inv.RequestID, timeout.Seconds())
+	inst.logSystem(c, "%s Task timed out after %.2f seconds", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), timeout.Seconds())
+	inst.pool.m.report(inst, c, res)
 }
 
 // resetTimer starts the instance's timer for d. One timer serves every wait
@@ -659,20 +692,33 @@ func (inst *instance) failed(res *Result, c *call, dispatched bool) *Result {
 }
 
 // handOver waits until the runtime takes the call, bounded by the init
-// timeout. When it returns false the call ended here and res says how.
+// limit, or by the call's deadline when the init is a retry. When it returns
+// false the call ended here and res says how.
 func (inst *instance) handOver(ctx context.Context, c *call, res *Result) bool {
 	inv := c.inv
-	initTimer := inst.resetTimer(inst.pool.m.cfg.InitTimeout)
+	limit := inst.pool.m.cfg.InitTimeout
+	if !c.deadline.IsZero() {
+		limit = time.Until(c.deadline)
+	}
+	initTimer := inst.resetTimer(limit)
 	defer initTimer.Stop()
 	select {
 	case inst.work <- c:
-		c.started = time.Now()
+		if c.deadline.IsZero() {
+			c.started = time.Now()
+		}
 		return true
 	case <-inst.exited:
 		inst.failed(res, c, false)
 		return false
 	case <-initTimer.C:
 		inst.stop()
+		if !c.deadline.IsZero() {
+			// The retried init used up the invocation's time.
+			inst.logSystem(c, "INIT_REPORT Init Duration: %s Phase: invoke Status: timeout", fmtMS(inst.sinceSpawn()))
+			inst.timedOut(c, res)
+			return false
+		}
 		res.FunctionError = "Unhandled"
 		res.ErrorType = "Runtime.InitTimeout"
 		res.Payload = errorPayload(res.ErrorType, "RequestId: %s Error: the runtime did not initialise within %s", inv.RequestID, inst.pool.m.cfg.InitTimeout)

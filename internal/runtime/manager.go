@@ -188,6 +188,7 @@ func (m *Manager) Invoke(ctx context.Context, spec *Spec, inv *Invocation) (*Res
 	defer m.executing.Add(-1)
 
 	p := m.pool(spec)
+	var retry *initRetry
 	for attempt := 0; ; attempt++ {
 		if res := p.cachedInitFailure(); res != nil {
 			return res, nil
@@ -209,7 +210,7 @@ func (m *Manager) Invoke(ctx context.Context, spec *Spec, inv *Invocation) (*Res
 			}
 			return nil, err
 		}
-		res, dispatched := inst.invoke(ctx, inv, cold)
+		res, dispatched := inst.invoke(ctx, inv, cold, retry)
 		healthy := dispatched && res.ErrorType != "Sandbox.Timedout" && res.ErrorType != "Runtime.ExitError" &&
 			res.ErrorType != "Runtime.OutOfMemory" && res.ErrorType != "Function.ResponseSizeTooLarge"
 		if !dispatched && res.ErrorType == "Runtime.Cancelled" {
@@ -219,7 +220,16 @@ func (m *Manager) Invoke(ctx context.Context, spec *Spec, inv *Invocation) (*Res
 		if !dispatched && !cold && attempt < 3 && res.ErrorType != "Runtime.Cancelled" {
 			continue // a warm instance that died while idle: take another
 		}
-		if cold && !dispatched && res.ErrorType != "Runtime.Cancelled" {
+		if cold && !dispatched && res.ErrorType == "Runtime.InitTimeout" && retry == nil {
+			// Lambda: an init past the limit is retried as part of the
+			// first invocation, within the function's timeout.
+			retry = &initRetry{start: time.Now()}
+			if res.LogTail != nil {
+				retry.tail = &tailBuffer{buf: res.LogTail}
+			}
+			continue
+		}
+		if cold && !dispatched && res.ErrorType != "Runtime.Cancelled" && res.ErrorType != "Sandbox.Timedout" {
 			p.rememberInitFailure(res)
 		}
 		return res, nil

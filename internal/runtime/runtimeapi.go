@@ -559,12 +559,18 @@ func (ac *apiConn) next() bool {
 	}
 	spec := inst.pool.spec
 	inst.current.Store(c)
-	inst.emit(c, "START RequestId: "+c.inv.RequestID+" Version: "+spec.Version)
+	if !c.startLogged {
+		inst.emit(c, "START RequestId: "+c.inv.RequestID+" Version: "+spec.Version)
+	}
 
 	b := append(ac.out[:0], "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: "...)
 	b = appendHeaderValue(b, c.inv.RequestID)
 	b = append(b, "\r\nLambda-Runtime-Deadline-Ms: "...)
-	b = strconv.AppendInt(b, time.Now().Add(spec.Timeout).UnixMilli(), 10)
+	deadline := c.deadline
+	if deadline.IsZero() {
+		deadline = time.Now().Add(spec.Timeout)
+	}
+	b = strconv.AppendInt(b, deadline.UnixMilli(), 10)
 	b = append(b, "\r\nLambda-Runtime-Invoked-Function-Arn: "...)
 	b = appendHeaderValue(b, spec.ARN)
 	if c.inv.TraceID != "" {
