@@ -120,8 +120,7 @@ func newRemoveCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stage := opts.Stage
 			if service == "" {
-				opts.Parameters = g.client(cmd).Parameters(cmd.Context()) // ${ssm:}
-				p, err := manifest.Load(dirArg(args), opts)
+				p, err := g.client(cmd).LoadManifest(cmd.Context(), dirArg(args), opts)
 				if err != nil {
 					return err
 				}

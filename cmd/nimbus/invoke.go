@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,7 +52,7 @@ func newInvokeCommand(g *globals) *cobra.Command {
 			if len(payload) > 0 && !json.Valid(payload) {
 				return errors.New("the event is not valid JSON")
 			}
-			name, manifestErr := resolveFunctionName(args[0], stage)
+			name, manifestErr := resolveFunctionName(cmd.Context(), g.client(cmd), args[0], stage)
 			if async {
 				if showLog {
 					return errors.New("--log needs a synchronous invoke; drop --async")
@@ -67,7 +68,7 @@ func newInvokeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return g.notFound(cmd, args[0], manifestErr, err)
 			}
-			fmt.Println(string(resultForDisplay(res.Payload, isTerminal(os.Stdout))))
+			fmt.Fprintln(cmd.OutOrStdout(), string(resultForDisplay(res.Payload, isTerminal(os.Stdout))))
 			if showLog {
 				fmt.Fprintln(os.Stderr, "--- log tail ---")
 				fmt.Fprint(os.Stderr, res.LogTail)
@@ -90,12 +91,13 @@ func newInvokeCommand(g *globals) *cobra.Command {
 // resolveFunctionName maps a function key of ./serverless.yml to its
 // deployed name, as `serverless invoke -f KEY` does; other names pass through.
 // A manifest that does not load is returned with the name unchanged, for
-// notFound to report if the name turns out unknown.
-func resolveFunctionName(name, stage string) (string, error) {
+// notFound to report if the name turns out unknown. The manifest loads as a
+// deploy loads it (${ssm:} included), so keys mean what they meant there.
+func resolveFunctionName(ctx context.Context, c *client.Client, name, stage string) (string, error) {
 	if _, err := os.Stat("serverless.yml"); err != nil {
 		return name, nil
 	}
-	p, err := manifest.Load(".", manifest.Options{Stage: stage})
+	p, err := c.LoadManifest(ctx, ".", manifest.Options{Stage: stage})
 	if err != nil {
 		return name, err
 	}

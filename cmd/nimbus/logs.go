@@ -77,7 +77,7 @@ func newLogsCommand(g *globals) *cobra.Command {
 			case len(args) == 0:
 				return errors.New("name a function (nimbus logs NAME) or a service (nimbus logs --service NAME)")
 			}
-			name, manifestErr := resolveFunctionName(args[0], o.stage)
+			name, manifestErr := resolveFunctionName(cmd.Context(), c, args[0], o.stage)
 			err = c.Logs(cmd.Context(), name, since, o.filter, o.tail, func(r logs.Record) error {
 				if !end.IsZero() && r.Time.After(end) {
 					return nil

@@ -113,6 +113,17 @@ type DeployOutcome struct {
 	Uploaded int // packages uploaded (the rest were already there)
 }
 
+// LoadManifest loads the manifest in dir as a deploy reads it: ${ssm:}
+// resolves through the platform's parameters unless opts brings its own
+// source. Every command that reads a manifest loads it here, so a name means
+// the same to each of them.
+func (c *Client) LoadManifest(ctx context.Context, dir string, opts manifest.Options) (*manifest.Project, error) {
+	if opts.Parameters == nil {
+		opts.Parameters = c.Parameters(ctx)
+	}
+	return manifest.Load(dir, opts)
+}
+
 // Deploy loads the manifest in dir, packages and uploads the code the
 // platform does not have yet, and deploys.
 func (c *Client) Deploy(ctx context.Context, dir string, opts manifest.Options, progress Progress) (*DeployOutcome, error) {
@@ -125,10 +136,7 @@ func (c *Client) DeployWith(ctx context.Context, dir string, opts manifest.Optio
 	if progress == nil {
 		progress = func(string, ...any) {}
 	}
-	if opts.Parameters == nil {
-		opts.Parameters = c.Parameters(ctx) // ${ssm:}
-	}
-	p, err := manifest.Load(dir, opts)
+	p, err := c.LoadManifest(ctx, dir, opts)
 	if err != nil {
 		return nil, err
 	}
