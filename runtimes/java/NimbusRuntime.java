@@ -69,8 +69,10 @@ public final class NimbusRuntime {
                     () -> System.clearProperty("com.amazonaws.xray.traceHeader"));
             long deadline = Long.parseLong(next.headers().firstValue("Lambda-Runtime-Deadline-Ms").orElse("0"));
             String arn = next.headers().firstValue("Lambda-Runtime-Invoked-Function-Arn").orElse("");
+            String identity = next.headers().firstValue("Lambda-Runtime-Cognito-Identity").orElse(null);
+            String clientContext = next.headers().firstValue("Lambda-Runtime-Client-Context").orElse(null);
             try {
-                byte[] out = handler.invoke(next.body(), id, arn, deadline);
+                byte[] out = handler.invoke(next.body(), id, arn, deadline, identity, clientContext);
                 rt.post("invocation/" + id + "/response", new String(out, StandardCharsets.UTF_8), null);
             } catch (Throwable e) {
                 Throwable cause = unwrap(e);
@@ -245,8 +247,8 @@ public final class NimbusRuntime {
             }
         }
 
-        byte[] invoke(byte[] payload, String id, String arn, long deadline) throws Exception {
-            Object ctx = contextType == null ? null : context(contextType, id, arn, deadline);
+        byte[] invoke(byte[] payload, String id, String arn, long deadline, String identity, String clientContext) throws Exception {
+            Object ctx = contextType == null ? null : context(contextType, id, arn, deadline, identity, clientContext);
             Class<?>[] p = method.getParameterTypes();
             Object[] args = new Object[p.length];
             if (stream) {
@@ -273,9 +275,14 @@ public final class NimbusRuntime {
             return Json.write(result).getBytes(StandardCharsets.UTF_8);
         }
 
-        // A Context of the function's own interface, answered here.
-        Object context(Class<?> iface, String id, String arn, long deadline) {
+        // A Context of the function's own interface, answered here. identity
+        // and clientContext are the JSON of their Runtime API headers (null
+        // when absent; getIdentity and getClientContext are then null too, as
+        // in Lambda's Java runtime).
+        Object context(Class<?> iface, String id, String arn, long deadline, String identity, String clientContext) {
             ClassLoader cl = iface.getClassLoader();
+            Object cognito = cognitoIdentity(cl, identity);
+            Object client = clientContext(cl, clientContext);
             Class<?> loggerType = optional(cl, CORE + "LambdaLogger");
             Object logger = loggerType == null ? null : Proxy.newProxyInstance(cl, new Class<?>[] {loggerType}, (proxy, m, a) -> {
                 if (m.getName().equals("log") && a != null && a.length > 0) {
@@ -296,12 +303,95 @@ public final class NimbusRuntime {
                     case "getMemoryLimitInMB": return Integer.parseInt(env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"));
                     case "getRemainingTimeInMillis": return (int) Math.max(0, deadline - System.currentTimeMillis());
                     case "getLogger": return logger;
+                    case "getIdentity": return cognito;
+                    case "getClientContext": return client;
                     case "toString": return "Context(" + id + ")";
                     case "hashCode": return System.identityHashCode(proxy);
                     case "equals": return proxy == a[0];
-                    default: return null; // identity, client context, tenant: not given
+                    default: return null; // tenant: not given
                 }
             });
+        }
+
+        // The CognitoIdentity of the Lambda-Runtime-Cognito-Identity header.
+        static Object cognitoIdentity(ClassLoader cl, String header) {
+            Map<String, Object> m = jsonObject(header);
+            if (m == null) {
+                return null;
+            }
+            Map<String, Object> getters = new LinkedHashMap<>();
+            getters.put("getIdentityId", text(m.get("cognitoIdentityId")));
+            getters.put("getIdentityPoolId", text(m.get("cognitoIdentityPoolId")));
+            return view(cl, "CognitoIdentity", getters);
+        }
+
+        // The ClientContext of the Lambda-Runtime-Client-Context header: the
+        // mobile SDK's client, custom and env objects.
+        static Object clientContext(ClassLoader cl, String header) {
+            Map<String, Object> m = jsonObject(header);
+            if (m == null) {
+                return null;
+            }
+            Object client = null;
+            if (m.get("client") instanceof Map) {
+                @SuppressWarnings("unchecked")
+                Map<String, Object> c = (Map<String, Object>) m.get("client");
+                Map<String, Object> getters = new LinkedHashMap<>();
+                getters.put("getInstallationId", text(c.get("installation_id")));
+                getters.put("getAppTitle", text(c.get("app_title")));
+                getters.put("getAppVersionName", text(c.get("app_version_name")));
+                getters.put("getAppVersionCode", text(c.get("app_version_code")));
+                getters.put("getAppPackageName", text(c.get("app_package_name")));
+                client = view(cl, "Client", getters);
+            }
+            Map<String, Object> getters = new LinkedHashMap<>();
+            getters.put("getClient", client);
+            getters.put("getCustom", texts(m.get("custom")));
+            getters.put("getEnvironment", texts(m.get("env")));
+            return view(cl, "ClientContext", getters);
+        }
+
+        // A proxy of the function's own interface CORE+name whose methods
+        // answer from getters; null when its jars lack the interface.
+        static Object view(ClassLoader cl, String name, Map<String, Object> getters) {
+            Class<?> iface = optional(cl, CORE + name);
+            if (iface == null) {
+                return null;
+            }
+            return Proxy.newProxyInstance(cl, new Class<?>[] {iface}, (proxy, m, a) -> {
+                switch (m.getName()) {
+                    case "toString": return name + getters;
+                    case "hashCode": return System.identityHashCode(proxy);
+                    case "equals": return proxy == a[0];
+                    default: return getters.get(m.getName());
+                }
+            });
+        }
+
+        @SuppressWarnings("unchecked")
+        static Map<String, Object> jsonObject(String header) {
+            if (header == null || header.isEmpty()) {
+                return null;
+            }
+            Object v = Json.parse(header);
+            return v instanceof Map ? (Map<String, Object>) v : null;
+        }
+
+        // A JSON value as the String the interfaces declare.
+        static String text(Object v) {
+            return v == null || v instanceof String ? (String) v : Json.write(v);
+        }
+
+        // A JSON object as the Map<String, String> the interfaces declare.
+        static Map<String, String> texts(Object v) {
+            if (!(v instanceof Map)) {
+                return null;
+            }
+            Map<String, String> out = new LinkedHashMap<>();
+            for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) {
+                out.put(String.valueOf(e.getKey()), text(e.getValue()));
+            }
+            return out;
         }
     }
 

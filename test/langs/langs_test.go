@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -491,6 +492,28 @@ public interface Context {
     int getRemainingTimeInMillis();
     int getMemoryLimitInMB();
     LambdaLogger getLogger();
+    CognitoIdentity getIdentity();
+    ClientContext getClientContext();
+}`,
+	"com/amazonaws/services/lambda/runtime/CognitoIdentity.java": `package com.amazonaws.services.lambda.runtime;
+public interface CognitoIdentity {
+    String getIdentityId();
+    String getIdentityPoolId();
+}`,
+	"com/amazonaws/services/lambda/runtime/ClientContext.java": `package com.amazonaws.services.lambda.runtime;
+import java.util.Map;
+public interface ClientContext {
+    Client getClient();
+    Map<String, String> getCustom();
+    Map<String, String> getEnvironment();
+}`,
+	"com/amazonaws/services/lambda/runtime/Client.java": `package com.amazonaws.services.lambda.runtime;
+public interface Client {
+    String getInstallationId();
+    String getAppTitle();
+    String getAppVersionName();
+    String getAppVersionCode();
+    String getAppPackageName();
 }`,
 	"com/amazonaws/services/lambda/runtime/LambdaLogger.java": `package com.amazonaws.services.lambda.runtime;
 public interface LambdaLogger {
@@ -526,6 +549,29 @@ public class Hello implements RequestHandler<Map<String, Object>, Map<String, Ob
         out.put("memory", context.getMemoryLimitInMB());
         out.put("remaining", context.getRemainingTimeInMillis());
         out.put("count", event.get("count"));
+        return out;
+    }
+}`,
+	"example/Ctx.java": `package example;
+import com.amazonaws.services.lambda.runtime.*;
+import java.util.*;
+public class Ctx implements RequestHandler<Map<String, Object>, Map<String, Object>> {
+    public Map<String, Object> handleRequest(Map<String, Object> event, Context context) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("identity", context.getIdentity() == null ? "none" : context.getIdentity().getIdentityId());
+        ClientContext cc = context.getClientContext();
+        if (cc == null) {
+            out.put("clientContext", "none");
+            return out;
+        }
+        Client c = cc.getClient();
+        out.put("installationId", c.getInstallationId());
+        out.put("appTitle", c.getAppTitle());
+        out.put("appVersionName", c.getAppVersionName());
+        out.put("appVersionCode", c.getAppVersionCode());
+        out.put("appPackageName", c.getAppPackageName());
+        out.put("custom", cc.getCustom());
+        out.put("env", cc.getEnvironment());
         return out;
     }
 }`,
@@ -656,6 +702,8 @@ functions:
   missing:
     handler: example.Nope::handleRequest
     runtime: java21
+  ctx:
+    handler: example.Ctx
 `,
 	})
 	buildJavaFixture(t, javac, dir)
@@ -701,6 +749,31 @@ functions:
 		t.Errorf("String handler payload %s", g.out.Payload)
 	}
 	invoke(t, p, "jv-dev-missing", `{}`).wantError(t, "java.lang.ClassNotFoundException", "Class not found: example.Nope")
+
+	// Context.getClientContext is the ClientContext given on Invoke (base64
+	// JSON, as the mobile SDKs send it); without one it is null.
+	cc := `{"client":{"installation_id":"inst-1","app_title":"Shop","app_version_name":"2.1","app_version_code":"21","app_package_name":"com.example.shop"},` +
+		`"custom":{"cart":"c-9","items":3},"env":{"platform":"Android","locale":"fr_FR"}}`
+	out, err := p.Lambda().Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("jv-dev-ctx"), Payload: []byte(`{}`),
+		ClientContext: aws.String(base64.StdEncoding.EncodeToString([]byte(cc)))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Payload, &got); err != nil || out.FunctionError != nil {
+		t.Fatalf("ctx payload %s (%v)", out.Payload, err)
+	}
+	want := map[string]any{"identity": "none", "installationId": "inst-1", "appTitle": "Shop", "appVersionName": "2.1", "appVersionCode": "21",
+		"appPackageName": "com.example.shop", "custom": map[string]any{"cart": "c-9", "items": "3"},
+		"env": map[string]any{"platform": "Android", "locale": "fr_FR"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("client context seen by the handler:\n got %v\nwant %v", got, want)
+	}
+	c := invoke(t, p, "jv-dev-ctx", `{}`)
+	c.wantOK(t)
+	if c.payload["clientContext"] != "none" || c.payload["identity"] != "none" {
+		t.Errorf("without a client context: %s, want getClientContext and getIdentity null", c.out.Payload)
+	}
 }
 
 func TestJavaWithoutJDK(t *testing.T) {
