@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/invoke"
-	"github.com/nimbus-platform/nimbus/internal/mappings"
 )
 
 // Pollers run the sqs triggers of deployed functions: they receive batches,
@@ -24,10 +24,17 @@ type Pollers struct {
 	invoker  *invoke.Service
 	registry *functions.Registry
 	log      *slog.Logger
-	// set keys a poller by mapping; a queue's new poller starts once the
-	// ones it replaces stopped receiving. Its goroutines include the
-	// workers and their invocations.
-	set *mappings.Set
+
+	mu      sync.Mutex
+	running map[string]*poller // by mapping key
+	// leaving are the pollers stopped but perhaps still receiving, by queue:
+	// a queue's new poller starts once they stopped receiving.
+	leaving map[string][]*poller
+	// workers counts the goroutines of running mappings (supervisors and
+	// their workers); Run waits for them before it returns.
+	workers sync.WaitGroup
+	// started counts the Runs that Start started; Wait waits for them.
+	started sync.WaitGroup
 }
 
 // NewPollers returns pollers for the registry's functions.
@@ -35,25 +42,53 @@ func NewPollers(q *Service, inv *invoke.Service, reg *functions.Registry, log *s
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Pollers{queues: q, invoker: inv, registry: reg, log: log, set: mappings.NewSet("sqs triggers")}
+	return &Pollers{queues: q, invoker: inv, registry: reg, log: log, running: map[string]*poller{}, leaving: map[string][]*poller{}}
 }
 
 // Start runs Run in a goroutine that Wait waits for.
 func (p *Pollers) Start(ctx context.Context, interval time.Duration) {
-	p.set.Start(ctx, interval, p.wanted)
+	p.started.Go(func() { p.Run(ctx, interval) })
 }
 
 // Wait blocks until the Runs that Start started returned (after their ctx
 // ended), and with them every poller and invocation they started, or until
 // ctx ends (with ctx's error).
-func (p *Pollers) Wait(ctx context.Context) error { return p.set.Wait(ctx) }
+func (p *Pollers) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		p.started.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("sqs triggers still running at shutdown: %w", ctx.Err())
+	}
+}
 
 // Run reconciles the running pollers with the deployed triggers every
 // interval until ctx ends. It returns when every poller it started has
 // stopped: a batch being delivered finishes (its function runs to its end,
 // as in Lambda), and no invocation starts after ctx ended.
 func (p *Pollers) Run(ctx context.Context, interval time.Duration) {
-	p.set.Run(ctx, interval, p.wanted)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		p.reconcile(ctx)
+		select {
+		case <-ctx.Done():
+			p.mu.Lock()
+			for _, pl := range p.running {
+				pl.stop()
+			}
+			clear(p.running)
+			p.mu.Unlock()
+			p.workers.Wait()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 type mapping struct {
@@ -61,9 +96,8 @@ type mapping struct {
 	trigger  Trigger
 }
 
-// wanted is the deployed triggers, each with how to run it.
-func (p *Pollers) wanted() map[string]mappings.Mapping {
-	want := map[string]mappings.Mapping{}
+func (p *Pollers) reconcile(ctx context.Context) {
+	want := map[string]mapping{}
 	for _, f := range p.registry.List() {
 		var app, ok = p.registry.Service(f.App)
 		if !ok {
@@ -83,30 +117,63 @@ func (p *Pollers) wanted() map[string]mappings.Mapping {
 				F string
 				T Trigger
 			}{f.Config.Name, t})
-			m := mapping{function: f.Config.Name, trigger: t}
-			// A redeploy replaces a poller: the old one stops receiving
-			// (and releases what it held) before this one receives, so no
-			// message waits out a visibility timeout in between.
-			want[string(key)] = mappings.Mapping{Source: t.Queue, New: func(ctx context.Context) (mappings.Poller, func()) {
-				pl := &poller{done: make(chan struct{})}
-				return pl, func() { p.supervise(ctx, m, pl) }
-			}}
+			want[string(key)] = mapping{function: f.Config.Name, trigger: t}
 		}
 	}
-	return want
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key, pl := range p.running {
+		if _, ok := want[key]; !ok {
+			pl.stop()
+			delete(p.running, key)
+			p.leaving[pl.queue] = append(p.leaving[pl.queue], pl)
+		}
+	}
+	for queue, pls := range p.leaving {
+		pls = slices.DeleteFunc(pls, (*poller).stoppedReceiving)
+		if len(pls) == 0 {
+			delete(p.leaving, queue)
+		} else {
+			p.leaving[queue] = pls
+		}
+	}
+	for key, m := range want {
+		if _, ok := p.running[key]; ok {
+			continue
+		}
+		mctx, stop := context.WithCancel(ctx)
+		pl := &poller{queue: m.trigger.Queue, cancel: stop, done: make(chan struct{})}
+		p.running[key] = pl
+		after := slices.Clone(p.leaving[pl.queue])
+		p.workers.Go(func() {
+			// A redeploy replaces a poller: the old one stops receiving
+			// (and releases what it held) before this one receives, so
+			// no message waits out a visibility timeout in between.
+			for _, old := range after {
+				select {
+				case <-old.done:
+				case <-mctx.Done():
+				}
+			}
+			p.supervise(mctx, m, pl)
+		})
+	}
 }
 
 // poller is one running mapping.
 type poller struct {
+	queue  string
+	cancel context.CancelFunc
+
 	mu        sync.Mutex
 	stopping  bool
 	receivers int           // workers that may still call Receive
 	done      chan struct{} // closed when stopping and receivers is 0
 }
 
-// Stop ends the poller (its context is cancelled); done closes once no
-// worker receives any more.
-func (pl *poller) Stop() {
+// stop ends the poller; done closes once no worker receives any more.
+func (pl *poller) stop() {
+	pl.cancel()
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	if !pl.stopping {
@@ -138,8 +205,14 @@ func (pl *poller) leave() {
 	}
 }
 
-// Released is closed once the poller stopped and no worker receives.
-func (pl *poller) Released() <-chan struct{} { return pl.done }
+func (pl *poller) stoppedReceiving() bool {
+	select {
+	case <-pl.done:
+		return true
+	default:
+		return false
+	}
+}
 
 // supervise scales the workers of one mapping with the queue's backlog.
 func (p *Pollers) supervise(ctx context.Context, m mapping, pl *poller) {
@@ -152,7 +225,7 @@ func (p *Pollers) supervise(ctx context.Context, m mapping, pl *poller) {
 		mu.Lock()
 		workers++
 		mu.Unlock()
-		p.set.Go(func() {
+		p.workers.Go(func() {
 			p.work(ctx, m, extra, pl.leave)
 			mu.Lock()
 			workers--

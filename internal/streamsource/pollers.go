@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -20,7 +21,6 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/events/pattern"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/invoke"
-	"github.com/nimbus-platform/nimbus/internal/mappings"
 	"github.com/nimbus-platform/nimbus/internal/store"
 )
 
@@ -51,9 +51,15 @@ type Pollers struct {
 	cfg Config
 	log *slog.Logger
 	kv  jetstream.KeyValue
-	// set keys a poller by mapping; pollers of one function and stream
-	// run one at a time, so a shard is never delivered by two at once.
-	set *mappings.Set
+
+	mu      sync.Mutex
+	running map[string]*poller // by mapping key
+	// leaving are stopped pollers not yet finished, by function and stream:
+	// a changed mapping's new poller waits for them, so a shard is never
+	// delivered by two pollers at once.
+	leaving map[string][]*poller
+	workers sync.WaitGroup
+	started sync.WaitGroup
 }
 
 // New returns the pollers; Start runs them.
@@ -68,24 +74,60 @@ func New(ctx context.Context, cfg Config) (*Pollers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream positions: %w", err)
 	}
-	return &Pollers{cfg: cfg, log: cfg.Logger, kv: kv, set: mappings.NewSet("stream pollers")}, nil
+	return &Pollers{cfg: cfg, log: cfg.Logger, kv: kv, running: map[string]*poller{}, leaving: map[string][]*poller{}}, nil
 }
 
 // Start reconciles the pollers with the deployed stream events every
 // interval until ctx ends.
 func (p *Pollers) Start(ctx context.Context, interval time.Duration) {
-	p.set.Start(ctx, interval, p.wanted)
+	p.started.Go(func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			p.reconcile(ctx)
+			select {
+			case <-ctx.Done():
+				p.mu.Lock()
+				for _, pl := range p.running {
+					pl.stop()
+				}
+				clear(p.running)
+				p.mu.Unlock()
+				p.workers.Wait()
+				return
+			case <-t.C:
+			}
+		}
+	})
 }
 
 // Wait blocks until the pollers Start started stopped (after its ctx
 // ended) with the batches they were delivering, or until ctx ends.
-func (p *Pollers) Wait(ctx context.Context) error { return p.set.Wait(ctx) }
+func (p *Pollers) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { p.started.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stream pollers still running at shutdown: %w", ctx.Err())
+	}
+}
 
-// poller is one running mapping: released when every worker returned.
-type poller struct{ done chan struct{} }
+// poller is one running mapping.
+type poller struct {
+	stop context.CancelFunc
+	done chan struct{} // closed when every worker of the mapping returned
+}
 
-func (pl *poller) Stop()                     {}
-func (pl *poller) Released() <-chan struct{} { return pl.done }
+func (pl *poller) finished() bool {
+	select {
+	case <-pl.done:
+		return true
+	default:
+		return false
+	}
+}
 
 type mapping struct {
 	function string
@@ -120,28 +162,62 @@ func Mappings(reg *functions.Registry) map[string]mapping {
 	return want
 }
 
-// wanted is the mappings to run, each with how to run it.
-func (p *Pollers) wanted() map[string]mappings.Mapping {
-	want := map[string]mappings.Mapping{}
-	for key, m := range Mappings(p.cfg.Registry) {
+func (p *Pollers) reconcile(ctx context.Context) {
+	want := Mappings(p.cfg.Registry)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key, pl := range p.running {
+		if _, ok := want[key]; !ok {
+			pl.stop()
+			delete(p.running, key)
+			id := leavingKey(key)
+			p.leaving[id] = append(p.leaving[id], pl)
+		}
+	}
+	for id, pls := range p.leaving {
+		pls = slices.DeleteFunc(pls, (*poller).finished)
+		if len(pls) == 0 {
+			delete(p.leaving, id)
+		} else {
+			p.leaving[id] = pls
+		}
+	}
+	for key, m := range want {
+		if _, ok := p.running[key]; ok || ctx.Err() != nil {
+			continue
+		}
 		src := p.cfg.Sources[m.trigger.Type]
 		if src == nil {
 			continue
 		}
-		want[key] = mappings.Mapping{Source: m.function + "\x00" + m.trigger.ARN, New: func(ctx context.Context) (mappings.Poller, func()) {
-			pl := &poller{done: make(chan struct{})}
-			return pl, func() {
-				defer close(pl.done)
-				if ctx.Err() != nil {
-					return // stopped before the poller it replaces let go
+		mctx, stop := context.WithCancel(ctx)
+		pl := &poller{stop: stop, done: make(chan struct{})}
+		p.running[key] = pl
+		after := slices.Clone(p.leaving[leavingKey(key)])
+		p.workers.Go(func() {
+			defer close(pl.done)
+			for _, old := range after {
+				select {
+				case <-old.done:
+				case <-mctx.Done():
+					return
 				}
-				var shards sync.WaitGroup
-				p.supervise(ctx, m, src, &shards)
-				shards.Wait()
 			}
-		}}
+			var shards sync.WaitGroup
+			p.supervise(mctx, m, src, &shards)
+			shards.Wait()
+		})
 	}
-	return want
+}
+
+// leavingKey is the function and stream of a mapping key.
+func leavingKey(key string) string {
+	var k struct {
+		F string
+		T Trigger
+	}
+	_ = json.Unmarshal([]byte(key), &k)
+	return k.F + "\x00" + k.T.ARN
 }
 
 // supervise runs one worker per shard of the mapping's stream, and starts
