@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -250,6 +251,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if sb.NamespaceError != nil {
 		s.log.Warn("functions are not isolated on this host", "reason", sb.NamespaceError)
 	}
+	if sb.NetworkError != nil {
+		s.log.Warn("functions are not kept off the host's network services", "reason", sb.NetworkError)
+	}
+	// Functions reach the API through the network rules (ADR 0028).
+	if _, err := sb.AllowPort(s.ln.Addr().(*net.TCPAddr).Port); err != nil {
+		sb.Close()
+		return nil, err
+	}
 	if sb.Isolated() {
 		// Instances see their code through binds made as root: no function
 		// user needs to reach the run directory.
@@ -316,6 +325,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.registerBucketWebsites() // bucketsweb.go
 	if cfg.HTTPAddr != "" {
 		if err := s.Gateway.Listen(cfg.HTTPAddr); err != nil {
+			return nil, err
+		}
+		// Functions may call the platform's own HTTP endpoints.
+		_, port, _ := net.SplitHostPort(s.Gateway.Addr())
+		n, _ := strconv.Atoi(port)
+		if _, err := sb.AllowPort(n); err != nil {
 			return nil, err
 		}
 	}

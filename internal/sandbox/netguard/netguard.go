@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,8 +40,12 @@ type Guard struct {
 	uids  *nftables.Set
 	tcp   *nftables.Set
 	udp   *nftables.Set
-	known map[uint32]bool // uids in the set
-	ports map[uint16]int  // TCP ports in the set, with how many holders
+	// own holds uid . port pairs: ports one function may reach (its
+	// instances' Runtime API, the local endpoints its environment names).
+	own      *nftables.Set
+	known    map[uint32]bool // uids in the set
+	ports    map[uint16]int  // TCP ports in the set, with how many holders
+	ownPorts map[uidPort]int // pairs in own, with how many holders
 	// Stale is the names of dead platforms' tables New removed.
 	Stale  []string
 	closed bool
@@ -53,7 +59,7 @@ func New(tag string) (*Guard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
-	g := &Guard{conn: conn, known: map[uint32]bool{}, ports: map[uint16]int{}}
+	g := &Guard{conn: conn, known: map[uint32]bool{}, ports: map[uint16]int{}, ownPorts: map[uidPort]int{}}
 	stale, err := removeStale(conn)
 	if err != nil {
 		_ = conn.CloseLasting()
@@ -81,7 +87,9 @@ func (g *Guard) install(name string) error {
 	g.uids = &nftables.Set{Table: g.table, Name: "function_uids", KeyType: nftables.TypeUID, KeyByteOrder: binaryutil.NativeEndian}
 	g.tcp = &nftables.Set{Table: g.table, Name: "tcp_ports", KeyType: nftables.TypeInetService, KeyByteOrder: binaryutil.BigEndian}
 	g.udp = &nftables.Set{Table: g.table, Name: "udp_ports", KeyType: nftables.TypeInetService, KeyByteOrder: binaryutil.BigEndian}
-	for _, s := range []*nftables.Set{g.uids, g.tcp, g.udp} {
+	g.own = &nftables.Set{Table: g.table, Name: "function_ports", Concatenation: true,
+		KeyType: nftables.MustConcatSetType(nftables.TypeUID, nftables.TypeInetService)}
+	for _, s := range []*nftables.Set{g.uids, g.tcp, g.udp, g.own} {
 		if err := c.AddSet(s, nil); err != nil {
 			return err // nothing was sent: the batch goes at Flush
 		}
@@ -126,6 +134,15 @@ func (g *Guard) install(name string) error {
 			&expr.Verdict{Kind: expr.VerdictAccept},
 		}})
 	}
+	// meta l4proto tcp meta skuid . th dport @function_ports accept
+	c.AddRule(&nftables.Rule{Table: g.table, Chain: guard, Exprs: []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Meta{Key: expr.MetaKeySKUID, Register: unix.NFT_REG32_00},
+		&expr.Payload{DestRegister: unix.NFT_REG32_01, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Lookup{SourceRegister: unix.NFT_REG32_00, SetName: g.own.Name, SetID: g.own.ID},
+		&expr.Verdict{Kind: expr.VerdictAccept},
+	}})
 	// A reset for TCP and an unreachable for the rest: the function's
 	// connect fails at once instead of timing out.
 	c.AddRule(&nftables.Rule{Table: g.table, Chain: guard, Exprs: []expr.Any{
@@ -188,6 +205,79 @@ func (g *Guard) AllowPort(p int) (release func(), err error) {
 	g.ports[key]++
 	var once sync.Once
 	return func() { once.Do(func() { g.release(key) }) }, nil
+}
+
+// uidPort is one function uid's allowance of one port.
+type uidPort struct {
+	uid  uint32
+	port uint16
+}
+
+// key is the set element: the uid in host order, the port in network order
+// padded to the register's 4 bytes.
+func (k uidPort) key() []byte {
+	b := make([]byte, 8)
+	copy(b, binaryutil.NativeEndian.PutUint32(k.uid))
+	copy(b[4:], binaryutil.BigEndian.PutUint16(k.port))
+	return b
+}
+
+// AllowUIDPorts lets one function uid reach local TCP ports until release
+// is called: its instance's Runtime API, the endpoints its environment names.
+func (g *Guard) AllowUIDPorts(uid int, ports []int) (release func(), err error) {
+	keys := make([]uidPort, 0, len(ports))
+	for _, p := range ports {
+		if p <= 0 || p > 65535 {
+			return nil, fmt.Errorf("port %d out of range", p)
+		}
+		if k := (uidPort{uint32(uid), uint16(p)}); !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, errors.New("the network rules are removed")
+	}
+	var add []nftables.SetElement
+	for _, k := range keys {
+		if g.ownPorts[k] == 0 {
+			add = append(add, nftables.SetElement{Key: k.key()})
+		}
+	}
+	if len(add) > 0 {
+		if err := g.conn.SetAddElements(g.own, add); err != nil {
+			return nil, fmt.Errorf("allow uid %d ports %v: %w", uid, ports, err)
+		}
+		if err := g.conn.Flush(); err != nil {
+			return nil, fmt.Errorf("allow uid %d ports %v: %w", uid, ports, err)
+		}
+	}
+	for _, k := range keys {
+		g.ownPorts[k]++
+	}
+	var once sync.Once
+	return func() { once.Do(func() { g.releaseOwn(keys) }) }, nil
+}
+
+func (g *Guard) releaseOwn(keys []uidPort) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var del []nftables.SetElement
+	for _, k := range keys {
+		g.ownPorts[k]--
+		if g.ownPorts[k] <= 0 {
+			delete(g.ownPorts, k)
+			del = append(del, nftables.SetElement{Key: k.key()})
+		}
+	}
+	if len(del) == 0 || g.closed {
+		return
+	}
+	// A failure leaves the ports open to the function, as they were.
+	if err := g.conn.SetDeleteElements(g.own, del); err == nil {
+		_ = g.conn.Flush()
+	}
 }
 
 func (g *Guard) release(key uint16) {
@@ -338,4 +428,45 @@ func localResolver() bool {
 		}
 	}
 	return false
+}
+
+// endpoint finds host:port in a value: a URL's authority or a bare address.
+var endpoint = regexp.MustCompile(`(?i)(?:^|[/@=,;\s])(localhost|\[[0-9a-f:.]+\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3}):([0-9]{1,5})\b`)
+
+// LocalPorts returns the ports of the endpoints on the host's own addresses
+// (loopback, localhost or an address of its interfaces) that values name
+// with an explicit port: "http://127.0.0.1:8080/x", "localhost:6379",
+// "postgres://u:p@[::1]:5432/db". The operator who deployed a function
+// with such a variable meant it to reach that service.
+func LocalPorts(values []string) []int {
+	var ports []int
+	var addrs []net.Addr
+	for _, v := range values {
+		for _, m := range endpoint.FindAllStringSubmatch(v, -1) {
+			host, p := strings.Trim(m[1], "[]"), m[2]
+			port, err := strconv.Atoi(p)
+			if err != nil || port <= 0 || port > 65535 {
+				continue
+			}
+			local := strings.EqualFold(host, "localhost")
+			if ip := net.ParseIP(host); ip != nil {
+				if ip.IsLoopback() || ip.IsUnspecified() {
+					local = true
+				} else {
+					if addrs == nil {
+						addrs, _ = net.InterfaceAddrs()
+					}
+					for _, a := range addrs {
+						if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+							local = true
+						}
+					}
+				}
+			}
+			if local && !slices.Contains(ports, port) {
+				ports = append(ports, port)
+			}
+		}
+	}
+	return ports
 }

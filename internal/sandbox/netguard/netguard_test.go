@@ -135,9 +135,11 @@ func hostAddr() string {
 
 func TestGuardRejectsLocalPortsForFunctionUIDs(t *testing.T) {
 	g := newGuard(t)
-	const fn, other = 299871, 299872
-	if err := g.AddUID(fn); err != nil {
-		t.Fatal(err)
+	const fn, fn2, other = 299871, 299874, 299872
+	for _, uid := range []int{fn, fn2} {
+		if err := g.AddUID(uid); err != nil {
+			t.Fatal(err)
+		}
 	}
 	lo := listen(t, "tcp4", "127.0.0.1:0")
 	lo6 := listen(t, "tcp6", "[::1]:0")
@@ -146,7 +148,13 @@ func TestGuardRejectsLocalPortsForFunctionUIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addrs := []string{lo.Addr().String(), lo6.Addr().String(), allowed.Addr().String()}
+	// A port of fn's own (its Runtime API): fn2 may not reach it.
+	own := listen(t, "tcp4", "127.0.0.1:0")
+	releaseOwn, err := g.AllowUIDPorts(fn, []int{own.Addr().(*net.TCPAddr).Port, own.Addr().(*net.TCPAddr).Port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []string{lo.Addr().String(), lo6.Addr().String(), allowed.Addr().String(), own.Addr().String()}
 	var host *listener
 	if a := hostAddr(); a != "" {
 		host = listen(t, "tcp4", net.JoinHostPort(a, "0"))
@@ -166,6 +174,13 @@ func TestGuardRejectsLocalPortsForFunctionUIDs(t *testing.T) {
 	if res[allowed.Addr().String()] != "connected" {
 		t.Errorf("function uid could not reach the allowed port %s: %v", allowed.Addr(), res)
 	}
+	if res[own.Addr().String()] != "connected" {
+		t.Errorf("function uid could not reach its own port %s: %v", own.Addr(), res)
+	}
+	res = dialAs(t, bin, fn2, own.Addr().String(), allowed.Addr().String())
+	if res[own.Addr().String()] != "refused" || res[allowed.Addr().String()] != "connected" {
+		t.Errorf("another function uid: %v, want %s refused and %s connected", res, own.Addr(), allowed.Addr())
+	}
 	// A uid outside the set is untouched.
 	res = dialAs(t, bin, other, addrs...)
 	for _, a := range addrs {
@@ -173,10 +188,11 @@ func TestGuardRejectsLocalPortsForFunctionUIDs(t *testing.T) {
 			t.Errorf("uid %d, not a function's, was refused %s: %v", other, a, res)
 		}
 	}
-	// The allowed port closes again.
+	// The allowed ports close again.
 	release()
-	res = dialAs(t, bin, fn, allowed.Addr().String())
-	if res[allowed.Addr().String()] != "refused" {
+	releaseOwn()
+	res = dialAs(t, bin, fn, allowed.Addr().String(), own.Addr().String())
+	if res[allowed.Addr().String()] != "refused" || res[own.Addr().String()] != "refused" {
 		t.Errorf("a released port is still reachable: %v", res)
 	}
 	for _, l := range []*listener{lo, lo6, host} {
@@ -230,5 +246,29 @@ func TestDeadPlatformsTablesAreRemoved(t *testing.T) {
 	}
 	if ok, err := TableExists(g.Table()); err != nil || !ok {
 		t.Errorf("the live table %s went too: %v, %v", g.Table(), ok, err)
+	}
+}
+
+func TestLocalPorts(t *testing.T) {
+	host := hostAddr()
+	values := []string{
+		"http://127.0.0.1:8080/callback",
+		"postgres://user:pw@[::1]:5432/db",
+		"localhost:6379",
+		"https://api.example.com:8443/x", // not local
+		"10.1.2.3:9999",                  // not local (no such address here)
+		"http://127.0.0.1/no-port",
+		"plain text 1.2.3",
+		"a=127.0.0.2:7000,b=0.0.0.0:7001",
+		"http://127.0.0.1:8080/again",
+	}
+	want := []int{8080, 5432, 6379, 7000, 7001}
+	if host != "" {
+		values = append(values, "http://"+host+":7100")
+		want = append(want, 7100)
+	}
+	got := LocalPorts(values)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("LocalPorts = %v, want %v", got, want)
 	}
 }
