@@ -47,7 +47,11 @@ type Config struct {
 	MaxOpenFiles uint64
 	// NoMemoryLimit leaves function memory unbounded even where cgroups allow a limit.
 	NoMemoryLimit bool
-	Logger        *slog.Logger
+	// NoNetworkGuard lets functions reach every service on the host's own
+	// addresses (no nftables rules).
+	NoNetworkGuard bool
+
+	Logger *slog.Logger
 }
 
 // Sandbox starts and cleans up function processes.
@@ -125,7 +129,9 @@ func New(cfg Config) *Sandbox {
 		} else {
 			s.cloneflags = flags
 		}
-		if g, err := netguard.New(s.tag); err != nil {
+		if cfg.NoNetworkGuard {
+			s.NetworkError = errors.New("functions can reach every service listening on the host's own addresses (--no-network-guard)")
+		} else if g, err := netguard.New(s.tag); err != nil {
 			s.NetworkError = fmt.Errorf("functions can reach every service listening on the host's own addresses (nftables rules not installed: %w)", err)
 		} else {
 			s.guard = g

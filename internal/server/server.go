@@ -60,6 +60,9 @@ type Config struct {
 	// NoSandbox keeps function processes under the platform's own uid, in
 	// its namespaces.
 	NoSandbox bool
+	// NoNetworkGuard lets functions reach every service on the host's own
+	// addresses, not only the platform's listeners (ADR 0028).
+	NoNetworkGuard bool
 	// MaxMemoryMB bounds the sum of memorySize of running instances; cold
 	// starts beyond it are throttled. 0: 80% of the host's memory; negative:
 	// no bound.
@@ -244,7 +247,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb := sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox, UIDs: uidBucket, Logger: cfg.Logger})
+	sb := sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox, NoNetworkGuard: cfg.NoNetworkGuard, UIDs: uidBucket, Logger: cfg.Logger})
 	if sb.MemoryLimitError != nil {
 		s.log.Warn("function memory is not limited on this host", "reason", sb.MemoryLimitError)
 	}
