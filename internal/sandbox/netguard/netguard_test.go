@@ -272,3 +272,26 @@ func TestLocalPorts(t *testing.T) {
 		t.Errorf("LocalPorts = %v, want %v", got, want)
 	}
 }
+
+// The cost a cold start pays: one netlink transaction to open its ports and
+// one to close them.
+func BenchmarkAllowUIDPorts(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("nf_tables needs root")
+	}
+	g, err := New("bench")
+	if err != nil {
+		b.Skip(err)
+	}
+	defer g.Close()
+	if err := g.AddUID(299875); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		release, err := g.AllowUIDPorts(299875, []int{40000 + i%20000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		release()
+	}
+}
