@@ -29,11 +29,16 @@ func main() {
 	coldN := flag.Int("cold", 30, "cold starts per runtime and platform")
 	warmN := flag.Int("warm", 2000, "sequential warm invokes per round")
 	rounds := flag.Int("rounds", 5, "alternating warm rounds per platform")
+	flag.BoolVar(&swap, "swap", false, "start the platform without rules first and run it first in each pair (an order check)")
 	flag.Parse()
 	if err := run(*out, *coldN, *warmN, *rounds); err != nil {
 		log.Fatal(err)
 	}
 }
+
+// swap reverses the order of the platforms, to check the figures do not
+// come from it.
+var swap bool
 
 func run(outFile string, coldN, warmN, rounds int) error {
 	ws, err := benchkit.NewWorkspace("nimbus-bench-netguard-*")
@@ -74,16 +79,23 @@ functions:
 			c.NoAuth = true // signatures are not what is measured
 		})
 	}
-	on, err := platform("on", false)
-	if err != nil {
+	var on, off *server.Server
+	if swap {
+		if off, err = platform("off", true); err != nil {
+			return err
+		}
+		defer off.Close(context.Background())
+	}
+	if on, err = platform("on", false); err != nil {
 		return err
 	}
 	defer on.Close(context.Background())
-	off, err := platform("off", true)
-	if err != nil {
-		return err
+	if !swap {
+		if off, err = platform("off", true); err != nil {
+			return err
+		}
+		defer off.Close(context.Background())
 	}
-	defer off.Close(context.Background())
 	if !on.Runtime().Isolation().NetworkGuarded {
 		return fmt.Errorf("the rules are not installed: %s", on.Runtime().Isolation().NetworkReason)
 	}
@@ -100,13 +112,21 @@ functions:
 	for _, fn := range []string{"go", "python"} {
 		var onD, offD []time.Duration
 		for i := range coldN + 2 {
-			a, err := cold(on, fn)
+			first, second := on, off
+			if swap {
+				first, second = off, on
+			}
+			x, err := cold(first, fn)
 			if err != nil {
 				return err
 			}
-			b, err := cold(off, fn)
+			y, err := cold(second, fn)
 			if err != nil {
 				return err
+			}
+			a, b := x, y
+			if swap {
+				a, b = y, x
 			}
 			if i >= 2 {
 				onD, offD = append(onD, a), append(offD, b)
@@ -117,7 +137,7 @@ functions:
 		var onCPU, offCPU, onWall, offWall []time.Duration
 		for r := range rounds*2 + 2 {
 			srv := on
-			if r%2 == 1 {
+			if (r%2 == 1) != swap {
 				srv = off
 			}
 			if _, err := invoke(httpc, url(srv, fn)); err != nil {
@@ -150,7 +170,7 @@ functions:
 	fmt.Fprintf(&b, "of ADR 0028 (table %s), one with `--no-network-guard`; the runs alternate between them.\n", on.Runtime().Isolation().NetworkTable)
 	fmt.Fprintf(&b, "Cold: %d per runtime and platform, at the client. Warm: %d rounds of %d sequential invokes per platform;\n", coldN, rounds, warmN)
 	fmt.Fprintf(&b, "CPU per invoke is this process's (both platforms and the client) plus the function processes', median of the rounds.\n\n")
-	fmt.Fprintf(&b, "Machine: %s; load average at the end %s. Command: `go run ./bench/netguard -cold %d -warm %d -rounds %d`.\n\n", benchkit.Machine(), loadavg(), coldN, warmN, rounds)
+	fmt.Fprintf(&b, "Machine: %s; load average at the end %s. Command: `go run ./bench/netguard -cold %d -warm %d -rounds %d%s`.\n\n", benchkit.Machine(), loadavg(), coldN, warmN, rounds, map[bool]string{true: " -swap"}[swap])
 	b.WriteString("| runtime | cold p50, rules | cold p50, none | cold p90, rules | cold p90, none | warm CPU/invoke, rules | warm CPU/invoke, none | warm wall/invoke, rules | warm wall/invoke, none |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	b.WriteString(strings.Join(rows, "\n") + "\n")
