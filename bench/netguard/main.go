@@ -170,7 +170,7 @@ functions:
 	fmt.Fprintf(&b, "of ADR 0028 (table %s), one with `--no-network-guard`; the runs alternate between them.\n", on.Runtime().Isolation().NetworkTable)
 	fmt.Fprintf(&b, "Cold: %d per runtime and platform, at the client. Warm: %d rounds of %d sequential invokes per platform;\n", coldN, rounds, warmN)
 	fmt.Fprintf(&b, "CPU per invoke is this process's (both platforms and the client) plus the function processes', median of the rounds.\n\n")
-	fmt.Fprintf(&b, "Machine: %s; load average at the end %s. Command: `go run ./bench/netguard -cold %d -warm %d -rounds %d%s`.\n\n", benchkit.Machine(), loadavg(), coldN, warmN, rounds, map[bool]string{true: " -swap"}[swap])
+	fmt.Fprintf(&b, "Machine: %s (as the run ended). Command: `go run ./bench/netguard -cold %d -warm %d -rounds %d%s`.\n\n", benchkit.Machine(), coldN, warmN, rounds, map[bool]string{true: " -swap"}[swap])
 	b.WriteString("| runtime | cold p50, rules | cold p50, none | cold p90, rules | cold p90, none | warm CPU/invoke, rules | warm CPU/invoke, none | warm wall/invoke, rules | warm wall/invoke, none |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	b.WriteString(strings.Join(rows, "\n") + "\n")
@@ -224,15 +224,6 @@ func cpuNow() time.Duration {
 		total += time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ 100
 	}
 	return total
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
