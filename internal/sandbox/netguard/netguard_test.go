@@ -122,6 +122,17 @@ func dialler(t *testing.T) string {
 	return path
 }
 
+// hostAddr6 is a global IPv6 address of the host, or "".
+func hostAddr6() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() == nil && n.IP.IsGlobalUnicast() {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
 // hostAddr is a non-loopback address of the host, or "".
 func hostAddr() string {
 	addrs, _ := net.InterfaceAddrs()
@@ -155,15 +166,19 @@ func TestGuardRejectsLocalPortsForFunctionUIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrs := []string{lo.Addr().String(), lo6.Addr().String(), allowed.Addr().String(), own.Addr().String()}
-	var host *listener
+	var host, host6 *listener
 	if a := hostAddr(); a != "" {
 		host = listen(t, "tcp4", net.JoinHostPort(a, "0"))
 		addrs = append(addrs, host.Addr().String())
 	}
+	if a := hostAddr6(); a != "" {
+		host6 = listen(t, "tcp6", net.JoinHostPort(a, "0"))
+		addrs = append(addrs, host6.Addr().String())
+	}
 
 	bin := dialler(t)
 	res := dialAs(t, bin, fn, addrs...)
-	for _, l := range []*listener{lo, lo6, host} {
+	for _, l := range []*listener{lo, lo6, host, host6} {
 		if l == nil {
 			continue
 		}
@@ -195,7 +210,7 @@ func TestGuardRejectsLocalPortsForFunctionUIDs(t *testing.T) {
 	if res[allowed.Addr().String()] != "refused" || res[own.Addr().String()] != "refused" {
 		t.Errorf("a released port is still reachable: %v", res)
 	}
-	for _, l := range []*listener{lo, lo6, host} {
+	for _, l := range []*listener{lo, lo6, host, host6} {
 		if l != nil && l.accepted.Load() != 1 { // the other uid's connection only
 			t.Errorf("%s accepted %d connections, want 1 (the other uid's)", l.Addr(), l.accepted.Load())
 		}
