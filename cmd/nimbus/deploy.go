@@ -248,6 +248,9 @@ func printIsolationWarnings(iso sandbox.Status) {
 	if !iso.MemoryLimited && iso.MemoryReason != "" {
 		fmt.Printf("warning: function memory is not limited: %s\n", iso.MemoryReason)
 	}
+	if !iso.NetworkGuarded && iso.NetworkReason != "" {
+		fmt.Printf("warning: functions are not kept off the host's network services: %s\n", iso.NetworkReason)
+	}
 }
 
 // clientFlags are the --endpoint and --data flags a printed nimbus command

@@ -37,6 +37,7 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	fl.Int64Var(&f.logBudget, "log-budget", 0, "MiB kept of all functions' logs, each function 1/8 of it (default 1024, or a quarter of a smaller data disk)")
 	fl.StringVar(&f.cfg.RunDir, "run-dir", "", "directory for unpacked code and instance /tmp (default: under the system temp dir)")
 	fl.BoolVar(&f.cfg.NoSandbox, "no-sandbox", false, "run functions under the platform's own uid instead of one per function")
+	fl.BoolVar(&f.cfg.NoNetworkGuard, "no-network-guard", false, "let functions reach every service on this host's own addresses, not only the platform's listeners and the endpoints their environment names")
 	fl.BoolVar(&f.cfg.NoAuth, "no-auth", false, "accept unsigned requests on --addr, everyone as an administrator (loopback addresses only; for local experiments)")
 	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "on stop, let running invocations finish for this long")
 	fl.StringVar(&f.logLevel, "log-level", "info", "server log level: debug, info, warn, error")

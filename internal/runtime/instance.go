@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,6 +98,10 @@ type instance struct {
 	logMu     sync.Mutex                     // held while output is read and stored
 	peakMB    atomic.Int64                   // last peak memory read, for after the process is gone
 	memReadAt atomic.Int64                   // unix nanoseconds of the last read
+
+	// unguard closes the Runtime API's port to functions again (the
+	// sandbox's network rules); nil when not opened.
+	unguard func()
 }
 
 func newInstanceID() string {
@@ -140,6 +146,16 @@ func (p *Pool) startInstance(ctx context.Context) (*instance, error) {
 		ln = owner
 	}
 	inst.ln = ln
+	if owned {
+		// The network rules refuse functions the host's local ports but the
+		// ones they need: this one, while it listens, and the local services
+		// the function's environment names.
+		ports := append(sandbox.LocalPorts(slices.Collect(maps.Values(spec.Environment))), ln.Addr().(*net.TCPAddr).Port)
+		if inst.unguard, err = m.sandbox.AllowFunctionPorts(uid, ports); err != nil {
+			inst.closeListener()
+			return nil, err
+		}
+	}
 	inst.api = newAPIServer(inst, ln)
 	go inst.api.serve()
 
@@ -560,6 +576,9 @@ func (inst *instance) closeListener() {
 		inst.api.close()
 	} else if inst.ln != nil {
 		_ = inst.ln.Close()
+	}
+	if inst.unguard != nil {
+		inst.unguard()
 	}
 }
 

@@ -24,6 +24,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sys/unix"
+
+	"github.com/nimbus-platform/nimbus/internal/sandbox/netguard"
 )
 
 // Config chooses the isolation.
@@ -45,7 +47,11 @@ type Config struct {
 	MaxOpenFiles uint64
 	// NoMemoryLimit leaves function memory unbounded even where cgroups allow a limit.
 	NoMemoryLimit bool
-	Logger        *slog.Logger
+	// NoNetworkGuard lets functions reach every service on the host's own
+	// addresses (no nftables rules).
+	NoNetworkGuard bool
+
+	Logger *slog.Logger
 }
 
 // Sandbox starts and cleans up function processes.
@@ -60,6 +66,11 @@ type Sandbox struct {
 	MemoryLimitError error
 	// NamespaceError says why instances do not get namespaces of their own.
 	NamespaceError error
+	// NetworkError says why functions can reach the host's local services.
+	NetworkError error
+	// guard keeps function uids off the host's local ports; nil where the
+	// host refuses nftables or functions keep the platform's uid.
+	guard *netguard.Guard
 
 	mu        sync.Mutex
 	spares    []*waiting // init steps ready for instances
@@ -118,6 +129,16 @@ func New(cfg Config) *Sandbox {
 		} else {
 			s.cloneflags = flags
 		}
+		if cfg.NoNetworkGuard {
+			s.NetworkError = errors.New("functions can reach every service listening on the host's own addresses (--no-network-guard)")
+		} else if g, err := netguard.New(s.tag); err != nil {
+			s.NetworkError = fmt.Errorf("functions can reach every service listening on the host's own addresses (nftables rules not installed: %w)", err)
+		} else {
+			s.guard = g
+			if len(g.Stale) > 0 {
+				s.log.Info("removed the network rules of stopped platforms", "tables", g.Stale)
+			}
+		}
 	}
 	return s
 }
@@ -133,12 +154,18 @@ type Status struct {
 	MemoryReason  string `json:"memoryReason,omitempty"`
 	// ProcessLimit: the pids controller bounds each instance.
 	ProcessLimit bool `json:"processLimit"`
+	// NetworkGuarded: functions cannot reach the host's local ports but the
+	// platform's own (ADR 0028).
+	NetworkGuarded bool   `json:"networkGuarded"`
+	NetworkReason  string `json:"networkReason,omitempty"`
+	// NetworkTable is the nftables table (inet family) holding the rules.
+	NetworkTable string `json:"networkTable,omitempty"`
 }
 
 // Status reports the isolation in force.
 func (s *Sandbox) Status() Status {
 	st := Status{Isolated: s.cloneflags != 0, OwnUsers: s.cfg.DropPrivileges, MemoryLimited: s.roots.memory != "",
-		ProcessLimit: s.roots.pids != ""}
+		ProcessLimit: s.roots.pids != "", NetworkGuarded: s.guard != nil}
 	if s.NamespaceError != nil {
 		st.IsolationReason = s.NamespaceError.Error()
 	} else if !s.cfg.DropPrivileges {
@@ -146,6 +173,14 @@ func (s *Sandbox) Status() Status {
 	}
 	if s.MemoryLimitError != nil {
 		st.MemoryReason = s.MemoryLimitError.Error()
+	}
+	if s.guard != nil {
+		st.NetworkTable = s.guard.Table()
+	}
+	if s.NetworkError != nil {
+		st.NetworkReason = s.NetworkError.Error()
+	} else if !s.cfg.DropPrivileges {
+		st.NetworkReason = "functions run under the platform's uid (--no-sandbox or not root): they reach every service on the host's own addresses"
 	}
 	return st
 }
@@ -205,6 +240,11 @@ func (s *Sandbox) Start(ctx context.Context, sp *Spawn) (*Process, error) {
 			return nil, err
 		}
 		p.SetID, p.UID, p.GID = true, uid, uid
+		if s.guard != nil {
+			if err := s.guard.AddUID(uid); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if s.cloneflags != 0 {
 		p.Root = &rootSpec{Dir: sp.RootDir, TmpMB: sp.TmpMB, ShmMB: sp.MemoryMB, Binds: sp.Binds, HostDirs: hostDirs}
@@ -461,9 +501,47 @@ func (s *Sandbox) Close() {
 	for _, w := range spares {
 		w.discard()
 	}
+	// Before the uid claims go: another platform may take the uids next.
+	if s.guard != nil {
+		if err := s.guard.Close(); err != nil {
+			s.log.Warn("network rules left behind (the next platform to start removes them)", "table", s.guard.Table(), "err", err)
+		}
+	}
 	if s.uids != nil {
 		s.uids.close()
 	}
+}
+
+// AllowPort lets functions reach a TCP port on the host's own addresses until
+// release is called: the platform's listeners and each instance's Runtime API.
+func (s *Sandbox) AllowPort(port int) (release func(), err error) {
+	if s.guard == nil {
+		return func() {}, nil
+	}
+	return s.guard.AllowPort(port)
+}
+
+// AllowFunctionPorts lets one function's uid reach TCP ports on the host's
+// own addresses until release is called: its instance's Runtime API and the
+// local endpoints its environment names (see LocalPorts).
+func (s *Sandbox) AllowFunctionPorts(uid int, ports []int) (release func(), err error) {
+	if s.guard == nil {
+		return func() {}, nil
+	}
+	return s.guard.AllowUIDPorts(uid, ports)
+}
+
+// LocalPorts returns the ports of the endpoints on the host's own addresses
+// that values (a function's environment) name.
+func LocalPorts(values []string) []int { return netguard.LocalPorts(values) }
+
+// NetworkTable is the name of the platform's nftables table (inet family),
+// or "" when there is none.
+func (s *Sandbox) NetworkTable() string {
+	if s.guard == nil {
+		return ""
+	}
+	return s.guard.Table()
 }
 
 // Identity is the uid a function runs as; ok is false when the process keeps

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,6 +60,9 @@ type Config struct {
 	// NoSandbox keeps function processes under the platform's own uid, in
 	// its namespaces.
 	NoSandbox bool
+	// NoNetworkGuard lets functions reach every service on the host's own
+	// addresses, not only the platform's listeners (ADR 0028).
+	NoNetworkGuard bool
 	// MaxMemoryMB bounds the sum of memorySize of running instances; cold
 	// starts beyond it are throttled. 0: 80% of the host's memory; negative:
 	// no bound.
@@ -243,12 +247,20 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb := sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox, UIDs: uidBucket, Logger: cfg.Logger})
+	sb := sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox, NoNetworkGuard: cfg.NoNetworkGuard, UIDs: uidBucket, Logger: cfg.Logger})
 	if sb.MemoryLimitError != nil {
 		s.log.Warn("function memory is not limited on this host", "reason", sb.MemoryLimitError)
 	}
 	if sb.NamespaceError != nil {
 		s.log.Warn("functions are not isolated on this host", "reason", sb.NamespaceError)
+	}
+	if sb.NetworkError != nil {
+		s.log.Warn("functions are not kept off the host's network services", "reason", sb.NetworkError)
+	}
+	// Functions reach the API through the network rules (ADR 0028).
+	if _, err := sb.AllowPort(s.ln.Addr().(*net.TCPAddr).Port); err != nil {
+		sb.Close()
+		return nil, err
 	}
 	if sb.Isolated() {
 		// Instances see their code through binds made as root: no function
@@ -316,6 +328,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.registerBucketWebsites() // bucketsweb.go
 	if cfg.HTTPAddr != "" {
 		if err := s.Gateway.Listen(cfg.HTTPAddr); err != nil {
+			return nil, err
+		}
+		// Functions may call the platform's own HTTP endpoints.
+		_, port, _ := net.SplitHostPort(s.Gateway.Addr())
+		n, _ := strconv.Atoi(port)
+		if _, err := sb.AllowPort(n); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,222 @@
+package isolation
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/nimbus-platform/nimbus/internal/sandbox/netguard"
+	"github.com/nimbus-platform/nimbus/internal/server"
+	"github.com/nimbus-platform/nimbus/internal/testkit"
+)
+
+// netPy tries what a function after the host's local services would, and
+// what it still needs: its platform's API (signed, through boto3) and its
+// HTTP gateway.
+const netPy = `import json, os, socket, urllib.request, urllib.error
+
+def _connect(addr):
+    host, port = addr.rsplit(':', 1)
+    try:
+        socket.create_connection((host.strip('[]'), int(port)), timeout=20).close()
+        return 'connected'
+    except ConnectionRefusedError:
+        return 'refused'
+    except OSError as e:
+        return 'error: ' + str(e)
+
+def probe(event, context):
+    out = {'dial': {a: _connect(a) for a in event.get('dial', [])}}
+    try:
+        import boto3
+        boto3.client('sqs').list_queues()
+        out['api'] = 'ok'
+    except Exception as e:
+        out['api'] = 'error: %r' % e
+    if event.get('gateway'):
+        try:
+            urllib.request.urlopen(event['gateway'] + '/no-such-route', timeout=20)
+            out['gateway'] = 'ok'
+        except urllib.error.HTTPError as e:
+            out['gateway'] = 'http %d' % e.code
+        except Exception as e:
+            out['gateway'] = 'error: %r' % e
+    return out
+`
+
+const netService = `service: net
+provider:
+  name: aws
+  runtime: python3.11
+  iam:
+    role:
+      statements:
+        - Effect: Allow
+          Action: sqs:ListQueues
+          Resource: "*"
+functions:
+  probe:
+    handler: net.probe
+    environment:
+      SERVICE_URL: %s
+`
+
+// deployNet deploys the probe with SERVICE_URL set to serviceURL.
+func deployNet(t *testing.T, p *testkit.Platform, serviceURL string) {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range map[string]string{"serverless.yml": fmt.Sprintf(netService, serviceURL), "net.py": netPy} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Deploy(dir)
+}
+
+// counting is a listener that counts the connections it accepts.
+type counting struct {
+	net.Listener
+	accepted atomic.Int32
+}
+
+func listenCounting(t *testing.T, network, addr string) *counting {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
+	c := &counting{Listener: ln}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.accepted.Add(1)
+			conn.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return c
+}
+
+// needNFTables skips only where the kernel refuses nf_tables.
+func needNFTables(t *testing.T) {
+	t.Helper()
+	needIsolation(t)
+	g, err := netguard.New("probe")
+	if err != nil {
+		if errors.Is(err, syscall.EPROTONOSUPPORT) || errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EOPNOTSUPP) {
+			t.Skipf("the kernel refuses nf_tables: %v", err)
+		}
+		t.Fatalf("nf_tables: %v", err)
+	}
+	_ = g.Close()
+}
+
+// hostAddress is a non-loopback IPv4 address of the host, or "".
+func hostAddress() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+func withGateway(c *server.Config) { c.HTTPAddr = "127.0.0.1:0" }
+
+// Functions cannot reach services on the host's own addresses, loopback or
+// not, IPv4 or IPv6, nor another platform's API; they still reach their
+// platform's API and gateway and the local service their environment names.
+// A second platform's functions are unaffected by the first's rules, and a
+// stopped platform leaves no table behind.
+func TestFunctionsAreKeptOffTheHostsServices(t *testing.T) {
+	needNFTables(t)
+	testkit.RequireSDK(t, false, true)
+	p := start(t, withGateway)
+	iso := p.Runtime().Isolation()
+	if !iso.NetworkGuarded || iso.NetworkTable == "" {
+		t.Fatalf("network rules not installed: %+v", iso)
+	}
+
+	db := listenCounting(t, "tcp4", "127.0.0.1:0")    // a database on loopback
+	db6 := listenCounting(t, "tcp6", "[::1]:0")       // the same on IPv6
+	named := listenCounting(t, "tcp4", "127.0.0.1:0") // a service the function is configured for
+	targets := []*counting{db, db6}
+	if a := hostAddress(); a != "" {
+		targets = append(targets, listenCounting(t, "tcp4", net.JoinHostPort(a, "0")))
+	}
+	other := start(t, withGateway) // another platform on the host
+	otherAPI := other.Addr()
+
+	deployNet(t, p, "http://"+named.Addr().String()+"/v1")
+	dial := []string{named.Addr().String(), otherAPI}
+	for _, l := range targets {
+		dial = append(dial, l.Addr().String())
+	}
+	r := invoke(t, p, "net-dev-probe", map[string]any{"dial": dial, "gateway": p.Gateway.URL()})
+	if r.errType != "" {
+		t.Fatalf("probe failed: %s %v\n%s", r.errType, r.payload, r.log)
+	}
+	got, _ := r.payload["dial"].(map[string]any)
+	for _, l := range targets {
+		if got[l.Addr().String()] != "refused" {
+			t.Errorf("the function reached %s: %v", l.Addr(), got[l.Addr().String()])
+		}
+		if n := l.accepted.Load(); n != 0 {
+			t.Errorf("%s accepted %d connections from the function", l.Addr(), n)
+		}
+	}
+	if got[otherAPI] != "refused" {
+		t.Errorf("the function reached another platform's API %s: %v", otherAPI, got[otherAPI])
+	}
+	if got[named.Addr().String()] != "connected" {
+		t.Errorf("the function could not reach the service its environment names: %v", got[named.Addr().String()])
+	}
+	if r.payload["api"] != "ok" {
+		t.Errorf("the function could not call its platform's API: %v", r.payload["api"])
+	}
+	if g, _ := r.payload["gateway"].(string); !strings.HasPrefix(g, "http ") && g != "ok" {
+		t.Errorf("the function could not reach its platform's gateway: %v", g)
+	}
+
+	// The other platform's functions keep their own API and gateway.
+	deployNet(t, other, "none")
+	r = invoke(t, other, "net-dev-probe", map[string]any{"dial": []string{db.Addr().String()}, "gateway": other.Gateway.URL()})
+	if r.errType != "" || r.payload["api"] != "ok" {
+		t.Fatalf("the second platform's function: %s %v\n%s", r.errType, r.payload, r.log)
+	}
+	if g, _ := r.payload["gateway"].(string); !strings.HasPrefix(g, "http ") && g != "ok" {
+		t.Errorf("the second platform's function could not reach its gateway: %v", g)
+	}
+	if got, _ := r.payload["dial"].(map[string]any); got[db.Addr().String()] != "refused" {
+		t.Errorf("the second platform's function reached %s: %v", db.Addr(), got)
+	}
+
+	table := iso.NetworkTable
+	p.Stop()
+	if ok, err := netguard.TableExists(table); err != nil || ok {
+		t.Errorf("table %s after the platform stopped: exists %v, %v", table, ok, err)
+	}
+	if ok, err := netguard.TableExists(other.Runtime().Isolation().NetworkTable); err != nil || !ok {
+		t.Errorf("the running platform's table went with the other: exists %v, %v", ok, err)
+	}
+}
+
+// --no-sandbox keeps today's behaviour and says so.
+func TestNoSandboxLeavesTheNetworkOpen(t *testing.T) {
+	needNFTables(t)
+	p := start(t, func(c *server.Config) { c.NoSandbox = true })
+	iso := p.Runtime().Isolation()
+	if iso.NetworkGuarded || iso.NetworkTable != "" || iso.NetworkReason == "" {
+		t.Errorf("--no-sandbox: %+v, want no rules and a reason", iso)
+	}
+}
