@@ -151,6 +151,17 @@ func (p *Pool) startInstance(ctx context.Context) (*instance, error) {
 		// ones they need: this one, while it listens, and the local services
 		// the function's environment names.
 		ports := append(sandbox.LocalPorts(slices.Collect(maps.Values(spec.Environment))), ln.Addr().(*net.TCPAddr).Port)
+		if len(argv) == 3 && argv[1] == goshim.Argv1 {
+			// The go1.x shim connects to the function's RPC server on
+			// loopback: it gets ports of its own to try, opened to it.
+			rpcPorts, err := goshim.FreePorts(goshim.MaxStarts)
+			if err != nil {
+				inst.closeListener()
+				return nil, fmt.Errorf("pick ports for the go1.x function: %w", err)
+			}
+			argv = goshim.Command(argv[2], rpcPorts)
+			ports = append(ports, rpcPorts...)
+		}
 		if inst.unguard, err = m.sandbox.AllowFunctionPorts(uid, ports); err != nil {
 			inst.closeListener()
 			return nil, err
@@ -325,7 +336,7 @@ func (m *Manager) command(spec *Spec, paths instancePaths) ([]string, error) {
 		}
 		binary := filepath.Join(paths.taskRoot, h)
 		if m.oldGoProtocol(filepath.Join(spec.CodeDir, h)) {
-			return goshim.Command(binary), nil
+			return goshim.Command(binary, nil), nil
 		}
 		return []string{binary}, nil
 	}

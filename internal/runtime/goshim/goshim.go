@@ -34,18 +34,40 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
 )
 
-// Argv1 marks the shim's command line: /proc/self/exe Argv1 <binary>.
+// Argv1 marks the shim's command line: /proc/self/exe Argv1 <binary> [ports].
 const Argv1 = "nimbus-go1-shim"
 
 // Command is the argv that runs binary (a path as the instance sees it)
-// through the shim.
-func Command(binary string) []string { return []string{"/proc/self/exe", Argv1, binary} }
+// through the shim. ports, when given, are the loopback ports the shim may
+// start the function on, in order: the platform's network rules refuse a
+// function every local port it was not given (ADR 0028), the shim's
+// connection to the function's own RPC server included. Without them the
+// shim picks free ports itself.
+func Command(binary string, ports []int) []string {
+	argv := []string{"/proc/self/exe", Argv1, binary}
+	if len(ports) > 0 {
+		list := make([]string, len(ports))
+		for i, p := range ports {
+			list[i] = strconv.Itoa(p)
+		}
+		argv = append(argv, strings.Join(list, ","))
+	}
+	return argv
+}
 
 func init() {
-	if len(os.Args) != 3 || os.Args[1] != Argv1 {
+	if len(os.Args) < 3 || len(os.Args) > 4 || os.Args[1] != Argv1 {
 		return
 	}
-	if err := run(os.Args[2]); err != nil {
+	pick := freePort
+	if len(os.Args) == 4 {
+		var err error
+		if pick, err = givenPorts(os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, "go1.x runtime:", err)
+			os.Exit(1)
+		}
+	}
+	if err := run(os.Args[2], pick); err != nil {
 		fmt.Fprintln(os.Stderr, "go1.x runtime:", err)
 		os.Exit(1)
 	}
@@ -100,7 +122,7 @@ func beforeRuntimeAPI(version string) bool {
 	return ma == 0 || (ma == 1 && mi < 18)
 }
 
-func run(binary string) error {
+func run(binary string, pick func() (int, error)) error {
 	api := os.Getenv("AWS_LAMBDA_RUNTIME_API")
 	if api == "" {
 		return errors.New("AWS_LAMBDA_RUNTIME_API is not set")
@@ -108,7 +130,7 @@ func run(binary string) error {
 	rt := &runtimeAPI{base: "http://" + api + "/2018-06-01/runtime/", client: &http.Client{
 		Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, DisableCompression: true},
 	}}
-	child, client, exited, err := connect(binary, freePort)
+	child, client, exited, err := connect(binary, pick)
 	if err != nil {
 		errorType := "Runtime.ExitError"
 		if errors.Is(err, errStart) {
@@ -158,9 +180,9 @@ func run(binary string) error {
 	}
 }
 
-// maxStarts bounds the ports tried when another process holds the one the
+// MaxStarts bounds the ports tried when another process holds the one the
 // shim picked.
-const maxStarts = 8
+const MaxStarts = 8
 
 var (
 	errStart    = errors.New("cannot start the function")
@@ -191,11 +213,47 @@ func connect(binary string, pick func() (int, error)) (*exec.Cmd, *rpc.Client, <
 			return child, rpc.NewClient(conn), exited, nil
 		}
 		_ = child.Process.Kill()
-		if !errors.Is(err, errSquatted) || attempt == maxStarts {
+		if !errors.Is(err, errSquatted) || attempt == MaxStarts {
 			return nil, nil, nil, err
 		}
 		fmt.Fprintf(os.Stderr, "go1.x runtime: port %d is held by another process; starting the function on another\n", port)
 	}
+}
+
+// givenPorts returns a picker that hands out list's ports (comma-separated)
+// in order, and an error once they are used up.
+func givenPorts(list string) (func() (int, error), error) {
+	var ports []int
+	for _, f := range strings.Split(list, ",") {
+		p, err := strconv.Atoi(f)
+		if err != nil || p <= 0 || p > 65535 {
+			return nil, fmt.Errorf("bad port list %q", list)
+		}
+		ports = append(ports, p)
+	}
+	return func() (int, error) {
+		if len(ports) == 0 {
+			return 0, errors.New("every port the platform gave is held by another process")
+		}
+		p := ports[0]
+		ports = ports[1:]
+		return p, nil
+	}, nil
+}
+
+// FreePorts picks n loopback ports that are free now.
+func FreePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		// Held until all are picked, so that the n ports differ.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 // freePort picks a loopback port that is free now.

@@ -113,14 +113,32 @@ func (g *Guard) install(name string) error {
 		Table: g.table, Name: "output", Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter,
 	})
-	// meta skuid @function_uids fib daddr type local jump guard
-	c.AddRule(&nftables.Rule{Table: g.table, Chain: output, Exprs: []expr.Any{
-		&expr.Meta{Key: expr.MetaKeySKUID, Register: 1},
-		&expr.Lookup{SourceRegister: 1, SetName: g.uids.Name, SetID: g.uids.ID},
+	// TCP is judged on the connection's first packet (SYN without ACK) only:
+	// the answers of a function's own listener (a go1.x function's RPC
+	// server answering its shim) are its uid's packets to a local port too.
+	// Without a handshake no data flows, and a function cannot craft packets
+	// (no CAP_NET_RAW).
+	//   meta skuid @function_uids meta l4proto tcp tcp flags & (syn|ack) == syn fib daddr type local jump guard
+	//   meta skuid @function_uids meta l4proto != tcp fib daddr type local jump guard
+	isLocal := []expr.Any{
 		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
 		&expr.Verdict{Kind: expr.VerdictJump, Chain: guard.Name},
-	}})
+	}
+	fromFunction := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeySKUID, Register: 1},
+		&expr.Lookup{SourceRegister: 1, SetName: g.uids.Name, SetID: g.uids.ID},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+	}
+	c.AddRule(&nftables.Rule{Table: g.table, Chain: output, Exprs: slices.Concat(fromFunction, []expr.Any{
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x02}},
+	}, isLocal)})
+	c.AddRule(&nftables.Rule{Table: g.table, Chain: output, Exprs: slices.Concat(fromFunction, []expr.Any{
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+	}, isLocal)})
 	// meta l4proto tcp th dport @tcp_ports accept; the same for UDP.
 	for _, p := range []struct {
 		proto byte

@@ -1,8 +1,10 @@
 package netguard
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -20,6 +22,22 @@ import (
 // The test binary plays a function process: re-run as another uid with
 // NETGUARD_DIAL set, it dials each address and prints one result a line.
 func TestMain(m *testing.M) {
+	if os.Getenv("NETGUARD_SERVE") != "" {
+		// Serve one connection on loopback: answer "ok" and exit.
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			fmt.Println("listen:", err)
+			os.Exit(1)
+		}
+		fmt.Println(ln.Addr())
+		c, err := ln.Accept()
+		if err != nil {
+			os.Exit(1)
+		}
+		_, _ = c.Write([]byte("ok"))
+		c.Close()
+		os.Exit(0)
+	}
 	if addrs := os.Getenv("NETGUARD_DIAL"); addrs != "" {
 		for _, a := range strings.Split(addrs, ",") {
 			c, err := net.DialTimeout("tcp", a, 10*time.Second)
@@ -214,6 +232,42 @@ func TestGuardRejectsLocalPortsForFunctionUIDs(t *testing.T) {
 		if l != nil && l.accepted.Load() != 1 { // the other uid's connection only
 			t.Errorf("%s accepted %d connections, want 1 (the other uid's)", l.Addr(), l.accepted.Load())
 		}
+	}
+}
+
+// A function's own listener answers connections from the platform (the
+// go1.x shim's RPC server, a function serving on loopback): its answers are
+// its uid's packets to a local port, and they must pass.
+func TestFunctionListenerAnswersOthers(t *testing.T) {
+	g := newGuard(t)
+	const fn = 299873
+	if err := g.AddUID(fn); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(dialler(t))
+	cmd.Env = []string{"NETGUARD_SERVE=1"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: fn, Gid: fn}}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialTimeout("tcp", strings.TrimSpace(addr), 10*time.Second)
+	if err != nil {
+		t.Fatalf("the platform could not reach a function's listener: %v", err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil || string(b) != "ok" {
+		t.Fatalf("answer %q, %v; want ok", b, err)
 	}
 }
 
