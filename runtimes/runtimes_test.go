@@ -597,6 +597,12 @@ func TestNodePipelinedAnswers(t *testing.T) {
 	write(c, accepted202+chunked[:30], chunked[30:62], chunked[62:75], chunked[75:])
 	answer(br, "a3", `{"id":"a3","event":{"n":3}}`)
 	request(br)
+	// A body with a Content-Length in three reads, the cuts inside the head and inside a character.
+	e := event("a5", `{"s":"`+strings.Repeat("é", 5000)+`"}`)
+	cut := strings.Index(e, "\r\n\r\n") + 5000
+	write(c, accepted202+e[:40], e[40:cut+1], e[cut+1:])
+	answer(br, "a5", `{"id":"a5","event":{"s":"`+strings.Repeat("é", 5000)+`"}}`)
+	request(br)
 	// A 202 that closes the connection: the GET next written behind it goes out again on a new one.
 	write(c, strings.Replace(accepted202, "Content-Length", "Connection: close\r\nContent-Length", 1))
 	c.Close()

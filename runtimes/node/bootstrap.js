@@ -218,8 +218,8 @@ class Connection {
     this.sock = null;
     this.used = false; // the socket has completed an exchange: a close before any answer may be a stale keep-alive
     this.inflight = []; // exchanges written on this socket, oldest first: {data, resolve, reject, retried}
+    this.readBuf = null; // every read lands here: no buffer is allocated per read
     this.resetParser();
-    this.onData = this.onData.bind(this);
   }
 
   resetParser() {
@@ -227,7 +227,8 @@ class Connection {
     this.res = null; // {status, headers, body} once the head is parsed
     this.len = -1; // body bytes expected (-1: chunked or until close)
     this.chunked = false;
-    this.parts = null; // body pieces
+    this.body = null; // a Content-Length body that spans reads, filled in place
+    this.parts = null; // pieces of other bodies
     this.got = 0;
     this.chunkRest = null; // unparsed bytes of a chunked body
     this.closeAfter = false;
@@ -253,10 +254,14 @@ class Connection {
   /* Writes x's request (or wire instead; null: already written) and waits for its answer in turn. */
   send(x, wire = x.data) {
     if (!this.sock) {
-      const sock = net.connect(this.port, this.host);
+      if (this.readBuf === null) this.readBuf = Buffer.allocUnsafe(65536);
+      // Only the current socket matters: one dropped earlier may still report data or its close.
+      const sock = net.connect({
+        port: this.port,
+        host: this.host,
+        onread: { buffer: this.readBuf, callback: (n, buf) => this.onData(sock, buf.subarray(0, n)) },
+      });
       sock.setNoDelay(true);
-      sock.on('data', this.onData);
-      // Only the current socket's end matters: one dropped earlier may report its close later.
       sock.on('error', (err) => this.onGone(sock, err));
       sock.on('close', () => this.onGone(sock, null));
       this.sock = sock;
@@ -289,7 +294,6 @@ class Connection {
     const sock = this.sock;
     if (!sock) return;
     this.sock = null;
-    sock.removeListener('data', this.onData);
     sock.destroy();
   }
 
@@ -327,9 +331,9 @@ class Connection {
     }
   }
 
-  onData(chunk) {
+  /* chunk is a view of the read buffer, valid until the next read: what the parser keeps, it copies. */
+  onData(sock, chunk) {
     // Bytes nothing asked for, or that follow an answer after which the server closes, are ignored.
-    const sock = this.sock;
     while (chunk.length > 0 && this.inflight.length > 0 && this.sock === sock) chunk = this.feed(chunk);
   }
 
@@ -340,7 +344,7 @@ class Connection {
       const end = buf.indexOf(CRLF2);
       if (end < 0) {
         if (buf.length > 65536) this.fail(new Error('response head too large'));
-        else this.head = buf;
+        else this.head = buf === chunk ? Buffer.from(chunk) : buf;
         return EMPTY;
       }
       this.head = null;
@@ -350,19 +354,28 @@ class Connection {
       }
       chunk = buf.subarray(end + 4);
       if (this.len === 0) {
-        this.complete();
+        this.complete('');
         return chunk;
       }
     }
     if (this.chunked) return this.onChunked(chunk);
     if (this.len < 0) {
-      this.addPart(chunk); // until the connection closes
+      this.addPart(Buffer.from(chunk)); // until the connection closes
       return EMPTY;
     }
     const take = Math.min(this.len - this.got, chunk.length);
-    if (take > 0) this.addPart(take === chunk.length ? chunk : chunk.subarray(0, take));
+    if (this.body === null) {
+      if (take === this.len) {
+        // The whole body is in this read (the common case): decoded from the read buffer.
+        this.complete(chunk.toString('utf8', 0, take));
+        return chunk.subarray(take);
+      }
+      this.body = Buffer.allocUnsafe(this.len);
+    }
+    chunk.copy(this.body, this.got, 0, take);
+    this.got += take;
     if (this.got < this.len) return EMPTY;
-    this.complete();
+    this.complete(this.body.toString('utf8'));
     return chunk.subarray(take);
   }
 
@@ -417,14 +430,14 @@ class Connection {
         // The last chunk, then trailers (none expected) up to an empty line.
         const end = buf.indexOf(CRLF2, eol);
         if (end < 0) break;
-        this.complete();
+        this.complete(this.bodyString());
         return buf.subarray(end + 4);
       }
       if (buf.length < eol + 2 + size + 2) break;
-      this.addPart(buf.subarray(eol + 2, eol + 2 + size));
+      this.addPart(Buffer.from(buf.subarray(eol + 2, eol + 2 + size)));
       buf = buf.subarray(eol + 2 + size + 2);
     }
-    this.chunkRest = buf.length > 0 ? buf : null;
+    this.chunkRest = buf.length > 0 ? Buffer.from(buf) : null;
     return EMPTY;
   }
 
@@ -434,9 +447,9 @@ class Connection {
     return (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('utf8');
   }
 
-  complete() {
+  complete(body) {
     const res = this.res;
-    res.body = this.bodyString();
+    res.body = body;
     this.used = true;
     if (this.closeAfter) {
       // The server closes after this answer: what else was asked goes out again on a new connection.
