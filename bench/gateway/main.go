@@ -19,7 +19,7 @@
 //
 // Run from the repository root, as root for isolation:
 //
-//	go run ./bench/gateway [-d 10s] [-warmup 5s] [-c 10] [-runs 5] [-offline=false] [-wrk=false] [-cpuprofile FILE]
+//	go run ./bench/gateway [-d 10s] [-warmup 5s] [-c 10] [-runs 5] [-offline=false] [-offline-restart] [-wrk=false] [-cpuprofile FILE]
 package main
 
 import (
@@ -57,15 +57,18 @@ const (
 )
 
 type options struct {
-	d          time.Duration
-	warmup     time.Duration
-	conns      int
-	threads    int
-	runs       int
-	offline    bool
-	baselines  bool
-	cpuProfile string
-	loader     string // "wrk" or "go"
+	d       time.Duration
+	warmup  time.Duration
+	conns   int
+	threads int
+	runs    int
+	offline bool
+	// offlineRestart starts serverless-offline afresh before each of its
+	// runs: each run then measures it at its best, before its memory grows.
+	offlineRestart bool
+	baselines      bool
+	cpuProfile     string
+	loader         string // "wrk" or "go"
 }
 
 func main() {
@@ -76,6 +79,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "load before each measured run, not measured (the same for every target)")
 	flag.IntVar(&o.runs, "runs", 5, "runs of each Node.js target, alternated")
 	flag.BoolVar(&o.offline, "offline", true, "also run serverless-offline (installed with npm on first use)")
+	flag.BoolVar(&o.offlineRestart, "offline-restart", false, "start serverless-offline afresh before each of its runs (then warmed up as every run is)")
 	flag.BoolVar(&o.baselines, "baselines", true, "also measure plain net/http and the Go function")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the nimbus process during its Node.js runs")
 	useWrk := flag.Bool("wrk", true, "drive the load with wrk (installed with apt-get if missing); false: the Go load generator")
@@ -171,16 +175,24 @@ func run(o options) error {
 	gw := srv.Gateway.URL()
 
 	var off *offlineProc
-	if o.offline {
-		if off, err = startOffline(offlineDir, ws.Dir); err != nil {
+	starts := 0
+	startOff := func() error {
+		starts++
+		work := filepath.Join(ws.Dir, "offline-"+strconv.Itoa(starts))
+		if off, err = startOffline(offlineDir, work); err != nil {
 			return fmt.Errorf("serverless-offline: %w", err)
 		}
-		defer off.stop()
+		return nil
 	}
-	offPgid := 0
-	if off != nil {
-		offPgid = off.cmd.Process.Pid
+	if o.offline {
+		if err := startOff(); err != nil {
+			return err
+		}
+		defer func() { off.stop() }()
 	}
+	// isOffline says whether a process belongs to serverless-offline (its
+	// process group), not to nimbus.
+	isOffline := func(pid int) bool { return off != nil && pgid(pid) == off.cmd.Process.Pid }
 
 	var results []result
 	measure := func(name, url string, r *result, cpu func() (plat, funcs time.Duration), memory func() string) error {
@@ -216,7 +228,7 @@ func run(o options) error {
 	nimbusCPU := func() (time.Duration, time.Duration) {
 		var funcs time.Duration
 		for _, pid := range descendants(os.Getpid()) {
-			if offPgid == 0 || pgid(pid) != offPgid {
+			if !isOffline(pid) {
 				funcs += procCPU(pid)
 			}
 		}
@@ -225,13 +237,42 @@ func run(o options) error {
 	nimbusMemory := func() string {
 		total := rssKB(os.Getpid())
 		for _, pid := range descendants(os.Getpid()) {
-			if offPgid == 0 || pgid(pid) != offPgid {
+			if !isOffline(pid) {
 				total += rssKB(pid)
 			}
 		}
 		return fmt.Sprintf("%.0f MiB", float64(total)/1024)
 	}
 
+	var stopProfile func()
+	for i := 1; i <= o.runs; i++ {
+		if o.cpuProfile != "" && stopProfile == nil {
+			if stopProfile, err = startProfile(o.cpuProfile); err != nil {
+				return err
+			}
+		}
+		err := measure(fmt.Sprintf("nimbus → Node.js, run %d", i), gw+"/node/hello", &result{}, nimbusCPU, nimbusMemory)
+		if stopProfile != nil && i == o.runs {
+			stopProfile()
+		}
+		if err != nil {
+			return err
+		}
+		if off != nil {
+			if o.offlineRestart && i > 1 {
+				off.stop()
+				if err := startOff(); err != nil {
+					return err
+				}
+			}
+			if err := measure(fmt.Sprintf("serverless-offline → Node.js, run %d", i), off.url, &result{isOffline: true}, off.cpu, off.memory); err != nil {
+				return err
+			}
+		}
+	}
+
+	// The baselines come last: the Go function's instances would otherwise
+	// count in the memory of nimbus's Node.js runs.
 	if o.baselines {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -251,28 +292,11 @@ func run(o options) error {
 		}
 	}
 
-	var stopProfile func()
-	for i := 1; i <= o.runs; i++ {
-		if o.cpuProfile != "" && stopProfile == nil {
-			if stopProfile, err = startProfile(o.cpuProfile); err != nil {
-				return err
-			}
-		}
-		err := measure(fmt.Sprintf("nimbus → Node.js, run %d", i), gw+"/node/hello", &result{}, nimbusCPU, nimbusMemory)
-		if stopProfile != nil && i == o.runs {
-			stopProfile()
-		}
-		if err != nil {
-			return err
-		}
-		if off != nil {
-			if err := measure(fmt.Sprintf("serverless-offline → Node.js, run %d", i), off.url, &result{isOffline: true}, off.cpu, off.memory); err != nil {
-				return err
-			}
-		}
+	restarted := ""
+	if o.offlineRestart {
+		restarted = " serverless-offline started afresh before each of its runs."
 	}
-
-	fmt.Printf("Machine: %s. Load: %s, each run after 200 checked requests on each connection and %s of the same load. Isolation on.\n\n", benchkit.Machine(), load, o.warmup)
+	fmt.Printf("Machine: %s. Load: %s, each run after 200 checked requests on each connection and %s of the same load. Isolation on.%s\n\n", benchkit.Machine(), load, o.warmup, restarted)
 	fmt.Println("| target | requests/s | p50 | p99 | non-2xx | memory (RSS) after the run | CPU per request | load average (1 min) before → after |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---|---|")
 	for _, r := range results {
@@ -448,8 +472,10 @@ type offlineProc struct {
 }
 
 // startOffline runs `serverless offline start` on a copy of the Node.js
-// service in its own process group and waits until it answers.
-func startOffline(dir, tmp string) (*offlineProc, error) {
+// service in its own process group and waits until it answers; work is a new
+// directory for the copy and its log.
+func startOffline(dir, work string) (*offlineProc, error) {
+	tmp := work
 	svc := filepath.Join(tmp, "offline")
 	if err := os.MkdirAll(svc, 0o755); err != nil {
 		return nil, err
