@@ -93,7 +93,7 @@ func run(entry, entry2 string, n int, warm, d time.Duration, nodeFlags, cpuProf 
 		cmd.Env = append(os.Environ(), "AWS_LAMBDA_RUNTIME_API="+ln.Addr().String(), "_HANDLER=handler.hello",
 			"LAMBDA_TASK_ROOT="+task, "AWS_LAMBDA_FUNCTION_NAME=bench", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 			"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", "AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/bench", "AWS_LAMBDA_LOG_STREAM_NAME=bench")
-		cmd.Stderr = os.Stderr
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr // the function's log (and --trace-gc)
 		if err := cmd.Start(); err != nil {
 			return err
 		}
