@@ -1,9 +1,12 @@
 package runtimes
 
 import (
+	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -240,6 +243,7 @@ type runtimeOpts struct {
 	files   map[string]string // task root content
 	env     []string
 	prefix  string // Runtime API path prefix
+	apiAddr string // AWS_LAMBDA_RUNTIME_API when the test serves it itself
 }
 
 // start writes the task root, starts a fake Runtime API and the runtime process.
@@ -276,7 +280,7 @@ func start(t *testing.T, o runtimeOpts) (*fakeAPI, *proc, string) {
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
-		"AWS_LAMBDA_RUNTIME_API=" + api.addr(),
+		"AWS_LAMBDA_RUNTIME_API=" + cmp.Or(o.apiAddr, api.addr()),
 		"_HANDLER=" + o.handler,
 		"LAMBDA_TASK_ROOT=" + root,
 		"LAMBDA_RUNTIME_DIR=" + filepath.Dir(entry),
@@ -497,6 +501,117 @@ exports.handler = async (event, context) => {
 	big := strings.Repeat("é", 5<<19)
 	expectResponse(t, api.invoke(t, invocation{ID: "r5", Event: `{"big":"` + big + `"}`}), "r5",
 		`{"ok":true,"got":{"big":"`+big+`"},"trace":"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}`)
+}
+
+// The Node.js client writes its answer and the next GET next together and
+// reads the answers in order, wherever the bytes of one end and the next
+// begin: here the 202 and the next event arrive in one write, in pieces, with
+// a chunked body, and a 202 closing the connection makes it ask again on a
+// new one.
+func TestNodePipelinedAnswers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	_, p, _ := start(t, runtimeOpts{lang: "node", handler: "echo.handler", apiAddr: ln.Addr().String(), files: map[string]string{
+		"echo.js": `exports.handler = async (event, context) => ({ id: context.awsRequestId, event });`,
+	}})
+	accepted := make(chan net.Conn)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	accept := func() (net.Conn, *bufio.Reader) {
+		t.Helper()
+		select {
+		case c := <-accepted:
+			t.Cleanup(func() { c.Close() })
+			_ = c.SetDeadline(time.Now().Add(waitFor))
+			return c, bufio.NewReader(c)
+		case <-p.done:
+			t.Fatal("the runtime exited")
+		case <-time.After(waitFor):
+			t.Fatal("the runtime did not connect")
+		}
+		return nil, nil
+	}
+	// request reads one request and returns its line and body.
+	request := func(br *bufio.Reader) (string, string) {
+		t.Helper()
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			t.Fatalf("reading a request: %v", err)
+		}
+		var body bytes.Buffer
+		if _, err := body.ReadFrom(req.Body); err != nil {
+			t.Fatal(err)
+		}
+		return req.Method + " " + req.URL.Path, body.String()
+	}
+	const next = "GET /2018-06-01/runtime/invocation/next"
+	event := func(id, body string) string {
+		return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: " + id +
+			"\r\nLambda-Runtime-Deadline-Ms: " + strconv.FormatInt(time.Now().Add(time.Minute).UnixMilli(), 10) +
+			"\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	}
+	const accepted202 = "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}"
+	answer := func(br *bufio.Reader, id, want string) {
+		t.Helper()
+		if line, body := request(br); line != "POST /2018-06-01/runtime/invocation/"+id+"/response" || body != want {
+			t.Fatalf("got %s %s, want the answer to %s: %s", line, body, id, want)
+		}
+	}
+	write := func(c net.Conn, parts ...string) {
+		t.Helper()
+		for i, part := range parts {
+			if i > 0 {
+				time.Sleep(20 * time.Millisecond) // separate reads for the runtime
+			}
+			if _, err := io.WriteString(c, part); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	c, br := accept()
+	if line, _ := request(br); line != next {
+		t.Fatalf("first request %q", line)
+	}
+	write(c, event("a1", `{"n":1}`))
+	answer(br, "a1", `{"id":"a1","event":{"n":1}}`)
+	if line, _ := request(br); line != next {
+		t.Fatalf("after the answer: %q, want GET next", line)
+	}
+	// The 202 and the next event in one write.
+	write(c, accepted202+event("a2", `{"n":2}`))
+	answer(br, "a2", `{"id":"a2","event":{"n":2}}`)
+	request(br)
+	// The 202 with the start of a chunked event, the rest split inside a chunk and inside its size line.
+	chunked := "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: a3\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"n\"\r\n3\r\n:3}\r\n0\r\n\r\n"
+	write(c, accepted202+chunked[:30], chunked[30:62], chunked[62:75], chunked[75:])
+	answer(br, "a3", `{"id":"a3","event":{"n":3}}`)
+	request(br)
+	// A body with a Content-Length in three reads, the cuts inside the head and inside a character.
+	e := event("a5", `{"s":"`+strings.Repeat("é", 5000)+`"}`)
+	cut := strings.Index(e, "\r\n\r\n") + 5000
+	write(c, accepted202+e[:40], e[40:cut+1], e[cut+1:])
+	answer(br, "a5", `{"id":"a5","event":{"s":"`+strings.Repeat("é", 5000)+`"}}`)
+	request(br)
+	// A 202 that closes the connection: the GET next written behind it goes out again on a new one.
+	write(c, strings.Replace(accepted202, "Content-Length", "Connection: close\r\nContent-Length", 1))
+	c.Close()
+	c, br = accept()
+	if line, _ := request(br); line != next {
+		t.Fatalf("on the new connection: %q, want GET next", line)
+	}
+	write(c, event("a4", `{"n":4}`))
+	answer(br, "a4", `{"id":"a4","event":{"n":4}}`)
 }
 
 func TestNodeHandlerStyles(t *testing.T) {

@@ -5,6 +5,12 @@
 // CPU per request. Beside them, the limit (a plain net/http server answering
 // the same JSON) and a Go (aws-lambda-go) function behind the gateway.
 //
+// Both sides are treated alike: each measured run of either follows a warm-up
+// of the same load for -warmup (so that V8 has compiled the hot paths of every
+// Node.js instance, nimbus's ten and serverless-offline's workers, before the
+// measure starts), and the summary gives the ratio run for run, its median,
+// and the CPU per request of each side.
+//
 // It installs what it lacks outside the repository: wrk with apt-get when it
 // is not on PATH (or, when apt-get cannot, drives the load with its own Go
 // load generator, run as a separate process), and serverless@3 with
@@ -13,7 +19,7 @@
 //
 // Run from the repository root, as root for isolation:
 //
-//	go run ./bench/gateway [-d 10s] [-c 10] [-runs 3] [-offline=false] [-wrk=false] [-cpuprofile FILE]
+//	go run ./bench/gateway [-d 10s] [-warmup 5s] [-c 10] [-runs 5] [-offline=false] [-offline-restart] [-wrk=false] [-cpuprofile FILE]
 package main
 
 import (
@@ -51,14 +57,18 @@ const (
 )
 
 type options struct {
-	d          time.Duration
-	conns      int
-	threads    int
-	runs       int
-	offline    bool
-	baselines  bool
-	cpuProfile string
-	loader     string // "wrk" or "go"
+	d       time.Duration
+	warmup  time.Duration
+	conns   int
+	threads int
+	runs    int
+	offline bool
+	// offlineRestart starts serverless-offline afresh before each of its
+	// runs: each run then measures it at its best, before its memory grows.
+	offlineRestart bool
+	baselines      bool
+	cpuProfile     string
+	loader         string // "wrk" or "go"
 }
 
 func main() {
@@ -66,8 +76,10 @@ func main() {
 	flag.DurationVar(&o.d, "d", 10*time.Second, "duration of each run")
 	flag.IntVar(&o.conns, "c", 10, "connections")
 	flag.IntVar(&o.threads, "t", 2, "wrk threads")
-	flag.IntVar(&o.runs, "runs", 3, "runs of each Node.js target")
+	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "load before each measured run, not measured (the same for every target)")
+	flag.IntVar(&o.runs, "runs", 5, "runs of each Node.js target, alternated")
 	flag.BoolVar(&o.offline, "offline", true, "also run serverless-offline (installed with npm on first use)")
+	flag.BoolVar(&o.offlineRestart, "offline-restart", false, "start serverless-offline afresh before each of its runs (then warmed up as every run is)")
 	flag.BoolVar(&o.baselines, "baselines", true, "also measure plain net/http and the Go function")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the nimbus process during its Node.js runs")
 	useWrk := flag.Bool("wrk", true, "drive the load with wrk (installed with apt-get if missing); false: the Go load generator")
@@ -100,6 +112,16 @@ type result struct {
 	cpuFuncs  time.Duration // per request: nimbus's function processes
 	hasCPU    bool
 	isOffline bool
+	// loadBefore and loadAfter are the 1-minute load average around the run.
+	loadBefore, loadAfter string
+}
+
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(data))[0]
 }
 
 func run(o options) error {
@@ -125,7 +147,7 @@ func run(o options) error {
 	if o.loader == "wrk" {
 		load = fmt.Sprintf("wrk -t%d -c%d -d%s --latency", o.threads, o.conns, o.d)
 	}
-	fmt.Fprintf(os.Stderr, "machine: %s\nload: %s\n", benchkit.Machine(), load)
+	fmt.Fprintf(os.Stderr, "machine: %s\nload: %s, each run after %s of the same load\n", benchkit.Machine(), load, o.warmup)
 
 	// nimbus, sandboxed as by default, with the Go and Node.js services.
 	srv, err := server.Start(ctx, server.Config{
@@ -153,29 +175,44 @@ func run(o options) error {
 	gw := srv.Gateway.URL()
 
 	var off *offlineProc
-	if o.offline {
-		if off, err = startOffline(offlineDir, ws.Dir); err != nil {
+	starts := 0
+	startOff := func() error {
+		starts++
+		work := filepath.Join(ws.Dir, "offline-"+strconv.Itoa(starts))
+		if off, err = startOffline(offlineDir, work); err != nil {
 			return fmt.Errorf("serverless-offline: %w", err)
 		}
-		defer off.stop()
+		return nil
 	}
-	offPgid := 0
-	if off != nil {
-		offPgid = off.cmd.Process.Pid
+	if o.offline {
+		if err := startOff(); err != nil {
+			return err
+		}
+		defer func() { off.stop() }()
 	}
+	// isOffline says whether a process belongs to serverless-offline (its
+	// process group), not to nimbus.
+	isOffline := func(pid int) bool { return off != nil && pgid(pid) == off.cmd.Process.Pid }
 
 	var results []result
 	measure := func(name, url string, r *result, cpu func() (plat, funcs time.Duration), memory func() string) error {
 		if err := warmAll(url, o.conns); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		if o.warmup > 0 {
+			if err := o.load(url, o.warmup, &result{}); err != nil {
+				return fmt.Errorf("%s: warm-up: %w", name, err)
+			}
+		}
+		r.loadBefore = loadAverage()
 		var p0, f0 time.Duration
 		if cpu != nil {
 			p0, f0 = cpu()
 		}
-		if err := o.load(url, r); err != nil {
+		if err := o.load(url, o.d, r); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		r.loadAfter = loadAverage()
 		if cpu != nil && r.requests > 0 {
 			p1, f1 := cpu()
 			r.cpuPlat, r.cpuFuncs, r.hasCPU = (p1-p0)/time.Duration(r.requests), (f1-f0)/time.Duration(r.requests), true
@@ -185,13 +222,13 @@ func run(o options) error {
 			r.memory = memory()
 		}
 		results = append(results, *r)
-		fmt.Fprintf(os.Stderr, "%-44s %8.0f req/s  p50 %-9s p99 %-9s %-8s %s\n", name, r.rps, r.p50, r.p99, r.memory, cpuText(*r))
+		fmt.Fprintf(os.Stderr, "%-44s %8.0f req/s  p50 %-9s p99 %-9s %-8s %s  (load %s → %s)\n", name, r.rps, r.p50, r.p99, r.memory, cpuText(*r), r.loadBefore, r.loadAfter)
 		return nil
 	}
 	nimbusCPU := func() (time.Duration, time.Duration) {
 		var funcs time.Duration
 		for _, pid := range descendants(os.Getpid()) {
-			if offPgid == 0 || pgid(pid) != offPgid {
+			if !isOffline(pid) {
 				funcs += procCPU(pid)
 			}
 		}
@@ -200,13 +237,42 @@ func run(o options) error {
 	nimbusMemory := func() string {
 		total := rssKB(os.Getpid())
 		for _, pid := range descendants(os.Getpid()) {
-			if offPgid == 0 || pgid(pid) != offPgid {
+			if !isOffline(pid) {
 				total += rssKB(pid)
 			}
 		}
 		return fmt.Sprintf("%.0f MiB", float64(total)/1024)
 	}
 
+	var stopProfile func()
+	for i := 1; i <= o.runs; i++ {
+		if o.cpuProfile != "" && stopProfile == nil {
+			if stopProfile, err = startProfile(o.cpuProfile); err != nil {
+				return err
+			}
+		}
+		err := measure(fmt.Sprintf("nimbus → Node.js, run %d", i), gw+"/node/hello", &result{}, nimbusCPU, nimbusMemory)
+		if stopProfile != nil && i == o.runs {
+			stopProfile()
+		}
+		if err != nil {
+			return err
+		}
+		if off != nil {
+			if o.offlineRestart && i > 1 {
+				off.stop()
+				if err := startOff(); err != nil {
+					return err
+				}
+			}
+			if err := measure(fmt.Sprintf("serverless-offline → Node.js, run %d", i), off.url, &result{isOffline: true}, off.cpu, off.memory); err != nil {
+				return err
+			}
+		}
+	}
+
+	// The baselines come last: the Go function's instances would otherwise
+	// count in the memory of nimbus's Node.js runs.
 	if o.baselines {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -226,32 +292,15 @@ func run(o options) error {
 		}
 	}
 
-	var stopProfile func()
-	for i := 1; i <= o.runs; i++ {
-		if o.cpuProfile != "" && stopProfile == nil {
-			if stopProfile, err = startProfile(o.cpuProfile); err != nil {
-				return err
-			}
-		}
-		err := measure(fmt.Sprintf("nimbus → Node.js, run %d", i), gw+"/node/hello", &result{}, nimbusCPU, nimbusMemory)
-		if stopProfile != nil && i == o.runs {
-			stopProfile()
-		}
-		if err != nil {
-			return err
-		}
-		if off != nil {
-			if err := measure(fmt.Sprintf("serverless-offline → Node.js, run %d", i), off.url, &result{isOffline: true}, off.cpu, off.memory); err != nil {
-				return err
-			}
-		}
+	restarted := ""
+	if o.offlineRestart {
+		restarted = " serverless-offline started afresh before each of its runs."
 	}
-
-	fmt.Printf("Machine: %s. Load: %s, after 200 warm-up requests on each connection. Isolation on.\n\n", benchkit.Machine(), load)
-	fmt.Println("| target | requests/s | p50 | p99 | non-2xx | memory (RSS) after the run | CPU per request |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---|")
+	fmt.Printf("Machine: %s. Load: %s, each run after 200 checked requests on each connection and %s of the same load. Isolation on.%s\n\n", benchkit.Machine(), load, o.warmup, restarted)
+	fmt.Println("| target | requests/s | p50 | p99 | non-2xx | memory (RSS) after the run | CPU per request | load average (1 min) before → after |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---|---|")
 	for _, r := range results {
-		fmt.Printf("| %s | %.0f | %s | %s | %s | %s | %s |\n", r.name, r.rps, r.p50, r.p99, r.non2xx, r.memory, cpuText(r))
+		fmt.Printf("| %s | %.0f | %s | %s | %s | %s | %s | %s → %s |\n", r.name, r.rps, r.p50, r.p99, r.non2xx, r.memory, cpuText(r), r.loadBefore, r.loadAfter)
 	}
 	fmt.Println()
 	fmt.Println("Memory: nimbus's process and its function processes; serverless-offline's process group.")
@@ -269,28 +318,67 @@ func cpuText(r result) string {
 	return fmt.Sprintf("%d µs nimbus + %d µs functions = %d µs", r.cpuPlat.Microseconds(), r.cpuFuncs.Microseconds(), (r.cpuPlat + r.cpuFuncs).Microseconds())
 }
 
-// summary prints the Node.js ratios, run for run and on the medians.
+// summary prints the Node.js ratios run for run and their median, the ratio
+// of the medians, and the CPU per request of each side.
 func summary(results []result) {
-	var nim, off []float64
+	var nim, off []result
 	for _, r := range results {
 		switch {
 		case r.isOffline:
-			off = append(off, r.rps)
+			off = append(off, r)
 		case strings.HasPrefix(r.name, "nimbus → Node.js"):
-			nim = append(nim, r.rps)
+			nim = append(nim, r)
 		}
 	}
 	if len(off) == 0 || len(nim) != len(off) {
 		return
 	}
-	var ratios []string
+	var ratios []float64
+	var texts []string
 	for i := range nim {
-		ratios = append(ratios, fmt.Sprintf("%.1f×", nim[i]/off[i]))
+		ratios = append(ratios, nim[i].rps/off[i].rps)
+		texts = append(texts, fmt.Sprintf("%.1f×", nim[i].rps/off[i].rps))
 	}
-	slices.Sort(nim)
-	slices.Sort(off)
-	fmt.Printf("nimbus / serverless-offline requests/s, run for run: %s; medians %.0f / %.0f = %.1f×\n",
-		strings.Join(ratios, ", "), nim[len(nim)/2], off[len(off)/2], nim[len(nim)/2]/off[len(off)/2])
+	rps := func(rs []result) float64 {
+		return median(rs, func(r result) float64 { return r.rps })
+	}
+	cpu := func(rs []result) float64 {
+		return median(rs, func(r result) float64 { return float64((r.cpuPlat + r.cpuFuncs).Microseconds()) })
+	}
+	fmt.Printf("nimbus / serverless-offline requests/s, run for run: %s; median of the ratios %.1f×; medians %.0f / %.0f = %.1f×.\n",
+		strings.Join(texts, ", "), medianOf(ratios), rps(nim), rps(off), rps(nim)/rps(off))
+	fmt.Printf("CPU per request, medians: nimbus %.0f µs (its process and the function processes), serverless-offline %.0f µs = %.1f× more.\n",
+		cpu(nim), cpu(off), cpu(off)/cpu(nim))
+	fmt.Printf("Memory after each run: nimbus %s; serverless-offline %s.\n", memories(nim), memories(off))
+}
+
+func memories(rs []result) string {
+	var m []string
+	for _, r := range rs {
+		m = append(m, strings.TrimSuffix(r.memory, " MiB"))
+	}
+	return strings.Join(m, ", ") + " MiB"
+}
+
+func median(rs []result, f func(result) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	return medianOf(v)
+}
+
+// medianOf is the median (the mean of the middle two for an even count).
+func medianOf(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // goService writes the Go function's service (built as users build it).
@@ -384,8 +472,10 @@ type offlineProc struct {
 }
 
 // startOffline runs `serverless offline start` on a copy of the Node.js
-// service in its own process group and waits until it answers.
-func startOffline(dir, tmp string) (*offlineProc, error) {
+// service in its own process group and waits until it answers; work is a new
+// directory for the copy and its log.
+func startOffline(dir, work string) (*offlineProc, error) {
+	tmp := work
 	svc := filepath.Join(tmp, "offline")
 	if err := os.MkdirAll(svc, 0o755); err != nil {
 		return nil, err
@@ -523,15 +613,15 @@ var (
 	loadgenRE  = regexp.MustCompile(`loadgen requests=(\d+) rps=([\d.]+) p50=(\S+) p99=(\S+) non2xx=(\d+)`)
 )
 
-// load drives url for the run's duration, with wrk or the Go load generator
+// load drives url for d, with wrk or the Go load generator
 // (a separate process either way, so that it is not counted as nimbus's CPU).
-func (o options) load(url string, r *result) error {
+func (o options) load(url string, d time.Duration, r *result) error {
 	if o.loader == "go" {
 		self, err := os.Executable()
 		if err != nil {
 			return err
 		}
-		out, err := exec.Command(self, "-loadgen", url, "-d", o.d.String(), "-c", strconv.Itoa(o.conns)).CombinedOutput()
+		out, err := exec.Command(self, "-loadgen", url, "-d", d.String(), "-c", strconv.Itoa(o.conns)).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("load generator: %w\n%s", err, out)
 		}
@@ -544,7 +634,7 @@ func (o options) load(url string, r *result) error {
 		r.p50, r.p99, r.non2xx = string(m[3]), string(m[4]), string(m[5])
 		return nil
 	}
-	out, err := exec.Command("wrk", "-t"+strconv.Itoa(o.threads), "-c"+strconv.Itoa(o.conns), "-d"+strconv.Itoa(int(o.d.Seconds()))+"s", "--latency", url).CombinedOutput()
+	out, err := exec.Command("wrk", "-t"+strconv.Itoa(o.threads), "-c"+strconv.Itoa(o.conns), "-d"+strconv.Itoa(max(int(d.Seconds()), 1))+"s", "--latency", url).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("wrk: %w\n%s", err, out)
 	}

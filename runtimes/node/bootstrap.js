@@ -200,14 +200,16 @@ function headerSafe(v) {
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
+const EMPTY = Buffer.alloc(0);
+const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})/;
 
 /*
- * One HTTP/1.1 exchange at a time on one persistent connection, without the http module: requests are
- * written as prepared bytes in one write, responses are parsed here (status line, headers, then a
- * Content-Length or chunked body). The Runtime API loop is strictly request/answer, so a queue of one
- * pending exchange plus a backlog is all the state there is. The socket is unref'd between exchanges,
- * as http.Agent does with free sockets, so an idle connection does not keep the event loop alive:
- * callbackWaitsForEmptyEventLoop relies on 'beforeExit'.
+ * HTTP/1.1 on one persistent connection, without the http module: requests are written as prepared bytes
+ * in one write, responses are parsed here (status line, headers, then a Content-Length or chunked body).
+ * Requests may be pipelined: the answer to a POST and the next `GET next` go out in one write, and the
+ * answers are matched to them in order (bytes of one answer may arrive with the end of the previous one).
+ * The socket is unref'd while nothing is asked, as http.Agent does with free sockets, so an idle
+ * connection does not keep the event loop alive: callbackWaitsForEmptyEventLoop relies on 'beforeExit'.
  */
 class Connection {
   constructor(host, port) {
@@ -215,12 +217,9 @@ class Connection {
     this.port = port;
     this.sock = null;
     this.used = false; // the socket has completed an exchange: a close before any answer may be a stale keep-alive
-    this.cur = null; // {data, resolve, reject, retried}
-    this.backlog = [];
+    this.inflight = []; // exchanges written on this socket, oldest first: {data, resolve, reject, retried}
+    this.readBuf = null; // every read lands here: no buffer is allocated per read
     this.resetParser();
-    this.onData = this.onData.bind(this);
-    this.onError = (err) => this.onGone(err);
-    this.onClose = () => this.onGone(null);
   }
 
   resetParser() {
@@ -228,7 +227,8 @@ class Connection {
     this.res = null; // {status, headers, body} once the head is parsed
     this.len = -1; // body bytes expected (-1: chunked or until close)
     this.chunked = false;
-    this.parts = null; // body pieces
+    this.body = null; // a Content-Length body that spans reads, filled in place
+    this.parts = null; // pieces of other bodies
     this.got = 0;
     this.chunkRest = null; // unparsed bytes of a chunked body
     this.closeAfter = false;
@@ -236,27 +236,42 @@ class Connection {
 
   /* Resolves {status, headers, body}; rejects on network errors. */
   exchange(data) {
-    return new Promise((resolve, reject) => {
-      const x = { data, resolve, reject, retried: false };
-      if (this.cur) this.backlog.push(x);
-      else this.start(x);
-    });
+    return new Promise((resolve, reject) => this.send({ data, resolve, reject, retried: false }));
   }
 
-  start(x) {
-    this.cur = x;
+  /* Two requests written at once (wire: both requests' bytes); resolves the two answers in order. */
+  exchange2(a, b, wire) {
+    let second;
+    const first = new Promise((resolveA, rejectA) => {
+      second = new Promise((resolveB, rejectB) => {
+        this.send({ data: a, resolve: resolveA, reject: rejectA, retried: false }, wire);
+        this.send({ data: b, resolve: resolveB, reject: rejectB, retried: false }, null);
+      });
+    });
+    return [first, second];
+  }
+
+  /* Writes x's request (or wire instead; null: already written) and waits for its answer in turn. */
+  send(x, wire = x.data) {
     if (!this.sock) {
-      const sock = net.connect(this.port, this.host);
+      if (this.readBuf === null) this.readBuf = Buffer.allocUnsafe(65536);
+      // Only the current socket matters: one dropped earlier may still report data or its close.
+      const sock = net.connect({
+        port: this.port,
+        host: this.host,
+        onread: { buffer: this.readBuf, callback: (n, buf) => this.onData(sock, buf.subarray(0, n)) },
+      });
       sock.setNoDelay(true);
-      sock.on('data', this.onData);
-      sock.on('error', this.onError);
-      sock.on('close', this.onClose);
+      sock.on('error', (err) => this.onGone(sock, err));
+      sock.on('close', () => this.onGone(sock, null));
       this.sock = sock;
       this.used = false;
-    } else {
+    } else if (this.inflight.length === 0) {
       this.sock.ref();
     }
-    const d = x.data;
+    this.inflight.push(x);
+    const d = wire;
+    if (d === null) return;
     if (Array.isArray(d)) {
       this.sock.cork();
       for (const part of d) this.sock.write(part);
@@ -266,79 +281,126 @@ class Connection {
     }
   }
 
+  /* The oldest exchange got its answer (or failed). */
   finish(err, res) {
-    const x = this.cur;
-    this.cur = null;
+    const x = this.inflight.shift();
     this.resetParser();
-    if (this.backlog.length > 0) this.start(this.backlog.shift());
-    else if (this.sock) this.sock.unref();
+    if (this.inflight.length === 0 && this.sock) this.sock.unref();
     if (err) x.reject(err);
     else x.resolve(res);
   }
 
-  onGone(err) {
+  dropSocket() {
     const sock = this.sock;
     if (!sock) return;
     this.sock = null;
-    sock.removeListener('data', this.onData);
     sock.destroy();
-    const x = this.cur;
-    if (!x) return;
-    if (this.res && this.len < 0 && !this.chunked) {
-      // A body delimited by the end of the connection.
-      this.res.body = this.bodyString();
-      this.finish(null, this.res);
-      return;
-    }
-    if (this.used && !this.res && this.head === null && !x.retried) {
-      // The server closed the idle keep-alive connection meanwhile: once more on a new one.
-      x.retried = true;
-      this.resetParser();
-      this.cur = null;
-      this.start(x);
-      return;
-    }
-    const e = err || Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-    this.finish(e);
   }
 
-  onData(chunk) {
-    if (!this.cur) return; // nothing asked: ignore
+  /* The socket closed or failed: the exchanges written on it that have no answer yet go out once more on a
+   * new connection if this one had served an exchange already (the server closed a kept-alive connection),
+   * else they fail. An answer cut in the middle fails, except a body delimited by the end of the connection. */
+  onGone(sock, err) {
+    if (sock !== this.sock) return;
+    this.dropSocket();
+    const pending = this.inflight;
+    this.inflight = [];
+    const e = err || Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    let first = 0;
+    if (pending.length > 0 && (this.res !== null || this.head !== null)) {
+      first = 1;
+      if (this.res !== null && this.len < 0 && !this.chunked) {
+        const res = this.res;
+        res.body = this.bodyString();
+        this.used = true;
+        pending[0].resolve(res);
+      } else {
+        pending[0].reject(e);
+      }
+    }
+    this.resetParser();
+    const retry = this.used;
+    for (let i = first; i < pending.length; i++) {
+      const x = pending[i];
+      if (retry && !x.retried) {
+        x.retried = true;
+        this.send(x);
+      } else {
+        x.reject(e);
+      }
+    }
+  }
+
+  /* chunk is a view of the read buffer, valid until the next read: what the parser keeps, it copies. */
+  onData(sock, chunk) {
+    // Bytes nothing asked for, or that follow an answer after which the server closes, are ignored.
+    while (chunk.length > 0 && this.inflight.length > 0 && this.sock === sock) chunk = this.feed(chunk);
+  }
+
+  /* Parses bytes of the oldest exchange's answer; returns what follows that answer when it is complete. */
+  feed(chunk) {
     if (this.res === null) {
       const buf = this.head === null ? chunk : Buffer.concat([this.head, chunk]);
       const end = buf.indexOf(CRLF2);
       if (end < 0) {
-        if (buf.length > 65536) return this.fail(new Error('response head too large'));
-        this.head = buf;
-        return;
+        if (buf.length > 65536) this.fail(new Error('response head too large'));
+        else this.head = buf === chunk ? Buffer.from(chunk) : buf;
+        return EMPTY;
       }
       this.head = null;
-      if (!this.parseHead(buf.toString('latin1', 0, end))) return this.fail(new Error('malformed response head'));
+      if (!this.parseHead(buf.toString('latin1', 0, end))) {
+        this.fail(new Error('malformed response head'));
+        return EMPTY;
+      }
       chunk = buf.subarray(end + 4);
+      if (this.len === 0) {
+        this.complete('');
+        return chunk;
+      }
     }
     if (this.chunked) return this.onChunked(chunk);
-    if (chunk.length > 0) {
-      if (this.parts === null) this.parts = [chunk];
-      else this.parts.push(chunk);
-      this.got += chunk.length;
+    if (this.len < 0) {
+      this.addPart(Buffer.from(chunk)); // until the connection closes
+      return EMPTY;
     }
-    if (this.len >= 0 && this.got >= this.len) this.complete();
+    const take = Math.min(this.len - this.got, chunk.length);
+    if (this.body === null) {
+      if (take === this.len) {
+        // The whole body is in this read (the common case): decoded from the read buffer.
+        this.complete(chunk.toString('utf8', 0, take));
+        return chunk.subarray(take);
+      }
+      this.body = Buffer.allocUnsafe(this.len);
+    }
+    chunk.copy(this.body, this.got, 0, take);
+    this.got += take;
+    if (this.got < this.len) return EMPTY;
+    this.complete(this.body.toString('utf8'));
+    return chunk.subarray(take);
+  }
+
+  addPart(b) {
+    if (this.parts === null) this.parts = [b];
+    else this.parts.push(b);
+    this.got += b.length;
   }
 
   parseHead(text) {
-    const lines = text.split('\r\n');
-    const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+    const m = STATUS_LINE.exec(text);
     if (!m) return false;
+    const status = +m[1];
     const headers = {};
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i];
+    let i = text.indexOf('\r\n');
+    while (i >= 0) {
+      const start = i + 2;
+      i = text.indexOf('\r\n', start);
+      const line = i < 0 ? text.slice(start) : text.slice(start, i);
       const c = line.indexOf(':');
       if (c <= 0) continue;
       const name = line.slice(0, c).toLowerCase();
       const value = line.slice(c + 1).trim();
       headers[name] = headers[name] === undefined ? value : headers[name] + ', ' + value;
     }
-    const status = +m[1];
     this.res = { status, headers, body: '' };
     const te = headers['transfer-encoding'];
     if (te !== undefined && te.toLowerCase().includes('chunked')) {
@@ -360,51 +422,51 @@ class Connection {
       const eol = buf.indexOf('\r\n');
       if (eol < 0) break;
       const size = parseInt(buf.toString('latin1', 0, eol), 16);
-      if (!(size >= 0)) return this.fail(new Error('malformed chunk'));
+      if (!(size >= 0)) {
+        this.fail(new Error('malformed chunk'));
+        return EMPTY;
+      }
       if (size === 0) {
         // The last chunk, then trailers (none expected) up to an empty line.
-        if (buf.indexOf(CRLF2, eol) < 0) break;
-        return this.complete();
+        const end = buf.indexOf(CRLF2, eol);
+        if (end < 0) break;
+        this.complete(this.bodyString());
+        return buf.subarray(end + 4);
       }
       if (buf.length < eol + 2 + size + 2) break;
-      (this.parts || (this.parts = [])).push(buf.subarray(eol + 2, eol + 2 + size));
+      this.addPart(Buffer.from(buf.subarray(eol + 2, eol + 2 + size)));
       buf = buf.subarray(eol + 2 + size + 2);
     }
-    this.chunkRest = buf.length > 0 ? buf : null;
+    this.chunkRest = buf.length > 0 ? Buffer.from(buf) : null;
+    return EMPTY;
   }
 
   bodyString() {
     const parts = this.parts;
     if (parts === null) return '';
-    if (parts.length === 1) {
-      const p = parts[0];
-      return p.toString('utf8', 0, this.len >= 0 ? Math.min(this.len, p.length) : p.length);
-    }
-    const all = Buffer.concat(parts);
-    return all.toString('utf8', 0, this.len >= 0 ? Math.min(this.len, all.length) : all.length);
+    return (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('utf8');
   }
 
-  complete() {
+  complete(body) {
     const res = this.res;
-    res.body = this.bodyString();
+    res.body = body;
     this.used = true;
-    if (this.closeAfter && this.sock) {
-      const sock = this.sock;
-      this.sock = null;
-      sock.removeListener('data', this.onData);
-      sock.destroy();
+    if (this.closeAfter) {
+      // The server closes after this answer: what else was asked goes out again on a new connection.
+      this.dropSocket();
+      const rest = this.inflight.splice(1);
+      this.finish(null, res);
+      for (const x of rest) this.send(x);
+      return;
     }
     this.finish(null, res);
   }
 
   fail(err) {
-    if (this.sock) {
-      const sock = this.sock;
-      this.sock = null;
-      sock.removeListener('data', this.onData);
-      sock.destroy();
-    }
+    this.dropSocket();
+    const rest = this.inflight.splice(1);
     this.finish(err);
+    for (const x of rest) x.reject(err);
   }
 }
 
@@ -413,7 +475,9 @@ class RuntimeClient {
     Object.assign(this, parseRuntimeApi(api));
     this.conn = new Connection(this.host, this.port);
     this.commonHeaders = `Host: ${this.hostHeader}\r\nUser-Agent: nimbus-nodejs/${process.version}\r\n`;
-    this.nextRequest = Buffer.from(`GET ${this.base}/invocation/next HTTP/1.1\r\n${this.commonHeaders}\r\n`, 'latin1');
+    this.nextText = `GET ${this.base}/invocation/next HTTP/1.1\r\n${this.commonHeaders}\r\n`;
+    this.nextRequest = Buffer.from(this.nextText, 'utf8');
+    this.pendingNext = null; // a GET next already written after the last answer
   }
 
   /* A POST on the persistent connection, or with fresh=true on a connection of its own (used when the
@@ -425,15 +489,28 @@ class RuntimeClient {
       `Content-Type: application/json\r\nContent-Length: ${n}\r\n${fresh ? 'Connection: close\r\n' : ''}\r\n`;
     // Small bodies ride in the head's string; large ones follow it in the same corked (writev) write,
     // without copying the body into a joined buffer first.
-    const data = n < 65536 ? head + body : [head, body];
-    const conn = fresh ? new Connection(this.host, this.port) : this.conn;
-    return conn.exchange(data);
+    const small = n < 65536;
+    const data = small ? head + body : [head, body];
+    if (fresh) return new Connection(this.host, this.port).exchange(data);
+    // On the persistent connection a post answers an invocation, and the loop asks for the next one
+    // right after: that GET goes out in the same write (one system call here, one read on the server),
+    // pipelined behind the post, whose answer comes first.
+    const [answer, next] = this.conn.exchange2(
+      data,
+      this.nextRequest,
+      small ? head + body + this.nextText : [head, body, this.nextRequest],
+    );
+    next.catch(NOOP); // awaited by next(); a failure is reported there, not as an unhandled rejection
+    this.pendingNext = next;
+    return answer;
   }
 
   async next() {
     let res;
+    const pending = this.pendingNext;
+    this.pendingNext = null;
     try {
-      res = await this.conn.exchange(this.nextRequest);
+      res = await (pending || this.conn.exchange(this.nextRequest));
     } catch (e) {
       fatal(`GET next failed: ${e.message}`);
     }
