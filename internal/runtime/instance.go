@@ -767,12 +767,6 @@ func (inst *instance) emitLine(line []byte) {
 
 // emit stores one line; c is the invocation it belongs to, if any.
 func (inst *instance) emit(c *call, msg string) {
-	inst.pool.m.queueLog(logEntry{rec: inst.record(c, msg)})
-}
-
-// record makes the log record of one line, adding it to the invocation's
-// tail when the caller asked for one.
-func (inst *instance) record(c *call, msg string) logs.Record {
 	rec := logs.Record{Time: time.Now(), Function: inst.pool.spec.FunctionName, Stream: inst.stream, Message: msg}
 	if c != nil {
 		rec.RequestID = c.inv.RequestID
@@ -780,7 +774,7 @@ func (inst *instance) record(c *call, msg string) logs.Record {
 			c.tail.add(msg)
 		}
 	}
-	return rec
+	inst.pool.m.cfg.Logs.Append(rec)
 }
 
 func (inst *instance) logSystem(c *call, format string, args ...any) {

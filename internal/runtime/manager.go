@@ -109,9 +109,9 @@ type Manager struct {
 	codeMu    sync.Mutex
 	codeUsers map[string]int
 
-	logq logQueue
-	stop chan struct{}
-	done sync.WaitGroup
+	reports chan report
+	stop    chan struct{}
+	done    sync.WaitGroup
 }
 
 // NewManager starts the manager's reaper; Close stops everything.
@@ -167,12 +167,12 @@ func NewManager(cfg Config) (*Manager, error) {
 		sandbox:  cfg.Sandbox,
 		pools:    map[string]*Pool{},
 		hostCPUs: goruntime.NumCPU(),
-		logq:     logQueue{kick: make(chan struct{}, 1)},
+		reports:  make(chan report, 4096),
 		stop:     make(chan struct{}),
 	}
 	m.done.Add(2)
 	go m.reap()
-	go m.writeLogs()
+	go m.writeReports()
 	return m, nil
 }
 
@@ -377,25 +377,41 @@ func (m *Manager) report(inst *instance, c *call, res *Result) {
 	if c.tail != nil {
 		// The caller wants the log: it must be complete before answering.
 		inst.drainLogs()
-		m.writeReport(report{inst, c, res}, true)
+		m.writeReport(report{inst, c, res})
 		res.LogTail = c.tail.last()
 		return
 	}
-	m.queueLog(logEntry{report: &report{inst, c, res}})
+	select {
+	case m.reports <- report{inst, c, res}:
+	default:
+		m.writeReport(report{inst, c, res})
+	}
 }
 
-// writeReport writes an invocation's END and REPORT lines: into the queue
-// when queued (the invoking goroutine, behind the lines before them), to the
-// sink otherwise (the log writer, in the queue's order).
-func (m *Manager) writeReport(r report, queued bool) {
+func (m *Manager) writeReports() {
+	defer m.done.Done()
+	for {
+		select {
+		case r := <-m.reports:
+			m.writeReport(r)
+		case <-m.stop:
+			for {
+				select {
+				case r := <-m.reports:
+					m.writeReport(r)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (m *Manager) writeReport(r report) {
 	spec := r.inst.pool.spec
 	mem := r.inst.maxMemoryMB()
 	id := r.c.inv.RequestID
-	out := m.cfg.Logs.Append
-	if queued {
-		out = func(rec logs.Record) { m.queueLog(logEntry{rec: rec}) }
-	}
-	out(r.inst.record(r.c, "END RequestId: "+id))
+	r.inst.emit(r.c, "END RequestId: "+id)
 	var b strings.Builder
 	b.Grow(200)
 	b.WriteString("REPORT RequestId: ")
@@ -416,7 +432,7 @@ func (m *Manager) writeReport(r report, queued bool) {
 	if r.res.ErrorType == "Sandbox.Timedout" {
 		b.WriteString("\tStatus: timeout")
 	}
-	out(r.inst.record(r.c, b.String()))
+	r.inst.emit(r.c, b.String())
 	m.cfg.Observer.Invoked(spec, r.res, mem)
 }
 

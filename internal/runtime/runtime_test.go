@@ -231,7 +231,7 @@ func TestRuntimeAPIRejectsWrongAndRepeatedAnswers(t *testing.T) {
 		t.Fatalf("payload %s", res.Payload)
 	}
 	// The runtime prints the statuses after answering, outside the invocation.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if sink.contains("statuses 400 202 400") {
 			break
 		}
