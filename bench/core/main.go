@@ -48,6 +48,7 @@ func main() {
 	only := flag.String("only", "", "measure one runtime only: go, node or python")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the platform to this file")
 	isolation := flag.Bool("isolation", false, "measure only cold starts, with isolation on and off side by side")
+	flag.IntVar(&cpuShares, "cpushares", 0, "experiment: give each function process its own cpu cgroup with this cpu.shares after the warm-up (0: off)")
 	flag.Parse()
 	onlyRuntime = *only
 	warmupDur = *warmup
@@ -183,10 +184,15 @@ func run(outFile string, warmN int, dur time.Duration, coldN, idleN int) error {
 		if _, _, err := throughput(httpc, url, 8, warmupDur); err != nil {
 			return err
 		}
+		unweigh, err := weighChildren()
+		if err != nil {
+			return err
+		}
 		stopProfile := startProfile(rc.key)
 		cpu := startCPU()
 		rps, n, err := throughput(httpc, url, 8, dur)
 		stopProfile()
+		unweigh()
 		if err != nil {
 			return err
 		}

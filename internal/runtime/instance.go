@@ -365,8 +365,9 @@ func (m *Manager) command(spec *Spec, paths instancePaths) ([]string, error) {
 		}
 		// As Lambda starts its JVMs: C1 only and the serial collector start
 		// fastest for short invocations.
-		return []string{interp.Path, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto",
-			"-cp", filepath.Join(paths.runtimeDir, classes), "NimbusRuntime"}, nil
+		argv := []string{interp.Path, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto"}
+		argv = append(argv, javaCPUFlags(spec, instanceCPUs(spec.MemoryMB, m.hostCPUs))...)
+		return append(argv, "-cp", filepath.Join(paths.runtimeDir, classes), "NimbusRuntime"), nil
 	}
 	return nil, fmt.Errorf("runtime %q has no launcher", spec.Runtime)
 }
@@ -479,6 +480,7 @@ func (m *Manager) environment(spec *Spec, inst *instance, paths instancePaths) [
 	)
 	// After the function's own variables and the placeholders: these win.
 	env = append(env, inst.credentialEnv...)
+	env = append(env, cpuEnv(spec, instanceCPUs(spec.MemoryMB, m.hostCPUs))...)
 	sdkNode, sdkPython := m.sdkPaths()
 	switch family, _ := appspec.RuntimeFamily(spec.Runtime); family {
 	case appspec.FamilyNode:

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,6 +98,8 @@ type Manager struct {
 	goProtocol sync.Map
 	closed     atomic.Bool
 	inflight   sync.WaitGroup
+	// hostCPUs bounds the CPU count an instance is told (instanceCPUs).
+	hostCPUs int
 
 	mu    sync.RWMutex
 	pools map[string]*Pool // by Spec.Key
@@ -159,12 +162,13 @@ func NewManager(cfg Config) (*Manager, error) {
 		interpreterDirs: interpreterDirs(cfg.NodePath, cfg.PythonPath),
 		interps: newInterpreters(cfg.Runtimes, map[string]string{
 			appspec.FamilyNode: cfg.NodePath, appspec.FamilyPython: cfg.PythonPath}),
-		cfg:     cfg,
-		log:     cfg.Logger,
-		sandbox: cfg.Sandbox,
-		pools:   map[string]*Pool{},
-		reports: make(chan report, 4096),
-		stop:    make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		sandbox:  cfg.Sandbox,
+		pools:    map[string]*Pool{},
+		hostCPUs: goruntime.NumCPU(),
+		reports:  make(chan report, 4096),
+		stop:     make(chan struct{}),
 	}
 	m.done.Add(2)
 	go m.reap()
