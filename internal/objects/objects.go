@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // MaxObjectSize is S3's limit for a single PUT (5 GiB).
@@ -210,7 +211,7 @@ func Open(cfg Config) (*Store, error) {
 			_ = os.Remove(filepath.Join(cfg.Dir, "tmp", e.Name()))
 		}
 	}
-	db, err := pebble.Open(filepath.Join(cfg.Dir, "index"), &pebble.Options{Logger: pebbleLogger{cfg.Logger}})
+	db, err := pebble.Open(filepath.Join(cfg.Dir, "index"), indexOptions(cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("open object index: %w", err)
 	}
@@ -235,6 +236,20 @@ func (s *Store) Close() error {
 	s.stopSweep()
 	<-s.swept
 	return s.db.Close()
+}
+
+// indexOptions tunes Pebble for how the index is read. Every PUT looks up
+// its key's current entry (absent for a new key) and every GET reads one:
+// Bloom filters let a lookup skip the tables that cannot hold the key, and
+// a block cache larger than Pebble's 8 MB default keeps the entries of
+// recently used objects (small ones hold their bytes) out of pread and
+// snappy. Larger memtables flush (and compact) inline bytes less often.
+func indexOptions(log *slog.Logger) *pebble.Options {
+	o := &pebble.Options{Logger: pebbleLogger{log}, CacheSize: 64 << 20, MemTableSize: 32 << 20}
+	for i := range o.Levels {
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	return o
 }
 
 type pebbleLogger struct{ l *slog.Logger }
@@ -545,7 +560,9 @@ func (s *Store) removeData(file string) {
 	}
 }
 
-func (s *Store) object(bucket, key string) (Object, error) {
+// object reads bucket/key's current entry; with data, an inline object's
+// bytes are copied out too.
+func (s *Store) object(bucket, key string, data bool) (Object, error) {
 	v, closer, err := s.db.Get(objectKey(bucket, key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return Object{}, errorf(KindNoSuchKey, "The specified key does not exist.")
@@ -554,7 +571,7 @@ func (s *Store) object(bucket, key string) (Object, error) {
 	}
 	defer closer.Close()
 	o := Object{Key: key}
-	if err := decodeEntry(v, &o, true); err != nil {
+	if err := decodeEntry(v, &o, data); err != nil {
 		return Object{}, fmt.Errorf("read object: %w", err)
 	}
 	return o, nil
