@@ -205,7 +205,8 @@ func Open(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("open object storage: %w", err)
 		}
 	}
-	// Temporary files of writes a crash interrupted were never visible.
+	// Temporary files of writes a crash interrupted were never visible
+	// (data directories written before files were written in place).
 	if tmp, err := os.ReadDir(filepath.Join(cfg.Dir, "tmp")); err == nil {
 		for _, e := range tmp {
 			_ = os.Remove(filepath.Join(cfg.Dir, "tmp", e.Name()))
@@ -447,9 +448,10 @@ func validKey(key string) error {
 	return nil
 }
 
-// PutObject stores body as bucket/key. The bytes go to a temporary file
-// that is fsync'd and renamed before the index names it, so a reader (or a
-// crash) sees the old object or the new one, never part of one. size is the
+// PutObject stores body as bucket/key. The bytes go inline into the index
+// entry or to a new data file that is fsync'd before the index names it, so
+// a reader (or a crash) sees the old object or the new one, never part of
+// one. size is the
 // declared length (-1 if unknown); a body that ends short or runs long fails,
 // as does one whose MD5 is not wantMD5 (when given).
 func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, attrs Attributes, wantMD5 []byte) (Object, error) {

@@ -3,6 +3,7 @@ package objects
 import (
 	"context"
 	"crypto/md5"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -35,23 +36,34 @@ func (s *Store) writeHashed(ctx context.Context, r io.Reader, size int64) (strin
 	return s.writeFile(ctx, r, size, md5.New())
 }
 
-// writeFile streams r to a temporary file (hashing it into h, if given),
-// fsyncs it, renames it into data/ and fsyncs that directory: once it
-// returns, the file is durable under its name.
+// writeFile streams r to a new data file under its final name (hashing
+// it into h, if given), fsyncs it and its directory: once it returns, the
+// file is durable under its name. No index entry names the file before the
+// caller commits one, so a reader never sees it partial; one a crash leaves
+// behind is swept at the next start (sweep.go), and a failed write removes
+// its own. Writing in place rather than to tmp/ and renaming saves the
+// rename, and on ext4 the file's fsync commits its directory entry too, so
+// the directory's fsync finds nothing left to write.
 func (s *Store) writeFile(ctx context.Context, r io.Reader, size int64, h hash.Hash) (string, int64, []byte, error) {
 	name := newFileName()
-	tmp, err := os.CreateTemp(filepath.Join(s.cfg.Dir, "tmp"), name+".*")
+	final := s.dataPath(name)
+	f, err := os.OpenFile(final, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrNotExist) { // a new shard directory
+		if err = os.MkdirAll(filepath.Dir(final), 0o700); err == nil {
+			f, err = os.OpenFile(final, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		}
+	}
 	if err != nil {
 		return "", 0, nil, fmt.Errorf("store object: %w", err)
 	}
 	done := false
 	defer func() {
 		if !done {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+			_ = f.Close()
+			_ = os.Remove(final)
 		}
 	}()
-	n, sum, err := s.copyHashed(ctx, tmp, io.LimitReader(r, MaxObjectSize+1), h)
+	n, sum, err := s.copyHashed(ctx, f, io.LimitReader(r, MaxObjectSize+1), h)
 	if err != nil {
 		return "", 0, nil, err
 	}
@@ -61,23 +73,16 @@ func (s *Store) writeFile(ctx context.Context, r io.Reader, size int64, h hash.H
 	if size >= 0 && n != size {
 		return "", 0, nil, errIncompleteBody
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := f.Sync(); err != nil {
 		return "", 0, nil, fmt.Errorf("store object: %w", err)
 	}
-	if err := tmp.Close(); err != nil {
-		return "", 0, nil, fmt.Errorf("store object: %w", err)
-	}
-	final := s.dataPath(name)
-	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		return "", 0, nil, fmt.Errorf("store object: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return "", 0, nil, fmt.Errorf("store object: %w", err)
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		return "", 0, nil, err
 	}
 	done = true
-	if err := syncDir(filepath.Dir(final)); err != nil {
-		_ = os.Remove(final)
-		return "", 0, nil, err
+	if err := f.Close(); err != nil {
+		s.removeData(name)
+		return "", 0, nil, fmt.Errorf("store object: %w", err)
 	}
 	return name, n, sum, nil
 }
