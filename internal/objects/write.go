@@ -9,16 +9,19 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // Data files are written in writeChunk pieces, writeBuffers of them in
-// flight: the request's reader fills one while the MD5 goroutine hashes
-// another, so a large PUT costs the longer of the two rather than their
-// sum. A few large buffers keep the syscalls per MiB few; 1 MiB in flight
-// per upload keeps many concurrent ones cheap.
+// flight through three goroutines: the request's reads (and the payload
+// signature's SHA-256, which the verifier computes as it is read), the file
+// writes, and the MD5. A large PUT then costs the slowest of the three
+// rather than their sum, and a write that waits for the disk does not stop
+// the reads. A few large buffers keep the syscalls per MiB few; 2 MiB in
+// flight per upload keeps many concurrent ones cheap.
 const (
 	writeChunk   = 256 << 10
-	writeBuffers = 4
+	writeBuffers = 8
 	// writebackStep is how much is written before the kernel is asked to
 	// start writing it back, so the fsync at the end waits for the tail
 	// only rather than for the whole object.
@@ -87,67 +90,83 @@ func (s *Store) writeFile(ctx context.Context, r io.Reader, size int64, h hash.H
 	return name, n, sum, nil
 }
 
-// copyHashed copies r to f in writeChunk pieces; with h, a goroutine hashes
-// each piece while the next one is read and written.
+// copyHashed copies r to f in writeChunk pieces: this goroutine reads, a
+// second one writes each piece and hands it, with h, to a third that hashes
+// it.
 func (s *Store) copyHashed(ctx context.Context, f *os.File, r io.Reader, h hash.Hash) (int64, []byte, error) {
 	free := make(chan []byte, writeBuffers)
 	for range writeBuffers {
 		free <- s.buffers.get()
 	}
+	toWrite := make(chan []byte, writeBuffers)
 	toHash := make(chan []byte, writeBuffers)
-	hashed := make(chan struct{})
-	if h != nil {
-		go func() {
-			defer close(hashed)
-			for b := range toHash {
-				h.Write(b)
+	written, hashed := make(chan struct{}), make(chan struct{})
+	var failed atomic.Bool
+	var werr error // the writer's; read after written is closed
+	go func() {
+		defer close(written)
+		defer close(toHash)
+		var off, kicked int64
+		for b := range toWrite {
+			if werr == nil {
+				if _, err := f.Write(b); err != nil {
+					werr = fmt.Errorf("store object: %w", err)
+					failed.Store(true)
+				}
+				off += int64(len(b))
+				if off-kicked >= writebackStep {
+					startWriteback(f, kicked, off-kicked)
+					kicked = off
+				}
+			}
+			if h != nil && werr == nil {
+				toHash <- b
+			} else {
 				free <- b[:cap(b)]
 			}
-		}()
-	} else {
-		close(hashed)
-	}
-	var n, kicked int64
-	err := func() error {
-		for {
+		}
+	}()
+	go func() {
+		defer close(hashed)
+		for b := range toHash {
+			h.Write(b)
+			free <- b[:cap(b)]
+		}
+	}()
+	var n int64
+	rerr := func() error {
+		for !failed.Load() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			b := <-free
-			k, rerr := io.ReadFull(r, b)
+			k, err := io.ReadFull(r, b)
 			if k > 0 {
-				if _, err := f.Write(b[:k]); err != nil {
-					free <- b
-					return fmt.Errorf("store object: %w", err)
-				}
 				n += int64(k)
-				if n-kicked >= writebackStep {
-					startWriteback(f, kicked, n-kicked)
-					kicked = n
-				}
-			}
-			if h != nil && k > 0 {
-				toHash <- b[:k]
+				toWrite <- b[:k]
 			} else {
 				free <- b
 			}
 			switch {
-			case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			case err == io.EOF || err == io.ErrUnexpectedEOF:
 				return nil
-			case rerr != nil:
-				return fmt.Errorf("store object: %w", rerr)
+			case err != nil:
+				return fmt.Errorf("store object: %w", err)
 			}
 		}
+		return nil
 	}()
-	if h != nil {
-		close(toHash)
-	}
+	close(toWrite)
+	<-written
 	<-hashed
 	for range writeBuffers {
 		s.buffers.put(<-free)
 	}
-	if err != nil {
-		return 0, nil, err
+	if rerr != nil {
+		return 0, nil, rerr
+	}
+	if werr != nil {
+		return 0, nil, werr
 	}
 	var sum []byte
 	if h != nil {
