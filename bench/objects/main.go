@@ -523,13 +523,13 @@ func rawDisk(dir string, sc sizeCase, par int) map[string]result {
 		}
 		return f.Close()
 	})
-	read := func(i int) error { // in 1 MiB reads: few syscalls, the disk's pace
+	read := func(i int) error { // in reads of up to 1 MiB: few syscalls, the disk's pace
 		f, err := os.Open(name(i))
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		buf := make([]byte, 1<<20)
+		buf := make([]byte, min(sc.size+1, 1<<20))
 		for {
 			k, err := f.Read(buf)
 			if err == io.EOF || k == 0 {
