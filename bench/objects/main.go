@@ -303,12 +303,12 @@ func main() {
 			rowNames = append(rowNames, t.name)
 		}
 		for _, name := range rowNames {
-			if got[modeList[0]][name] == nil && got[m][name] == nil {
-				continue
-			}
 			src := m
 			if name == rawName || name == rawDirect {
 				src = modeList[0]
+			}
+			if got[src][name] == nil {
+				continue
 			}
 			var cells []string
 			for _, col := range cols {
