@@ -244,9 +244,12 @@ func (s *Store) Close() error {
 // Bloom filters let a lookup skip the tables that cannot hold the key, and
 // a block cache larger than Pebble's 8 MB default keeps the entries of
 // recently used objects (small ones hold their bytes) out of pread and
-// snappy. Larger memtables flush (and compact) inline bytes less often.
+// snappy. Memtables keep Pebble's 4 MB: its WAL files are then recycled
+// after a few MB of writes, and a sync that overwrites a recycled file
+// needs no journal commit for a new file size (0.1 ms here against 0.3-1
+// ms for an append), which is what a small PUT waits for.
 func indexOptions(log *slog.Logger) *pebble.Options {
-	o := &pebble.Options{Logger: pebbleLogger{log}, CacheSize: 64 << 20, MemTableSize: 32 << 20}
+	o := &pebble.Options{Logger: pebbleLogger{log}, CacheSize: 64 << 20}
 	for i := range o.Levels {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
