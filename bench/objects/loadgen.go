@@ -48,8 +48,9 @@ type loadResult struct {
 // runLoad runs spec in a child process (this binary with -loadgen), so the
 // server's CPU is measured without the clients', and the clients are the
 // same for every server. cpu reads the server's CPU; the result is the
-// operations per second and the server's CPU per operation.
-func runLoad(spec loadSpec, cpu func() time.Duration) (float64, float64) {
+// operations per second and the server's and the client's CPU per
+// operation (milliseconds).
+func runLoad(spec loadSpec, cpu func() time.Duration) (float64, float64, float64) {
 	self, err := os.Executable()
 	if err != nil {
 		log.Fatal(err)
@@ -87,7 +88,7 @@ func runLoad(spec loadSpec, cpu func() time.Duration) (float64, float64) {
 	if res.Err != "" {
 		log.Fatalf("load generator %s %s %d B: %s", spec.Mode, spec.Op, spec.Size, res.Err)
 	}
-	return float64(spec.N) / res.Seconds, float64(c1-c0) / float64(time.Millisecond) / float64(spec.N)
+	return float64(spec.N) / res.Seconds, float64(c1-c0) / float64(time.Millisecond) / float64(spec.N), res.CPUMs / float64(spec.N)
 }
 
 // loadgenMain is the child: it builds every request first (signing

@@ -13,7 +13,7 @@ import (
 
 const plainName = "plain Go HTTP file server (transport limit)"
 
-// plainServer serves PUT (write + fsync) and GET (http.ServeContent, which
+// plainServer serves PUT (write + fsync), DELETE and GET (http.ServeContent, which
 // sends with sendfile) of files under dir with nothing else: no signature
 // check, no hashing, no index. It shows what the clients and loopback TCP
 // allow on this machine.
@@ -41,6 +41,9 @@ func plainServer(dir string) (string, func()) {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
+		case http.MethodDelete:
+			_ = os.Remove(name(r))
+			w.WriteHeader(http.StatusNoContent)
 		case http.MethodGet:
 			f, err := os.Open(name(r))
 			if err != nil {

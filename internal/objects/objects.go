@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // MaxObjectSize is S3's limit for a single PUT (5 GiB).
@@ -204,13 +205,14 @@ func Open(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("open object storage: %w", err)
 		}
 	}
-	// Temporary files of writes a crash interrupted were never visible.
+	// Temporary files of writes a crash interrupted were never visible
+	// (data directories written before files were written in place).
 	if tmp, err := os.ReadDir(filepath.Join(cfg.Dir, "tmp")); err == nil {
 		for _, e := range tmp {
 			_ = os.Remove(filepath.Join(cfg.Dir, "tmp", e.Name()))
 		}
 	}
-	db, err := pebble.Open(filepath.Join(cfg.Dir, "index"), &pebble.Options{Logger: pebbleLogger{cfg.Logger}})
+	db, err := pebble.Open(filepath.Join(cfg.Dir, "index"), indexOptions(cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("open object index: %w", err)
 	}
@@ -235,6 +237,23 @@ func (s *Store) Close() error {
 	s.stopSweep()
 	<-s.swept
 	return s.db.Close()
+}
+
+// indexOptions tunes Pebble for how the index is read. Every PUT looks up
+// its key's current entry (absent for a new key) and every GET reads one:
+// Bloom filters let a lookup skip the tables that cannot hold the key, and
+// a block cache larger than Pebble's 8 MB default keeps the entries of
+// recently used objects (small ones hold their bytes) out of pread and
+// snappy. Memtables keep Pebble's 4 MB: its WAL files are then recycled
+// after a few MB of writes, and a sync that overwrites a recycled file
+// needs no journal commit for a new file size (0.1 ms here against 0.3-1
+// ms for an append), which is what a small PUT waits for.
+func indexOptions(log *slog.Logger) *pebble.Options {
+	o := &pebble.Options{Logger: pebbleLogger{log}, CacheSize: 64 << 20}
+	for i := range o.Levels {
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	return o
 }
 
 type pebbleLogger struct{ l *slog.Logger }
@@ -432,9 +451,10 @@ func validKey(key string) error {
 	return nil
 }
 
-// PutObject stores body as bucket/key. The bytes go to a temporary file
-// that is fsync'd and renamed before the index names it, so a reader (or a
-// crash) sees the old object or the new one, never part of one. size is the
+// PutObject stores body as bucket/key. The bytes go inline into the index
+// entry or to a new data file that is fsync'd before the index names it, so
+// a reader (or a crash) sees the old object or the new one, never part of
+// one. size is the
 // declared length (-1 if unknown); a body that ends short or runs long fails,
 // as does one whose MD5 is not wantMD5 (when given).
 func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reader, size int64, attrs Attributes, wantMD5 []byte) (Object, error) {
@@ -545,7 +565,9 @@ func (s *Store) removeData(file string) {
 	}
 }
 
-func (s *Store) object(bucket, key string) (Object, error) {
+// object reads bucket/key's current entry; with data, an inline object's
+// bytes are copied out too.
+func (s *Store) object(bucket, key string, data bool) (Object, error) {
 	v, closer, err := s.db.Get(objectKey(bucket, key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return Object{}, errorf(KindNoSuchKey, "The specified key does not exist.")
@@ -554,7 +576,7 @@ func (s *Store) object(bucket, key string) (Object, error) {
 	}
 	defer closer.Close()
 	o := Object{Key: key}
-	if err := decodeEntry(v, &o, true); err != nil {
+	if err := decodeEntry(v, &o, data); err != nil {
 		return Object{}, fmt.Errorf("read object: %w", err)
 	}
 	return o, nil

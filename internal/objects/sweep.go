@@ -42,10 +42,10 @@ func (s *Store) existingFiles() ([]fileName, error) {
 	return files, nil
 }
 
-// sweep removes the data files a crash orphaned: written, synced and
-// renamed into data/ but never named by a committed index entry. The
+// sweep removes the data files a crash orphaned: written (whole or in
+// part) in data/ but never named by a committed index entry. The
 // candidates were listed before this run wrote anything, so a write of
-// this run, renamed but not yet committed, is never taken. No entry can
+// this run, written but not yet committed, is never taken. No entry can
 // come to name a file of an earlier run, so a file no entry names in one
 // consistent view of the index is garbage for good.
 func (s *Store) sweep(ctx context.Context, files []fileName) (int, error) {

@@ -173,7 +173,7 @@ func (s *Store) dropNull(b *pebble.Batch, bk *Bucket, key string) (string, error
 	bucket := bk.Name
 	// A key has one null version at most: when it is current (always, in an
 	// unversioned bucket) no scan is needed.
-	cur, err := s.object(bucket, key)
+	cur, err := s.object(bucket, key, false)
 	if err == nil && (cur.Null || cur.VersionID == "") {
 		if cur.VersionID != "" {
 			_ = b.Delete(versionKey(bucket, key, cur.VersionID), nil)
@@ -255,7 +255,7 @@ func (s *Store) objectVersion(bucket, key, versionID string) (Object, error) {
 		return Object{}, err
 	}
 	if versionID == "" {
-		o, err := s.object(bucket, key)
+		o, err := s.object(bucket, key, true)
 		if IsKind(err, KindNoSuchKey) && bk.Versioning != "" {
 			if vs, verr := s.keyVersions(bucket, key, 1); verr == nil && len(vs) == 1 && vs[0].DeleteMarker {
 				return Object{}, &Error{Kind: KindNoSuchKey, Message: "The specified key does not exist.", DeleteMarker: vs[0].Version()}
@@ -306,7 +306,7 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, versionID string
 		return DeleteResult{}, err
 	}
 	if only != nil {
-		cur, err := s.object(bucket, key)
+		cur, err := s.object(bucket, key, false)
 		if IsKind(err, KindNoSuchKey) || err == nil && !only(&cur) {
 			return DeleteResult{}, nil
 		} else if err != nil {
@@ -319,7 +319,7 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, versionID string
 	var drop string
 	switch {
 	case versionID == "" && bk.Versioning == "":
-		if _, err := s.object(bucket, key); IsKind(err, KindNoSuchKey) {
+		if _, err := s.object(bucket, key, false); IsKind(err, KindNoSuchKey) {
 			return res, nil
 		} else if err != nil {
 			return res, err
@@ -428,7 +428,7 @@ func (s *Store) SetObjectTags(_ context.Context, bucket, key, versionID string, 
 	if _, err := s.bucket(bucket); err != nil {
 		return Object{}, err
 	}
-	cur, curErr := s.object(bucket, key)
+	cur, curErr := s.object(bucket, key, true)
 	var v Object
 	var err error
 	if versionID == "" {

@@ -3,21 +3,25 @@ package objects
 import (
 	"context"
 	"crypto/md5"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // Data files are written in writeChunk pieces, writeBuffers of them in
-// flight: the request's reader fills one while the MD5 goroutine hashes
-// another, so a large PUT costs the longer of the two rather than their
-// sum. A few large buffers keep the syscalls per MiB few; 1 MiB in flight
-// per upload keeps many concurrent ones cheap.
+// flight through three goroutines: the request's reads (and the payload
+// signature's SHA-256, which the verifier computes as it is read), the file
+// writes, and the MD5. A large PUT then costs the slowest of the three
+// rather than their sum, and a write that waits for the disk does not stop
+// the reads. A few large buffers keep the syscalls per MiB few; 2 MiB in
+// flight per upload keeps many concurrent ones cheap.
 const (
 	writeChunk   = 256 << 10
-	writeBuffers = 4
+	writeBuffers = 8
 	// writebackStep is how much is written before the kernel is asked to
 	// start writing it back, so the fsync at the end waits for the tail
 	// only rather than for the whole object.
@@ -35,23 +39,34 @@ func (s *Store) writeHashed(ctx context.Context, r io.Reader, size int64) (strin
 	return s.writeFile(ctx, r, size, md5.New())
 }
 
-// writeFile streams r to a temporary file (hashing it into h, if given),
-// fsyncs it, renames it into data/ and fsyncs that directory: once it
-// returns, the file is durable under its name.
+// writeFile streams r to a new data file under its final name (hashing
+// it into h, if given), fsyncs it and its directory: once it returns, the
+// file is durable under its name. No index entry names the file before the
+// caller commits one, so a reader never sees it partial; one a crash leaves
+// behind is swept at the next start (sweep.go), and a failed write removes
+// its own. Writing in place rather than to tmp/ and renaming saves the
+// rename, and on ext4 the file's fsync commits its directory entry too, so
+// the directory's fsync finds nothing left to write.
 func (s *Store) writeFile(ctx context.Context, r io.Reader, size int64, h hash.Hash) (string, int64, []byte, error) {
 	name := newFileName()
-	tmp, err := os.CreateTemp(filepath.Join(s.cfg.Dir, "tmp"), name+".*")
+	final := s.dataPath(name)
+	f, err := os.OpenFile(final, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrNotExist) { // a new shard directory
+		if err = os.MkdirAll(filepath.Dir(final), 0o700); err == nil {
+			f, err = os.OpenFile(final, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		}
+	}
 	if err != nil {
 		return "", 0, nil, fmt.Errorf("store object: %w", err)
 	}
 	done := false
 	defer func() {
 		if !done {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+			_ = f.Close()
+			_ = os.Remove(final)
 		}
 	}()
-	n, sum, err := s.copyHashed(ctx, tmp, io.LimitReader(r, MaxObjectSize+1), h)
+	n, sum, err := s.copyHashed(ctx, f, io.LimitReader(r, MaxObjectSize+1), h)
 	if err != nil {
 		return "", 0, nil, err
 	}
@@ -61,88 +76,97 @@ func (s *Store) writeFile(ctx context.Context, r io.Reader, size int64, h hash.H
 	if size >= 0 && n != size {
 		return "", 0, nil, errIncompleteBody
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := f.Sync(); err != nil {
 		return "", 0, nil, fmt.Errorf("store object: %w", err)
 	}
-	if err := tmp.Close(); err != nil {
-		return "", 0, nil, fmt.Errorf("store object: %w", err)
-	}
-	final := s.dataPath(name)
-	if err := os.MkdirAll(filepath.Dir(final), 0o700); err != nil {
-		return "", 0, nil, fmt.Errorf("store object: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return "", 0, nil, fmt.Errorf("store object: %w", err)
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		return "", 0, nil, err
 	}
 	done = true
-	if err := syncDir(filepath.Dir(final)); err != nil {
-		_ = os.Remove(final)
-		return "", 0, nil, err
+	if err := f.Close(); err != nil {
+		s.removeData(name)
+		return "", 0, nil, fmt.Errorf("store object: %w", err)
 	}
 	return name, n, sum, nil
 }
 
-// copyHashed copies r to f in writeChunk pieces; with h, a goroutine hashes
-// each piece while the next one is read and written.
+// copyHashed copies r to f in writeChunk pieces: this goroutine reads, a
+// second one writes each piece and hands it, with h, to a third that hashes
+// it.
 func (s *Store) copyHashed(ctx context.Context, f *os.File, r io.Reader, h hash.Hash) (int64, []byte, error) {
 	free := make(chan []byte, writeBuffers)
 	for range writeBuffers {
 		free <- s.buffers.get()
 	}
+	toWrite := make(chan []byte, writeBuffers)
 	toHash := make(chan []byte, writeBuffers)
-	hashed := make(chan struct{})
-	if h != nil {
-		go func() {
-			defer close(hashed)
-			for b := range toHash {
-				h.Write(b)
+	written, hashed := make(chan struct{}), make(chan struct{})
+	var failed atomic.Bool
+	var werr error // the writer's; read after written is closed
+	go func() {
+		defer close(written)
+		defer close(toHash)
+		var off, kicked int64
+		for b := range toWrite {
+			if werr == nil {
+				if _, err := f.Write(b); err != nil {
+					werr = fmt.Errorf("store object: %w", err)
+					failed.Store(true)
+				}
+				off += int64(len(b))
+				if off-kicked >= writebackStep {
+					startWriteback(f, kicked, off-kicked)
+					kicked = off
+				}
+			}
+			if h != nil && werr == nil {
+				toHash <- b
+			} else {
 				free <- b[:cap(b)]
 			}
-		}()
-	} else {
-		close(hashed)
-	}
-	var n, kicked int64
-	err := func() error {
-		for {
+		}
+	}()
+	go func() {
+		defer close(hashed)
+		for b := range toHash {
+			h.Write(b)
+			free <- b[:cap(b)]
+		}
+	}()
+	var n int64
+	rerr := func() error {
+		for !failed.Load() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			b := <-free
-			k, rerr := io.ReadFull(r, b)
+			k, err := io.ReadFull(r, b)
 			if k > 0 {
-				if _, err := f.Write(b[:k]); err != nil {
-					free <- b
-					return fmt.Errorf("store object: %w", err)
-				}
 				n += int64(k)
-				if n-kicked >= writebackStep {
-					startWriteback(f, kicked, n-kicked)
-					kicked = n
-				}
-			}
-			if h != nil && k > 0 {
-				toHash <- b[:k]
+				toWrite <- b[:k]
 			} else {
 				free <- b
 			}
 			switch {
-			case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			case err == io.EOF || err == io.ErrUnexpectedEOF:
 				return nil
-			case rerr != nil:
-				return fmt.Errorf("store object: %w", rerr)
+			case err != nil:
+				return fmt.Errorf("store object: %w", err)
 			}
 		}
+		return nil
 	}()
-	if h != nil {
-		close(toHash)
-	}
+	close(toWrite)
+	<-written
 	<-hashed
 	for range writeBuffers {
 		s.buffers.put(<-free)
 	}
-	if err != nil {
-		return 0, nil, err
+	if rerr != nil {
+		return 0, nil, rerr
+	}
+	if werr != nil {
+		return 0, nil, werr
 	}
 	var sum []byte
 	if h != nil {

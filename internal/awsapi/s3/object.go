@@ -243,15 +243,19 @@ func preconditions(h http.Header, o *objects.Object) int {
 		if !etagMatches(v, o.ETag) {
 			return http.StatusPreconditionFailed
 		}
-	} else if t, err := http.ParseTime(h.Get("If-Unmodified-Since")); err == nil && modified.After(t) {
-		return http.StatusPreconditionFailed
+	} else if v := h.Get("If-Unmodified-Since"); v != "" {
+		if t, err := http.ParseTime(v); err == nil && modified.After(t) {
+			return http.StatusPreconditionFailed
+		}
 	}
 	if v := h.Get("If-None-Match"); v != "" {
 		if etagMatches(v, o.ETag) {
 			return http.StatusNotModified
 		}
-	} else if t, err := http.ParseTime(h.Get("If-Modified-Since")); err == nil && !modified.After(t) {
-		return http.StatusNotModified
+	} else if v := h.Get("If-Modified-Since"); v != "" {
+		if t, err := http.ParseTime(v); err == nil && !modified.After(t) {
+			return http.StatusNotModified
+		}
 	}
 	return 0
 }

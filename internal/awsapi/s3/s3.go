@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/objects"
 )
@@ -46,7 +44,7 @@ var subresources = []string{"acl", "analytics", "accelerate", "encryption", "int
 
 // ServeHTTP answers one S3 request (path style: /bucket/key).
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("x-amz-request-id", strings.ReplaceAll(uuid.NewString(), "-", "")[:16])
+	w.Header()["X-Amz-Request-Id"] = []string{requestID()}
 	bucket, key := splitPath(r.URL)
 	q := r.URL.Query()
 	if r = a.web(w, r, bucket, key); r == nil { // CORS (cors.go)

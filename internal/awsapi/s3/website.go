@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/objects"
@@ -182,7 +181,18 @@ func redirect(w http.ResponseWriter, r *http.Request, rule *objects.WebsiteRouti
 	w.WriteHeader(code)
 }
 
-func requestID() string { return strings.ReplaceAll(uuid.NewString(), "-", "")[:16] }
+// requestID is an x-amz-request-id: 16 hex digits, as S3's. It names a
+// request in logs and errors, nothing secret, so the runtime's cheap
+// per-thread generator is enough.
+func requestID() string {
+	var b [16]byte
+	const digits = "0123456789ABCDEF"
+	v := rand.Uint64()
+	for i := range b {
+		b[i] = digits[v>>(4*i)&0xf]
+	}
+	return string(b[:])
+}
 
 func scheme(r *http.Request) string {
 	if r.TLS != nil {
