@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +39,7 @@ type leanResult struct {
 	Rate     float64       // requests per second
 	P50, P99 time.Duration // latency
 	CPU      time.Duration // server CPU per request (filled by the parent)
+	GenCPU   time.Duration // the generator's own CPU per request
 	Err      string
 }
 
@@ -58,7 +60,9 @@ func leanMain(f leanFlags) {
 	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
 		log.Fatal(err)
 	}
+	cpu0 := selfCPU()
 	res := drive(host, reqs, f.clients)
+	res.GenCPU = (selfCPU() - cpu0) / time.Duration(len(reqs))
 	_ = json.NewEncoder(os.Stdout).Encode(res)
 }
 
@@ -220,4 +224,13 @@ func addLeanFlags(fs *flag.FlagSet) *leanFlags {
 
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+// selfCPU is the CPU time (user and system) this process has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -147,7 +147,7 @@ func leanTable(targets []target, n, clients int) {
 		waitActive(ctx, c, table)
 		res[i].put = lean(t, "PutItem", table, n, clients)
 		res[i].get = lean(t, "GetItem", table, n, clients)
-		log.Printf("%s lean: put %+v get %+v", t.name, res[i].put, res[i].get)
+		log.Printf("%s lean: put %.0f/s server %v generator %v; get %.0f/s server %v generator %v", t.name, res[i].put.Rate, us(res[i].put.CPU), us(res[i].put.GenCPU), res[i].get.Rate, us(res[i].get.CPU), us(res[i].get.GenCPU))
 	}
 	fmt.Println("Lean load generator (own process, pre-signed requests, keep-alive HTTP):")
 	fmt.Println()
