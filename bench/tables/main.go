@@ -62,6 +62,7 @@ func main() {
 	baselineProfile := flag.String("baselineprofile", "", "write a CPU profile of the -baseline server to this file")
 	withSDK := flag.Bool("sdk", true, "also measure through aws-sdk-go-v2 clients in the bench's process")
 	withLean := flag.Bool("lean", true, "measure Put and Get with the lean load generator (its own process)")
+	genProfile := flag.String("genprofile", "", "write CPU profiles of the lean generator to this path with .PutItem and .GetItem appended")
 	serve := flag.String("serve", "", "internal: run only a nimbus server in this directory")
 	lf := addLeanFlags(flag.CommandLine)
 	flag.Parse()
@@ -70,7 +71,7 @@ func main() {
 		return
 	}
 	if lf.op != "" {
-		lf.n, lf.clients = *n, *clients
+		lf.n, lf.clients, lf.profile = *n, *clients, *cpuProfile
 		leanMain(*lf)
 		return
 	}
@@ -99,7 +100,7 @@ func main() {
 	}()
 	fmt.Printf("machine: %d CPUs; %d operations, %d clients, 1 KB items, Query tables of %d and %d items\n\n", runtime.NumCPU(), *n, *clients, *itemsN, *large)
 	if *withLean {
-		leanTable(targets, *n, *clients)
+		leanTable(targets, *n, *clients, *genProfile)
 	}
 	if !*withSDK {
 		return
@@ -132,7 +133,7 @@ func main() {
 
 // leanTable measures PutItem then GetItem with the lean generator against
 // every target and prints the table.
-func leanTable(targets []target, n, clients int) {
+func leanTable(targets []target, n, clients int, genProfile string) {
 	type pg struct{ put, get leanResult }
 	res := make([]pg, len(targets))
 	for i, t := range targets {
@@ -145,8 +146,14 @@ func leanTable(targets []target, n, clients int) {
 			log.Fatal(err)
 		}
 		waitActive(ctx, c, table)
-		res[i].put = lean(t, "PutItem", table, n, clients)
-		res[i].get = lean(t, "GetItem", table, n, clients)
+		prof := func(op string) string {
+			if genProfile == "" || i > 0 {
+				return ""
+			}
+			return genProfile + "." + op
+		}
+		res[i].put = lean(t, "PutItem", table, n, clients, prof("PutItem"))
+		res[i].get = lean(t, "GetItem", table, n, clients, prof("GetItem"))
 		log.Printf("%s lean: put %.0f/s server %v generator %v; get %.0f/s server %v generator %v", t.name, res[i].put.Rate, us(res[i].put.CPU), us(res[i].put.GenCPU), res[i].get.Rate, us(res[i].get.CPU), us(res[i].get.GenCPU))
 	}
 	fmt.Println("Lean load generator (own process, pre-signed requests, keep-alive HTTP):")
