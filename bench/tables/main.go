@@ -57,7 +57,7 @@ func main() {
 	large := flag.Int("large", 0, "items in a second Query table, nimbus only (0: none)")
 	withMoto := flag.Bool("moto", true, "also measure moto_server")
 	withDynalite := flag.Bool("dynalite", true, "also measure dynalite (installed with npm on first use)")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the nimbus server to this file")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the nimbus server to this file (and its allocations to FILE.allocs)")
 	baseline := flag.String("baseline", "", "also measure this binary of an earlier bench/tables (its -serve mode) as \"nimbus before\"")
 	baselineProfile := flag.String("baselineprofile", "", "write a CPU profile of the -baseline server to this file")
 	withSDK := flag.Bool("sdk", true, "also measure through aws-sdk-go-v2 clients in the bench's process")
@@ -243,6 +243,12 @@ func serveNimbus(dir, profile string) {
 	}
 	fmt.Println(srv.URL(), id, secret)
 	_, _ = io.Copy(io.Discard, os.Stdin)
+	if profile != "" { // and the allocations beside it
+		if f, err := os.Create(profile + ".allocs"); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
 	_ = srv.Close(context.Background())
 }
 
