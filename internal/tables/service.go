@@ -285,6 +285,14 @@ func (s *Service) stripe(key []byte) int {
 
 // lock takes the stripes of keys in a fixed order (no deadlock between
 // transactions) and returns the unlock.
+// lockOne is lock for one key, without allocating: the caller unlocks the
+// stripe it returns.
+func (s *Service) lockOne(key []byte) *sync.Mutex {
+	m := &s.stripes[s.stripe(key)]
+	m.Lock()
+	return m
+}
+
 func (s *Service) lock(keys ...[]byte) func() {
 	idx := make([]int, 0, len(keys))
 	for _, k := range keys {
