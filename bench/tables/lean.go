@@ -302,6 +302,16 @@ func readAnswer(br *bufio.Reader, keep []byte) (status int, body []byte, closed 
 		r, closed = br, true // the body ends with the connection
 	}
 	n, _ := io.ReadFull(r, keep)
-	_, err = io.Copy(io.Discard, r)
-	return status, keep[:n], closed, err
+	if _, err = io.Copy(io.Discard, r); err != nil || !chunked {
+		return status, keep[:n], closed, err
+	}
+	for { // the chunked body's trailer, up to its empty line
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return status, keep[:n], closed, fmt.Errorf("read trailer: %w", err)
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return status, keep[:n], closed, nil
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,8 +24,9 @@ import (
 // costs the whole platform (HTTP, SigV4, the edge, the core, Pebble): the
 // requests are signed beforehand and written as raw HTTP/1.1 over one
 // keep-alive connection, and answers are read by their length, so the
-// allocations reported are nearly all the server's. PutItem's time is
-// mostly its fsync; allocations per operation are the steady figure.
+// allocations and CPU reported are nearly all the server's. PutItem's time
+// is mostly its fsync; CPU and allocations per operation are the steady
+// figures.
 //
 //	go test -run '^$' -bench Server -benchmem ./internal/awsapi/dynamodb/
 
@@ -90,7 +92,19 @@ func benchServer(b *testing.B, op string) {
 	reqs := prepare(op, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU(b)
 	send(reqs)
+	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// processCPU is the CPU time (user and system, every thread) the process
+// has used so far, in nanoseconds: steadier than wall time on a busy machine.
+func processCPU(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // readOK reads one answer and fails unless it is a 200.
