@@ -9,14 +9,19 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/tables"
 )
 
+// batchWriteIn is BatchWriteItem's request (read by fastdecode.go).
+type batchWriteIn struct {
+	RequestItems           map[string][]writeRequestIn
+	ReturnConsumedCapacity string
+}
+
+type writeRequestIn struct {
+	PutRequest    *struct{ Item wireItem }
+	DeleteRequest *struct{ Key wireItem }
+}
+
 func (a *API) batchWriteItem(ctx context.Context, body []byte) (any, error) {
-	in, err := decode[struct {
-		RequestItems map[string][]struct {
-			PutRequest    *struct{ Item wireItem }
-			DeleteRequest *struct{ Key wireItem }
-		}
-		ReturnConsumedCapacity string
-	}](body)
+	in, err := decodeFast[batchWriteIn](body)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // The item-carrying requests (PutItem, GetItem, DeleteItem, UpdateItem,
-// Query) are read in one pass by a hand-written reader instead of
+// Query, BatchWriteItem) are read in one pass by a hand-written reader instead of
 // encoding/json, which checks the whole body, then reflects over the
 // request, then hands each item's bytes to wireItem, which scans them again.
 // The reader takes only the members it knows, exactly spelled and once
@@ -446,4 +446,59 @@ func (in *queryIn) field(r *reader, k string) bool {
 		return r.item(&in.ExclusiveStartKey)
 	}
 	return in.exprParams.field(r, k)
+}
+
+func (in *batchWriteIn) field(r *reader, k string) bool {
+	switch k {
+	case "ReturnConsumedCapacity":
+		return r.str(&in.ReturnConsumedCapacity)
+	case "RequestItems":
+		in.RequestItems = map[string][]writeRequestIn{}
+		return r.Object(func(key []byte) bool {
+			table := string(key)
+			if _, dup := in.RequestItems[table]; dup {
+				return r.Fail()
+			}
+			list := []writeRequestIn{}
+			ok := r.Array(func() bool {
+				var w writeRequestIn
+				ok := r.Object(func(key []byte) bool { return w.field(r, string(key)) })
+				list = append(list, w)
+				return ok
+			})
+			in.RequestItems[table] = list
+			return ok
+		})
+	}
+	return false
+}
+
+// field reads a PutRequest or DeleteRequest of a BatchWriteItem; a
+// repeated one goes to encoding/json (which merges them).
+func (w *writeRequestIn) field(r *reader, k string) bool {
+	switch k {
+	case "PutRequest":
+		if w.PutRequest != nil {
+			return false
+		}
+		w.PutRequest = &struct{ Item wireItem }{}
+		return r.Object(func(key []byte) bool {
+			if string(key) != "Item" || w.PutRequest.Item != nil {
+				return false
+			}
+			return r.item(&w.PutRequest.Item)
+		})
+	case "DeleteRequest":
+		if w.DeleteRequest != nil {
+			return false
+		}
+		w.DeleteRequest = &struct{ Key wireItem }{}
+		return r.Object(func(key []byte) bool {
+			if string(key) != "Key" || w.DeleteRequest.Key != nil {
+				return false
+			}
+			return r.item(&w.DeleteRequest.Key)
+		})
+	}
+	return false
 }

@@ -55,6 +55,13 @@ var fastSeeds = []string{
 	`{"TableName":"t\"<>&\u2028"}`,
 	`{"TableName":"\xff"}`,
 	`{}`,
+	`{"RequestItems":{"t":[{"PutRequest":{"Item":{"pk":{"S":"a"},"n":{"N":"1"}}}},{"DeleteRequest":{"Key":{"pk":{"S":"b"}}}}],"u":[]},"ReturnConsumedCapacity":"TOTAL"}`,
+	`{"RequestItems":{"t":[{"PutRequest":{"Item":{"pk":{"S":"a"}}},"DeleteRequest":{"Key":{"pk":{"S":"a"}}}},{}]}}`,
+	`{"RequestItems":{"t":[{"PutRequest":{}},{"DeleteRequest":{"Key":{"pk":{"N":"x"}}}}]}}`,
+	`{"RequestItems":{"t":[{"PutRequest":{"Item":{"pk":{"S":"a"}}},"PutRequest":{"Item":{"pk":{"S":"b"}}}}]}}`,
+	`{"RequestItems":{"t":[{"putrequest":{"item":{"pk":{"S":"a"}}}}],"t":[]}}`,
+	`{"RequestItems":{"t":[null,{"PutRequest":null}]},"RequestItems":{}}`,
+	`{"RequestItems":{"t":[{"PutRequest":{"Item":{"pk":{"S":"a"}},"Item":{"pk":{"S":"b"}}}}]}}`,
 }
 
 func TestFastDecodeSeeds(t *testing.T) {
@@ -69,6 +76,7 @@ func checkAllRequests(t *testing.T, body []byte) {
 	sameAs[deleteItemIn](t, body)
 	sameAs[updateItemIn](t, body)
 	sameAs[queryIn](t, body)
+	sameAs[batchWriteIn](t, body)
 }
 
 // FuzzFastDecode: the fast reader and encoding/json accept and refuse the
@@ -96,6 +104,10 @@ func TestFastReaderTakesSDKRequests(t *testing.T) {
 	query := []byte(`{"ExpressionAttributeValues":{":p":{"S":"p1"}},"KeyConditionExpression":"pk = :p","Limit":100,"ScanIndexForward":false,"TableName":"series"}`)
 	if v, err, ok := readFast[queryIn](query); !ok || err != nil || *v.Limit != 100 || *v.ScanIndexForward || v.ExpressionAttributeValues[":p"].S != "p1" {
 		t.Fatalf("Query: ok %v, err %v, %+v", ok, err, v)
+	}
+	batch := []byte(`{"RequestItems":{"series":[{"PutRequest":{"Item":{"data":{"S":"yy"},"pk":{"S":"p0"},"sk":{"N":"0"}}}},{"DeleteRequest":{"Key":{"pk":{"S":"p0"},"sk":{"N":"1"}}}}]}}`)
+	if v, err, ok := readFast[batchWriteIn](batch); !ok || err != nil || len(v.RequestItems["series"]) != 2 || v.RequestItems["series"][1].DeleteRequest.Key["sk"].S != "1" {
+		t.Fatalf("BatchWriteItem: ok %v, err %v, %+v", ok, err, v)
 	}
 	if _, _, ok := readFast[putItemIn]([]byte(`{"TableName":"kv","Expected":{}}`)); ok {
 		t.Fatal("a legacy parameter was taken by the fast reader")
