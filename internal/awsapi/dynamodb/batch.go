@@ -159,30 +159,38 @@ func (b *txBase) condition() tables.Condition {
 	return tables.Condition{Expression: b.ConditionExpression, ReturnOldOnFailure: b.ReturnValuesOnConditionCheckFailure == "ALL_OLD"}
 }
 
+// transactWriteIn is TransactWriteItems's request (read by fastdecode.go).
+type transactWriteIn struct {
+	TransactItems          []transactWriteItemIn
+	ClientRequestToken     string
+	ReturnConsumedCapacity string
+}
+
+type transactWriteItemIn struct {
+	ConditionCheck *txKeyed
+	Put            *txPut
+	Delete         *txKeyed
+	Update         *txUpdate
+}
+
+type txKeyed struct {
+	txBase
+	Key wireItem
+}
+
+type txPut struct {
+	txBase
+	Item wireItem
+}
+
+type txUpdate struct {
+	txBase
+	Key              wireItem
+	UpdateExpression string
+}
+
 func (a *API) transactWriteItems(ctx context.Context, body []byte) (any, error) {
-	in, err := decode[struct {
-		TransactItems []struct {
-			ConditionCheck *struct {
-				txBase
-				Key wireItem
-			}
-			Put *struct {
-				txBase
-				Item wireItem
-			}
-			Delete *struct {
-				txBase
-				Key wireItem
-			}
-			Update *struct {
-				txBase
-				Key              wireItem
-				UpdateExpression string
-			}
-		}
-		ClientRequestToken     string
-		ReturnConsumedCapacity string
-	}](body)
+	in, err := decodeFast[transactWriteIn](body)
 	if err != nil {
 		return nil, err
 	}

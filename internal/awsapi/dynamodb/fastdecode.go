@@ -8,7 +8,7 @@ import (
 )
 
 // The item-carrying requests (PutItem, GetItem, DeleteItem, UpdateItem,
-// Query, BatchWriteItem) are read in one pass by a hand-written reader instead of
+// Query, BatchWriteItem, TransactWriteItems) are read in one pass by a hand-written reader instead of
 // encoding/json, which checks the whole body, then reflects over the
 // request, then hands each item's bytes to wireItem, which scans them again.
 // The reader takes only the members it knows, exactly spelled and once
@@ -501,4 +501,112 @@ func (w *writeRequestIn) field(r *reader, k string) bool {
 		})
 	}
 	return false
+}
+
+func (in *transactWriteIn) field(r *reader, k string) bool {
+	switch k {
+	case "ClientRequestToken":
+		return r.str(&in.ClientRequestToken)
+	case "ReturnConsumedCapacity":
+		return r.str(&in.ReturnConsumedCapacity)
+	case "TransactItems":
+		in.TransactItems = []transactWriteItemIn{}
+		return r.Array(func() bool {
+			var ti transactWriteItemIn
+			ok := r.Object(func(key []byte) bool { return ti.field(r, string(key)) })
+			in.TransactItems = append(in.TransactItems, ti)
+			return ok
+		})
+	}
+	return false
+}
+
+// field reads one action of a transaction; a repeated one goes to
+// encoding/json (which merges them).
+func (ti *transactWriteItemIn) field(r *reader, k string) bool {
+	switch k {
+	case "ConditionCheck":
+		if ti.ConditionCheck != nil {
+			return false
+		}
+		ti.ConditionCheck = &txKeyed{}
+		return txFields{base: &ti.ConditionCheck.txBase, key: &ti.ConditionCheck.Key}.read(r)
+	case "Put":
+		if ti.Put != nil {
+			return false
+		}
+		ti.Put = &txPut{}
+		return txFields{base: &ti.Put.txBase, item: &ti.Put.Item}.read(r)
+	case "Delete":
+		if ti.Delete != nil {
+			return false
+		}
+		ti.Delete = &txKeyed{}
+		return txFields{base: &ti.Delete.txBase, key: &ti.Delete.Key}.read(r)
+	case "Update":
+		if ti.Update != nil {
+			return false
+		}
+		ti.Update = &txUpdate{}
+		return txFields{base: &ti.Update.txBase, key: &ti.Update.Key, update: &ti.Update.UpdateExpression}.read(r)
+	}
+	return false
+}
+
+// txFields are the members of one transaction action: txBase's, and the
+// key, item or update expression of those that have one (nil otherwise).
+type txFields struct {
+	base      *txBase
+	key, item *wireItem
+	update    *string
+}
+
+func (f txFields) read(r *reader) bool {
+	var seen uint
+	return r.Object(func(key []byte) bool {
+		k := string(key)
+		var bit uint
+		switch {
+		case k == "TableName":
+			bit = 1
+		case k == "ConditionExpression":
+			bit = 2
+		case k == "ReturnValuesOnConditionCheckFailure":
+			bit = 4
+		case k == "ExpressionAttributeNames":
+			bit = 8
+		case k == "ExpressionAttributeValues":
+			bit = 16
+		case k == "Key" && f.key != nil:
+			bit = 32
+		case k == "Item" && f.item != nil:
+			bit = 64
+		case k == "UpdateExpression" && f.update != nil:
+			bit = 128
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		switch bit {
+		case 1:
+			return r.str(&f.base.TableName)
+		case 2:
+			return r.str(&f.base.ConditionExpression)
+		case 4:
+			return r.str(&f.base.ReturnValuesOnConditionCheckFailure)
+		case 8:
+			return r.names(&f.base.ExpressionAttributeNames)
+		case 16:
+			return r.values(&f.base.ExpressionAttributeValues)
+		case 32:
+			return r.item(f.key)
+		case 64:
+			return r.item(f.item)
+		default:
+			return r.str(f.update)
+		}
+	})
 }

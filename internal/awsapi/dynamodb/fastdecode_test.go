@@ -62,6 +62,13 @@ var fastSeeds = []string{
 	`{"RequestItems":{"t":[{"putrequest":{"item":{"pk":{"S":"a"}}}}],"t":[]}}`,
 	`{"RequestItems":{"t":[null,{"PutRequest":null}]},"RequestItems":{}}`,
 	`{"RequestItems":{"t":[{"PutRequest":{"Item":{"pk":{"S":"a"}},"Item":{"pk":{"S":"b"}}}}]}}`,
+	`{"TransactItems":[{"Put":{"TableName":"t","Item":{"pk":{"S":"a"}},"ConditionExpression":"attribute_not_exists(pk)"}},{"Update":{"TableName":"t","Key":{"pk":{"S":"b"}},"UpdateExpression":"SET #n = :v","ExpressionAttributeNames":{"#n":"n"},"ExpressionAttributeValues":{":v":{"N":"1"}},"ReturnValuesOnConditionCheckFailure":"ALL_OLD"}},{"Delete":{"TableName":"t","Key":{"pk":{"S":"c"}}}},{"ConditionCheck":{"TableName":"t","Key":{"pk":{"S":"d"}},"ConditionExpression":"attribute_exists(pk)"}}],"ClientRequestToken":"tok","ReturnConsumedCapacity":"INDEXES"}`,
+	`{"TransactItems":[{"Put":{"TableName":"t","Item":{"pk":{"S":"a"}},"Key":{"pk":{"S":"a"}}}},{}]}`,
+	`{"TransactItems":[{"Put":{"TableName":"t"},"Delete":{"TableName":"u","Key":{}}}],"TransactItems":[]}`,
+	`{"TransactItems":[{"Update":{"TableName":"t","TableName":"u","UpdateExpression":"SET a = :a"}}]}`,
+	`{"TransactItems":[{"put":{"tablename":"t","item":{"pk":{"S":"a"}}}},{"Put":null}]}`,
+	`{"TransactItems":[{"Delete":{"TableName":"t","Key":{"pk":{"NULL":false}},"UpdateExpression":"x"}}]}`,
+	`{"TransactItems":[]}`,
 }
 
 func TestFastDecodeSeeds(t *testing.T) {
@@ -77,6 +84,7 @@ func checkAllRequests(t *testing.T, body []byte) {
 	sameAs[updateItemIn](t, body)
 	sameAs[queryIn](t, body)
 	sameAs[batchWriteIn](t, body)
+	sameAs[transactWriteIn](t, body)
 }
 
 // FuzzFastDecode: the fast reader and encoding/json accept and refuse the
@@ -108,6 +116,10 @@ func TestFastReaderTakesSDKRequests(t *testing.T) {
 	batch := []byte(`{"RequestItems":{"series":[{"PutRequest":{"Item":{"data":{"S":"yy"},"pk":{"S":"p0"},"sk":{"N":"0"}}}},{"DeleteRequest":{"Key":{"pk":{"S":"p0"},"sk":{"N":"1"}}}}]}}`)
 	if v, err, ok := readFast[batchWriteIn](batch); !ok || err != nil || len(v.RequestItems["series"]) != 2 || v.RequestItems["series"][1].DeleteRequest.Key["sk"].S != "1" {
 		t.Fatalf("BatchWriteItem: ok %v, err %v, %+v", ok, err, v)
+	}
+	tx := []byte(`{"ClientRequestToken":"c1","TransactItems":[{"Put":{"Item":{"data":{"S":"x"},"pk":{"S":"tx-1-0"}},"TableName":"kv"}},{"Update":{"ExpressionAttributeValues":{":v":{"N":"1"}},"Key":{"pk":{"S":"k"}},"TableName":"kv","UpdateExpression":"ADD n :v"}}]}`)
+	if v, err, ok := readFast[transactWriteIn](tx); !ok || err != nil || len(v.TransactItems) != 2 || v.TransactItems[0].Put.Item["pk"].S != "tx-1-0" || v.TransactItems[1].Update.UpdateExpression != "ADD n :v" {
+		t.Fatalf("TransactWriteItems: ok %v, err %v, %+v", ok, err, v)
 	}
 	if _, _, ok := readFast[putItemIn]([]byte(`{"TableName":"kv","Expected":{}}`)); ok {
 		t.Fatal("a legacy parameter was taken by the fast reader")
