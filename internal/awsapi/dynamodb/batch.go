@@ -71,16 +71,7 @@ func (a *API) batchWriteItem(ctx context.Context, body []byte) (any, error) {
 }
 
 func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
-	in, err := decode[struct {
-		RequestItems map[string]struct {
-			Keys                     []wireItem
-			ProjectionExpression     string
-			ExpressionAttributeNames map[string]string
-			ConsistentRead           bool
-			AttributesToGet          []string
-		}
-		ReturnConsumedCapacity string
-	}](body)
+	in, err := decodeFast[batchGetIn](body)
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +148,20 @@ type txBase struct {
 
 func (b *txBase) condition() tables.Condition {
 	return tables.Condition{Expression: b.ConditionExpression, ReturnOldOnFailure: b.ReturnValuesOnConditionCheckFailure == "ALL_OLD"}
+}
+
+// batchGetIn is BatchGetItem's request (read by fastdecode.go).
+type batchGetIn struct {
+	RequestItems           map[string]keysAndProjectionIn
+	ReturnConsumedCapacity string
+}
+
+type keysAndProjectionIn struct {
+	Keys                     []wireItem
+	ProjectionExpression     string
+	ExpressionAttributeNames map[string]string
+	ConsistentRead           bool
+	AttributesToGet          []string
 }
 
 // transactWriteIn is TransactWriteItems's request (read by fastdecode.go).

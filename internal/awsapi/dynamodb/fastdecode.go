@@ -8,7 +8,7 @@ import (
 )
 
 // The item-carrying requests (PutItem, GetItem, DeleteItem, UpdateItem,
-// Query, BatchWriteItem, TransactWriteItems) are read in one pass by a hand-written reader instead of
+// Query, BatchWriteItem, BatchGetItem, TransactWriteItems) are read in one pass by a hand-written reader instead of
 // encoding/json, which checks the whole body, then reflects over the
 // request, then hands each item's bytes to wireItem, which scans them again.
 // The reader takes only the members it knows, exactly spelled and once
@@ -607,6 +607,67 @@ func (f txFields) read(r *reader) bool {
 			return r.item(f.item)
 		default:
 			return r.str(f.update)
+		}
+	})
+}
+
+func (in *batchGetIn) field(r *reader, k string) bool {
+	switch k {
+	case "ReturnConsumedCapacity":
+		return r.str(&in.ReturnConsumedCapacity)
+	case "RequestItems":
+		in.RequestItems = map[string]keysAndProjectionIn{}
+		return r.Object(func(key []byte) bool {
+			table := string(key)
+			if _, dup := in.RequestItems[table]; dup {
+				return r.Fail()
+			}
+			var kp keysAndProjectionIn
+			ok := kp.read(r)
+			in.RequestItems[table] = kp
+			return ok
+		})
+	}
+	return false
+}
+
+// read reads one table's keys; AttributesToGet (legacy) and repeated
+// members go to encoding/json.
+func (kp *keysAndProjectionIn) read(r *reader) bool {
+	var seen uint
+	return r.Object(func(key []byte) bool {
+		var bit uint
+		switch string(key) {
+		case "Keys":
+			bit = 1
+		case "ProjectionExpression":
+			bit = 2
+		case "ExpressionAttributeNames":
+			bit = 4
+		case "ConsistentRead":
+			bit = 8
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		switch bit {
+		case 1:
+			kp.Keys = []wireItem{}
+			return r.Array(func() bool {
+				var k wireItem
+				ok := r.item(&k)
+				kp.Keys = append(kp.Keys, k)
+				return ok
+			})
+		case 2:
+			return r.str(&kp.ProjectionExpression)
+		case 4:
+			return r.names(&kp.ExpressionAttributeNames)
+		default:
+			return r.boolean(&kp.ConsistentRead)
 		}
 	})
 }

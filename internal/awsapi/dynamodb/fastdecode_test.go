@@ -69,6 +69,11 @@ var fastSeeds = []string{
 	`{"TransactItems":[{"put":{"tablename":"t","item":{"pk":{"S":"a"}}}},{"Put":null}]}`,
 	`{"TransactItems":[{"Delete":{"TableName":"t","Key":{"pk":{"NULL":false}},"UpdateExpression":"x"}}]}`,
 	`{"TransactItems":[]}`,
+	`{"RequestItems":{"t":{"Keys":[{"pk":{"S":"a"}},{"pk":{"S":"b"},"sk":{"N":"1"}}],"ProjectionExpression":"#a, b","ExpressionAttributeNames":{"#a":"a"},"ConsistentRead":true},"u":{"Keys":[]}},"ReturnConsumedCapacity":"TOTAL"}`,
+	`{"RequestItems":{"t":{"Keys":[{"pk":{"S":"a"}}],"AttributesToGet":["a"]}}}`,
+	`{"RequestItems":{"t":{"Keys":[{"pk":{"N":"x"}}],"Keys":[]},"t":{}}}`,
+	`{"RequestItems":{"t":{"keys":[{"pk":{"S":"a"}}],"ConsistentRead":1}}}`,
+	`{"RequestItems":{"t":{"Keys":[null,{"pk":{"S":"a"}}]},"u":null}}`,
 }
 
 func TestFastDecodeSeeds(t *testing.T) {
@@ -85,6 +90,7 @@ func checkAllRequests(t *testing.T, body []byte) {
 	sameAs[queryIn](t, body)
 	sameAs[batchWriteIn](t, body)
 	sameAs[transactWriteIn](t, body)
+	sameAs[batchGetIn](t, body)
 }
 
 // FuzzFastDecode: the fast reader and encoding/json accept and refuse the
@@ -120,6 +126,10 @@ func TestFastReaderTakesSDKRequests(t *testing.T) {
 	tx := []byte(`{"ClientRequestToken":"c1","TransactItems":[{"Put":{"Item":{"data":{"S":"x"},"pk":{"S":"tx-1-0"}},"TableName":"kv"}},{"Update":{"ExpressionAttributeValues":{":v":{"N":"1"}},"Key":{"pk":{"S":"k"}},"TableName":"kv","UpdateExpression":"ADD n :v"}}]}`)
 	if v, err, ok := readFast[transactWriteIn](tx); !ok || err != nil || len(v.TransactItems) != 2 || v.TransactItems[0].Put.Item["pk"].S != "tx-1-0" || v.TransactItems[1].Update.UpdateExpression != "ADD n :v" {
 		t.Fatalf("TransactWriteItems: ok %v, err %v, %+v", ok, err, v)
+	}
+	bget := []byte(`{"RequestItems":{"kv":{"ConsistentRead":true,"Keys":[{"pk":{"S":"k1"}},{"pk":{"S":"k2"}}],"ProjectionExpression":"pk"}}}`)
+	if v, err, ok := readFast[batchGetIn](bget); !ok || err != nil || len(v.RequestItems["kv"].Keys) != 2 || !v.RequestItems["kv"].ConsistentRead {
+		t.Fatalf("BatchGetItem: ok %v, err %v, %+v", ok, err, v)
 	}
 	if _, _, ok := readFast[putItemIn]([]byte(`{"TableName":"kv","Expected":{}}`)); ok {
 		t.Fatal("a legacy parameter was taken by the fast reader")
