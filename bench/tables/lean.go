@@ -13,13 +13,17 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +42,7 @@ type leanResult struct {
 	Rate     float64       // requests per second
 	P50, P99 time.Duration // latency
 	CPU      time.Duration // server CPU per request (filled by the parent)
+	GenCPU   time.Duration // the generator's own CPU per request
 	Err      string
 }
 
@@ -45,6 +50,7 @@ type leanResult struct {
 type leanFlags struct {
 	op, url, key, secret, table string
 	n, clients                  int
+	profile                     string // CPU profile of the run, if set
 }
 
 // leanMain is the child: prepare, say "ready", wait for a line on stdin,
@@ -58,7 +64,19 @@ func leanMain(f leanFlags) {
 	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
 		log.Fatal(err)
 	}
+	if f.profile != "" {
+		pf, err := os.Create(f.profile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			log.Fatal(err)
+		}
+	}
+	cpu0 := selfCPU()
 	res := drive(host, reqs, f.clients)
+	res.GenCPU = (selfCPU() - cpu0) / time.Duration(len(reqs))
+	pprof.StopCPUProfile()
 	_ = json.NewEncoder(os.Stdout).Encode(res)
 }
 
@@ -119,6 +137,7 @@ func drive(host string, reqs [][]byte, clients int) leanResult {
 			defer wg.Done()
 			var conn net.Conn
 			var br *bufio.Reader
+			var status0 [2048]byte // an error answer's body, for the message
 			defer func() {
 				if conn != nil {
 					conn.Close()
@@ -144,19 +163,17 @@ func drive(host string, reqs [][]byte, clients int) leanResult {
 					failed.Store(err.Error())
 					return
 				}
-				resp, err := http.ReadResponse(br, nil)
+				status, body, closed, err := readAnswer(br, status0[:])
 				if err != nil {
 					failed.Store(err.Error())
 					return
 				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != http.StatusOK {
-					failed.Store(fmt.Sprintf("HTTP %d: %s %v", resp.StatusCode, body, err))
+				if status != http.StatusOK {
+					failed.Store(fmt.Sprintf("HTTP %d: %s", status, body))
 					return
 				}
 				lat[i] = time.Since(t0)
-				if resp.Close {
+				if closed {
 					conn.Close()
 					conn = nil
 				}
@@ -174,9 +191,9 @@ func drive(host string, reqs [][]byte, clients int) leanResult {
 
 // lean runs the lean generator in its own process against t and measures
 // the server's CPU over the run only (not the preparation).
-func lean(t target, op, table string, n, clients int) leanResult {
+func lean(t target, op, table string, n, clients int, profile string) leanResult {
 	cmd := exec.Command(os.Args[0], "-load", op, "-url", t.url, "-key", t.key, "-secret", t.secret, "-table", table,
-		"-n", fmt.Sprint(n), "-clients", fmt.Sprint(clients))
+		"-n", fmt.Sprint(n), "-clients", fmt.Sprint(clients), "-cpuprofile", profile)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		log.Fatal(err)
@@ -220,4 +237,81 @@ func addLeanFlags(fs *flag.FlagSet) *leanFlags {
 
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+// selfCPU is the CPU time (user and system) this process has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// readAnswer reads one HTTP/1.1 answer from br without net/http's
+// allocations: the status, the body when it is not 200 (up to len(keep)
+// bytes, for the message; a 200's body is skipped), and whether the server
+// closes the connection after it (Connection: close, HTTP/1.0, or a body
+// delimited by the connection's end).
+func readAnswer(br *bufio.Reader, keep []byte) (status int, body []byte, closed bool, err error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return 0, nil, false, fmt.Errorf("read status line: %w", err)
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
+		return 0, nil, false, fmt.Errorf("malformed status line %q", line)
+	}
+	closed = line[7] == '0'
+	if status, err = strconv.Atoi(string(line[9:12])); err != nil {
+		return 0, nil, false, fmt.Errorf("malformed status line %q", line)
+	}
+	length, chunked := int64(-1), false
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return 0, nil, false, fmt.Errorf("read header: %w", err)
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			break
+		}
+		name, value, _ := bytes.Cut(line, []byte(":"))
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, err = strconv.ParseInt(string(value), 10, 64); err != nil {
+				return 0, nil, false, fmt.Errorf("malformed Content-Length %q", value)
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(value, []byte("chunked"))
+		case bytes.EqualFold(name, []byte("Connection")):
+			closed = bytes.EqualFold(value, []byte("close"))
+		}
+	}
+	var r io.Reader
+	switch {
+	case chunked:
+		r = httputil.NewChunkedReader(br)
+	case length >= 0:
+		if status == http.StatusOK {
+			_, err = br.Discard(int(length))
+			return status, nil, closed, err
+		}
+		r = io.LimitReader(br, length)
+	default:
+		r, closed = br, true // the body ends with the connection
+	}
+	n, _ := io.ReadFull(r, keep)
+	if _, err = io.Copy(io.Discard, r); err != nil || !chunked {
+		return status, keep[:n], closed, err
+	}
+	for { // the chunked body's trailer, up to its empty line
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return status, keep[:n], closed, fmt.Errorf("read trailer: %w", err)
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return status, keep[:n], closed, nil
+		}
+	}
 }

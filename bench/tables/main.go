@@ -57,11 +57,12 @@ func main() {
 	large := flag.Int("large", 0, "items in a second Query table, nimbus only (0: none)")
 	withMoto := flag.Bool("moto", true, "also measure moto_server")
 	withDynalite := flag.Bool("dynalite", true, "also measure dynalite (installed with npm on first use)")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the nimbus server to this file")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the nimbus server to this file (and its allocations to FILE.allocs)")
 	baseline := flag.String("baseline", "", "also measure this binary of an earlier bench/tables (its -serve mode) as \"nimbus before\"")
 	baselineProfile := flag.String("baselineprofile", "", "write a CPU profile of the -baseline server to this file")
 	withSDK := flag.Bool("sdk", true, "also measure through aws-sdk-go-v2 clients in the bench's process")
 	withLean := flag.Bool("lean", true, "measure Put and Get with the lean load generator (its own process)")
+	genProfile := flag.String("genprofile", "", "write CPU profiles of the lean generator to this path with .PutItem and .GetItem appended")
 	serve := flag.String("serve", "", "internal: run only a nimbus server in this directory")
 	lf := addLeanFlags(flag.CommandLine)
 	flag.Parse()
@@ -70,7 +71,7 @@ func main() {
 		return
 	}
 	if lf.op != "" {
-		lf.n, lf.clients = *n, *clients
+		lf.n, lf.clients, lf.profile = *n, *clients, *cpuProfile
 		leanMain(*lf)
 		return
 	}
@@ -99,7 +100,7 @@ func main() {
 	}()
 	fmt.Printf("machine: %d CPUs; %d operations, %d clients, 1 KB items, Query tables of %d and %d items\n\n", runtime.NumCPU(), *n, *clients, *itemsN, *large)
 	if *withLean {
-		leanTable(targets, *n, *clients)
+		leanTable(targets, *n, *clients, *genProfile)
 	}
 	if !*withSDK {
 		return
@@ -132,7 +133,7 @@ func main() {
 
 // leanTable measures PutItem then GetItem with the lean generator against
 // every target and prints the table.
-func leanTable(targets []target, n, clients int) {
+func leanTable(targets []target, n, clients int, genProfile string) {
 	type pg struct{ put, get leanResult }
 	res := make([]pg, len(targets))
 	for i, t := range targets {
@@ -145,9 +146,15 @@ func leanTable(targets []target, n, clients int) {
 			log.Fatal(err)
 		}
 		waitActive(ctx, c, table)
-		res[i].put = lean(t, "PutItem", table, n, clients)
-		res[i].get = lean(t, "GetItem", table, n, clients)
-		log.Printf("%s lean: put %+v get %+v", t.name, res[i].put, res[i].get)
+		prof := func(op string) string {
+			if genProfile == "" || i > 0 {
+				return ""
+			}
+			return genProfile + "." + op
+		}
+		res[i].put = lean(t, "PutItem", table, n, clients, prof("PutItem"))
+		res[i].get = lean(t, "GetItem", table, n, clients, prof("GetItem"))
+		log.Printf("%s lean: put %.0f/s server %v generator %v; get %.0f/s server %v generator %v", t.name, res[i].put.Rate, us(res[i].put.CPU), us(res[i].put.GenCPU), res[i].get.Rate, us(res[i].get.CPU), us(res[i].get.GenCPU))
 	}
 	fmt.Println("Lean load generator (own process, pre-signed requests, keep-alive HTTP):")
 	fmt.Println()
@@ -236,6 +243,12 @@ func serveNimbus(dir, profile string) {
 	}
 	fmt.Println(srv.URL(), id, secret)
 	_, _ = io.Copy(io.Discard, os.Stdin)
+	if profile != "" { // and the allocations beside it
+		if f, err := os.Create(profile + ".allocs"); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
 	_ = srv.Close(context.Background())
 }
 

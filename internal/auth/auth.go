@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -125,10 +126,10 @@ type Service struct {
 	keysMu sync.Mutex
 	secret []byte // HMAC key of function session tokens, shared through the store
 
-	signingKeys   sync.Map // scope string -> []byte
-	signingKeyLen atomic.Int64
-	policies      sync.Map  // function name -> *compiledPolicy
-	bufs          sync.Pool // *[]byte for canonical requests
+	signingMu   sync.RWMutex
+	signingKeys map[string]*signingKeyEntry // key id/date/region/service → key
+	policies    sync.Map                    // function name -> *compiledPolicy
+	bufs        sync.Pool                   // *[]byte for canonical requests
 }
 
 type compiledPolicy struct {
@@ -406,8 +407,9 @@ func (s *Service) Verify(r *http.Request, opts VerifyOptions) (*Principal, error
 // verify is Verify that also returns, for a signed aws-chunked upload, the
 // signer its chunks' signatures chain from.
 func (s *Service) verify(r *http.Request, opts VerifyOptions) (*Principal, *ChunkSigner, error) {
-	sr, err := parseRequest(r)
-	if err != nil {
+	var srv signedRequest // on the stack: nothing below keeps it
+	sr := &srv
+	if err := parseRequestInto(r, sr); err != nil {
 		return nil, nil, err
 	}
 	if len(opts.Services) > 0 && !contains(opts.Services, sr.service) {
@@ -423,23 +425,25 @@ func (s *Service) verify(r *http.Request, opts VerifyOptions) (*Principal, *Chun
 	// The payload hash: declared (and then checked against the body), or
 	// computed from the body.
 	declared := r.Header.Get("X-Amz-Content-Sha256")
-	var candidates []string
+	var candidates [2]string
+	var computed [2 * sha256.Size]byte
+	n := 1
 	switch {
 	case declared == UnsignedPayload:
 		if !opts.AllowUnsignedPayload && !sr.presigned {
 			return nil, nil, newError(ErrSignatureMismatch, "UNSIGNED-PAYLOAD is accepted only by S3 and in presigned URLs.")
 		}
-		candidates = []string{UnsignedPayload}
+		candidates[0] = UnsignedPayload
 	case strings.HasPrefix(declared, "STREAMING-") && opts.AllowUnsignedPayload:
 		// S3's aws-chunked uploads: the seed signature covers this literal;
 		// the edge decodes the chunks and checks their signatures with the
 		// ChunkSigner the middleware hands it.
-		candidates = []string{declared}
+		candidates[0] = declared
 	case declared != "":
 		if err := checkDeclaredHash(r, declared, opts.MaxBody); err != nil {
 			return nil, nil, err
 		}
-		candidates = []string{declared}
+		candidates[0] = declared
 	default:
 		body, err := readBody(r, opts.MaxBody)
 		if errors.Is(err, errBodyTooLarge) {
@@ -447,35 +451,54 @@ func (s *Service) verify(r *http.Request, opts VerifyOptions) (*Principal, *Chun
 		} else if err != nil {
 			return nil, nil, newError(ErrIncompleteSignature, err.Error())
 		}
-		hash := emptyPayloadHash
-		if len(body) > 0 {
-			hash = hexSHA256(body)
+		// candidates[0] "" stands for the hash computed into computed, used
+		// as bytes: no string per request.
+		if len(body) == 0 {
+			copy(computed[:], emptyPayloadHash)
+		} else {
+			sum := sha256.Sum256(body)
+			hex.Encode(computed[:], sum[:])
 		}
-		candidates = []string{hash}
 		if sr.presigned {
-			candidates = []string{UnsignedPayload, hash}
+			candidates[0], n = UnsignedPayload, 2
 		}
 	}
 	key := s.signingKey(sr, secret)
 	buf := s.canonicalBuf()
 	defer s.bufs.Put(buf)
-	for _, payloadHash := range candidates {
-		canonical, err := appendCanonicalRequest((*buf)[:0], r, sr, payloadHash, opts.SingleEncodePath)
+	for i := range n {
+		var ok bool
+		var err error
+		if candidates[i] == "" { // the hash computed from the body
+			ok, err = signatureMatchesRequest(buf, key, r, sr, computed[:], opts.SingleEncodePath)
+		} else {
+			ok, err = signatureMatchesRequest(buf, key, r, sr, candidates[i], opts.SingleEncodePath)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
-		*buf = canonical[:0]
-		sum := sha256.Sum256(canonical)
-		var stack [256]byte
-		if signatureMatchesBytes(key, appendStringToSign(stack[:0], sr, &sum), sr.signature) {
+		if ok {
 			var cs *ChunkSigner
-			if strings.HasPrefix(payloadHash, "STREAMING-AWS4-HMAC-SHA256-") {
+			if strings.HasPrefix(candidates[i], "STREAMING-AWS4-HMAC-SHA256-") {
 				cs = &ChunkSigner{key: key, amzDate: sr.amzDateRaw, scope: sr.date + "/" + sr.region + "/" + sr.service + "/aws4_request", prev: sr.signature}
 			}
 			return principal, cs, nil
 		}
 	}
 	return nil, nil, newError(ErrSignatureMismatch, "")
+}
+
+// signatureMatchesRequest builds r's canonical request with payloadHash in
+// buf and compares the signature it yields under key with the request's.
+func signatureMatchesRequest[T string | []byte](buf *[]byte, key []byte, r *http.Request, sr *signedRequest, payloadHash T, singleEncode bool) (bool, error) {
+	canonical, err := appendCanonicalRequest((*buf)[:0], r, sr, payloadHash, singleEncode)
+	if err != nil {
+		return false, err
+	}
+	*buf = canonical[:0]
+	sum := sha256.Sum256(canonical)
+	var stack [256]byte
+	return signatureMatchesBytes(key, appendStringToSign(stack[:0], sr, &sum), sr.signature), nil
 }
 
 // canonicalBuf is a reusable buffer for canonical requests.
@@ -569,20 +592,26 @@ func (s *Service) functionPolicy(fn *FunctionIdentity) Policy {
 
 // signingKey derives (or reuses) the signing key of sr's scope.
 func (s *Service) signingKey(sr *signedRequest, secret string) []byte {
-	scope := sr.accessKeyID + "/" + sr.date + "/" + sr.region + "/" + sr.service
-	if k, ok := s.signingKeys.Load(scope); ok {
-		entry := k.(*signingKeyEntry)
-		if entry.secret == secret {
-			return entry.key
-		}
+	var stack [128]byte
+	scope := append(stack[:0], sr.accessKeyID...)
+	for _, part := range [...]string{sr.date, sr.region, sr.service} {
+		scope = append(scope, '/')
+		scope = append(scope, part...)
+	}
+	s.signingMu.RLock()
+	entry := s.signingKeys[string(scope)] // no string made for the lookup
+	s.signingMu.RUnlock()
+	if entry != nil && entry.secret == secret {
+		return entry.key
 	}
 	key := SigningKey(secret, sr.date, sr.region, sr.service)
+	s.signingMu.Lock()
+	defer s.signingMu.Unlock()
 	// Bound the cache: function credentials are many and short-lived.
-	if s.signingKeyLen.Add(1) > 4096 {
-		s.signingKeys.Clear()
-		s.signingKeyLen.Store(0)
+	if s.signingKeys == nil || len(s.signingKeys) >= 4096 {
+		s.signingKeys = make(map[string]*signingKeyEntry)
 	}
-	s.signingKeys.Store(scope, &signingKeyEntry{secret: secret, key: key})
+	s.signingKeys[string(scope)] = &signingKeyEntry{secret: secret, key: key}
 	return key
 }
 
@@ -611,7 +640,21 @@ type requestInfo struct {
 
 // WithPrincipal returns ctx carrying the request's principal.
 func WithPrincipal(ctx context.Context, p *Principal, secureTransport bool, now time.Time) context.Context {
-	return context.WithValue(ctx, ctxKey{}, &requestInfo{principal: p, secure: secureTransport, time: now})
+	return &principalCtx{Context: ctx, info: requestInfo{principal: p, secure: secureTransport, time: now}}
+}
+
+// principalCtx is context.WithValue(ctx, ctxKey{}, &info) in one allocation
+// instead of two: every signed request makes one.
+type principalCtx struct {
+	context.Context
+	info requestInfo
+}
+
+func (c *principalCtx) Value(key any) any {
+	if key == (ctxKey{}) {
+		return &c.info
+	}
+	return c.Context.Value(key)
 }
 
 // PrincipalFrom returns the principal of the request ctx belongs to, or nil.

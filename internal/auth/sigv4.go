@@ -39,17 +39,19 @@ const emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca49599
 // us-gov-west-1, ap-southeast-2 ...) without a regular expression on the
 // hot path.
 func validRegion(s string) bool {
-	parts := strings.Split(s, "-")
-	if len(parts) < 3 || len(parts[0]) != 2 {
+	parts := strings.Count(s, "-") + 1
+	if parts < 3 || strings.IndexByte(s, '-') != 2 {
 		return false
 	}
-	for i, p := range parts {
+	for i := 0; i < parts; i++ {
+		p, rest, _ := strings.Cut(s, "-")
+		s = rest
 		if p == "" {
 			return false
 		}
+		last := i == parts-1
 		for j := 0; j < len(p); j++ {
 			c := p[j]
-			last := i == len(parts)-1
 			if last && (c < '0' || c > '9') || !last && (c < 'a' || c > 'z') {
 				return false
 			}
@@ -65,8 +67,7 @@ type signedRequest struct {
 	date          string // yyyymmdd of the credential scope
 	region        string
 	service       string
-	signedHeaders []string
-	signedRaw     string // SignedHeaders as sent
+	signedRaw     string // SignedHeaders as sent: lower-case names separated by ';'
 	signature     string
 	amzDate       time.Time
 	amzDateRaw    string
@@ -77,28 +78,35 @@ type signedRequest struct {
 
 // parseRequest extracts the signature parts of r, or an *Error.
 func parseRequest(r *http.Request) (*signedRequest, error) {
+	sr := &signedRequest{}
+	return sr, parseRequestInto(r, sr)
+}
+
+// parseRequestInto is parseRequest filling sr, which the verifier keeps on
+// its stack.
+func parseRequestInto(r *http.Request, sr *signedRequest) error {
 	if h := r.Header.Get("Authorization"); h != "" {
-		return parseAuthorizationHeader(r, h)
+		return parseAuthorizationHeader(r, h, sr)
 	}
 	q := r.URL.Query()
 	if q.Get("X-Amz-Algorithm") != "" || q.Get("X-Amz-Signature") != "" || q.Get("X-Amz-Credential") != "" {
-		return parsePresigned(r, q)
+		return parsePresigned(q, sr)
 	}
-	return nil, newError(ErrMissingToken, "")
+	return newError(ErrMissingToken, "")
 }
 
-func parseAuthorizationHeader(r *http.Request, h string) (*signedRequest, error) {
+func parseAuthorizationHeader(r *http.Request, h string, sr *signedRequest) error {
 	alg, rest, _ := strings.Cut(h, " ")
 	if alg != algorithm {
 		if strings.HasPrefix(h, "AWS ") || strings.HasPrefix(h, "AWS4-") {
-			return nil, newError(ErrIncompleteSignature, "Unsupported signing algorithm "+strconv.Quote(alg)+"; use "+algorithm+".")
+			return newError(ErrIncompleteSignature, "Unsupported signing algorithm "+strconv.Quote(alg)+"; use "+algorithm+".")
 		}
-		return nil, newError(ErrIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization="+alg)
+		return newError(ErrIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization="+alg)
 	}
-	sr := &signedRequest{}
 	var credential, signedHeaders string
-	var missing []string
-	for _, part := range strings.Split(rest, ",") {
+	for rest != "" {
+		var part string
+		part, rest, _ = strings.Cut(rest, ",")
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
 			continue
@@ -112,38 +120,39 @@ func parseAuthorizationHeader(r *http.Request, h string) (*signedRequest, error)
 			sr.signature = v
 		}
 	}
-	for _, kv := range [][2]string{{"Credential", credential}, {"Signature", sr.signature}, {"SignedHeaders", signedHeaders}} {
-		if kv[1] == "" {
-			missing = append(missing, "Authorization header requires '"+kv[0]+"' parameter.")
+	if credential == "" || sr.signature == "" || signedHeaders == "" {
+		var missing []string
+		for _, kv := range [][2]string{{"Credential", credential}, {"Signature", sr.signature}, {"SignedHeaders", signedHeaders}} {
+			if kv[1] == "" {
+				missing = append(missing, "Authorization header requires '"+kv[0]+"' parameter.")
+			}
 		}
-	}
-	if len(missing) > 0 {
-		return nil, newError(ErrIncompleteSignature, strings.Join(missing, " ")+" Authorization="+h)
+		return newError(ErrIncompleteSignature, strings.Join(missing, " ")+" Authorization="+h)
 	}
 	if err := sr.setCredential(credential); err != nil {
-		return nil, err
+		return err
 	}
-	sr.signedHeaders, sr.signedRaw = strings.Split(signedHeaders, ";"), signedHeaders
+	sr.signedRaw = signedHeaders
 	raw := r.Header.Get("X-Amz-Date")
 	if raw == "" {
 		if d := r.Header.Get("Date"); d != "" {
 			t, err := http.ParseTime(d)
 			if err != nil {
-				return nil, newError(ErrIncompleteSignature, "Date must be in ISO-8601 'basic format'. Got '"+d+"'.")
+				return newError(ErrIncompleteSignature, "Date must be in ISO-8601 'basic format'. Got '"+d+"'.")
 			}
 			sr.amzDate, sr.amzDateRaw = t.UTC(), t.UTC().Format(amzDateFormat)
 		} else {
-			return nil, newError(ErrIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization="+h)
+			return newError(ErrIncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization="+h)
 		}
 	} else if err := sr.setDate(raw); err != nil {
-		return nil, err
+		return err
 	}
 	sr.securityToken = r.Header.Get("X-Amz-Security-Token")
-	return sr, sr.check()
+	return sr.check()
 }
 
-func parsePresigned(r *http.Request, q url.Values) (*signedRequest, error) {
-	sr := &signedRequest{presigned: true}
+func parsePresigned(q url.Values, sr *signedRequest) error {
+	sr.presigned = true
 	var missing []string
 	for _, k := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Signature"} {
 		if q.Get(k) == "" {
@@ -151,35 +160,44 @@ func parsePresigned(r *http.Request, q url.Values) (*signedRequest, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, newError(ErrIncompleteSignature, "AWS query-string parameters must include "+strings.Join(missing, ", ")+". Re-examine the query-string parameters.")
+		return newError(ErrIncompleteSignature, "AWS query-string parameters must include "+strings.Join(missing, ", ")+". Re-examine the query-string parameters.")
 	}
 	if a := q.Get("X-Amz-Algorithm"); a != algorithm {
-		return nil, newError(ErrIncompleteSignature, "X-Amz-Algorithm only supports "+algorithm+", not "+strconv.Quote(a)+".")
+		return newError(ErrIncompleteSignature, "X-Amz-Algorithm only supports "+algorithm+", not "+strconv.Quote(a)+".")
 	}
 	if err := sr.setCredential(q.Get("X-Amz-Credential")); err != nil {
-		return nil, err
+		return err
 	}
 	if err := sr.setDate(q.Get("X-Amz-Date")); err != nil {
-		return nil, err
+		return err
 	}
 	sr.signedRaw = q.Get("X-Amz-SignedHeaders")
-	sr.signedHeaders = strings.Split(sr.signedRaw, ";")
 	sr.signature = q.Get("X-Amz-Signature")
 	sr.securityToken = q.Get("X-Amz-Security-Token")
 	sr.expires = 15 * time.Minute
 	if e := q.Get("X-Amz-Expires"); e != "" {
 		n, err := strconv.Atoi(e)
 		if err != nil || n < 1 || time.Duration(n)*time.Second > maxPresignExpiry {
-			return nil, newError(ErrIncompleteSignature, "X-Amz-Expires must be a number of seconds between 1 and 604800.")
+			return newError(ErrIncompleteSignature, "X-Amz-Expires must be a number of seconds between 1 and 604800.")
 		}
 		sr.expires = time.Duration(n) * time.Second
 	}
-	return sr, sr.check()
+	return sr.check()
 }
 
 func (sr *signedRequest) setCredential(c string) error {
-	parts := strings.Split(c, "/")
-	if len(parts) != 5 || parts[4] != "aws4_request" || parts[0] == "" {
+	// <key id>/<date>/<region>/<service>/aws4_request, five parts exactly.
+	var parts [5]string
+	rest, n := c, 0
+	for ; n < len(parts); n++ {
+		var more bool
+		parts[n], rest, more = strings.Cut(rest, "/")
+		if !more {
+			n++
+			break
+		}
+	}
+	if n != 5 || rest != "" || strings.HasSuffix(c, "/") || parts[4] != "aws4_request" || parts[0] == "" {
 		return newError(ErrIncompleteSignature, "Credential should be scoped to a valid region, not '"+c+"'. Credential should be of the form <key id>/<date>/<region>/<service>/aws4_request.")
 	}
 	sr.accessKeyID, sr.date, sr.region, sr.service = parts[0], parts[1], parts[2], parts[3]
@@ -199,22 +217,44 @@ func (sr *signedRequest) setDate(raw string) error {
 }
 
 func (sr *signedRequest) check() error {
-	if sr.date != sr.amzDate.Format(shortDateFormat) {
+	var day [16]byte
+	if sr.date != string(sr.amzDate.AppendFormat(day[:0], shortDateFormat)) {
 		return newError(ErrSignatureMismatch, "Credential should be scoped to a valid date, not '"+sr.date+"'; the request date is "+sr.amzDateRaw+".")
 	}
 	hasHost := false
-	for i, h := range sr.signedHeaders {
+	prev, rest := "", sr.signedRaw
+	for first := true; first || rest != ""; first = false {
+		var h string
+		h, rest, _ = strings.Cut(rest, ";")
 		if h == "host" {
 			hasHost = true
 		}
-		if h == "" || strings.ToLower(h) != h || (i > 0 && sr.signedHeaders[i-1] >= h) {
+		if h == "" || !isLower(h) || (!first && prev >= h) {
 			return newError(ErrIncompleteSignature, "SignedHeaders must be lower-case header names in sorted order separated by ';'.")
 		}
+		prev = h
+	}
+	if strings.HasSuffix(sr.signedRaw, ";") {
+		return newError(ErrIncompleteSignature, "SignedHeaders must be lower-case header names in sorted order separated by ';'.")
 	}
 	if !hasHost {
 		return newError(ErrIncompleteSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 	return nil
+}
+
+// isLower reports whether strings.ToLower(s) == s, without its copy.
+func isLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			return false
+		}
+		if c >= 0x80 {
+			return strings.ToLower(s) == s
+		}
+	}
+	return true
 }
 
 // checkTime refuses requests outside the skew window (or, presigned, past
@@ -249,7 +289,7 @@ func canonicalRequest(r *http.Request, sr *signedRequest, payloadHash string, si
 }
 
 // appendCanonicalRequest appends the canonical request to b.
-func appendCanonicalRequest(b []byte, r *http.Request, sr *signedRequest, payloadHash string, singleEncode bool) ([]byte, error) {
+func appendCanonicalRequest[T string | []byte](b []byte, r *http.Request, sr *signedRequest, payloadHash T, singleEncode bool) ([]byte, error) {
 	b = append(b, r.Method...)
 	b = append(b, '\n')
 	path := r.URL.EscapedPath()
@@ -264,7 +304,9 @@ func appendCanonicalRequest(b []byte, r *http.Request, sr *signedRequest, payloa
 	b = append(b, '\n')
 	b = appendCanonicalQuery(b, r.URL.RawQuery, sr.presigned)
 	b = append(b, '\n')
-	for _, name := range sr.signedHeaders {
+	for rest := sr.signedRaw; rest != ""; {
+		var name string
+		name, rest, _ = strings.Cut(rest, ";")
 		b = append(b, name...)
 		b = append(b, ':')
 		if !appendHeaderValues(&b, r, name) {
@@ -603,14 +645,17 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		}
 	}
 	_ = r.Body.Close()
-	r.Body = &bufferedBody{Reader: bytes.NewReader(body), data: body}
+	bb := &bufferedBody{data: body}
+	bb.Reset(body)
+	r.Body = bb
 	return body, nil
 }
 
 // bufferedBody is a body already read to verify its hash; handlers take the
-// bytes (BufferedBody) instead of copying them again.
+// bytes (BufferedBody) instead of copying them again. The reader is held by
+// value: one allocation for both.
 type bufferedBody struct {
-	*bytes.Reader
+	bytes.Reader
 	data []byte
 }
 

@@ -388,3 +388,45 @@ func TestCanonicalHeaderName(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedAuthorization: the parser's refusals of malformed credential
+// scopes and signed-header lists, reason and message.
+func TestMalformedAuthorization(t *testing.T) {
+	const sig = "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+	const badHeaders = "SignedHeaders must be lower-case header names in sorted order separated by ';'."
+	for _, c := range []struct {
+		name, credential, signedHeaders string
+		reason                          Reason
+		message                         string
+	}{
+		{"six parts", "AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request/x", "host;x-amz-date", ErrIncompleteSignature,
+			"Credential should be scoped to a valid region, not 'AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request/x'. Credential should be of the form <key id>/<date>/<region>/<service>/aws4_request."},
+		{"trailing slash", "AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request/", "host;x-amz-date", ErrIncompleteSignature,
+			"Credential should be scoped to a valid region, not 'AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request/'. Credential should be of the form <key id>/<date>/<region>/<service>/aws4_request."},
+		{"four parts", "AKIDEXAMPLE/20150830/us-east-1/aws4_request", "host;x-amz-date", ErrIncompleteSignature,
+			"Credential should be scoped to a valid region, not 'AKIDEXAMPLE/20150830/us-east-1/aws4_request'. Credential should be of the form <key id>/<date>/<region>/<service>/aws4_request."},
+		{"no key id", "/20150830/us-east-1/iam/aws4_request", "host;x-amz-date", ErrIncompleteSignature,
+			"Credential should be scoped to a valid region, not '/20150830/us-east-1/iam/aws4_request'. Credential should be of the form <key id>/<date>/<region>/<service>/aws4_request."},
+		{"bad region", "AKIDEXAMPLE/20150830/us-east/iam/aws4_request", "host;x-amz-date", ErrIncompleteSignature,
+			"Credential should be scoped to a valid region, not 'us-east'."},
+		{"other day", "AKIDEXAMPLE/20150831/us-east-1/iam/aws4_request", "host;x-amz-date", ErrSignatureMismatch,
+			"Credential should be scoped to a valid date, not '20150831'; the request date is 20150830T123600Z."},
+		{"trailing separator", "AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request", "host;x-amz-date;", ErrIncompleteSignature, badHeaders},
+		{"empty name", "AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request", "host;;x-amz-date", ErrIncompleteSignature, badHeaders},
+		{"unsorted", "AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request", "x-amz-date;host", ErrIncompleteSignature, badHeaders},
+		{"repeated", "AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request", "host;host;x-amz-date", ErrIncompleteSignature, badHeaders},
+		{"upper case", "AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request", "Host;x-amz-date", ErrIncompleteSignature, badHeaders},
+		{"no host", "AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request", "content-type;x-amz-date", ErrIncompleteSignature,
+			"'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := docRequest(t)
+			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+c.credential+", SignedHeaders="+c.signedHeaders+", "+sig)
+			_, err := parseRequest(r)
+			e, ok := AsError(err)
+			if !ok || e.Reason != c.reason || e.Message != c.message {
+				t.Fatalf("error %v, want reason %d: %s", err, c.reason, c.message)
+			}
+		})
+	}
+}

@@ -19,7 +19,7 @@ type Expressions struct {
 
 // NewExpressions starts the expression context of one request.
 func NewExpressions(names map[string]string, values map[string]Value) *Expressions {
-	return &Expressions{Names: names, Values: values, usedNames: map[string]bool{}, usedVals: map[string]bool{}}
+	return &Expressions{Names: names, Values: values} // the used sets are made on first use
 }
 
 // Check reports names or values no expression used, and names or values
@@ -244,6 +244,9 @@ func (p *parser) resolveName(t token) (string, error) {
 		if !ok {
 			return "", validationf("Invalid %s: An expression attribute name used in the document path is not defined; attribute name: %s", p.what, t.text)
 		}
+		if p.ex.usedNames == nil {
+			p.ex.usedNames = map[string]bool{}
+		}
 		p.ex.usedNames[t.text] = true
 		return v, nil
 	}
@@ -260,6 +263,9 @@ func (p *parser) value(t token) (Value, error) {
 	v, ok := p.ex.Values[t.text]
 	if !ok {
 		return Value{}, validationf("Invalid %s: An expression attribute value used in expression is not defined; attribute value: %s", p.what, t.text)
+	}
+	if p.ex.usedVals == nil {
+		p.ex.usedVals = map[string]bool{}
 	}
 	p.ex.usedVals[t.text] = true
 	return v, nil

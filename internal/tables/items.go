@@ -136,13 +136,12 @@ func (s *Service) writeOne(t *Table, key []byte, change func(old Item) (Item, er
 // writeOneAs is writeOne; ttl marks the write as the TTL sweeper's deletion
 // (its stream record names DynamoDB as the user).
 func (s *Service) writeOneAs(t *Table, key []byte, ttl bool, change func(old Item) (Item, error)) (old, new Item, err error) {
-	release, err := useTables(t)
-	if err != nil {
+	if err := useTable(t); err != nil {
 		return nil, nil, err
 	}
-	defer release()
-	unlock := s.lock(key)
-	defer unlock()
+	defer t.live.RUnlock()
+	stripe := s.lockOne(key)
+	defer stripe.Unlock()
 	if old, err = s.read(key); err != nil {
 		return nil, nil, err
 	}

@@ -46,15 +46,15 @@ func appendKeyValue(dst []byte, v Value) []byte {
 	case KindN:
 		return appendNumberKey(dst, v.S)
 	case KindS:
-		return appendEscaped(dst, []byte(v.S), true)
+		return appendEscaped(dst, v.S, true)
 	default:
 		return appendEscaped(dst, v.B, true)
 	}
 }
 
-func appendEscaped(dst, b []byte, terminate bool) []byte {
-	for _, c := range b {
-		if c == 0 {
+func appendEscaped[T string | []byte](dst []byte, b T, terminate bool) []byte {
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; c == 0 {
 			dst = append(dst, 0, 0xFF)
 		} else {
 			dst = append(dst, c)
@@ -70,7 +70,7 @@ func appendEscaped(dst, b []byte, terminate bool) []byte {
 // terminator: the common prefix of every longer value (begins_with).
 func appendKeyPrefix(dst []byte, v Value) []byte {
 	if v.Kind == KindS {
-		return appendEscaped(dst, []byte(v.S), false)
+		return appendEscaped(dst, v.S, false)
 	}
 	return appendEscaped(dst, v.B, false)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/cfn"
@@ -68,7 +69,7 @@ func Open(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	db, err := pebble.Open(cfg.Dir, &pebble.Options{Logger: pebbleLogger{cfg.Logger}})
+	db, err := pebble.Open(cfg.Dir, engineOptions(cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("open tables storage: %w", err)
 	}
@@ -93,6 +94,24 @@ func Open(cfg Config) (*Service, error) {
 		s.runTTL(ctx, cfg.TTLInterval)
 	}()
 	return s, nil
+}
+
+// Engine sizes. Pebble's defaults (8 MB block cache, 4 MB memtables) suit
+// many small embedded stores; tables are one store per node holding every
+// table, and with them a GetItem of a 10,000-item table read its index and
+// data blocks from the file system and decompressed them on most calls.
+const (
+	engineCacheSize    = 64 << 20
+	engineMemTableSize = 32 << 20 // memtables start at 256 KB and double up to this
+)
+
+// engineOptions are the Pebble options of the tables store. Bloom filters on
+// every level let a point read of a missing item (every PutItem reads the
+// item it replaces) skip the sstables that cannot hold it.
+func engineOptions(log *slog.Logger) *pebble.Options {
+	o := &pebble.Options{Logger: pebbleLogger{log}, CacheSize: engineCacheSize, MemTableSize: engineMemTableSize}
+	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	return o
 }
 
 // Close stops the TTL sweeper and closes the engine.
@@ -266,6 +285,14 @@ func (s *Service) stripe(key []byte) int {
 
 // lock takes the stripes of keys in a fixed order (no deadlock between
 // transactions) and returns the unlock.
+// lockOne is lock for one key, without allocating: the caller unlocks the
+// stripe it returns.
+func (s *Service) lockOne(key []byte) *sync.Mutex {
+	m := &s.stripes[s.stripe(key)]
+	m.Lock()
+	return m
+}
+
 func (s *Service) lock(keys ...[]byte) func() {
 	idx := make([]int, 0, len(keys))
 	for _, k := range keys {

@@ -93,6 +93,17 @@ type Table struct {
 
 // useTables holds tables open for a write and fails if one was deleted.
 // Tables are taken in id order, so writers and DeleteTable cannot deadlock.
+// useTable is useTables for one table, without allocating: the caller
+// releases it with t.live.RUnlock().
+func useTable(t *Table) error {
+	t.live.RLock()
+	if t.deleted {
+		t.live.RUnlock()
+		return errTableNotFound
+	}
+	return nil
+}
+
 func useTables(ts ...*Table) (release func(), err error) {
 	uniq := make([]*Table, 0, len(ts))
 	for _, t := range ts {

@@ -9,14 +9,19 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/tables"
 )
 
+// batchWriteIn is BatchWriteItem's request (read by fastdecode.go).
+type batchWriteIn struct {
+	RequestItems           map[string][]writeRequestIn
+	ReturnConsumedCapacity string
+}
+
+type writeRequestIn struct {
+	PutRequest    *struct{ Item wireItem }
+	DeleteRequest *struct{ Key wireItem }
+}
+
 func (a *API) batchWriteItem(ctx context.Context, body []byte) (any, error) {
-	in, err := decode[struct {
-		RequestItems map[string][]struct {
-			PutRequest    *struct{ Item wireItem }
-			DeleteRequest *struct{ Key wireItem }
-		}
-		ReturnConsumedCapacity string
-	}](body)
+	in, err := decodeFast[batchWriteIn](body)
 	if err != nil {
 		return nil, err
 	}
@@ -66,16 +71,7 @@ func (a *API) batchWriteItem(ctx context.Context, body []byte) (any, error) {
 }
 
 func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
-	in, err := decode[struct {
-		RequestItems map[string]struct {
-			Keys                     []wireItem
-			ProjectionExpression     string
-			ExpressionAttributeNames map[string]string
-			ConsistentRead           bool
-			AttributesToGet          []string
-		}
-		ReturnConsumedCapacity string
-	}](body)
+	in, err := decodeFast[batchGetIn](body)
 	if err != nil {
 		return nil, err
 	}
@@ -154,30 +150,52 @@ func (b *txBase) condition() tables.Condition {
 	return tables.Condition{Expression: b.ConditionExpression, ReturnOldOnFailure: b.ReturnValuesOnConditionCheckFailure == "ALL_OLD"}
 }
 
+// batchGetIn is BatchGetItem's request (read by fastdecode.go).
+type batchGetIn struct {
+	RequestItems           map[string]keysAndProjectionIn
+	ReturnConsumedCapacity string
+}
+
+type keysAndProjectionIn struct {
+	Keys                     []wireItem
+	ProjectionExpression     string
+	ExpressionAttributeNames map[string]string
+	ConsistentRead           bool
+	AttributesToGet          []string
+}
+
+// transactWriteIn is TransactWriteItems's request (read by fastdecode.go).
+type transactWriteIn struct {
+	TransactItems          []transactWriteItemIn
+	ClientRequestToken     string
+	ReturnConsumedCapacity string
+}
+
+type transactWriteItemIn struct {
+	ConditionCheck *txKeyed
+	Put            *txPut
+	Delete         *txKeyed
+	Update         *txUpdate
+}
+
+type txKeyed struct {
+	txBase
+	Key wireItem
+}
+
+type txPut struct {
+	txBase
+	Item wireItem
+}
+
+type txUpdate struct {
+	txBase
+	Key              wireItem
+	UpdateExpression string
+}
+
 func (a *API) transactWriteItems(ctx context.Context, body []byte) (any, error) {
-	in, err := decode[struct {
-		TransactItems []struct {
-			ConditionCheck *struct {
-				txBase
-				Key wireItem
-			}
-			Put *struct {
-				txBase
-				Item wireItem
-			}
-			Delete *struct {
-				txBase
-				Key wireItem
-			}
-			Update *struct {
-				txBase
-				Key              wireItem
-				UpdateExpression string
-			}
-		}
-		ClientRequestToken     string
-		ReturnConsumedCapacity string
-	}](body)
+	in, err := decodeFast[transactWriteIn](body)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,9 @@ type API struct {
 	AuthorizeKeys func(ctx context.Context, action, resource string, keys *auth.MultiKeys) error
 }
 
-type handler func(ctx context.Context, body []byte) (any, error)
+// handler is an operation, a method expression: a method value would be
+// allocated on every request.
+type handler func(a *API, ctx context.Context, body []byte) (any, error)
 
 // ServeHTTP answers one JSON 1.0 request.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +51,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "UnknownOperationException", "")
 		return
 	}
-	out, err := h(r.Context(), body)
+	out, err := h(a, r.Context(), body)
 	if err != nil {
 		a.writeErr(w, op, err)
 		return
@@ -154,10 +156,28 @@ func (a *API) authorize(ctx context.Context, action, resource string) error {
 	if a.Authorize == nil {
 		return nil
 	}
-	if err := a.Authorize(ctx, "dynamodb:"+action, resource); err != nil {
+	if err := a.Authorize(ctx, iamAction(action), resource); err != nil {
 		return &deniedError{err}
 	}
 	return nil
+}
+
+// iamAction is "dynamodb:"+action, without building the string for the
+// item operations.
+func iamAction(action string) string {
+	switch action {
+	case "GetItem":
+		return "dynamodb:GetItem"
+	case "PutItem":
+		return "dynamodb:PutItem"
+	case "UpdateItem":
+		return "dynamodb:UpdateItem"
+	case "DeleteItem":
+		return "dynamodb:DeleteItem"
+	case "Query":
+		return "dynamodb:Query"
+	}
+	return "dynamodb:" + action
 }
 
 // deniedError is a refusal by Authorize; it answers AccessDeniedException

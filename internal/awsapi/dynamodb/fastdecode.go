@@ -8,7 +8,7 @@ import (
 )
 
 // The item-carrying requests (PutItem, GetItem, DeleteItem, UpdateItem,
-// Query) are read in one pass by a hand-written reader instead of
+// Query, BatchWriteItem, BatchGetItem, TransactWriteItems) are read in one pass by a hand-written reader instead of
 // encoding/json, which checks the whole body, then reflects over the
 // request, then hands each item's bytes to wireItem, which scans them again.
 // The reader takes only the members it knows, exactly spelled and once
@@ -446,4 +446,228 @@ func (in *queryIn) field(r *reader, k string) bool {
 		return r.item(&in.ExclusiveStartKey)
 	}
 	return in.exprParams.field(r, k)
+}
+
+func (in *batchWriteIn) field(r *reader, k string) bool {
+	switch k {
+	case "ReturnConsumedCapacity":
+		return r.str(&in.ReturnConsumedCapacity)
+	case "RequestItems":
+		in.RequestItems = map[string][]writeRequestIn{}
+		return r.Object(func(key []byte) bool {
+			table := string(key)
+			if _, dup := in.RequestItems[table]; dup {
+				return r.Fail()
+			}
+			list := []writeRequestIn{}
+			ok := r.Array(func() bool {
+				var w writeRequestIn
+				ok := r.Object(func(key []byte) bool { return w.field(r, string(key)) })
+				list = append(list, w)
+				return ok
+			})
+			in.RequestItems[table] = list
+			return ok
+		})
+	}
+	return false
+}
+
+// field reads a PutRequest or DeleteRequest of a BatchWriteItem; a
+// repeated one goes to encoding/json (which merges them).
+func (w *writeRequestIn) field(r *reader, k string) bool {
+	switch k {
+	case "PutRequest":
+		if w.PutRequest != nil {
+			return false
+		}
+		w.PutRequest = &struct{ Item wireItem }{}
+		return r.Object(func(key []byte) bool {
+			if string(key) != "Item" || w.PutRequest.Item != nil {
+				return false
+			}
+			return r.item(&w.PutRequest.Item)
+		})
+	case "DeleteRequest":
+		if w.DeleteRequest != nil {
+			return false
+		}
+		w.DeleteRequest = &struct{ Key wireItem }{}
+		return r.Object(func(key []byte) bool {
+			if string(key) != "Key" || w.DeleteRequest.Key != nil {
+				return false
+			}
+			return r.item(&w.DeleteRequest.Key)
+		})
+	}
+	return false
+}
+
+func (in *transactWriteIn) field(r *reader, k string) bool {
+	switch k {
+	case "ClientRequestToken":
+		return r.str(&in.ClientRequestToken)
+	case "ReturnConsumedCapacity":
+		return r.str(&in.ReturnConsumedCapacity)
+	case "TransactItems":
+		in.TransactItems = []transactWriteItemIn{}
+		return r.Array(func() bool {
+			var ti transactWriteItemIn
+			ok := r.Object(func(key []byte) bool { return ti.field(r, string(key)) })
+			in.TransactItems = append(in.TransactItems, ti)
+			return ok
+		})
+	}
+	return false
+}
+
+// field reads one action of a transaction; a repeated one goes to
+// encoding/json (which merges them).
+func (ti *transactWriteItemIn) field(r *reader, k string) bool {
+	switch k {
+	case "ConditionCheck":
+		if ti.ConditionCheck != nil {
+			return false
+		}
+		ti.ConditionCheck = &txKeyed{}
+		return txFields{base: &ti.ConditionCheck.txBase, key: &ti.ConditionCheck.Key}.read(r)
+	case "Put":
+		if ti.Put != nil {
+			return false
+		}
+		ti.Put = &txPut{}
+		return txFields{base: &ti.Put.txBase, item: &ti.Put.Item}.read(r)
+	case "Delete":
+		if ti.Delete != nil {
+			return false
+		}
+		ti.Delete = &txKeyed{}
+		return txFields{base: &ti.Delete.txBase, key: &ti.Delete.Key}.read(r)
+	case "Update":
+		if ti.Update != nil {
+			return false
+		}
+		ti.Update = &txUpdate{}
+		return txFields{base: &ti.Update.txBase, key: &ti.Update.Key, update: &ti.Update.UpdateExpression}.read(r)
+	}
+	return false
+}
+
+// txFields are the members of one transaction action: txBase's, and the
+// key, item or update expression of those that have one (nil otherwise).
+type txFields struct {
+	base      *txBase
+	key, item *wireItem
+	update    *string
+}
+
+func (f txFields) read(r *reader) bool {
+	var seen uint
+	return r.Object(func(key []byte) bool {
+		k := string(key)
+		var bit uint
+		switch {
+		case k == "TableName":
+			bit = 1
+		case k == "ConditionExpression":
+			bit = 2
+		case k == "ReturnValuesOnConditionCheckFailure":
+			bit = 4
+		case k == "ExpressionAttributeNames":
+			bit = 8
+		case k == "ExpressionAttributeValues":
+			bit = 16
+		case k == "Key" && f.key != nil:
+			bit = 32
+		case k == "Item" && f.item != nil:
+			bit = 64
+		case k == "UpdateExpression" && f.update != nil:
+			bit = 128
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		switch bit {
+		case 1:
+			return r.str(&f.base.TableName)
+		case 2:
+			return r.str(&f.base.ConditionExpression)
+		case 4:
+			return r.str(&f.base.ReturnValuesOnConditionCheckFailure)
+		case 8:
+			return r.names(&f.base.ExpressionAttributeNames)
+		case 16:
+			return r.values(&f.base.ExpressionAttributeValues)
+		case 32:
+			return r.item(f.key)
+		case 64:
+			return r.item(f.item)
+		default:
+			return r.str(f.update)
+		}
+	})
+}
+
+func (in *batchGetIn) field(r *reader, k string) bool {
+	switch k {
+	case "ReturnConsumedCapacity":
+		return r.str(&in.ReturnConsumedCapacity)
+	case "RequestItems":
+		in.RequestItems = map[string]keysAndProjectionIn{}
+		return r.Object(func(key []byte) bool {
+			table := string(key)
+			if _, dup := in.RequestItems[table]; dup {
+				return r.Fail()
+			}
+			var kp keysAndProjectionIn
+			ok := kp.read(r)
+			in.RequestItems[table] = kp
+			return ok
+		})
+	}
+	return false
+}
+
+// read reads one table's keys; AttributesToGet (legacy) and repeated
+// members go to encoding/json.
+func (kp *keysAndProjectionIn) read(r *reader) bool {
+	var seen uint
+	return r.Object(func(key []byte) bool {
+		var bit uint
+		switch string(key) {
+		case "Keys":
+			bit = 1
+		case "ProjectionExpression":
+			bit = 2
+		case "ExpressionAttributeNames":
+			bit = 4
+		case "ConsistentRead":
+			bit = 8
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		switch bit {
+		case 1:
+			kp.Keys = []wireItem{}
+			return r.Array(func() bool {
+				var k wireItem
+				ok := r.item(&k)
+				kp.Keys = append(kp.Keys, k)
+				return ok
+			})
+		case 2:
+			return r.str(&kp.ProjectionExpression)
+		case 4:
+			return r.names(&kp.ExpressionAttributeNames)
+		default:
+			return r.boolean(&kp.ConsistentRead)
+		}
+	})
 }

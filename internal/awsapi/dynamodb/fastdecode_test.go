@@ -55,6 +55,25 @@ var fastSeeds = []string{
 	`{"TableName":"t\"<>&\u2028"}`,
 	`{"TableName":"\xff"}`,
 	`{}`,
+	`{"RequestItems":{"t":[{"PutRequest":{"Item":{"pk":{"S":"a"},"n":{"N":"1"}}}},{"DeleteRequest":{"Key":{"pk":{"S":"b"}}}}],"u":[]},"ReturnConsumedCapacity":"TOTAL"}`,
+	`{"RequestItems":{"t":[{"PutRequest":{"Item":{"pk":{"S":"a"}}},"DeleteRequest":{"Key":{"pk":{"S":"a"}}}},{}]}}`,
+	`{"RequestItems":{"t":[{"PutRequest":{}},{"DeleteRequest":{"Key":{"pk":{"N":"x"}}}}]}}`,
+	`{"RequestItems":{"t":[{"PutRequest":{"Item":{"pk":{"S":"a"}}},"PutRequest":{"Item":{"pk":{"S":"b"}}}}]}}`,
+	`{"RequestItems":{"t":[{"putrequest":{"item":{"pk":{"S":"a"}}}}],"t":[]}}`,
+	`{"RequestItems":{"t":[null,{"PutRequest":null}]},"RequestItems":{}}`,
+	`{"RequestItems":{"t":[{"PutRequest":{"Item":{"pk":{"S":"a"}},"Item":{"pk":{"S":"b"}}}}]}}`,
+	`{"TransactItems":[{"Put":{"TableName":"t","Item":{"pk":{"S":"a"}},"ConditionExpression":"attribute_not_exists(pk)"}},{"Update":{"TableName":"t","Key":{"pk":{"S":"b"}},"UpdateExpression":"SET #n = :v","ExpressionAttributeNames":{"#n":"n"},"ExpressionAttributeValues":{":v":{"N":"1"}},"ReturnValuesOnConditionCheckFailure":"ALL_OLD"}},{"Delete":{"TableName":"t","Key":{"pk":{"S":"c"}}}},{"ConditionCheck":{"TableName":"t","Key":{"pk":{"S":"d"}},"ConditionExpression":"attribute_exists(pk)"}}],"ClientRequestToken":"tok","ReturnConsumedCapacity":"INDEXES"}`,
+	`{"TransactItems":[{"Put":{"TableName":"t","Item":{"pk":{"S":"a"}},"Key":{"pk":{"S":"a"}}}},{}]}`,
+	`{"TransactItems":[{"Put":{"TableName":"t"},"Delete":{"TableName":"u","Key":{}}}],"TransactItems":[]}`,
+	`{"TransactItems":[{"Update":{"TableName":"t","TableName":"u","UpdateExpression":"SET a = :a"}}]}`,
+	`{"TransactItems":[{"put":{"tablename":"t","item":{"pk":{"S":"a"}}}},{"Put":null}]}`,
+	`{"TransactItems":[{"Delete":{"TableName":"t","Key":{"pk":{"NULL":false}},"UpdateExpression":"x"}}]}`,
+	`{"TransactItems":[]}`,
+	`{"RequestItems":{"t":{"Keys":[{"pk":{"S":"a"}},{"pk":{"S":"b"},"sk":{"N":"1"}}],"ProjectionExpression":"#a, b","ExpressionAttributeNames":{"#a":"a"},"ConsistentRead":true},"u":{"Keys":[]}},"ReturnConsumedCapacity":"TOTAL"}`,
+	`{"RequestItems":{"t":{"Keys":[{"pk":{"S":"a"}}],"AttributesToGet":["a"]}}}`,
+	`{"RequestItems":{"t":{"Keys":[{"pk":{"N":"x"}}],"Keys":[]},"t":{}}}`,
+	`{"RequestItems":{"t":{"keys":[{"pk":{"S":"a"}}],"ConsistentRead":1}}}`,
+	`{"RequestItems":{"t":{"Keys":[null,{"pk":{"S":"a"}}]},"u":null}}`,
 }
 
 func TestFastDecodeSeeds(t *testing.T) {
@@ -69,6 +88,9 @@ func checkAllRequests(t *testing.T, body []byte) {
 	sameAs[deleteItemIn](t, body)
 	sameAs[updateItemIn](t, body)
 	sameAs[queryIn](t, body)
+	sameAs[batchWriteIn](t, body)
+	sameAs[transactWriteIn](t, body)
+	sameAs[batchGetIn](t, body)
 }
 
 // FuzzFastDecode: the fast reader and encoding/json accept and refuse the
@@ -96,6 +118,18 @@ func TestFastReaderTakesSDKRequests(t *testing.T) {
 	query := []byte(`{"ExpressionAttributeValues":{":p":{"S":"p1"}},"KeyConditionExpression":"pk = :p","Limit":100,"ScanIndexForward":false,"TableName":"series"}`)
 	if v, err, ok := readFast[queryIn](query); !ok || err != nil || *v.Limit != 100 || *v.ScanIndexForward || v.ExpressionAttributeValues[":p"].S != "p1" {
 		t.Fatalf("Query: ok %v, err %v, %+v", ok, err, v)
+	}
+	batch := []byte(`{"RequestItems":{"series":[{"PutRequest":{"Item":{"data":{"S":"yy"},"pk":{"S":"p0"},"sk":{"N":"0"}}}},{"DeleteRequest":{"Key":{"pk":{"S":"p0"},"sk":{"N":"1"}}}}]}}`)
+	if v, err, ok := readFast[batchWriteIn](batch); !ok || err != nil || len(v.RequestItems["series"]) != 2 || v.RequestItems["series"][1].DeleteRequest.Key["sk"].S != "1" {
+		t.Fatalf("BatchWriteItem: ok %v, err %v, %+v", ok, err, v)
+	}
+	tx := []byte(`{"ClientRequestToken":"c1","TransactItems":[{"Put":{"Item":{"data":{"S":"x"},"pk":{"S":"tx-1-0"}},"TableName":"kv"}},{"Update":{"ExpressionAttributeValues":{":v":{"N":"1"}},"Key":{"pk":{"S":"k"}},"TableName":"kv","UpdateExpression":"ADD n :v"}}]}`)
+	if v, err, ok := readFast[transactWriteIn](tx); !ok || err != nil || len(v.TransactItems) != 2 || v.TransactItems[0].Put.Item["pk"].S != "tx-1-0" || v.TransactItems[1].Update.UpdateExpression != "ADD n :v" {
+		t.Fatalf("TransactWriteItems: ok %v, err %v, %+v", ok, err, v)
+	}
+	bget := []byte(`{"RequestItems":{"kv":{"ConsistentRead":true,"Keys":[{"pk":{"S":"k1"}},{"pk":{"S":"k2"}}],"ProjectionExpression":"pk"}}}`)
+	if v, err, ok := readFast[batchGetIn](bget); !ok || err != nil || len(v.RequestItems["kv"].Keys) != 2 || !v.RequestItems["kv"].ConsistentRead {
+		t.Fatalf("BatchGetItem: ok %v, err %v, %+v", ok, err, v)
 	}
 	if _, _, ok := readFast[putItemIn]([]byte(`{"TableName":"kv","Expected":{}}`)); ok {
 		t.Fatal("a legacy parameter was taken by the fast reader")

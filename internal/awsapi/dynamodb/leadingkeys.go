@@ -29,7 +29,7 @@ func (a *API) authorizeKeys(ctx context.Context, action, table string, items ...
 }
 
 func (a *API) authorizeMulti(ctx context.Context, action, resource string, keys *auth.MultiKeys) error {
-	if err := a.AuthorizeKeys(ctx, "dynamodb:"+action, resource, keys); err != nil {
+	if err := a.AuthorizeKeys(ctx, iamAction(action), resource, keys); err != nil {
 		return &deniedError{err}
 	}
 	return nil

@@ -12,51 +12,51 @@ import (
 func (a *API) handler(op string) handler {
 	switch op {
 	case "CreateTable":
-		return a.createTable
+		return (*API).createTable
 	case "DescribeTable":
-		return a.describeTable
+		return (*API).describeTable
 	case "ListTables":
-		return a.listTables
+		return (*API).listTables
 	case "DeleteTable":
-		return a.deleteTable
+		return (*API).deleteTable
 	case "PutItem":
-		return a.putItem
+		return (*API).putItem
 	case "GetItem":
-		return a.getItem
+		return (*API).getItem
 	case "DeleteItem":
-		return a.deleteItem
+		return (*API).deleteItem
 	case "UpdateItem":
-		return a.updateItem
+		return (*API).updateItem
 	case "Query":
-		return a.query
+		return (*API).query
 	case "Scan":
-		return a.scan
+		return (*API).scan
 	case "BatchGetItem":
-		return a.batchGetItem
+		return (*API).batchGetItem
 	case "BatchWriteItem":
-		return a.batchWriteItem
+		return (*API).batchWriteItem
 	case "TransactWriteItems":
-		return a.transactWriteItems
+		return (*API).transactWriteItems
 	case "TransactGetItems":
-		return a.transactGetItems
+		return (*API).transactGetItems
 	case "UpdateTable":
-		return a.updateTable
+		return (*API).updateTable
 	case "UpdateTimeToLive":
-		return a.updateTimeToLive
+		return (*API).updateTimeToLive
 	case "DescribeTimeToLive":
-		return a.describeTimeToLive
+		return (*API).describeTimeToLive
 	case "TagResource":
-		return a.tagResource
+		return (*API).tagResource
 	case "UntagResource":
-		return a.untagResource
+		return (*API).untagResource
 	case "ListTagsOfResource":
-		return a.listTagsOfResource
+		return (*API).listTagsOfResource
 	case "ExecuteStatement":
-		return a.executeStatement
+		return (*API).executeStatement
 	case "BatchExecuteStatement":
-		return a.batchExecuteStatement
+		return (*API).batchExecuteStatement
 	case "ExecuteTransaction":
-		return a.executeTransaction
+		return (*API).executeTransaction
 	}
 	return nil
 }

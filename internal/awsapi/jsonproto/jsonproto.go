@@ -69,11 +69,22 @@ type Answer struct {
 // Write answers status with body: head and body leave in one write, since
 // the length is known.
 func (a Answer) Write(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h["Content-Type"] = []string{a.ContentType}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	// The header values share one slice and the numbers one string: two
+	// allocations instead of five on every answer.
+	values := make([]string, 3)
+	var stack [40]byte
+	digits := strconv.AppendInt(stack[:0], int64(len(body)), 10)
+	n := len(digits)
 	if a.CRC32 {
-		h["X-Amz-Crc32"] = []string{strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10)}
+		digits = strconv.AppendUint(digits, uint64(crc32.ChecksumIEEE(body)), 10)
+	}
+	numbers := string(digits)
+	values[0], values[1], values[2] = a.ContentType, numbers[:n], numbers[n:]
+	h := w.Header()
+	h["Content-Type"] = values[0:1:1]
+	h["Content-Length"] = values[1:2:2]
+	if a.CRC32 {
+		h["X-Amz-Crc32"] = values[2:3:3]
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
