@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -68,10 +67,29 @@ func s3Signed(r *http.Request) bool {
 		strings.Contains(r.URL.RawQuery, "X-Amz-Credential=")
 }
 
-// platformSegment matches the first path segments of the platform's own
-// routes: the deploy API, health and metrics, Lambda's dated API versions
-// and SQS's queue URLs.
-var platformSegment = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2}|healthz|metrics|` + appspec.AccountID + `)$`)
+// platformSegment reports whether a first path segment is one of the
+// platform's own routes: health and metrics, Lambda's dated API versions
+// (2015-03-31) and SQS's queue URLs (the account id). It runs on every
+// unsigned request, so it is a plain comparison rather than a regexp.
+func platformSegment(s string) bool {
+	switch s {
+	case "healthz", "metrics", appspec.AccountID:
+		return true
+	}
+	if len(s) != len("2015-03-31") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i == 4 || i == 7 {
+			if s[i] != '-' {
+				return false
+			}
+		} else if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // s3Anonymous reports whether an unsigned request is for S3: anonymous
 // access, a preflight, a form upload or a website page. The auth middleware
@@ -86,7 +104,7 @@ func (s *Server) s3Anonymous(r *http.Request) bool {
 	}
 	first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	deployFirst, _, _ := strings.Cut(strings.TrimPrefix(deployapi.Prefix, "/"), "/")
-	return first != "" && first != deployFirst && !platformSegment.MatchString(first)
+	return first != "" && first != deployFirst && !platformSegment(first)
 }
 
 // S3Browser reports whether a request goes to the S3 edge (or a website),
