@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/spf13/cobra"
@@ -261,13 +262,18 @@ func joinKey(prefix, rel string) string {
 	return prefix + "/" + rel
 }
 
+// upload sends a file with the SDK's transfer manager: files past its
+// threshold (16 MiB) go as a multipart upload of parts sent in parallel, so a
+// file above the 5 GiB limit of one PUT can be copied too, and a failed
+// upload is aborted rather than left holding its parts.
 func upload(ctx context.Context, c *awss3.Client, w io.Writer, file, bucket, key string) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: f}); err != nil {
+	tm := transfermanager.New(c)
+	if _, err := tm.UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: f}); err != nil {
 		return fmt.Errorf("upload %s to s3://%s/%s: %w", file, bucket, key, err)
 	}
 	fmt.Fprintf(w, "upload: %s to s3://%s/%s\n", file, bucket, key)

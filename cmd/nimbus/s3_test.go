@@ -95,4 +95,31 @@ func TestS3Commands(t *testing.T) {
 	if _, err := os.Stat(dst + "/m"); err == nil {
 		t.Fatal("a failed download left a file")
 	}
+
+	// A file past the transfer manager's threshold goes up in parts and
+	// comes back whole; no upload is left open.
+	big := make([]byte, 20<<20+12345)
+	for i := range big {
+		big[i] = byte(i*7 + i>>13)
+	}
+	bigFile := filepath.Join(src, "big.bin")
+	if err := os.WriteFile(bigFile, big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("s3", "cp", bigFile, "s3://files/big.bin"); err != nil || !strings.Contains(out, "upload:") {
+		t.Fatalf("cp big file: %q, %v", out, err)
+	}
+	head, err := c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("files"), Key: aws.String("big.bin")})
+	if err != nil || aws.ToInt64(head.ContentLength) != int64(len(big)) || !strings.HasSuffix(strings.Trim(aws.ToString(head.ETag), `"`), "-3") {
+		t.Fatalf("big object: %+v, %v (want %d bytes in 3 parts)", head, err, len(big))
+	}
+	if mu, err := c.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String("files")}); err != nil || len(mu.Uploads) != 0 {
+		t.Fatalf("open uploads after cp: %+v, %v", mu, err)
+	}
+	if _, err := run("s3", "cp", "s3://files/big.bin", filepath.Join(dst, "big.bin")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dst, "big.bin")); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("big file came back with %d bytes (want %d), %v", len(got), len(big), err)
+	}
 }
