@@ -101,12 +101,12 @@ func parseRange(s string) (lo, hi uint16, err error) {
 	from, to, isRange := strings.Cut(s, "-")
 	l, err := strconv.Atoi(from)
 	if err != nil || l < 1 || l > 65535 {
-		return 0, 0, fmt.Errorf("%q is not a port (1-65535)", from)
+		return 0, 0, fmt.Errorf("%s is not a port (1-65535)", from)
 	}
 	h := l
 	if isRange {
 		if h, err = strconv.Atoi(to); err != nil || h < 1 || h > 65535 {
-			return 0, 0, fmt.Errorf("%q is not a port (1-65535)", to)
+			return 0, 0, fmt.Errorf("%s is not a port (1-65535)", to)
 		}
 		if h < l {
 			return 0, 0, fmt.Errorf("the range %d-%d is empty", l, h)
