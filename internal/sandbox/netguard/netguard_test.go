@@ -54,6 +54,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// testUID is a function uid for this test process. Rules of every table
+// apply to every packet: two test processes (worktrees, CI) sharing uids
+// would refuse each other's connections, so the uids depend on the pid.
+func testUID(i int) int { return 300000 + os.Getpid()%4000*8 + i } // past the platform's default uid range
+
 // newGuard installs a guard or skips where the kernel refuses nf_tables.
 func newGuard(t *testing.T) *Guard {
 	t.Helper()
@@ -83,6 +88,11 @@ func listen(t *testing.T, network, addr string) *listener {
 	if err != nil {
 		t.Skipf("cannot listen on %s: %v", addr, err)
 	}
+	return count(t, ln)
+}
+
+// count accepts and counts ln's connections until the test ends.
+func count(t *testing.T, ln net.Listener) *listener {
 	l := &listener{Listener: ln}
 	go func() {
 		for {
@@ -165,7 +175,7 @@ func hostAddr() string {
 
 func TestGuardRejectsLocalPortsForFunctionUIDs(t *testing.T) {
 	g := newGuard(t)
-	const fn, fn2, other = 299871, 299874, 299872
+	fn, fn2, other := testUID(1), testUID(4), testUID(2)
 	for _, uid := range []int{fn, fn2} {
 		if err := g.AddUID(uid); err != nil {
 			t.Fatal(err)
@@ -241,13 +251,13 @@ func TestGuardRejectsLocalPortsForFunctionUIDs(t *testing.T) {
 // its uid's packets to a local port, and they must pass.
 func TestFunctionListenerAnswersOthers(t *testing.T) {
 	g := newGuard(t)
-	const fn = 299873
+	fn := testUID(3)
 	if err := g.AddUID(fn); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(dialler(t))
 	cmd.Env = []string{"NETGUARD_SERVE=1"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: fn, Gid: fn}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(fn), Gid: uint32(fn)}}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -306,7 +316,7 @@ func TestDeadPlatformsTablesAreRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Adding a new uid sweeps them (as New does).
-	if err := g.AddUID(299873); err != nil {
+	if err := g.AddUID(testUID(3)); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{dead, reused} {
@@ -354,11 +364,11 @@ func BenchmarkAllowUIDPorts(b *testing.B) {
 		b.Skip(err)
 	}
 	defer g.Close()
-	if err := g.AddUID(299875); err != nil {
+	if err := g.AddUID(testUID(5)); err != nil {
 		b.Fatal(err)
 	}
 	for i := 0; b.Loop(); i++ {
-		release, err := g.AllowUIDPorts(299875, []int{40000 + i%20000})
+		release, err := g.AllowUIDPorts(testUID(5), []int{40000 + i%20000})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -375,11 +385,21 @@ func TestOperatorAllowances(t *testing.T) {
 	}
 	every := listen(t, "tcp4", "127.0.0.1:0")
 	any6 := listen(t, "tcp6", "[::1]:0")
-	inRange := listen(t, "tcp4", "127.0.0.1:0")
+	portOf := func(l *listener) int { return l.Addr().(*net.TCPAddr).Port }
+	// Two neighbouring ports, both held by the test: nothing else is in the range.
+	var inRange, inRange2 *listener
+	for i := 0; i < 50 && inRange2 == nil; i++ {
+		inRange = listen(t, "tcp4", "127.0.0.1:0")
+		if ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(portOf(inRange)+1)); err == nil {
+			inRange2 = count(t, ln)
+		}
+	}
+	if inRange2 == nil {
+		t.Skip("found no two neighbouring free ports")
+	}
 	only4 := listen(t, "tcp4", "127.0.0.1:0")
 	only4on6 := listen(t, "tcp6", "[::1]:"+strconv.Itoa(only4.Addr().(*net.TCPAddr).Port))
 	closed := listen(t, "tcp4", "127.0.0.1:0")
-	portOf := func(l *listener) int { return l.Addr().(*net.TCPAddr).Port }
 	var allow []Allowance
 	for _, spec := range []string{
 		strconv.Itoa(portOf(every)) + "," + strconv.Itoa(portOf(any6)),
@@ -402,13 +422,13 @@ func TestOperatorAllowances(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = g.Close() })
-	const fn = 299876
+	fn := testUID(6)
 	if err := g.AddUID(fn); err != nil {
 		t.Fatal(err)
 	}
 	res := dialAs(t, dialler(t), fn, every.Addr().String(), any6.Addr().String(), inRange.Addr().String(),
-		only4.Addr().String(), only4on6.Addr().String(), closed.Addr().String())
-	for _, l := range []*listener{every, any6, inRange, only4} {
+		inRange2.Addr().String(), only4.Addr().String(), only4on6.Addr().String(), closed.Addr().String())
+	for _, l := range []*listener{every, any6, inRange, inRange2, only4} {
 		if res[l.Addr().String()] != "connected" {
 			t.Errorf("%s, opened by the operator, was not reached: %v", l.Addr(), res)
 		}
