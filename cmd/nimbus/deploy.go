@@ -251,6 +251,23 @@ func printIsolationWarnings(iso sandbox.Status) {
 	if !iso.NetworkGuarded && iso.NetworkReason != "" {
 		fmt.Printf("warning: functions are not kept off the host's network services: %s\n", iso.NetworkReason)
 	}
+	printLocalPorts(os.Stdout, iso, "")
+}
+
+// printLocalPorts says which ports of the host functions may reach besides
+// the platform's own, when the network rules apply (ADR 0028).
+func printLocalPorts(out io.Writer, iso sandbox.Status, indent string) {
+	if !iso.NetworkGuarded {
+		return
+	}
+	ports := "none (nimbus up --allow-local-port PORT opens one)"
+	if len(iso.AllowedLocalPorts) > 0 {
+		ports = strings.Join(iso.AllowedLocalPorts, ", ")
+	}
+	fmt.Fprintf(out, "%slocal ports functions may reach besides the platform's: %s\n", indent, ports)
+	if iso.LocalPortsFromEnvironment {
+		fmt.Fprintf(out, "%s  and each function those its environment names (--allow-local-ports-from-env)\n", indent)
+	}
 }
 
 // clientFlags are the --endpoint and --data flags a printed nimbus command

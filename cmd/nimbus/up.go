@@ -37,7 +37,9 @@ func (f *upFlags) register(cmd *cobra.Command) {
 	fl.Int64Var(&f.logBudget, "log-budget", 0, "MiB kept of all functions' logs, each function 1/8 of it (default 1024, or a quarter of a smaller data disk)")
 	fl.StringVar(&f.cfg.RunDir, "run-dir", "", "directory for unpacked code and instance /tmp (default: under the system temp dir)")
 	fl.BoolVar(&f.cfg.NoSandbox, "no-sandbox", false, "run functions under the platform's own uid instead of one per function")
-	fl.BoolVar(&f.cfg.NoNetworkGuard, "no-network-guard", false, "let functions reach every service on this host's own addresses, not only the platform's listeners and the endpoints their environment names")
+	fl.BoolVar(&f.cfg.NoNetworkGuard, "no-network-guard", false, "let functions reach every service on this host's own addresses, not only the platform's listeners and the ports opened with --allow-local-port")
+	fl.StringSliceVar(&f.cfg.AllowLocalPorts, "allow-local-port", nil, "let every function reach this port on the host's own addresses (a database, a cache): PORT, LO-HI, HOST:PORT (an address of this host, [::1] or localhost), add /udp for UDP; repeatable. Functions reach only the platform's own ports otherwise")
+	fl.BoolVar(&f.cfg.AllowLocalPortsFromEnv, "allow-local-ports-from-env", false, "let each function reach the ports on this host that its environment names (X=http://127.0.0.1:5432): whoever deploys then decides what functions reach; for single-user machines")
 	fl.BoolVar(&f.cfg.NoAuth, "no-auth", false, "accept unsigned requests on --addr, everyone as an administrator (loopback addresses only; for local experiments)")
 	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "on stop, let running invocations finish for this long")
 	fl.StringVar(&f.logLevel, "log-level", "info", "server log level: debug, info, warn, error")
@@ -87,6 +89,7 @@ func newUpCommand() *cobra.Command {
 		Short: "Run the platform on this machine with embedded defaults",
 		Example: "  nimbus up\n" +
 			"  nimbus up --data /var/lib/nimbus --addr 0.0.0.0:9000 --allowed-host nimbus.internal\n" +
+			"  nimbus up --allow-local-port 5432    # functions may reach the host's PostgreSQL\n" +
 			"  nimbus up --no-auth                  # loopback only, for experiments",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -101,6 +104,7 @@ func newUpCommand() *cobra.Command {
 				fmt.Printf("  HTTP: %s  (http and httpApi events, function URLs)\n", u)
 			}
 			f.printSDK()
+			printLocalPorts(os.Stdout, srv.Runtime().Isolation(), "  ")
 			fmt.Println("Press Ctrl-C to stop.")
 			<-cmd.Context().Done()
 			return f.stop(srv)

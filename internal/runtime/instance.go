@@ -8,12 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,9 +146,9 @@ func (p *Pool) startInstance(ctx context.Context) (*instance, error) {
 	inst.ln = ln
 	if owned {
 		// The network rules refuse functions the host's local ports but the
-		// ones they need: this one, while it listens, and the local services
-		// the function's environment names.
-		ports := append(sandbox.LocalPorts(slices.Collect(maps.Values(spec.Environment))), ln.Addr().(*net.TCPAddr).Port)
+		// ones they need: this one, while it listens, and, where the operator
+		// allows it, the local services the function's environment names.
+		ports := append(m.sandbox.EnvironmentPorts(spec.Environment), ln.Addr().(*net.TCPAddr).Port)
 		if len(argv) == 3 && argv[1] == goshim.Argv1 {
 			// The go1.x shim connects to the function's RPC server on
 			// loopback: it gets ports of its own to try, opened to it.

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,6 +51,12 @@ type Config struct {
 	// NoNetworkGuard lets functions reach every service on the host's own
 	// addresses (no nftables rules).
 	NoNetworkGuard bool
+	// AllowLocalPorts are the local ports the operator opens to every
+	// function besides the platform's own (ADR 0028).
+	AllowLocalPorts []netguard.Allowance
+	// LocalPortsFromEnv opens to each function the local ports its
+	// environment names (a single-user machine's convenience).
+	LocalPortsFromEnv bool
 
 	Logger *slog.Logger
 }
@@ -131,7 +138,7 @@ func New(cfg Config) *Sandbox {
 		}
 		if cfg.NoNetworkGuard {
 			s.NetworkError = errors.New("functions can reach every service listening on the host's own addresses (--no-network-guard)")
-		} else if g, err := netguard.New(s.tag); err != nil {
+		} else if g, err := netguard.New(s.tag, cfg.AllowLocalPorts...); err != nil {
 			s.NetworkError = fmt.Errorf("functions can reach every service listening on the host's own addresses (nftables rules not installed: %w)", err)
 		} else {
 			s.guard = g
@@ -160,6 +167,12 @@ type Status struct {
 	NetworkReason  string `json:"networkReason,omitempty"`
 	// NetworkTable is the nftables table (inet family) holding the rules.
 	NetworkTable string `json:"networkTable,omitempty"`
+	// AllowedLocalPorts are the local ports the operator opened to every
+	// function besides the platform's own (--allow-local-port).
+	AllowedLocalPorts []string `json:"allowedLocalPorts,omitempty"`
+	// LocalPortsFromEnvironment: each function may reach the local ports
+	// its environment names (--allow-local-ports-from-env).
+	LocalPortsFromEnvironment bool `json:"localPortsFromEnvironment,omitempty"`
 }
 
 // Status reports the isolation in force.
@@ -176,6 +189,10 @@ func (s *Sandbox) Status() Status {
 	}
 	if s.guard != nil {
 		st.NetworkTable = s.guard.Table()
+		for _, a := range s.guard.Allowances() {
+			st.AllowedLocalPorts = append(st.AllowedLocalPorts, a.String())
+		}
+		st.LocalPortsFromEnvironment = s.cfg.LocalPortsFromEnv
 	}
 	if s.NetworkError != nil {
 		st.NetworkReason = s.NetworkError.Error()
@@ -531,9 +548,38 @@ func (s *Sandbox) AllowFunctionPorts(uid int, ports []int) (release func(), err 
 	return s.guard.AllowUIDPorts(uid, ports)
 }
 
-// LocalPorts returns the ports of the endpoints on the host's own addresses
-// that values (a function's environment) name.
-func LocalPorts(values []string) []int { return netguard.LocalPorts(values) }
+// EnvironmentPorts returns the local ports a function's environment names
+// that its instances may reach: with LocalPortsFromEnv, the ports of every
+// local endpoint it names (see netguard.LocalEndpoints); otherwise none, the
+// operator decides (AllowLocalPorts).
+func (s *Sandbox) EnvironmentPorts(env map[string]string) []int {
+	if s.guard == nil || !s.cfg.LocalPortsFromEnv {
+		return nil
+	}
+	var ports []int
+	for _, e := range netguard.LocalEndpoints(env) {
+		if !slices.Contains(ports, int(e.Port)) {
+			ports = append(ports, int(e.Port))
+		}
+	}
+	return ports
+}
+
+// Unreachable returns the local endpoints a function's environment names
+// that the network rules will refuse it: neither the platform's listeners
+// nor opened by the operator. Empty without rules.
+func (s *Sandbox) Unreachable(env map[string]string) []netguard.Endpoint {
+	if s.guard == nil || s.cfg.LocalPortsFromEnv {
+		return nil
+	}
+	var out []netguard.Endpoint
+	for _, e := range netguard.LocalEndpoints(env) {
+		if !s.guard.Reachable(e.Addr, e.Port) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 // NetworkTable is the name of the platform's nftables table (inet family),
 // or "" when there is none.

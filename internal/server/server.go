@@ -33,6 +33,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/params"
 	"github.com/nimbus-platform/nimbus/internal/runtime"
 	"github.com/nimbus-platform/nimbus/internal/sandbox"
+	"github.com/nimbus-platform/nimbus/internal/sandbox/netguard"
 	"github.com/nimbus-platform/nimbus/internal/store"
 	"github.com/nimbus-platform/nimbus/internal/tables"
 	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
@@ -63,6 +64,12 @@ type Config struct {
 	// NoNetworkGuard lets functions reach every service on the host's own
 	// addresses, not only the platform's listeners (ADR 0028).
 	NoNetworkGuard bool
+	// AllowLocalPorts opens local ports to every function besides the
+	// platform's own: PORT, LO-HI, HOST:PORT, [V6]:PORT, PORT/udp (ADR 0028).
+	AllowLocalPorts []string
+	// AllowLocalPortsFromEnv opens to each function the local ports its
+	// environment names, as before ADR 0028's amendment (single-user hosts).
+	AllowLocalPortsFromEnv bool
 	// MaxMemoryMB bounds the sum of memorySize of running instances; cold
 	// starts beyond it are throttled. 0: 80% of the host's memory; negative:
 	// no bound.
@@ -109,6 +116,7 @@ type Server struct {
 	store    *store.Store
 	logs     *logs.Store
 	runtime  *runtime.Manager
+	sandbox  *sandbox.Sandbox
 	Registry *functions.Registry
 	Invoker  *invoke.Service
 	Gateway  *gateway.Gateway
@@ -153,6 +161,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 		cfg.Logger.Warn("AUTHENTICATION IS OFF (--no-auth): every request to the API listener is accepted unsigned, as an administrator", "addr", cfg.Addr)
+	}
+	var allow []netguard.Allowance
+	for _, spec := range cfg.AllowLocalPorts {
+		a, err := netguard.ParseAllowance(spec)
+		if err != nil {
+			return nil, fmt.Errorf("--allow-local-port: %w", err)
+		}
+		allow = append(allow, a...)
 	}
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -247,7 +263,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb := sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox, NoNetworkGuard: cfg.NoNetworkGuard, UIDs: uidBucket, Logger: cfg.Logger})
+	sb := sandbox.New(sandbox.Config{DropPrivileges: !cfg.NoSandbox, NoNetworkGuard: cfg.NoNetworkGuard,
+		AllowLocalPorts: allow, LocalPortsFromEnv: cfg.AllowLocalPortsFromEnv, UIDs: uidBucket, Logger: cfg.Logger})
+	s.sandbox = sb
 	if sb.MemoryLimitError != nil {
 		s.log.Warn("function memory is not limited on this host", "reason", sb.MemoryLimitError)
 	}
@@ -399,7 +417,24 @@ func (s *Server) resolveDeploy(app, prev *appspec.Application, others []appspec.
 	}
 	// Interpreters this node has for the runtimes (a missing one refuses the deploy).
 	more, err := s.runtime.CheckRuntimes(app)
-	return append(warnings, more...), err
+	warnings = append(warnings, more...)
+	return append(warnings, s.unreachableWarnings(app)...), err
+}
+
+// unreachableWarnings names, per function and variable, the local services
+// a function's environment points it to that the network rules will refuse
+// it, and how the operator would open them (ADR 0028). Values are not
+// repeated: they may hold passwords.
+func (s *Server) unreachableWarnings(app *appspec.Application) []string {
+	var out []string
+	for _, f := range app.Functions {
+		for _, e := range s.sandbox.Unreachable(f.Environment) {
+			out = append(out, fmt.Sprintf("function %s: %s names %s, a port on this host that functions may not reach: "+
+				"its connections will be refused unless the operator starts nimbus with --allow-local-port %d "+
+				"(or --allow-local-ports-from-env on a single-user machine)", f.Key, e.Var, e.String(), e.Port))
+		}
+	}
+	return out
 }
 
 // queueEndpoint is the base URL of queue URLs that references hand out: the

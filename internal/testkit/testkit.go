@@ -11,7 +11,9 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -249,4 +251,20 @@ func BuildGoZip(t testing.TB, pkg, zipPath, entry string) {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// AllowLocalPortOf opens to the platform's functions the local port of a
+// URL or host:port (a test's callback server), as an operator would with
+// `nimbus up --allow-local-port`. Functions whose environment names a test
+// server need it: the network rules refuse other local ports (ADR 0028).
+func AllowLocalPortOf(addr string) func(*server.Config) {
+	hostport := addr
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+		hostport = u.Host
+	}
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		panic("testkit.AllowLocalPortOf(" + addr + "): " + err.Error())
+	}
+	return func(c *server.Config) { c.AllowLocalPorts = append(c.AllowLocalPorts, port) }
 }

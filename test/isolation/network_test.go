@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -67,8 +68,9 @@ functions:
       SERVICE_URL: %s
 `
 
-// deployNet deploys the probe with SERVICE_URL set to serviceURL.
-func deployNet(t *testing.T, p *testkit.Platform, serviceURL string) {
+// deployNet deploys the probe with SERVICE_URL set to serviceURL and
+// returns the deploy's warnings.
+func deployNet(t *testing.T, p *testkit.Platform, serviceURL string) []string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range map[string]string{"serverless.yml": fmt.Sprintf(netService, serviceURL), "net.py": netPy} {
@@ -76,7 +78,21 @@ func deployNet(t *testing.T, p *testkit.Platform, serviceURL string) {
 			t.Fatal(err)
 		}
 	}
-	p.Deploy(dir)
+	return p.Deploy(dir).Response.Warnings
+}
+
+// portOf is the port of a listener, as a string.
+func portOf(l net.Listener) string { return strconv.Itoa(l.Addr().(*net.TCPAddr).Port) }
+
+// dialFrom has the probe dial addrs and returns what each gave.
+func dialFrom(t *testing.T, p *testkit.Platform, addrs ...string) map[string]any {
+	t.Helper()
+	r := invoke(t, p, "net-dev-probe", map[string]any{"dial": addrs})
+	if r.errType != "" {
+		t.Fatalf("probe failed: %s %v\n%s", r.errType, r.payload, r.log)
+	}
+	got, _ := r.payload["dial"].(map[string]any)
+	return got
 }
 
 // counting is a listener that counts the connections it accepts.
@@ -134,9 +150,10 @@ func hostAddress() string {
 func withGateway(c *server.Config) { c.HTTPAddr = "127.0.0.1:0" }
 
 // Functions cannot reach services on the host's own addresses, loopback or
-// not, IPv4 or IPv6, nor another platform's API; they still reach their
-// platform's API and gateway and the local service their environment names.
-// A second platform's functions are unaffected by the first's rules, and a
+// not, IPv4 or IPv6, nor another platform's API, not even a service their
+// own environment names (the deploy warns about it, naming the flag that
+// would open it); they still reach their platform's API and gateway. A
+// second platform's functions are unaffected by the first's rules, and a
 // stopped platform leaves no table behind.
 func TestFunctionsAreKeptOffTheHostsServices(t *testing.T) {
 	needNFTables(t)
@@ -150,14 +167,19 @@ func TestFunctionsAreKeptOffTheHostsServices(t *testing.T) {
 	db := listenCounting(t, "tcp4", "127.0.0.1:0")    // a database on loopback
 	db6 := listenCounting(t, "tcp6", "[::1]:0")       // the same on IPv6
 	named := listenCounting(t, "tcp4", "127.0.0.1:0") // a service the function is configured for
-	targets := []*counting{db, db6}
+	targets := []*counting{db, db6, named}
 	if a := hostAddress(); a != "" {
 		targets = append(targets, listenCounting(t, "tcp4", net.JoinHostPort(a, "0")))
 	}
 	other := start(t, withGateway) // another platform on the host
 	otherAPI := other.Addr()
 
-	deployNet(t, p, "http://"+named.Addr().String()+"/v1")
+	// Whoever deploys names a service of the host to open it to their code.
+	warnings := deployNet(t, p, "postgres://u:secret@"+named.Addr().String()+"/v1")
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "function probe: SERVICE_URL names "+named.Addr().String()) ||
+		!strings.Contains(warnings[0], "--allow-local-port "+portOf(named)) || strings.Contains(warnings[0], "secret") {
+		t.Errorf("deploy warnings %q, want one naming the function, the variable, the endpoint and the flag (not the value)", warnings)
+	}
 	dial := []string{named.Addr().String(), otherAPI}
 	for _, l := range targets {
 		dial = append(dial, l.Addr().String())
@@ -178,9 +200,6 @@ func TestFunctionsAreKeptOffTheHostsServices(t *testing.T) {
 	if got[otherAPI] != "refused" {
 		t.Errorf("the function reached another platform's API %s: %v", otherAPI, got[otherAPI])
 	}
-	if got[named.Addr().String()] != "connected" {
-		t.Errorf("the function could not reach the service its environment names: %v", got[named.Addr().String()])
-	}
 	if r.payload["api"] != "ok" {
 		t.Errorf("the function could not call its platform's API: %v", r.payload["api"])
 	}
@@ -189,7 +208,9 @@ func TestFunctionsAreKeptOffTheHostsServices(t *testing.T) {
 	}
 
 	// The other platform's functions keep their own API and gateway.
-	deployNet(t, other, "none")
+	if w := deployNet(t, other, "none"); len(w) != 0 {
+		t.Errorf("deploy warnings %q for an environment that names no local endpoint", w)
+	}
 	r = invoke(t, other, "net-dev-probe", map[string]any{"dial": []string{db.Addr().String()}, "gateway": other.Gateway.URL()})
 	if r.errType != "" || r.payload["api"] != "ok" {
 		t.Fatalf("the second platform's function: %s %v\n%s", r.errType, r.payload, r.log)
@@ -218,5 +239,68 @@ func TestNoSandboxLeavesTheNetworkOpen(t *testing.T) {
 	iso := p.Runtime().Isolation()
 	if iso.NetworkGuarded || iso.NetworkTable != "" || iso.NetworkReason == "" {
 		t.Errorf("--no-sandbox: %+v, want no rules and a reason", iso)
+	}
+}
+
+// The operator opens a local port with --allow-local-port: every function
+// reaches it, on the addresses it was opened on, and the deploy does not
+// warn; the ports it did not open stay refused, and the status shows them.
+func TestOperatorOpensALocalPort(t *testing.T) {
+	needNFTables(t)
+	testkit.RequireSDK(t, false, true)
+	opened := listenCounting(t, "tcp4", "127.0.0.1:0")
+	onlyV4 := listenCounting(t, "tcp4", "127.0.0.1:0")
+	onlyV4on6, err := net.Listen("tcp6", "[::1]:"+portOf(onlyV4))
+	if err != nil {
+		t.Skipf("cannot listen on [::1]:%s: %v", portOf(onlyV4), err)
+	}
+	t.Cleanup(func() { onlyV4on6.Close() })
+	closed := listenCounting(t, "tcp4", "127.0.0.1:0")
+	p := start(t, func(c *server.Config) {
+		c.AllowLocalPorts = []string{portOf(opened), "127.0.0.1:" + portOf(onlyV4)}
+	})
+	iso := p.Runtime().Isolation()
+	if want := []string{portOf(opened), "127.0.0.1:" + portOf(onlyV4)}; fmt.Sprint(iso.AllowedLocalPorts) != fmt.Sprint(want) || iso.LocalPortsFromEnvironment {
+		t.Errorf("status: allowed %v (from env %v), want %v", iso.AllowedLocalPorts, iso.LocalPortsFromEnvironment, want)
+	}
+	if w := deployNet(t, p, "http://localhost:"+portOf(opened)+"/cb"); len(w) != 0 {
+		t.Errorf("deploy warnings %q for a port the operator opened", w)
+	}
+	got := dialFrom(t, p, opened.Addr().String(), onlyV4.Addr().String(), onlyV4on6.Addr().String(), closed.Addr().String())
+	if got[opened.Addr().String()] != "connected" || got[onlyV4.Addr().String()] != "connected" {
+		t.Errorf("the function could not reach the ports the operator opened: %v", got)
+	}
+	if got[onlyV4on6.Addr().String()] != "refused" || got[closed.Addr().String()] != "refused" || closed.accepted.Load() != 0 {
+		t.Errorf("the function reached a port the operator did not open: %v", got)
+	}
+	// A port named in the environment but opened only on 127.0.0.1 is
+	// refused on ::1: the deploy says so.
+	w := deployNet(t, p, "http://[::1]:"+portOf(onlyV4)+"/")
+	if len(w) != 1 || !strings.Contains(w[0], "[::1]:"+portOf(onlyV4)) {
+		t.Errorf("deploy warnings %q, want one about [::1]:%s", w, portOf(onlyV4))
+	}
+}
+
+// --allow-local-ports-from-env restores the behaviour before the operator
+// decided: each function reaches the local ports its environment names, and
+// only those.
+func TestLocalPortsFromEnvironment(t *testing.T) {
+	needNFTables(t)
+	testkit.RequireSDK(t, false, true)
+	named := listenCounting(t, "tcp4", "127.0.0.1:0")
+	unnamed := listenCounting(t, "tcp4", "127.0.0.1:0")
+	p := start(t, func(c *server.Config) { c.AllowLocalPortsFromEnv = true })
+	if iso := p.Runtime().Isolation(); !iso.LocalPortsFromEnvironment || !iso.NetworkGuarded {
+		t.Errorf("status %+v, want the rules and ports from the environment", iso)
+	}
+	if w := deployNet(t, p, "http://"+named.Addr().String()+"/v1"); len(w) != 0 {
+		t.Errorf("deploy warnings %q with --allow-local-ports-from-env", w)
+	}
+	got := dialFrom(t, p, named.Addr().String(), unnamed.Addr().String())
+	if got[named.Addr().String()] != "connected" || named.accepted.Load() != 1 {
+		t.Errorf("the function could not reach the service its environment names: %v", got)
+	}
+	if got[unnamed.Addr().String()] != "refused" || unnamed.accepted.Load() != 0 {
+		t.Errorf("the function reached a service its environment does not name: %v", got)
 	}
 }

@@ -218,7 +218,7 @@ var sequencerRE = regexp.MustCompile(`^[0-9A-F]{16,}$`)
 // event of S3's shape; keys outside the filter give none.
 func TestNotificationToFunction(t *testing.T) {
 	rec := newRecorder(t)
-	p := testkit.Start(t, nil)
+	p := testkit.Start(t, testkit.AllowLocalPortOf(rec.srv.URL))
 	p.Deploy(writeService(t, rec.srv.URL, "functions:\n  record:\n    handler: bootstrap\n"))
 	c := client(p)
 	ctx := context.Background()

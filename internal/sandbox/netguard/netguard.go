@@ -3,8 +3,9 @@
 // reject every packet a function's socket sends to a local address of the
 // host (loopback or any other address the host owns, IPv4 and IPv6), except
 // to the ports the function needs: the platform's listeners, the Runtime API
-// of its instances and, when the resolver is local, DNS. Packets to other
-// hosts pass, so functions keep the internet (ADR 0028).
+// of its instances, DNS when the resolver is local, and the ports the
+// operator opened (Allowance). Packets to other hosts pass, so functions
+// keep the internet (ADR 0028).
 //
 // Each platform has a table of its own, named after its process (pid and
 // start time) and a random tag, so that platforms sharing a host, or a
@@ -16,8 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,8 @@ type Guard struct {
 	known    map[uint32]bool // uids in the set
 	ports    map[uint16]int  // TCP ports in the set, with how many holders
 	ownPorts map[uidPort]int // pairs in own, with how many holders
+	// allow is what the operator opened to every function.
+	allow []Allowance
 	// Stale is the names of dead platforms' tables New removed.
 	Stale  []string
 	closed bool
@@ -53,13 +56,15 @@ type Guard struct {
 
 // New installs this platform's table with no function uids yet (so it
 // rejects nothing), after removing the tables of platforms that are gone.
-// It fails when the kernel or the privileges refuse nf_tables.
-func New(tag string) (*Guard, error) {
+// allow are the local ports the operator opens to every function. It fails
+// when the kernel or the privileges refuse nf_tables.
+func New(tag string, allow ...Allowance) (*Guard, error) {
 	conn, err := nftables.New(nftables.AsLasting())
 	if err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
-	g := &Guard{conn: conn, known: map[uint32]bool{}, ports: map[uint16]int{}, ownPorts: map[uidPort]int{}}
+	g := &Guard{conn: conn, known: map[uint32]bool{}, ports: map[uint16]int{}, ownPorts: map[uidPort]int{},
+		allow: slices.Clone(allow)}
 	stale, err := removeStale(conn)
 	if err != nil {
 		_ = conn.CloseLasting()
@@ -161,6 +166,11 @@ func (g *Guard) install(name string) error {
 		&expr.Lookup{SourceRegister: unix.NFT_REG32_00, SetName: g.own.Name, SetID: g.own.ID},
 		&expr.Verdict{Kind: expr.VerdictAccept},
 	}})
+	// What the operator opened (--allow-local-port), one rule each: a
+	// handful, judged on a connection's first packet only.
+	for _, a := range g.allow {
+		c.AddRule(allowanceRule(g.table, guard, a))
+	}
 	// A reset for TCP and an unreachable for the rest: the function's
 	// connect fails at once instead of timing out.
 	c.AddRule(&nftables.Rule{Table: g.table, Chain: guard, Exprs: []expr.Any{
@@ -313,6 +323,22 @@ func (g *Guard) release(key uint16) {
 	}
 }
 
+// Allowances are the local ports the operator opened to every function.
+func (g *Guard) Allowances() []Allowance { return slices.Clone(g.allow) }
+
+// Reachable reports whether every function may reach addr:port over TCP:
+// a platform listener's port or one the operator opened.
+func (g *Guard) Reachable(addr netip.Addr, port uint16) bool {
+	for _, a := range g.allow {
+		if a.covers(addr, port, false) {
+			return true
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.ports[port] > 0
+}
+
 // Close removes the platform's table.
 func (g *Guard) Close() error {
 	g.mu.Lock()
@@ -446,45 +472,4 @@ func localResolver() bool {
 		}
 	}
 	return false
-}
-
-// endpoint finds host:port in a value: a URL's authority or a bare address.
-var endpoint = regexp.MustCompile(`(?i)(?:^|[/@=,;\s])(localhost|\[[0-9a-f:.]+\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3}):([0-9]{1,5})\b`)
-
-// LocalPorts returns the ports of the endpoints on the host's own addresses
-// (loopback, localhost or an address of its interfaces) that values name
-// with an explicit port: "http://127.0.0.1:8080/x", "localhost:6379",
-// "postgres://u:p@[::1]:5432/db". The operator who deployed a function
-// with such a variable meant it to reach that service.
-func LocalPorts(values []string) []int {
-	var ports []int
-	var addrs []net.Addr
-	for _, v := range values {
-		for _, m := range endpoint.FindAllStringSubmatch(v, -1) {
-			host, p := strings.Trim(m[1], "[]"), m[2]
-			port, err := strconv.Atoi(p)
-			if err != nil || port <= 0 || port > 65535 {
-				continue
-			}
-			local := strings.EqualFold(host, "localhost")
-			if ip := net.ParseIP(host); ip != nil {
-				if ip.IsLoopback() || ip.IsUnspecified() {
-					local = true
-				} else {
-					if addrs == nil {
-						addrs, _ = net.InterfaceAddrs()
-					}
-					for _, a := range addrs {
-						if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
-							local = true
-						}
-					}
-				}
-			}
-			if local && !slices.Contains(ports, port) {
-				ports = append(ports, port)
-			}
-		}
-	}
-	return ports
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,6 +54,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// testUID is a function uid for this test process. Rules of every table
+// apply to every packet: two test processes (worktrees, CI) sharing uids
+// would refuse each other's connections, so the uids depend on the pid.
+func testUID(i int) int { return 300000 + os.Getpid()%4000*8 + i } // past the platform's default uid range
+
 // newGuard installs a guard or skips where the kernel refuses nf_tables.
 func newGuard(t *testing.T) *Guard {
 	t.Helper()
@@ -82,6 +88,11 @@ func listen(t *testing.T, network, addr string) *listener {
 	if err != nil {
 		t.Skipf("cannot listen on %s: %v", addr, err)
 	}
+	return count(t, ln)
+}
+
+// count accepts and counts ln's connections until the test ends.
+func count(t *testing.T, ln net.Listener) *listener {
 	l := &listener{Listener: ln}
 	go func() {
 		for {
@@ -164,7 +175,7 @@ func hostAddr() string {
 
 func TestGuardRejectsLocalPortsForFunctionUIDs(t *testing.T) {
 	g := newGuard(t)
-	const fn, fn2, other = 299871, 299874, 299872
+	fn, fn2, other := testUID(1), testUID(4), testUID(2)
 	for _, uid := range []int{fn, fn2} {
 		if err := g.AddUID(uid); err != nil {
 			t.Fatal(err)
@@ -240,13 +251,13 @@ func TestGuardRejectsLocalPortsForFunctionUIDs(t *testing.T) {
 // its uid's packets to a local port, and they must pass.
 func TestFunctionListenerAnswersOthers(t *testing.T) {
 	g := newGuard(t)
-	const fn = 299873
+	fn := testUID(3)
 	if err := g.AddUID(fn); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(dialler(t))
 	cmd.Env = []string{"NETGUARD_SERVE=1"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: fn, Gid: fn}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(fn), Gid: uint32(fn)}}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +316,7 @@ func TestDeadPlatformsTablesAreRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Adding a new uid sweeps them (as New does).
-	if err := g.AddUID(299873); err != nil {
+	if err := g.AddUID(testUID(3)); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{dead, reused} {
@@ -353,14 +364,140 @@ func BenchmarkAllowUIDPorts(b *testing.B) {
 		b.Skip(err)
 	}
 	defer g.Close()
-	if err := g.AddUID(299875); err != nil {
+	if err := g.AddUID(testUID(5)); err != nil {
 		b.Fatal(err)
 	}
 	for i := 0; b.Loop(); i++ {
-		release, err := g.AllowUIDPorts(299875, []int{40000 + i%20000})
+		release, err := g.AllowUIDPorts(testUID(5), []int{40000 + i%20000})
 		if err != nil {
 			b.Fatal(err)
 		}
 		release()
+	}
+}
+
+// What the operator opens (--allow-local-port) every function reaches, and
+// nothing else: a port on every local address, a range, a port on one
+// address only.
+func TestOperatorAllowances(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("nf_tables needs root")
+	}
+	every := listen(t, "tcp4", "127.0.0.1:0")
+	any6 := listen(t, "tcp6", "[::1]:0")
+	portOf := func(l *listener) int { return l.Addr().(*net.TCPAddr).Port }
+	// Two neighbouring ports, both held by the test: nothing else is in the range.
+	var inRange, inRange2 *listener
+	for i := 0; i < 50 && inRange2 == nil; i++ {
+		inRange = listen(t, "tcp4", "127.0.0.1:0")
+		if ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(portOf(inRange)+1)); err == nil {
+			inRange2 = count(t, ln)
+		}
+	}
+	if inRange2 == nil {
+		t.Skip("found no two neighbouring free ports")
+	}
+	only4 := listen(t, "tcp4", "127.0.0.1:0")
+	only4on6 := listen(t, "tcp6", "[::1]:"+strconv.Itoa(only4.Addr().(*net.TCPAddr).Port))
+	closed := listen(t, "tcp4", "127.0.0.1:0")
+	var allow []Allowance
+	for _, spec := range []string{
+		strconv.Itoa(portOf(every)) + "," + strconv.Itoa(portOf(any6)),
+		fmt.Sprintf("%d-%d", portOf(inRange), portOf(inRange)+1),
+		"127.0.0.1:" + strconv.Itoa(portOf(only4)),
+	} {
+		for _, s := range strings.Split(spec, ",") {
+			a, err := ParseAllowance(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			allow = append(allow, a...)
+		}
+	}
+	g, err := New(fmt.Sprintf("t%d", time.Now().UnixNano()%1e9), allow...)
+	if err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EPROTONOSUPPORT) || errors.Is(err, syscall.EAFNOSUPPORT) {
+			t.Skipf("the kernel refuses nf_tables: %v", err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	fn := testUID(6)
+	if err := g.AddUID(fn); err != nil {
+		t.Fatal(err)
+	}
+	res := dialAs(t, dialler(t), fn, every.Addr().String(), any6.Addr().String(), inRange.Addr().String(),
+		inRange2.Addr().String(), only4.Addr().String(), only4on6.Addr().String(), closed.Addr().String())
+	for _, l := range []*listener{every, any6, inRange, inRange2, only4} {
+		if res[l.Addr().String()] != "connected" {
+			t.Errorf("%s, opened by the operator, was not reached: %v", l.Addr(), res)
+		}
+	}
+	for _, l := range []*listener{only4on6, closed} {
+		if res[l.Addr().String()] != "refused" || l.accepted.Load() != 0 {
+			t.Errorf("%s, not opened, was reached (%d accepted): %v", l.Addr(), l.accepted.Load(), res)
+		}
+	}
+	loop4, loop6 := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")
+	for _, c := range []struct {
+		addr netip.Addr
+		port int
+		want bool
+	}{
+		{loop4, portOf(every), true}, {loop6, portOf(every), true}, {loop4, portOf(inRange) + 1, true},
+		{loop4, portOf(only4), true}, {loop6, portOf(only4), false}, {loop4, portOf(closed), false},
+	} {
+		if got := g.Reachable(c.addr, uint16(c.port)); got != c.want {
+			t.Errorf("Reachable(%s, %d) = %v, want %v", c.addr, c.port, got, c.want)
+		}
+	}
+}
+
+func TestParseAllowance(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"5432", "5432"},
+		{" 8000-8010 ", "8000-8010"},
+		{"127.0.0.1:6379", "127.0.0.1:6379"},
+		{"[::1]:6379", "[::1]:6379"},
+		{"localhost:5432", "127.0.0.1:5432 [::1]:5432"},
+		{"8125/udp", "8125/udp"},
+		{"5432/tcp", "5432"},
+		{"0.0.0.0:80", "0.0.0.0:80"},
+	} {
+		got, err := ParseAllowance(c.in)
+		if err != nil {
+			t.Errorf("ParseAllowance(%q): %v", c.in, err)
+			continue
+		}
+		var s []string
+		for _, a := range got {
+			s = append(s, a.String())
+		}
+		if strings.Join(s, " ") != c.want {
+			t.Errorf("ParseAllowance(%q) = %v, want %s", c.in, s, c.want)
+		}
+	}
+	for _, bad := range []string{"", "0", "65536", "http", "10-5", "::1:5432", "db.internal:5432", "192.0.2.1:5432", "5432/sctp"} {
+		if _, err := ParseAllowance(bad); err == nil {
+			t.Errorf("ParseAllowance(%q) accepted", bad)
+		}
+	}
+}
+
+func TestLocalEndpoints(t *testing.T) {
+	env := map[string]string{
+		"DB":     "postgres://u:secret@[::1]:5432/db",
+		"CB":     "http://localhost:8080/cb",
+		"REMOTE": "https://api.example.com:8443/x",
+		"NOPORT": "http://127.0.0.1/x",
+		"BOTH":   "a=127.0.0.2:7000,b=0.0.0.0:7001",
+	}
+	var got []string
+	for _, e := range LocalEndpoints(env) {
+		got = append(got, e.Var+"="+e.String()+"@"+e.Addr.String())
+	}
+	want := []string{"BOTH=127.0.0.2:7000@127.0.0.2", "BOTH=0.0.0.0:7001@0.0.0.0", "CB=localhost:8080@127.0.0.1", "DB=[::1]:5432@::1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("LocalEndpoints = %v, want %v", got, want)
 	}
 }
