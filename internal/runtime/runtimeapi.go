@@ -430,10 +430,6 @@ type apiConn struct {
 	c   net.Conn
 	r   apiReader
 	out []byte // the response being built, reused
-	// held is how many bytes at the start of out are an answer not yet
-	// written: a 202 whose GET next is already pipelined behind it goes out
-	// with the next event, in one write, when that event is ready at once.
-	held int
 
 	raw        syscall.RawConn // for peerClosed, once needed
 	peekFn     func(fd uintptr) bool
@@ -479,7 +475,7 @@ func (s *apiServer) serveConn(c net.Conn) {
 				return
 			}
 		}
-		if ac.held == 0 && cap(ac.out) > apiInlineBody+4096 {
+		if cap(ac.out) > apiInlineBody+4096 {
 			ac.out = nil // a large answer's buffer is not kept for the next one
 		}
 	}
@@ -546,21 +542,10 @@ func (ac *apiConn) next() bool {
 	var c *call
 	select {
 	case c = <-inst.work:
-	default:
-		// No call waiting: a held 202 goes now, before the wait.
-		if ac.held > 0 {
-			ac.out = ac.out[:ac.held]
-			if ac.flush() != nil {
-				return false
-			}
-		}
-		select {
-		case c = <-inst.work:
-		case <-inst.exited:
-			return false
-		case <-ac.s.closed:
-			return false
-		}
+	case <-inst.exited:
+		return false
+	case <-ac.s.closed:
+		return false
 	}
 	// The runtime may have given up this connection since it asked (and
 	// asked again on another): the event goes to that request.
@@ -578,7 +563,7 @@ func (ac *apiConn) next() bool {
 		inst.emit(c, "START RequestId: "+c.inv.RequestID+" Version: "+spec.Version)
 	}
 
-	b := append(ac.out[:ac.held], "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: "...)
+	b := append(ac.out[:0], "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: "...)
 	b = appendHeaderValue(b, c.inv.RequestID)
 	b = append(b, "\r\nLambda-Runtime-Deadline-Ms: "...)
 	deadline := c.deadline
@@ -706,39 +691,20 @@ func (ac *apiConn) initError() bool {
 
 func (ac *apiConn) writeAccepted() bool {
 	const body = `{"status":"OK"}`
-	b := append(ac.out[:ac.held], "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15"...)
+	b := append(ac.out[:0], "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15"...)
 	if ac.r.req.close {
 		b = append(b, "\r\nConnection: close"...)
 	}
 	b = append(b, "\r\n\r\n"+body...)
+	_, err := ac.c.Write(b)
 	ac.out = b
-	if !ac.r.req.close && ac.nextPipelined() {
-		ac.held = len(b)
-		return true
-	}
-	return ac.flush() == nil
-}
-
-// nextPipelined reports whether a whole GET next is already buffered: the
-// runtime (Node.js's client) sent it behind its answer without waiting for
-// the 202, so the 202 can wait for the event.
-func (ac *apiConn) nextPipelined() bool {
-	const next = "GET /2018-06-01/runtime/invocation/next "
-	buf, _ := ac.r.br.Peek(ac.r.br.Buffered())
-	return bytes.HasPrefix(buf, []byte(next)) && bytes.Contains(buf, []byte("\r\n\r\n"))
-}
-
-// flush writes what out holds.
-func (ac *apiConn) flush() error {
-	ac.held = 0
-	_, err := ac.c.Write(ac.out)
-	return err
+	return err == nil
 }
 
 // writeError answers with a Runtime API error; the connection stays open
 // unless the exchange was marked as its last.
 func (ac *apiConn) writeError(status int, errType, msg string) bool {
-	b := append(ac.out[:ac.held], "HTTP/1.1 "...)
+	b := append(ac.out[:0], "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
 	b = append(b, apiStatusText(status)...)
@@ -756,7 +722,6 @@ func (ac *apiConn) finish(b, body []byte) error {
 	}
 	b = append(b, "\r\n\r\n"...)
 	var err error
-	ac.held = 0
 	if len(body) <= apiInlineBody {
 		b = append(b, body...)
 		_, err = ac.c.Write(b)

@@ -7,9 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -18,66 +16,19 @@ import (
 // the test plays the runtime over real TCP and the invoking side through the
 // instance's work channel.
 func apiTestServer(t *testing.T) (*instance, string) {
-	inst, addr, _ := apiTestServerWrites(t, 0)
-	return inst, addr
-}
-
-// apiTestServerWrites is apiTestServer that also records each write the
-// server makes on its connections; work is the work channel's buffer.
-func apiTestServerWrites(t *testing.T, work int) (*instance, string, *writeLog) {
 	t.Helper()
 	m, _ := newManager(t, nil)
 	spec := &Spec{FunctionName: "raw", Version: "$LATEST", ARN: "arn:aws:lambda:us-east-1:000000000000:function:raw", Timeout: 3 * time.Second, MemoryMB: 128}
-	inst := &instance{pool: &Pool{m: m, spec: spec}, id: "test", work: make(chan *call, work), exited: make(chan struct{})}
-	tl, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	inst := &instance{pool: &Pool{m: m, spec: spec}, id: "test", work: make(chan *call), exited: make(chan struct{})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	writes := &writeLog{}
-	ln := &loggingListener{TCPListener: tl, log: writes}
 	inst.ln = ln
 	inst.api = newAPIServer(inst, ln)
 	go inst.api.serve()
 	t.Cleanup(inst.api.close)
-	return inst, ln.Addr().String(), writes
-}
-
-type writeLog struct {
-	mu     sync.Mutex
-	writes []string
-}
-
-func (l *writeLog) all() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.writes)
-}
-
-type loggingListener struct {
-	*net.TCPListener
-	log *writeLog
-}
-
-func (l *loggingListener) Accept() (net.Conn, error) {
-	c, err := l.AcceptTCP()
-	if err != nil {
-		return nil, err
-	}
-	return &loggingConn{TCPConn: c, log: l.log}, nil
-}
-
-// loggingConn keeps *net.TCPConn's methods (SyscallConn, CloseWrite) and
-// records writes.
-type loggingConn struct {
-	*net.TCPConn
-	log *writeLog
-}
-
-func (c *loggingConn) Write(b []byte) (int, error) {
-	c.log.mu.Lock()
-	c.log.writes = append(c.log.writes, string(b))
-	c.log.mu.Unlock()
-	return c.TCPConn.Write(b)
+	return inst, ln.Addr().String()
 }
 
 func dialAPI(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
@@ -283,59 +234,4 @@ func FuzzRuntimeAPIRequest(f *testing.F) {
 			}
 		}
 	})
-}
-
-// A runtime that pipelines its GET next behind its answer (Node.js's client
-// does) gets the 202 and the next event in one write when a call is already
-// waiting, and the 202 alone, at once, when none is.
-func TestRuntimeAPIServerPipelinedNext(t *testing.T) {
-	inst, addr, writes := apiTestServerWrites(t, 1)
-	conn, br := dialAPI(t, addr)
-	const next = "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
-	if _, err := io.WriteString(conn, next); err != nil {
-		t.Fatal(err)
-	}
-	c1 := offer(t, inst, &Invocation{RequestID: "r1", Payload: []byte(`{"n":1}`)})
-	if resp, body := readResponse(t, br); resp.StatusCode != 200 || body != `{"n":1}` {
-		t.Fatalf("first event: %d %q", resp.StatusCode, body)
-	}
-
-	// A call waits before the runtime answers (in the channel's buffer, so
-	// that it surely waits): the answer's 202 and its event must leave in
-	// one write.
-	c2 := &call{inv: &Invocation{RequestID: "r2", Payload: []byte(`{"n":2}`)}, done: make(chan outcome, 1)}
-	inst.work <- c2
-	if _, err := io.WriteString(conn, "POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"+next); err != nil {
-		t.Fatal(err)
-	}
-	if out := <-c1.done; string(out.payload) != "ok" {
-		t.Fatalf("outcome of r1: %q", out.payload)
-	}
-	resp, body := readResponse(t, br)
-	if resp.StatusCode != 202 || body != `{"status":"OK"}` {
-		t.Fatalf("202 of r1: %d %q", resp.StatusCode, body)
-	}
-	if resp, body := readResponse(t, br); resp.StatusCode != 200 || body != `{"n":2}` ||
-		resp.Header.Get("Lambda-Runtime-Aws-Request-Id") != "r2" {
-		t.Fatalf("event r2: %d %q", resp.StatusCode, body)
-	}
-	w := writes.all()
-	if last := w[len(w)-1]; len(w) != 2 || !strings.HasPrefix(last, "HTTP/1.1 202 Accepted\r\n") || !strings.HasSuffix(last, "\r\n\r\n{\"n\":2}") {
-		t.Fatalf("the 202 and the next event were not one write: %q", w)
-	}
-	// No call waits: the 202 must not wait for one.
-	if _, err := io.WriteString(conn, "POST /2018-06-01/runtime/invocation/r2/response HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"+next); err != nil {
-		t.Fatal(err)
-	}
-	if resp, body := readResponse(t, br); resp.StatusCode != 202 || body != `{"status":"OK"}` {
-		t.Fatalf("202 of r2: %d %q", resp.StatusCode, body)
-	}
-	if out := <-c2.done; string(out.payload) != "ok" {
-		t.Fatalf("outcome of r2: %q", out.payload)
-	}
-	offer(t, inst, &Invocation{RequestID: "r3", Payload: []byte(`{"n":3}`)})
-	if resp, body := readResponse(t, br); resp.StatusCode != 200 || body != `{"n":3}` ||
-		resp.Header.Get("Lambda-Runtime-Aws-Request-Id") != "r3" {
-		t.Fatalf("event r3: %d %q", resp.StatusCode, body)
-	}
 }
