@@ -51,6 +51,21 @@ type fakeAPI struct {
 	died   chan struct{} // closed when the runtime process has exited
 	// firstNext is when the first GET next arrived (unix nanoseconds).
 	firstNext atomic.Int64
+	// epoch counts dropConnections calls; each connection keeps the epoch
+	// it was accepted in.
+	epoch atomic.Int32
+}
+
+type epochKey struct{}
+
+// dropConnections closes the runtime's connections. A GET next still
+// waiting on one of them must not take the next invocation: net/http
+// cancels its context only once a background read notices the close, and
+// an invocation written to the closed connection would be lost (the
+// runtime reconnects and waits for it forever).
+func (f *fakeAPI) dropConnections() {
+	f.epoch.Add(1)
+	f.srv.CloseClientConnections()
 }
 
 func newFakeAPI(t *testing.T, prefix string) *fakeAPI {
@@ -60,6 +75,9 @@ func newFakeAPI(t *testing.T, prefix string) *fakeAPI {
 		if s == http.StateNew {
 			f.conns.Add(1)
 		}
+	}
+	f.srv.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		return context.WithValue(ctx, epochKey{}, f.epoch.Load())
 	}
 	f.srv.Start()
 	t.Cleanup(f.srv.Close)
@@ -82,7 +100,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		var inv invocation
 		select {
 		case inv = <-f.next:
-			if r.Context().Err() != nil {
+			if r.Context().Err() != nil || r.Context().Value(epochKey{}) != f.epoch.Load() {
 				// The connection is gone (a test closed it): the runtime's
 				// next request on a new one gets the invocation.
 				f.next <- inv
@@ -486,7 +504,7 @@ exports.handler = async (event, context) => {
 
 	// The server drops the keep-alive connection while the runtime waits in GET next: it reconnects.
 	time.Sleep(100 * time.Millisecond)
-	api.srv.CloseClientConnections()
+	api.dropConnections()
 	// The invocation goes out once the runtime is back on a new connection:
 	// the handler of the closed one must not take it before it notices.
 	for deadline := time.Now().Add(10 * time.Second); api.conns.Load() < 2 && time.Now().Before(deadline); {
@@ -975,7 +993,7 @@ def helper():
 
 	// The server drops the keep-alive connection while the runtime waits in GET next: it reconnects.
 	time.Sleep(100 * time.Millisecond)
-	api.srv.CloseClientConnections()
+	api.dropConnections()
 	expectResponse(t, api.invoke(t, invocation{ID: "r9", Event: `{"kind":"none"}`}), "r9", `null`)
 
 	// From python3.12 on, AWS's marshaller no longer escapes non-ASCII characters.

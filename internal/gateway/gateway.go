@@ -692,9 +692,9 @@ func (g *Gateway) invoke(ctx context.Context, rt *route, event []byte) (res *inv
 	if f.Spec.Timeout < timeout {
 		// The function's own timeout ends it first once it runs; the deadline
 		// bounds the wait for an instance. No goroutine on the hot path.
-		ictx, cancel := context.WithTimeout(ctx, timeout)
+		ictx := withLazyDeadline(ctx, timeout)
 		res, err := g.invoker.Invoke(ictx, req)
-		cancel()
+		ictx.stop()
 		if err == nil && (res.ErrorType == "Runtime.Cancelled" && ctx.Err() == nil || time.Since(start) > timeout) {
 			return nil, errTimeout, true
 		}

@@ -66,18 +66,21 @@ type Store struct {
 	cfg    Config
 	js     jetstream.JetStream
 	stream jetstream.Stream
-	in     chan Record
-	done   chan struct{}
+	// wake asks the writer for an early flush (a full batch waiting);
+	// otherwise it takes the pending records on its ticker. Records are not
+	// handed over one by one: a channel send per line woke the writer
+	// goroutine several times per invocation.
+	wake chan struct{}
+	quit chan struct{} // closed by Close
+	done chan struct{}
 	// perFunction bounds one function's records waiting for the writer, so
 	// that a chatty function cannot fill the buffer for the others.
 	perFunction int
-	// closeMu lets Append run concurrently while making Close exclusive:
-	// instances may still print while the platform shuts down.
-	closeMu sync.RWMutex
-	closed  bool
 
 	mu       sync.Mutex
-	queued   map[string]int    // records in the buffer, by function
+	closed   bool              // Close has begun: Append drops
+	pending  []Record          // waiting for the writer, at most cfg.Buffer
+	queued   map[string]int    // records in pending, by function
 	dropped  map[string]uint64 // records never stored, by function
 	total    atomic.Uint64
 	lastWarn time.Time
@@ -178,7 +181,7 @@ func Open(ctx context.Context, st *store.Store, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		cfg: cfg, js: st.JS, stream: stream, in: make(chan Record, cfg.Buffer), done: make(chan struct{}),
+		cfg: cfg, js: st.JS, stream: stream, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		perFunction: max(cfg.Buffer/8, 1),
 		usage:       usage,
 		queued:      map[string]int{},
@@ -204,34 +207,48 @@ func (s *Store) Collectors() []prometheus.Collector {
 
 // Append queues a record; it never blocks. After Close it drops the record.
 func (s *Store) Append(r Record) {
-	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
-	if s.closed {
-		s.drop(r.Function, 1, errClosed)
-		return
-	}
 	s.mu.Lock()
-	if s.queued[r.Function] >= s.perFunction {
+	var why error
+	switch {
+	case s.closed:
+		why = errClosed
+	case s.queued[r.Function] >= s.perFunction:
+		why = errOverShare
+	case len(s.pending) >= s.cfg.Buffer:
+		why = errBufferFull
+	}
+	if why != nil {
 		s.mu.Unlock()
-		s.drop(r.Function, 1, errOverShare)
+		s.drop(r.Function, 1, why)
 		return
 	}
 	s.queued[r.Function]++
+	s.pending = append(s.pending, r)
+	full := len(s.pending) == flushRecords
 	s.mu.Unlock()
-	select {
-	case s.in <- r:
-	default:
-		s.dequeued(r.Function)
-		s.drop(r.Function, 1, errBufferFull)
+	if full {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
-func (s *Store) dequeued(function string) {
+// flushRecords is how many records make the writer flush before its ticker.
+const flushRecords = 1024
+
+// take moves the pending records into spare (emptied) and returns them.
+func (s *Store) take(spare []Record) []Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.queued[function]--; s.queued[function] <= 0 {
-		delete(s.queued, function)
+	recs := s.pending
+	s.pending = spare[:0]
+	for _, r := range recs {
+		if s.queued[r.Function]--; s.queued[r.Function] <= 0 {
+			delete(s.queued, r.Function)
+		}
 	}
+	return recs
 }
 
 // Why lines are dropped before they reach the store.
@@ -271,14 +288,15 @@ func (s *Store) DroppedOf(function string) uint64 {
 
 // Close flushes what is queued and stops the writer.
 func (s *Store) Close() {
-	s.closeMu.Lock()
+	s.mu.Lock()
 	if s.closed {
-		s.closeMu.Unlock()
+		s.mu.Unlock()
+		<-s.done
 		return
 	}
 	s.closed = true
-	close(s.in)
-	s.closeMu.Unlock()
+	s.mu.Unlock()
+	close(s.quit)
 	<-s.done
 }
 
@@ -351,14 +369,12 @@ func (s *Store) write() {
 		inflight = inflight[:0]
 		s.trim(grown)
 	}
-	for {
-		select {
-		case r, ok := <-s.in:
-			if !ok {
-				flush()
-				return
-			}
-			s.dequeued(r.Function)
+	var recs []Record
+	// add files the pending records into their functions' batches.
+	add := func() {
+		recs = s.take(recs)
+		for i := range recs {
+			r := &recs[i]
 			b := batches[r.Function]
 			if b == nil {
 				b = &batch{}
@@ -373,10 +389,22 @@ func (s *Store) write() {
 				publish(r.Function, b)
 				delete(batches, r.Function)
 			}
-			if count >= 1024 || len(inflight) >= 64 {
+			if count >= flushRecords || len(inflight) >= 64 {
 				flush()
 			}
+			*r = Record{} // the buffer is reused: keep no strings alive
+		}
+	}
+	for {
+		select {
+		case <-s.quit:
+			add()
+			flush()
+			return
+		case <-s.wake:
+			add()
 		case <-ticker.C:
+			add()
 			flush()
 		}
 	}
