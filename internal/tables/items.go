@@ -242,15 +242,17 @@ func (s *Service) GetItem(ctx context.Context, in GetInput) (Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex := NewExpressions(in.Names, nil)
 	var paths []docPath
-	if in.Projection != "" {
-		if paths, err = parseProjection(in.Projection, ex); err != nil {
+	if in.Projection != "" || in.Names != nil { // else there is nothing to check
+		ex := NewExpressions(in.Names, nil)
+		if in.Projection != "" {
+			if paths, err = parseProjection(in.Projection, ex); err != nil {
+				return nil, err
+			}
+		}
+		if err := ex.Check(); err != nil {
 			return nil, err
 		}
-	}
-	if err := ex.Check(); err != nil {
-		return nil, err
 	}
 	if err := t.checkKey(in.Key); err != nil {
 		return nil, err

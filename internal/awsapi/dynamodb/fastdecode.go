@@ -26,7 +26,7 @@ type fastRequest interface {
 // validation error of the request, in document order (encoding/json stops at
 // the first error an item's UnmarshalJSON returns).
 type reader struct {
-	*jsonproto.Decoder
+	jsonproto.Decoder
 	err  error
 	seen [16]string
 	n    int
@@ -51,7 +51,8 @@ func readFast[T any, PT interface {
 	fastRequest
 }](body []byte) (*T, error, bool) {
 	var v T
-	r := reader{Decoder: jsonproto.NewDecoder(body)}
+	var r reader
+	r.Reset(body)
 	ok := r.Object(func(key []byte) bool {
 		k := string(key)
 		if !r.once(k) {
