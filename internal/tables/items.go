@@ -106,6 +106,9 @@ func (s *Service) prepareWrite(table, returnValues, condition string, names map[
 	if err := checkReturnValues(returnValues, false); err != nil {
 		return nil, nil, err
 	}
+	if condition == "" && names == nil && values == nil {
+		return t, nil, nil // nothing to parse or check
+	}
 	ex := NewExpressions(names, values)
 	c, err := parseConditionOpt("ConditionExpression", condition, ex)
 	if err != nil {

@@ -39,10 +39,17 @@ func (a *API) itemCall(ctx context.Context, action, table, capacity string, ck *
 }
 
 // withCapacity adds ConsumedCapacity to a response body, as DynamoDB
-// reports it for mode (TOTAL or INDEXES).
-func (a *API) withCapacity(body rawBody, table, mode string, c *tables.Consumed, read bool) rawBody {
+// reports it for mode (TOTAL or INDEXES). A nil body is {}: it is answered
+// as the handler's nil, without boxing a slice into the interface.
+func (a *API) withCapacity(body rawBody, table, mode string, c *tables.Consumed, read bool) any {
 	if c == nil {
+		if body == nil {
+			return nil
+		}
 		return body
+	}
+	if body == nil {
+		body = rawBody("{}")
 	}
 	units := func(u float64) map[string]float64 {
 		if read {

@@ -515,10 +515,10 @@ func pageOut(p *tables.Page, count bool) rawBody {
 	return append(b, '}')
 }
 
-// itemBody is {"name": item}, or {} without an item.
+// itemBody is {"name": item}, or nil ({}, see withCapacity) without an item.
 func itemBody(name string, it tables.Item) rawBody {
 	if it == nil {
-		return rawBody("{}")
+		return nil
 	}
 	b := make([]byte, 0, 64+itemSizeHint(it))
 	b = append(b, `{"`...)
