@@ -29,7 +29,7 @@ provider:
     role:
       statements:
         - Effect: Allow
-          Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:Query, dynamodb:BatchGetItem]
+          Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:Query, dynamodb:BatchGetItem, dynamodb:PartiQLSelect]
           Resource:
             Fn::GetAtt: [Profiles, Arn]
           Condition:
@@ -154,6 +154,9 @@ func TestConditionKeysOfRequests(t *testing.T) {
 	_, err = fn.UpdateItem(ctx, &awsddb.UpdateItemInput{TableName: profiles, Key: key, UpdateExpression: aws.String("SET email = :e"),
 		ConditionExpression: aws.String("attribute_exists(secret)"), ExpressionAttributeValues: item{":e": s("b@example.com")}})
 	denied("update conditioned on a disallowed attribute", err)
+
+	_, err = fn.ExecuteStatement(ctx, &awsddb.ExecuteStatementInput{Statement: aws.String(`SELECT email FROM "Profiles" WHERE pk = 'u1'`)})
+	denied("PartiQL, whose attributes are not worked out", err)
 
 	// dynamodb:ReturnValues and dynamodb:ReturnConsumedCapacity.
 	audit := aws.String("Audit")
