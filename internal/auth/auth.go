@@ -57,8 +57,12 @@ type Principal struct {
 	// FunctionARN is the function of function credentials
 	// (lambda:SourceFunctionArn in conditions).
 	FunctionARN string
-	admin       bool
-	policy      Policy
+	// UserID is aws:userid: for function credentials, as for an assumed
+	// role, "<role id>:<session name>" — the role's id (RoleID) and the
+	// function's name.
+	UserID string
+	admin  bool
+	policy Policy
 }
 
 // IsOperator reports whether p holds an operator key (or checking is off).
@@ -548,9 +552,11 @@ func (s *Service) identify(sr *signedRequest) (*Principal, string, error) {
 			// The function was removed: its credentials die with it.
 			return nil, "", newError(ErrUnknownKey, "")
 		}
+		role := fmt.Sprintf("%s-%s-%s-lambdaRole", fn.Service, fn.Stage, fn.Region)
 		return &Principal{Kind: Function, AccessKeyID: c.accessKeyID, Name: c.function, Version: c.version,
 			FunctionARN: fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", fn.Region, s.cfg.AccountID, fn.Name),
-			ARN:         fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s-%s-%s-lambdaRole/%s", s.cfg.AccountID, fn.Service, fn.Stage, fn.Region, fn.Name),
+			ARN:         fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", s.cfg.AccountID, role, fn.Name),
+			UserID:      RoleID(s.cfg.AccountID, role) + ":" + fn.Name,
 			policy:      s.functionPolicy(fn)}, c.secret, nil
 	}
 	k, ok := (*s.keys.Load())[sr.accessKeyID]
@@ -705,6 +711,9 @@ func AuthorizeKeys(ctx context.Context, action, resource string, extra map[strin
 	if p.FunctionARN != "" {
 		conds["lambda:SourceFunctionArn"] = p.FunctionARN
 	}
+	if p.UserID != "" {
+		conds["aws:userid"] = p.UserID
+	}
 	for k, v := range extra {
 		conds[k] = v
 	}
@@ -719,6 +728,14 @@ func AuthorizeKeys(ctx context.Context, action, resource string, extra map[strin
 		return newError(ErrAccessDenied, "User: "+p.ARN+" is not authorized to perform: "+action+" on resource: "+resource+" with an explicit deny in an identity-based policy")
 	}
 	return newError(ErrAccessDenied, "User: "+p.ARN+" is not authorized to perform: "+action+" on resource: "+resource+" because no identity-based policy allows the "+action+" action")
+}
+
+// RoleID is the unique id nimbus gives an execution role, shaped as IAM's
+// ("AROA" and 17 characters): derived from the account and role name, so
+// every node and restart agrees on it without storing it.
+func RoleID(account, role string) string {
+	sum := sha256.Sum256([]byte("role\x00" + account + "\x00" + role))
+	return "AROA" + base32.StdEncoding.EncodeToString(sum[:])[:17]
 }
 
 func accountOf(arn string) string {

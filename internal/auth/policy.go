@@ -147,16 +147,22 @@ func (st *Statement) applies(req *Request) bool {
 	if len(st.NotAction) > 0 && anyMatch(st.NotAction, req.Action, true) {
 		return false
 	}
-	if len(st.Resource) > 0 && !anyResource(st.Resource, req.Resource) {
+	if len(st.Resource) > 0 && !anyResource(st.Resource, req.Resource, req.Context) {
 		return false
 	}
-	if len(st.NotResource) > 0 && anyResource(st.NotResource, req.Resource) {
+	if len(st.NotResource) > 0 && anyResource(st.NotResource, req.Resource, req.Context) {
 		return false
 	}
 	for op, keys := range st.Condition {
 		for key, values := range keys {
 			if containsFold(req.Unknowable, key) {
 				return st.Effect == "Deny"
+			}
+			values, resolved := substituteAll(values, req.Context)
+			if !resolved {
+				// A policy variable names a key the request does not have:
+				// the condition is false, as IAM's.
+				return false
 			}
 			var ok, known bool
 			if set, multi := lookupMulti(req.Multi, key); multi {
@@ -191,14 +197,82 @@ func anyMatch(patterns []string, s string, foldCase bool) bool {
 }
 
 // anyResource matches ARNs as IAM does: case-sensitively, each of the six
-// colon-separated parts on its own.
-func anyResource(patterns []string, resource string) bool {
+// colon-separated parts on its own, after the policy variables in a pattern
+// are replaced from ctx (a pattern naming a missing key matches nothing).
+func anyResource(patterns []string, resource string, ctx map[string]string) bool {
 	for _, p := range patterns {
-		if p == "*" || arnMatch(p, resource) {
+		if p == "*" {
+			return true
+		}
+		if p, ok := substitute(p, ctx); ok && arnMatch(p, resource) {
 			return true
 		}
 	}
 	return false
+}
+
+// substitute replaces IAM policy variables in s — ${aws:userid}, or
+// ${key, 'default'} used when the key is missing — with the request's
+// condition keys (names case-insensitive). It reports false when a variable
+// names a key the request lacks and gives no default. Text without "${" is
+// returned as it is, without allocating.
+func substitute(s string, ctx map[string]string) (string, bool) {
+	i := strings.Index(s, "${")
+	if i < 0 {
+		return s, true
+	}
+	var b strings.Builder
+	for i >= 0 {
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			break // not a variable: the rest is literal
+		}
+		b.WriteString(s[:i])
+		name, def, hasDef := strings.Cut(s[i+2:i+end], ",")
+		name = strings.TrimSpace(name)
+		v, ok := lookupKey(ctx, name)
+		if !ok && hasDef {
+			def = strings.TrimSpace(def)
+			if len(def) >= 2 && def[0] == '\'' && def[len(def)-1] == '\'' {
+				v, ok = def[1:len(def)-1], true
+			}
+		}
+		if !ok {
+			return "", false
+		}
+		b.WriteString(v)
+		s = s[i+end+1:]
+		i = strings.Index(s, "${")
+	}
+	b.WriteString(s)
+	return b.String(), true
+}
+
+// substituteAll is substitute over a condition's values; the slice is
+// copied only when a value holds a variable.
+func substituteAll(values []string, ctx map[string]string) ([]string, bool) {
+	var out []string
+	for i, v := range values {
+		if !strings.Contains(v, "${") {
+			if out != nil {
+				out[i] = v
+			}
+			continue
+		}
+		sv, ok := substitute(v, ctx)
+		if !ok {
+			return nil, false
+		}
+		if out == nil {
+			out = make([]string, len(values))
+			copy(out, values[:i])
+		}
+		out[i] = sv
+	}
+	if out == nil {
+		return values, true
+	}
+	return out, true
 }
 
 func arnMatch(pattern, arn string) bool {

@@ -208,3 +208,59 @@ func TestMultiValuedConditionKeys(t *testing.T) {
 		}
 	}
 }
+
+// Policy variables in resources and condition values are replaced from the
+// request's keys; a variable naming a missing key matches nothing unless it
+// gives a default.
+func TestPolicyVariables(t *testing.T) {
+	const uid = "AROAEXAMPLE:shop-dev-worker"
+	ctx := map[string]string{"aws:userid": uid, "aws:PrincipalArn": "arn:aws:sts::000000000000:assumed-role/r/shop-dev-worker"}
+	for _, c := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"plain", "plain", true},
+		{"${aws:userid}", uid, true},
+		{"${AWS:UserId}", uid, true},
+		{"arn:aws:dynamodb:*:*:table/${aws:userid}-data", "arn:aws:dynamodb:*:*:table/" + uid + "-data", true},
+		{"${aws:username}", "", false},
+		{"${aws:username, 'nobody'}", "nobody", true},
+		{"a${aws:userid}b${aws:userid}", "a" + uid + "b" + uid, true},
+		{"${unterminated", "${unterminated", true},
+	} {
+		got, ok := substitute(c.in, ctx)
+		if got != c.want || ok != c.ok {
+			t.Errorf("substitute(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+	policy, err := ParseStatements([]byte(`[
+		{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"arn:aws:dynamodb:us-east-1:000000000000:table/t",
+		 "Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["${aws:userid}"]}}},
+		{"Effect":"Allow","Action":"dynamodb:PutItem","Resource":"arn:aws:dynamodb:us-east-1:000000000000:table/${aws:userid}"},
+		{"Effect":"Allow","Action":"dynamodb:DeleteItem","Resource":"*","Condition":{"StringEquals":{"dynamodb:LeadingKeys":"${aws:username}"}}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := "arn:aws:dynamodb:us-east-1:000000000000:table/t"
+	req := func(action, resource string, keys ...string) *Request {
+		return &Request{Action: action, Resource: resource, Context: ctx, Multi: map[string][]string{"dynamodb:LeadingKeys": keys}}
+	}
+	for _, c := range []struct {
+		name string
+		req  *Request
+		want Decision
+	}{
+		{"own partition", req("dynamodb:GetItem", table, uid), Allow},
+		{"another partition", req("dynamodb:GetItem", table, "AROAOTHER:fn"), ImplicitDeny},
+		{"own table by variable", req("dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:000000000000:table/"+uid), Allow},
+		{"another table", req("dynamodb:PutItem", table), ImplicitDeny},
+		{"variable of a missing key", req("dynamodb:DeleteItem", table, ""), ImplicitDeny},
+	} {
+		if got := Evaluate(c.req, policy); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	if id := RoleID("000000000000", "shop-dev-us-east-1-lambdaRole"); len(id) != 21 || id[:4] != "AROA" || id != RoleID("000000000000", "shop-dev-us-east-1-lambdaRole") || id == RoleID("000000000000", "other") {
+		t.Errorf("RoleID = %q: want a stable AROA id of 21 characters, distinct per role", id)
+	}
+}

@@ -15,6 +15,9 @@ type Expressions struct {
 	usedNames map[string]bool
 	usedVals  map[string]bool
 	any       bool // some expression was parsed
+	// tops, when set, collects the top-level attribute names of every
+	// document path parsed (AttributeNames).
+	tops map[string]bool
 }
 
 // NewExpressions starts the expression context of one request.
@@ -276,6 +279,9 @@ func (p *parser) parsePath() (docPath, error) {
 	name, err := p.resolveName(t)
 	if err != nil {
 		return nil, err
+	}
+	if p.ex.tops != nil {
+		p.ex.tops[name] = true
 	}
 	path := docPath{{name: name}}
 	for {
@@ -802,4 +808,38 @@ func scalarText(v Value) string {
 		return string(v.B)
 	}
 	return v.Kind.String()
+}
+
+// RequestExpressions are the expressions of one request, by kind.
+type RequestExpressions struct {
+	Names                                 map[string]string
+	Values                                map[string]Value
+	Projection, Condition, Update, Filter string
+	KeyCondition                          string
+}
+
+// AttributeNames returns the top-level attribute names the request's
+// expressions name (IAM's dynamodb:Attributes), sorted. It fails as the
+// request itself would when an expression is invalid.
+func AttributeNames(r RequestExpressions) ([]string, error) {
+	ex := NewExpressions(r.Names, r.Values)
+	ex.tops = map[string]bool{}
+	if r.Projection != "" {
+		if _, err := parseProjection(r.Projection, ex); err != nil {
+			return nil, err
+		}
+	}
+	if r.Update != "" {
+		if _, err := parseUpdate(r.Update, ex); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range [...][2]string{{"KeyConditionExpression", r.KeyCondition}, {"ConditionExpression", r.Condition}, {"FilterExpression", r.Filter}} {
+		if c[1] != "" {
+			if _, err := parseCondition(c[0], c[1], ex); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return sortedKeys(ex.tops), nil
 }

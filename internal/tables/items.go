@@ -106,6 +106,9 @@ func (s *Service) prepareWrite(table, returnValues, condition string, names map[
 	if err := checkReturnValues(returnValues, false); err != nil {
 		return nil, nil, err
 	}
+	if condition == "" && names == nil && values == nil {
+		return t, nil, nil // nothing to parse or check
+	}
 	ex := NewExpressions(names, values)
 	c, err := parseConditionOpt("ConditionExpression", condition, ex)
 	if err != nil {
@@ -152,7 +155,11 @@ func (s *Service) writeOneAs(t *Table, key []byte, ttl bool, change func(old Ite
 		return nil, nil, nil
 	}
 	b := s.db.NewBatch()
-	defer s.closeBatch(b)
+	if ttl || (t.Stream != nil && t.Stream.Enabled) {
+		defer s.closeBatch(b) // releases the batch's stream sequence numbers
+	} else {
+		defer b.Close()
+	}
 	if ttl {
 		s.markTTL(b)
 	}
@@ -163,6 +170,37 @@ func (s *Service) writeOneAs(t *Table, key []byte, ttl bool, change func(old Ite
 		return old, nil, fmt.Errorf("write item: %w", err)
 	}
 	return old, new, nil
+}
+
+// putBlind writes item at key without reading the item it replaces, when
+// the table has nothing that needs that item: no secondary index and no
+// enabled stream (both checked under t.live, which UpdateTable holds
+// exclusively to change them). It reports false, having written nothing,
+// when the table needs the old item. The item's stripe is still taken, so a
+// conditional write or transaction on the same item sees either all of
+// this put or none of it. The table's statistics are marked for a recount.
+func (s *Service) putBlind(t *Table, key []byte, item Item) (bool, error) {
+	if err := useTable(t); err != nil {
+		return false, err
+	}
+	defer t.live.RUnlock()
+	if len(t.Indexes) != 0 || (t.Stream != nil && t.Stream.Enabled) {
+		return false, nil
+	}
+	enc, err := encodeItem(item)
+	if err != nil {
+		return false, err
+	}
+	stripe := s.lockOne(key)
+	defer stripe.Unlock()
+	t.stats.markDirty()
+	b := s.db.NewBatch()
+	defer b.Close() // no stream records to release (closeBatch)
+	_ = b.Set(key, enc, nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return false, fmt.Errorf("write item: %w", err)
+	}
+	return true, nil
 }
 
 // PutItem writes a whole item; it returns the old item when ReturnValues is ALL_OLD.
@@ -176,6 +214,14 @@ func (s *Service) PutItem(ctx context.Context, in PutInput) (Item, error) {
 	}
 	if err := checkItemSize(in.Item); err != nil {
 		return nil, err
+	}
+	// Nothing asks for the old item: no condition, no ALL_OLD, no consumed
+	// capacity (its units depend on the old item's size).
+	if c == nil && in.ReturnValues != ReturnAllOld && in.Capacity == nil {
+		done, err := s.putBlind(t, t.itemKey(in.Item), in.Item)
+		if done || err != nil {
+			return nil, err
+		}
 	}
 	old, _, err := s.writeOne(t, t.itemKey(in.Item), func(old Item) (Item, error) {
 		if err := checkCondition(c, in.Condition, old); err != nil {
@@ -199,15 +245,17 @@ func (s *Service) GetItem(ctx context.Context, in GetInput) (Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex := NewExpressions(in.Names, nil)
 	var paths []docPath
-	if in.Projection != "" {
-		if paths, err = parseProjection(in.Projection, ex); err != nil {
+	if in.Projection != "" || in.Names != nil { // else there is nothing to check
+		ex := NewExpressions(in.Names, nil)
+		if in.Projection != "" {
+			if paths, err = parseProjection(in.Projection, ex); err != nil {
+				return nil, err
+			}
+		}
+		if err := ex.Check(); err != nil {
 			return nil, err
 		}
-	}
-	if err := ex.Check(); err != nil {
-		return nil, err
 	}
 	if err := t.checkKey(in.Key); err != nil {
 		return nil, err

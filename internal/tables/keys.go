@@ -2,7 +2,6 @@ package tables
 
 import (
 	"encoding/binary"
-	"hash/fnv"
 )
 
 // Storage layout in the engine (one keyspace):
@@ -77,12 +76,18 @@ func appendKeyPrefix(dst []byte, v Value) []byte {
 
 // partitionPrefix is the key prefix of one partition of an index.
 func partitionPrefix(tableID uint32, index byte, pk Value) []byte {
-	enc := appendKeyValue(nil, pk)
-	h := fnv.New32a()
-	_, _ = h.Write(enc)
+	// One buffer (room for a sort key after it): the encoded partition key
+	// is written in place and hashed there, the hash put before it.
 	b := indexPrefix(tableID, index)
-	b = binary.BigEndian.AppendUint32(b, h.Sum32())
-	return append(b, enc...)
+	n := len(b)
+	b = append(b, 0, 0, 0, 0)
+	b = appendKeyValue(b, pk)
+	h := uint32(2166136261) // FNV-1a, as hash/fnv's New32a, without its allocation
+	for _, c := range b[n+4:] {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	binary.BigEndian.PutUint32(b[n:], h)
+	return b
 }
 
 // prefixEnd is the smallest key above every key that starts with prefix (nil:

@@ -4,21 +4,38 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
 
 // stats are a table's approximate ItemCount and TableSizeBytes (and its
 // indexes' counts). DynamoDB refreshes these about every six hours; nimbus
-// counts the table once, on the first DescribeTable after it opens, and then
-// follows every write, so a write racing that first count may be missed.
+// counts the table on the first DescribeTable after it opens and then
+// follows every write that read the item it replaces. A PutItem that skips
+// that read (putBlind) marks the figures dirty instead, and a later
+// DescribeTable counts the table again — at most once per ten times the
+// last count's duration, so recounting a large table takes a bounded share
+// of the time. Writes racing a count mark the figures dirty too, so the
+// figures settle on the exact ones once writes stop.
 type stats struct {
 	ready   atomic.Bool // set once, under mu, after the first count
+	dirty   atomic.Bool // a write was not followed since the last count
 	mu      sync.Mutex
 	count   int64
 	bytes   int64
 	indexes map[byte]*[2]int64 // index id → count, bytes
 	gen     uint64             // bumped by invalidate
+	noted   uint64             // writes followed, to see those racing a count
+	// next is the earliest time a dirty table is counted again.
+	next time.Time
+}
+
+// markDirty records a write whose effect on the figures is unknown.
+func (st *stats) markDirty() {
+	if !st.dirty.Load() { // a load keeps the cache line shared between writers
+		st.dirty.Store(true)
+	}
 }
 
 // Stats is what DescribeTable reports of a table's contents.
@@ -33,6 +50,7 @@ type Stats struct {
 // The sizes are computed outside the lock, which only adds them up.
 func (st *stats) note(t *Table, old, new Item) {
 	if !st.ready.Load() {
+		st.markDirty() // a count under way may miss it
 		return
 	}
 	var dc, db int64
@@ -61,6 +79,7 @@ func (st *stats) note(t *Table, old, new Item) {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	st.noted++
 	st.count += dc
 	st.bytes += db
 	for _, d := range ix {
@@ -78,7 +97,7 @@ func (st *stats) note(t *Table, old, new Item) {
 // this is the first time since the service opened.
 func (s *Service) TableStats(t *Table) (Stats, error) {
 	st := &t.stats
-	if !st.ready.Load() {
+	if !st.ready.Load() || (st.dirty.Load() && st.recountDue()) {
 		if err := s.countTable(t); err != nil {
 			return Stats{}, err
 		}
@@ -97,8 +116,11 @@ func (s *Service) TableStats(t *Table) (Stats, error) {
 func (s *Service) countTable(t *Table) error {
 	st := &t.stats
 	st.mu.Lock()
-	gen := st.gen
+	gen, noted := st.gen, st.noted
 	st.mu.Unlock()
+	// Cleared before counting: a blind write during the count marks it again.
+	st.dirty.Store(false)
+	start := time.Now()
 	prefix := tablePrefix(t.ID)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
@@ -131,11 +153,23 @@ func (s *Service) countTable(t *Table) error {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !st.ready.Load() && st.gen == gen {
+	if st.gen == gen {
 		st.count, st.bytes, st.indexes = count, size, indexes
 		st.ready.Store(true)
+		if st.noted != noted {
+			st.dirty.Store(true) // the count may have missed them: count again later
+		}
 	}
+	end := time.Now()
+	st.next = end.Add(10 * end.Sub(start))
 	return nil
+}
+
+// recountDue reports whether a dirty table may be counted again.
+func (st *stats) recountDue() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return !time.Now().Before(st.next)
 }
 
 // invalidate makes the next DescribeTable count the table again (after an

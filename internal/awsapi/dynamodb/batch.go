@@ -40,7 +40,11 @@ func (a *API) batchWriteItem(ctx context.Context, body []byte) (any, error) {
 				keys = append(keys, tables.Item(r.DeleteRequest.Key))
 			}
 		}
-		if err := a.authorizeKeys(ctx, "BatchWriteItem", table, keys...); err != nil {
+		var ck *condKeys
+		if a.restricted(ctx) {
+			ck = writeKeys(tables.RequestExpressions{}, "", in.ReturnConsumedCapacity, keys...)
+		}
+		if err := a.authorizeKeys(ctx, "BatchWriteItem", table, ck, keys...); err != nil {
 			return nil, err
 		}
 		for _, r := range rs {
@@ -85,11 +89,15 @@ func (a *API) batchGetItem(ctx context.Context, body []byte) (any, error) {
 		for i, k := range r.Keys {
 			keys[i] = tables.Item(k)
 		}
-		if err := a.authorizeKeys(ctx, "BatchGetItem", table, keys...); err != nil {
-			return nil, err
-		}
 		lp := legacyParams{AttributesToGet: r.AttributesToGet}
 		if err := lp.translate(exprTarget{Projection: &r.ProjectionExpression, Names: &r.ExpressionAttributeNames}); err != nil {
+			return nil, err
+		}
+		var ck *condKeys
+		if a.restricted(ctx) {
+			ck = readKeys(tables.RequestExpressions{Names: r.ExpressionAttributeNames, Projection: r.ProjectionExpression}, "", in.ReturnConsumedCapacity, false)
+		}
+		if err := a.authorizeKeys(ctx, "BatchGetItem", table, ck, keys...); err != nil {
 			return nil, err
 		}
 		kp := tables.KeysAndProjection{Projection: r.ProjectionExpression, Names: r.ExpressionAttributeNames, ConsistentRead: r.ConsistentRead}
@@ -204,29 +212,47 @@ func (a *API) transactWriteItems(ctx context.Context, body []byte) (any, error) 
 		return nil, err
 	}
 	req := make([]tables.TransactWriteItem, len(in.TransactItems))
+	restricted := a.restricted(ctx)
 	for i, ti := range in.TransactItems {
 		var table, action string
 		var key tables.Item
+		var exprs tables.RequestExpressions
 		switch {
 		case ti.ConditionCheck != nil:
 			c := ti.ConditionCheck
 			table, action, key = c.TableName, "ConditionCheckItem", tables.Item(c.Key)
+			if restricted {
+				exprs = tables.RequestExpressions{Names: c.ExpressionAttributeNames, Values: valuesMap(c.ExpressionAttributeValues), Condition: c.ConditionExpression}
+			}
 			req[i].ConditionCheck = &tables.ConditionCheck{Table: c.TableName, Key: tables.Item(c.Key), Condition: c.condition(), Names: c.ExpressionAttributeNames, Values: valuesMap(c.ExpressionAttributeValues)}
 		case ti.Put != nil:
 			p := ti.Put
 			table, action, key = p.TableName, "PutItem", tables.Item(p.Item)
+			if restricted {
+				exprs = tables.RequestExpressions{Names: p.ExpressionAttributeNames, Values: valuesMap(p.ExpressionAttributeValues), Condition: p.ConditionExpression}
+			}
 			req[i].Put = &tables.PutInput{Table: p.TableName, Item: tables.Item(p.Item), Condition: p.condition(), Names: p.ExpressionAttributeNames, Values: valuesMap(p.ExpressionAttributeValues)}
 		case ti.Delete != nil:
 			d := ti.Delete
 			table, action, key = d.TableName, "DeleteItem", tables.Item(d.Key)
+			if restricted {
+				exprs = tables.RequestExpressions{Names: d.ExpressionAttributeNames, Values: valuesMap(d.ExpressionAttributeValues), Condition: d.ConditionExpression}
+			}
 			req[i].Delete = &tables.DeleteInput{Table: d.TableName, Key: tables.Item(d.Key), Condition: d.condition(), Names: d.ExpressionAttributeNames, Values: valuesMap(d.ExpressionAttributeValues)}
 		case ti.Update != nil:
 			u := ti.Update
 			table, action, key = u.TableName, "UpdateItem", tables.Item(u.Key)
+			if restricted {
+				exprs = tables.RequestExpressions{Names: u.ExpressionAttributeNames, Values: valuesMap(u.ExpressionAttributeValues), Condition: u.ConditionExpression, Update: u.UpdateExpression}
+			}
 			req[i].Update = &tables.UpdateInput{Table: u.TableName, Key: tables.Item(u.Key), Update: u.UpdateExpression, Condition: u.condition(), Names: u.ExpressionAttributeNames, Values: valuesMap(u.ExpressionAttributeValues)}
 		}
 		if table != "" {
-			if err := a.authorizeKeys(ctx, action, table, key); err != nil {
+			var ck *condKeys
+			if restricted {
+				ck = writeKeys(exprs, "", in.ReturnConsumedCapacity, key)
+			}
+			if err := a.authorizeKeys(ctx, action, table, ck, key); err != nil {
 				return nil, err
 			}
 		}
@@ -246,17 +272,7 @@ func (a *API) transactWriteItems(ctx context.Context, body []byte) (any, error) 
 }
 
 func (a *API) transactGetItems(ctx context.Context, body []byte) (any, error) {
-	in, err := decode[struct {
-		TransactItems []struct {
-			Get struct {
-				TableName                string
-				Key                      wireItem
-				ProjectionExpression     string
-				ExpressionAttributeNames map[string]string
-			}
-		}
-		ReturnConsumedCapacity string
-	}](body)
+	in, err := decodeFast[transactGetIn](body)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +283,11 @@ func (a *API) transactGetItems(ctx context.Context, body []byte) (any, error) {
 	req := make([]tables.TransactGet, len(in.TransactItems))
 	for i, ti := range in.TransactItems {
 		g := ti.Get
-		if err := a.authorizeKeys(ctx, "GetItem", g.TableName, tables.Item(g.Key)); err != nil {
+		var ck *condKeys
+		if a.restricted(ctx) {
+			ck = readKeys(tables.RequestExpressions{Names: g.ExpressionAttributeNames, Projection: g.ProjectionExpression}, "", in.ReturnConsumedCapacity, false)
+		}
+		if err := a.authorizeKeys(ctx, "GetItem", g.TableName, ck, tables.Item(g.Key)); err != nil {
 			return nil, err
 		}
 		req[i] = tables.TransactGet{Table: g.TableName, Key: tables.Item(g.Key), Projection: g.ProjectionExpression, Names: g.ExpressionAttributeNames}
@@ -291,6 +311,23 @@ func (a *API) transactGetItems(ctx context.Context, body []byte) (any, error) {
 		return map[string]any{"Responses": out, "ConsumedCapacity": tableUnits(units, true)}, nil
 	}
 	return map[string]any{"Responses": out}, nil
+}
+
+// transactGetIn is TransactGetItems' request (read by fastdecode.go).
+type transactGetIn struct {
+	TransactItems          []transactGetItemIn
+	ReturnConsumedCapacity string
+}
+
+type transactGetItemIn struct {
+	Get txGet
+}
+
+type txGet struct {
+	TableName                string
+	Key                      wireItem
+	ProjectionExpression     string
+	ExpressionAttributeNames map[string]string
 }
 
 // unitsFor checks ReturnConsumedCapacity for a batch or a transaction and

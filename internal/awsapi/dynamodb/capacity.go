@@ -22,11 +22,13 @@ func capacityMode(mode string) (want bool, err error) {
 // itemCall does what every single-item operation does before it runs: the
 // table name is checked, the caller authorized for action on the table, and
 // the capacity mode read. consumed is nil when no capacity was asked for.
-func (a *API) itemCall(ctx context.Context, action, table, capacity string, key tables.Item) (consumed *tables.Consumed, err error) {
+// ck is the request's other condition keys, built only for restricted
+// callers (nil for operators).
+func (a *API) itemCall(ctx context.Context, action, table, capacity string, ck *condKeys, key tables.Item) (consumed *tables.Consumed, err error) {
 	if err := requireTable(table); err != nil {
 		return nil, err
 	}
-	if err := a.authorizeKeys(ctx, action, table, key); err != nil {
+	if err := a.authorizeKeys(ctx, action, table, ck, key); err != nil {
 		return nil, err
 	}
 	want, err := capacityMode(capacity)
@@ -37,10 +39,17 @@ func (a *API) itemCall(ctx context.Context, action, table, capacity string, key 
 }
 
 // withCapacity adds ConsumedCapacity to a response body, as DynamoDB
-// reports it for mode (TOTAL or INDEXES).
-func (a *API) withCapacity(body rawBody, table, mode string, c *tables.Consumed, read bool) rawBody {
+// reports it for mode (TOTAL or INDEXES). A nil body is {}: it is answered
+// as the handler's nil, without boxing a slice into the interface.
+func (a *API) withCapacity(body rawBody, table, mode string, c *tables.Consumed, read bool) any {
 	if c == nil {
+		if body == nil {
+			return nil
+		}
 		return body
+	}
+	if body == nil {
+		body = rawBody("{}")
 	}
 	units := func(u float64) map[string]float64 {
 		if read {

@@ -8,7 +8,7 @@ import (
 )
 
 // The item-carrying requests (PutItem, GetItem, DeleteItem, UpdateItem,
-// Query, BatchWriteItem, BatchGetItem, TransactWriteItems) are read in one pass by a hand-written reader instead of
+// Query, BatchWriteItem, BatchGetItem, TransactWriteItems, TransactGetItems) are read in one pass by a hand-written reader instead of
 // encoding/json, which checks the whole body, then reflects over the
 // request, then hands each item's bytes to wireItem, which scans them again.
 // The reader takes only the members it knows, exactly spelled and once
@@ -26,7 +26,7 @@ type fastRequest interface {
 // validation error of the request, in document order (encoding/json stops at
 // the first error an item's UnmarshalJSON returns).
 type reader struct {
-	*jsonproto.Decoder
+	jsonproto.Decoder
 	err  error
 	seen [16]string
 	n    int
@@ -51,7 +51,8 @@ func readFast[T any, PT interface {
 	fastRequest
 }](body []byte) (*T, error, bool) {
 	var v T
-	r := reader{Decoder: jsonproto.NewDecoder(body)}
+	var r reader
+	r.Reset(body)
 	ok := r.Object(func(key []byte) bool {
 		k := string(key)
 		if !r.once(k) {
@@ -668,6 +669,64 @@ func (kp *keysAndProjectionIn) read(r *reader) bool {
 			return r.names(&kp.ExpressionAttributeNames)
 		default:
 			return r.boolean(&kp.ConsistentRead)
+		}
+	})
+}
+
+func (in *transactGetIn) field(r *reader, k string) bool {
+	switch k {
+	case "ReturnConsumedCapacity":
+		return r.str(&in.ReturnConsumedCapacity)
+	case "TransactItems":
+		in.TransactItems = []transactGetItemIn{}
+		return r.Array(func() bool {
+			var ti transactGetItemIn
+			seen := false
+			ok := r.Object(func(key []byte) bool {
+				if string(key) != "Get" || seen {
+					return false // a repeated Get is merged by encoding/json
+				}
+				seen = true
+				return ti.Get.read(r)
+			})
+			in.TransactItems = append(in.TransactItems, ti)
+			return ok
+		})
+	}
+	return false
+}
+
+// read reads one Get of a TransactGetItems; repeated members go to
+// encoding/json.
+func (g *txGet) read(r *reader) bool {
+	var seen uint
+	return r.Object(func(key []byte) bool {
+		var bit uint
+		switch string(key) {
+		case "TableName":
+			bit = 1
+		case "Key":
+			bit = 2
+		case "ProjectionExpression":
+			bit = 4
+		case "ExpressionAttributeNames":
+			bit = 8
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		switch bit {
+		case 1:
+			return r.str(&g.TableName)
+		case 2:
+			return r.item(&g.Key)
+		case 4:
+			return r.str(&g.ProjectionExpression)
+		default:
+			return r.names(&g.ExpressionAttributeNames)
 		}
 	})
 }

@@ -74,6 +74,12 @@ var fastSeeds = []string{
 	`{"RequestItems":{"t":{"Keys":[{"pk":{"N":"x"}}],"Keys":[]},"t":{}}}`,
 	`{"RequestItems":{"t":{"keys":[{"pk":{"S":"a"}}],"ConsistentRead":1}}}`,
 	`{"RequestItems":{"t":{"Keys":[null,{"pk":{"S":"a"}}]},"u":null}}`,
+	`{"TransactItems":[{"Get":{"TableName":"t","Key":{"pk":{"S":"a"},"sk":{"N":"1"}},"ProjectionExpression":"#a, b","ExpressionAttributeNames":{"#a":"a"}}},{"Get":{"TableName":"u","Key":{"pk":{"B":"AAE="}}}}],"ReturnConsumedCapacity":"TOTAL"}`,
+	`{"TransactItems":[{"Get":{"TableName":"t","Key":{"pk":{"S":"a"}}},"Get":{"TableName":"u"}},{}]}`,
+	`{"TransactItems":[{"Get":{"TableName":"t","TableName":"u","Key":{"pk":{"N":"x"}}}}]}`,
+	`{"TransactItems":[{"get":{"tablename":"t","key":{"pk":{"S":"a"}}}},{"Get":null}],"TransactItems":[]}`,
+	`{"TransactItems":[{"Get":{"TableName":"t","Key":{"pk":{"S":"a"}},"ConsistentRead":true}}]}`,
+	`{"TransactItems":[{"Get":{"TableName":"t","Key":{"pk":{"SS":[]}}}},null]}`,
 }
 
 func TestFastDecodeSeeds(t *testing.T) {
@@ -91,6 +97,7 @@ func checkAllRequests(t *testing.T, body []byte) {
 	sameAs[batchWriteIn](t, body)
 	sameAs[transactWriteIn](t, body)
 	sameAs[batchGetIn](t, body)
+	sameAs[transactGetIn](t, body)
 }
 
 // FuzzFastDecode: the fast reader and encoding/json accept and refuse the
@@ -130,6 +137,10 @@ func TestFastReaderTakesSDKRequests(t *testing.T) {
 	bget := []byte(`{"RequestItems":{"kv":{"ConsistentRead":true,"Keys":[{"pk":{"S":"k1"}},{"pk":{"S":"k2"}}],"ProjectionExpression":"pk"}}}`)
 	if v, err, ok := readFast[batchGetIn](bget); !ok || err != nil || len(v.RequestItems["kv"].Keys) != 2 || !v.RequestItems["kv"].ConsistentRead {
 		t.Fatalf("BatchGetItem: ok %v, err %v, %+v", ok, err, v)
+	}
+	tget := []byte(`{"TransactItems":[{"Get":{"Key":{"pk":{"S":"k1"}},"TableName":"kv"}},{"Get":{"Key":{"pk":{"S":"k2"}},"ProjectionExpression":"pk","TableName":"kv"}}]}`)
+	if v, err, ok := readFast[transactGetIn](tget); !ok || err != nil || len(v.TransactItems) != 2 || v.TransactItems[1].Get.Key["pk"].S != "k2" || v.TransactItems[1].Get.ProjectionExpression != "pk" {
+		t.Fatalf("TransactGetItems: ok %v, err %v, %+v", ok, err, v)
 	}
 	if _, _, ok := readFast[putItemIn]([]byte(`{"TableName":"kv","Expected":{}}`)); ok {
 		t.Fatal("a legacy parameter was taken by the fast reader")

@@ -21,11 +21,17 @@ func (a *API) restricted(ctx context.Context) bool {
 
 // authorizeKeys authorizes action on table with the leading keys of items
 // (keys or whole items) as dynamodb:LeadingKeys.
-func (a *API) authorizeKeys(ctx context.Context, action, table string, items ...tables.Item) error {
+// ck, when set, adds the request's other condition keys (condkeys.go).
+func (a *API) authorizeKeys(ctx context.Context, action, table string, ck *condKeys, items ...tables.Item) error {
 	if !a.restricted(ctx) {
 		return a.authorize(ctx, action, a.Tables.ARN(table))
 	}
-	return a.authorizeMulti(ctx, action, a.Tables.ARN(table), a.leadingKeys(ctx, table, items))
+	keys := a.leadingKeys(ctx, table, items)
+	if keys.Values == nil {
+		keys.Values = map[string][]string{}
+	}
+	ck.addTo(keys)
+	return a.authorizeMulti(ctx, action, a.Tables.ARN(table), keys)
 }
 
 func (a *API) authorizeMulti(ctx context.Context, action, resource string, keys *auth.MultiKeys) error {
@@ -41,7 +47,7 @@ func (a *API) authorizeMulti(ctx context.Context, action, resource string, keys 
 func (a *API) leadingKeys(ctx context.Context, table string, items []tables.Item) *auth.MultiKeys {
 	t, err := a.Tables.DescribeTable(ctx, table)
 	if err != nil {
-		return &auth.MultiKeys{Unknowable: []string{LeadingKeys}}
+		return &auth.MultiKeys{Values: map[string][]string{}, Unknowable: []string{LeadingKeys}}
 	}
 	hash := t.HashKey()
 	values := make([]string, 0, len(items))
@@ -65,5 +71,5 @@ func keyText(v tables.Value) string {
 // scanKeys are a Scan's (or a PartiQL statement's) condition keys: which
 // partitions it reads is not known in advance.
 func scanKeys() *auth.MultiKeys {
-	return &auth.MultiKeys{Unknowable: []string{LeadingKeys}}
+	return &auth.MultiKeys{Values: map[string][]string{}, Unknowable: []string{LeadingKeys}}
 }

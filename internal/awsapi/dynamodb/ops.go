@@ -298,7 +298,12 @@ func (a *API) putItem(ctx context.Context, body []byte) (any, error) {
 	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
-	consumed, err := a.itemCall(ctx, "PutItem", in.TableName, in.ReturnConsumedCapacity, tables.Item(in.Item))
+	var ck *condKeys
+	if a.restricted(ctx) {
+		ck = writeKeys(tables.RequestExpressions{Names: in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues), Condition: in.ConditionExpression},
+			in.ReturnValues, in.ReturnConsumedCapacity, tables.Item(in.Item))
+	}
+	consumed, err := a.itemCall(ctx, "PutItem", in.TableName, in.ReturnConsumedCapacity, ck, tables.Item(in.Item))
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +338,11 @@ func (a *API) getItem(ctx context.Context, body []byte) (any, error) {
 	if err := in.translate(exprTarget{Projection: &in.ProjectionExpression, Names: &in.ExpressionAttributeNames}); err != nil {
 		return nil, err
 	}
-	consumed, err := a.itemCall(ctx, "GetItem", in.TableName, in.ReturnConsumedCapacity, tables.Item(in.Key))
+	var ck *condKeys
+	if a.restricted(ctx) {
+		ck = readKeys(tables.RequestExpressions{Names: in.ExpressionAttributeNames, Projection: in.ProjectionExpression}, "", in.ReturnConsumedCapacity, false)
+	}
+	consumed, err := a.itemCall(ctx, "GetItem", in.TableName, in.ReturnConsumedCapacity, ck, tables.Item(in.Key))
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +373,12 @@ func (a *API) deleteItem(ctx context.Context, body []byte) (any, error) {
 	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
-	consumed, err := a.itemCall(ctx, "DeleteItem", in.TableName, in.ReturnConsumedCapacity, tables.Item(in.Key))
+	var ck *condKeys
+	if a.restricted(ctx) {
+		ck = writeKeys(tables.RequestExpressions{Names: in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues), Condition: in.ConditionExpression},
+			in.ReturnValues, in.ReturnConsumedCapacity, tables.Item(in.Key))
+	}
+	consumed, err := a.itemCall(ctx, "DeleteItem", in.TableName, in.ReturnConsumedCapacity, ck, tables.Item(in.Key))
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +413,12 @@ func (a *API) updateItem(ctx context.Context, body []byte) (any, error) {
 	if err := in.translate(exprTarget{Condition: &in.ConditionExpression, Update: &in.UpdateExpression, Names: &in.ExpressionAttributeNames, Values: &in.ExpressionAttributeValues}); err != nil {
 		return nil, err
 	}
-	consumed, err := a.itemCall(ctx, "UpdateItem", in.TableName, in.ReturnConsumedCapacity, tables.Item(in.Key))
+	var ck *condKeys
+	if a.restricted(ctx) {
+		ck = writeKeys(tables.RequestExpressions{Names: in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues), Condition: in.ConditionExpression, Update: in.UpdateExpression},
+			in.ReturnValues, in.ReturnConsumedCapacity, tables.Item(in.Key))
+	}
+	consumed, err := a.itemCall(ctx, "UpdateItem", in.TableName, in.ReturnConsumedCapacity, ck, tables.Item(in.Key))
 	if err != nil {
 		return nil, err
 	}
@@ -496,10 +515,10 @@ func pageOut(p *tables.Page, count bool) rawBody {
 	return append(b, '}')
 }
 
-// itemBody is {"name": item}, or {} without an item.
+// itemBody is {"name": item}, or nil ({}, see withCapacity) without an item.
 func itemBody(name string, it tables.Item) rawBody {
 	if it == nil {
-		return rawBody("{}")
+		return nil
 	}
 	b := make([]byte, 0, 64+itemSizeHint(it))
 	b = append(b, `{"`...)
@@ -544,8 +563,12 @@ func (a *API) query(ctx context.Context, body []byte) (any, error) {
 	if a.restricted(ctx) {
 		// The partition is known once the core has read the key condition.
 		resource := a.readResource(in.TableName, in.IndexName)
+		ck := readKeys(tables.RequestExpressions{Names: in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues),
+			Projection: in.ProjectionExpression, Filter: in.FilterExpression, KeyCondition: in.KeyConditionExpression}, in.Select, in.ReturnConsumedCapacity, in.IndexName != "")
 		qin.Authorize = func(partition tables.Value) error {
-			return a.authorizeMulti(ctx, "Query", resource, &auth.MultiKeys{Values: map[string][]string{LeadingKeys: {keyText(partition)}}})
+			keys := &auth.MultiKeys{Values: map[string][]string{LeadingKeys: {keyText(partition)}}}
+			ck.addTo(keys)
+			return a.authorizeMulti(ctx, "Query", resource, keys)
 		}
 	} else if err := a.authorize(ctx, "Query", a.readResource(in.TableName, in.IndexName)); err != nil {
 		return nil, err
@@ -575,7 +598,10 @@ func (a *API) scan(ctx context.Context, body []byte) (any, error) {
 		return nil, err
 	}
 	if a.restricted(ctx) {
-		if err := a.authorizeMulti(ctx, "Scan", a.readResource(in.TableName, in.IndexName), scanKeys()); err != nil {
+		keys := scanKeys()
+		readKeys(tables.RequestExpressions{Names: in.ExpressionAttributeNames, Values: valuesMap(in.ExpressionAttributeValues),
+			Projection: in.ProjectionExpression, Filter: in.FilterExpression}, in.Select, in.ReturnConsumedCapacity, in.IndexName != "").addTo(keys)
+		if err := a.authorizeMulti(ctx, "Scan", a.readResource(in.TableName, in.IndexName), keys); err != nil {
 			return nil, err
 		}
 	} else if err := a.authorize(ctx, "Scan", a.readResource(in.TableName, in.IndexName)); err != nil {

@@ -25,6 +25,10 @@ const maxDepth = 64
 // NewDecoder reads data.
 func NewDecoder(data []byte) *Decoder { return &Decoder{data: data} }
 
+// Reset makes d read data from its start: a Decoder embedded by value in a
+// caller's own reader costs no allocation of its own.
+func (d *Decoder) Reset(data []byte) { *d = Decoder{data: data} }
+
 // Fail marks the input as one for encoding/json and returns false.
 func (d *Decoder) Fail() bool {
 	d.failed = true
