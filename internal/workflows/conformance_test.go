@@ -3,11 +3,13 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
-	"slices"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nimbus-platform/nimbus/internal/conformance"
 )
@@ -30,7 +32,26 @@ const placeholderFlag = "snapshot-placeholders-in-input-or-output"
 
 // knownExecutionDifferences lists unflagged cases we do not pass yet, with
 // the reason; they are counted and reported, never silently skipped.
-var knownExecutionDifferences = map[string]string{}
+var knownExecutionDifferences = map[string]string{
+	// test_timestamp_operators generated real timestamps at run time; the
+	// recording replaced them with the placeholder "date" in both the
+	// definition and the input, so identical recorded cases expect opposite
+	// outcomes (ls-0822 true, ls-0823 false). Those expecting a match cannot
+	// be replayed; the others pass because "date" is no timestamp.
+	"ls-0807": timestampPlaceholder, "ls-0822": timestampPlaceholder, "ls-0825": timestampPlaceholder,
+	"ls-0829": timestampPlaceholder, "ls-0831": timestampPlaceholder, "ls-0834": timestampPlaceholder,
+	"ls-0837": timestampPlaceholder, "ls-0838": timestampPlaceholder,
+}
+
+// knownPlaceholderDifferences are cases flagged with placeholders whose
+// hidden input decides the outcome.
+var knownPlaceholderDifferences = map[string]string{
+	"ls-0032": "the input timestamp was normalised to <timestamp>; the original lay more than a year ahead",
+	"ls-0036": "the input timestamp was normalised to <timestamp>; the original was malformed",
+	"ls-0037": "the input timestamp was normalised to <timestamp>; the original was malformed",
+}
+
+const timestampPlaceholder = "the recorded timestamps were replaced by the placeholder \"date\""
 
 func TestConformanceExecutions(t *testing.T) {
 	dir := conformance.Dir(t)
@@ -45,7 +66,7 @@ func TestConformanceExecutions(t *testing.T) {
 	var total, passed, placeholderTotal, placeholderPassed int
 	var known []string
 	for _, c := range cases {
-		placeholder := slices.Equal(c.Flags, []string{placeholderFlag})
+		placeholder := len(c.Flags) == 1 && strings.HasPrefix(c.Flags[0], placeholderFlag)
 		if len(c.Flags) > 0 && !placeholder {
 			continue
 		}
@@ -55,7 +76,11 @@ func TestConformanceExecutions(t *testing.T) {
 			total++
 		}
 		reason := runExecutionCase(c, placeholder)
-		if why, ok := knownExecutionDifferences[c.ID]; ok {
+		why, ok := knownExecutionDifferences[c.ID]
+		if !ok {
+			why, ok = knownPlaceholderDifferences[c.ID]
+		}
+		if ok {
 			if reason == "" {
 				t.Errorf("%s passes now: remove it from knownExecutionDifferences (%s)", c.ID, why)
 			}
@@ -82,18 +107,25 @@ func runExecutionCase(c executionCase, placeholder bool) string {
 	if err != nil {
 		return "definition refused: " + err.Error()
 	}
-	e := &Engine{Clock: newFakeClock(true)}
+	clock := newFakeClock(true)
+	e := &Engine{Clock: clock}
 	in := c.Input
-	if placeholder && strings.Contains(string(in), "<") {
-		// inputs with placeholders cannot be run faithfully
-		if hasPlaceholder(mustDecode(in)) {
-			return ""
-		}
+	// the upstream tests pass a string input as the raw input text
+	var text string
+	if json.Unmarshal(in, &text) == nil {
+		in = json.RawMessage(text)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30e9)
+	if placeholder {
+		// the upstream tests generated timestamps near the start time, which
+		// the recording replaced by "date": put one back
+		ts := `"` + clock.Now().Add(time.Second).Format(time.RFC3339) + `"`
+		in = json.RawMessage(strings.NewReplacer(`"date"`, ts, `"<timestamp>"`, ts).Replace(string(in)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res := e.Start(ctx, def, ExecutionInfo{ARN: "arn:aws:states:us-east-1:000000000000:execution:sm:exec", Name: "exec",
-		StateMachineARN: "arn:aws:states:us-east-1:000000000000:stateMachine:sm", StateMachineName: "sm"}, in, Hooks{})
+	res := e.Start(ctx, def, ExecutionInfo{ARN: "arn:aws:states:us-east-1:111111111111:execution:sm:exec", Name: "exec",
+		StateMachineARN: "arn:aws:states:us-east-1:111111111111:stateMachine:sm", StateMachineName: "sm",
+		RoleARN: "arn:aws:iam::111111111111:role/sm"}, in, Hooks{})
 	if res.Status != c.Expected.Status {
 		return "status " + res.Status + " (" + res.Error + ": " + res.Cause + "), want " + c.Expected.Status
 	}
@@ -114,7 +146,7 @@ func runExecutionCase(c executionCase, placeholder bool) string {
 			if !placeholderEqual(w, got) {
 				return "output " + string(res.Output) + ", want " + string(want)
 			}
-		} else if !jsonEqual(w, got) {
+		} else if !jsonEqual(normaliseRandom(c, w, got), got) {
 			return "output " + string(res.Output) + ", want " + string(want)
 		}
 	case StatusFailed:
@@ -137,34 +169,36 @@ func mustDecode(data []byte) any {
 	return v
 }
 
-func isPlaceholder(v any) bool {
-	s, ok := v.(string)
-	return ok && strings.HasPrefix(s, "<") && strings.HasSuffix(s, ">")
-}
+var (
+	placeholderPart = regexp.MustCompile(`<[A-Za-z0-9_]+>`)
+	uuidPattern     = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+)
 
-func hasPlaceholder(v any) bool {
-	switch x := v.(type) {
-	case map[string]any:
-		for _, e := range x {
-			if hasPlaceholder(e) {
-				return true
-			}
-		}
-	case []any:
-		for _, e := range x {
-			if hasPlaceholder(e) {
-				return true
-			}
-		}
-	}
-	return isPlaceholder(v)
-}
-
-// placeholderEqual compares like jsonEqual, but a placeholder string in want
-// matches any value.
+// placeholderEqual compares like jsonEqual, but where the recording
+// normalised a value: "<Name>" (whole or inside a string) matches anything,
+// "date" (and the other time placeholders) a timestamp, "snf_role_arn" any
+// string and "generated-uuid" a version 4 UUID.
 func placeholderEqual(want, got any) bool {
-	if isPlaceholder(want) {
-		return true
+	if ws, ok := want.(string); ok {
+		gs, ok := got.(string)
+		switch {
+		case ws == "date" || ws == "<timestamp>" || ws == "entered-time" || ws == "start-time":
+			_, err := parseTimestamp(gs)
+			return ok && err == nil
+		case ws == "snf_role_arn":
+			return ok
+		case ws == "generated-uuid":
+			return ok && uuidPattern.MatchString(gs)
+		case placeholderPart.MatchString(ws):
+			if placeholderPart.ReplaceAllString(ws, "") == "" {
+				return true
+			}
+			parts := placeholderPart.Split(ws, -1)
+			for i := range parts {
+				parts[i] = regexp.QuoteMeta(parts[i])
+			}
+			return ok && regexp.MustCompile("^"+strings.Join(parts, ".*")+"$").MatchString(gs)
+		}
 	}
 	switch w := want.(type) {
 	case map[string]any:
@@ -227,4 +261,24 @@ func TestConformanceStatelint(t *testing.T) {
 		}
 	}
 	t.Logf("statelint: %d/%d passed", passed, len(cases))
+}
+
+// normaliseRandom: the upstream MathRandom tests replace the generated number
+// with "RandomNumberGenerated"; check instead that ours is an integer in the
+// requested range [fst, snd).
+func normaliseRandom(c executionCase, want, got any) any {
+	w, ok1 := want.(map[string]any)
+	g, ok2 := got.(map[string]any)
+	if !ok1 || !ok2 || w["FunctionResult"] != "RandomNumberGenerated" {
+		return want
+	}
+	in, _ := mustDecode(c.Input).(map[string]any)
+	fi, _ := in["FunctionInput"].(map[string]any)
+	lo, _ := toFloat(fi["fst"])
+	hi, _ := toFloat(fi["snd"])
+	n, ok := toInt(g["FunctionResult"])
+	if ok && float64(n) >= math.Floor(lo) && float64(n) < hi {
+		return got
+	}
+	return want
 }

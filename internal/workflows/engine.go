@@ -27,6 +27,9 @@ const (
 	ErrBranchFailed            = "States.BranchFailed"
 )
 
+// maxWait bounds a Wait state: a standard execution lasts at most a year.
+const maxWait = 365 * 24 * time.Hour
+
 // MaxPayload is the largest input or output a state may pass on (256 KiB).
 const MaxPayload = 256 * 1024
 
@@ -336,6 +339,9 @@ type scope struct {
 	th    *thread
 	input any
 	st    *State
+	// pending holds the variables a state assigns; they are visible only
+	// after the state ends.
+	pending map[string]any
 }
 
 func (sc *scope) contextObject() map[string]any {
@@ -355,8 +361,10 @@ func (sc *scope) contextObject() map[string]any {
 		"State": map[string]any{
 			"Name":        sc.th.state,
 			"EnteredTime": formatTime(sc.th.stateNow),
-			"RetryCount":  intNumber(int64(sc.th.retries)),
 		},
+	}
+	if sc.th.retries > 0 {
+		co["State"].(map[string]any)["RetryCount"] = intNumber(int64(sc.th.retries))
 	}
 	if sc.th.mapItem != nil {
 		co["Map"] = map[string]any{"Item": map[string]any{"Index": intNumber(int64(sc.th.mapItem.index)), "Value": sc.th.mapItem.value}}
@@ -392,7 +400,9 @@ func (sc *scope) runtime(format string, a ...any) error {
 	return &Failure{Name: ErrRuntime, Cause: fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). ", sc.th.state, sc.th.entered) + fmt.Sprintf(format, a...)}
 }
 
-func (sc *scope) with(input any) *scope { return &scope{r: sc.r, th: sc.th, input: input, st: sc.st} }
+func (sc *scope) with(input any) *scope {
+	return &scope{r: sc.r, th: sc.th, input: input, st: sc.st, pending: sc.pending}
+}
 
 func (sc *scope) evalExpr(e *valueExpr) (any, error) {
 	if e.call != nil {
@@ -496,7 +506,7 @@ func (r *run) state(ctx context.Context, st *State, in any, th *thread) (any, st
 	th.retries = 0
 	th.stateNow = r.clock.Now()
 	th.entered = r.event(th, r.enteredType(st.Type), &StateEnteredDetails{Name: st.Name, Input: encodeJSON(in)})
-	sc := &scope{r: r, th: th, input: in, st: st}
+	sc := &scope{r: r, th: th, input: in, st: st, pending: map[string]any{}}
 
 	var attempts []int64
 	if len(st.Retry) > 0 {
@@ -510,6 +520,9 @@ func (r *run) state(ctx context.Context, st *State, in any, th *thread) (any, st
 		}
 		if err == nil {
 			if err = checkSize(out, fmt.Sprintf("the output of state '%s'", st.Name)); err == nil {
+				for k, v := range sc.pending {
+					th.vars[k] = v
+				}
 				if st.Type != TypeFail {
 					r.event(th, r.maybeExited(st), &StateExitedDetails{Name: st.Name, Output: encodeJSON(out)})
 				}
@@ -519,6 +532,7 @@ func (r *run) state(ctx context.Context, st *State, in any, th *thread) (any, st
 		if ctx.Err() != nil {
 			return nil, "", ctx.Err()
 		}
+		clear(sc.pending)
 		f := asFailure(err)
 		if i := matchRetrier(st.Retry, f.Name); i >= 0 && attempts[i] < st.Retry[i].MaxAttempts {
 			rt := st.Retry[i]
@@ -554,6 +568,9 @@ func (r *run) state(ctx context.Context, st *State, in any, th *thread) (any, st
 			if c.Assign != nil {
 				if aerr := r.assign(sc.with(errOut), c.Assign); aerr != nil {
 					return nil, "", aerr
+				}
+				for k, v := range sc.pending {
+					th.vars[k] = v
 				}
 			}
 			r.event(th, r.maybeExited(st), &StateExitedDetails{Name: st.Name, Output: encodeJSON(out)})
@@ -633,14 +650,14 @@ func (r *run) body(ctx context.Context, sc *scope, raw any) (any, error) {
 		if st.HasResult {
 			result = deepCopy(st.Result)
 		}
+		if st.Assign != nil {
+			if err := r.assign(sc.with(result), st.Assign); err != nil {
+				return nil, err
+			}
+		}
 		out, err := sc.resultPath(st.ResultPath, raw, result)
 		if err != nil {
 			return nil, err
-		}
-		if st.Assign != nil {
-			if err := r.assign(sc.with(raw), st.Assign); err != nil {
-				return nil, err
-			}
 		}
 		return sc.outputPath(out)
 	case TypeSucceed:
@@ -731,7 +748,7 @@ func (r *run) assign(sc *scope, t *template) error {
 	}
 	m, _ := v.(map[string]any)
 	for k, x := range m {
-		sc.th.vars[k] = x
+		sc.pending[k] = x
 	}
 	return nil
 }
@@ -769,6 +786,9 @@ func (r *run) wait(ctx context.Context, sc *scope, in any) error {
 			return sc.runtime("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s == %s", st.TimestampPath.src, encodeJSON(v))
 		}
 		d = t.Sub(now)
+	}
+	if d > maxWait {
+		return sc.runtime("Wait state delay is too long.")
 	}
 	return sleep(ctx, r.clock, d)
 }
