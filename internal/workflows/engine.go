@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -105,9 +104,8 @@ func (SystemClock) After(d time.Duration) (<-chan time.Time, func()) {
 // Engine runs state machines. It holds no per-execution state: many
 // executions may run at once.
 type Engine struct {
-	Tasks  TaskRunner
-	Clock  Clock
-	Logger *slog.Logger
+	Tasks TaskRunner
+	Clock Clock
 	// MaxInlineConcurrency bounds a Map state with MaxConcurrency 0.
 	MaxInlineConcurrency int
 }

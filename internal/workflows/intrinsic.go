@@ -279,9 +279,10 @@ func (c *intrinsic) eval(sc *scope) (any, error) {
 		if n <= 0 {
 			return nil, intrinsicErr(c.name, "the chunk size must be greater than 0")
 		}
+		size := int(min(n, int64(len(a))+1)) // no overflow past the end
 		out := []any{}
-		for i := 0; i < len(a); i += int(n) {
-			out = append(out, append([]any(nil), a[i:min(len(a), i+int(n))]...))
+		for i := 0; i < len(a); i += size {
+			out = append(out, append([]any(nil), a[i:min(len(a), i+size)]...))
 		}
 		return out, nil
 	case "States.ArrayContains":
@@ -433,7 +434,7 @@ func (c *intrinsic) eval(sc *scope) (any, error) {
 			}
 			hi = int64(hi2)
 		}
-		if hi <= lo {
+		if hi <= lo || hi-lo <= 0 {
 			return nil, intrinsicErr(c.name, "the end must be greater than the start")
 		}
 		r := rand.Int64N(hi-lo) + lo

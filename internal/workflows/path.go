@@ -128,7 +128,7 @@ func parseSegments(s string) ([]segment, error) {
 				}
 				n := fieldLen(s)
 				if n == 0 {
-					return nil, fmt.Errorf("a field name must follow ..")
+					return nil, fmt.Errorf("a field name must follow the deep scan")
 				}
 				segs = append(segs, segment{kind: segField, name: s[:n]})
 				s = s[n:]
@@ -142,7 +142,7 @@ func parseSegments(s string) ([]segment, error) {
 			}
 			n := fieldLen(s)
 			if n == 0 {
-				return nil, fmt.Errorf("a field name must follow .")
+				return nil, fmt.Errorf("a field name must follow the dot")
 			}
 			segs = append(segs, segment{kind: segField, name: s[:n]})
 			s = s[n:]
@@ -270,6 +270,9 @@ func parseBracket(s string) (segment, string, error) {
 }
 
 func parseQuoted(s string) (string, string, error) {
+	if s == "" || s[0] != '\'' && s[0] != '"' {
+		return "", "", fmt.Errorf("expected a quoted name")
+	}
 	q := s[0]
 	var b strings.Builder
 	for i := 1; i < len(s); i++ {
@@ -533,11 +536,10 @@ func (f filterCmp) test(c, r any) bool {
 
 // An operand is a literal or a path relative to @ (the current element) or $.
 type operand struct {
-	lit    any
-	isLit  bool
-	rel    bool
-	path   *Path
-	length bool // @.length
+	lit   any
+	isLit bool
+	rel   bool
+	path  *Path
 }
 
 func (o operand) value(cur, root any) (any, bool) {

@@ -38,46 +38,6 @@ func encodeJSON(v any) string {
 	return string(bytes.TrimRight(b.Bytes(), "\n"))
 }
 
-// normalize turns any Go value made of JSON types (float64 numbers, typed
-// slices from tests) into the engine's representation.
-func normalize(v any) (any, error) {
-	switch v.(type) {
-	case nil, string, bool, json.Number:
-		return v, nil
-	case map[string]any, []any:
-		if ok := isNormal(v); ok {
-			return v, nil
-		}
-	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return decodeJSON(data)
-}
-
-func isNormal(v any) bool {
-	switch x := v.(type) {
-	case nil, string, bool, json.Number:
-		return true
-	case map[string]any:
-		for _, e := range x {
-			if !isNormal(e) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		for _, e := range x {
-			if !isNormal(e) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -190,15 +150,6 @@ func deepCopy(v any) any {
 
 // intNumber renders an integer as a JSON number.
 func intNumber(i int64) json.Number { return json.Number(strconv.FormatInt(i, 10)) }
-
-// floatNumber renders a float the way Java's Double.toString would for
-// integral values (without a fraction when integral) and shortest otherwise.
-func floatNumber(f float64) json.Number {
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-		return json.Number(strconv.FormatInt(int64(f), 10))
-	}
-	return json.Number(strconv.FormatFloat(f, 'g', -1, 64))
-}
 
 // typeName names a JSON value's type for messages.
 func typeName(v any) string {
