@@ -685,7 +685,6 @@ func (r *run) body(ctx context.Context, sc *scope, raw any) (any, error) {
 			}
 			*x.dst = s
 		}
-		r.event(sc.th, EventExecutionFailedState, &ExecutionFailedDetails{Error: f.Name, Cause: f.Cause})
 		return nil, f
 	case TypeChoice:
 		return r.choice(sc, in, raw)

@@ -463,3 +463,23 @@ func TestIntrinsics(t *testing.T) {
 		}
 	}
 }
+
+// A Fail state records its entry and the execution's failure, nothing more.
+func TestFailHistory(t *testing.T) {
+	def := mustParse(t, `{"StartAt":"F","States":{"F":{"Type":"Fail","ErrorPath":"$.e","Cause":"because"}}}`)
+	var types []string
+	var last Event
+	res := (&Engine{Clock: newFakeClock(true)}).Start(context.Background(), def, testInfo(), json.RawMessage(`{"e":"Custom"}`), Hooks{OnEvent: func(ev Event) {
+		types = append(types, ev.Type)
+		last = ev
+	}})
+	if res.Status != StatusFailed || res.Error != "Custom" || res.Cause != "because" {
+		t.Fatalf("result %+v", res)
+	}
+	if strings.Join(types, " ") != "ExecutionStarted FailStateEntered ExecutionFailed" {
+		t.Fatalf("events %v", types)
+	}
+	if d := last.Details.(*ExecutionFailedDetails); d.Error != "Custom" || d.Cause != "because" {
+		t.Fatalf("details %+v", d)
+	}
+}

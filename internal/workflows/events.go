@@ -11,7 +11,6 @@ const (
 	EventExecutionFailed        = "ExecutionFailed"
 	EventExecutionTimedOut      = "ExecutionTimedOut"
 	EventExecutionAborted       = "ExecutionAborted"
-	EventExecutionFailedState   = "FailStateEntered" // recorded by Fail states on top of their entry
 	EventTaskScheduled          = "TaskScheduled"
 	EventTaskStarted            = "TaskStarted"
 	EventTaskSucceeded          = "TaskSucceeded"
