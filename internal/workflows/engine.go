@@ -140,6 +140,9 @@ type Checkpoint struct {
 	StateInput  json.RawMessage            `json:"stateInput"`
 	Variables   map[string]json.RawMessage `json:"variables,omitempty"`
 	LastEventID int64                      `json:"lastEventId"`
+	// At is when the state was about to be entered: a resumed Wait state
+	// counts its time from here, so a crash does not restart the wait.
+	At time.Time `json:"at"`
 }
 
 // A Result is how an execution ended.
@@ -189,6 +192,7 @@ func (e *Engine) Resume(ctx context.Context, def *Definition, cp Checkpoint, hoo
 		}
 		r.root.vars[k] = v
 	}
+	r.root.resumeAt = cp.At
 	return r.finish(ctx, cp.State, stateIn), nil
 }
 
@@ -213,6 +217,7 @@ type thread struct {
 	mapItem  *mapItem
 	entered  int64 // event id of the current state's entry
 	stateNow time.Time
+	resumeAt time.Time // the first state's entry time when resuming
 	retries  int
 	state    string
 }
@@ -320,7 +325,7 @@ func (r *run) checkpoint(name string, in any, th *thread) Checkpoint {
 	r.mu.Lock()
 	last := r.lastID
 	r.mu.Unlock()
-	cp := Checkpoint{Execution: r.info, Input: json.RawMessage(encodeJSON(r.input)), State: name,
+	cp := Checkpoint{Execution: r.info, At: r.clock.Now(), Input: json.RawMessage(encodeJSON(r.input)), State: name,
 		StateInput: json.RawMessage(encodeJSON(in)), LastEventID: last}
 	if len(th.vars) > 0 {
 		cp.Variables = map[string]json.RawMessage{}
@@ -503,6 +508,9 @@ func (r *run) state(ctx context.Context, st *State, in any, th *thread) (any, st
 	th.state = st.Name
 	th.retries = 0
 	th.stateNow = r.clock.Now()
+	if !th.resumeAt.IsZero() {
+		th.stateNow, th.resumeAt = th.resumeAt, time.Time{}
+	}
 	th.entered = r.event(th, r.enteredType(st.Type), &StateEnteredDetails{Name: st.Name, Input: encodeJSON(in)})
 	sc := &scope{r: r, th: th, input: in, st: st, pending: map[string]any{}}
 
@@ -756,7 +764,7 @@ func (r *run) wait(ctx context.Context, sc *scope, in any) error {
 	now := r.clock.Now()
 	switch {
 	case st.Seconds != nil:
-		d = time.Duration(*st.Seconds) * time.Second
+		d = sc.th.stateNow.Add(time.Duration(*st.Seconds) * time.Second).Sub(now)
 	case st.Timestamp != nil:
 		d = st.Timestamp.Sub(now)
 	case st.SecondsPath != nil:
@@ -771,7 +779,7 @@ func (r *run) wait(ctx context.Context, sc *scope, in any) error {
 		if n < 0 {
 			return sc.runtime("The SecondsPath parameter references a negative value: %s == %s", st.SecondsPath.src, encodeJSON(v))
 		}
-		d = time.Duration(n) * time.Second
+		d = sc.th.stateNow.Add(time.Duration(n) * time.Second).Sub(now)
 	case st.TimestampPath != nil:
 		v, err := sc.with(in).getPath(st.TimestampPath)
 		if err != nil {

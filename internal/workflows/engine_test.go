@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -291,9 +292,10 @@ func TestCheckpointResume(t *testing.T) {
 		"A":{"Type":"Pass","Result":{"n":1},"Assign":{"seen.$":"$.n"},"Next":"B"},
 		"B":{"Type":"Task","Resource":"r","ResultPath":"$.b","Next":"C"},
 		"C":{"Type":"Pass","Parameters":{"b.$":"$.b","seen.$":"$seen","input.$":"$$.Execution.Input"},"End":true}}}`)
-	crash := true
+	var crash atomic.Bool // the abandoned first attempt may still read it
+	crash.Store(true)
 	task := TaskFunc(func(ctx context.Context, req TaskRequest) (json.RawMessage, error) {
-		if crash {
+		if crash.Load() {
 			<-ctx.Done() // the process dies while the task runs
 			return nil, ctx.Err()
 		}
@@ -329,7 +331,7 @@ func TestCheckpointResume(t *testing.T) {
 	if cp.State != "B" {
 		t.Fatalf("checkpoint at %q, want B", cp.State)
 	}
-	crash = false
+	crash.Store(false)
 	var firstID int64
 	res, err := (&Engine{Clock: newFakeClock(true), Tasks: task}).Resume(context.Background(), def, cp, Hooks{OnEvent: func(ev Event) {
 		if firstID == 0 {
@@ -482,4 +484,32 @@ func TestFailHistory(t *testing.T) {
 	if d := last.Details.(*ExecutionFailedDetails); d.Error != "Custom" || d.Cause != "because" {
 		t.Fatalf("details %+v", d)
 	}
+}
+
+// A Wait state resumed after a crash waits only what was left of it.
+func TestResumedWaitKeepsItsDeadline(t *testing.T) {
+	def := mustParse(t, `{"StartAt":"W","States":{
+		"W":{"Type":"Wait","Seconds":3600,"Next":"P"},
+		"P":{"Type":"Pass","Parameters":{"entered.$":"$$.State.EnteredTime"},"End":true}}}`)
+	clock := newFakeClock(false)
+	t0 := clock.Now()
+	var cp Checkpoint
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Result, 1)
+	go func() {
+		done <- (&Engine{Clock: clock}).Start(ctx, def, testInfo(), nil, Hooks{OnCheckpoint: func(c Checkpoint) { cp = c }})
+	}()
+	waitTimers(t, clock, 1)
+	cancel() // the node dies during the wait
+	if res := <-done; res.Status != StatusAborted || cp.State != "W" {
+		t.Fatalf("status %s checkpoint %q", res.Status, cp.State)
+	}
+	clock.Advance(50 * time.Minute) // it comes back 50 minutes later
+	auto := newFakeClock(true)
+	auto.now = clock.Now()
+	res, err := (&Engine{Clock: auto}).Resume(context.Background(), def, cp, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOutput(t, res, `{"entered":"`+formatTime(t0.Add(time.Hour))+`"}`)
 }
