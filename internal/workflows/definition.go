@@ -290,18 +290,16 @@ func (v *validator) queryLanguage(ql any, loc string) {
 	}
 }
 
-func (v *validator) processorConfig(raw any, loc string) (distributed bool) {
+func (v *validator) processorConfig(raw any, loc string) {
 	m, ok := raw.(map[string]any)
 	if !ok {
 		v.fail(loc, "\"ProcessorConfig\" must be an object")
-		return false
+		return
 	}
 	v.unknown(m, loc, []string{"Mode", "ExecutionType"})
 	if mode, ok := m["Mode"]; ok {
 		switch mode {
-		case "INLINE":
-		case "DISTRIBUTED":
-			distributed = true
+		case "INLINE", "DISTRIBUTED":
 		default:
 			v.fail(loc+"/Mode", "\"Mode\" must be INLINE or DISTRIBUTED")
 		}
@@ -309,7 +307,6 @@ func (v *validator) processorConfig(raw any, loc string) (distributed bool) {
 	if et, ok := m["ExecutionType"]; ok && et != "STANDARD" && et != "EXPRESS" {
 		v.fail(loc+"/ExecutionType", "\"ExecutionType\" must be STANDARD or EXPRESS")
 	}
-	return distributed
 }
 
 // transitions checks that every target exists in this machine, that every
@@ -820,8 +817,9 @@ func (v *validator) mapState(st *State, m map[string]any, loc string) {
 		v.fail(loc, "a Map state may have only one of [\"ItemProcessor\", \"Iterator\"]")
 	case hasIP:
 		if pm, ok := m["ItemProcessor"].(map[string]any); ok {
-			if pc, ok := pm["ProcessorConfig"]; ok {
-				st.distributed = v.processorConfig(pc, loc+"/ItemProcessor/ProcessorConfig")
+			// machine() validates ProcessorConfig; only the mode matters here
+			if pc, ok := pm["ProcessorConfig"].(map[string]any); ok {
+				st.distributed = pc["Mode"] == "DISTRIBUTED"
 			}
 		}
 		st.ItemProcessor = v.machine(m["ItemProcessor"], loc+"/ItemProcessor", false)
