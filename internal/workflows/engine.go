@@ -525,12 +525,15 @@ func (r *run) state(ctx context.Context, st *State, in any, th *thread) (any, st
 			out, next = cr.out, cr.next
 		}
 		if err == nil {
-			if err = checkSize(out, fmt.Sprintf("the output of state '%s'", st.Name)); err == nil {
+			outJSON := encodeJSON(out) // one encoding for the size check and the event
+			if len(outJSON) > MaxPayload {
+				err = &Failure{Name: ErrDataLimitExceeded, Cause: fmt.Sprintf("the output of state '%s' has %d bytes, more than the %d allowed", st.Name, len(outJSON), MaxPayload)}
+			} else {
 				for k, v := range sc.pending {
 					th.vars[k] = v
 				}
 				if st.Type != TypeFail {
-					r.event(th, r.maybeExited(st), &StateExitedDetails{Name: st.Name, Output: encodeJSON(out)})
+					r.event(th, r.maybeExited(st), &StateExitedDetails{Name: st.Name, Output: outJSON})
 				}
 				return out, next, nil
 			}

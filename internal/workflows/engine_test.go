@@ -513,3 +513,27 @@ func TestResumedWaitKeepsItsDeadline(t *testing.T) {
 	}
 	wantOutput(t, res, `{"entered":"`+formatTime(t0.Add(time.Hour))+`"}`)
 }
+
+// The machine's TimeoutSeconds ends a running execution as TIMED_OUT.
+func TestExecutionTimeout(t *testing.T) {
+	def := mustParse(t, `{"TimeoutSeconds":10,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":60,"End":true}}}`)
+	clock := newFakeClock(false)
+	var mu sync.Mutex
+	var last string
+	done := make(chan Result, 1)
+	go func() {
+		done <- (&Engine{Clock: clock}).Start(context.Background(), def, testInfo(), nil, Hooks{OnEvent: func(ev Event) {
+			mu.Lock()
+			last = ev.Type
+			mu.Unlock()
+		}})
+	}()
+	waitTimers(t, clock, 2) // the execution's deadline and the Wait
+	clock.Advance(10 * time.Second)
+	res := <-done
+	mu.Lock()
+	defer mu.Unlock()
+	if res.Status != StatusTimedOut || res.Error != ErrTimeout || last != EventExecutionTimedOut {
+		t.Fatalf("got %+v, last event %s", res, last)
+	}
+}
