@@ -257,6 +257,14 @@ func TestConformanceStatelint(t *testing.T) {
 		case !c.Valid && perr == nil:
 			t.Errorf("%s is invalid (%q) but was accepted", c.File, c.Substrings)
 		default:
+			if perr != nil {
+				// statelint's texts need not match, but ours carry the same words
+				for _, sub := range c.Substrings {
+					if !strings.Contains(perr.Error(), sub) {
+						t.Errorf("%s: the refusal does not mention %q: %v", c.File, sub, perr)
+					}
+				}
+			}
 			passed++
 		}
 	}

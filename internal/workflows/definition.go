@@ -581,7 +581,7 @@ func (v *validator) template(raw any, loc string) *template {
 				}
 				e, err := parseValueExpr(s)
 				if err != nil {
-					v.fail(loc+"/"+k, "the value of %q: %v", k, err)
+					v.fail(loc+"/"+k, "the value of %q is not a JSONPath or intrinsic function expression: %v", k, err)
 					continue
 				}
 				t.fields = append(t.fields, templateField{key: strings.TrimSuffix(k, ".$"), expr: e})

@@ -26,6 +26,9 @@ const (
 	ErrBranchFailed            = "States.BranchFailed"
 )
 
+// defaultInlineConcurrency bounds an inline Map's iterations at once.
+const defaultInlineConcurrency = 40
+
 // maxWait bounds a Wait state: a standard execution lasts at most a year.
 const maxWait = 365 * 24 * time.Hour
 
@@ -106,7 +109,8 @@ func (SystemClock) After(d time.Duration) (<-chan time.Time, func()) {
 type Engine struct {
 	Tasks TaskRunner
 	Clock Clock
-	// MaxInlineConcurrency bounds a Map state with MaxConcurrency 0.
+	// MaxInlineConcurrency bounds the iterations an inline Map runs at once
+	// (default 40, as Step Functions does for MaxConcurrency 0).
 	MaxInlineConcurrency int
 }
 
@@ -164,6 +168,10 @@ func (e *Engine) Start(ctx context.Context, def *Definition, info ExecutionInfo,
 	in, err := decodeJSON(input)
 	if err != nil {
 		return Result{Status: StatusFailed, Error: ErrRuntime, Cause: "the execution input is not valid JSON: " + err.Error(), HasError: true}
+	}
+	if len(input) > MaxPayload {
+		return Result{Status: StatusFailed, Error: ErrDataLimitExceeded, HasError: true,
+			Cause: fmt.Sprintf("the execution input has %d bytes, more than the %d allowed", len(input), MaxPayload)}
 	}
 	r := e.newRun(def, info, in, hooks, 0)
 	r.event(&r.root, EventExecutionStarted, &ExecutionStartedDetails{Input: encodeJSON(in), RoleARN: info.RoleARN})
@@ -1078,9 +1086,11 @@ func (r *run) mapState(ctx context.Context, sc *scope, eff any) (any, error) {
 	if limit <= 0 || limit > len(list) {
 		limit = len(list)
 	}
-	if max := r.e.MaxInlineConcurrency; max > 0 && limit > max {
-		limit = max
+	inline := r.e.MaxInlineConcurrency
+	if inline <= 0 {
+		inline = defaultInlineConcurrency
 	}
+	limit = min(limit, inline)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make([]any, len(list))

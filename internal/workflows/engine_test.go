@@ -537,3 +537,34 @@ func TestExecutionTimeout(t *testing.T) {
 		t.Fatalf("got %+v, last event %s", res, last)
 	}
 }
+
+// An inline Map runs at most MaxConcurrency iterations at once, and at most
+// MaxInlineConcurrency when MaxConcurrency is 0.
+func TestMapConcurrencyBound(t *testing.T) {
+	for _, tc := range []struct {
+		maxConc, inline, want int
+	}{{3, 0, 3}, {0, 5, 5}} {
+		def := mustParse(t, fmt.Sprintf(`{"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":%d,"End":true,
+			"ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"r","End":true}}}}}}`, tc.maxConc))
+		var mu sync.Mutex
+		running, peak := 0, 0
+		task := TaskFunc(func(ctx context.Context, req TaskRequest) (json.RawMessage, error) {
+			mu.Lock()
+			running++
+			peak = max(peak, running)
+			mu.Unlock()
+			time.Sleep(time.Millisecond) // lets other iterations start if the bound allowed them
+			mu.Lock()
+			running--
+			mu.Unlock()
+			return req.Input, nil
+		})
+		items := make([]int, 30)
+		in, _ := json.Marshal(items)
+		res := (&Engine{Clock: newFakeClock(true), Tasks: task, MaxInlineConcurrency: tc.inline}).Start(context.Background(), def, testInfo(), in, Hooks{})
+		wantOutput(t, res, string(in))
+		if peak > tc.want {
+			t.Fatalf("MaxConcurrency %d, inline %d: %d iterations ran at once, want at most %d", tc.maxConc, tc.inline, peak, tc.want)
+		}
+	}
+}
