@@ -23,7 +23,7 @@ import (
 // service removes the configuration and the (empty) bucket.
 func TestManifestS3Event(t *testing.T) {
 	rec := newRecorder(t)
-	p := testkit.Start(t, nil)
+	p := testkit.Start(t, testkit.AllowLocalPortOf(rec.srv.URL))
 	dir := writeService(t, rec.srv.URL, `functions:
   record:
     handler: bootstrap
@@ -103,7 +103,7 @@ func TestManifestS3Event(t *testing.T) {
 // a bucket created through the API is not taken over.
 func TestManifestBucketResources(t *testing.T) {
 	rec := newRecorder(t)
-	p := testkit.Start(t, nil)
+	p := testkit.Start(t, testkit.AllowLocalPortOf(rec.srv.URL))
 	provider := `  s3:
     archive:
       name: s3events-archive
