@@ -65,10 +65,17 @@ func ParseAllowance(s string) ([]Allowance, error) {
 	host, ports := "", spec
 	if i := strings.LastIndexByte(spec, ':'); i >= 0 {
 		host, ports = spec[:i], spec[i+1:]
-		if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		bracketed := strings.HasPrefix(host, "[") || strings.HasSuffix(host, "]")
+		if bracketed {
+			inner, opened := strings.CutPrefix(host, "[")
+			inner, closed := strings.CutSuffix(inner, "]")
+			if !opened || !closed || !strings.Contains(inner, ":") {
+				return nil, fmt.Errorf("%q: brackets hold an IPv6 address, as [::1]:5432", s)
+			}
+			host = inner
+		} else if strings.Contains(host, ":") {
 			return nil, fmt.Errorf("%q: put an IPv6 address in brackets, as [::1]:5432", s)
 		}
-		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	}
 	lo, hi, err := parseRange(ports)
 	if err != nil {
@@ -91,6 +98,11 @@ func ParseAllowance(s string) ([]Allowance, error) {
 		return nil, fmt.Errorf("%q: an address with a zone is not supported", s)
 	}
 	a.Addr = addr.Unmap()
+	if a.Addr.IsUnspecified() {
+		// No packet is ever addressed to 0.0.0.0 or ::: such a rule would
+		// match nothing while the status listed the port as open.
+		return nil, fmt.Errorf("%q: %s is no address a connection goes to; leave the host out to open the port on every address of this host", s, a.Addr)
+	}
 	if !isLocal(a.Addr) {
 		return nil, fmt.Errorf("%q: %s is not an address of this host", s, a.Addr)
 	}
@@ -100,12 +112,12 @@ func ParseAllowance(s string) ([]Allowance, error) {
 func parseRange(s string) (lo, hi uint16, err error) {
 	from, to, isRange := strings.Cut(s, "-")
 	l, err := strconv.Atoi(from)
-	if err != nil || l < 1 || l > 65535 {
+	if err != nil || l < 1 || l > 65535 || !digits(from) {
 		return 0, 0, fmt.Errorf("%s is not a port (1-65535)", from)
 	}
 	h := l
 	if isRange {
-		if h, err = strconv.Atoi(to); err != nil || h < 1 || h > 65535 {
+		if h, err = strconv.Atoi(to); err != nil || h < 1 || h > 65535 || !digits(to) {
 			return 0, 0, fmt.Errorf("%s is not a port (1-65535)", to)
 		}
 		if h < l {
@@ -226,4 +238,14 @@ func LocalPorts(values []string) []int {
 		}
 	}
 	return ports
+}
+
+// digits reports whether s is all decimal digits (strconv.Atoi takes a sign).
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

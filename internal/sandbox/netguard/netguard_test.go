@@ -462,7 +462,6 @@ func TestParseAllowance(t *testing.T) {
 		{"localhost:5432", "127.0.0.1:5432 [::1]:5432"},
 		{"8125/udp", "8125/udp"},
 		{"5432/tcp", "5432"},
-		{"0.0.0.0:80", "0.0.0.0:80"},
 	} {
 		got, err := ParseAllowance(c.in)
 		if err != nil {
@@ -477,7 +476,8 @@ func TestParseAllowance(t *testing.T) {
 			t.Errorf("ParseAllowance(%q) = %v, want %s", c.in, s, c.want)
 		}
 	}
-	for _, bad := range []string{"", "0", "65536", "http", "10-5", "::1:5432", "db.internal:5432", "192.0.2.1:5432", "5432/sctp"} {
+	for _, bad := range []string{"", "0", "65536", "http", "10-5", "::1:5432", "db.internal:5432", "192.0.2.1:5432", "5432/sctp",
+		"0.0.0.0:80", "[::]:80", "[::1:5432", "::1]:5432", "[127.0.0.1]:5432", "+5432", "5432-+6000"} {
 		if _, err := ParseAllowance(bad); err == nil {
 			t.Errorf("ParseAllowance(%q) accepted", bad)
 		}
