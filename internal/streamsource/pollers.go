@@ -41,6 +41,9 @@ type Config struct {
 	// RetryDelay is the first pause before a failed batch is retried
 	// (doubling up to 5 s); default 100 ms.
 	RetryDelay time.Duration
+	// LeaseTTL is how long a node's hold on a shard lasts without renewal
+	// (lease.go); default DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // checkpointBucket holds each mapping's position per shard.
@@ -48,9 +51,11 @@ const checkpointBucket = "nimbus_stream_positions"
 
 // Pollers run the stream events of deployed functions.
 type Pollers struct {
-	cfg Config
-	log *slog.Logger
-	kv  jetstream.KeyValue
+	cfg    Config
+	log    *slog.Logger
+	kv     jetstream.KeyValue
+	leases jetstream.KeyValue
+	node   string // this node's name in the leases
 
 	mu      sync.Mutex
 	running map[string]*poller // by mapping key
@@ -70,11 +75,21 @@ func New(ctx context.Context, cfg Config) (*Pollers, error) {
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = 100 * time.Millisecond
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
 	kv, err := cfg.Store.KeyValue(ctx, checkpointBucket, 1)
 	if err != nil {
 		return nil, fmt.Errorf("stream positions: %w", err)
 	}
-	return &Pollers{cfg: cfg, log: cfg.Logger, kv: kv, running: map[string]*poller{}, leaving: map[string][]*poller{}}, nil
+	leases, err := openLeases(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	return &Pollers{cfg: cfg, log: cfg.Logger, kv: kv, leases: leases, node: hex.EncodeToString(id),
+		running: map[string]*poller{}, leaving: map[string][]*poller{}}, nil
 }
 
 // Start reconciles the pollers with the deployed stream events every
@@ -236,7 +251,9 @@ func (p *Pollers) supervise(ctx context.Context, m mapping, src Source, shardWor
 		for _, shard := range list {
 			if !shards[shard] {
 				shards[shard] = true
-				shardWorkers.Go(func() { p.runShard(ctx, m, src, shard) })
+				shardWorkers.Go(func() {
+					p.leased(ctx, m, shard, func(ctx context.Context) { p.runShard(ctx, m, src, shard) })
+				})
 			}
 		}
 		select {
