@@ -110,7 +110,7 @@ resources:
 			select {
 			case <-stop:
 				return
-			case <-time.After(40 * time.Millisecond):
+			case <-time.After(80 * time.Millisecond):
 			}
 			g := groups[i%len(groups)]
 			body := fmt.Sprintf("%s-%03d", g, i)
@@ -139,11 +139,11 @@ resources:
 	for _, g := range groups {
 		total += len(sent[g])
 	}
-	if total < 20 {
+	if total < 10 {
 		t.Fatalf("only %d messages were acknowledged", total)
 	}
 	// Wait, generously, for every acknowledged message to run once.
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		mu.Lock()
 		seen := map[string]bool{}
@@ -163,7 +163,18 @@ resources:
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged messages not delivered", missing, total)
+			state := map[string]string{}
+			for _, name := range []string{"flow.fifo", "flow-dlq.fifo"} {
+				u, _ := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+				if u == nil {
+					continue
+				}
+				if a, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: u.QueueUrl,
+					AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameAll}}); err == nil {
+					state[name] = a.Attributes["ApproximateNumberOfMessages"] + " visible, " + a.Attributes["ApproximateNumberOfMessagesNotVisible"] + " in flight"
+				}
+			}
+			t.Fatalf("%d of %d acknowledged messages not delivered; queues: %v", missing, total, state)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
