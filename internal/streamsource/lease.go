@@ -44,6 +44,12 @@ func (p *Pollers) leased(ctx context.Context, m mapping, shard string, run func(
 	poll := min(p.cfg.LeaseTTL/4, time.Second)
 	for ctx.Err() == nil {
 		rev, err := p.leases.Create(ctx, key, []byte(p.node))
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			// This node's own lease, left by a crash: take it back.
+			if e, gerr := p.leases.Get(ctx, key); gerr == nil && string(e.Value()) == p.node {
+				rev, err = p.leases.Update(ctx, key, []byte(p.node), e.Revision())
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, jetstream.ErrKeyExists) && ctx.Err() == nil {
 				log.Warn("stream event: take the shard's lease", "err", err)

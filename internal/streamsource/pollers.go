@@ -44,6 +44,10 @@ type Config struct {
 	// LeaseTTL is how long a node's hold on a shard lasts without renewal
 	// (lease.go); default DefaultLeaseTTL.
 	LeaseTTL time.Duration
+	// Node names this node in the leases, the same across its restarts so
+	// that a node restarted after a crash takes its own leases back at
+	// once; default a random name.
+	Node string
 }
 
 // checkpointBucket holds each mapping's position per shard.
@@ -86,9 +90,13 @@ func New(ctx context.Context, cfg Config) (*Pollers, error) {
 	if err != nil {
 		return nil, err
 	}
-	id := make([]byte, 8)
-	_, _ = rand.Read(id)
-	return &Pollers{cfg: cfg, log: cfg.Logger, kv: kv, leases: leases, node: hex.EncodeToString(id),
+	node := cfg.Node
+	if node == "" {
+		id := make([]byte, 8)
+		_, _ = rand.Read(id)
+		node = hex.EncodeToString(id)
+	}
+	return &Pollers{cfg: cfg, log: cfg.Logger, kv: kv, leases: leases, node: node,
 		running: map[string]*poller{}, leaving: map[string][]*poller{}}, nil
 }
 
