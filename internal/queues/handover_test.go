@@ -40,9 +40,11 @@ func TestRedeployHandsOverThePoller(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	testkit.BuildGoZip(t, "internal/queues/testdata/sqsfn", filepath.Join(dir, "fn.zip"), "bootstrap")
-	// The visibility timeout is far above the prompt delivery asserted
-	// below: a message held by a stopped poller would come back only after it.
-	const visibility = 20 * time.Second
+	// The visibility timeout is far above the generous deadline below: a
+	// message held by a stopped poller would come back only after it (and
+	// then, with maxReceiveCount 1, go to the dead-letter queue). The
+	// deadline is long so that a loaded machine cannot fail the test.
+	const visibility = 180 * time.Second
 	write := func(rev, batch int) {
 		t.Helper()
 		yml := fmt.Sprintf(`service: qh
@@ -115,7 +117,7 @@ resources:
 	}
 	// Each message runs once, on its first receive, well before a visibility
 	// timeout could have passed.
-	deadline := time.Now().Add(visibility / 2)
+	deadline := time.Now().Add(visibility / 3)
 	for {
 		mu.Lock()
 		missing := []string{}
@@ -129,7 +131,7 @@ resources:
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("messages not delivered within %v of being sent: %v", visibility/2, missing)
+			t.Fatalf("messages not delivered within %v of being sent: %v", visibility/3, missing)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -142,14 +144,10 @@ resources:
 		}
 	}
 	t.Logf("%d messages, the slowest delivered %v after it was sent", len(sent), slowest)
-	for body, at := range sent {
+	for body := range sent {
 		d := got[body]
 		if len(d) != 1 || d[0].count != "1" {
 			t.Errorf("%s: delivered %d times with receive counts %v, want once with 1", body, len(d), d)
-			continue
-		}
-		if late := d[0].at.Sub(at); late > visibility/2 {
-			t.Errorf("%s delivered %v after it was sent", body, late)
 		}
 	}
 	dlq, _ := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("jobs-dlq")})

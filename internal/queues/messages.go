@@ -412,31 +412,22 @@ func (s *Service) Receive(ctx context.Context, queue string, in ReceiveInput) ([
 }
 
 func (s *Service) receiveOnce(ctx context.Context, q *queue, in ReceiveInput, deadline time.Time) ([]Message, error) {
-	var raw []jetstream.Msg
 	if q.cfg.FIFO {
 		// The consumer has one message in flight at most (fifoMaxPending).
 		// While it is, JetStream holds a pull request (even a no-wait one)
-		// open, and a message redelivered into a request the client gave up
-		// on would be lost for a visibility timeout and counted as received:
-		// so ask for one, with an expiry the server enforces.
+		// open: so ask for one, with an expiry the server enforces.
 		wait := min(max(time.Until(deadline), 50*time.Millisecond), 500*time.Millisecond)
-		b, err := q.cons.Fetch(1, jetstream.FetchMaxWait(wait))
+		raw, err := s.pull(ctx, q, 1, wait, false)
 		if err != nil {
-			return nil, fmt.Errorf("receive: %w", err)
-		}
-		for m := range b.Messages() {
-			raw = append(raw, m)
+			return nil, err
 		}
 		return s.messages(ctx, q, in, raw)
 	}
-	batch, err := q.cons.FetchNoWait(in.Max)
+	raw, err := s.pull(ctx, q, in.Max, 0, true)
 	if err != nil {
-		return nil, fmt.Errorf("receive: %w", err)
+		return nil, err
 	}
-	for m := range batch.Messages() {
-		raw = append(raw, m)
-	}
-	if len(raw) == 0 {
+	if len(raw) == 0 && ctx.Err() == nil {
 		wait := min(time.Until(deadline), 5*time.Second)
 		if wait <= 0 {
 			// A short poll. JetStream counts a stored message as pending
@@ -448,18 +439,12 @@ func (s *Service) receiveOnce(ctx context.Context, q *queue, in ReceiveInput, de
 				wait = 250 * time.Millisecond
 			}
 		}
-		b, err := q.cons.Fetch(1, jetstream.FetchMaxWait(max(wait, 10*time.Millisecond)))
-		if err != nil {
-			return nil, fmt.Errorf("receive: %w", err)
-		}
-		for m := range b.Messages() {
-			raw = append(raw, m)
+		if raw, err = s.pull(ctx, q, 1, max(wait, 10*time.Millisecond), false); err != nil {
+			return nil, err
 		}
 		if len(raw) == 1 && in.Max > 1 {
-			if more, err := q.cons.FetchNoWait(in.Max - 1); err == nil {
-				for m := range more.Messages() {
-					raw = append(raw, m)
-				}
+			if more, err := s.pull(ctx, q, in.Max-1, 0, true); err == nil {
+				raw = append(raw, more...)
 			}
 		}
 	}
@@ -468,7 +453,7 @@ func (s *Service) receiveOnce(ctx context.Context, q *queue, in ReceiveInput, de
 
 // messages turns fetched deliveries into received messages, moving those
 // received too often to the dead-letter queue.
-func (s *Service) messages(ctx context.Context, q *queue, in ReceiveInput, raw []jetstream.Msg) ([]Message, error) {
+func (s *Service) messages(ctx context.Context, q *queue, in ReceiveInput, raw []delivered) ([]Message, error) {
 	out := make([]Message, 0, len(raw))
 	now := time.Now()
 	for _, m := range raw {
@@ -541,7 +526,7 @@ const appspecAccount = "000000000000"
 
 // redrive moves a message that was received too often to the dead-letter
 // queue. It reports whether the message was moved.
-func (s *Service) redrive(ctx context.Context, q *queue, m jetstream.Msg) bool {
+func (s *Service) redrive(ctx context.Context, q *queue, m delivered) bool {
 	name, _ := NameFromARN(q.cfg.Redrive.DeadLetterTargetArn)
 	dlq, err := s.open(ctx, name)
 	if err != nil {

@@ -387,9 +387,17 @@ func (p *Pollers) deliver(ctx context.Context, m mapping, batch []Message) {
 	}
 	resp, err := p.invoker.Invoke(ctx, &invoke.Request{Function: m.function, Payload: payload, Source: "sqs " + t.Queue})
 	if err != nil {
+		if ctx.Err() != nil {
+			// Stopped before the answer came: the invoke was given up, so
+			// the batch goes to the next poller now and uncounted, rather
+			// than after its visibility timeout with one receive more (which
+			// a maxReceiveCount of 1 would send to the dead-letter queue).
+			p.release(t.Queue, batch)
+			return
+		}
 		// Throttled or not runnable: the messages come back after their
 		// visibility timeout.
-		if !invoke.IsThrottle(err) && ctx.Err() == nil {
+		if !invoke.IsThrottle(err) {
 			p.log.Warn("sqs trigger invoke failed", "function", m.function, "queue", t.Queue, "err", err)
 		}
 		select {

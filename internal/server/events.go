@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
@@ -100,7 +101,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 	s.events.streams, err = streamsource.New(ctx, streamsource.Config{Store: s.store, Invoker: s.Invoker, Registry: s.Registry,
 		Sources: map[string]streamsource.Source{"dynamodb": streamsource.Tables{Service: s.tables}, "kinesis": streamsource.Kinesis{Service: s.events.kinesis}},
 		Sinks:   map[string]streamsource.Sink{"sqs": s.events.queues.Sink, "sns": s.events.topics.Sink},
-		Logger:  s.log.With("part", "stream-events")})
+		Logger:  s.log.With("part", "stream-events"), Node: s.nodeName()})
 	if err != nil {
 		return err
 	}
@@ -201,4 +202,11 @@ func (s *Server) putWebhookEvent(ctx context.Context, bus, source, detailType, d
 		return "", "", "", fmt.Errorf("put event: %w", err)
 	}
 	return res[0].EventID, res[0].ErrorCode, res[0].ErrorMessage, nil
+}
+
+// nodeName names this node to the other nodes of a cluster: the same
+// across restarts of one data directory.
+func (s *Server) nodeName() string {
+	host, _ := os.Hostname()
+	return host + ":" + s.cfg.DataDir
 }

@@ -49,6 +49,7 @@ type Config struct {
 	DataDir        string        // default ./.nimbus
 	Addr           string        // API listener, default 127.0.0.1:9000 ("127.0.0.1:0" picks a free port)
 	NATSURL        string        // external NATS cluster; empty runs the embedded one
+	NATSReplicas   int           // replicas of streams and buckets; 0: 1 embedded, 3 on a cluster
 	MaxConcurrency int           // platform-wide concurrent executions, default 1000
 	IdleTimeout    time.Duration // default 5m
 	LogRetention   time.Duration // default 7 days
@@ -203,7 +204,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	_ = os.RemoveAll(filepath.Join(cfg.RunDir, "tmp")) // instance dirs of a previous run
 
-	s.store, err = store.Open(ctx, store.Config{DataDir: dataDir, URL: cfg.NATSURL, Logger: cfg.Logger})
+	s.store, err = store.Open(ctx, store.Config{DataDir: dataDir, URL: cfg.NATSURL, Replicas: cfg.NATSReplicas, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,13 @@ type Config struct {
 	// RetryDelay is the first pause before a failed batch is retried
 	// (doubling up to 5 s); default 100 ms.
 	RetryDelay time.Duration
+	// LeaseTTL is how long a node's hold on a shard lasts without renewal
+	// (lease.go); default DefaultLeaseTTL.
+	LeaseTTL time.Duration
+	// Node names this node in the leases, the same across its restarts so
+	// that a node restarted after a crash takes its own leases back at
+	// once; default a random name.
+	Node string
 }
 
 // checkpointBucket holds each mapping's position per shard.
@@ -48,9 +55,11 @@ const checkpointBucket = "nimbus_stream_positions"
 
 // Pollers run the stream events of deployed functions.
 type Pollers struct {
-	cfg Config
-	log *slog.Logger
-	kv  jetstream.KeyValue
+	cfg    Config
+	log    *slog.Logger
+	kv     jetstream.KeyValue
+	leases jetstream.KeyValue
+	node   string // this node's name in the leases
 
 	mu      sync.Mutex
 	running map[string]*poller // by mapping key
@@ -70,11 +79,25 @@ func New(ctx context.Context, cfg Config) (*Pollers, error) {
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = 100 * time.Millisecond
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
 	kv, err := cfg.Store.KeyValue(ctx, checkpointBucket, 1)
 	if err != nil {
 		return nil, fmt.Errorf("stream positions: %w", err)
 	}
-	return &Pollers{cfg: cfg, log: cfg.Logger, kv: kv, running: map[string]*poller{}, leaving: map[string][]*poller{}}, nil
+	leases, err := openLeases(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	node := cfg.Node
+	if node == "" {
+		id := make([]byte, 8)
+		_, _ = rand.Read(id)
+		node = hex.EncodeToString(id)
+	}
+	return &Pollers{cfg: cfg, log: cfg.Logger, kv: kv, leases: leases, node: node,
+		running: map[string]*poller{}, leaving: map[string][]*poller{}}, nil
 }
 
 // Start reconciles the pollers with the deployed stream events every
@@ -236,7 +259,9 @@ func (p *Pollers) supervise(ctx context.Context, m mapping, src Source, shardWor
 		for _, shard := range list {
 			if !shards[shard] {
 				shards[shard] = true
-				shardWorkers.Go(func() { p.runShard(ctx, m, src, shard) })
+				shardWorkers.Go(func() {
+					p.leased(ctx, m, shard, func(ctx context.Context) { p.runShard(ctx, m, src, shard) })
+				})
 			}
 		}
 		select {

@@ -24,6 +24,7 @@ func handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, e
 		req.Header.Set("X-Role", "sqs")
 		req.Header.Set("X-Receive-Count", r.Attributes["ApproximateReceiveCount"])
 		req.Header.Set("X-Source", r.EventSourceARN)
+		req.Header.Set("X-Revision", os.Getenv("REVISION"))
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
 		}
