@@ -40,6 +40,12 @@ func (l *lazyDeadline) Done() <-chan struct{} { return l.real().Done() }
 
 func (l *lazyDeadline) Err() error { return l.real().Err() }
 
+// AfterFunc lets contexts derived from this one (context.WithCancel and the
+// like) register with the real deadline context rather than each start a
+// goroutine that waits on Done, as the context package does for a parent
+// of a type it does not know.
+func (l *lazyDeadline) AfterFunc(f func()) func() bool { return context.AfterFunc(l.real(), f) }
+
 // stop releases the timer, if one was made. The invocation has returned;
 // anything still holding the context from here on sees only the parent's.
 func (l *lazyDeadline) stop() {

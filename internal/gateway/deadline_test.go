@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -49,4 +50,28 @@ func TestLazyDeadline(t *testing.T) {
 		t.Fatalf("Err() = %v", l.Err())
 	}
 	l.stop()
+}
+
+// Contexts derived from the lazy deadline register with it: no goroutine
+// each, and they end when the invocation's context stops.
+func TestLazyDeadlineDerivedContexts(t *testing.T) {
+	l := withLazyDeadline(context.Background(), time.Hour)
+	before := runtime.NumGoroutine()
+	derived := make([]context.Context, 100)
+	for i := range derived {
+		var cancel context.CancelFunc
+		derived[i], cancel = context.WithCancel(l)
+		defer cancel()
+	}
+	if n := runtime.NumGoroutine() - before; n > 10 {
+		t.Fatalf("100 derived contexts started %d goroutines", n)
+	}
+	l.stop()
+	for i, d := range derived {
+		select {
+		case <-d.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatalf("derived context %d did not end with the invocation's", i)
+		}
+	}
 }
