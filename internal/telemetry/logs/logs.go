@@ -237,12 +237,22 @@ func (s *Store) Append(r Record) {
 // flushRecords is how many records make the writer flush before its ticker.
 const flushRecords = 1024
 
-// take moves the pending records into spare (emptied) and returns them.
+// take moves up to flushRecords pending records into spare (emptied) and
+// returns them. At most that many leave the buffer's count before they are
+// filed, so a writer held up by a slow flush keeps the memory of queued
+// records bounded by the buffer and one take.
 func (s *Store) take(spare []Record) []Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	recs := s.pending
-	s.pending = spare[:0]
+	if len(recs) > flushRecords {
+		recs = append(spare[:0], s.pending[:flushRecords]...)
+		rest := copy(s.pending, s.pending[flushRecords:])
+		clear(s.pending[rest:]) // keep no strings alive
+		s.pending = s.pending[:rest]
+	} else {
+		s.pending = spare[:0]
+	}
 	for _, r := range recs {
 		if s.queued[r.Function]--; s.queued[r.Function] <= 0 {
 			delete(s.queued, r.Function)
@@ -370,9 +380,8 @@ func (s *Store) write() {
 		s.trim(grown)
 	}
 	var recs []Record
-	// add files the pending records into their functions' batches.
-	add := func() {
-		recs = s.take(recs)
+	// file puts the taken records into their functions' batches.
+	file := func() {
 		for i := range recs {
 			r := &recs[i]
 			b := batches[r.Function]
@@ -393,6 +402,15 @@ func (s *Store) write() {
 				flush()
 			}
 			*r = Record{} // the buffer is reused: keep no strings alive
+		}
+	}
+	// add files the pending records, a take at a time.
+	add := func() {
+		for {
+			if recs = s.take(recs); len(recs) == 0 {
+				return
+			}
+			file()
 		}
 	}
 	for {
