@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -556,13 +555,7 @@ func (s *Sandbox) EnvironmentPorts(env map[string]string) []int {
 	if s.guard == nil || !s.cfg.LocalPortsFromEnv {
 		return nil
 	}
-	var ports []int
-	for _, e := range netguard.LocalEndpoints(env) {
-		if !slices.Contains(ports, int(e.Port)) {
-			ports = append(ports, int(e.Port))
-		}
-	}
-	return ports
+	return netguard.LocalPorts(env)
 }
 
 // Unreachable returns the local endpoints a function's environment names

@@ -171,6 +171,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		allow = append(allow, a...)
 	}
+	if (len(allow) > 0 || cfg.AllowLocalPortsFromEnv) && (cfg.NoNetworkGuard || cfg.NoSandbox) {
+		cfg.Logger.Warn("--allow-local-port and --allow-local-ports-from-env change nothing: without network rules (--no-network-guard or --no-sandbox) functions reach every local port")
+	}
+	for _, a := range allow {
+		if a.Hi-a.Lo >= 1<<14 {
+			cfg.Logger.Warn("--allow-local-port opens a wide range of this host's ports to every function", "ports", a.String())
+		}
+	}
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, err

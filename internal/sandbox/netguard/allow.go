@@ -224,13 +224,10 @@ func LocalEndpoints(env map[string]string) []Endpoint {
 	return out
 }
 
-// LocalPorts returns the ports of the local endpoints that values name (see
-// LocalEndpoints), in the order they appear.
-func LocalPorts(values []string) []int {
-	env := make(map[string]string, len(values))
-	for i, v := range values {
-		env[fmt.Sprintf("%08d", i)] = v
-	}
+// LocalPorts returns the ports of the local endpoints that a function's
+// environment names (see LocalEndpoints), each once, in LocalEndpoints'
+// order.
+func LocalPorts(env map[string]string) []int {
 	var ports []int
 	for _, e := range LocalEndpoints(env) {
 		if !slices.Contains(ports, int(e.Port)) {

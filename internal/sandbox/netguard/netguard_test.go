@@ -347,7 +347,11 @@ func TestLocalPorts(t *testing.T) {
 		values = append(values, "http://"+host+":7100")
 		want = append(want, 7100)
 	}
-	got := LocalPorts(values)
+	env := make(map[string]string, len(values))
+	for i, v := range values {
+		env[fmt.Sprintf("%08d", i)] = v
+	}
+	got := LocalPorts(env)
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("LocalPorts = %v, want %v", got, want)
 	}
