@@ -407,6 +407,13 @@ func (p *Pollers) deliver(ctx context.Context, m mapping, batch []Message) {
 		return
 	}
 	if resp.FunctionError != "" {
+		if ctx.Err() != nil {
+			// Stopped meanwhile: the invoke was given up before the
+			// function started (Runtime.Cancelled) or failed while the
+			// poller stopped; either way the next poller takes the batch
+			// now, uncounted, as above.
+			p.release(t.Queue, batch)
+		}
 		return
 	}
 	failed := map[string]bool{}
