@@ -92,6 +92,21 @@ func (s *Service) BatchWriteItem(ctx context.Context, requests map[string][]Writ
 	b := s.db.NewBatch()
 	defer s.closeBatch(b)
 	for _, w := range writes {
+		if units == nil && w.t.blindWrites() {
+			// Nothing needs the item this write replaces (the PutItem rule,
+			// putBlind): write without reading it, under its lock all the same.
+			w.t.stats.markDirty()
+			if w.new == nil {
+				_ = b.Delete(w.key, nil)
+				continue
+			}
+			enc, err := encodeItem(w.new)
+			if err != nil {
+				return err
+			}
+			_ = b.Set(w.key, enc, nil)
+			continue
+		}
 		old, err := s.read(w.key)
 		if err != nil {
 			return err

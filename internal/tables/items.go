@@ -184,7 +184,7 @@ func (s *Service) putBlind(t *Table, key []byte, item Item) (bool, error) {
 		return false, err
 	}
 	defer t.live.RUnlock()
-	if len(t.Indexes) != 0 || (t.Stream != nil && t.Stream.Enabled) {
+	if !t.blindWrites() {
 		return false, nil
 	}
 	enc, err := encodeItem(item)
@@ -201,6 +201,14 @@ func (s *Service) putBlind(t *Table, key []byte, item Item) (bool, error) {
 		return false, fmt.Errorf("write item: %w", err)
 	}
 	return true, nil
+}
+
+// blindWrites reports whether a write that asks nothing of the item it
+// replaces may skip reading it: the table has no secondary index and no
+// enabled stream, which would need the old item. Callers hold t.live, which
+// UpdateTable holds exclusively to change either.
+func (t *Table) blindWrites() bool {
+	return len(t.Indexes) == 0 && (t.Stream == nil || !t.Stream.Enabled)
 }
 
 // PutItem writes a whole item; it returns the old item when ReturnValues is ALL_OLD.
