@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-platform/nimbus/internal/gcfloor"
 	"github.com/nimbus-platform/nimbus/internal/sdk"
 	"github.com/nimbus-platform/nimbus/internal/server"
 )
@@ -57,6 +58,7 @@ func (f *upFlags) start(ctx context.Context) (*server.Server, error) {
 	}
 	f.cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	f.cfg.LogBudget = f.logBudget << 20
+	gcfloor.Start(gcfloor.DefaultFloor)
 	return server.Start(ctx, f.cfg)
 }
 
