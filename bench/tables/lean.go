@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -51,12 +52,17 @@ type leanFlags struct {
 	op, url, key, secret, table string
 	n, clients                  int
 	profile                     string // CPU profile of the run, if set
+	procs                       int    // GOMAXPROCS of the generator
 }
 
 // leanMain is the child: prepare, say "ready", wait for a line on stdin,
 // run, print the result as JSON.
 func leanMain(f leanFlags) {
-	reqs, host, err := prepare(f)
+	// One P: the clients spend their time waiting on the network, and with
+	// one P the scheduler polls it itself instead of waking and parking
+	// spinning threads for each answer (the generator's own CPU per request).
+	runtime.GOMAXPROCS(f.procs)
+	reqs, want, host, err := prepare(f)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -74,7 +80,7 @@ func leanMain(f leanFlags) {
 		}
 	}
 	cpu0 := selfCPU()
-	res := drive(host, reqs, f.clients)
+	res := drive(host, reqs, want, f.clients)
 	res.GenCPU = (selfCPU() - cpu0) / time.Duration(len(reqs))
 	pprof.StopCPUProfile()
 	_ = json.NewEncoder(os.Stdout).Encode(res)
@@ -92,40 +98,48 @@ func leanBody(op, table string, i int) []byte {
 	return nil
 }
 
-// prepare encodes and signs the n requests as raw HTTP/1.1 bytes.
-func prepare(f leanFlags) ([][]byte, string, error) {
+// prepare encodes and signs the n requests as raw HTTP/1.1 bytes, and
+// for GetItem the bytes each answer must contain (the item's key, quoted).
+func prepare(f leanFlags) (reqs, want [][]byte, host string, err error) {
 	u, err := url.Parse(f.url)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	signer := v4.NewSigner()
 	creds := aws.Credentials{AccessKeyID: f.key, SecretAccessKey: f.secret}
 	now := time.Now()
 	out := make([][]byte, f.n)
+	if f.op == "GetItem" {
+		want = make([][]byte, f.n)
+	}
 	for i := range out {
 		body := leanBody(f.op, f.table, i+1)
+		if want != nil {
+			want[i] = fmt.Appendf(nil, `"lean-%d"`, i+1)
+		}
 		req, err := http.NewRequest(http.MethodPost, f.url+"/", bytes.NewReader(body))
 		if err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		req.Header.Set("Content-Type", "application/x-amz-json-1.0")
 		req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+f.op)
 		req.Header.Set("User-Agent", "nimbus-bench-lean")
 		sum := sha256.Sum256(body)
 		if err := signer.SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "dynamodb", "us-east-1", now); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		var b bytes.Buffer
 		if err := req.Write(&b); err != nil {
-			return nil, "", err
+			return nil, nil, "", err
 		}
 		out[i] = b.Bytes()
 	}
-	return out, u.Host, nil
+	return out, want, u.Host, nil
 }
 
-// drive sends the requests over clients keep-alive connections.
-func drive(host string, reqs [][]byte, clients int) leanResult {
+// drive sends the requests over clients keep-alive connections. A 200's
+// body must contain want[i] when want is set (a GetItem answer, its key).
+func drive(host string, reqs, want [][]byte, clients int) leanResult {
 	var next atomic.Int64
 	var failed atomic.Value
 	lat := make([]time.Duration, len(reqs))
@@ -138,6 +152,7 @@ func drive(host string, reqs [][]byte, clients int) leanResult {
 			var conn net.Conn
 			var br *bufio.Reader
 			var status0 [2048]byte // an error answer's body, for the message
+			var renew time.Time    // when to push the connection's deadline on
 			defer func() {
 				if conn != nil {
 					conn.Close()
@@ -156,20 +171,34 @@ func drive(host string, reqs [][]byte, clients int) leanResult {
 						return
 					}
 					br = bufio.NewReaderSize(conn, 16<<10)
+					renew = time.Time{}
 				}
-				// A stuck server fails the run instead of hanging it.
-				_ = conn.SetDeadline(time.Now().Add(time.Minute))
+				// A stuck server fails the run instead of hanging it: no answer
+				// within a minute. The deadline is pushed on every few seconds
+				// rather than set per request (a timer update each time).
+				if t0.After(renew) {
+					_ = conn.SetDeadline(t0.Add(time.Minute))
+					renew = t0.Add(5 * time.Second)
+				}
 				if _, err := conn.Write(reqs[i]); err != nil {
 					failed.Store(err.Error())
 					return
 				}
-				status, body, closed, err := readAnswer(br, status0[:])
+				var w []byte
+				if want != nil {
+					w = want[i]
+				}
+				status, body, closed, err := readAnswer(br, status0[:], w)
 				if err != nil {
 					failed.Store(err.Error())
 					return
 				}
 				if status != http.StatusOK {
 					failed.Store(fmt.Sprintf("HTTP %d: %s", status, body))
+					return
+				}
+				if w != nil && body != nil && !bytes.Contains(body, w) { // a 200 not framed by its length
+					failed.Store(fmt.Sprintf("answer %.200q lacks %s", body, w))
 					return
 				}
 				lat[i] = time.Since(t0)
@@ -191,9 +220,9 @@ func drive(host string, reqs [][]byte, clients int) leanResult {
 
 // lean runs the lean generator in its own process against t and measures
 // the server's CPU over the run only (not the preparation).
-func lean(t target, op, table string, n, clients int, profile string) leanResult {
+func lean(t target, op, table string, n, clients, genProcs int, profile string) leanResult {
 	cmd := exec.Command(os.Args[0], "-load", op, "-url", t.url, "-key", t.key, "-secret", t.secret, "-table", table,
-		"-n", fmt.Sprint(n), "-clients", fmt.Sprint(clients), "-cpuprofile", profile)
+		"-n", fmt.Sprint(n), "-clients", fmt.Sprint(clients), "-cpuprofile", profile, "-genprocs", fmt.Sprint(genProcs))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		log.Fatal(err)
@@ -232,6 +261,7 @@ func addLeanFlags(fs *flag.FlagSet) *leanFlags {
 	fs.StringVar(&f.key, "key", "", "internal: lean access key")
 	fs.StringVar(&f.secret, "secret", "", "internal: lean secret key")
 	fs.StringVar(&f.table, "table", "", "internal: lean table")
+	fs.IntVar(&f.procs, "genprocs", 1, "GOMAXPROCS of the lean load generator")
 	return f
 }
 
@@ -250,10 +280,11 @@ func selfCPU() time.Duration {
 
 // readAnswer reads one HTTP/1.1 answer from br without net/http's
 // allocations: the status, the body when it is not 200 (up to len(keep)
-// bytes, for the message; a 200's body is skipped), and whether the server
-// closes the connection after it (Connection: close, HTTP/1.0, or a body
-// delimited by the connection's end).
-func readAnswer(br *bufio.Reader, keep []byte) (status int, body []byte, closed bool, err error) {
+// bytes, for the message; a 200's body is skipped, after checking that it
+// contains want when want is set), and whether the server closes the
+// connection after it (Connection: close, HTTP/1.0, or a body delimited by
+// the connection's end).
+func readAnswer(br *bufio.Reader, keep, want []byte) (status int, body []byte, closed bool, err error) {
 	line, err := br.ReadSlice('\n')
 	if err != nil {
 		return 0, nil, false, fmt.Errorf("read status line: %w", err)
@@ -293,8 +324,16 @@ func readAnswer(br *bufio.Reader, keep []byte) (status int, body []byte, closed 
 	case chunked:
 		r = httputil.NewChunkedReader(br)
 	case length >= 0:
-		if status == http.StatusOK {
+		if status == http.StatusOK && want == nil {
 			_, err = br.Discard(int(length))
+			return status, nil, closed, err
+		}
+		if status == http.StatusOK && length <= int64(br.Size()) { // checked in place
+			b, err := br.Peek(int(length))
+			if err == nil && !bytes.Contains(b, want) {
+				err = fmt.Errorf("answer %.200q lacks %s", b, want)
+			}
+			_, _ = br.Discard(len(b))
 			return status, nil, closed, err
 		}
 		r = io.LimitReader(br, length)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -30,7 +31,7 @@ func TestReadAnswer(t *testing.T) {
 			}
 			br := bufio.NewReader(strings.NewReader(raw))
 			var keep [2048]byte
-			status, body, closed, err := readAnswer(br, keep[:])
+			status, body, closed, err := readAnswer(br, keep[:], nil)
 			if err != nil || status != c.status || string(body) != c.body || closed != c.closed {
 				t.Fatalf("got %d %q closed %v err %v; want %d %q closed %v", status, body, closed, err, c.status, c.body, c.closed)
 			}
@@ -38,5 +39,23 @@ func TestReadAnswer(t *testing.T) {
 				t.Errorf("the next answer starts at %q", next)
 			}
 		})
+	}
+}
+
+// TestReadAnswerChecksBody: a 200 framed by its length is checked in place
+// for the bytes the request expects (a GetItem answer, its key).
+func TestReadAnswerChecksBody(t *testing.T) {
+	var keep [2048]byte
+	body := `{"Item":{"pk":{"S":"lean-17"}}}`
+	ok := "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	br := bufio.NewReader(strings.NewReader(ok + ok))
+	if _, _, _, err := readAnswer(br, keep[:], []byte(`"lean-17"`)); err != nil {
+		t.Fatalf("answer with the key: %v", err)
+	}
+	if _, _, _, err := readAnswer(br, keep[:], []byte(`"lean-1"`)); err == nil {
+		t.Fatal("an answer without the key was accepted")
+	}
+	if next, err := br.Peek(1); err == nil {
+		t.Errorf("the answer was not consumed whole: %q follows", next)
 	}
 }

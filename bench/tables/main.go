@@ -38,6 +38,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/nimbus-platform/nimbus/internal/gcfloor"
 	"github.com/nimbus-platform/nimbus/internal/server"
 )
 
@@ -100,7 +101,7 @@ func main() {
 	}()
 	fmt.Printf("machine: %d CPUs; %d operations, %d clients, 1 KB items, Query tables of %d and %d items\n\n", runtime.NumCPU(), *n, *clients, *itemsN, *large)
 	if *withLean {
-		leanTable(targets, *n, *clients, *genProfile)
+		leanTable(targets, *n, *clients, lf.procs, *genProfile)
 	}
 	if !*withSDK {
 		return
@@ -133,7 +134,7 @@ func main() {
 
 // leanTable measures PutItem then GetItem with the lean generator against
 // every target and prints the table.
-func leanTable(targets []target, n, clients int, genProfile string) {
+func leanTable(targets []target, n, clients, genProcs int, genProfile string) {
 	type pg struct{ put, get leanResult }
 	res := make([]pg, len(targets))
 	for i, t := range targets {
@@ -152,8 +153,8 @@ func leanTable(targets []target, n, clients int, genProfile string) {
 			}
 			return genProfile + "." + op
 		}
-		res[i].put = lean(t, "PutItem", table, n, clients, prof("PutItem"))
-		res[i].get = lean(t, "GetItem", table, n, clients, prof("GetItem"))
+		res[i].put = lean(t, "PutItem", table, n, clients, genProcs, prof("PutItem"))
+		res[i].get = lean(t, "GetItem", table, n, clients, genProcs, prof("GetItem"))
 		log.Printf("%s lean: put %.0f/s server %v generator %v; get %.0f/s server %v generator %v", t.name, res[i].put.Rate, us(res[i].put.CPU), us(res[i].put.GenCPU), res[i].get.Rate, us(res[i].get.CPU), us(res[i].get.GenCPU))
 	}
 	fmt.Println("Lean load generator (own process, pre-signed requests, keep-alive HTTP):")
@@ -231,6 +232,9 @@ func serveNimbus(dir, profile string) {
 			log.Fatal(err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if floor := os.Getenv("NIMBUS_BENCH_GCFLOOR"); floor != "0" { // as cmd/nimbus does
+		gcfloor.Start(gcfloor.DefaultFloor)
 	}
 	srv, err := server.Start(context.Background(), server.Config{DataDir: filepath.Join(dir, "data"), Addr: "127.0.0.1:0",
 		RunDir: filepath.Join(dir, "run"), NoSandbox: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
