@@ -155,7 +155,11 @@ func (d *Decoder) stringBytes() ([]byte, bool) {
 	}
 	start := d.pos + 1
 	plain := true
-	for i := start; i < len(d.data); i++ {
+	i := start
+	for i+8 <= len(d.data) && plainWord(word8(d.data, i)) {
+		i += 8
+	}
+	for ; i < len(d.data); i++ {
 		c := d.data[i]
 		switch {
 		case c == '"':

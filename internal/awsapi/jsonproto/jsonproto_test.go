@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -90,5 +91,35 @@ func TestDecoderRefusesWhatItDoesNotKnow(t *testing.T) {
 	}) && d.End()
 	if !ok || got["kéy"] != "v\né" || got["n"] != -12 || got["b"] != false {
 		t.Fatalf("decoded %v, ok %v", got, ok)
+	}
+}
+
+// TestPlainWord: the eight-byte test agrees with the byte-by-byte one for
+// every byte value in every position.
+func TestPlainWord(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	html := func(c byte) bool { return plain(c) && c != '<' && c != '>' && c != '&' }
+	base := []byte("abcdefgh")
+	for pos := 0; pos < 8; pos++ {
+		for c := 0; c < 256; c++ {
+			w := append([]byte(nil), base...)
+			w[pos] = byte(c)
+			if got := plainWord(word8(w, 0)); got != plain(byte(c)) {
+				t.Errorf("plainWord with %#x at %d = %v", c, pos, got)
+			}
+			if got := plainHTMLWord(word8(string(w), 0)); got != html(byte(c)) {
+				t.Errorf("plainHTMLWord with %#x at %d = %v", c, pos, got)
+			}
+		}
+	}
+}
+
+// BenchmarkAppendString: a 1 KB plain attribute value, as the tables
+// benchmark's items carry.
+func BenchmarkAppendString(b *testing.B) {
+	s := strings.Repeat("x", 1000)
+	buf := make([]byte, 0, 2048)
+	for b.Loop() {
+		buf = AppendString(buf[:0], s)
 	}
 }
