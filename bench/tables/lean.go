@@ -58,10 +58,12 @@ type leanFlags struct {
 // leanMain is the child: prepare, say "ready", wait for a line on stdin,
 // run, print the result as JSON.
 func leanMain(f leanFlags) {
-	// One P: the clients spend their time waiting on the network, and with
-	// one P the scheduler polls it itself instead of waking and parking
-	// spinning threads for each answer (the generator's own CPU per request).
-	runtime.GOMAXPROCS(f.procs)
+	// GOMAXPROCS is left to the runtime unless asked: with one P the
+	// generator spends a little less CPU per request on an idle machine, but
+	// on a loaded one its only thread, descheduled, stalls every client.
+	if f.procs > 0 {
+		runtime.GOMAXPROCS(f.procs)
+	}
 	reqs, want, host, err := prepare(f)
 	if err != nil {
 		log.Fatal(err)
@@ -261,7 +263,7 @@ func addLeanFlags(fs *flag.FlagSet) *leanFlags {
 	fs.StringVar(&f.key, "key", "", "internal: lean access key")
 	fs.StringVar(&f.secret, "secret", "", "internal: lean secret key")
 	fs.StringVar(&f.table, "table", "", "internal: lean table")
-	fs.IntVar(&f.procs, "genprocs", 1, "GOMAXPROCS of the lean load generator")
+	fs.IntVar(&f.procs, "genprocs", 0, "GOMAXPROCS of the lean load generator (0: the runtime's default)")
 	return f
 }
 
