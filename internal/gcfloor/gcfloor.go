@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 )
 
 // DefaultFloor is the growth the platform allows between collections.
@@ -28,22 +29,33 @@ const percent = 100
 // Start sets, after every collection, the GC percentage so that the next
 // one is due when the heap has grown by the larger of the live heap (GOGC's
 // default) and floor bytes. An operator's GOGC (the environment variable)
-// is left alone, and a GOMEMLIMIT still applies. Call it once per process.
-func Start(floor uint64) {
+// is left alone, and a GOMEMLIMIT still applies. Call it once per process;
+// stop restores GOGC's default.
+func Start(floor uint64) (stop func()) {
 	if os.Getenv("GOGC") != "" {
-		return
+		return func() {}
 	}
 	t := &tuner{floor: floor, current: percent, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	t.adjust()
 	t.arm()
+	return t.stop
 }
 
-// tuner is the state of one process's floor; only the cleanup that runs
-// after each collection touches it (cleanups run one at a time).
+// tuner is the state of one process's floor, kept by the cleanup that runs
+// after each collection.
 type tuner struct {
+	mu      sync.Mutex
+	stopped bool
 	floor   uint64
 	current int
 	sample  []metrics.Sample
+}
+
+func (t *tuner) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+	debug.SetGCPercent(percent)
 }
 
 // sentinel is an object nothing references: it is collected by the next
@@ -56,12 +68,19 @@ type sentinel struct {
 
 func (t *tuner) arm() {
 	runtime.AddCleanup(&sentinel{}, func(t *tuner) {
-		t.adjust()
-		t.arm()
+		if t.adjust() {
+			t.arm()
+		}
 	}, t)
 }
 
-func (t *tuner) adjust() {
+// adjust sets the percentage for the live heap; false once stopped.
+func (t *tuner) adjust() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return false
+	}
 	metrics.Read(t.sample)
 	p := percent
 	if live := t.sample[0].Value.Uint64(); live > 0 && t.floor*100/live > uint64(p) {
@@ -72,4 +91,5 @@ func (t *tuner) adjust() {
 		debug.SetGCPercent(p)
 		t.current = p
 	}
+	return true
 }

@@ -20,7 +20,7 @@ func gcPercent() int {
 // collection, and an operator's GOGC is left alone.
 func TestFloor(t *testing.T) {
 	t.Setenv("GOGC", "100")
-	Start(DefaultFloor)
+	defer Start(DefaultFloor)()
 	runtime.GC()
 	runtime.GC()
 	if p := gcPercent(); p != 100 {
@@ -30,7 +30,7 @@ func TestFloor(t *testing.T) {
 	if err := os.Unsetenv("GOGC"); err != nil { // unset, not empty
 		t.Fatal(err)
 	}
-	Start(DefaultFloor)
+	defer Start(DefaultFloor)()
 	// The test binary's live heap is a few megabytes: the floor dominates.
 	for deadline := time.Now().Add(30 * time.Second); gcPercent() < 400; runtime.GC() {
 		if time.Now().After(deadline) {
