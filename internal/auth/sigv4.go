@@ -208,6 +208,10 @@ func (sr *signedRequest) setCredential(c string) error {
 }
 
 func (sr *signedRequest) setDate(raw string) error {
+	if t, ok := parseBasicDate(raw); ok {
+		sr.amzDate, sr.amzDateRaw = t, raw
+		return nil
+	}
 	t, err := time.Parse(amzDateFormat, raw)
 	if err != nil {
 		return newError(ErrIncompleteSignature, "Date must be in ISO-8601 'basic format'. Got '"+raw+"'. See http://en.wikipedia.org/wiki/ISO_8601")
@@ -216,9 +220,47 @@ func (sr *signedRequest) setDate(raw string) error {
 	return nil
 }
 
+// parseBasicDate reads an X-Amz-Date of exactly the form 20060102T150405Z
+// with every field in range, as time.Parse(amzDateFormat) reads it; it
+// reports false for anything else, which time.Parse then reads (or refuses)
+// itself: fractional seconds, out-of-range fields, other lengths.
+func parseBasicDate(raw string) (time.Time, bool) {
+	if len(raw) != len(amzDateFormat) || raw[8] != 'T' || raw[15] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(from, to int) (int, bool) {
+		n := 0
+		for i := from; i < to; i++ {
+			c := raw[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(4, 6)
+	day, ok3 := num(6, 8)
+	hour, ok4 := num(9, 11)
+	minute, ok5 := num(11, 13)
+	sec, ok6 := num(13, 15)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
+	if t.Day() != day { // past the month's end: time.Parse refuses it
+		return time.Time{}, false
+	}
+	return t, true
+}
+
 func (sr *signedRequest) check() error {
 	var day [16]byte
-	if sr.date != string(sr.amzDate.AppendFormat(day[:0], shortDateFormat)) {
+	// The scope's day is the request date's first eight digits when the date
+	// is in the basic format exactly (the usual case), else it is formatted.
+	if (len(sr.amzDateRaw) != len(amzDateFormat) || sr.date != sr.amzDateRaw[:8]) &&
+		sr.date != string(sr.amzDate.AppendFormat(day[:0], shortDateFormat)) {
 		return newError(ErrSignatureMismatch, "Credential should be scoped to a valid date, not '"+sr.date+"'; the request date is "+sr.amzDateRaw+".")
 	}
 	hasHost := false

@@ -430,3 +430,35 @@ func TestMalformedAuthorization(t *testing.T) {
 		})
 	}
 }
+
+// TestParseBasicDate: the fast reader of X-Amz-Date reads exactly what
+// time.Parse reads with the basic format, and declines everything else.
+func TestParseBasicDate(t *testing.T) {
+	for _, raw := range []string{
+		"20150830T123600Z", "20000229T000000Z", "19990228T235959Z", "20240229T120000Z", "00010101T000000Z",
+		"20230229T120000Z", "20150831T240000Z", "20150830T126000Z", "20150830T123660Z", "20151301T000000Z",
+		"20150000T000000Z", "20150800T000000Z", "20150431T000000Z", "2015083T123600Z", "20150830T123600",
+		"20150830 123600Z", "20150830T123600.5Z", "2015-08-30T12:36:00Z", "20150830t123600z", "+0150830T123600Z",
+		"20150830T1236 0Z", "", "99991231T235959Z",
+	} {
+		want, err := time.Parse(amzDateFormat, raw)
+		got, ok := parseBasicDate(raw)
+		if ok && (err != nil || !got.Equal(want) || got.Location() != want.Location()) {
+			t.Errorf("%q: fast %v, time.Parse %v %v", raw, got, want, err)
+		}
+		if !ok && err == nil && len(raw) == len(amzDateFormat) {
+			t.Errorf("%q: declined, but time.Parse reads it as %v", raw, want)
+		}
+	}
+}
+
+func FuzzParseBasicDate(f *testing.F) {
+	f.Add("20150830T123600Z")
+	f.Add("20230229T120000Z")
+	f.Fuzz(func(t *testing.T, raw string) {
+		want, err := time.Parse(amzDateFormat, raw)
+		if got, ok := parseBasicDate(raw); ok && (err != nil || !got.Equal(want)) {
+			t.Fatalf("%q: fast %v, time.Parse %v %v", raw, got, want, err)
+		}
+	})
+}
