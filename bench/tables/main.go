@@ -63,6 +63,7 @@ func main() {
 	baselineProfile := flag.String("baselineprofile", "", "write a CPU profile of the -baseline server to this file")
 	withSDK := flag.Bool("sdk", true, "also measure through aws-sdk-go-v2 clients in the bench's process")
 	withLean := flag.Bool("lean", true, "measure Put and Get with the lean load generator (its own process)")
+	baselineFirst := flag.Bool("baselinefirst", false, "measure -baseline before nimbus (alternate runs with and without it: the first target measured is not always favoured)")
 	genProfile := flag.String("genprofile", "", "write CPU profiles of the lean generator to this path with .PutItem and .GetItem appended")
 	serve := flag.String("serve", "", "internal: run only a nimbus server in this directory")
 	lf := addLeanFlags(flag.CommandLine)
@@ -101,7 +102,7 @@ func main() {
 	}()
 	fmt.Printf("machine: %d CPUs; %d operations, %d clients, 1 KB items, Query tables of %d and %d items\n\n", runtime.NumCPU(), *n, *clients, *itemsN, *large)
 	if *withLean {
-		leanTable(targets, *n, *clients, lf.procs, *genProfile)
+		leanTable(targets, *n, *clients, lf.procs, *genProfile, *baselineFirst && *baseline != "")
 	}
 	if !*withSDK {
 		return
@@ -134,10 +135,18 @@ func main() {
 
 // leanTable measures PutItem then GetItem with the lean generator against
 // every target and prints the table.
-func leanTable(targets []target, n, clients, genProcs int, genProfile string) {
+func leanTable(targets []target, n, clients, genProcs int, genProfile string, baselineFirst bool) {
 	type pg struct{ put, get leanResult }
 	res := make([]pg, len(targets))
-	for i, t := range targets {
+	order := make([]int, len(targets))
+	for i := range order {
+		order[i] = i
+	}
+	if baselineFirst { // the baseline is targets[1]
+		order[0], order[1] = 1, 0
+	}
+	for _, i := range order {
+		t := targets[i]
 		c := sdkClient(t, clients)
 		table := fmt.Sprint("lean", time.Now().UnixNano())
 		ctx := context.Background()
