@@ -200,7 +200,7 @@ class _Closed(Exception):
 
 
 class RuntimeClient:
-    """A minimal HTTP/1.1 client with one keep-alive connection (the server is the platform's net/http)."""
+    """A minimal HTTP/1.1 client with one keep-alive connection to the Runtime API."""
 
     def __init__(self, api):
         hostport, sep, prefix = api.partition("/")
