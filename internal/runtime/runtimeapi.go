@@ -540,22 +540,16 @@ func (ac *apiConn) next() bool {
 			payload: errorPayload("Runtime.InvalidResponse", "RequestId: %s Error: the runtime asked for the next invocation without answering this one", prev.inv.RequestID)}
 	}
 	var c *call
-	waited := false
 	select {
-	case c = <-inst.work: // a call was already waiting: the request was only just read
-	default:
-		waited = true
-		select {
-		case c = <-inst.work:
-		case <-inst.exited:
-			return false
-		case <-ac.s.closed:
-			return false
-		}
+	case c = <-inst.work:
+	case <-inst.exited:
+		return false
+	case <-ac.s.closed:
+		return false
 	}
-	// The runtime may have given up this connection while it waited (and
+	// The runtime may have given up this connection since it asked (and
 	// asked again on another): the event goes to that request.
-	if waited && ac.peerClosed() {
+	if ac.peerClosed() {
 		select {
 		case inst.work <- c:
 		case <-inst.exited:
