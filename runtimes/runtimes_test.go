@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -527,14 +528,39 @@ exports.handler = async (event, context) => {
 // a chunked body, and a 202 closing the connection makes it ask again on a
 // new one.
 func TestNodePipelinedAnswers(t *testing.T) {
+	testPipelinedAnswers(t, "node", map[string]string{
+		"echo.js": `exports.handler = async (event, context) => {
+  if (event.fail) throw new Error("asked to fail");
+  return { id: context.awsRequestId, event };
+};`,
+	})
+}
+
+// TestPythonPipelinedAnswers: the Python client sends GET next behind each
+// answer in the same write, so the next event does not wait for the process
+// to wake for the 202 first.
+func TestPythonPipelinedAnswers(t *testing.T) {
+	testPipelinedAnswers(t, "python", map[string]string{
+		"echo.py": `def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    return {"id": context.aws_request_id, "event": event}
+`,
+	})
+}
+
+// testPipelinedAnswers serves the Runtime API by hand to a runtime whose
+// handler echo.handler returns {"id": request id, "event": event} and fails
+// when the event has "fail": every answer must be followed by GET next before
+// the test writes the 202, and the 202 and the next event may arrive in one
+// read or split anywhere.
+func testPipelinedAnswers(t *testing.T, lang string, files map[string]string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	_, p, _ := start(t, runtimeOpts{lang: "node", handler: "echo.handler", apiAddr: ln.Addr().String(), files: map[string]string{
-		"echo.js": `exports.handler = async (event, context) => ({ id: context.awsRequestId, event });`,
-	}})
+	_, p, _ := start(t, runtimeOpts{lang: lang, handler: "echo.handler", apiAddr: ln.Addr().String(), files: files})
 	accepted := make(chan net.Conn)
 	go func() {
 		for {
@@ -581,7 +607,10 @@ func TestNodePipelinedAnswers(t *testing.T) {
 	const accepted202 = "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"OK\"}"
 	answer := func(br *bufio.Reader, id, want string) {
 		t.Helper()
-		if line, body := request(br); line != "POST /2018-06-01/runtime/invocation/"+id+"/response" || body != want {
+		line, body := request(br)
+		var got, wanted any
+		if line != "POST /2018-06-01/runtime/invocation/"+id+"/response" || json.Unmarshal([]byte(body), &got) != nil ||
+			json.Unmarshal([]byte(want), &wanted) != nil || !reflect.DeepEqual(got, wanted) {
 			t.Fatalf("got %s %s, want the answer to %s: %s", line, body, id, want)
 		}
 	}
@@ -621,6 +650,14 @@ func TestNodePipelinedAnswers(t *testing.T) {
 	write(c, accepted202+e[:40], e[40:cut+1], e[cut+1:])
 	answer(br, "a5", `{"id":"a5","event":{"s":"`+strings.Repeat("é", 5000)+`"}}`)
 	request(br)
+	// An error answer has GET next behind it too.
+	write(c, accepted202+event("a6", `{"fail":true}`))
+	if line, body := request(br); line != "POST /2018-06-01/runtime/invocation/a6/error" || !strings.Contains(body, "asked to fail") {
+		t.Fatalf("got %s %s, want the error of a6", line, body)
+	}
+	if line, _ := request(br); line != next {
+		t.Fatalf("after the error: %q, want GET next", line)
+	}
 	// A 202 that closes the connection: the GET next written behind it goes out again on a new one.
 	write(c, strings.Replace(accepted202, "Content-Length", "Connection: close\r\nContent-Length", 1))
 	c.Close()

@@ -4,6 +4,7 @@
 //
 //	go run ./bench/core [-out BENCHMARKS.md]
 //	go run ./bench/core -isolation    # cold starts with isolation on and off
+//	go run ./bench/core -seq 100      # warm p50 only, runtimes and baseline interleaved
 package main
 
 import (
@@ -48,11 +49,18 @@ func main() {
 	only := flag.String("only", "", "measure one runtime only: go, node or python")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the platform to this file")
 	isolation := flag.Bool("isolation", false, "measure only cold starts, with isolation on and off side by side")
+	seq := flag.Int("seq", 0, "measure only the warm p50 of sequential invokes, the baseline and the runtimes interleaved in blocks of this many invokes (0: off)")
 	flag.IntVar(&cpuShares, "cpushares", 0, "experiment: give each function process its own cpu cgroup with this cpu.shares after the warm-up (0: off)")
 	flag.Parse()
 	onlyRuntime = *only
 	warmupDur = *warmup
 	profilePath = *cpuProfile
+	if *seq > 0 {
+		if err := sequential(*warmN, *seq); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *isolation {
 		if err := coldIsolation(*out, *coldN); err != nil {
 			log.Fatal(err)

@@ -270,12 +270,29 @@ func TestMixedRuntimesInOneService(t *testing.T) {
 // 6 MB limits: a large event and answer travel whole, an answer over the limit
 // is Function.ResponseSizeTooLarge, and the function keeps answering after it.
 func TestNodeLargePayloads(t *testing.T) {
+	testLargePayloads(t, "nodejs20.x", "index.js", `exports.handler = async (event) => event.repeat ? { s: 'x'.repeat(event.repeat) } : { n: event.s.length, tail: event.s.slice(-3) };
+`, len(`{"s":""}`))
+}
+
+// The same through the Python client, which sends its next request behind
+// each answer: after the 413 that closes the connection it asks again on a
+// new one.
+func TestPythonLargePayloads(t *testing.T) {
+	testLargePayloads(t, "python3.11", "index.py", `def handler(event, context):
+    if event.get("repeat"):
+        return {"s": "x" * event["repeat"]}
+    return {"n": len(event["s"]), "tail": event["s"][-3:]}
+`, len(`{"s": ""}`))
+}
+
+// testLargePayloads deploys code as index.handler in runtime; an answer of
+// {"s": n characters} is n+overhead bytes.
+func testLargePayloads(t *testing.T, runtime, file, code string, overhead int) {
 	t.Parallel()
 	dir := t.TempDir()
 	for name, body := range map[string]string{
-		"serverless.yml": "service: bigpay\nprovider:\n  name: aws\n  runtime: nodejs20.x\nfunctions:\n  echo:\n    handler: index.handler\n",
-		"index.js": `exports.handler = async (event) => event.repeat ? { s: 'x'.repeat(event.repeat) } : { n: event.s.length, tail: event.s.slice(-3) };
-`,
+		"serverless.yml": "service: bigpay\nprovider:\n  name: aws\n  runtime: " + runtime + "\nfunctions:\n  echo:\n    handler: index.handler\n",
+		file:             code,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -296,7 +313,7 @@ func TestNodeLargePayloads(t *testing.T) {
 
 	// An answer just under 6 MB, then one over it.
 	r = invoke(t, p, fn, map[string]any{"repeat": 6<<20 - 100}, false)
-	if functionError(r) != "" || len(r.out.Payload) != 6<<20-100+8 {
+	if functionError(r) != "" || len(r.out.Payload) != 6<<20-100+overhead {
 		t.Fatalf("answer under the limit: error %q, %d bytes", functionError(r), len(r.out.Payload))
 	}
 	r = invoke(t, p, fn, map[string]any{"repeat": 7 << 20}, false)
