@@ -420,45 +420,7 @@ func (s *Store) updateBucket(name string, change func(*Bucket)) error {
 // SetObjectTags replaces the tags of one version of an object (the current
 // one when versionID is "") and returns that version.
 func (s *Store) SetObjectTags(_ context.Context, bucket, key, versionID string, tags map[string]string) (Object, error) {
-	if versionID != "" && !validVersionID(versionID) {
-		return Object{}, invalidVersion()
-	}
-	unlock := s.lockKey(bucket, key)
-	defer unlock()
-	if _, err := s.bucket(bucket); err != nil {
-		return Object{}, err
-	}
-	cur, curErr := s.object(bucket, key, true)
-	var v Object
-	var err error
-	if versionID == "" {
-		v, err = cur, curErr
-	} else {
-		v, err = s.findVersion(bucket, key, versionID)
-	}
-	if err != nil {
-		return Object{}, err
-	}
-	if v.DeleteMarker {
-		return Object{}, &Error{Kind: KindDeleteMarker, Message: "The specified method is not allowed against this resource.", DeleteMarker: v.Version()}
-	}
-	v.Tags = tags
-	data, err := encodeEntry(&v)
-	if err != nil {
-		return Object{}, err
-	}
-	b := s.db.NewBatch()
-	defer b.Close()
-	if v.VersionID != "" {
-		_ = b.Set(versionKey(bucket, key, v.VersionID), data, nil)
-	}
-	if curErr == nil && cur.VersionID == v.VersionID {
-		_ = b.Set(objectKey(bucket, key), data, nil)
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return Object{}, fmt.Errorf("tag object: %w", err)
-	}
-	return v, nil
+	return s.updateVersion(bucket, key, versionID, "tag object", func(o *Object) { o.Tags = tags })
 }
 
 // VersionListOptions select the versions of a listing.
