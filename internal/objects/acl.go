@@ -99,12 +99,19 @@ func (s *Store) updateVersion(bucket, key, versionID, what string, change func(*
 	if err != nil {
 		return Object{}, err
 	}
+	current := curErr == nil && cur.VersionID == v.VersionID
+	vdata := data
+	if current {
+		if vdata, err = versionEntry(&v); err != nil {
+			return Object{}, err
+		}
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	if v.VersionID != "" {
-		_ = b.Set(versionKey(bucket, key, v.VersionID), data, nil)
+		_ = b.Set(versionKey(bucket, key, v.VersionID), vdata, nil)
 	}
-	if curErr == nil && cur.VersionID == v.VersionID {
+	if current {
 		_ = b.Set(objectKey(bucket, key), data, nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {

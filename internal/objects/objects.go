@@ -120,6 +120,9 @@ type Object struct {
 	// JSON and a NUL) and have no File.
 	Inline bool   `json:"-"`
 	Data   []byte `json:"-"`
+	// InCurrent marks the version entry of the current version of an
+	// inline object: its bytes are kept once, in the current entry.
+	InCurrent bool `json:"cur,omitempty"`
 }
 
 // encodeEntry is an object's index entry: its JSON, then for an inline
@@ -144,7 +147,25 @@ func decodeEntry(v []byte, o *Object, data bool) error {
 		}
 		v = v[:i]
 	}
-	return json.Unmarshal(v, o)
+	if err := json.Unmarshal(v, o); err != nil {
+		return err
+	}
+	if o.InCurrent {
+		o.Inline = true // its bytes are the current entry's (versionBytes)
+	}
+	return nil
+}
+
+// versionEntry is the version entry of o while o is the current version:
+// an inline object's metadata marked InCurrent, without its bytes, which
+// the current entry holds (ADR 0025).
+func versionEntry(o *Object) ([]byte, error) {
+	if !o.Inline {
+		return encodeEntry(o)
+	}
+	m := *o
+	m.Inline, m.Data, m.InCurrent = false, nil, true
+	return json.Marshal(&m)
 }
 
 // Body is an object's bytes as a read returns them: its data file, or a
