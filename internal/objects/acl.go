@@ -102,9 +102,7 @@ func (s *Store) updateVersion(bucket, key, versionID, what string, change func(*
 	current := curErr == nil && cur.VersionID == v.VersionID
 	vdata := data
 	if current {
-		if vdata, err = versionEntry(&v); err != nil {
-			return Object{}, err
-		}
+		vdata = versionEntry(data)
 	}
 	b := s.db.NewBatch()
 	defer b.Close()

@@ -156,16 +156,18 @@ func decodeEntry(v []byte, o *Object, data bool) error {
 	return nil
 }
 
-// versionEntry is the version entry of o while o is the current version:
-// an inline object's metadata marked InCurrent, without its bytes, which
-// the current entry holds (ADR 0025).
-func versionEntry(o *Object) ([]byte, error) {
-	if !o.Inline {
-		return encodeEntry(o)
+// versionEntry is the version entry of the current version whose current
+// entry is entry: an inline object's metadata marked InCurrent, without its
+// bytes, which the current entry holds (ADR 0025). The metadata is never
+// "{}" (size, etag and modified are always there), so the mark is appended
+// to it without encoding the object again.
+func versionEntry(entry []byte) []byte {
+	i := bytes.IndexByte(entry, 0)
+	if i < 0 {
+		return entry
 	}
-	m := *o
-	m.Inline, m.Data, m.InCurrent = false, nil, true
-	return json.Marshal(&m)
+	out := make([]byte, 0, i+len(`,"cur":true}`))
+	return append(append(out, entry[:i-1]...), `,"cur":true}`...)
 }
 
 // Body is an object's bytes as a read returns them: its data file, or a

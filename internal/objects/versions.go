@@ -278,10 +278,7 @@ func (s *Store) commitVersion(ctx context.Context, bucket string, o Object, even
 	if err != nil {
 		return Object{}, err
 	}
-	vdata, err := versionEntry(&o)
-	if err != nil {
-		return Object{}, err
-	}
+	vdata := versionEntry(data)
 	o.Data = nil // the caller has the bytes
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -437,8 +434,7 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, versionID string
 			if len(vs) > 1 && !vs[1].DeleteMarker {
 				data, _ := encodeEntry(&vs[1])
 				_ = b.Set(objectKey(bucket, key), data, nil)
-				vdata, _ := versionEntry(&vs[1])
-				_ = b.Set(versionKey(bucket, key, vs[1].VersionID), vdata, nil)
+				_ = b.Set(versionKey(bucket, key, vs[1].VersionID), versionEntry(data), nil)
 			} else {
 				_ = b.Delete(objectKey(bucket, key), nil)
 			}
