@@ -158,7 +158,7 @@ func (st *Statement) applies(req *Request) bool {
 			if containsFold(req.Unknowable, key) {
 				return st.Effect == "Deny"
 			}
-			values, resolved := substituteAll(values, req.Context)
+			values, resolved := substituteAll(values, req.Context, patternOperator(op))
 			if !resolved {
 				// A policy variable names a key the request does not have:
 				// the condition is false, as IAM's.
@@ -204,19 +204,27 @@ func anyResource(patterns []string, resource string, ctx map[string]string) bool
 		if p == "*" {
 			return true
 		}
-		if p, ok := substitute(p, ctx); ok && arnMatch(p, resource) {
+		if p, ok := substitute(p, ctx, true); ok && arnMatch(p, resource) {
 			return true
 		}
 	}
 	return false
 }
 
+// literal marks the next byte of a pattern as itself, not a wildcard: it
+// is how ${*}, ${?} and a variable's value reach the matcher.
+const literal = '\x00'
+
 // substitute replaces IAM policy variables in s — ${aws:userid}, or
 // ${key, 'default'} used when the key is missing — with the request's
-// condition keys (names case-insensitive). It reports false when a variable
-// names a key the request lacks and gives no default. Text without "${" is
-// returned as it is, without allocating.
-func substitute(s string, ctx map[string]string) (string, bool) {
+// condition keys (names case-insensitive), and the special variables ${*},
+// ${?} and ${$} with the character they name. In a pattern (a Resource, or
+// a value of a *Like or Arn* condition) what a variable gives is matched
+// literally: ${*} is an asterisk, not a wildcard, and so is an asterisk in
+// a key's value, so no request can widen a policy through its own values.
+// It reports false when a variable names a key the request lacks and gives
+// no default. Text without "${" is returned as it is, without allocating.
+func substitute(s string, ctx map[string]string, pattern bool) (string, bool) {
 	i := strings.Index(s, "${")
 	if i < 0 {
 		return s, true
@@ -228,19 +236,36 @@ func substitute(s string, ctx map[string]string) (string, bool) {
 			break // not a variable: the rest is literal
 		}
 		b.WriteString(s[:i])
-		name, def, hasDef := strings.Cut(s[i+2:i+end], ",")
-		name = strings.TrimSpace(name)
-		v, ok := lookupKey(ctx, name)
-		if !ok && hasDef {
-			def = strings.TrimSpace(def)
-			if len(def) >= 2 && def[0] == '\'' && def[len(def)-1] == '\'' {
-				v, ok = def[1:len(def)-1], true
+		inner := s[i+2 : i+end]
+		var v string
+		switch inner {
+		case "*", "?", "$":
+			v = inner
+		default:
+			name, def, hasDef := strings.Cut(inner, ",")
+			name = strings.TrimSpace(name)
+			var ok bool
+			v, ok = lookupKey(ctx, name)
+			if !ok && hasDef {
+				def = strings.TrimSpace(def)
+				if len(def) >= 2 && def[0] == '\'' && def[len(def)-1] == '\'' {
+					v, ok = def[1:len(def)-1], true
+				}
+			}
+			if !ok {
+				return "", false
 			}
 		}
-		if !ok {
-			return "", false
+		if pattern {
+			for j := range len(v) {
+				if c := v[j]; c == '*' || c == '?' || c == literal {
+					b.WriteByte(literal)
+				}
+				b.WriteByte(v[j])
+			}
+		} else {
+			b.WriteString(v)
 		}
-		b.WriteString(v)
 		s = s[i+end+1:]
 		i = strings.Index(s, "${")
 	}
@@ -248,9 +273,18 @@ func substitute(s string, ctx map[string]string) (string, bool) {
 	return b.String(), true
 }
 
+// patternOperator says a condition operator matches wildcards.
+func patternOperator(op string) bool {
+	if _, rest, found := strings.Cut(op, ":"); found {
+		op = rest // ForAnyValue:, ForAllValues:
+	}
+	op = strings.TrimSuffix(op, "IfExists")
+	return op == "StringLike" || op == "StringNotLike" || strings.HasPrefix(op, "Arn")
+}
+
 // substituteAll is substitute over a condition's values; the slice is
 // copied only when a value holds a variable.
-func substituteAll(values []string, ctx map[string]string) ([]string, bool) {
+func substituteAll(values []string, ctx map[string]string, pattern bool) ([]string, bool) {
 	var out []string
 	for i, v := range values {
 		if !strings.Contains(v, "${") {
@@ -259,7 +293,7 @@ func substituteAll(values []string, ctx map[string]string) ([]string, bool) {
 			}
 			continue
 		}
-		sv, ok := substitute(v, ctx)
+		sv, ok := substitute(v, ctx, pattern)
 		if !ok {
 			return nil, false
 		}
@@ -289,26 +323,36 @@ func arnMatch(pattern, arn string) bool {
 	return true
 }
 
-// wildcardMatch matches s against p where '*' is any run of characters and
-// '?' any one character.
+// wildcardMatch matches s against p where '*' is any run of characters,
+// '?' any one character, and a byte after the literal mark only itself.
 func wildcardMatch(p, s string) bool {
 	px, sx := 0, 0
 	star, mark := -1, 0
 	for sx < len(s) {
-		switch {
-		case px < len(p) && (p[px] == '?' || p[px] == s[sx]):
-			px++
-			sx++
-		case px < len(p) && p[px] == '*':
-			star, mark = px, sx
-			px++
-		case star >= 0:
-			px = star + 1
-			mark++
-			sx = mark
-		default:
+		if px < len(p) {
+			switch c := p[px]; {
+			case c == literal && px+1 < len(p):
+				if p[px+1] == s[sx] {
+					px += 2
+					sx++
+					continue
+				}
+			case c == '*':
+				star, mark = px, sx
+				px++
+				continue
+			case c == '?' || c == s[sx]:
+				px++
+				sx++
+				continue
+			}
+		}
+		if star < 0 {
 			return false
 		}
+		px = star + 1
+		mark++
+		sx = mark
 	}
 	for px < len(p) && p[px] == '*' {
 		px++

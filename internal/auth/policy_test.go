@@ -228,7 +228,7 @@ func TestPolicyVariables(t *testing.T) {
 		{"a${aws:userid}b${aws:userid}", "a" + uid + "b" + uid, true},
 		{"${unterminated", "${unterminated", true},
 	} {
-		got, ok := substitute(c.in, ctx)
+		got, ok := substitute(c.in, ctx, false)
 		if got != c.want || ok != c.ok {
 			t.Errorf("substitute(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
 		}
@@ -262,5 +262,101 @@ func TestPolicyVariables(t *testing.T) {
 	}
 	if id := RoleID("000000000000", "shop-dev-us-east-1-lambdaRole"); len(id) != 21 || id[:4] != "AROA" || id != RoleID("000000000000", "shop-dev-us-east-1-lambdaRole") || id == RoleID("000000000000", "other") {
 		t.Errorf("RoleID = %q: want a stable AROA id of 21 characters, distinct per role", id)
+	}
+}
+
+// The special variables ${*}, ${?} and ${$} stand for the character itself:
+// in a pattern (Resource, *Like and Arn* conditions) they match only that
+// character, never as a wildcard; so does a key's value.
+func TestPolicyVariableEscapes(t *testing.T) {
+	ctx := map[string]string{"aws:userid": "AROAEXAMPLE:fn", "aws:username": "a*b?"}
+	for _, c := range []struct {
+		in      string
+		pattern bool
+		want    string
+	}{
+		{"${*}", false, "*"},
+		{"${?}", false, "?"},
+		{"${$}", false, "$"},
+		{"a${*}b${?}c${$}d", false, "a*b?c$d"},
+		{"${$}{aws:userid}", false, "${aws:userid}"},
+		{"${*}", true, "\x00*"},
+		{"${?}", true, "\x00?"},
+		{"${$}", true, "$"},
+		{"x/*/${*}", true, "x/*/\x00*"},
+		{"${aws:username}", true, "a\x00*b\x00?"},
+		{"${aws:username}", false, "a*b?"},
+	} {
+		got, ok := substitute(c.in, ctx, c.pattern)
+		if got != c.want || !ok {
+			t.Errorf("substitute(%q, pattern %v) = %q, %v; want %q", c.in, c.pattern, got, ok, c.want)
+		}
+	}
+
+	for _, c := range []struct {
+		p, s string
+		want bool
+	}{
+		{"a\x00*", "a*", true},
+		{"a\x00*", "ab", false},
+		{"a\x00?", "a?", true},
+		{"a\x00?", "ab", false},
+		{"*\x00*", "xyz*", true},
+		{"*\x00*", "xyz", false},
+		{"*\x00*x", "a*b*x", true},
+		{"\x00*\x00*", "**", true},
+		{"\x00**", "*anything", true},
+		{"\x00**", "anything", false},
+	} {
+		if got := wildcardMatch(c.p, c.s); got != c.want {
+			t.Errorf("wildcardMatch(%q, %q) = %v, want %v", c.p, c.s, got, c.want)
+		}
+	}
+
+	policy, err := ParseStatements([]byte(`[
+		{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/star${*}"},
+		{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/q${?}"},
+		{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/cost${$}*"},
+		{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/home/${aws:username}/*"},
+		{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*","Condition":{"StringLike":{"aws:PrincipalTag/team":"ops${*}"}}},
+		{"Effect":"Allow","Action":"sqs:ReceiveMessage","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"${$}ops${?}"}}},
+		{"Effect":"Allow","Action":"sqs:DeleteMessage","Resource":"*","Condition":{"ForAnyValue:StringLikeIfExists":{"aws:PrincipalTag/team":"o${?}s"}}},
+		{"Effect":"Allow","Action":"sqs:PurgeQueue","Resource":"*","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/${*}"}}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	object := func(key string) *Request {
+		return &Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::b/" + key, Context: ctx}
+	}
+	tagged := func(action, team string) *Request {
+		return &Request{Action: action, Resource: "arn:aws:sqs:us-east-1:000000000000:q",
+			Context: map[string]string{"aws:PrincipalTag/team": team, "aws:PrincipalArn": "arn:aws:iam::000000000000:role/" + team}}
+	}
+	for _, c := range []struct {
+		name string
+		req  *Request
+		want Decision
+	}{
+		{"${*} is an asterisk", object("star*"), Allow},
+		{"${*} is no wildcard", object("starlight"), ImplicitDeny},
+		{"${*} matches one asterisk only", object("star**"), ImplicitDeny},
+		{"${?} is a question mark", object("q?"), Allow},
+		{"${?} is no wildcard", object("qa"), ImplicitDeny},
+		{"${$} is a dollar", object("cost$2026"), Allow},
+		{"text after ${$} keeps its wildcard", object("cost"), ImplicitDeny},
+		{"a key's value is literal", object("home/a*b?/x"), Allow},
+		{"a key's value is no wildcard", object("home/aXXbY/x"), ImplicitDeny},
+		{"StringLike ${*}", tagged("sqs:SendMessage", "ops*"), Allow},
+		{"StringLike ${*} is no wildcard", tagged("sqs:SendMessage", "opsteam"), ImplicitDeny},
+		{"StringEquals ${$} and ${?}", tagged("sqs:ReceiveMessage", "$ops?"), Allow},
+		{"StringEquals is literal anyway", tagged("sqs:ReceiveMessage", "$opsX"), ImplicitDeny},
+		{"ForAnyValue:StringLikeIfExists ${?}", tagged("sqs:DeleteMessage", "o?s"), Allow},
+		{"ForAnyValue:StringLikeIfExists ${?} is no wildcard", tagged("sqs:DeleteMessage", "ops"), ImplicitDeny},
+		{"ArnLike ${*}", tagged("sqs:PurgeQueue", "*"), Allow},
+		{"ArnLike ${*} is no wildcard", tagged("sqs:PurgeQueue", "admin"), ImplicitDeny},
+	} {
+		if got := Evaluate(c.req, policy); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -9,8 +9,9 @@ import (
 
 // bucketType is what nimbus knows of AWS::S3::Bucket. Properties marked
 // false are accepted without being applied; website hosting and CORS
-// (WebsiteConfiguration, CorsConfiguration) are passed through to the
-// bucket's configuration by the part that serves them.
+// (WebsiteConfiguration, CorsConfiguration), AccessControl and
+// OwnershipControls are passed through to the bucket's configuration by the
+// part that serves them.
 func bucketType() ResourceType {
 	return ResourceType{
 		Ref: bucketName, // Ref of a bucket is its name

@@ -88,6 +88,8 @@ type Bucket struct {
 	Created    time.Time         `json:"created"`
 	Versioning string            `json:"versioning,omitempty"` // "", Enabled or Suspended
 	Tags       map[string]string `json:"tags,omitempty"`
+	ACL        string            `json:"acl,omitempty"`       // canned ACL; "" is private (acl.go)
+	Ownership  string            `json:"ownership,omitempty"` // object ownership; "" is ObjectWriter
 }
 
 // Object is an object's metadata.
@@ -110,6 +112,7 @@ type Object struct {
 	Null         bool              `json:"null,omitempty"`
 	DeleteMarker bool              `json:"dm,omitempty"`
 	Tags         map[string]string `json:"tags,omitempty"`
+	ACL          string            `json:"acl,omitempty"` // canned ACL; "" is private
 	// PartSizes are the sizes of the parts of a multipart upload, for
 	// GetObject's partNumber.
 	PartSizes []int64 `json:"parts,omitempty"`
@@ -117,6 +120,9 @@ type Object struct {
 	// JSON and a NUL) and have no File.
 	Inline bool   `json:"-"`
 	Data   []byte `json:"-"`
+	// InCurrent marks the version entry of the current version of an
+	// inline object: its bytes are kept once, in the current entry.
+	InCurrent bool `json:"cur,omitempty"`
 }
 
 // encodeEntry is an object's index entry: its JSON, then for an inline
@@ -141,7 +147,27 @@ func decodeEntry(v []byte, o *Object, data bool) error {
 		}
 		v = v[:i]
 	}
-	return json.Unmarshal(v, o)
+	if err := json.Unmarshal(v, o); err != nil {
+		return err
+	}
+	if o.InCurrent {
+		o.Inline = true // its bytes are the current entry's (versionBytes)
+	}
+	return nil
+}
+
+// versionEntry is the version entry of the current version whose current
+// entry is entry: an inline object's metadata marked InCurrent, without its
+// bytes, which the current entry holds (ADR 0025). The metadata is never
+// "{}" (size, etag and modified are always there), so the mark is appended
+// to it without encoding the object again.
+func versionEntry(entry []byte) []byte {
+	i := bytes.IndexByte(entry, 0)
+	if i < 0 {
+		return entry
+	}
+	out := make([]byte, 0, i+len(`,"cur":true}`))
+	return append(append(out, entry[:i-1]...), `,"cur":true}`...)
 }
 
 // Body is an object's bytes as a read returns them: its data file, or a
@@ -178,18 +204,22 @@ type Attributes struct {
 	Expires            string
 	Metadata           map[string]string
 	Tags               map[string]string
+	ACL                string // canned ACL; "" and "private" are private
 }
 
 func (o *Object) setAttributes(a Attributes) {
 	o.ContentType, o.ContentEncoding, o.ContentDisposition = a.ContentType, a.ContentEncoding, a.ContentDisposition
 	o.ContentLanguage, o.CacheControl, o.Expires, o.Metadata = a.ContentLanguage, a.CacheControl, a.Expires, a.Metadata
-	o.Tags = a.Tags
+	o.Tags, o.ACL = a.Tags, a.ACL
+	if o.ACL == "private" {
+		o.ACL = ""
+	}
 }
 
 // Attributes returns the object's writer-set attributes.
 func (o *Object) Attributes() Attributes {
 	return Attributes{ContentType: o.ContentType, ContentEncoding: o.ContentEncoding, ContentDisposition: o.ContentDisposition,
-		ContentLanguage: o.ContentLanguage, CacheControl: o.CacheControl, Expires: o.Expires, Metadata: o.Metadata, Tags: o.Tags}
+		ContentLanguage: o.ContentLanguage, CacheControl: o.CacheControl, Expires: o.Expires, Metadata: o.Metadata, Tags: o.Tags, ACL: o.ACL}
 }
 
 // Open opens (or creates) the store under cfg.Dir.
@@ -290,7 +320,13 @@ func ValidBucketName(name string) bool {
 }
 
 // CreateBucket creates a bucket.
-func (s *Store) CreateBucket(_ context.Context, name string) (Bucket, error) {
+func (s *Store) CreateBucket(ctx context.Context, name string) (Bucket, error) {
+	return s.CreateBucketWith(ctx, Bucket{Name: name})
+}
+
+// CreateBucketWith creates a bucket with b's ACL and object ownership.
+func (s *Store) CreateBucketWith(_ context.Context, b Bucket) (Bucket, error) {
+	name := b.Name
 	if !ValidBucketName(name) {
 		return Bucket{}, errorf(KindInvalidBucketName, "The specified bucket is not valid.")
 	}
@@ -299,7 +335,10 @@ func (s *Store) CreateBucket(_ context.Context, name string) (Bucket, error) {
 	if _, err := s.bucket(name); err == nil {
 		return Bucket{}, errorf(KindBucketExists, "Your previous request to create the named bucket succeeded and you already own it.")
 	}
-	b := Bucket{Name: name, Created: s.cfg.Now().UTC()}
+	b = Bucket{Name: name, Created: s.cfg.Now().UTC(), ACL: b.ACL, Ownership: b.Ownership}
+	if b.ACL == "private" {
+		b.ACL = ""
+	}
 	data, _ := json.Marshal(b)
 	err := s.db.Set(bucketKey(name), data, pebble.Sync)
 	s.buckets.drop(name)
@@ -670,6 +709,10 @@ func (s *Store) CopyObjectVersion(ctx context.Context, in CopyInput) (Object, Ob
 		return Object{}, src, err
 	}
 	o.setAttributes(src.Attributes())
+	o.ACL = in.Attrs.ACL // a copy takes the ACL its request names, never the source's
+	if o.ACL == "private" {
+		o.ACL = ""
+	}
 	if in.ReplaceMetadata {
 		tags := o.Tags
 		o.setAttributes(in.Attrs)

@@ -36,6 +36,10 @@ type DeclaredBucket struct {
 	// them (WebsiteConfiguration, CorsConfiguration).
 	Website json.RawMessage `json:",omitempty"`
 	CORS    json.RawMessage `json:",omitempty"`
+	// ACL is the canned ACL of AccessControl, Ownership the object
+	// ownership of OwnershipControls; "" when the template says none.
+	ACL       string `json:",omitempty"`
+	Ownership string `json:",omitempty"`
 }
 
 // targetPrefix starts the ids of the configurations a service's deploy
@@ -68,6 +72,10 @@ type bucketProps struct {
 	}
 	WebsiteConfiguration json.RawMessage
 	CorsConfiguration    json.RawMessage
+	AccessControl        string
+	OwnershipControls    *struct {
+		Rules []struct{ ObjectOwnership string }
+	}
 }
 
 type lifecycleProp struct {
@@ -165,6 +173,22 @@ func DeclaredBuckets(app *appspec.Application) ([]DeclaredBucket, error) {
 			b.Website, b.CORS = p.WebsiteConfiguration, p.CorsConfiguration
 			if err := checkWebProperties(b.Website, b.CORS, where); err != nil {
 				return nil, err
+			}
+			if p.AccessControl != "" {
+				acl, ok := CannedACLFromCloudFormation(p.AccessControl)
+				if !ok {
+					return nil, fmt.Errorf("%s.AccessControl: %q is not one of Private, PublicRead, PublicReadWrite, AuthenticatedRead, LogDeliveryWrite, BucketOwnerRead, BucketOwnerFullControl, AwsExecRead", where, p.AccessControl)
+				}
+				b.ACL = acl
+			}
+			if oc := p.OwnershipControls; oc != nil {
+				if len(oc.Rules) != 1 || !ValidOwnership(oc.Rules[0].ObjectOwnership) {
+					return nil, fmt.Errorf("%s.OwnershipControls: one rule with ObjectOwnership BucketOwnerEnforced, BucketOwnerPreferred or ObjectWriter", where)
+				}
+				b.Ownership = oc.Rules[0].ObjectOwnership
+			}
+			if b.Ownership == OwnershipBucketOwnerEnforced && b.ACL != "" && b.ACL != "private" && b.ACL != "bucket-owner-full-control" {
+				return nil, fmt.Errorf("%s: AccessControl %s cannot be set with OwnershipControls BucketOwnerEnforced (ACLs are disabled)", where, p.AccessControl)
 			}
 			if nc := p.NotificationConfiguration; nc != nil {
 				add := func(kind TargetKind, list []cfnNotification, what string) error {
@@ -318,9 +342,13 @@ func (s *Store) DeployHook(deployed Deployed) functions.PrepareHook {
 			before, _ = DeclaredBuckets(prev)
 		}
 		webBefore := map[string]bool{} // buckets whose web settings the last deploy set
+		aclBefore := map[string]bool{} // buckets whose ACL or ownership the last deploy set
 		for _, d := range before {
 			if d.Create && (!isNull(d.Website) || !isNull(d.CORS)) {
 				webBefore[d.Name] = true
+			}
+			if d.Create && (d.ACL != "" || d.Ownership != "") {
+				aclBefore[d.Name] = true
 			}
 		}
 		keep := map[string]bool{}
@@ -382,6 +410,19 @@ func (s *Store) DeployHook(deployed Deployed) functions.PrepareHook {
 				if webBefore[d.Name] || !isNull(d.Website) || !isNull(d.CORS) {
 					if err := s.ApplyWebProperties(ctx, d.Name, d.Website, d.CORS); err != nil {
 						return err
+					}
+				}
+				// AccessControl and OwnershipControls the same way: a
+				// template that stops naming them makes the bucket private
+				// and its ownership the default again.
+				if aclBefore[d.Name] || d.ACL != "" || d.Ownership != "" {
+					if err := s.updateBucket(d.Name, func(b *Bucket) {
+						b.ACL, b.Ownership = d.ACL, d.Ownership
+						if b.ACL == "private" {
+							b.ACL = ""
+						}
+					}); err != nil {
+						return fmt.Errorf("bucket %s: AccessControl: %w", d.Name, err)
 					}
 				}
 			}

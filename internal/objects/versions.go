@@ -129,6 +129,11 @@ func (s *Store) keyVersions(bucket, key string, limit int) ([]Object, error) {
 		if err := decodeEntry(it.Value(), &o, true); err != nil {
 			return nil, fmt.Errorf("read version: %w", err)
 		}
+		if o.InCurrent {
+			if err := s.versionBytes(bucket, &o); err != nil {
+				return nil, err
+			}
+		}
 		out = append(out, o)
 		if len(out) == limit {
 			break
@@ -157,12 +162,73 @@ func (s *Store) findVersion(bucket, key, vid string) (Object, error) {
 	} else if err != nil {
 		return Object{}, fmt.Errorf("read version: %w", err)
 	}
-	defer closer.Close()
 	o := Object{Key: key}
-	if err := decodeEntry(v, &o, true); err != nil {
+	err = decodeEntry(v, &o, true)
+	closer.Close()
+	if err != nil {
 		return Object{}, fmt.Errorf("read version: %w", err)
 	}
+	if o.InCurrent {
+		if err := s.versionBytes(bucket, &o); err != nil {
+			return Object{}, err
+		}
+	}
 	return o, nil
+}
+
+// versionBytes fills in the bytes of an inline version whose entry says
+// they are in the current entry. A writer may have made another version
+// current since the entry was read, moving the bytes into the version's
+// own entry in the same batch: then that entry is read again.
+func (s *Store) versionBytes(bucket string, o *Object) error {
+	for range 8 {
+		cur, err := s.object(bucket, o.Key, true)
+		if err == nil && cur.VersionID == o.VersionID && cur.Inline {
+			o.Data, o.InCurrent = cur.Data, false
+			return nil
+		}
+		if err != nil && !IsKind(err, KindNoSuchKey) {
+			return err
+		}
+		v, closer, err := s.db.Get(versionKey(bucket, o.Key, o.VersionID))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return errNoSuchVersion
+		} else if err != nil {
+			return fmt.Errorf("read version: %w", err)
+		}
+		n := Object{Key: o.Key}
+		err = decodeEntry(v, &n, true)
+		closer.Close()
+		if err != nil {
+			return fmt.Errorf("read version: %w", err)
+		}
+		if !n.InCurrent {
+			*o = n
+			return nil
+		}
+	}
+	return fmt.Errorf("read version %s of %s: its bytes are neither in its entry nor in the current one", o.VersionID, o.Key)
+}
+
+// demoteCurrent keeps the bytes of the current version of key when b makes
+// another version current (or a delete marker): unless b drops it (dropped,
+// the null version a null write replaces), its version entry, which held
+// only its metadata, gets the bytes from the current entry.
+func (s *Store) demoteCurrent(b *pebble.Batch, bucket, key string, dropped bool) error {
+	cur, err := s.object(bucket, key, true)
+	if IsKind(err, KindNoSuchKey) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if !cur.Inline || cur.VersionID == "" || dropped && cur.Null {
+		return nil
+	}
+	data, err := encodeEntry(&cur)
+	if err != nil {
+		return err
+	}
+	return b.Set(versionKey(bucket, key, cur.VersionID), data, nil)
 }
 
 // dropNull deletes the key's null version in b, if there is one, and
@@ -212,6 +278,7 @@ func (s *Store) commitVersion(ctx context.Context, bucket string, o Object, even
 	if err != nil {
 		return Object{}, err
 	}
+	vdata := versionEntry(data)
 	o.Data = nil // the caller has the bytes
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -222,7 +289,15 @@ func (s *Store) commitVersion(ctx context.Context, bucket string, o Object, even
 			return Object{}, err
 		}
 	}
-	_ = b.Set(versionKey(bucket, o.Key, o.VersionID), data, nil)
+	// A bucket never versioned has only null versions, which the write
+	// replaces: nothing to keep, and no read for it on the hot path.
+	if bk.Versioning != "" {
+		if err := s.demoteCurrent(b, bucket, o.Key, o.Null); err != nil {
+			s.removeData(o.File)
+			return Object{}, err
+		}
+	}
+	_ = b.Set(versionKey(bucket, o.Key, o.VersionID), vdata, nil)
 	_ = b.Set(objectKey(bucket, o.Key), data, nil)
 	err = s.recordEvent(ctx, b, bucket, objectEvent{Name: event, Key: o.Key, Size: o.Size, ETag: o.ETag, VersionID: o.eventVersion(), Time: o.Modified})
 	if err == nil {
@@ -336,6 +411,9 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, versionID string
 				return res, err
 			}
 		}
+		if err := s.demoteCurrent(b, bucket, key, m.Null); err != nil {
+			return res, err
+		}
 		data, _ := json.Marshal(m)
 		_ = b.Set(versionKey(bucket, key, m.VersionID), data, nil)
 		_ = b.Delete(objectKey(bucket, key), nil)
@@ -356,6 +434,7 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, versionID string
 			if len(vs) > 1 && !vs[1].DeleteMarker {
 				data, _ := encodeEntry(&vs[1])
 				_ = b.Set(objectKey(bucket, key), data, nil)
+				_ = b.Set(versionKey(bucket, key, vs[1].VersionID), versionEntry(data), nil)
 			} else {
 				_ = b.Delete(objectKey(bucket, key), nil)
 			}
@@ -420,45 +499,7 @@ func (s *Store) updateBucket(name string, change func(*Bucket)) error {
 // SetObjectTags replaces the tags of one version of an object (the current
 // one when versionID is "") and returns that version.
 func (s *Store) SetObjectTags(_ context.Context, bucket, key, versionID string, tags map[string]string) (Object, error) {
-	if versionID != "" && !validVersionID(versionID) {
-		return Object{}, invalidVersion()
-	}
-	unlock := s.lockKey(bucket, key)
-	defer unlock()
-	if _, err := s.bucket(bucket); err != nil {
-		return Object{}, err
-	}
-	cur, curErr := s.object(bucket, key, true)
-	var v Object
-	var err error
-	if versionID == "" {
-		v, err = cur, curErr
-	} else {
-		v, err = s.findVersion(bucket, key, versionID)
-	}
-	if err != nil {
-		return Object{}, err
-	}
-	if v.DeleteMarker {
-		return Object{}, &Error{Kind: KindDeleteMarker, Message: "The specified method is not allowed against this resource.", DeleteMarker: v.Version()}
-	}
-	v.Tags = tags
-	data, err := encodeEntry(&v)
-	if err != nil {
-		return Object{}, err
-	}
-	b := s.db.NewBatch()
-	defer b.Close()
-	if v.VersionID != "" {
-		_ = b.Set(versionKey(bucket, key, v.VersionID), data, nil)
-	}
-	if curErr == nil && cur.VersionID == v.VersionID {
-		_ = b.Set(objectKey(bucket, key), data, nil)
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return Object{}, fmt.Errorf("tag object: %w", err)
-	}
-	return v, nil
+	return s.updateVersion(bucket, key, versionID, "tag object", func(o *Object) { o.Tags = tags })
 }
 
 // VersionListOptions select the versions of a listing.

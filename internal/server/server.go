@@ -434,13 +434,21 @@ func (s *Server) resolveDeploy(app, prev *appspec.Application, others []appspec.
 // a function's environment points it to that the network rules will refuse
 // it, and how the operator would open them (ADR 0028). Values are not
 // repeated: they may hold passwords.
+//
+// The operator reads them on the platform's log and the function's author
+// in the function's log group, where the refused connections show up too.
 func (s *Server) unreachableWarnings(app *appspec.Application) []string {
 	var out []string
 	for _, f := range app.Functions {
 		for _, e := range s.sandbox.Unreachable(f.Environment) {
-			out = append(out, fmt.Sprintf("function %s: %s names %s, a port on this host that functions may not reach: "+
-				"its connections will be refused unless the operator starts nimbus with --allow-local-port %d "+
-				"(or --allow-local-ports-from-env on a single-user machine)", f.Key, e.Var, e.String(), e.Port))
+			const refused = "a port on this host that functions may not reach: its connections will be refused unless the operator starts nimbus with --allow-local-port %d (or --allow-local-ports-from-env on a single-user machine)"
+			out = append(out, fmt.Sprintf("function %s: %s names %s, "+refused, f.Key, e.Var, e.String(), e.Port))
+			s.log.Warn("function environment names a local endpoint the network rules refuse",
+				"function", f.Name, "variable", e.Var, "endpoint", e.String(), "flag", fmt.Sprintf("--allow-local-port %d", e.Port))
+			if s.logs != nil {
+				s.logs.Append(logs.Record{Time: time.Now(), Function: f.Name, Stream: "nimbus/deploy",
+					Message: fmt.Sprintf("nimbus: environment variable %s names %s, "+refused, e.Var, e.String(), e.Port)})
+			}
 		}
 	}
 	return out

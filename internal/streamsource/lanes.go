@@ -2,6 +2,7 @@ package streamsource
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"log/slog"
 	"slices"
@@ -50,6 +51,9 @@ type lanes struct {
 	saved     uint64
 	savedHzn  bool
 	savedOnce bool
+	rev       uint64 // the checkpoint's revision this holder wrote (ADR 0030)
+	fenced    bool   // another holder claimed the checkpoint
+	stop      context.CancelFunc
 }
 
 func notify(ch chan struct{}) {
@@ -178,7 +182,15 @@ func (p *Pollers) checkpoint(ctx context.Context, m mapping, shard string, l *la
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := p.save(sctx, m, shard, base, hzn); err != nil {
+	if err := p.save(sctx, m, shard, base, hzn, &l.rev); err != nil {
+		if errors.Is(err, errFenced) {
+			if !l.fenced {
+				log.Warn("stream event: the shard's lease was lost during a batch; its position is not stored and the shard stops here")
+			}
+			l.fenced = true
+			l.stop()
+			return
+		}
 		// The next done batch stores it again; until then a restart
 		// repeats records, never skips them.
 		log.Warn("stream event: store position", "err", err)
@@ -189,12 +201,14 @@ func (p *Pollers) checkpoint(ctx context.Context, m mapping, shard string, l *la
 
 // runLanes delivers one shard with parallelizationFactor lanes until ctx
 // ends.
-func (p *Pollers) runLanes(ctx context.Context, m mapping, src Source, shard string, after uint64, horizon bool, filters *pattern.Matcher) {
+func (p *Pollers) runLanes(ctx context.Context, m mapping, src Source, shard string, after uint64, horizon bool, rev uint64, filters *pattern.Matcher) {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	t := m.trigger
 	log := p.log.With("function", m.function, "stream", t.ARN, "shard", shard)
 	n := t.Parallelism
 	l := &lanes{queues: make([][]queued, n), wake: make([]chan struct{}, n), room: make(chan struct{}, 1),
-		base: after, baseHorizon: horizon, saved: after, savedHzn: horizon, savedOnce: true}
+		base: after, baseHorizon: horizon, saved: after, savedHzn: horizon, savedOnce: true, rev: rev, stop: stop}
 	for i := range l.wake {
 		l.wake[i] = make(chan struct{}, 1)
 	}

@@ -1,10 +1,12 @@
 package streamsource_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nimbus-platform/nimbus/internal/server"
 	"github.com/nimbus-platform/nimbus/internal/testkit"
@@ -27,16 +31,7 @@ import (
 // each record is delivered once (one node owns each shard), and when the
 // owner stops the other node goes on from its checkpoint, losing nothing.
 func TestTwoNodesDeliverEachRecordOnce(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(30 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
+	ns := startNATS(t)
 
 	var mu sync.Mutex
 	got := map[uint64]int{} // deliveries by sequence number
@@ -112,20 +107,7 @@ func TestTwoNodesDeliverEachRecordOnce(t *testing.T) {
 	// The first node alone owns the shards.
 	put(a, 20)
 	waitAll("one node")
-	// The nodes of a cluster share the parameters' key (as an operator
-	// copies it).
-	bdir := filepath.Join(t.TempDir(), "data")
-	key, err := os.ReadFile(filepath.Join(a.Config.DataDir, "params.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(bdir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bdir, "params.key"), key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b := testkit.Start(t, func(c *server.Config) { node(c); c.DataDir = bdir })
+	b := joinNode(t, a, node)
 	// Each node keeps code packages on its own disk: both get the deploy.
 	b.Deploy(dir)
 	put(b, 20)
@@ -156,4 +138,245 @@ func TestTwoNodesDeliverEachRecordOnce(t *testing.T) {
 	}
 	mu.Unlock()
 	t.Logf("%d records, each delivered once", len(written))
+}
+
+func startNATS(t *testing.T) *natsserver.Server {
+	t.Helper()
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(30 * time.Second) {
+		t.Fatal("NATS did not start")
+	}
+	return ns
+}
+
+// joinNode starts a second node of a's cluster. The nodes of a cluster
+// share the parameters' key (as an operator copies it).
+func joinNode(t *testing.T, a *testkit.Platform, mutate func(*server.Config)) *testkit.Platform {
+	t.Helper()
+	bdir := filepath.Join(t.TempDir(), "data")
+	key, err := os.ReadFile(filepath.Join(a.Config.DataDir, "params.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(bdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bdir, "params.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return testkit.Start(t, func(c *server.Config) { mutate(c); c.DataDir = bdir })
+}
+
+// lockedBuffer collects a platform's log.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A node whose shard lease is taken away while its function runs a batch
+// must not store that batch's position once the new owner has claimed the
+// checkpoint: the stale write is refused, the old owner stops delivering,
+// and the checkpoint never moves back (ADR 0030, fencing).
+func TestStaleOwnerCannotMoveTheCheckpointBack(t *testing.T) {
+	ns := startNATS(t)
+	ctx := context.Background()
+
+	var mu sync.Mutex
+	got := map[uint64]int{} // deliveries by sequence number
+	data := map[uint64]string{}
+	held, release := make(chan struct{}), make(chan struct{})
+	holding := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev struct {
+			Records []struct {
+				Kinesis struct {
+					SequenceNumber string `json:"sequenceNumber"`
+					Data           []byte `json:"data"`
+				} `json:"kinesis"`
+			}
+		}
+		if err := json.Unmarshal(body, &ev); err != nil {
+			http.Error(w, "bad event", http.StatusBadRequest)
+			return
+		}
+		hold := false
+		mu.Lock()
+		for _, rec := range ev.Records {
+			seq, _ := strconv.ParseUint(rec.Kinesis.SequenceNumber, 10, 64)
+			got[seq]++
+			data[seq] = string(rec.Kinesis.Data)
+			if string(rec.Kinesis.Data) == "hold" && !holding {
+				holding, hold = true, true
+			}
+		}
+		mu.Unlock()
+		if hold {
+			// The first owner's batch runs until the test lets it end.
+			close(held)
+			<-release
+		}
+	}))
+	defer srv.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+
+	dir := t.TempDir()
+	testkit.BuildGoZip(t, "internal/streamsource/testdata/streamfn", filepath.Join(dir, "fn.zip"), "bootstrap")
+	yml := strings.Replace(fmt.Sprintf(parallelYML, srv.URL), "          parallelizationFactor: 4\n", "", 1)
+	if err := os.WriteFile(filepath.Join(dir, "serverless.yml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	node := func(c *server.Config) { c.NoSandbox = true; c.NATSURL, c.NATSReplicas = ns.ClientURL(), 1 }
+	alog := &lockedBuffer{}
+	a := testkit.Start(t, func(c *server.Config) { node(c); c.Logger = slog.New(slog.NewTextHandler(alog, nil)) })
+	a.Deploy(dir)
+
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// checkpoint is the stored position of the stream's one shard.
+	checkpoint := func() uint64 {
+		t.Helper()
+		kv, err := js.KeyValue(ctx, "nimbus_stream_positions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := kv.Keys(ctx)
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("checkpoints: %v %v", keys, err)
+		}
+		e, err := kv.Get(ctx, keys[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.ParseUint(string(e.Value()), 10, 64) // "h" (no batch done yet) reads as 0
+		return n
+	}
+	var written []uint64
+	put := func(p *testkit.Platform, values ...string) uint64 {
+		t.Helper()
+		c := kinesis.NewFromConfig(p.AWSConfig())
+		var seq uint64
+		for _, v := range values {
+			res, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("events"), PartitionKey: aws.String(v), Data: []byte(v)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seq, _ = strconv.ParseUint(aws.ToString(res.SequenceNumber), 10, 64)
+			written = append(written, seq)
+		}
+		return seq
+	}
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 60 s", what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	delivered := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range written {
+			if got[s] == 0 {
+				return false
+			}
+		}
+		return true
+	}
+
+	put(a, "r0", "r1", "r2")
+	eventually("first records delivered", delivered)
+	b := joinNode(t, a, node)
+	b.Deploy(dir)
+
+	// The first node starts a batch and its lease is taken away while the
+	// function runs it.
+	hold := put(a, "hold")
+	select {
+	case <-held:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the held batch did not start")
+	}
+	leases, err := js.KeyValue(ctx, "nimbus_stream_leases")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := leases.Keys(ctx)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("leases: %v %v", keys, err)
+	}
+	if err := leases.Delete(ctx, keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	// The second node takes the shard over from the checkpoint (before the
+	// held batch, so it delivers that batch again) and goes on.
+	eventually("the held batch delivered by the new owner", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return got[hold] == 2
+	})
+	last := put(b, "s0", "s1", "s2")
+	eventually("records after the take-over delivered", delivered)
+	eventually("the new owner's checkpoint stored", func() bool { return checkpoint() >= last })
+
+	// The old owner's batch ends now: its position is older than the
+	// stored one and must not be written.
+	close(release)
+	eventually("the old owner's batch ended", func() bool {
+		return strings.Contains(alog.String(), "lease was lost during a batch") || checkpoint() < last
+	})
+	if c := checkpoint(); c < last {
+		t.Fatalf("checkpoint moved back to %d, below %d", c, last)
+	}
+
+	// The new owner stops; the first node takes the shard back from the
+	// checkpoint and repeats nothing already done.
+	b.Stop()
+	put(a, "t0", "t1", "t2")
+	eventually("records after the hand-back delivered", delivered)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range written {
+		want := 1
+		if s == hold {
+			want = 2
+		}
+		if got[s] != want {
+			t.Errorf("record %q (%d) delivered %d times, want %d", data[s], s, got[s], want)
+		}
+	}
 }

@@ -280,39 +280,86 @@ func checkpointKey(m mapping, shard string) string {
 
 // position is where a shard's reading resumes: the checkpoint, else the
 // starting position (stored at once, so a restart does not move LATEST).
-func (p *Pollers) position(ctx context.Context, m mapping, src Source, shard string) (after uint64, horizon bool, err error) {
+// It claims the checkpoint for this holder by writing it anew: rev is the
+// revision its next save must replace, so a previous holder still finishing
+// a batch can no longer store its older position over this one (ADR 0030).
+func (p *Pollers) position(ctx context.Context, m mapping, src Source, shard string) (after uint64, horizon bool, rev uint64, err error) {
 	key := checkpointKey(m, shard)
-	if e, err := p.kv.Get(ctx, key); err == nil {
-		s := string(e.Value())
-		if s == "h" {
-			return 0, true, nil
+	for {
+		e, gerr := p.kv.Get(ctx, key)
+		switch {
+		case gerr == nil:
+			if after, horizon, err = parsePosition(e.Value()); err != nil {
+				return 0, false, 0, err
+			}
+			rev, err = p.kv.Update(ctx, key, e.Value(), e.Revision())
+		case errors.Is(gerr, jetstream.ErrKeyNotFound):
+			if after, horizon, err = p.start(ctx, m, src, shard); err != nil {
+				return 0, false, 0, err
+			}
+			rev, err = p.kv.Create(ctx, key, formatPosition(after, horizon))
+		default:
+			return 0, false, 0, gerr
 		}
-		n, err := strconv.ParseUint(s, 10, 64)
-		return n, false, err
-	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, false, err
-	}
-	switch m.trigger.StartingPosition {
-	case "LATEST":
-		if after, err = src.Latest(ctx, m.trigger.ARN, shard); err != nil {
-			return 0, false, err
+		if !revisionConflict(err) {
+			return after, horizon, rev, err
 		}
-	case "AT_TIMESTAMP":
-		// Sequence numbers are at least their record's time in nanoseconds.
-		after = uint64(m.trigger.StartingTimestamp) - 1
-	default:
-		horizon = true
+		// Written meanwhile (the previous holder's last save): read again.
 	}
-	return after, horizon, p.save(ctx, m, shard, after, horizon)
 }
 
-func (p *Pollers) save(ctx context.Context, m mapping, shard string, after uint64, horizon bool) error {
-	v := strconv.FormatUint(after, 10)
-	if horizon {
-		v = "h"
+// start is the trigger's starting position in a shard with no checkpoint.
+func (p *Pollers) start(ctx context.Context, m mapping, src Source, shard string) (after uint64, horizon bool, err error) {
+	switch m.trigger.StartingPosition {
+	case "LATEST":
+		after, err = src.Latest(ctx, m.trigger.ARN, shard)
+		return after, false, err
+	case "AT_TIMESTAMP":
+		// Sequence numbers are at least their record's time in nanoseconds.
+		return uint64(m.trigger.StartingTimestamp) - 1, false, nil
+	default:
+		return 0, true, nil
 	}
-	_, err := p.kv.PutString(ctx, checkpointKey(m, shard), v)
-	return err
+}
+
+func parsePosition(v []byte) (after uint64, horizon bool, err error) {
+	if string(v) == "h" {
+		return 0, true, nil
+	}
+	after, err = strconv.ParseUint(string(v), 10, 64)
+	return after, false, err
+}
+
+func formatPosition(after uint64, horizon bool) []byte {
+	if horizon {
+		return []byte("h")
+	}
+	return strconv.AppendUint(nil, after, 10)
+}
+
+// errFenced says another holder claimed the shard's checkpoint: this one
+// lost its lease and must stop delivering the shard.
+var errFenced = errors.New("another node took the shard over")
+
+// revisionConflict says a compare-and-set found another revision.
+func revisionConflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+}
+
+// save stores the position over the revision *rev this holder wrote last,
+// and refuses with errFenced when another holder wrote since. A save whose
+// answer was lost but which was stored also ends in errFenced at the next
+// one; the shard then restarts from the checkpoint (a repeat, never a skip).
+func (p *Pollers) save(ctx context.Context, m mapping, shard string, after uint64, horizon bool, rev *uint64) error {
+	r, err := p.kv.Update(ctx, checkpointKey(m, shard), formatPosition(after, horizon), *rev)
+	if revisionConflict(err) {
+		return fmt.Errorf("store position: %w", errFenced)
+	}
+	if err != nil {
+		return err
+	}
+	*rev = r
+	return nil
 }
 
 // readNext reads the records of a shard after *after, for both the in-order
@@ -352,11 +399,11 @@ func readNext(ctx context.Context, src Source, t Trigger, role, shard string, af
 func (p *Pollers) runShard(ctx context.Context, m mapping, src Source, shard string) {
 	t := m.trigger
 	log := p.log.With("function", m.function, "stream", t.ARN, "shard", shard)
-	var after uint64
+	var after, rev uint64
 	var horizon bool
 	for {
 		var err error
-		if after, horizon, err = p.position(ctx, m, src, shard); err == nil {
+		if after, horizon, rev, err = p.position(ctx, m, src, shard); err == nil {
 			break
 		}
 		if ctx.Err() != nil {
@@ -377,7 +424,7 @@ func (p *Pollers) runShard(ctx context.Context, m mapping, src Source, shard str
 		}
 	}
 	if t.Parallelism > 1 {
-		p.runLanes(ctx, m, src, shard, after, horizon, filters)
+		p.runLanes(ctx, m, src, shard, after, horizon, rev, filters)
 		return
 	}
 	for ctx.Err() == nil {
@@ -421,10 +468,14 @@ func (p *Pollers) runShard(ctx context.Context, m mapping, src Source, shard str
 		// The batch is done: store the position before reading on.
 		for {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			err := p.save(sctx, m, shard, after, false)
+			err := p.save(sctx, m, shard, after, false, &rev)
 			cancel()
 			if err == nil {
 				break
+			}
+			if errors.Is(err, errFenced) {
+				log.Warn("stream event: the shard's lease was lost during a batch; its position is not stored and the shard stops here")
+				return
 			}
 			log.Warn("stream event: store position", "err", err)
 			if !sleep(ctx, time.Second) {

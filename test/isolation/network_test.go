@@ -1,19 +1,25 @@
 package isolation
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nimbus-platform/nimbus/internal/sandbox/netguard"
 	"github.com/nimbus-platform/nimbus/internal/server"
+	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
 	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
 
@@ -158,7 +164,11 @@ func withGateway(c *server.Config) { c.HTTPAddr = "127.0.0.1:0" }
 func TestFunctionsAreKeptOffTheHostsServices(t *testing.T) {
 	needNFTables(t)
 	testkit.RequireSDK(t, false, true)
-	p := start(t, withGateway)
+	platformLog := &lockedBuffer{}
+	p := start(t, func(c *server.Config) {
+		withGateway(c)
+		c.Logger = slog.New(slog.NewTextHandler(platformLog, nil))
+	})
 	iso := p.Runtime().Isolation()
 	if !iso.NetworkGuarded || iso.NetworkTable == "" {
 		t.Fatalf("network rules not installed: %+v", iso)
@@ -179,6 +189,31 @@ func TestFunctionsAreKeptOffTheHostsServices(t *testing.T) {
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "function probe: SERVICE_URL names "+named.Addr().String()) ||
 		!strings.Contains(warnings[0], "--allow-local-port "+portOf(named)) || strings.Contains(warnings[0], "secret") {
 		t.Errorf("deploy warnings %q, want one naming the function, the variable, the endpoint and the flag (not the value)", warnings)
+	}
+	// The same warning on the platform's log and in the function's log
+	// group, without the value either.
+	if l := platformLog.String(); !strings.Contains(l, "variable=SERVICE_URL endpoint="+named.Addr().String()) || strings.Contains(l, "secret") {
+		t.Errorf("platform log lacks the warning (or holds the value):\n%s", l)
+	}
+	// Logs are written in batches: wait for the line.
+	group := ""
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var lines []string
+		if err := p.Client.Logs(context.Background(), "net-dev-probe", "", "", false, func(r logs.Record) error {
+			lines = append(lines, r.Message)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		group = strings.Join(lines, "\n")
+		if strings.Contains(group, "environment variable SERVICE_URL") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(group, "environment variable SERVICE_URL names "+named.Addr().String()) ||
+		!strings.Contains(group, "--allow-local-port "+portOf(named)) || strings.Contains(group, "secret") {
+		t.Errorf("the function's log group lacks the warning (or holds the value):\n%s", group)
 	}
 	dial := []string{named.Addr().String(), otherAPI}
 	for _, l := range targets {
@@ -303,4 +338,22 @@ func TestLocalPortsFromEnvironment(t *testing.T) {
 	if got[unnamed.Addr().String()] != "refused" || unnamed.accepted.Load() != 0 {
 		t.Errorf("the function reached a service its environment does not name: %v", got)
 	}
+}
+
+// lockedBuffer collects a platform's log.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

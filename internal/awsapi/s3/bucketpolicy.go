@@ -198,9 +198,14 @@ func (a *API) decide(ctx context.Context, action, resource string, identityErr e
 	if identityErr == nil && auth.Unrestricted(ctx) {
 		return nil // operators: bucket policies do not bind them
 	}
-	bucket, _, _ := strings.Cut(strings.TrimPrefix(resource, "arn:aws:s3:::"), "/")
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(resource, "arn:aws:s3:::"), "/")
 	caller := auth.PrincipalFrom(ctx)
 	deny := func() error {
+		// The one check of canned ACLs: for anonymous callers (the S3
+		// API and websites) and signed ones alike (acl.go).
+		if a.aclAllows(ctx, action, bucket, key, caller) {
+			return nil
+		}
 		if caller == nil {
 			return errAnonymousDenied
 		}

@@ -59,7 +59,11 @@ func (a *API) createBucket(w http.ResponseWriter, r *http.Request, bucket string
 			return &apiError{http.StatusBadRequest, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema."}
 		}
 	}
-	if _, err := a.Objects.CreateBucket(r.Context(), bucket); err != nil {
+	acl, ownership, err := createBucketACL(r.Header)
+	if err != nil {
+		return err
+	}
+	if _, err := a.Objects.CreateBucketWith(r.Context(), objects.Bucket{Name: bucket, ACL: acl, Ownership: ownership}); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/"+bucket)

@@ -27,6 +27,9 @@ func (a *API) createMultipartUpload(w http.ResponseWriter, r *http.Request, buck
 	if err != nil {
 		return err
 	}
+	if attrs.ACL, err = a.requestACL(r.Context(), r.Header, bucket); err != nil {
+		return err
+	}
 	u, err := a.Objects.CreateMultipartUpload(r.Context(), bucket, key, attrs)
 	if err != nil {
 		return err

@@ -112,6 +112,9 @@ func (a *API) putObject(w http.ResponseWriter, r *http.Request, bucket, key stri
 	if err != nil {
 		return err
 	}
+	if attrs.ACL, err = a.requestACL(r.Context(), r.Header, bucket); err != nil {
+		return err
+	}
 	var wantMD5 []byte
 	if v := r.Header.Get("Content-MD5"); v != "" {
 		if wantMD5, err = base64.StdEncoding.DecodeString(v); err != nil || len(wantMD5) != 16 {
@@ -465,6 +468,9 @@ func (a *API) copyObject(w http.ResponseWriter, r *http.Request, bucket, key str
 	}
 	attrs, err := attributes(r.Header)
 	if err != nil {
+		return err
+	}
+	if attrs.ACL, err = a.requestACL(r.Context(), r.Header, bucket); err != nil {
 		return err
 	}
 	srcObj, err := a.Objects.HeadObjectVersion(r.Context(), srcBucket, srcKey, srcVersion)

@@ -37,8 +37,8 @@ func ObjectARN(bucket, key string) string { return "arn:aws:s3:::" + bucket + "/
 // subresources are query parameters that select an operation this edge does
 // not serve yet; a request naming one is refused rather than taken for a
 // plain GET or PUT.
-var subresources = []string{"acl", "analytics", "accelerate", "encryption", "intelligent-tiering", "inventory",
-	"lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls", "policyStatus",
+var subresources = []string{"analytics", "accelerate", "encryption", "intelligent-tiering", "inventory",
+	"lifecycle", "logging", "metrics", "notification", "object-lock", "policyStatus",
 	"replication", "requestPayment", "restore", "retention", "legal-hold", "select", "tagging",
 	"torrent", "versioning", "versions", "attributes"}
 
@@ -58,6 +58,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.serveVersionsAndTags(w, r, bucket, key, q) {
+		return
+	}
+	if a.serveACL(w, r, bucket, key, q) { // acl.go
 		return
 	}
 	for _, s := range subresources {
