@@ -146,6 +146,11 @@ func runInit() error {
 			return err
 		}
 	}
+	if p.SetID {
+		if err := installFilter(); err != nil {
+			return err
+		}
+	}
 	if err := os.Chdir(p.Dir); err != nil {
 		return fmt.Errorf("exec: %w", err)
 	}

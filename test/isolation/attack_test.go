@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const attackPy = `import os, socket, errno, time
@@ -25,6 +27,24 @@ def abstract(event, context):
         return {'got': 'error ' + _err(e)}
     finally:
         s.close()
+
+def kernel(event, context):
+    # System calls that open kernel surface a function does not need, by
+    # number (the test passes this architecture's), and a thread (a C
+    # library's clone3, refused, falls back to clone).
+    import ctypes, threading
+    libc = ctypes.CDLL(None, use_errno=True)
+    out = {}
+    for name, nr, args in event['calls']:
+        r = libc.syscall(nr, *args)
+        out[name] = 'ok' if r >= 0 else errno.errorcode.get(ctypes.get_errno())
+    t = threading.Thread(target=lambda: out.__setitem__('thread', 'ok'))
+    t.start()
+    t.join()
+    if os.fork() == 0:
+        os._exit(7)
+    out['fork'] = os.WEXITSTATUS(os.wait()[1])
+    return out
 
 def serve(event, context):
     # Listens on an abstract socket of its own and answers a client of its
@@ -87,5 +107,28 @@ func TestAbstractSocketsStayInTheirInstance(t *testing.T) {
 	// ... and not from another function (its child keeps it bound).
 	if got := invoke(t, p, "abstract-dev-thief", map[string]any{"name": own}).payload["got"]; got != "error EPERM" {
 		t.Errorf("connect to another function's abstract socket: %v, want error EPERM", got)
+	}
+}
+
+// TestKernelSurfaceIsRefused: a function cannot make a user namespace of its
+// own (where it would hold every capability and mount) nor use io_uring, and
+// threads and fork keep working.
+func TestKernelSurfaceIsRefused(t *testing.T) {
+	p := start(t, nil)
+	deploy(t, p, "kernel", "  probe:\n    handler: attack.kernel\n", map[string]string{"attack.py": attackPy})
+	buf := 0 // a NULL pointer: the calls are refused before they read it
+	calls := [][]any{
+		{"unshareUser", unix.SYS_UNSHARE, []any{unix.CLONE_NEWUSER}},
+		{"unshareUserMount", unix.SYS_UNSHARE, []any{unix.CLONE_NEWUSER | unix.CLONE_NEWNS}},
+		{"ioUring", unix.SYS_IO_URING_SETUP, []any{8, buf}},
+	}
+	got := invoke(t, p, "kernel-dev-probe", map[string]any{"calls": calls}).payload
+	for _, c := range calls {
+		if got[c[0].(string)] != "EPERM" {
+			t.Errorf("%s: %v, want EPERM", c[0], got[c[0].(string)])
+		}
+	}
+	if got["thread"] != "ok" || got["fork"] != float64(7) {
+		t.Errorf("threads and fork: %v", got)
 	}
 }
