@@ -48,9 +48,11 @@ type initParams struct {
 	GID    int       `json:"gid"`
 	NoFile uint64    `json:"noFile"`
 	NProc  uint64    `json:"nproc,omitempty"` // 0: not limited here
-	Argv   []string  `json:"argv"`
-	Env    []string  `json:"env"`
-	Dir    string    `json:"dir"`
+	// Scope confines the instance to its own abstract sockets and processes.
+	Scope bool     `json:"scope,omitempty"`
+	Argv  []string `json:"argv"`
+	Env   []string `json:"env"`
+	Dir   string   `json:"dir"`
 }
 
 func init() {
@@ -138,6 +140,16 @@ func runInit() error {
 	// No set-uid binary can give the function back what it just lost.
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("set no_new_privs: %w", err)
+	}
+	if p.Scope {
+		if err := restrictScopes(); err != nil {
+			return err
+		}
+	}
+	if p.SetID {
+		if err := installFilter(); err != nil {
+			return err
+		}
 	}
 	if err := os.Chdir(p.Dir); err != nil {
 		return fmt.Errorf("exec: %w", err)

@@ -74,6 +74,9 @@ type Sandbox struct {
 	NamespaceError error
 	// NetworkError says why functions can reach the host's local services.
 	NetworkError error
+	// ScopeError says why instances are not confined to their own abstract
+	// unix sockets and processes (Landlock scopes).
+	ScopeError error
 	// guard keeps function uids off the host's local ports; nil where the
 	// host refuses nftables or functions keep the platform's uid.
 	guard *netguard.Guard
@@ -135,6 +138,7 @@ func New(cfg Config) *Sandbox {
 		} else {
 			s.cloneflags = flags
 		}
+		s.ScopeError = scopeSupport()
 		if cfg.NoNetworkGuard {
 			s.NetworkError = errors.New("functions can reach every service listening on the host's own addresses (--no-network-guard)")
 		} else if g, err := netguard.New(s.tag, cfg.AllowLocalPorts...); err != nil {
@@ -164,6 +168,10 @@ type Status struct {
 	// platform's own (ADR 0028).
 	NetworkGuarded bool   `json:"networkGuarded"`
 	NetworkReason  string `json:"networkReason,omitempty"`
+	// Scoped: an instance reaches only its own abstract unix sockets and
+	// signals only its own processes (Landlock scopes, ADR 0033).
+	Scoped      bool   `json:"scoped"`
+	ScopeReason string `json:"scopeReason,omitempty"`
 	// NetworkTable is the nftables table (inet family) holding the rules.
 	NetworkTable string `json:"networkTable,omitempty"`
 	// AllowedLocalPorts are the local ports the operator opened to every
@@ -192,6 +200,10 @@ func (s *Sandbox) Status() Status {
 			st.AllowedLocalPorts = append(st.AllowedLocalPorts, a.String())
 		}
 		st.LocalPortsFromEnvironment = s.cfg.LocalPortsFromEnv
+	}
+	st.Scoped = s.cfg.DropPrivileges && s.ScopeError == nil
+	if s.ScopeError != nil {
+		st.ScopeReason = s.ScopeError.Error()
 	}
 	if s.NetworkError != nil {
 		st.NetworkReason = s.NetworkError.Error()
@@ -256,6 +268,7 @@ func (s *Sandbox) Start(ctx context.Context, sp *Spawn) (*Process, error) {
 			return nil, err
 		}
 		p.SetID, p.UID, p.GID = true, uid, uid
+		p.Scope = s.ScopeError == nil
 		if s.guard != nil {
 			if err := s.guard.AddUID(uid); err != nil {
 				return nil, err

@@ -284,6 +284,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if sb.NetworkError != nil {
 		s.log.Warn("functions are not kept off the host's network services", "reason", sb.NetworkError)
 	}
+	if sb.ScopeError != nil && sb.NamespaceError == nil {
+		s.log.Warn("functions are not confined to their own abstract unix sockets", "reason", sb.ScopeError)
+	}
 	// Functions reach the API through the network rules (ADR 0028).
 	if _, err := sb.AllowPort(s.ln.Addr().(*net.TCPAddr).Port); err != nil {
 		sb.Close()
