@@ -445,9 +445,7 @@ func listKeys(ctx context.Context, kv jetstream.KeyValue, filters ...string) ([]
 	for k := range l.Keys() {
 		keys = append(keys, k)
 	}
-	if err := l.Stop(); err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, fmt.Errorf("list keys: %w", err)
-	}
+	_ = l.Stop() // the lister has stopped itself when its channel closed
 	sort.Strings(keys)
 	return keys, nil
 }
