@@ -19,6 +19,7 @@ func (s *Server) openWorkflows(ctx context.Context) error {
 		return err
 	}
 	s.workflows = w
+	s.Registry.OnDeploy(w.DeployHook)
 	return nil
 }
 

@@ -229,28 +229,11 @@ func TestStateMachinesAndExecutions(t *testing.T) {
 	}
 }
 
-const lambdaMachine = `{
-  "StartAt": "First",
-  "States": {
-    "First": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:sfn-app-dev-first",
-      "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 2}], "Next": "Check"},
-    "Check": {"Type": "Choice", "Choices": [{"Variable": "$.items[0]", "IsPresent": true, "Next": "Each"}], "Default": "Bad"},
-    "Each": {"Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.doubled", "Next": "Risky",
-      "ItemProcessor": {"StartAt": "Double", "States": {
-        "Double": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-          "Parameters": {"FunctionName": "sfn-app-dev-double", "Payload.$": "$"},
-          "OutputPath": "$.Payload", "End": true}}}},
-    "Risky": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:sfn-app-dev-first",
-      "Parameters": {"boom": true}, "ResultPath": null,
-      "Catch": [{"ErrorEquals": ["Boom"], "ResultPath": "$.caught", "Next": "Done"}], "Next": "Done"},
-    "Done": {"Type": "Succeed"},
-    "Bad": {"Type": "Fail", "Error": "NoItems"}
-  }
-}`
-
-// TestLambdaTasks: Task states invoke deployed Node.js functions (by
-// function ARN and through lambda:invoke), a Retry absorbs a first failure,
-// a Map runs a Task per item and a Catch takes the function's error type.
+// TestLambdaTasks: a serverless.yml's stepFunctions state machine (its
+// Fn::GetAtt, Ref and Fn::Sub resolved on deploy) runs Task states that
+// invoke deployed Node.js functions (by function ARN and through
+// lambda:invoke): a Retry absorbs a first failure, a Map runs a Task per
+// item and a Catch takes the function's error type.
 func TestLambdaTasks(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node not installed")
@@ -259,9 +242,9 @@ func TestLambdaTasks(t *testing.T) {
 	p.Deploy("internal/awsapi/stepfunctions/testdata/app")
 	c := sfn.NewFromConfig(p.AWSConfig())
 	ctx := context.Background()
-	m, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("pipeline"), RoleArn: aws.String("arn:aws:iam::000000000000:role/r"), Definition: aws.String(lambdaMachine)})
-	if err != nil {
-		t.Fatal(err)
+	m, err := c.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String("arn:aws:states:us-east-1:000000000000:stateMachine:pipeline")})
+	if err != nil || !strings.Contains(aws.ToString(m.Definition), `"Resource":"arn:aws:lambda:us-east-1:000000000000:function:sfn-app-dev-first"`) {
+		t.Fatalf("deployed state machine: %+v %v", m, err)
 	}
 	start, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: m.StateMachineArn, Input: aws.String(`{"numbers":[1,2,3]}`)})
 	if err != nil {
