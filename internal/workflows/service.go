@@ -760,7 +760,17 @@ func (s *Service) StopExecution(ctx context.Context, arn, errName, cause string)
 	s.mu.Lock()
 	stop := s.running[arn]
 	s.mu.Unlock()
-	if stop != nil {
+	if stop == nil {
+		// Not running here (its runner is gone): record the abort directly.
+		key, _ := executionKey(arn)
+		e, err := s.execs.Get(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("read execution %s: %w", arn, err)
+		}
+		rev := e.Revision()
+		ex.end(Result{Status: StatusAborted})
+		s.put(ex, &rev)
+	} else {
 		stop(errStopped)
 	}
 	// The runner records ABORTED when it sees the cancel; wait for it.
