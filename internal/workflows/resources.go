@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/cfn"
@@ -20,13 +21,18 @@ type Declared struct {
 	RoleARN    string
 }
 
-// DeclaredMachines reads the serverless-step-functions section of an
+// DeclaredMachines reads the AWS::StepFunctions::StateMachine resources and
+// the serverless-step-functions section of an
 // application: definitions have their Fn::GetAtt, Ref and Fn::Sub resolved
 // (a function's key stands for its logical id, as the plugin allows) and
 // are validated.
 func DeclaredMachines(app *appspec.Application) ([]Declared, error) {
+	out, err := resourceMachines(app)
+	if err != nil {
+		return nil, err
+	}
 	if len(app.StepFunctions) == 0 || string(app.StepFunctions) == "null" {
-		return nil, nil
+		return out, nil
 	}
 	var sec struct {
 		StateMachines map[string]struct {
@@ -47,7 +53,6 @@ func DeclaredMachines(app *appspec.Application) ([]Declared, error) {
 	for _, f := range app.Functions {
 		keys[f.Key] = cfn.LogicalFunctionID(f.Key)
 	}
-	var out []Declared
 	for key, m := range sec.StateMachines {
 		where := "stepFunctions.stateMachines." + key
 		if m.Definition == nil {
@@ -143,4 +148,90 @@ func (s *Service) DeployHook(ctx context.Context, app *appspec.Application) erro
 		}
 	}
 	return nil
+}
+
+// resourceMachines reads AWS::StepFunctions::StateMachine resources:
+// Definition (an object) or DefinitionString, with DefinitionSubstitutions'
+// ${name} placeholders replaced.
+func resourceMachines(app *appspec.Application) ([]Declared, error) {
+	if len(app.Resources) == 0 || string(app.Resources) == "null" {
+		return nil, nil
+	}
+	var top struct {
+		Resources map[string]struct {
+			Type       string
+			Properties map[string]any
+		}
+	}
+	if err := json.Unmarshal(app.Resources, &top); err != nil {
+		return nil, fmt.Errorf("resources: %w", err)
+	}
+	stack, err := cfn.NewStack(app, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []Declared
+	for id, r := range top.Resources {
+		if r.Type != cfn.TypeStateMachine {
+			continue
+		}
+		where := "resources.Resources." + id + ".Properties"
+		name, err := stack.StateMachineName(id)
+		if err != nil {
+			return nil, fmt.Errorf("%s.StateMachineName: %w", where, err)
+		}
+		var text string
+		switch {
+		case r.Properties["Definition"] != nil:
+			def, err := stack.Resolve(r.Properties["Definition"])
+			if err != nil {
+				return nil, fmt.Errorf("%s.Definition: %w", where, err)
+			}
+			data, _ := json.Marshal(def)
+			text = string(data)
+		case r.Properties["DefinitionString"] != nil:
+			def, err := stack.Resolve(r.Properties["DefinitionString"])
+			if err != nil {
+				return nil, fmt.Errorf("%s.DefinitionString: %w", where, err)
+			}
+			var ok bool
+			if text, ok = def.(string); !ok {
+				return nil, fmt.Errorf("%s.DefinitionString must be a string", where)
+			}
+		default:
+			return nil, fmt.Errorf("%s: Definition or DefinitionString is required", where)
+		}
+		if subs, ok := r.Properties["DefinitionSubstitutions"]; ok {
+			resolved, err := stack.Resolve(subs)
+			if err != nil {
+				return nil, fmt.Errorf("%s.DefinitionSubstitutions: %w", where, err)
+			}
+			m, _ := resolved.(map[string]any)
+			for k, v := range m {
+				text = strings.ReplaceAll(text, "${"+k+"}", fmt.Sprint(v))
+			}
+		}
+		if _, err := Parse([]byte(text)); err != nil {
+			return nil, fmt.Errorf("%s.Definition: %w", where, err)
+		}
+		d := Declared{Key: id, Name: name, Type: TypeStandard, Definition: text}
+		if t, _ := r.Properties["StateMachineType"].(string); t != "" {
+			d.Type = t
+		}
+		if role, ok := r.Properties["RoleArn"]; ok {
+			v, err := stack.Resolve(role)
+			if err != nil {
+				return nil, fmt.Errorf("%s.RoleArn: %w", where, err)
+			}
+			d.RoleARN, _ = v.(string)
+		}
+		if d.RoleARN == "" {
+			d.RoleARN = fmt.Sprintf("arn:aws:iam::%s:role/%s-%s-role", appspec.AccountID, cfn.StackName(app), id)
+		}
+		if err := checkName("state machine", d.Name); err != nil {
+			return nil, fmt.Errorf("%s.StateMachineName: %w", where, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }

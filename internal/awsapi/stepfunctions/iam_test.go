@@ -42,6 +42,17 @@ func TestFunctionStartsExecution(t *testing.T) {
 	if done.Status != types.ExecutionStatusSucceeded || aws.ToString(done.Output) != `{"from":"function"}` {
 		t.Fatalf("execution: %+v", done)
 	}
+	// An AWS::StepFunctions::StateMachine resource: Fn::Sub and
+	// DefinitionSubstitutions resolved on deploy.
+	got = call("arn:aws:states:us-east-1:000000000000:stateMachine:allowed-res")
+	arn, _ = got["executionArn"].(string)
+	if arn == "" {
+		t.Fatalf("allowed start of the resource machine: %v", got)
+	}
+	done = waitDone(t, sfn.NewFromConfig(p.AWSConfig()), arn)
+	if done.Status != types.ExecutionStatusSucceeded || aws.ToString(done.Output) != `{"greeting":"hello","region":"us-east-1"}` {
+		t.Fatalf("resource machine execution: %+v", done)
+	}
 	if got := call("arn:aws:states:us-east-1:000000000000:stateMachine:other-one"); got["error"] != "AccessDeniedException" {
 		t.Fatalf("denied start: %v", got)
 	}
