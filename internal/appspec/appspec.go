@@ -46,6 +46,10 @@ type Application struct {
 	// Buckets is provider.s3 as written (bucket keys to {name, ...}); the
 	// object store reads it with the resources' AWS::S3::Bucket.
 	Buckets json.RawMessage `json:"buckets,omitempty"`
+	// StepFunctions is the serverless-step-functions section as written
+	// ({stateMachines: {key: {name, type, definition}}}); internal/workflows
+	// reads it.
+	StepFunctions json.RawMessage `json:"stepFunctions,omitempty"`
 	// Imports are the export names the application's Fn::ImportValue read,
 	// recorded by the platform on deploy (so an export in use stays).
 	Imports []string `json:"imports,omitempty"`

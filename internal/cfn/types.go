@@ -17,6 +17,7 @@ const (
 	TypeTable        = "AWS::DynamoDB::Table"
 	TypeDataStream   = "AWS::Kinesis::Stream"
 	TypeBucket       = "AWS::S3::Bucket"
+	TypeStateMachine = "AWS::StepFunctions::StateMachine"
 )
 
 // Getter returns the value of a resource's Ref or of one of its attributes.
@@ -92,6 +93,16 @@ func resourceTypes() map[string]ResourceType {
 				"Name": true, "Description": true, "EventBusName": true, "EventPattern": true, "ScheduleExpression": true,
 				"State": true, "Targets": true,
 				"RoleArn": false,
+			},
+		},
+		TypeStateMachine: {
+			Ref:        stateMachineARN, // Ref of a state machine is its ARN
+			Attributes: map[string]Getter{"Arn": stateMachineARN, "Name": stateMachineName},
+			Properties: map[string]bool{
+				"StateMachineName": true, "StateMachineType": true, "Definition": true, "DefinitionString": true,
+				"DefinitionSubstitutions": true, "RoleArn": true,
+				"DefinitionS3Location": false, "LoggingConfiguration": false, "TracingConfiguration": false, "Tags": false,
+				"EncryptionConfiguration": false,
 			},
 		},
 		TypeDataStream: {
@@ -337,4 +348,24 @@ func Properties(resourceType string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// StateMachineName is the name of an AWS::StepFunctions::StateMachine: its
+// StateMachineName, else stack-LogicalId.
+func (s *Stack) StateMachineName(id string) (string, error) {
+	name, err := s.Property(id, "StateMachineName", nil)
+	if err != nil || name != "" {
+		return name, err
+	}
+	return s.Name + "-" + id, nil
+}
+
+func stateMachineName(s *Stack, id string, _ []any) (string, error) { return s.StateMachineName(id) }
+
+func stateMachineARN(s *Stack, id string, _ []any) (string, error) {
+	name, err := s.StateMachineName(id)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", Partition(s.Region), s.Region, s.AccountID, name), nil
 }

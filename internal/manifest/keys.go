@@ -12,6 +12,8 @@ var topLevelKeys = []string{
 	"org", "app", "console", "dashboard", "outputs", "layers",
 	// serverless-lift's (lift.go)
 	"constructs",
+	// serverless-step-functions' (state machines: internal/workflows)
+	"stepFunctions",
 }
 
 var providerKeys = []string{

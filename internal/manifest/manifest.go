@@ -499,6 +499,9 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 	if n := val(top, "resources"); n != nil {
 		p.App.Resources = n.toJSON()
 	}
+	if n := val(top, "stepFunctions"); n != nil { // internal/workflows reads it
+		p.App.StepFunctions = n.toJSON()
+	}
 	d.providerIAM = d.readProviderIAM(provider)
 	d.warnIgnored(provider, "provider", ignoredProviderKeys)
 	// The HTTP gateway interprets these; they travel as written.

@@ -402,7 +402,7 @@ func TestConfigValidationModeWarn(t *testing.T) {
 	p := mustLoad(t, map[string]string{
 		"serverless.yml": "service: shop\nconfigValidationMode: warn\nprovider: {name: aws, runtime: nodejs20.x, foo: 1}\nplugins: [serverless-offline, serverless-step-functions]\n",
 	}, Options{})
-	if len(p.Warnings) != 2 || !strings.Contains(p.Warnings[0].Message, `unknown key "foo"`) || !strings.Contains(p.Warnings[1].Message, "serverless-step-functions (its stepFunctions state machines are not created)") ||
+	if len(p.Warnings) != 2 || !strings.Contains(p.Warnings[0].Message, `unknown key "foo"`) || !strings.Contains(p.Warnings[1].Message, "serverless-step-functions (its state machines are created, but their events (http, schedule, eventBridge) are not)") ||
 		strings.Contains(p.Warnings[1].Message, "serverless-offline") {
 		t.Errorf("warnings = %v", p.Warnings)
 	}

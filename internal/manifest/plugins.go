@@ -22,7 +22,7 @@ var knownPlugins = map[string]bool{
 
 // pluginGaps says what goes missing without a plugin people commonly use.
 var pluginGaps = map[string]string{
-	"serverless-step-functions":          "its stepFunctions state machines are not created",
+	"serverless-step-functions":          "its state machines are created, but their events (http, schedule, eventBridge) are not",
 	"serverless-domain-manager":          "no custom domain is set up: use the gateway's host names",
 	"serverless-prune-plugin":            "nothing to prune: nimbus keeps only $LATEST and published versions",
 	"serverless-plugin-warmup":           "no warm-up schedule is created",

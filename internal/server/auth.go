@@ -162,6 +162,8 @@ func (s *Server) classify(r *http.Request) auth.Route {
 		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: kinesisOnly, MaxBody: maxSignedBody}}
 	case strings.HasPrefix(target, "AmazonSSM."):
 		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: ssmOnly, MaxBody: maxSignedBody}}
+	case strings.HasPrefix(target, "AWSStepFunctions."):
+		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: statesOnly, MaxBody: maxSignedBody}}
 	case target != "" || path != "/" && !strings.HasPrefix(path, "/"+appspec.AccountID+"/"):
 		// A service this table does not name yet: the signature is checked,
 		// its signing name is the edge's to judge.
@@ -178,6 +180,7 @@ var (
 	dynamodbOnly  = []string{"dynamodb"}
 	kinesisOnly   = []string{"kinesis"}
 	ssmOnly       = []string{"ssm"}
+	statesOnly    = []string{"states"}
 	queryServices = []string{"sqs", "sns"}
 )
 

@@ -19,6 +19,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/awsapi/sns"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/sqs"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/ssm"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/stepfunctions"
 	"github.com/nimbus-platform/nimbus/internal/datastreams"
 	"github.com/nimbus-platform/nimbus/internal/events"
 	"github.com/nimbus-platform/nimbus/internal/queues"
@@ -175,8 +176,9 @@ func (s *Server) registerEventAPIs(mux *http.ServeMux) {
 		SQS:   &sqs.API{Queues: s.events.queues},
 		Query: []dispatch.QueryService{&sns.API{Topics: s.events.topics}},
 		JSON: map[string]http.Handler{
-			eventbridge.TargetPrefix: &eventbridge.API{Bus: s.events.bus},
-			ssm.TargetPrefix:         s.ssmAPI(), // params.go
+			eventbridge.TargetPrefix:   &eventbridge.API{Bus: s.events.bus},
+			ssm.TargetPrefix:           s.ssmAPI(),           // params.go
+			stepfunctions.TargetPrefix: s.stepFunctionsAPI(), // workflows.go
 			dynamodb.TargetPrefix: &dynamodb.API{Tables: s.tables, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {
 				return auth.Authorize(ctx, action, resource, nil)
 			}, AuthorizeKeys: func(ctx context.Context, action, resource string, keys *auth.MultiKeys) error {

@@ -38,6 +38,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/tables"
 	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
 	"github.com/nimbus-platform/nimbus/internal/telemetry/metrics"
+	"github.com/nimbus-platform/nimbus/internal/workflows"
 	"github.com/nimbus-platform/nimbus/runtimes"
 )
 
@@ -139,6 +140,7 @@ type Server struct {
 	tables     *tables.Service
 	objects    *objects.Store
 	params     *params.Store
+	workflows  *workflows.Service
 	served     chan error
 	lock       *dataLock
 }
@@ -370,6 +372,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.startEvents(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.openWorkflows(ctx); err != nil { // workflows.go
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
 	endpoint := func(r *http.Request) string { return "http://" + r.Host }
@@ -481,6 +486,9 @@ func (s *Server) shutdown(ctx context.Context) error {
 		if err := s.Gateway.Close(ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if s.workflows != nil {
+		s.workflows.Close() // running executions resume on the next start
 	}
 	if err := s.stopEventParts(ctx); err != nil {
 		errs = append(errs, err)

@@ -1,0 +1,860 @@
+package workflows
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/nimbus-platform/nimbus/internal/store"
+)
+
+// Buckets and the stream the service keeps its state in.
+const (
+	machinesBucket   = "workflow-machines"
+	executionsBucket = "workflow-executions"
+	historyStream    = "WORKFLOW_HISTORY"
+	historySubject   = "workflows.history."
+	// MaxHistoryEvents bounds one execution's history, as AWS does.
+	MaxHistoryEvents = 25000
+	// DefaultMaxRunning bounds the executions running at once on a node.
+	DefaultMaxRunning = 256
+)
+
+// State machine types.
+const (
+	TypeStandard = "STANDARD"
+	TypeExpress  = "EXPRESS"
+)
+
+// StatusRunning is a started execution that has not ended.
+const StatusRunning = "RUNNING"
+
+// Kinds of service error; the API edge maps them to AWS's codes.
+type Kind int
+
+// Service error kinds.
+const (
+	KindInvalid Kind = iota + 1
+	KindInvalidName
+	KindInvalidArn
+	KindInvalidDefinition
+	KindMachineNotFound
+	KindMachineExists
+	KindExecutionNotFound
+	KindExecutionExists
+	KindResourceNotFound
+)
+
+// Error is a typed service error.
+type Error struct {
+	Kind    Kind
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errorf(k Kind, format string, a ...any) error {
+	return &Error{Kind: k, Message: fmt.Sprintf(format, a...)}
+}
+
+// StateMachine is a stored state machine.
+type StateMachine struct {
+	ARN        string            `json:"arn"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Definition string            `json:"definition"`
+	RoleARN    string            `json:"roleArn"`
+	Created    time.Time         `json:"created"`
+	Updated    time.Time         `json:"updated,omitzero"`
+	RevisionID string            `json:"revisionId"`
+	Tags       map[string]string `json:"tags,omitempty"`
+}
+
+// Execution is a stored execution.
+type Execution struct {
+	ARN              string    `json:"arn"`
+	Name             string    `json:"name"`
+	StateMachineARN  string    `json:"stateMachineArn"`
+	StateMachineName string    `json:"stateMachineName"`
+	Definition       string    `json:"definition"` // the machine's definition when started
+	RoleARN          string    `json:"roleArn,omitempty"`
+	Status           string    `json:"status"`
+	Input            string    `json:"input"`
+	Output           string    `json:"output,omitempty"`
+	Error            string    `json:"error,omitempty"`
+	Cause            string    `json:"cause,omitempty"`
+	HasError         bool      `json:"hasError,omitempty"`
+	Start            time.Time `json:"start"`
+	Stop             time.Time `json:"stop,omitzero"`
+	// Checkpoint is where a RUNNING execution resumes after a restart.
+	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
+}
+
+// Config configures a Service.
+type Config struct {
+	Store      *store.Store
+	Tasks      TaskRunner
+	Region     string
+	AccountID  string
+	MaxRunning int
+	Logger     *slog.Logger
+}
+
+// Service keeps state machines and runs their executions durably.
+type Service struct {
+	cfg      Config
+	st       *store.Store
+	machines jetstream.KeyValue
+	execs    jetstream.KeyValue
+	history  jetstream.Stream
+	engine   *Engine
+	slots    chan struct{}
+	log      *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	running map[string]context.CancelCauseFunc
+}
+
+// errStopped cancels an execution that StopExecution aborts (a shutdown
+// cancels with another cause and leaves the execution RUNNING to resume).
+var errStopped = errors.New("execution stopped")
+
+// Open opens the service's buckets and resumes every RUNNING execution.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.MaxRunning <= 0 {
+		cfg.MaxRunning = DefaultMaxRunning
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = "000000000000"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxRunning),
+		running: map[string]context.CancelCauseFunc{}}
+	var err error
+	if s.machines, err = cfg.Store.KeyValue(ctx, machinesBucket, 1); err != nil {
+		return nil, err
+	}
+	if s.execs, err = cfg.Store.KeyValue(ctx, executionsBucket, 1); err != nil {
+		return nil, err
+	}
+	s.history, err = cfg.Store.Stream(ctx, jetstream.StreamConfig{
+		Name:              historyStream,
+		Subjects:          []string{historySubject + ">"},
+		MaxMsgsPerSubject: MaxHistoryEvents,
+		MaxAge:            90 * 24 * time.Hour,
+		Discard:           jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.engine = &Engine{Tasks: cfg.Tasks, Clock: SystemClock{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.resumeAll(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops running executions (they stay RUNNING and resume on the next
+// Open) and waits for their goroutines.
+func (s *Service) Close() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+func checkName(what, name string) error {
+	if !nameRE.MatchString(name) {
+		return errorf(KindInvalidName, "Invalid Name: '%s' (a %s name has 1 to 80 letters, digits, '-' or '_')", name, what)
+	}
+	return nil
+}
+
+// MachineARN is a state machine's ARN.
+func (s *Service) MachineARN(name string) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", s.cfg.Region, s.cfg.AccountID, name)
+}
+
+// ExecutionARN is an execution's ARN.
+func (s *Service) ExecutionARN(machine, name string) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", s.cfg.Region, s.cfg.AccountID, machine, name)
+}
+
+// MachineName returns the name in a state machine ARN.
+func MachineName(arn string) (string, error) {
+	parts := strings.Split(arn, ":")
+	if len(parts) < 7 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "stateMachine" {
+		return "", errorf(KindInvalidArn, "Invalid Arn: 'Resource type not valid in this context: %s'", arn)
+	}
+	name := parts[6] // a ":version" or ":alias" suffix is ignored
+	if !nameRE.MatchString(name) {
+		return "", errorf(KindInvalidArn, "Invalid Arn: '%s'", arn)
+	}
+	return name, nil
+}
+
+// executionKey returns the KV key of an execution ARN.
+func executionKey(arn string) (string, error) {
+	parts := strings.Split(arn, ":")
+	if len(parts) != 8 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "execution" ||
+		!nameRE.MatchString(parts[6]) || !nameRE.MatchString(parts[7]) {
+		return "", errorf(KindInvalidArn, "Invalid Arn: '%s'", arn)
+	}
+	return parts[6] + "." + parts[7], nil
+}
+
+// validate parses a definition, mapping its problems to InvalidDefinition.
+func validate(def string) (*Definition, error) {
+	d, err := Parse([]byte(def))
+	if err != nil {
+		return nil, &Error{Kind: KindInvalidDefinition, Message: err.Error()}
+	}
+	return d, nil
+}
+
+// Validate checks a definition as ValidateStateMachineDefinition does.
+func Validate(def string) error {
+	_, err := Parse([]byte(def))
+	return err
+}
+
+// CreateStateMachine stores a new state machine. Creating one with the
+// same name, definition, type and role again returns the existing one, as
+// AWS does; a different one is StateMachineAlreadyExists.
+func (s *Service) CreateStateMachine(ctx context.Context, m StateMachine) (*StateMachine, error) {
+	if err := checkName("state machine", m.Name); err != nil {
+		return nil, err
+	}
+	if m.Type == "" {
+		m.Type = TypeStandard
+	}
+	if m.Type != TypeStandard && m.Type != TypeExpress {
+		return nil, errorf(KindInvalid, "type must be STANDARD or EXPRESS, not %q", m.Type)
+	}
+	if _, err := validate(m.Definition); err != nil {
+		return nil, err
+	}
+	m.ARN = s.MachineARN(m.Name)
+	m.Created = time.Now().UTC()
+	m.RevisionID = fmt.Sprintf("%d", m.Created.UnixNano())
+	data, _ := json.Marshal(m)
+	if _, err := s.machines.Create(ctx, m.Name, data); err != nil {
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("create state machine %s: %w", m.Name, err)
+		}
+		old, err := s.DescribeStateMachine(ctx, m.ARN)
+		if err != nil {
+			return nil, err
+		}
+		if old.Definition == m.Definition && old.Type == m.Type && old.RoleARN == m.RoleARN {
+			return old, nil
+		}
+		return nil, errorf(KindMachineExists, "State Machine Already Exists: '%s'", m.ARN)
+	}
+	return &m, nil
+}
+
+func (s *Service) getMachine(ctx context.Context, name string) (*StateMachine, uint64, error) {
+	e, err := s.machines.Get(ctx, name)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, errorf(KindMachineNotFound, "State Machine Does Not Exist: '%s'", s.MachineARN(name))
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read state machine %s: %w", name, err)
+	}
+	var m StateMachine
+	if err := json.Unmarshal(e.Value(), &m); err != nil {
+		return nil, 0, fmt.Errorf("decode state machine %s: %w", name, err)
+	}
+	return &m, e.Revision(), nil
+}
+
+// DescribeStateMachine returns a state machine by ARN.
+func (s *Service) DescribeStateMachine(ctx context.Context, arn string) (*StateMachine, error) {
+	name, err := MachineName(arn)
+	if err != nil {
+		return nil, err
+	}
+	m, _, err := s.getMachine(ctx, name)
+	return m, err
+}
+
+// Update is what UpdateStateMachine changes; nil fields stay.
+type Update struct {
+	Definition *string
+	RoleARN    *string
+}
+
+// UpdateStateMachine changes a machine's definition or role. Running
+// executions keep the definition they started with.
+func (s *Service) UpdateStateMachine(ctx context.Context, arn string, u Update) (*StateMachine, error) {
+	name, err := MachineName(arn)
+	if err != nil {
+		return nil, err
+	}
+	if u.Definition != nil {
+		if _, err := validate(*u.Definition); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		m, rev, err := s.getMachine(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if u.Definition != nil {
+			m.Definition = *u.Definition
+		}
+		if u.RoleARN != nil {
+			m.RoleARN = *u.RoleARN
+		}
+		m.Updated = time.Now().UTC()
+		m.RevisionID = fmt.Sprintf("%d", m.Updated.UnixNano())
+		data, _ := json.Marshal(m)
+		if _, err := s.machines.Update(ctx, name, data, rev); err != nil {
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				continue // changed under us: read again
+			}
+			return nil, fmt.Errorf("update state machine %s: %w", name, err)
+		}
+		return m, nil
+	}
+}
+
+// TagResource adds tags to a state machine.
+func (s *Service) TagResource(ctx context.Context, arn string, tags map[string]string) error {
+	return s.retag(ctx, arn, func(m *StateMachine) {
+		if m.Tags == nil {
+			m.Tags = map[string]string{}
+		}
+		for k, v := range tags {
+			m.Tags[k] = v
+		}
+	})
+}
+
+// UntagResource removes tags from a state machine.
+func (s *Service) UntagResource(ctx context.Context, arn string, keys []string) error {
+	return s.retag(ctx, arn, func(m *StateMachine) {
+		for _, k := range keys {
+			delete(m.Tags, k)
+		}
+	})
+}
+
+func (s *Service) retag(ctx context.Context, arn string, change func(*StateMachine)) error {
+	name, err := MachineName(arn)
+	if err != nil {
+		return errorf(KindResourceNotFound, "Resource not found: '%s'", arn)
+	}
+	for {
+		m, rev, err := s.getMachine(ctx, name)
+		var se *Error
+		if errors.As(err, &se) && se.Kind == KindMachineNotFound {
+			return errorf(KindResourceNotFound, "Resource not found: '%s'", arn)
+		}
+		if err != nil {
+			return err
+		}
+		change(m)
+		data, _ := json.Marshal(m)
+		if _, err := s.machines.Update(ctx, name, data, rev); err != nil {
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				continue
+			}
+			return fmt.Errorf("tag state machine %s: %w", name, err)
+		}
+		return nil
+	}
+}
+
+// DeleteStateMachine deletes a machine and stops its running executions.
+// Deleting one that does not exist succeeds, as AWS's does.
+func (s *Service) DeleteStateMachine(ctx context.Context, arn string) error {
+	name, err := MachineName(arn)
+	if err != nil {
+		return err
+	}
+	if err := s.machines.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("delete state machine %s: %w", name, err)
+	}
+	s.mu.Lock()
+	prefix := s.ExecutionARN(name, "")
+	for arn, stop := range s.running {
+		if strings.HasPrefix(arn, prefix) {
+			stop(errStopped)
+		}
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// ListStateMachines returns the machines sorted by name.
+func (s *Service) ListStateMachines(ctx context.Context) ([]*StateMachine, error) {
+	keys, err := listKeys(ctx, s.machines)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*StateMachine, 0, len(keys))
+	for _, k := range keys {
+		m, _, err := s.getMachine(ctx, k)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func listKeys(ctx context.Context, kv jetstream.KeyValue, filters ...string) ([]string, error) {
+	var (
+		l   jetstream.KeyLister
+		err error
+	)
+	if len(filters) > 0 {
+		l, err = kv.ListKeysFiltered(ctx, filters...)
+	} else {
+		l, err = kv.ListKeys(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	var keys []string
+	for k := range l.Keys() {
+		keys = append(keys, k)
+	}
+	_ = l.Stop() // the lister has stopped itself when its channel closed
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// Start is a StartExecution request.
+type Start struct {
+	StateMachineARN string
+	Name            string // generated when empty
+	Input           string
+}
+
+// StartExecution stores a new execution (on disk before it returns) and runs
+// it. The same name and input as a RUNNING execution of a STANDARD machine
+// returns that execution, as AWS's StartExecution is idempotent; otherwise a
+// name in use is ExecutionAlreadyExists.
+func (s *Service) StartExecution(ctx context.Context, req Start) (*Execution, error) {
+	m, ex, err := s.newExecution(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	data, _ := json.Marshal(ex)
+	key := m.Name + "." + ex.Name
+	rev, err := s.execs.Create(ctx, key, data)
+	if err != nil {
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("store execution %s: %w", ex.ARN, err)
+		}
+		old, err := s.DescribeExecution(ctx, ex.ARN)
+		if err != nil {
+			return nil, err
+		}
+		if m.Type == TypeStandard && old.Status == StatusRunning && old.Input == ex.Input {
+			return old, nil
+		}
+		return nil, errorf(KindExecutionExists, "Execution Already Exists: '%s'", ex.ARN)
+	}
+	def, _ := validate(ex.Definition)
+	s.launch(ex, def, rev, false)
+	return ex, nil
+}
+
+func (s *Service) newExecution(ctx context.Context, req Start) (*StateMachine, *Execution, error) {
+	name, err := MachineName(req.StateMachineARN)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, _, err := s.getMachine(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if req.Name == "" {
+		req.Name = newID()
+	}
+	if err := checkName("execution", req.Name); err != nil {
+		return nil, nil, err
+	}
+	if req.Input == "" {
+		req.Input = "{}"
+	}
+	if !json.Valid([]byte(req.Input)) {
+		return nil, nil, errorf(KindInvalid, "Invalid State Machine Execution Input: 'the input is not valid JSON'")
+	}
+	if len(req.Input) > MaxPayload {
+		return nil, nil, errorf(KindInvalid, "Invalid State Machine Execution Input: 'the input has more than %d bytes'", MaxPayload)
+	}
+	ex := &Execution{
+		ARN: s.ExecutionARN(m.Name, req.Name), Name: req.Name, StateMachineARN: m.ARN, StateMachineName: m.Name,
+		Definition: m.Definition, RoleARN: m.RoleARN, Status: StatusRunning, Input: req.Input, Start: time.Now().UTC(),
+	}
+	return m, ex, nil
+}
+
+func (ex *Execution) info() ExecutionInfo {
+	return ExecutionInfo{ARN: ex.ARN, Name: ex.Name, StateMachineARN: ex.StateMachineARN,
+		StateMachineName: ex.StateMachineName, RoleARN: ex.RoleARN, StartTime: ex.Start}
+}
+
+// StartSyncExecution runs an execution of an EXPRESS machine to its end
+// within the request; it is not stored and has no history.
+func (s *Service) StartSyncExecution(ctx context.Context, req Start) (*Execution, error) {
+	m, ex, err := s.newExecution(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if m.Type != TypeExpress {
+		return nil, errorf(KindInvalid, "StartSyncExecution works on EXPRESS state machines only; %s is STANDARD", m.ARN)
+	}
+	def, _ := validate(ex.Definition)
+	res := s.engine.Start(ctx, def, ex.info(), json.RawMessage(ex.Input), Hooks{})
+	ex.end(res)
+	return ex, nil
+}
+
+func (ex *Execution) end(res Result) {
+	ex.Status = res.Status
+	ex.Output = string(res.Output)
+	ex.Error, ex.Cause, ex.HasError = res.Error, res.Cause, res.HasError
+	ex.Stop = time.Now().UTC()
+	ex.Checkpoint = nil
+}
+
+// launch runs an execution in its own goroutine, within the bound on
+// running executions. rev is the record's KV revision.
+func (s *Service) launch(ex *Execution, def *Definition, rev uint64, resume bool) {
+	ctx, stop := context.WithCancelCause(s.ctx)
+	s.mu.Lock()
+	s.running[ex.ARN] = stop
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.running, ex.ARN)
+			s.mu.Unlock()
+			stop(nil)
+		}()
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		case <-ctx.Done():
+			s.ended(ex, &rev, Result{Status: StatusAborted}, ctx)
+			return
+		}
+		r := &recorder{s: s, ex: ex, rev: &rev}
+		hooks := Hooks{OnEvent: r.event, OnCheckpoint: r.checkpoint}
+		var res Result
+		if resume && ex.Checkpoint != nil {
+			cp := *ex.Checkpoint
+			last, err := s.lastEventID(ex)
+			if err != nil {
+				s.log.Error("workflow resume failed", "execution", ex.ARN, "err", err)
+				return
+			}
+			cp.LastEventID = max(cp.LastEventID, last)
+			res, err = s.engine.Resume(ctx, def, cp, hooks)
+			if err != nil {
+				res = Result{Status: StatusFailed, Error: ErrRuntime, Cause: err.Error(), HasError: true}
+			}
+		} else {
+			res = s.engine.Start(ctx, def, ex.info(), json.RawMessage(ex.Input), hooks)
+		}
+		if r.err != nil {
+			s.log.Error("workflow execution could not be recorded", "execution", ex.ARN, "err", r.err)
+		}
+		s.ended(ex, &rev, res, ctx)
+	}()
+}
+
+// ended stores an execution's end, unless the platform is shutting down:
+// then the execution stays RUNNING and resumes from its checkpoint.
+func (s *Service) ended(ex *Execution, rev *uint64, res Result, ctx context.Context) {
+	if res.Status == StatusAborted && !errors.Is(context.Cause(ctx), errStopped) {
+		return
+	}
+	ex.end(res)
+	s.put(ex, rev)
+}
+
+// put writes an execution record with compare-and-set on its revision.
+func (s *Service) put(ex *Execution, rev *uint64) {
+	data, _ := json.Marshal(ex)
+	key := ex.StateMachineName + "." + ex.Name
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := s.execs.Update(ctx, key, data, *rev)
+	if err != nil {
+		s.log.Error("workflow execution record not written", "execution", ex.ARN, "err", err)
+		return
+	}
+	*rev = n
+}
+
+// recorder is an execution's hooks: each event and checkpoint is on disk
+// before the engine goes on.
+type recorder struct {
+	s   *Service
+	ex  *Execution
+	rev *uint64
+	mu  sync.Mutex // events come from Map/Parallel goroutines too
+	err error
+}
+
+func (r *recorder) event(e Event) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, err := r.s.st.JS.Publish(ctx, historySubject+r.ex.StateMachineName+"."+r.ex.Name, data); err != nil {
+		r.err = fmt.Errorf("history event %d: %w", e.ID, err)
+	}
+}
+
+func (r *recorder) fail(err error) {
+	r.mu.Lock()
+	r.err = err
+	r.mu.Unlock()
+}
+
+func (r *recorder) checkpoint(cp Checkpoint) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ex.Checkpoint = &cp
+	r.s.put(r.ex, r.rev)
+}
+
+// lastEventID is the id of the last history event stored for ex.
+func (s *Service) lastEventID(ex *Execution) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msg, err := s.history.GetLastMsgForSubject(ctx, historySubject+ex.StateMachineName+"."+ex.Name)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("last history event: %w", err)
+	}
+	var e Event
+	if err := json.Unmarshal(msg.Data, &e); err != nil {
+		return 0, fmt.Errorf("decode history event: %w", err)
+	}
+	return e.ID, nil
+}
+
+// resumeAll continues every RUNNING execution from its checkpoint.
+func (s *Service) resumeAll(ctx context.Context) error {
+	keys, err := listKeys(ctx, s.execs)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		e, err := s.execs.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var ex Execution
+		if err := json.Unmarshal(e.Value(), &ex); err != nil || ex.Status != StatusRunning {
+			continue
+		}
+		def, err := validate(ex.Definition)
+		if err != nil {
+			continue
+		}
+		s.log.Info("resuming workflow execution", "execution", ex.ARN)
+		s.launch(&ex, def, e.Revision(), true)
+	}
+	return nil
+}
+
+// DescribeExecution returns an execution by ARN.
+func (s *Service) DescribeExecution(ctx context.Context, arn string) (*Execution, error) {
+	key, err := executionKey(arn)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.execs.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, errorf(KindExecutionNotFound, "Execution Does Not Exist: '%s'", arn)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read execution %s: %w", arn, err)
+	}
+	var ex Execution
+	if err := json.Unmarshal(e.Value(), &ex); err != nil {
+		return nil, fmt.Errorf("decode execution %s: %w", arn, err)
+	}
+	return &ex, nil
+}
+
+// ListExecutions returns a machine's executions, newest first, keeping
+// those with the given status when status is not empty.
+func (s *Service) ListExecutions(ctx context.Context, machineARN, status string) ([]*Execution, error) {
+	name, err := MachineName(machineARN)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.getMachine(ctx, name); err != nil {
+		return nil, err
+	}
+	keys, err := listKeys(ctx, s.execs, name+".*")
+	if err != nil {
+		return nil, err
+	}
+	var out []*Execution
+	for _, k := range keys {
+		ex, err := s.DescribeExecution(ctx, s.ExecutionARN(name, strings.TrimPrefix(k, name+".")))
+		if err != nil {
+			continue
+		}
+		if status == "" || ex.Status == status {
+			out = append(out, ex)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *Execution) int { return b.Start.Compare(a.Start) })
+	return out, nil
+}
+
+// StopExecution aborts a RUNNING execution.
+func (s *Service) StopExecution(ctx context.Context, arn, errName, cause string) (*Execution, error) {
+	ex, err := s.DescribeExecution(ctx, arn)
+	if err != nil {
+		return nil, err
+	}
+	if ex.Status != StatusRunning {
+		return ex, nil
+	}
+	s.mu.Lock()
+	stop := s.running[arn]
+	s.mu.Unlock()
+	if stop == nil {
+		// Not running here (its runner is gone): record the abort directly.
+		key, _ := executionKey(arn)
+		e, err := s.execs.Get(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("read execution %s: %w", arn, err)
+		}
+		rev := e.Revision()
+		ex.end(Result{Status: StatusAborted})
+		s.put(ex, &rev)
+	} else {
+		stop(errStopped)
+	}
+	// The runner records ABORTED when it sees the cancel; wait for it.
+	for {
+		ex, err = s.DescribeExecution(ctx, arn)
+		if err != nil || ex.Status != StatusRunning {
+			if ex != nil && errName != "" {
+				ex.Error, ex.HasError = errName, true
+			}
+			if ex != nil && cause != "" {
+				ex.Cause = cause
+			}
+			return ex, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// GetExecutionHistory returns an execution's events in order.
+func (s *Service) GetExecutionHistory(ctx context.Context, arn string) ([]Event, error) {
+	ex, err := s.DescribeExecution(ctx, arn)
+	if err != nil {
+		return nil, err
+	}
+	subj := historySubject + ex.StateMachineName + "." + ex.Name
+	info, err := s.history.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	pending := info.State.Subjects[subj]
+	if pending == 0 {
+		return nil, nil
+	}
+	cons, err := s.history.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	var events []Event
+	for uint64(len(events)) < pending {
+		batch, err := cons.Fetch(int(min(pending-uint64(len(events)), 1000)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("read history: %w", err)
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			var e Event
+			if err := json.Unmarshal(msg.Data(), &e); err != nil {
+				return nil, fmt.Errorf("decode history event: %w", err)
+			}
+			events = append(events, e)
+		}
+		if batch.Error() != nil {
+			return nil, fmt.Errorf("read history: %w", batch.Error())
+		}
+		if n == 0 {
+			break
+		}
+	}
+	// A resumed execution may repeat ids of events after its checkpoint:
+	// keep the last of each id.
+	seen := map[int64]int{}
+	var out []Event
+	for _, e := range events {
+		if i, ok := seen[e.ID]; ok {
+			out[i] = e
+			continue
+		}
+		seen[e.ID] = len(out)
+		out = append(out, e)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// newID is a random execution name, as AWS generates them (a UUID).
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
