@@ -27,8 +27,9 @@ const (
 	historySubject   = "workflows.history."
 	// MaxHistoryEvents bounds one execution's history, as AWS does.
 	MaxHistoryEvents = 25000
-	// DefaultMaxRunning bounds the executions running at once on a node.
-	DefaultMaxRunning = 256
+	// DefaultMaxTasks bounds the tasks (Lambda invocations) that executions
+	// run at once on a node.
+	DefaultMaxTasks = 256
 )
 
 // State machine types.
@@ -103,12 +104,12 @@ type Execution struct {
 
 // Config configures a Service.
 type Config struct {
-	Store      *store.Store
-	Tasks      TaskRunner
-	Region     string
-	AccountID  string
-	MaxRunning int
-	Logger     *slog.Logger
+	Store     *store.Store
+	Tasks     TaskRunner
+	Region    string
+	AccountID string
+	MaxTasks  int
+	Logger    *slog.Logger
 }
 
 // Service keeps state machines and runs their executions durably.
@@ -136,8 +137,8 @@ var errStopped = errors.New("execution stopped")
 
 // Open opens the service's buckets and resumes every RUNNING execution.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.MaxRunning <= 0 {
-		cfg.MaxRunning = DefaultMaxRunning
+	if cfg.MaxTasks <= 0 {
+		cfg.MaxTasks = DefaultMaxTasks
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
@@ -148,7 +149,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxRunning),
+	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxTasks),
 		running: map[string]context.CancelCauseFunc{}}
 	var err error
 	if s.machines, err = cfg.Store.KeyValue(ctx, machinesBucket, 1); err != nil {
@@ -167,7 +168,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.engine = &Engine{Tasks: cfg.Tasks, Clock: SystemClock{}}
+	s.engine = &Engine{Clock: SystemClock{}}
+	if cfg.Tasks != nil {
+		s.engine.Tasks = boundedTasks{cfg.Tasks, s.slots}
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.resumeAll(ctx); err != nil {
 		s.Close()
@@ -547,8 +551,8 @@ func (ex *Execution) end(res Result) {
 	ex.Checkpoint = nil
 }
 
-// launch runs an execution in its own goroutine, within the bound on
-// running executions. rev is the record's KV revision.
+// launch runs an execution in its own goroutine. rev is the record's KV
+// revision.
 func (s *Service) launch(ex *Execution, def *Definition, rev uint64, resume bool) {
 	ctx, stop := context.WithCancelCause(s.ctx)
 	s.mu.Lock()
@@ -563,13 +567,6 @@ func (s *Service) launch(ex *Execution, def *Definition, rev uint64, resume bool
 			s.mu.Unlock()
 			stop(nil)
 		}()
-		select {
-		case s.slots <- struct{}{}:
-			defer func() { <-s.slots }()
-		case <-ctx.Done():
-			s.ended(ex, &rev, Result{Status: StatusAborted}, ctx)
-			return
-		}
 		r := &recorder{s: s, ex: ex, rev: &rev}
 		hooks := Hooks{OnEvent: r.event, OnCheckpoint: r.checkpoint}
 		var res Result
@@ -857,4 +854,23 @@ func newID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// boundedTasks runs tasks within the node's bound on tasks running at once.
+// The bound is on tasks, not executions: an execution in a Wait state or
+// between retries holds nothing, so long waits never keep other executions
+// from running.
+type boundedTasks struct {
+	tasks TaskRunner
+	slots chan struct{}
+}
+
+func (b boundedTasks) RunTask(ctx context.Context, req TaskRequest) (json.RawMessage, error) {
+	select {
+	case b.slots <- struct{}{}:
+		defer func() { <-b.slots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return b.tasks.RunTask(ctx, req)
 }
