@@ -82,7 +82,7 @@ func (c *childPlatform) client() *client.Client {
 
 func (c *childPlatform) start() {
 	c.t.Helper()
-	args := append([]string{"up", "--data", c.data, "--run-dir", c.run, "--addr", c.addr, "--no-sandbox", "--log-level", "warn"}, c.extraArgs...)
+	args := append([]string{"up", "--data", c.data, "--run-dir", c.run, "--addr", c.addr, "--http-addr", "", "--no-sandbox", "--log-level", "warn"}, c.extraArgs...)
 	c.cmd = exec.Command(c.bin, args...)
 	c.log = &bytes.Buffer{}
 	c.cmd.Stdout = c.log

@@ -70,7 +70,7 @@ func (c *child) url() string { return "http://" + c.addr }
 
 func (c *child) start() {
 	c.t.Helper()
-	c.cmd = exec.Command(c.bin, "up", "--data", c.data, "--run-dir", c.run, "--addr", c.addr, "--no-sandbox", "--log-level", "warn")
+	c.cmd = exec.Command(c.bin, "up", "--data", c.data, "--run-dir", c.run, "--addr", c.addr, "--http-addr", "", "--no-sandbox", "--log-level", "warn")
 	c.log = &bytes.Buffer{}
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	if err := c.cmd.Start(); err != nil {
