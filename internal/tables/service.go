@@ -19,6 +19,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/cfn"
@@ -108,7 +109,8 @@ const (
 // every level let a point read of a missing item (every PutItem reads the
 // item it replaces) skip the sstables that cannot hold it.
 func engineOptions(log *slog.Logger) *pebble.Options {
-	o := &pebble.Options{Logger: pebbleLogger{log}, CacheSize: engineCacheSize, MemTableSize: engineMemTableSize}
+	o := &pebble.Options{Logger: pebbleLogger{log}, CacheSize: engineCacheSize, MemTableSize: engineMemTableSize,
+		FS: zeroedWALFS{vfs.Default}}
 	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	return o
 }
