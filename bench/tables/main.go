@@ -65,6 +65,7 @@ func main() {
 	withLean := flag.Bool("lean", true, "measure Put and Get with the lean load generator (its own process)")
 	baselineFirst := flag.Bool("baselinefirst", false, "measure -baseline before nimbus (alternate runs with and without it: the first target measured is not always favoured)")
 	genProfile := flag.String("genprofile", "", "write CPU profiles of the lean generator to this path with .PutItem and .GetItem appended")
+	warmup := flag.Int("warmup", 0, "before measuring a target, put and get this many items of another table, unmeasured (every target alike: a fresh process's heap and a JIT's compiled code are then what a running server has)")
 	serve := flag.String("serve", "", "internal: run only a nimbus server in this directory")
 	lf := addLeanFlags(flag.CommandLine)
 	flag.Parse()
@@ -102,7 +103,7 @@ func main() {
 	}()
 	fmt.Printf("machine: %d CPUs; %d operations, %d clients, 1 KB items, Query tables of %d and %d items\n\n", runtime.NumCPU(), *n, *clients, *itemsN, *large)
 	if *withLean {
-		leanTable(targets, *n, *clients, lf.procs, *genProfile, *baselineFirst && *baseline != "")
+		leanTable(targets, *n, *clients, *warmup, lf.procs, *genProfile, *baselineFirst && *baseline != "")
 	}
 	if !*withSDK {
 		return
@@ -135,7 +136,7 @@ func main() {
 
 // leanTable measures PutItem then GetItem with the lean generator against
 // every target and prints the table.
-func leanTable(targets []target, n, clients, genProcs int, genProfile string, baselineFirst bool) {
+func leanTable(targets []target, n, clients, warmup, genProcs int, genProfile string, baselineFirst bool) {
 	type pg struct{ put, get leanResult }
 	res := make([]pg, len(targets))
 	order := make([]int, len(targets))
@@ -148,14 +149,15 @@ func leanTable(targets []target, n, clients, genProcs int, genProfile string, ba
 	for _, i := range order {
 		t := targets[i]
 		c := sdkClient(t, clients)
-		table := fmt.Sprint("lean", time.Now().UnixNano())
-		ctx := context.Background()
-		if _, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
-			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: "S"}},
-			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}}}); err != nil {
-			log.Fatal(err)
+		if warmup > 0 {
+			warm := leanCreateTable(c, "warm")
+			for _, op := range []string{"PutItem", "GetItem"} {
+				if r := lean(t, op, warm, warmup, clients, genProcs, ""); r.Err != "" {
+					log.Fatalf("%s: warm-up %s: %s", t.name, op, r.Err)
+				}
+			}
 		}
-		waitActive(ctx, c, table)
+		table := leanCreateTable(c, "lean")
 		prof := func(op string) string {
 			if genProfile == "" || i > 0 {
 				return ""
@@ -191,6 +193,20 @@ func leanTable(targets []target, n, clients, genProcs int, genProfile string, ba
 			cpuRatio(res[0].put.CPU, m.put.CPU), ratio(res[0].get.Rate, m.get.Rate), cpuRatio(res[0].get.CPU, m.get.CPU))
 	}
 	fmt.Println()
+}
+
+// leanCreateTable creates a table keyed by the string pk, named prefix and
+// the time, and waits until it is active.
+func leanCreateTable(c *dynamodb.Client, prefix string) string {
+	table := fmt.Sprint(prefix, time.Now().UnixNano())
+	ctx := context.Background()
+	if _, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: "S"}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}}}); err != nil {
+		log.Fatal(err)
+	}
+	waitActive(ctx, c, table)
+	return table
 }
 
 func sdkClient(t target, clients int) *dynamodb.Client {
