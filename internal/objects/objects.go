@@ -25,6 +25,9 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/nimbus-platform/nimbus/internal/pebblewal"
 )
 
 // MaxObjectSize is S3's limit for a single PUT (5 GiB).
@@ -279,7 +282,7 @@ func (s *Store) Close() error {
 // needs no journal commit for a new file size (0.1 ms here against 0.3-1
 // ms for an append), which is what a small PUT waits for.
 func indexOptions(log *slog.Logger) *pebble.Options {
-	o := &pebble.Options{Logger: pebbleLogger{log}, CacheSize: 64 << 20}
+	o := &pebble.Options{Logger: pebbleLogger{log}, CacheSize: 64 << 20, FS: pebblewal.FS(vfs.Default)}
 	for i := range o.Levels {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}

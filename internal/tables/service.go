@@ -23,6 +23,7 @@ import (
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/cfn"
+	"github.com/nimbus-platform/nimbus/internal/pebblewal"
 )
 
 // Config configures the tables service.
@@ -110,7 +111,7 @@ const (
 // item it replaces) skip the sstables that cannot hold it.
 func engineOptions(log *slog.Logger) *pebble.Options {
 	o := &pebble.Options{Logger: pebbleLogger{log}, CacheSize: engineCacheSize, MemTableSize: engineMemTableSize,
-		FS: zeroedWALFS{vfs.Default}}
+		FS: pebblewal.FS(vfs.Default)}
 	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	return o
 }

@@ -1,7 +1,6 @@
 package tables
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/nimbus-platform/nimbus/internal/pebblewal"
 )
 
 // copyDir copies a store's files as they are now: with the store still open,
@@ -65,7 +64,7 @@ func TestZeroedWAL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fi.Size() == 0 || fi.Size()%walZeroChunk != 0 {
+		if fi.Size() == 0 || fi.Size()%pebblewal.ZeroChunk != 0 {
 			t.Fatalf("log %s is %d bytes, not written ahead in whole chunks", name, fi.Size())
 		}
 	}
@@ -90,51 +89,4 @@ func TestZeroedWAL(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// TestZeroedWALFile: records land where they would without the zeros, and
-// the file grows in whole chunks ahead of them, across chunk boundaries and
-// for a write larger than a chunk.
-func TestZeroedWALFile(t *testing.T) {
-	fs := zeroedWALFS{vfs.Default}
-	name := filepath.Join(t.TempDir(), "000007.log")
-	f, err := fs.Create(name, "pebble-wal")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []byte
-	for i, size := range []int{100, walZeroChunk - 200, 50, 2*walZeroChunk + 3, 7} {
-		p := bytes.Repeat([]byte{byte('a' + i)}, size)
-		want = append(want, p...)
-		if n, err := f.Write(p); n != size || err != nil {
-			t.Fatalf("write %d: %d, %v", size, n, err)
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Size() < int64(len(want)) || fi.Size()%walZeroChunk != 0 || fi.Size()-int64(len(want)) >= walZeroChunk {
-			t.Fatalf("after %d bytes of records the file is %d bytes", len(want), fi.Size())
-		}
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got[:len(want)], want) || bytes.ContainsFunc(got[len(want):], func(r rune) bool { return r != 0 }) {
-		t.Fatal("the file is not the records followed by zeros")
-	}
-	// Other files are Pebble's own.
-	other := filepath.Join(t.TempDir(), "000008.sst")
-	g, err := fs.Create(other, "pebble-data")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := g.(*zeroedWAL); ok {
-		t.Fatal("an sstable was zero-filled")
-	}
-	_ = g.Close()
 }

@@ -1,4 +1,7 @@
-package tables
+// Package pebblewal gives Pebble stores write-ahead logs that are written
+// ahead with zeros, so that a durable write's sync does not change the
+// log file's size (ADR 0024).
+package pebblewal
 
 import (
 	"strings"
@@ -6,11 +9,11 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// walZeroChunk is how far ahead of its writes a write-ahead log is filled
+// ZeroChunk is how far ahead of its writes a write-ahead log is filled
 // with zeros.
-const walZeroChunk = 1 << 20
+const ZeroChunk = 1 << 20
 
-// zeroedWALFS gives Pebble write-ahead logs whose space is written (with
+// FS gives Pebble write-ahead logs whose space is written (with
 // zeros) ahead of the log's records, so that syncing a record does not change
 // the file's size.
 //
@@ -21,18 +24,22 @@ const walZeroChunk = 1 << 20
 // written blocks). Pebble overwrites recycled logs, but a store has none
 // until a memtable is flushed (32 MB of writes), and its own preallocation
 // (fallocate with KEEP_SIZE) leaves the size to grow with every write. Here
-// the size grows once per walZeroChunk instead of once per sync.
+// the size grows once per ZeroChunk instead of once per sync.
 //
 // Pebble reads a log's zeroed tail as its end: it already must, since its
 // preallocation and recycled logs leave zeroed or stale bytes after the last
 // record, and a log it closes ends with an EOF trailer before the zeros.
-type zeroedWALFS struct {
+type zeroedFS struct {
 	vfs.FS
 }
 
+// FS wraps fs so that the write-ahead logs Pebble creates through it are
+// written ahead with zeros; every other file is left as fs makes it.
+func FS(fs vfs.FS) vfs.FS { return zeroedFS{fs} }
+
 func isWAL(name string) bool { return strings.HasSuffix(name, ".log") }
 
-func (fs zeroedWALFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+func (fs zeroedFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
 	f, err := fs.FS.Create(name, category)
 	if err != nil || !isWAL(name) {
 		return f, err
@@ -40,7 +47,7 @@ func (fs zeroedWALFS) Create(name string, category vfs.DiskWriteCategory) (vfs.F
 	return &zeroedWAL{File: f}, nil
 }
 
-func (fs zeroedWALFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+func (fs zeroedFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
 	f, err := fs.FS.ReuseForWrite(oldname, newname, category)
 	if err != nil || !isWAL(newname) {
 		return f, err
@@ -76,12 +83,12 @@ func (f *zeroedWAL) Write(p []byte) (int, error) {
 // disk) and reports it.
 func (f *zeroedWAL) fill(end int64) {
 	if f.zeros == nil {
-		f.zeros = make([]byte, walZeroChunk)
+		f.zeros = make([]byte, ZeroChunk)
 	}
 	for f.zeroed < end {
 		if _, err := f.File.WriteAt(f.zeros, f.zeroed); err != nil {
 			return
 		}
-		f.zeroed += walZeroChunk
+		f.zeroed += ZeroChunk
 	}
 }
