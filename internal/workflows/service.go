@@ -206,27 +206,113 @@ func (s *Service) ExecutionARN(machine, name string) string {
 	return fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", s.cfg.Region, s.cfg.AccountID, machine, name)
 }
 
-// MachineName returns the name in a state machine ARN.
+// Ref is a state machine or execution ARN of this platform, parsed.
+// Requests name their resource by ARN; the service parses each one strictly
+// and works (and authorizes) on the ARN rebuilt from the parts, never on
+// the text the client sent, so no second spelling reaches a resource.
+type Ref struct {
+	Machine string
+	// Qualifier is a state machine version (digits) or alias, where an
+	// operation accepts one.
+	Qualifier string
+	Execution string // set for execution ARNs
+}
+
+var (
+	versionRE = regexp.MustCompile(`^[1-9][0-9]{0,9}$`)
+	arnPrefix = "arn:aws:states:"
+)
+
+func invalidArn(arn string) error {
+	return errorf(KindInvalidArn, "Invalid Arn: '%s'", arn)
+}
+
+// split checks an ARN's partition, service, region and account and returns
+// its resource parts (type first).
+func (s *Service) split(arn string) ([]string, bool) {
+	rest, ok := strings.CutPrefix(arn, arnPrefix)
+	if !ok {
+		return nil, false
+	}
+	parts := strings.Split(rest, ":")
+	if len(parts) < 3 || parts[0] != s.cfg.Region || parts[1] != s.cfg.AccountID {
+		return nil, false
+	}
+	return parts[2:], true
+}
+
+// ParseMachineARN parses a state machine ARN of this platform's region and
+// account. qualified allows a version or alias suffix (the operations AWS
+// lets take one); anything else is InvalidArn.
+func (s *Service) ParseMachineARN(arn string, qualified bool) (Ref, error) {
+	parts, ok := s.split(arn)
+	if !ok || parts[0] != "stateMachine" || len(parts) < 2 || len(parts) > 3 || !nameRE.MatchString(parts[1]) {
+		return Ref{}, invalidArn(arn)
+	}
+	ref := Ref{Machine: parts[1]}
+	if len(parts) == 3 {
+		q := parts[2]
+		if !qualified || !(versionRE.MatchString(q) || nameRE.MatchString(q)) {
+			return Ref{}, invalidArn(arn)
+		}
+		ref.Qualifier = q
+	}
+	return ref, nil
+}
+
+// ParseExecutionARN parses an execution ARN of this platform's region and
+// account.
+func (s *Service) ParseExecutionARN(arn string) (Ref, error) {
+	parts, ok := s.split(arn)
+	if !ok || len(parts) != 3 || parts[0] != "execution" || !nameRE.MatchString(parts[1]) || !nameRE.MatchString(parts[2]) {
+		return Ref{}, invalidArn(arn)
+	}
+	return Ref{Machine: parts[1], Execution: parts[2]}, nil
+}
+
+// ARN is the canonical ARN of a parsed reference.
+func (s *Service) ARN(r Ref) string {
+	switch {
+	case r.Execution != "":
+		return s.ExecutionARN(r.Machine, r.Execution)
+	case r.Qualifier != "":
+		return s.MachineARN(r.Machine) + ":" + r.Qualifier
+	}
+	return s.MachineARN(r.Machine)
+}
+
+// machineName parses an unqualified state machine ARN. A well-formed
+// version or alias ARN names something nimbus does not have (it keeps no
+// versions or aliases): StateMachineDoesNotExist.
+func (s *Service) machineName(arn string) (string, error) {
+	ref, err := s.ParseMachineARN(arn, true)
+	if err != nil {
+		return "", err
+	}
+	if ref.Qualifier != "" {
+		return "", errorf(KindMachineNotFound, "State Machine Does Not Exist: '%s'", s.ARN(ref))
+	}
+	return ref.Machine, nil
+}
+
+// MachineName returns the name in a state machine ARN of any region and
+// account; the service itself accepts only its own (ParseMachineARN).
 func MachineName(arn string) (string, error) {
 	parts := strings.Split(arn, ":")
-	if len(parts) < 7 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "stateMachine" {
-		return "", errorf(KindInvalidArn, "Invalid Arn: 'Resource type not valid in this context: %s'", arn)
+	if len(parts) != 7 || parts[0] != "arn" || parts[1] != "aws" || parts[2] != "states" || parts[5] != "stateMachine" ||
+		!nameRE.MatchString(parts[6]) {
+		return "", invalidArn(arn)
 	}
-	name := parts[6] // a ":version" or ":alias" suffix is ignored
-	if !nameRE.MatchString(name) {
-		return "", errorf(KindInvalidArn, "Invalid Arn: '%s'", arn)
-	}
-	return name, nil
+	return parts[6], nil
 }
 
 // executionKey returns the KV key of an execution ARN.
-func executionKey(arn string) (string, error) {
-	parts := strings.Split(arn, ":")
-	if len(parts) != 8 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "execution" ||
-		!nameRE.MatchString(parts[6]) || !nameRE.MatchString(parts[7]) {
-		return "", errorf(KindInvalidArn, "Invalid Arn: '%s'", arn)
+func (s *Service) executionKey(arn string) (string, error) {
+	ref, err := s.ParseExecutionARN(arn)
+	if err != nil {
+		return "", err
 	}
-	return parts[6] + "." + parts[7], nil
+	return ref.Machine + "." + ref.Execution, nil
 }
 
 // validate parses a definition, mapping its problems to InvalidDefinition.
@@ -297,7 +383,7 @@ func (s *Service) getMachine(ctx context.Context, name string) (*StateMachine, u
 
 // DescribeStateMachine returns a state machine by ARN.
 func (s *Service) DescribeStateMachine(ctx context.Context, arn string) (*StateMachine, error) {
-	name, err := MachineName(arn)
+	name, err := s.machineName(arn)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +400,7 @@ type Update struct {
 // UpdateStateMachine changes a machine's definition or role. Running
 // executions keep the definition they started with.
 func (s *Service) UpdateStateMachine(ctx context.Context, arn string, u Update) (*StateMachine, error) {
-	name, err := MachineName(arn)
+	name, err := s.machineName(arn)
 	if err != nil {
 		return nil, err
 	}
@@ -369,10 +455,14 @@ func (s *Service) UntagResource(ctx context.Context, arn string, keys []string) 
 }
 
 func (s *Service) retag(ctx context.Context, arn string, change func(*StateMachine)) error {
-	name, err := MachineName(arn)
+	ref, err := s.ParseMachineARN(arn, true)
 	if err != nil {
+		return err
+	}
+	if ref.Qualifier != "" {
 		return errorf(KindResourceNotFound, "Resource not found: '%s'", arn)
 	}
+	name := ref.Machine
 	for {
 		m, rev, err := s.getMachine(ctx, name)
 		var se *Error
@@ -397,7 +487,7 @@ func (s *Service) retag(ctx context.Context, arn string, change func(*StateMachi
 // DeleteStateMachine deletes a machine and stops its running executions.
 // Deleting one that does not exist succeeds, as AWS's does.
 func (s *Service) DeleteStateMachine(ctx context.Context, arn string) error {
-	name, err := MachineName(arn)
+	name, err := s.machineName(arn)
 	if err != nil {
 		return err
 	}
@@ -492,7 +582,7 @@ func (s *Service) StartExecution(ctx context.Context, req Start) (*Execution, er
 }
 
 func (s *Service) newExecution(ctx context.Context, req Start) (*StateMachine, *Execution, error) {
-	name, err := MachineName(req.StateMachineARN)
+	name, err := s.machineName(req.StateMachineARN)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -699,7 +789,7 @@ func (s *Service) resumeAll(ctx context.Context) error {
 
 // DescribeExecution returns an execution by ARN.
 func (s *Service) DescribeExecution(ctx context.Context, arn string) (*Execution, error) {
-	key, err := executionKey(arn)
+	key, err := s.executionKey(arn)
 	if err != nil {
 		return nil, err
 	}
@@ -720,7 +810,7 @@ func (s *Service) DescribeExecution(ctx context.Context, arn string) (*Execution
 // ListExecutions returns a machine's executions, newest first, keeping
 // those with the given status when status is not empty.
 func (s *Service) ListExecutions(ctx context.Context, machineARN, status string) ([]*Execution, error) {
-	name, err := MachineName(machineARN)
+	name, err := s.machineName(machineARN)
 	if err != nil {
 		return nil, err
 	}
@@ -759,7 +849,7 @@ func (s *Service) StopExecution(ctx context.Context, arn, errName, cause string)
 	s.mu.Unlock()
 	if stop == nil {
 		// Not running here (its runner is gone): record the abort directly.
-		key, _ := executionKey(arn)
+		key, _ := s.executionKey(arn)
 		e, err := s.execs.Get(ctx, key)
 		if err != nil {
 			return nil, fmt.Errorf("read execution %s: %w", arn, err)

@@ -121,6 +121,35 @@ func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
 	answer.Error(w, http.StatusInternalServerError, "InternalFailure", err.Error())
 }
 
+// authMachine parses a state machine ARN strictly (this platform's region
+// and account; a version or alias suffix only where qualified) and
+// authorizes action on the ARN rebuilt from its parts, which the caller then
+// acts on: no other spelling of a machine's ARN gets past a policy on it.
+func (a *API) authMachine(ctx context.Context, action, raw string, qualified bool) (string, error) {
+	ref, err := a.Service.ParseMachineARN(raw, qualified)
+	if err != nil {
+		return "", err
+	}
+	arn := a.Service.ARN(ref)
+	if err := auth.Authorize(ctx, action, arn, nil); err != nil {
+		return "", err
+	}
+	return arn, nil
+}
+
+// authExecution is authMachine for an execution ARN.
+func (a *API) authExecution(ctx context.Context, action, raw string) (string, error) {
+	ref, err := a.Service.ParseExecutionARN(raw)
+	if err != nil {
+		return "", err
+	}
+	arn := a.Service.ARN(ref)
+	if err := auth.Authorize(ctx, action, arn, nil); err != nil {
+		return "", err
+	}
+	return arn, nil
+}
+
 func validation(msg string) error {
 	return &workflows.Error{Kind: workflows.KindInvalid, Message: msg}
 }
@@ -187,9 +216,11 @@ func (a *API) describeStateMachine(ctx context.Context, body []byte) (any, error
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:DescribeStateMachine", in.StateMachineArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:DescribeStateMachine", in.StateMachineArn, true)
+	if err != nil {
 		return nil, err
 	}
+	in.StateMachineArn = arn
 	m, err := a.Service.DescribeStateMachine(ctx, in.StateMachineArn)
 	if err != nil {
 		return nil, err
@@ -211,9 +242,11 @@ func (a *API) updateStateMachine(ctx context.Context, body []byte) (any, error) 
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:UpdateStateMachine", in.StateMachineArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:UpdateStateMachine", in.StateMachineArn, false)
+	if err != nil {
 		return nil, err
 	}
+	in.StateMachineArn = arn
 	m, err := a.Service.UpdateStateMachine(ctx, in.StateMachineArn, workflows.Update{Definition: in.Definition, RoleARN: in.RoleArn})
 	if err != nil {
 		return nil, err
@@ -226,9 +259,11 @@ func (a *API) deleteStateMachine(ctx context.Context, body []byte) (any, error) 
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:DeleteStateMachine", in.StateMachineArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:DeleteStateMachine", in.StateMachineArn, false)
+	if err != nil {
 		return nil, err
 	}
+	in.StateMachineArn = arn
 	return nil, a.Service.DeleteStateMachine(ctx, in.StateMachineArn)
 }
 
@@ -296,9 +331,11 @@ func (a *API) startExecution(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:StartExecution", in.StateMachineArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:StartExecution", in.StateMachineArn, true)
+	if err != nil {
 		return nil, err
 	}
+	in.StateMachineArn = arn
 	ex, err := a.Service.StartExecution(ctx, workflows.Start{StateMachineARN: in.StateMachineArn, Name: in.Name, Input: in.Input})
 	if err != nil {
 		return nil, err
@@ -311,9 +348,11 @@ func (a *API) startSyncExecution(ctx context.Context, body []byte) (any, error) 
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:StartSyncExecution", in.StateMachineArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:StartSyncExecution", in.StateMachineArn, false)
+	if err != nil {
 		return nil, err
 	}
+	in.StateMachineArn = arn
 	ex, err := a.Service.StartSyncExecution(ctx, workflows.Start{StateMachineARN: in.StateMachineArn, Name: in.Name, Input: in.Input})
 	if err != nil {
 		return nil, err
@@ -351,9 +390,11 @@ func (a *API) describeExecution(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:DescribeExecution", in.ExecutionArn, nil); err != nil {
+	arn, err := a.authExecution(ctx, "states:DescribeExecution", in.ExecutionArn)
+	if err != nil {
 		return nil, err
 	}
+	in.ExecutionArn = arn
 	ex, err := a.Service.DescribeExecution(ctx, in.ExecutionArn)
 	if err != nil {
 		return nil, err
@@ -372,9 +413,11 @@ func (a *API) listExecutions(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:ListExecutions", in.StateMachineArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:ListExecutions", in.StateMachineArn, true)
+	if err != nil {
 		return nil, err
 	}
+	in.StateMachineArn = arn
 	if in.StatusFilter != "" && !statuses[in.StatusFilter] {
 		return nil, validation("1 validation error detected: Value '" + in.StatusFilter + "' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]")
 	}
@@ -402,9 +445,11 @@ func (a *API) getExecutionHistory(ctx context.Context, body []byte) (any, error)
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:GetExecutionHistory", in.ExecutionArn, nil); err != nil {
+	arn, err := a.authExecution(ctx, "states:GetExecutionHistory", in.ExecutionArn)
+	if err != nil {
 		return nil, err
 	}
+	in.ExecutionArn = arn
 	events, err := a.Service.GetExecutionHistory(ctx, in.ExecutionArn)
 	if err != nil {
 		return nil, err
@@ -453,9 +498,11 @@ func (a *API) stopExecution(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:StopExecution", in.ExecutionArn, nil); err != nil {
+	arn, err := a.authExecution(ctx, "states:StopExecution", in.ExecutionArn)
+	if err != nil {
 		return nil, err
 	}
+	in.ExecutionArn = arn
 	ex, err := a.Service.StopExecution(ctx, in.ExecutionArn, in.Error, in.Cause)
 	if err != nil {
 		return nil, err
@@ -501,9 +548,11 @@ func (a *API) tagResource(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:TagResource", in.ResourceArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:TagResource", in.ResourceArn, true)
+	if err != nil {
 		return nil, err
 	}
+	in.ResourceArn = arn
 	tags := map[string]string{}
 	for _, t := range in.Tags {
 		tags[t.Key] = t.Value
@@ -519,9 +568,11 @@ func (a *API) untagResource(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:UntagResource", in.ResourceArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:UntagResource", in.ResourceArn, true)
+	if err != nil {
 		return nil, err
 	}
+	in.ResourceArn = arn
 	return nil, a.Service.UntagResource(ctx, in.ResourceArn, in.TagKeys)
 }
 
@@ -530,9 +581,11 @@ func (a *API) listTags(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:ListTagsForResource", in.ResourceArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:ListTagsForResource", in.ResourceArn, true)
+	if err != nil {
 		return nil, err
 	}
+	in.ResourceArn = arn
 	m, err := a.Service.DescribeStateMachine(ctx, in.ResourceArn)
 	var we *workflows.Error
 	if errors.As(err, &we) {
