@@ -1,0 +1,146 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-platform/nimbus/internal/store"
+)
+
+func openService(t *testing.T, cfg Config) *Service {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	cfg.Store = st
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func waitEnded(t *testing.T, s *Service, arn string) *Execution {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ex, err := s.DescribeExecution(context.Background(), arn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex.Status != StatusRunning {
+			return ex
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still RUNNING", arn)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHistoryLimitFailsExecution: an execution whose history would pass the
+// limit fails with States.Runtime, its last event ExecutionFailed with the
+// limit's id, and no event beyond it.
+func TestHistoryLimitFailsExecution(t *testing.T) {
+	s := openService(t, Config{MaxHistoryEvents: 40})
+	ctx := context.Background()
+	m, err := s.CreateStateMachine(ctx, StateMachine{Name: "many", RoleARN: "arn:aws:iam::000000000000:role/r",
+		Definition: `{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.items","MaxConcurrency":1,"ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := s.StartExecution(ctx, Start{StateMachineARN: m.ARN, Name: "small", Input: `{"items":[1,2,3]}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex := waitEnded(t, s, small.ARN); ex.Status != StatusSucceeded {
+		t.Fatalf("small: %+v", ex)
+	}
+	big, err := s.StartExecution(ctx, Start{StateMachineARN: m.ARN, Name: "big", Input: `{"items":[` + strings.Repeat("1,", 30) + `1]}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := waitEnded(t, s, big.ARN)
+	if ex.Status != StatusFailed || ex.Error != ErrRuntime || !strings.Contains(ex.Cause, "maximum number of history events (40)") {
+		t.Fatalf("big: %+v", ex)
+	}
+	events, err := s.GetExecutionHistory(ctx, big.ARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := events[len(events)-1]
+	if len(events) != 40 || last.ID != 40 || last.Type != EventExecutionFailed {
+		t.Fatalf("history: %d events, last %+v", len(events), last)
+	}
+}
+
+// TestLostRecordStopsRunner: when another writer changes an execution's
+// record under its runner (another node finished it), the runner stops at
+// its next write: it records nothing more, in the record or the history.
+func TestLostRecordStopsRunner(t *testing.T) {
+	s := openService(t, Config{})
+	ctx := context.Background()
+	m, err := s.CreateStateMachine(ctx, StateMachine{Name: "napper", RoleARN: "arn:aws:iam::000000000000:role/r",
+		Definition: `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":2,"Next":"P"},"P":{"Type":"Pass","End":true}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := s.StartExecution(ctx, Start{StateMachineARN: m.ARN, Name: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the runner's checkpoint at W, then write over the record.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := s.DescribeExecution(ctx, ex.ARN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Checkpoint != nil && got.Checkpoint.State == "W" {
+			got.Status, got.Output, got.Checkpoint = StatusSucceeded, `{"by":"other"}`, nil
+			data, _ := json.Marshal(got)
+			if _, err := s.execs.Put(ctx, "napper.e", data); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint at W")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The runner wakes from its Wait, fails its checkpoint and stops.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.running)
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the runner did not stop")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got, err := s.DescribeExecution(ctx, ex.ARN)
+	if err != nil || got.Output != `{"by":"other"}` {
+		t.Fatalf("record after the runner stopped: %+v %v", got, err)
+	}
+	events, err := s.GetExecutionHistory(ctx, ex.ARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if e.Type == EventExecutionSucceeded || e.Type == "PassStateEntered" {
+			t.Fatalf("the runner went on after losing its record: %+v", events)
+		}
+	}
+}
