@@ -833,3 +833,49 @@ func (b boundedTasks) RunTask(ctx context.Context, req TaskRequest) (json.RawMes
 	}
 	return b.tasks.RunTask(ctx, req)
 }
+
+// HistoryPage returns up to limit events of an execution's history in
+// order, from token (empty: the first), and the token of the next page
+// (empty: none). It reads only the page from the store: the token holds the
+// stream sequence to go on from and the last event id returned, so a copy
+// of an event a resumed runner stored again is skipped.
+func (s *Service) HistoryPage(ctx context.Context, arn string, limit int, token string) ([]Event, string, error) {
+	ex, err := s.DescribeExecution(ctx, arn)
+	if err != nil {
+		return nil, "", err
+	}
+	seq, lastID := uint64(1), int64(0)
+	if token != "" {
+		if _, err := fmt.Sscanf(token, "%d.%d", &seq, &lastID); err != nil || seq == 0 {
+			return nil, "", errorf(KindInvalid, "Invalid Token: '%s'", token)
+		}
+	}
+	subj := historySubject + ex.StateMachineName + "." + ex.Name
+	var events []Event
+	for len(events) < limit {
+		msg, err := s.history.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return events, "", nil
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("read history: %w", err)
+		}
+		seq = msg.Sequence + 1
+		var e Event
+		if err := json.Unmarshal(msg.Data, &e); err != nil {
+			return nil, "", fmt.Errorf("decode history event: %w", err)
+		}
+		if e.ID <= lastID {
+			continue
+		}
+		lastID = e.ID
+		events = append(events, e)
+	}
+	// A full page: is there more?
+	if _, err := s.history.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj)); errors.Is(err, jetstream.ErrMsgNotFound) {
+		return events, "", nil
+	} else if err != nil {
+		return nil, "", fmt.Errorf("read history: %w", err)
+	}
+	return events, fmt.Sprintf("%d.%d", seq, lastID), nil
+}

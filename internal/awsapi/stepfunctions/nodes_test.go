@@ -135,6 +135,30 @@ func checkOnce(t *testing.T, c *sfn.Client, js jetstream.Stream, arn string, suc
 			t.Fatalf("%s: event %d has id %d", arn, i+1, e.Id)
 		}
 	}
+	// Pages of three read from the store give the same events.
+	var paged []types.HistoryEvent
+	var token *string
+	for {
+		p, err := c.GetExecutionHistory(context.Background(), &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), MaxResults: 3, NextToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		paged = append(paged, p.Events...)
+		if token = p.NextToken; token == nil {
+			break
+		}
+		if len(p.Events) != 3 {
+			t.Fatalf("%s: a page of %d before the last", arn, len(p.Events))
+		}
+	}
+	if len(paged) != len(h.Events) {
+		t.Fatalf("%s: %d events in pages, %d in one", arn, len(paged), len(h.Events))
+	}
+	for i := range paged {
+		if paged[i].Id != h.Events[i].Id || paged[i].Type != h.Events[i].Type {
+			t.Fatalf("%s: paged event %d: %+v, want %+v", arn, i, paged[i], h.Events[i])
+		}
+	}
 	aborted := 0
 	if succeeded == 0 {
 		aborted = 1

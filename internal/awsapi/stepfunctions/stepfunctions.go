@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -272,6 +273,14 @@ type pageInput struct {
 	NextToken  string `json:"nextToken"`
 }
 
+// size is a page's size: maxResults, 100 when not given (at most 1000).
+func (p pageInput) size() int {
+	if p.MaxResults <= 0 || p.MaxResults > 1000 {
+		return 100
+	}
+	return p.MaxResults
+}
+
 // page returns the slice bounds of one page of n items and the next token.
 func (p pageInput) page(n int) (int, int, *string, error) {
 	start := 0
@@ -284,10 +293,7 @@ func (p pageInput) page(n int) (int, int, *string, error) {
 			return 0, 0, nil, &workflows.Error{Kind: workflows.KindInvalid, Message: "Invalid Token: '" + p.NextToken + "'"}
 		}
 	}
-	size := p.MaxResults
-	if size <= 0 || size > 1000 {
-		size = 100
-	}
+	size := p.size()
 	start = min(start, n)
 	end := min(start+size, n)
 	if end < n {
@@ -450,21 +456,44 @@ func (a *API) getExecutionHistory(ctx context.Context, body []byte) (any, error)
 		return nil, err
 	}
 	in.ExecutionArn = arn
-	events, err := a.Service.GetExecutionHistory(ctx, in.ExecutionArn)
-	if err != nil {
-		return nil, err
-	}
+	var (
+		page []workflows.Event
+		next *string
+	)
 	if in.ReverseOrder {
-		for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
-			events[i], events[j] = events[j], events[i]
+		// Newest first reads the whole history (a stream reads forward).
+		events, err := a.Service.GetExecutionHistory(ctx, in.ExecutionArn)
+		if err != nil {
+			return nil, err
+		}
+		slices.Reverse(events)
+		start, end, tok, err := in.page(len(events))
+		if err != nil {
+			return nil, err
+		}
+		page, next = events[start:end], tok
+	} else {
+		// In order, a page reads only its events from the store.
+		tok := ""
+		if in.NextToken != "" {
+			raw, err := base64.RawURLEncoding.DecodeString(in.NextToken)
+			if err != nil {
+				return nil, validation("Invalid Token: '" + in.NextToken + "'")
+			}
+			tok = string(raw)
+		}
+		events, after, err := a.Service.HistoryPage(ctx, in.ExecutionArn, in.size(), tok)
+		if err != nil {
+			return nil, err
+		}
+		page = events
+		if after != "" {
+			t := base64.RawURLEncoding.EncodeToString([]byte(after))
+			next = &t
 		}
 	}
-	start, end, next, err := in.page(len(events))
-	if err != nil {
-		return nil, err
-	}
-	items := make([]map[string]any, 0, end-start)
-	for _, e := range events[start:end] {
+	items := make([]map[string]any, 0, len(page))
+	for _, e := range page {
 		item := map[string]any{"id": e.ID, "previousEventId": e.PreviousEventID, "timestamp": ts(e.Timestamp), "type": e.Type}
 		if e.Details != nil {
 			item[detailsKey(e.Type)] = e.Details
