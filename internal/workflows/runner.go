@@ -577,3 +577,50 @@ func (s *Service) abortOrphan(ctx context.Context, key, errName, cause string) e
 	rec.ended(Result{Status: StatusAborted})
 	return rec.err
 }
+
+// sweep deletes the records of executions that ended longer than the
+// retention ago, every tenth of it (at most hourly). Every node sweeps; a
+// delete on a revision never removes a record changed meanwhile.
+func (s *Service) sweep() {
+	defer s.wg.Done()
+	t := time.NewTicker(min(s.cfg.Retention/10, time.Hour))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.sweepOnce(s.ctx); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("workflow executions: sweep failed", "err", err)
+		}
+	}
+}
+
+func (s *Service) sweepOnce(ctx context.Context) error {
+	keys, err := listKeys(ctx, s.execs)
+	if err != nil {
+		return err
+	}
+	cutoff := time.Now().Add(-s.cfg.Retention)
+	for _, k := range keys {
+		e, err := s.execs.Get(ctx, k)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		var ex struct {
+			Status string    `json:"status"`
+			Stop   time.Time `json:"stop"`
+		}
+		if json.Unmarshal(e.Value(), &ex) != nil || ex.Status == StatusRunning || ex.Stop.IsZero() || ex.Stop.After(cutoff) {
+			continue
+		}
+		if err := s.execs.Purge(ctx, k, jetstream.LastRevision(e.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("expire execution %s: %w", k, err)
+		}
+		if err := s.history.Purge(ctx, jetstream.WithPurgeSubject(historySubject+k)); err != nil {
+			return fmt.Errorf("expire history of %s: %w", k, err)
+		}
+	}
+	return nil
+}

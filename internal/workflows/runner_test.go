@@ -3,9 +3,12 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nimbus-platform/nimbus/internal/store"
 )
@@ -142,5 +145,49 @@ func TestLostRecordStopsRunner(t *testing.T) {
 		if e.Type == EventExecutionSucceeded || e.Type == "PassStateEntered" {
 			t.Fatalf("the runner went on after losing its record: %+v", events)
 		}
+	}
+}
+
+// TestEndedExecutionsExpire: an ended execution's record and history are
+// gone after the retention; a RUNNING one stays however old.
+func TestEndedExecutionsExpire(t *testing.T) {
+	s := openService(t, Config{Retention: 2 * time.Second})
+	ctx := context.Background()
+	create := func(name, def string) string {
+		m, err := s.CreateStateMachine(ctx, StateMachine{Name: name, RoleARN: "arn:aws:iam::000000000000:role/r", Definition: def})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.ARN
+	}
+	long, err := s.StartExecution(ctx, Start{StateMachineARN: create("long", `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,"End":true}}}`), Name: "l"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quick, err := s.StartExecution(ctx, Start{StateMachineARN: create("quick", `{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`), Name: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex := waitEnded(t, s, quick.ARN); ex.Status != StatusSucceeded {
+		t.Fatalf("quick: %+v", ex)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := s.DescribeExecution(ctx, quick.ARN)
+		var se *Error
+		if errors.As(err, &se) && se.Kind == KindExecutionNotFound {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ended execution still kept: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	info, err := s.history.Info(ctx, jetstream.WithSubjectFilter(historySubject+"quick.q"))
+	if err != nil || info.State.Subjects[historySubject+"quick.q"] != 0 {
+		t.Fatalf("history of the expired execution: %v %v", info.State.Subjects, err)
+	}
+	if ex, err := s.DescribeExecution(ctx, long.ARN); err != nil || ex.Status != StatusRunning {
+		t.Fatalf("running execution: %+v %v", ex, err)
 	}
 }

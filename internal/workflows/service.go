@@ -28,6 +28,8 @@ const (
 	historySubject   = "workflows.history."
 	// MaxHistoryEvents bounds one execution's history, as AWS does.
 	MaxHistoryEvents = 25000
+	// DefaultRetention is how long ended executions are kept, as on AWS.
+	DefaultRetention = 90 * 24 * time.Hour
 	// DefaultMaxTasks bounds the tasks (Lambda invocations) that executions
 	// run at once on a node.
 	DefaultMaxTasks = 256
@@ -122,6 +124,9 @@ type Config struct {
 	// MaxHistoryEvents fails an execution whose history would grow past it
 	// (default MaxHistoryEvents, AWS's limit).
 	MaxHistoryEvents int
+	// Retention is how long an ended execution's record is kept (default
+	// DefaultRetention, AWS's 90 days); its history expires with it.
+	Retention time.Duration
 }
 
 // Service keeps state machines and runs their executions durably.
@@ -168,6 +173,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.MaxHistoryEvents <= 0 {
 		cfg.MaxHistoryEvents = MaxHistoryEvents
 	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
 	if cfg.Node == "" {
 		cfg.Node = newID()
 	}
@@ -194,7 +202,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		Name:              historyStream,
 		Subjects:          []string{historySubject + ">"},
 		MaxMsgsPerSubject: -1,
-		MaxAge:            90 * 24 * time.Hour,
+		MaxAge:            cfg.Retention,
 		Discard:           jetstream.DiscardOld,
 	})
 	if err != nil {
@@ -213,9 +221,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		s.Close()
 		return nil, err
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.renewLeases()
 	go s.resumeOrphans()
+	go s.sweep()
 	return s, nil
 }
 
