@@ -533,9 +533,12 @@ func (s *Service) StopExecution(ctx context.Context, arn, errName, cause string)
 	}
 }
 
+// leased tells whether another node holds an execution's lease (one this
+// node holds with no runner, left by a runner stopped while taking it, is
+// taken back by abortOrphan).
 func (s *Service) leased(ctx context.Context, key string) bool {
-	_, err := s.leases.Get(ctx, key)
-	return err == nil
+	e, err := s.leases.Get(ctx, key)
+	return err == nil && string(e.Value()) != s.node
 }
 
 // abortOrphan records ABORTED for an execution no node runs, holding its

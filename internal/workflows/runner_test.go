@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,114 @@ func TestEndedExecutionsExpire(t *testing.T) {
 	}
 	if ex, err := s.DescribeExecution(ctx, long.ARN); err != nil || ex.Status != StatusRunning {
 		t.Fatalf("running execution: %+v %v", ex, err)
+	}
+}
+
+// TestStopRightAfterStart: executions stopped as soon as they are started
+// (before or while their runner takes its lease) end ABORTED with the
+// stop's error and cause, ExecutionAborted their last event, and stay so.
+func TestStopRightAfterStart(t *testing.T) {
+	s := openService(t, Config{LeaseTTL: time.Second})
+	ctx := context.Background()
+	m, err := s.CreateStateMachine(ctx, StateMachine{Name: "w", RoleARN: "arn:aws:iam::000000000000:role/r",
+		Definition: `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,"End":true}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		ex, err := s.StartExecution(ctx, Start{StateMachineARN: m.ARN, Name: fmt.Sprintf("e%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.StopExecution(ctx, ex.ARN, "Halt", "right away")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != StatusAborted || got.Error != "Halt" || got.Cause != "right away" {
+			t.Fatalf("stopped %d: %+v", i, got)
+		}
+	}
+	// No scan (every half second here) brings one back: checked over two
+	// seconds of scans.
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		for i := range 20 {
+			arn := s.ExecutionARN("w", fmt.Sprintf("e%d", i))
+			ex, err := s.DescribeExecution(ctx, arn)
+			if err != nil || ex.Status != StatusAborted {
+				t.Fatalf("e%d: %+v %v", i, ex, err)
+			}
+			events, err := s.GetExecutionHistory(ctx, arn)
+			if err != nil || len(events) == 0 || events[len(events)-1].Type != EventExecutionAborted {
+				t.Fatalf("e%d history: %+v %v", i, events, err)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestHistoryWriteFailureLeavesExecutionRunning: when an event cannot be
+// stored (the history stream is gone), the runner stops and the execution
+// stays RUNNING at its checkpoint, never ending with a gap in its history;
+// once the store takes events again a scan resumes it to its end.
+func TestHistoryWriteFailureLeavesExecutionRunning(t *testing.T) {
+	s := openService(t, Config{LeaseTTL: time.Second})
+	ctx := context.Background()
+	m, err := s.CreateStateMachine(ctx, StateMachine{Name: "napper", RoleARN: "arn:aws:iam::000000000000:role/r",
+		Definition: `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":1,"Next":"P"},"P":{"Type":"Pass","End":true}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := s.StartExecution(ctx, Start{StateMachineARN: m.ARN, Name: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := s.DescribeExecution(ctx, ex.ARN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Checkpoint != nil && got.Checkpoint.State == "W" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint at W")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cfg, err := s.history.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.st.JS.DeleteStream(ctx, historyStream); err != nil {
+		t.Fatal(err)
+	}
+	// The Wait ends, WaitStateExited cannot be stored: the runner stops.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.running)
+		s.mu.Unlock()
+		got, err := s.DescribeExecution(ctx, ex.ARN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != StatusRunning {
+			t.Fatalf("ended without its history: %+v", got)
+		}
+		if n == 0 && got.Checkpoint != nil && got.Checkpoint.State == "W" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the runner did not stop")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := s.st.Stream(ctx, cfg.Config); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitEnded(t, s, ex.ARN); got.Status != StatusSucceeded {
+		t.Fatalf("after the store came back: %+v", got)
 	}
 }
