@@ -13,7 +13,7 @@ import (
 func (s *Server) openWorkflows(ctx context.Context) error {
 	w, err := workflows.Open(ctx, workflows.Config{
 		Store: s.store, Tasks: &workflows.LambdaTasks{Invoker: s.Invoker},
-		AccountID: appspec.AccountID, Logger: s.log,
+		AccountID: appspec.AccountID, Logger: s.log, Node: s.nodeName(),
 	})
 	if err != nil {
 		return err

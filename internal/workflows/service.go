@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nimbus-platform/nimbus/internal/store"
@@ -27,6 +28,8 @@ const (
 	historySubject   = "workflows.history."
 	// MaxHistoryEvents bounds one execution's history, as AWS does.
 	MaxHistoryEvents = 25000
+	// DefaultRetention is how long ended executions are kept, as on AWS.
+	DefaultRetention = 90 * 24 * time.Hour
 	// DefaultMaxTasks bounds the tasks (Lambda invocations) that executions
 	// run at once on a node.
 	DefaultMaxTasks = 256
@@ -110,6 +113,20 @@ type Config struct {
 	AccountID string
 	MaxTasks  int
 	Logger    *slog.Logger
+	// Node names this node in the execution leases; the same across its
+	// restarts, so a node restarted after a crash takes its own executions
+	// back at once. Default: a random name.
+	Node string
+	// LeaseTTL is how long a node's hold on an execution lasts without
+	// renewal (default DefaultLeaseTTL); other nodes resume an execution
+	// whose lease has expired.
+	LeaseTTL time.Duration
+	// MaxHistoryEvents fails an execution whose history would grow past it
+	// (default MaxHistoryEvents, AWS's limit).
+	MaxHistoryEvents int
+	// Retention is how long an ended execution's record is kept (default
+	// DefaultRetention, AWS's 90 days); its history expires with it.
+	Retention time.Duration
 }
 
 // Service keeps state machines and runs their executions durably.
@@ -120,20 +137,21 @@ type Service struct {
 	execs    jetstream.KeyValue
 	history  jetstream.Stream
 	engine   *Engine
+	leases   jetstream.KeyValue // execution key → owning node, expiring
+	index    jetstream.KeyValue // execution key of every RUNNING execution
 	slots    chan struct{}
 	log      *slog.Logger
+	node     string
+	subs     []*nats.Subscription
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	running map[string]context.CancelCauseFunc
+	closed  bool
+	running map[string]*runner // by execution key
 }
-
-// errStopped cancels an execution that StopExecution aborts (a shutdown
-// cancels with another cause and leaves the execution RUNNING to resume).
-var errStopped = errors.New("execution stopped")
 
 // Open opens the service's buckets and resumes every RUNNING execution.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
@@ -149,8 +167,20 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.MaxHistoryEvents <= 0 {
+		cfg.MaxHistoryEvents = MaxHistoryEvents
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.Node == "" {
+		cfg.Node = newID()
+	}
 	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxTasks),
-		running: map[string]context.CancelCauseFunc{}}
+		node: cfg.Node, running: map[string]*runner{}}
 	var err error
 	if s.machines, err = cfg.Store.KeyValue(ctx, machinesBucket, 1); err != nil {
 		return nil, err
@@ -158,11 +188,21 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if s.execs, err = cfg.Store.KeyValue(ctx, executionsBucket, 1); err != nil {
 		return nil, err
 	}
+	if s.index, err = cfg.Store.KeyValue(ctx, runningBucket, 1); err != nil {
+		return nil, err
+	}
+	if s.leases, err = cfg.Store.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: leaseBucket, Storage: jetstream.FileStorage, Replicas: max(cfg.Store.Replicas(), 1), TTL: cfg.LeaseTTL,
+	}); err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", leaseBucket, err)
+	}
+	// The history limit is enforced by the runner, which fails the
+	// execution as AWS does; the stream keeps every event it is given.
 	s.history, err = cfg.Store.Stream(ctx, jetstream.StreamConfig{
 		Name:              historyStream,
 		Subjects:          []string{historySubject + ">"},
-		MaxMsgsPerSubject: MaxHistoryEvents,
-		MaxAge:            90 * 24 * time.Hour,
+		MaxMsgsPerSubject: -1,
+		MaxAge:            cfg.Retention,
 		Discard:           jetstream.DiscardOld,
 	})
 	if err != nil {
@@ -173,16 +213,30 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		s.engine.Tasks = boundedTasks{cfg.Tasks, s.slots}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.subscribe(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.resumeAll(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
+	s.wg.Add(3)
+	go s.renewLeases()
+	go s.resumeOrphans()
+	go s.sweep()
 	return s, nil
 }
 
 // Close stops running executions (they stay RUNNING and resume on the next
-// Open) and waits for their goroutines.
+// Open, here or on another node) and waits for their goroutines.
 func (s *Service) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	for _, sub := range s.subs {
+		_ = sub.Unsubscribe()
+	}
 	s.cancel()
 	s.wg.Wait()
 }
@@ -206,27 +260,113 @@ func (s *Service) ExecutionARN(machine, name string) string {
 	return fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", s.cfg.Region, s.cfg.AccountID, machine, name)
 }
 
-// MachineName returns the name in a state machine ARN.
+// Ref is a state machine or execution ARN of this platform, parsed.
+// Requests name their resource by ARN; the service parses each one strictly
+// and works (and authorizes) on the ARN rebuilt from the parts, never on
+// the text the client sent, so no second spelling reaches a resource.
+type Ref struct {
+	Machine string
+	// Qualifier is a state machine version (digits) or alias, where an
+	// operation accepts one.
+	Qualifier string
+	Execution string // set for execution ARNs
+}
+
+var (
+	versionRE = regexp.MustCompile(`^[1-9][0-9]{0,9}$`)
+	arnPrefix = "arn:aws:states:"
+)
+
+func invalidArn(arn string) error {
+	return errorf(KindInvalidArn, "Invalid Arn: '%s'", arn)
+}
+
+// split checks an ARN's partition, service, region and account and returns
+// its resource parts (type first).
+func (s *Service) split(arn string) ([]string, bool) {
+	rest, ok := strings.CutPrefix(arn, arnPrefix)
+	if !ok {
+		return nil, false
+	}
+	parts := strings.Split(rest, ":")
+	if len(parts) < 3 || parts[0] != s.cfg.Region || parts[1] != s.cfg.AccountID {
+		return nil, false
+	}
+	return parts[2:], true
+}
+
+// ParseMachineARN parses a state machine ARN of this platform's region and
+// account. qualified allows a version or alias suffix (the operations AWS
+// lets take one); anything else is InvalidArn.
+func (s *Service) ParseMachineARN(arn string, qualified bool) (Ref, error) {
+	parts, ok := s.split(arn)
+	if !ok || parts[0] != "stateMachine" || len(parts) < 2 || len(parts) > 3 || !nameRE.MatchString(parts[1]) {
+		return Ref{}, invalidArn(arn)
+	}
+	ref := Ref{Machine: parts[1]}
+	if len(parts) == 3 {
+		q := parts[2]
+		if !qualified || !(versionRE.MatchString(q) || nameRE.MatchString(q)) {
+			return Ref{}, invalidArn(arn)
+		}
+		ref.Qualifier = q
+	}
+	return ref, nil
+}
+
+// ParseExecutionARN parses an execution ARN of this platform's region and
+// account.
+func (s *Service) ParseExecutionARN(arn string) (Ref, error) {
+	parts, ok := s.split(arn)
+	if !ok || len(parts) != 3 || parts[0] != "execution" || !nameRE.MatchString(parts[1]) || !nameRE.MatchString(parts[2]) {
+		return Ref{}, invalidArn(arn)
+	}
+	return Ref{Machine: parts[1], Execution: parts[2]}, nil
+}
+
+// ARN is the canonical ARN of a parsed reference.
+func (s *Service) ARN(r Ref) string {
+	switch {
+	case r.Execution != "":
+		return s.ExecutionARN(r.Machine, r.Execution)
+	case r.Qualifier != "":
+		return s.MachineARN(r.Machine) + ":" + r.Qualifier
+	}
+	return s.MachineARN(r.Machine)
+}
+
+// machineName parses an unqualified state machine ARN. A well-formed
+// version or alias ARN names something nimbus does not have (it keeps no
+// versions or aliases): StateMachineDoesNotExist.
+func (s *Service) machineName(arn string) (string, error) {
+	ref, err := s.ParseMachineARN(arn, true)
+	if err != nil {
+		return "", err
+	}
+	if ref.Qualifier != "" {
+		return "", errorf(KindMachineNotFound, "State Machine Does Not Exist: '%s'", s.ARN(ref))
+	}
+	return ref.Machine, nil
+}
+
+// MachineName returns the name in a state machine ARN of any region and
+// account; the service itself accepts only its own (ParseMachineARN).
 func MachineName(arn string) (string, error) {
 	parts := strings.Split(arn, ":")
-	if len(parts) < 7 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "stateMachine" {
-		return "", errorf(KindInvalidArn, "Invalid Arn: 'Resource type not valid in this context: %s'", arn)
+	if len(parts) != 7 || parts[0] != "arn" || parts[1] != "aws" || parts[2] != "states" || parts[5] != "stateMachine" ||
+		!nameRE.MatchString(parts[6]) {
+		return "", invalidArn(arn)
 	}
-	name := parts[6] // a ":version" or ":alias" suffix is ignored
-	if !nameRE.MatchString(name) {
-		return "", errorf(KindInvalidArn, "Invalid Arn: '%s'", arn)
-	}
-	return name, nil
+	return parts[6], nil
 }
 
 // executionKey returns the KV key of an execution ARN.
-func executionKey(arn string) (string, error) {
-	parts := strings.Split(arn, ":")
-	if len(parts) != 8 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "execution" ||
-		!nameRE.MatchString(parts[6]) || !nameRE.MatchString(parts[7]) {
-		return "", errorf(KindInvalidArn, "Invalid Arn: '%s'", arn)
+func (s *Service) executionKey(arn string) (string, error) {
+	ref, err := s.ParseExecutionARN(arn)
+	if err != nil {
+		return "", err
 	}
-	return parts[6] + "." + parts[7], nil
+	return ref.Machine + "." + ref.Execution, nil
 }
 
 // validate parses a definition, mapping its problems to InvalidDefinition.
@@ -297,7 +437,7 @@ func (s *Service) getMachine(ctx context.Context, name string) (*StateMachine, u
 
 // DescribeStateMachine returns a state machine by ARN.
 func (s *Service) DescribeStateMachine(ctx context.Context, arn string) (*StateMachine, error) {
-	name, err := MachineName(arn)
+	name, err := s.machineName(arn)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +454,7 @@ type Update struct {
 // UpdateStateMachine changes a machine's definition or role. Running
 // executions keep the definition they started with.
 func (s *Service) UpdateStateMachine(ctx context.Context, arn string, u Update) (*StateMachine, error) {
-	name, err := MachineName(arn)
+	name, err := s.machineName(arn)
 	if err != nil {
 		return nil, err
 	}
@@ -369,10 +509,14 @@ func (s *Service) UntagResource(ctx context.Context, arn string, keys []string) 
 }
 
 func (s *Service) retag(ctx context.Context, arn string, change func(*StateMachine)) error {
-	name, err := MachineName(arn)
+	ref, err := s.ParseMachineARN(arn, true)
 	if err != nil {
+		return err
+	}
+	if ref.Qualifier != "" {
 		return errorf(KindResourceNotFound, "Resource not found: '%s'", arn)
 	}
+	name := ref.Machine
 	for {
 		m, rev, err := s.getMachine(ctx, name)
 		var se *Error
@@ -397,21 +541,18 @@ func (s *Service) retag(ctx context.Context, arn string, change func(*StateMachi
 // DeleteStateMachine deletes a machine and stops its running executions.
 // Deleting one that does not exist succeeds, as AWS's does.
 func (s *Service) DeleteStateMachine(ctx context.Context, arn string) error {
-	name, err := MachineName(arn)
+	name, err := s.machineName(arn)
 	if err != nil {
 		return err
 	}
 	if err := s.machines.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("delete state machine %s: %w", name, err)
 	}
-	s.mu.Lock()
-	prefix := s.ExecutionARN(name, "")
-	for arn, stop := range s.running {
-		if strings.HasPrefix(arn, prefix) {
-			stop(errStopped)
-		}
+	// Every node stops its executions of the machine.
+	s.stopMachine(name)
+	if err := s.st.NC.Publish(stopMachineSubject+name, nil); err != nil {
+		return fmt.Errorf("stop executions of %s: %w", name, err)
 	}
-	s.mu.Unlock()
 	return nil
 }
 
@@ -472,8 +613,23 @@ func (s *Service) StartExecution(ctx context.Context, req Start) (*Execution, er
 	}
 	data, _ := json.Marshal(ex)
 	key := m.Name + "." + ex.Name
+	// Indexed first: a crash between the two leaves an index entry without
+	// a record, which the next scan drops, never a record no node resumes.
+	if _, err := s.index.Put(ctx, key, nil); err != nil {
+		return nil, fmt.Errorf("index execution %s: %w", ex.ARN, err)
+	}
+	// Registered before the record exists, so a StopExecution that comes
+	// before the runner starts finds it and the execution stays ABORTED.
+	r, ok := s.register(key)
+	if !ok {
+		return nil, errorf(KindInvalid, "the service is shutting down")
+	}
 	rev, err := s.execs.Create(ctx, key, data)
 	if err != nil {
+		s.unregister(r)
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("store execution %s: %w", ex.ARN, err)
+		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, fmt.Errorf("store execution %s: %w", ex.ARN, err)
 		}
@@ -486,13 +642,16 @@ func (s *Service) StartExecution(ctx context.Context, req Start) (*Execution, er
 		}
 		return nil, errorf(KindExecutionExists, "Execution Already Exists: '%s'", ex.ARN)
 	}
+	if r == nil {
+		return ex, nil // a runner of this key is already here; the scan resumes it
+	}
 	def, _ := validate(ex.Definition)
-	s.launch(ex, def, rev, false)
+	s.launch(r, ex, def, rev, false)
 	return ex, nil
 }
 
 func (s *Service) newExecution(ctx context.Context, req Start) (*StateMachine, *Execution, error) {
-	name, err := MachineName(req.StateMachineARN)
+	name, err := s.machineName(req.StateMachineARN)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -551,155 +710,9 @@ func (ex *Execution) end(res Result) {
 	ex.Checkpoint = nil
 }
 
-// launch runs an execution in its own goroutine. rev is the record's KV
-// revision.
-func (s *Service) launch(ex *Execution, def *Definition, rev uint64, resume bool) {
-	ctx, stop := context.WithCancelCause(s.ctx)
-	s.mu.Lock()
-	s.running[ex.ARN] = stop
-	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer func() {
-			s.mu.Lock()
-			delete(s.running, ex.ARN)
-			s.mu.Unlock()
-			stop(nil)
-		}()
-		r := &recorder{s: s, ex: ex, rev: &rev}
-		hooks := Hooks{OnEvent: r.event, OnCheckpoint: r.checkpoint}
-		var res Result
-		if resume && ex.Checkpoint != nil {
-			cp := *ex.Checkpoint
-			last, err := s.lastEventID(ex)
-			if err != nil {
-				s.log.Error("workflow resume failed", "execution", ex.ARN, "err", err)
-				return
-			}
-			cp.LastEventID = max(cp.LastEventID, last)
-			res, err = s.engine.Resume(ctx, def, cp, hooks)
-			if err != nil {
-				res = Result{Status: StatusFailed, Error: ErrRuntime, Cause: err.Error(), HasError: true}
-			}
-		} else {
-			res = s.engine.Start(ctx, def, ex.info(), json.RawMessage(ex.Input), hooks)
-		}
-		if r.err != nil {
-			s.log.Error("workflow execution could not be recorded", "execution", ex.ARN, "err", r.err)
-		}
-		s.ended(ex, &rev, res, ctx)
-	}()
-}
-
-// ended stores an execution's end, unless the platform is shutting down:
-// then the execution stays RUNNING and resumes from its checkpoint.
-func (s *Service) ended(ex *Execution, rev *uint64, res Result, ctx context.Context) {
-	if res.Status == StatusAborted && !errors.Is(context.Cause(ctx), errStopped) {
-		return
-	}
-	ex.end(res)
-	s.put(ex, rev)
-}
-
-// put writes an execution record with compare-and-set on its revision.
-func (s *Service) put(ex *Execution, rev *uint64) {
-	data, _ := json.Marshal(ex)
-	key := ex.StateMachineName + "." + ex.Name
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	n, err := s.execs.Update(ctx, key, data, *rev)
-	if err != nil {
-		s.log.Error("workflow execution record not written", "execution", ex.ARN, "err", err)
-		return
-	}
-	*rev = n
-}
-
-// recorder is an execution's hooks: each event and checkpoint is on disk
-// before the engine goes on.
-type recorder struct {
-	s   *Service
-	ex  *Execution
-	rev *uint64
-	mu  sync.Mutex // events come from Map/Parallel goroutines too
-	err error
-}
-
-func (r *recorder) event(e Event) {
-	data, err := json.Marshal(e)
-	if err != nil {
-		r.fail(err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, err := r.s.st.JS.Publish(ctx, historySubject+r.ex.StateMachineName+"."+r.ex.Name, data); err != nil {
-		r.err = fmt.Errorf("history event %d: %w", e.ID, err)
-	}
-}
-
-func (r *recorder) fail(err error) {
-	r.mu.Lock()
-	r.err = err
-	r.mu.Unlock()
-}
-
-func (r *recorder) checkpoint(cp Checkpoint) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ex.Checkpoint = &cp
-	r.s.put(r.ex, r.rev)
-}
-
-// lastEventID is the id of the last history event stored for ex.
-func (s *Service) lastEventID(ex *Execution) (int64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	msg, err := s.history.GetLastMsgForSubject(ctx, historySubject+ex.StateMachineName+"."+ex.Name)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("last history event: %w", err)
-	}
-	var e Event
-	if err := json.Unmarshal(msg.Data, &e); err != nil {
-		return 0, fmt.Errorf("decode history event: %w", err)
-	}
-	return e.ID, nil
-}
-
-// resumeAll continues every RUNNING execution from its checkpoint.
-func (s *Service) resumeAll(ctx context.Context) error {
-	keys, err := listKeys(ctx, s.execs)
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		e, err := s.execs.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		var ex Execution
-		if err := json.Unmarshal(e.Value(), &ex); err != nil || ex.Status != StatusRunning {
-			continue
-		}
-		def, err := validate(ex.Definition)
-		if err != nil {
-			continue
-		}
-		s.log.Info("resuming workflow execution", "execution", ex.ARN)
-		s.launch(&ex, def, e.Revision(), true)
-	}
-	return nil
-}
-
 // DescribeExecution returns an execution by ARN.
 func (s *Service) DescribeExecution(ctx context.Context, arn string) (*Execution, error) {
-	key, err := executionKey(arn)
+	key, err := s.executionKey(arn)
 	if err != nil {
 		return nil, err
 	}
@@ -720,7 +733,7 @@ func (s *Service) DescribeExecution(ctx context.Context, arn string) (*Execution
 // ListExecutions returns a machine's executions, newest first, keeping
 // those with the given status when status is not empty.
 func (s *Service) ListExecutions(ctx context.Context, machineARN, status string) ([]*Execution, error) {
-	name, err := MachineName(machineARN)
+	name, err := s.machineName(machineARN)
 	if err != nil {
 		return nil, err
 	}
@@ -743,51 +756,6 @@ func (s *Service) ListExecutions(ctx context.Context, machineARN, status string)
 	}
 	slices.SortStableFunc(out, func(a, b *Execution) int { return b.Start.Compare(a.Start) })
 	return out, nil
-}
-
-// StopExecution aborts a RUNNING execution.
-func (s *Service) StopExecution(ctx context.Context, arn, errName, cause string) (*Execution, error) {
-	ex, err := s.DescribeExecution(ctx, arn)
-	if err != nil {
-		return nil, err
-	}
-	if ex.Status != StatusRunning {
-		return ex, nil
-	}
-	s.mu.Lock()
-	stop := s.running[arn]
-	s.mu.Unlock()
-	if stop == nil {
-		// Not running here (its runner is gone): record the abort directly.
-		key, _ := executionKey(arn)
-		e, err := s.execs.Get(ctx, key)
-		if err != nil {
-			return nil, fmt.Errorf("read execution %s: %w", arn, err)
-		}
-		rev := e.Revision()
-		ex.end(Result{Status: StatusAborted})
-		s.put(ex, &rev)
-	} else {
-		stop(errStopped)
-	}
-	// The runner records ABORTED when it sees the cancel; wait for it.
-	for {
-		ex, err = s.DescribeExecution(ctx, arn)
-		if err != nil || ex.Status != StatusRunning {
-			if ex != nil && errName != "" {
-				ex.Error, ex.HasError = errName, true
-			}
-			if ex != nil && cause != "" {
-				ex.Cause = cause
-			}
-			return ex, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // GetExecutionHistory returns an execution's events in order.
@@ -873,4 +841,50 @@ func (b boundedTasks) RunTask(ctx context.Context, req TaskRequest) (json.RawMes
 		return nil, ctx.Err()
 	}
 	return b.tasks.RunTask(ctx, req)
+}
+
+// HistoryPage returns up to limit events of an execution's history in
+// order, from token (empty: the first), and the token of the next page
+// (empty: none). It reads only the page from the store: the token holds the
+// stream sequence to go on from and the last event id returned, so a copy
+// of an event a resumed runner stored again is skipped.
+func (s *Service) HistoryPage(ctx context.Context, arn string, limit int, token string) ([]Event, string, error) {
+	ex, err := s.DescribeExecution(ctx, arn)
+	if err != nil {
+		return nil, "", err
+	}
+	seq, lastID := uint64(1), int64(0)
+	if token != "" {
+		if _, err := fmt.Sscanf(token, "%d.%d", &seq, &lastID); err != nil || seq == 0 {
+			return nil, "", errorf(KindInvalid, "Invalid Token: '%s'", token)
+		}
+	}
+	subj := historySubject + ex.StateMachineName + "." + ex.Name
+	var events []Event
+	for len(events) < limit {
+		msg, err := s.history.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return events, "", nil
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("read history: %w", err)
+		}
+		seq = msg.Sequence + 1
+		var e Event
+		if err := json.Unmarshal(msg.Data, &e); err != nil {
+			return nil, "", fmt.Errorf("decode history event: %w", err)
+		}
+		if e.ID <= lastID {
+			continue
+		}
+		lastID = e.ID
+		events = append(events, e)
+	}
+	// A full page: is there more?
+	if _, err := s.history.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj)); errors.Is(err, jetstream.ErrMsgNotFound) {
+		return events, "", nil
+	} else if err != nil {
+		return nil, "", fmt.Errorf("read history: %w", err)
+	}
+	return events, fmt.Sprintf("%d.%d", seq, lastID), nil
 }

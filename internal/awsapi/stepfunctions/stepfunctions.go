@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -121,6 +122,35 @@ func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
 	answer.Error(w, http.StatusInternalServerError, "InternalFailure", err.Error())
 }
 
+// authMachine parses a state machine ARN strictly (this platform's region
+// and account; a version or alias suffix only where qualified) and
+// authorizes action on the ARN rebuilt from its parts, which the caller then
+// acts on: no other spelling of a machine's ARN gets past a policy on it.
+func (a *API) authMachine(ctx context.Context, action, raw string, qualified bool) (string, error) {
+	ref, err := a.Service.ParseMachineARN(raw, qualified)
+	if err != nil {
+		return "", err
+	}
+	arn := a.Service.ARN(ref)
+	if err := auth.Authorize(ctx, action, arn, nil); err != nil {
+		return "", err
+	}
+	return arn, nil
+}
+
+// authExecution is authMachine for an execution ARN.
+func (a *API) authExecution(ctx context.Context, action, raw string) (string, error) {
+	ref, err := a.Service.ParseExecutionARN(raw)
+	if err != nil {
+		return "", err
+	}
+	arn := a.Service.ARN(ref)
+	if err := auth.Authorize(ctx, action, arn, nil); err != nil {
+		return "", err
+	}
+	return arn, nil
+}
+
 func validation(msg string) error {
 	return &workflows.Error{Kind: workflows.KindInvalid, Message: msg}
 }
@@ -187,9 +217,11 @@ func (a *API) describeStateMachine(ctx context.Context, body []byte) (any, error
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:DescribeStateMachine", in.StateMachineArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:DescribeStateMachine", in.StateMachineArn, true)
+	if err != nil {
 		return nil, err
 	}
+	in.StateMachineArn = arn
 	m, err := a.Service.DescribeStateMachine(ctx, in.StateMachineArn)
 	if err != nil {
 		return nil, err
@@ -211,9 +243,11 @@ func (a *API) updateStateMachine(ctx context.Context, body []byte) (any, error) 
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:UpdateStateMachine", in.StateMachineArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:UpdateStateMachine", in.StateMachineArn, false)
+	if err != nil {
 		return nil, err
 	}
+	in.StateMachineArn = arn
 	m, err := a.Service.UpdateStateMachine(ctx, in.StateMachineArn, workflows.Update{Definition: in.Definition, RoleARN: in.RoleArn})
 	if err != nil {
 		return nil, err
@@ -226,15 +260,25 @@ func (a *API) deleteStateMachine(ctx context.Context, body []byte) (any, error) 
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:DeleteStateMachine", in.StateMachineArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:DeleteStateMachine", in.StateMachineArn, false)
+	if err != nil {
 		return nil, err
 	}
+	in.StateMachineArn = arn
 	return nil, a.Service.DeleteStateMachine(ctx, in.StateMachineArn)
 }
 
 type pageInput struct {
 	MaxResults int    `json:"maxResults"`
 	NextToken  string `json:"nextToken"`
+}
+
+// size is a page's size: maxResults, 100 when not given (at most 1000).
+func (p pageInput) size() int {
+	if p.MaxResults <= 0 || p.MaxResults > 1000 {
+		return 100
+	}
+	return p.MaxResults
 }
 
 // page returns the slice bounds of one page of n items and the next token.
@@ -249,10 +293,7 @@ func (p pageInput) page(n int) (int, int, *string, error) {
 			return 0, 0, nil, &workflows.Error{Kind: workflows.KindInvalid, Message: "Invalid Token: '" + p.NextToken + "'"}
 		}
 	}
-	size := p.MaxResults
-	if size <= 0 || size > 1000 {
-		size = 100
-	}
+	size := p.size()
 	start = min(start, n)
 	end := min(start+size, n)
 	if end < n {
@@ -296,9 +337,11 @@ func (a *API) startExecution(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:StartExecution", in.StateMachineArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:StartExecution", in.StateMachineArn, true)
+	if err != nil {
 		return nil, err
 	}
+	in.StateMachineArn = arn
 	ex, err := a.Service.StartExecution(ctx, workflows.Start{StateMachineARN: in.StateMachineArn, Name: in.Name, Input: in.Input})
 	if err != nil {
 		return nil, err
@@ -311,9 +354,11 @@ func (a *API) startSyncExecution(ctx context.Context, body []byte) (any, error) 
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:StartSyncExecution", in.StateMachineArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:StartSyncExecution", in.StateMachineArn, false)
+	if err != nil {
 		return nil, err
 	}
+	in.StateMachineArn = arn
 	ex, err := a.Service.StartSyncExecution(ctx, workflows.Start{StateMachineARN: in.StateMachineArn, Name: in.Name, Input: in.Input})
 	if err != nil {
 		return nil, err
@@ -351,9 +396,11 @@ func (a *API) describeExecution(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:DescribeExecution", in.ExecutionArn, nil); err != nil {
+	arn, err := a.authExecution(ctx, "states:DescribeExecution", in.ExecutionArn)
+	if err != nil {
 		return nil, err
 	}
+	in.ExecutionArn = arn
 	ex, err := a.Service.DescribeExecution(ctx, in.ExecutionArn)
 	if err != nil {
 		return nil, err
@@ -372,9 +419,11 @@ func (a *API) listExecutions(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:ListExecutions", in.StateMachineArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:ListExecutions", in.StateMachineArn, true)
+	if err != nil {
 		return nil, err
 	}
+	in.StateMachineArn = arn
 	if in.StatusFilter != "" && !statuses[in.StatusFilter] {
 		return nil, validation("1 validation error detected: Value '" + in.StatusFilter + "' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]")
 	}
@@ -402,24 +451,49 @@ func (a *API) getExecutionHistory(ctx context.Context, body []byte) (any, error)
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:GetExecutionHistory", in.ExecutionArn, nil); err != nil {
-		return nil, err
-	}
-	events, err := a.Service.GetExecutionHistory(ctx, in.ExecutionArn)
+	arn, err := a.authExecution(ctx, "states:GetExecutionHistory", in.ExecutionArn)
 	if err != nil {
 		return nil, err
 	}
+	in.ExecutionArn = arn
+	var (
+		page []workflows.Event
+		next *string
+	)
 	if in.ReverseOrder {
-		for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
-			events[i], events[j] = events[j], events[i]
+		// Newest first reads the whole history (a stream reads forward).
+		events, err := a.Service.GetExecutionHistory(ctx, in.ExecutionArn)
+		if err != nil {
+			return nil, err
+		}
+		slices.Reverse(events)
+		start, end, tok, err := in.page(len(events))
+		if err != nil {
+			return nil, err
+		}
+		page, next = events[start:end], tok
+	} else {
+		// In order, a page reads only its events from the store.
+		tok := ""
+		if in.NextToken != "" {
+			raw, err := base64.RawURLEncoding.DecodeString(in.NextToken)
+			if err != nil {
+				return nil, validation("Invalid Token: '" + in.NextToken + "'")
+			}
+			tok = string(raw)
+		}
+		events, after, err := a.Service.HistoryPage(ctx, in.ExecutionArn, in.size(), tok)
+		if err != nil {
+			return nil, err
+		}
+		page = events
+		if after != "" {
+			t := base64.RawURLEncoding.EncodeToString([]byte(after))
+			next = &t
 		}
 	}
-	start, end, next, err := in.page(len(events))
-	if err != nil {
-		return nil, err
-	}
-	items := make([]map[string]any, 0, end-start)
-	for _, e := range events[start:end] {
+	items := make([]map[string]any, 0, len(page))
+	for _, e := range page {
 		item := map[string]any{"id": e.ID, "previousEventId": e.PreviousEventID, "timestamp": ts(e.Timestamp), "type": e.Type}
 		if e.Details != nil {
 			item[detailsKey(e.Type)] = e.Details
@@ -453,9 +527,11 @@ func (a *API) stopExecution(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:StopExecution", in.ExecutionArn, nil); err != nil {
+	arn, err := a.authExecution(ctx, "states:StopExecution", in.ExecutionArn)
+	if err != nil {
 		return nil, err
 	}
+	in.ExecutionArn = arn
 	ex, err := a.Service.StopExecution(ctx, in.ExecutionArn, in.Error, in.Cause)
 	if err != nil {
 		return nil, err
@@ -501,9 +577,11 @@ func (a *API) tagResource(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:TagResource", in.ResourceArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:TagResource", in.ResourceArn, true)
+	if err != nil {
 		return nil, err
 	}
+	in.ResourceArn = arn
 	tags := map[string]string{}
 	for _, t := range in.Tags {
 		tags[t.Key] = t.Value
@@ -519,9 +597,11 @@ func (a *API) untagResource(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:UntagResource", in.ResourceArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:UntagResource", in.ResourceArn, true)
+	if err != nil {
 		return nil, err
 	}
+	in.ResourceArn = arn
 	return nil, a.Service.UntagResource(ctx, in.ResourceArn, in.TagKeys)
 }
 
@@ -530,9 +610,11 @@ func (a *API) listTags(ctx context.Context, body []byte) (any, error) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
 	}
-	if err := auth.Authorize(ctx, "states:ListTagsForResource", in.ResourceArn, nil); err != nil {
+	arn, err := a.authMachine(ctx, "states:ListTagsForResource", in.ResourceArn, true)
+	if err != nil {
 		return nil, err
 	}
+	in.ResourceArn = arn
 	m, err := a.Service.DescribeStateMachine(ctx, in.ResourceArn)
 	var we *workflows.Error
 	if errors.As(err, &we) {
