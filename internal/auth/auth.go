@@ -725,7 +725,9 @@ func AuthorizeKeys(ctx context.Context, action, resource string, extra map[strin
 	case Allow:
 		return nil
 	case ExplicitDeny:
-		return newError(ErrAccessDenied, "User: "+p.ARN+" is not authorized to perform: "+action+" on resource: "+resource+" with an explicit deny in an identity-based policy")
+		e := newError(ErrAccessDenied, "User: "+p.ARN+" is not authorized to perform: "+action+" on resource: "+resource+" with an explicit deny in an identity-based policy")
+		e.ExplicitDeny = true
+		return e
 	}
 	return newError(ErrAccessDenied, "User: "+p.ARN+" is not authorized to perform: "+action+" on resource: "+resource+" because no identity-based policy allows the "+action+" action")
 }

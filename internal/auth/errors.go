@@ -46,6 +46,15 @@ const (
 type Error struct {
 	Reason  Reason
 	Message string
+	// ExplicitDeny: a Deny statement refused it (not a missing Allow).
+	// Nothing grants such a request: no resource policy, no ACL.
+	ExplicitDeny bool
+}
+
+// IsExplicitDeny says err is a refusal by a Deny statement.
+func IsExplicitDeny(err error) bool {
+	e, ok := AsError(err)
+	return ok && e.ExplicitDeny
 }
 
 func newError(reason Reason, msg string) *Error {

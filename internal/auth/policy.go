@@ -150,8 +150,16 @@ func (st *Statement) applies(req *Request) bool {
 	if len(st.Resource) > 0 && !anyResource(st.Resource, req.Resource, req.Context) {
 		return false
 	}
-	if len(st.NotResource) > 0 && anyResource(st.NotResource, req.Resource, req.Context) {
-		return false
+	if len(st.NotResource) > 0 {
+		if anyResource(st.NotResource, req.Resource, req.Context) {
+			return false
+		}
+		// A pattern whose variable names a key the request lacks matches
+		// nothing, which would make NotResource cover every resource: an
+		// Allow does not apply then, a Deny does (failing closed).
+		if !allResolve(st.NotResource, req.Context) {
+			return st.Effect == "Deny"
+		}
 	}
 	for op, keys := range st.Condition {
 		for key, values := range keys {
@@ -209,6 +217,19 @@ func anyResource(patterns []string, resource string, ctx map[string]string) bool
 		}
 	}
 	return false
+}
+
+// allResolve says every policy variable in patterns names a key of ctx
+// (or has a default).
+func allResolve(patterns []string, ctx map[string]string) bool {
+	for _, p := range patterns {
+		if strings.Contains(p, "${") {
+			if _, ok := substitute(p, ctx, true); !ok {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // literal marks the next byte of a pattern as itself, not a wildcard: it

@@ -260,6 +260,37 @@ func TestPolicyVariables(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
+
+	// NotResource with a variable of a missing key covers nothing for an
+	// Allow (it would otherwise allow every resource) and everything for a
+	// Deny: failing closed both ways.
+	allow, err := ParseStatements([]byte(`[{"Effect":"Allow","Action":"s3:GetObject","NotResource":"arn:aws:s3:::private/${aws:username}/*"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deny, err := ParseStatements([]byte(`[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Effect":"Deny","Action":"s3:GetObject","NotResource":"arn:aws:s3:::home/${aws:username}/*"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]string{"aws:username": "ann"}
+	for _, c := range []struct {
+		name     string
+		policy   Policy
+		resource string
+		ctx      map[string]string
+		want     Decision
+	}{
+		{"NotResource Allow: another key", allow, "arn:aws:s3:::public/x", named, Allow},
+		{"NotResource Allow: the excluded key", allow, "arn:aws:s3:::private/ann/x", named, ImplicitDeny},
+		{"NotResource Allow: variable of a missing key", allow, "arn:aws:s3:::public/x", ctx, ImplicitDeny},
+		{"NotResource Deny: the spared key", deny, "arn:aws:s3:::home/ann/x", named, Allow},
+		{"NotResource Deny: another key", deny, "arn:aws:s3:::home/bob/x", named, ExplicitDeny},
+		{"NotResource Deny: variable of a missing key", deny, "arn:aws:s3:::home/ann/x", ctx, ExplicitDeny},
+	} {
+		if got := Evaluate(&Request{Action: "s3:GetObject", Resource: c.resource, Context: c.ctx}, c.policy); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
 	if id := RoleID("000000000000", "shop-dev-us-east-1-lambdaRole"); len(id) != 21 || id[:4] != "AROA" || id != RoleID("000000000000", "shop-dev-us-east-1-lambdaRole") || id == RoleID("000000000000", "other") {
 		t.Errorf("RoleID = %q: want a stable AROA id of 21 characters, distinct per role", id)
 	}

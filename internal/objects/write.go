@@ -52,8 +52,12 @@ func (s *Store) writeFile(ctx context.Context, r io.Reader, size int64, h hash.H
 	final := s.dataPath(name)
 	f, err := os.OpenFile(final, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrNotExist) { // a new shard directory
+		// Its entry in data/ is synced too: the file's and its directory's
+		// fsyncs below do not make the directory itself durable.
 		if err = os.MkdirAll(filepath.Dir(final), 0o700); err == nil {
-			f, err = os.OpenFile(final, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+			if err = syncDir(filepath.Dir(filepath.Dir(final))); err == nil {
+				f, err = os.OpenFile(final, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+			}
 		}
 	}
 	if err != nil {

@@ -152,6 +152,7 @@ func (p *Platform) AWSConfig() aws.Config {
 		BaseEndpoint: aws.String(p.URL()),
 		Credentials:  p.Credentials(),
 		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+		HTTPClient:   HTTPClient(),
 	}
 }
 

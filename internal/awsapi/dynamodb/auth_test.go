@@ -14,6 +14,7 @@ import (
 
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dynamodb"
 	"github.com/nimbus-platform/nimbus/internal/tables"
+	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
 
 // TestAuthorizeHook: every operation passes the hook with its IAM action and
@@ -39,7 +40,7 @@ func TestAuthorizeHook(t *testing.T) {
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 	c := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), Retryer: aws.NopRetryer{}})
+		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
 	ctx := context.Background()
 	createTable(t, c, "guarded", "")
 	if _, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("guarded"), Item: item{"pk": s("a")}}); err != nil {

@@ -100,7 +100,7 @@ func TestConditionKeysOfRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()), Retryer: aws.NopRetryer{},
+	fn := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient(),
 		Credentials: credentials.NewStaticCredentialsProvider(fc.AccessKeyID, fc.SecretAccessKey, fc.SessionToken)})
 	allowed := func(what string, err error) {
 		t.Helper()

@@ -23,6 +23,7 @@ func client(t *testing.T) *dynamodb.Client {
 		BaseEndpoint: aws.String(p.URL()),
 		Credentials:  p.Credentials(),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   testkit.HTTPClient(),
 	})
 }
 

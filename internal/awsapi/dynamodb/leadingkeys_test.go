@@ -67,7 +67,7 @@ func TestLeadingKeysLimitAFunctionToItsPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()), Retryer: aws.NopRetryer{},
+	fn := awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient(),
 		Credentials: credentials.NewStaticCredentialsProvider(fc.AccessKeyID, fc.SecretAccessKey, fc.SessionToken)})
 	table := aws.String("Tenants")
 	key := func(pk string) item { return item{"pk": s(pk), "sk": n("1")} }

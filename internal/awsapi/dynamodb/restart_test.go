@@ -19,7 +19,7 @@ func TestRestart(t *testing.T) {
 	ctx := context.Background()
 	newClient := func(url string) *dynamodb.Client {
 		return dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
-			Credentials: p.Credentials(), Retryer: aws.NopRetryer{}})
+			Credentials: p.Credentials(), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
 	}
 	c := newClient(p.URL())
 	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dynamodb"
 	"github.com/nimbus-platform/nimbus/internal/tables"
+	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
 
 // fastSweepClient serves a tables service whose TTL sweeper runs often.
@@ -30,7 +31,7 @@ func fastSweepClient(t *testing.T) *awsddb.Client {
 		_ = svc.Close()
 	})
 	return awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), Retryer: aws.NopRetryer{}})
+		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
 }
 
 // TestTimeToLive: UpdateTimeToLive/DescribeTimeToLive with DynamoDB's
@@ -149,7 +150,7 @@ func TestItemCountAndSize(t *testing.T) {
 		}
 		srv := httptest.NewServer(&dynamodb.API{Tables: svc})
 		return awsddb.New(awsddb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-				Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), Retryer: aws.NopRetryer{}}), func() {
+				Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()}), func() {
 				srv.Close()
 				_ = svc.Close()
 			}
@@ -233,8 +234,11 @@ func TestConsumedCapacity(t *testing.T) {
 	// index entry any more (a delete from the index).
 	put, err = c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("cap"), ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
 		Item: item{"pk": s("a"), "sk": n("1")}})
-	if err != nil || aws.ToFloat64(put.ConsumedCapacity.CapacityUnits) != 3 || put.ConsumedCapacity.Table != nil {
-		t.Errorf("overwrite capacity = %+v, %v", put.ConsumedCapacity, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if put.ConsumedCapacity == nil || aws.ToFloat64(put.ConsumedCapacity.CapacityUnits) != 3 || put.ConsumedCapacity.Table != nil {
+		t.Errorf("overwrite capacity = %+v", put.ConsumedCapacity)
 	}
 	for i, size := range []int{5000, 3000, 3000} {
 		if _, err := c.PutItem(ctx, &awsddb.PutItemInput{TableName: aws.String("cap"), Item: item{"pk": s("q"), "sk": n(strconv.Itoa(i)), "v": s(strings.Repeat("y", size))}}); err != nil {
@@ -258,8 +262,11 @@ func TestConsumedCapacity(t *testing.T) {
 	}
 	q, err := c.Query(ctx, &awsddb.QueryInput{TableName: aws.String("cap"), KeyConditionExpression: aws.String("pk = :p"),
 		ExpressionAttributeValues: item{":p": s("q")}, ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal})
-	if err != nil || aws.ToFloat64(q.ConsumedCapacity.CapacityUnits) != 3 { // ~11 KB read
-		t.Errorf("query capacity = %+v, %v", q.ConsumedCapacity, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.ConsumedCapacity == nil || aws.ToFloat64(q.ConsumedCapacity.CapacityUnits) != 3 { // ~11 KB read
+		t.Errorf("query capacity = %+v", q.ConsumedCapacity)
 	}
 	_, err = c.GetItem(ctx, &awsddb.GetItemInput{TableName: aws.String("cap"), Key: item{"pk": s("q"), "sk": n("0")}, ReturnConsumedCapacity: "ALL"})
 	apiError(t, err, "ValidationException", "returnConsumedCapacity")

@@ -192,11 +192,17 @@ func withFacts(r *http.Request) *http.Request {
 var errAnonymousDenied = &apiError{http.StatusForbidden, "AccessDenied", "Access Denied"}
 
 // decide combines the caller's own policy (identityErr from Authorize) with
-// the bucket policy of the resource, as S3 does within an account: an
-// explicit Deny in either refuses, else an Allow in either grants.
+// the bucket policy of the resource and the ACLs, as S3 does within an
+// account: an explicit Deny in either policy refuses, whatever allows it
+// elsewhere; else an Allow in either policy or an ACL grant grants.
 func (a *API) decide(ctx context.Context, action, resource string, identityErr error) error {
 	if identityErr == nil && auth.Unrestricted(ctx) {
 		return nil // operators: bucket policies do not bind them
+	}
+	if auth.IsExplicitDeny(identityErr) {
+		// Checked first: neither a bucket policy's Allow nor an ACL grant
+		// (public-read included) overrides an identity policy's Deny.
+		return &apiError{http.StatusForbidden, "AccessDenied", identityErr.Error()}
 	}
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(resource, "arn:aws:s3:::"), "/")
 	caller := auth.PrincipalFrom(ctx)

@@ -111,7 +111,7 @@ func TestKillDuringPuts(t *testing.T) {
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
 	c := awss3.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(url),
 		Credentials: credentials.NewStaticCredentialsProvider(akid, secret, ""),
-		Retryer:     func() aws.Retryer { return aws.NopRetryer{} }}, func(o *awss3.Options) { o.UsePathStyle = true })
+		Retryer:     func() aws.Retryer { return aws.NopRetryer{} }, HTTPClient: testkit.HTTPClient()}, func(o *awss3.Options) { o.UsePathStyle = true })
 	ctx := context.Background()
 	buckets := []string{"crash-versioned", "crash-plain"}
 	for _, b := range buckets {

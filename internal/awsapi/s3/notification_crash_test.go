@@ -125,8 +125,8 @@ func TestNotificationSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	s3c := awss3.NewFromConfig(aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(p.url()),
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""), Retryer: func() aws.Retryer { return aws.NopRetryer{} }},
-		func(o *awss3.Options) { o.UsePathStyle = true })
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""), Retryer: func() aws.Retryer { return aws.NopRetryer{} },
+		HTTPClient: testkit.HTTPClient()}, func(o *awss3.Options) { o.UsePathStyle = true })
 	if _, err := s3c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("crash")}); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
@@ -126,5 +128,67 @@ func TestPolicyVariableEscapes(t *testing.T) {
 			continue
 		}
 		apiError(t, err, "AccessDenied", 403)
+	}
+}
+
+// TestIdentityDenyWins: an explicit Deny in a caller's identity policy
+// refuses the request whatever grants it elsewhere, as in AWS: a
+// public-read ACL on the object and a bucket policy's Allow both lose to
+// it, while an anonymous caller (who has no identity policy) still reads
+// the public-read object, and the same caller reads what is not denied.
+func TestIdentityDenyWins(t *testing.T) {
+	p, fn := functionClient(t, "deny-home", `[
+			{"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::deny-acl/*","arn:aws:s3:::deny-acl"]},
+			{"Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::deny-acl/secret/*"}]`)
+	ctx := context.Background()
+	admin := client(p)
+	if _, err := admin.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("deny-acl"), ACL: s3types.BucketCannedACLPrivate}); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"secret/a.txt", "open/a.txt"} {
+		if _, err := admin.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("deny-acl"), Key: aws.String(key),
+			Body: strings.NewReader("body of " + key), ACL: s3types.ObjectCannedACLPublicRead}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(key string) error {
+		t.Helper()
+		out, err := fn.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("deny-acl"), Key: aws.String(key)})
+		if err == nil {
+			out.Body.Close()
+		}
+		return err
+	}
+	if err := get("open/a.txt"); err != nil {
+		t.Fatalf("GetObject the policy allows: %v", err)
+	}
+	err := get("secret/a.txt")
+	apiError(t, err, "AccessDenied", 403)
+	if !strings.Contains(err.Error(), "explicit deny") {
+		t.Errorf("refusal does not say it was an explicit deny: %v", err)
+	}
+	// Anonymous: no identity policy; the ACL grants the read.
+	if a := send(t, browser(t), "GET", p.URL()+"/deny-acl/secret/a.txt", nil); a.status != http.StatusOK || a.body != "body of secret/a.txt" {
+		t.Errorf("anonymous GET of the public-read object: %d %q", a.status, a.body)
+	}
+
+	// A bucket policy allowing everyone to read does not beat it either.
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::deny-acl/*"}]}`
+	if _, err := admin.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("deny-acl"), Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	apiError(t, get("secret/a.txt"), "AccessDenied", 403)
+	if err := get("open/a.txt"); err != nil {
+		t.Errorf("GetObject allowed by both policies: %v", err)
+	}
+	// The same without an ACL grant: a private object, the bucket policy's
+	// Allow alone, still refused.
+	if _, err := admin.PutObjectAcl(ctx, &awss3.PutObjectAclInput{Bucket: aws.String("deny-acl"), Key: aws.String("secret/a.txt"), ACL: s3types.ObjectCannedACLPrivate}); err != nil {
+		t.Fatal(err)
+	}
+	apiError(t, get("secret/a.txt"), "AccessDenied", 403)
+	// A Deny on one action leaves the others: the caller may still write it.
+	if _, err := fn.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("deny-acl"), Key: aws.String("secret/a.txt"), Body: strings.NewReader("new")}); err != nil {
+		t.Errorf("PutObject the policy allows: %v", err)
 	}
 }
