@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
 
 // TestSQSSurvivesSIGKILL sends thousands of messages while consumers receive
@@ -24,7 +26,7 @@ func TestSQSSurvivesSIGKILL(t *testing.T) {
 	p := newChildPlatform(t)
 	p.start()
 	c := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(p.key().AccessKeyID, p.key().SecretAccessKey, ""), Retryer: aws.NopRetryer{}})
+		Credentials: credentials.NewStaticCredentialsProvider(p.key().AccessKeyID, p.key().SecretAccessKey, ""), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
 	ctx := context.Background()
 	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("crash"), Attributes: map[string]string{"VisibilityTimeout": "2"}})
 	if err != nil {

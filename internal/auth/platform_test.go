@@ -31,7 +31,7 @@ import (
 )
 
 func sqsWith(p *testkit.Platform, creds aws.CredentialsProvider) *sqs.Client {
-	return sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()), Credentials: creds, Retryer: aws.NopRetryer{}})
+	return sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()), Credentials: creds, Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
 }
 
 func apiCode(t *testing.T, err error) string {

@@ -124,6 +124,7 @@ func ebClient(p *testkit.Platform) *eventbridge.Client {
 		Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
 		Credentials: p.Credentials(),
 		Retryer:     aws.NopRetryer{},
+		HTTPClient:  testkit.HTTPClient(),
 	})
 }
 
@@ -132,6 +133,7 @@ func sqsClient(p *testkit.Platform) *sqs.Client {
 		Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
 		Credentials: p.Credentials(),
 		Retryer:     aws.NopRetryer{},
+		HTTPClient:  testkit.HTTPClient(),
 	})
 }
 

@@ -27,7 +27,7 @@ func TestTopicAndQueueTargets(t *testing.T) {
 	ctx := context.Background()
 	eb, sq := ebClient(p), sqsClient(p)
 	sn := sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}})
+		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
 
 	queueARN := func(url *string) string {
 		t.Helper()

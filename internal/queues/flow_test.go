@@ -92,7 +92,7 @@ resources:
 	write(0, 1, 0)
 	p.Deploy(dir)
 	c := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}})
+		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
 	ctx := context.Background()
 	q, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("flow.fifo")})
 	if err != nil {

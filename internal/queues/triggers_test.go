@@ -93,7 +93,7 @@ resources:
 	}
 	p.Deploy(dir)
 	c := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}})
+		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
 	ctx := context.Background()
 	if out, _ := c.ListQueues(ctx, &sqs.ListQueuesInput{}); len(out.QueueUrls) != 2 {
 		t.Fatalf("queues after deploy: %v", out.QueueUrls)

@@ -108,7 +108,7 @@ func TestFullDisk(t *testing.T) {
 	p.Deploy("examples/hello")
 	ctx := context.Background()
 	c := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}})
+		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
 	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("jobs")})
 	if err != nil {
 		t.Fatal(err)

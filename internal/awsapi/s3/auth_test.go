@@ -45,7 +45,7 @@ func TestAuthorizeHook(t *testing.T) {
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 	c := awss3.New(awss3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), Retryer: aws.NopRetryer{}})
+		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
 	ctx := context.Background()
 	steps := []struct {
 		call func() error

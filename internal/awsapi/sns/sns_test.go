@@ -80,9 +80,9 @@ resources:
 	p.Deploy(dir)
 	opts := func(o *sns.Options) {}
 	c := sns.New(sns.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}}, opts)
+		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()}, opts)
 	q := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}})
+		Credentials: p.Credentials(), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
 	ctx := context.Background()
 
 	topics, err := c.ListTopics(ctx, &sns.ListTopicsInput{})

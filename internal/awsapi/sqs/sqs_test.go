@@ -26,6 +26,7 @@ func client(p *testkit.Platform) *sqs.Client {
 		BaseEndpoint: aws.String(p.URL()),
 		Credentials:  p.Credentials(),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   testkit.HTTPClient(),
 	})
 }
 

@@ -89,7 +89,7 @@ func TestWaitSurvivesSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
-		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""), Retryer: aws.NopRetryer{}})
+		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
 	ctx := context.Background()
 	def := `{"StartAt":"A","States":{"A":{"Type":"Pass","Result":{"n":1},"Next":"W"},"W":{"Type":"Wait","Seconds":3,"Next":"B"},"B":{"Type":"Pass","End":true}}}`
 	m, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("sleeper"), RoleArn: aws.String("arn:aws:iam::000000000000:role/r"), Definition: aws.String(def)})
