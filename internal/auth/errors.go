@@ -46,6 +46,9 @@ const (
 type Error struct {
 	Reason  Reason
 	Message string
+	// Presigned: the refused request was a presigned URL, whose time S3
+	// refuses with AccessDenied rather than RequestExpired.
+	Presigned bool
 }
 
 func newError(reason Reason, msg string) *Error {
@@ -98,6 +101,9 @@ func (e *Error) Code(p Protocol) string {
 	case ErrExpiredToken:
 		return pick(query, "ExpiredToken", "ExpiredTokenException")
 	case ErrRequestExpired, ErrRequestNotYetValid:
+		if p == ProtocolS3 && e.Presigned {
+			return "AccessDenied" // "Request has expired", as S3 answers
+		}
 		return pick(query, "RequestExpired", "InvalidSignatureException")
 	case ErrBodyTooLarge:
 		return pick(query, "RequestEntityTooLarge", "RequestEntityTooLargeException")
