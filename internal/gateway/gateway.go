@@ -348,6 +348,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if conn != nil {
 		sc.names = conn.takeNames(r.Method, sc.names[:0])
 	}
+	if len(r.TransferEncoding) > 0 && (conn == nil || conn.closeAfter()) {
+		h["Connection"] = []string{"close"}
+	}
 	rt, path, pathSet := g.route(t, r, &sc.params)
 	if rt != nil && rt.kind == kindHTTP {
 		h["Apigw-Requestid"] = h["X-Amzn-Requestid"]
