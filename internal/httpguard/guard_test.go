@@ -317,3 +317,37 @@ func TestPermit(t *testing.T) {
 		t.Errorf("Permit asked %d times, want 2", n)
 	}
 }
+
+// TestClientOfSplitsAnAddress: with ClientOf naming clients finer than
+// their address (the platform names the local users behind the host's),
+// each named client has a cap of its own.
+func TestClientOfSplitsAnAddress(t *testing.T) {
+	var n atomic.Int32
+	cfg := Config{Limits: Limits{MaxConnsPerClient: 2}, ClientOf: func(c net.Conn, ip string) string {
+		if n.Add(1) <= 2 {
+			return ip + " first"
+		}
+		return ip + " second"
+	}}
+	addr := serve(t, cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	for i := range 4 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /x HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("connection %d (two per named client): %v %v", i, resp, err)
+		}
+	}
+	// A fifth is over the second client's cap.
+	extra, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if answer := closedWithin(t, extra, 20*time.Second); !strings.HasPrefix(answer, "HTTP/1.1 429") && answer != "" {
+		t.Fatalf("a fifth connection got %q", answer)
+	}
+}

@@ -8,13 +8,15 @@ import (
 	"time"
 )
 
-// limitListener caps the open connections of each client IP address.
+// limitListener caps the open connections of each client: an IP address,
+// or what clientOf makes of it.
 type limitListener struct {
 	net.Listener
-	max     int // negative: no cap
-	mu      sync.Mutex
-	perIP   map[string]int
-	refused func(ip string, open int)
+	max      int // negative: no cap
+	mu       sync.Mutex
+	perIP    map[string]int
+	refused  func(ip string, open int)
+	clientOf func(c net.Conn, ip string) string
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -24,6 +26,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return c, err
 		}
 		ip := clientIP(c)
+		if l.clientOf != nil {
+			ip = l.clientOf(c, ip)
+		}
 		l.mu.Lock()
 		open := l.perIP[ip]
 		if open >= l.max {

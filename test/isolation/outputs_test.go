@@ -129,3 +129,48 @@ func TestFunctionCannotSplitGatewayResponses(t *testing.T) {
 		t.Errorf("bytes after the answers: %q", rest)
 	}
 }
+
+const hoardPy = `import os, socket, urllib.parse
+
+held = []
+
+def hoard(event, context):
+    # Opens connections to the platform's API (which functions may reach)
+    # and keeps them, in the warm instance, past the invocation.
+    u = urllib.parse.urlparse(os.environ['AWS_ENDPOINT_URL'])
+    for _ in range(event['n']):
+        try:
+            held.append(socket.create_connection((u.hostname, u.port), timeout=5))
+        except OSError as e:
+            return {'held': len(held), 'error': str(e)}
+    out = {'held': len(held)}
+    if held:
+        # The last one is over the cap: the API answers it and closes it.
+        try:
+            out['last'] = held[-1].recv(200).decode(errors='replace')
+        except OSError as e:
+            out['last'] = str(e)
+    return out
+`
+
+// TestFunctionCannotHoardTheAPIsConnections: the API caps the connections of
+// each client, and every function reaches it from the host's own address,
+// the operator's CLI too. A function holding more connections than the cap
+// must not lock the operator (or other functions) out of the API.
+func TestFunctionCannotHoardTheAPIsConnections(t *testing.T) {
+	p := start(t, nil)
+	deploy(t, p, "hoard", "  hoard:\n    handler: outputs.hoard\n", map[string]string{"outputs.py": hoardPy})
+	got := invoke(t, p, "hoard-dev-hoard", map[string]any{"n": 300}).payload
+	// The function still has a cap of its own.
+	if last, _ := got["last"].(string); !strings.Contains(last, "429") {
+		t.Errorf("the function's connection over the cap: %q, want a 429", last)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := p.Lambda().ListFunctions(ctx, &lambda.ListFunctionsInput{}); err != nil {
+		t.Errorf("the operator's call while a function holds connections: %v", err)
+	}
+	if r, err := tryInvoke(p, "hoard-dev-hoard", map[string]any{"n": 0}); err != nil || r.errType != "" {
+		t.Errorf("an invoke while a function holds connections: %v %v", err, r.errType)
+	}
+}
