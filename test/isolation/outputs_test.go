@@ -160,7 +160,7 @@ def hoard(event, context):
 // must not lock the operator (or other functions) out of the API.
 func TestFunctionCannotHoardTheAPIsConnections(t *testing.T) {
 	p := start(t, nil)
-	deploy(t, p, "hoard", "  hoard:\n    handler: outputs.hoard\n", map[string]string{"outputs.py": hoardPy})
+	deploy(t, p, "hoard", "  hoard:\n    handler: outputs.hoard\n    timeout: 120\n", map[string]string{"outputs.py": hoardPy})
 	got := invoke(t, p, "hoard-dev-hoard", map[string]any{"n": 300}).payload
 	// The function still has a cap of its own.
 	if last, _ := got["last"].(string); !strings.Contains(last, "429") {
