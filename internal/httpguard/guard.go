@@ -88,8 +88,9 @@ type Config struct {
 	Permit func(*http.Request) bool
 	Limits Limits
 	// ClientOf, when set, names the client of a connection for the cap on
-	// connections per client, given its IP address; it may tell apart the
-	// local users behind one address (functions share the host's).
+	// connections per client, given its IP address, once that address has
+	// reached its cap: each name then has a cap of its own. It may tell
+	// apart the local users behind one address (functions share the host's).
 	ClientOf func(c net.Conn, ip string) string
 	Logger   *slog.Logger
 }

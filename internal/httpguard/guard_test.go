@@ -318,9 +318,9 @@ func TestPermit(t *testing.T) {
 	}
 }
 
-// TestClientOfSplitsAnAddress: with ClientOf naming clients finer than
-// their address (the platform names the local users behind the host's),
-// each named client has a cap of its own.
+// TestClientOfSplitsAnAddress: once an address is at its cap, ClientOf
+// names its further clients (the platform names the local users behind the
+// host's address), and each named client has a cap of its own.
 func TestClientOfSplitsAnAddress(t *testing.T) {
 	var n atomic.Int32
 	cfg := Config{Limits: Limits{MaxConnsPerClient: 2}, ClientOf: func(c net.Conn, ip string) string {
@@ -330,7 +330,8 @@ func TestClientOfSplitsAnAddress(t *testing.T) {
 		return ip + " second"
 	}}
 	addr := serve(t, cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	for i := range 4 {
+	// Two for the address, then two for each named client.
+	for i := range 6 {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
@@ -339,15 +340,18 @@ func TestClientOfSplitsAnAddress(t *testing.T) {
 		fmt.Fprintf(c, "GET /x HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("connection %d (two per named client): %v %v", i, resp, err)
+			t.Fatalf("connection %d: %v %v", i, resp, err)
 		}
 	}
-	// A fifth is over the second client's cap.
+	if got := n.Load(); got != 4 {
+		t.Errorf("ClientOf called %d times, want 4 (only past the address's cap)", got)
+	}
+	// The next is over the second client's cap.
 	extra, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if answer := closedWithin(t, extra, 20*time.Second); !strings.HasPrefix(answer, "HTTP/1.1 429") && answer != "" {
-		t.Fatalf("a fifth connection got %q", answer)
+		t.Fatalf("a seventh connection got %q", answer)
 	}
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // limitListener caps the open connections of each client: an IP address,
-// or what clientOf makes of it.
+// and past its cap, what clientOf makes of it.
 type limitListener struct {
 	net.Listener
 	max      int // negative: no cap
@@ -26,11 +26,17 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return c, err
 		}
 		ip := clientIP(c)
-		if l.clientOf != nil {
-			ip = l.clientOf(c, ip)
-		}
 		l.mu.Lock()
 		open := l.perIP[ip]
+		if open >= l.max && l.clientOf != nil {
+			// Only an address at its cap is told apart further (naming a
+			// client may cost a scan of the host's socket table): past its
+			// first max connections, each client it names has max of its own.
+			l.mu.Unlock()
+			ip = l.clientOf(c, ip)
+			l.mu.Lock()
+			open = l.perIP[ip]
+		}
 		if open >= l.max {
 			l.mu.Unlock()
 			l.refused(ip, open)
