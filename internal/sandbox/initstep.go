@@ -216,10 +216,14 @@ func closeOnExecFrom(fd int) {
 // while still root, so it counts against root's key quota, not against the
 // function uid's, which many instances of one function share.
 func leaveHostKeys() error {
-	if _, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); errno != 0 {
-		return fmt.Errorf("join a session keyring of the instance's own: %w", errno)
+	_, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+	switch errno {
+	case 0, unix.ENOSYS, unix.EPERM:
+		// A kernel without keyrings, or a container's filter refusing
+		// keyctl to the platform (and so to the function): nothing to leave.
+		return nil
 	}
-	return nil
+	return fmt.Errorf("join a session keyring of the instance's own: %w", errno)
 }
 
 // emptyBoundingSet drops every capability from the bounding set, so that
