@@ -596,7 +596,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 		}
 		g.log.Warn("gateway: "+msg, "route", rt.routeKey)
 		h := w.Header()
+		closeConn := h["Connection"] // set by ServeHTTP: the connection must close
 		clear(h)
+		if closeConn != nil {
+			h["Connection"] = closeConn
+		}
 		h["X-Amzn-Requestid"] = []string{requestID}
 		if rt.kind == kindHTTP {
 			h["Apigw-Requestid"] = h["X-Amzn-Requestid"]
