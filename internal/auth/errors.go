@@ -49,6 +49,9 @@ type Error struct {
 	// ExplicitDeny: a Deny statement refused it (not a missing Allow).
 	// Nothing grants such a request: no resource policy, no ACL.
 	ExplicitDeny bool
+	// Presigned: the refused request was a presigned URL, whose time S3
+	// refuses with AccessDenied rather than RequestExpired.
+	Presigned bool
 }
 
 // IsExplicitDeny says err is a refusal by a Deny statement.
@@ -107,6 +110,9 @@ func (e *Error) Code(p Protocol) string {
 	case ErrExpiredToken:
 		return pick(query, "ExpiredToken", "ExpiredTokenException")
 	case ErrRequestExpired, ErrRequestNotYetValid:
+		if p == ProtocolS3 && e.Presigned {
+			return "AccessDenied" // "Request has expired", as S3 answers
+		}
 		return pick(query, "RequestExpired", "InvalidSignatureException")
 	case ErrBodyTooLarge:
 		return pick(query, "RequestEntityTooLarge", "RequestEntityTooLargeException")

@@ -304,10 +304,10 @@ func isLower(s string) bool {
 func (sr *signedRequest) checkTime(now time.Time) error {
 	if sr.presigned {
 		if now.Before(sr.amzDate.Add(-MaxSkew)) {
-			return newError(ErrRequestNotYetValid, "Request is not yet valid")
+			return &Error{Reason: ErrRequestNotYetValid, Message: "Request is not yet valid", Presigned: true}
 		}
 		if now.After(sr.amzDate.Add(sr.expires)) {
-			return newError(ErrRequestExpired, "Request has expired")
+			return &Error{Reason: ErrRequestExpired, Message: "Request has expired", Presigned: true}
 		}
 		return nil
 	}

@@ -21,9 +21,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/functions"
+	"github.com/nimbus-platform/nimbus/internal/httpguard"
 	"github.com/nimbus-platform/nimbus/internal/invoke"
 	"github.com/nimbus-platform/nimbus/internal/runtime"
 	"github.com/nimbus-platform/nimbus/internal/telemetry/logs"
@@ -74,6 +76,10 @@ type Config struct {
 	// the answer (slow callers cannot hold connections); defaults 30 s, 2 min
 	// and 1 min.
 	HeaderReadTimeout, BodyReadTimeout, WriteTimeout time.Duration
+	// MaxConns caps the connections open at once (each holds a descriptor of
+	// the platform's, which its other listeners and instances need too);
+	// default half the process's limit on open files, negative for none.
+	MaxConns int
 }
 
 // Gateway is an http.Handler serving every deployed API.
@@ -156,10 +162,32 @@ func (g *Gateway) Listen(addr string) error {
 		DisableGeneralOptionsHandler: true,
 		ConnContext:                  connContext,
 	}
+	if limit := g.maxConns(); limit > 0 {
+		var last atomic.Int64 // unix nanoseconds of the last warning: one per 10 s
+		ln = httpguard.CapConnections(ln, limit, func(open int) {
+			now := time.Now().UnixNano()
+			if prev := last.Load(); now-prev >= int64(10*time.Second) && last.CompareAndSwap(prev, now) {
+				g.log.Warn("gateway: refusing connections: too many open", "open", open, "max", limit)
+			}
+		})
+	}
 	ln = trackingListener{ln}
 	g.served = make(chan error, 1)
 	go func() { g.served <- g.server.Serve(ln) }()
 	return nil
+}
+
+// maxConns is the cap on open connections: the configured one, or half the
+// process's limit on open files.
+func (g *Gateway) maxConns() int {
+	if g.cfg.MaxConns != 0 {
+		return g.cfg.MaxConns
+	}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY {
+		return 1 << 16
+	}
+	return int(max(lim.Cur/2, 256))
 }
 
 // Addr is the listener's address ("" before Listen).
@@ -347,6 +375,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn := connOf(r.Context())
 	if conn != nil {
 		sc.names = conn.takeNames(r.Method, sc.names[:0])
+	}
+	if len(r.TransferEncoding) > 0 && (conn == nil || conn.closeAfter()) {
+		h["Connection"] = []string{"close"}
 	}
 	rt, path, pathSet := g.route(t, r, &sc.params)
 	if rt != nil && rt.kind == kindHTTP {
@@ -593,7 +624,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 		}
 		g.log.Warn("gateway: "+msg, "route", rt.routeKey)
 		h := w.Header()
+		closeConn := h["Connection"] // set by ServeHTTP: the connection must close
 		clear(h)
+		if closeConn != nil {
+			h["Connection"] = closeConn
+		}
 		h["X-Amzn-Requestid"] = []string{requestID}
 		if rt.kind == kindHTTP {
 			h["Apigw-Requestid"] = h["X-Amzn-Requestid"]

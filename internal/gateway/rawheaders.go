@@ -89,6 +89,18 @@ func (c *trackedConn) takeNames(method string, dst []byte) []byte {
 	return dst
 }
 
+// closeAfter reports whether the connection must close after answering the
+// request just taken, which is chunked: RFC 9112 (6.3) requires it when a
+// Content-Length came with the chunked coding (net/http drops the length and
+// keeps the connection, so what a front proxy framed by the length as one
+// request would go on here as two), and where the scanner lost track it
+// cannot tell.
+func (c *trackedConn) closeAfter() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sc.popped != poppedPlain
+}
+
 // setReadDeadline and setWriteDeadline bound the slow parts of a request.
 func (c *trackedConn) setReadDeadline(d time.Duration) {
 	if d <= 0 {
@@ -151,6 +163,7 @@ const (
 type scanEntry struct {
 	method     [maxTrackedMethod]byte
 	methodLen  uint8
+	both       bool // a Content-Length besides chunked: see closeAfter
 	start, end int
 }
 
@@ -179,7 +192,16 @@ type headerScanner struct {
 	arena   []byte
 	entries []scanEntry
 	head    int
+	// popped is what the last pop knew of its request's framing.
+	popped uint8
 }
+
+// What pop knew of a request's framing.
+const (
+	poppedUnknown uint8 = iota // the scanner had lost track
+	poppedPlain
+	poppedBoth // chunked, and a Content-Length too
+)
 
 const (
 	framingNone uint8 = iota
@@ -299,7 +321,10 @@ func (s *headerScanner) step(c byte) {
 		case '\n':
 			s.endHeaders()
 		case ' ', '\t':
-			s.state = stSkipLine // an obsolete line folding
+			// An obsolete line folding: net/http joins it to the previous
+			// value, which may be a framing header's ("Transfer-Encoding:"
+			// then " chunked"). Rare enough to give up on.
+			s.lose()
 		default:
 			s.nameLen = 0
 			s.state = stName
@@ -459,7 +484,7 @@ func (s *headerScanner) endHeaders() {
 		s.lose()
 		return
 	}
-	e := scanEntry{methodLen: uint8(s.methodLen), start: s.blockStart, end: len(s.arena)}
+	e := scanEntry{methodLen: uint8(s.methodLen), both: s.chunked && s.length >= 0, start: s.blockStart, end: len(s.arena)}
 	copy(e.method[:], s.method[:s.methodLen])
 	s.entries = append(s.entries, e)
 	switch {
@@ -474,6 +499,7 @@ func (s *headerScanner) endHeaders() {
 
 // pop takes the record of the next request, which must have this method.
 func (s *headerScanner) pop(method string, dst []byte) []byte {
+	s.popped = poppedUnknown
 	if s.state == stLost || s.head >= len(s.entries) {
 		s.lose()
 		return dst
@@ -484,6 +510,10 @@ func (s *headerScanner) pop(method string, dst []byte) []byte {
 		return dst
 	}
 	dst = append(dst, s.arena[e.start:e.end]...)
+	s.popped = poppedPlain
+	if e.both {
+		s.popped = poppedBoth
+	}
 	s.head++
 	if s.head == len(s.entries) {
 		// Nothing queued: keep only the names of a block being read.

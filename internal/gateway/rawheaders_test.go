@@ -61,6 +61,12 @@ func TestHeaderScanner(t *testing.T) {
 			lost:   true,
 		},
 		{
+			name: "an obsolete line folding loses track",
+			stream: "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n" +
+				"22\r\nGET /b HTTP/1.1\r\nx-hidden: 1\r\n\r\n\r\n0\r\n\r\n",
+			lost: true,
+		},
+		{
 			name:   "a bad chunk size loses track",
 			stream: "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 			lost:   true,
@@ -146,5 +152,28 @@ func BenchmarkHeaderScanner(b *testing.B) {
 	for b.Loop() {
 		s.feed(req)
 		dst = s.pop("GET", dst[:0])
+	}
+}
+
+// TestHeaderScannerMarksLengthWithChunked: a request with a Content-Length
+// besides the chunked coding is marked, so that its connection closes after
+// the answer (RFC 9112 6.3); a plain chunked one is not, and a lost scanner
+// knows nothing.
+func TestHeaderScannerMarksLengthWithChunked(t *testing.T) {
+	var s headerScanner
+	s.startRequest()
+	s.feed([]byte("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+		"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"))
+	s.pop("POST", nil)
+	if s.popped != poppedPlain {
+		t.Errorf("plain chunked request: popped %d, want %d", s.popped, poppedPlain)
+	}
+	s.pop("POST", nil)
+	if s.popped != poppedBoth {
+		t.Errorf("length and chunked: popped %d, want %d", s.popped, poppedBoth)
+	}
+	s.pop("POST", nil) // nothing queued: the scanner gives up
+	if s.popped != poppedUnknown {
+		t.Errorf("lost: popped %d, want %d", s.popped, poppedUnknown)
 	}
 }

@@ -87,7 +87,12 @@ type Config struct {
 	// the Origin and Sec-Fetch checks. The Host check still applies.
 	Permit func(*http.Request) bool
 	Limits Limits
-	Logger *slog.Logger
+	// ClientOf, when set, names the client of a connection for the cap on
+	// connections per client, given its IP address, once that address has
+	// reached its cap: each name then has a cap of its own. It may tell
+	// apart the local users behind one address (functions share the host's).
+	ClientOf func(c net.Conn, ip string) string
+	Logger   *slog.Logger
 }
 
 // Guard holds one listener's policy.
@@ -110,7 +115,8 @@ func New(ln net.Listener, cfg Config) (*Guard, error) {
 		return nil, err
 	}
 	g := &Guard{cfg: cfg, log: cfg.Logger, hosts: hosts}
-	g.ln = &limitListener{Listener: ln, max: cfg.Limits.MaxConnsPerClient, perIP: map[string]int{}, refused: g.refusedConn}
+	g.ln = &limitListener{Listener: ln, max: cfg.Limits.MaxConnsPerClient, perIP: map[string]int{}, refused: g.refusedConn,
+		clientOf: cfg.ClientOf}
 	return g, nil
 }
 

@@ -317,3 +317,41 @@ func TestPermit(t *testing.T) {
 		t.Errorf("Permit asked %d times, want 2", n)
 	}
 }
+
+// TestClientOfSplitsAnAddress: once an address is at its cap, ClientOf
+// names its further clients (the platform names the local users behind the
+// host's address), and each named client has a cap of its own.
+func TestClientOfSplitsAnAddress(t *testing.T) {
+	var n atomic.Int32
+	cfg := Config{Limits: Limits{MaxConnsPerClient: 2}, ClientOf: func(c net.Conn, ip string) string {
+		if n.Add(1) <= 2 {
+			return ip + " first"
+		}
+		return ip + " second"
+	}}
+	addr := serve(t, cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	// Two for the address, then two for each named client.
+	for i := range 6 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /x HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("connection %d: %v %v", i, resp, err)
+		}
+	}
+	if got := n.Load(); got != 4 {
+		t.Errorf("ClientOf called %d times, want 4 (only past the address's cap)", got)
+	}
+	// The next is over the second client's cap.
+	extra, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if answer := closedWithin(t, extra, 20*time.Second); !strings.HasPrefix(answer, "HTTP/1.1 429") && answer != "" {
+		t.Fatalf("a seventh connection got %q", answer)
+	}
+}

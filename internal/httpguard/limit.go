@@ -8,13 +8,29 @@ import (
 	"time"
 )
 
-// limitListener caps the open connections of each client IP address.
+// limitListener caps the open connections of each client: an IP address,
+// and past its cap, what clientOf makes of it.
 type limitListener struct {
 	net.Listener
-	max     int // negative: no cap
-	mu      sync.Mutex
-	perIP   map[string]int
-	refused func(ip string, open int)
+	max      int // negative: no cap
+	mu       sync.Mutex
+	perIP    map[string]int
+	refused  func(ip string, open int)
+	clientOf func(c net.Conn, ip string) string
+	total    bool // one cap for every client together
+}
+
+// CapConnections caps the connections ln holds open at once, whoever makes
+// them: past max, a new one is answered 429 and closed. It keeps a listener
+// the public reaches from taking the descriptors the rest of the process
+// needs. refused, if set, hears of each refusal.
+func CapConnections(ln net.Listener, max int, refused func(open int)) net.Listener {
+	return &limitListener{Listener: ln, max: max, perIP: map[string]int{}, total: true,
+		refused: func(_ string, open int) {
+			if refused != nil {
+				refused(open)
+			}
+		}}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -23,9 +39,21 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil || l.max < 0 {
 			return c, err
 		}
-		ip := clientIP(c)
+		ip := ""
+		if !l.total {
+			ip = clientIP(c)
+		}
 		l.mu.Lock()
 		open := l.perIP[ip]
+		if open >= l.max && l.clientOf != nil {
+			// Only an address at its cap is told apart further (naming a
+			// client may cost a scan of the host's socket table): past its
+			// first max connections, each client it names has max of its own.
+			l.mu.Unlock()
+			ip = l.clientOf(c, ip)
+			l.mu.Lock()
+			open = l.perIP[ip]
+		}
 		if open >= l.max {
 			l.mu.Unlock()
 			l.refused(ip, open)

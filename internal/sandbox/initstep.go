@@ -114,6 +114,12 @@ func runInit() error {
 		}
 	}
 	if p.SetID {
+		if err := leaveHostKeys(); err != nil {
+			return err
+		}
+		if err := emptyBoundingSet(); err != nil {
+			return err
+		}
 		// No supplementary groups at all: the platform's (root's, sudo's)
 		// must not reach the function.
 		if err := syscall.Setgroups([]int{}); err != nil {
@@ -201,4 +207,39 @@ func closeOnExecFrom(fd int) {
 			unix.CloseOnExec(n)
 		}
 	}
+}
+
+// leaveHostKeys gives the instance a new, empty session keyring. The one it
+// inherited is the platform's (a service manager gives every service one,
+// and tools keep credentials in it), and whoever holds a keyring possesses
+// its keys: the uid change alone would leave them readable. It is made
+// while still root, so it counts against root's key quota, not against the
+// function uid's, which many instances of one function share.
+func leaveHostKeys() error {
+	_, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+	switch errno {
+	case 0, unix.ENOSYS, unix.EPERM:
+		// A kernel without keyrings, or a container's filter refusing
+		// keyctl to the platform (and so to the function): nothing to leave.
+		return nil
+	}
+	return fmt.Errorf("join a session keyring of the instance's own: %w", errno)
+}
+
+// emptyBoundingSet drops every capability from the bounding set, so that
+// nothing the function execs can gain one, whatever else fails. Dropping
+// needs CAP_SETPCAP: it runs before the uid change.
+func emptyBoundingSet() error {
+	for c := 0; c < 64; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) {
+				// Past the kernel's last capability, or a host that gave the
+				// platform no CAP_SETPCAP: the uid change still takes every
+				// capability, and no_new_privs keeps them out of reach.
+				return nil
+			}
+			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+		}
+	}
+	return nil
 }

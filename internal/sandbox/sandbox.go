@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,6 +78,8 @@ type Sandbox struct {
 	// ScopeError says why instances are not confined to their own abstract
 	// unix sockets and processes (Landlock scopes).
 	ScopeError error
+	// FilterError says why instances get no system call filter (ADR 0033).
+	FilterError error
 	// guard keeps function uids off the host's local ports; nil where the
 	// host refuses nftables or functions keep the platform's uid.
 	guard *netguard.Guard
@@ -139,6 +142,7 @@ func New(cfg Config) *Sandbox {
 			s.cloneflags = flags
 		}
 		s.ScopeError = scopeSupport()
+		s.FilterError = filterSupport(goruntime.GOARCH)
 		if cfg.NoNetworkGuard {
 			s.NetworkError = errors.New("functions can reach every service listening on the host's own addresses (--no-network-guard)")
 		} else if g, err := netguard.New(s.tag, cfg.AllowLocalPorts...); err != nil {
@@ -172,6 +176,9 @@ type Status struct {
 	// signals only its own processes (Landlock scopes, ADR 0033).
 	Scoped      bool   `json:"scoped"`
 	ScopeReason string `json:"scopeReason,omitempty"`
+	// Filtered: a seccomp filter refuses the kernel surface of ADR 0033.
+	Filtered     bool   `json:"filtered"`
+	FilterReason string `json:"filterReason,omitempty"`
 	// NetworkTable is the nftables table (inet family) holding the rules.
 	NetworkTable string `json:"networkTable,omitempty"`
 	// AllowedLocalPorts are the local ports the operator opened to every
@@ -204,6 +211,10 @@ func (s *Sandbox) Status() Status {
 	st.Scoped = s.cfg.DropPrivileges && s.ScopeError == nil
 	if s.ScopeError != nil {
 		st.ScopeReason = s.ScopeError.Error()
+	}
+	st.Filtered = s.cfg.DropPrivileges && s.FilterError == nil
+	if s.FilterError != nil {
+		st.FilterReason = s.FilterError.Error()
 	}
 	if s.NetworkError != nil {
 		st.NetworkReason = s.NetworkError.Error()

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -59,6 +60,38 @@ func TestFilterRefusesUserNamespaces(t *testing.T) {
 	})
 }
 
+// TestFilterKeepsNetlinkToRoute: netlink sockets open for NETLINK_ROUTE only;
+// other domains are untouched.
+func TestFilterKeepsNetlinkToRoute(t *testing.T) {
+	if seccompArch() == 0 {
+		t.Skip("no filter for this architecture")
+	}
+	onFilteredThread(t, func() {
+		open := func(domain, typ, proto int) error {
+			fd, _, errno := syscall.RawSyscall(unix.SYS_SOCKET, uintptr(domain), uintptr(typ), uintptr(proto))
+			if errno != 0 {
+				return errno
+			}
+			unix.Close(int(fd))
+			return nil
+		}
+		if err := open(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE); err != nil {
+			t.Errorf("NETLINK_ROUTE: %v", err)
+		}
+		for _, proto := range []int{unix.NETLINK_SOCK_DIAG, unix.NETLINK_KOBJECT_UEVENT, unix.NETLINK_GENERIC, unix.NETLINK_AUDIT} {
+			if err := open(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto); err != unix.EPERM {
+				t.Errorf("netlink protocol %d: %v, want EPERM", proto, err)
+			}
+		}
+		if err := open(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err != nil {
+			t.Errorf("an IPv4 socket: %v", err)
+		}
+		if err := open(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
+			t.Errorf("a unix socket: %v", err)
+		}
+	})
+}
+
 // BenchmarkSyscall* measure what the filter adds to every system call of a
 // function (getppid: the kernel does almost nothing else).
 func BenchmarkSyscallUnfiltered(b *testing.B) {
@@ -73,4 +106,29 @@ func BenchmarkSyscallFiltered(b *testing.B) {
 			syscall.RawSyscall(unix.SYS_GETPPID, 0, 0, 0)
 		}
 	})
+}
+
+// TestFilterSupportNamesMissingArchitectures: a build for an architecture
+// the filter is not written for says so (the status API and the start
+// warning carry it) rather than running unfiltered in silence.
+func TestFilterSupportNamesMissingArchitectures(t *testing.T) {
+	for _, arch := range []string{"amd64", "arm64"} {
+		if err := filterSupport(arch); err != nil {
+			t.Errorf("%s: %v, want a filter", arch, err)
+		}
+	}
+	for _, arch := range []string{"riscv64", "ppc64le", "s390x", "386"} {
+		err := filterSupport(arch)
+		if err == nil || !strings.Contains(err.Error(), arch) {
+			t.Errorf("%s: %v, want an error naming the architecture", arch, err)
+		}
+	}
+	s := &Sandbox{cfg: Config{DropPrivileges: true}, FilterError: filterSupport("riscv64")}
+	if st := s.Status(); st.Filtered || !strings.Contains(st.FilterReason, "riscv64") {
+		t.Errorf("status: filtered %v, reason %q", st.Filtered, st.FilterReason)
+	}
+	s.FilterError = nil
+	if st := s.Status(); !st.Filtered || st.FilterReason != "" {
+		t.Errorf("status with a filter: filtered %v, reason %q", st.Filtered, st.FilterReason)
+	}
 }

@@ -10,12 +10,17 @@ import (
 // for this listener's names and not from web pages, with deadlines on
 // slow clients and a cap on connections per client.
 func (s *Server) serveAPI(h http.Handler) error {
-	guard, err := httpguard.New(s.ln, httpguard.Config{
+	cfg := httpguard.Config{
 		AllowedHosts: s.cfg.AllowedHosts,
 		Limits:       s.cfg.APILimits,
 		Logger:       s.log,
 		Permit:       s.S3Browser,
-	})
+	}
+	if s.sandbox != nil {
+		// Functions share the host's address: each uid has its own cap.
+		cfg.ClientOf = s.sandbox.ClientOf
+	}
+	guard, err := httpguard.New(s.ln, cfg)
 	if err != nil {
 		_ = s.ln.Close()
 		return err

@@ -289,6 +289,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if sb.ScopeError != nil && sb.NamespaceError == nil {
 		s.log.Warn("functions are not confined to their own abstract unix sockets", "reason", sb.ScopeError)
 	}
+	if sb.FilterError != nil && sb.NamespaceError == nil {
+		s.log.Warn("functions' system calls are not filtered", "reason", sb.FilterError)
+	}
 	// Functions reach the API through the network rules (ADR 0028).
 	if _, err := sb.AllowPort(s.ln.Addr().(*net.TCPAddr).Port); err != nil {
 		sb.Close()

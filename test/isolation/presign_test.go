@@ -69,8 +69,10 @@ func TestPresignedURLsStayWithinTheirGrant(t *testing.T) {
 		}
 	}
 	expired := presign(time.Now().Add(-10*time.Minute), time.Minute)
-	if st, body := do(http.MethodGet, expired, ""); st != 403 || !strings.Contains(body, "expired") {
-		t.Errorf("an expired presigned GET: %d %s, want 403, expired", st, body)
+	// S3's answer: AccessDenied, "Request has expired" (not RequestExpired).
+	if st, body := do(http.MethodGet, expired, ""); st != 403 || !strings.Contains(body, "<Code>AccessDenied</Code>") ||
+		!strings.Contains(body, "<Message>Request has expired</Message>") {
+		t.Errorf("an expired presigned GET: %d %s, want 403 AccessDenied, Request has expired", st, body)
 	}
 	// The expiry is part of what was signed: lengthening it breaks the signature.
 	u, _ := url.Parse(expired)
