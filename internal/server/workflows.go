@@ -13,13 +13,16 @@ import (
 
 // openWorkflows opens the Step Functions service; RUNNING executions resume.
 func (s *Server) openWorkflows(ctx context.Context) error {
+	// Tasks that start other machines run through the service itself.
+	tasks := &workflows.NestedTasks{Next: &workflows.LambdaTasks{Invoker: s.Invoker}}
 	w, err := workflows.Open(ctx, workflows.Config{
-		Store: s.store, Tasks: &workflows.LambdaTasks{Invoker: s.Invoker},
+		Store: s.store, Tasks: tasks,
 		AccountID: appspec.AccountID, Logger: s.log,
 	})
 	if err != nil {
 		return err
 	}
+	tasks.SetService(w)
 	s.workflows = w
 	s.Registry.OnDeploy(w.DeployHook)
 	return nil
