@@ -226,12 +226,12 @@ func parseApp(app *appspec.Application) (*parsedApp, error) {
 	}
 	for _, m := range machines {
 		for i, ev := range m.Events {
-			if ev.Type != "http" {
+			if ev.Type != "http" && ev.Type != "httpApi" {
 				continue
 			}
-			r, err := parseMachineEvent(ev.Properties, api, names, m.ARN)
+			r, err := parseMachineEvent(ev.Type, ev.Properties, api, names, m.ARN)
 			if err != nil {
-				fail("state machine %q event #%d (http): %w", m.Key, i+1, err)
+				fail("state machine %q event #%d (%s): %w", m.Key, i+1, ev.Type, err)
 				continue
 			}
 			r.key = m.Key

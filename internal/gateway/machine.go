@@ -25,9 +25,16 @@ type machineRoute struct {
 
 // parseMachineEvent reads a state machine's `http` event: a REST API route
 // (path, method, cors, private, authorizer as for functions) whose
-// integration starts the machine.
-func parseMachineEvent(raw json.RawMessage, api *serviceAPI, names map[string]string, arn string) (*route, error) {
-	r, err := parseRESTEvent(raw, api, names)
+// integration starts the machine; or an `httpApi` one (SAM's HttpApi), a
+// route of the HTTP API.
+func parseMachineEvent(typ string, raw json.RawMessage, api *serviceAPI, names map[string]string, arn string) (*route, error) {
+	var r *route
+	var err error
+	if typ == "httpApi" {
+		r, err = parseHTTPEvent(raw, api)
+	} else {
+		r, err = parseRESTEvent(raw, api, names)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -180,8 +180,9 @@ func nestedFailure(err error) error {
 }
 
 // mayStart decides whether the execution parent may start the machine
-// child. A machine's role is modelled as serverless-step-functions writes
-// it from the definition: states:StartExecution (and the .sync calls) on
+// child. A machine's role is the statements its deploy declared (SAM
+// Policies), else modelled as serverless-step-functions writes it from the
+// definition: states:StartExecution (and the .sync calls) on
 // every StateMachineArn a startExecution task names, or on every machine
 // when a task reads the ARN from its input (StateMachineArn.$). The policy
 // is evaluated by the platform's IAM evaluator; a denial fails the task
@@ -191,19 +192,24 @@ func (s *Service) mayStart(ctx context.Context, parent ExecutionInfo, child stri
 	if err != nil {
 		return fmt.Errorf("parent state machine: %w", err)
 	}
-	var def any
-	if err := json.Unmarshal([]byte(m.Definition), &def); err != nil {
-		return fmt.Errorf("parent state machine definition: %w", err)
-	}
-	resources := startedMachines(def, nil)
-	if len(resources) == 0 {
-		resources = []string{"arn:aws:states:::none"}
-	}
-	policy, err := auth.ParseStatements(mustJSON([]map[string]any{{
-		"Effect": "Allow", "Action": []string{"states:StartExecution"}, "Resource": resources,
-	}}))
+	policy, declared, err := s.rolePolicy(ctx, m.Name)
 	if err != nil {
 		return err
+	}
+	if !declared {
+		var def any
+		if err := json.Unmarshal([]byte(m.Definition), &def); err != nil {
+			return fmt.Errorf("parent state machine definition: %w", err)
+		}
+		resources := startedMachines(def, nil)
+		if len(resources) == 0 {
+			resources = []string{"arn:aws:states:::none"}
+		}
+		if policy, err = auth.ParseStatements(mustJSON([]map[string]any{{
+			"Effect": "Allow", "Action": []string{"states:StartExecution"}, "Resource": resources,
+		}})); err != nil {
+			return err
+		}
 	}
 	req := &auth.Request{Action: "states:StartExecution", Resource: child, Context: map[string]string{
 		"aws:PrincipalArn": parent.RoleARN, "aws:SourceArn": parent.ARN,
