@@ -53,6 +53,15 @@ func TestSAMStateMachines(t *testing.T) {
 		t.Fatalf("greeter execution: %s %s %s", done.Status, aws.ToString(done.Output), aws.ToString(done.Cause))
 	}
 
+	// An HttpApi event: a route of the HTTP API, no stage in the path.
+	status, _, body = post(t, p.Gateway.URL()+"/allowed", `{"direct":true}`, nil)
+	if json.Unmarshal([]byte(body), &started) != nil || status != http.StatusOK || !strings.Contains(started.ExecutionArn, ":execution:allowed:") {
+		t.Fatalf("POST /allowed: %d %s", status, body)
+	}
+	if d := waitDone(t, c, started.ExecutionArn); aws.ToString(d.Input) != `{"direct":true}` || d.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("allowed execution: %s %s", d.Status, aws.ToString(d.Input))
+	}
+
 	// The EventBridgeRule event starts gate with the event's detail; its
 	// Policies allow starting allowed...
 	eb := eventbridge.NewFromConfig(p.AWSConfig())
