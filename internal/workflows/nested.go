@@ -29,8 +29,9 @@ type NestedTasks struct {
 	once  sync.Once
 	ready chan struct{}
 	svc   *Service
-	// Poll is how often a .sync task reads its child's status; default
-	// 200 ms.
+	// Poll is the longest wait between two reads of a .sync task's child
+	// (the first reads come sooner, so short children end quickly); default
+	// 1 s.
 	Poll time.Duration
 }
 
@@ -131,10 +132,11 @@ func (n *NestedTasks) RunTask(ctx context.Context, req TaskRequest) (json.RawMes
 // the parent stopped), the child is stopped, as AWS does for .sync; a
 // platform shutdown leaves it running to resume.
 func (n *NestedTasks) wait(ctx context.Context, s *Service, arn string) (*Execution, error) {
-	poll := n.Poll
-	if poll <= 0 {
-		poll = 200 * time.Millisecond
+	longest := n.Poll
+	if longest <= 0 {
+		longest = time.Second
 	}
+	poll := 20 * time.Millisecond
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -159,6 +161,7 @@ func (n *NestedTasks) wait(ctx context.Context, s *Service, arn string) (*Execut
 			return ex, nil
 		}
 		t.Reset(poll)
+		poll = min(2*poll, longest)
 	}
 }
 
