@@ -82,11 +82,19 @@ func DeclaredMachines(app *appspec.Application) ([]Declared, error) {
 			d.Type = TypeStandard
 		}
 		if m.Role != nil {
-			role, err := stack.Resolve(m.Role)
+			arn, policy, isRole, err := roleResource(app, stack, m.Role)
 			if err != nil {
 				return nil, fmt.Errorf("%s.role: %w", where, err)
 			}
-			d.RoleARN, _ = role.(string)
+			if isRole {
+				d.RoleARN, d.Policy = arn, policy
+			} else {
+				role, err := stack.Resolve(m.Role)
+				if err != nil {
+					return nil, fmt.Errorf("%s.role: %w", where, err)
+				}
+				d.RoleARN, _ = role.(string)
+			}
 		}
 		if d.RoleARN == "" {
 			d.RoleARN = fmt.Sprintf("arn:aws:iam::%s:role/%s-%s-%s-role", appspec.AccountID, app.Service, app.Stage, key)
@@ -244,11 +252,22 @@ func resourceMachines(app *appspec.Application) ([]Declared, error) {
 			d.Type = t
 		}
 		if role, ok := r.Properties[roleProp]; ok {
-			v, err := stack.Resolve(role)
-			if err != nil {
-				return nil, fmt.Errorf("%s.RoleArn: %w", where, err)
+			arn, policy, isRole, err := roleResource(app, stack, role)
+			switch {
+			case err != nil:
+				return nil, fmt.Errorf("%s.%s: %w", where, roleProp, err)
+			case isRole:
+				d.RoleARN = arn
+				if d.Policy == nil {
+					d.Policy = policy
+				}
+			default:
+				v, err := stack.Resolve(role)
+				if err != nil {
+					return nil, fmt.Errorf("%s.%s: %w", where, roleProp, err)
+				}
+				d.RoleARN, _ = v.(string)
 			}
-			d.RoleARN, _ = v.(string)
 		}
 		if d.RoleARN == "" {
 			d.RoleARN = fmt.Sprintf("arn:aws:iam::%s:role/%s-%s-role", appspec.AccountID, cfn.StackName(app), id)

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/auth"
+	"github.com/nimbus-platform/nimbus/internal/cfn"
 )
 
 // rolesBucket keeps the IAM statements a deploy declared for a state
@@ -102,4 +104,59 @@ func samPolicies(app *appspec.Application, v any) (json.RawMessage, error) {
 		return nil, err
 	}
 	return data, nil
+}
+
+// roleResource reads a machine's role given as a reference to an
+// AWS::IAM::Role of the application's resources (Fn::GetAtt [Id, Arn], Ref
+// Id): its ARN and, when the role has inline Policies and no managed ones,
+// their statements as the machine's declared policy. ok is false when v is
+// not such a reference.
+func roleResource(app *appspec.Application, stack *cfn.Stack, v any) (arn string, policy json.RawMessage, ok bool, err error) {
+	m, isMap := v.(map[string]any)
+	if !isMap || len(m) != 1 {
+		return "", nil, false, nil
+	}
+	var id string
+	if ga, isList := m["Fn::GetAtt"].([]any); isList && len(ga) == 2 && ga[1] == "Arn" {
+		id, _ = ga[0].(string)
+	} else if ga, isText := m["Fn::GetAtt"].(string); isText && strings.HasSuffix(ga, ".Arn") {
+		id = strings.TrimSuffix(ga, ".Arn")
+	} else if r, isText := m["Ref"].(string); isText {
+		id = r
+	}
+	resources, err := app.ParsedResources()
+	if err != nil || id == "" || resources[id].Type != "AWS::IAM::Role" {
+		return "", nil, false, err
+	}
+	props := resources[id].Properties
+	name := stack.Name + "-" + id
+	if raw, has := props["RoleName"]; has {
+		if n, err := stack.String(raw); err == nil && n != "" {
+			name = n
+		}
+	}
+	arn = fmt.Sprintf("arn:aws:iam::%s:role/%s", appspec.AccountID, name)
+	if len(props["ManagedPolicyArns"]) > 0 || len(props["Policies"]) == 0 {
+		return arn, nil, true, nil // what managed policies allow is not known here
+	}
+	var policies []struct {
+		PolicyDocument json.RawMessage `json:"PolicyDocument"`
+	}
+	if err := json.Unmarshal(props["Policies"], &policies); err != nil {
+		return "", nil, true, fmt.Errorf("role %s: Policies must be a list of {PolicyName, PolicyDocument}", id)
+	}
+	var docs []any
+	for _, p := range policies {
+		var doc any
+		if err := json.Unmarshal(p.PolicyDocument, &doc); err != nil {
+			return "", nil, true, fmt.Errorf("role %s: %w", id, err)
+		}
+		resolved, err := stack.Resolve(doc)
+		if err != nil {
+			return "", nil, true, fmt.Errorf("role %s: %w", id, err)
+		}
+		docs = append(docs, resolved)
+	}
+	policy, err = samPolicies(app, docs)
+	return arn, policy, true, err
 }

@@ -104,3 +104,33 @@ func TestNestedExecutions(t *testing.T) {
 		t.Errorf("%d startExecution tasks scheduled, want 4", scheduled)
 	}
 }
+
+// TestNestedExecutionRole: a machine whose role: names an AWS::IAM::Role of
+// the template starts only what the role's inline policy allows.
+func TestNestedExecutionRole(t *testing.T) {
+	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
+	p.Deploy(testkit.Path(t, "test/stepfunctions/testdata/nested"))
+	c := sfn.NewFromConfig(p.AWSConfig())
+	ctx := context.Background()
+	m, err := c.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(machineARN + "guarded")})
+	if err != nil || aws.ToString(m.RoleArn) != "arn:aws:iam::000000000000:role/sfn-nested-dev-GuardedRole" {
+		t.Fatalf("guarded: %v %v", m, err)
+	}
+	run := func(target string) *sfn.DescribeExecutionOutput {
+		t.Helper()
+		start, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(machineARN + "guarded"),
+			Input: aws.String(`{"target":"` + machineARN + target + `"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return waitDone(t, c, aws.ToString(start.ExecutionArn))
+	}
+	if d := run("child"); d.Status != types.ExecutionStatusSucceeded {
+		t.Fatalf("starting child: %s %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	d := run("failing")
+	if d.Status != types.ExecutionStatusFailed || aws.ToString(d.Error) != "StepFunctions.AccessDeniedException" ||
+		!strings.Contains(aws.ToString(d.Cause), "sfn-nested-dev-GuardedRole is not authorized to perform: states:StartExecution") {
+		t.Fatalf("starting failing: %s %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+}
