@@ -59,10 +59,10 @@ func (s *Service) rolePolicy(ctx context.Context, machine string) (auth.Policy, 
 }
 
 // samPolicies turns SAM's Policies (resolved) into IAM statements: inline
-// policy documents and statements, and the policy templates that concern
-// what nimbus authorizes for a machine (LambdaInvokePolicy,
-// StepFunctionsExecutionPolicy). Managed policy names and other templates
-// add nothing.
+// policy documents and statements, and the policy templates LambdaInvokePolicy
+// and StepFunctionsExecutionPolicy. A managed policy or another template
+// grants what nimbus does not know, so with one the role is not modelled
+// from Policies at all (nil: the definition's implied role applies).
 func samPolicies(app *appspec.Application, v any) (json.RawMessage, error) {
 	items, ok := v.([]any)
 	if !ok {
@@ -72,7 +72,7 @@ func samPolicies(app *appspec.Application, v any) (json.RawMessage, error) {
 	for _, it := range items {
 		m, ok := it.(map[string]any)
 		if !ok {
-			continue // a managed policy name or ARN
+			return nil, nil // a managed policy name or ARN
 		}
 		if st, ok := m["Statement"]; ok {
 			if list, ok := st.([]any); ok {
@@ -93,6 +93,8 @@ func samPolicies(app *appspec.Application, v any) (json.RawMessage, error) {
 			case "StepFunctionsExecutionPolicy":
 				statements = append(statements, map[string]any{"Effect": "Allow", "Action": []string{"states:StartExecution"},
 					"Resource": app.StateMachineARN(str("StateMachineName"))})
+			default:
+				return nil, nil
 			}
 		}
 	}
