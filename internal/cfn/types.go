@@ -18,6 +18,9 @@ const (
 	TypeDataStream   = "AWS::Kinesis::Stream"
 	TypeBucket       = "AWS::S3::Bucket"
 	TypeStateMachine = "AWS::StepFunctions::StateMachine"
+	// TypeServerlessStateMachine is SAM's state machine: its name is Name,
+	// its type Type, and it carries Policies and Events.
+	TypeServerlessStateMachine = "AWS::Serverless::StateMachine"
 )
 
 // Getter returns the value of a resource's Ref or of one of its attributes.
@@ -103,6 +106,16 @@ func resourceTypes() map[string]ResourceType {
 				"DefinitionSubstitutions": true, "RoleArn": true,
 				"DefinitionS3Location": false, "LoggingConfiguration": false, "TracingConfiguration": false, "Tags": false,
 				"EncryptionConfiguration": false,
+			},
+		},
+		TypeServerlessStateMachine: {
+			Ref:        stateMachineARN,
+			Attributes: map[string]Getter{"Arn": stateMachineARN, "Name": stateMachineName},
+			Properties: map[string]bool{
+				"Name": true, "Type": true, "Definition": true, "DefinitionUri": true,
+				"DefinitionSubstitutions": true, "Role": true, "Policies": true, "Events": true,
+				"Logging": false, "Tracing": false, "Tags": false, "PermissionsBoundary": false,
+				"AutoPublishAlias": false, "DeploymentPreference": false, "RolePath": false, "UseAliasAsEventTarget": false,
 			},
 		},
 		TypeDataStream: {
@@ -353,7 +366,11 @@ func Properties(resourceType string) []string {
 // StateMachineName is the name of an AWS::StepFunctions::StateMachine: its
 // StateMachineName, else stack-LogicalId.
 func (s *Stack) StateMachineName(id string) (string, error) {
-	name, err := s.Property(id, "StateMachineName", nil)
+	prop := "StateMachineName"
+	if s.Resources[id].Type == TypeServerlessStateMachine {
+		prop = "Name"
+	}
+	name, err := s.Property(id, prop, nil)
 	if err != nil || name != "" {
 		return name, err
 	}

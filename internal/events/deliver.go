@@ -474,6 +474,15 @@ func sinkError(err error) *deliveryError {
 			return &deliveryError{Code: "InvalidParameterValueException", Message: te.Message}
 		}
 	}
+	var ee *Error // a state machine's refusal (the server's states sink)
+	if errors.As(err, &ee) {
+		switch ee.Code {
+		case CodeNotFound:
+			return &deliveryError{Code: "ResourceNotFoundException", Message: ee.Message}
+		case CodeValidation:
+			return &deliveryError{Code: "InvalidParameterValueException", Message: ee.Message}
+		}
+	}
 	return &deliveryError{Code: "InternalException", Message: err.Error(), Retryable: true}
 }
 

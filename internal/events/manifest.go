@@ -172,10 +172,28 @@ func (s *Service) declare(app *appspec.Application) (*declared, error) {
 		return &v
 	}
 
+	// Functions' events, then state machines' (serverless-step-functions),
+	// whose target is the machine: the same rules with another target kind.
+	type source struct {
+		what, key, name, arn string
+		events               []appspec.Event
+	}
+	var sources []source
 	for _, f := range app.Functions {
+		sources = append(sources, source{"function", f.Key, f.Name, fnARN(f.Name), f.Events})
+	}
+	machines, err := app.StateMachineEvents()
+	if err != nil {
+		add("%v", err)
+	}
+	for _, m := range machines {
+		sources = append(sources, source{"state machine", m.Key, m.Name, m.ARN, m.Events})
+	}
+	for _, f := range sources {
 		nSched, nRule := 0, 0
-		for ei, ev := range f.Events {
-			where := fmt.Sprintf("function %q event #%d (%s)", f.Key, ei+1, ev.Type)
+		machine := f.what == "state machine"
+		for ei, ev := range f.events {
+			where := fmt.Sprintf("%s %q event #%d (%s)", f.what, f.key, ei+1, ev.Type)
 			switch ev.Type {
 			case "schedule":
 				var props map[string]json.RawMessage
@@ -197,9 +215,9 @@ func (s *Service) declare(app *appspec.Application) (*declared, error) {
 				}
 				for _, rate := range rates {
 					nSched++
-					t := Target{ID: shortName(f.Name + "-schedule"), Arn: fnARN(f.Name)}
+					t := Target{ID: shortName(f.name + "-schedule"), Arn: f.arn}
 					rule := Rule{Bus: DefaultBus, ScheduleExpression: rate, State: StateEnabled, ManagedBy: app.Service, Region: app.Region}
-					rule.Name = shortName(fmt.Sprintf("%s-schedule-%d", f.Name, nSched))
+					rule.Name = shortName(fmt.Sprintf("%s-schedule-%d", f.name, nSched))
 					if props != nil {
 						if n := str(props["name"]); n != "" {
 							rule.Name = n
@@ -224,17 +242,24 @@ func (s *Service) declare(app *appspec.Application) (*declared, error) {
 				}
 				nRule++
 				rule := Rule{ManagedBy: app.Service, State: enabledOf(props["enabled"]), Region: app.Region}
-				rule.Bus = resolveBus(props["eventBus"], where+" eventBus", true)
+				if machine {
+					// serverless-step-functions spells them event and
+					// eventBusName, and names a bus that exists.
+					rule.Bus = resolveBus(props["eventBusName"], where+" eventBusName", false)
+					props["pattern"] = props["event"]
+				} else {
+					rule.Bus = resolveBus(props["eventBus"], where+" eventBus", true)
+				}
 				rule.Name = str(props["name"])
 				if rule.Name == "" {
-					rule.Name = shortName(fmt.Sprintf("%s-rule-%d", f.Name, nRule))
+					rule.Name = shortName(fmt.Sprintf("%s-rule-%d", f.name, nRule))
 				}
 				rule.Description = str(props["description"])
 				if p := props["pattern"]; len(p) > 0 {
 					rule.EventPattern = p
 				}
 				rule.ScheduleExpression = str(props["schedule"])
-				t := Target{ID: shortName(f.Name + "-target"), Arn: fnARN(f.Name)}
+				t := Target{ID: shortName(f.name + "-target"), Arn: f.arn}
 				t.Input = inputOf(props["input"], where)
 				t.InputPath = str(props["inputPath"])
 				t.InputTransformer = transformerOf(props["inputTransformer"], where, false)

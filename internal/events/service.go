@@ -645,13 +645,16 @@ func (s *Service) checkTargetKind(arn, what string) error {
 		if what == "target" && strings.Contains(arn, ":event-bus/") {
 			return nil
 		}
-	case "sqs", "sns":
+	case "sqs", "sns", "states":
+		if svc == "states" && (what != "target" || !strings.Contains(arn, ":stateMachine:")) {
+			break
+		}
 		if s.cfg.Sinks[svc] != nil {
 			return nil
 		}
 		return errorf(CodeValidation, "%s %s: %s targets are not supported by nimbus yet.", what, arn, strings.ToUpper(svc))
 	}
-	return errorf(CodeValidation, "%s %s: only Lambda functions, event buses, SQS queues and SNS topics are supported.", what, arn)
+	return errorf(CodeValidation, "%s %s: only Lambda functions, event buses, SQS queues, SNS topics and state machines are supported.", what, arn)
 }
 
 // RemoveTargets removes targets from a rule.

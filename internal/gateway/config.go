@@ -63,6 +63,9 @@ type route struct {
 	// events is set on a route whose integration puts the request on an
 	// event bus instead of invoking a function (webhook.go).
 	events *eventRoute
+	// machine is set on a route whose integration starts a state machine
+	// (machine.go).
+	machine *machineRoute
 	// required are the request parameters a REST route requires
 	// (request.parameters marked true), checked as API Gateway's request
 	// validator does.
@@ -215,6 +218,24 @@ func parseApp(app *appspec.Application) (*parsedApp, error) {
 				r.api, r.function, r.key = api, f.Name, f.Key
 				out.urls = append(out.urls, r)
 			}
+		}
+	}
+	machines, err := app.StateMachineEvents()
+	if err != nil {
+		fail("%w", err)
+	}
+	for _, m := range machines {
+		for i, ev := range m.Events {
+			if ev.Type != "http" && ev.Type != "httpApi" {
+				continue
+			}
+			r, err := parseMachineEvent(ev.Type, ev.Properties, api, names, m.ARN)
+			if err != nil {
+				fail("state machine %q event #%d (%s): %w", m.Key, i+1, ev.Type, err)
+				continue
+			}
+			r.key = m.Key
+			out.routes = append(out.routes, r)
 		}
 	}
 	for _, er := range app.EventRoutes {

@@ -69,6 +69,9 @@ type Config struct {
 	// PutEvent puts the requests of event routes (serverless-lift webhooks)
 	// on their bus; nil answers them 502.
 	PutEvent PutEventFunc
+	// StartMachine starts the state machines of routes integrated with
+	// Step Functions; nil answers them 502.
+	StartMachine StartMachineFunc
 	// HTTPClient fetches JWKS; default a client with a 5 s timeout.
 	HTTPClient *http.Client
 	// HeaderReadTimeout, BodyReadTimeout and WriteTimeout bound how long a
@@ -477,7 +480,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 		return
 	}
 	// CORS preflight: answered by the gateway unless the route is an explicit OPTIONS route.
-	if rt.function == "" && rt.events == nil || r.Method == http.MethodOptions && rt.method == "ANY" {
+	if rt.function == "" && rt.events == nil && rt.machine == nil || r.Method == http.MethodOptions && rt.method == "ANY" {
 		if rt.cors != nil && r.Header.Get("Access-Control-Request-Method") != "" {
 			methods := "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT"
 			if pathSet != nil {
@@ -490,7 +493,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 			rt.cors.writePreflight(w, origin, methods, status)
 			return status, 0, true
 		}
-		if rt.function == "" && rt.events == nil {
+		if rt.function == "" && rt.events == nil && rt.machine == nil {
 			status, size = g.writeError(w, rt, origin, errNotFound)
 			return
 		}
@@ -596,6 +599,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 
 	if rt.events != nil {
 		status, size = g.putEvent(w, q)
+		return
+	}
+	if rt.machine != nil {
+		status, size = g.startMachine(w, q)
 		return
 	}
 

@@ -496,6 +496,7 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 	if n := val(top, "params"); n != nil && n.kind != kindMap {
 		d.typeError(n, "params", "a map of stages to parameters")
 	}
+	d.stateMachines(val(top, "stepFunctions"), val(top, "resources")) // statemachines.go
 	if n := val(top, "resources"); n != nil {
 		p.App.Resources = n.toJSON()
 	}

@@ -111,7 +111,7 @@ func (s *Server) startEvents(ctx context.Context) error {
 		Store:      s.store,
 		Invoker:    s.Invoker,
 		Registry:   s.Registry,
-		Sinks:      map[string]events.Sink{"sqs": s.events.queues.Sink, "sns": s.events.topics.Sink},
+		Sinks:      map[string]events.Sink{"sqs": s.events.queues.Sink, "sns": s.events.topics.Sink, "states": s.machineSink},
 		Workers:    s.cfg.Events.Workers,
 		RetryDelay: s.cfg.Events.RetryDelay,
 		Clock:      s.cfg.Events.Clock,

@@ -358,7 +358,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return 0
 	})
 	s.Invoker = invoke.New(s.Registry, s.runtime)
-	s.Gateway = gateway.New(gateway.Config{Registry: s.Registry, Invoker: s.Invoker, Logs: s.logs, Logger: cfg.Logger, PutEvent: s.putWebhookEvent})
+	s.Gateway = gateway.New(gateway.Config{Registry: s.Registry, Invoker: s.Invoker, Logs: s.logs, Logger: cfg.Logger, PutEvent: s.putWebhookEvent,
+		StartMachine: s.startMachine})
 	s.Registry.AddInventory(s.routes)
 	s.registerBucketWebsites() // bucketsweb.go
 	if cfg.HTTPAddr != "" {

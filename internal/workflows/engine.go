@@ -81,6 +81,9 @@ type TaskRequest struct {
 	Credentials any
 	Attempt     int // 0 for the first
 	Heartbeat   func()
+	// Execution is the execution the task belongs to (nested executions
+	// are authorized with its machine's permissions).
+	Execution ExecutionInfo
 }
 
 // Clock is the engine's time source; tests inject one they control so Wait
@@ -841,7 +844,7 @@ func (r *run) task(ctx context.Context, sc *scope, eff any) (any, error) {
 	defer cancel()
 	beat := make(chan struct{}, 1)
 	req := TaskRequest{Resource: st.Resource, StateName: st.Name, Input: json.RawMessage(input), Credentials: st.Credentials,
-		Attempt: sc.th.retries, Heartbeat: func() {
+		Attempt: sc.th.retries, Execution: r.info, Heartbeat: func() {
 			select {
 			case beat <- struct{}{}:
 			default:

@@ -19,6 +19,9 @@ type Declared struct {
 	Type       string
 	Definition string // resolved JSON
 	RoleARN    string
+	// Policy is the role's IAM statements (SAM Policies, resolved); nil
+	// when the machine's role is the one its definition implies (roles.go).
+	Policy json.RawMessage
 }
 
 // DeclaredMachines reads the AWS::StepFunctions::StateMachine resources and
@@ -58,6 +61,7 @@ func DeclaredMachines(app *appspec.Application) ([]Declared, error) {
 		if m.Definition == nil {
 			return nil, fmt.Errorf("%s: definition is required", where)
 		}
+		m.Name = app.StateMachineName(key, m.Name)
 		def, err := stack.Resolve(functionKeys(m.Definition, keys))
 		if err != nil {
 			return nil, fmt.Errorf("%s.definition: %w", where, err)
@@ -74,18 +78,23 @@ func DeclaredMachines(app *appspec.Application) ([]Declared, error) {
 			return nil, fmt.Errorf("%s.definition: %w", where, err)
 		}
 		d := Declared{Key: key, Name: m.Name, Type: m.Type, Definition: text}
-		if d.Name == "" {
-			d.Name = app.Service + "-" + app.Stage + "-" + key
-		}
 		if d.Type == "" {
 			d.Type = TypeStandard
 		}
 		if m.Role != nil {
-			role, err := stack.Resolve(m.Role)
+			arn, policy, isRole, err := roleResource(app, stack, m.Role)
 			if err != nil {
 				return nil, fmt.Errorf("%s.role: %w", where, err)
 			}
-			d.RoleARN, _ = role.(string)
+			if isRole {
+				d.RoleARN, d.Policy = arn, policy
+			} else {
+				role, err := stack.Resolve(m.Role)
+				if err != nil {
+					return nil, fmt.Errorf("%s.role: %w", where, err)
+				}
+				d.RoleARN, _ = role.(string)
+			}
 		}
 		if d.RoleARN == "" {
 			d.RoleARN = fmt.Sprintf("arn:aws:iam::%s:role/%s-%s-%s-role", appspec.AccountID, app.Service, app.Stage, key)
@@ -137,6 +146,9 @@ func (s *Service) DeployHook(ctx context.Context, app *appspec.Application) erro
 		return err
 	}
 	for _, d := range declared {
+		if err := s.putRolePolicy(ctx, d.Name, d.Policy); err != nil {
+			return fmt.Errorf("state machine %s: %w", d.Name, err)
+		}
 		_, err := s.CreateStateMachine(ctx, StateMachine{Name: d.Name, Type: d.Type, Definition: d.Definition, RoleARN: d.RoleARN})
 		var se *Error
 		if errors.As(err, &se) && se.Kind == KindMachineExists {
@@ -170,9 +182,14 @@ func resourceMachines(app *appspec.Application) ([]Declared, error) {
 	if err != nil {
 		return nil, err
 	}
+	keys := map[string]string{}
+	for _, f := range app.Functions {
+		keys[f.Key] = cfn.LogicalFunctionID(f.Key)
+	}
 	var out []Declared
 	for id, r := range top.Resources {
-		if r.Type != cfn.TypeStateMachine {
+		sam := r.Type == cfn.TypeServerlessStateMachine
+		if r.Type != cfn.TypeStateMachine && !sam {
 			continue
 		}
 		where := "resources.Resources." + id + ".Properties"
@@ -182,8 +199,11 @@ func resourceMachines(app *appspec.Application) ([]Declared, error) {
 		}
 		var text string
 		switch {
+		case sam && r.Properties["DefinitionUri"] != nil:
+			// The CLI reads a local DefinitionUri into Definition.
+			return nil, fmt.Errorf("%s.DefinitionUri: only a local file is supported (the deploy reads it into Definition)", where)
 		case r.Properties["Definition"] != nil:
-			def, err := stack.Resolve(r.Properties["Definition"])
+			def, err := stack.Resolve(functionKeys(r.Properties["Definition"], keys))
 			if err != nil {
 				return nil, fmt.Errorf("%s.Definition: %w", where, err)
 			}
@@ -202,7 +222,7 @@ func resourceMachines(app *appspec.Application) ([]Declared, error) {
 			return nil, fmt.Errorf("%s: Definition or DefinitionString is required", where)
 		}
 		if subs, ok := r.Properties["DefinitionSubstitutions"]; ok {
-			resolved, err := stack.Resolve(subs)
+			resolved, err := stack.Resolve(functionKeys(subs, keys))
 			if err != nil {
 				return nil, fmt.Errorf("%s.DefinitionSubstitutions: %w", where, err)
 			}
@@ -215,15 +235,39 @@ func resourceMachines(app *appspec.Application) ([]Declared, error) {
 			return nil, fmt.Errorf("%s.Definition: %w", where, err)
 		}
 		d := Declared{Key: id, Name: name, Type: TypeStandard, Definition: text}
-		if t, _ := r.Properties["StateMachineType"].(string); t != "" {
+		typeProp, roleProp := "StateMachineType", "RoleArn"
+		if sam {
+			typeProp, roleProp = "Type", "Role"
+			if p, ok := r.Properties["Policies"]; ok {
+				resolved, err := stack.Resolve(functionKeys(p, keys))
+				if err != nil {
+					return nil, fmt.Errorf("%s.Policies: %w", where, err)
+				}
+				if d.Policy, err = samPolicies(app, resolved); err != nil {
+					return nil, fmt.Errorf("%s.Policies: %w", where, err)
+				}
+			}
+		}
+		if t, _ := r.Properties[typeProp].(string); t != "" {
 			d.Type = t
 		}
-		if role, ok := r.Properties["RoleArn"]; ok {
-			v, err := stack.Resolve(role)
-			if err != nil {
-				return nil, fmt.Errorf("%s.RoleArn: %w", where, err)
+		if role, ok := r.Properties[roleProp]; ok {
+			arn, policy, isRole, err := roleResource(app, stack, role)
+			switch {
+			case err != nil:
+				return nil, fmt.Errorf("%s.%s: %w", where, roleProp, err)
+			case isRole:
+				d.RoleARN = arn
+				if d.Policy == nil {
+					d.Policy = policy
+				}
+			default:
+				v, err := stack.Resolve(role)
+				if err != nil {
+					return nil, fmt.Errorf("%s.%s: %w", where, roleProp, err)
+				}
+				d.RoleARN, _ = v.(string)
 			}
-			d.RoleARN, _ = v.(string)
 		}
 		if d.RoleARN == "" {
 			d.RoleARN = fmt.Sprintf("arn:aws:iam::%s:role/%s-%s-role", appspec.AccountID, cfn.StackName(app), id)
