@@ -171,15 +171,7 @@ func placeholders(n *node, subs map[string]string) any {
 func locate(def *node, location string) *node {
 	at := def
 	for _, part := range strings.Split(strings.Trim(location, "/"), "/") {
-		var next *node
-		switch at.kind {
-		case kindMap:
-			next = at.get(part)
-		case kindSeq:
-			if i, err := strconv.Atoi(part); err == nil && i >= 0 && i < len(at.items) {
-				next = at.items[i]
-			}
-		}
+		next := at.child(part)
 		if next == nil {
 			break
 		}

@@ -94,6 +94,22 @@ func (n *node) get(key string) *node {
 	return nil
 }
 
+// child is a map's value under key, or a sequence's item at the index key
+// spells; nil when there is none.
+func (n *node) child(key string) *node {
+	switch {
+	case n == nil:
+		return nil
+	case n.kind == kindMap:
+		return n.get(key)
+	case n.kind == kindSeq:
+		if i, err := strconv.Atoi(key); err == nil && i >= 0 && i < len(n.items) {
+			return n.items[i]
+		}
+	}
+	return nil
+}
+
 // copyFrom makes n a deep copy of other's value, keeping n's own position so
 // errors point where the value is used.
 func (n *node) copyFrom(other *node) {

@@ -654,15 +654,7 @@ func (r *resolver) lookupPath(root *node, path, what string) (*node, error) {
 	if path != "" {
 		for _, key := range strings.Split(path, ".") {
 			r.resolveNode(cur)
-			var next *node
-			switch cur.kind {
-			case kindMap:
-				next = cur.get(key)
-			case kindSeq:
-				if i, err := strconv.Atoi(key); err == nil && i >= 0 && i < len(cur.items) {
-					next = cur.items[i]
-				}
-			}
+			next := cur.child(key)
 			if next == nil {
 				return nil, fmt.Errorf("%s is not set: %w", what, errNotFound)
 			}
