@@ -85,6 +85,7 @@ func newRootCommand() *cobra.Command {
 		newSDKCommand(),
 		newEnvCommand(g),
 		newKeysCommand(g),
+		newConsoleCommand(g),
 		newTableCommand(g),
 		newS3Command(g),
 		newParamsCommand(g),

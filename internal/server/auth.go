@@ -12,6 +12,7 @@ import (
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/auth"
+	"github.com/nimbus-platform/nimbus/internal/console"
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
 	"github.com/nimbus-platform/nimbus/internal/runtime"
 )
@@ -138,6 +139,9 @@ func (s *Server) classify(r *http.Request) auth.Route {
 	case isS3(r) || s.s3HostSigned(r):
 		return s3Route
 	case path == "/healthz":
+		return auth.Route{Open: true}
+	case path == "/console" || strings.HasPrefix(path, console.Prefix):
+		// A browser cannot sign: the console checks its own sessions (ADR 0037).
 		return auth.Route{Open: true}
 	case path == "/metrics":
 		return s.metricsRoute(r) // metricsauth.go

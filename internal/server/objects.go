@@ -53,9 +53,20 @@ func (s *Server) withS3(next http.Handler) http.Handler {
 			return
 		}
 		if isS3(r) {
+			sandboxObjects(w)
 			api.ServeHTTP(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// sandboxObjects keeps objects served path-style on the API listener's own
+// origin (presigned or public URLs, /bucket/key) from running as pages of
+// that origin, which the web console's session lives on: a document with
+// a sandbox policy gets an opaque origin, so its scripts read none of the
+// console's storage and send no same-site cookies. SDKs ignore the header;
+// bucket websites and virtual-host buckets are origins of their own.
+func sandboxObjects(w http.ResponseWriter) {
+	w.Header().Set("Content-Security-Policy", "sandbox")
 }

@@ -73,7 +73,7 @@ func s3Signed(r *http.Request) bool {
 // unsigned request, so it is a plain comparison rather than a regexp.
 func platformSegment(s string) bool {
 	switch s {
-	case "healthz", "metrics", appspec.AccountID:
+	case "healthz", "metrics", "console", appspec.AccountID:
 		return true
 	}
 	if len(s) != len("2015-03-31") {
@@ -139,6 +139,7 @@ func (s *Server) serveS3Web(w http.ResponseWriter, r *http.Request, api interfac
 		r2.URL = &u
 		api.ServeHTTP(w, r2)
 	case s.s3Anonymous(r):
+		sandboxObjects(w) // objects.go
 		api.ServeHTTP(w, r)
 	default:
 		return false

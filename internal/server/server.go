@@ -24,6 +24,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/awsapi/lambda"
 	"github.com/nimbus-platform/nimbus/internal/blobs"
 	"github.com/nimbus-platform/nimbus/internal/cfn"
+	"github.com/nimbus-platform/nimbus/internal/console"
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/gateway"
@@ -101,6 +102,8 @@ type Config struct {
 	// Runtimes name the interpreter of runtime identifiers (nodejs22.x →
 	// /usr/local/bin/node22) over the one found by the declared version.
 	Runtimes map[string]string
+	// Console tunes the web console's sessions (tests move its clock).
+	Console console.Options
 }
 
 // AsyncConfig tunes asynchronous invocations; tests shorten the delays.
@@ -401,6 +404,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Keys:      s.keys(),
 	}).Register(mux)
 	s.registerEventAPIs(mux)
+	s.registerConsole(mux) // console.go
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	if err := s.serveAPI(auth.Middleware(s.Auth, appspec.AccountID, s.withS3(mux), s.classify)); err != nil {
