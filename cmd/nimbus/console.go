@@ -22,7 +22,7 @@ with the operator key it signs with (the data directory's, or AWS_ACCESS_KEY_ID)
 			if err != nil {
 				return err
 			}
-			fmt.Println(link.URL)
+			fmt.Fprintln(cmd.OutOrStdout(), link.URL)
 			fmt.Fprintf(cmd.ErrOrStderr(), "Open it within %s; it signs in once.\n", time.Until(link.Expires).Round(time.Second))
 			return nil
 		},

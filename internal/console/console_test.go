@@ -484,3 +484,46 @@ func TestFunctionNamesCarryNoMarkup(t *testing.T) {
 		t.Errorf("functions after the refused deploy: %d", len(fns))
 	}
 }
+
+// TestObjectsOnTheConsoleOriginAreSandboxed: an object served path-style
+// on the API listener (the console's origin), signed, presigned or public,
+// must not run as a page of that origin, where it could read the console's
+// token and send its cookie.
+func TestObjectsOnTheConsoleOriginAreSandboxed(t *testing.T) {
+	p := testkit.Start(t, nil)
+	s3 := func(method, path, body string, sign bool, header ...string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, p.URL()+path, strings.NewReader(body))
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		if sign {
+			sum := sha256.Sum256([]byte(body))
+			req.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+			p.Sign(req, "s3")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if r := s3(http.MethodPut, "/pages", "", true); r.StatusCode != http.StatusOK {
+		t.Fatalf("create bucket: %d", r.StatusCode)
+	}
+	page := `<script>fetch("/console/api/functions")</script>`
+	if r := s3(http.MethodPut, "/pages/evil.html", page, true, "Content-Type", "text/html", "X-Amz-Acl", "public-read"); r.StatusCode != http.StatusOK {
+		t.Fatalf("put object: %d", r.StatusCode)
+	}
+	for _, c := range []struct {
+		name string
+		sign bool
+	}{{"signed", true}, {"public, unsigned", false}} {
+		r := s3(http.MethodGet, "/pages/evil.html", "", c.sign)
+		if r.StatusCode != http.StatusOK || r.Header.Get("Content-Security-Policy") != "sandbox" {
+			t.Errorf("%s GET of an HTML object on the API origin: %d, CSP %q; want 200 with sandbox", c.name, r.StatusCode, r.Header.Get("Content-Security-Policy"))
+		}
+	}
+}
