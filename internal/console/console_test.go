@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/nimbus-platform/nimbus/internal/console"
 	"github.com/nimbus-platform/nimbus/internal/manifest"
@@ -52,7 +54,32 @@ func echoApp(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{
-		"serverless.yml": "service: cons\nprovider:\n  name: aws\n  runtime: nodejs20.x\n  memorySize: 256\nfunctions:\n  echo:\n    handler: handler.echo\n",
+		"serverless.yml": `service: cons
+provider:
+  name: aws
+  runtime: nodejs20.x
+  memorySize: 256
+functions:
+  echo:
+    handler: handler.echo
+    events:
+      - httpApi: GET /echo
+resources:
+  Resources:
+    Jobs:
+      Type: AWS::SQS::Queue
+      Properties:
+        QueueName: cons-jobs
+    Items:
+      Type: AWS::DynamoDB::Table
+      Properties:
+        TableName: cons-items
+        AttributeDefinitions:
+          - {AttributeName: id, AttributeType: S}
+        KeySchema:
+          - {AttributeName: id, KeyType: HASH}
+        BillingMode: PAY_PER_REQUEST
+`,
 		"handler.js": `exports.echo = async (event) => {
   console.log("message: " + (event.message || ""));
   return {echoed: event.message || ""};
@@ -266,8 +293,31 @@ func TestConsole(t *testing.T) {
 		t.Errorf("invoke of a function that does not exist: %d %s, want 404", a.status, a.body)
 	}
 
-	if a := b.do(http.MethodGet, "/console/api/resources", "", nil); a.status != http.StatusOK || !strings.Contains(a.body, `"queues":[`) {
-		t.Errorf("resources: %d %s", a.status, a.body)
+	// Resources: a queue with one message, the table, the route.
+	q := sqs.NewFromConfig(p.AWSConfig())
+	url, err := q.GetQueueUrl(context.Background(), &sqs.GetQueueUrlInput{QueueName: aws.String("cons-jobs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: url.QueueUrl, MessageBody: aws.String("job")}); err != nil {
+		t.Fatal(err)
+	}
+	// The depth is the consumer's count: polled, not assumed at once.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		a = b.do(http.MethodGet, "/console/api/resources", "", nil)
+		var inv console.Inventory
+		if a.status != http.StatusOK || json.Unmarshal([]byte(a.body), &inv) != nil {
+			t.Fatalf("resources: %d %s", a.status, a.body)
+		}
+		if slices.Contains(inv.Queues, console.Queue{Name: "cons-jobs", Visible: 1}) && slices.Contains(inv.Tables, "cons-items") &&
+			slices.ContainsFunc(inv.Routes, func(r console.Route) bool {
+				return r.Service == "cons" && r.Stage == "dev" && strings.Contains(r.Endpoint, "GET") && strings.Contains(r.Endpoint, "/echo")
+			}) && inv.Buckets != nil && inv.StateMachines != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("resources %s: want the queue cons-jobs with 1 visible message, the table cons-items and the route GET /echo", a.body)
+		}
 	}
 
 	// Every answer carries the security headers, pages included.
