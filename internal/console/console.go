@@ -309,7 +309,8 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	keyID, ok := c.check(req)
 	if !ok {
-		c.log.Info("console sign-in refused", "remote", r.RemoteAddr, "accessKeyId", req.AccessKeyID)
+		// Not the typed key id: a secret pasted into the wrong field would be logged.
+		c.log.Info("console sign-in refused", "remote", r.RemoteAddr, "withLink", req.Token != "")
 		writeError(w, http.StatusUnauthorized, signInFailed)
 		return
 	}
