@@ -121,4 +121,8 @@ func TestBrowser(t *testing.T) {
 
 	eval(`location.hash = "#/"; ""`)
 	poll("the invocation counted", `document.querySelector('tr[data-function="`+echoFn+`"] td.invocations')?.textContent === "2"`)
+
+	eval(`location.hash = "#/resources"; ""`)
+	poll("the resources page", `document.getElementById("queues").textContent.includes("cons-jobs") &&
+		document.getElementById("tables").textContent.includes("cons-items") && document.getElementById("routes").textContent.includes("/echo")`)
 }
