@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/nimbus-platform/nimbus/internal/console"
 )
@@ -23,6 +24,10 @@ func (c *Client) ConsoleLink(ctx context.Context) (*console.LinkResponse, error)
 	var link console.LinkResponse
 	if err := json.NewDecoder(resp.Body).Decode(&link); err != nil {
 		return nil, fmt.Errorf("read the sign-in link: %w", err)
+	}
+	if link.Path != "" {
+		// The address this client reaches the platform by (a proxy's).
+		link.URL = strings.TrimRight(c.Endpoint, "/") + link.Path
 	}
 	return &link, nil
 }

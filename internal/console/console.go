@@ -25,6 +25,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -211,21 +212,37 @@ func random() string {
 func digest(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 
 // sameOrigin reports whether a state-changing request comes from a page
-// of this listener: browsers send Origin on every POST a page makes.
+// of this listener: browsers send Origin on every POST a page makes. The
+// scheme is not compared (a TLS proxy in front serves the page over https
+// and talks http to the listener); a missing port is the scheme's default.
 func sameOrigin(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
+	u, err := url.Parse(r.Header.Get("Origin"))
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Path != "" {
 		return false
 	}
-	scheme := "http://"
-	if r.TLS != nil {
-		scheme = "https://"
-	}
-	if !strings.EqualFold(o, scheme+r.Host) {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
 		return false
 	}
-	site := r.Header.Get("Sec-Fetch-Site")
-	return site == "" || site == "same-origin"
+	def := map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	oh, op := hostPort(u.Host, def)
+	hh, hp := hostPort(r.Host, def)
+	return strings.EqualFold(oh, hh) && op == hp
+}
+
+func hostPort(hostport, def string) (string, string) {
+	h, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		h, p = hostport, ""
+	}
+	if p == "" {
+		p = def
+	}
+	return h, p
+}
+
+// secureOrigin: the page was served over TLS, here or by a proxy in front.
+func secureOrigin(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(r.Header.Get("Origin"), "https://")
 }
 
 func jsonBody(r *http.Request) bool {
@@ -235,7 +252,10 @@ func jsonBody(r *http.Request) bool {
 
 // LinkResponse is the answer of LinkPath.
 type LinkResponse struct {
+	// URL is the link as this listener sees itself; clients behind a proxy
+	// put Path after the address they reach the platform by.
 	URL     string    `json:"url"`
+	Path    string    `json:"path"`
 	Expires time.Time `json:"expires"`
 }
 
@@ -268,7 +288,8 @@ func (c *Console) mintLink(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		scheme = "https://"
 	}
-	writeJSON(w, http.StatusOK, LinkResponse{URL: scheme + r.Host + "/console/login#token=" + token, Expires: expires})
+	path := "/console/login#token=" + token
+	writeJSON(w, http.StatusOK, LinkResponse{URL: scheme + r.Host + path, Path: path, Expires: expires})
 }
 
 func operatorKey(p *auth.Principal) string {
@@ -333,7 +354,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	c.sessions[digest(id)] = s
 	c.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName(r), Value: id, Path: "/console", MaxAge: int(c.cfg.SessionTTL / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secureOrigin(r)})
 	c.log.Info("console sign-in", "remote", r.RemoteAddr, "accessKeyId", keyID)
 	writeJSON(w, http.StatusOK, LoginResponse{Token: s.token, Expires: s.expires})
 }
@@ -452,7 +473,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, id [32]byte) {
 	delete(c.sessions, id)
 	c.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName(r), Value: "", Path: "/console", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secureOrigin(r)})
 	writeJSON(w, http.StatusOK, map[string]bool{"signedOut": true})
 }
 

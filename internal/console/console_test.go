@@ -225,6 +225,12 @@ func TestConsole(t *testing.T) {
 	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/console" || c.Secure || c.MaxAge <= 0 {
 		t.Errorf("session cookie %+v: want HttpOnly, SameSite=Strict, Path=/console, an expiry, not Secure over plain HTTP", c)
 	}
+	// Behind a TLS proxy the page's origin is https: the cookie is Secure.
+	tls := newBrowser(t, p)
+	tls.origin = strings.Replace(p.URL(), "http://", "https://", 1)
+	if a := tls.login(console.LoginRequest{Token: link(t, p)}); a.status != http.StatusOK || !tls.cookie.Secure {
+		t.Errorf("sign-in from an https page: %d, cookie %+v; want 200 and a Secure cookie", a.status, tls.cookie)
+	}
 	// Used once: the same link signs nobody in again.
 	if a := newBrowser(t, p).login(console.LoginRequest{Token: token}); a.status != http.StatusUnauthorized {
 		t.Errorf("the link used a second time: %d %s, want 401", a.status, a.body)
@@ -416,6 +422,7 @@ func TestConsoleAttacks(t *testing.T) {
 	}{
 		{"another origin", "http://evil.example", "application/json", nil},
 		{"the gateway's origin", "http://127.0.0.1:1", "application/json", nil},
+		{"the listener's host on another scheme's default port", "https://127.0.0.1", "application/json", nil},
 		{"Origin null", "null", "application/json", nil},
 		{"no Origin", "", "application/json", nil},
 		{"a form post", b.origin, "application/x-www-form-urlencoded", nil},
