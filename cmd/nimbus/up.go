@@ -105,6 +105,7 @@ func newUpCommand() *cobra.Command {
 			if u := srv.Gateway.URL(); u != "" {
 				fmt.Printf("  HTTP: %s  (http and httpApi events, function URLs)\n", u)
 			}
+			fmt.Printf("  web:  %s/console/  (a sign-in link: nimbus%s console)\n", srv.URL(), clientFlags(srv.URL(), f.cfg.DataDir))
 			f.printSDK()
 			printLocalPorts(os.Stdout, srv.Runtime().Isolation(), "  ")
 			fmt.Println("Press Ctrl-C to stop.")
