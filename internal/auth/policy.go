@@ -150,21 +150,28 @@ func (st *Statement) applies(req *Request) bool {
 	if len(st.Resource) > 0 && !anyResource(st.Resource, req.Resource, req.Context) {
 		return false
 	}
+	// unsure: something the statement depends on cannot be evaluated (an
+	// unknown operator, a key the request cannot supply, a NotResource
+	// variable it lacks). Decided after every other part, so a part that is
+	// surely false keeps the statement from applying whatever the map's
+	// iteration order: an Allow then does not apply, a Deny does (failing
+	// closed either way).
+	unsure := false
 	if len(st.NotResource) > 0 {
 		if anyResource(st.NotResource, req.Resource, req.Context) {
 			return false
 		}
 		// A pattern whose variable names a key the request lacks matches
-		// nothing, which would make NotResource cover every resource: an
-		// Allow does not apply then, a Deny does (failing closed).
+		// nothing, which would make NotResource cover every resource.
 		if !allResolve(st.NotResource, req.Context) {
-			return st.Effect == "Deny"
+			unsure = true
 		}
 	}
 	for op, keys := range st.Condition {
 		for key, values := range keys {
 			if containsFold(req.Unknowable, key) {
-				return st.Effect == "Deny"
+				unsure = true
+				continue
 			}
 			values, resolved := substituteAll(values, req.Context, patternOperator(op))
 			if !resolved {
@@ -179,14 +186,16 @@ func (st *Statement) applies(req *Request) bool {
 				ok, known = evalCondition(op, key, values, req.Context)
 			}
 			if !known {
-				// An operator nimbus does not know: an Allow does not apply, a
-				// Deny does (failing closed either way).
-				return st.Effect == "Deny"
+				unsure = true
+				continue
 			}
 			if !ok {
 				return false
 			}
 		}
+	}
+	if unsure {
+		return st.Effect == "Deny"
 	}
 	return true
 }
