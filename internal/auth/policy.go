@@ -400,6 +400,11 @@ func evalCondition(op, key string, values []string, ctx map[string]string) (ok, 
 	// The keys nimbus supplies are single-valued: ForAnyValue is the plain
 	// operator, and ForAllValues also holds for a missing key.
 	if rest, found := strings.CutPrefix(op, "ForAnyValue:"); found {
+		// An absent key is an empty set: no value of it satisfies the
+		// operator, negated ones included (IfExists still holds).
+		if _, present := lookupKey(ctx, key); !present && !strings.HasSuffix(rest, "IfExists") && rest != "Null" {
+			return false, isKnownOperator(rest)
+		}
 		op = rest
 	} else if rest, found := strings.CutPrefix(op, "ForAllValues:"); found {
 		if _, present := lookupKey(ctx, key); !present {

@@ -2,6 +2,34 @@ package auth
 
 import "testing"
 
+// ForAnyValue asks whether one value of the request's set satisfies the
+// operator: an absent key is an empty set, so no value does, negated
+// operators included. Treating the absent key as the plain operator made a
+// negated ForAnyValue true and let an Allow conditioned on it through.
+func TestForAnyValueOnAMissingKeyIsFalse(t *testing.T) {
+	const queue = "arn:aws:sqs:us-east-1:000000000000:orders"
+	ctx := map[string]string{"aws:PrincipalArn": "arn:aws:sts::000000000000:assumed-role/r/f"}
+	for _, c := range []struct {
+		name, cond string
+		want       Decision
+	}{
+		{"StringNotEquals", `{"ForAnyValue:StringNotEquals":{"aws:TagKeys":"secret"}}`, ImplicitDeny},
+		{"StringNotLike", `{"ForAnyValue:StringNotLike":{"aws:TagKeys":"secret*"}}`, ImplicitDeny},
+		{"StringEquals", `{"ForAnyValue:StringEquals":{"aws:TagKeys":"a"}}`, ImplicitDeny},
+		{"IfExists holds on an absent key", `{"ForAnyValue:StringNotEqualsIfExists":{"aws:TagKeys":"secret"}}`, Allow},
+		{"a present key still compares", `{"ForAnyValue:StringNotEquals":{"aws:PrincipalArn":"x"}}`, Allow},
+		{"Null on the absent key", `{"ForAnyValue:Null":{"aws:TagKeys":"true"}}`, Allow},
+	} {
+		p, err := ParseStatements([]byte(`[{"Effect":"Allow","Action":"sqs:*","Resource":"*","Condition":` + c.cond + `}]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Evaluate(&Request{Action: "sqs:SendMessage", Resource: queue, Context: ctx}, p); got != c.want {
+			t.Errorf("%s: got %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
 // A statement with a part nimbus cannot evaluate (an unknown operator, a key
 // the request cannot supply, a NotResource variable it lacks) and a
 // condition that is surely false does not apply: the false condition
