@@ -1,0 +1,130 @@
+package auth_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/nimbus-platform/nimbus/internal/testkit"
+)
+
+// errorCode reads the code of an S3 (<Error>), query (<ErrorResponse>) or
+// JSON (__type) error answer.
+func errorCode(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := resp.Header.Get("X-Amzn-Errortype"); v != "" {
+		return v
+	}
+	var e struct {
+		Code  string `xml:"Code"`
+		Inner struct {
+			Code string `xml:"Code"`
+		} `xml:"Error"`
+	}
+	if err := xml.Unmarshal(body, &e); err != nil {
+		t.Fatalf("error answer %q: %v", body, err)
+	}
+	if e.Code != "" {
+		return e.Code
+	}
+	return e.Inner.Code
+}
+
+// A request signed with a clock off by more than the allowed skew gets the
+// code each service answers it with, which the AWS SDKs take as a clock skew
+// (they correct their clock from the answer's Date and retry):
+// RequestTimeTooSkewed from S3, SignatureDoesNotMatch from the query
+// services, InvalidSignatureException from the JSON ones. S3 and the query
+// protocol answered RequestExpired, which no SDK corrects on.
+func TestStaleSignaturesAnswerAsEachService(t *testing.T) {
+	p := testkit.Start(t, nil)
+	ctx := context.Background()
+	key, err := p.Credentials().Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(method, path, service string, body []byte, header map[string]string, at time.Time) *http.Response {
+		r, err := http.NewRequest(method, p.URL()+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range header {
+			r.Header.Set(k, v)
+		}
+		if err := v4.NewSigner().SignHTTP(ctx, key, r, sha256hex(body), service, "us-east-1", at); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	jsonSQS := map[string]string{"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.ListQueues"}
+	for _, c := range []struct {
+		name, method, path, service string
+		body                        string
+		header                      map[string]string
+		code                        string
+	}{
+		{"S3", "GET", "/", "s3", "", nil, "RequestTimeTooSkewed"},
+		{"SNS (query)", "POST", "/", "sns", "Action=ListTopics&Version=2010-03-31", form, "SignatureDoesNotMatch"},
+		{"SQS (JSON)", "POST", "/", "sqs", "{}", jsonSQS, "InvalidSignatureException"},
+		{"Lambda (REST-JSON)", "GET", "/2015-03-31/functions", "lambda", "", nil, "InvalidSignatureException"},
+	} {
+		for _, skew := range []time.Duration{-10 * time.Minute, 10 * time.Minute} {
+			resp := send(c.method, c.path, c.service, []byte(c.body), c.header, time.Now().Add(skew))
+			if code := errorCode(t, resp); resp.StatusCode != http.StatusForbidden || code != c.code {
+				t.Errorf("%s signed %v off: %d %s, want 403 %s", c.name, skew, resp.StatusCode, code, c.code)
+			}
+		}
+		if resp := send(c.method, c.path, c.service, []byte(c.body), c.header, time.Now()); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s signed now: %d", c.name, resp.StatusCode)
+		}
+	}
+}
+
+// A signature covers the Host it was made for: the same request received
+// under another name of the same listener is refused.
+func TestSignatureOverAnotherHostIsRefused(t *testing.T) {
+	p := testkit.Start(t, nil)
+	ctx := context.Background()
+	key, _ := p.Credentials().Retrieve(ctx)
+	u, _ := url.Parse(p.URL())
+	for _, c := range []struct {
+		signedHost string
+		status     int
+	}{
+		{u.Host, 200},
+		{"localhost:" + u.Port(), 403},
+		{"evil.example", 403},
+	} {
+		r, _ := http.NewRequest(http.MethodGet, p.URL()+"/2015-03-31/functions", nil)
+		r.Host = c.signedHost
+		if err := v4.NewSigner().SignHTTP(ctx, key, r, sha256hex(nil), "lambda", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r.Host = "" // sent with the URL's host
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("signed for %s, sent to %s: %d, want %d", c.signedHost, u.Host, resp.StatusCode, c.status)
+		}
+	}
+}
