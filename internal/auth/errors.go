@@ -102,6 +102,9 @@ func (e *Error) Code(p Protocol) string {
 	case ErrMissingToken:
 		return pick(query, "MissingAuthenticationToken", "MissingAuthenticationTokenException")
 	case ErrIncompleteSignature:
+		if p == ProtocolS3 && e.Presigned {
+			return "AuthorizationQueryParametersError"
+		}
 		return pick(query, "IncompleteSignature", "IncompleteSignatureException")
 	case ErrSignatureMismatch:
 		return pick(query, "SignatureDoesNotMatch", "InvalidSignatureException")

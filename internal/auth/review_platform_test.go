@@ -7,10 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
@@ -94,6 +97,59 @@ func TestStaleSignaturesAnswerAsEachService(t *testing.T) {
 		if resp := send(c.method, c.path, c.service, []byte(c.body), c.header, time.Now()); resp.StatusCode != http.StatusOK {
 			t.Errorf("%s signed now: %d", c.name, resp.StatusCode)
 		}
+	}
+}
+
+// X-Amz-Expires is a number of seconds from 0 to 604800 (7 days); anything
+// else is refused with S3's AuthorizationQueryParametersError before the
+// object is read. A number past 9223372036 wrapped when it became a
+// duration, and some wrapped to a valid expiry: 18447244074 seconds (584
+// years) was accepted as about 6 days.
+func TestPresignedExpiresIsBounded(t *testing.T) {
+	p := testkit.Start(t, nil)
+	ctx := context.Background()
+	s3c := awss3.NewFromConfig(p.AWSConfig(), func(o *awss3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("expiry")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("expiry"), Key: aws.String("k"), Body: strings.NewReader("secret")}); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := p.Credentials().Retrieve(ctx)
+	presign := func(expires string) string {
+		r, _ := http.NewRequest(http.MethodGet, p.URL()+"/expiry/k?X-Amz-Expires="+url.QueryEscape(expires), nil)
+		u, _, err := v4.NewSigner().PresignHTTP(ctx, key, r, "UNSIGNED-PAYLOAD", "s3", "us-east-1", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	for _, c := range []struct {
+		expires string
+		status  int
+		code    string
+	}{
+		{"60", 200, ""},
+		{"604800", 200, ""},
+		{"604801", 400, "AuthorizationQueryParametersError"},
+		{"-1", 400, "AuthorizationQueryParametersError"},
+		{"ten", 400, "AuthorizationQueryParametersError"},
+		{"1e3", 400, "AuthorizationQueryParametersError"},
+		{"18447244074", 400, "AuthorizationQueryParametersError"},
+		{"99999999999999999999", 400, "AuthorizationQueryParametersError"},
+	} {
+		resp, err := http.Get(presign(c.expires))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != c.status {
+			t.Errorf("X-Amz-Expires=%s: %d, want %d", c.expires, resp.StatusCode, c.status)
+		} else if c.code != "" {
+			if code := errorCode(t, resp); code != c.code {
+				t.Errorf("X-Amz-Expires=%s: %s, want %s", c.expires, code, c.code)
+			}
+		}
+		resp.Body.Close()
 	}
 }
 
