@@ -181,7 +181,7 @@ func (st *Statement) applies(req *Request) bool {
 			}
 			var ok, known bool
 			if set, multi := lookupMulti(req.Multi, key); multi {
-				ok, known = evalSet(op, key, values, set)
+				ok, known = evalSet(op, key, values, set, st.Effect == "Deny")
 			} else {
 				ok, known = evalCondition(op, key, values, req.Context)
 			}
@@ -470,9 +470,12 @@ func evalCondition(op, key string, values []string, ctx map[string]string) (ok, 
 
 // evalSet evaluates an operator on a multi-valued key: ForAllValues holds
 // when every value of the set satisfies it (an empty set included),
-// ForAnyValue when one does; a plain operator on a set of one value is the
-// single-valued test and otherwise needs every value (failing closed).
-func evalSet(op, key string, values []string, set []string) (ok, known bool) {
+// ForAnyValue when one does. A plain operator on a set of one value is the
+// single-valued test; on more, IAM's answer is not defined, so it fails
+// closed for the statement's effect: an Allow needs every value, a Deny
+// applies when one value satisfies it (needing every value let a Deny on
+// one partition key pass a batch that also named another).
+func evalSet(op, key string, values []string, set []string, deny bool) (ok, known bool) {
 	all := true
 	if rest, found := strings.CutPrefix(op, "ForAnyValue:"); found {
 		op, all = rest, false
@@ -480,6 +483,8 @@ func evalSet(op, key string, values []string, set []string) (ok, known bool) {
 		op = rest
 	} else if len(set) == 0 {
 		return evalCondition(op, key, values, nil)
+	} else {
+		all = !deny
 	}
 	if !isKnownOperator(strings.TrimSuffix(op, "IfExists")) {
 		return false, false

@@ -7,14 +7,20 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/nimbus-platform/nimbus/internal/server"
 	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
 
@@ -183,5 +189,90 @@ func TestSignatureOverAnotherHostIsRefused(t *testing.T) {
 		if resp.StatusCode != c.status {
 			t.Errorf("signed for %s, sent to %s: %d, want %d", c.signedHost, u.Host, resp.StatusCode, c.status)
 		}
+	}
+}
+
+// A Deny conditioned on one partition key with a plain operator
+// (StringEquals, not ForAnyValue) refuses a batch that names that key among
+// others: on a multi-valued key the plain operator fails closed for a Deny
+// as for an Allow. It needed every value to match, so a BatchGetItem naming
+// a harmless key beside the denied one read the denied one.
+func TestDenyOnOneLeadingKeyRefusesABatchNamingIt(t *testing.T) {
+	dir := t.TempDir()
+	yml := `service: vault
+provider:
+  name: aws
+  runtime: nodejs20.x
+  iam:
+    role:
+      statements:
+        - Effect: Allow
+          Action: dynamodb:*
+          Resource:
+            Fn::GetAtt: [Vault, Arn]
+        - Effect: Deny
+          Action: dynamodb:*
+          Resource:
+            Fn::GetAtt: [Vault, Arn]
+          Condition:
+            StringEquals:
+              dynamodb:LeadingKeys: secret
+functions:
+  fn:
+    handler: handler.handler
+resources:
+  Resources:
+    Vault:
+      Type: AWS::DynamoDB::Table
+      Properties:
+        TableName: Vault
+        BillingMode: PAY_PER_REQUEST
+        AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+        KeySchema: [{AttributeName: pk, KeyType: HASH}]
+`
+	for name, content := range map[string]string{"serverless.yml": yml, "handler.js": "exports.handler = async () => ({});\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
+	p.Deploy(dir)
+	ctx := context.Background()
+	admin := dynamodb.NewFromConfig(p.AWSConfig())
+	for _, pk := range []string{"open", "secret"} {
+		if _, err := admin.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("Vault"),
+			Item: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fc, err := p.Auth.FunctionCredentials("vault-dev-fn", "$LATEST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := p.AWSConfig()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(fc.AccessKeyID, fc.SecretAccessKey, fc.SessionToken)
+	fn := dynamodb.NewFromConfig(cfg)
+	key := func(pk string) map[string]ddbtypes.AttributeValue {
+		return map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}}
+	}
+	batch := func(pks ...string) error {
+		keys := make([]map[string]ddbtypes.AttributeValue, 0, len(pks))
+		for _, pk := range pks {
+			keys = append(keys, key(pk))
+		}
+		_, err := fn.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]ddbtypes.KeysAndAttributes{"Vault": {Keys: keys}}})
+		return err
+	}
+	if err := batch("open"); err != nil {
+		t.Fatalf("the open partition alone: %v", err)
+	}
+	if err := batch("secret"); err == nil || apiCode(t, err) != "AccessDeniedException" {
+		t.Fatalf("the denied partition alone: %v", err)
+	}
+	if err := batch("open", "secret"); err == nil || apiCode(t, err) != "AccessDeniedException" {
+		t.Fatalf("a batch naming the denied partition beside another: %v, want AccessDeniedException", err)
+	}
+	if _, err := fn.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("Vault"), Key: key("secret")}); err == nil {
+		t.Fatal("GetItem of the denied partition was allowed")
 	}
 }
