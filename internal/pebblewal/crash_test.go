@@ -18,24 +18,8 @@ import (
 func crashImage(t *testing.T, from string) string {
 	t.Helper()
 	to := filepath.Join(t.TempDir(), "crashed")
-	if err := os.MkdirAll(to, 0o755); err != nil {
+	if err := os.CopyFS(to, os.DirFS(from)); err != nil {
 		t.Fatal(err)
-	}
-	entries, err := os.ReadDir(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.IsDir() || e.Name() == "LOCK" {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return to
 }

@@ -1,7 +1,6 @@
 package streamsource_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -139,24 +138,6 @@ func TestTwoNodesDeliverEachRecordOnce(t *testing.T) {
 	t.Logf("%d records, each delivered once", len(written))
 }
 
-// lockedBuffer collects a platform's log.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A node whose shard lease is taken away while its function runs a batch
 // must not store that batch's position once the new owner has claimed the
 // checkpoint: the stale write is refused, the old owner stops delivering,
@@ -217,7 +198,7 @@ func TestStaleOwnerCannotMoveTheCheckpointBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	node := func(c *server.Config) { c.NoSandbox = true; c.NATSURL, c.NATSReplicas = ns.ClientURL(), 1 }
-	alog := &lockedBuffer{}
+	alog := &testkit.LockedBuffer{}
 	a := testkit.Start(t, func(c *server.Config) { node(c); c.Logger = slog.New(slog.NewTextHandler(alog, nil)) })
 	a.Deploy(dir)
 

@@ -29,7 +29,7 @@ type Child struct {
 	t     testing.TB
 	extra []string
 	cmd   *exec.Cmd
-	log   lockedBuffer
+	log   LockedBuffer
 }
 
 // NewChild builds nimbus and picks the child's address and directories;
@@ -141,25 +141,27 @@ func (c *Child) AWSConfig() aws.Config {
 	}
 }
 
-// lockedBuffer is a log a process writes while the test reads it.
-type lockedBuffer struct {
+// LockedBuffer is a log that a process or a platform writes while the test
+// reads it.
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) Reset() {
+// Reset empties the buffer.
+func (b *LockedBuffer) Reset() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.buf.Reset()
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
