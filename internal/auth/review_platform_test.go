@@ -50,8 +50,8 @@ func errorCode(t *testing.T, resp *http.Response) string {
 	return e.Inner.Code
 }
 
-// A request signed with a clock off by more than the allowed skew gets the
-// code each service answers it with, which the AWS SDKs take as a clock skew
+// A request signed with a clock off by more than the allowed skew (S3's 15
+// minutes, the other services' 5) gets the code each service answers it with, which the AWS SDKs take as a clock skew
 // (they correct their clock from the answer's Date and retry):
 // RequestTimeTooSkewed from S3, SignatureDoesNotMatch from the query
 // services, InvalidSignatureException from the JSON ones. S3 and the query
@@ -103,6 +103,17 @@ func TestStaleSignaturesAnswerAsEachService(t *testing.T) {
 		}
 		if resp := send(c.method, c.path, c.service, []byte(c.body), c.header, time.Now()); resp.StatusCode != http.StatusOK {
 			t.Errorf("%s signed now: %d", c.name, resp.StatusCode)
+		}
+		// 10 minutes off: inside S3's window (15 minutes), outside the
+		// others' (5).
+		want := http.StatusForbidden
+		if c.service == "s3" {
+			want = http.StatusOK
+		}
+		for _, skew := range []time.Duration{-10 * time.Minute, 10 * time.Minute} {
+			if resp := send(c.method, c.path, c.service, []byte(c.body), c.header, time.Now().Add(skew)); resp.StatusCode != want {
+				t.Errorf("%s signed %v off: %d, want %d", c.name, skew, resp.StatusCode, want)
+			}
 		}
 	}
 }

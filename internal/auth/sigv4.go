@@ -28,6 +28,9 @@ const (
 	UnsignedPayload = "UNSIGNED-PAYLOAD"
 	// MaxSkew is how far a request's date may be from the platform's clock.
 	MaxSkew = 5 * time.Minute
+	// S3MaxSkew is S3's own window (its MaxAllowedSkewMilliseconds, 900000),
+	// for requests signed for the service "s3".
+	S3MaxSkew = 15 * time.Minute
 	// maxPresignExpiry is AWS's 7-day limit on X-Amz-Expires.
 	maxPresignExpiry = 7 * 24 * time.Hour
 )
@@ -334,13 +337,17 @@ func (sr *signedRequest) checkTime(now time.Time) error {
 		return nil
 	}
 	now = now.UTC()
+	skew := MaxSkew
+	if sr.service == "s3" {
+		skew = S3MaxSkew
+	}
 	switch {
-	case sr.amzDate.Before(now.Add(-MaxSkew)):
-		return newError(ErrRequestExpired, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)",
-			sr.amzDateRaw, now.Add(-MaxSkew).Format(amzDateFormat), now.Format(amzDateFormat)))
-	case sr.amzDate.After(now.Add(MaxSkew)):
-		return newError(ErrRequestExpired, fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)",
-			sr.amzDateRaw, now.Add(MaxSkew).Format(amzDateFormat), now.Format(amzDateFormat)))
+	case sr.amzDate.Before(now.Add(-skew)):
+		return newError(ErrRequestExpired, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - %d min.)",
+			sr.amzDateRaw, now.Add(-skew).Format(amzDateFormat), now.Format(amzDateFormat), int(skew.Minutes())))
+	case sr.amzDate.After(now.Add(skew)):
+		return newError(ErrRequestExpired, fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + %d min.)",
+			sr.amzDateRaw, now.Add(skew).Format(amzDateFormat), now.Format(amzDateFormat), int(skew.Minutes())))
 	}
 	return nil
 }
