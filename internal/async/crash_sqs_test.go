@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/nimbus-platform/nimbus/internal/testkit"
@@ -23,10 +22,9 @@ func TestSQSSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a platform process")
 	}
-	p := newChildPlatform(t)
-	p.start()
-	c := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()),
-		Credentials: credentials.NewStaticCredentialsProvider(p.key().AccessKeyID, p.key().SecretAccessKey, ""), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
+	p := testkit.NewChild(t)
+	p.Start()
+	c := sqs.NewFromConfig(p.AWSConfig())
 	ctx := context.Background()
 	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("crash"), Attributes: map[string]string{"VisibilityTimeout": "2"}})
 	if err != nil {
@@ -77,13 +75,13 @@ func TestSQSSurvivesSIGKILL(t *testing.T) {
 	for nSent.Load() < total/2 {
 		time.Sleep(time.Millisecond)
 	}
-	p.kill()
+	p.Kill()
 	stop.Store(true)
 	wg.Wait()
 	nDeleted := 0
 	deleted.Range(func(_, _ any) bool { nDeleted++; return true })
 	t.Logf("acknowledged %d sends and %d deletes before the kill", nSent.Load(), nDeleted)
-	p.start()
+	p.Start()
 
 	received := map[string]bool{}
 	redelivered := 0

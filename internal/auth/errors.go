@@ -102,6 +102,9 @@ func (e *Error) Code(p Protocol) string {
 	case ErrMissingToken:
 		return pick(query, "MissingAuthenticationToken", "MissingAuthenticationTokenException")
 	case ErrIncompleteSignature:
+		if p == ProtocolS3 && e.Presigned {
+			return "AuthorizationQueryParametersError"
+		}
 		return pick(query, "IncompleteSignature", "IncompleteSignatureException")
 	case ErrSignatureMismatch:
 		return pick(query, "SignatureDoesNotMatch", "InvalidSignatureException")
@@ -110,8 +113,15 @@ func (e *Error) Code(p Protocol) string {
 	case ErrExpiredToken:
 		return pick(query, "ExpiredToken", "ExpiredTokenException")
 	case ErrRequestExpired, ErrRequestNotYetValid:
-		if p == ProtocolS3 && e.Presigned {
+		switch {
+		case p == ProtocolS3 && e.Presigned:
 			return "AccessDenied" // "Request has expired", as S3 answers
+		case p == ProtocolS3:
+			return "RequestTimeTooSkewed"
+		case p == ProtocolQuery && !e.Presigned:
+			// AWS's query services answer a stale signature so; the SDKs
+			// correct their clock on it (not on RequestExpired).
+			return "SignatureDoesNotMatch"
 		}
 		return pick(query, "RequestExpired", "InvalidSignatureException")
 	case ErrBodyTooLarge:
@@ -133,7 +143,7 @@ func (e *Error) Status(p Protocol) int {
 	case ErrIncompleteSignature:
 		return http.StatusBadRequest
 	case ErrRequestExpired, ErrRequestNotYetValid:
-		if p == ProtocolQuery {
+		if p == ProtocolQuery && e.Presigned {
 			return http.StatusBadRequest
 		}
 	case ErrBodyTooLarge:
@@ -159,11 +169,15 @@ func WriteError(w http.ResponseWriter, p Protocol, err *Error) {
 		_, _ = w.Write([]byte(b.String()))
 		return
 	case ProtocolS3:
+		msg := err.Message
+		if code == "RequestTimeTooSkewed" {
+			msg = "The difference between the request time and the current time is too large."
+		}
 		var b strings.Builder
 		b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n<Error><Code>")
 		xmlEscape(&b, code)
 		b.WriteString("</Code><Message>")
-		xmlEscape(&b, err.Message)
+		xmlEscape(&b, msg)
 		b.WriteString("</Message><RequestId>" + uuid.NewString() + "</RequestId></Error>")
 		h.Set("Content-Type", "application/xml")
 		w.WriteHeader(status)

@@ -150,21 +150,28 @@ func (st *Statement) applies(req *Request) bool {
 	if len(st.Resource) > 0 && !anyResource(st.Resource, req.Resource, req.Context) {
 		return false
 	}
+	// unsure: something the statement depends on cannot be evaluated (an
+	// unknown operator, a key the request cannot supply, a NotResource
+	// variable it lacks). Decided after every other part, so a part that is
+	// surely false keeps the statement from applying whatever the map's
+	// iteration order: an Allow then does not apply, a Deny does (failing
+	// closed either way).
+	unsure := false
 	if len(st.NotResource) > 0 {
 		if anyResource(st.NotResource, req.Resource, req.Context) {
 			return false
 		}
 		// A pattern whose variable names a key the request lacks matches
-		// nothing, which would make NotResource cover every resource: an
-		// Allow does not apply then, a Deny does (failing closed).
+		// nothing, which would make NotResource cover every resource.
 		if !allResolve(st.NotResource, req.Context) {
-			return st.Effect == "Deny"
+			unsure = true
 		}
 	}
 	for op, keys := range st.Condition {
 		for key, values := range keys {
 			if containsFold(req.Unknowable, key) {
-				return st.Effect == "Deny"
+				unsure = true
+				continue
 			}
 			values, resolved := substituteAll(values, req.Context, patternOperator(op))
 			if !resolved {
@@ -174,19 +181,21 @@ func (st *Statement) applies(req *Request) bool {
 			}
 			var ok, known bool
 			if set, multi := lookupMulti(req.Multi, key); multi {
-				ok, known = evalSet(op, key, values, set)
+				ok, known = evalSet(op, key, values, set, st.Effect == "Deny")
 			} else {
 				ok, known = evalCondition(op, key, values, req.Context)
 			}
 			if !known {
-				// An operator nimbus does not know: an Allow does not apply, a
-				// Deny does (failing closed either way).
-				return st.Effect == "Deny"
+				unsure = true
+				continue
 			}
 			if !ok {
 				return false
 			}
 		}
+	}
+	if unsure {
+		return st.Effect == "Deny"
 	}
 	return true
 }
@@ -391,6 +400,11 @@ func evalCondition(op, key string, values []string, ctx map[string]string) (ok, 
 	// The keys nimbus supplies are single-valued: ForAnyValue is the plain
 	// operator, and ForAllValues also holds for a missing key.
 	if rest, found := strings.CutPrefix(op, "ForAnyValue:"); found {
+		// An absent key is an empty set: no value of it satisfies the
+		// operator, negated ones included (IfExists still holds).
+		if _, present := lookupKey(ctx, key); !present && !strings.HasSuffix(rest, "IfExists") && rest != "Null" {
+			return false, isKnownOperator(rest)
+		}
 		op = rest
 	} else if rest, found := strings.CutPrefix(op, "ForAllValues:"); found {
 		if _, present := lookupKey(ctx, key); !present {
@@ -456,9 +470,12 @@ func evalCondition(op, key string, values []string, ctx map[string]string) (ok, 
 
 // evalSet evaluates an operator on a multi-valued key: ForAllValues holds
 // when every value of the set satisfies it (an empty set included),
-// ForAnyValue when one does; a plain operator on a set of one value is the
-// single-valued test and otherwise needs every value (failing closed).
-func evalSet(op, key string, values []string, set []string) (ok, known bool) {
+// ForAnyValue when one does. A plain operator on a set of one value is the
+// single-valued test; on more, IAM's answer is not defined, so it fails
+// closed for the statement's effect: an Allow needs every value, a Deny
+// applies when one value satisfies it (needing every value let a Deny on
+// one partition key pass a batch that also named another).
+func evalSet(op, key string, values []string, set []string, deny bool) (ok, known bool) {
 	all := true
 	if rest, found := strings.CutPrefix(op, "ForAnyValue:"); found {
 		op, all = rest, false
@@ -466,6 +483,8 @@ func evalSet(op, key string, values []string, set []string) (ok, known bool) {
 		op = rest
 	} else if len(set) == 0 {
 		return evalCondition(op, key, values, nil)
+	} else {
+		all = !deny
 	}
 	if !isKnownOperator(strings.TrimSuffix(op, "IfExists")) {
 		return false, false

@@ -28,6 +28,9 @@ const (
 	UnsignedPayload = "UNSIGNED-PAYLOAD"
 	// MaxSkew is how far a request's date may be from the platform's clock.
 	MaxSkew = 5 * time.Minute
+	// S3MaxSkew is S3's own window (its MaxAllowedSkewMilliseconds, 900000),
+	// for requests signed for the service "s3".
+	S3MaxSkew = 15 * time.Minute
 	// maxPresignExpiry is AWS's 7-day limit on X-Amz-Expires.
 	maxPresignExpiry = 7 * 24 * time.Hour
 )
@@ -160,29 +163,51 @@ func parsePresigned(q url.Values, sr *signedRequest) error {
 		}
 	}
 	if len(missing) > 0 {
-		return newError(ErrIncompleteSignature, "AWS query-string parameters must include "+strings.Join(missing, ", ")+". Re-examine the query-string parameters.")
+		return presignedError("AWS query-string parameters must include " + strings.Join(missing, ", ") + ". Re-examine the query-string parameters.")
 	}
 	if a := q.Get("X-Amz-Algorithm"); a != algorithm {
-		return newError(ErrIncompleteSignature, "X-Amz-Algorithm only supports "+algorithm+", not "+strconv.Quote(a)+".")
+		return presignedError("X-Amz-Algorithm only supports " + algorithm + ", not " + strconv.Quote(a) + ".")
 	}
 	if err := sr.setCredential(q.Get("X-Amz-Credential")); err != nil {
-		return err
+		return markPresigned(err)
 	}
 	if err := sr.setDate(q.Get("X-Amz-Date")); err != nil {
-		return err
+		return markPresigned(err)
 	}
 	sr.signedRaw = q.Get("X-Amz-SignedHeaders")
 	sr.signature = q.Get("X-Amz-Signature")
 	sr.securityToken = q.Get("X-Amz-Security-Token")
 	sr.expires = 15 * time.Minute
 	if e := q.Get("X-Amz-Expires"); e != "" {
-		n, err := strconv.Atoi(e)
-		if err != nil || n < 1 || time.Duration(n)*time.Second > maxPresignExpiry {
-			return newError(ErrIncompleteSignature, "X-Amz-Expires must be a number of seconds between 1 and 604800.")
+		// Compared as seconds before the conversion to a Duration, which
+		// wraps for numbers past 9223372036: a huge value must not come out
+		// as a small valid one.
+		n, err := strconv.ParseInt(e, 10, 64)
+		switch {
+		case err != nil && !errors.Is(err, strconv.ErrRange):
+			return presignedError("X-Amz-Expires should be a number")
+		case strings.HasPrefix(e, "-"):
+			return presignedError("X-Amz-Expires must be non-negative")
+		case err != nil || n > int64(maxPresignExpiry/time.Second):
+			return presignedError("X-Amz-Expires must be less than a week (in seconds) that is; 604800")
 		}
 		sr.expires = time.Duration(n) * time.Second
 	}
-	return sr.check()
+	return markPresigned(sr.check())
+}
+
+// presignedError is a malformed presigned URL's refusal: S3 names it
+// AuthorizationQueryParametersError.
+func presignedError(msg string) error {
+	return &Error{Reason: ErrIncompleteSignature, Message: msg, Presigned: true}
+}
+
+// markPresigned marks err, when it is a refusal, as one of a presigned URL.
+func markPresigned(err error) error {
+	if e, ok := AsError(err); ok {
+		e.Presigned = true
+	}
+	return err
 }
 
 func (sr *signedRequest) setCredential(c string) error {
@@ -312,13 +337,17 @@ func (sr *signedRequest) checkTime(now time.Time) error {
 		return nil
 	}
 	now = now.UTC()
+	skew := MaxSkew
+	if sr.service == "s3" {
+		skew = S3MaxSkew
+	}
 	switch {
-	case sr.amzDate.Before(now.Add(-MaxSkew)):
-		return newError(ErrRequestExpired, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)",
-			sr.amzDateRaw, now.Add(-MaxSkew).Format(amzDateFormat), now.Format(amzDateFormat)))
-	case sr.amzDate.After(now.Add(MaxSkew)):
-		return newError(ErrRequestExpired, fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)",
-			sr.amzDateRaw, now.Add(MaxSkew).Format(amzDateFormat), now.Format(amzDateFormat)))
+	case sr.amzDate.Before(now.Add(-skew)):
+		return newError(ErrRequestExpired, fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - %d min.)",
+			sr.amzDateRaw, now.Add(-skew).Format(amzDateFormat), now.Format(amzDateFormat), int(skew.Minutes())))
+	case sr.amzDate.After(now.Add(skew)):
+		return newError(ErrRequestExpired, fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + %d min.)",
+			sr.amzDateRaw, now.Add(skew).Format(amzDateFormat), now.Format(amzDateFormat), int(skew.Minutes())))
 	}
 	return nil
 }

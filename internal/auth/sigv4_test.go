@@ -193,7 +193,7 @@ func TestVerifySDKRequests(t *testing.T) {
 		sdkSign(t, r, body, admin, "sqs", now.Add(-15*time.Minute))
 		_, err := s.Verify(r, opts)
 		assertReason(t, err, ErrRequestExpired, "InvalidSignatureException")
-		if e, _ := AsError(err); e.Code(ProtocolQuery) != "RequestExpired" {
+		if e, _ := AsError(err); e.Code(ProtocolQuery) != "SignatureDoesNotMatch" || e.Code(ProtocolS3) != "RequestTimeTooSkewed" {
 			t.Errorf("query code %s", e.Code(ProtocolQuery))
 		}
 	})

@@ -10,11 +10,14 @@ import (
 	"time"
 )
 
-// gcPercent reads the GC percentage (setting it back at once).
+// gcPercent reads the GC percentage. It must not set it: setting it and
+// back (debug.SetGCPercent's only way to read) races with the tuner, whose
+// new value the restore could overwrite while the tuner, believing it set,
+// leaves it (it only sets a real change), and a wait on it then times out.
 func gcPercent() int {
-	p := debug.SetGCPercent(100)
-	debug.SetGCPercent(p)
-	return p
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
 }
 
 // TestFloor: with a small live heap the percentage rises so that the heap

@@ -4,6 +4,7 @@
 package pebblewal
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -71,24 +72,30 @@ type zeroedWAL struct {
 
 func (f *zeroedWAL) Write(p []byte) (int, error) {
 	if end := f.off + int64(len(p)); end > f.zeroed {
-		f.fill(end)
+		if err := f.fill(end); err != nil {
+			// The record is not written: Pebble fails the write (and the
+			// batches waiting on it) instead of acknowledging it.
+			return 0, err
+		}
 	}
 	n, err := f.File.Write(p)
 	f.off += int64(n)
 	return n, err
 }
 
-// fill writes zeros from f.zeroed to at least end, in whole chunks. A failure
-// is left to the log's own write, which meets the same condition (a full
-// disk) and reports it.
-func (f *zeroedWAL) fill(end int64) {
+// fill writes zeros from f.zeroed to at least end, in whole chunks. It must
+// not leave the log's records in a file whose zeroing failed: a record
+// written past a failed fill would be zeroed by the next fill, which starts
+// again at f.zeroed, after its sync had acknowledged it.
+func (f *zeroedWAL) fill(end int64) error {
 	if f.zeros == nil {
 		f.zeros = make([]byte, ZeroChunk)
 	}
 	for f.zeroed < end {
 		if _, err := f.File.WriteAt(f.zeros, f.zeroed); err != nil {
-			return
+			return fmt.Errorf("pebblewal: write zeros ahead of the log at %d: %w", f.zeroed, err)
 		}
 		f.zeroed += ZeroChunk
 	}
+	return nil
 }

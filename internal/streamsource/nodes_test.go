@@ -1,7 +1,6 @@
 package streamsource_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -31,7 +29,7 @@ import (
 // each record is delivered once (one node owns each shard), and when the
 // owner stops the other node goes on from its checkpoint, losing nothing.
 func TestTwoNodesDeliverEachRecordOnce(t *testing.T) {
-	ns := startNATS(t)
+	ns := testkit.StartNATS(t)
 
 	var mu sync.Mutex
 	got := map[uint64]int{} // deliveries by sequence number
@@ -107,7 +105,7 @@ func TestTwoNodesDeliverEachRecordOnce(t *testing.T) {
 	// The first node alone owns the shards.
 	put(a, 20)
 	waitAll("one node")
-	b := joinNode(t, a, node)
+	b := testkit.JoinNode(t, a, node)
 	// Each node keeps code packages on its own disk: both get the deploy.
 	b.Deploy(dir)
 	put(b, 20)
@@ -140,63 +138,12 @@ func TestTwoNodesDeliverEachRecordOnce(t *testing.T) {
 	t.Logf("%d records, each delivered once", len(written))
 }
 
-func startNATS(t *testing.T) *natsserver.Server {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(30 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
-	return ns
-}
-
-// joinNode starts a second node of a's cluster. The nodes of a cluster
-// share the parameters' key (as an operator copies it).
-func joinNode(t *testing.T, a *testkit.Platform, mutate func(*server.Config)) *testkit.Platform {
-	t.Helper()
-	bdir := filepath.Join(t.TempDir(), "data")
-	key, err := os.ReadFile(filepath.Join(a.Config.DataDir, "params.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(bdir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bdir, "params.key"), key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return testkit.Start(t, func(c *server.Config) { mutate(c); c.DataDir = bdir })
-}
-
-// lockedBuffer collects a platform's log.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A node whose shard lease is taken away while its function runs a batch
 // must not store that batch's position once the new owner has claimed the
 // checkpoint: the stale write is refused, the old owner stops delivering,
 // and the checkpoint never moves back (ADR 0030, fencing).
 func TestStaleOwnerCannotMoveTheCheckpointBack(t *testing.T) {
-	ns := startNATS(t)
+	ns := testkit.StartNATS(t)
 	ctx := context.Background()
 
 	var mu sync.Mutex
@@ -251,7 +198,7 @@ func TestStaleOwnerCannotMoveTheCheckpointBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	node := func(c *server.Config) { c.NoSandbox = true; c.NATSURL, c.NATSReplicas = ns.ClientURL(), 1 }
-	alog := &lockedBuffer{}
+	alog := &testkit.LockedBuffer{}
 	a := testkit.Start(t, func(c *server.Config) { node(c); c.Logger = slog.New(slog.NewTextHandler(alog, nil)) })
 	a.Deploy(dir)
 
@@ -320,7 +267,7 @@ func TestStaleOwnerCannotMoveTheCheckpointBack(t *testing.T) {
 
 	put(a, "r0", "r1", "r2")
 	eventually("first records delivered", delivered)
-	b := joinNode(t, a, node)
+	b := testkit.JoinNode(t, a, node)
 	b.Deploy(dir)
 
 	// The first node starts a batch and its lease is taken away while the

@@ -2,8 +2,6 @@ package stepfunctions_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,7 +22,7 @@ import (
 // sent to one node stops an execution running on the other, and when a node
 // stops, the other resumes its execution once, from its checkpoint.
 func TestTwoNodesRunEachExecutionOnce(t *testing.T) {
-	ns := startNATS(t)
+	ns := testkit.StartNATS(t)
 	node := func(c *server.Config) { c.NoSandbox = true; c.NATSURL, c.NATSReplicas = ns.ClientURL(), 1 }
 	a := testkit.Start(t, node)
 	ca := sfn.NewFromConfig(a.AWSConfig())
@@ -51,7 +49,7 @@ func TestTwoNodesRunEachExecutionOnce(t *testing.T) {
 	waitForEvent(t, ca, one, types.HistoryEventTypeWaitStateEntered)
 
 	// The second node starts while "one" waits on the first: it leaves it.
-	b := joinNode(t, a, node)
+	b := testkit.JoinNode(t, a, node)
 	cb := sfn.NewFromConfig(b.AWSConfig())
 	two := start(cb, napper, "two", `{"wait":2}`)
 	js := historyReader(t, ns)
@@ -207,37 +205,4 @@ func historyReader(t *testing.T, ns *natsserver.Server) jetstream.Stream {
 		t.Fatal(err)
 	}
 	return st
-}
-
-func startNATS(t *testing.T) *natsserver.Server {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(30 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
-	return ns
-}
-
-// joinNode starts a second node of a's cluster (sharing the parameters'
-// key, as an operator copies it).
-func joinNode(t *testing.T, a *testkit.Platform, mutate func(*server.Config)) *testkit.Platform {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "data")
-	key, err := os.ReadFile(filepath.Join(a.Config.DataDir, "params.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "params.key"), key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return testkit.Start(t, func(c *server.Config) { mutate(c); c.DataDir = dir })
 }
