@@ -103,21 +103,47 @@ func (s *Service) takeLease(ctx context.Context, key string) (uint64, error) {
 }
 
 // launch runs an execution in its own goroutine once it holds the lease.
-// rev is the record's KV revision.
-func (s *Service) launch(r *runner, ex *Execution, def *Definition, rev uint64, resume bool) {
+// A start passes the record it created and its revision; a resume passes
+// nil and reads the record only once it holds the lease, so a scan that
+// listed the execution before it ended never runs it again.
+func (s *Service) launch(r *runner, ex *Execution, rev uint64) {
 	go func() {
 		defer s.finish(r)
 		lease, err := s.takeLease(r.ctx, r.key)
 		if err != nil {
 			if !errors.Is(err, jetstream.ErrKeyExists) && r.ctx.Err() == nil {
-				s.log.Warn("workflow execution: lease not taken; it resumes later", "execution", ex.ARN, "err", err)
+				s.log.Warn("workflow execution: lease not taken; it resumes later", "key", r.key, "err", err)
 			}
 			return
 		}
 		s.mu.Lock()
 		r.lease, r.held = lease, time.Now()
 		s.mu.Unlock()
+		resume := ex == nil
+		if resume {
+			if ex, rev, err = s.readRunning(r); ex == nil {
+				if err != nil {
+					s.log.Warn("workflow execution not resumed", "key", r.key, "err", err)
+				}
+				return
+			}
+		}
+		def, err := validate(ex.Definition)
+		if err != nil {
+			s.log.Error("workflow execution has an invalid definition", "execution", ex.ARN, "err", err)
+			return
+		}
 		rec := &recorder{s: s, r: r, ex: ex, rev: rev, limit: int64(s.cfg.MaxHistoryEvents)}
+		if resume {
+			if _, _, err := s.getMachine(r.ctx, ex.StateMachineName); err != nil {
+				var se *Error
+				if errors.As(err, &se) && se.Kind == KindMachineNotFound {
+					// Deleted while no node ran it: stopped, as DeleteStateMachine does.
+					_ = s.recordAbort(r, rec, "", "")
+				}
+				return
+			}
+		}
 		hooks := Hooks{OnEvent: rec.event, OnCheckpoint: rec.checkpoint}
 		var res Result
 		if resume && ex.Checkpoint != nil {
@@ -141,6 +167,26 @@ func (s *Service) launch(r *runner, ex *Execution, def *Definition, rev uint64, 
 		}
 		rec.ended(res)
 	}()
+}
+
+// readRunning reads the record of an execution whose lease r holds: nil
+// when it is no longer RUNNING (its index entry is dropped) or on error.
+func (s *Service) readRunning(r *runner) (*Execution, uint64, error) {
+	e, err := s.execs.Get(r.ctx, r.key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, s.unindex(r.ctx, r.key)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read execution: %w", err)
+	}
+	var ex Execution
+	if err := json.Unmarshal(e.Value(), &ex); err != nil {
+		return nil, 0, fmt.Errorf("decode execution: %w", err)
+	}
+	if ex.Status != StatusRunning {
+		return nil, 0, s.unindex(r.ctx, r.key)
+	}
+	return &ex, e.Revision(), nil
 }
 
 // finish gives up a runner's lease (so another node may take over at once)
@@ -258,49 +304,21 @@ func (s *Service) resumeAll(ctx context.Context) error {
 		if local || leased[k] {
 			continue
 		}
-		if err := s.resume(ctx, k); err != nil {
-			s.log.Warn("workflow execution not resumed", "key", k, "err", err)
-		}
+		s.resume(k)
 	}
 	return nil
 }
 
-// resume starts a runner for an indexed execution, or drops the index entry
-// of one that has ended (or never got its record).
-func (s *Service) resume(ctx context.Context, key string) error {
-	e, err := s.execs.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return s.unindex(ctx, key)
-	}
-	if err != nil {
-		return fmt.Errorf("read execution: %w", err)
-	}
-	var ex Execution
-	if err := json.Unmarshal(e.Value(), &ex); err != nil {
-		return fmt.Errorf("decode execution: %w", err)
-	}
-	if ex.Status != StatusRunning {
-		return s.unindex(ctx, key)
-	}
-	if _, _, err := s.getMachine(ctx, ex.StateMachineName); err != nil {
-		var se *Error
-		if errors.As(err, &se) && se.Kind == KindMachineNotFound {
-			// Deleted while no node ran it: stopped, as DeleteStateMachine does.
-			return s.abortOrphan(ctx, key, "", "")
-		}
-		return err
-	}
-	def, err := validate(ex.Definition)
-	if err != nil {
-		return err
-	}
+// resume starts a runner for an indexed execution; the runner reads the
+// record once it holds the lease (and drops the index entry of one that has
+// ended or never got its record).
+func (s *Service) resume(key string) {
 	r, ok := s.register(key)
 	if !ok || r == nil {
-		return nil
+		return
 	}
-	s.log.Info("resuming workflow execution", "execution", ex.ARN)
-	s.launch(r, &ex, def, e.Revision(), true)
-	return nil
+	s.log.Debug("resuming workflow execution", "key", key)
+	s.launch(r, nil, 0)
 }
 
 func (s *Service) unindex(ctx context.Context, key string) error {
@@ -570,12 +588,19 @@ func (s *Service) abortOrphan(ctx context.Context, key, errName, cause string) e
 	if ex.Status != StatusRunning {
 		return nil
 	}
-	last, err := s.lastEventID(&ex)
+	rec := &recorder{s: s, r: r, ex: &ex, rev: e.Revision(), limit: int64(s.cfg.MaxHistoryEvents)}
+	return s.recordAbort(r, rec, errName, cause)
+}
+
+// recordAbort records ABORTED, with its ExecutionAborted event, for an
+// execution whose lease r holds and that runs nowhere.
+func (s *Service) recordAbort(r *runner, rec *recorder, errName, cause string) error {
+	last, err := s.lastEventID(rec.ex)
 	if err != nil {
 		return err
 	}
+	rec.last = last
 	r.stop(stopped{errName, cause})
-	rec := &recorder{s: s, r: r, ex: &ex, rev: e.Revision(), last: last, limit: int64(s.cfg.MaxHistoryEvents)}
 	rec.event(Event{ID: last + 1, PreviousEventID: last, Timestamp: time.Now().UTC(), Type: EventExecutionAborted})
 	rec.ended(Result{Status: StatusAborted})
 	return rec.err

@@ -630,9 +630,6 @@ func (s *Service) StartExecution(ctx context.Context, req Start) (*Execution, er
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, fmt.Errorf("store execution %s: %w", ex.ARN, err)
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, fmt.Errorf("store execution %s: %w", ex.ARN, err)
-		}
 		old, err := s.DescribeExecution(ctx, ex.ARN)
 		if err != nil {
 			return nil, err
@@ -645,8 +642,7 @@ func (s *Service) StartExecution(ctx context.Context, req Start) (*Execution, er
 	if r == nil {
 		return ex, nil // a runner of this key is already here; the scan resumes it
 	}
-	def, _ := validate(ex.Definition)
-	s.launch(r, ex, def, rev, false)
+	s.launch(r, ex, rev)
 	return ex, nil
 }
 

@@ -1,0 +1,110 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// gateTasks counts its tasks and holds each until released.
+type gateTasks struct {
+	calls   atomic.Int32
+	started chan struct{}
+	release chan struct{}
+}
+
+func newGate() *gateTasks {
+	return &gateTasks{started: make(chan struct{}, 16), release: make(chan struct{})}
+}
+
+// RunTask answers {"ok":true} once released, even when its context is
+// cancelled: a task that has done its work reports it.
+func (g *gateTasks) RunTask(_ context.Context, _ TaskRequest) (json.RawMessage, error) {
+	g.calls.Add(1)
+	g.started <- struct{}{}
+	<-g.release
+	return json.RawMessage(`{"ok":true}`), nil
+}
+
+func waitNoRunner(t *testing.T, s *Service, key string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s.mu.Lock()
+		_, busy := s.running[key]
+		s.mu.Unlock()
+		if !busy {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the runner of %s did not stop", key)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func waitStarted(t *testing.T, g *gateTasks) {
+	t.Helper()
+	select {
+	case <-g.started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the task did not start")
+	}
+}
+
+// TestStaleResumeDoesNotRerun: a scan that read an execution's record while
+// it was RUNNING and takes the lease only after the execution ended (its
+// runner gave the lease up) must not run it again from the old checkpoint.
+func TestStaleResumeDoesNotRerun(t *testing.T) {
+	g := newGate()
+	s := openService(t, Config{Tasks: g})
+	ctx := context.Background()
+	m, err := s.CreateStateMachine(ctx, StateMachine{Name: "once", RoleARN: "arn:aws:iam::000000000000:role/r",
+		Definition: `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:000000000000:function:f","End":true}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := s.StartExecution(ctx, Start{StateMachineARN: m.ARN, Name: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStarted(t, g)
+	stale, err := s.execs.Get(ctx, "once.e") // what a scan read then
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(g.release)
+	if got := waitEnded(t, s, ex.ARN); got.Status != StatusSucceeded {
+		t.Fatalf("execution: %+v", got)
+	}
+	waitNoRunner(t, s, "once.e")
+	before, err := s.GetExecutionHistory(ctx, ex.ARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var old Execution
+	if err := json.Unmarshal(stale.Value(), &old); err != nil || old.Status != StatusRunning {
+		t.Fatalf("stale record: %+v %v", old, err)
+	}
+	r, ok := s.register("once.e")
+	if !ok || r == nil {
+		t.Fatal("not registered")
+	}
+	// The scan's runner takes the lease the ended runner gave up.
+	s.launch(r, nil, 0)
+	waitNoRunner(t, s, "once.e")
+
+	if n := g.calls.Load(); n != 1 {
+		t.Fatalf("the task ran %d times", n)
+	}
+	after, err := s.GetExecutionHistory(ctx, ex.ARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) || after[len(after)-1].Type != EventExecutionSucceeded {
+		t.Fatalf("history grew from %d to %d events: %+v", len(before), len(after), after[len(before)-1:])
+	}
+}
