@@ -108,3 +108,43 @@ func TestStaleResumeDoesNotRerun(t *testing.T) {
 		t.Fatalf("history grew from %d to %d events: %+v", len(before), len(after), after[len(before)-1:])
 	}
 }
+
+// TestLostLeaseStoresNoEvent: once a runner's lease is lost (another node
+// may run the execution now), an event its engine still emits (a state that
+// was already running when the cancellation came) is not stored.
+func TestLostLeaseStoresNoEvent(t *testing.T) {
+	s := openService(t, Config{})
+	ctx := context.Background()
+	m, err := s.CreateStateMachine(ctx, StateMachine{Name: "lost", RoleARN: "arn:aws:iam::000000000000:role/r",
+		Definition: `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,"End":true}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := s.StartExecution(ctx, Start{StateMachineARN: m.ARN, Name: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.DescribeExecution(ctx, ex.ARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.execs.Get(ctx, "lost.e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := s.register("lost.x")
+	if !ok || r == nil {
+		t.Fatal("not registered")
+	}
+	defer s.unregister(r)
+	r.stop(errLost)
+	rec := &recorder{s: s, r: r, ex: got, rev: e.Revision(), last: 100, limit: MaxHistoryEvents}
+	rec.event(Event{ID: 101, PreviousEventID: 100, Timestamp: time.Now().UTC(), Type: "PassStateEntered"})
+	last, err := s.lastEventID(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last == 101 {
+		t.Fatal("an event was stored after the lease was lost")
+	}
+}

@@ -238,6 +238,9 @@ func (s *Service) renewLeases() {
 			if rev == 0 {
 				continue
 			}
+			// The store's clock starts the new term when it gets the
+			// update, after sent: counting from sent errs on the safe side.
+			sent := time.Now()
 			ctx, cancel := context.WithTimeout(s.ctx, every)
 			n, err := s.leases.Update(ctx, r.key, []byte(s.node), rev)
 			cancel()
@@ -245,7 +248,7 @@ func (s *Service) renewLeases() {
 			case err == nil:
 				s.mu.Lock()
 				if r.lease == rev {
-					r.lease, r.held = n, time.Now()
+					r.lease, r.held = n, sent
 				}
 				s.mu.Unlock()
 			case s.ctx.Err() != nil:
@@ -389,10 +392,17 @@ func (rec *recorder) fail(cause, err error) {
 	rec.r.stop(cause)
 }
 
+// lost tells whether the runner lost its lease: another node may run the
+// execution now, so nothing more is written, whatever the engine emits
+// before it sees the cancellation.
+func (rec *recorder) lost() bool {
+	return errors.Is(context.Cause(rec.r.ctx), errLost)
+}
+
 func (rec *recorder) event(e Event) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if rec.err != nil {
+	if rec.err != nil || rec.lost() {
 		return
 	}
 	if e.Type == EventExecutionAborted {
@@ -428,7 +438,7 @@ func (rec *recorder) event(e Event) {
 func (rec *recorder) checkpoint(cp Checkpoint) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if rec.err != nil {
+	if rec.err != nil || rec.lost() {
 		return
 	}
 	rec.ex.Checkpoint = &cp
@@ -475,7 +485,7 @@ func (rec *recorder) ended(res Result) {
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if rec.err != nil {
+	if rec.err != nil || rec.lost() {
 		return // the end is not recorded without its history: the execution resumes
 	}
 	rec.ex.end(res)
