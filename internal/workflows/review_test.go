@@ -148,3 +148,39 @@ func TestLostLeaseStoresNoEvent(t *testing.T) {
 		t.Fatal("an event was stored after the lease was lost")
 	}
 }
+
+// TestScanDuringStartKeepsIndex: a scan on another node that runs while a
+// start has indexed its execution but not yet written the record must not
+// drop the index entry: without it, the execution would never be resumed
+// after its node dies.
+func TestScanDuringStartKeepsIndex(t *testing.T) {
+	s1 := openService(t, Config{Node: "one"})
+	s2, err := Open(context.Background(), Config{Store: s1.st, Node: "two"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	ctx := context.Background()
+	m, err := s1.CreateStateMachine(ctx, StateMachine{Name: "idx", RoleARN: "arn:aws:iam::000000000000:role/r",
+		Definition: `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,"End":true}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1.afterIndex = func() {
+		if err := s2.resumeAll(ctx); err != nil {
+			t.Error(err)
+		}
+		waitNoRunner(t, s2, "idx.e")
+	}
+	ex, err := s1.StartExecution(ctx, Start{StateMachineARN: m.ARN, Name: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1.afterIndex = nil
+	if _, err := s1.index.Get(ctx, "idx.e"); err != nil {
+		t.Fatalf("index entry of the RUNNING execution: %v", err)
+	}
+	if got, err := s1.DescribeExecution(ctx, ex.ARN); err != nil || got.Status != StatusRunning {
+		t.Fatalf("execution: %+v %v", got, err)
+	}
+}

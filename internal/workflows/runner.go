@@ -109,18 +109,25 @@ func (s *Service) takeLease(ctx context.Context, key string) (uint64, error) {
 func (s *Service) launch(r *runner, ex *Execution, rev uint64) {
 	go func() {
 		defer s.finish(r)
-		lease, err := s.takeLease(r.ctx, r.key)
-		if err != nil {
-			if !errors.Is(err, jetstream.ErrKeyExists) && r.ctx.Err() == nil {
-				s.log.Warn("workflow execution: lease not taken; it resumes later", "key", r.key, "err", err)
-			}
-			return
-		}
 		s.mu.Lock()
-		r.lease, r.held = lease, time.Now()
+		held := r.lease != 0 // a start takes it before it indexes
 		s.mu.Unlock()
+		if !held {
+			now := time.Now()
+			lease, err := s.takeLease(r.ctx, r.key)
+			if err != nil {
+				if !errors.Is(err, jetstream.ErrKeyExists) && r.ctx.Err() == nil {
+					s.log.Warn("workflow execution: lease not taken; it resumes later", "key", r.key, "err", err)
+				}
+				return
+			}
+			s.mu.Lock()
+			r.lease, r.held = lease, now
+			s.mu.Unlock()
+		}
 		resume := ex == nil
 		if resume {
+			var err error
 			if ex, rev, err = s.readRunning(r); ex == nil {
 				if err != nil {
 					s.log.Warn("workflow execution not resumed", "key", r.key, "err", err)

@@ -151,6 +151,10 @@ type Service struct {
 	mu      sync.Mutex
 	closed  bool
 	running map[string]*runner // by execution key
+
+	// afterIndex, when set (tests), runs between a start's index entry and
+	// its record.
+	afterIndex func()
 }
 
 // Open opens the service's buckets and resumes every RUNNING execution.
@@ -613,20 +617,47 @@ func (s *Service) StartExecution(ctx context.Context, req Start) (*Execution, er
 	}
 	data, _ := json.Marshal(ex)
 	key := m.Name + "." + ex.Name
-	// Indexed first: a crash between the two leaves an index entry without
-	// a record, which the next scan drops, never a record no node resumes.
-	if _, err := s.index.Put(ctx, key, nil); err != nil {
-		return nil, fmt.Errorf("index execution %s: %w", ex.ARN, err)
-	}
 	// Registered before the record exists, so a StopExecution that comes
 	// before the runner starts finds it and the execution stays ABORTED.
 	r, ok := s.register(key)
 	if !ok {
 		return nil, errorf(KindInvalid, "the service is shutting down")
 	}
+	if r != nil {
+		// The lease before the index entry: a scan on another node that
+		// lists the entry before the record exists sees it held and leaves
+		// it alone, rather than dropping it as a record-less entry.
+		lease, err := s.takeLease(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyExists):
+			s.unregister(r) // another node runs this name: answered below
+			r = nil
+		case err != nil:
+			s.unregister(r)
+			return nil, fmt.Errorf("lease execution %s: %w", ex.ARN, err)
+		default:
+			s.mu.Lock()
+			r.lease, r.held = lease, time.Now()
+			s.mu.Unlock()
+		}
+	}
+	// Indexed before the record: a crash between the two leaves an index
+	// entry without a record, which a scan drops once the lease has
+	// expired, never a record no node resumes.
+	if r != nil {
+		if _, err := s.index.Put(ctx, key, nil); err != nil {
+			s.finish(r)
+			return nil, fmt.Errorf("index execution %s: %w", ex.ARN, err)
+		}
+	}
+	if s.afterIndex != nil {
+		s.afterIndex()
+	}
 	rev, err := s.execs.Create(ctx, key, data)
 	if err != nil {
-		s.unregister(r)
+		if r != nil {
+			s.finish(r)
+		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, fmt.Errorf("store execution %s: %w", ex.ARN, err)
 		}
@@ -640,7 +671,9 @@ func (s *Service) StartExecution(ctx context.Context, req Start) (*Execution, er
 		return nil, errorf(KindExecutionExists, "Execution Already Exists: '%s'", ex.ARN)
 	}
 	if r == nil {
-		return ex, nil // a runner of this key is already here; the scan resumes it
+		// A runner of this key is here or on another node, yet the record
+		// was new: that runner's record read finds it.
+		return ex, nil
 	}
 	s.launch(r, ex, rev)
 	return ex, nil
