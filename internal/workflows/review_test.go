@@ -184,3 +184,70 @@ func TestScanDuringStartKeepsIndex(t *testing.T) {
 		t.Fatalf("execution: %+v %v", got, err)
 	}
 }
+
+// TestExpiryKeepsReusedName: a sweep that read an expired execution's
+// record just before another node's sweep removed it, and acts only after a
+// new execution took the name, removes neither the new record nor its
+// history.
+func TestExpiryKeepsReusedName(t *testing.T) {
+	s := openService(t, Config{})
+	ctx := context.Background()
+	m, err := s.CreateStateMachine(ctx, StateMachine{Name: "reuse", RoleARN: "arn:aws:iam::000000000000:role/r",
+		Definition: `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,"End":true}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := s.StartExecution(ctx, Start{StateMachineARN: m.ARN, Name: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StopExecution(ctx, ex.ARN, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitNoRunner(t, s, "reuse.x")
+	// The late sweep reads the ended record and the stream's end.
+	info, err := s.history.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := s.execs.Get(ctx, "reuse.x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another node's sweep expires it; the name is used again.
+	if err := s.expire(ctx, "reuse.x", old.Revision(), info.State.LastSeq+1); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.StartExecution(ctx, Start{StateMachineARN: m.ARN, Name: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := s.DescribeExecution(ctx, again.ARN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Checkpoint != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before, err := s.GetExecutionHistory(ctx, again.ARN)
+	if err != nil || len(before) == 0 {
+		t.Fatalf("history of the new execution: %+v %v", before, err)
+	}
+	if err := s.expire(ctx, "reuse.x", old.Revision(), info.State.LastSeq+1); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.DescribeExecution(ctx, again.ARN); err != nil || got.Status != StatusRunning {
+		t.Fatalf("new execution after the late sweep: %+v %v", got, err)
+	}
+	after, err := s.GetExecutionHistory(ctx, again.ARN)
+	if err != nil || len(after) != len(before) {
+		t.Fatalf("history of the new execution after the late sweep: %d events, was %d (%v)", len(after), len(before), err)
+	}
+}

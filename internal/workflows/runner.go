@@ -643,6 +643,14 @@ func (s *Service) sweep() {
 }
 
 func (s *Service) sweepOnce(ctx context.Context) error {
+	// Every event of an execution the sweep finds expired was stored
+	// before this sequence; an execution that reuses its name once the
+	// record is gone (swept here or by another node) stores after it.
+	info, err := s.history.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read history: %w", err)
+	}
+	upTo := info.State.LastSeq + 1
 	keys, err := listKeys(ctx, s.execs)
 	if err != nil {
 		return err
@@ -660,12 +668,23 @@ func (s *Service) sweepOnce(ctx context.Context) error {
 		if json.Unmarshal(e.Value(), &ex) != nil || ex.Status == StatusRunning || ex.Stop.IsZero() || ex.Stop.After(cutoff) {
 			continue
 		}
-		if err := s.execs.Purge(ctx, k, jetstream.LastRevision(e.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-			return fmt.Errorf("expire execution %s: %w", k, err)
+		if err := s.expire(ctx, k, e.Revision(), upTo); err != nil {
+			return err
 		}
-		if err := s.history.Purge(ctx, jetstream.WithPurgeSubject(historySubject+k)); err != nil {
-			return fmt.Errorf("expire history of %s: %w", k, err)
-		}
+	}
+	return nil
+}
+
+// expire deletes an ended execution's history (its events before sequence
+// upTo) and then its record, if still at revision rev. The history goes
+// first: a crash between the two leaves a record the next sweep deletes,
+// never old events under a name a new execution may take.
+func (s *Service) expire(ctx context.Context, key string, rev, upTo uint64) error {
+	if err := s.history.Purge(ctx, jetstream.WithPurgeSubject(historySubject+key), jetstream.WithPurgeSequence(upTo)); err != nil {
+		return fmt.Errorf("expire history of %s: %w", key, err)
+	}
+	if err := s.execs.Purge(ctx, key, jetstream.LastRevision(rev)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("expire execution %s: %w", key, err)
 	}
 	return nil
 }
