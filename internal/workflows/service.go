@@ -58,6 +58,9 @@ const (
 	KindExecutionNotFound
 	KindExecutionExists
 	KindResourceNotFound
+	KindInvalidToken
+	KindTaskTimedOut
+	KindInvalidOutput
 )
 
 // Error is a typed service error.
@@ -139,6 +142,7 @@ type Service struct {
 	engine   *Engine
 	leases   jetstream.KeyValue // execution key → owning node, expiring
 	index    jetstream.KeyValue // execution key of every RUNNING execution
+	tokens   jetstream.KeyValue // task tokens of callback tasks (callback.go)
 	slots    chan struct{}
 	log      *slog.Logger
 	node     string
@@ -195,6 +199,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if s.index, err = cfg.Store.KeyValue(ctx, runningBucket, 1); err != nil {
 		return nil, err
 	}
+	if s.tokens, err = cfg.Store.KeyValue(ctx, tokensBucket, 1); err != nil {
+		return nil, err
+	}
 	if s.leases, err = cfg.Store.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: leaseBucket, Storage: jetstream.FileStorage, Replicas: max(cfg.Store.Replicas(), 1), TTL: cfg.LeaseTTL,
 	}); err != nil {
@@ -212,9 +219,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.engine = &Engine{Clock: SystemClock{}}
+	s.engine = &Engine{Clock: SystemClock{}, Tokens: s}
 	if cfg.Tasks != nil {
-		s.engine.Tasks = boundedTasks{cfg.Tasks, s.slots}
+		// A callback task's wait holds no slot: only its request does.
+		s.engine.Tasks = callbackTasks{s, boundedTasks{cfg.Tasks, s.slots}}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.subscribe(); err != nil {

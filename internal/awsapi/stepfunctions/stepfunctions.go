@@ -53,6 +53,9 @@ var ops = map[string]handler{
 	"TagResource":                    (*API).tagResource,
 	"UntagResource":                  (*API).untagResource,
 	"ListTagsForResource":            (*API).listTags,
+	"SendTaskSuccess":                (*API).sendTaskSuccess,
+	"SendTaskFailure":                (*API).sendTaskFailure,
+	"SendTaskHeartbeat":              (*API).sendTaskHeartbeat,
 }
 
 // ServeHTTP answers one request.
@@ -94,6 +97,9 @@ var codes = map[workflows.Kind]string{
 	workflows.KindExecutionNotFound: "ExecutionDoesNotExist",
 	workflows.KindExecutionExists:   "ExecutionAlreadyExists",
 	workflows.KindResourceNotFound:  "ResourceNotFound",
+	workflows.KindInvalidToken:      "InvalidToken",
+	workflows.KindTaskTimedOut:      "TaskTimedOut",
+	workflows.KindInvalidOutput:     "InvalidOutput",
 }
 
 func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
@@ -628,4 +634,54 @@ func (a *API) listTags(ctx context.Context, body []byte) (any, error) {
 		tags = append(tags, tag{k, v})
 	}
 	return map[string]any{"tags": tags}, nil
+}
+
+type taskTokenInput struct {
+	TaskToken string `json:"taskToken"`
+	Output    string `json:"output"`
+	Error     string `json:"error"`
+	Cause     string `json:"cause"`
+}
+
+// The task token operations act on no named resource: IAM grants them on
+// "*", as AWS does.
+func (a *API) tokenInput(ctx context.Context, action string, body []byte) (*taskTokenInput, error) {
+	var in taskTokenInput
+	if err := json.Unmarshal(body, &in); err != nil {
+		return nil, err
+	}
+	if err := auth.Authorize(ctx, action, "*", nil); err != nil {
+		return nil, err
+	}
+	if n := len(in.TaskToken); n < 1 || n > 2048 {
+		return nil, validation("1 validation error detected: Value at 'taskToken' failed to satisfy constraint: Member must have length between 1 and 2048")
+	}
+	return &in, nil
+}
+
+func (a *API) sendTaskSuccess(ctx context.Context, body []byte) (any, error) {
+	in, err := a.tokenInput(ctx, "states:SendTaskSuccess", body)
+	if err != nil {
+		return nil, err
+	}
+	return nil, a.Service.SendTaskSuccess(ctx, in.TaskToken, in.Output)
+}
+
+func (a *API) sendTaskFailure(ctx context.Context, body []byte) (any, error) {
+	in, err := a.tokenInput(ctx, "states:SendTaskFailure", body)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.Error) > 256 || len(in.Cause) > 32768 {
+		return nil, validation("1 validation error detected: 'error' has at most 256 characters and 'cause' at most 32768")
+	}
+	return nil, a.Service.SendTaskFailure(ctx, in.TaskToken, in.Error, in.Cause)
+}
+
+func (a *API) sendTaskHeartbeat(ctx context.Context, body []byte) (any, error) {
+	in, err := a.tokenInput(ctx, "states:SendTaskHeartbeat", body)
+	if err != nil {
+		return nil, err
+	}
+	return nil, a.Service.SendTaskHeartbeat(ctx, in.TaskToken)
 }
