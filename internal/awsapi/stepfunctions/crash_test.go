@@ -3,6 +3,7 @@ package stepfunctions_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"os/exec"
@@ -28,68 +29,7 @@ func TestWaitSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a platform process")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "nimbus")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/nimbus")
-	build.Dir = testkit.Root(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build nimbus: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	data := filepath.Join(dir, "data")
-	var cmd *exec.Cmd
-	var log bytes.Buffer
-	up := func() {
-		t.Helper()
-		cmd = exec.Command(bin, "up", "--data", data, "--run-dir", filepath.Join(dir, "run"), "--addr", addr,
-			"--http-addr", "", "--no-sandbox", "--log-level", "warn")
-		log.Reset()
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("platform did not come up:\n%s", log.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	kill := func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_, _ = cmd.Process.Wait()
-	}
-	t.Cleanup(func() {
-		if cmd != nil && cmd.ProcessState == nil {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				kill()
-			}
-		}
-	})
-	up()
-	key, err := server.ReadCredentials(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
-		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
+	c, kill, up, log := crashablePlatform(t)
 	ctx := context.Background()
 	def := `{"StartAt":"A","States":{"A":{"Type":"Pass","Result":{"n":1},"Next":"W"},"W":{"Type":"Wait","Seconds":3,"Next":"B"},"B":{"Type":"Pass","End":true}}}`
 	m, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("sleeper"), RoleArn: aws.String("arn:aws:iam::000000000000:role/r"), Definition: aws.String(def)})
@@ -122,5 +62,137 @@ func TestWaitSurvivesSIGKILL(t *testing.T) {
 	if count[types.HistoryEventTypeExecutionStarted] != 1 || count[types.HistoryEventTypeExecutionSucceeded] != 1 ||
 		count[types.HistoryEventTypeExecutionAborted] != 0 {
 		t.Fatalf("history after SIGKILL: %v", count)
+	}
+}
+
+// crashablePlatform runs `nimbus up` as a child process that the test may
+// kill with SIGKILL and start again on the same data.
+func crashablePlatform(t *testing.T) (c *sfn.Client, kill, up func(), log *bytes.Buffer) {
+	t.Helper()
+	log = &bytes.Buffer{}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "nimbus")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/nimbus")
+	build.Dir = testkit.Root(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build nimbus: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	data := filepath.Join(dir, "data")
+	var cmd *exec.Cmd
+	up = func() {
+		t.Helper()
+		cmd = exec.Command(bin, "up", "--data", data, "--run-dir", filepath.Join(dir, "run"), "--addr", addr,
+			"--http-addr", "", "--no-sandbox", "--log-level", "warn")
+		log.Reset()
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("platform did not come up:\n%s", log.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	kill = func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_, _ = cmd.Process.Wait()
+	}
+	t.Cleanup(func() {
+		if cmd != nil && cmd.ProcessState == nil {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				kill()
+			}
+		}
+	})
+	up()
+	key, err := server.ReadCredentials(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr),
+		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, ""), Retryer: aws.NopRetryer{}, HTTPClient: testkit.HTTPClient()})
+	return c, kill, up, log
+}
+
+// TestTaskTokenSurvivesSIGKILL: the platform is killed with SIGKILL while
+// a callback task waits for its token; after a restart, the token sent
+// then completes the task with its output.
+func TestTaskTokenSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a platform process")
+	}
+	c, kill, up, log := crashablePlatform(t)
+	ctx := context.Background()
+	role := aws.String("arn:aws:iam::000000000000:role/r")
+	child, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("teller"), RoleArn: role,
+		Definition: aws.String(`{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("asker"), RoleArn: role,
+		Definition: aws.String(`{"StartAt":"Ask","States":{"Ask":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution.waitForTaskToken",
+			"Parameters":{"StateMachineArn":"` + aws.ToString(child.StateMachineArn) + `","Input":{"token.$":"$$.Task.Token"}},"End":true}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: parent.StateMachineArn, Name: aws.String("ask")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The child execution's output is the token.
+	var token string
+	deadline := time.Now().Add(60 * time.Second)
+	for token == "" {
+		l, err := c.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: child.StateMachineArn, StatusFilter: types.ExecutionStatusSucceeded})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Executions) > 0 {
+			d, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: l.Executions[0].ExecutionArn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out struct{ Token string }
+			if err := json.Unmarshal([]byte(aws.ToString(d.Output)), &out); err != nil {
+				t.Fatal(err)
+			}
+			token = out.Token
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no child execution")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	kill()
+	up()
+	if _, err := c.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{"answer":"yes"}`)}); err != nil {
+		t.Fatalf("SendTaskSuccess after the restart: %v\n%s", err, log.String())
+	}
+	done := waitDone(t, c, aws.ToString(start.ExecutionArn))
+	if done.Status != types.ExecutionStatusSucceeded || aws.ToString(done.Output) != `{"answer":"yes"}` {
+		t.Fatalf("after SIGKILL and restart: %+v\n%s", done, log.String())
+	}
+	if _, err := c.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{}`)}); apiCode(err) != "TaskTimedOut" {
+		t.Fatalf("token sent again: %v", err)
 	}
 }
