@@ -662,14 +662,21 @@ func (s *Service) sweepOnce(ctx context.Context) error {
 			continue // deleted meanwhile
 		}
 		var ex struct {
-			Status string    `json:"status"`
-			Stop   time.Time `json:"stop"`
+			Status  string    `json:"status"`
+			Stop    time.Time `json:"stop"`
+			Machine string    `json:"stateMachineName"`
+			Ordinal uint64    `json:"ordinal"`
 		}
 		if json.Unmarshal(e.Value(), &ex) != nil || ex.Status == StatusRunning || ex.Stop.IsZero() || ex.Stop.After(cutoff) {
 			continue
 		}
 		if err := s.expire(ctx, k, e.Revision(), upTo); err != nil {
 			return err
+		}
+		if ex.Ordinal != 0 {
+			if err := s.listing.Delete(ctx, entryKey(ex.Machine, ex.Ordinal)); err != nil {
+				return fmt.Errorf("expire listing of %s: %w", k, err)
+			}
 		}
 	}
 	return nil

@@ -104,6 +104,9 @@ type Execution struct {
 	HasError         bool      `json:"hasError,omitempty"`
 	Start            time.Time `json:"start"`
 	Stop             time.Time `json:"stop,omitzero"`
+	// Ordinal numbers the execution among its machine's (listing.go); 0
+	// for one stored by an earlier version.
+	Ordinal uint64 `json:"ordinal,omitempty"`
 	// Checkpoint is where a RUNNING execution resumes after a restart.
 	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
 }
@@ -143,6 +146,7 @@ type Service struct {
 	leases   jetstream.KeyValue // execution key → owning node, expiring
 	index    jetstream.KeyValue // execution key of every RUNNING execution
 	tokens   jetstream.KeyValue // task tokens of callback tasks (callback.go)
+	listing  jetstream.KeyValue // executions by machine, numbered (listing.go)
 	slots    chan struct{}
 	log      *slog.Logger
 	node     string
@@ -200,6 +204,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	if s.tokens, err = cfg.Store.KeyValue(ctx, tokensBucket, 1); err != nil {
+		return nil, err
+	}
+	if s.listing, err = cfg.Store.KeyValue(ctx, listingBucket, 1); err != nil {
 		return nil, err
 	}
 	if s.leases, err = cfg.Store.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -623,7 +630,6 @@ func (s *Service) StartExecution(ctx context.Context, req Start) (*Execution, er
 	if err != nil {
 		return nil, err
 	}
-	data, _ := json.Marshal(ex)
 	key := m.Name + "." + ex.Name
 	// Registered before the record exists, so a StopExecution that comes
 	// before the runner starts finds it and the execution stays ABORTED.
@@ -661,6 +667,23 @@ func (s *Service) StartExecution(ctx context.Context, req Start) (*Execution, er
 	if s.afterIndex != nil {
 		s.afterIndex()
 	}
+	// Numbered for ListExecutions before the record exists: an entry
+	// without its record is skipped by a listing.
+	n, err := s.nextOrdinal(ctx, m.Name)
+	if err != nil {
+		if r != nil {
+			s.finish(r)
+		}
+		return nil, err
+	}
+	if _, err := s.listing.Put(ctx, entryKey(m.Name, n), []byte(ex.Name)); err != nil {
+		if r != nil {
+			s.finish(r)
+		}
+		return nil, fmt.Errorf("list execution %s: %w", ex.ARN, err)
+	}
+	ex.Ordinal = n
+	data, _ := json.Marshal(ex)
 	rev, err := s.execs.Create(ctx, key, data)
 	if err != nil {
 		if r != nil {
@@ -767,8 +790,9 @@ func (s *Service) DescribeExecution(ctx context.Context, arn string) (*Execution
 	return &ex, nil
 }
 
-// ListExecutions returns a machine's executions, newest first, keeping
-// those with the given status when status is not empty.
+// ListExecutions returns all of a machine's executions, newest first,
+// keeping those with the given status when status is not empty. It reads
+// every record: ListExecutionsPage reads only a page.
 func (s *Service) ListExecutions(ctx context.Context, machineARN, status string) ([]*Execution, error) {
 	name, err := s.machineName(machineARN)
 	if err != nil {
@@ -777,6 +801,11 @@ func (s *Service) ListExecutions(ctx context.Context, machineARN, status string)
 	if _, _, err := s.getMachine(ctx, name); err != nil {
 		return nil, err
 	}
+	return s.listAll(ctx, name, status)
+}
+
+// listAll reads every execution record of a machine.
+func (s *Service) listAll(ctx context.Context, name, status string) ([]*Execution, error) {
 	keys, err := listKeys(ctx, s.execs, name+".*")
 	if err != nil {
 		return nil, err

@@ -433,17 +433,17 @@ func (a *API) listExecutions(ctx context.Context, body []byte) (any, error) {
 	if in.StatusFilter != "" && !statuses[in.StatusFilter] {
 		return nil, validation("1 validation error detected: Value '" + in.StatusFilter + "' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]")
 	}
-	all, err := a.Service.ListExecutions(ctx, in.StateMachineArn, in.StatusFilter)
+	page, after, err := a.Service.ListExecutionsPage(ctx, in.StateMachineArn, in.StatusFilter, in.size(), in.NextToken)
 	if err != nil {
 		return nil, err
 	}
-	start, end, next, err := in.page(len(all))
-	if err != nil {
-		return nil, err
-	}
-	items := make([]map[string]any, 0, end-start)
-	for _, ex := range all[start:end] {
+	items := make([]map[string]any, 0, len(page))
+	for _, ex := range page {
 		items = append(items, execution(ex, false))
+	}
+	var next *string
+	if after != "" {
+		next = &after
 	}
 	return map[string]any{"executions": items, "nextToken": next}, nil
 }
