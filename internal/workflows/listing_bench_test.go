@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,6 +56,7 @@ func BenchmarkListNewest100(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("every-record", func(b *testing.B) {
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			all, err := s.ListExecutions(ctx, m.ARN, "")
 			if err != nil || len(all) != total || all[0].Name != fmt.Sprintf("e%06d", total) {
@@ -63,6 +65,7 @@ func BenchmarkListNewest100(b *testing.B) {
 		}
 	})
 	b.Run("page", func(b *testing.B) {
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			page, next, err := s.ListExecutionsPage(ctx, m.ARN, "", 100, "")
 			if err != nil || len(page) != 100 || next == "" || page[0].Name != fmt.Sprintf("e%06d", total) {
@@ -70,4 +73,17 @@ func BenchmarkListNewest100(b *testing.B) {
 			}
 		}
 	})
+}
+
+// cpuPerOp reports the process's CPU time per operation (cpu-us/op) from
+// the call to the call of the function it returns.
+func cpuPerOp(b *testing.B) func() {
+	var before syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	return func() {
+		var after syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+		cpu := after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()
+		b.ReportMetric(float64(cpu)/1e3/float64(b.N), "cpu-us/op")
+	}
 }
