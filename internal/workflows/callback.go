@@ -96,13 +96,19 @@ func (s *Service) TaskEnded(tok string) {
 
 // callbackTasks runs .waitForTaskToken tasks: the request (through next,
 // once per attempt, with the resource's suffix removed) and then the wait
-// for the token, which holds no task slot.
+// for the token, which holds no task slot. It checks every Lambda task
+// against the machine's declared role first.
 type callbackTasks struct {
 	s    *Service
 	next TaskRunner
 }
 
 func (c callbackTasks) RunTask(ctx context.Context, req TaskRequest) (json.RawMessage, error) {
+	sub := req
+	sub.Resource = strings.TrimSuffix(req.Resource, WaitForTaskToken)
+	if err := c.s.mayInvoke(ctx, sub); err != nil {
+		return nil, err
+	}
 	if req.Token == "" {
 		return c.next.RunTask(ctx, req)
 	}
@@ -112,8 +118,6 @@ func (c callbackTasks) RunTask(ctx context.Context, req TaskRequest) (json.RawMe
 		return nil, err
 	}
 	if rec.Status == tokenWaiting && !rec.Sent {
-		sub := req
-		sub.Resource = strings.TrimSuffix(req.Resource, WaitForTaskToken)
 		if _, err := c.next.RunTask(ctx, sub); err != nil {
 			return nil, err
 		}
