@@ -19,8 +19,8 @@ import (
 // entry has the role its definition implies (nested.go).
 const rolesBucket = "workflow-roles"
 
-func (s *Service) roles(ctx context.Context) (jetstream.KeyValue, error) {
-	return s.st.KeyValue(ctx, rolesBucket, 1)
+func (s *Service) roles(context.Context) (jetstream.KeyValue, error) {
+	return s.rolesKV, nil // opened once: every Lambda task reads it
 }
 
 // putRolePolicy records (or, for nil, clears) a machine's role statements.

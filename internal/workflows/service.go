@@ -147,6 +147,7 @@ type Service struct {
 	index    jetstream.KeyValue // execution key of every RUNNING execution
 	tokens   jetstream.KeyValue // task tokens of callback tasks (callback.go)
 	listing  jetstream.KeyValue // executions by machine, numbered (listing.go)
+	rolesKV  jetstream.KeyValue // declared role statements by machine (roles.go)
 	slots    chan struct{}
 	log      *slog.Logger
 	node     string
@@ -207,6 +208,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	if s.listing, err = cfg.Store.KeyValue(ctx, listingBucket, 1); err != nil {
+		return nil, err
+	}
+	if s.rolesKV, err = cfg.Store.KeyValue(ctx, rolesBucket, 1); err != nil {
 		return nil, err
 	}
 	if s.leases, err = cfg.Store.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
