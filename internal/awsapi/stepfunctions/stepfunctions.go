@@ -9,7 +9,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -462,41 +461,27 @@ func (a *API) getExecutionHistory(ctx context.Context, body []byte) (any, error)
 		return nil, err
 	}
 	in.ExecutionArn = arn
-	var (
-		page []workflows.Event
-		next *string
-	)
+	// A page reads only its events from the store, in either order.
+	tok := ""
+	if in.NextToken != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(in.NextToken)
+		if err != nil {
+			return nil, validation("Invalid Token: '" + in.NextToken + "'")
+		}
+		tok = string(raw)
+	}
+	read := a.Service.HistoryPage
 	if in.ReverseOrder {
-		// Newest first reads the whole history (a stream reads forward).
-		events, err := a.Service.GetExecutionHistory(ctx, in.ExecutionArn)
-		if err != nil {
-			return nil, err
-		}
-		slices.Reverse(events)
-		start, end, tok, err := in.page(len(events))
-		if err != nil {
-			return nil, err
-		}
-		page, next = events[start:end], tok
-	} else {
-		// In order, a page reads only its events from the store.
-		tok := ""
-		if in.NextToken != "" {
-			raw, err := base64.RawURLEncoding.DecodeString(in.NextToken)
-			if err != nil {
-				return nil, validation("Invalid Token: '" + in.NextToken + "'")
-			}
-			tok = string(raw)
-		}
-		events, after, err := a.Service.HistoryPage(ctx, in.ExecutionArn, in.size(), tok)
-		if err != nil {
-			return nil, err
-		}
-		page = events
-		if after != "" {
-			t := base64.RawURLEncoding.EncodeToString([]byte(after))
-			next = &t
-		}
+		read = a.Service.HistoryPageReverse
+	}
+	page, after, err := read(ctx, in.ExecutionArn, in.size(), tok)
+	if err != nil {
+		return nil, err
+	}
+	var next *string
+	if after != "" {
+		t := base64.RawURLEncoding.EncodeToString([]byte(after))
+		next = &t
 	}
 	items := make([]map[string]any, 0, len(page))
 	for _, e := range page {
