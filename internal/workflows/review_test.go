@@ -251,3 +251,27 @@ func TestExpiryKeepsReusedName(t *testing.T) {
 		t.Fatalf("history of the new execution after the late sweep: %d events, was %d (%v)", len(after), len(before), err)
 	}
 }
+
+// TestDeletedMachineStopsWithoutMessage: deleting a machine stops the
+// executions a node runs of it even when DeleteStateMachine's message does
+// not reach that node (core NATS may lose it): here no message is sent.
+func TestDeletedMachineStopsWithoutMessage(t *testing.T) {
+	s1 := openService(t, Config{Node: "one", LeaseTTL: 1500 * time.Millisecond})
+	ctx := context.Background()
+	m, err := s1.CreateStateMachine(ctx, StateMachine{Name: "gone", RoleARN: "arn:aws:iam::000000000000:role/r",
+		Definition: `{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":600,"End":true}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := s1.StartExecution(ctx, Start{StateMachineARN: m.ARN, Name: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Deleted as DeleteStateMachine does, but with its message lost.
+	if err := s1.machines.Delete(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitEnded(t, s1, ex.ARN); got.Status != StatusAborted {
+		t.Fatalf("execution of the deleted machine: %+v", got)
+	}
+}

@@ -266,6 +266,27 @@ func (s *Service) renewLeases() {
 				r.stop(errLost)
 			}
 		}
+		s.stopDeleted(held)
+	}
+}
+
+// stopDeleted aborts the runners of machines deleted meanwhile: the core
+// NATS message DeleteStateMachine sends may not have reached this node.
+func (s *Service) stopDeleted(held []*runner) {
+	checked := map[string]bool{}
+	for _, r := range held {
+		name, _, _ := strings.Cut(r.key, ".")
+		if checked[name] {
+			continue
+		}
+		checked[name] = true
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.LeaseTTL/3)
+		_, err := s.machines.Get(ctx, name)
+		cancel()
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			s.log.Info("workflow executions of a deleted machine stop", "machine", name)
+			s.stopMachine(name)
+		}
 	}
 }
 
