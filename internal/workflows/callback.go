@@ -262,3 +262,39 @@ func (s *Service) SendTaskFailure(ctx context.Context, tok, errName, cause strin
 func (s *Service) SendTaskHeartbeat(ctx context.Context, tok string) error {
 	return s.sendToken(ctx, tok, func(rec *tokenRecord) { rec.Beats++ })
 }
+
+// checkExpress refuses callback tasks in an EXPRESS machine, as AWS does:
+// an express execution is not kept, so no token could reach it.
+func checkExpress(typ, def string) error {
+	if typ != TypeExpress {
+		return nil
+	}
+	var v any
+	if json.Unmarshal([]byte(def), &v) != nil || !waitsForToken(v) {
+		return nil
+	}
+	return errorf(KindInvalidDefinition, "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machine does not support '%s' service integration'", WaitForTaskToken)
+}
+
+// waitsForToken tells whether a definition (decoded JSON) has a Task whose
+// resource waits for a task token.
+func waitsForToken(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		if r, _ := x["Resource"].(string); x["Type"] == TypeTask && strings.HasSuffix(r, WaitForTaskToken) {
+			return true
+		}
+		for _, e := range x {
+			if waitsForToken(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if waitsForToken(e) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -200,3 +200,23 @@ func TestCallbackSurvivesRestart(t *testing.T) {
 }
 
 func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+// TestExpressRefusesCallbackTasks: an EXPRESS machine may not wait for a
+// task token, as on AWS; a STANDARD one may.
+func TestExpressRefusesCallbackTasks(t *testing.T) {
+	s := openService(t, Config{})
+	ctx := context.Background()
+	def := sprintf(callbackMachine, "")
+	_, err := s.CreateStateMachine(ctx, StateMachine{Name: "fast", Type: TypeExpress, RoleARN: "arn:aws:iam::000000000000:role/r", Definition: def})
+	if kindOf(err) != KindInvalidDefinition {
+		t.Fatalf("express with a callback task: %v", err)
+	}
+	m, err := s.CreateStateMachine(ctx, StateMachine{Name: "fast", Type: TypeExpress, RoleARN: "arn:aws:iam::000000000000:role/r",
+		Definition: `{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateStateMachine(ctx, m.ARN, Update{Definition: &def}); kindOf(err) != KindInvalidDefinition {
+		t.Fatalf("express updated with a callback task: %v", err)
+	}
+}

@@ -423,6 +423,9 @@ func (s *Service) CreateStateMachine(ctx context.Context, m StateMachine) (*Stat
 	if _, err := validate(m.Definition); err != nil {
 		return nil, err
 	}
+	if err := checkExpress(m.Type, m.Definition); err != nil {
+		return nil, err
+	}
 	m.ARN = s.MachineARN(m.Name)
 	m.Created = time.Now().UTC()
 	m.RevisionID = fmt.Sprintf("%d", m.Created.UnixNano())
@@ -492,6 +495,9 @@ func (s *Service) UpdateStateMachine(ctx context.Context, arn string, u Update) 
 			return nil, err
 		}
 		if u.Definition != nil {
+			if err := checkExpress(m.Type, *u.Definition); err != nil {
+				return nil, err
+			}
 			m.Definition = *u.Definition
 		}
 		if u.RoleARN != nil {
