@@ -81,6 +81,8 @@ type TaskRequest struct {
 	Credentials any
 	Attempt     int // 0 for the first
 	Heartbeat   func()
+	// Token is the task token of a .waitForTaskToken task ($$.Task.Token).
+	Token string
 	// Execution is the execution the task belongs to (nested executions
 	// are authorized with its machine's permissions).
 	Execution ExecutionInfo
@@ -115,6 +117,31 @@ type Engine struct {
 	// MaxInlineConcurrency bounds the iterations an inline Map runs at once
 	// (default 40, as Step Functions does for MaxConcurrency 0).
 	MaxInlineConcurrency int
+	// Tokens issues the task tokens of .waitForTaskToken tasks; without
+	// it such a task fails with States.Runtime.
+	Tokens TokenIssuer
+}
+
+// WaitForTaskToken ends the resource of a Task state that waits for
+// SendTaskSuccess or SendTaskFailure with its $$.Task.Token.
+const WaitForTaskToken = ".waitForTaskToken"
+
+// A TokenIssuer gives task tokens.
+type TokenIssuer interface {
+	// TaskToken returns the token of one attempt of a Task state: the same
+	// again for the same attempt of an execution resumed after a restart.
+	TaskToken(ctx context.Context, req TokenRequest) (string, error)
+	// TaskEnded tells that the attempt holding tok ended: its token is
+	// no longer valid.
+	TaskEnded(tok string)
+}
+
+// A TokenRequest names a task attempt.
+type TokenRequest struct {
+	Execution ExecutionInfo
+	// Attempt names the state, the branch or iteration it runs in and the
+	// attempt, the same after a resume.
+	Attempt string
 }
 
 // ExecutionInfo names an execution; it feeds the context object.
@@ -231,6 +258,11 @@ type thread struct {
 	resumeAt time.Time // the first state's entry time when resuming
 	retries  int
 	state    string
+	// path names the thread within its execution (the Parallel branch or
+	// Map iteration it runs), the same after a resume.
+	path string
+	// token is the current task attempt's task token, if it waits for one.
+	token string
 }
 
 type mapItem struct {
@@ -379,6 +411,9 @@ func (sc *scope) contextObject() map[string]any {
 	}
 	if sc.th.retries > 0 {
 		co["State"].(map[string]any)["RetryCount"] = intNumber(int64(sc.th.retries))
+	}
+	if sc.th.token != "" {
+		co["Task"] = map[string]any{"Token": sc.th.token}
 	}
 	if sc.th.mapItem != nil {
 		co["Map"] = map[string]any{"Item": map[string]any{"Index": intNumber(int64(sc.th.mapItem.index)), "Value": sc.th.mapItem.value}}
@@ -721,6 +756,21 @@ func (r *run) body(ctx context.Context, sc *scope, raw any) (any, error) {
 		}
 		return sc.outputPath(in)
 	case TypeTask, TypeParallel, TypeMap:
+		sc.th.token = ""
+		if st.Type == TypeTask && strings.HasSuffix(st.Resource, WaitForTaskToken) {
+			if r.e.Tokens == nil {
+				return nil, sc.runtime("task tokens are not available here (resource %s)", st.Resource)
+			}
+			tok, err := r.e.Tokens.TaskToken(ctx, TokenRequest{Execution: r.info,
+				Attempt: fmt.Sprintf("%s%s#%d", sc.th.path, st.Name, sc.th.retries)})
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				return nil, sc.runtime("task token: %v", err)
+			}
+			sc.th.token = tok
+		}
 		eff := in
 		if st.Parameters != nil && st.Type != TypeMap {
 			if eff, err = sc.with(in).apply(st.Parameters); err != nil {
@@ -843,8 +893,17 @@ func (r *run) task(ctx context.Context, sc *scope, eff any) (any, error) {
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	beat := make(chan struct{}, 1)
+	if tok := sc.th.token; tok != "" {
+		// The attempt is over (whatever its outcome) unless the execution
+		// itself stops, which leaves the token to a resume.
+		defer func() {
+			if ctx.Err() == nil {
+				r.e.Tokens.TaskEnded(tok)
+			}
+		}()
+	}
 	req := TaskRequest{Resource: st.Resource, StateName: st.Name, Input: json.RawMessage(input), Credentials: st.Credentials,
-		Attempt: sc.th.retries, Execution: r.info, Heartbeat: func() {
+		Attempt: sc.th.retries, Execution: r.info, Token: sc.th.token, Heartbeat: func() {
 			select {
 			case beat <- struct{}{}:
 			default:
@@ -900,8 +959,10 @@ func (r *run) task(ctx context.Context, sc *scope, eff any) (any, error) {
 			r.event(sc.th, EventTaskTimedOut, &TaskFailedDetails{Resource: st.Resource, Error: f.Name, Cause: f.Cause})
 			return nil, f
 		case <-beat:
-			stopBeat()
-			beatC, stopBeat = r.clock.After(time.Duration(heartbeat) * time.Second)
+			if heartbeat > 0 { // a heartbeat to a task without HeartbeatSeconds changes nothing
+				stopBeat()
+				beatC, stopBeat = r.clock.After(time.Duration(heartbeat) * time.Second)
+			}
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -966,7 +1027,7 @@ func (r *run) parallel(ctx context.Context, sc *scope, eff any) (any, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			th := &thread{prev: sc.th.prev, vars: maps(sc.th.vars)}
+			th := &thread{prev: sc.th.prev, vars: maps(sc.th.vars), path: fmt.Sprintf("%s%s/%d/", sc.th.path, st.Name, i)}
 			out, err := r.machine(ctx, b, b.StartAt, deepCopy(eff), th)
 			if err != nil {
 				errs[i] = err
@@ -1124,7 +1185,8 @@ func (r *run) mapState(ctx context.Context, sc *scope, eff any) (any, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			th := &thread{prev: sc.th.prev, vars: maps(sc.th.vars), mapItem: &mapItem{index: i, value: item}}
+			th := &thread{prev: sc.th.prev, vars: maps(sc.th.vars), mapItem: &mapItem{index: i, value: item},
+				path: fmt.Sprintf("%s%s/%d/", sc.th.path, st.Name, i)}
 			itemIn := deepCopy(item)
 			if selector != nil {
 				isc := &scope{r: r, th: th, input: eff, st: st}

@@ -19,8 +19,8 @@ import (
 // entry has the role its definition implies (nested.go).
 const rolesBucket = "workflow-roles"
 
-func (s *Service) roles(ctx context.Context) (jetstream.KeyValue, error) {
-	return s.st.KeyValue(ctx, rolesBucket, 1)
+func (s *Service) roles(context.Context) (jetstream.KeyValue, error) {
+	return s.rolesKV, nil // opened once: every Lambda task reads it
 }
 
 // putRolePolicy records (or, for nil, clears) a machine's role statements.
@@ -161,4 +161,51 @@ func roleResource(app *appspec.Application, stack *cfn.Stack, v any) (arn string
 	}
 	policy, err = samPolicies(app, docs)
 	return arn, policy, true, err
+}
+
+// mayInvoke checks a Lambda task against the statements its machine's
+// deploy declared, as mayStart does for nested executions: a denial fails
+// the task as Step Functions reports a role without lambda:InvokeFunction.
+// A machine without declared statements has the role its definition
+// implies, which allows the functions it calls.
+func (s *Service) mayInvoke(ctx context.Context, req TaskRequest) error {
+	var fn string
+	switch {
+	case req.Resource == LambdaInvokeResource:
+		var p struct {
+			FunctionName string `json:"FunctionName"`
+			Qualifier    string `json:"Qualifier"`
+		}
+		if json.Unmarshal(req.Input, &p) != nil || p.FunctionName == "" {
+			return nil // the task itself reports it
+		}
+		fn = p.FunctionName
+		if p.Qualifier != "" {
+			fn += ":" + p.Qualifier
+		}
+	case strings.HasPrefix(req.Resource, "arn:aws:lambda:"):
+		fn = req.Resource
+	default:
+		return nil
+	}
+	if req.Execution.StateMachineName == "" {
+		return nil
+	}
+	policy, declared, err := s.rolePolicy(ctx, req.Execution.StateMachineName)
+	if err != nil || !declared {
+		return err
+	}
+	arn := fn
+	if !strings.HasPrefix(fn, "arn:") {
+		arn = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", s.cfg.Region, s.cfg.AccountID, fn)
+	}
+	ar := &auth.Request{Action: "lambda:InvokeFunction", Resource: arn, Context: map[string]string{
+		"aws:PrincipalArn": req.Execution.RoleARN, "aws:SourceArn": req.Execution.ARN,
+	}}
+	if auth.Evaluate(ar, policy) != auth.Allow {
+		return &Failure{Name: "Lambda.AWSLambdaException", Cause: fmt.Sprintf(
+			"User: %s is not authorized to perform: lambda:InvokeFunction on resource: %s because no identity-based policy allows the lambda:InvokeFunction action (Service: Lambda, Status Code: 403, Error Code: AccessDeniedException)",
+			req.Execution.RoleARN, arn)}
+	}
+	return nil
 }

@@ -103,21 +103,54 @@ func (s *Service) takeLease(ctx context.Context, key string) (uint64, error) {
 }
 
 // launch runs an execution in its own goroutine once it holds the lease.
-// rev is the record's KV revision.
-func (s *Service) launch(r *runner, ex *Execution, def *Definition, rev uint64, resume bool) {
+// A start passes the record it created and its revision; a resume passes
+// nil and reads the record only once it holds the lease, so a scan that
+// listed the execution before it ended never runs it again.
+func (s *Service) launch(r *runner, ex *Execution, rev uint64) {
 	go func() {
 		defer s.finish(r)
-		lease, err := s.takeLease(r.ctx, r.key)
-		if err != nil {
-			if !errors.Is(err, jetstream.ErrKeyExists) && r.ctx.Err() == nil {
-				s.log.Warn("workflow execution: lease not taken; it resumes later", "execution", ex.ARN, "err", err)
+		s.mu.Lock()
+		held := r.lease != 0 // a start takes it before it indexes
+		s.mu.Unlock()
+		if !held {
+			now := time.Now()
+			lease, err := s.takeLease(r.ctx, r.key)
+			if err != nil {
+				if !errors.Is(err, jetstream.ErrKeyExists) && r.ctx.Err() == nil {
+					s.log.Warn("workflow execution: lease not taken; it resumes later", "key", r.key, "err", err)
+				}
+				return
 			}
+			s.mu.Lock()
+			r.lease, r.held = lease, now
+			s.mu.Unlock()
+		}
+		resume := ex == nil
+		if resume {
+			var err error
+			if ex, rev, err = s.readRunning(r); ex == nil {
+				if err != nil {
+					s.log.Warn("workflow execution not resumed", "key", r.key, "err", err)
+				}
+				return
+			}
+		}
+		def, err := validate(ex.Definition)
+		if err != nil {
+			s.log.Error("workflow execution has an invalid definition", "execution", ex.ARN, "err", err)
 			return
 		}
-		s.mu.Lock()
-		r.lease, r.held = lease, time.Now()
-		s.mu.Unlock()
 		rec := &recorder{s: s, r: r, ex: ex, rev: rev, limit: int64(s.cfg.MaxHistoryEvents)}
+		if resume {
+			if _, _, err := s.getMachine(r.ctx, ex.StateMachineName); err != nil {
+				var se *Error
+				if errors.As(err, &se) && se.Kind == KindMachineNotFound {
+					// Deleted while no node ran it: stopped, as DeleteStateMachine does.
+					_ = s.recordAbort(r, rec, "", "")
+				}
+				return
+			}
+		}
 		hooks := Hooks{OnEvent: rec.event, OnCheckpoint: rec.checkpoint}
 		var res Result
 		if resume && ex.Checkpoint != nil {
@@ -141,6 +174,26 @@ func (s *Service) launch(r *runner, ex *Execution, def *Definition, rev uint64, 
 		}
 		rec.ended(res)
 	}()
+}
+
+// readRunning reads the record of an execution whose lease r holds: nil
+// when it is no longer RUNNING (its index entry is dropped) or on error.
+func (s *Service) readRunning(r *runner) (*Execution, uint64, error) {
+	e, err := s.execs.Get(r.ctx, r.key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, s.unindex(r.ctx, r.key)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read execution: %w", err)
+	}
+	var ex Execution
+	if err := json.Unmarshal(e.Value(), &ex); err != nil {
+		return nil, 0, fmt.Errorf("decode execution: %w", err)
+	}
+	if ex.Status != StatusRunning {
+		return nil, 0, s.unindex(r.ctx, r.key)
+	}
+	return &ex, e.Revision(), nil
 }
 
 // finish gives up a runner's lease (so another node may take over at once)
@@ -192,6 +245,9 @@ func (s *Service) renewLeases() {
 			if rev == 0 {
 				continue
 			}
+			// The store's clock starts the new term when it gets the
+			// update, after sent: counting from sent errs on the safe side.
+			sent := time.Now()
 			ctx, cancel := context.WithTimeout(s.ctx, every)
 			n, err := s.leases.Update(ctx, r.key, []byte(s.node), rev)
 			cancel()
@@ -199,7 +255,7 @@ func (s *Service) renewLeases() {
 			case err == nil:
 				s.mu.Lock()
 				if r.lease == rev {
-					r.lease, r.held = n, time.Now()
+					r.lease, r.held = n, sent
 				}
 				s.mu.Unlock()
 			case s.ctx.Err() != nil:
@@ -209,6 +265,27 @@ func (s *Service) renewLeases() {
 				s.log.Warn("workflow execution: lease lost; the runner stops", "key", r.key, "err", err)
 				r.stop(errLost)
 			}
+		}
+		s.stopDeleted(held)
+	}
+}
+
+// stopDeleted aborts the runners of machines deleted meanwhile: the core
+// NATS message DeleteStateMachine sends may not have reached this node.
+func (s *Service) stopDeleted(held []*runner) {
+	checked := map[string]bool{}
+	for _, r := range held {
+		name, _, _ := strings.Cut(r.key, ".")
+		if checked[name] {
+			continue
+		}
+		checked[name] = true
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.LeaseTTL/3)
+		_, err := s.machines.Get(ctx, name)
+		cancel()
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			s.log.Info("workflow executions of a deleted machine stop", "machine", name)
+			s.stopMachine(name)
 		}
 	}
 }
@@ -258,49 +335,21 @@ func (s *Service) resumeAll(ctx context.Context) error {
 		if local || leased[k] {
 			continue
 		}
-		if err := s.resume(ctx, k); err != nil {
-			s.log.Warn("workflow execution not resumed", "key", k, "err", err)
-		}
+		s.resume(k)
 	}
 	return nil
 }
 
-// resume starts a runner for an indexed execution, or drops the index entry
-// of one that has ended (or never got its record).
-func (s *Service) resume(ctx context.Context, key string) error {
-	e, err := s.execs.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return s.unindex(ctx, key)
-	}
-	if err != nil {
-		return fmt.Errorf("read execution: %w", err)
-	}
-	var ex Execution
-	if err := json.Unmarshal(e.Value(), &ex); err != nil {
-		return fmt.Errorf("decode execution: %w", err)
-	}
-	if ex.Status != StatusRunning {
-		return s.unindex(ctx, key)
-	}
-	if _, _, err := s.getMachine(ctx, ex.StateMachineName); err != nil {
-		var se *Error
-		if errors.As(err, &se) && se.Kind == KindMachineNotFound {
-			// Deleted while no node ran it: stopped, as DeleteStateMachine does.
-			return s.abortOrphan(ctx, key, "", "")
-		}
-		return err
-	}
-	def, err := validate(ex.Definition)
-	if err != nil {
-		return err
-	}
+// resume starts a runner for an indexed execution; the runner reads the
+// record once it holds the lease (and drops the index entry of one that has
+// ended or never got its record).
+func (s *Service) resume(key string) {
 	r, ok := s.register(key)
 	if !ok || r == nil {
-		return nil
+		return
 	}
-	s.log.Info("resuming workflow execution", "execution", ex.ARN)
-	s.launch(r, &ex, def, e.Revision(), true)
-	return nil
+	s.log.Debug("resuming workflow execution", "key", key)
+	s.launch(r, nil, 0)
 }
 
 func (s *Service) unindex(ctx context.Context, key string) error {
@@ -371,10 +420,17 @@ func (rec *recorder) fail(cause, err error) {
 	rec.r.stop(cause)
 }
 
+// lost tells whether the runner lost its lease: another node may run the
+// execution now, so nothing more is written, whatever the engine emits
+// before it sees the cancellation.
+func (rec *recorder) lost() bool {
+	return errors.Is(context.Cause(rec.r.ctx), errLost)
+}
+
 func (rec *recorder) event(e Event) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if rec.err != nil {
+	if rec.err != nil || rec.lost() {
 		return
 	}
 	if e.Type == EventExecutionAborted {
@@ -410,7 +466,7 @@ func (rec *recorder) event(e Event) {
 func (rec *recorder) checkpoint(cp Checkpoint) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if rec.err != nil {
+	if rec.err != nil || rec.lost() {
 		return
 	}
 	rec.ex.Checkpoint = &cp
@@ -457,7 +513,7 @@ func (rec *recorder) ended(res Result) {
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if rec.err != nil {
+	if rec.err != nil || rec.lost() {
 		return // the end is not recorded without its history: the execution resumes
 	}
 	rec.ex.end(res)
@@ -570,12 +626,19 @@ func (s *Service) abortOrphan(ctx context.Context, key, errName, cause string) e
 	if ex.Status != StatusRunning {
 		return nil
 	}
-	last, err := s.lastEventID(&ex)
+	rec := &recorder{s: s, r: r, ex: &ex, rev: e.Revision(), limit: int64(s.cfg.MaxHistoryEvents)}
+	return s.recordAbort(r, rec, errName, cause)
+}
+
+// recordAbort records ABORTED, with its ExecutionAborted event, for an
+// execution whose lease r holds and that runs nowhere.
+func (s *Service) recordAbort(r *runner, rec *recorder, errName, cause string) error {
+	last, err := s.lastEventID(rec.ex)
 	if err != nil {
 		return err
 	}
+	rec.last = last
 	r.stop(stopped{errName, cause})
-	rec := &recorder{s: s, r: r, ex: &ex, rev: e.Revision(), last: last, limit: int64(s.cfg.MaxHistoryEvents)}
 	rec.event(Event{ID: last + 1, PreviousEventID: last, Timestamp: time.Now().UTC(), Type: EventExecutionAborted})
 	rec.ended(Result{Status: StatusAborted})
 	return rec.err
@@ -601,6 +664,14 @@ func (s *Service) sweep() {
 }
 
 func (s *Service) sweepOnce(ctx context.Context) error {
+	// Every event of an execution the sweep finds expired was stored
+	// before this sequence; an execution that reuses its name once the
+	// record is gone (swept here or by another node) stores after it.
+	info, err := s.history.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read history: %w", err)
+	}
+	upTo := info.State.LastSeq + 1
 	keys, err := listKeys(ctx, s.execs)
 	if err != nil {
 		return err
@@ -612,18 +683,36 @@ func (s *Service) sweepOnce(ctx context.Context) error {
 			continue // deleted meanwhile
 		}
 		var ex struct {
-			Status string    `json:"status"`
-			Stop   time.Time `json:"stop"`
+			Status  string    `json:"status"`
+			Stop    time.Time `json:"stop"`
+			Machine string    `json:"stateMachineName"`
+			Ordinal uint64    `json:"ordinal"`
 		}
 		if json.Unmarshal(e.Value(), &ex) != nil || ex.Status == StatusRunning || ex.Stop.IsZero() || ex.Stop.After(cutoff) {
 			continue
 		}
-		if err := s.execs.Purge(ctx, k, jetstream.LastRevision(e.Revision())); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-			return fmt.Errorf("expire execution %s: %w", k, err)
+		if err := s.expire(ctx, k, e.Revision(), upTo); err != nil {
+			return err
 		}
-		if err := s.history.Purge(ctx, jetstream.WithPurgeSubject(historySubject+k)); err != nil {
-			return fmt.Errorf("expire history of %s: %w", k, err)
+		if ex.Ordinal != 0 {
+			if err := s.listing.Delete(ctx, entryKey(ex.Machine, ex.Ordinal)); err != nil {
+				return fmt.Errorf("expire listing of %s: %w", k, err)
+			}
 		}
+	}
+	return nil
+}
+
+// expire deletes an ended execution's history (its events before sequence
+// upTo) and then its record, if still at revision rev. The history goes
+// first: a crash between the two leaves a record the next sweep deletes,
+// never old events under a name a new execution may take.
+func (s *Service) expire(ctx context.Context, key string, rev, upTo uint64) error {
+	if err := s.history.Purge(ctx, jetstream.WithPurgeSubject(historySubject+key), jetstream.WithPurgeSequence(upTo)); err != nil {
+		return fmt.Errorf("expire history of %s: %w", key, err)
+	}
+	if err := s.execs.Purge(ctx, key, jetstream.LastRevision(rev)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("expire execution %s: %w", key, err)
 	}
 	return nil
 }

@@ -58,6 +58,9 @@ const (
 	KindExecutionNotFound
 	KindExecutionExists
 	KindResourceNotFound
+	KindInvalidToken
+	KindTaskTimedOut
+	KindInvalidOutput
 )
 
 // Error is a typed service error.
@@ -101,6 +104,9 @@ type Execution struct {
 	HasError         bool      `json:"hasError,omitempty"`
 	Start            time.Time `json:"start"`
 	Stop             time.Time `json:"stop,omitzero"`
+	// Ordinal numbers the execution among its machine's (listing.go); 0
+	// for one stored by an earlier version.
+	Ordinal uint64 `json:"ordinal,omitempty"`
 	// Checkpoint is where a RUNNING execution resumes after a restart.
 	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
 }
@@ -139,6 +145,9 @@ type Service struct {
 	engine   *Engine
 	leases   jetstream.KeyValue // execution key → owning node, expiring
 	index    jetstream.KeyValue // execution key of every RUNNING execution
+	tokens   jetstream.KeyValue // task tokens of callback tasks (callback.go)
+	listing  jetstream.KeyValue // executions by machine, numbered (listing.go)
+	rolesKV  jetstream.KeyValue // declared role statements by machine (roles.go)
 	slots    chan struct{}
 	log      *slog.Logger
 	node     string
@@ -151,6 +160,10 @@ type Service struct {
 	mu      sync.Mutex
 	closed  bool
 	running map[string]*runner // by execution key
+
+	// afterIndex, when set (tests), runs between a start's index entry and
+	// its record.
+	afterIndex func()
 }
 
 // Open opens the service's buckets and resumes every RUNNING execution.
@@ -191,6 +204,15 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if s.index, err = cfg.Store.KeyValue(ctx, runningBucket, 1); err != nil {
 		return nil, err
 	}
+	if s.tokens, err = cfg.Store.KeyValue(ctx, tokensBucket, 1); err != nil {
+		return nil, err
+	}
+	if s.listing, err = cfg.Store.KeyValue(ctx, listingBucket, 1); err != nil {
+		return nil, err
+	}
+	if s.rolesKV, err = cfg.Store.KeyValue(ctx, rolesBucket, 1); err != nil {
+		return nil, err
+	}
 	if s.leases, err = cfg.Store.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: leaseBucket, Storage: jetstream.FileStorage, Replicas: max(cfg.Store.Replicas(), 1), TTL: cfg.LeaseTTL,
 	}); err != nil {
@@ -208,9 +230,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.engine = &Engine{Clock: SystemClock{}}
+	s.engine = &Engine{Clock: SystemClock{}, Tokens: s}
 	if cfg.Tasks != nil {
-		s.engine.Tasks = boundedTasks{cfg.Tasks, s.slots}
+		// A callback task's wait holds no slot: only its request does.
+		s.engine.Tasks = callbackTasks{s, boundedTasks{cfg.Tasks, s.slots}}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.subscribe(); err != nil {
@@ -400,6 +423,9 @@ func (s *Service) CreateStateMachine(ctx context.Context, m StateMachine) (*Stat
 	if _, err := validate(m.Definition); err != nil {
 		return nil, err
 	}
+	if err := checkExpress(m.Type, m.Definition); err != nil {
+		return nil, err
+	}
 	m.ARN = s.MachineARN(m.Name)
 	m.Created = time.Now().UTC()
 	m.RevisionID = fmt.Sprintf("%d", m.Created.UnixNano())
@@ -469,6 +495,9 @@ func (s *Service) UpdateStateMachine(ctx context.Context, arn string, u Update) 
 			return nil, err
 		}
 		if u.Definition != nil {
+			if err := checkExpress(m.Type, *u.Definition); err != nil {
+				return nil, err
+			}
 			m.Definition = *u.Definition
 		}
 		if u.RoleARN != nil {
@@ -611,24 +640,64 @@ func (s *Service) StartExecution(ctx context.Context, req Start) (*Execution, er
 	if err != nil {
 		return nil, err
 	}
-	data, _ := json.Marshal(ex)
 	key := m.Name + "." + ex.Name
-	// Indexed first: a crash between the two leaves an index entry without
-	// a record, which the next scan drops, never a record no node resumes.
-	if _, err := s.index.Put(ctx, key, nil); err != nil {
-		return nil, fmt.Errorf("index execution %s: %w", ex.ARN, err)
-	}
 	// Registered before the record exists, so a StopExecution that comes
 	// before the runner starts finds it and the execution stays ABORTED.
 	r, ok := s.register(key)
 	if !ok {
 		return nil, errorf(KindInvalid, "the service is shutting down")
 	}
+	if r != nil {
+		// The lease before the index entry: a scan on another node that
+		// lists the entry before the record exists sees it held and leaves
+		// it alone, rather than dropping it as a record-less entry.
+		lease, err := s.takeLease(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyExists):
+			s.unregister(r) // another node runs this name: answered below
+			r = nil
+		case err != nil:
+			s.unregister(r)
+			return nil, fmt.Errorf("lease execution %s: %w", ex.ARN, err)
+		default:
+			s.mu.Lock()
+			r.lease, r.held = lease, time.Now()
+			s.mu.Unlock()
+		}
+	}
+	// Indexed before the record: a crash between the two leaves an index
+	// entry without a record, which a scan drops once the lease has
+	// expired, never a record no node resumes.
+	if r != nil {
+		if _, err := s.index.Put(ctx, key, nil); err != nil {
+			s.finish(r)
+			return nil, fmt.Errorf("index execution %s: %w", ex.ARN, err)
+		}
+	}
+	if s.afterIndex != nil {
+		s.afterIndex()
+	}
+	// Numbered for ListExecutions before the record exists: an entry
+	// without its record is skipped by a listing.
+	n, err := s.nextOrdinal(ctx, m.Name)
+	if err != nil {
+		if r != nil {
+			s.finish(r)
+		}
+		return nil, err
+	}
+	if _, err := s.listing.Put(ctx, entryKey(m.Name, n), []byte(ex.Name)); err != nil {
+		if r != nil {
+			s.finish(r)
+		}
+		return nil, fmt.Errorf("list execution %s: %w", ex.ARN, err)
+	}
+	ex.Ordinal = n
+	data, _ := json.Marshal(ex)
 	rev, err := s.execs.Create(ctx, key, data)
 	if err != nil {
-		s.unregister(r)
-		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, fmt.Errorf("store execution %s: %w", ex.ARN, err)
+		if r != nil {
+			s.finish(r)
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, fmt.Errorf("store execution %s: %w", ex.ARN, err)
@@ -643,10 +712,11 @@ func (s *Service) StartExecution(ctx context.Context, req Start) (*Execution, er
 		return nil, errorf(KindExecutionExists, "Execution Already Exists: '%s'", ex.ARN)
 	}
 	if r == nil {
-		return ex, nil // a runner of this key is already here; the scan resumes it
+		// A runner of this key is here or on another node, yet the record
+		// was new: that runner's record read finds it.
+		return ex, nil
 	}
-	def, _ := validate(ex.Definition)
-	s.launch(r, ex, def, rev, false)
+	s.launch(r, ex, rev)
 	return ex, nil
 }
 
@@ -730,8 +800,9 @@ func (s *Service) DescribeExecution(ctx context.Context, arn string) (*Execution
 	return &ex, nil
 }
 
-// ListExecutions returns a machine's executions, newest first, keeping
-// those with the given status when status is not empty.
+// ListExecutions returns all of a machine's executions, newest first,
+// keeping those with the given status when status is not empty. It reads
+// every record: ListExecutionsPage reads only a page.
 func (s *Service) ListExecutions(ctx context.Context, machineARN, status string) ([]*Execution, error) {
 	name, err := s.machineName(machineARN)
 	if err != nil {
@@ -740,6 +811,11 @@ func (s *Service) ListExecutions(ctx context.Context, machineARN, status string)
 	if _, _, err := s.getMachine(ctx, name); err != nil {
 		return nil, err
 	}
+	return s.listAll(ctx, name, status)
+}
+
+// listAll reads every execution record of a machine.
+func (s *Service) listAll(ctx context.Context, name, status string) ([]*Execution, error) {
 	keys, err := listKeys(ctx, s.execs, name+".*")
 	if err != nil {
 		return nil, err

@@ -2,7 +2,9 @@ package stepfunctions_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -54,5 +56,70 @@ func TestWaitSurvivesSIGKILL(t *testing.T) {
 	if count[types.HistoryEventTypeExecutionStarted] != 1 || count[types.HistoryEventTypeExecutionSucceeded] != 1 ||
 		count[types.HistoryEventTypeExecutionAborted] != 0 {
 		t.Fatalf("history after SIGKILL: %v", count)
+	}
+}
+
+// TestTaskTokenSurvivesSIGKILL: the platform is killed with SIGKILL while
+// a callback task waits for its token; after a restart, the token sent
+// then completes the task with its output.
+func TestTaskTokenSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a platform process")
+	}
+	p := testkit.NewChild(t)
+	p.Start()
+	c := sfn.NewFromConfig(p.AWSConfig())
+	ctx := context.Background()
+	role := aws.String("arn:aws:iam::000000000000:role/r")
+	child, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("teller"), RoleArn: role,
+		Definition: aws.String(`{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("asker"), RoleArn: role,
+		Definition: aws.String(`{"StartAt":"Ask","States":{"Ask":{"Type":"Task","Resource":"arn:aws:states:::states:startExecution.waitForTaskToken",
+			"Parameters":{"StateMachineArn":"` + aws.ToString(child.StateMachineArn) + `","Input":{"token.$":"$$.Task.Token"}},"End":true}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: parent.StateMachineArn, Name: aws.String("ask")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The child execution's output is the token.
+	var token string
+	deadline := time.Now().Add(60 * time.Second)
+	for token == "" {
+		l, err := c.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: child.StateMachineArn, StatusFilter: types.ExecutionStatusSucceeded})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.Executions) > 0 {
+			d, err := c.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: l.Executions[0].ExecutionArn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out struct{ Token string }
+			if err := json.Unmarshal([]byte(aws.ToString(d.Output)), &out); err != nil {
+				t.Fatal(err)
+			}
+			token = out.Token
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no child execution")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.Kill()
+	p.Start()
+	if _, err := c.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{"answer":"yes"}`)}); err != nil {
+		t.Fatalf("SendTaskSuccess after the restart: %v\n%s", err, p.Log())
+	}
+	done := waitDone(t, c, aws.ToString(start.ExecutionArn))
+	if done.Status != types.ExecutionStatusSucceeded || aws.ToString(done.Output) != `{"answer":"yes"}` {
+		t.Fatalf("after SIGKILL and restart: %+v\n%s", done, p.Log())
+	}
+	if _, err := c.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{}`)}); apiCode(err) != "TaskTimedOut" {
+		t.Fatalf("token sent again: %v", err)
 	}
 }

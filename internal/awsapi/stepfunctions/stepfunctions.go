@@ -9,7 +9,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +52,9 @@ var ops = map[string]handler{
 	"TagResource":                    (*API).tagResource,
 	"UntagResource":                  (*API).untagResource,
 	"ListTagsForResource":            (*API).listTags,
+	"SendTaskSuccess":                (*API).sendTaskSuccess,
+	"SendTaskFailure":                (*API).sendTaskFailure,
+	"SendTaskHeartbeat":              (*API).sendTaskHeartbeat,
 }
 
 // ServeHTTP answers one request.
@@ -94,6 +96,9 @@ var codes = map[workflows.Kind]string{
 	workflows.KindExecutionNotFound: "ExecutionDoesNotExist",
 	workflows.KindExecutionExists:   "ExecutionAlreadyExists",
 	workflows.KindResourceNotFound:  "ResourceNotFound",
+	workflows.KindInvalidToken:      "InvalidToken",
+	workflows.KindTaskTimedOut:      "TaskTimedOut",
+	workflows.KindInvalidOutput:     "InvalidOutput",
 }
 
 func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
@@ -427,17 +432,17 @@ func (a *API) listExecutions(ctx context.Context, body []byte) (any, error) {
 	if in.StatusFilter != "" && !statuses[in.StatusFilter] {
 		return nil, validation("1 validation error detected: Value '" + in.StatusFilter + "' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE]")
 	}
-	all, err := a.Service.ListExecutions(ctx, in.StateMachineArn, in.StatusFilter)
+	page, after, err := a.Service.ListExecutionsPage(ctx, in.StateMachineArn, in.StatusFilter, in.size(), in.NextToken)
 	if err != nil {
 		return nil, err
 	}
-	start, end, next, err := in.page(len(all))
-	if err != nil {
-		return nil, err
-	}
-	items := make([]map[string]any, 0, end-start)
-	for _, ex := range all[start:end] {
+	items := make([]map[string]any, 0, len(page))
+	for _, ex := range page {
 		items = append(items, execution(ex, false))
+	}
+	var next *string
+	if after != "" {
+		next = &after
 	}
 	return map[string]any{"executions": items, "nextToken": next}, nil
 }
@@ -456,41 +461,27 @@ func (a *API) getExecutionHistory(ctx context.Context, body []byte) (any, error)
 		return nil, err
 	}
 	in.ExecutionArn = arn
-	var (
-		page []workflows.Event
-		next *string
-	)
+	// A page reads only its events from the store, in either order.
+	tok := ""
+	if in.NextToken != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(in.NextToken)
+		if err != nil {
+			return nil, validation("Invalid Token: '" + in.NextToken + "'")
+		}
+		tok = string(raw)
+	}
+	read := a.Service.HistoryPage
 	if in.ReverseOrder {
-		// Newest first reads the whole history (a stream reads forward).
-		events, err := a.Service.GetExecutionHistory(ctx, in.ExecutionArn)
-		if err != nil {
-			return nil, err
-		}
-		slices.Reverse(events)
-		start, end, tok, err := in.page(len(events))
-		if err != nil {
-			return nil, err
-		}
-		page, next = events[start:end], tok
-	} else {
-		// In order, a page reads only its events from the store.
-		tok := ""
-		if in.NextToken != "" {
-			raw, err := base64.RawURLEncoding.DecodeString(in.NextToken)
-			if err != nil {
-				return nil, validation("Invalid Token: '" + in.NextToken + "'")
-			}
-			tok = string(raw)
-		}
-		events, after, err := a.Service.HistoryPage(ctx, in.ExecutionArn, in.size(), tok)
-		if err != nil {
-			return nil, err
-		}
-		page = events
-		if after != "" {
-			t := base64.RawURLEncoding.EncodeToString([]byte(after))
-			next = &t
-		}
+		read = a.Service.HistoryPageReverse
+	}
+	page, after, err := read(ctx, in.ExecutionArn, in.size(), tok)
+	if err != nil {
+		return nil, err
+	}
+	var next *string
+	if after != "" {
+		t := base64.RawURLEncoding.EncodeToString([]byte(after))
+		next = &t
 	}
 	items := make([]map[string]any, 0, len(page))
 	for _, e := range page {
@@ -628,4 +619,54 @@ func (a *API) listTags(ctx context.Context, body []byte) (any, error) {
 		tags = append(tags, tag{k, v})
 	}
 	return map[string]any{"tags": tags}, nil
+}
+
+type taskTokenInput struct {
+	TaskToken string `json:"taskToken"`
+	Output    string `json:"output"`
+	Error     string `json:"error"`
+	Cause     string `json:"cause"`
+}
+
+// The task token operations act on no named resource: IAM grants them on
+// "*", as AWS does.
+func (a *API) tokenInput(ctx context.Context, action string, body []byte) (*taskTokenInput, error) {
+	var in taskTokenInput
+	if err := json.Unmarshal(body, &in); err != nil {
+		return nil, err
+	}
+	if err := auth.Authorize(ctx, action, "*", nil); err != nil {
+		return nil, err
+	}
+	if n := len(in.TaskToken); n < 1 || n > 2048 {
+		return nil, validation("1 validation error detected: Value at 'taskToken' failed to satisfy constraint: Member must have length between 1 and 2048")
+	}
+	return &in, nil
+}
+
+func (a *API) sendTaskSuccess(ctx context.Context, body []byte) (any, error) {
+	in, err := a.tokenInput(ctx, "states:SendTaskSuccess", body)
+	if err != nil {
+		return nil, err
+	}
+	return nil, a.Service.SendTaskSuccess(ctx, in.TaskToken, in.Output)
+}
+
+func (a *API) sendTaskFailure(ctx context.Context, body []byte) (any, error) {
+	in, err := a.tokenInput(ctx, "states:SendTaskFailure", body)
+	if err != nil {
+		return nil, err
+	}
+	if len(in.Error) > 256 || len(in.Cause) > 32768 {
+		return nil, validation("1 validation error detected: 'error' has at most 256 characters and 'cause' at most 32768")
+	}
+	return nil, a.Service.SendTaskFailure(ctx, in.TaskToken, in.Error, in.Cause)
+}
+
+func (a *API) sendTaskHeartbeat(ctx context.Context, body []byte) (any, error) {
+	in, err := a.tokenInput(ctx, "states:SendTaskHeartbeat", body)
+	if err != nil {
+		return nil, err
+	}
+	return nil, a.Service.SendTaskHeartbeat(ctx, in.TaskToken)
 }
