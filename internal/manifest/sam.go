@@ -46,6 +46,13 @@ var samFunctionProps = []string{"Handler", "Runtime", "CodeUri", "InlineCode", "
 	"RecursiveLoop", "AutoPublishCodeSha256", "ImageUri", "ImageConfig", "PropagateTags", "EventInvokeConfig",
 	"FunctionUrlConfig", "SourceKMSKeyArn", "Connectors"}
 
+// samAppliedFunctionProps are the function properties nimbus applies (or
+// that label it: Tags).
+var samAppliedFunctionProps = []string{"Handler", "Runtime", "CodeUri", "Timeout", "MemorySize", "Environment",
+	"Policies", "FunctionName", "Description", "Events", "Architectures", "ReservedConcurrentExecutions",
+	"EphemeralStorage", "Tags", "PropagateTags", "PackageType", "DeadLetterQueue", "EventInvokeConfig",
+	"FunctionUrlConfig", "Connectors"}
+
 // samVersionProps belong to Lambda versions and aliases, which a SAM deploy
 // does not create on nimbus yet.
 var samVersionProps = []string{"AutoPublishAlias", "DeploymentPreference", "VersionDescription",
@@ -590,8 +597,22 @@ func (s *samLoader) readGlobals(n *node) {
 	}
 	if f := s.globals["Function"]; f != nil {
 		for _, pe := range f.entries {
-			if pe.key == "Events" || pe.key == "Policies" || pe.key == "Role" || pe.key == "FunctionName" || pe.key == "InlineCode" {
+			switch {
+			case slices.Contains([]string{"Events", "Policies", "Role", "FunctionName", "InlineCode"}, pe.key):
 				s.errorf(pe.keyPos, "", "Globals.Function cannot set %s (SAM refuses it)", pe.key)
+			case slices.Contains(samAppliedFunctionProps, pe.key):
+			case pe.key == "Layers":
+				s.warnf(pe.keyPos, "", "Globals.Function: layers are not supported by nimbus yet and are ignored")
+			case slices.Contains(samVersionProps, pe.key):
+				s.warnf(pe.keyPos, "", "Globals.Function: %s is not applied by nimbus yet: a SAM deploy updates functions in place, without versions or aliases", pe.key)
+			case slices.Contains(samFunctionProps, pe.key):
+				s.warnf(pe.keyPos, "", "Globals.Function: %s is not applied by nimbus yet; it is ignored", pe.key)
+			default:
+				hint := ""
+				if sug := suggest(pe.key, samFunctionProps); sug != "" {
+					hint = fmt.Sprintf("did you mean %q?", sug)
+				}
+				s.errorf(pe.keyPos, hint, "Globals.Function: AWS::Serverless::Function has no property %s", pe.key)
 			}
 		}
 	}

@@ -31,6 +31,9 @@ func (s *samLoader) function(out *node, e *entry, own *node) {
 	timeout, memory := false, false
 	for _, pe := range props.entries {
 		v := pe.val
+		if own.get(pe.key) == nil && !slices.Contains(samAppliedFunctionProps, pe.key) {
+			continue // from Globals, which readGlobals reported once
+		}
 		switch pe.key {
 		case "Handler":
 			add("handler", pe.keyPos, v)
