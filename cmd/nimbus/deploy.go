@@ -31,7 +31,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	var opts manifest.Options
 	cmd := &cobra.Command{
 		Use:   "deploy [DIR]",
-		Short: "Deploy the service described by DIR/serverless.yml",
+		Short: "Deploy the service described by DIR/serverless.yml (or a SAM template.yaml)",
 		Example: "  nimbus deploy examples/hello\n" +
 			"  nimbus deploy --stage prod\n" +
 			"  nimbus deploy ./orders --region eu-west-1",
@@ -43,6 +43,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&opts.Stage, "stage", "s", "", "stage (overrides provider.stage)")
 	cmd.Flags().StringVarP(&opts.Region, "region", "r", "", "region (overrides provider.region)")
+	addSAMFlags(cmd, &opts)
 	return cmd
 }
 
@@ -138,6 +139,7 @@ func newRemoveCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&service, "service", "", "name of the service to remove")
 	cmd.Flags().StringVarP(&opts.Stage, "stage", "s", "", "stage (default: the manifest's; with --service, the only stage deployed)")
 	cmd.Flags().StringVarP(&opts.Region, "region", "r", "", "region")
+	addSAMFlags(cmd, &opts)
 	return cmd
 }
 
