@@ -73,6 +73,9 @@ func deploy(cmd *cobra.Command, c *client.Client, dataDir, dir string, opts mani
 			fmt.Printf("  all of them on this stage's own host: %s\n", res.Host)
 		}
 	}
+	if out.Project != nil && out.Project.IsSAM() {
+		printOutputs(out.Project.Outputs(c.Endpoint))
+	}
 	// How to call it, once: when the deploy created functions, not on
 	// every redeploy. Each line works when pasted into a shell.
 	isNew := map[string]bool{}
@@ -94,6 +97,21 @@ func deploy(cmd *cobra.Command, c *client.Client, dataDir, dir string, opts mani
 		fmt.Printf("  aws lambda invoke --function-name %s out.json\n", created[0])
 	}
 	return out, nil
+}
+
+// printOutputs prints a SAM template's Outputs, as `sam deploy` does.
+func printOutputs(outputs []manifest.Output) {
+	if len(outputs) == 0 {
+		return
+	}
+	fmt.Println("outputs:")
+	for _, o := range outputs {
+		if o.Err != nil {
+			fmt.Printf("  %s: (not resolved: %v)\n", o.Name, o.Err)
+			continue
+		}
+		fmt.Printf("  %s: %s\n", o.Name, o.Value)
+	}
 }
 
 // printChanges prints one line per change: action, kind and name. Items a

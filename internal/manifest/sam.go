@@ -1,7 +1,9 @@
 package manifest
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -960,4 +962,55 @@ func samManagedPolicyARN(name string) string {
 		return name
 	}
 	return "arn:aws:iam::aws:policy/" + name
+}
+
+// IsSAM reports whether the project was loaded from a SAM template.
+func (p *Project) IsSAM() bool { return slices.Contains(samTemplateNames, filepath.Base(p.File)) }
+
+// Output is one of the template's Outputs, resolved.
+type Output struct {
+	Name, Value string
+	// Err is set when the CLI cannot resolve the value (a queue URL, an
+	// import): the platform knows it.
+	Err error
+}
+
+// Outputs resolves the application's Outputs as the platform names its
+// resources (queue URLs need the platform's address, which queueEndpoint
+// gives; empty leaves them unresolved).
+func (p *Project) Outputs(queueEndpoint string) []Output {
+	var t struct {
+		Outputs map[string]struct {
+			Value any `json:"Value"`
+		} `json:"Outputs"`
+	}
+	v, err := cfn.Decode(p.App.Resources)
+	if err != nil {
+		return nil
+	}
+	raw, _ := json.Marshal(v)
+	if json.Unmarshal(raw, &t) != nil || len(t.Outputs) == 0 {
+		return nil
+	}
+	stack, err := cfn.NewStack(&p.App, queueEndpoint)
+	if err != nil {
+		return nil
+	}
+	var out []Output
+	for _, name := range slices.Sorted(maps.Keys(t.Outputs)) {
+		o := Output{Name: name}
+		r, err := stack.Resolve(t.Outputs[name].Value)
+		if err == nil {
+			switch x := r.(type) {
+			case string:
+				o.Value = x
+			default:
+				b, _ := json.Marshal(x)
+				o.Value = string(b)
+			}
+		}
+		o.Err = err
+		out = append(out, o)
+	}
+	return out
 }

@@ -104,6 +104,15 @@ func TestSAMItemsExample(t *testing.T) {
 		t.Errorf("item b = %+v", got.Item)
 	}
 
+	// The Outputs resolve to what the platform created.
+	var outputs []string
+	for _, o := range out.Project.Outputs(p.URL()) {
+		outputs = append(outputs, o.Name+"="+o.Value)
+	}
+	if got, want := strings.Join(outputs, " "), "ItemsFunctionArn=arn:aws:lambda:us-east-1:000000000000:function:sam-items-prod-ItemsFunction ItemsTableName=sam-items-prod-ItemsTable"; got != want {
+		t.Errorf("outputs = %s, want %s", got, want)
+	}
+
 	// Globals.Function and the function's own Environment merge per key.
 	fn := out.Project.Function("ItemsFunction")
 	if fn.Timeout != 10 || fn.MemorySize != 256 || fn.Runtime != "nodejs20.x" || fn.Environment["GREETING"] != "hello" ||
