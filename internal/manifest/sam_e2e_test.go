@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -118,5 +120,87 @@ func TestSAMItemsExample(t *testing.T) {
 	if fn.Timeout != 10 || fn.MemorySize != 256 || fn.Runtime != "nodejs20.x" || fn.Environment["GREETING"] != "hello" ||
 		fn.EnvironmentRefs["TABLE_NAME"] == nil || fn.EnvironmentRefs["STAGE_NOTE"] == nil {
 		t.Errorf("function = %+v", fn)
+	}
+}
+
+const samPythonTemplate = `AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Prefix:
+    Type: String
+    Default: hi
+Globals:
+  Api:
+    Cors: "'*'"
+Resources:
+  HelloFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello_world/
+      Handler: app.lambda_handler
+      Runtime: python3.12
+      Environment:
+        Variables:
+          PREFIX: !Ref Prefix
+          SELF: !Ref HelloFunction
+      Events:
+        Hello:
+          Type: Api
+          Properties:
+            Path: /hello/{name}
+            Method: get
+`
+
+const samPythonHandler = `import json
+import os
+
+def lambda_handler(event, context):
+    name = event["pathParameters"]["name"]
+    return {"statusCode": 200, "body": json.dumps({
+        "message": os.environ["PREFIX"] + " " + name,
+        "self": os.environ["SELF"],
+        "stage": event["requestContext"]["stage"],
+    })}
+`
+
+// TestSAMPythonRESTAPI deploys a Python function behind an Api (REST)
+// event: it answers under the stage's path with payload 1.0, CORS from
+// Globals.Api, a parameter overridden on the command line and a Ref to
+// itself resolved.
+func TestSAMPythonRESTAPI(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hello-app")
+	for name, content := range map[string]string{"template.yaml": samPythonTemplate, "hello_world/app.py": samPythonHandler} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := testkit.Start(t, func(c *server.Config) { c.HTTPAddr = "127.0.0.1:0"; c.NoSandbox = true })
+	out, err := p.Client.Deploy(context.Background(), dir, manifest.Options{ParameterOverrides: map[string]string{"Prefix": "hello"}}, nil)
+	if err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	if len(out.Project.Warnings) != 0 {
+		t.Errorf("warnings = %v", out.Project.Warnings)
+	}
+	req, err := http.NewRequest(http.MethodGet, p.Gateway.URL()+"/prod/hello/ann", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Origin", "http://example.com")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != `{"message": "hello ann", "self": "hello-app-prod-HelloFunction", "stage": "prod"}` {
+		t.Errorf("GET /prod/hello/ann = %d %s", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("Access-Control-Allow-Origin = %q, want * from Globals.Api.Cors", got)
 	}
 }
