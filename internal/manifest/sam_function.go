@@ -144,7 +144,8 @@ func (s *samLoader) function(out *node, e *entry, own *node) {
 			add("iamRoleStatements", policies.keyPos, st)
 		}
 	}
-	if md := e.val.get("Metadata"); md != nil {
+	goBuilt := s.goFunction(fn, runtimeOf(props))
+	if md := e.val.get("Metadata"); md != nil && !goBuilt {
 		if bm := md.get("BuildMethod"); bm != nil {
 			if str, _ := bm.scalarString(); str != "makefile" {
 				s.warnf(bm.pos, "build the code before deploying, and point CodeUri at the output", "%s: Metadata.BuildMethod %s is not reproduced by nimbus yet; CodeUri is packaged as it is", where, str)
@@ -158,6 +159,36 @@ func (s *samLoader) function(out *node, e *entry, own *node) {
 	}
 	fns := child(out, "functions", pos)
 	fns.entries = append(fns.entries, &entry{key: e.key, keyPos: e.keyPos, val: fn})
+}
+
+// goFunction makes a Go function whose CodeUri is a main package (SAM's
+// BuildMethod go1.x) built by the deploy: its handler becomes that folder,
+// which the deploy compiles into bootstrap (GoMain), as `sam build` does.
+func (s *samLoader) goFunction(fn *node, runtime string) bool {
+	family, _ := appspec.RuntimeFamily(runtime)
+	if family != appspec.FamilyGo && family != appspec.FamilyProvided {
+		return false
+	}
+	for i, e := range fn.entries {
+		if e.key != "module" || !isMainPackage(filepath.Join(s.dir, filepath.FromSlash(e.val.str))) {
+			continue
+		}
+		dir := e.val
+		fn.entries = slices.Delete(fn.entries, i, i+1)
+		h := &node{kind: kindString, str: "./" + dir.str, pos: dir.pos, state: resolved}
+		if old := fn.get("handler"); old != nil {
+			h.pos = old.pos
+			for _, he := range fn.entries {
+				if he.key == "handler" {
+					he.val = h
+				}
+			}
+		} else {
+			fn.entries = append(fn.entries, &entry{key: "handler", keyPos: dir.pos, val: h})
+		}
+		return true
+	}
+	return false
 }
 
 func runtimeOf(props *node) string {

@@ -481,3 +481,36 @@ Outputs:
 		t.Errorf("warnings = %v", p.Warnings)
 	}
 }
+
+// TestSAMGoFunction: a Go function whose CodeUri is a main package (SAM's
+// BuildMethod go1.x) is built by the deploy, as `sam build` builds it.
+func TestSAMGoFunction(t *testing.T) {
+	dir := samDir(t, samHeader+`Resources:
+  Hello:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: go1.x
+    Properties:
+      CodeUri: hello-world/
+      Handler: bootstrap
+      Runtime: provided.al2023
+      Architectures: [arm64]
+`)
+	if err := os.MkdirAll(filepath.Join(dir, "hello-world"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hello-world", "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := p.Function("Hello")
+	if src, bootstrap := GoMain(p.Dir, *fn); fn.Handler != "./hello-world" || !bootstrap || src != filepath.Join(p.Dir, "hello-world") {
+		t.Errorf("handler %q: GoMain = %q, %v", fn.Handler, src, bootstrap)
+	}
+	if len(p.Warnings) != 0 || p.Modules["Hello"] != "" {
+		t.Errorf("warnings = %v, modules = %v", p.Warnings, p.Modules)
+	}
+}
