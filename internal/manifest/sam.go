@@ -659,6 +659,11 @@ func (s *samLoader) httpAPI(e *entry, props *node) {
 			s.httpCors = s.httpCorsConfig(pe.val, where+".CorsConfiguration")
 		case "StageName", "Description", "Tags", "Name", "PropagateTags":
 		default:
+			if pe.key == "Auth" {
+				s.warnf(pe.keyPos, "check the caller in the function, or keep the API off untrusted networks",
+					"%s: Auth is not applied by nimbus yet: the API's routes are served without authorization", where)
+				continue
+			}
 			s.warnf(pe.keyPos, "", "%s: property %s of an HTTP API is not applied by nimbus yet", where, pe.key)
 		}
 	}
@@ -704,6 +709,11 @@ func (s *samLoader) restAPI(e *entry, props *node) {
 			}
 		case "Description", "Tags", "Name", "PropagateTags", "EndpointConfiguration", "OpenApiVersion", "MethodSettings", "TracingEnabled":
 		default:
+			if pe.key == "Auth" {
+				s.warnf(pe.keyPos, "check the caller in the function, or keep the API off untrusted networks",
+					"%s: Auth is not applied by nimbus yet: the API's routes are served without authorization", where)
+				continue
+			}
 			s.warnf(pe.keyPos, "", "%s: property %s of a REST API is not applied by nimbus yet", where, pe.key)
 		}
 	}

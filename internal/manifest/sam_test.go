@@ -296,6 +296,8 @@ Resources:
             Path: /x
             Method: GET
             TimeoutInMillis: 500
+            Auth:
+              Authorizer: OAuth2
   Layer:
     Type: AWS::Serverless::LayerVersion
     Properties:
@@ -313,8 +315,9 @@ Resources:
 		15: "DeploymentPreference is not applied",
 		19: "nimbus does not support Cognito events yet",
 		27: "property TimeoutInMillis of HttpApi events is not applied",
-		29: "Resources.Layer: layers are not supported",
-		33: "nimbus does not create resources of type AWS::Cognito::UserPool",
+		28: "Auth is not applied by nimbus yet: the route is served without authorization",
+		31: "Resources.Layer: layers are not supported",
+		35: "nimbus does not create resources of type AWS::Cognito::UserPool",
 	}
 	got := map[int]string{}
 	for _, w := range p.Warnings {
