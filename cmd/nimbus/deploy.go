@@ -31,7 +31,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	var opts manifest.Options
 	cmd := &cobra.Command{
 		Use:   "deploy [DIR]",
-		Short: "Deploy the service described by DIR/serverless.yml",
+		Short: "Deploy the service described by DIR/serverless.yml (or a SAM template.yaml)",
 		Example: "  nimbus deploy examples/hello\n" +
 			"  nimbus deploy --stage prod\n" +
 			"  nimbus deploy ./orders --region eu-west-1",
@@ -43,6 +43,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&opts.Stage, "stage", "s", "", "stage (overrides provider.stage)")
 	cmd.Flags().StringVarP(&opts.Region, "region", "r", "", "region (overrides provider.region)")
+	addSAMFlags(cmd, &opts)
 	return cmd
 }
 
@@ -72,6 +73,9 @@ func deploy(cmd *cobra.Command, c *client.Client, dataDir, dir string, opts mani
 			fmt.Printf("  all of them on this stage's own host: %s\n", res.Host)
 		}
 	}
+	if out.Project != nil && out.Project.IsSAM() {
+		printOutputs(out.Project.Outputs(c.Endpoint))
+	}
 	// How to call it, once: when the deploy created functions, not on
 	// every redeploy. Each line works when pasted into a shell.
 	isNew := map[string]bool{}
@@ -93,6 +97,21 @@ func deploy(cmd *cobra.Command, c *client.Client, dataDir, dir string, opts mani
 		fmt.Printf("  aws lambda invoke --function-name %s out.json\n", created[0])
 	}
 	return out, nil
+}
+
+// printOutputs prints a SAM template's Outputs, as `sam deploy` does.
+func printOutputs(outputs []manifest.Output) {
+	if len(outputs) == 0 {
+		return
+	}
+	fmt.Println("outputs:")
+	for _, o := range outputs {
+		if o.Err != nil {
+			fmt.Printf("  %s: (not resolved: %v)\n", o.Name, o.Err)
+			continue
+		}
+		fmt.Printf("  %s: %s\n", o.Name, o.Value)
+	}
 }
 
 // printChanges prints one line per change: action, kind and name. Items a
@@ -138,6 +157,7 @@ func newRemoveCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&service, "service", "", "name of the service to remove")
 	cmd.Flags().StringVarP(&opts.Stage, "stage", "s", "", "stage (default: the manifest's; with --service, the only stage deployed)")
 	cmd.Flags().StringVarP(&opts.Region, "region", "r", "", "region")
+	addSAMFlags(cmd, &opts)
 	return cmd
 }
 

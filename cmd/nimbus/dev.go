@@ -61,6 +61,7 @@ func newDevCommand() *cobra.Command {
 	f.register(cmd)
 	cmd.Flags().StringVarP(&opts.Stage, "stage", "s", "", "stage")
 	cmd.Flags().StringVarP(&opts.Region, "region", "r", "", "region")
+	addSAMFlags(cmd, &opts)
 	return cmd
 }
 

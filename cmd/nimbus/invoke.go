@@ -88,13 +88,13 @@ func newInvokeCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-// resolveFunctionName maps a function key of ./serverless.yml to its
-// deployed name, as `serverless invoke -f KEY` does; other names pass through.
+// resolveFunctionName maps a function key of ./serverless.yml (or of a SAM
+// ./template.yaml: a logical id) to its deployed name, as `serverless invoke -f KEY` does; other names pass through.
 // A manifest that does not load is returned with the name unchanged, for
 // notFound to report if the name turns out unknown. The manifest loads as a
 // deploy loads it (${ssm:} included), so keys mean what they meant there.
 func resolveFunctionName(ctx context.Context, c *client.Client, name, stage string) (string, error) {
-	if _, err := os.Stat("serverless.yml"); err != nil {
+	if _, err := os.Stat("serverless.yml"); err != nil && manifest.SAMTemplate(".") == "" {
 		return name, nil
 	}
 	p, err := c.LoadManifest(ctx, ".", manifest.Options{Stage: stage})

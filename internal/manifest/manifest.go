@@ -34,6 +34,12 @@ type Options struct {
 	// Parameters reads ${ssm:} parameters from the platform; nil makes
 	// ${ssm:} an error.
 	Parameters ParameterSource
+	// StackName names the service a SAM template deploys as (--stack-name);
+	// empty means the template directory's name.
+	StackName string
+	// ParameterOverrides are a SAM template's parameter values
+	// (--parameter-overrides), by name.
+	ParameterOverrides map[string]string
 }
 
 // Project is a loaded manifest.
@@ -84,8 +90,9 @@ type PackageSpec struct {
 var manifestNames = []string{"serverless.yml", "serverless.yaml", "serverless.json"}
 
 // Load reads the manifest in dir, resolves its variables, applies defaults
-// and checks it, including that handler files exist. The error is an
-// ErrorList when the manifest itself is at fault.
+// and checks it, including that handler files exist. A directory without a
+// serverless.yml may hold a SAM template (template.yaml) instead. The error
+// is an ErrorList when the manifest itself is at fault.
 func Load(dir string, opts Options) (*Project, error) {
 	file := ""
 	for _, name := range manifestNames {
@@ -95,8 +102,12 @@ func Load(dir string, opts Options) (*Project, error) {
 			break
 		}
 	}
+	sam := false
 	if file == "" {
-		return nil, fmt.Errorf("no serverless.yml in %s: %w", dir, os.ErrNotExist)
+		file, sam = SAMTemplate(dir), true
+	}
+	if file == "" {
+		return nil, fmt.Errorf("no serverless.yml or SAM template.yaml in %s: %w", dir, os.ErrNotExist)
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -105,6 +116,9 @@ func Load(dir string, opts Options) (*Project, error) {
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("manifest directory: %w", err)
+	}
+	if sam {
+		return loadSAM(absDir, file, data, opts)
 	}
 	return load(absDir, file, data, opts)
 }
@@ -135,7 +149,11 @@ func load(dir, file string, data []byte, opts Options) (*Project, error) {
 	r.resolveAll(root)
 
 	d := &decoder{diagnostics: diags, dir: dir, file: file}
-	p := d.project(root, r)
+	return finishLoad(d.project(root, r), diags)
+}
+
+// finishLoad checks a decoded project as the platform will.
+func finishLoad(p *Project, diags *diagnostics) (*Project, error) {
 	if len(diags.errs) > 0 {
 		return nil, diags.sorted()
 	}
