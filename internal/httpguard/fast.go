@@ -238,9 +238,6 @@ func newFastConn(s *FastServer, c net.Conn) *fastConn {
 	return fc
 }
 
-// errTimeout: the head did not arrive in time, or the connection idled.
-var errTimeout = errors.New("timeout")
-
 func (c *fastConn) lim() *Limits { return &c.s.g.cfg.Limits }
 
 // setReadDeadline moves the read deadline to t unless it is already
