@@ -28,7 +28,7 @@ type FastServer struct {
 
 	mu       sync.Mutex
 	conns    map[*fastConn]struct{}
-	shutting bool
+	shutting atomic.Bool // read by every connection after each request
 	wg       sync.WaitGroup
 }
 
@@ -54,24 +54,20 @@ func (s *FastServer) Serve() error {
 	for {
 		c, err := s.g.ln.Accept()
 		if err != nil {
-			s.mu.Lock()
-			shutting := s.shutting
-			s.mu.Unlock()
-			if shutting || errors.Is(err, net.ErrClosed) {
+			if s.shutting.Load() || errors.Is(err, net.ErrClosed) {
 				return http.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return err
+			// Out of descriptors and the like: wait and try again, as
+			// net/http does, rather than stop serving.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.g.log.Debug("accept failed", "err", err, "retry", backoff)
+			time.Sleep(backoff)
+			continue
 		}
 		backoff = 0
 		fc := newFastConn(s, c)
 		s.mu.Lock()
-		if s.shutting {
+		if s.shutting.Load() {
 			s.mu.Unlock()
 			_ = c.Close()
 			continue
@@ -87,7 +83,7 @@ func (s *FastServer) Serve() error {
 // requests in progress (on both paths) until ctx ends.
 func (s *FastServer) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.shutting = true
+	s.shutting.Store(true)
 	s.mu.Unlock()
 	_ = s.g.ln.Close()
 	slowErr := make(chan error, 1)
@@ -111,7 +107,7 @@ func (s *FastServer) Shutdown(ctx context.Context) error {
 // Close closes the listener and every connection at once.
 func (s *FastServer) Close() error {
 	s.mu.Lock()
-	s.shutting = true
+	s.shutting.Store(true)
 	for c := range s.conns {
 		_ = c.c.Close()
 	}
@@ -291,9 +287,7 @@ func (c *fastConn) serve() {
 }
 
 func (c *fastConn) isShutting() bool {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	return c.s.shutting
+	return c.s.shutting.Load()
 }
 
 // readHead waits for a whole head in the buffer and returns it (still
