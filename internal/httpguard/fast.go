@@ -219,6 +219,7 @@ type fastConn struct {
 	rdl     time.Time
 	wArmed  time.Time
 	w       fastWriter
+	out     []byte // an answer's bytes, kept for the next
 	dateBuf [29]byte
 	dateSec int64
 }

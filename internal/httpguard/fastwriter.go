@@ -243,10 +243,13 @@ func (w *fastWriter) finish() error {
 		// Less than declared: the client would wait for the rest.
 		w.closeAfter = true
 	}
-	var arr [1024]byte
-	out := w.appendHead(arr[:0], length)
+	// Head and body in one buffer kept by the connection: one write.
+	out := w.appendHead(w.c.out[:0], length)
 	if !w.isHead() && bodyAllowed(w.status) {
 		out = append(out, w.buf...)
+	}
+	if cap(out) <= fastWriteBuf+4096 {
+		w.c.out = out
 	}
 	_, err := w.write(out)
 	return err
