@@ -382,7 +382,7 @@ func (c *fastConn) serveRequest(h *fastHead) (keep bool) {
 		Body:          http.NoBody,
 	}
 	if body != nil {
-		req.Body = &fastBody{Reader: bytes.NewReader(body)}
+		req.Body = &fastBody{Reader: bytes.NewReader(body), data: body}
 	}
 	r := req.WithContext(ctx)
 	w := &c.w
@@ -437,9 +437,21 @@ func (c *fastConn) armWrite() {
 }
 
 // fastBody is a request body read ahead of the handler.
-type fastBody struct{ *bytes.Reader }
+type fastBody struct {
+	*bytes.Reader
+	data []byte
+}
 
 func (*fastBody) Close() error { return nil }
+
+// ReadAhead gives what is left of the body without a copy (the signature
+// check takes it so); the body then reads as ended. The bytes are this
+// request's own.
+func (b *fastBody) ReadAhead() []byte {
+	rest := b.data[len(b.data)-b.Len():]
+	b.Reset(nil)
+	return rest
+}
 
 // reqCtx is a request's context. Its Done channel is made when first asked
 // for: only then does a goroutine read the connection to notice a client
