@@ -501,6 +501,15 @@ func (x *reqCtx) Done() <-chan struct{} {
 // the connection (the request is cancelled).
 func (x *reqCtx) watch() {
 	defer close(x.stopped)
+	// The head's or body's read deadline must not end the watch of a long
+	// request; end sets its own after ended, so this cannot undo it.
+	x.mu.Lock()
+	if x.ended {
+		x.mu.Unlock()
+		return
+	}
+	_ = x.c.c.SetReadDeadline(time.Time{})
+	x.mu.Unlock()
 	rd := &x.c.rd
 	n, err := x.c.c.Read(rd.one[:])
 	if n == 1 {

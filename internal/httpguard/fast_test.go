@@ -279,6 +279,31 @@ func TestFastPathContextCancelledOnClose(t *testing.T) {
 	}
 }
 
+// The watch outlives the head's read deadline: a request running longer
+// than HeaderTimeout is still cancelled when its client goes away.
+func TestFastPathContextCancelledAfterHeaderTimeout(t *testing.T) {
+	started := make(chan struct{})
+	ended := make(chan error, 1)
+	addr, _ := serveFast(t, Config{Limits: Limits{HeaderTimeout: 100 * time.Millisecond}}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done := r.Context().Done()
+		close(started)
+		select {
+		case <-done:
+			ended <- r.Context().Err()
+		case <-time.After(60 * time.Second):
+			ended <- nil
+		}
+	}))
+	c := dial(t, addr)
+	_, _ = io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: "+addr+"\r\n\r\n")
+	<-started
+	time.Sleep(500 * time.Millisecond) // not an assertion: the head's deadline passes first
+	c.Close()
+	if err := <-ended; err != context.Canceled {
+		t.Fatalf("the context ended with %v, want Canceled", err)
+	}
+}
+
 // A watched request whose client pipelines its next request keeps both.
 func TestFastPathWatchKeepsPipelinedByte(t *testing.T) {
 	addr, _ := serveFast(t, Config{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
