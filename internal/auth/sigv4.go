@@ -688,6 +688,18 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errBodyTooLarge
 	}
+	// A body the listener has already read whole (httpguard's fast path)
+	// is taken as it is rather than copied.
+	if ra, ok := r.Body.(interface{ ReadAhead() []byte }); ok {
+		body := ra.ReadAhead()
+		if int64(len(body)) > limit {
+			return nil, errBodyTooLarge
+		}
+		bb := &bufferedBody{data: body}
+		bb.Reset(body)
+		r.Body = bb
+		return body, nil
+	}
 	size := r.ContentLength
 	if size < 0 || size > 64<<10 {
 		size = 64 << 10 // grow as data arrives rather than trusting the announced length

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/nimbus-platform/nimbus/internal/httpguard"
@@ -25,7 +26,16 @@ func (s *Server) serveAPI(h http.Handler) error {
 		_ = s.ln.Close()
 		return err
 	}
-	s.http = guard.Server(h)
-	go func() { s.served <- s.http.Serve(guard.Listener()) }()
+	// Simple requests are served without net/http's per-request
+	// machinery; the rest go to net/http (ADR 0034).
+	fast := guard.Fast(h)
+	s.http = fast
+	go func() { s.served <- fast.Serve() }()
 	return nil
+}
+
+// apiServer is what serves the API listener: stopped gracefully or at once.
+type apiServer interface {
+	Shutdown(context.Context) error
+	Close() error
 }

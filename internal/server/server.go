@@ -134,7 +134,7 @@ type Server struct {
 	AdminKey *auth.Key
 	// metricsToken reads /metrics (metricsauth.go); empty with NoAuth.
 	metricsToken string
-	http         *http.Server
+	http         apiServer
 	ln           net.Listener
 	cancel       context.CancelFunc
 	// stopEvents stops the event consumers (async, pollers) first on shutdown.
