@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
@@ -305,5 +306,80 @@ func TestRoute(t *testing.T) {
 	}
 	if got := invoke.Route(&functions.Alias{FunctionVersion: "3"}, 0); got != "3" {
 		t.Errorf("unweighted alias routed to %s", got)
+	}
+}
+
+// IAM sees an invocation through an alias or of a version as one on the
+// qualified ARN: a statement naming function:NAME does not cover
+// function:NAME:live; one naming function:NAME:* does (and not NAME itself).
+func TestQualifiedPermissions(t *testing.T) {
+	p := testkit.Start(t, nil)
+	dir := t.TempDir()
+	writeApp(t, dir, "A", "hello")
+	callers := t.TempDir()
+	if err := os.WriteFile(filepath.Join(callers, "handler.js"), []byte("module.exports.h = async () => ({});\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	manifest := `service: callers
+provider:
+  name: aws
+  runtime: nodejs20.x
+functions:
+  narrow:
+    handler: handler.h
+    iamRoleStatements:
+      - Effect: Allow
+        Action: lambda:InvokeFunction
+        Resource: arn:aws:lambda:*:*:function:` + echo + `
+  wide:
+    handler: handler.h
+    iamRoleStatements:
+      - Effect: Allow
+        Action: lambda:InvokeFunction
+        Resource: arn:aws:lambda:*:*:function:` + echo + `:*
+`
+	if err := os.WriteFile(filepath.Join(callers, "serverless.yml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.Deploy(dir)
+	p.Deploy(callers)
+	ctx := context.Background()
+	admin := p.Lambda()
+	if _, err := admin.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String(echo)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String(echo), Name: aws.String("live"), FunctionVersion: aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	as := func(fn string) *lambda.Client {
+		c, err := p.Auth.FunctionCredentials(fn, "$LATEST")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lambda.New(lambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.URL()), Retryer: aws.NopRetryer{},
+			HTTPClient: testkit.HTTPClient(), Credentials: credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)})
+	}
+	narrow, wide := as("callers-dev-narrow"), as("callers-dev-wide")
+	for _, c := range []struct {
+		client          *lambda.Client
+		who, name, qual string
+		allowed         bool
+	}{
+		{narrow, "narrow", echo, "", true},
+		{narrow, "narrow", echo, "live", false},
+		{narrow, "narrow", echo + ":live", "", false},
+		{narrow, "narrow", echo, "1", false},
+		{wide, "wide", echo, "live", true},
+		{wide, "wide", echo + ":1", "", true},
+		{wide, "wide", echo, "", false},
+	} {
+		in := &lambda.InvokeInput{FunctionName: aws.String(c.name)}
+		if c.qual != "" {
+			in.Qualifier = aws.String(c.qual)
+		}
+		_, err := c.client.Invoke(ctx, in)
+		if c.allowed && err != nil || !c.allowed && errorCode(err) != "AccessDeniedException" {
+			t.Errorf("%s invoking %s qualifier %q: %v, allowed %v", c.who, c.name, c.qual, err, c.allowed)
+		}
 	}
 }
