@@ -525,6 +525,9 @@ type DeployResult struct {
 	// Warnings are what the platform did not apply (references to
 	// resources it does not create ...).
 	Warnings []string `json:"warnings,omitempty"`
+	// Versions are the versions the deploy published (versionFunctions),
+	// by function name.
+	Versions map[string]string `json:"versions,omitempty"`
 }
 
 // Deploy validates app and, if it differs from what runs, makes it current in
@@ -608,6 +611,10 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 
 	sort.Slice(res.Changes, func(i, j int) bool { return res.Changes[i].Name < res.Changes[j].Name })
 	if prev != nil && prev.Revision == revision {
+		if app.VersionFunctions {
+			// A version the last deploy failed to publish is published now.
+			r.publishDeployed(ctx, app, res)
+		}
 		return res, nil
 	}
 	var prevApp *appspec.Application
@@ -632,6 +639,9 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	r.setService(key, svc)
 	for name := range prevFns {
 		r.dropLineage(ctx, name) // Lambda deletes a function's versions with it
+	}
+	if app.VersionFunctions {
+		r.publishDeployed(ctx, app, res)
 	}
 	if prevKey != "" && prevKey != key {
 		// Stored under its bare name by an older version: one record per stage now.

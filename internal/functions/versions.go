@@ -278,6 +278,24 @@ func (r *Registry) publish(ctx context.Context, name string, opts PublishOptions
 	return out, err
 }
 
+// publishDeployed publishes a version of each function of a stored deploy
+// (one whose code and configuration match the last version answers that
+// version). The deploy has happened: a failure is a warning. The caller
+// holds the deploy lock.
+func (r *Registry) publishDeployed(ctx context.Context, app *appspec.Application, res *DeployResult) {
+	for _, fc := range app.Functions {
+		v, err := r.publish(ctx, fc.Name, PublishOptions{})
+		if err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("function %s: no version published: %v", fc.Name, err))
+			continue
+		}
+		if res.Versions == nil {
+			res.Versions = map[string]string{}
+		}
+		res.Versions[fc.Name] = v.Version
+	}
+}
+
 // DeleteVersion deletes a published version, unless an alias routes to it.
 func (r *Registry) DeleteVersion(ctx context.Context, name, version string) error {
 	r.deploys.Lock()

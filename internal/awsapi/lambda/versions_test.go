@@ -22,11 +22,12 @@ const echo = "ver-dev-echo"
 
 // writeApp writes a one-function service whose answer says which code,
 // configuration and version ran.
-func writeApp(t *testing.T, dir, code, greeting string) {
+func writeApp(t *testing.T, dir, code, greeting string, providerExtra ...string) {
 	t.Helper()
 	manifest := `service: ver
 provider:
   name: aws
+` + strings.Join(providerExtra, "") + `
   runtime: nodejs20.x
   environment:
     GREETING: ` + greeting + `
@@ -381,5 +382,28 @@ functions:
 		if c.allowed && err != nil || !c.allowed && errorCode(err) != "AccessDeniedException" {
 			t.Errorf("%s invoking %s qualifier %q: %v, allowed %v", c.who, c.name, c.qual, err, c.allowed)
 		}
+	}
+}
+
+// provider.versionFunctions publishes a version per deploy that changed
+// the function, and names it in the deploy's answer.
+func TestVersionFunctionsOnDeploy(t *testing.T) {
+	p := testkit.Start(t, nil)
+	dir := t.TempDir()
+	const on = "  versionFunctions: true\n"
+	for i, c := range []struct{ code, want string }{{"A", "1"}, {"A", "1"}, {"B", "2"}} {
+		writeApp(t, dir, c.code, "hello", on)
+		out := p.Deploy(dir)
+		if got := out.Response.Versions[echo]; got != c.want {
+			t.Errorf("deploy %d: version %q, want %s", i+1, got, c.want)
+		}
+	}
+	if got := call(t, p.Lambda(), echo, "1"); got.Code != "A" {
+		t.Errorf("version 1 runs code %s", got.Code)
+	}
+	// Without it, nothing is published.
+	writeApp(t, dir, "C", "hello")
+	if out := p.Deploy(dir); len(out.Response.Versions) != 0 || len(p.Registry.Versions(echo)) != 2 {
+		t.Errorf("a deploy without versionFunctions published %v", out.Response.Versions)
 	}
 }
