@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -405,5 +406,35 @@ func TestVersionFunctionsOnDeploy(t *testing.T) {
 	writeApp(t, dir, "C", "hello")
 	if out := p.Deploy(dir); len(out.Response.Versions) != 0 || len(p.Registry.Versions(echo)) != 2 {
 		t.Errorf("a deploy without versionFunctions published %v", out.Response.Versions)
+	}
+
+	// An asynchronous invoke of an alias runs the alias's version: its pool
+	// (keyed by function and version, and not started before) starts.
+	ctx := context.Background()
+	sdk := p.Lambda()
+	if _, err := sdk.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String(echo), Name: aws.String("live"), FunctionVersion: aws.String("2")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range p.Runtime().Stats() {
+		if strings.HasPrefix(st.Key, echo+"@2-") {
+			t.Fatalf("version 2 ran before: %+v", st)
+		}
+	}
+	if _, err := sdk.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(echo + ":live"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ran := false
+		for _, st := range p.Runtime().Stats() {
+			ran = ran || strings.HasPrefix(st.Key, echo+"@2-")
+		}
+		if ran {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Event invoke of alias live did not run version 2: %+v", p.Runtime().Stats())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
