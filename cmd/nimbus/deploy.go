@@ -61,6 +61,7 @@ func deploy(cmd *cobra.Command, c *client.Client, dataDir, dir string, opts mani
 		fmt.Printf("Deployed service %s stage %s (%.1fs)\n", res.Service, res.Stage, time.Since(start).Seconds())
 		printChanges(res.Changes)
 	}
+	printVersions(res.Versions)
 	for _, w := range res.Warnings {
 		fmt.Fprintf(os.Stderr, "  warning: %s\n", w)
 	}
@@ -301,4 +302,12 @@ func clientFlags(endpoint, dataDir string) string {
 		b.WriteString(" --data " + shellQuote(dataDir))
 	}
 	return b.String()
+}
+
+// printVersions names the version of each function that the deploy
+// published or found published (provider.versionFunctions).
+func printVersions(versions map[string]string) {
+	for _, n := range slices.Sorted(maps.Keys(versions)) {
+		fmt.Printf("  version %s of %s\n", versions[n], n)
+	}
 }

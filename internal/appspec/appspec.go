@@ -38,6 +38,10 @@ type Application struct {
 	Stage     string     `json:"stage"`
 	Region    string     `json:"region"`
 	Functions []Function `json:"functions"`
+	// VersionFunctions is provider.versionFunctions: publish a version of
+	// each function whose code or configuration a deploy changed. nimbus
+	// leaves it off unless asked (docs/adr/0036-versions-aliases.md).
+	VersionFunctions bool `json:"versionFunctions,omitempty"`
 	// Resources carries the manifest's `resources` section verbatim (CloudFormation
 	// shaped) for the event sources that read it.
 	Resources json.RawMessage `json:"resources,omitempty"`

@@ -42,6 +42,7 @@ const (
 
 	hRequestID = "Nimbus-Request-Id"
 	hFunction  = "Nimbus-Function"
+	hQualifier = "Nimbus-Qualifier"  // the version or alias invoked, if any
 	hEnqueued  = "Nimbus-Enqueued"   // unix milliseconds of the first acceptance
 	hAttempts  = "Nimbus-Attempts"   // executions that already ran
 	hNotBefore = "Nimbus-Not-Before" // unix milliseconds; held back until then
@@ -168,6 +169,15 @@ func (s *Service) message(req *Request) (*nats.Msg, string, error) {
 	msg.Data = req.Payload
 	msg.Header.Set(hRequestID, id)
 	msg.Header.Set(hFunction, f.Config.Name)
+	qualifier := req.Qualifier
+	if qualifier == "" {
+		_, qualifier, _ = invoke.ParseName(req.Function)
+	}
+	if qualifier != "" && qualifier != "$LATEST" {
+		// The alias, not the version it chose now: a weighted alias splits
+		// the runs.
+		msg.Header.Set(hQualifier, qualifier)
+	}
 	msg.Header.Set(hEnqueued, strconv.FormatInt(time.Now().UnixMilli(), 10))
 	if req.TraceID != "" {
 		msg.Header.Set(hTrace, req.TraceID)
@@ -315,6 +325,7 @@ func (s *Service) handle(ctx context.Context, m eventMsg) {
 	})
 	resp, err := s.cfg.Invoker.Invoke(runCtx, &invoke.Request{
 		Function:      name,
+		Qualifier:     h.Get(hQualifier),
 		Payload:       m.Data(),
 		RequestID:     h.Get(hRequestID),
 		TraceID:       h.Get(hTrace),

@@ -13,7 +13,8 @@ import (
 )
 
 // Code packages are kept while something may still use them: a deployed
-// function (on any node: the index holds every service), a deploy in
+// function or a published version of one (on any node: the index holds
+// every service), a deploy in
 // progress (pinned), a live instance (Config.CodeInUse), or a client that
 // uploaded or found the blob within the grace period and is about to deploy
 // it. Everything else is collected after each change and periodically.
@@ -181,5 +182,6 @@ func (r *Registry) usedDigests() map[string]bool {
 	for d := range r.pins {
 		used[d] = true
 	}
+	r.versionDigests(used)
 	return used
 }

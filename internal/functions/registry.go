@@ -54,9 +54,11 @@ type InvalidError struct{ Err error }
 func (e *InvalidError) Error() string { return e.Err.Error() }
 func (e *InvalidError) Unwrap() error { return e.Err }
 
-// Function is one deployed function version ($LATEST).
+// Function is one deployed function version: $LATEST or a published one.
 type Function struct {
-	Config  appspec.Function
+	Config appspec.Function
+	// Version is "$LATEST" or the number of a published version.
+	Version string
 	Service string
 	Stage   string
 	// App is the ID of the service's stage the function belongs to
@@ -174,6 +176,9 @@ type Registry struct {
 	deploys     sync.Mutex // one deploy at a time keeps diffs and conflict checks simple
 	mu          sync.Mutex // guards rebuilding the index
 	current     atomic.Pointer[index]
+	// vkv and lineages hold published versions and aliases (versions.go).
+	vkv      jetstream.KeyValue
+	lineages atomic.Pointer[map[string]*lineageView]
 	// generation counts index changes so edges can rebuild derived tables lazily.
 	generation atomic.Uint64
 	log        *slog.Logger
@@ -222,25 +227,34 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 		}
 		r.applyEntry(e)
 	}
+	vw, err := r.openVersions(ctx)
+	if err != nil {
+		_ = w.Stop()
+		return nil, err
+	}
 	go r.collector(ctx)
 	r.requestCollect() // what the previous run left unused
-	go func() {
-		defer func() { _ = w.Stop() }()
-		for {
-			select {
-			case <-ctx.Done():
+	go follow(ctx, w, r.applyEntry)
+	go follow(ctx, vw, r.applyLineage)
+	return r, nil
+}
+
+// follow applies a bucket's changes until ctx ends.
+func follow(ctx context.Context, w jetstream.KeyWatcher, apply func(jetstream.KeyValueEntry)) {
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
 				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e != nil {
-					r.applyEntry(e)
-				}
+			}
+			if e != nil {
+				apply(e)
 			}
 		}
-	}()
-	return r, nil
+	}
 }
 
 func (r *Registry) applyEntry(e jetstream.KeyValueEntry) {
@@ -332,6 +346,7 @@ func (r *Registry) buildFunction(svc *service, fc appspec.Function) *Function {
 	}
 	return &Function{
 		Config:       fc,
+		Version:      Latest,
 		Service:      app.Service,
 		Stage:        app.Stage,
 		App:          app.ID(),
@@ -343,7 +358,7 @@ func (r *Registry) buildFunction(svc *service, fc appspec.Function) *Function {
 		Spec: &runtime.Spec{
 			Key:                 key,
 			FunctionName:        fc.Name,
-			Version:             "$LATEST",
+			Version:             Latest,
 			ARN:                 arn,
 			Runtime:             fc.Runtime,
 			Handler:             fc.Handler,
@@ -510,6 +525,9 @@ type DeployResult struct {
 	// Warnings are what the platform did not apply (references to
 	// resources it does not create ...).
 	Warnings []string `json:"warnings,omitempty"`
+	// Versions are the versions the deploy published (versionFunctions),
+	// by function name.
+	Versions map[string]string `json:"versions,omitempty"`
 }
 
 // Deploy validates app and, if it differs from what runs, makes it current in
@@ -590,8 +608,13 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	for name := range prevFns {
 		res.Changes = append(res.Changes, Change{Kind: "function", Name: name, Action: Removed})
 	}
+
 	sort.Slice(res.Changes, func(i, j int) bool { return res.Changes[i].Name < res.Changes[j].Name })
 	if prev != nil && prev.Revision == revision {
+		if app.VersionFunctions {
+			// A version the last deploy failed to publish is published now.
+			r.publishDeployed(ctx, app, res)
+		}
 		return res, nil
 	}
 	var prevApp *appspec.Application
@@ -614,6 +637,12 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 		return nil, fmt.Errorf("store service %s: %w", key, err)
 	}
 	r.setService(key, svc)
+	for name := range prevFns {
+		r.dropLineage(ctx, name) // Lambda deletes a function's versions with it
+	}
+	if app.VersionFunctions {
+		r.publishDeployed(ctx, app, res)
+	}
 	if prevKey != "" && prevKey != key {
 		// Stored under its bare name by an older version: one record per stage now.
 		if err := r.kv.Delete(ctx, prevKey); err != nil {
@@ -699,6 +728,9 @@ func (r *Registry) Remove(ctx context.Context, name string) (*DeployResult, erro
 	}
 	r.setService(key, nil)
 	res := &DeployResult{Service: svc.App.Service, Stage: svc.App.Stage, Changed: true}
+	for _, f := range svc.App.Functions {
+		r.dropLineage(ctx, f.Name)
+	}
 	for _, h := range r.removed {
 		if err := h(ctx, &svc.App); err != nil {
 			res.Warnings = append(res.Warnings, err.Error())
@@ -729,6 +761,7 @@ func (r *Registry) DeleteFunction(ctx context.Context, name string) error {
 	}
 	next.DeployedAt = time.Now().UTC()
 	next.Revision = next.Revision + "-" + name
+	defer r.dropLineage(ctx, name)
 	if len(next.App.Functions) == 0 {
 		if err := r.kv.Delete(ctx, key); err != nil {
 			return fmt.Errorf("remove service %s: %w", key, err)

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -106,32 +107,88 @@ func New(registry *functions.Registry, rt *runtime.Manager) *Service {
 	return &Service{registry: registry, runtime: rt}
 }
 
-// Resolve finds the function version a name and qualifier designate.
+// Resolve finds the function version a name and qualifier designate: the
+// version itself, $LATEST, or the version an alias routes this invocation
+// to (a weighted alias chooses at random). It returns that version's number.
 func (s *Service) Resolve(name, qualifier string) (*functions.Function, string, error) {
-	fn, q, err := ParseName(name)
+	f, _, err := s.resolve(name, qualifier, mrand.Float64)
 	if err != nil {
 		return nil, "", err
 	}
+	return f, f.Version, nil
+}
+
+// Lookup is Resolve without the weighted choice: an alias designates its
+// primary version. It also returns the alias.
+func (s *Service) Lookup(name, qualifier string) (*functions.Function, *functions.Alias, error) {
+	return s.resolve(name, qualifier, nil)
+}
+
+func (s *Service) resolve(name, qualifier string, random func() float64) (*functions.Function, *functions.Alias, error) {
+	fn, q, err := ParseName(name)
+	if err != nil {
+		return nil, nil, err
+	}
 	if q != "" && qualifier != "" && q != qualifier {
-		return nil, "", &InvalidParameterError{Message: fmt.Sprintf("The derived qualifier from the function name (%s) does not match the specified qualifier (%s).", q, qualifier)}
+		return nil, nil, &InvalidParameterError{Message: fmt.Sprintf("The derived qualifier from the function name (%s) does not match the specified qualifier (%s).", q, qualifier)}
 	}
 	if qualifier == "" {
 		qualifier = q
 	}
 	f, ok := s.registry.Get(fn)
 	if !ok {
-		return nil, "", &NotFoundError{Name: fn, Qualifier: qualifier}
+		return nil, nil, &NotFoundError{Name: fn, Qualifier: qualifier}
 	}
 	if foreignARN(name, f.ARN) {
 		// An ARN of another partition, region or account names a function
 		// that is not here, whoever asks: the Lambda API, an event source
 		// or a destination.
-		return nil, "", &NotFoundError{Name: name, Qualifier: qualifier}
+		return nil, nil, &NotFoundError{Name: name, Qualifier: qualifier}
 	}
-	if qualifier != "" && qualifier != "$LATEST" {
-		return nil, "", &NotFoundError{Name: fn, Qualifier: qualifier}
+	if qualifier == "" || qualifier == functions.Latest {
+		return f, nil, nil
 	}
-	return f, "$LATEST", nil
+	version := qualifier
+	var alias *functions.Alias
+	if !IsVersion(qualifier) {
+		if alias, ok = s.registry.Alias(fn, qualifier); !ok {
+			return nil, nil, &NotFoundError{Name: fn, Qualifier: qualifier}
+		}
+		version = alias.FunctionVersion
+		if random != nil {
+			version = Route(alias, random())
+		}
+	}
+	v, ok := s.registry.Version(fn, version)
+	if !ok {
+		return nil, nil, &NotFoundError{Name: fn, Qualifier: qualifier}
+	}
+	return v, alias, nil
+}
+
+// Route chooses the version of a weighted alias for a draw r in [0, 1):
+// the additional version takes the draws below its weight.
+func Route(a *functions.Alias, r float64) string {
+	for v, w := range a.Weights {
+		if r < w {
+			return v
+		}
+	}
+	return a.FunctionVersion
+}
+
+// IsVersion reports whether a qualifier is a version number rather than an
+// alias name.
+func IsVersion(q string) bool {
+	if q == "" {
+		return false
+	}
+	for i := 0; i < len(q); i++ {
+		if q[i] < '0' || q[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Invoke runs a synchronous invocation. Function errors are in the Response;
@@ -166,7 +223,7 @@ func (s *Service) watched(ctx context.Context, req *Request, fn func(Record)) (*
 }
 
 func (s *Service) invoke(ctx context.Context, req *Request) (*Response, error) {
-	f, version, err := s.Resolve(req.Function, req.Qualifier)
+	f, alias, err := s.resolve(req.Function, req.Qualifier, mrand.Float64)
 	if err != nil {
 		return nil, err
 	}
@@ -185,11 +242,14 @@ func (s *Service) invoke(ctx context.Context, req *Request) (*Response, error) {
 	if inv.TraceID == "" {
 		inv.TraceID = traceID()
 	}
+	if alias != nil {
+		inv.InvokedARN = f.ARN + ":" + alias.Name
+	}
 	res, err := s.runtime.Invoke(ctx, f.Spec, inv)
 	if err != nil {
 		return nil, err
 	}
-	return &Response{Result: *res, RequestID: id, ExecutedVersion: version, Function: f}, nil
+	return &Response{Result: *res, RequestID: id, ExecutedVersion: f.Version, Function: f}, nil
 }
 
 // NewRequestID makes a Lambda-style request id (a random UUID).

@@ -478,6 +478,9 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 		d.str(n, "provider.region")
 	}
 	p.App.Region = region
+	if v, ok := d.boolean(val(provider, "versionFunctions"), "provider.versionFunctions"); ok {
+		p.App.VersionFunctions = v
+	}
 
 	defaults := providerDefaults{environment: map[string]string{}}
 	d.providerEnvRefs = map[string]*node{}

@@ -572,7 +572,11 @@ func (ac *apiConn) next() bool {
 	}
 	b = strconv.AppendInt(b, deadline.UnixMilli(), 10)
 	b = append(b, "\r\nLambda-Runtime-Invoked-Function-Arn: "...)
-	b = appendHeaderValue(b, spec.ARN)
+	if c.inv.InvokedARN != "" {
+		b = appendHeaderValue(b, c.inv.InvokedARN)
+	} else {
+		b = appendHeaderValue(b, spec.ARN)
+	}
 	if c.inv.TraceID != "" {
 		b = append(b, "\r\nLambda-Runtime-Trace-Id: "...)
 		b = appendHeaderValue(b, c.inv.TraceID)

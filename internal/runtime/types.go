@@ -41,6 +41,9 @@ type Invocation struct {
 	TraceID       string
 	// TailLog asks for the invocation's log in Result.LogTail.
 	TailLog bool
+	// InvokedARN is the ARN the caller named (an alias's, fn:live) when it
+	// differs from the version's own, Spec.ARN.
+	InvokedARN string
 }
 
 // Result is what an invocation produced. A function that failed (an error it

@@ -33,9 +33,9 @@ func isARN(name string) bool {
 	return strings.IndexByte(name, ':') >= 0 && strings.Contains(name, "function:")
 }
 
-// lookup resolves a FunctionName (name, partial or full ARN) to a local
-// function.
+// lookup resolves a FunctionName (name, partial or full ARN) and qualifier
+// to a local function version (an alias's primary one).
 func (a *API) lookup(name, qualifier string) (*functions.Function, error) {
-	f, _, err := a.Invoker.Resolve(name, qualifier)
+	f, _, err := a.Invoker.Lookup(name, qualifier)
 	return f, err
 }

@@ -272,11 +272,17 @@ type environment struct {
 	Variables map[string]string `json:"Variables"`
 }
 
+// configuration describes a version: a published one by its qualified ARN
+// (fn:3), $LATEST by the function's.
 func configuration(f *functions.Function) FunctionConfiguration {
 	c := f.Config
+	arn := f.ARN
+	if f.Version != functions.Latest {
+		arn += ":" + f.Version
+	}
 	out := FunctionConfiguration{
 		FunctionName:     c.Name,
-		FunctionArn:      f.ARN,
+		FunctionArn:      arn,
 		Runtime:          c.Runtime,
 		Role:             fmt.Sprintf("arn:aws:iam::%s:role/%s-%s-%s-lambdaRole", accountOf(f.ARN), f.Service, f.Stage, f.Region),
 		Handler:          c.Handler,
@@ -286,7 +292,7 @@ func configuration(f *functions.Function) FunctionConfiguration {
 		MemorySize:       c.MemorySize,
 		LastModified:     f.LastModified.UTC().Format("2006-01-02T15:04:05.000-0700"),
 		CodeSha256:       f.CodeSha256,
-		Version:          "$LATEST",
+		Version:          f.Version,
 		TracingConfig:    map[string]string{"Mode": "PassThrough"},
 		RevisionID:       f.RevisionID,
 		State:            "Active",
@@ -396,8 +402,17 @@ func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := qualifierOf(r)
-	if q != "" && q != "$LATEST" {
-		writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "Deleting a version or alias is not supported; delete the function without Qualifier")
+	if q == "" {
+		if _, pq, err := invoke.ParseName(r.PathValue("name")); err == nil {
+			q = pq
+		}
+	}
+	switch {
+	case invoke.IsVersion(q):
+		a.deleteVersion(w, r, q)
+		return
+	case q != "" && q != functions.Latest:
+		writeError(w, http.StatusBadRequest, "InvalidParameterValueException", "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias")
 		return
 	}
 	f, ok := a.resolve(w, r)
@@ -470,6 +485,9 @@ func writeCoreError(w http.ResponseWriter, err error) {
 		asyncBig *async.PayloadTooLargeError
 		throttle *runtime.ThrottleError
 	)
+	if coreConflict(w, err) {
+		return
+	}
 	switch {
 	case errors.As(err, &notFound):
 		writeError(w, http.StatusNotFound, "ResourceNotFoundException", notFound.Error())

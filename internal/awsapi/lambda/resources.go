@@ -20,9 +20,7 @@ var apiVersions = []string{
 // registerSubresources adds the read-only sub-resources nimbus can answer
 // from what it knows, and the fallbacks.
 func (a *API) registerSubresources(mux *http.ServeMux) {
-	mux.HandleFunc("GET /2015-03-31/functions/{name}/versions", a.listVersions)
-	mux.HandleFunc("GET /2015-03-31/functions/{name}/aliases", a.listAliases)
-	mux.HandleFunc("GET /2015-03-31/functions/{name}/aliases/{alias}", a.getAlias)
+	a.registerVersions(mux)
 	mux.HandleFunc("GET /2015-03-31/functions/{name}/policy", a.getPolicy)
 	mux.HandleFunc("GET /2019-09-30/functions/{name}/concurrency", a.getConcurrency)
 	mux.HandleFunc("GET /2019-09-25/functions/{name}/event-invoke-config", a.getEventInvokeConfig)
@@ -48,10 +46,6 @@ var unimplemented = []struct{ pattern, name string }{
 	{"POST /2015-03-31/functions/{$}", "CreateFunction"},
 	{"PUT /2015-03-31/functions/{name}/code", "UpdateFunctionCode"},
 	{"PUT /2015-03-31/functions/{name}/configuration", "UpdateFunctionConfiguration"},
-	{"POST /2015-03-31/functions/{name}/versions", "PublishVersion"},
-	{"POST /2015-03-31/functions/{name}/aliases", "CreateAlias"},
-	{"PUT /2015-03-31/functions/{name}/aliases/{alias}", "UpdateAlias"},
-	{"DELETE /2015-03-31/functions/{name}/aliases/{alias}", "DeleteAlias"},
 	{"POST /2015-03-31/functions/{name}/policy", "AddPermission"},
 	{"DELETE /2015-03-31/functions/{name}/policy/{sid}", "RemovePermission"},
 	{"GET /2015-03-31/event-source-mappings/{$}", "ListEventSourceMappings"},
@@ -98,31 +92,6 @@ func notImplemented(op string) http.Handler {
 		writeError(w, http.StatusNotImplemented, NotImplementedCode,
 			fmt.Sprintf("nimbus does not implement Lambda's %s (%s %s); functions are configured by `nimbus deploy`", op, r.Method, r.URL.Path))
 	})
-}
-
-// listVersions is ListVersionsByFunction: nimbus publishes no versions, so
-// $LATEST is the only one.
-func (a *API) listVersions(w http.ResponseWriter, r *http.Request) {
-	f, ok := a.resolve(w, r)
-	if !ok {
-		return
-	}
-	c := configuration(f)
-	c.FunctionArn += ":$LATEST"
-	writeJSON(w, http.StatusOK, map[string]any{"Versions": []FunctionConfiguration{c}})
-}
-
-// listAliases is ListAliases: nimbus has no aliases.
-func (a *API) listAliases(w http.ResponseWriter, r *http.Request) {
-	if _, ok := a.resolve(w, r); ok {
-		writeJSON(w, http.StatusOK, map[string]any{"Aliases": []any{}})
-	}
-}
-
-func (a *API) getAlias(w http.ResponseWriter, r *http.Request) {
-	if f, ok := a.resolve(w, r); ok {
-		writeError(w, http.StatusNotFound, "ResourceNotFoundException", "Cannot find alias arn: "+f.ARN+":"+r.PathValue("alias"))
-	}
 }
 
 // getPolicy is GetPolicy: no function has a resource-based policy.
