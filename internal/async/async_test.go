@@ -223,3 +223,50 @@ func TestAsyncInvokeRetriesAndDestinations(t *testing.T) {
 		t.Errorf("refused invocations ran")
 	}
 }
+
+// TestDestinationNamesAnAlias: a destination may name a function's alias
+// by its qualified ARN, and the record goes to that alias.
+func TestDestinationNamesAnAlias(t *testing.T) {
+	rec := newRecorder(t)
+	dir := writeService(t, rec.srv.URL, `  work:
+`+fnZip+`    environment:
+      ROLE: work
+    destinations:
+      onSuccess: arn:aws:lambda:us-east-1:000000000000:function:asynctest-dev-sink:live
+  sink:
+`+fnZip+`    environment:
+      ROLE: sink
+`)
+	p := testkit.Start(t, func(c *server.Config) { c.NoSandbox = true })
+	p.Deploy(dir)
+	lc := p.Lambda()
+	ctx := context.Background()
+	v, err := lc.PublishVersion(ctx, &lambda.PublishVersionInput{FunctionName: aws.String("asynctest-dev-sink")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.CreateAlias(ctx, &lambda.CreateAliasInput{FunctionName: aws.String("asynctest-dev-sink"),
+		Name: aws.String("live"), FunctionVersion: v.Version}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lc.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("asynctest-dev-work"),
+		InvocationType: types.InvocationTypeEvent, Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the success record at sink:live", 30*time.Second, func() bool { return len(rec.byRole("sink")) >= 1 })
+	var recd async.Record
+	if err := json.Unmarshal(rec.byRole("sink")[0].Body, &recd); err != nil {
+		t.Fatal(err)
+	}
+	if recd.RequestContext.Condition != "Success" || !strings.HasSuffix(recd.RequestContext.FunctionArn, ":function:asynctest-dev-work:$LATEST") {
+		t.Errorf("record = %+v", recd.RequestContext)
+	}
+	// The alias's version ran it: its pool is keyed by function and version.
+	ran := false
+	for _, st := range p.Runtime().Stats() {
+		ran = ran || strings.HasPrefix(st.Key, "asynctest-dev-sink@"+aws.ToString(v.Version)+"-")
+	}
+	if !ran {
+		t.Errorf("version %s of sink did not run: %+v", aws.ToString(v.Version), p.Runtime().Stats())
+	}
+}
