@@ -2,8 +2,6 @@ package console_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -11,45 +9,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/chromedp/chromedp"
-)
 
-// chromium starts a headless Chromium, or skips (fails with
-// NIMBUS_REQUIRE_BROWSER=1) when none is installed.
-func chromium(t *testing.T) context.Context {
-	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("NIMBUS_REQUIRE_BROWSER") == "1" {
-			t.Fatal("no Chromium installed (apt-get install chromium); NIMBUS_REQUIRE_BROWSER=1 makes this a failure")
-		}
-		t.Skip("no Chromium installed (apt-get install chromium)")
-	}
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true)}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", path, err)
-	}
-	return ctx
-}
+	"github.com/nimbus-platform/nimbus/internal/testkit/headless"
+)
 
 // TestBrowser signs a real Chromium in through the CLI's one-time link and
 // reads the pages as an operator would: the function and its invocation
 // count, its log line with markup shown as text, an invocation from the
 // form whose output carries markup too; nothing of it runs.
 func TestBrowser(t *testing.T) {
-	browserCtx := chromium(t)
+	browserCtx := headless.Chromium(t)
 	p, _ := start(t)
 	if _, err := p.Lambda().Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String(echoFn),
 		Payload: []byte(`{"message":` + quote(xss) + `}`)}); err != nil {

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -17,41 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/chromedp/chromedp"
 
+	"github.com/nimbus-platform/nimbus/internal/testkit/headless"
+
 	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
-
-// chromium starts a headless Chromium for the test, or skips (fails with
-// NIMBUS_REQUIRE_BROWSER=1) when none is installed.
-func chromium(t *testing.T) context.Context {
-	t.Helper()
-	var path string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("NIMBUS_REQUIRE_BROWSER") == "1" {
-			t.Fatal("no Chromium installed (apt-get install chromium); NIMBUS_REQUIRE_BROWSER=1 makes this a failure")
-		}
-		t.Skip("no Chromium installed (apt-get install chromium)")
-	}
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true)}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	// Start the browser now: pages get tabs of their own, which close
-	// without taking the browser with them.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", path, err)
-	}
-	return ctx
-}
 
 // runPage opens url and waits (up to a minute) for the page's script to set
 // window.done, then returns window.results.
@@ -88,7 +55,7 @@ async function step(name, f) {
 // all); the same page and a page on another origin try the control plane
 // and are refused, with nothing changed.
 func TestBrowser(t *testing.T) {
-	ctx := chromium(t)
+	ctx := headless.Chromium(t)
 	p := testkit.Start(t, nil)
 	c := client(p)
 	bg := context.Background()
