@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Payload 1.0 events of REST APIs carry header names as the caller wrote
@@ -533,7 +535,7 @@ func (s *headerScanner) pop(method string, dst []byte) []byte {
 // is already canonical, or it holds bytes that stop canonicalisation.
 func isCanonicalName(name []byte) bool {
 	for _, c := range name {
-		if !isTokenByte(c) {
+		if !httpguts.IsTokenRune(rune(c)) {
 			return true
 		}
 	}
@@ -545,18 +547,6 @@ func isCanonicalName(name []byte) bool {
 		upper = c == '-'
 	}
 	return true
-}
-
-func isTokenByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
 }
 
 func asciiEqualFold[S ~string | ~[]byte](a S, b string) bool {

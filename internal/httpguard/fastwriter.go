@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // fastWriter answers a request of the fast path. The answer is kept until
@@ -340,7 +342,7 @@ func validName(k string) bool {
 		return false
 	}
 	for i := 0; i < len(k); i++ {
-		if !isToken(k[i]) {
+		if !httpguts.IsTokenRune(rune(k[i])) {
 			return false
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // fastHead is a request head the fast path serves itself.
@@ -49,7 +51,7 @@ func parseFastHead(head []byte) (fastHead, bool) {
 	}
 	method, target := line[:sp1], rest[:sp2]
 	for _, c := range method {
-		if !isToken(c) {
+		if !httpguts.IsTokenRune(rune(c)) {
 			return h, false
 		}
 	}
@@ -100,7 +102,7 @@ func parseFastHead(head []byte) (fastHead, bool) {
 		canonical := true
 		upper := true
 		for _, c := range ln[:colon] {
-			if !isToken(c) {
+			if !httpguts.IsTokenRune(rune(c)) {
 				return h, false
 			}
 			if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
@@ -185,19 +187,6 @@ func commonMethod(b []byte, s string) string {
 		return http.MethodDelete
 	}
 	return s
-}
-
-// isToken: RFC 9110's tchar.
-func isToken(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
 }
 
 // validHost is stricter than net/http's check: names, IPv4 and bracketed
