@@ -294,7 +294,7 @@ func (w *fastWriter) appendHead(out []byte, length int64) []byte {
 	}
 	delete(h, "Transfer-Encoding")
 	for k, vs := range h {
-		if !validName(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			continue
 		}
 		for _, v := range vs {
@@ -335,18 +335,6 @@ func hasToken(vs []string, token string) bool {
 		}
 	}
 	return false
-}
-
-func validName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if !httpguts.IsTokenRune(rune(k[i])) {
-			return false
-		}
-	}
-	return true
 }
 
 // appendValue appends v with line breaks turned into spaces, as net/http
