@@ -60,6 +60,9 @@ type route struct {
 	timeout   time.Duration
 	auth      *authorizer
 	scopes    []string // JWT scopes the route requires (any one)
+	// iam is set on a function URL whose authorizer is aws_iam: callers
+	// sign with SigV4 and need lambda:InvokeFunctionUrl.
+	iam bool
 	// events is set on a route whose integration puts the request on an
 	// event bus instead of invoking a function (webhook.go).
 	events *eventRoute
@@ -611,6 +614,7 @@ func parseURL(raw json.RawMessage) (*route, error) {
 	if u.Authorizer != "" && !strings.EqualFold(u.Authorizer, "none") && !strings.EqualFold(u.Authorizer, "aws_iam") {
 		return nil, fmt.Errorf("authorizer %q must be aws_iam or none", u.Authorizer)
 	}
+	r.iam = strings.EqualFold(u.Authorizer, "aws_iam")
 	switch strings.ToUpper(u.InvokeMode) {
 	case "", "BUFFERED", "RESPONSE_STREAM": // streamed responses are sent buffered
 	default:

@@ -72,6 +72,10 @@ type Config struct {
 	// StartMachine starts the state machines of routes integrated with
 	// Step Functions; nil answers them 502.
 	StartMachine StartMachineFunc
+	// Verify checks the SigV4 signature of a request to a function URL
+	// whose authorizer is aws_iam and returns the context Authorize reads
+	// the signer from; nil when the platform checks no signatures.
+	Verify func(r *http.Request) (context.Context, error)
 	// HTTPClient fetches JWKS; default a client with a 5 s timeout.
 	HTTPClient *http.Client
 	// HeaderReadTimeout, BodyReadTimeout and WriteTimeout bound how long a
@@ -363,6 +367,7 @@ var (
 	errTimeout         = &errorResponse{http.StatusGatewayTimeout, `{"message":"Endpoint request timed out"}`, "IntegrationTimeout"}
 	errThrottled       = &errorResponse{http.StatusTooManyRequests, `{"message":"Too Many Requests"}`, "ThrottlingException"}
 	errInternal        = &errorResponse{http.StatusInternalServerError, `{"message":"Internal server error"}`, "InternalServerErrorException"}
+	errURLForbidden    = &errorResponse{http.StatusForbidden, `{"Message":"Forbidden"}`, "AccessDeniedException"}
 	errBadRequestInput = &errorResponse{http.StatusBadRequest, `{"message":"Bad Request"}`, "BadRequestException"}
 )
 
@@ -580,6 +585,13 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 	sc.query = parseQuery(sc.query, r.URL.RawQuery)
 	q.query = sc.query
 	q.decideBase64()
+
+	if rt.iam && g.cfg.Verify != nil {
+		if !g.signedForURL(r, rt, body) {
+			status, size = g.writeError(w, rt, origin, errURLForbidden)
+			return
+		}
+	}
 
 	if rt.auth != nil {
 		fail := g.authorize(r.Context(), q)

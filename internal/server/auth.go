@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/auth"
@@ -195,4 +197,14 @@ func (s *Server) keys() deployapi.Keys {
 		return nil
 	}
 	return s.Auth
+}
+
+// verifyFunctionURL checks the signature of a request to a function URL
+// whose authorizer is aws_iam (the gateway has read and bounded its body).
+func (s *Server) verifyFunctionURL(r *http.Request) (context.Context, error) {
+	p, err := s.Auth.Verify(r, auth.VerifyOptions{Services: []string{"lambda"}, MaxBody: math.MaxInt64})
+	if err != nil {
+		return nil, err
+	}
+	return auth.WithPrincipal(r.Context(), p, r.TLS != nil, time.Now()), nil
 }

@@ -361,8 +361,12 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return 0
 	})
 	s.Invoker = invoke.New(s.Registry, s.runtime)
-	s.Gateway = gateway.New(gateway.Config{Registry: s.Registry, Invoker: s.Invoker, Logs: s.logs, Logger: cfg.Logger, PutEvent: s.putWebhookEvent,
-		StartMachine: s.startMachine})
+	gcfg := gateway.Config{Registry: s.Registry, Invoker: s.Invoker, Logs: s.logs, Logger: cfg.Logger, PutEvent: s.putWebhookEvent,
+		StartMachine: s.startMachine}
+	if s.Auth != nil {
+		gcfg.Verify = s.verifyFunctionURL // auth.go
+	}
+	s.Gateway = gateway.New(gcfg)
 	s.Registry.AddInventory(s.routes)
 	s.registerBucketWebsites() // bucketsweb.go
 	if cfg.HTTPAddr != "" {
