@@ -386,9 +386,13 @@ func audienceMatches(claims jwt.MapClaims, want []string) bool {
 			}
 		}
 	}
-	// API Gateway also accepts client_id (access tokens of some providers).
-	if s, ok := claims["client_id"].(string); ok {
-		have = append(have, s)
+	// API Gateway reads client_id only when aud is absent (access tokens of
+	// some providers): a token whose aud names another API is not for this
+	// one, whichever client it was issued to.
+	if _, hasAud := claims["aud"]; !hasAud {
+		if s, ok := claims["client_id"].(string); ok {
+			have = append(have, s)
+		}
 	}
 	for _, h := range have {
 		for _, w := range want {

@@ -7,8 +7,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"math/big"
 	"net"
@@ -598,10 +600,30 @@ func (p *platform) testJWT(t *testing.T) {
 		"expired":        {"iss": p.issuer.URL, "aud": "my-api", "sub": "alice", "exp": now.Add(-time.Minute).Unix()},
 		"wrong audience": {"iss": p.issuer.URL, "aud": "other-api", "sub": "alice", "exp": now.Add(time.Hour).Unix()},
 		"wrong issuer":   {"iss": "https://elsewhere.example", "aud": "my-api", "sub": "alice", "exp": now.Add(time.Hour).Unix()},
+		// API Gateway reads client_id only when the token has no aud: a
+		// token issued for another API to this client is not for this one.
+		"audience elsewhere, client_id here": {"iss": p.issuer.URL, "aud": "other-api", "client_id": "my-api", "sub": "alice", "exp": now.Add(time.Hour).Unix()},
+		"no expiry":                          {"iss": p.issuer.URL, "aud": "my-api", "sub": "alice"},
 	}
 	for name, claims := range refused {
 		c := do(t, "GET", p.base+"/py/me", nil, "Authorization", "Bearer "+p.issuer.token(t, p.issuer.key, claims))
 		expect(t, name, c.status, 401)
+	}
+	// An access token without aud is read by its client_id.
+	c = do(t, "GET", p.base+"/py/me", nil, "Authorization", "Bearer "+p.issuer.token(t, p.issuer.key,
+		jwt.MapClaims{"iss": p.issuer.URL, "client_id": "my-api", "sub": "alice", "exp": now.Add(time.Hour).Unix()}))
+	expect(t, "client_id without aud", c.status, 200)
+	// Algorithm confusion: no signature, and HMAC keyed with the RSA public key.
+	unsigned := jwt.NewWithClaims(jwt.SigningMethodNone, good)
+	unsigned.Header["kid"] = "k1"
+	none, _ := unsigned.SignedString(jwt.UnsafeAllowNoneSignatureType)
+	expect(t, "alg none", do(t, "GET", p.base+"/py/me", nil, "Authorization", "Bearer "+none).status, 401)
+	pub, _ := x509.MarshalPKIXPublicKey(&p.issuer.key.PublicKey)
+	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, good)
+	hs.Header["kid"] = "k1"
+	for _, secret := range [][]byte{pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), p.issuer.key.N.Bytes()} {
+		forged, _ := hs.SignedString(secret)
+		expect(t, "HS256 with the public key", do(t, "GET", p.base+"/py/me", nil, "Authorization", "Bearer "+forged).status, 401)
 	}
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)
 	c = do(t, "GET", p.base+"/py/me", nil, "Authorization", "Bearer "+p.issuer.token(t, other, good))
