@@ -198,6 +198,7 @@ func TestGateway(t *testing.T) {
 	t.Run("LambdaAuthorizer", pl.testLambdaAuthorizer)
 	t.Run("RouteConflict", pl.testRouteConflict)
 	t.Run("InfoAndAccessLogs", pl.testInfoAndLogs)
+	t.Run("InterimStatusRefused", pl.testInterimStatusRefused)
 }
 
 func (p *platform) testRESTEvent(t *testing.T) {

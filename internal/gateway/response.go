@@ -131,7 +131,9 @@ func parseStatus(raw []byte) (int, error) {
 		s = s[1 : len(s)-1]
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 100 || n > 599 {
+	// 1xx is no final answer: net/http would write it as an interim one
+	// (101 tells a proxy in front to tunnel the connection).
+	if err != nil || n < 200 || n > 599 {
 		return 0, fmt.Errorf("%w: statusCode %s is not an HTTP status", errMalformed, raw)
 	}
 	return n, nil

@@ -125,7 +125,7 @@ func parseStatusJSON(raw json.RawMessage) (int, error) {
 		s = s[1 : len(s)-1]
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 100 || n > 599 {
+	if err != nil || n < 200 || n > 599 {
 		return 0, fmt.Errorf("%w: statusCode %s is not an HTTP status", errMalformed, raw)
 	}
 	return n, nil
