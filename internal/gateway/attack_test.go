@@ -6,8 +6,13 @@ import (
 	"net"
 	"net/http"
 	neturl "net/url"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/nimbus-platform/nimbus/internal/server"
+	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
 
 // A function answering statusCode 101 made the gateway write "101 Switching
@@ -47,5 +52,67 @@ func (p *platform) testInterimStatusRefused(t *testing.T) {
 			resp.Body.Close()
 		}
 		c.Close()
+	}
+}
+
+const corsApp = `service: corsstar
+provider:
+  name: aws
+  runtime: nodejs20.x
+  httpApi:
+    cors:
+      allowedOrigins: ['*']
+      allowCredentials: true
+functions:
+  api:
+    handler: handler.h
+    url:
+      cors:
+        allowedOrigins: ['*']
+        allowCredentials: true
+    events:
+      - http:
+          path: rest
+          method: get
+          cors:
+            origin: '*'
+            allowCredentials: true
+      - httpApi:
+          path: /v2
+          method: get
+`
+
+// CORS allowing any origin with credentials made the gateway reflect every
+// Origin (null included) with Access-Control-Allow-Credentials: any site
+// could read answers made with the caller's cookies. AWS answers "*", which
+// browsers refuse with credentials.
+func TestCORSWildcardNeverReflectsTheOrigin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a platform")
+	}
+	p := testkit.Start(t, func(c *server.Config) { c.HTTPAddr = "127.0.0.1:0" })
+	dir := t.TempDir()
+	for name, body := range map[string]string{"serverless.yml": corsApp,
+		"handler.js": "exports.h = async () => ({statusCode: 200, body: 'the caller\\'s data'});\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Deploy(dir)
+	base := p.Gateway.URL()
+	for _, path := range []string{"/dev/rest", "/v2", "/lambda-url/corsstar-dev-api/"} {
+		for _, origin := range []string{"https://evil.example", "null"} {
+			pre := do(t, "OPTIONS", base+path, nil, "Origin", origin, "Access-Control-Request-Method", "GET")
+			got := do(t, "GET", base+path, nil, "Origin", origin, "Cookie", "session=1")
+			if got.status != 200 {
+				t.Fatalf("GET %s: %d %s", path, got.status, got.body)
+			}
+			for what, c := range map[string]call{"preflight": pre, "answer": got} {
+				if v := c.header.Get("Access-Control-Allow-Origin"); v != "" && v != "*" {
+					t.Errorf("%s of %s from %s: Access-Control-Allow-Origin %q (credentials %q), want *", what, path, origin,
+						v, c.header.Get("Access-Control-Allow-Credentials"))
+				}
+			}
+		}
 	}
 }

@@ -113,16 +113,16 @@ func firstList(a, b json.RawMessage) ([]string, error) {
 // allowOrigin returns the Access-Control-Allow-Origin value for origin, or ""
 // when the origin is not allowed.
 func (p *corsPolicy) allowOrigin(origin string) string {
-	if p.anyOrigin {
-		if p.credentials && origin != "" {
-			return origin // browsers refuse "*" with credentials
-		}
-		return "*"
-	}
 	if origin == "" {
+		if p.anyOrigin {
+			return "*"
+		}
 		return ""
 	}
 	for _, o := range p.origins {
+		if o == "*" {
+			continue
+		}
 		if strings.EqualFold(o, origin) {
 			return origin
 		}
@@ -130,6 +130,12 @@ func (p *corsPolicy) allowOrigin(origin string) string {
 			strings.HasPrefix(strings.ToLower(origin), strings.ToLower(o[:i])) && strings.HasSuffix(strings.ToLower(origin), strings.ToLower(o[i+1:])) {
 			return origin
 		}
+	}
+	// "*" is never turned into the caller's origin, credentials or not:
+	// browsers refuse "*" with credentials, and reflecting every origin
+	// would let any site read answers with the caller's cookies.
+	if p.anyOrigin {
+		return "*"
 	}
 	return ""
 }
