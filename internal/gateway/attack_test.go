@@ -116,3 +116,62 @@ func TestCORSWildcardNeverReflectsTheOrigin(t *testing.T) {
 		}
 	}
 }
+
+const tenantApp = `service: tenants
+provider:
+  name: aws
+  runtime: nodejs20.x
+functions:
+  tenantAuth:
+    handler: handler.auth
+  api:
+    handler: handler.api
+    events:
+      - http:
+          path: tenant
+          method: get
+          authorizer:
+            name: tenantAuth
+            type: request
+            identitySource: method.request.header.X-Tenant
+            resultTtlInSeconds: 300
+`
+
+const tenantHandler = `exports.auth = async (event) => ({
+  principalId: 'caller',
+  policyDocument: {Version: '2012-10-17', Statement: [{Action: 'execute-api:Invoke',
+    Effect: event.headers['X-Tenant'] === 'mine' ? 'Allow' : 'Deny', Resource: event.methodArn}]},
+});
+exports.api = async (event) => ({statusCode: 200, body: 'data of tenant ' + event.headers['X-Tenant']});
+`
+
+// A cached authorizer decision was keyed by the identity header's first
+// value while the authorizer's event (payload 1.0 headers) carries the last:
+// a request with X-Tenant: victim and X-Tenant: mine was allowed for "mine"
+// and cached under "victim", and the next request naming only the victim
+// was let in without asking the authorizer.
+func TestAuthorizerCacheKeysEveryValueOfTheIdentity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a platform")
+	}
+	p := testkit.Start(t, func(c *server.Config) { c.HTTPAddr = "127.0.0.1:0" })
+	dir := t.TempDir()
+	for name, body := range map[string]string{"serverless.yml": tenantApp, "handler.js": tenantHandler} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Deploy(dir)
+	url := p.Gateway.URL() + "/dev/tenant"
+	if c := do(t, "GET", url, nil, "X-Tenant", "mine"); c.status != 200 {
+		t.Fatalf("own tenant: %d %s", c.status, c.body)
+	}
+	if c := do(t, "GET", url, nil, "X-Tenant", "victim"); c.status != 403 {
+		t.Fatalf("other tenant: %d %s", c.status, c.body)
+	}
+	// Poison: two values, the authorizer judges the last.
+	do(t, "GET", url, nil, "X-Tenant", "victim2", "X-Tenant", "mine")
+	if c := do(t, "GET", url, nil, "X-Tenant", "victim2"); c.status != 403 {
+		t.Fatalf("after a request naming two tenants, the first alone: %d %s", c.status, c.body)
+	}
+}

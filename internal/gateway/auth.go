@@ -543,7 +543,7 @@ func (g *Gateway) authorizeLambda(ctx context.Context, q *request, a *authorizer
 	var cacheKey string
 	var d *authDecision
 	if a.ttl > 0 && len(values) > 0 {
-		cacheKey = authCacheKey(a.id, values)
+		cacheKey = authCacheKey(a.id, q.cacheValues(a, values))
 		d = g.authCache.get(cacheKey, q.now)
 	}
 	if d == nil {
@@ -566,6 +566,33 @@ func (g *Gateway) authorizeLambda(ctx context.Context, q *request, a *authorizer
 	}
 	q.authorizer = d.requestContext(q.rt.payloadV1)
 	return nil
+}
+
+// cacheValues are what a cached decision is keyed by. A token authorizer
+// sees exactly values; a request authorizer's event carries every value of
+// a repeated header or parameter (payload 1.0 shows the last, 2.0 all
+// joined), so the key holds them all, counted per source: keyed by the
+// first alone, a decision made on another value would be reused for it.
+func (q *request) cacheValues(a *authorizer, values []string) []string {
+	if a.kind == authLambdaToken {
+		return values
+	}
+	var out []string
+	for _, s := range a.sources {
+		mark := len(out)
+		out = append(out, "")
+		if s.inHeader {
+			out = append(out, q.r.Header.Values(s.name)...)
+		} else {
+			for _, p := range q.query {
+				if p.key == s.name {
+					out = append(out, p.value)
+				}
+			}
+		}
+		out[mark] = strconv.Itoa(len(out) - mark - 1)
+	}
+	return out
 }
 
 // authCacheKey keys a cached decision by authorizer and identity. Each value
