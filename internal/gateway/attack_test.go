@@ -135,6 +135,13 @@ functions:
             type: request
             identitySource: method.request.header.X-Tenant
             resultTtlInSeconds: 300
+      - http:
+          path: token
+          method: get
+          authorizer:
+            name: tokenAuth
+  tokenAuth:
+    handler: handler.token
 `
 
 const tenantHandler = `exports.auth = async (event) => ({
@@ -142,7 +149,13 @@ const tenantHandler = `exports.auth = async (event) => ({
   policyDocument: {Version: '2012-10-17', Statement: [{Action: 'execute-api:Invoke',
     Effect: event.headers['X-Tenant'] === 'mine' ? 'Allow' : 'Deny', Resource: event.methodArn}]},
 });
-exports.api = async (event) => ({statusCode: 200, body: 'data of tenant ' + event.headers['X-Tenant']});
+exports.token = async (event) => ({
+  principalId: 'caller',
+  policyDocument: {Version: '2012-10-17', Statement: [{Action: 'execute-api:Invoke',
+    Effect: event.authorizationToken === 'good' ? 'Allow' : 'Deny', Resource: event.methodArn}]},
+});
+exports.api = async (event) => ({statusCode: 200,
+  body: 'data of tenant ' + event.headers['X-Tenant'] + ' for ' + event.headers['Authorization']});
 `
 
 // A cached authorizer decision was keyed by the identity header's first
@@ -173,5 +186,15 @@ func TestAuthorizerCacheKeysEveryValueOfTheIdentity(t *testing.T) {
 	do(t, "GET", url, nil, "X-Tenant", "victim2", "X-Tenant", "mine")
 	if c := do(t, "GET", url, nil, "X-Tenant", "victim2"); c.status != 403 {
 		t.Fatalf("after a request naming two tenants, the first alone: %d %s", c.status, c.body)
+	}
+
+	// A token authorizer judges the first Authorization value, the function
+	// reads the last: a repeated identity header is refused.
+	url = p.Gateway.URL() + "/dev/token"
+	if c := do(t, "GET", url, nil, "Authorization", "good"); c.status != 200 {
+		t.Fatalf("good token: %d %s", c.status, c.body)
+	}
+	if c := do(t, "GET", url, nil, "Authorization", "good", "Authorization", "forged"); c.status != 401 {
+		t.Fatalf("a good token followed by a forged one: %d %s", c.status, c.body)
 	}
 }

@@ -277,7 +277,15 @@ func (q *request) identityValues(a *authorizer, dst []string) ([]string, bool) {
 	for _, s := range a.sources {
 		var v string
 		if s.inHeader {
-			v = q.r.Header.Get(s.name)
+			vs := q.r.Header.Values(s.name)
+			if len(vs) > 1 && a.kind != authLambdaRequest {
+				// A token or JWT authorizer judges one value; the
+				// integration's event would carry the others too.
+				return dst, false
+			}
+			if len(vs) > 0 {
+				v = vs[0]
+			}
 		} else {
 			for _, p := range q.query {
 				if p.key == s.name {
