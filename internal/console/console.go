@@ -340,7 +340,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	// A cookie the browser held before is dropped: sign-in always starts a
 	// fresh session.
-	if old, err := r.Cookie(cookieName(r)); err == nil {
+	for _, old := range r.CookiesNamed(cookieName(r)) {
 		delete(c.sessions, digest(old.Value))
 	}
 	for k, o := range c.sessions {
@@ -413,33 +413,38 @@ func (c *Console) operator(keyID string) bool {
 var errUnauthorized = errors.New("not signed in, or the session ended: sign in again (`nimbus console` prints a link)")
 
 // session finds the request's session: the cookie and the token header
-// must both match, and the key that signed in must still exist.
+// must both match, and the key that signed in must still exist. Every
+// cookie of the name is tried: a page on the gateway (same host, other
+// port) can set one with a longer path, which browsers send first.
 func (c *Console) session(r *http.Request) (*session, [32]byte, error) {
-	ck, err := r.Cookie(cookieName(r))
-	if err != nil || ck.Value == "" {
+	got := r.Header.Get(TokenHeader)
+	if got == "" {
 		return nil, [32]byte{}, errUnauthorized
 	}
-	d := digest(ck.Value)
-	c.mu.Lock()
-	s, ok := c.sessions[d]
-	if ok && !c.cfg.Now().Before(s.expires) {
-		delete(c.sessions, d)
-		ok = false
-	}
-	c.mu.Unlock()
-	if !ok {
-		return nil, d, errUnauthorized
-	}
-	if got := r.Header.Get(TokenHeader); got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
-		return nil, d, errUnauthorized
-	}
-	if s.keyID != "" && !c.operator(s.keyID) {
+	for _, ck := range r.CookiesNamed(cookieName(r)) {
+		if ck.Value == "" {
+			continue
+		}
+		d := digest(ck.Value)
 		c.mu.Lock()
-		delete(c.sessions, d)
+		s, ok := c.sessions[d]
+		if ok && !c.cfg.Now().Before(s.expires) {
+			delete(c.sessions, d)
+			ok = false
+		}
 		c.mu.Unlock()
-		return nil, d, errUnauthorized
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+			continue
+		}
+		if s.keyID != "" && !c.operator(s.keyID) {
+			c.mu.Lock()
+			delete(c.sessions, d)
+			c.mu.Unlock()
+			return nil, d, errUnauthorized
+		}
+		return s, d, nil
 	}
-	return s, d, nil
+	return nil, [32]byte{}, errUnauthorized
 }
 
 // api wraps the JSON endpoints: a session, and for POSTs a same-origin
