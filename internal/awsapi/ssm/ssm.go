@@ -154,6 +154,29 @@ func (c *call) authorize(action, name string) error {
 	return auth.Authorize(c.ctx, "ssm:"+action, ARN(c.region, name), nil)
 }
 
+// decryptAllowed checks kms:Decrypt for a SecureString read in clear whose
+// key is not the default: AWS's alias/aws/ssm key lets every principal of the
+// account that may read the parameter decrypt it through SSM, a key of the
+// owner's own needs kms:Decrypt on it. nimbus has no KMS: the resource is the
+// key's ARN as the parameter names it (an alias ARN for an alias).
+func (c *call) decryptAllowed(p *params.Parameter, decrypt bool) error {
+	if !decrypt || p.Type != params.SecureString || p.KeyID == "" || p.KeyID == params.DefaultKeyID {
+		return nil
+	}
+	return auth.Authorize(c.ctx, "kms:Decrypt", kmsARN(c.region, p.KeyID), map[string]string{"kms:ViaService": "ssm." + c.region + ".amazonaws.com"})
+}
+
+// kmsARN is a key's ARN from a KeyId: an ARN, an alias name or a key id.
+func kmsARN(region, keyID string) string {
+	switch {
+	case strings.HasPrefix(keyID, "arn:"):
+		return keyID
+	case strings.HasPrefix(keyID, "alias/"):
+		return "arn:aws:kms:" + region + ":" + appspec.AccountID + ":" + keyID
+	}
+	return "arn:aws:kms:" + region + ":" + appspec.AccountID + ":key/" + keyID
+}
+
 type handler func(c *call, body []byte) (any, error)
 
 func (a *API) ops() map[string]handler {
@@ -238,6 +261,9 @@ func (a *API) get(c *call, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.decryptAllowed(p, in.WithDecryption); err != nil {
+		return nil, err
+	}
 	if sel != "" {
 		sel = ":" + sel
 	}
@@ -274,6 +300,9 @@ func (a *API) getMany(c *call, body []byte) (any, error) {
 			continue
 		}
 		if err != nil {
+			return nil, err
+		}
+		if err := c.decryptAllowed(p, in.WithDecryption); err != nil {
 			return nil, err
 		}
 		if which != "" {
@@ -410,6 +439,9 @@ func (a *API) byPath(c *call, body []byte) (any, error) {
 	var found []params.Parameter
 	for i := range all {
 		if match(&all[i], in.ParameterFilters) {
+			if err := c.decryptAllowed(&all[i], in.WithDecryption); err != nil {
+				return nil, err
+			}
 			found = append(found, all[i])
 		}
 	}
@@ -565,6 +597,11 @@ func (a *API) history(c *call, body []byte) (any, error) {
 	versions, err := a.Params.History(c.ctx, in.Name, in.WithDecryption)
 	if err != nil {
 		return nil, err
+	}
+	for i := range versions {
+		if err := c.decryptAllowed(&versions[i], in.WithDecryption); err != nil {
+			return nil, err
+		}
 	}
 	// Tokens carry the last version shown, zero-padded so names sort as numbers.
 	key := func(p params.Parameter) string { return padded(p.Version) }
