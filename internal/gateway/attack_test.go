@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -196,5 +197,63 @@ func TestAuthorizerCacheKeysEveryValueOfTheIdentity(t *testing.T) {
 	}
 	if c := do(t, "GET", url, nil, "Authorization", "good", "Authorization", "forged"); c.status != 401 {
 		t.Fatalf("a good token followed by a forged one: %d %s", c.status, c.body)
+	}
+}
+
+const prefixApp = `service: prefixes
+provider:
+  name: aws
+  runtime: nodejs20.x
+functions:
+  prefixAuth:
+    handler: handler.auth
+  app:
+    handler: handler.app
+    events:
+      - http:
+          path: '{proxy+}'
+          method: get
+          authorizer:
+            name: prefixAuth
+            resultTtlInSeconds: 0
+`
+
+// The authorizer allows the public part of an app served by one greedy
+// route; the app, like most web frameworks, resolves dot segments itself.
+const prefixHandler = `exports.auth = async (event) => {
+  const base = event.methodArn.split('/').slice(0, 2).join('/');
+  return {principalId: 'anyone', policyDocument: {Version: '2012-10-17', Statement: [{Action: 'execute-api:Invoke',
+    Effect: 'Allow', Resource: base + '/GET/public/*'}]}};
+};
+exports.app = async (event) => ({statusCode: 200, body: require('path').posix.normalize(event.path)});
+`
+
+// A method ARN is built from the decoded path: /public/../admin (or
+// %2e%2e, or ..%2f) matched a policy allowing GET/public/*, and the app
+// behind the greedy route served /admin.
+func TestDotSegmentsDoNotPassPathPolicies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a platform")
+	}
+	p := testkit.Start(t, func(c *server.Config) { c.HTTPAddr = "127.0.0.1:0" })
+	dir := t.TempDir()
+	for name, body := range map[string]string{"serverless.yml": prefixApp, "handler.js": prefixHandler} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Deploy(dir)
+	base := p.Gateway.URL() + "/dev"
+	if c := do(t, "GET", base+"/public/page", nil, "Authorization", "x"); c.status != 200 || string(c.body) != "/public/page" {
+		t.Fatalf("public page: %d %s", c.status, c.body)
+	}
+	if c := do(t, "GET", base+"/admin", nil, "Authorization", "x"); c.status != 403 {
+		t.Fatalf("admin page: %d %s", c.status, c.body)
+	}
+	for _, path := range []string{"/public/../admin", "/public/%2e%2e/admin", "/public/..%2fadmin", "/public/%2E%2E%2Fadmin", "/public/./../admin"} {
+		c := do(t, "GET", base+path, nil, "Authorization", "x")
+		if c.status == 200 || bytes.Contains(c.body, []byte("/admin")) {
+			t.Errorf("GET %s: %d %s", path, c.status, c.body)
+		}
 	}
 }

@@ -476,6 +476,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, t *table, sc *sc
 	}
 	arm()
 	origin := r.Header.Get("Origin")
+	if hasDotSegment(r.URL.Path) {
+		// Method ARNs and events carry the decoded path: /public/../admin
+		// would match a policy on GET/public/* and reach /admin in the app.
+		status, size = g.writeError(w, nil, origin, errBadRequestInput)
+		return
+	}
 	if rt == nil {
 		if seg, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/"); t.restStages[seg] {
 			status, size = g.writeError(w, nil, origin, errMissingToken)
@@ -862,4 +868,18 @@ func (g *Gateway) accessLog(rt *route, r *http.Request, status, size int, reques
 		b = append(b, '"')
 	}
 	g.cfg.Logs.Append(logs.Record{Time: start, Function: name, RequestID: requestID, Message: string(b)})
+}
+
+// hasDotSegment reports whether a decoded path has a "." or ".." segment
+// (sent as such, percent-encoded, or around an encoded slash).
+func hasDotSegment(p string) bool {
+	if !strings.Contains(p, ".") {
+		return false
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
