@@ -36,13 +36,22 @@ functions:
       - Effect: Allow
         Action: kms:Decrypt
         Resource: arn:aws:kms:*:*:alias/team-key
+  deleter:
+    handler: handler.h
+    iamRoleStatements:
+      - Effect: Allow
+        Action: ssm:DeleteParameters
+        Resource: arn:aws:ssm:*:*:parameter/kms/team/*
 `
 
 // A SecureString sealed under a key of the owner's own (not alias/aws/ssm)
 // was decrypted for any caller allowed to read the parameter; AWS also asks
 // for kms:Decrypt on that key. The default key's policy lets every reader of
 // the parameter decrypt it, as here.
-func TestSecureStringUnderACustomKeyNeedsDecrypt(t *testing.T) {
+// kmsPlatform deploys kmsApp, puts a SecureString under the team's key and
+// one under the default key, and makes SSM clients with a function's
+// credentials.
+func kmsPlatform(t *testing.T) (admin *awsssm.Client, as func(fn string) *awsssm.Client) {
 	p := testkit.Start(t, nil)
 	dir := t.TempDir()
 	for name, body := range map[string]string{"serverless.yml": kmsApp, "handler.js": "exports.h = async () => ({});\n"} {
@@ -52,7 +61,7 @@ func TestSecureStringUnderACustomKeyNeedsDecrypt(t *testing.T) {
 	}
 	p.Deploy(dir)
 	ctx := context.Background()
-	admin := awsssm.NewFromConfig(p.AWSConfig())
+	admin = awsssm.NewFromConfig(p.AWSConfig())
 	for _, in := range []awsssm.PutParameterInput{
 		{Name: aws.String("/kms/team/secret"), Value: aws.String("team secret"), Type: types.ParameterTypeSecureString, KeyId: aws.String("alias/team-key")},
 		{Name: aws.String("/kms/plain/secret"), Value: aws.String("default-key secret"), Type: types.ParameterTypeSecureString},
@@ -61,7 +70,7 @@ func TestSecureStringUnderACustomKeyNeedsDecrypt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	as := func(fn string) *awsssm.Client {
+	as = func(fn string) *awsssm.Client {
 		c, err := p.Auth.FunctionCredentials("kms-dev-"+fn, "$LATEST")
 		if err != nil {
 			t.Fatal(err)
@@ -70,6 +79,12 @@ func TestSecureStringUnderACustomKeyNeedsDecrypt(t *testing.T) {
 		cfg.Credentials = credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)
 		return awsssm.NewFromConfig(cfg)
 	}
+	return admin, as
+}
+
+func TestSecureStringUnderACustomKeyNeedsDecrypt(t *testing.T) {
+	_, as := kmsPlatform(t)
+	ctx := context.Background()
 	reader, decrypter := as("reader"), as("decrypter")
 	denied := func(what string, err error) {
 		t.Helper()
@@ -103,5 +118,24 @@ func TestSecureStringUnderACustomKeyNeedsDecrypt(t *testing.T) {
 	}
 	if out, err := decrypter.GetParametersByPath(ctx, &awsssm.GetParametersByPathInput{Path: aws.String("/kms/team"), Recursive: yes, WithDecryption: yes}); err != nil || len(out.Parameters) != 1 || aws.ToString(out.Parameters[0].Value) != "team secret" {
 		t.Fatalf("by path with kms:Decrypt: %v", err)
+	}
+}
+
+// DeleteParameters deleted the names it was allowed to before it met one it
+// was not, then answered AccessDenied: a refused call changed the store.
+func TestRefusedDeleteParametersDeletesNothing(t *testing.T) {
+	admin, as := kmsPlatform(t)
+	ctx := context.Background()
+	_, err := as("deleter").DeleteParameters(ctx, &awsssm.DeleteParametersInput{Names: []string{"/kms/team/secret", "/kms/plain/secret"}})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDeniedException" {
+		t.Fatalf("DeleteParameters of a name outside the grant: %v, want AccessDeniedException", err)
+	}
+	if _, err := admin.GetParameter(ctx, &awsssm.GetParameterInput{Name: aws.String("/kms/team/secret")}); err != nil {
+		t.Fatalf("the allowed name was deleted by the refused call: %v", err)
+	}
+	out, err := as("deleter").DeleteParameters(ctx, &awsssm.DeleteParametersInput{Names: []string{"/kms/team/secret"}})
+	if err != nil || len(out.DeletedParameters) != 1 {
+		t.Fatalf("DeleteParameters within the grant: %v", err)
 	}
 }

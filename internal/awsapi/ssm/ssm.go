@@ -479,11 +479,15 @@ func (a *API) deleteMany(c *call, body []byte) (any, error) {
 	if len(in.Names) == 0 || len(in.Names) > 10 {
 		return nil, validation("1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length less than or equal to 10 and greater than or equal to 1")
 	}
-	deleted, invalid := []string{}, []string{}
+	// Every name is authorized before any is deleted: a refused call
+	// changes nothing.
 	for _, name := range in.Names {
 		if err := c.authorize("DeleteParameters", name); err != nil {
 			return nil, err
 		}
+	}
+	deleted, invalid := []string{}, []string{}
+	for _, name := range in.Names {
 		err := a.Params.Delete(c.ctx, name)
 		var pe *params.Error
 		switch {
