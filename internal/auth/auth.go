@@ -642,6 +642,7 @@ type requestInfo struct {
 	principal *Principal
 	secure    bool
 	time      time.Time
+	remote    string // the connection's peer, host:port, for aws:SourceIp
 }
 
 // WithPrincipal returns ctx carrying the request's principal.
@@ -713,6 +714,9 @@ func AuthorizeKeys(ctx context.Context, action, resource string, extra map[strin
 	}
 	if p.UserID != "" {
 		conds["aws:userid"] = p.UserID
+	}
+	if ip := SourceIP(ri.remote); ip != "" {
+		conds["aws:SourceIp"] = ip
 	}
 	for k, v := range extra {
 		conds[k] = v

@@ -49,6 +49,7 @@ func Middleware(s *Service, accountID string, next http.Handler, classify func(*
 			return
 		}
 		ctx := WithPrincipal(r.Context(), p, r.TLS != nil, s.cfg.Now())
+		withRemote(ctx, r.RemoteAddr)
 		if chunks != nil {
 			ctx = context.WithValue(ctx, chunkKey{}, chunks)
 		}

@@ -453,6 +453,10 @@ func evalCondition(op, key string, values []string, ctx map[string]string) (ok, 
 		match, negate = func(w string) bool { return arnMatch(w, actual) }, true
 	case "Bool":
 		match = func(w string) bool { return strings.EqualFold(w, actual) }
+	case "IpAddress":
+		match = func(w string) bool { return ipMatch(w, actual) }
+	case "NotIpAddress":
+		match, negate = func(w string) bool { return ipMatch(w, actual) }, true
 	case "DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals":
 		return dateCondition(base, actual, values), true
 	default:

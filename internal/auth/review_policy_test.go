@@ -45,13 +45,13 @@ func TestUnsureStatementsAreDecidedByWhatIsKnown(t *testing.T) {
 		want       Decision
 	}{
 		{"unknown operator and a false condition",
-			`{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},"StringEquals":{"aws:PrincipalArn":"someone-else"}}}`, Allow},
+			`{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"BinaryEquals":{"aws:userid":"QUJD"},"StringEquals":{"aws:PrincipalArn":"someone-else"}}}`, Allow},
 		{"unknowable key and a false condition",
 			`{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"dynamodb:LeadingKeys":"k"},"StringEquals":{"aws:PrincipalArn":"someone-else"}}}`, Allow},
 		{"unresolved NotResource and a false condition",
 			`{"Effect":"Deny","Action":"*","NotResource":"arn:aws:dynamodb:*:*:table/${aws:username}","Condition":{"StringEquals":{"aws:PrincipalArn":"someone-else"}}}`, Allow},
 		{"unknown operator and a true condition: a Deny applies",
-			`{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},"StringLike":{"aws:PrincipalArn":"*/f"}}}`, ExplicitDeny},
+			`{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"BinaryEquals":{"aws:userid":"QUJD"},"StringLike":{"aws:PrincipalArn":"*/f"}}}`, ExplicitDeny},
 	} {
 		p, err := ParseStatements([]byte(`[` + allowAll + `,` + c.deny + `]`))
 		if err != nil {

@@ -247,7 +247,7 @@ func Open(cfg Config) (*Store, error) {
 	}
 	db, err := pebble.Open(filepath.Join(cfg.Dir, "index"), indexOptions(cfg.Logger))
 	if err != nil {
-		return nil, fmt.Errorf("open object index: %w", err)
+		return nil, fmt.Errorf("open object index: %w%s", err, pebblewal.Damaged(err, filepath.Join(cfg.Dir, "index")))
 	}
 	s := &Store{cfg: cfg, db: db, log: cfg.Logger, notify: newNotifyState(), inlineLimit: InlineLimit,
 		buffers: newBufferPool(64)}
@@ -282,7 +282,8 @@ func (s *Store) Close() error {
 // needs no journal commit for a new file size (0.1 ms here against 0.3-1
 // ms for an append), which is what a small PUT waits for.
 func indexOptions(log *slog.Logger) *pebble.Options {
-	o := &pebble.Options{Logger: pebbleLogger{log}, CacheSize: 64 << 20, FS: pebblewal.FS(vfs.Default)}
+	o := &pebble.Options{Logger: pebbleLogger{log}, CacheSize: 64 << 20, FS: pebblewal.FS(vfs.Default),
+		FormatMajorVersion: pebblewal.Format}
 	for i := range o.Levels {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}

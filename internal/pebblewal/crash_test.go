@@ -25,7 +25,8 @@ func crashImage(t *testing.T, from string) string {
 }
 
 func openStore(dir string, reused *atomic.Int64) (*pebble.DB, error) {
-	return pebble.Open(dir, &pebble.Options{FS: FS(recyclingFS{vfs.Default, reused}), MemTableSize: 256 << 10, Logger: quiet{}})
+	return pebble.Open(dir, &pebble.Options{FS: FS(recyclingFS{vfs.Default, reused}), MemTableSize: 256 << 10, Logger: quiet{},
+		FormatMajorVersion: Format})
 }
 
 // recyclingFS counts the logs Pebble recycles.

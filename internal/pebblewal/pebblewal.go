@@ -7,8 +7,21 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
+
+// Format is the format major version of nimbus's Pebble stores. Its logs
+// carry, in every chunk, the offset up to which the log was synced when
+// the chunk was written (FormatWALSyncChunks). Replay that meets a chunk it
+// cannot read (a checksum mismatch, zeros) reads ahead: a later chunk that
+// promises a sync past it proves the damage is a hole in acknowledged
+// writes, not the log's end, and Open fails with pebble.ErrCorruption
+// instead of quietly dropping the writes after the hole. Older stores are
+// ratcheted to it when they are opened with it (Pebble's Open does). The
+// version is pinned, not FormatNewest, so a Pebble upgrade does not move
+// the stores' format unannounced.
+const Format = pebble.FormatWALSyncChunks
 
 // ZeroChunk is how far ahead of its writes a write-ahead log is filled
 // with zeros.
@@ -98,4 +111,14 @@ func (f *zeroedWAL) fill(end int64) error {
 		f.zeroed += ZeroChunk
 	}
 	return nil
+}
+
+// Damaged explains an error of pebble.Open on dir for a person when it is
+// damage on disk (a hole before acknowledged writes in a log, a bad
+// checksum), and is "" for any other error.
+func Damaged(err error, dir string) string {
+	if !pebble.IsCorruptionError(err) {
+		return ""
+	}
+	return ": the store in " + dir + " is damaged on disk and is not opened, so that no acknowledged write is dropped unnoticed; restore it from a backup, or move it away to start empty"
 }

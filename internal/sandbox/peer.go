@@ -13,7 +13,7 @@ import (
 	"sync"
 )
 
-// ErrPeerUnknown means the peer's socket was not found in /proc/net.
+// ErrPeerUnknown means the kernel knows no socket at the peer's end.
 var ErrPeerUnknown = errors.New("peer socket not found")
 
 // PeerUID returns the uid owning the other end of a loopback TCP connection,
@@ -27,13 +27,24 @@ func PeerUID(conn net.Conn) (int, error) {
 // PeerSocket returns the uid owning the other end of a loopback TCP
 // connection and its socket's inode ("0" while the peer has not accepted it
 // yet). It works from either end: the listener's, to learn who dialled, and
-// the dialler's, to learn who listened.
+// the dialler's, to learn who listened. It asks the kernel by the exact
+// four-tuple (sock_diag) and scans /proc/net/tcp only where that is refused.
 func PeerSocket(conn net.Conn) (uid int, inode string, err error) {
 	local, ok1 := conn.LocalAddr().(*net.TCPAddr)
 	remote, ok2 := conn.RemoteAddr().(*net.TCPAddr)
 	if !ok1 || !ok2 {
 		return -1, "", fmt.Errorf("%w: not a TCP connection", ErrPeerUnknown)
 	}
+	uid, inode, err = diagPeer(local, remote)
+	if errors.Is(err, errDiagUnavailable) {
+		return scanPeer(local, remote)
+	}
+	return uid, inode, err
+}
+
+// scanPeer finds the peer's socket by reading the kernel's socket tables,
+// where sock_diag is refused. It costs a line per socket on the host.
+func scanPeer(local, remote *net.TCPAddr) (uid int, inode string, err error) {
 	// The peer's socket has our remote address as its local one. An IPv4
 	// peer may still be an IPv6 socket (a dual-stack one, as a JVM's):
 	// tcp6 then lists it with IPv4-mapped addresses (::ffff:127.0.0.1).
@@ -50,6 +61,26 @@ func PeerSocket(conn net.Conn) (uid int, inode string, err error) {
 		}
 	}
 	return -1, "", ErrPeerUnknown
+}
+
+// probePeerDiag reports whether the kernel answers sock_diag lookups, by
+// looking up both ends of a loopback connection of its own.
+func probePeerDiag() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, _, err = diagPeer(c.LocalAddr().(*net.TCPAddr), c.RemoteAddr().(*net.TCPAddr))
+	if errors.Is(err, ErrPeerUnknown) {
+		return nil // not accepted yet, but the kernel answered
+	}
+	return err
 }
 
 func findSocket(table, want string) (int, string, error) {
@@ -166,8 +197,8 @@ func HeldBy(inode string, pids []int) bool {
 // the uid owning the other end. One function holding connections then
 // spends its own allowance, not the operator's or other functions'.
 // Connections from elsewhere, and any the socket table does not show, are
-// their address alone. The scan of the socket table costs about 2 ms on a
-// host with 300 sockets: the guard asks only for an address at its cap.
+// their address alone. The guard asks only for an address at its cap; the
+// lookup by four-tuple does not grow with the host's sockets.
 func (s *Sandbox) ClientOf(c net.Conn, ip string) string {
 	if !s.cfg.DropPrivileges {
 		return ip

@@ -142,6 +142,9 @@ func New(cfg Config) *Sandbox {
 			s.cloneflags = flags
 		}
 		s.ScopeError = scopeSupport()
+		if err := probePeerDiag(); err != nil {
+			s.log.Info("connection owners are found by scanning /proc/net/tcp, which grows with the host's sockets: the kernel refused sock_diag", "err", err)
+		}
 		s.FilterError = filterSupport(goruntime.GOARCH)
 		if cfg.NoNetworkGuard {
 			s.NetworkError = errors.New("functions can reach every service listening on the host's own addresses (--no-network-guard)")

@@ -72,7 +72,7 @@ func Open(cfg Config) (*Service, error) {
 	}
 	db, err := pebble.Open(cfg.Dir, engineOptions(cfg.Logger))
 	if err != nil {
-		return nil, fmt.Errorf("open tables storage: %w", err)
+		return nil, fmt.Errorf("open tables storage: %w%s", err, pebblewal.Damaged(err, cfg.Dir))
 	}
 	s := &Service{cfg: cfg, db: db, log: cfg.Logger, tables: map[string]*Table{}, nextID: 1}
 	if err := s.load(); err != nil {
@@ -111,7 +111,7 @@ const (
 // item it replaces) skip the sstables that cannot hold it.
 func engineOptions(log *slog.Logger) *pebble.Options {
 	o := &pebble.Options{Logger: pebbleLogger{log}, CacheSize: engineCacheSize, MemTableSize: engineMemTableSize,
-		FS: pebblewal.FS(vfs.Default)}
+		FS: pebblewal.FS(vfs.Default), FormatMajorVersion: pebblewal.Format}
 	o.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	return o
 }

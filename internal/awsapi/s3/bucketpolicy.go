@@ -175,6 +175,7 @@ func (p *bucketPolicy) evaluate(caller *auth.Principal, account string, req *aut
 type requestFacts struct {
 	secure  bool
 	referer string
+	remote  string // the connection's peer, for aws:SourceIp
 }
 
 type factsKey struct{}
@@ -185,7 +186,7 @@ func withFacts(r *http.Request) *http.Request {
 	if auth.Unrestricted(r.Context()) {
 		return r
 	}
-	return r.WithContext(context.WithValue(r.Context(), factsKey{}, &requestFacts{secure: r.TLS != nil, referer: r.Referer()}))
+	return r.WithContext(context.WithValue(r.Context(), factsKey{}, &requestFacts{secure: r.TLS != nil, referer: r.Referer(), remote: r.RemoteAddr}))
 }
 
 // errAnonymousDenied is S3's answer to an anonymous request no policy allows.
@@ -239,6 +240,9 @@ func (a *API) decide(ctx context.Context, action, resource string, identityErr e
 		conds["aws:SecureTransport"] = strconv.FormatBool(f.secure)
 		if f.referer != "" {
 			conds["aws:Referer"] = f.referer
+		}
+		if ip := auth.SourceIP(f.remote); ip != "" {
+			conds["aws:SourceIp"] = ip
 		}
 	}
 	if caller != nil {

@@ -26,7 +26,7 @@ func (a *API) ServeWebsite(w http.ResponseWriter, r *http.Request, bucket string
 	w.Header().Set("x-amz-request-id", requestID())
 	// Whoever signed, the website serves what is public, as S3's does.
 	ctx := auth.WithPrincipal(r.Context(), nil, r.TLS != nil, time.Now())
-	ctx = context.WithValue(ctx, factsKey{}, &requestFacts{secure: r.TLS != nil, referer: r.Referer()})
+	ctx = context.WithValue(ctx, factsKey{}, &requestFacts{secure: r.TLS != nil, referer: r.Referer(), remote: r.RemoteAddr})
 	r = r.WithContext(ctx)
 	if r.Method == http.MethodOptions {
 		if err := a.preflight(w, r, bucket); err != nil {
