@@ -325,7 +325,7 @@ func (g *Gateway) authorizeJWT(ctx context.Context, q *request, a *authorizer, t
 		token = strings.TrimSpace(token[7:])
 	}
 	claims := jwt.MapClaims{}
-	parser := jwt.NewParser(jwt.WithValidMethods(jwtMethods), jwt.WithIssuer(a.issuer), jwt.WithExpirationRequired(), jwt.WithLeeway(0))
+	parser := jwt.NewParser(jwt.WithValidMethods(jwtMethods), jwt.WithIssuer(a.issuer), jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(0))
 	_, err := parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		if a.inline != nil {

@@ -605,6 +605,8 @@ func (p *platform) testJWT(t *testing.T) {
 		// token issued for another API to this client is not for this one.
 		"audience elsewhere, client_id here": {"iss": p.issuer.URL, "aud": "other-api", "client_id": "my-api", "sub": "alice", "exp": now.Add(time.Hour).Unix()},
 		"no expiry":                          {"iss": p.issuer.URL, "aud": "my-api", "sub": "alice"},
+		"not valid yet":                      {"iss": p.issuer.URL, "aud": "my-api", "sub": "alice", "exp": now.Add(2 * time.Hour).Unix(), "nbf": now.Add(time.Hour).Unix()},
+		"issued in the future":               {"iss": p.issuer.URL, "aud": "my-api", "sub": "alice", "exp": now.Add(2 * time.Hour).Unix(), "iat": now.Add(time.Hour).Unix()},
 	}
 	for name, claims := range refused {
 		c := do(t, "GET", p.base+"/py/me", nil, "Authorization", "Bearer "+p.issuer.token(t, p.issuer.key, claims))
