@@ -649,6 +649,24 @@ type requestInfo struct {
 	time      time.Time
 }
 
+// requestValues is a request context that takes one value after it was
+// made (httpguard's fast path): the principal then needs no copy of the
+// request.
+type requestValues interface {
+	SetRequestValue(key, val any) bool
+}
+
+// attachPrincipal gives r's handlers the principal: in r's own context when
+// it takes a value, else in a copy of r with a derived context.
+func attachPrincipal(r *http.Request, p *Principal, now time.Time) *http.Request {
+	if rv, ok := r.Context().(requestValues); ok {
+		if rv.SetRequestValue(ctxKey{}, &requestInfo{principal: p, secure: r.TLS != nil, time: now}) {
+			return r
+		}
+	}
+	return r.WithContext(WithPrincipal(r.Context(), p, r.TLS != nil, now))
+}
+
 // WithPrincipal returns ctx carrying the request's principal.
 func WithPrincipal(ctx context.Context, p *Principal, secureTransport bool, now time.Time) context.Context {
 	return &principalCtx{Context: ctx, info: requestInfo{principal: p, secure: secureTransport, time: now}}

@@ -731,7 +731,16 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, errBodyTooLarge
 	}
 	// A body the listener has already read whole (httpguard's fast path)
-	// is taken as it is rather than copied.
+	// is taken as it is rather than copied, and left in place: it serves
+	// BufferedBody itself.
+	if wb, ok := r.Body.(wholeBody); ok {
+		if body, ok := wb.WholeBody(); ok {
+			if int64(len(body)) > limit {
+				return nil, errBodyTooLarge
+			}
+			return body, nil
+		}
+	}
 	if ra, ok := r.Body.(interface{ ReadAhead() []byte }); ok {
 		body := ra.ReadAhead()
 		if int64(len(body)) > limit {
@@ -776,6 +785,12 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return body, nil
 }
 
+// wholeBody is a body a listener read into memory before the handler:
+// WholeBody gives its bytes when none has been read yet.
+type wholeBody interface {
+	WholeBody() ([]byte, bool)
+}
+
 // bufferedBody is a body already read to verify its hash; handlers take the
 // bytes (BufferedBody) instead of copying them again. The reader is held by
 // value: one allocation for both.
@@ -789,6 +804,9 @@ func (*bufferedBody) Close() error { return nil }
 // BufferedBody returns the request's whole body when the verifier already
 // read it into memory; handlers must not modify it.
 func BufferedBody(r *http.Request) ([]byte, bool) {
+	if wb, ok := r.Body.(wholeBody); ok {
+		return wb.WholeBody()
+	}
 	b, ok := r.Body.(*bufferedBody)
 	if !ok || b.Len() != len(b.data) {
 		return nil, false
