@@ -428,7 +428,7 @@ func (s *Service) verify(r *http.Request, opts VerifyOptions) (*Principal, *Chun
 	}
 	// The payload hash: declared (and then checked against the body), or
 	// computed from the body.
-	declared := r.Header.Get("X-Amz-Content-Sha256")
+	declared := headerValue(r.Header, "X-Amz-Content-Sha256")
 	var candidates [2]string
 	var computed [2 * sha256.Size]byte
 	n := 1
@@ -467,7 +467,7 @@ func (s *Service) verify(r *http.Request, opts VerifyOptions) (*Principal, *Chun
 			candidates[0], n = UnsignedPayload, 2
 		}
 	}
-	key := s.signingKey(sr, secret)
+	key := s.signingHMACKey(sr, secret)
 	buf := s.canonicalBuf()
 	defer s.bufs.Put(buf)
 	for i := range n {
@@ -484,7 +484,7 @@ func (s *Service) verify(r *http.Request, opts VerifyOptions) (*Principal, *Chun
 		if ok {
 			var cs *ChunkSigner
 			if strings.HasPrefix(candidates[i], "STREAMING-AWS4-HMAC-SHA256-") {
-				cs = &ChunkSigner{key: key, amzDate: sr.amzDateRaw, scope: sr.date + "/" + sr.region + "/" + sr.service + "/aws4_request", prev: sr.signature}
+				cs = &ChunkSigner{key: key.key, amzDate: sr.amzDateRaw, scope: sr.date + "/" + sr.region + "/" + sr.service + "/aws4_request", prev: sr.signature}
 			}
 			return principal, cs, nil
 		}
@@ -494,7 +494,7 @@ func (s *Service) verify(r *http.Request, opts VerifyOptions) (*Principal, *Chun
 
 // signatureMatchesRequest builds r's canonical request with payloadHash in
 // buf and compares the signature it yields under key with the request's.
-func signatureMatchesRequest[T string | []byte](buf *[]byte, key []byte, r *http.Request, sr *signedRequest, payloadHash T, singleEncode bool) (bool, error) {
+func signatureMatchesRequest[T string | []byte](buf *[]byte, key *hmacKey, r *http.Request, sr *signedRequest, payloadHash T, singleEncode bool) (bool, error) {
 	canonical, err := appendCanonicalRequest((*buf)[:0], r, sr, payloadHash, singleEncode)
 	if err != nil {
 		return false, err
@@ -502,7 +502,7 @@ func signatureMatchesRequest[T string | []byte](buf *[]byte, key []byte, r *http
 	*buf = canonical[:0]
 	sum := sha256.Sum256(canonical)
 	var stack [256]byte
-	return signatureMatchesBytes(key, appendStringToSign(stack[:0], sr, &sum), sr.signature), nil
+	return key.matches(appendStringToSign(stack[:0], sr, &sum), sr.signature), nil
 }
 
 // canonicalBuf is a reusable buffer for canonical requests.
@@ -598,6 +598,11 @@ func (s *Service) functionPolicy(fn *FunctionIdentity) Policy {
 
 // signingKey derives (or reuses) the signing key of sr's scope.
 func (s *Service) signingKey(sr *signedRequest, secret string) []byte {
+	return s.signingHMACKey(sr, secret).key
+}
+
+// signingHMACKey is signingKey with its HMAC pads.
+func (s *Service) signingHMACKey(sr *signedRequest, secret string) *hmacKey {
 	var stack [128]byte
 	scope := append(stack[:0], sr.accessKeyID...)
 	for _, part := range [...]string{sr.date, sr.region, sr.service} {
@@ -610,7 +615,7 @@ func (s *Service) signingKey(sr *signedRequest, secret string) []byte {
 	if entry != nil && entry.secret == secret {
 		return entry.key
 	}
-	key := SigningKey(secret, sr.date, sr.region, sr.service)
+	key := newHMACKey(SigningKey(secret, sr.date, sr.region, sr.service))
 	s.signingMu.Lock()
 	defer s.signingMu.Unlock()
 	// Bound the cache: function credentials are many and short-lived.
@@ -623,7 +628,7 @@ func (s *Service) signingKey(sr *signedRequest, secret string) []byte {
 
 type signingKeyEntry struct {
 	secret string
-	key    []byte
+	key    *hmacKey
 }
 
 func contains(list []string, s string) bool {
@@ -643,6 +648,26 @@ type requestInfo struct {
 	secure    bool
 	time      time.Time
 	remote    string // the connection's peer, host:port, for aws:SourceIp
+}
+
+// requestValues is a request context that takes one value after it was
+// made (httpguard's fast path): the principal then needs no copy of the
+// request.
+type requestValues interface {
+	SetRequestValue(key, val any) bool
+}
+
+// attachPrincipal gives r's handlers the principal: in r's own context when
+// it takes a value, else in a copy of r with a derived context.
+func attachPrincipal(r *http.Request, p *Principal, now time.Time) *http.Request {
+	if rv, ok := r.Context().(requestValues); ok {
+		if rv.SetRequestValue(ctxKey{}, &requestInfo{principal: p, secure: r.TLS != nil, time: now, remote: r.RemoteAddr}) {
+			return r
+		}
+	}
+	ctx := WithPrincipal(r.Context(), p, r.TLS != nil, now)
+	withRemote(ctx, r.RemoteAddr)
+	return r.WithContext(ctx)
 }
 
 // WithPrincipal returns ctx carrying the request's principal.

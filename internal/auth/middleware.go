@@ -48,11 +48,12 @@ func Middleware(s *Service, accountID string, next http.Handler, classify func(*
 			WriteError(w, route.Protocol, newError(ErrAccessDenied, "User: "+p.ARN+" is not authorized to use the nimbus deploy API: it accepts operator keys only"))
 			return
 		}
-		ctx := WithPrincipal(r.Context(), p, r.TLS != nil, s.cfg.Now())
-		withRemote(ctx, r.RemoteAddr)
 		if chunks != nil {
-			ctx = context.WithValue(ctx, chunkKey{}, chunks)
+			ctx := WithPrincipal(r.Context(), p, r.TLS != nil, s.cfg.Now())
+			withRemote(ctx, r.RemoteAddr)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, chunkKey{}, chunks)))
+			return
 		}
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, attachPrincipal(r, p, s.cfg.Now()))
 	})
 }

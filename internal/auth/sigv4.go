@@ -88,7 +88,7 @@ func parseRequest(r *http.Request) (*signedRequest, error) {
 // parseRequestInto is parseRequest filling sr, which the verifier keeps on
 // its stack.
 func parseRequestInto(r *http.Request, sr *signedRequest) error {
-	if h := r.Header.Get("Authorization"); h != "" {
+	if h := headerValue(r.Header, "Authorization"); h != "" {
 		return parseAuthorizationHeader(r, h, sr)
 	}
 	q := r.URL.Query()
@@ -136,9 +136,9 @@ func parseAuthorizationHeader(r *http.Request, h string, sr *signedRequest) erro
 		return err
 	}
 	sr.signedRaw = signedHeaders
-	raw := r.Header.Get("X-Amz-Date")
+	raw := headerValue(r.Header, "X-Amz-Date")
 	if raw == "" {
-		if d := r.Header.Get("Date"); d != "" {
+		if d := headerValue(r.Header, "Date"); d != "" {
 			t, err := http.ParseTime(d)
 			if err != nil {
 				return newError(ErrIncompleteSignature, "Date must be in ISO-8601 'basic format'. Got '"+d+"'.")
@@ -150,7 +150,7 @@ func parseAuthorizationHeader(r *http.Request, h string, sr *signedRequest) erro
 	} else if err := sr.setDate(raw); err != nil {
 		return err
 	}
-	sr.securityToken = r.Header.Get("X-Amz-Security-Token")
+	sr.securityToken = headerValue(r.Header, "X-Amz-Security-Token")
 	return sr.check()
 }
 
@@ -400,7 +400,24 @@ func appendHeaderValues(b *[]byte, r *http.Request, name string) bool {
 	case "host":
 		*b = appendTrimmedValue(*b, r.Host)
 		return r.Host != ""
-	case "content-length", "transfer-encoding":
+	case "content-length":
+		// The declared length, or the one net/http took out of the
+		// header map, formatted without a string.
+		if values := r.Header["Content-Length"]; len(values) > 0 {
+			for i, v := range values {
+				if i > 0 {
+					*b = append(*b, ',')
+				}
+				*b = appendTrimmedValue(*b, v)
+			}
+			return true
+		}
+		if r.ContentLength >= 0 {
+			*b = strconv.AppendInt(*b, r.ContentLength, 10)
+			return true
+		}
+		return false
+	case "transfer-encoding":
 		values, ok := headerValues(r, name)
 		for i, v := range values {
 			if i > 0 {
@@ -481,6 +498,10 @@ func canonicalHeaderName(lower string) string {
 // runs of spaces collapsed, as the specification asks.
 func appendTrimmedValue(b []byte, v string) []byte {
 	v = strings.TrimSpace(v)
+	// Most values have no tab and no run of spaces: copied whole.
+	if strings.IndexByte(v, '\t') < 0 && !strings.Contains(v, "  ") {
+		return append(b, v...)
+	}
 	space := false
 	for i := 0; i < len(v); i++ {
 		c := v[i]
@@ -574,6 +595,26 @@ func appendStringToSign(b []byte, sr *signedRequest, sum *[sha256.Size]byte) []b
 	return hex.AppendEncode(b, sum[:])
 }
 
+// hmacKey is a signing key with its HMAC pads (RFC 2104) worked out once:
+// the signing-key cache keeps it, so a request's HMAC only copies them.
+type hmacKey struct {
+	key        []byte
+	ipad, opad [64]byte
+}
+
+// newHMACKey pads key, which must be at most 64 bytes (signing keys are 32).
+func newHMACKey(key []byte) *hmacKey {
+	k := &hmacKey{key: key}
+	for i := range 64 {
+		var b byte
+		if i < len(key) {
+			b = key[i]
+		}
+		k.ipad[i], k.opad[i] = b^0x36, b^0x5c
+	}
+	return k
+}
+
 // hmacSum is HMAC-SHA256 (RFC 2104) of data under a key of at most 64 bytes
 // (signing keys are 32), computed with sha256.Sum256 over a stack buffer
 // when data is short: no hmac.New and its two digests per request.
@@ -583,36 +624,37 @@ func hmacSum(key []byte, data []byte) [sha256.Size]byte {
 		copy(out[:], hmacSHA256(key, string(data)))
 		return out
 	}
+	return newHMACKey(key).sum(data)
+}
+
+// sum is the HMAC of data under k.
+func (k *hmacKey) sum(data []byte) [sha256.Size]byte {
 	var stack [1024]byte
 	buf := stack[:0]
 	if 64+len(data) > len(stack) {
 		buf = make([]byte, 0, 64+len(data))
 	}
-	buf = buf[:64]
-	for i := range 64 {
-		var k byte
-		if i < len(key) {
-			k = key[i]
-		}
-		buf[i] = k ^ 0x36
-	}
+	buf = append(buf, k.ipad[:]...)
 	buf = append(buf, data...)
 	inner := sha256.Sum256(buf)
 	var outer [64 + sha256.Size]byte
-	for i := range 64 {
-		var k byte
-		if i < len(key) {
-			k = key[i]
-		}
-		outer[i] = k ^ 0x5c
-	}
+	copy(outer[:], k.opad[:])
 	copy(outer[64:], inner[:])
 	return sha256.Sum256(outer[:])
 }
 
 // signatureMatchesBytes is signatureMatches for a string to sign in bytes.
 func signatureMatchesBytes(signingKey []byte, toSign []byte, hexSignature string) bool {
-	want := hmacSum(signingKey, toSign)
+	if len(signingKey) > 64 {
+		return signatureMatches(signingKey, string(toSign), hexSignature)
+	}
+	return newHMACKey(signingKey).matches(toSign, hexSignature)
+}
+
+// matches compares the hex signature with the HMAC of toSign under k, in
+// constant time.
+func (k *hmacKey) matches(toSign []byte, hexSignature string) bool {
+	want := k.sum(toSign)
 	if len(hexSignature) != 2*len(want) {
 		return false
 	}
@@ -689,7 +731,16 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, errBodyTooLarge
 	}
 	// A body the listener has already read whole (httpguard's fast path)
-	// is taken as it is rather than copied.
+	// is taken as it is rather than copied, and left in place: it serves
+	// BufferedBody itself.
+	if wb, ok := r.Body.(wholeBody); ok {
+		if body, ok := wb.WholeBody(); ok {
+			if int64(len(body)) > limit {
+				return nil, errBodyTooLarge
+			}
+			return body, nil
+		}
+	}
 	if ra, ok := r.Body.(interface{ ReadAhead() []byte }); ok {
 		body := ra.ReadAhead()
 		if int64(len(body)) > limit {
@@ -734,6 +785,12 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return body, nil
 }
 
+// wholeBody is a body a listener read into memory before the handler:
+// WholeBody gives its bytes when none has been read yet.
+type wholeBody interface {
+	WholeBody() ([]byte, bool)
+}
+
 // bufferedBody is a body already read to verify its hash; handlers take the
 // bytes (BufferedBody) instead of copying them again. The reader is held by
 // value: one allocation for both.
@@ -747,6 +804,9 @@ func (*bufferedBody) Close() error { return nil }
 // BufferedBody returns the request's whole body when the verifier already
 // read it into memory; handlers must not modify it.
 func BufferedBody(r *http.Request) ([]byte, bool) {
+	if wb, ok := r.Body.(wholeBody); ok {
+		return wb.WholeBody()
+	}
 	b, ok := r.Body.(*bufferedBody)
 	if !ok || b.Len() != len(b.data) {
 		return nil, false
@@ -777,4 +837,13 @@ func hexSHA256(b []byte) string {
 	var out [2 * sha256.Size]byte
 	hex.Encode(out[:], sum[:])
 	return string(out[:])
+}
+
+// headerValue is h.Get(key) for a key already in canonical form: the map
+// read without canonicalising the key again.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -462,3 +462,27 @@ func FuzzParseBasicDate(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkVerifyGetItem verifies a DynamoDB GetItem as aws-sdk-go-v2 signs
+// it: the request the tables benchmark's server sees most.
+func BenchmarkVerifyGetItem(b *testing.B) {
+	now := time.Now().UTC()
+	s := testService(now, nil)
+	body := []byte(`{"TableName":"bench","Key":{"pk":{"S":"lean-12345"}}}`)
+	r, _ := http.NewRequest("POST", "http://127.0.0.1:9000/", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-amz-json-1.0")
+	r.Header.Set("X-Amz-Target", "DynamoDB_20120810.GetItem")
+	r.Header.Set("Amz-Sdk-Invocation-Id", "7a62c49f-347e-4fc4-9331-6e8eEXAMPLE")
+	r.Header.Set("Amz-Sdk-Request", "attempt=1; max=3")
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: docKeyID, SecretAccessKey: docSecret}, r, hexSHA256(body), "dynamodb", "us-east-1", now); err != nil {
+		b.Fatal(err)
+	}
+	opts := VerifyOptions{MaxBody: 8 << 20, Services: []string{"dynamodb"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if _, err := s.Verify(r, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -367,7 +367,8 @@ func (c *fastConn) serveRequest(h *fastHead) (keep bool) {
 		}
 	}
 	ctx := &reqCtx{c: c}
-	req := &http.Request{
+	// Built on the stack: WithContext makes the one copy that escapes.
+	req := http.Request{
 		Method:        h.method,
 		URL:           h.url,
 		Proto:         "HTTP/1.1",
@@ -382,7 +383,9 @@ func (c *fastConn) serveRequest(h *fastHead) (keep bool) {
 		Body:          http.NoBody,
 	}
 	if body != nil {
-		req.Body = &fastBody{Reader: bytes.NewReader(body), data: body}
+		fb := &fastBody{data: body}
+		fb.Reset(body)
+		req.Body = fb
 	}
 	r := req.WithContext(ctx)
 	w := &c.w
@@ -436,13 +439,21 @@ func (c *fastConn) armWrite() {
 	_ = c.c.SetWriteDeadline(now.Add(t))
 }
 
-// fastBody is a request body read ahead of the handler.
+// fastBody is a request body read ahead of the handler. The reader is held
+// by value: one allocation for both.
 type fastBody struct {
-	*bytes.Reader
+	bytes.Reader
 	data []byte
 }
 
 func (*fastBody) Close() error { return nil }
+
+// WholeBody gives the body's bytes, without a copy, while none has been
+// read (the signature check and the handler then share them, as
+// auth.BufferedBody says); handlers must not modify them.
+func (b *fastBody) WholeBody() ([]byte, bool) {
+	return b.data, b.Len() == len(b.data)
+}
 
 // ReadAhead gives what is left of the body without a copy (the signature
 // check takes it so); the body then reads as ended. The bytes are this
@@ -466,10 +477,30 @@ type reqCtx struct {
 	watching bool
 	stopped  chan struct{}
 	lost     bool // the client went away
+	// One value the handler chain attaches before the handler runs (the
+	// signature check's principal), instead of a copy of the request with
+	// a derived context.
+	key, val any
 }
 
 func (x *reqCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (x *reqCtx) Value(any) any               { return nil }
+
+func (x *reqCtx) Value(key any) any {
+	if x.key != nil && key == x.key {
+		return x.val
+	}
+	return nil
+}
+
+// SetRequestValue makes Value(key) return val; it refuses (false) once a
+// value is set. Only the handler chain calls it, before the handler runs.
+func (x *reqCtx) SetRequestValue(key, val any) bool {
+	if x.key != nil || key == nil {
+		return false
+	}
+	x.key, x.val = key, val
+	return true
+}
 
 func (x *reqCtx) Err() error {
 	x.mu.Lock()

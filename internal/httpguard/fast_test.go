@@ -481,3 +481,42 @@ func FuzzFastHead(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) { checkFastHead(t, in) })
 }
+
+// TestFastPathContextTakesOneValue: the request's context takes one value
+// before the handler (auth's principal), refuses a second, and each request
+// starts without one; the body serves its bytes whole until it is read.
+func TestFastPathContextTakesOneValue(t *testing.T) {
+	type key struct{}
+	type setter interface{ SetRequestValue(k, v any) bool }
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, ok := r.Context().(setter)
+		if !ok {
+			http.Error(w, "context takes no value", 500)
+			return
+		}
+		before := r.Context().Value(key{})
+		first := s.SetRequestValue(key{}, r.URL.Path)
+		second := s.SetRequestValue(key{}, "other")
+		var whole string
+		if wb, ok := r.Body.(interface{ WholeBody() ([]byte, bool) }); ok {
+			if b, ok := wb.WholeBody(); ok {
+				whole = string(b)
+			}
+		}
+		read, _ := io.ReadAll(r.Body)
+		_, _ = fmt.Fprintf(w, "%v %v %v %v %q %q", before, first, second, r.Context().Value(key{}), whole, read)
+	})
+	addr, _ := serveFast(t, Config{}, h)
+	client := &http.Client{Timeout: 60 * time.Second}
+	for _, path := range []string{"/a", "/b"} {
+		resp, err := client.Post("http://"+addr+path, "text/plain", strings.NewReader("body"+path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf("<nil> true false %s %q %q", path, "body"+path, "body"+path); string(b) != want {
+			t.Fatalf("%s: %q, want %q", path, b, want)
+		}
+	}
+}
