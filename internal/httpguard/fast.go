@@ -29,7 +29,10 @@ type FastServer struct {
 	mu       sync.Mutex
 	conns    map[*fastConn]struct{}
 	shutting atomic.Bool // read by every connection after each request
-	wg       sync.WaitGroup
+
+	panicLogged    atomic.Int64 // unix ns of the last panic logged
+	panicsUnlogged atomic.Int64
+	wg             sync.WaitGroup
 }
 
 // Fast returns a FastServer serving h behind the guard.
@@ -408,12 +411,30 @@ func (c *fastConn) run(w *fastWriter, r *http.Request) (panicked bool) {
 		if v := recover(); v != nil {
 			panicked = true
 			if v != http.ErrAbortHandler {
-				c.s.g.log.Error("http: panic serving", "remote", c.remote, "panic", v, "stack", string(debug.Stack()))
+				c.s.logPanic(c.remote, v)
 			}
 		}
 	}()
 	c.s.h.ServeHTTP(w, r)
 	return false
+}
+
+// panicLogEvery is how often a handler's panic is logged with its stack: a
+// request that makes a handler panic, sent in a loop, would otherwise fill
+// the log with stacks.
+const panicLogEvery = 10 * time.Second
+
+// logPanic logs a handler's panic at Error with its stack, at most once per
+// panicLogEvery; the next logged says how many were not.
+func (s *FastServer) logPanic(remote string, v any) {
+	now := time.Now().UnixNano()
+	last := s.panicLogged.Load()
+	if last != 0 && now-last < int64(panicLogEvery) || !s.panicLogged.CompareAndSwap(last, now) {
+		s.panicsUnlogged.Add(1)
+		return
+	}
+	s.g.log.Error("http: panic serving", "remote", remote, "panic", v, "stack", string(debug.Stack()),
+		"unloggedSince", s.panicsUnlogged.Swap(0))
 }
 
 // writeRaw answers with a short JSON error and closes.
@@ -485,9 +506,17 @@ type reqCtx struct {
 
 func (x *reqCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 
+// Value gives the value the handler chain set, and what net/http puts in
+// every request's context.
 func (x *reqCtx) Value(key any) any {
 	if x.key != nil && key == x.key {
 		return x.val
+	}
+	switch key {
+	case http.ServerContextKey:
+		return x.c.s.slow
+	case http.LocalAddrContextKey:
+		return x.c.c.LocalAddr()
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ type fastWriter struct {
 	c          *fastConn
 	r          *http.Request // nil for the server's own answers
 	header     http.Header
+	late       http.Header // what Header returns once the head is fixed: dropped, as net/http drops it
 	status     int
 	wrote      bool // WriteHeader called
 	streaming  bool // the head is on the wire
@@ -43,10 +44,26 @@ func (w *fastWriter) reset(c *fastConn, r *http.Request) {
 	} else {
 		clear(h)
 	}
-	*w = fastWriter{c: c, r: r, header: h, declared: -1, buf: buf}
+	late := w.late
+	if late != nil {
+		clear(late)
+	}
+	*w = fastWriter{c: c, r: r, header: h, late: late, declared: -1, buf: buf}
 }
 
-func (w *fastWriter) Header() http.Header { return w.header }
+// Header is the answer's header until WriteHeader (or the first Write);
+// after it, a map of its own whose changes are not sent, as with net/http.
+// A handler that kept the map from before and changes it afterwards still
+// changes the answer: net/http copies the map, which costs every request.
+func (w *fastWriter) Header() http.Header {
+	if !w.wrote {
+		return w.header
+	}
+	if w.late == nil {
+		w.late = make(http.Header)
+	}
+	return w.late
+}
 
 func (w *fastWriter) isHead() bool { return w.r != nil && w.r.Method == http.MethodHead }
 
