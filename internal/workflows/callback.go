@@ -42,6 +42,11 @@ type tokenRecord struct {
 	// the token) was made: a resumed attempt does not make it again.
 	Sent  bool  `json:"sent,omitempty"`
 	Beats int64 `json:"beats,omitempty"`
+	// Started and Worker: an activity task was handed to a worker;
+	// Reported: its ActivityStarted event was stored.
+	Started  bool   `json:"started,omitempty"`
+	Worker   string `json:"worker,omitempty"`
+	Reported bool   `json:"reported,omitempty"`
 }
 
 var tokenRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -104,6 +109,9 @@ type callbackTasks struct {
 }
 
 func (c callbackTasks) RunTask(ctx context.Context, req TaskRequest) (json.RawMessage, error) {
+	if IsActivityARN(req.Resource) {
+		return c.s.runActivity(ctx, req) // its wait holds no task slot either
+	}
 	sub := req
 	sub.Resource = strings.TrimSuffix(req.Resource, WaitForTaskToken)
 	if err := c.s.mayInvoke(ctx, sub); err != nil {
@@ -125,7 +133,7 @@ func (c callbackTasks) RunTask(ctx context.Context, req TaskRequest) (json.RawMe
 			return nil, err
 		}
 	}
-	return c.s.awaitToken(ctx, key, req.Heartbeat)
+	return c.s.awaitToken(ctx, key, req.Heartbeat, nil)
 }
 
 func (s *Service) readToken(ctx context.Context, key string) (*tokenRecord, uint64, error) {
@@ -160,14 +168,16 @@ func (s *Service) changeToken(ctx context.Context, key string, change func(*toke
 }
 
 // awaitToken waits until the token is sent: its output, or its error as
-// the task's failure. Each heartbeat sent calls beat.
-func (s *Service) awaitToken(ctx context.Context, key string, beat func()) (json.RawMessage, error) {
+// the task's failure. Each heartbeat sent calls beat; started is called
+// when an activity worker takes the task.
+func (s *Service) awaitToken(ctx context.Context, key string, beat func(), started func(worker string)) (json.RawMessage, error) {
 	w, err := s.tokens.Watch(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("watch task token: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
 	beats := int64(-1)
+	reported := false
 	for {
 		var e jetstream.KeyValueEntry
 		select {
@@ -184,6 +194,10 @@ func (s *Service) awaitToken(ctx context.Context, key string, beat func()) (json
 		var rec tokenRecord
 		if err := json.Unmarshal(e.Value(), &rec); err != nil {
 			return nil, fmt.Errorf("decode task token: %w", err)
+		}
+		if rec.Started && !rec.Reported && !reported && started != nil {
+			reported = true
+			started(rec.Worker)
 		}
 		switch rec.Status {
 		case tokenSucceeded:

@@ -185,6 +185,9 @@ func (s *Service) runSDK(ctx context.Context, req TaskRequest) (json.RawMessage,
 	if svc == "lambda" && action == "invoke" {
 		sub := req
 		sub.Resource = LambdaInvokeResource
+		if err := s.mayInvoke(ctx, sub); err != nil {
+			return nil, err
+		}
 		return s.cfg.Tasks.RunTask(ctx, sub)
 	}
 	spec, ok := sdkServices[svc]

@@ -156,10 +156,13 @@ type Service struct {
 	apiOnce     sync.Once
 	apiReady    chan struct{}
 	impliedRole auth.Policy
-	slots       chan struct{}
-	log         *slog.Logger
-	node        string
-	subs        []*nats.Subscription
+	// activities and their pending tasks (activities.go)
+	activities    jetstream.KeyValue
+	activityTasks jetstream.Stream
+	slots         chan struct{}
+	log           *slog.Logger
+	node          string
+	subs          []*nats.Subscription
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -219,6 +222,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	if s.rolesKV, err = cfg.Store.KeyValue(ctx, rolesBucket, 1); err != nil {
+		return nil, err
+	}
+	if err := s.openActivities(ctx); err != nil {
 		return nil, err
 	}
 	if s.leases, err = cfg.Store.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
