@@ -211,20 +211,30 @@ func (s *Service) GetActivityTask(ctx context.Context, arn, worker string, wait 
 		if left < 100*time.Millisecond || ctx.Err() != nil {
 			return &ActivityTask{}, nil
 		}
-		batch, err := c.Fetch(1, jetstream.FetchMaxWait(left))
+		// The pull request ends with the poll or the caller: a task sent to
+		// a poller that hung up is handed out again after the ack wait.
+		fctx, cancel := context.WithTimeout(ctx, left)
+		batch, err := c.Fetch(1, jetstream.FetchContext(fctx))
 		if err != nil {
-			if ctx.Err() != nil {
-				return &ActivityTask{}, nil
+			d, _ := fctx.Deadline() // the caller's, if sooner than the poll's
+			over := fctx.Err() != nil || time.Until(d) < 100*time.Millisecond
+			cancel()
+			if over {
+				return &ActivityTask{}, nil // the poll's time or its caller ran out
 			}
 			return nil, fmt.Errorf("fetch activity task: %w", err)
 		}
+		var task *ActivityTask
 		for msg := range batch.Messages() {
-			task, ok := s.handOut(ctx, msg, worker)
-			if ok {
-				return task, nil
+			if t, ok := s.handOut(ctx, msg, worker); ok {
+				task = t
 			}
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+		cancel()
+		if task != nil {
+			return task, nil
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			if ctx.Err() != nil {
 				return &ActivityTask{}, nil
 			}
