@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -229,5 +230,80 @@ func TestActivityTaskSurvivesRestart(t *testing.T) {
 			}
 			t.Fatalf("%s history: %v", arn, count)
 		}
+	}
+}
+
+// TestActivityTasksSurviveSIGKILL: the platform is killed with SIGKILL
+// while one activity task is out with a worker and another waits to be
+// taken; after a restart the first worker's SendTaskSuccess completes its
+// execution and the second task is handed out, so both executions end
+// once, each with the output its worker sent.
+func TestActivityTasksSurviveSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a platform process")
+	}
+	p := testkit.NewChild(t)
+	p.Start()
+	c := sfn.NewFromConfig(p.AWSConfig())
+	ctx := context.Background()
+	act, err := c.CreateActivity(ctx, &sfn.CreateActivityInput{Name: aws.String("durable")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("durable"), RoleArn: aws.String("arn:aws:iam::000000000000:role/r"),
+		Definition: aws.String(fmt.Sprintf(activityMachine, aws.ToString(act.ActivityArn)))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var arns []string
+	for i := range 2 {
+		start, err := c.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: m.StateMachineArn, Name: aws.String(fmt.Sprintf("e%d", i)),
+			Input: aws.String(fmt.Sprintf(`{"n":%d}`, i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arns = append(arns, aws.ToString(start.ExecutionArn))
+	}
+	first, err := c.GetActivityTask(ctx, &sfn.GetActivityTaskInput{ActivityArn: act.ActivityArn, WorkerName: aws.String("w")})
+	if err != nil || first.TaskToken == nil {
+		t.Fatalf("GetActivityTask: %+v %v", first, err)
+	}
+	// The second task is scheduled once its ActivityScheduled is stored.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, count := historyTypes(t, c, arns[0])
+		_, count2 := historyTypes(t, c, arns[1])
+		if count[types.HistoryEventTypeActivityScheduled]+count2[types.HistoryEventTypeActivityScheduled] == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second task was not scheduled")
+		}
+	}
+	p.Kill()
+	p.Start()
+	if _, err := c.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: first.TaskToken, Output: aws.String(`{"first":true}`)}); err != nil {
+		t.Fatalf("SendTaskSuccess after SIGKILL: %v\n%s", err, p.Log())
+	}
+	second, err := c.GetActivityTask(ctx, &sfn.GetActivityTaskInput{ActivityArn: act.ActivityArn, WorkerName: aws.String("w")})
+	if err != nil || second.TaskToken == nil || aws.ToString(second.Input) == aws.ToString(first.Input) {
+		t.Fatalf("GetActivityTask after SIGKILL: %+v %v\n%s", second, err, p.Log())
+	}
+	if _, err := c.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: second.TaskToken, Output: aws.String(`{"second":true}`)}); err != nil {
+		t.Fatal(err)
+	}
+	var outputs string
+	for _, arn := range arns {
+		d := waitDone(t, c, arn)
+		if d.Status != types.ExecutionStatusSucceeded {
+			t.Fatalf("%s: %s %s\n%s", arn, d.Status, aws.ToString(d.Cause), p.Log())
+		}
+		outputs += aws.ToString(d.Output)
+		_, count := historyTypes(t, c, arn)
+		if count[types.HistoryEventTypeActivitySucceeded] != 1 || count[types.HistoryEventTypeExecutionSucceeded] != 1 {
+			t.Fatalf("%s history: %v", arn, count)
+		}
+	}
+	if !strings.Contains(outputs, `"review":{"first":true}`) || !strings.Contains(outputs, `"review":{"second":true}`) {
+		t.Fatalf("outputs: %s", outputs)
 	}
 }
