@@ -310,7 +310,11 @@ func (s *Service) runActivity(ctx context.Context, req TaskRequest) (json.RawMes
 		if req.Started != nil {
 			req.Started(worker)
 		}
-		if err := s.changeToken(ctx, key, func(r *tokenRecord) error { r.Reported = true; return nil }); err != nil {
+		// Marked even when the runner is being stopped (a restart), so the
+		// resumed run does not report it again.
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := s.changeToken(mctx, key, func(r *tokenRecord) error { r.Reported = true; return nil }); err != nil {
 			s.log.Debug("activity start not marked", "err", err)
 		}
 	}
