@@ -279,12 +279,17 @@ func (s *Service) SendTaskHeartbeat(ctx context.Context, tok string) error {
 
 // checkExpress refuses callback tasks in an EXPRESS machine, as AWS does:
 // an express execution is not kept, so no token could reach it.
+// It also refuses .waitForTaskToken on the DynamoDB integrations, which
+// AWS offers only as request-response.
 func checkExpress(typ, def string) error {
-	if typ != TypeExpress {
+	var v any
+	if json.Unmarshal([]byte(def), &v) != nil {
 		return nil
 	}
-	var v any
-	if json.Unmarshal([]byte(def), &v) != nil || !waitsForToken(v) {
+	if r := noCallback(v); r != "" {
+		return errorf(KindInvalidDefinition, "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: The resource provided %s is not recognized. The value is not a valid resource ARN, or the resource is not available in this region.'", r)
+	}
+	if typ != TypeExpress || !waitsForToken(v) {
 		return nil
 	}
 	return errorf(KindInvalidDefinition, "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machine does not support '%s' service integration'", WaitForTaskToken)
@@ -311,4 +316,28 @@ func waitsForToken(v any) bool {
 		}
 	}
 	return false
+}
+
+// noCallback returns a Task resource of a definition (decoded JSON) that
+// asks a DynamoDB integration for a task token, or "".
+func noCallback(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		if r, _ := x["Resource"].(string); x["Type"] == TypeTask && strings.HasSuffix(r, WaitForTaskToken) &&
+			strings.HasPrefix(r, "arn:aws:states:::dynamodb:") {
+			return r
+		}
+		for _, e := range x {
+			if r := noCallback(e); r != "" {
+				return r
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if r := noCallback(e); r != "" {
+				return r
+			}
+		}
+	}
+	return ""
 }
