@@ -14,8 +14,8 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/testkit"
 )
 
-// run starts an execution of machine with input and waits for its end.
-func run(t *testing.T, c *sfn.Client, machine, input string) *sfn.DescribeExecutionOutput {
+// runMachine starts an execution of machine with input and waits for its end.
+func runMachine(t *testing.T, c *sfn.Client, machine, input string) *sfn.DescribeExecutionOutput {
 	t.Helper()
 	start, err := c.StartExecution(context.Background(), &sfn.StartExecutionInput{StateMachineArn: aws.String(machineARN + machine), Input: aws.String(input)})
 	if err != nil {
@@ -41,7 +41,7 @@ func TestServiceIntegrations(t *testing.T) {
 	c := sfn.NewFromConfig(p.AWSConfig())
 	ctx := context.Background()
 
-	d := run(t, c, "order", `{"id":"o-1","qty":3}`)
+	d := runMachine(t, c, "order", `{"id":"o-1","qty":3}`)
 	if d.Status != types.ExecutionStatusSucceeded {
 		t.Fatalf("order: %s %s %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
 	}
@@ -93,12 +93,12 @@ func TestServiceIntegrations(t *testing.T) {
 		t.Fatalf("published body %q", body)
 	}
 
-	dup := run(t, c, "order", `{"id":"o-1","qty":5}`)
+	dup := runMachine(t, c, "order", `{"id":"o-1","qty":5}`)
 	if dup.Status != types.ExecutionStatusSucceeded || !strings.Contains(aws.ToString(dup.Output), `"Error":"DynamoDB.ConditionalCheckFailedException"`) {
 		t.Fatalf("duplicate: %s %s", dup.Status, aws.ToString(dup.Output))
 	}
 
-	denied := run(t, c, "limited", `{}`)
+	denied := runMachine(t, c, "limited", `{}`)
 	if denied.Status != types.ExecutionStatusFailed || aws.ToString(denied.Error) != "SQS.AmazonSQSException" ||
 		!strings.Contains(aws.ToString(denied.Cause), "assumed-role/sfn-int-dev-LimitedRole/") ||
 		!strings.Contains(aws.ToString(denied.Cause), "is not authorized to perform: sqs:SendMessage on resource: arn:aws:sqs:") {
