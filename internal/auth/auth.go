@@ -810,3 +810,13 @@ func Unrestricted(ctx context.Context) bool {
 	ri, _ := ctx.Value(ctxKey{}).(*requestInfo)
 	return ri != nil && ri.principal != nil && ri.principal.admin
 }
+
+// RolePrincipal is a session of an IAM role that nimbus itself assumes (a
+// state machine's role, for its service integrations): its ARN is the
+// assumed-role session's, as for function credentials, and it may do what
+// policy allows.
+func RolePrincipal(account, role, session string, policy Policy) *Principal {
+	return &Principal{Kind: Function, Name: session, policy: policy,
+		ARN:    "arn:aws:sts::" + account + ":assumed-role/" + role + "/" + session,
+		UserID: RoleID(account, role) + ":" + session}
+}

@@ -411,7 +411,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.registerConsole(mux) // console.go
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	if err := s.serveAPI(auth.Middleware(s.Auth, appspec.AccountID, s.withS3(mux), s.classify)); err != nil {
+	api := s.withS3(mux)
+	s.workflows.SetAPI(api) // service integrations call the edges in process
+	if err := s.serveAPI(auth.Middleware(s.Auth, appspec.AccountID, api, s.classify)); err != nil {
 		return nil, err
 	}
 	if err := s.lock.record(s.Addr()); err != nil {

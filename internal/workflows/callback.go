@@ -42,6 +42,11 @@ type tokenRecord struct {
 	// the token) was made: a resumed attempt does not make it again.
 	Sent  bool  `json:"sent,omitempty"`
 	Beats int64 `json:"beats,omitempty"`
+	// Started and Worker: an activity task was handed to a worker;
+	// Reported: its ActivityStarted event was stored.
+	Started  bool   `json:"started,omitempty"`
+	Worker   string `json:"worker,omitempty"`
+	Reported bool   `json:"reported,omitempty"`
 }
 
 var tokenRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -104,6 +109,9 @@ type callbackTasks struct {
 }
 
 func (c callbackTasks) RunTask(ctx context.Context, req TaskRequest) (json.RawMessage, error) {
+	if IsActivityARN(req.Resource) {
+		return c.s.runActivity(ctx, req) // its wait holds no task slot either
+	}
 	sub := req
 	sub.Resource = strings.TrimSuffix(req.Resource, WaitForTaskToken)
 	if err := c.s.mayInvoke(ctx, sub); err != nil {
@@ -125,7 +133,7 @@ func (c callbackTasks) RunTask(ctx context.Context, req TaskRequest) (json.RawMe
 			return nil, err
 		}
 	}
-	return c.s.awaitToken(ctx, key, req.Heartbeat)
+	return c.s.awaitToken(ctx, key, req.Heartbeat, nil)
 }
 
 func (s *Service) readToken(ctx context.Context, key string) (*tokenRecord, uint64, error) {
@@ -160,14 +168,16 @@ func (s *Service) changeToken(ctx context.Context, key string, change func(*toke
 }
 
 // awaitToken waits until the token is sent: its output, or its error as
-// the task's failure. Each heartbeat sent calls beat.
-func (s *Service) awaitToken(ctx context.Context, key string, beat func()) (json.RawMessage, error) {
+// the task's failure. Each heartbeat sent calls beat; started is called
+// when an activity worker takes the task.
+func (s *Service) awaitToken(ctx context.Context, key string, beat func(), started func(worker string)) (json.RawMessage, error) {
 	w, err := s.tokens.Watch(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("watch task token: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
 	beats := int64(-1)
+	reported := false
 	for {
 		var e jetstream.KeyValueEntry
 		select {
@@ -184,6 +194,10 @@ func (s *Service) awaitToken(ctx context.Context, key string, beat func()) (json
 		var rec tokenRecord
 		if err := json.Unmarshal(e.Value(), &rec); err != nil {
 			return nil, fmt.Errorf("decode task token: %w", err)
+		}
+		if rec.Started && !rec.Reported && !reported && started != nil {
+			reported = true
+			started(rec.Worker)
 		}
 		switch rec.Status {
 		case tokenSucceeded:
@@ -265,12 +279,17 @@ func (s *Service) SendTaskHeartbeat(ctx context.Context, tok string) error {
 
 // checkExpress refuses callback tasks in an EXPRESS machine, as AWS does:
 // an express execution is not kept, so no token could reach it.
+// It also refuses .waitForTaskToken on the DynamoDB integrations, which
+// AWS offers only as request-response.
 func checkExpress(typ, def string) error {
-	if typ != TypeExpress {
+	var v any
+	if json.Unmarshal([]byte(def), &v) != nil {
 		return nil
 	}
-	var v any
-	if json.Unmarshal([]byte(def), &v) != nil || !waitsForToken(v) {
+	if r := noCallback(v); r != "" {
+		return errorf(KindInvalidDefinition, "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: The resource provided %s is not recognized. The value is not a valid resource ARN, or the resource is not available in this region.'", r)
+	}
+	if typ != TypeExpress || !waitsForToken(v) {
 		return nil
 	}
 	return errorf(KindInvalidDefinition, "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machine does not support '%s' service integration'", WaitForTaskToken)
@@ -297,4 +316,28 @@ func waitsForToken(v any) bool {
 		}
 	}
 	return false
+}
+
+// noCallback returns a Task resource of a definition (decoded JSON) that
+// asks a DynamoDB integration for a task token, or "".
+func noCallback(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		if r, _ := x["Resource"].(string); x["Type"] == TypeTask && strings.HasSuffix(r, WaitForTaskToken) &&
+			strings.HasPrefix(r, "arn:aws:states:::dynamodb:") {
+			return r
+		}
+		for _, e := range x {
+			if r := noCallback(e); r != "" {
+				return r
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if r := noCallback(e); r != "" {
+				return r
+			}
+		}
+	}
+	return ""
 }

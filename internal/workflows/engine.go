@@ -86,6 +86,8 @@ type TaskRequest struct {
 	// Execution is the execution the task belongs to (nested executions
 	// are authorized with its machine's permissions).
 	Execution ExecutionInfo
+	// Started reports that an activity worker took the task.
+	Started func(worker string)
 }
 
 // Clock is the engine's time source; tests inject one they control so Wait
@@ -757,7 +759,7 @@ func (r *run) body(ctx context.Context, sc *scope, raw any) (any, error) {
 		return sc.outputPath(in)
 	case TypeTask, TypeParallel, TypeMap:
 		sc.th.token = ""
-		if st.Type == TypeTask && strings.HasSuffix(st.Resource, WaitForTaskToken) {
+		if st.Type == TypeTask && (strings.HasSuffix(st.Resource, WaitForTaskToken) || IsActivityARN(st.Resource)) {
 			if r.e.Tokens == nil {
 				return nil, sc.runtime("task tokens are not available here (resource %s)", st.Resource)
 			}
@@ -886,9 +888,21 @@ func (r *run) task(ctx context.Context, sc *scope, eff any) (any, error) {
 		return nil, sc.runtime("no task runner is configured for resource %s", st.Resource)
 	}
 	input := encodeJSON(eff)
-	sched := &TaskScheduledDetails{Resource: st.Resource, Parameters: input, TimeoutInSeconds: timeout, HeartbeatInSeconds: heartbeat}
-	r.event(sc.th, EventTaskScheduled, sched)
-	r.event(sc.th, EventTaskStarted, &TaskStartedDetails{Resource: st.Resource})
+	// An activity's task has its own events: it starts when a worker takes it.
+	activity := IsActivityARN(st.Resource)
+	evFailed, evSucceeded, evTimedOut := EventTaskFailed, EventTaskSucceeded, EventTaskTimedOut
+	failed := func(f *Failure) any { return &TaskFailedDetails{Resource: st.Resource, Error: f.Name, Cause: f.Cause} }
+	succeeded := func(out string) any { return &TaskSucceededDetails{Resource: st.Resource, Output: out} }
+	if activity {
+		evFailed, evSucceeded, evTimedOut = EventActivityFailed, EventActivitySucceeded, EventActivityTimedOut
+		failed = func(f *Failure) any { return &ActivityFailedDetails{Error: f.Name, Cause: f.Cause} }
+		succeeded = func(out string) any { return &ActivitySucceededDetails{Output: out} }
+		r.event(sc.th, EventActivityScheduled, &ActivityScheduledDetails{Resource: st.Resource, Input: input, TimeoutInSeconds: timeout, HeartbeatInSeconds: heartbeat})
+	} else {
+		sched := &TaskScheduledDetails{Resource: st.Resource, Parameters: input, TimeoutInSeconds: timeout, HeartbeatInSeconds: heartbeat}
+		r.event(sc.th, EventTaskScheduled, sched)
+		r.event(sc.th, EventTaskStarted, &TaskStartedDetails{Resource: st.Resource})
+	}
 
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -909,6 +923,9 @@ func (r *run) task(ctx context.Context, sc *scope, eff any) (any, error) {
 			default:
 			}
 		}}
+	if activity {
+		req.Started = func(worker string) { r.event(sc.th, EventActivityStarted, &ActivityStartedDetails{WorkerName: worker}) }
+	}
 	type answer struct {
 		out json.RawMessage
 		err error
@@ -937,26 +954,26 @@ func (r *run) task(ctx context.Context, sc *scope, eff any) (any, error) {
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
-				r.event(sc.th, EventTaskFailed, &TaskFailedDetails{Resource: st.Resource, Error: f.Name, Cause: f.Cause})
+				r.event(sc.th, evFailed, failed(f))
 				return nil, f
 			}
 			v, err := decodeJSON(a.out)
 			if err != nil {
 				f := &Failure{Name: ErrTaskFailed, Cause: "the task returned invalid JSON: " + err.Error()}
-				r.event(sc.th, EventTaskFailed, &TaskFailedDetails{Resource: st.Resource, Error: f.Name, Cause: f.Cause})
+				r.event(sc.th, evFailed, failed(f))
 				return nil, f
 			}
-			r.event(sc.th, EventTaskSucceeded, &TaskSucceededDetails{Resource: st.Resource, Output: encodeJSON(v)})
+			r.event(sc.th, evSucceeded, succeeded(encodeJSON(v)))
 			return v, nil
 		case <-timeoutC:
 			cancel()
 			f := &Failure{Name: ErrTimeout, Cause: fmt.Sprintf("the task ran past its timeout of %d seconds", timeout)}
-			r.event(sc.th, EventTaskTimedOut, &TaskFailedDetails{Resource: st.Resource, Error: f.Name, Cause: f.Cause})
+			r.event(sc.th, evTimedOut, failed(f))
 			return nil, f
 		case <-beatC:
 			cancel()
 			f := &Failure{Name: ErrHeartbeatTimeout, Cause: fmt.Sprintf("no heartbeat for %d seconds", heartbeat)}
-			r.event(sc.th, EventTaskTimedOut, &TaskFailedDetails{Resource: st.Resource, Error: f.Name, Cause: f.Cause})
+			r.event(sc.th, evTimedOut, failed(f))
 			return nil, f
 		case <-beat:
 			if heartbeat > 0 { // a heartbeat to a task without HeartbeatSeconds changes nothing

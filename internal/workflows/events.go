@@ -16,6 +16,11 @@ const (
 	EventTaskSucceeded          = "TaskSucceeded"
 	EventTaskFailed             = "TaskFailed"
 	EventTaskTimedOut           = "TaskTimedOut"
+	EventActivityScheduled      = "ActivityScheduled"
+	EventActivityStarted        = "ActivityStarted"
+	EventActivitySucceeded      = "ActivitySucceeded"
+	EventActivityFailed         = "ActivityFailed"
+	EventActivityTimedOut       = "ActivityTimedOut"
 	EventParallelStateStarted   = "ParallelStateStarted"
 	EventParallelStateSucceeded = "ParallelStateSucceeded"
 	EventParallelStateFailed    = "ParallelStateFailed"
@@ -93,6 +98,30 @@ type TaskFailedDetails struct {
 	Resource string `json:"resource"`
 	Error    string `json:"error,omitempty"`
 	Cause    string `json:"cause,omitempty"`
+}
+
+// ActivityScheduledDetails goes with ActivityScheduled.
+type ActivityScheduledDetails struct {
+	Resource           string `json:"resource"`
+	Input              string `json:"input"`
+	TimeoutInSeconds   int64  `json:"timeoutInSeconds,omitempty"`
+	HeartbeatInSeconds int64  `json:"heartbeatInSeconds,omitempty"`
+}
+
+// ActivityStartedDetails goes with ActivityStarted.
+type ActivityStartedDetails struct {
+	WorkerName string `json:"workerName,omitempty"`
+}
+
+// ActivitySucceededDetails goes with ActivitySucceeded.
+type ActivitySucceededDetails struct {
+	Output string `json:"output"`
+}
+
+// ActivityFailedDetails goes with ActivityFailed and ActivityTimedOut.
+type ActivityFailedDetails struct {
+	Error string `json:"error,omitempty"`
+	Cause string `json:"cause,omitempty"`
 }
 
 // MapStateStartedDetails goes with MapStateStarted.

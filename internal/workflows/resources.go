@@ -48,7 +48,7 @@ func DeclaredMachines(app *appspec.Application) ([]Declared, error) {
 	if err := json.Unmarshal(app.StepFunctions, &sec); err != nil {
 		return nil, fmt.Errorf("stepFunctions: %w", err)
 	}
-	stack, err := cfn.NewStack(app, "")
+	stack, err := cfn.NewStack(app, queueEndpoint(app))
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func resourceMachines(app *appspec.Application) ([]Declared, error) {
 	if err := json.Unmarshal(app.Resources, &top); err != nil {
 		return nil, fmt.Errorf("resources: %w", err)
 	}
-	stack, err := cfn.NewStack(app, "")
+	stack, err := cfn.NewStack(app, queueEndpoint(app))
 	if err != nil {
 		return nil, err
 	}
@@ -278,4 +278,11 @@ func resourceMachines(app *appspec.Application) ([]Declared, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// queueEndpoint is the base of the queue URLs a definition's Ref gives: the
+// one AWS would, since the platform's address is not known here and the SQS
+// integration reads only the URL's last part (the queue's name).
+func queueEndpoint(app *appspec.Application) string {
+	return "https://sqs." + app.Region + ".amazonaws.com"
 }

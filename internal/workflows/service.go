@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"slices"
 	"sort"
@@ -17,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/nimbus-platform/nimbus/internal/auth"
 	"github.com/nimbus-platform/nimbus/internal/store"
 )
 
@@ -148,10 +150,19 @@ type Service struct {
 	tokens   jetstream.KeyValue // task tokens of callback tasks (callback.go)
 	listing  jetstream.KeyValue // executions by machine, numbered (listing.go)
 	rolesKV  jetstream.KeyValue // declared role statements by machine (roles.go)
-	slots    chan struct{}
-	log      *slog.Logger
-	node     string
-	subs     []*nats.Subscription
+	// api is the platform's AWS API that service integrations call
+	// (integrations.go), set once by SetAPI.
+	api         http.Handler
+	apiOnce     sync.Once
+	apiReady    chan struct{}
+	impliedRole auth.Policy
+	// activities and their pending tasks (activities.go)
+	activities    jetstream.KeyValue
+	activityTasks jetstream.Stream
+	slots         chan struct{}
+	log           *slog.Logger
+	node          string
+	subs          []*nats.Subscription
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -193,7 +204,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Node = newID()
 	}
 	s := &Service{cfg: cfg, st: cfg.Store, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxTasks),
-		node: cfg.Node, running: map[string]*runner{}}
+		node: cfg.Node, running: map[string]*runner{}, apiReady: make(chan struct{}), impliedRole: impliedRolePolicy()}
 	var err error
 	if s.machines, err = cfg.Store.KeyValue(ctx, machinesBucket, 1); err != nil {
 		return nil, err
@@ -211,6 +222,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	if s.rolesKV, err = cfg.Store.KeyValue(ctx, rolesBucket, 1); err != nil {
+		return nil, err
+	}
+	if err := s.openActivities(ctx); err != nil {
 		return nil, err
 	}
 	if s.leases, err = cfg.Store.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -233,7 +247,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	s.engine = &Engine{Clock: SystemClock{}, Tokens: s}
 	if cfg.Tasks != nil {
 		// A callback task's wait holds no slot: only its request does.
-		s.engine.Tasks = callbackTasks{s, boundedTasks{cfg.Tasks, s.slots}}
+		s.engine.Tasks = callbackTasks{s, boundedTasks{integrationTasks{s, cfg.Tasks}, s.slots}}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.subscribe(); err != nil {

@@ -55,6 +55,11 @@ var ops = map[string]handler{
 	"SendTaskSuccess":                (*API).sendTaskSuccess,
 	"SendTaskFailure":                (*API).sendTaskFailure,
 	"SendTaskHeartbeat":              (*API).sendTaskHeartbeat,
+	"CreateActivity":                 (*API).createActivity,
+	"DescribeActivity":               (*API).describeActivity,
+	"DeleteActivity":                 (*API).deleteActivity,
+	"ListActivities":                 (*API).listActivities,
+	"GetActivityTask":                (*API).getActivityTask,
 }
 
 // ServeHTTP answers one request.
@@ -99,6 +104,7 @@ var codes = map[workflows.Kind]string{
 	workflows.KindInvalidToken:      "InvalidToken",
 	workflows.KindTaskTimedOut:      "TaskTimedOut",
 	workflows.KindInvalidOutput:     "InvalidOutput",
+	workflows.KindActivityNotFound:  "ActivityDoesNotExist",
 }
 
 func (a *API) writeErr(w http.ResponseWriter, op string, err error) {
