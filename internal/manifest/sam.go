@@ -384,6 +384,10 @@ func (s *samLoader) readParameters(n *node) {
 			s.errorf(e.keyPos, fmt.Sprintf("give it a Default, or a value with --parameter-overrides %s=VALUE", e.key), "%s has no value", where)
 			continue
 		}
+		if len(value.str) > samMaxParameterValue {
+			s.errorf(value.pos, "", "%s: its value is %d bytes long; CloudFormation takes at most %d", where, len(value.str), samMaxParameterValue)
+			continue
+		}
 		if strings.HasPrefix(typ, "AWS::SSM::Parameter::Value") {
 			s.errorf(val(f, "Type").pos, "use Type: String with a Default or --parameter-overrides", "%s: parameters read from SSM (%s) are not supported by nimbus yet", where, typ)
 			continue
@@ -446,7 +450,9 @@ func (s *samLoader) substitute(n *node) {
 		case "Ref":
 			if arg.kind == kindString {
 				if v, ok := s.params[arg.str]; ok {
-					n.copyFrom(v)
+					if values, bytes := v.measure(); s.chargeExpansion(n.pos, values, bytes) {
+						n.copyFrom(v)
+					}
 					return
 				}
 			}
@@ -463,16 +469,31 @@ func (s *samLoader) substitute(n *node) {
 				s.substitute(vars)
 			}
 			if str.kind == kindString {
-				str.str = subVarRE.ReplaceAllStringFunc(str.str, func(m string) string {
-					name := m[2 : len(m)-1]
+				value := func(name string) (string, bool) {
 					if vars.get(name) != nil {
-						return m
+						return "", false
 					}
 					if v, ok := s.params[name]; ok && v.kind == kindString {
-						return v.str
+						return v.str, true
 					}
-					return m
-				})
+					return "", false
+				}
+				// Charged before the text is built: a long value named
+				// many times must fail here, not allocate first.
+				added := 0
+				for _, m := range subVarRE.FindAllStringSubmatch(str.str, -1) {
+					if v, ok := value(m[1]); ok {
+						added += len(v)
+					}
+				}
+				if added == 0 || s.chargeExpansion(str.pos, 1, added) {
+					str.str = subVarRE.ReplaceAllStringFunc(str.str, func(m string) string {
+						if v, ok := value(m[2 : len(m)-1]); ok {
+							return v
+						}
+						return m
+					})
+				}
 			}
 			return
 		}

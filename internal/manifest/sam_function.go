@@ -206,11 +206,11 @@ func (s *samLoader) codeURI(fn *node, key string, pe *entry, runtime string) {
 		s.errorf(v.pos, "point CodeUri at a folder (or .zip) next to the template", "Resources.%s: CodeUri in S3 is not supported by nimbus", key)
 		return
 	}
-	rel := filepath.Clean(filepath.FromSlash(v.str))
-	if !filepath.IsLocal(rel) && rel != "." {
-		s.errorf(v.pos, "", "Resources.%s: CodeUri %q is not inside the template's directory", key, v.str)
+	if _, err := projectPath(s.dir, v.str); err != nil {
+		s.errorf(v.pos, "point CodeUri at a folder (or .zip) inside the template's directory", "Resources.%s: CodeUri %v", key, err)
 		return
 	}
+	rel := filepath.Clean(filepath.FromSlash(v.str))
 	st, err := os.Stat(filepath.Join(s.dir, rel))
 	switch {
 	case err != nil:
