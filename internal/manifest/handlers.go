@@ -43,6 +43,9 @@ func (d *decoder) checkCode(p *Project, fnEntries []*entry, pcs []packageConfig,
 			}
 		}
 		if artifact == "" {
+			if d.inline[fn.Key] {
+				continue // written by the deploy from the template
+			}
 			if src, _ := GoMain(d.dir, fn); src != "" {
 				continue // the deploy builds it
 			}

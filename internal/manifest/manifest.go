@@ -84,6 +84,9 @@ type PackageSpec struct {
 	// Artifact is the absolute path of a prebuilt zip, used as it is; when
 	// set, Patterns is empty.
 	Artifact string
+	// Files, when set, are the package's only files, written from memory
+	// (a SAM function's InlineCode: index.js or index.py).
+	Files map[string][]byte
 }
 
 // manifestNames are tried in this order, like Serverless does.
@@ -184,6 +187,9 @@ type decoder struct {
 	*diagnostics
 	dir  string
 	file string
+	// inline are the functions whose code the template holds (InlineCode):
+	// nothing on disk to check.
+	inline map[string]bool
 	// lenientKeys demotes unknown keys to warnings (configValidationMode: warn
 	// or off), as Serverless does.
 	lenientKeys bool

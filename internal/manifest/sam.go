@@ -98,7 +98,9 @@ type samLoader struct {
 	httpCors   *node               // provider.httpApi.cors
 	restCors   *node               // cors of every REST API event
 	python     bool                // a Python function has requirements.txt
-	out        *node
+	// inline are the files of functions whose code is InlineCode, by key.
+	inline map[string]map[string][]byte
+	out    *node
 }
 
 func loadSAM(dir, file string, data []byte, opts Options) (*Project, error) {
@@ -113,15 +115,24 @@ func loadSAM(dir, file string, data []byte, opts Options) (*Project, error) {
 	}
 	markResolved(root)
 	s := &samLoader{decoder: &decoder{diagnostics: diags}, dir: dir, opts: opts, functions: map[string]bool{},
-		unmodelled: map[string]string{}, managed: map[string][]string{}, globals: map[string]*node{}}
+		unmodelled: map[string]string{}, managed: map[string][]string{}, globals: map[string]*node{},
+		inline: map[string]map[string][]byte{}}
 	s.out = s.translate(root)
 	if len(diags.errs) > 0 {
 		return nil, diags.sorted()
 	}
 	r := &resolver{root: s.out, dir: dir, opts: opts, lookupEnv: os.LookupEnv, diags: diags,
 		instanceID: newInstanceID(), files: map[string]*node{}}
-	d := &decoder{diagnostics: diags, dir: dir, file: file}
+	d := &decoder{diagnostics: diags, dir: dir, file: file, inline: map[string]bool{}}
+	for k := range s.inline {
+		d.inline[k] = true
+	}
 	p := d.project(s.out, r)
+	for i, spec := range p.Packages {
+		if len(spec.Functions) == 1 && s.inline[spec.Functions[0]] != nil {
+			p.Packages[i].Files, p.Packages[i].Patterns = s.inline[spec.Functions[0]], nil
+		}
+	}
 	for i := range p.App.Functions {
 		if arns := s.managed[p.App.Functions[i].Key]; len(arns) > 0 {
 			p.App.Functions[i].ManagedPolicies = arns

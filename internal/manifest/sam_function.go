@@ -70,7 +70,7 @@ func (s *samLoader) function(out *node, e *entry, own *node) {
 		case "CodeUri":
 			s.codeURI(fn, e.key, pe, runtimeOf(props))
 		case "InlineCode":
-			s.errorf(pe.keyPos, "move the code into a file and point CodeUri at its folder", "%s: InlineCode is not supported by nimbus yet", where)
+			s.inlineCode(e.key, where, pe, runtimeOf(props), props.get("CodeUri") != nil)
 		case "PackageType":
 			if str, _ := v.scalarString(); str != "Zip" {
 				s.errorf(v.pos, "package the code as a zip with a runtime and handler", "%s uses a container image, which nimbus does not support", where)
@@ -189,6 +189,31 @@ func (s *samLoader) goFunction(fn *node, runtime string) bool {
 		return true
 	}
 	return false
+}
+
+// inlineCode packages a function's InlineCode as CloudFormation does: a
+// zip holding one file named index (index.js, index.py).
+func (s *samLoader) inlineCode(key, where string, pe *entry, runtime string, codeURI bool) {
+	if codeURI {
+		s.errorf(pe.keyPos, "keep one of them", "%s: InlineCode and CodeUri cannot both be set", where)
+		return
+	}
+	if pe.val.kind != kindString {
+		s.typeError(pe.val, where+".InlineCode", "the function's source code as a string")
+		return
+	}
+	family, _ := appspec.RuntimeFamily(runtime)
+	var name string
+	switch family {
+	case appspec.FamilyNode:
+		name = "index.js"
+	case appspec.FamilyPython:
+		name = "index.py"
+	default:
+		s.errorf(pe.keyPos, "point CodeUri at the function's folder", "%s: InlineCode is for Node.js and Python functions, not %q", where, runtime)
+		return
+	}
+	s.inline[key] = map[string][]byte{name: []byte(pe.val.str)}
 }
 
 func runtimeOf(props *node) string {

@@ -517,3 +517,37 @@ func TestSAMGoFunction(t *testing.T) {
 		t.Errorf("warnings = %v, modules = %v", p.Warnings, p.Modules)
 	}
 }
+
+func TestSAMInlineCode(t *testing.T) {
+	p, err := loadSAMDir(t, samHeader+`
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      InlineCode: "def handler(e, c):\n    return 1\n"
+`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec *PackageSpec
+	for i := range p.Packages {
+		if len(p.Packages[i].Functions) == 1 && p.Packages[i].Functions[0] == "Fn" {
+			spec = &p.Packages[i]
+		}
+	}
+	if spec == nil || len(spec.Files) != 1 || string(spec.Files["index.py"]) != "def handler(e, c):\n    return 1\n" || spec.Patterns != nil {
+		t.Fatalf("package of Fn = %+v, want index.py alone", spec)
+	}
+	for _, tc := range []struct{ props, want string }{
+		{"Runtime: provided.al2023\n      Handler: bootstrap\n      InlineCode: x", "InlineCode is for Node.js and Python"},
+		{"Runtime: nodejs20.x\n      Handler: index.handler\n      CodeUri: src/\n      InlineCode: x", "InlineCode and CodeUri cannot both be set"},
+		{"Runtime: nodejs20.x\n      Handler: index.handler\n      InlineCode: [x]", "InlineCode"},
+	} {
+		_, err := loadSAMDir(t, samHeader+"Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      "+tc.props+"\n", Options{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Load = %v, want %q", tc.props, err, tc.want)
+		}
+	}
+}
