@@ -96,8 +96,13 @@ type samLoader struct {
 	managed    map[string][]string // function key: managed policy ARNs
 	globals    map[string]*node    // Globals sections
 	httpCors   *node               // provider.httpApi.cors
-	restCors   *node               // cors of every REST API event
-	python     bool                // a Python function has requirements.txt
+	// restAuths and httpAuths are the Auth of each API by logical id
+	// (samGlobalsAPI for Globals); httpAuthorizers is
+	// provider.httpApi.authorizers.
+	restAuths, httpAuths map[string]*samAuth
+	httpAuthorizers      *node
+	restCors             *node // cors of every REST API event
+	python               bool  // a Python function has requirements.txt
 	// inline are the files of functions whose code is InlineCode, by key.
 	inline map[string]map[string][]byte
 	out    *node
@@ -116,7 +121,8 @@ func loadSAM(dir, file string, data []byte, opts Options) (*Project, error) {
 	markResolved(root)
 	s := &samLoader{decoder: &decoder{diagnostics: diags}, dir: dir, opts: opts, functions: map[string]bool{},
 		unmodelled: map[string]string{}, managed: map[string][]string{}, globals: map[string]*node{},
-		inline: map[string]map[string][]byte{}}
+		inline: map[string]map[string][]byte{}, restAuths: map[string]*samAuth{}, httpAuths: map[string]*samAuth{},
+		httpAuthorizers: mapNode(root.pos)}
 	s.out = s.translate(root)
 	if len(diags.errs) > 0 {
 		return nil, diags.sorted()
@@ -259,6 +265,19 @@ func (s *samLoader) translate(root *node) *node {
 			}
 		}
 	}
+	// APIs before functions: their events need the APIs' Auth.
+	for _, e := range resources.entries {
+		typ, props := e.val.get("Type"), e.val.get("Properties")
+		if typ == nil || typ.kind != kindString || props == nil || props.kind != kindMap {
+			continue
+		}
+		switch typ.str {
+		case "AWS::Serverless::HttpApi":
+			s.httpAPI(e.key, e, props)
+		case "AWS::Serverless::Api":
+			s.restAPI(e.key, e, props)
+		}
+	}
 	var cfnResources []*entry
 	for _, e := range resources.entries {
 		typ := e.val.get("Type")
@@ -285,10 +304,8 @@ func (s *samLoader) translate(root *node) *node {
 			cfnResources = append(cfnResources, &entry{key: e.key, keyPos: e.keyPos, val: s.simpleTable(e, props)})
 		case "AWS::Serverless::HttpApi":
 			s.unmodelled[e.key] = "an HTTP API"
-			s.httpAPI(e, props)
 		case "AWS::Serverless::Api":
 			s.unmodelled[e.key] = "a REST API"
-			s.restAPI(e, props)
 		case "AWS::Serverless::StateMachine":
 			cfnResources = append(cfnResources, e)
 		case "AWS::Serverless::LayerVersion":
@@ -302,9 +319,16 @@ func (s *samLoader) translate(root *node) *node {
 	if s.python {
 		out.entries = append(out.entries, &entry{key: "plugins", keyPos: pos, val: seqNode(strNode("serverless-python-requirements"))})
 	}
-	if s.httpCors != nil {
+	if s.httpCors != nil || len(s.httpAuthorizers.entries) > 0 {
 		provider := out.get("provider")
-		provider.entries = append(provider.entries, &entry{key: "httpApi", keyPos: s.httpCors.pos, val: mapNode(s.httpCors.pos, "cors", s.httpCors)})
+		h := mapNode(pos)
+		if s.httpCors != nil {
+			h.entries = append(h.entries, &entry{key: "cors", keyPos: s.httpCors.pos, val: s.httpCors})
+		}
+		if len(s.httpAuthorizers.entries) > 0 {
+			h.entries = append(h.entries, &entry{key: "authorizers", keyPos: s.httpAuthorizers.pos, val: s.httpAuthorizers})
+		}
+		provider.entries = append(provider.entries, &entry{key: "httpApi", keyPos: pos, val: h})
 	}
 	res := mapNode(resources.pos)
 	if len(cfnResources) > 0 {
@@ -622,9 +646,9 @@ func (s *samLoader) readGlobals(n *node) {
 		switch e.key {
 		case "Function", "SimpleTable":
 		case "HttpApi":
-			s.httpAPI(e, e.val)
+			s.httpAPI(samGlobalsAPI, e, e.val)
 		case "Api":
-			s.restAPI(e, e.val)
+			s.restAPI(samGlobalsAPI, e, e.val)
 		default:
 			s.warnf(e.keyPos, "", "Globals.%s is not applied by nimbus yet", e.key)
 		}
@@ -680,8 +704,11 @@ func withGlobals(own, global *node) *node {
 
 // httpAPI reads an AWS::Serverless::HttpApi (or Globals.HttpApi): its CORS
 // settings become the service's HTTP API's.
-func (s *samLoader) httpAPI(e *entry, props *node) {
+func (s *samLoader) httpAPI(id string, e *entry, props *node) {
 	where := "Resources." + e.key
+	if id == samGlobalsAPI {
+		where = "Globals." + e.key
+	}
 	if props == nil || props.kind != kindMap {
 		return
 	}
@@ -692,8 +719,7 @@ func (s *samLoader) httpAPI(e *entry, props *node) {
 		case "StageName", "Description", "Tags", "Name", "PropagateTags":
 		default:
 			if pe.key == "Auth" {
-				s.warnf(pe.keyPos, "check the caller in the function, or keep the API off untrusted networks",
-					"%s: Auth is not applied by nimbus yet: the API's routes are served without authorization", where)
+				s.httpAuth(id, where+".Auth", pe.val)
 				continue
 			}
 			s.warnf(pe.keyPos, "", "%s: property %s of an HTTP API is not applied by nimbus yet", where, pe.key)
@@ -725,8 +751,11 @@ func (s *samLoader) httpCorsConfig(n *node, where string) *node {
 }
 
 // restAPI reads an AWS::Serverless::Api (or Globals.Api).
-func (s *samLoader) restAPI(e *entry, props *node) {
+func (s *samLoader) restAPI(id string, e *entry, props *node) {
 	where := "Resources." + e.key
+	if id == samGlobalsAPI {
+		where = "Globals." + e.key
+	}
 	if props == nil || props.kind != kindMap {
 		return
 	}
@@ -742,8 +771,7 @@ func (s *samLoader) restAPI(e *entry, props *node) {
 		case "Description", "Tags", "Name", "PropagateTags", "EndpointConfiguration", "OpenApiVersion", "MethodSettings", "TracingEnabled":
 		default:
 			if pe.key == "Auth" {
-				s.warnf(pe.keyPos, "check the caller in the function, or keep the API off untrusted networks",
-					"%s: Auth is not applied by nimbus yet: the API's routes are served without authorization", where)
+				s.restAuth(id, where+".Auth", pe.val)
 				continue
 			}
 			s.warnf(pe.keyPos, "", "%s: property %s of a REST API is not applied by nimbus yet", where, pe.key)

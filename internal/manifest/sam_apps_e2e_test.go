@@ -2,10 +2,20 @@ package manifest_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/nimbus-platform/nimbus/internal/manifest"
 	"github.com/nimbus-platform/nimbus/internal/server"
@@ -49,6 +59,190 @@ func TestSAMApplications(t *testing.T) {
 	}
 	p := samPlatform{testkit.Start(t, func(c *server.Config) { c.HTTPAddr = "127.0.0.1:0"; c.NoSandbox = true })}
 	t.Run("InlineCode", p.testInlineCode)
+	t.Run("RESTTokenAuthorizer", p.testRESTTokenAuthorizer)
+	t.Run("HttpApiJWTAuthorizer", p.testHTTPJWTAuthorizer)
+}
+
+// callWith sends one request with headers and returns the status and body.
+func callWith(t *testing.T, method, url string, header map[string]string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(out)
+}
+
+// examples/sam-auth: a REST API whose DefaultAuthorizer is a Lambda TOKEN
+// authorizer refuses and accepts as API Gateway does; a route with
+// Auth.Authorizer NONE stays open.
+func (p samPlatform) testRESTTokenAuthorizer(t *testing.T) {
+	proj := p.deploy(t, testkit.Path(t, "examples/sam-auth"), manifest.Options{})
+	if len(proj.Warnings) != 0 {
+		t.Errorf("warnings = %v", proj.Warnings)
+	}
+	base := p.Gateway.URL() + "/prod"
+	for _, tc := range []struct {
+		path, token string
+		code        int
+		body        string
+	}{
+		{"/hello", "", 401, `{"message":"Unauthorized"}`},
+		{"/hello", "Basic x", 401, `{"message":"Unauthorized"}`}, // fails ValidationExpression
+		{"/hello", "Bearer nobody", 401, `{"message":"Unauthorized"}`},
+		{"/hello", "Bearer deny", 403, `{"Message":"User is not authorized to access this resource with an explicit deny"}`},
+		{"/hello", "Bearer allow-ann", 200, `{"path":"/hello","user":"ann","principal":"allow-ann"}`},
+		{"/open", "", 200, `{"path":"/open","user":null,"principal":null}`},
+	} {
+		h := map[string]string{}
+		if tc.token != "" {
+			h["Authorization"] = tc.token
+		}
+		if code, body := callWith(t, "GET", base+tc.path, h); code != tc.code || body != tc.body {
+			t.Errorf("GET %s with %q = %d %s, want %d %s", tc.path, tc.token, code, body, tc.code, tc.body)
+		}
+	}
+}
+
+// jwtIssuer is an OpenID provider: discovery and JWKS over HTTP.
+type jwtIssuer struct {
+	*httptest.Server
+	key *rsa.PrivateKey
+}
+
+func newJWTIssuer(t *testing.T) *jwtIssuer {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := &jwtIssuer{key: key}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": is.URL, "jwks_uri": is.URL + "/jwks.json"})
+	})
+	mux.HandleFunc("/jwks.json", func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
+			"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
+			"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
+			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
+		}}})
+	})
+	is.Server = httptest.NewServer(mux)
+	t.Cleanup(is.Close)
+	return is
+}
+
+func (is *jwtIssuer) token(t *testing.T, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	tok.Header["kid"] = "k1"
+	s, err := tok.SignedString(is.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+const samJWTTemplate = `AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  IssuerUrl:
+    Type: String
+Resources:
+  OrdersApi:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: OAuth
+        Authorizers:
+          OAuth:
+            IdentitySource: $request.header.Authorization
+            JwtConfiguration:
+              issuer: !Ref IssuerUrl
+              audience:
+                - orders
+  OrdersFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      InlineCode: |
+        exports.handler = async (event) => ({ statusCode: 200, body: "sub " + (event.requestContext.authorizer ? event.requestContext.authorizer.jwt.claims.sub : "none") });
+      Events:
+        List:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref OrdersApi
+            Path: /orders
+            Method: GET
+        Admin:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref OrdersApi
+            Path: /admin
+            Method: GET
+            Auth:
+              Authorizer: OAuth
+              AuthorizationScopes: [admin]
+        Health:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref OrdersApi
+            Path: /health
+            Method: GET
+            Auth:
+              Authorizer: NONE
+`
+
+// An HttpApi's JWT authorizer (issuer, audience, scopes per route) checks
+// tokens against the issuer's keys.
+func (p samPlatform) testHTTPJWTAuthorizer(t *testing.T) {
+	is := newJWTIssuer(t)
+	dir := writeProject(t, "orders", map[string]string{"template.yaml": samJWTTemplate})
+	proj := p.deploy(t, dir, manifest.Options{ParameterOverrides: map[string]string{"IssuerUrl": is.URL}})
+	if len(proj.Warnings) != 0 {
+		t.Errorf("warnings = %v", proj.Warnings)
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+	good := is.token(t, jwt.MapClaims{"iss": is.URL, "aud": "orders", "sub": "ann", "exp": exp})
+	admin := is.token(t, jwt.MapClaims{"iss": is.URL, "aud": "orders", "sub": "root", "exp": exp, "scope": "admin read"})
+	wrongAud := is.token(t, jwt.MapClaims{"iss": is.URL, "aud": "billing", "sub": "ann", "exp": exp})
+	base := p.Gateway.URL()
+	for _, tc := range []struct {
+		path, token string
+		code        int
+		body        string
+	}{
+		{"/orders", "", 401, `{"message":"Unauthorized"}`},
+		{"/orders", "Bearer " + wrongAud, 401, `{"message":"Unauthorized"}`},
+		{"/orders", "Bearer " + good, 200, "sub ann"},
+		{"/admin", "Bearer " + good, 403, `{"message":"Forbidden"}`},
+		{"/admin", "Bearer " + admin, 200, "sub root"},
+	} {
+		h := map[string]string{}
+		if tc.token != "" {
+			h["Authorization"] = tc.token
+		}
+		if code, body := callWith(t, "GET", base+tc.path, h); code != tc.code || body != tc.body {
+			t.Errorf("GET %s = %d %s, want %d %s", tc.path, code, body, tc.code, tc.body)
+		}
+	}
+	if code, body := callWith(t, "GET", base+"/health", nil); code != 200 || body != "sub none" {
+		t.Errorf("GET /health = %d %s, want the open route served without a token", code, body)
+	}
 }
 
 const samInlineTemplate = `AWSTemplateFormatVersion: '2010-09-09'
@@ -92,17 +286,4 @@ func (p samPlatform) testInlineCode(t *testing.T) {
 			t.Errorf("GET %s = %d %q, want 200 %q", path, code, body, want)
 		}
 	}
-}
-
-// errorSays reports whether err's text holds every one of parts.
-func errorSays(err error, parts ...string) bool {
-	if err == nil {
-		return false
-	}
-	for _, s := range parts {
-		if !strings.Contains(err.Error(), s) {
-			return false
-		}
-	}
-	return true
 }

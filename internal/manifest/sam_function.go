@@ -309,8 +309,8 @@ func (s *samLoader) urlCors(n *node) *node {
 // samEventKinds are the event types nimbus fires, with the properties each
 // applies; other properties of those events are warned about.
 var samEventKinds = map[string][]string{
-	"Api":             {"Path", "Method", "RestApiId"},
-	"HttpApi":         {"Path", "Method", "ApiId", "PayloadFormatVersion"},
+	"Api":             {"Path", "Method", "RestApiId", "Auth"},
+	"HttpApi":         {"Path", "Method", "ApiId", "PayloadFormatVersion", "Auth"},
 	"Schedule":        {"Schedule", "Enabled", "State", "Input", "Name", "Description"},
 	"ScheduleV2":      {"ScheduleExpression", "State", "Input", "Name", "Description"},
 	"SQS":             {"Queue", "BatchSize", "Enabled", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig"},
@@ -360,11 +360,6 @@ func (s *samLoader) events(n *node, where string) *node {
 				f[pe.key] = pe
 				continue
 			}
-			if pe.key == "Auth" {
-				s.warnf(pe.keyPos, "check the caller in the function, or keep the API off untrusted networks",
-					"%s: Auth is not applied by nimbus yet: the route is served without authorization", what)
-				continue
-			}
 			s.warnf(pe.keyPos, "", "%s: property %s of %s events is not applied by nimbus yet", what, pe.key, typ.str)
 		}
 		list.items = append(list.items, s.event(typ.str, what, e.keyPos, props, f)...)
@@ -396,9 +391,20 @@ func (s *samLoader) event(typ, what string, pos position, props *node, f map[str
 		if s.restCors != nil {
 			ev.entries = append(ev.entries, &entry{key: "cors", keyPos: s.restCors.pos, val: s.restCors})
 		}
+		if auth := s.eventAuth(true, s.apiID(f, "RestApiId"), what, f); auth != nil {
+			ev.entries = append(ev.entries, &entry{key: "authorizer", keyPos: pos, val: auth})
+		}
 		return one("http", ev)
 	case "HttpApi":
+		auth := s.eventAuth(false, s.apiID(f, "ApiId"), what, f)
+		if auth != nil {
+			ev.entries = append(ev.entries, &entry{key: "authorizer", keyPos: pos, val: auth})
+		}
 		if val(f, "Path") == nil && val(f, "Method") == nil {
+			if auth != nil {
+				ev.entries = append(ev.entries, &entry{key: "path", keyPos: pos, val: strNode("*")})
+				return one("httpApi", ev)
+			}
 			return one("httpApi", &node{kind: kindString, str: "*", pos: pos, state: resolved})
 		}
 		set("path", "Path")

@@ -296,8 +296,8 @@ Resources:
             Path: /x
             Method: GET
             TimeoutInMillis: 500
-            Auth:
-              Authorizer: OAuth2
+            RouteSettings:
+              ThrottlingBurstLimit: 5
   Layer:
     Type: AWS::Serverless::LayerVersion
     Properties:
@@ -315,7 +315,7 @@ Resources:
 		15: "DeploymentPreference is not applied",
 		19: "nimbus does not support Cognito events yet",
 		27: "property TimeoutInMillis of HttpApi events is not applied",
-		28: "Auth is not applied by nimbus yet: the route is served without authorization",
+		28: "property RouteSettings of HttpApi events is not applied",
 		31: "Resources.Layer: layers are not supported",
 		35: "nimbus does not create resources of type AWS::Cognito::UserPool",
 	}
@@ -548,6 +548,94 @@ Resources:
 		_, err := loadSAMDir(t, samHeader+"Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      "+tc.props+"\n", Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Load = %v, want %q", tc.props, err, tc.want)
+		}
+	}
+}
+
+func TestSAMAuthTranslation(t *testing.T) {
+	p, err := loadSAMDir(t, samHeader+`
+Resources:
+  Authz:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src/, Handler: app.handler, Runtime: nodejs20.x}
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Simple
+        Authorizers:
+          Simple:
+            FunctionArn: !GetAtt Authz.Arn
+            AuthorizerPayloadFormatVersion: 2.0
+            EnableSimpleResponses: true
+            Identity:
+              Headers: [X-Key]
+              ReauthorizeEvery: 30
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: nodejs20.x
+      Events:
+        Any:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref Api
+`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Authorizers map[string]map[string]any `json:"authorizers"`
+	}
+	if err := json.Unmarshal(p.App.HTTP.HTTPAPI, &h); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(h.Authorizers["Simple"])
+	if want := `{"enableSimpleResponses":true,"functionName":"Authz","identitySource":["$request.header.X-Key"],"payloadVersion":"2.0","resultTtlInSeconds":30,"type":"request"}`; string(got) != want {
+		t.Errorf("authorizer = %s, want %s", got, want)
+	}
+	ev, _ := json.Marshal(p.Function("Fn").Events)
+	if !strings.Contains(string(ev), `"authorizer":{"name":"Simple"}`) || !strings.Contains(string(ev), `"path":"*"`) {
+		t.Errorf("events = %s, want the catch-all route with the default authorizer", ev)
+	}
+
+	for _, tc := range []struct{ auth, event, want string }{
+		{"Authorizers:\n          Pool:\n            UserPoolArn: arn:aws:cognito-idp:us-east-1:1:userpool/x", "", "Cognito user pool authorizers are not supported"},
+		{"Authorizers:\n          T:\n            FunctionArn: !GetAtt Authz.Arn", "Auth: {Authorizer: Other}", `authorizer "Other" is not declared`},
+		{"Authorizers:\n          R:\n            FunctionArn: !GetAtt Authz.Arn\n            FunctionPayloadType: REQUEST", "", "needs an identity source"},
+		{"DefaultAuthorizer: Missing", "", `DefaultAuthorizer "Missing" is not one of its Authorizers`},
+		{"Authorizers:\n          T:\n            FunctionArn: !GetAtt Nowhere.Arn", "", "must name a function of the template"},
+	} {
+		_, err := loadSAMDir(t, samHeader+`
+Resources:
+  Authz:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src/, Handler: app.handler, Runtime: nodejs20.x}
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      Auth:
+        `+tc.auth+`
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: nodejs20.x
+      Events:
+        Get:
+          Type: Api
+          Properties:
+            RestApiId: !Ref Api
+            Path: /x
+            Method: get
+            `+tc.event+`
+`, Options{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Auth %q: Load = %v, want %q", tc.auth, err, tc.want)
 		}
 	}
 }
