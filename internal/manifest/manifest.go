@@ -40,6 +40,9 @@ type Options struct {
 	// ParameterOverrides are a SAM template's parameter values
 	// (--parameter-overrides), by name.
 	ParameterOverrides map[string]string
+	// ConfigEnv is the samconfig.toml environment a SAM template deploys
+	// with (--config-env); empty means default.
+	ConfigEnv string
 }
 
 // Project is a loaded manifest.

@@ -110,6 +110,11 @@ type samLoader struct {
 
 func loadSAM(dir, file string, data []byte, opts Options) (*Project, error) {
 	diags := &diagnostics{file: file}
+	opts, err := withSAMConfig(dir, opts)
+	if err != nil {
+		diags.errorf(position{}, "", "%v", err)
+		return nil, diags.errs
+	}
 	root := parseYAML(newSource(file, data), data, diags)
 	if len(diags.errs) > 0 {
 		return nil, diags.errs

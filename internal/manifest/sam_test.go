@@ -639,3 +639,72 @@ Resources:
 		}
 	}
 }
+
+func TestSAMConfigFile(t *testing.T) {
+	template := samHeader + `
+Parameters:
+  Greeting: {Type: String}
+  Who: {Type: String, Default: world}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: nodejs20.x
+      Environment:
+        Variables:
+          GREETING: !Ref Greeting
+          WHO: !Ref Who
+`
+	config := `version = 0.1
+[default.global.parameters]
+region = "eu-west-1"
+[default.deploy.parameters]
+stack_name = "shop-api"
+parameter_overrides = "Greeting=hello Who=\"big world\""
+[prod.deploy.parameters]
+stack_name = "shop-prod"
+parameter_overrides = ["Greeting=hi"]
+`
+	greeting := func(p *Project) string {
+		env := p.Function("Fn").Environment
+		return env["GREETING"] + " " + env["WHO"]
+	}
+	load := func(opts Options, files map[string]string) (*Project, error) {
+		dir := samDir(t, template)
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return Load(dir, opts)
+	}
+	p, err := load(Options{}, map[string]string{"samconfig.toml": config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.App.Service != "shop-api" || p.App.Region != "eu-west-1" || greeting(p) != "hello big world" {
+		t.Errorf("default env: service %s region %s GREETING %q", p.App.Service, p.App.Region, greeting(p))
+	}
+	p, err = load(Options{ConfigEnv: "prod", ParameterOverrides: map[string]string{"Who": "flag"}}, map[string]string{"samconfig.toml": config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.App.Service != "shop-prod" || greeting(p) != "hi flag" {
+		t.Errorf("prod env with a flag: service %s GREETING %q", p.App.Service, greeting(p))
+	}
+	p, err = load(Options{StackName: "from-flag"}, map[string]string{"samconfig.yaml": "version: 0.1\ndefault:\n  deploy:\n    parameters:\n      stack_name: from-file\n      parameter_overrides: Greeting=hey\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.App.Service != "from-flag" || greeting(p) != "hey world" {
+		t.Errorf("yaml config: service %s GREETING %q", p.App.Service, greeting(p))
+	}
+	if _, err := load(Options{ConfigEnv: "staging"}, map[string]string{"samconfig.toml": config}); err == nil || !strings.Contains(err.Error(), `no environment "staging"`) {
+		t.Errorf("unknown env: %v", err)
+	}
+	if _, err := load(Options{}, map[string]string{"samconfig.toml": "[default.deploy.parameters]\nparameter_overrides = \"A=\\\"open\"\n"}); err == nil || !strings.Contains(err.Error(), "not closed") {
+		t.Errorf("bad overrides: %v", err)
+	}
+}
