@@ -43,8 +43,8 @@ func (d *decoder) checkCode(p *Project, fnEntries []*entry, pcs []packageConfig,
 			}
 		}
 		if artifact == "" {
-			if d.inline[fn.Key] {
-				continue // written by the deploy from the template
+			if d.generated[fn.Key] {
+				continue // written or built by the deploy
 			}
 			if src, _ := GoMain(d.dir, fn); src != "" {
 				continue // the deploy builds it

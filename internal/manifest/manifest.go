@@ -67,10 +67,20 @@ type Project struct {
 	// Modules maps a function key to its serverless-python-requirements
 	// `module:` folder, the root of its package.
 	Modules map[string]string
+	// Bundles are the functions a SAM template builds with esbuild
+	// (Metadata.BuildMethod esbuild), by key.
+	Bundles map[string]Bundle
 	// customPos places the values of `custom:` by dotted path, for
 	// CustomError.
 	customPos map[string]position
 	file      string
+}
+
+// Bundle is one function's esbuild build: its entry point (a slash path
+// relative to the project) and its options in custom.esbuild's form.
+type Bundle struct {
+	Entry   string
+	Options json.RawMessage
 }
 
 // PackageSpec is one zip to build (or a prebuilt one to use) and the
@@ -190,9 +200,9 @@ type decoder struct {
 	*diagnostics
 	dir  string
 	file string
-	// inline are the functions whose code the template holds (InlineCode):
-	// nothing on disk to check.
-	inline map[string]bool
+	// generated are the functions whose code the deploy writes or builds
+	// (a SAM template's InlineCode, esbuild builds): nothing on disk to check.
+	generated map[string]bool
 	// lenientKeys demotes unknown keys to warnings (configValidationMode: warn
 	// or off), as Serverless does.
 	lenientKeys bool

@@ -105,7 +105,9 @@ type samLoader struct {
 	python               bool  // a Python function has requirements.txt
 	// inline are the files of functions whose code is InlineCode, by key.
 	inline map[string]map[string][]byte
-	out    *node
+	// bundles are the functions built with esbuild, by key.
+	bundles map[string]Bundle
+	out     *node
 }
 
 func loadSAM(dir, file string, data []byte, opts Options) (*Project, error) {
@@ -126,7 +128,7 @@ func loadSAM(dir, file string, data []byte, opts Options) (*Project, error) {
 	markResolved(root)
 	s := &samLoader{decoder: &decoder{diagnostics: diags}, dir: dir, opts: opts, functions: map[string]bool{},
 		unmodelled: map[string]string{}, managed: map[string][]string{}, globals: map[string]*node{},
-		inline: map[string]map[string][]byte{}, restAuths: map[string]*samAuth{}, httpAuths: map[string]*samAuth{},
+		inline: map[string]map[string][]byte{}, bundles: map[string]Bundle{}, restAuths: map[string]*samAuth{}, httpAuths: map[string]*samAuth{},
 		httpAuthorizers: mapNode(root.pos)}
 	s.out = s.translate(root)
 	if len(diags.errs) > 0 {
@@ -134,11 +136,17 @@ func loadSAM(dir, file string, data []byte, opts Options) (*Project, error) {
 	}
 	r := &resolver{root: s.out, dir: dir, opts: opts, lookupEnv: os.LookupEnv, diags: diags,
 		instanceID: newInstanceID(), files: map[string]*node{}}
-	d := &decoder{diagnostics: diags, dir: dir, file: file, inline: map[string]bool{}}
+	d := &decoder{diagnostics: diags, dir: dir, file: file, generated: map[string]bool{}}
 	for k := range s.inline {
-		d.inline[k] = true
+		d.generated[k] = true
+	}
+	for k := range s.bundles {
+		d.generated[k] = true
 	}
 	p := d.project(s.out, r)
+	if len(s.bundles) > 0 {
+		p.Bundles = s.bundles
+	}
 	for i, spec := range p.Packages {
 		if len(spec.Functions) == 1 && s.inline[spec.Functions[0]] != nil {
 			p.Packages[i].Files, p.Packages[i].Patterns = s.inline[spec.Functions[0]], nil

@@ -61,6 +61,70 @@ func TestSAMApplications(t *testing.T) {
 	t.Run("InlineCode", p.testInlineCode)
 	t.Run("RESTTokenAuthorizer", p.testRESTTokenAuthorizer)
 	t.Run("HttpApiJWTAuthorizer", p.testHTTPJWTAuthorizer)
+	t.Run("EsbuildTypeScript", p.testEsbuildTypeScript)
+}
+
+// A TypeScript API as `sam init` lays it out: the function's folder with
+// its package.json and node_modules, Metadata BuildMethod esbuild.
+var samTypeScriptProject = map[string]string{
+	"template.yaml": `AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Timeout: 3
+Resources:
+  HelloWorldFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello-world/
+      Handler: app.lambdaHandler
+      Runtime: nodejs20.x
+      Architectures:
+        - x86_64
+      Events:
+        HelloWorld:
+          Type: Api
+          Properties:
+            Path: /hello
+            Method: get
+    Metadata:
+      BuildMethod: esbuild
+      BuildProperties:
+        Minify: true
+        Target: es2020
+        Sourcemap: true
+        EntryPoints:
+          - app.ts
+        Banner:
+          - js=// built by esbuild
+`,
+	"hello-world/package.json":  `{"name": "hello-world", "version": "1.0.0", "main": "app.js", "dependencies": {"shout-case": "1.0.0"}}`,
+	"hello-world/tsconfig.json": `{"compilerOptions": {"target": "es2020", "strict": true}}`,
+	"hello-world/app.ts": `import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { shout } from 'shout-case';
+
+interface Greeting { message: string; path: string }
+
+export const lambdaHandler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    const body: Greeting = { message: shout('hello world'), path: event.path };
+    return { statusCode: 200, body: JSON.stringify(body) };
+};
+`,
+	"hello-world/node_modules/shout-case/package.json": `{"name": "shout-case", "version": "1.0.0", "main": "index.js"}`,
+	"hello-world/node_modules/shout-case/index.js":     "exports.shout = (s) => s.toUpperCase() + '!';\n",
+}
+
+// The TypeScript function is bundled with its npm dependency; the bundle is
+// the function's code and the handler finds it.
+func (p samPlatform) testEsbuildTypeScript(t *testing.T) {
+	dir := writeProject(t, "ts-app", samTypeScriptProject)
+	proj := p.deploy(t, dir, manifest.Options{})
+	if len(proj.Warnings) != 0 {
+		t.Errorf("warnings = %v", proj.Warnings)
+	}
+	if code, body := call(t, "GET", p.Gateway.URL()+"/prod/hello", ""); code != 200 || body != `{"message":"HELLO WORLD!","path":"/hello"}` {
+		t.Errorf("GET /prod/hello = %d %s", code, body)
+	}
 }
 
 // callWith sends one request with headers and returns the status and body.

@@ -147,7 +147,9 @@ func (s *samLoader) function(out *node, e *entry, own *node) {
 	goBuilt := s.goFunction(fn, runtimeOf(props))
 	if md := e.val.get("Metadata"); md != nil && !goBuilt {
 		if bm := md.get("BuildMethod"); bm != nil {
-			if str, _ := bm.scalarString(); str != "makefile" {
+			if str, _ := bm.scalarString(); str == "esbuild" {
+				s.esbuild(e.key, where, fn, props, md)
+			} else if str != "makefile" {
 				s.warnf(bm.pos, "build the code before deploying, and point CodeUri at the output", "%s: Metadata.BuildMethod %s is not reproduced by nimbus yet; CodeUri is packaged as it is", where, str)
 			} else {
 				s.warnf(bm.pos, "", "%s: Metadata.BuildMethod makefile is not run by nimbus; CodeUri is packaged as it is", where)
