@@ -270,10 +270,45 @@ Resources:
             Method: GET
             Auth:
               Authorizer: NONE
+  KeysApi:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: KeyCheck
+        Authorizers:
+          KeyCheck:
+            FunctionArn: !GetAtt KeyCheckFunction.Arn
+            AuthorizerPayloadFormatVersion: "2.0"
+            EnableSimpleResponses: true
+            Identity:
+              Headers: [X-Api-Key]
+  KeyCheckFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      InlineCode: |
+        exports.handler = async (event) => ({ isAuthorized: event.headers["x-api-key"] === "open-sesame", context: { team: "blue" } });
+  KeysFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      InlineCode: |
+        def handler(event, context):
+            return {"statusCode": 200, "body": "team " + event["requestContext"]["authorizer"]["lambda"]["team"]}
+      Events:
+        Keys:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref KeysApi
+            Path: /keys
+            Method: GET
 `
 
-// An HttpApi's JWT authorizer (issuer, audience, scopes per route) checks
-// tokens against the issuer's keys.
+// Two HttpApis in one template, each with its own auth: a JWT authorizer
+// (issuer, audience, scopes per route) checking tokens against the issuer's
+// keys, and a Lambda authorizer with simple responses.
 func (p samPlatform) testHTTPJWTAuthorizer(t *testing.T) {
 	is := newJWTIssuer(t)
 	dir := writeProject(t, "orders", map[string]string{"template.yaml": samJWTTemplate})
@@ -307,6 +342,22 @@ func (p samPlatform) testHTTPJWTAuthorizer(t *testing.T) {
 	}
 	if code, body := callWith(t, "GET", base+"/health", nil); code != 200 || body != "sub none" {
 		t.Errorf("GET /health = %d %s, want the open route served without a token", code, body)
+	}
+	// The second API of the template has its own Lambda authorizer (payload
+	// 2.0, simple responses); the first API's JWT does not open it.
+	for _, tc := range []struct {
+		header map[string]string
+		code   int
+		body   string
+	}{
+		{nil, 401, `{"message":"Unauthorized"}`},
+		{map[string]string{"Authorization": "Bearer " + good}, 401, `{"message":"Unauthorized"}`},
+		{map[string]string{"X-Api-Key": "guess"}, 403, `{"message":"Forbidden"}`},
+		{map[string]string{"X-Api-Key": "open-sesame"}, 200, "team blue"},
+	} {
+		if code, body := callWith(t, "GET", base+"/keys", tc.header); code != tc.code || body != tc.body {
+			t.Errorf("GET /keys with %v = %d %s, want %d %s", tc.header, code, body, tc.code, tc.body)
+		}
 	}
 }
 
