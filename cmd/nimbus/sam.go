@@ -14,6 +14,7 @@ func addSAMFlags(cmd *cobra.Command, opts *manifest.Options) {
 	cmd.Flags().StringVar(&opts.StackName, "stack-name", "", "service name of a SAM template (default: its directory's name)")
 	cmd.Flags().Var(&parameterOverrides{opts: opts}, "parameter-overrides",
 		"a SAM template's parameter values: Name=Value or ParameterKey=Name,ParameterValue=Value (repeat, or separate with spaces)")
+	cmd.Flags().StringVar(&opts.ConfigEnv, "config-env", "", "the samconfig.toml environment a SAM template deploys with (default: default)")
 }
 
 // parameterOverrides reads --parameter-overrides as the SAM CLI does.

@@ -43,6 +43,9 @@ func (d *decoder) checkCode(p *Project, fnEntries []*entry, pcs []packageConfig,
 			}
 		}
 		if artifact == "" {
+			if d.generated[fn.Key] {
+				continue // written or built by the deploy
+			}
 			if src, _ := GoMain(d.dir, fn); src != "" {
 				continue // the deploy builds it
 			}

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 )
@@ -122,6 +123,38 @@ func flowTooDeep(data []byte) (line, col int, found bool) {
 			depth--
 		}
 		prev = c
+	}
+	return 0, 0, false
+}
+
+// blockTooDeep finds a line that opens more than maxFlowDepth block
+// collections at once ("- - - - x", "? ? ? x"): block nesting costs the
+// parser as much as flow nesting does, and a line needs no indentation to
+// nest this way.
+func blockTooDeep(data []byte) (line, col int, found bool) {
+	line = 1
+	for start := 0; start < len(data); line++ {
+		end := bytes.IndexByte(data[start:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += start
+		}
+		depth := 0
+		for i := start; i < end; i++ {
+			c := data[i]
+			if c == ' ' || c == '\t' {
+				continue
+			}
+			if (c == '-' || c == '?' || c == ':') && (i+1 == end || data[i+1] == ' ' || data[i+1] == '\t') {
+				if depth++; depth > maxFlowDepth {
+					return line, i - start + 1, true
+				}
+				continue
+			}
+			break
+		}
+		start = end + 1
 	}
 	return 0, 0, false
 }

@@ -40,6 +40,9 @@ type Options struct {
 	// ParameterOverrides are a SAM template's parameter values
 	// (--parameter-overrides), by name.
 	ParameterOverrides map[string]string
+	// ConfigEnv is the samconfig.toml environment a SAM template deploys
+	// with (--config-env); empty means default.
+	ConfigEnv string
 }
 
 // Project is a loaded manifest.
@@ -64,10 +67,20 @@ type Project struct {
 	// Modules maps a function key to its serverless-python-requirements
 	// `module:` folder, the root of its package.
 	Modules map[string]string
+	// Bundles are the functions a SAM template builds with esbuild
+	// (Metadata.BuildMethod esbuild), by key.
+	Bundles map[string]Bundle
 	// customPos places the values of `custom:` by dotted path, for
 	// CustomError.
 	customPos map[string]position
 	file      string
+}
+
+// Bundle is one function's esbuild build: its entry point (a slash path
+// relative to the project) and its options in custom.esbuild's form.
+type Bundle struct {
+	Entry   string
+	Options json.RawMessage
 }
 
 // PackageSpec is one zip to build (or a prebuilt one to use) and the
@@ -84,6 +97,9 @@ type PackageSpec struct {
 	// Artifact is the absolute path of a prebuilt zip, used as it is; when
 	// set, Patterns is empty.
 	Artifact string
+	// Files, when set, are the package's only files, written from memory
+	// (a SAM function's InlineCode: index.js or index.py).
+	Files map[string][]byte
 }
 
 // manifestNames are tried in this order, like Serverless does.
@@ -184,6 +200,9 @@ type decoder struct {
 	*diagnostics
 	dir  string
 	file string
+	// generated are the functions whose code the deploy writes or builds
+	// (a SAM template's InlineCode, esbuild builds): nothing on disk to check.
+	generated map[string]bool
 	// lenientKeys demotes unknown keys to warnings (configValidationMode: warn
 	// or off), as Serverless does.
 	lenientKeys bool

@@ -96,13 +96,27 @@ type samLoader struct {
 	managed    map[string][]string // function key: managed policy ARNs
 	globals    map[string]*node    // Globals sections
 	httpCors   *node               // provider.httpApi.cors
-	restCors   *node               // cors of every REST API event
-	python     bool                // a Python function has requirements.txt
-	out        *node
+	// restAuths and httpAuths are the Auth of each API by logical id
+	// (samGlobalsAPI for Globals); httpAuthorizers is
+	// provider.httpApi.authorizers.
+	restAuths, httpAuths map[string]*samAuth
+	httpAuthorizers      *node
+	restCors             *node // cors of every REST API event
+	python               bool  // a Python function has requirements.txt
+	// inline are the files of functions whose code is InlineCode, by key.
+	inline map[string]map[string][]byte
+	// bundles are the functions built with esbuild, by key.
+	bundles map[string]Bundle
+	out     *node
 }
 
 func loadSAM(dir, file string, data []byte, opts Options) (*Project, error) {
 	diags := &diagnostics{file: file}
+	opts, err := withSAMConfig(dir, opts)
+	if err != nil {
+		diags.errorf(position{}, "", "%v", err)
+		return nil, diags.errs
+	}
 	root := parseYAML(newSource(file, data), data, diags)
 	if len(diags.errs) > 0 {
 		return nil, diags.errs
@@ -113,15 +127,31 @@ func loadSAM(dir, file string, data []byte, opts Options) (*Project, error) {
 	}
 	markResolved(root)
 	s := &samLoader{decoder: &decoder{diagnostics: diags}, dir: dir, opts: opts, functions: map[string]bool{},
-		unmodelled: map[string]string{}, managed: map[string][]string{}, globals: map[string]*node{}}
+		unmodelled: map[string]string{}, managed: map[string][]string{}, globals: map[string]*node{},
+		inline: map[string]map[string][]byte{}, bundles: map[string]Bundle{}, restAuths: map[string]*samAuth{}, httpAuths: map[string]*samAuth{},
+		httpAuthorizers: mapNode(root.pos)}
 	s.out = s.translate(root)
 	if len(diags.errs) > 0 {
 		return nil, diags.sorted()
 	}
 	r := &resolver{root: s.out, dir: dir, opts: opts, lookupEnv: os.LookupEnv, diags: diags,
 		instanceID: newInstanceID(), files: map[string]*node{}}
-	d := &decoder{diagnostics: diags, dir: dir, file: file}
+	d := &decoder{diagnostics: diags, dir: dir, file: file, generated: map[string]bool{}}
+	for k := range s.inline {
+		d.generated[k] = true
+	}
+	for k := range s.bundles {
+		d.generated[k] = true
+	}
 	p := d.project(s.out, r)
+	if len(s.bundles) > 0 {
+		p.Bundles = s.bundles
+	}
+	for i, spec := range p.Packages {
+		if len(spec.Functions) == 1 && s.inline[spec.Functions[0]] != nil {
+			p.Packages[i].Files, p.Packages[i].Patterns = s.inline[spec.Functions[0]], nil
+		}
+	}
 	for i := range p.App.Functions {
 		if arns := s.managed[p.App.Functions[i].Key]; len(arns) > 0 {
 			p.App.Functions[i].ManagedPolicies = arns
@@ -248,6 +278,19 @@ func (s *samLoader) translate(root *node) *node {
 			}
 		}
 	}
+	// APIs before functions: their events need the APIs' Auth.
+	for _, e := range resources.entries {
+		typ, props := e.val.get("Type"), e.val.get("Properties")
+		if typ == nil || typ.kind != kindString || props == nil || props.kind != kindMap {
+			continue
+		}
+		switch typ.str {
+		case "AWS::Serverless::HttpApi":
+			s.httpAPI(e.key, e, props)
+		case "AWS::Serverless::Api":
+			s.restAPI(e.key, e, props)
+		}
+	}
 	var cfnResources []*entry
 	for _, e := range resources.entries {
 		typ := e.val.get("Type")
@@ -274,10 +317,8 @@ func (s *samLoader) translate(root *node) *node {
 			cfnResources = append(cfnResources, &entry{key: e.key, keyPos: e.keyPos, val: s.simpleTable(e, props)})
 		case "AWS::Serverless::HttpApi":
 			s.unmodelled[e.key] = "an HTTP API"
-			s.httpAPI(e, props)
 		case "AWS::Serverless::Api":
 			s.unmodelled[e.key] = "a REST API"
-			s.restAPI(e, props)
 		case "AWS::Serverless::StateMachine":
 			cfnResources = append(cfnResources, e)
 		case "AWS::Serverless::LayerVersion":
@@ -291,9 +332,16 @@ func (s *samLoader) translate(root *node) *node {
 	if s.python {
 		out.entries = append(out.entries, &entry{key: "plugins", keyPos: pos, val: seqNode(strNode("serverless-python-requirements"))})
 	}
-	if s.httpCors != nil {
+	if s.httpCors != nil || len(s.httpAuthorizers.entries) > 0 {
 		provider := out.get("provider")
-		provider.entries = append(provider.entries, &entry{key: "httpApi", keyPos: s.httpCors.pos, val: mapNode(s.httpCors.pos, "cors", s.httpCors)})
+		h := mapNode(pos)
+		if s.httpCors != nil {
+			h.entries = append(h.entries, &entry{key: "cors", keyPos: s.httpCors.pos, val: s.httpCors})
+		}
+		if len(s.httpAuthorizers.entries) > 0 {
+			h.entries = append(h.entries, &entry{key: "authorizers", keyPos: s.httpAuthorizers.pos, val: s.httpAuthorizers})
+		}
+		provider.entries = append(provider.entries, &entry{key: "httpApi", keyPos: pos, val: h})
 	}
 	res := mapNode(resources.pos)
 	if len(cfnResources) > 0 {
@@ -384,6 +432,10 @@ func (s *samLoader) readParameters(n *node) {
 			s.errorf(e.keyPos, fmt.Sprintf("give it a Default, or a value with --parameter-overrides %s=VALUE", e.key), "%s has no value", where)
 			continue
 		}
+		if len(value.str) > samMaxParameterValue {
+			s.errorf(value.pos, "", "%s: its value is %d bytes long; CloudFormation takes at most %d", where, len(value.str), samMaxParameterValue)
+			continue
+		}
 		if strings.HasPrefix(typ, "AWS::SSM::Parameter::Value") {
 			s.errorf(val(f, "Type").pos, "use Type: String with a Default or --parameter-overrides", "%s: parameters read from SSM (%s) are not supported by nimbus yet", where, typ)
 			continue
@@ -446,7 +498,9 @@ func (s *samLoader) substitute(n *node) {
 		case "Ref":
 			if arg.kind == kindString {
 				if v, ok := s.params[arg.str]; ok {
-					n.copyFrom(v)
+					if values, bytes := v.measure(); s.chargeExpansion(n.pos, values, bytes) {
+						n.copyFrom(v)
+					}
 					return
 				}
 			}
@@ -463,16 +517,31 @@ func (s *samLoader) substitute(n *node) {
 				s.substitute(vars)
 			}
 			if str.kind == kindString {
-				str.str = subVarRE.ReplaceAllStringFunc(str.str, func(m string) string {
-					name := m[2 : len(m)-1]
+				value := func(name string) (string, bool) {
 					if vars.get(name) != nil {
-						return m
+						return "", false
 					}
 					if v, ok := s.params[name]; ok && v.kind == kindString {
-						return v.str
+						return v.str, true
 					}
-					return m
-				})
+					return "", false
+				}
+				// Charged before the text is built: a long value named
+				// many times must fail here, not allocate first.
+				added := 0
+				for _, m := range subVarRE.FindAllStringSubmatch(str.str, -1) {
+					if v, ok := value(m[1]); ok {
+						added += len(v)
+					}
+				}
+				if added == 0 || s.chargeExpansion(str.pos, 1, added) {
+					str.str = subVarRE.ReplaceAllStringFunc(str.str, func(m string) string {
+						if v, ok := value(m[2 : len(m)-1]); ok {
+							return v
+						}
+						return m
+					})
+				}
 			}
 			return
 		}
@@ -590,9 +659,9 @@ func (s *samLoader) readGlobals(n *node) {
 		switch e.key {
 		case "Function", "SimpleTable":
 		case "HttpApi":
-			s.httpAPI(e, e.val)
+			s.httpAPI(samGlobalsAPI, e, e.val)
 		case "Api":
-			s.restAPI(e, e.val)
+			s.restAPI(samGlobalsAPI, e, e.val)
 		default:
 			s.warnf(e.keyPos, "", "Globals.%s is not applied by nimbus yet", e.key)
 		}
@@ -648,8 +717,11 @@ func withGlobals(own, global *node) *node {
 
 // httpAPI reads an AWS::Serverless::HttpApi (or Globals.HttpApi): its CORS
 // settings become the service's HTTP API's.
-func (s *samLoader) httpAPI(e *entry, props *node) {
+func (s *samLoader) httpAPI(id string, e *entry, props *node) {
 	where := "Resources." + e.key
+	if id == samGlobalsAPI {
+		where = "Globals." + e.key
+	}
 	if props == nil || props.kind != kindMap {
 		return
 	}
@@ -660,8 +732,7 @@ func (s *samLoader) httpAPI(e *entry, props *node) {
 		case "StageName", "Description", "Tags", "Name", "PropagateTags":
 		default:
 			if pe.key == "Auth" {
-				s.warnf(pe.keyPos, "check the caller in the function, or keep the API off untrusted networks",
-					"%s: Auth is not applied by nimbus yet: the API's routes are served without authorization", where)
+				s.httpAuth(id, where+".Auth", pe.val)
 				continue
 			}
 			s.warnf(pe.keyPos, "", "%s: property %s of an HTTP API is not applied by nimbus yet", where, pe.key)
@@ -693,8 +764,11 @@ func (s *samLoader) httpCorsConfig(n *node, where string) *node {
 }
 
 // restAPI reads an AWS::Serverless::Api (or Globals.Api).
-func (s *samLoader) restAPI(e *entry, props *node) {
+func (s *samLoader) restAPI(id string, e *entry, props *node) {
 	where := "Resources." + e.key
+	if id == samGlobalsAPI {
+		where = "Globals." + e.key
+	}
 	if props == nil || props.kind != kindMap {
 		return
 	}
@@ -710,8 +784,7 @@ func (s *samLoader) restAPI(e *entry, props *node) {
 		case "Description", "Tags", "Name", "PropagateTags", "EndpointConfiguration", "OpenApiVersion", "MethodSettings", "TracingEnabled":
 		default:
 			if pe.key == "Auth" {
-				s.warnf(pe.keyPos, "check the caller in the function, or keep the API off untrusted networks",
-					"%s: Auth is not applied by nimbus yet: the API's routes are served without authorization", where)
+				s.restAuth(id, where+".Auth", pe.val)
 				continue
 			}
 			s.warnf(pe.keyPos, "", "%s: property %s of a REST API is not applied by nimbus yet", where, pe.key)

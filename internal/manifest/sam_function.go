@@ -70,7 +70,7 @@ func (s *samLoader) function(out *node, e *entry, own *node) {
 		case "CodeUri":
 			s.codeURI(fn, e.key, pe, runtimeOf(props))
 		case "InlineCode":
-			s.errorf(pe.keyPos, "move the code into a file and point CodeUri at its folder", "%s: InlineCode is not supported by nimbus yet", where)
+			s.inlineCode(e.key, where, pe, runtimeOf(props), props.get("CodeUri") != nil)
 		case "PackageType":
 			if str, _ := v.scalarString(); str != "Zip" {
 				s.errorf(v.pos, "package the code as a zip with a runtime and handler", "%s uses a container image, which nimbus does not support", where)
@@ -147,7 +147,9 @@ func (s *samLoader) function(out *node, e *entry, own *node) {
 	goBuilt := s.goFunction(fn, runtimeOf(props))
 	if md := e.val.get("Metadata"); md != nil && !goBuilt {
 		if bm := md.get("BuildMethod"); bm != nil {
-			if str, _ := bm.scalarString(); str != "makefile" {
+			if str, _ := bm.scalarString(); str == "esbuild" {
+				s.esbuild(e.key, where, fn, props, md)
+			} else if str != "makefile" {
 				s.warnf(bm.pos, "build the code before deploying, and point CodeUri at the output", "%s: Metadata.BuildMethod %s is not reproduced by nimbus yet; CodeUri is packaged as it is", where, str)
 			} else {
 				s.warnf(bm.pos, "", "%s: Metadata.BuildMethod makefile is not run by nimbus; CodeUri is packaged as it is", where)
@@ -191,6 +193,31 @@ func (s *samLoader) goFunction(fn *node, runtime string) bool {
 	return false
 }
 
+// inlineCode packages a function's InlineCode as CloudFormation does: a
+// zip holding one file named index (index.js, index.py).
+func (s *samLoader) inlineCode(key, where string, pe *entry, runtime string, codeURI bool) {
+	if codeURI {
+		s.errorf(pe.keyPos, "keep one of them", "%s: InlineCode and CodeUri cannot both be set", where)
+		return
+	}
+	if pe.val.kind != kindString {
+		s.typeError(pe.val, where+".InlineCode", "the function's source code as a string")
+		return
+	}
+	family, _ := appspec.RuntimeFamily(runtime)
+	var name string
+	switch family {
+	case appspec.FamilyNode:
+		name = "index.js"
+	case appspec.FamilyPython:
+		name = "index.py"
+	default:
+		s.errorf(pe.keyPos, "point CodeUri at the function's folder", "%s: InlineCode is for Node.js and Python functions, not %q", where, runtime)
+		return
+	}
+	s.inline[key] = map[string][]byte{name: []byte(pe.val.str)}
+}
+
 func runtimeOf(props *node) string {
 	if r := props.get("Runtime"); r != nil && r.kind == kindString {
 		return r.str
@@ -206,11 +233,11 @@ func (s *samLoader) codeURI(fn *node, key string, pe *entry, runtime string) {
 		s.errorf(v.pos, "point CodeUri at a folder (or .zip) next to the template", "Resources.%s: CodeUri in S3 is not supported by nimbus", key)
 		return
 	}
-	rel := filepath.Clean(filepath.FromSlash(v.str))
-	if !filepath.IsLocal(rel) && rel != "." {
-		s.errorf(v.pos, "", "Resources.%s: CodeUri %q is not inside the template's directory", key, v.str)
+	if _, err := projectPath(s.dir, v.str); err != nil {
+		s.errorf(v.pos, "point CodeUri at a folder (or .zip) inside the template's directory", "Resources.%s: CodeUri %v", key, err)
 		return
 	}
+	rel := filepath.Clean(filepath.FromSlash(v.str))
 	st, err := os.Stat(filepath.Join(s.dir, rel))
 	switch {
 	case err != nil:
@@ -284,8 +311,8 @@ func (s *samLoader) urlCors(n *node) *node {
 // samEventKinds are the event types nimbus fires, with the properties each
 // applies; other properties of those events are warned about.
 var samEventKinds = map[string][]string{
-	"Api":             {"Path", "Method", "RestApiId"},
-	"HttpApi":         {"Path", "Method", "ApiId", "PayloadFormatVersion"},
+	"Api":             {"Path", "Method", "RestApiId", "Auth"},
+	"HttpApi":         {"Path", "Method", "ApiId", "PayloadFormatVersion", "Auth"},
 	"Schedule":        {"Schedule", "Enabled", "State", "Input", "Name", "Description"},
 	"ScheduleV2":      {"ScheduleExpression", "State", "Input", "Name", "Description"},
 	"SQS":             {"Queue", "BatchSize", "Enabled", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "ScalingConfig"},
@@ -335,11 +362,6 @@ func (s *samLoader) events(n *node, where string) *node {
 				f[pe.key] = pe
 				continue
 			}
-			if pe.key == "Auth" {
-				s.warnf(pe.keyPos, "check the caller in the function, or keep the API off untrusted networks",
-					"%s: Auth is not applied by nimbus yet: the route is served without authorization", what)
-				continue
-			}
 			s.warnf(pe.keyPos, "", "%s: property %s of %s events is not applied by nimbus yet", what, pe.key, typ.str)
 		}
 		list.items = append(list.items, s.event(typ.str, what, e.keyPos, props, f)...)
@@ -371,9 +393,20 @@ func (s *samLoader) event(typ, what string, pos position, props *node, f map[str
 		if s.restCors != nil {
 			ev.entries = append(ev.entries, &entry{key: "cors", keyPos: s.restCors.pos, val: s.restCors})
 		}
+		if auth := s.eventAuth(true, s.apiID(f, "RestApiId"), what, f); auth != nil {
+			ev.entries = append(ev.entries, &entry{key: "authorizer", keyPos: pos, val: auth})
+		}
 		return one("http", ev)
 	case "HttpApi":
+		auth := s.eventAuth(false, s.apiID(f, "ApiId"), what, f)
+		if auth != nil {
+			ev.entries = append(ev.entries, &entry{key: "authorizer", keyPos: pos, val: auth})
+		}
 		if val(f, "Path") == nil && val(f, "Method") == nil {
+			if auth != nil {
+				ev.entries = append(ev.entries, &entry{key: "path", keyPos: pos, val: strNode("*")})
+				return one("httpApi", ev)
+			}
 			return one("httpApi", &node{kind: kindString, str: "*", pos: pos, state: resolved})
 		}
 		set("path", "Path")

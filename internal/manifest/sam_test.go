@@ -296,8 +296,8 @@ Resources:
             Path: /x
             Method: GET
             TimeoutInMillis: 500
-            Auth:
-              Authorizer: OAuth2
+            RouteSettings:
+              ThrottlingBurstLimit: 5
   Layer:
     Type: AWS::Serverless::LayerVersion
     Properties:
@@ -315,7 +315,7 @@ Resources:
 		15: "DeploymentPreference is not applied",
 		19: "nimbus does not support Cognito events yet",
 		27: "property TimeoutInMillis of HttpApi events is not applied",
-		28: "Auth is not applied by nimbus yet: the route is served without authorization",
+		28: "property RouteSettings of HttpApi events is not applied",
 		31: "Resources.Layer: layers are not supported",
 		35: "nimbus does not create resources of type AWS::Cognito::UserPool",
 	}
@@ -515,5 +515,196 @@ func TestSAMGoFunction(t *testing.T) {
 	}
 	if len(p.Warnings) != 0 || p.Modules["Hello"] != "" {
 		t.Errorf("warnings = %v, modules = %v", p.Warnings, p.Modules)
+	}
+}
+
+func TestSAMInlineCode(t *testing.T) {
+	p, err := loadSAMDir(t, samHeader+`
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      InlineCode: "def handler(e, c):\n    return 1\n"
+`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec *PackageSpec
+	for i := range p.Packages {
+		if len(p.Packages[i].Functions) == 1 && p.Packages[i].Functions[0] == "Fn" {
+			spec = &p.Packages[i]
+		}
+	}
+	if spec == nil || len(spec.Files) != 1 || string(spec.Files["index.py"]) != "def handler(e, c):\n    return 1\n" || spec.Patterns != nil {
+		t.Fatalf("package of Fn = %+v, want index.py alone", spec)
+	}
+	for _, tc := range []struct{ props, want string }{
+		{"Runtime: provided.al2023\n      Handler: bootstrap\n      InlineCode: x", "InlineCode is for Node.js and Python"},
+		{"Runtime: nodejs20.x\n      Handler: index.handler\n      CodeUri: src/\n      InlineCode: x", "InlineCode and CodeUri cannot both be set"},
+		{"Runtime: nodejs20.x\n      Handler: index.handler\n      InlineCode: [x]", "InlineCode"},
+	} {
+		_, err := loadSAMDir(t, samHeader+"Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      "+tc.props+"\n", Options{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Load = %v, want %q", tc.props, err, tc.want)
+		}
+	}
+}
+
+func TestSAMAuthTranslation(t *testing.T) {
+	p, err := loadSAMDir(t, samHeader+`
+Resources:
+  Authz:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src/, Handler: app.handler, Runtime: nodejs20.x}
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Simple
+        Authorizers:
+          Simple:
+            FunctionArn: !GetAtt Authz.Arn
+            AuthorizerPayloadFormatVersion: 2.0
+            EnableSimpleResponses: true
+            Identity:
+              Headers: [X-Key]
+              ReauthorizeEvery: 30
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: nodejs20.x
+      Events:
+        Any:
+          Type: HttpApi
+          Properties:
+            ApiId: !Ref Api
+`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Authorizers map[string]map[string]any `json:"authorizers"`
+	}
+	if err := json.Unmarshal(p.App.HTTP.HTTPAPI, &h); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(h.Authorizers["Simple"])
+	if want := `{"enableSimpleResponses":true,"functionName":"Authz","identitySource":["$request.header.X-Key"],"payloadVersion":"2.0","resultTtlInSeconds":30,"type":"request"}`; string(got) != want {
+		t.Errorf("authorizer = %s, want %s", got, want)
+	}
+	ev, _ := json.Marshal(p.Function("Fn").Events)
+	if !strings.Contains(string(ev), `"authorizer":{"name":"Simple"}`) || !strings.Contains(string(ev), `"path":"*"`) {
+		t.Errorf("events = %s, want the catch-all route with the default authorizer", ev)
+	}
+
+	for _, tc := range []struct{ auth, event, want string }{
+		{"Authorizers:\n          Pool:\n            UserPoolArn: arn:aws:cognito-idp:us-east-1:1:userpool/x", "", "Cognito user pool authorizers are not supported"},
+		{"Authorizers:\n          T:\n            FunctionArn: !GetAtt Authz.Arn", "Auth: {Authorizer: Other}", `authorizer "Other" is not declared`},
+		{"Authorizers:\n          R:\n            FunctionArn: !GetAtt Authz.Arn\n            FunctionPayloadType: REQUEST", "", "needs an identity source"},
+		{"DefaultAuthorizer: Missing", "", `DefaultAuthorizer "Missing" is not one of its Authorizers`},
+		{"Authorizers:\n          T:\n            FunctionArn: !GetAtt Nowhere.Arn", "", "must name a function of the template"},
+	} {
+		_, err := loadSAMDir(t, samHeader+`
+Resources:
+  Authz:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: src/, Handler: app.handler, Runtime: nodejs20.x}
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      Auth:
+        `+tc.auth+`
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: nodejs20.x
+      Events:
+        Get:
+          Type: Api
+          Properties:
+            RestApiId: !Ref Api
+            Path: /x
+            Method: get
+            `+tc.event+`
+`, Options{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Auth %q: Load = %v, want %q", tc.auth, err, tc.want)
+		}
+	}
+}
+
+func TestSAMConfigFile(t *testing.T) {
+	template := samHeader + `
+Parameters:
+  Greeting: {Type: String}
+  Who: {Type: String, Default: world}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: nodejs20.x
+      Environment:
+        Variables:
+          GREETING: !Ref Greeting
+          WHO: !Ref Who
+`
+	config := `version = 0.1
+[default.global.parameters]
+region = "eu-west-1"
+[default.deploy.parameters]
+stack_name = "shop-api"
+parameter_overrides = "Greeting=hello Who=\"big world\""
+[prod.deploy.parameters]
+stack_name = "shop-prod"
+parameter_overrides = ["Greeting=hi"]
+`
+	greeting := func(p *Project) string {
+		env := p.Function("Fn").Environment
+		return env["GREETING"] + " " + env["WHO"]
+	}
+	load := func(opts Options, files map[string]string) (*Project, error) {
+		dir := samDir(t, template)
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return Load(dir, opts)
+	}
+	p, err := load(Options{}, map[string]string{"samconfig.toml": config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.App.Service != "shop-api" || p.App.Region != "eu-west-1" || greeting(p) != "hello big world" {
+		t.Errorf("default env: service %s region %s GREETING %q", p.App.Service, p.App.Region, greeting(p))
+	}
+	p, err = load(Options{ConfigEnv: "prod", ParameterOverrides: map[string]string{"Who": "flag"}}, map[string]string{"samconfig.toml": config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.App.Service != "shop-prod" || greeting(p) != "hi flag" {
+		t.Errorf("prod env with a flag: service %s GREETING %q", p.App.Service, greeting(p))
+	}
+	p, err = load(Options{StackName: "from-flag"}, map[string]string{"samconfig.yaml": "version: 0.1\ndefault:\n  deploy:\n    parameters:\n      stack_name: from-file\n      parameter_overrides: Greeting=hey\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.App.Service != "from-flag" || greeting(p) != "hey world" {
+		t.Errorf("yaml config: service %s GREETING %q", p.App.Service, greeting(p))
+	}
+	if _, err := load(Options{ConfigEnv: "staging"}, map[string]string{"samconfig.toml": config}); err == nil || !strings.Contains(err.Error(), `no environment "staging"`) {
+		t.Errorf("unknown env: %v", err)
+	}
+	if _, err := load(Options{}, map[string]string{"samconfig.toml": "[default.deploy.parameters]\nparameter_overrides = \"A=\\\"open\"\n"}); err == nil || !strings.Contains(err.Error(), "not closed") {
+		t.Errorf("bad overrides: %v", err)
 	}
 }

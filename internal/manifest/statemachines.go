@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -87,12 +86,11 @@ func (d *decoder) definitionFile(uri *node) *node {
 		d.errorf(uri.pos, "put the definition in a file of the project and name it, e.g. DefinitionUri: statemachine/order.asl.json", "DefinitionUri: only a local file is supported, not %s", uri.describe())
 		return nil
 	}
-	rel := filepath.FromSlash(uri.str)
-	if !filepath.IsLocal(rel) {
-		d.errorf(uri.pos, "", "DefinitionUri %q is not a file inside the project", uri.str)
+	path, err := projectPath(d.dir, uri.str)
+	if err != nil {
+		d.errorf(uri.pos, "", "DefinitionUri %v", err)
 		return nil
 	}
-	path := filepath.Join(d.dir, rel)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		d.errorf(uri.pos, "", "DefinitionUri: %v", err)

@@ -221,6 +221,10 @@ func parseYAML(src *source, data []byte, diags *diagnostics) *node {
 		diags.errorf(position{src: src, line: line, col: col}, "nesting this deep is almost certainly a mistake (or an attack)", "lists and maps nest more than %d levels deep", maxFlowDepth)
 		return nil
 	}
+	if line, col, deep := blockTooDeep(data); deep {
+		diags.errorf(position{src: src, line: line, col: col}, "nesting this deep is almost certainly a mistake (or an attack)", "lists and maps nest more than %d levels deep on one line", maxFlowDepth)
+		return nil
+	}
 	file, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		var syntax *yaml.SyntaxError

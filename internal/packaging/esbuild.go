@@ -588,6 +588,10 @@ func buildBundles(ctx context.Context, p *manifest.Project, cacheDir string, pro
 			continue
 		}
 		entry := manifest.BundleEntry(p.Dir, p.Plugins, fn)
+		own, sam := p.Bundles[fn.Key]
+		if sam {
+			entry = own.Entry
+		}
 		if entry == "" {
 			continue
 		}
@@ -607,9 +611,17 @@ func buildBundles(ctx context.Context, p *manifest.Project, cacheDir string, pro
 			pruneCache(filepath.Join(cacheDir, "esbuild"))
 		}
 		id := entry + "\x00" + fn.Runtime
+		fnOpts := opts
+		if sam {
+			// A SAM function's BuildProperties are its own.
+			id += "\x00" + string(own.Options)
+			if fnOpts, err = parseEsbuild(own.Options); err != nil {
+				return nil, fmt.Errorf("function %q: %w", fn.Key, err)
+			}
+		}
 		g := byID[id]
 		if g == nil {
-			j, err := newBundleJob(dir, opts, fn, entry, plugin)
+			j, err := newBundleJob(dir, fnOpts, fn, entry, plugin || sam)
 			if err != nil {
 				return nil, fmt.Errorf("function %q: %w", fn.Key, err)
 			}

@@ -20,6 +20,9 @@ type goBuild struct {
 	// bootstrap (provided.* runtimes); else out is the handler's path in the
 	// project, packaged by the function's patterns (go1.x).
 	bootstrap bool
+	// root is the project's directory and buildDir the deploy's build
+	// folder: the only places the binary may be written.
+	root, buildDir string
 }
 
 // findGoBuilds lists the Go functions whose binary a main package of the
@@ -43,7 +46,7 @@ func findGoBuilds(p *manifest.Project, outDir string) []goBuild {
 		if src == "" {
 			continue
 		}
-		b := goBuild{key: fn.Key, src: src, arch: goArch(fn.Architecture), bootstrap: bootstrap}
+		b := goBuild{key: fn.Key, src: src, arch: goArch(fn.Architecture), bootstrap: bootstrap, root: p.Dir, buildDir: outDir}
 		if bootstrap {
 			b.out = filepath.Join(outDir, "go", fn.Key, "bootstrap")
 		} else {
@@ -66,6 +69,9 @@ func goArch(architecture string) string {
 // so an unchanged source gives the same bytes and the deploy uploads nothing.
 // Go's build cache, keyed by content, makes an unchanged rebuild quick.
 func (b goBuild) run(ctx context.Context) error {
+	if err := b.confined(); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(b.out), 0o755); err != nil {
 		return err
 	}
@@ -76,11 +82,42 @@ func (b goBuild) run(ctx context.Context) error {
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", b.out, ".")
 	cmd.Dir = src
-	cmd.Env = append(slices.Clone(os.Environ()), "GOOS=linux", "GOARCH="+b.arch, "CGO_ENABLED=0")
+	// go build compiles and links; it runs no code of the project (no
+	// build scripts, no go:generate). What could run something else is shut:
+	// cgo (a C compiler on the project's files and #cgo flags) and a
+	// toolchain the project's go.mod asks for (GOTOOLCHAIN=auto would
+	// download and run it). go build leaves go.mod alone (-mod=readonly is
+	// its default) and fetches only modules go.sum pins.
+	cmd.Env = append(slices.Clone(os.Environ()), "GOOS=linux", "GOARCH="+b.arch, "CGO_ENABLED=0", "GOTOOLCHAIN=local")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("function %q: go build in %s: %w\n%s", b.key, b.src, err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// confined checks that the binary is written inside the project or the
+// deploy's own build folder, whatever symlinks the handler's path crosses.
+func (b goBuild) confined() error {
+	if b.root == "" {
+		return nil
+	}
+	// The nearest folder that exists: the rest is made under it.
+	dir, rest := filepath.Dir(b.out), ""
+	real, err := filepath.EvalSymlinks(dir)
+	for err != nil && filepath.Dir(dir) != dir {
+		dir, rest = filepath.Dir(dir), filepath.Join(filepath.Base(dir), rest)
+		real, err = filepath.EvalSymlinks(dir)
+	}
+	if err != nil {
+		return err
+	}
+	dir = filepath.Join(real, rest)
+	for _, root := range []string{b.root, b.buildDir} {
+		if real, err := filepath.EvalSymlinks(root); err == nil && within(real, dir) {
+			return nil
+		}
+	}
+	return fmt.Errorf("function %q: go build would write %s, outside the project's directory", b.key, b.out)
 }
 
 // buildGo compiles p's Go functions and moves those packaged as bootstrap

@@ -157,3 +157,40 @@ func TestGoBuildErrorsNameTheFunction(t *testing.T) {
 		t.Fatalf("Build = %v, want the compiler's error for function hello", err)
 	}
 }
+
+// A go1.x handler's binary is written where the handler says: a symlink on
+// that path must not let the build write outside the project.
+func TestGoBuildOutputStaysInTheProject(t *testing.T) {
+	dir := goProject(t)
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir, "bin")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := manifest.Load(dir, manifest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(context.Background(), p, t.TempDir())
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("outside the project")) {
+		t.Fatalf("Build = %v, want a refusal to write outside the project", err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("the build wrote %v outside the project", entries)
+	}
+}
+
+// A go.mod asking for another toolchain is not downloaded and run.
+func TestGoBuildUsesTheLocalToolchain(t *testing.T) {
+	dir := goProject(t)
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/gofns\n\ngo 1.99\n\ntoolchain go1.99.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := manifest.Load(dir, manifest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(context.Background(), p, t.TempDir())
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("GOTOOLCHAIN=local")) {
+		t.Fatalf("Build = %v, want go build to refuse the toolchain go.mod asks for", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -96,6 +97,8 @@ func BuildWith(ctx context.Context, p *manifest.Project, outDir string, opts Opt
 		var err error
 		if spec.Artifact != "" {
 			art, err = useArtifact(spec.Artifact)
+		} else if spec.Files != nil {
+			art, err = buildZip(ctx, memoryFiles(spec.Files), filepath.Join(outDir, zipName(spec, used)))
 		} else {
 			if !walked {
 				if files, err = listFiles(ctx, p.Dir, outDir); err != nil {
@@ -177,6 +180,15 @@ func checkHandlers(p *manifest.Project, art Artifact) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// memoryFiles lists files given by content, sorted by name.
+func memoryFiles(m map[string][]byte) []file {
+	out := make([]file, 0, len(m))
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, file{rel: name, mode: 0o644, size: int64(len(m[name])), data: m[name]})
+	}
+	return out
 }
 
 // file is one regular file of the service directory.

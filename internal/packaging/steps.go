@@ -85,7 +85,16 @@ func (s *buildSteps) assemble(p *manifest.Project, spec manifest.PackageSpec, fi
 	for _, k := range spec.Functions {
 		if b, ok := s.bundles[k]; ok {
 			over(b.modules)
-			over(b.files)
+			if module == "" {
+				over(b.files)
+			}
+			for _, f := range b.files {
+				// In the module folder, the package's root.
+				if rest, ok := strings.CutPrefix(f.rel, module+"/"); ok && module != "" {
+					f.rel = rest
+					over([]file{f})
+				}
+			}
 		}
 		if m, ok := s.pyModule[k]; ok && !addedReqs[m] {
 			addedReqs[m] = true
