@@ -141,9 +141,10 @@ type Config struct {
 	// functions) in place and returns warnings for what it left unresolved.
 	// An error refuses the deploy as invalid.
 	Resolve func(app, prev *appspec.Application, others []appspec.Application) ([]string, error)
-	// Retired is called with each function whose version was replaced or
-	// removed, so its instances can stop.
-	Retired func(function string)
+	// Retired is called with each function version ("$LATEST" or a
+	// number) that was replaced or removed, so its instances can stop;
+	// the function's other versions keep theirs.
+	Retired func(function, version string)
 	// Checks run on every deploy after validation, with the other services
 	// deployed; an error refuses the deploy (e.g. the gateway's route conflicts).
 	Checks []DeployCheck
@@ -154,6 +155,9 @@ type Config struct {
 	// upload or a client's check that it exists, so that the deploy that
 	// follows finds it (default 15 minutes).
 	BlobGrace time.Duration
+	// MaxVersions bounds the published versions kept per function
+	// (default DefaultMaxVersions).
+	MaxVersions int
 	// CollectEvery is the period of collection passes besides those after
 	// each change (default a minute).
 	CollectEvery time.Duration
@@ -202,6 +206,9 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 	}
 	if cfg.BlobGrace <= 0 {
 		cfg.BlobGrace = defaultBlobGrace
+	}
+	if cfg.MaxVersions <= 0 {
+		cfg.MaxVersions = DefaultMaxVersions
 	}
 	if cfg.CollectEvery <= 0 {
 		cfg.CollectEvery = defaultCollectEvery
@@ -327,7 +334,7 @@ func (r *Registry) setService(name string, svc *service) {
 	if r.cfg.Retired != nil {
 		for n, f := range old.byName {
 			if nf, ok := next.byName[n]; !ok || nf.Spec.Key != f.Spec.Key {
-				r.cfg.Retired(n)
+				r.cfg.Retired(n, Latest)
 			}
 		}
 	}

@@ -54,6 +54,20 @@ func (s *Server) functionIdentity(name string) (*auth.FunctionIdentity, bool) {
 		Revision: f.RevisionID, Statements: f.Config.IAMStatements, ManagedPolicies: f.Config.ManagedPolicies}, true
 }
 
+// functionVersionIdentity is a published version's identity: the IAM
+// statements it was published with.
+func (s *Server) functionVersionIdentity(name, version string) (*auth.FunctionIdentity, bool) {
+	if s.Registry == nil {
+		return nil, false
+	}
+	f, ok := s.Registry.Version(name, version)
+	if !ok {
+		return nil, false
+	}
+	return &auth.FunctionIdentity{Name: f.Config.Name, Service: f.Service, Stage: f.Stage, Region: f.Region, Version: f.Version,
+		Revision: f.RevisionID, Statements: f.Config.IAMStatements, ManagedPolicies: f.Config.ManagedPolicies}, true
+}
+
 // functionCredentials gives an instance its credentials.
 func (s *Server) functionCredentials(spec *runtime.Spec) (runtime.Credentials, error) {
 	if s.Auth == nil {

@@ -99,6 +99,9 @@ type Config struct {
 	NoAuth bool
 	// CredentialLifetime of function credentials; default 12h (tests shorten it).
 	CredentialLifetime time.Duration
+	// MaxVersions bounds the published versions kept per function; default
+	// functions.DefaultMaxVersions.
+	MaxVersions int
 	// Runtimes name the interpreter of runtime identifiers (nodejs22.x →
 	// /usr/local/bin/node22) over the one found by the declared version.
 	Runtimes map[string]string
@@ -222,7 +225,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if !cfg.NoAuth {
-		s.Auth, err = auth.Open(bg, auth.Config{Store: s.store, AccountID: appspec.AccountID, Functions: s.functionIdentity,
+		s.Auth, err = auth.Open(bg, auth.Config{Store: s.store, AccountID: appspec.AccountID, Functions: s.functionIdentity, FunctionVersion: s.functionVersionIdentity,
 			CredentialLifetime: cfg.CredentialLifetime, Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
@@ -339,13 +342,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Registry, err = functions.Open(bg, functions.Config{
-		Store:   s.store,
-		Blobs:   blobStore,
-		CodeDir: filepath.Join(cfg.RunDir, "code"),
-		Logger:  cfg.Logger,
-		Retired: s.runtime.Retire,
-		Resolve: s.resolveDeploy,
-		Checks:  []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
+		Store:       s.store,
+		Blobs:       blobStore,
+		CodeDir:     filepath.Join(cfg.RunDir, "code"),
+		Logger:      cfg.Logger,
+		Retired:     s.runtime.RetireVersion,
+		MaxVersions: cfg.MaxVersions,
+		Resolve:     s.resolveDeploy,
+		Checks:      []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
 		// Code under a running instance of a replaced version stays until it ends.
 		CodeInUse: s.runtime.CodeInUse,
 	})
