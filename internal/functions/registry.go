@@ -155,6 +155,10 @@ type Config struct {
 	// upload or a client's check that it exists, so that the deploy that
 	// follows finds it (default 15 minutes).
 	BlobGrace time.Duration
+	// Shift starts a traffic shift of an alias from one version to another
+	// (internal/deployments); it is called after the deploy is stored, with
+	// no lock held, and returns the deployment's id. Nil moves aliases at once.
+	Shift func(ctx context.Context, req ShiftRequest) (string, error)
 	// MaxVersions bounds the published versions kept per function
 	// (default DefaultMaxVersions).
 	MaxVersions int
@@ -535,6 +539,8 @@ type DeployResult struct {
 	// Versions are the versions the deploy published (versionFunctions),
 	// by function name.
 	Versions map[string]string `json:"versions,omitempty"`
+	// Deployments are the traffic shifts the deploy started, by function.
+	Deployments map[string]string `json:"deployments,omitempty"`
 }
 
 // Deploy validates app and, if it differs from what runs, makes it current in
@@ -557,6 +563,18 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 			return nil, &InvalidError{fmt.Errorf("function %q: %w", f.Key, err)}
 		}
 	}
+	var shifts []ShiftRequest
+	res, err := r.deploy(ctx, app, &shifts)
+	if err != nil {
+		return nil, err
+	}
+	r.startShifts(ctx, shifts, res)
+	return res, nil
+}
+
+// deploy is Deploy with the code unpacked; it holds the deploy lock and
+// leaves the traffic shifts it decided on in shifts.
+func (r *Registry) deploy(ctx context.Context, app *appspec.Application, shifts *[]ShiftRequest) (*DeployResult, error) {
 	r.deploys.Lock()
 	defer r.deploys.Unlock()
 	idx := r.current.Load()
@@ -622,6 +640,7 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 			// A version the last deploy failed to publish is published now.
 			r.publishDeployed(ctx, app, res)
 		}
+		*shifts = r.deployAliases(ctx, app, res)
 		return res, nil
 	}
 	var prevApp *appspec.Application
@@ -650,6 +669,7 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	if app.VersionFunctions {
 		r.publishDeployed(ctx, app, res)
 	}
+	*shifts = r.deployAliases(ctx, app, res)
 	if prevKey != "" && prevKey != key {
 		// Stored under its bare name by an older version: one record per stage now.
 		if err := r.kv.Delete(ctx, prevKey); err != nil {

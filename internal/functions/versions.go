@@ -182,7 +182,7 @@ func (r *Registry) buildVersion(name string, v published) *Function {
 // versionIdentity is what makes two versions the same: the code and the
 // configuration that runs, not the events that trigger the function.
 func versionIdentity(fc appspec.Function) string {
-	fc.Events, fc.URL, fc.Key = nil, nil, ""
+	fc.Events, fc.URL, fc.Key, fc.Deployment = nil, nil, "", nil
 	fc.Destinations, fc.MaximumEventAge, fc.MaximumRetryAttempts, fc.OnError = appspec.Destinations{}, nil, nil, ""
 	b, _ := json.Marshal(fc)
 	return string(b)

@@ -182,6 +182,8 @@ func (s *Server) classify(r *http.Request) auth.Route {
 		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: ssmOnly, MaxBody: maxSignedBody}}
 	case strings.HasPrefix(target, "AWSStepFunctions."):
 		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: statesOnly, MaxBody: maxSignedBody}}
+	case strings.HasPrefix(target, "CodeDeploy_20141006."):
+		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: codedeployOnly, MaxBody: maxSignedBody}}
 	case target != "" || path != "/" && !strings.HasPrefix(path, "/"+appspec.AccountID+"/"):
 		// A service this table does not name yet: the signature is checked,
 		// its signing name is the edge's to judge.
@@ -193,13 +195,14 @@ func (s *Server) classify(r *http.Request) auth.Route {
 
 // Signing names the endpoint serves, per protocol.
 var (
-	sqsOnly       = []string{"sqs"}
-	eventsOnly    = []string{"events"}
-	dynamodbOnly  = []string{"dynamodb"}
-	kinesisOnly   = []string{"kinesis"}
-	ssmOnly       = []string{"ssm"}
-	statesOnly    = []string{"states"}
-	queryServices = []string{"sqs", "sns"}
+	sqsOnly        = []string{"sqs"}
+	eventsOnly     = []string{"events"}
+	dynamodbOnly   = []string{"dynamodb"}
+	kinesisOnly    = []string{"kinesis"}
+	ssmOnly        = []string{"ssm"}
+	statesOnly     = []string{"states"}
+	codedeployOnly = []string{"codedeploy"}
+	queryServices  = []string{"sqs", "sns"}
 )
 
 // keys is the deploy API's key management, or nil (an interface holding a

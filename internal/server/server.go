@@ -26,6 +26,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/cfn"
 	"github.com/nimbus-platform/nimbus/internal/console"
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
+	"github.com/nimbus-platform/nimbus/internal/deployments"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/gateway"
 	"github.com/nimbus-platform/nimbus/internal/httpguard"
@@ -102,6 +103,16 @@ type Config struct {
 	// MaxVersions bounds the published versions kept per function; default
 	// functions.DefaultMaxVersions.
 	MaxVersions int
+	// DeploymentTimeScale multiplies the intervals of traffic shifts (0.01
+	// runs Canary10Percent5Minutes' wait in 3 s); 0 means 1.
+	DeploymentTimeScale float64
+	// DeploymentHookTimeout is how long a traffic hook has to report;
+	// default an hour, as CodeDeploy.
+	DeploymentHookTimeout time.Duration
+	// DeploymentClock and DeploymentTick are the shifting engine's clock
+	// and period (tests move the clock); defaults time.Now and a second.
+	DeploymentClock func() time.Time
+	DeploymentTick  time.Duration
 	// Runtimes name the interpreter of runtime identifiers (nodejs22.x →
 	// /usr/local/bin/node22) over the one found by the declared version.
 	Runtimes map[string]string
@@ -147,8 +158,10 @@ type Server struct {
 	objects    *objects.Store
 	params     *params.Store
 	workflows  *workflows.Service
-	served     chan error
-	lock       *dataLock
+	// deployments drives traffic shifts (deployments.go).
+	deployments *deployments.Engine
+	served      chan error
+	lock        *dataLock
 }
 
 // Start brings a node up and serves until Close.
@@ -348,6 +361,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:      cfg.Logger,
 		Retired:     s.runtime.RetireVersion,
 		MaxVersions: cfg.MaxVersions,
+		Shift:       s.startShift, // deployments.go
 		Resolve:     s.resolveDeploy,
 		Checks:      []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
 		// Code under a running instance of a replaced version stays until it ends.
@@ -384,6 +398,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if err := s.openWorkflows(ctx); err != nil { // workflows.go
+		return nil, err
+	}
+	if err := s.openDeployments(bg); err != nil { // deployments.go
 		return nil, err
 	}
 
