@@ -248,3 +248,34 @@ func TestPreTrafficHookFailedRollsBack(t *testing.T) {
 		}
 	}
 }
+
+// A PreTraffic hook that never reports a final status (it says Pending) fails
+// the deployment when the hook timeout (an hour) passes on the engine's
+// clock; the alias stays on version 1.
+func TestSilentHookTimesOut(t *testing.T) {
+	testkit.RequireSDK(t, true, true)
+	c := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	p := testkit.Start(t, withClock(c))
+	dir := t.TempDir()
+	writeSAM(t, dir, "A", "Pending")
+	p.Deploy(dir)
+	writeSAM(t, dir, "B", "Pending")
+	id := p.Deploy(dir).Response.Deployments["shift-echo"]
+	e := p.Deployments()
+	// The hook ran and reported Pending: the deployment waits.
+	waitFor(t, e, "shift-echo", "had its hook invoked", func(d *deployments.Deployment) bool {
+		return d.ID == id && d.Hook != nil && d.Hook.Invoked
+	})
+	if v, w := aliasOf(t, p, "shift-echo"); v != "1" || len(w) != 0 {
+		t.Fatalf("alias while the hook runs: version %s weights %v", v, w)
+	}
+	c.Add(59 * time.Minute)
+	c.Add(time.Minute)
+	d := waitFor(t, e, "shift-echo", "ended", func(d *deployments.Deployment) bool { return d.ID == id && d.Done() })
+	if d.Status != deployments.Failed || !strings.Contains(d.Message, "did not report within 1h0m0s") {
+		t.Fatalf("deployment: %s %q", d.Status, d.Message)
+	}
+	if got := invokeAlias(t, p.Lambda(), "shift-echo"); got.Code != "A" {
+		t.Fatalf("after the timeout live ran %+v", got)
+	}
+}
