@@ -3,6 +3,8 @@ package deployments_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -277,5 +279,45 @@ func TestSilentHookTimesOut(t *testing.T) {
 	}
 	if got := invokeAlias(t, p.Lambda(), "shift-echo"); got.Code != "A" {
 		t.Fatalf("after the timeout live ran %+v", got)
+	}
+}
+
+// An HTTP API route of a function with AutoPublishAlias invokes the alias:
+// after a rolled-back deploy, $LATEST has the new code but the route still
+// answers with the alias's version.
+func TestRouteInvokesAlias(t *testing.T) {
+	testkit.RequireSDK(t, true, true)
+	c := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	p := testkit.Start(t, func(cfg *server.Config) {
+		withClock(c)(cfg)
+		cfg.HTTPAddr = "127.0.0.1:0"
+	})
+	dir := t.TempDir()
+	route := "      Events:\n        Get:\n          Type: HttpApi\n          Properties: {Path: /echo, Method: GET}\n  PreHook:"
+	write := func(code string) {
+		writeSAM(t, dir, code, "Failed")
+		tpl, err := os.ReadFile(filepath.Join(dir, "template.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "template.yaml"), []byte(strings.Replace(string(tpl), "  PreHook:", route, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("A")
+	p.Deploy(dir)
+	write("B")
+	id := p.Deploy(dir).Response.Deployments["shift-echo"]
+	waitFor(t, p.Deployments(), "shift-echo", "rolled back", func(d *deployments.Deployment) bool { return d.ID == id && d.Done() })
+	for range 10 {
+		resp, err := http.Get(p.Gateway.URL() + "/echo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"code":"A"`) || !strings.Contains(string(body), `"version":"1"`) {
+			t.Fatalf("GET /echo = %d %s, want version 1's code A", resp.StatusCode, body)
+		}
 	}
 }
