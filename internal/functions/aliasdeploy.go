@@ -121,3 +121,17 @@ func (r *Registry) startShifts(ctx context.Context, shifts []ShiftRequest, res *
 		res.Deployments[s.Function] = id
 	}
 }
+
+// EventQualifier is the qualifier a function's own event sources invoke:
+// its deployment's alias once that exists (SAM wires events, routes and
+// URLs to the AutoPublishAlias alias), else "" for $LATEST.
+func (r *Registry) EventQualifier(name string) string {
+	f, ok := r.Get(name)
+	if !ok || f.Config.Deployment == nil {
+		return ""
+	}
+	if _, ok := r.Alias(name, f.Config.Deployment.Alias); !ok {
+		return ""
+	}
+	return f.Config.Deployment.Alias
+}

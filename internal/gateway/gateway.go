@@ -730,12 +730,9 @@ func (g *Gateway) invoke(ctx context.Context, rt *route, event []byte) (res *inv
 		return nil, errInternal, true
 	}
 	req := &invoke.Request{Function: rt.function, Payload: event, Source: rt.routeKey}
-	if d := f.Config.Deployment; d != nil {
-		// AutoPublishAlias: routes invoke the alias, as SAM wires them
-		// (once the deploy has created it).
-		if _, ok := g.cfg.Registry.Alias(rt.function, d.Alias); ok {
-			req.Qualifier = d.Alias
-		}
+	if f.Config.Deployment != nil {
+		// AutoPublishAlias: routes invoke the alias, as SAM wires them.
+		req.Qualifier = g.cfg.Registry.EventQualifier(rt.function)
 	}
 	start := time.Now()
 	if f.Spec.Timeout < timeout {
