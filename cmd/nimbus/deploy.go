@@ -62,6 +62,10 @@ func deploy(cmd *cobra.Command, c *client.Client, dataDir, dir string, opts mani
 		printChanges(res.Changes)
 	}
 	printVersions(res.Versions)
+	for _, n := range slices.Sorted(maps.Keys(res.Deployments)) {
+		fmt.Printf("  traffic shift %s of %s started: follow it with `nimbus alias list %s` or `aws deploy get-deployment --deployment-id %s`\n",
+			res.Deployments[n], n, n, res.Deployments[n])
+	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(os.Stderr, "  warning: %s\n", w)
 	}

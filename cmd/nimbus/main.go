@@ -89,6 +89,7 @@ func newRootCommand() *cobra.Command {
 		newTableCommand(g),
 		newS3Command(g),
 		newParamsCommand(g),
+		newAliasCommand(g),
 	)
 	return root
 }

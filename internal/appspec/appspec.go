@@ -134,6 +134,27 @@ type Function struct {
 	// of CloudWatch Logs' retention values); 0 keeps them for the platform's
 	// retention, which also bounds a longer one.
 	LogRetentionInDays int `json:"logRetentionInDays,omitempty"`
+
+	// Deployment is the function's safe deployment (SAM's AutoPublishAlias
+	// and DeploymentPreference, serverless-plugin-canary-deployments'
+	// deploymentSettings); nil updates $LATEST in place.
+	Deployment *Deployment `json:"deployment,omitempty"`
+}
+
+// Deployment publishes a version on each deploy that changes the function
+// and moves an alias to it, all at once or by CodeDeploy's traffic shifting.
+type Deployment struct {
+	Alias string `json:"alias"`
+	// Type is a CodeDeploy predefined Lambda configuration (AllAtOnce,
+	// Canary10Percent5Minutes, Linear10PercentEvery1Minute ...); empty
+	// moves the alias at once.
+	Type string `json:"type,omitempty"`
+	// PreTrafficHook and PostTrafficHook are function keys (or deployed
+	// names) of this application.
+	PreTrafficHook  string `json:"preTrafficHook,omitempty"`
+	PostTrafficHook string `json:"postTrafficHook,omitempty"`
+	// Alarms are CloudWatch alarm names; nimbus has no alarms to watch.
+	Alarms []string `json:"alarms,omitempty"`
 }
 
 // Destinations are where the outcome of an asynchronous invocation goes: an
@@ -154,6 +175,8 @@ const (
 )
 
 var (
+	aliasNameRE      = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+	digitsRE         = regexp.MustCompile(`^[0-9]+$`)
 	destinationARNRE = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:(sqs|sns|lambda|events):[a-z0-9-]*:\d{12}:.+$`)
 	dlqARNRE         = regexp.MustCompile(`^arn:aws[a-zA-Z-]*:(sqs|sns):[a-z0-9-]*:\d{12}:.+$`)
 )
@@ -394,6 +417,14 @@ func (a *Application) Validate() error {
 			}
 			if !json.Valid(v) {
 				add("%s: environment variable %q is not valid JSON", where, k)
+			}
+		}
+		if d := f.Deployment; d != nil {
+			if !aliasNameRE.MatchString(d.Alias) || len(d.Alias) > 128 || digitsRE.MatchString(d.Alias) {
+				add("%s: deployment alias %q must be 1 to 128 letters, digits, hyphens or underscores, not only digits", where, d.Alias)
+			}
+			if _, ok := LookupShift(d.Type); d.Type != "" && !ok {
+				add("%s: deployment type %q is none of CodeDeploy's predefined ones (%s)", where, d.Type, strings.Join(ShiftNames(), ", "))
 			}
 		}
 		if len(f.IAMStatements) > 0 {

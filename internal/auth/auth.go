@@ -81,6 +81,9 @@ type FunctionIdentity struct {
 	Statements json.RawMessage
 	// ManagedPolicies are managed policy ARNs attached to the role.
 	ManagedPolicies []string
+	// Version is the published version these statements belong to; empty
+	// for $LATEST.
+	Version string
 }
 
 // Config configures the identity service.
@@ -90,6 +93,10 @@ type Config struct {
 	// Functions looks a deployed function up; a removed function's
 	// credentials stop working.
 	Functions func(name string) (*FunctionIdentity, bool)
+	// FunctionVersion, when set, looks up a published version of a function:
+	// its credentials then carry the statements that version was published
+	// with, not $LATEST's.
+	FunctionVersion func(name, version string) (*FunctionIdentity, bool)
 	// CredentialLifetime of function credentials; default 12h.
 	CredentialLifetime time.Duration
 	Logger             *slog.Logger
@@ -547,7 +554,7 @@ func (s *Service) identify(sr *signedRequest) (*Principal, string, error) {
 		if !s.cfg.Now().Before(c.expires) {
 			return nil, "", newError(ErrExpiredToken, "")
 		}
-		fn, ok := s.lookupFunction(c.function)
+		fn, ok := s.lookupFunction(c.function, c.version)
 		if !ok {
 			// The function was removed: its credentials die with it.
 			return nil, "", newError(ErrUnknownKey, "")
@@ -566,7 +573,10 @@ func (s *Service) identify(sr *signedRequest) (*Principal, string, error) {
 	return k.principal, k.SecretAccessKey, nil
 }
 
-func (s *Service) lookupFunction(name string) (*FunctionIdentity, bool) {
+func (s *Service) lookupFunction(name, version string) (*FunctionIdentity, bool) {
+	if version != "" && version != "$LATEST" && s.cfg.FunctionVersion != nil {
+		return s.cfg.FunctionVersion(name, version)
+	}
 	if s.cfg.Functions == nil {
 		return nil, false
 	}
@@ -576,7 +586,11 @@ func (s *Service) lookupFunction(name string) (*FunctionIdentity, bool) {
 // functionPolicy is the function's statements and managed policies, parsed
 // once per revision.
 func (s *Service) functionPolicy(fn *FunctionIdentity) Policy {
-	if c, ok := s.policies.Load(fn.Name); ok && c.(*compiledPolicy).revision == fn.Revision {
+	key := fn.Name
+	if fn.Version != "" {
+		key += ":" + fn.Version
+	}
+	if c, ok := s.policies.Load(key); ok && c.(*compiledPolicy).revision == fn.Revision {
 		return c.(*compiledPolicy).policy
 	}
 	policy, err := ParseStatements(fn.Statements)
@@ -592,7 +606,7 @@ func (s *Service) functionPolicy(fn *FunctionIdentity) Policy {
 			s.log.Warn("managed policy unknown to nimbus grants nothing", "function", fn.Name, "policy", arn)
 		}
 	}
-	s.policies.Store(fn.Name, &compiledPolicy{revision: fn.Revision, policy: policy})
+	s.policies.Store(key, &compiledPolicy{revision: fn.Revision, policy: policy})
 	return policy
 }
 

@@ -141,9 +141,10 @@ type Config struct {
 	// functions) in place and returns warnings for what it left unresolved.
 	// An error refuses the deploy as invalid.
 	Resolve func(app, prev *appspec.Application, others []appspec.Application) ([]string, error)
-	// Retired is called with each function whose version was replaced or
-	// removed, so its instances can stop.
-	Retired func(function string)
+	// Retired is called with each function version ("$LATEST" or a
+	// number) that was replaced or removed, so its instances can stop;
+	// the function's other versions keep theirs.
+	Retired func(function, version string)
 	// Checks run on every deploy after validation, with the other services
 	// deployed; an error refuses the deploy (e.g. the gateway's route conflicts).
 	Checks []DeployCheck
@@ -154,6 +155,13 @@ type Config struct {
 	// upload or a client's check that it exists, so that the deploy that
 	// follows finds it (default 15 minutes).
 	BlobGrace time.Duration
+	// Shift starts a traffic shift of an alias from one version to another
+	// (internal/deployments); it is called after the deploy is stored, with
+	// no lock held, and returns the deployment's id. Nil moves aliases at once.
+	Shift func(ctx context.Context, req ShiftRequest) (string, error)
+	// MaxVersions bounds the published versions kept per function
+	// (default DefaultMaxVersions).
+	MaxVersions int
 	// CollectEvery is the period of collection passes besides those after
 	// each change (default a minute).
 	CollectEvery time.Duration
@@ -202,6 +210,9 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 	}
 	if cfg.BlobGrace <= 0 {
 		cfg.BlobGrace = defaultBlobGrace
+	}
+	if cfg.MaxVersions <= 0 {
+		cfg.MaxVersions = DefaultMaxVersions
 	}
 	if cfg.CollectEvery <= 0 {
 		cfg.CollectEvery = defaultCollectEvery
@@ -327,7 +338,7 @@ func (r *Registry) setService(name string, svc *service) {
 	if r.cfg.Retired != nil {
 		for n, f := range old.byName {
 			if nf, ok := next.byName[n]; !ok || nf.Spec.Key != f.Spec.Key {
-				r.cfg.Retired(n)
+				r.cfg.Retired(n, Latest)
 			}
 		}
 	}
@@ -528,6 +539,8 @@ type DeployResult struct {
 	// Versions are the versions the deploy published (versionFunctions),
 	// by function name.
 	Versions map[string]string `json:"versions,omitempty"`
+	// Deployments are the traffic shifts the deploy started, by function.
+	Deployments map[string]string `json:"deployments,omitempty"`
 }
 
 // Deploy validates app and, if it differs from what runs, makes it current in
@@ -550,6 +563,18 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 			return nil, &InvalidError{fmt.Errorf("function %q: %w", f.Key, err)}
 		}
 	}
+	var shifts []ShiftRequest
+	res, err := r.deploy(ctx, app, &shifts)
+	if err != nil {
+		return nil, err
+	}
+	r.startShifts(ctx, shifts, res)
+	return res, nil
+}
+
+// deploy is Deploy with the code unpacked; it holds the deploy lock and
+// leaves the traffic shifts it decided on in shifts.
+func (r *Registry) deploy(ctx context.Context, app *appspec.Application, shifts *[]ShiftRequest) (*DeployResult, error) {
 	r.deploys.Lock()
 	defer r.deploys.Unlock()
 	idx := r.current.Load()
@@ -615,6 +640,7 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 			// A version the last deploy failed to publish is published now.
 			r.publishDeployed(ctx, app, res)
 		}
+		*shifts = r.deployAliases(ctx, app, res)
 		return res, nil
 	}
 	var prevApp *appspec.Application
@@ -643,6 +669,7 @@ func (r *Registry) Deploy(ctx context.Context, app *appspec.Application) (*Deplo
 	if app.VersionFunctions {
 		r.publishDeployed(ctx, app, res)
 	}
+	*shifts = r.deployAliases(ctx, app, res)
 	if prevKey != "" && prevKey != key {
 		// Stored under its bare name by an older version: one record per stage now.
 		if err := r.kv.Delete(ctx, prevKey); err != nil {

@@ -39,6 +39,16 @@ type ResourceConflictError struct{ Message string }
 
 func (e *ResourceConflictError) Error() string { return e.Message }
 
+// StorageExceededError means a function keeps as many published versions
+// as the platform allows (Lambda's CodeStorageExceededException).
+type StorageExceededError struct{ Message string }
+
+func (e *StorageExceededError) Error() string { return e.Message }
+
+// DefaultMaxVersions bounds the published versions one function keeps: each
+// pins a code package, and a loop of PublishVersion must not fill the disk.
+const DefaultMaxVersions = 100
+
 // lineage is the stored record of one function's versions and aliases.
 type lineage struct {
 	Function string `json:"function"`
@@ -147,8 +157,7 @@ func (r *Registry) setLineage(name string, l *lineage) {
 	if prev := old[name]; prev != nil && r.cfg.Retired != nil {
 		for v := range prev.versions {
 			if l == nil || next[name].versions[v] == nil {
-				r.cfg.Retired(name)
-				break
+				r.cfg.Retired(name, v)
 			}
 		}
 	}
@@ -173,7 +182,7 @@ func (r *Registry) buildVersion(name string, v published) *Function {
 // versionIdentity is what makes two versions the same: the code and the
 // configuration that runs, not the events that trigger the function.
 func versionIdentity(fc appspec.Function) string {
-	fc.Events, fc.URL, fc.Key = nil, nil, ""
+	fc.Events, fc.URL, fc.Key, fc.Deployment = nil, nil, "", nil
 	fc.Destinations, fc.MaximumEventAge, fc.MaximumRetryAttempts, fc.OnError = appspec.Destinations{}, nil, nil, ""
 	b, _ := json.Marshal(fc)
 	return string(b)
@@ -243,11 +252,14 @@ type PublishOptions struct {
 func (r *Registry) PublishVersion(ctx context.Context, name string, opts PublishOptions) (*Function, error) {
 	r.deploys.Lock()
 	defer r.deploys.Unlock()
-	return r.publish(ctx, name, opts)
+	return r.publish(ctx, name, opts, false)
 }
 
-// publish is PublishVersion with the deploy lock held.
-func (r *Registry) publish(ctx context.Context, name string, opts PublishOptions) (*Function, error) {
+// publish is PublishVersion with the deploy lock held. At the limit of
+// versions kept, prune deletes the oldest one no alias routes to (deploys
+// publish on their own, and must not stop at the limit); without it the
+// publish is refused.
+func (r *Registry) publish(ctx context.Context, name string, opts PublishOptions, prune bool) (*Function, error) {
 	f, ok := r.current.Load().byName[name]
 	if !ok {
 		return nil, fmt.Errorf("function %q: %w", name, ErrNotFound)
@@ -263,6 +275,11 @@ func (r *Registry) publish(ctx context.Context, name string, opts PublishOptions
 		if n := len(l.Versions); n > 0 && versionIdentity(l.Versions[n-1].Config) == versionIdentity(f.Config) {
 			out = r.buildVersion(name, l.Versions[n-1])
 			return false, nil
+		}
+		if len(l.Versions) >= r.cfg.MaxVersions {
+			if !prune || !pruneOldest(l) {
+				return false, &StorageExceededError{fmt.Sprintf("Function %s keeps %d published versions, the most this platform allows: delete versions no longer used (DeleteFunction with a Qualifier) before publishing another", name, len(l.Versions))}
+			}
 		}
 		desc := opts.Description
 		if desc == "" {
@@ -284,7 +301,7 @@ func (r *Registry) publish(ctx context.Context, name string, opts PublishOptions
 // holds the deploy lock.
 func (r *Registry) publishDeployed(ctx context.Context, app *appspec.Application, res *DeployResult) {
 	for _, fc := range app.Functions {
-		v, err := r.publish(ctx, fc.Name, PublishOptions{})
+		v, err := r.publish(ctx, fc.Name, PublishOptions{}, true)
 		if err != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("function %s: no version published: %v", fc.Name, err))
 			continue
@@ -296,6 +313,29 @@ func (r *Registry) publishDeployed(ctx context.Context, app *appspec.Application
 	}
 }
 
+// pruneOldest deletes the oldest version no alias routes to; false when
+// every version is routed to.
+func pruneOldest(l *lineage) bool {
+	for i, v := range l.Versions {
+		if len(aliasesOf(l, strconv.Itoa(v.Version))) == 0 {
+			l.Versions = append(l.Versions[:i], l.Versions[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// aliasesOf names the aliases that route to a version.
+func aliasesOf(l *lineage, version string) []string {
+	var users []string
+	for _, a := range l.Aliases {
+		if _, weighted := a.Weights[version]; a.FunctionVersion == version || weighted {
+			users = append(users, a.Name)
+		}
+	}
+	return users
+}
+
 // DeleteVersion deletes a published version, unless an alias routes to it.
 func (r *Registry) DeleteVersion(ctx context.Context, name, version string) error {
 	r.deploys.Lock()
@@ -304,13 +344,7 @@ func (r *Registry) DeleteVersion(ctx context.Context, name, version string) erro
 		return fmt.Errorf("function %q: %w", name, ErrNotFound)
 	}
 	return r.updateLineage(ctx, name, func(l *lineage) (bool, error) {
-		var users []string
-		for _, a := range l.Aliases {
-			if _, weighted := a.Weights[version]; a.FunctionVersion == version || weighted {
-				users = append(users, a.Name)
-			}
-		}
-		if len(users) > 0 {
+		if users := aliasesOf(l, version); len(users) > 0 {
 			return false, &ResourceConflictError{fmt.Sprintf("Unable to delete version because the following aliases reference it: [%s]", strings.Join(users, ", "))}
 		}
 		for i, v := range l.Versions {

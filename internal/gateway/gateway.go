@@ -748,6 +748,10 @@ func (g *Gateway) invoke(ctx context.Context, rt *route, event []byte) (res *inv
 		return nil, errInternal, true
 	}
 	req := &invoke.Request{Function: rt.function, Payload: event, Source: rt.routeKey}
+	if f.Config.Deployment != nil {
+		// AutoPublishAlias: routes invoke the alias, as SAM wires them.
+		req.Qualifier = g.cfg.Registry.EventQualifier(rt.function)
+	}
 	start := time.Now()
 	if f.Spec.Timeout < timeout {
 		// The function's own timeout ends it first once it runs; the deadline

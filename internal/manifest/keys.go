@@ -45,6 +45,8 @@ var functionKeys = []string{
 	"module",
 	// the serverless-iam-roles-per-function plugin's, used by nimbus
 	"iamRoleStatements", "iamRoleStatementsInherit", "iamRoleStatementsName",
+	// serverless-plugin-canary-deployments', used by nimbus
+	"deploymentSettings",
 }
 
 var servicePackageKeys = []string{"patterns", "individually", "artifact", "include", "exclude", "excludeDevDependencies"}

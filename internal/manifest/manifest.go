@@ -218,6 +218,8 @@ type decoder struct {
 	// every function inherits.
 	providerEnvRefs map[string]*node
 	providerIAM     iamSettings
+	// hookPos are where traffic hooks are named (deployments.go).
+	hookPos map[string]position
 }
 
 // fields checks that n is a map with only known keys and returns its entries
@@ -587,6 +589,7 @@ func (d *decoder) project(root *node, r *resolver) *Project {
 			}
 		}
 	}
+	d.grantHooks(p.App.Functions)
 	d.checkReferences(val(top, "resources"))
 	layout := packageLayout{
 		dir: d.dir, configFile: filepath.Base(d.file), useDotenv: useDotenv, pluginsLocalPath: pluginsLocalPath,
@@ -781,6 +784,7 @@ func (d *decoder) function(e *entry, service, stage string, defaults providerDef
 		fn.URL = n.toJSON()
 	}
 	d.asyncSettings(f, where, &fn)
+	fn.Deployment = d.deploymentSettings(val(f, "deploymentSettings"), key, where)
 	if n := val(f, "layers"); n != nil {
 		d.warnf(n.pos, "", "%s: layers are not supported by nimbus yet and are ignored", where)
 	}

@@ -18,6 +18,8 @@ var knownPlugins = map[string]bool{
 	"serverless-dotenv-plugin":          true, // useDotenv: .env files are read
 	"serverless-iam-roles-per-function": true, // per-function iamRoleStatements
 	"serverless-lift":                   true,
+	// deploymentSettings: nimbus publishes, shifts and runs the hooks
+	"serverless-plugin-canary-deployments": true,
 }
 
 // pluginGaps says what goes missing without a plugin people commonly use.

@@ -53,12 +53,11 @@ var samFunctionProps = []string{"Handler", "Runtime", "CodeUri", "InlineCode", "
 var samAppliedFunctionProps = []string{"Handler", "Runtime", "CodeUri", "Timeout", "MemorySize", "Environment",
 	"Policies", "FunctionName", "Description", "Events", "Architectures", "ReservedConcurrentExecutions",
 	"EphemeralStorage", "Tags", "PropagateTags", "PackageType", "DeadLetterQueue", "EventInvokeConfig",
-	"FunctionUrlConfig", "Connectors"}
+	"FunctionUrlConfig", "Connectors", "AutoPublishAlias", "DeploymentPreference"}
 
-// samVersionProps belong to Lambda versions and aliases, which a SAM deploy
-// does not create on nimbus yet.
-var samVersionProps = []string{"AutoPublishAlias", "DeploymentPreference", "VersionDescription",
-	"ProvisionedConcurrencyConfig", "AutoPublishCodeSha256"}
+// samVersionProps belong to Lambda versions and aliases in ways nimbus does
+// not apply yet (AutoPublishAlias and DeploymentPreference it does).
+var samVersionProps = []string{"VersionDescription", "ProvisionedConcurrencyConfig", "AutoPublishCodeSha256"}
 
 // samGlobalSections are the sections of Globals SAM knows.
 var samGlobalSections = []string{"Function", "Api", "HttpApi", "SimpleTable", "StateMachine", "LayerVersion", "CapacityProvider"}
@@ -675,7 +674,7 @@ func (s *samLoader) readGlobals(n *node) {
 			case pe.key == "Layers":
 				s.warnf(pe.keyPos, "", "Globals.Function: layers are not supported by nimbus yet and are ignored")
 			case slices.Contains(samVersionProps, pe.key):
-				s.warnf(pe.keyPos, "", "Globals.Function: %s is not applied by nimbus yet: a SAM deploy updates functions in place, without versions or aliases", pe.key)
+				s.warnf(pe.keyPos, "", "Globals.Function: %s is not applied by nimbus yet", pe.key)
 			case slices.Contains(samFunctionProps, pe.key):
 				s.warnf(pe.keyPos, "", "Globals.Function: %s is not applied by nimbus yet; it is ignored", pe.key)
 			default:

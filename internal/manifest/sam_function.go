@@ -27,7 +27,7 @@ func (s *samLoader) function(out *node, e *entry, own *node) {
 	add := func(key string, at position, v *node) {
 		fn.entries = append(fn.entries, &entry{key: key, keyPos: at, val: v})
 	}
-	var env, events, policies *entry
+	var env, events, policies, alias, preference *entry
 	timeout, memory := false, false
 	for _, pe := range props.entries {
 		v := pe.val
@@ -95,12 +95,16 @@ func (s *samLoader) function(out *node, e *entry, own *node) {
 		case "Role":
 			s.warnf(pe.keyPos, "declare the function's permissions with Policies",
 				"%s: Role names a role nimbus does not model; the function gets no permissions from it", where)
+		case "AutoPublishAlias":
+			alias = pe
+		case "DeploymentPreference":
+			preference = pe
 		case "Tags", "PropagateTags", "Connectors":
 			// Labels: nothing to apply.
 		default:
 			switch {
 			case slices.Contains(samVersionProps, pe.key):
-				s.warnf(pe.keyPos, "", "%s: %s is not applied by nimbus yet: a SAM deploy updates the function in place, without versions or aliases", where, pe.key)
+				s.warnf(pe.keyPos, "", "%s: %s is not applied by nimbus yet", where, pe.key)
 			case slices.Contains(samFunctionProps, pe.key):
 				s.warnf(pe.keyPos, "", "%s: %s is not applied by nimbus yet; it is ignored", where, pe.key)
 			default:
@@ -143,6 +147,9 @@ func (s *samLoader) function(out *node, e *entry, own *node) {
 		if st := s.policies(e.key, policies.val, where+".Policies"); len(st.items) > 0 {
 			add("iamRoleStatements", policies.keyPos, st)
 		}
+	}
+	if ds := s.deploymentPreference(where, alias, preference); ds != nil {
+		add("deploymentSettings", alias.keyPos, ds)
 	}
 	goBuilt := s.goFunction(fn, runtimeOf(props))
 	if md := e.val.get("Metadata"); md != nil && !goBuilt {
@@ -587,4 +594,63 @@ func (s *samLoader) bucketName(id string) string {
 // resource is the template's resource id, or nil.
 func (s *samLoader) resource(id string) *node {
 	return s.resources.get(id)
+}
+
+// deploymentPreference turns AutoPublishAlias and DeploymentPreference into
+// the canary plugin's deploymentSettings, which the function decoder reads.
+func (s *samLoader) deploymentPreference(where string, alias, pref *entry) *node {
+	if alias == nil {
+		if pref != nil {
+			s.errorf(pref.keyPos, "add AutoPublishAlias: Live (the alias traffic shifts on)", "%s: DeploymentPreference needs AutoPublishAlias, as in SAM", where)
+		}
+		return nil
+	}
+	ds := mapNode(alias.keyPos)
+	put := func(key string, at position, v *node) {
+		ds.entries = append(ds.entries, &entry{key: key, keyPos: at, val: v})
+	}
+	put("alias", alias.keyPos, alias.val)
+	if pref == nil || pref.val.kind == kindNull {
+		return ds
+	}
+	if pref.val.kind != kindMap {
+		s.typeError(pref.val, where+".DeploymentPreference", "a map")
+		return ds
+	}
+	for _, pe := range pref.val.entries {
+		switch pe.key {
+		case "Type":
+			put("type", pe.keyPos, pe.val)
+		case "Alarms":
+			put("alarms", pe.keyPos, pe.val)
+		case "Enabled":
+			if b, ok := pe.val.scalarString(); ok && b == "false" {
+				return mapNode(alias.keyPos, "alias", alias.val)
+			}
+		case "Hooks":
+			if pe.val.kind != kindMap {
+				s.typeError(pe.val, where+".DeploymentPreference.Hooks", "a map of PreTraffic and PostTraffic")
+				continue
+			}
+			for _, he := range pe.val.entries {
+				key := map[string]string{"PreTraffic": "preTrafficHook", "PostTraffic": "postTrafficHook"}[he.key]
+				if key == "" {
+					s.errorf(he.keyPos, "", "%s.DeploymentPreference.Hooks has PreTraffic and PostTraffic, not %s", where, he.key)
+					continue
+				}
+				hv := he.val
+				if isIntrinsic(hv) && hv.entries[0].key == "Ref" && hv.entries[0].val.kind == kindString {
+					hv = strNode(hv.entries[0].val.str)
+				}
+				put(key, he.keyPos, hv)
+			}
+		case "TriggerConfigurations":
+			put("triggerConfigurations", pe.keyPos, pe.val)
+		case "Role", "PassthroughCondition":
+			// The platform drives the shift itself: no CodeDeploy role.
+		default:
+			s.errorf(pe.keyPos, "", "%s.DeploymentPreference has no property %s", where, pe.key)
+		}
+	}
+	return ds
 }

@@ -311,8 +311,6 @@ Resources:
 	want := map[int]string{
 		5:  "Tracing is not applied",
 		6:  "layers are not supported",
-		14: "AutoPublishAlias is not applied by nimbus yet: a SAM deploy updates the function in place, without versions or aliases",
-		15: "DeploymentPreference is not applied",
 		19: "nimbus does not support Cognito events yet",
 		27: "property TimeoutInMillis of HttpApi events is not applied",
 		28: "property RouteSettings of HttpApi events is not applied",

@@ -385,7 +385,7 @@ func (p *Pollers) deliver(ctx context.Context, m mapping, batch []Message) {
 		p.log.Warn("sqs trigger event", "queue", t.Queue, "err", err)
 		return // the messages come back after their visibility timeout
 	}
-	resp, err := p.invoker.Invoke(ctx, &invoke.Request{Function: m.function, Payload: payload, Source: "sqs " + t.Queue})
+	resp, err := p.invoker.Invoke(ctx, &invoke.Request{Function: m.function, Qualifier: p.registry.EventQualifier(m.function), Payload: payload, Source: "sqs " + t.Queue})
 	if err != nil {
 		if ctx.Err() != nil {
 			// Stopped before the answer came: the invoke was given up, so

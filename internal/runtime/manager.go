@@ -278,6 +278,19 @@ func (m *Manager) Retire(function string) {
 	}
 }
 
+// RetireVersion stops the instances of one version of a function
+// ("$LATEST" or a number), leaving its other versions warm.
+func (m *Manager) RetireVersion(function, version string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key, p := range m.pools {
+		if p.spec.FunctionName == function && p.spec.Version == version {
+			p.retire()
+			delete(m.pools, key)
+		}
+	}
+}
+
 // CodeInUse reports whether a live instance runs from the code directory.
 func (m *Manager) CodeInUse(dir string) bool {
 	m.codeMu.Lock()

@@ -56,6 +56,20 @@ func (s *Server) functionIdentity(name string) (*auth.FunctionIdentity, bool) {
 		Revision: f.RevisionID, Statements: f.Config.IAMStatements, ManagedPolicies: f.Config.ManagedPolicies}, true
 }
 
+// functionVersionIdentity is a published version's identity: the IAM
+// statements it was published with.
+func (s *Server) functionVersionIdentity(name, version string) (*auth.FunctionIdentity, bool) {
+	if s.Registry == nil {
+		return nil, false
+	}
+	f, ok := s.Registry.Version(name, version)
+	if !ok {
+		return nil, false
+	}
+	return &auth.FunctionIdentity{Name: f.Config.Name, Service: f.Service, Stage: f.Stage, Region: f.Region, Version: f.Version,
+		Revision: f.RevisionID, Statements: f.Config.IAMStatements, ManagedPolicies: f.Config.ManagedPolicies}, true
+}
+
 // functionCredentials gives an instance its credentials.
 func (s *Server) functionCredentials(spec *runtime.Spec) (runtime.Credentials, error) {
 	if s.Auth == nil {
@@ -170,6 +184,8 @@ func (s *Server) classify(r *http.Request) auth.Route {
 		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: ssmOnly, MaxBody: maxSignedBody}}
 	case strings.HasPrefix(target, "AWSStepFunctions."):
 		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: statesOnly, MaxBody: maxSignedBody}}
+	case strings.HasPrefix(target, "CodeDeploy_20141006."):
+		return auth.Route{Protocol: auth.ProtocolJSON, Verify: auth.VerifyOptions{Services: codedeployOnly, MaxBody: maxSignedBody}}
 	case target != "" || path != "/" && !strings.HasPrefix(path, "/"+appspec.AccountID+"/"):
 		// A service this table does not name yet: the signature is checked,
 		// its signing name is the edge's to judge.
@@ -181,13 +197,14 @@ func (s *Server) classify(r *http.Request) auth.Route {
 
 // Signing names the endpoint serves, per protocol.
 var (
-	sqsOnly       = []string{"sqs"}
-	eventsOnly    = []string{"events"}
-	dynamodbOnly  = []string{"dynamodb"}
-	kinesisOnly   = []string{"kinesis"}
-	ssmOnly       = []string{"ssm"}
-	statesOnly    = []string{"states"}
-	queryServices = []string{"sqs", "sns"}
+	sqsOnly        = []string{"sqs"}
+	eventsOnly     = []string{"events"}
+	dynamodbOnly   = []string{"dynamodb"}
+	kinesisOnly    = []string{"kinesis"}
+	ssmOnly        = []string{"ssm"}
+	statesOnly     = []string{"states"}
+	codedeployOnly = []string{"codedeploy"}
+	queryServices  = []string{"sqs", "sns"}
 )
 
 // keys is the deploy API's key management, or nil (an interface holding a

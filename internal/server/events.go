@@ -11,6 +11,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/appspec"
 	"github.com/nimbus-platform/nimbus/internal/async"
 	"github.com/nimbus-platform/nimbus/internal/auth"
+	"github.com/nimbus-platform/nimbus/internal/awsapi/codedeploy"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dispatch"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dynamodb"
 	"github.com/nimbus-platform/nimbus/internal/awsapi/dynamodbstreams"
@@ -179,6 +180,7 @@ func (s *Server) registerEventAPIs(mux *http.ServeMux) {
 			eventbridge.TargetPrefix:   &eventbridge.API{Bus: s.events.bus},
 			ssm.TargetPrefix:           s.ssmAPI(),           // params.go
 			stepfunctions.TargetPrefix: s.stepFunctionsAPI(), // workflows.go
+			codedeploy.TargetPrefix:    s.codeDeployAPI(),    // deployments.go
 			dynamodb.TargetPrefix: &dynamodb.API{Tables: s.tables, Logger: s.log, Authorize: func(ctx context.Context, action, resource string) error {
 				return auth.Authorize(ctx, action, resource, nil)
 			}, AuthorizeKeys: func(ctx context.Context, action, resource string, keys *auth.MultiKeys) error {

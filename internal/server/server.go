@@ -26,6 +26,7 @@ import (
 	"github.com/nimbus-platform/nimbus/internal/cfn"
 	"github.com/nimbus-platform/nimbus/internal/console"
 	"github.com/nimbus-platform/nimbus/internal/deployapi"
+	"github.com/nimbus-platform/nimbus/internal/deployments"
 	"github.com/nimbus-platform/nimbus/internal/functions"
 	"github.com/nimbus-platform/nimbus/internal/gateway"
 	"github.com/nimbus-platform/nimbus/internal/httpguard"
@@ -99,6 +100,19 @@ type Config struct {
 	NoAuth bool
 	// CredentialLifetime of function credentials; default 12h (tests shorten it).
 	CredentialLifetime time.Duration
+	// MaxVersions bounds the published versions kept per function; default
+	// functions.DefaultMaxVersions.
+	MaxVersions int
+	// DeploymentTimeScale multiplies the intervals of traffic shifts (0.01
+	// runs Canary10Percent5Minutes' wait in 3 s); 0 means 1.
+	DeploymentTimeScale float64
+	// DeploymentHookTimeout is how long a traffic hook has to report;
+	// default an hour, as CodeDeploy.
+	DeploymentHookTimeout time.Duration
+	// DeploymentClock and DeploymentTick are the shifting engine's clock
+	// and period (tests move the clock); defaults time.Now and a second.
+	DeploymentClock func() time.Time
+	DeploymentTick  time.Duration
 	// Runtimes name the interpreter of runtime identifiers (nodejs22.x →
 	// /usr/local/bin/node22) over the one found by the declared version.
 	Runtimes map[string]string
@@ -144,8 +158,10 @@ type Server struct {
 	objects    *objects.Store
 	params     *params.Store
 	workflows  *workflows.Service
-	served     chan error
-	lock       *dataLock
+	// deployments drives traffic shifts (deployments.go).
+	deployments *deployments.Engine
+	served      chan error
+	lock        *dataLock
 }
 
 // Start brings a node up and serves until Close.
@@ -222,7 +238,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if !cfg.NoAuth {
-		s.Auth, err = auth.Open(bg, auth.Config{Store: s.store, AccountID: appspec.AccountID, Functions: s.functionIdentity,
+		s.Auth, err = auth.Open(bg, auth.Config{Store: s.store, AccountID: appspec.AccountID, Functions: s.functionIdentity, FunctionVersion: s.functionVersionIdentity,
 			CredentialLifetime: cfg.CredentialLifetime, Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
@@ -339,13 +355,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.Registry, err = functions.Open(bg, functions.Config{
-		Store:   s.store,
-		Blobs:   blobStore,
-		CodeDir: filepath.Join(cfg.RunDir, "code"),
-		Logger:  cfg.Logger,
-		Retired: s.runtime.Retire,
-		Resolve: s.resolveDeploy,
-		Checks:  []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
+		Store:       s.store,
+		Blobs:       blobStore,
+		CodeDir:     filepath.Join(cfg.RunDir, "code"),
+		Logger:      cfg.Logger,
+		Retired:     s.runtime.RetireVersion,
+		MaxVersions: cfg.MaxVersions,
+		Shift:       s.startShift, // deployments.go
+		Resolve:     s.resolveDeploy,
+		Checks:      []functions.DeployCheck{gateway.CheckDeploy, s.checkEvents},
 		// Code under a running instance of a replaced version stays until it ends.
 		CodeInUse: s.runtime.CodeInUse,
 	})
@@ -384,6 +402,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if err := s.openWorkflows(ctx); err != nil { // workflows.go
+		return nil, err
+	}
+	if err := s.openDeployments(bg); err != nil { // deployments.go
 		return nil, err
 	}
 

@@ -337,6 +337,7 @@ func coreConflict(w http.ResponseWriter, err error) bool {
 		pre      *functions.PreconditionError
 		conflict *functions.ResourceConflictError
 		invalid  *functions.InvalidError
+		storage  *functions.StorageExceededError
 	)
 	switch {
 	case errors.As(err, &pre):
@@ -345,6 +346,8 @@ func coreConflict(w http.ResponseWriter, err error) bool {
 		writeError(w, http.StatusConflict, "ResourceConflictException", conflict.Message)
 	case errors.As(err, &invalid):
 		writeError(w, http.StatusBadRequest, "InvalidParameterValueException", invalid.Error())
+	case errors.As(err, &storage):
+		writeError(w, http.StatusBadRequest, "CodeStorageExceededException", storage.Message)
 	default:
 		return false
 	}
