@@ -94,8 +94,12 @@ func validAlias(s string) string {
 	return ""
 }
 
-// hookStatement is what a traffic hook needs: to report its outcome.
-const hookStatement = `{"Effect":"Allow","Action":"codedeploy:PutLifecycleEventHookExecutionStatus","Resource":"*"}`
+// hookStatement is what a traffic hook of function needs: to report its
+// outcome, for that function's deployments only (their deployment group is
+// named after the function), so a hook cannot settle another tenant's shift.
+func hookStatement(function string) string {
+	return `{"Effect":"Allow","Action":"codedeploy:PutLifecycleEventHookExecutionStatus","Resource":"arn:aws:codedeploy:*:*:deploymentgroup:` + function + `/*"}`
+}
 
 // grantHooks resolves the traffic hooks of each function's deployment to
 // deployed names and lets each hook function report its outcome, as the
@@ -121,7 +125,7 @@ func (d *decoder) grantHooks(fns []appspec.Function) {
 				continue
 			}
 			*h = fns[j].Name
-			addStatement(&fns[j], hookStatement)
+			addStatement(&fns[j], hookStatement(fns[i].Name))
 		}
 	}
 }
