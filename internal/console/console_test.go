@@ -236,10 +236,17 @@ func TestConsole(t *testing.T) {
 		t.Errorf("the link used a second time: %d %s, want 401", a.status, a.body)
 	}
 
+	// The invocation's figures are recorded as it ends, which may be a moment
+	// after its answer reached the caller: wait for them.
 	var fn console.Function
-	for _, f := range functions(t, b) {
-		if f.Name == echoFn {
-			fn = f
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		for _, f := range functions(t, b) {
+			if f.Name == echoFn {
+				fn = f
+			}
+		}
+		if fn.Invocations > 0 && fn.BilledGBSecs > 0 || time.Now().After(deadline) {
+			break
 		}
 	}
 	if fn.Name == "" || fn.Service != "cons" || fn.Stage != "dev" || fn.Runtime != "nodejs20.x" || fn.MemoryMB != 256 ||
